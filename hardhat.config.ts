@@ -1,0 +1,43 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "hardhat/config";
+import hardhatViem from "@nomicfoundation/hardhat-viem";
+import hardhatNodeTestRunner from "@nomicfoundation/hardhat-node-test-runner";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+
+const require = createRequire(import.meta.url);
+
+/** The npm `solc` package's wasm build: Hardhat must never download a compiler. */
+const SOLC_VERSION = "0.8.28";
+const solcPath = require.resolve("solc/soljson.js");
+
+const settings = {
+  optimizer: { enabled: true, runs: 200 },
+  evmVersion: "cancun",
+  outputSelection: { "*": { "*": ["storageLayout"] } },
+};
+
+const ci = process.env.CI === "true";
+
+export default defineConfig({
+  plugins: [hardhatViem, hardhatNodeTestRunner, hardhatNetworkHelpers],
+  solidity: {
+    profiles: {
+      default: { version: SOLC_VERSION, path: solcPath, settings },
+      production: { version: SOLC_VERSION, path: solcPath, settings },
+    },
+  },
+  paths: {
+    sources: "contracts",
+    tests: { solidity: "test", nodejs: "test" },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: ci ? 1024 : 256 },
+      invariant: { runs: ci ? 128 : 48, depth: ci ? 48 : 24, failOnRevert: true },
+    },
+  },
+  networks: {
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    localhost: { type: "http", url: "http://127.0.0.1:8545" },
+  },
+});
