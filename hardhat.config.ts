@@ -1,14 +1,12 @@
-import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "hardhat/config";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import hardhatNodeTestRunner from "@nomicfoundation/hardhat-node-test-runner";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 
-const require = createRequire(import.meta.url);
-
 /** The npm `solc` package's wasm build: Hardhat must never download a compiler. */
 const SOLC_VERSION = "0.8.28";
-const solcPath = require.resolve("solc/soljson.js");
+const solcPath = fileURLToPath(new URL("./script/solc/soljson-heap.cjs", import.meta.url));
 
 const settings = {
   optimizer: { enabled: true, runs: 200 },
