@@ -8,6 +8,9 @@ import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {MarketplaceHandler} from "./handlers/MarketplaceHandler.t.sol";
 
+/// @dev Run with its handler so Hardhat compiles the handler's artifact:
+///      npx hardhat test solidity test/invariant/MarketplaceInvariant.t.sol \
+///        test/invariant/handlers/MarketplaceHandler.t.sol
 contract MarketplaceInvariantTest is BaseTest {
     DMLToken internal token;
     AlgorithmMarketplace internal market;
