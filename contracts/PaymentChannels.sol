@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
@@ -14,6 +15,10 @@ import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTransient, IPaymentChannels {
     using SafeERC20 for IERC20;
 
+    /// @notice EIP-712 domain name.
+    string public constant DOMAIN_NAME = "DML PaymentChannels";
+    /// @notice EIP-712 domain version.
+    string public constant DOMAIN_VERSION = "1";
     /// @notice EIP-712 type hash of a voucher.
     bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 channelId,uint256 cumulativeAmount)");
 
@@ -34,7 +39,8 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     function initialize(address governance_, IERC20 token_) external initializer {
         if (address(token_) == address(0)) revert GovernedZeroAddress();
         __GovernedUUPS_init(governance_);
-        __EIP712_init("DML PaymentChannels", "1");
+        // The EIP-712 name and version are constants (see `_EIP712Name`), so `__EIP712_init` is not called:
+        // nothing is written to the EIP-712 namespace and vouchers skip two storage reads.
         _getPaymentChannelsStorage().token = token_;
     }
 
@@ -145,12 +151,31 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
         if (cumulativeAmount <= paid) revert ChannelVoucherReplayed(channelId, cumulativeAmount, paid);
         uint256 deposit = c.deposit;
         if (cumulativeAmount > deposit) revert ChannelAmountExceedsDeposit(channelId, cumulativeAmount, deposit);
-        if (!SignatureChecker.isValidSignatureNow(c.sender, voucherDigest(channelId, cumulativeAmount), signature)) {
+        address sender = c.sender;
+        bytes32 digest = voucherDigest(channelId, cumulativeAmount);
+        // ECDSA first (an EOA sender, no EXTCODESIZE), then ERC-1271 for a contract sender.
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
+        if (
+            (err != ECDSA.RecoverError.NoError || signer != sender) &&
+            !SignatureChecker.isValidERC1271SignatureNow(sender, digest, signature)
+        ) {
             revert ChannelInvalidSignature(channelId);
         }
         // cumulativeAmount <= deposit <= type(uint128).max
         c.paid = uint128(cumulativeAmount);
         payout = cumulativeAmount - paid;
+    }
+
+    /// @dev Constant domain name: no storage read when hashing vouchers.
+    // solhint-disable-next-line func-name-mixedcase
+    function _EIP712Name() internal pure override returns (string memory) {
+        return DOMAIN_NAME;
+    }
+
+    /// @dev Constant domain version.
+    // solhint-disable-next-line func-name-mixedcase
+    function _EIP712Version() internal pure override returns (string memory) {
+        return DOMAIN_VERSION;
     }
 
     function _openChannel(PaymentChannelsStorage storage $, uint256 channelId) private view returns (Channel storage c) {
