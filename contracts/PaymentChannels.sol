@@ -20,7 +20,9 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     /// @notice EIP-712 domain version.
     string public constant DOMAIN_VERSION = "1";
     /// @notice EIP-712 type hash of a voucher.
-    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 channelId,uint256 cumulativeAmount)");
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(uint256 channelId,uint256 cumulativeAmount)"
+    );
 
     /// @custom:storage-location erc7201:dml.storage.PaymentChannels
     struct PaymentChannelsStorage {
@@ -45,7 +47,11 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     }
 
     /// @inheritdoc IPaymentChannels
-    function open(address recipient, uint256 amount, uint64 expiry) external nonReentrant returns (uint256 channelId) {
+    function open(
+        address recipient,
+        uint256 amount,
+        uint64 expiry
+    ) external nonReentrant returns (uint256 channelId) {
         if (recipient == address(0) || recipient == msg.sender) revert ChannelInvalidRecipient(recipient);
         if (amount == 0) revert ChannelZeroAmount();
         if (amount > type(uint128).max) revert ChannelDepositOverflow();
@@ -80,7 +86,11 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     }
 
     /// @inheritdoc IPaymentChannels
-    function claim(uint256 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
+    function claim(
+        uint256 channelId,
+        uint256 cumulativeAmount,
+        bytes calldata signature
+    ) external nonReentrant {
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         Channel storage c = _openChannel($, channelId);
         (address recipient, uint256 payout) = _redeem(c, channelId, cumulativeAmount, signature);
@@ -89,7 +99,11 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     }
 
     /// @inheritdoc IPaymentChannels
-    function close(uint256 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
+    function close(
+        uint256 channelId,
+        uint256 cumulativeAmount,
+        bytes calldata signature
+    ) external nonReentrant {
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         Channel storage c = _openChannel($, channelId);
         (address recipient, uint256 payout) = _redeem(c, channelId, cumulativeAmount, signature);
@@ -150,7 +164,8 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
         uint256 paid = c.paid;
         if (cumulativeAmount <= paid) revert ChannelVoucherReplayed(channelId, cumulativeAmount, paid);
         uint256 deposit = c.deposit;
-        if (cumulativeAmount > deposit) revert ChannelAmountExceedsDeposit(channelId, cumulativeAmount, deposit);
+        if (cumulativeAmount > deposit)
+            revert ChannelAmountExceedsDeposit(channelId, cumulativeAmount, deposit);
         address sender = c.sender;
         bytes32 digest = voucherDigest(channelId, cumulativeAmount);
         // ECDSA first (an EOA sender, no EXTCODESIZE), then ERC-1271 for a contract sender.
@@ -178,7 +193,10 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
         return DOMAIN_VERSION;
     }
 
-    function _openChannel(PaymentChannelsStorage storage $, uint256 channelId) private view returns (Channel storage c) {
+    function _openChannel(
+        PaymentChannelsStorage storage $,
+        uint256 channelId
+    ) private view returns (Channel storage c) {
         c = $.channels[channelId];
         ChannelStatus status = c.status;
         if (status != ChannelStatus.Open) {

@@ -24,7 +24,10 @@ contract MarketplaceInvariantTest is BaseTest {
         market = AlgorithmMarketplace(
             deployProxy(
                 address(impl),
-                abi.encodeCall(AlgorithmMarketplace.initialize, (timelock, IERC20(address(token)), treasury, 500, 2_000))
+                abi.encodeCall(
+                    AlgorithmMarketplace.initialize,
+                    (timelock, IERC20(address(token)), treasury, 500, 2_000)
+                )
             )
         );
         address[] memory actors = new address[](4);

@@ -21,11 +21,14 @@ contract PaymentChannelsInvariantTest is BaseTest {
         token = new DMLToken(address(this), makeAddr("growthPool"));
         PaymentChannels impl = new PaymentChannels();
         channels = PaymentChannels(
-            deployProxy(address(impl), abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(token)))))
+            deployProxy(
+                address(impl),
+                abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(token))))
+            )
         );
         uint256[] memory keys = new uint256[](4);
         for (uint256 i; i < keys.length; ++i) {
-            keys[i] = uint256(keccak256(abi.encode("channel-actor", i))) % (SECP256K1_ORDER - 1) + 1;
+            keys[i] = (uint256(keccak256(abi.encode("channel-actor", i))) % (SECP256K1_ORDER - 1)) + 1;
             address actor = vm.addr(keys[i]);
             token.transfer(actor, 100_000_000 ether);
             vm.prank(actor);
