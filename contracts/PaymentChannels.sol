@@ -41,8 +41,9 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     function initialize(address governance_, IERC20 token_) external initializer {
         if (address(token_) == address(0)) revert GovernedZeroAddress();
         __GovernedUUPS_init(governance_);
-        // The EIP-712 name and version are constants (see `_EIP712Name`), so `__EIP712_init` is not called:
-        // nothing is written to the EIP-712 namespace and vouchers skip two storage reads.
+        // Stored for completeness; `_EIP712Name`/`_EIP712Version` return the constants, so hashing a voucher
+        // reads no storage.
+        __EIP712_init(DOMAIN_NAME, DOMAIN_VERSION);
         _getPaymentChannelsStorage().token = token_;
     }
 

@@ -481,9 +481,13 @@ contract PaymentChannelsTest is ChannelsTestBase {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
         channels.upgradeToAndCall(address(v2), "");
+        vm.expectEmit(true, true, true, true, address(channels));
+        emit PaymentChannelsV2.UpgradedToV2();
         vm.prank(timelock);
-        channels.upgradeToAndCall(address(v2), "");
+        channels.upgradeToAndCall(address(v2), abi.encodeCall(PaymentChannelsV2.initializeV2, ()));
         assertEq(PaymentChannelsV2(address(channels)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        PaymentChannelsV2(address(channels)).initializeV2();
         assertEq(channels.voucherDigest(id, 50 ether), digestBefore);
         IPaymentChannels.Channel memory c = channels.getChannel(id);
         assertEq(c.paid, 25 ether);

@@ -782,9 +782,13 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         market.buyLicence(child, 10 ether);
         uint256 req = _post(dave, 7 ether, uint64(block.timestamp + 1 days));
         AlgorithmMarketplaceV2 v2 = new AlgorithmMarketplaceV2();
+        vm.expectEmit(true, true, true, true, address(market));
+        emit AlgorithmMarketplaceV2.UpgradedToV2();
         vm.prank(timelock);
-        market.upgradeToAndCall(address(v2), "");
+        market.upgradeToAndCall(address(v2), abi.encodeCall(AlgorithmMarketplaceV2.initializeV2, ()));
         assertEq(AlgorithmMarketplaceV2(address(market)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        AlgorithmMarketplaceV2(address(market)).initializeV2();
         assertEq(market.algorithmCount(), 2);
         assertEq(market.getAlgorithm(child).parentId, parent);
         assertEq(market.getAlgorithm(child).packageCid, CID);

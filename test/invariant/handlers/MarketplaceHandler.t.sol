@@ -193,7 +193,7 @@ contract MarketplaceHandler is Test {
         if (upgraded) return;
         AlgorithmMarketplaceV2 v2 = new AlgorithmMarketplaceV2();
         vm.prank(timelock);
-        market.upgradeToAndCall(address(v2), "");
+        market.upgradeToAndCall(address(v2), abi.encodeCall(AlgorithmMarketplaceV2.initializeV2, ()));
         upgraded = true;
         calls[this.upgrade.selector]++;
     }

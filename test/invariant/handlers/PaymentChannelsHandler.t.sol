@@ -160,7 +160,7 @@ contract PaymentChannelsHandler is Test {
         if (upgraded) return;
         PaymentChannelsV2 v2 = new PaymentChannelsV2();
         vm.prank(timelock);
-        channels.upgradeToAndCall(address(v2), "");
+        channels.upgradeToAndCall(address(v2), abi.encodeCall(PaymentChannelsV2.initializeV2, ()));
         upgraded = true;
         calls[this.upgrade.selector]++;
     }
