@@ -1,0 +1,811 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IAlgorithmMarketplace} from "./interfaces/IAlgorithmMarketplace.sol";
+import {INodeStaking} from "./interfaces/INodeStaking.sol";
+import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
+import {AuctionLib} from "./jobs/AuctionLib.sol";
+
+/// @title JobMarket
+/// @notice Prediction jobs with escrowed budgets, a sealed-bid uniform second-price priority auction per epoch,
+///         cohort assignment by staked distributors and module hooks for attestation and settlement.
+/// @dev See docs/job-market.md for the state machine, escrow formula and auction rules.
+contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    /// @inheritdoc IJobMarket
+    bytes32 public constant ATTESTATION_MODULE = keccak256("dml.JobMarket.module.attestation");
+    /// @inheritdoc IJobMarket
+    bytes32 public constant SETTLEMENT_MODULE = keccak256("dml.JobMarket.module.settlement");
+    /// @inheritdoc IJobMarket
+    uint256 public constant MAX_BIDS_PER_EPOCH = 256;
+
+    uint256 private constant BPS = 10_000;
+    uint32 private constant MIN_EPOCH_LENGTH = 60;
+    uint32 private constant MAX_EPOCH_LENGTH = 30 days;
+    uint32 private constant MAX_PHASE_DURATION = 365 days;
+
+    /// @dev Auction timing in force from `firstEpoch`, whose start is `start`.
+    struct Timing {
+        uint64 start;
+        uint32 firstEpoch;
+        uint32 length;
+        uint32 commitWindow;
+        uint32 revealWindow;
+    }
+
+    /// @dev Result of a finalised epoch.
+    struct EpochResult {
+        bool finalized;
+        uint96 clearingPrice;
+        uint16 scheduledCount;
+        uint16 revealedCount;
+    }
+
+    /// @dev Finalisation context shared by every bid of an epoch.
+    struct Settle {
+        uint256 epoch;
+        uint256 price;
+        uint256 penaltyBps;
+        IERC20 token;
+        uint256 toTreasury;
+        uint256 winners;
+        uint256 revealedCount;
+    }
+
+    /// @custom:storage-location erc7201:dml.storage.JobMarket
+    struct JobMarketStorage {
+        IERC20 token;
+        IAlgorithmMarketplace market;
+        INodeStaking staking;
+        IDeviceRegistry registry;
+        address treasury;
+        Params params;
+        Timing timing;
+        Timing nextTiming; // start == 0: none pending
+        uint256 jobCount;
+        mapping(uint256 jobId => Job) jobs;
+        mapping(uint256 epoch => uint64[]) epochJobs;
+        mapping(uint256 epoch => EpochResult) epochResults;
+        mapping(bytes32 role => address) modules;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("dml.storage.JobMarket")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant JOB_MARKET_STORAGE_LOCATION =
+        0xf64e8c5cd27c5671053a76e34a495a072eefd3f65efd85693e47ba366b63b300;
+
+    /// @notice Initialises the proxy.
+    /// @param governance_ The governance timelock.
+    /// @param token_ The DML token.
+    /// @param market_ The algorithm marketplace.
+    /// @param staking_ Node staking.
+    /// @param registry_ Device registry.
+    /// @param treasury_ Receives clearing prices and penalties.
+    /// @param params_ Initial parameters; epoch 0 starts now.
+    function initialize(
+        address governance_,
+        IERC20 token_,
+        IAlgorithmMarketplace market_,
+        INodeStaking staking_,
+        IDeviceRegistry registry_,
+        address treasury_,
+        Params calldata params_
+    ) external initializer {
+        __GovernedUUPS_init(governance_);
+        if (
+            address(token_) == address(0) ||
+            address(market_) == address(0) ||
+            address(staking_) == address(0) ||
+            address(registry_) == address(0) ||
+            treasury_ == address(0)
+        ) revert JobMarketZeroAddress();
+        _validateParams(params_);
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        $.token = token_;
+        $.market = market_;
+        $.staking = staking_;
+        $.registry = registry_;
+        $.treasury = treasury_;
+        $.params = params_;
+        $.timing = Timing({
+            start: uint64(block.timestamp),
+            firstEpoch: 0,
+            length: params_.epochLength,
+            commitWindow: params_.commitWindow,
+            revealWindow: params_.revealWindow
+        });
+        emit TreasuryUpdated(address(0), treasury_);
+        emit ParamsUpdated(params_);
+        emit AuctionTimingScheduled(
+            0,
+            block.timestamp,
+            params_.epochLength,
+            params_.commitWindow,
+            params_.revealWindow
+        );
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Governance
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function setParams(Params calldata params_) external onlyGovernance {
+        _validateParams(params_);
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        _materialiseTiming($);
+        Timing memory t = $.timing;
+        if (
+            params_.epochLength != t.length ||
+            params_.commitWindow != t.commitWindow ||
+            params_.revealWindow != t.revealWindow
+        ) {
+            uint256 e = _epochAt(t, block.timestamp);
+            uint256 start = uint256(t.start) + (e + 1 - t.firstEpoch) * t.length;
+            $.nextTiming = Timing({
+                start: start.toUint64(),
+                firstEpoch: (e + 1).toUint32(),
+                length: params_.epochLength,
+                commitWindow: params_.commitWindow,
+                revealWindow: params_.revealWindow
+            });
+            emit AuctionTimingScheduled(
+                e + 1,
+                start,
+                params_.epochLength,
+                params_.commitWindow,
+                params_.revealWindow
+            );
+        } else if ($.nextTiming.start != 0) {
+            delete $.nextTiming; // a pending change was reverted to the timing in force
+            emit AuctionTimingScheduled(
+                _epochAt(t, block.timestamp) + 1,
+                0,
+                t.length,
+                t.commitWindow,
+                t.revealWindow
+            );
+        }
+        $.params = params_;
+        emit ParamsUpdated(params_);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setTreasury(address treasury_) external onlyGovernance {
+        if (treasury_ == address(0)) revert JobMarketZeroAddress();
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        emit TreasuryUpdated($.treasury, treasury_);
+        $.treasury = treasury_;
+    }
+
+    /// @inheritdoc IJobMarket
+    function setModule(bytes32 role, address module) external onlyGovernance {
+        if (role != ATTESTATION_MODULE && role != SETTLEMENT_MODULE) revert JobMarketUnknownModuleRole(role);
+        _getJobMarketStorage().modules[role] = module;
+        emit ModuleSet(role, module);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Customer
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function createJob(JobSpec calldata spec) external nonReentrant returns (uint256 jobId) {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        uint256 usePrice = _checkSpec($, spec);
+        FeeBps memory fees = $.params.fees;
+        uint256 budget = _budget(spec.maxDevices, spec.rewardPerDevice, fees);
+        jobId = ++$.jobCount;
+        Job storage job = $.jobs[jobId];
+        _storeJob(job, spec, fees, budget);
+        emit JobCreated(
+            jobId,
+            msg.sender,
+            spec.algorithmId,
+            budget,
+            usePrice,
+            spec.maxDevices,
+            spec.rewardPerDevice,
+            spec.encryptionKey
+        );
+        emit JobStatusChanged(jobId, JobStatus.None, JobStatus.Created, job.deadline);
+
+        IERC20 token_ = $.token;
+        token_.safeTransferFrom(msg.sender, address(this), budget);
+        if (usePrice != 0) _payUse(token_, $.market, spec.algorithmId, usePrice);
+    }
+
+    /// @dev Validates a job spec against the marketplace and the parameters; returns the per-use price due.
+    function _checkSpec(JobMarketStorage storage $, JobSpec calldata spec) private view returns (uint256) {
+        IAlgorithmMarketplace market_ = $.market;
+        if (!market_.isListed(spec.algorithmId)) revert JobMarketAlgorithmNotListed(spec.algorithmId);
+        IAlgorithmMarketplace.Algorithm memory alg = market_.getAlgorithm(spec.algorithmId);
+        if (alg.schema != spec.schema) revert JobMarketSchemaMismatch(alg.schema, spec.schema);
+        if (
+            spec.minParticipants == 0 || spec.minParticipants > spec.minDevices || spec.minDevices > spec.maxDevices
+        ) revert JobMarketInvalidDevices();
+        if (spec.rewardPerDevice == 0) revert JobMarketZeroReward();
+        bytes calldata key = spec.encryptionKey;
+        if (key.length != 33 || (key[0] != 0x02 && key[0] != 0x03)) revert JobMarketInvalidEncryptionKey();
+        _validateDurations(spec.durations, $.params.minPhaseDuration, $.params.maxPhaseDuration);
+        return market_.hasLicence(msg.sender, spec.algorithmId) ? 0 : alg.usePrice;
+    }
+
+    /// @inheritdoc IJobMarket
+    function commitBid(uint256 jobId, bytes32 commitment, uint256 deposit) external nonReentrant {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Job storage job = $.jobs[jobId];
+        if (job.customer != msg.sender) {
+            if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
+            revert JobMarketNotCustomer(jobId, msg.sender);
+        }
+        if (job.status != JobStatus.Created) revert JobMarketInvalidStatus(jobId, job.status);
+        if (block.timestamp > job.deadline) revert JobMarketDeadlinePassed(jobId, job.deadline);
+        if (commitment == bytes32(0)) revert JobMarketZeroCommitment();
+        Timing memory t = _timingNow($);
+        uint256 epoch = _epochAt(t, block.timestamp);
+        if (block.timestamp >= _epochStart(t, epoch) + t.commitWindow) revert JobMarketNotInCommitWindow(epoch);
+        if (deposit < $.params.reservePrice || deposit > type(uint96).max || deposit == 0) {
+            revert JobMarketInvalidDeposit(deposit);
+        }
+        uint64[] storage list = $.epochJobs[epoch];
+        uint256 index = list.length;
+        if (index >= $.params.maxBidsPerEpoch) revert JobMarketEpochFull(epoch);
+
+        list.push(uint64(jobId));
+        job.status = JobStatus.Bidding;
+        job.revealed = false;
+        job.bidEpoch = uint32(epoch);
+        job.bidIndex = uint32(index);
+        job.commitHash = bytes20(commitment);
+        job.deposit = uint96(deposit);
+        emit BidCommitted(jobId, epoch, commitment, deposit, index);
+        emit JobStatusChanged(jobId, JobStatus.Created, JobStatus.Bidding, job.deadline);
+
+        $.token.safeTransferFrom(msg.sender, address(this), deposit);
+    }
+
+    /// @inheritdoc IJobMarket
+    function revealBid(uint256 jobId, uint256 bid, bytes32 salt) external {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Job storage job = $.jobs[jobId];
+        if (job.status != JobStatus.Bidding) {
+            if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+            revert JobMarketInvalidStatus(jobId, job.status);
+        }
+        uint256 epoch = job.bidEpoch;
+        Timing memory t = _timingNow($);
+        if (_epochAt(t, block.timestamp) != epoch) revert JobMarketNotInRevealWindow(epoch);
+        uint256 commitEnd = _epochStart(t, epoch) + t.commitWindow;
+        if (block.timestamp < commitEnd || block.timestamp >= commitEnd + t.revealWindow) {
+            revert JobMarketNotInRevealWindow(epoch);
+        }
+        if (job.revealed) revert JobMarketBidAlreadyRevealed(jobId);
+        if (bytes20(keccak256(abi.encode(jobId, bid, salt, job.customer))) != job.commitHash) {
+            revert JobMarketBidMismatch(jobId);
+        }
+        uint256 reserve = $.params.reservePrice;
+        if (bid < reserve) revert JobMarketBidBelowReserve(bid, reserve);
+        if (bid > job.deposit) revert JobMarketBidExceedsDeposit(bid, job.deposit);
+        job.revealed = true;
+        job.bid = uint96(bid);
+        emit BidRevealed(jobId, epoch, bid);
+    }
+
+    /// @inheritdoc IJobMarket
+    function finalizeEpoch(uint256 epoch) external nonReentrant {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        {
+            Timing memory t = _timingNow($);
+            uint256 current = _epochAt(t, block.timestamp);
+            if (
+                epoch > current ||
+                (epoch == current && block.timestamp < _epochStart(t, epoch) + t.commitWindow + t.revealWindow)
+            ) revert JobMarketEpochNotOver(epoch);
+        }
+        EpochResult storage result = $.epochResults[epoch];
+        if (result.finalized) revert JobMarketEpochAlreadyFinalized(epoch);
+
+        uint64[] storage list = $.epochJobs[epoch];
+        Settle memory ctx = _runAuction($, list, epoch);
+        result.finalized = true;
+        result.clearingPrice = uint96(ctx.price);
+        result.scheduledCount = uint16(ctx.winners);
+        result.revealedCount = uint16(ctx.revealedCount);
+        emit EpochFinalized(epoch, ctx.price, list.length, ctx.revealedCount, ctx.winners);
+    }
+
+    /// @dev Ranks the epoch's revealed bids in memory and settles every commitment.
+    function _runAuction(
+        JobMarketStorage storage $,
+        uint64[] storage list,
+        uint256 epoch
+    ) private returns (Settle memory ctx) {
+        uint256 n = list.length;
+        uint256[] memory bids = new uint256[](n);
+        bool[] memory revealed = new bool[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            Job storage job = $.jobs[list[i]];
+            revealed[i] = job.revealed;
+            bids[i] = job.bid;
+        }
+        ctx.epoch = epoch;
+        ctx.penaltyBps = $.params.unrevealedPenaltyBps;
+        ctx.token = $.token;
+        uint256[] memory rankOf = _rank($, ctx, bids, revealed);
+        for (uint256 i = 0; i < n; ++i) _settleBid($, ctx, list[i], rankOf[i], revealed[i]);
+        if (ctx.toTreasury != 0) ctx.token.safeTransfer($.treasury, ctx.toTreasury);
+    }
+
+    /// @inheritdoc IJobMarket
+    function withdrawJob(uint256 jobId) external nonReentrant {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Job storage job = $.jobs[jobId];
+        if (job.customer != msg.sender) {
+            if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
+            revert JobMarketNotCustomer(jobId, msg.sender);
+        }
+        if (job.status != JobStatus.Created) revert JobMarketInvalidStatus(jobId, job.status);
+        uint256 amount = job.escrow;
+        job.escrow = 0;
+        job.status = JobStatus.Cancelled;
+        emit JobWithdrawn(jobId, amount);
+        emit JobStatusChanged(jobId, JobStatus.Created, JobStatus.Cancelled, job.deadline);
+        if (amount != 0) $.token.safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Nodes
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function assignCohort(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        uint32 deviceCount,
+        string calldata cohortCid,
+        address aggregator
+    ) external {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        INodeStaking staking_ = $.staking;
+        if (!staking_.isActive(msg.sender, INodeStaking.Role.Distributor)) revert JobMarketNotDistributor(msg.sender);
+        Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
+        if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
+            revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
+        }
+        if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
+        if (!staking_.isActive(aggregator, INodeStaking.Role.Aggregator)) revert JobMarketNotAggregator(aggregator);
+        job.cohortRoot = cohortRoot;
+        job.deviceCount = deviceCount;
+        job.cohortCid = cohortCid;
+        job.distributor = msg.sender;
+        job.aggregator = aggregator;
+        emit CohortAssigned(jobId, msg.sender, aggregator, cohortRoot, deviceCount, cohortCid);
+        _advance(jobId, job, JobStatus.Assigned, job.durations.commit);
+    }
+
+    /// @inheritdoc IJobMarket
+    function timeout(uint256 jobId) external nonReentrant {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Job storage job = $.jobs[jobId];
+        JobStatus s = job.status;
+        if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        if (s == JobStatus.Bidding || s >= JobStatus.Settled) revert JobMarketInvalidStatus(jobId, s);
+        if (block.timestamp <= job.deadline) revert JobMarketDeadlineNotPassed(jobId, job.deadline);
+        uint256 amount = job.escrow;
+        job.escrow = 0;
+        job.status = JobStatus.Expired;
+        emit JobExpired(jobId, s, amount);
+        emit JobStatusChanged(jobId, s, JobStatus.Expired, job.deadline);
+        if (amount != 0) $.token.safeTransfer(job.customer, amount);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Module hooks
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function markCommitted(uint256 jobId) external {
+        JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Assigned);
+        _advance(jobId, job, JobStatus.Committed, job.durations.attestation);
+    }
+
+    /// @inheritdoc IJobMarket
+    function markAttested(uint256 jobId) external {
+        JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Committed);
+        _advance(jobId, job, JobStatus.Attested, job.durations.report);
+    }
+
+    /// @inheritdoc IJobMarket
+    function markReported(uint256 jobId) external {
+        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Attested);
+        _advance(jobId, job, JobStatus.Reported, job.durations.settlement);
+    }
+
+    /// @inheritdoc IJobMarket
+    function markSettled(uint256 jobId) external nonReentrant {
+        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Reported);
+        job.status = JobStatus.Settled;
+        emit JobStatusChanged(jobId, JobStatus.Reported, JobStatus.Settled, job.deadline);
+        _refundRemaining($, jobId, job);
+    }
+
+    /// @inheritdoc IJobMarket
+    function markFailed(uint256 jobId, bytes32 reason) external nonReentrant {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        if (msg.sender != $.modules[ATTESTATION_MODULE] && msg.sender != $.modules[SETTLEMENT_MODULE]) {
+            revert JobMarketUnauthorizedModule(msg.sender);
+        }
+        Job storage job = $.jobs[jobId];
+        JobStatus s = job.status;
+        if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        if (s < JobStatus.Assigned || s > JobStatus.Reported) revert JobMarketInvalidStatus(jobId, s);
+        job.status = JobStatus.Failed;
+        emit JobFailed(jobId, reason, job.escrow);
+        emit JobStatusChanged(jobId, s, JobStatus.Failed, job.deadline);
+        _refundRemaining($, jobId, job);
+    }
+
+    /// @inheritdoc IJobMarket
+    function pay(uint256 jobId, address to, uint256 amount) external nonReentrant {
+        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Reported);
+        if (to == address(0)) revert JobMarketZeroAddress();
+        uint256 escrow = job.escrow;
+        if (amount > escrow) revert JobMarketInsufficientEscrow(jobId, escrow, amount);
+        job.escrow = uint128(escrow - amount);
+        emit EscrowPaid(jobId, to, amount);
+        if (amount != 0) $.token.safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IJobMarket
+    function refund(uint256 jobId) external nonReentrant {
+        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Reported);
+        _refundRemaining($, jobId, job);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        Job storage job = _getJobMarketStorage().jobs[jobId];
+        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        return job;
+    }
+
+    /// @inheritdoc IJobMarket
+    function status(uint256 jobId) external view returns (JobStatus) {
+        return _getJobMarketStorage().jobs[jobId].status;
+    }
+
+    /// @inheritdoc IJobMarket
+    function escrowOf(uint256 jobId) external view returns (uint256) {
+        return _getJobMarketStorage().jobs[jobId].escrow;
+    }
+
+    /// @inheritdoc IJobMarket
+    function encryptionKeyOf(uint256 jobId) external view returns (bytes memory) {
+        Job storage job = _getJobMarketStorage().jobs[jobId];
+        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        return abi.encodePacked(job.keyPrefix, job.keyX);
+    }
+
+    /// @inheritdoc IJobMarket
+    function budgetOf(uint32 maxDevices, uint96 rewardPerDevice) external view returns (uint256) {
+        return _budget(maxDevices, rewardPerDevice, _getJobMarketStorage().params.fees);
+    }
+
+    /// @inheritdoc IJobMarket
+    function epochOf(uint256 timestamp) external view returns (uint256) {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Timing memory next = $.nextTiming;
+        Timing memory t = (next.start != 0 && timestamp >= next.start) ? next : $.timing;
+        return _epochAt(t, timestamp);
+    }
+
+    /// @inheritdoc IJobMarket
+    function currentEpoch() external view returns (uint256) {
+        return _epochAt(_timingNow(_getJobMarketStorage()), block.timestamp);
+    }
+
+    /// @inheritdoc IJobMarket
+    function epochWindows(
+        uint256 epoch
+    ) external view returns (uint256 start, uint256 commitEnd, uint256 revealEnd, uint256 end) {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        Timing memory t = $.nextTiming;
+        if (t.start == 0 || epoch < t.firstEpoch) t = $.timing;
+        if (epoch < t.firstEpoch) return (0, 0, 0, 0); // before the timing in force: not reconstructible
+        start = _epochStart(t, epoch);
+        commitEnd = start + t.commitWindow;
+        revealEnd = commitEnd + t.revealWindow;
+        end = start + t.length;
+    }
+
+    /// @inheritdoc IJobMarket
+    function epochInfo(uint256 epoch) external view returns (EpochInfo memory) {
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        EpochResult memory r = $.epochResults[epoch];
+        return
+            EpochInfo({
+                bidCount: $.epochJobs[epoch].length,
+                finalized: r.finalized,
+                clearingPrice: r.clearingPrice,
+                scheduledCount: r.scheduledCount,
+                revealedCount: r.revealedCount
+            });
+    }
+
+    /// @inheritdoc IJobMarket
+    function epochBids(uint256 epoch) external view returns (uint64[] memory) {
+        return _getJobMarketStorage().epochJobs[epoch];
+    }
+
+    /// @inheritdoc IJobMarket
+    function params() external view returns (Params memory) {
+        return _getJobMarketStorage().params;
+    }
+
+    /// @inheritdoc IJobMarket
+    function moduleOf(bytes32 role) external view returns (address) {
+        return _getJobMarketStorage().modules[role];
+    }
+
+    /// @inheritdoc IJobMarket
+    function token() external view returns (IERC20) {
+        return _getJobMarketStorage().token;
+    }
+
+    /// @inheritdoc IJobMarket
+    function market() external view returns (IAlgorithmMarketplace) {
+        return _getJobMarketStorage().market;
+    }
+
+    /// @inheritdoc IJobMarket
+    function staking() external view returns (INodeStaking) {
+        return _getJobMarketStorage().staking;
+    }
+
+    /// @inheritdoc IJobMarket
+    function registry() external view returns (IDeviceRegistry) {
+        return _getJobMarketStorage().registry;
+    }
+
+    /// @inheritdoc IJobMarket
+    function treasury() external view returns (address) {
+        return _getJobMarketStorage().treasury;
+    }
+
+    /// @inheritdoc IJobMarket
+    function jobCount() external view returns (uint256) {
+        return _getJobMarketStorage().jobCount;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------------
+
+    function _storeJob(Job storage job, JobSpec calldata spec, FeeBps memory fees, uint256 budget) private {
+        uint64 deadline = uint64(block.timestamp) + spec.durations.bidding;
+        job.customer = msg.sender;
+        job.status = JobStatus.Created;
+        job.minDevices = spec.minDevices;
+        job.maxDevices = spec.maxDevices;
+        job.deadline = deadline;
+        job.escrow = uint128(budget);
+        job.rewardPerDevice = spec.rewardPerDevice;
+        job.minParticipants = spec.minParticipants;
+        job.algorithmId = spec.algorithmId.toUint64();
+        job.createdAt = uint64(block.timestamp);
+        job.durations = spec.durations;
+        job.fees = fees;
+        job.schema = spec.schema;
+        job.maxStdError = spec.maxStdError;
+        job.keyPrefix = uint8(spec.encryptionKey[0]);
+        job.keyX = bytes32(spec.encryptionKey[1:33]);
+    }
+
+    /// @dev Top-K selection; fills price, winners and revealedCount in `ctx`; returns rank + 1 of each winner
+    ///      by commit index (0 = not scheduled).
+    function _rank(
+        JobMarketStorage storage $,
+        Settle memory ctx,
+        uint256[] memory bids,
+        bool[] memory revealed
+    ) private view returns (uint256[] memory rankOf) {
+        uint256 k = $.params.capacity;
+        (uint256[] memory top, uint256 topLen, uint256 revealedCount) = AuctionLib.selectTop(bids, revealed, k);
+        ctx.price = AuctionLib.clearingPrice(bids, top, topLen, k, $.params.reservePrice);
+        uint256 winners = topLen < k ? topLen : k;
+        ctx.winners = winners;
+        ctx.revealedCount = revealedCount;
+        rankOf = new uint256[](bids.length);
+        for (uint256 r = 0; r < winners; ++r) rankOf[top[r]] = r + 1;
+    }
+
+    /// @dev Settles one commitment of a finalised epoch: schedule (rank != 0), refund a lost bid, or penalise.
+    function _settleBid(
+        JobMarketStorage storage $,
+        Settle memory ctx,
+        uint256 jobId,
+        uint256 rank,
+        bool revealed
+    ) private {
+        Job storage job = $.jobs[jobId];
+        uint256 deposit = job.deposit;
+        uint256 refundAmount;
+        job.deposit = 0;
+        job.commitHash = bytes20(0);
+        job.revealed = false;
+        if (rank != 0) {
+            uint256 price = ctx.price;
+            refundAmount = deposit - price;
+            ctx.toTreasury += price;
+            uint64 deadline = uint64(block.timestamp) + job.durations.assignment;
+            job.status = JobStatus.Scheduled;
+            job.deadline = deadline;
+            job.pricePaid = uint96(price);
+            job.scheduledEpoch = uint32(ctx.epoch);
+            emit JobScheduled(jobId, ctx.epoch, rank - 1, price, refundAmount);
+            emit JobStatusChanged(jobId, JobStatus.Bidding, JobStatus.Scheduled, deadline);
+        } else {
+            if (revealed) {
+                refundAmount = deposit;
+                emit BidLost(jobId, ctx.epoch, refundAmount);
+            } else {
+                uint256 penalty = (deposit * ctx.penaltyBps) / BPS;
+                refundAmount = deposit - penalty;
+                ctx.toTreasury += penalty;
+                emit BidForfeited(jobId, ctx.epoch, penalty, refundAmount);
+            }
+            job.status = JobStatus.Created;
+            emit JobStatusChanged(jobId, JobStatus.Bidding, JobStatus.Created, job.deadline);
+        }
+        if (refundAmount != 0) ctx.token.safeTransfer(job.customer, refundAmount);
+    }
+
+    function _payUse(IERC20 token_, IAlgorithmMarketplace market_, uint256 algorithmId, uint256 usePrice) private {
+        token_.safeTransferFrom(msg.sender, address(this), usePrice);
+        uint256 before = token_.balanceOf(address(this));
+        token_.forceApprove(address(market_), usePrice);
+        market_.payUse(algorithmId, msg.sender);
+        token_.forceApprove(address(market_), 0);
+        uint256 spent = before - token_.balanceOf(address(this));
+        if (spent != usePrice) revert JobMarketUsePaymentMismatch(usePrice, spent);
+    }
+
+    function _refundRemaining(JobMarketStorage storage $, uint256 jobId, Job storage job) private {
+        uint256 amount = job.escrow;
+        if (amount == 0) return;
+        job.escrow = 0;
+        address customer = job.customer;
+        emit EscrowRefunded(jobId, customer, amount);
+        $.token.safeTransfer(customer, amount);
+    }
+
+    /// @dev The job, which must be in `expected` status with its phase deadline not passed.
+    function _liveJob(
+        JobMarketStorage storage $,
+        uint256 jobId,
+        JobStatus expected
+    ) private view returns (Job storage job) {
+        job = $.jobs[jobId];
+        JobStatus s = job.status;
+        if (s != expected) {
+            if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
+            revert JobMarketInvalidStatus(jobId, s);
+        }
+        if (block.timestamp > job.deadline) revert JobMarketDeadlinePassed(jobId, job.deadline);
+    }
+
+    function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
+        JobStatus from = job.status;
+        uint64 deadline = uint64(block.timestamp) + duration;
+        job.status = to;
+        job.deadline = deadline;
+        emit JobStatusChanged(jobId, from, to, deadline);
+    }
+
+    function _onlyModule(bytes32 role) private view returns (JobMarketStorage storage $) {
+        $ = _getJobMarketStorage();
+        if (msg.sender != $.modules[role] || msg.sender == address(0)) revert JobMarketUnauthorizedModule(msg.sender);
+    }
+
+    function _budget(uint256 maxDevices, uint256 reward, FeeBps memory f) private pure returns (uint256) {
+        uint256 d = maxDevices * reward;
+        return
+            d +
+            (d * f.distributor) /
+            BPS +
+            (d * f.aggregator) /
+            BPS +
+            (d * f.attestors) /
+            BPS +
+            (d * f.reporter) /
+            BPS +
+            (d * f.protocol) /
+            BPS +
+            (d * f.royalty) /
+            BPS;
+    }
+
+    function _validateParams(Params calldata p) private pure {
+        FeeBps calldata f = p.fees;
+        uint256 feeSum = uint256(f.distributor) + f.aggregator + f.attestors + f.reporter + f.protocol + f.royalty;
+        if (
+            p.epochLength < MIN_EPOCH_LENGTH ||
+            p.epochLength > MAX_EPOCH_LENGTH ||
+            p.commitWindow == 0 ||
+            p.revealWindow == 0 ||
+            uint256(p.commitWindow) + p.revealWindow > p.epochLength ||
+            p.capacity == 0 ||
+            p.maxBidsPerEpoch > MAX_BIDS_PER_EPOCH ||
+            p.capacity > p.maxBidsPerEpoch ||
+            p.unrevealedPenaltyBps > BPS ||
+            feeSum > BPS ||
+            p.minPhaseDuration == 0 ||
+            p.minPhaseDuration > p.maxPhaseDuration ||
+            p.maxPhaseDuration > MAX_PHASE_DURATION
+        ) revert JobMarketInvalidParams();
+    }
+
+    function _validateDurations(PhaseDurations calldata d, uint32 lo, uint32 hi) private pure {
+        if (
+            d.bidding < lo ||
+            d.bidding > hi ||
+            d.assignment < lo ||
+            d.assignment > hi ||
+            d.commit < lo ||
+            d.commit > hi ||
+            d.attestation < lo ||
+            d.attestation > hi ||
+            d.report < lo ||
+            d.report > hi ||
+            d.settlement < lo ||
+            d.settlement > hi
+        ) revert JobMarketInvalidDuration();
+    }
+
+    /// @dev Promotes a pending timing whose start has passed.
+    function _materialiseTiming(JobMarketStorage storage $) private {
+        Timing memory next = $.nextTiming;
+        if (next.start != 0 && block.timestamp >= next.start) {
+            $.timing = next;
+            delete $.nextTiming;
+        }
+    }
+
+    function _timingNow(JobMarketStorage storage $) private view returns (Timing memory t) {
+        t = $.nextTiming;
+        if (t.start == 0 || block.timestamp < t.start) t = $.timing;
+    }
+
+    function _epochAt(Timing memory t, uint256 timestamp) private pure returns (uint256) {
+        if (timestamp < t.start) return t.firstEpoch;
+        return t.firstEpoch + (timestamp - t.start) / t.length;
+    }
+
+    function _epochStart(Timing memory t, uint256 epoch) private pure returns (uint256) {
+        return uint256(t.start) + (epoch - t.firstEpoch) * t.length;
+    }
+
+    function _getJobMarketStorage() private pure returns (JobMarketStorage storage $) {
+        assembly {
+            $.slot := JOB_MARKET_STORAGE_LOCATION
+        }
+    }
+}
