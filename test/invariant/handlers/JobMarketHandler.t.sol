@@ -303,7 +303,7 @@ contract JobMarketHandler is Test {
     function runJob(uint256 jobSeed, uint256 outcome) external {
         uint256 n = jobIds.length;
         for (uint256 t = 0; t < n; ++t) {
-            uint256 id = jobIds[(jobSeed + t) % n];
+            uint256 id = jobIds[((jobSeed % n) + t) % n];
             IJobMarket.Job memory j = jm.getJob(id);
             if (j.status < IJobMarket.JobStatus.Scheduled || j.status > IJobMarket.JobStatus.Reported) continue;
             if (block.timestamp > j.deadline) continue;
