@@ -13,7 +13,12 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {JobMarketV2} from "../mocks/JobMarketV2.sol";
 
 contract JobMarketAdminTest is JobMarketBase {
-    function _init(address gov, address tok, address tre, IJobMarket.Params memory p) internal returns (address) {
+    function _init(
+        address gov,
+        address tok,
+        address tre,
+        IJobMarket.Params memory p
+    ) internal returns (address) {
         JobMarket impl = new JobMarket();
         return
             deployProxy(
