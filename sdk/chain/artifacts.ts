@@ -25,7 +25,9 @@ const hexSchema = z
   .regex(/^(0x)?[0-9a-fA-F]*$/, "not hex")
   .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
 
-const abiSchema = z.array(z.looseObject({ type: z.string() })).transform((a) => a as unknown as Abi);
+const abiSchema = z
+  .array(z.looseObject({ type: z.string() }))
+  .transform((a) => a as unknown as Abi);
 
 const linkRefsSchema = z.record(z.string(), z.record(z.string(), z.array(z.unknown()))).optional();
 
@@ -59,7 +61,9 @@ const cache = new Map<string, Artifact>();
 
 function assertNoLinks(name: string, refs: Record<string, unknown> | undefined): void {
   if (refs && Object.keys(refs).length > 0) {
-    throw new ArtifactError(`${name} needs linked libraries (${Object.keys(refs).join(", ")}); linking is not supported`);
+    throw new ArtifactError(
+      `${name} needs linked libraries (${Object.keys(refs).join(", ")}); linking is not supported`,
+    );
   }
 }
 
@@ -83,7 +87,9 @@ function fromBuildInfo(dir: string, name: string): Artifact | undefined {
   for (const file of readdirSync(biDir).filter((f) => f.endsWith(".output.json"))) {
     let parsed;
     try {
-      parsed = buildInfoOutputSchema.parse(JSON.parse(readFileSync(path.join(biDir, file), "utf8")));
+      parsed = buildInfoOutputSchema.parse(
+        JSON.parse(readFileSync(path.join(biDir, file), "utf8")),
+      );
     } catch (cause) {
       throw new ArtifactError(`malformed build-info output ${file}`, { cause });
     }
@@ -91,7 +97,10 @@ function fromBuildInfo(dir: string, name: string): Artifact | undefined {
       const raw = contracts[name];
       if (raw === undefined) continue;
       const c = solcContractSchema.safeParse(raw);
-      if (!c.success) throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, { cause: c.error });
+      if (!c.success)
+        throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, {
+          cause: c.error,
+        });
       assertNoLinks(name, c.data.evm.bytecode.linkReferences);
       return {
         contractName: name,
@@ -123,20 +132,26 @@ export function loadArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR)
   const key = `${artifactsDir}\0${name}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  if (!existsSync(artifactsDir)) throw new ArtifactError(`no artifacts at ${artifactsDir}: run \`npx hardhat build\``);
+  if (!existsSync(artifactsDir))
+    throw new ArtifactError(`no artifacts at ${artifactsDir}: run \`npx hardhat build\``);
   const files = findProjectArtifact(artifactsDir, name);
   let artifact: Artifact | undefined;
-  if (files.length > 1) throw new ArtifactError(`ambiguous contract name ${name}: ${files.join(", ")}`);
+  if (files.length > 1)
+    throw new ArtifactError(`ambiguous contract name ${name}: ${files.join(", ")}`);
   if (files.length === 1) {
     const file = files[0] as string;
     const parsed = artifactFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-    if (!parsed.success) throw new ArtifactError(`malformed artifact ${file}`, { cause: parsed.error });
+    if (!parsed.success)
+      throw new ArtifactError(`malformed artifact ${file}`, { cause: parsed.error });
     assertNoLinks(name, parsed.data.linkReferences);
     artifact = parsed.data;
   } else {
     artifact = fromBuildInfo(artifactsDir, name);
   }
-  if (!artifact) throw new ArtifactError(`no artifact for ${name} in ${artifactsDir}: run \`npx hardhat build\``);
+  if (!artifact)
+    throw new ArtifactError(
+      `no artifact for ${name} in ${artifactsDir}: run \`npx hardhat build\``,
+    );
   cache.set(key, artifact);
   return artifact;
 }

@@ -35,9 +35,16 @@ export function chainFromId(chainId: number, rpcUrl = DEFAULT_RPC_URL): Chain {
   });
 }
 
+/** Block polling interval: fast on a loopback chain (automine), gentle on remote endpoints. */
+export function pollingIntervalFor(rpcUrl: string): number {
+  return /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(rpcUrl) ? 50 : 2_000;
+}
+
 /** Asks `rpcUrl` for its chain id. @throws RpcError when it does not answer. */
 export async function fetchChainId(rpcUrl = DEFAULT_RPC_URL, timeoutMs = 5_000): Promise<number> {
-  const client = createPublicClient({ transport: http(rpcUrl, { timeout: timeoutMs, retryCount: 0 }) });
+  const client = createPublicClient({
+    transport: http(rpcUrl, { timeout: timeoutMs, retryCount: 0 }),
+  });
   try {
     return await client.getChainId();
   } catch (cause) {
@@ -46,9 +53,16 @@ export async function fetchChainId(rpcUrl = DEFAULT_RPC_URL, timeoutMs = 5_000):
 }
 
 /** Public client for `rpcUrl`; the chain id is asked from the endpoint when not given. */
-export async function createChainPublicClient(rpcUrl = DEFAULT_RPC_URL, chainId?: number): Promise<ChainPublicClient> {
+export async function createChainPublicClient(
+  rpcUrl = DEFAULT_RPC_URL,
+  chainId?: number,
+): Promise<ChainPublicClient> {
   const id = chainId ?? (await fetchChainId(rpcUrl));
-  return createPublicClient({ chain: chainFromId(id, rpcUrl), transport: http(rpcUrl) });
+  return createPublicClient({
+    chain: chainFromId(id, rpcUrl),
+    transport: http(rpcUrl),
+    pollingInterval: pollingIntervalFor(rpcUrl),
+  });
 }
 
 const privateKeySchema = z
@@ -75,6 +89,11 @@ export function createChainWalletClient(
   rpcUrl: string,
   chainId: number,
 ): ChainWalletClient {
-  const acct = typeof account === "string" ? privateKeyToAccount(parsePrivateKey(account)) : account;
-  return createWalletClient({ account: acct, chain: chainFromId(chainId, rpcUrl), transport: http(rpcUrl) });
+  const acct =
+    typeof account === "string" ? privateKeyToAccount(parsePrivateKey(account)) : account;
+  return createWalletClient({
+    account: acct,
+    chain: chainFromId(chainId, rpcUrl),
+    transport: http(rpcUrl),
+  });
 }

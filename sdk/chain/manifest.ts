@@ -21,7 +21,9 @@ const bytes32 = z
   .regex(/^0x[0-9a-fA-F]{64}$/, "not bytes32")
   .transform((h) => h.toLowerCase() as Hex);
 /** uint256 values are stored as decimal strings (JSON has no bigint). */
-const uint = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => BigInt(v));
+const uint = z
+  .union([z.string().regex(/^\d+$/), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v));
 
 export const MANIFEST_VERSION = 1;
 
@@ -78,7 +80,10 @@ export type DeploymentStep = z.infer<typeof deploymentStepSchema>;
 /** Validates an unknown value as a manifest. @throws ManifestError */
 export function parseManifest(value: unknown, source = "manifest"): Manifest {
   const r = manifestSchema.safeParse(value);
-  if (!r.success) throw new ManifestError(`${source} is not a valid deployment manifest: ${z.prettifyError(r.error)}`);
+  if (!r.success)
+    throw new ManifestError(
+      `${source} is not a valid deployment manifest: ${z.prettifyError(r.error)}`,
+    );
   return r.data;
 }
 
@@ -131,6 +136,9 @@ export function contractAddress(manifest: Manifest, name: string): Address {
 }
 
 /** Default manifest location for a chain: `deployments/<chainId>.local.json` (gitignored). */
-export function defaultManifestPath(chainId: number, root = path.resolve(import.meta.dirname, "..", "..")): string {
+export function defaultManifestPath(
+  chainId: number,
+  root = path.resolve(import.meta.dirname, "..", ".."),
+): string {
   return path.join(root, "deployments", `${chainId}.local.json`);
 }

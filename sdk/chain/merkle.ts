@@ -38,8 +38,10 @@ export function buildMerkleTree(entries: readonly MerkleEntry[]): AddressMerkleT
   if (entries.length === 0) throw new MerkleInputError("a Merkle tree needs at least one entry");
   const index = new Map<string, number>();
   const values: [string, string][] = entries.map((e, i) => {
-    if (!isAddress(e.account, { strict: false })) throw new MerkleInputError(`entry ${i}: ${e.account} is not an address`);
-    if (e.value < 0n || e.value > MAX_UINT256) throw new MerkleInputError(`entry ${i}: value out of uint256 range`);
+    if (!isAddress(e.account, { strict: false }))
+      throw new MerkleInputError(`entry ${i}: ${e.account} is not an address`);
+    if (e.value < 0n || e.value > MAX_UINT256)
+      throw new MerkleInputError(`entry ${i}: value out of uint256 range`);
     const account = getAddress(e.account);
     if (index.has(account)) throw new MerkleInputError(`entry ${i}: duplicate account ${account}`);
     index.set(account, i);
