@@ -152,7 +152,10 @@ async function implementationOf(ctx: Ctx, proxy: Address): Promise<Address> {
 
 async function confirm(ctx: Ctx, hash: Hex, what: string): Promise<TransactionReceipt> {
   ctx.result.txCount += 1;
-  const receipt = await ctx.pub.waitForTransactionReceipt({ hash });
+  // On an automining chain the receipt exists already; otherwise wait for it.
+  const receipt = await ctx.pub
+    .getTransactionReceipt({ hash })
+    .catch(() => ctx.pub.waitForTransactionReceipt({ hash }));
   if (receipt.status !== "success")
     throw new DeploymentError(`${what}: transaction ${hash} reverted`);
   return receipt;
