@@ -140,13 +140,19 @@ export const report: StartStep = {
     }
     const gp = m.contracts.GrowthPool?.address;
     if (gp) {
-      const h = await tryRead(pub, gp, "GrowthPool", "halvingEpochs");
+      const cfg = (await tryRead(pub, gp, "GrowthPool", "config")) as
+        { epochLength: bigint; halvingEpochs: number; winnersPerEpoch: number } | undefined;
+      ctx.print(`growth pool cap     ${tokens(await tryRead(pub, gp, "GrowthPool", "cap"))}`);
       ctx.print(
         `growth pool E(0)    ${tokens(await tryRead(pub, gp, "GrowthPool", "emission", [0n]))}`,
       );
-      if (typeof h === "bigint") {
+      if (cfg) {
+        const h = BigInt(cfg.halvingEpochs);
         ctx.print(
-          `growth pool E(H=${h}) ${tokens(await tryRead(pub, gp, "GrowthPool", "emission", [h]))}`,
+          `growth pool E(H)    ${tokens(await tryRead(pub, gp, "GrowthPool", "emission", [h]))} (H = ${h})`,
+        );
+        ctx.print(
+          `epoch length        ${cfg.epochLength} s; ${cfg.winnersPerEpoch} winners per epoch`,
         );
       }
       ctx.print(
