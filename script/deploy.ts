@@ -30,7 +30,13 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { DEFAULT_ARTIFACTS_DIR, hasArtifact, loadArtifact } from "#sdk/chain/artifacts.ts";
+import {
+  DEFAULT_ARTIFACTS_DIR,
+  hasArtifact,
+  linkBytecode,
+  loadArtifact,
+  requiredLibraries,
+} from "#sdk/chain/artifacts.ts";
 import {
   createChainPublicClient,
   createChainWalletClient,
@@ -170,9 +176,15 @@ async function deployRaw(
   const art = loadArtifact(artifactName, ctx.artifactsDir);
   if (art.bytecode.length <= 2)
     throw new DeploymentError(`${artifactName} is abstract or an interface`);
+  // External libraries are deployed once (recorded in the manifest like contracts) and linked in.
+  const libraries: Record<string, Address> = {};
+  for (const [, lib] of requiredLibraries(art)) {
+    libraries[lib] = await ensureContract(ctx, lib, lib, () => []);
+  }
+  const bytecode = Object.keys(libraries).length > 0 ? linkBytecode(art, libraries) : art.bytecode;
   const txHash = await ctx.wallet.deployContract({
     abi: art.abi,
-    bytecode: art.bytecode,
+    bytecode,
     args,
     account: ctx.account,
     chain: ctx.chain,
@@ -709,7 +721,22 @@ async function run(ctx: Ctx): Promise<void> {
     : undefined;
 
   // 6. The other protocol contracts.
-  if (has("DeviceRegistry")) await ensureProxy(ctx, "DeviceRegistry", () => [ctx.deployer]);
+  const registry = has("DeviceRegistry")
+    ? await ensureProxy(ctx, "DeviceRegistry", () => [ctx.deployer])
+    : undefined;
+  const marketplace = has("AlgorithmMarketplace")
+    ? await ensureProxy(ctx, "AlgorithmMarketplace", () => [
+        ctx.deployer,
+        token,
+        timelock,
+        config.marketplace.protocolFeeBps,
+        config.marketplace.parentShareBps,
+      ])
+    : undefined;
+  if (has("PaymentChannels"))
+    await ensureProxy(ctx, "PaymentChannels", () => [ctx.deployer, token]);
+  void registry;
+  void marketplace;
 
   // 7. Timelock roles: the governor proposes and cancels, anyone executes, the deployer keeps nothing.
   if (governor) {

@@ -60,6 +60,14 @@ export const deployConfigSchema = z.object({
       burnSlashed: z.boolean().default(true),
     })
     .prefault({}),
+  marketplace: z
+    .object({
+      /** Protocol fee on licence and per-use payments (bps, at most 2,000). */
+      protocolFeeBps: z.number().int().min(0).max(2_000).default(250),
+      /** Share of a child version's revenue paid to its parent (bps, at most 5,000). */
+      parentShareBps: z.number().int().min(0).max(5_000).default(1_000),
+    })
+    .prefault({}),
   growthPool: z
     .object({
       /** Start of epoch 0 (unix seconds); default: the latest block's timestamp when the pool is deployed. */

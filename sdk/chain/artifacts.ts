@@ -18,7 +18,11 @@ export interface Artifact {
   abi: Abi;
   bytecode: Hex;
   deployedBytecode: Hex;
+  /** Unlinked library placeholders: source name -> library name -> byte ranges in `bytecode`. */
+  linkReferences: LinkReferences;
 }
+
+export type LinkReferences = Record<string, Record<string, { start: number; length: number }[]>>;
 
 const hexSchema = z
   .string()
@@ -29,7 +33,13 @@ const abiSchema = z
   .array(z.looseObject({ type: z.string() }))
   .transform((a) => a as unknown as Abi);
 
-const linkRefsSchema = z.record(z.string(), z.record(z.string(), z.array(z.unknown()))).optional();
+const linkRefsSchema = z
+  .record(
+    z.string(),
+    z.record(z.string(), z.array(z.object({ start: z.number().int(), length: z.number().int() }))),
+  )
+  .optional()
+  .transform((r): LinkReferences => r ?? {});
 
 const artifactFileSchema = z.object({
   contractName: z.string(),
@@ -58,14 +68,6 @@ const buildInfoOutputSchema = z.object({
 export const DEFAULT_ARTIFACTS_DIR = path.resolve(import.meta.dirname, "..", "..", "artifacts");
 
 const cache = new Map<string, Artifact>();
-
-function assertNoLinks(name: string, refs: Record<string, unknown> | undefined): void {
-  if (refs && Object.keys(refs).length > 0) {
-    throw new ArtifactError(
-      `${name} needs linked libraries (${Object.keys(refs).join(", ")}); linking is not supported`,
-    );
-  }
-}
 
 function findProjectArtifact(dir: string, name: string): string[] {
   const found: string[] = [];
@@ -101,13 +103,13 @@ function fromBuildInfo(dir: string, name: string): Artifact | undefined {
         throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, {
           cause: c.error,
         });
-      assertNoLinks(name, c.data.evm.bytecode.linkReferences);
       return {
         contractName: name,
         sourceName,
         abi: c.data.abi,
         bytecode: c.data.evm.bytecode.object,
         deployedBytecode: c.data.evm.deployedBytecode.object,
+        linkReferences: c.data.evm.bytecode.linkReferences,
       };
     }
   }
@@ -143,7 +145,6 @@ export function loadArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR)
     const parsed = artifactFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
     if (!parsed.success)
       throw new ArtifactError(`malformed artifact ${file}`, { cause: parsed.error });
-    assertNoLinks(name, parsed.data.linkReferences);
     artifact = parsed.data;
   } else {
     artifact = fromBuildInfo(artifactsDir, name);
@@ -159,4 +160,34 @@ export function loadArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR)
 /** Forgets cached artifacts (after a rebuild in the same process). */
 export function clearArtifactCache(): void {
   cache.clear();
+}
+
+/** The libraries `artifact` must be linked against, as [sourceName, libraryName] pairs. */
+export function requiredLibraries(artifact: Artifact): [string, string][] {
+  return Object.entries(artifact.linkReferences).flatMap(([src, libs]) =>
+    Object.keys(libs).map((l) => [src, l] as [string, string]),
+  );
+}
+
+/**
+ * Writes library addresses into `artifact`'s creation bytecode. `libraries` is keyed by library name.
+ * @throws ArtifactError when a library address is missing.
+ */
+export function linkBytecode(artifact: Artifact, libraries: Record<string, `0x${string}`>): Hex {
+  let code = artifact.bytecode.slice(2);
+  for (const [src, libs] of Object.entries(artifact.linkReferences)) {
+    for (const [lib, refs] of Object.entries(libs)) {
+      const address = libraries[lib];
+      if (!address) throw new ArtifactError(`${artifact.contractName} needs library ${src}:${lib}`);
+      const hex = address.slice(2).toLowerCase();
+      for (const { start, length } of refs) {
+        if (length !== 20)
+          throw new ArtifactError(`${artifact.contractName}: unexpected link length ${length}`);
+        code = code.slice(0, start * 2) + hex + code.slice((start + length) * 2);
+      }
+    }
+  }
+  if (code.includes("__$"))
+    throw new ArtifactError(`${artifact.contractName} still has unlinked placeholders`);
+  return `0x${code}`;
 }
