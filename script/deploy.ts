@@ -735,8 +735,29 @@ async function run(ctx: Ctx): Promise<void> {
     : undefined;
   if (has("PaymentChannels"))
     await ensureProxy(ctx, "PaymentChannels", () => [ctx.deployer, token]);
-  void registry;
-  void marketplace;
+  if (has("JobMarket") && registry && marketplace && staking) {
+    const jm = config.jobMarket;
+    await ensureProxy(ctx, "JobMarket", () => [
+      ctx.deployer,
+      token,
+      marketplace,
+      staking,
+      registry,
+      timelock,
+      {
+        epochLength: jm.epochLength,
+        commitWindow: jm.commitWindow,
+        revealWindow: jm.revealWindow,
+        capacity: jm.capacity,
+        maxBidsPerEpoch: jm.maxBidsPerEpoch,
+        reservePrice: jm.reservePrice,
+        unrevealedPenaltyBps: jm.unrevealedPenaltyBps,
+        fees: jm.fees,
+        minPhaseDuration: jm.minPhaseDuration,
+        maxPhaseDuration: jm.maxPhaseDuration,
+      },
+    ]);
+  }
 
   // 7. Timelock roles: the governor proposes and cancels, anyone executes, the deployer keeps nothing.
   if (governor) {

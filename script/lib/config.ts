@@ -68,6 +68,55 @@ export const deployConfigSchema = z.object({
       parentShareBps: z.number().int().min(0).max(5_000).default(1_000),
     })
     .prefault({}),
+  jobMarket: z
+    .object({
+      /** Auction epoch length (seconds); commit and reveal windows must fit inside it. */
+      epochLength: z
+        .number()
+        .int()
+        .min(60)
+        .max(30 * 86_400)
+        .default(3_600),
+      commitWindow: z.number().int().positive().default(1_800),
+      revealWindow: z.number().int().positive().default(1_200),
+      /** K: jobs scheduled per epoch. */
+      capacity: z.number().int().min(1).max(256).default(4),
+      maxBidsPerEpoch: z.number().int().min(1).max(256).default(64),
+      /** Minimum revealed bid and clearing price (token wei). */
+      reservePrice: uint.default(ETHER),
+      unrevealedPenaltyBps: z.number().int().min(0).max(10_000).default(1_000),
+      fees: z
+        .object({
+          distributor: z.number().int().min(0).max(10_000).default(200),
+          aggregator: z.number().int().min(0).max(10_000).default(300),
+          attestors: z.number().int().min(0).max(10_000).default(300),
+          reporter: z.number().int().min(0).max(10_000).default(200),
+          protocol: z.number().int().min(0).max(10_000).default(250),
+          royalty: z.number().int().min(0).max(10_000).default(500),
+        })
+        .prefault({})
+        .refine(
+          (f) => Object.values(f).reduce((a, b) => a + b, 0) <= 10_000,
+          "fees sum to more than 10,000 bps",
+        ),
+      minPhaseDuration: z.number().int().positive().default(600),
+      maxPhaseDuration: z
+        .number()
+        .int()
+        .positive()
+        .max(365 * 86_400)
+        .default(30 * 86_400),
+    })
+    .prefault({})
+    .refine(
+      (j) => j.commitWindow + j.revealWindow <= j.epochLength,
+      "commit + reveal windows exceed the epoch",
+    )
+    .refine((j) => j.capacity <= j.maxBidsPerEpoch, "capacity exceeds maxBidsPerEpoch")
+    .refine(
+      (j) => j.minPhaseDuration <= j.maxPhaseDuration,
+      "minPhaseDuration exceeds maxPhaseDuration",
+    ),
   growthPool: z
     .object({
       /** Start of epoch 0 (unix seconds); default: the latest block's timestamp when the pool is deployed. */

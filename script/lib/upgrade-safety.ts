@@ -5,7 +5,7 @@
  * pointing at the old one, which still holds a stale copy of the recompiled contract. upgrades-core then
  * refuses the ambiguous name. Here every contract is taken from the build info its current artifact names.
  */
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ValidateUpgradeSafetyOptions } from "@openzeppelin/upgrades-core";
@@ -33,10 +33,19 @@ const artifactRefSchema = z.object({
   buildInfoId: z.string().regex(/^[\w.-]+$/),
 });
 
-/** Fully qualified name ("contracts/X.sol:X") -> id of the build info of its current artifact. */
+/** Hardhat 3 prefixes project sources with "project/" inside some build infos; compare without it. */
+export function normalizeName(fullyQualifiedName: string): string {
+  return fullyQualifiedName.replace(/^project\//, "");
+}
+
+/**
+ * Fully qualified name ("contracts/X.sol:X") -> id of the build info of its current artifact. Artifacts
+ * whose source file no longer exists (left behind by an earlier build) are ignored.
+ */
 export function currentArtifactBuildInfos(
   artifactsDir = DEFAULT_ARTIFACTS_DIR,
 ): Map<string, string> {
+  const root = path.dirname(artifactsDir);
   const out = new Map<string, string>();
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -45,7 +54,9 @@ export function currentArtifactBuildInfos(
         if (entry.name !== "build-info") walk(p);
       } else if (entry.name.endsWith(".json")) {
         const r = artifactRefSchema.safeParse(JSON.parse(readFileSync(p, "utf8")));
-        if (r.success) out.set(`${r.data.sourceName}:${r.data.contractName}`, r.data.buildInfoId);
+        if (r.success && existsSync(path.join(root, r.data.sourceName))) {
+          out.set(`${r.data.sourceName}:${r.data.contractName}`, r.data.buildInfoId);
+        }
       }
     }
   };
@@ -70,7 +81,7 @@ export async function loadSourceContracts(
     }
     const files = await getBuildInfoFiles(dir);
     for (const contract of validateBuildInfoContracts(files)) {
-      const fqn = contract.fullyQualifiedName;
+      const fqn = normalizeName(contract.fullyQualifiedName);
       const prev = byName.get(fqn);
       const owner = owners.get(fqn);
       if (!prev || (owner === id && prev.id !== id)) byName.set(fqn, { contract, id });
@@ -97,6 +108,8 @@ export function checkUpgradeSafety(
   const opts = withCliDefaults(q.opts ?? {});
   const dictionary = { "": contracts };
   const specified = findSpecifiedContracts(dictionary, opts, q.contract, q.reference);
-  const reports = getContractReports(dictionary, opts, specified, q.exclude);
+  // Source paths may carry Hardhat's "project/" prefix: exclude both spellings.
+  const exclude = q.exclude?.flatMap((g) => [g, `project/${g}`]);
+  const reports = getContractReports(dictionary, opts, specified, exclude);
   return getProjectReport(reports, specified !== undefined);
 }

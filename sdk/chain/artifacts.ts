@@ -136,7 +136,11 @@ export function loadArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR)
   if (hit) return hit;
   if (!existsSync(artifactsDir))
     throw new ArtifactError(`no artifacts at ${artifactsDir}: run \`npx hardhat build\``);
-  const files = findProjectArtifact(artifactsDir, name);
+  // Hardhat leaves the artifacts of deleted sources behind: only artifacts whose source exists count.
+  const root = path.dirname(artifactsDir);
+  const files = findProjectArtifact(artifactsDir, name).filter((f) =>
+    existsSync(path.join(root, path.relative(artifactsDir, path.dirname(f)))),
+  );
   let artifact: Artifact | undefined;
   if (files.length > 1)
     throw new ArtifactError(`ambiguous contract name ${name}: ${files.join(", ")}`);
