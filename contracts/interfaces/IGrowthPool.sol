@@ -84,7 +84,7 @@ interface IGrowthPool {
     error GrowthPoolEpochOutOfOrder(uint256 epoch, uint256 expected);
     /// @notice `n == 0` requires a zero root and `n > 0` a non-zero root.
     error GrowthPoolInvalidRoot(bytes32 root, uint256 n);
-    /// @notice The device count does not fit 64 bits.
+    /// @notice The device count does not fit 40 bits (about 1.1e12 devices).
     error GrowthPoolTooManyDevices(uint256 n);
     /// @notice The epoch was not posted.
     error GrowthPoolNotPosted(uint256 epoch);

@@ -123,10 +123,10 @@ contract GrowthPoolTest is GrowthPoolBase {
             abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidHalvingEpochs.selector, 0)
         );
         c = _config();
-        c.winnersPerEpoch = 256;
+        c.winnersPerEpoch = 65;
         _expectInitRevert(
             _initData(governance, address(token), address(staking), c, _vrf()),
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 256)
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 65)
         );
         c = _config();
         c.claimWindow = 1 hours - 1;
@@ -237,7 +237,7 @@ contract GrowthPoolTest is GrowthPoolBase {
         pool.postEpoch(0, keccak256("r"), 0, "");
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, bytes32(0), 4));
         pool.postEpoch(0, bytes32(0), 4, "");
-        uint256 tooMany = uint256(type(uint64).max) + 1;
+        uint256 tooMany = uint256(type(uint40).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolTooManyDevices.selector, tooMany));
         pool.postEpoch(0, keccak256("r"), tooMany, "");
         vm.stopPrank();
@@ -646,13 +646,13 @@ contract GrowthPoolTest is GrowthPoolBase {
     function test_setWinnersAndWindow_emitEvents() public {
         vm.startPrank(governance);
         vm.expectEmit(address(pool));
-        emit IGrowthPool.WinnersPerEpochUpdated(K, 255);
-        pool.setWinnersPerEpoch(255);
+        emit IGrowthPool.WinnersPerEpochUpdated(K, 64);
+        pool.setWinnersPerEpoch(64);
         vm.expectEmit(address(pool));
         emit IGrowthPool.ClaimWindowUpdated(WINDOW, 1 hours);
         pool.setClaimWindow(1 hours);
         vm.stopPrank();
-        assertEq(pool.config().winnersPerEpoch, 255);
+        assertEq(pool.config().winnersPerEpoch, 64);
         assertEq(pool.config().claimWindow, 1 hours);
     }
 

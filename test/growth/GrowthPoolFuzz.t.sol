@@ -71,7 +71,7 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
 
     /// Winner indices are in [0, n) and follow keccak256(abi.encode(word, j)) % n.
     function test_fuzz_winnerIndex_inRange(uint256 n, uint256 word, uint256 j) public {
-        n = bound(n, 1, type(uint64).max);
+        n = bound(n, 1, type(uint40).max);
         j = bound(j, 0, K - 1);
         _warpToEnd(0);
         vm.prank(distributor);
