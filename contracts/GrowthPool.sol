@@ -395,12 +395,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     /// @dev Sets the epoch's budget: its scheduled emission plus the rollover of earlier epochs, clamped to what
     ///      is left of the pool, split into k equal draws. Without devices (or when a draw would be worth
     ///      nothing) the whole amount rolls over; the division dust always rolls over.
-    function _allocate(
-        GrowthPoolStorage storage $,
-        EpochData storage ep,
-        uint256 epoch,
-        uint256 n
-    ) private {
+    function _allocate(GrowthPoolStorage storage $, EpochData storage ep, uint256 epoch, uint256 n) private {
         uint256 owed = $.carry + _emission($, epoch);
         uint256 k;
         uint256 budget;

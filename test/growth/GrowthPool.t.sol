@@ -56,7 +56,13 @@ contract GrowthPoolTest is GrowthPoolBase {
         vm.expectEmit(true, true, true, true, predicted);
         emit IGovernedUUPS.GovernanceTransferred(address(0), governance);
         vm.expectEmit(true, true, true, true, predicted);
-        emit IGrowthPool.GrowthPoolInitialized(address(token), address(staking), 1_000 ether, 125 ether, _config());
+        emit IGrowthPool.GrowthPoolInitialized(
+            address(token),
+            address(staking),
+            1_000 ether,
+            125 ether,
+            _config()
+        );
         vm.expectEmit(true, true, true, true, predicted);
         emit IGrowthPool.VrfConfigUpdated(address(coordinator), KEY_HASH, subId, 3, CALLBACK_GAS);
         address proxy = address(new ERC1967Proxy(address(implementation), data));
@@ -65,7 +71,13 @@ contract GrowthPoolTest is GrowthPoolBase {
 
     function test_initialize_revertsOnSecondCall() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        pool.initialize(governance, IERC20(address(token)), INodeStaking(address(staking)), _config(), _vrf());
+        pool.initialize(
+            governance,
+            IERC20(address(token)),
+            INodeStaking(address(staking)),
+            _config(),
+            _vrf()
+        );
     }
 
     function test_initialize_revertsOnImplementation() public {
@@ -233,7 +245,9 @@ contract GrowthPoolTest is GrowthPoolBase {
     function test_postEpoch_revertsOnRootCountMismatch() public {
         _warpToEnd(0);
         vm.startPrank(distributor);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, keccak256("r"), 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, keccak256("r"), 0)
+        );
         pool.postEpoch(0, keccak256("r"), 0, "");
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, bytes32(0), 4));
         pool.postEpoch(0, bytes32(0), 4, "");
@@ -331,7 +345,11 @@ contract GrowthPoolTest is GrowthPoolBase {
         (uint256 requestId, ) = _post(0, _devices(3, 1));
         uint256[] memory words = new uint256[](1);
         vm.expectRevert(
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolOnlyCoordinator.selector, alice, address(coordinator))
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                alice,
+                address(coordinator)
+            )
         );
         vm.prank(alice);
         pool.rawFulfillRandomWords(requestId, words);
@@ -440,7 +458,9 @@ contract GrowthPoolTest is GrowthPoolBase {
         vm.warp(deadline + 1);
         uint256 index = pool.winnerIndex(0, 1);
         bytes32[] memory proof = tree.proofOf(devices[index], index);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, deadline)
+        );
         pool.claim(0, 1, devices[index], index, proof);
     }
 
@@ -626,11 +646,15 @@ contract GrowthPoolTest is GrowthPoolBase {
         pool.setHalvingEpochs(100_001);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 0));
         pool.setWinnersPerEpoch(0);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidClaimWindow.selector, 365 days + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidClaimWindow.selector, 365 days + 1)
+        );
         pool.setClaimWindow(365 days + 1);
         IGrowthPool.VrfConfig memory v = _vrf();
         v.callbackGasLimit = 2_500_001;
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidCallbackGasLimit.selector, 2_500_001));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidCallbackGasLimit.selector, 2_500_001)
+        );
         pool.setVrfConfig(v);
         v = _vrf();
         v.coordinator = address(0);
@@ -673,7 +697,11 @@ contract GrowthPoolTest is GrowthPoolBase {
         uint256[] memory words = new uint256[](1);
         vm.prank(address(coordinator));
         vm.expectRevert(
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolOnlyCoordinator.selector, address(coordinator), address(next))
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                address(coordinator),
+                address(next)
+            )
         );
         pool.rawFulfillRandomWords(oldRequest, words);
         vm.warp(block.timestamp + 1 days);

@@ -33,7 +33,12 @@ contract GrowthPoolGasTest is GrowthPoolBase {
         // epoch 0 is posted and drawn here so the measured calls below start cold
         _warpToEnd(0);
         vm.prank(distributor);
-        uint256 first = pool.postEpoch(0, root, N, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+        uint256 first = pool.postEpoch(
+            0,
+            root,
+            N,
+            "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+        );
         _fulfilWith(first, WORD);
         _warpToEnd(1);
         vm.prank(distributor);
@@ -75,10 +80,13 @@ contract GrowthPoolGasTest is GrowthPoolBase {
 
 /// @notice Measures the gas of one call made from inside a contract (never a top-level transaction).
 contract GasProbe {
+    error GasProbeCallReverted();
+
     function measure(address target, bytes calldata data) external returns (uint256 used) {
         uint256 start = gasleft();
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, ) = target.call(data);
         used = start - gasleft();
-        require(ok, "GasProbe: call reverted");
+        if (!ok) revert GasProbeCallReverted();
     }
 }

@@ -17,6 +17,8 @@ import {GrowthPoolV2} from "../../mocks/GrowthPoolV2.sol";
 ///         invalid and repeated claims, sweeps, time jumps, parameter changes and one mid-run upgrade.
 ///         Every input is bounded and no call reverts; ghost variables mirror the pool's accounting.
 contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
+    error GrowthPoolHandlerUnknownRequest(uint256 requestId);
+
     using MerkleHelper for bytes32[];
 
     GrowthPool internal immutable pool;
@@ -129,13 +131,15 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
         } else if (mode == 2) {
             account = senders[senderSeed % senders.length]; // not in the list
         }
-        bool shouldFail = mode == 0
-            ? pool.isClaimed(epoch, j) || block.timestamp > info.claimDeadline
-            : (mode == 2 || info.n > 1);
+        bool shouldFail =
+            mode == 0
+                ? pool.isClaimed(epoch, j) || block.timestamp > info.claimDeadline
+                : (mode == 2 || info.n > 1);
         if (!shouldFail) return;
-        bytes32[] memory proof = mode == 2
-            ? treeOf[epoch].proofOf(devicesOf[epoch][index], index)
-            : treeOf[epoch].proofOf(account, index);
+        bytes32[] memory proof =
+            mode == 2
+                ? treeOf[epoch].proofOf(devicesOf[epoch][index], index)
+                : treeOf[epoch].proofOf(account, index);
         vm.prank(senders[senderSeed % senders.length]);
         try pool.claim(epoch, j, account, index, proof) {
             if (mode == 0) doubleClaimSucceeded = true;
@@ -183,7 +187,7 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
             --epoch;
             if (pool.epochInfo(epoch).requestId == requestId) return epoch;
         }
-        revert("unknown request");
+        revert GrowthPoolHandlerUnknownRequest(requestId);
     }
 
     function _snapshot() private view returns (bytes32) {
