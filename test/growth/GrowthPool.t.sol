@@ -720,8 +720,10 @@ contract GrowthPoolTest is GrowthPoolBase {
         uint256 carry = pool.carry();
         GrowthPoolV2 v2 = new GrowthPoolV2();
         vm.prank(governance);
-        pool.upgradeToAndCall(address(v2), "");
+        pool.upgradeToAndCall(address(v2), abi.encodeCall(GrowthPoolV2.initializeV2, ()));
         assertEq(GrowthPoolV2(address(pool)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        GrowthPoolV2(address(pool)).initializeV2();
         assertEq(pool.totalEmitted(), emitted);
         assertEq(pool.totalClaimed(), claimed);
         assertEq(pool.carry(), carry);

@@ -174,7 +174,7 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
         bytes32 before = _snapshot();
         GrowthPoolV2 v2 = new GrowthPoolV2();
         vm.prank(governance);
-        pool.upgradeToAndCall(address(v2), "");
+        pool.upgradeToAndCall(address(v2), abi.encodeCall(GrowthPoolV2.initializeV2, ()));
         upgraded = true;
         if (_snapshot() != before || GrowthPoolV2(address(pool)).version() != 2) upgradeChangedState = true;
     }
