@@ -10,7 +10,9 @@ import {PaymentChannels} from "../../contracts/PaymentChannels.sol";
 ///         an ERC1967 proxy governed by a test timelock address, and a funded sender whose key signs vouchers.
 abstract contract ChannelsTestBase is BaseTest {
     uint256 internal constant FUNDS = 1_000_000 ether;
-    bytes32 internal constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 channelId,uint256 cumulativeAmount)");
+    bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(uint256 channelId,uint256 cumulativeAmount)"
+    );
 
     DMLToken internal token;
     PaymentChannels internal channels;
@@ -69,7 +71,9 @@ abstract contract ChannelsTestBase is BaseTest {
     ) internal pure returns (bytes32) {
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("DML PaymentChannels"),
                 keccak256("1"),
                 chainId,

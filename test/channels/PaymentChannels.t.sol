@@ -32,7 +32,8 @@ contract SmartAccountSender is IERC1271 {
 
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, signature);
-        return err == ECDSA.RecoverError.NoError && signer == owner ? this.isValidSignature.selector : bytes4(0);
+        return
+            err == ECDSA.RecoverError.NoError && signer == owner ? this.isValidSignature.selector : bytes4(0);
     }
 }
 
@@ -65,9 +66,15 @@ contract PaymentChannelsTest is ChannelsTestBase {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
         impl.initialize(timelock, IERC20(address(token)));
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
-        deployProxy(address(impl), abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(0)))));
+        deployProxy(
+            address(impl),
+            abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(0))))
+        );
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
-        deployProxy(address(impl), abi.encodeCall(PaymentChannels.initialize, (address(0), IERC20(address(token)))));
+        deployProxy(
+            address(impl),
+            abi.encodeCall(PaymentChannels.initialize, (address(0), IERC20(address(token))))
+        );
     }
 
     // ------------------------------------------------------------------ open
@@ -92,7 +99,9 @@ contract PaymentChannelsTest is ChannelsTestBase {
 
     function test_open_reverts() public {
         vm.startPrank(sender);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.ChannelInvalidRecipient.selector, address(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentChannels.ChannelInvalidRecipient.selector, address(0))
+        );
         channels.open(address(0), 1, expiry);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.ChannelInvalidRecipient.selector, sender));
         channels.open(sender, 1, expiry);
@@ -207,9 +216,13 @@ contract PaymentChannelsTest is ChannelsTestBase {
             abi.encodeWithSelector(IPaymentChannels.ChannelVoucherReplayed.selector, id, 10 ether, 10 ether)
         );
         channels.claim(id, 10 ether, v10);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.ChannelVoucherReplayed.selector, id, 5 ether, 10 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentChannels.ChannelVoucherReplayed.selector, id, 5 ether, 10 ether)
+        );
         channels.claim(id, 5 ether, v5);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.ChannelVoucherReplayed.selector, id, 0, 10 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentChannels.ChannelVoucherReplayed.selector, id, 0, 10 ether)
+        );
         channels.claim(id, 0, v5);
         vm.stopPrank();
         assertEq(token.balanceOf(recipient), 10 ether);
@@ -220,7 +233,12 @@ contract PaymentChannelsTest is ChannelsTestBase {
         bytes memory v = _voucher(id, 101 ether);
         vm.prank(recipient);
         vm.expectRevert(
-            abi.encodeWithSelector(IPaymentChannels.ChannelAmountExceedsDeposit.selector, id, 101 ether, 100 ether)
+            abi.encodeWithSelector(
+                IPaymentChannels.ChannelAmountExceedsDeposit.selector,
+                id,
+                101 ether,
+                100 ether
+            )
         );
         channels.claim(id, 101 ether, v);
         // The same voucher becomes redeemable once the sender tops up.
@@ -258,12 +276,18 @@ contract PaymentChannelsTest is ChannelsTestBase {
 
     function test_claim_revertsOnVoucherOfAnotherChain() public {
         uint256 id = _open(100 ether, expiry);
-        bytes memory otherChain = _sign(senderKey, _digestFor(block.chainid + 1, address(channels), id, 10 ether));
+        bytes memory otherChain = _sign(
+            senderKey,
+            _digestFor(block.chainid + 1, address(channels), id, 10 ether)
+        );
         vm.prank(recipient);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.ChannelInvalidSignature.selector, id));
         channels.claim(id, 10 ether, otherChain);
         // The same construction on the right chain is accepted: the digest matches the contract's.
-        assertEq(_digestFor(block.chainid, address(channels), id, 10 ether), channels.voucherDigest(id, 10 ether));
+        assertEq(
+            _digestFor(block.chainid, address(channels), id, 10 ether),
+            channels.voucherDigest(id, 10 ether)
+        );
     }
 
     function test_claim_revertsAfterChainIdChange() public {
@@ -457,9 +481,13 @@ contract PaymentChannelsTest is ChannelsTestBase {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
         channels.upgradeToAndCall(address(v2), "");
+        vm.expectEmit(true, true, true, true, address(channels));
+        emit PaymentChannelsV2.UpgradedToV2();
         vm.prank(timelock);
-        channels.upgradeToAndCall(address(v2), "");
+        channels.upgradeToAndCall(address(v2), abi.encodeCall(PaymentChannelsV2.initializeV2, ()));
         assertEq(PaymentChannelsV2(address(channels)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        PaymentChannelsV2(address(channels)).initializeV2();
         assertEq(channels.voucherDigest(id, 50 ether), digestBefore);
         IPaymentChannels.Channel memory c = channels.getChannel(id);
         assertEq(c.paid, 25 ether);
@@ -474,7 +502,12 @@ contract PaymentChannelsTest is ChannelsTestBase {
 
     // ------------------------------------------------------------------ fuzz
 
-    function test_fuzz_claim_anyKeySignsForItsOwnChannel(uint256 key, uint256 deposit, uint256 c1, uint256 c2) public {
+    function test_fuzz_claim_anyKeySignsForItsOwnChannel(
+        uint256 key,
+        uint256 deposit,
+        uint256 c1,
+        uint256 c2
+    ) public {
         key = bound(key, 1, SECP256K1_ORDER - 1);
         address signer = vm.addr(key);
         vm.assume(signer != recipient && signer.code.length == 0);
@@ -522,7 +555,12 @@ contract PaymentChannelsTest is ChannelsTestBase {
         assertEq(token.balanceOf(recipient), amount);
     }
 
-    function test_fuzz_reclaim_conservesDeposit(uint256 deposit, uint256 paid, uint256 topUp, uint256 wait) public {
+    function test_fuzz_reclaim_conservesDeposit(
+        uint256 deposit,
+        uint256 paid,
+        uint256 topUp,
+        uint256 wait
+    ) public {
         deposit = bound(deposit, 1, FUNDS / 2);
         topUp = bound(topUp, 0, FUNDS / 2);
         paid = bound(paid, 0, deposit + topUp);
