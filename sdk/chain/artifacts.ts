@@ -26,7 +26,8 @@ export type LinkReferences = Record<string, Record<string, { start: number; leng
 
 const hexSchema = z
   .string()
-  .regex(/^(0x)?[0-9a-fA-F]*$/, "not hex")
+  // Unlinked bytecode holds library placeholders `__$<34 hex>$__`.
+  .regex(/^(0x)?([0-9a-fA-F]|__\$[0-9a-fA-F]{34}\$__)*$/, "not hex bytecode")
   .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
 
 const abiSchema = z
