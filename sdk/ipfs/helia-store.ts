@@ -1,0 +1,107 @@
+/**
+ * Embedded IPFS: a Helia node built with `createHeliaLight` — no libp2p, no routers, no block
+ * brokers, so it never dials out — over `blockstore-fs` and `datastore-fs` stores in a directory.
+ * Blocks are imported and exported by `@helia/unixfs` (CIDv1, raw leaves, sha2-256); reads are
+ * `offline`, i.e. served only from the local blockstore.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { createHeliaLight } from "helia";
+import type { Helia } from "helia";
+import { unixfs } from "@helia/unixfs";
+import type { UnixFS } from "@helia/unixfs";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import { parseCid } from "./cid.ts";
+import {
+  checkDirectoryFiles,
+  checkFileName,
+  collect,
+  ContentNotFoundError,
+  ContentTooLargeError,
+  DEFAULT_MAX_READ_BYTES,
+  type ContentStore,
+  type DirectoryFile,
+} from "./store.ts";
+
+export interface HeliaStoreOptions {
+  /** Directory holding `blocks/` and `datastore/`; created when missing. */
+  dir: string;
+  /** Largest single read in bytes (default 64 MiB). */
+  maxReadBytes?: number;
+}
+
+const IMPORT = { cidVersion: 1, rawLeaves: true } as const;
+
+export class HeliaStore implements ContentStore {
+  readonly #helia: Helia;
+  readonly #fs: UnixFS;
+  readonly #limit: number;
+  #closed = false;
+
+  private constructor(helia: Helia, limit: number) {
+    this.#helia = helia;
+    this.#fs = unixfs(helia);
+    this.#limit = limit;
+  }
+
+  /** Opens (or creates) the stores under `options.dir` and starts the node. */
+  static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
+    await mkdir(options.dir, { recursive: true });
+    const helia = createHeliaLight({
+      blockstore: new FsBlockstore(join(options.dir, "blocks")),
+      datastore: new FsDatastore(join(options.dir, "datastore")),
+    });
+    await helia.start();
+    return new HeliaStore(helia, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+  }
+
+  async addBytes(bytes: Uint8Array): Promise<string> {
+    this.#assertOpen();
+    const cid = await this.#fs.addBytes(bytes, IMPORT);
+    return cid.toString();
+  }
+
+  async getBytes(cid: string): Promise<Uint8Array> {
+    return this.#read(cid, undefined);
+  }
+
+  async addDirectory(files: readonly DirectoryFile[]): Promise<string> {
+    this.#assertOpen();
+    checkDirectoryFiles(files);
+    let root: string | undefined;
+    const entries = files.map((f) => ({ path: f.path, content: f.content }));
+    for await (const entry of this.#fs.addAll(entries, { ...IMPORT, wrapWithDirectory: true })) {
+      if (entry.path === "") root = entry.cid.toString();
+    }
+    if (root === undefined) throw new Error("HeliaStore: importer returned no directory root");
+    return root;
+  }
+
+  async getFile(cid: string, path: string): Promise<Uint8Array> {
+    checkFileName(path);
+    return this.#read(cid, path);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#helia.stop();
+  }
+
+  async #read(cid: string, path: string | undefined): Promise<Uint8Array> {
+    this.#assertOpen();
+    const parsed = parseCid(cid);
+    try {
+      const chunks = this.#fs.cat(parsed, { offline: true, ...(path === undefined ? {} : { path }) });
+      return await collect(chunks, cid, this.#limit);
+    } catch (e) {
+      if (e instanceof ContentTooLargeError) throw e;
+      throw new ContentNotFoundError(cid, path, e);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("HeliaStore is closed");
+  }
+}
