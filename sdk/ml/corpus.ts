@@ -16,7 +16,7 @@ import { z } from "zod";
 import { parseEmail } from "./email.ts";
 
 /** Bump when {@link parseEmail} changes, to invalidate caches. */
-export const CORPUS_PARSER_VERSION = 1;
+export const CORPUS_PARSER_VERSION = 2;
 
 export const LABELS = ["ham", "spam"] as const;
 export type Label = 0 | 1;

@@ -51,6 +51,6 @@ export function htmlToText(html: string): string {
       return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
     })
     .replace(/[ \t\r\f\v]+/g, " ")
-    .replace(/\n\s*\n+/g, "\n")
+    .replace(/ *\n[\s]*/g, "\n")
     .trim();
 }
