@@ -31,7 +31,12 @@ const positiveInt = (v: string): number => {
 
 const program = new Command()
   .name("train-reference")
-  .option("--devices <n>", "number of simulated device inboxes", positiveInt, DEFAULT_SPLIT_PARAMS.devices)
+  .option(
+    "--devices <n>",
+    "number of simulated device inboxes",
+    positiveInt,
+    DEFAULT_SPLIT_PARAMS.devices,
+  )
   .option("--seed <seed>", "split seed", DEFAULT_SPLIT_PARAMS.seed)
   .option("--out <dir>", "write manifest.json and model.onnx of the reference package here")
   .option("--helia-dir <dir>", "publish the reference package to an embedded Helia store here")
@@ -76,7 +81,9 @@ console.log(
 );
 
 const pkg = buildClassifierPackage(reference);
-console.log(`reference package: model.onnx ${pkg.model.length} bytes, sha256 ${pkg.manifest.modelSha256}`);
+console.log(
+  `reference package: model.onnx ${pkg.model.length} bytes, sha256 ${pkg.manifest.modelSha256}`,
+);
 if (opts.out) {
   await mkdir(opts.out, { recursive: true });
   await writeFile(join(opts.out, MANIFEST_FILE), encodeManifest(pkg.manifest));

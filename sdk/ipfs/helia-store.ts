@@ -93,7 +93,10 @@ export class HeliaStore implements ContentStore {
     this.#assertOpen();
     const parsed = parseCid(cid);
     try {
-      const chunks = this.#fs.cat(parsed, { offline: true, ...(path === undefined ? {} : { path }) });
+      const chunks = this.#fs.cat(parsed, {
+        offline: true,
+        ...(path === undefined ? {} : { path }),
+      });
       return await collect(chunks, cid, this.#limit);
     } catch (e) {
       if (e instanceof ContentTooLargeError) throw e;

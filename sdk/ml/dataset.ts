@@ -70,7 +70,9 @@ export function splitCorpus(emails: readonly Email[], params: Partial<SplitParam
   const [developerIdx, c] = take(p.developerFraction, b);
   const pool = order.slice(c);
   if (pool.length < p.devices) {
-    throw new RangeError(`splitCorpus: ${pool.length} pooled emails cannot fill ${p.devices} inboxes`);
+    throw new RangeError(
+      `splitCorpus: ${pool.length} pooled emails cannot fill ${p.devices} inboxes`,
+    );
   }
 
   const draws = root.fork("ratios");
@@ -101,7 +103,9 @@ export function splitCorpus(emails: readonly Email[], params: Partial<SplitParam
   for (let d = 0; d < p.devices; d++) {
     const ns = spamCounts[d] ?? 0;
     const nh = hamCounts[d] ?? 0;
-    const idx = root.fork(`inbox/${d}`).shuffle([...spam.slice(s, s + ns), ...ham.slice(h, h + nh)]);
+    const idx = root
+      .fork(`inbox/${d}`)
+      .shuffle([...spam.slice(s, s + ns), ...ham.slice(h, h + nh)]);
     s += ns;
     h += nh;
     inboxes.push({ device: d, drawnSpamRatio: ratios[d] ?? 0, emails: pick(idx) });

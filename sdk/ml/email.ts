@@ -45,8 +45,13 @@ export function htmlToText(html: string): string {
     .replace(/<[^>]*>/g, " ")
     .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole: string, ref: string) => {
       if (ref.startsWith("#")) {
-        const code = ref[1] === "x" || ref[1] === "X" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-        return Number.isInteger(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : " ";
+        const code =
+          ref[1] === "x" || ref[1] === "X"
+            ? parseInt(ref.slice(2), 16)
+            : parseInt(ref.slice(1), 10);
+        return Number.isInteger(code) && code > 0 && code <= 0x10ffff
+          ? String.fromCodePoint(code)
+          : " ";
       }
       return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
     })

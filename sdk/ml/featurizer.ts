@@ -47,7 +47,11 @@ export const HASHED_BOW_ID = "text/hashed-bow";
 export const HASHED_BOW_VERSION = 1;
 
 export const hashedBowParamsSchema = z.strictObject({
-  buckets: z.number().int().min(2).max(1 << 20),
+  buckets: z
+    .number()
+    .int()
+    .min(2)
+    .max(1 << 20),
   ngramMax: z.union([z.literal(1), z.literal(2)]),
   maxTokenLength: z.number().int().min(1).max(1024),
   maxTokens: z.number().int().min(1),

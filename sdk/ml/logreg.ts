@@ -45,7 +45,8 @@ export class LogRegShapeError extends RangeError {
 }
 
 export function zeroWeights(classes: number, dim: number): LogRegWeights {
-  if (!Number.isInteger(classes) || classes < 2) throw new LogRegShapeError(`classes must be >= 2, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 2)
+    throw new LogRegShapeError(`classes must be >= 2, got ${classes}`);
   if (!Number.isInteger(dim) || dim < 1) throw new LogRegShapeError(`dim must be >= 1, got ${dim}`);
   return { classes, dim, W: new Float32Array(classes * dim), b: new Float32Array(classes) };
 }
@@ -53,7 +54,8 @@ export function zeroWeights(classes: number, dim: number): LogRegWeights {
 /** Logits `W x + b` in float64. */
 export function logits(weights: LogRegWeights, x: Float32Array): Float64Array {
   const { classes, dim, W, b } = weights;
-  if (x.length !== dim) throw new LogRegShapeError(`input has ${x.length} features, model expects ${dim}`);
+  if (x.length !== dim)
+    throw new LogRegShapeError(`input has ${x.length} features, model expects ${dim}`);
   const z = new Float64Array(classes);
   for (let k = 0; k < classes; k++) {
     let s = b[k] ?? 0;
@@ -125,7 +127,8 @@ export function trainFrom(
 ): LogRegWeights {
   const opt = trainOptionsSchema.parse({ ...DEFAULT_TRAIN_OPTIONS, ...options });
   checkData(weights, data);
-  if (!Number.isInteger(epochs) || epochs < 0) throw new LogRegShapeError(`epochs must be a non-negative integer`);
+  if (!Number.isInteger(epochs) || epochs < 0)
+    throw new LogRegShapeError(`epochs must be a non-negative integer`);
   const { classes, dim } = weights;
   const W = Float64Array.from(weights.W);
   const b = Float64Array.from(weights.b);
@@ -187,7 +190,9 @@ export function flatten(weights: LogRegWeights): Float64Array {
 export function unflatten(flat: ArrayLike<number>, classes: number, dim: number): LogRegWeights {
   const w = zeroWeights(classes, dim);
   if (flat.length !== classes * dim + classes) {
-    throw new LogRegShapeError(`flat vector has ${flat.length} values, expected ${classes * dim + classes}`);
+    throw new LogRegShapeError(
+      `flat vector has ${flat.length} values, expected ${classes * dim + classes}`,
+    );
   }
   for (let i = 0; i < w.W.length; i++) w.W[i] = flat[i] ?? 0;
   for (let k = 0; k < classes; k++) w.b[k] = flat[w.W.length + k] ?? 0;
@@ -249,7 +254,9 @@ function checkData(weights: LogRegWeights, data: LabelledVectors): void {
     }
     const y = data.y[i];
     if (y === undefined || !Number.isInteger(y) || y < 0 || y >= weights.classes) {
-      throw new LogRegShapeError(`row ${i} has label ${String(y)}, expected 0..${weights.classes - 1}`);
+      throw new LogRegShapeError(
+        `row ${i} has label ${String(y)}, expected 0..${weights.classes - 1}`,
+      );
     }
   });
 }

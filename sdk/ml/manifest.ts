@@ -5,7 +5,8 @@ import { featurizerSpecSchema } from "./featurizer.ts";
 export const MANIFEST_FILE = "manifest.json";
 export const MODEL_FILE = "model.onnx";
 
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 /**
  * What a device feeds the featurizer: the named string fields of a record joined by `separator`.
@@ -39,7 +40,10 @@ export const manifestSchema = z.strictObject({
 export type Manifest = z.infer<typeof manifestSchema>;
 
 /** The text a featurizer sees for a record under `schema`. Missing fields read as "". */
-export function recordText(schema: InputSchema, record: Readonly<Record<string, string | undefined>>): string {
+export function recordText(
+  schema: InputSchema,
+  record: Readonly<Record<string, string | undefined>>,
+): string {
   return schema.fields.map((f) => record[f] ?? "").join(schema.separator);
 }
 

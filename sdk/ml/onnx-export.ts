@@ -24,7 +24,10 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
 }
 
-export function exportLogRegOnnx(weights: LogRegWeights, options: OnnxExportOptions = {}): Uint8Array {
+export function exportLogRegOnnx(
+  weights: LogRegWeights,
+  options: OnnxExportOptions = {},
+): Uint8Array {
   const { classes, dim } = weights;
   const INT = onnx.AttributeProto.AttributeType.INT;
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -86,7 +89,8 @@ export function decodeLogRegOnnx(bytes: Uint8Array): LogRegWeights {
   }
   const classes = Number(wDims[0]);
   const dim = Number(wDims[1]);
-  if (Number(bDims[0]) !== classes) throw new OnnxModelFormatError("W and b disagree on the class count");
+  if (Number(bDims[0]) !== classes)
+    throw new OnnxModelFormatError("W and b disagree on the class count");
   const W = fromFloat32LE(w.rawData, classes * dim);
   const bias = fromFloat32LE(b.rawData, classes);
   return { classes, dim, W, b: bias };
@@ -113,7 +117,9 @@ function float32LE(values: Float32Array): Uint8Array {
 
 function fromFloat32LE(raw: Uint8Array | null | undefined, count: number): Float32Array {
   if (!raw || raw.length !== count * 4) {
-    throw new OnnxModelFormatError(`initializer holds ${raw?.length ?? 0} bytes, expected ${count * 4}`);
+    throw new OnnxModelFormatError(
+      `initializer holds ${raw?.length ?? 0} bytes, expected ${count * 4}`,
+    );
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out = new Float32Array(count);

@@ -51,7 +51,9 @@ export class OnnxClassifier {
     const input = new Float32Array(rows.length * this.dim);
     rows.forEach((row, i) => {
       if (row.length !== this.dim) {
-        throw new OnnxInferenceError(`row ${i} has ${row.length} features, model expects ${this.dim}`);
+        throw new OnnxInferenceError(
+          `row ${i} has ${row.length} features, model expects ${this.dim}`,
+        );
       }
       input.set(row, i * this.dim);
     });
@@ -59,7 +61,11 @@ export class OnnxClassifier {
       [ONNX_INPUT]: new ort.Tensor("float32", input, [rows.length, this.dim]),
     });
     const probs = out[ONNX_OUTPUT];
-    if (!probs || !(probs.data instanceof Float32Array) || probs.data.length !== rows.length * this.classes) {
+    if (
+      !probs ||
+      !(probs.data instanceof Float32Array) ||
+      probs.data.length !== rows.length * this.classes
+    ) {
       throw new OnnxInferenceError(`model output is not float32[${rows.length}, ${this.classes}]`);
     }
     const data = probs.data;

@@ -94,7 +94,10 @@ export async function loadPackage(
   try {
     json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestBytes));
   } catch (e) {
-    throw new PackageError("MANIFEST_INVALID", `manifest.json is not UTF-8 JSON: ${(e as Error).message}`);
+    throw new PackageError(
+      "MANIFEST_INVALID",
+      `manifest.json is not UTF-8 JSON: ${(e as Error).message}`,
+    );
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) throw new PackageError("MANIFEST_INVALID", z.prettifyError(parsed.error));
@@ -109,7 +112,10 @@ export async function loadPackage(
   const model = await readOr(store, cid, MODEL_FILE, "MODEL_MISSING");
   const actual = sha256Hex(model);
   if (actual !== expected) {
-    throw new PackageError("MODEL_HASH_MISMATCH", `sha256(model.onnx) is ${actual}, expected ${expected}`);
+    throw new PackageError(
+      "MODEL_HASH_MISMATCH",
+      `sha256(model.onnx) is ${actual}, expected ${expected}`,
+    );
   }
   return { cid, manifest, model, featurizer };
 }
@@ -123,7 +129,8 @@ function resolveFeaturizer(manifest: Manifest): Featurizer {
   try {
     return getFeaturizer(manifest.featurizer);
   } catch (e) {
-    const code = e instanceof UnknownFeaturizerError ? "UNKNOWN_FEATURIZER" : "INVALID_FEATURIZER_PARAMS";
+    const code =
+      e instanceof UnknownFeaturizerError ? "UNKNOWN_FEATURIZER" : "INVALID_FEATURIZER_PARAMS";
     throw new PackageError(code, (e as Error).message, { cause: e });
   }
 }

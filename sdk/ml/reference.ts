@@ -87,12 +87,18 @@ function fit(data: LabelledVectors, recipe: TrainingRecipe): LogRegWeights {
 }
 
 /** Centralized baseline on all device data. */
-export function trainBaseline(workload: Workload, recipe: TrainingRecipe = BASELINE_RECIPE): LogRegWeights {
+export function trainBaseline(
+  workload: Workload,
+  recipe: TrainingRecipe = BASELINE_RECIPE,
+): LogRegWeights {
   return fit(concatVectors(workload.devices), recipe);
 }
 
 /** The developer's reference algorithm, trained on the public developer slice only. */
-export function trainReference(workload: Workload, recipe: TrainingRecipe = REFERENCE_RECIPE): LogRegWeights {
+export function trainReference(
+  workload: Workload,
+  recipe: TrainingRecipe = REFERENCE_RECIPE,
+): LogRegWeights {
   return fit(workload.developer, recipe);
 }
 
@@ -103,7 +109,8 @@ export function referenceManifestFields(version = "1.0.0"): Omit<Manifest, "mode
     name: "spam-logreg",
     version,
     task: "text-classification",
-    description: "Hashed bag-of-words softmax logistic regression spam classifier (SpamAssassin reference).",
+    description:
+      "Hashed bag-of-words softmax logistic regression spam classifier (SpamAssassin reference).",
     featurizer: hashedBowSpec(),
     inputSchema: EMAIL_INPUT_SCHEMA,
     outputLabels: [...LABELS],
@@ -116,6 +123,8 @@ export function buildClassifierPackage(
   weights: LogRegWeights,
   fields: Omit<Manifest, "modelSha256"> = referenceManifestFields(),
 ): { manifest: Manifest; model: Uint8Array } {
-  const model = exportLogRegOnnx(weights, { metadata: { name: fields.name, version: fields.version } });
+  const model = exportLogRegOnnx(weights, {
+    metadata: { name: fields.name, version: fields.version },
+  });
   return { manifest: buildManifest(fields, model), model };
 }

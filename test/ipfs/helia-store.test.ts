@@ -23,13 +23,24 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+const bytes = (n: number, seed: number) =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
 describe("parseCid", () => {
   it("accepts v0 and v1 CIDs and rejects malformed input", () => {
     assert.equal(parseCid("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n").version, 0);
-    assert.equal(parseCid("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy").version, 1);
-    for (const bad of ["", "hello", "bafy!!!", " QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n", 42, null]) {
+    assert.equal(
+      parseCid("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy").version,
+      1,
+    );
+    for (const bad of [
+      "",
+      "hello",
+      "bafy!!!",
+      " QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n",
+      42,
+      null,
+    ]) {
       assert.throws(() => parseCid(bad), InvalidCidError);
       assert.equal(isCid(bad), false);
     }
@@ -92,7 +103,10 @@ describe("HeliaStore (embedded, offline, filesystem)", () => {
       const cid = await store.addBytes(bytes(1001, 5));
       await assert.rejects(store.getBytes(cid), ContentTooLargeError);
       for (const path of ["", "..", "a/b", "x\\y"]) {
-        await assert.rejects(store.addDirectory([{ path, content: bytes(1, 0) }]), InvalidDirectoryError);
+        await assert.rejects(
+          store.addDirectory([{ path, content: bytes(1, 0) }]),
+          InvalidDirectoryError,
+        );
       }
       await assert.rejects(
         store.addDirectory([

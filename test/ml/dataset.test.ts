@@ -49,7 +49,12 @@ describe("splitCorpus", () => {
   });
 
   it("partitions the corpus into disjoint parts of the configured sizes", () => {
-    const parts = [split.test, split.control, split.developer, ...split.inboxes.map((i) => i.emails)];
+    const parts = [
+      split.test,
+      split.control,
+      split.developer,
+      ...split.inboxes.map((i) => i.emails),
+    ];
     const all = parts.flatMap(ids);
     assert.equal(all.length, corpus.length);
     assert.equal(new Set(all).size, corpus.length);
@@ -79,7 +84,9 @@ describe("splitCorpus", () => {
   });
 
   it("rejects fractions that leave nothing for devices", () => {
-    assert.throws(() => splitCorpus(corpus, { testFraction: 0.5, controlFraction: 0.3, developerFraction: 0.2 }));
+    assert.throws(() =>
+      splitCorpus(corpus, { testFraction: 0.5, controlFraction: 0.3, developerFraction: 0.2 }),
+    );
   });
 });
 
@@ -87,6 +94,9 @@ describe("apportion", () => {
   it("splits a total exactly, proportionally, with largest remainders", () => {
     assert.deepEqual(apportion(10, [1, 1, 1]), [4, 3, 3]);
     assert.deepEqual(apportion(7, [0.5, 0.25, 0.25]), [3, 2, 2]);
-    assert.equal(apportion(1001, [0.3, 0.9, 0.01, 2]).reduce((a, b) => a + b, 0), 1001);
+    assert.equal(
+      apportion(1001, [0.3, 0.9, 0.01, 2]).reduce((a, b) => a + b, 0),
+      1001,
+    );
   });
 });

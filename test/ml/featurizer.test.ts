@@ -67,7 +67,10 @@ describe("text/hashed-bow@1", () => {
     const weights = new Map([...expected].map(([b, c]) => [b, Math.log1p(c)]));
     const norm = Math.sqrt([...weights.values()].reduce((a, w) => a + w * w, 0));
     const nonzero = [...v.keys()].filter((i) => v[i] !== 0);
-    assert.deepEqual(nonzero.sort((x, y) => x - y), [...weights.keys()].sort((x, y) => x - y));
+    assert.deepEqual(
+      nonzero.sort((x, y) => x - y),
+      [...weights.keys()].sort((x, y) => x - y),
+    );
     for (const [b, w] of weights) assert.ok(Math.abs((v[b] ?? 0) - w / norm) < 1e-6);
     assert.ok((v[bucket("spam eggs")] ?? 0) > 0, "bigram bucket present");
   });
@@ -76,7 +79,10 @@ describe("text/hashed-bow@1", () => {
     const uni = getFeaturizer(hashedBowSpec({ ngramMax: 1 }));
     const v = uni.featurize("alpha beta");
     const nonzero = [...v.keys()].filter((i) => v[i] !== 0);
-    assert.deepEqual(nonzero.sort((x, y) => x - y), [bucket("alpha"), bucket("beta")].sort((x, y) => x - y));
+    assert.deepEqual(
+      nonzero.sort((x, y) => x - y),
+      [bucket("alpha"), bucket("beta")].sort((x, y) => x - y),
+    );
   });
 
   it("maps empty or symbol-only text to the zero vector", () => {
@@ -97,16 +103,21 @@ describe("featurizer registry", () => {
     assert.deepEqual(knownFeaturizers(), ["text/hashed-bow@1"]);
   });
   it("rejects an unknown id or version with UnknownFeaturizerError", () => {
-    assert.throws(() => getFeaturizer({ id: "text/tfidf", version: 1, params: {} }), UnknownFeaturizerError);
+    assert.throws(
+      () => getFeaturizer({ id: "text/tfidf", version: 1, params: {} }),
+      UnknownFeaturizerError,
+    );
     assert.throws(
       () => getFeaturizer({ ...hashedBowSpec(), version: 2 }),
-      (e: unknown) => e instanceof UnknownFeaturizerError && /text\/hashed-bow" version 2/.test(e.message),
+      (e: unknown) =>
+        e instanceof UnknownFeaturizerError && /text\/hashed-bow" version 2/.test(e.message),
     );
   });
   it("rejects invalid or unknown params with InvalidFeaturizerParamsError", () => {
     assert.throws(() => getFeaturizer(hashedBowSpec({ buckets: 0 })), InvalidFeaturizerParamsError);
     assert.throws(
-      () => getFeaturizer({ ...hashedBowSpec(), params: { ...DEFAULT_HASHED_BOW_PARAMS, extra: 1 } }),
+      () =>
+        getFeaturizer({ ...hashedBowSpec(), params: { ...DEFAULT_HASHED_BOW_PARAMS, extra: 1 } }),
       InvalidFeaturizerParamsError,
     );
   });

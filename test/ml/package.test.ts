@@ -75,7 +75,10 @@ describe("algorithm package", () => {
   });
 
   it("publishing the same package twice gives the same CID", async () => {
-    assert.equal(await publishPackage(store, manifest, model), await publishPackage(store, manifest, model));
+    assert.equal(
+      await publishPackage(store, manifest, model),
+      await publishPackage(store, manifest, model),
+    );
   });
 
   it("rejects corrupted model bytes with MODEL_HASH_MISMATCH", async () => {
@@ -121,11 +124,16 @@ describe("algorithm package", () => {
     ]);
     await rejectsWith(loadPackage(store, notJson, manifest.modelSha256), "MANIFEST_INVALID");
     const noLabels = await store.addDirectory([
-      { path: MANIFEST_FILE, content: utf8ToBytes(JSON.stringify({ ...manifest, outputLabels: ["only"] })) },
+      {
+        path: MANIFEST_FILE,
+        content: utf8ToBytes(JSON.stringify({ ...manifest, outputLabels: ["only"] })),
+      },
       { path: MODEL_FILE, content: model },
     ]);
     await rejectsWith(loadPackage(store, noLabels, manifest.modelSha256), "MANIFEST_INVALID");
-    const onlyManifest = await store.addDirectory([{ path: MANIFEST_FILE, content: encodeManifest(manifest) }]);
+    const onlyManifest = await store.addDirectory([
+      { path: MANIFEST_FILE, content: encodeManifest(manifest) },
+    ]);
     await rejectsWith(loadPackage(store, onlyManifest, manifest.modelSha256), "MODEL_MISSING");
   });
 

@@ -4,10 +4,34 @@ import { Prng } from "#sdk/ml/index.ts";
 
 describe("Prng (sha256 counter mode)", () => {
   it("is deterministic per seed and differs across seeds and forks", () => {
-    const a = Array.from({ length: 16 }, ((p) => () => p.nextUint32())(new Prng("s")));
-    const b = Array.from({ length: 16 }, ((p) => () => p.nextUint32())(new Prng("s")));
-    const c = Array.from({ length: 16 }, ((p) => () => p.nextUint32())(new Prng("t")));
-    const f = Array.from({ length: 16 }, ((p) => () => p.nextUint32())(new Prng("s").fork("x")));
+    const a = Array.from(
+      { length: 16 },
+      (
+        (p) => () =>
+          p.nextUint32()
+      )(new Prng("s")),
+    );
+    const b = Array.from(
+      { length: 16 },
+      (
+        (p) => () =>
+          p.nextUint32()
+      )(new Prng("s")),
+    );
+    const c = Array.from(
+      { length: 16 },
+      (
+        (p) => () =>
+          p.nextUint32()
+      )(new Prng("t")),
+    );
+    const f = Array.from(
+      { length: 16 },
+      (
+        (p) => () =>
+          p.nextUint32()
+      )(new Prng("s").fork("x")),
+    );
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     assert.notDeepEqual(a, f);
@@ -49,7 +73,13 @@ describe("Prng (sha256 counter mode)", () => {
     const xs = new Prng("perm").shuffle(Array.from({ length: 100 }, (_, i) => i));
     const ys = new Prng("perm").shuffle(Array.from({ length: 100 }, (_, i) => i));
     assert.deepEqual(xs, ys);
-    assert.deepEqual([...xs].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
-    assert.notDeepEqual(xs, Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      [...xs].sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      xs,
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 });

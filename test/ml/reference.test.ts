@@ -84,6 +84,9 @@ describe("ONNX export run by ONNX Runtime", () => {
     const ort = await OnnxClassifier.load(exportLogRegOnnx(reference), reference.dim, 2);
     sessions.push(ort);
     await assert.rejects(ort.run([new Float32Array(10)]), OnnxInferenceError);
-    await assert.rejects(OnnxClassifier.load(new Uint8Array([1, 2, 3, 4]), 4096, 2), OnnxInferenceError);
+    await assert.rejects(
+      OnnxClassifier.load(new Uint8Array([1, 2, 3, 4]), 4096, 2),
+      OnnxInferenceError,
+    );
   });
 });
