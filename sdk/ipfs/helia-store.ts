@@ -2,7 +2,8 @@
  * Embedded IPFS: a Helia node built with `createHeliaLight` — no libp2p, no routers, no block
  * brokers, so it never dials out — over `blockstore-fs` and `datastore-fs` stores in a directory.
  * Blocks are imported and exported by `@helia/unixfs` (CIDv1, raw leaves, sha2-256); reads are
- * `offline`, i.e. served only from the local blockstore.
+ * `offline`, i.e. served only from the local blockstore — unless a {@link BlockSource} is configured:
+ * then missing blocks are fetched from it, verified against their CIDs by Helia, and cached locally.
  */
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
@@ -12,6 +13,8 @@ import { unixfs } from "@helia/unixfs";
 import type { UnixFS } from "@helia/unixfs";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
+import type { CID } from "multiformats/cid";
+import { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
 import { parseCid } from "./cid.ts";
 import {
   checkDirectoryFiles,
@@ -29,6 +32,8 @@ export interface HeliaStoreOptions {
   dir: string;
   /** Largest single read in bytes (default 64 MiB). */
   maxReadBytes?: number;
+  /** Where to fetch blocks that are not stored locally (verified on arrival). Default: none. */
+  blockSource?: BlockSource;
 }
 
 const IMPORT = { cidVersion: 1, rawLeaves: true } as const;
@@ -37,23 +42,35 @@ export class HeliaStore implements ContentStore {
   readonly #helia: Helia;
   readonly #fs: UnixFS;
   readonly #limit: number;
+  readonly #offline: boolean;
   #closed = false;
 
-  private constructor(helia: Helia, limit: number) {
+  private constructor(helia: Helia, limit: number, offline: boolean) {
     this.#helia = helia;
     this.#fs = unixfs(helia);
     this.#limit = limit;
+    this.#offline = offline;
   }
 
   /** Opens (or creates) the stores under `options.dir` and starts the node. */
   static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
     await mkdir(options.dir, { recursive: true });
+    const source = options.blockSource;
     const helia = createHeliaLight({
       blockstore: new FsBlockstore(join(options.dir, "blocks")),
       datastore: new FsDatastore(join(options.dir, "datastore")),
+      blockBrokers: source
+        ? [
+            {
+              name: source.name,
+              retrieve: (cid: CID, opts?: { signal?: AbortSignal }) =>
+                source.getBlock(cid, opts?.signal ? { signal: opts.signal } : {}),
+            },
+          ]
+        : [],
     });
     await helia.start();
-    return new HeliaStore(helia, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES);
+    return new HeliaStore(helia, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES, !source);
   }
 
   async addBytes(bytes: Uint8Array): Promise<string> {
@@ -83,6 +100,20 @@ export class HeliaStore implements ContentStore {
     return this.#read(cid, path);
   }
 
+  /** The raw bytes of one locally stored block (for serving blocks to other stores). */
+  async getBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    this.#assertOpen();
+    try {
+      return await collect(
+        this.#helia.blockstore.get(cid, { offline: true, ...options }),
+        cid.toString(),
+        Number.MAX_SAFE_INTEGER,
+      );
+    } catch (e) {
+      throw new ContentNotFoundError(cid.toString(), undefined, e);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -94,12 +125,13 @@ export class HeliaStore implements ContentStore {
     const parsed = parseCid(cid);
     try {
       const chunks = this.#fs.cat(parsed, {
-        offline: true,
+        offline: this.#offline,
         ...(path === undefined ? {} : { path }),
       });
       return await collect(chunks, cid, this.#limit);
     } catch (e) {
       if (e instanceof ContentTooLargeError) throw e;
+      if (isHashMismatch(e)) throw new ContentIntegrityError(cid, e);
       throw new ContentNotFoundError(cid, path, e);
     }
   }

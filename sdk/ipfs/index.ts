@@ -11,5 +11,6 @@ export {
   type DirectoryFile,
 } from "./store.ts";
 export { HeliaStore, type HeliaStoreOptions } from "./helia-store.ts";
-export { KuboStore, type KuboStoreOptions } from "./kubo-store.ts";
+export { kuboBlockSource, KuboStore, type KuboStoreOptions } from "./kubo-store.ts";
+export { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
 export { openContentStore, contentStoreConfigSchema, type ContentStoreConfig } from "./open.ts";

@@ -1,17 +1,18 @@
 /**
  * A Kubo node over its HTTP RPC API (`kubo-rpc-client`), used when an operator configures one.
- * Same import parameters as {@link HeliaStore} (CIDv1, raw leaves, sha2-256), so both stores give the
- * same CID for the same content. Kubo verifies every block against its CID when it fetches it;
- * callers still validate what they read (e.g. `loadPackage` re-hashes the model).
+ *
+ * - Writes go to Kubo (`add` / `addAll`, CIDv1, raw leaves, pinned): the same import parameters as
+ *   {@link HeliaStore}.
+ * - Reads never trust Kubo: they go through a local, offline Helia node whose only block source is
+ *   Kubo's `block/get`. Helia checks every fetched block against its CID before using or caching it,
+ *   so a faulty or malicious node cannot substitute content ({@link ContentIntegrityError}).
  */
 import { create, type KuboRPCClient } from "kubo-rpc-client";
-import { parseCid } from "./cid.ts";
+import type { CID } from "multiformats/cid";
+import type { BlockSource } from "./block-source.ts";
+import { HeliaStore } from "./helia-store.ts";
 import {
   checkDirectoryFiles,
-  checkFileName,
-  collect,
-  ContentNotFoundError,
-  ContentTooLargeError,
   DEFAULT_MAX_READ_BYTES,
   type ContentStore,
   type DirectoryFile,
@@ -20,6 +21,8 @@ import {
 export interface KuboStoreOptions {
   /** RPC API URL, e.g. `http://127.0.0.1:5001`. */
   url: string;
+  /** Directory of the local verified block cache. */
+  cacheDir: string;
   /** Per-request timeout in ms (default 30 s). */
   timeoutMs?: number;
   /** Largest single read in bytes (default 64 MiB). */
@@ -28,15 +31,38 @@ export interface KuboStoreOptions {
 
 const IMPORT = { cidVersion: 1, rawLeaves: true, pin: true } as const;
 
+/** Kubo's `block/get` as a {@link BlockSource}. */
+export function kuboBlockSource(client: KuboRPCClient, timeoutMs = 30_000): BlockSource {
+  return {
+    name: "kubo-rpc",
+    getBlock: (cid: CID, options = {}) =>
+      client.block.get(cid, {
+        timeout: timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+  };
+}
+
 export class KuboStore implements ContentStore {
   readonly #client: KuboRPCClient;
+  readonly #reader: HeliaStore;
   readonly #timeout: number;
-  readonly #limit: number;
 
-  constructor(options: KuboStoreOptions) {
-    this.#client = create({ url: new URL(options.url) });
-    this.#timeout = options.timeoutMs ?? 30_000;
-    this.#limit = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+  private constructor(client: KuboRPCClient, reader: HeliaStore, timeout: number) {
+    this.#client = client;
+    this.#reader = reader;
+    this.#timeout = timeout;
+  }
+
+  static async open(options: KuboStoreOptions): Promise<KuboStore> {
+    const client = create({ url: new URL(options.url) });
+    const timeout = options.timeoutMs ?? 30_000;
+    const reader = await HeliaStore.open({
+      dir: options.cacheDir,
+      maxReadBytes: options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+      blockSource: kuboBlockSource(client, timeout),
+    });
+    return new KuboStore(client, reader, timeout);
   }
 
   async addBytes(bytes: Uint8Array): Promise<string> {
@@ -44,8 +70,8 @@ export class KuboStore implements ContentStore {
     return res.cid.toString();
   }
 
-  async getBytes(cid: string): Promise<Uint8Array> {
-    return this.#read(cid, undefined);
+  getBytes(cid: string): Promise<Uint8Array> {
+    return this.#reader.getBytes(cid);
   }
 
   async addDirectory(files: readonly DirectoryFile[]): Promise<string> {
@@ -63,23 +89,11 @@ export class KuboStore implements ContentStore {
     return root;
   }
 
-  async getFile(cid: string, path: string): Promise<Uint8Array> {
-    checkFileName(path);
-    return this.#read(cid, path);
+  getFile(cid: string, path: string): Promise<Uint8Array> {
+    return this.#reader.getFile(cid, path);
   }
 
   async close(): Promise<void> {
-    // HTTP client: nothing to release.
-  }
-
-  async #read(cid: string, path: string | undefined): Promise<Uint8Array> {
-    const parsed = parseCid(cid);
-    const target = path === undefined ? parsed : `/ipfs/${parsed.toString()}/${path}`;
-    try {
-      return await collect(this.#client.cat(target, { timeout: this.#timeout }), cid, this.#limit);
-    } catch (e) {
-      if (e instanceof ContentTooLargeError) throw e;
-      throw new ContentNotFoundError(cid, path, e);
-    }
+    await this.#reader.close();
   }
 }

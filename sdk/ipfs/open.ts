@@ -5,7 +5,7 @@ import { KuboStore } from "./kubo-store.ts";
 import type { ContentStore } from "./store.ts";
 
 export const contentStoreConfigSchema = z.object({
-  /** Directory of the embedded Helia node's stores. */
+  /** Directory of the embedded Helia node's stores (with Kubo: the verified block cache). */
   heliaDir: z.string().min(1),
   /** Kubo RPC API URL (http/https); when set, Kubo is used instead of Helia. */
   kuboUrl: z.url({ protocol: /^https?$/ }).optional(),
@@ -16,8 +16,9 @@ export type ContentStoreConfig = z.infer<typeof contentStoreConfigSchema>;
 export async function openContentStore(config: ContentStoreConfig): Promise<ContentStore> {
   const c = contentStoreConfigSchema.parse(config);
   if (c.kuboUrl !== undefined) {
-    return new KuboStore({
+    return KuboStore.open({
       url: c.kuboUrl,
+      cacheDir: c.heliaDir,
       ...(c.maxReadBytes ? { maxReadBytes: c.maxReadBytes } : {}),
     });
   }

@@ -81,7 +81,7 @@ export function checkFileName(path: string, seen?: Set<string>): void {
 
 /** Concatenates chunks, enforcing `limit`. */
 export async function collect(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   cid: string,
   limit: number,
 ): Promise<Uint8Array> {
