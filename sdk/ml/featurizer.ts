@@ -12,7 +12,9 @@
  * 6. the vector is L2-normalised (an empty text gives the zero vector).
  */
 import { z } from "zod";
-import { murmur3_32_utf8 } from "./murmur3.ts";
+import { murmur3_32 } from "./murmur3.ts";
+
+const encoder = new TextEncoder();
 
 export const featurizerSpecSchema = z.object({
   id: z.string().min(1),
@@ -98,21 +100,25 @@ class HashedBow implements Featurizer {
   readonly spec: FeaturizerSpec;
   readonly dim: number;
   readonly #p: HashedBowParams;
-  readonly #cache = new Map<string, number>();
+  /** Scratch UTF-8 buffer: a bigram of two maximal tokens is at most 2·3·maxTokenLength + 1 bytes. */
+  readonly #buf: Uint8Array;
 
   constructor(params: HashedBowParams) {
     this.#p = params;
     this.dim = params.buckets;
+    this.#buf = new Uint8Array(6 * params.maxTokenLength + 1);
     this.spec = { id: HASHED_BOW_ID, version: HASHED_BOW_VERSION, params: { ...params } };
   }
 
-  #bucket(term: string): number {
-    let b = this.#cache.get(term);
-    if (b === undefined) {
-      b = murmur3_32_utf8(term) % this.#p.buckets;
-      if (this.#cache.size < 200_000) this.#cache.set(term, b);
+  /** Bucket of the term `a` (unigram) or `a + " " + b` (bigram), hashing its UTF-8 in place. */
+  #bucket(a: string, b?: string): number {
+    const buf = this.#buf;
+    let len = encoder.encodeInto(a, buf).written;
+    if (b !== undefined) {
+      buf[len] = 0x20;
+      len += 1 + encoder.encodeInto(b, buf.subarray(len + 1)).written;
     }
-    return b;
+    return murmur3_32(buf, 0, len) % this.#p.buckets;
   }
 
   featurize(text: string): Float32Array {
@@ -124,7 +130,7 @@ class HashedBow implements Featurizer {
       const u = this.#bucket(t);
       counts[u] = (counts[u] ?? 0) + 1;
       if (ngramMax === 2 && i + 1 < tokens.length) {
-        const b = this.#bucket(`${t} ${tokens[i + 1] as string}`);
+        const b = this.#bucket(t, tokens[i + 1] as string);
         counts[b] = (counts[b] ?? 0) + 1;
       }
     }

@@ -1,14 +1,13 @@
 /**
  * MurmurHash3 x86 32-bit (Austin Appleby, public domain algorithm) over bytes, returned as an
  * unsigned 32-bit integer. Same values as the reference C++ `MurmurHash3_x86_32` and scikit-learn's
- * `murmurhash3_32(..., positive=True)`.
+ * `murmurhash3_32(..., positive=True)`. `len` hashes only the first `len` bytes (default: all).
  */
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
-export function murmur3_32(bytes: Uint8Array, seed = 0): number {
+export function murmur3_32(bytes: Uint8Array, seed = 0, len = bytes.length): number {
   let h = seed >>> 0;
-  const len = bytes.length;
   const blocks = len & ~3;
   for (let i = 0; i < blocks; i += 4) {
     let k =

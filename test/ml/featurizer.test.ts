@@ -75,6 +75,15 @@ describe("text/hashed-bow@1", () => {
     assert.ok((v[bucket("spam eggs")] ?? 0) > 0, "bigram bucket present");
   });
 
+  it("hashes the UTF-8 of non-ASCII unigrams and bigrams", () => {
+    const max = "é".repeat(40); // 80 UTF-8 bytes: the longest kept token
+    const v = bow.featurize(`Café 日本語 ${max} 🙂x`);
+    const terms = ["café", "日本語", max, "x", "café 日本語", `日本語 ${max}`, `${max} x`];
+    for (const term of terms) assert.ok((v[bucket(term)] ?? 0) > 0, `bucket of ${term}`);
+    const nonzero = [...v.keys()].filter((i) => v[i] !== 0);
+    assert.equal(nonzero.length, new Set(terms.map(bucket)).size);
+  });
+
   it("unigram-only configuration has no bigram buckets", () => {
     const uni = getFeaturizer(hashedBowSpec({ ngramMax: 1 }));
     const v = uni.featurize("alpha beta");
