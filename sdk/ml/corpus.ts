@@ -80,7 +80,7 @@ export function labelOfGroup(group: string): Label {
 export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email[]> {
   const dir = options.cacheDir ?? DEFAULT_DATA_DIR;
   const file = join(dir, `spam-assassin-${corpusCacheKey()}.jsonl`);
-  const cached = await readCache(file);
+  const cached = await readCorpusCache(file);
   if (cached) return cached;
 
   const raw = loadRawCorpus();
@@ -103,7 +103,8 @@ export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email
   return emails;
 }
 
-async function readCache(file: string): Promise<Email[] | undefined> {
+/** Reads a corpus JSONL cache; `undefined` when missing, empty, or any line is invalid. */
+export async function readCorpusCache(file: string): Promise<Email[] | undefined> {
   let text: string;
   try {
     text = await readFile(file, "utf8");

@@ -11,6 +11,7 @@ export {
   labelOfGroup,
   loadCorpus,
   loadRawCorpus,
+  readCorpusCache,
   type Email,
   type Label,
   type LoadCorpusOptions,
@@ -61,6 +62,7 @@ export {
   type LogRegWeights,
   type TrainOptions,
 } from "./logreg.ts";
+export { applyDelta, clipL2, l2Norm, weightDelta } from "./update.ts";
 export {
   decodeLogRegOnnx,
   exportLogRegOnnx,

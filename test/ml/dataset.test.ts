@@ -1,9 +1,13 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   apportion,
   htmlToText,
   loadCorpus,
+  readCorpusCache,
   spamRatio,
   splitCorpus,
   type Email,
@@ -26,6 +30,23 @@ describe("SpamAssassin corpus", () => {
     assert.equal(new Set(ids(corpus)).size, corpus.length);
     assert.equal(corpus.filter((e) => e.label === 1).length, 1896);
     assert.ok(corpus.filter((e) => e.subject.length + e.body.length > 0).length > 6000);
+  });
+
+  it("reads a valid JSONL cache and rejects a corrupt or missing one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dml-cache-"));
+    try {
+      const file = join(dir, "c.jsonl");
+      const lines = corpus.slice(0, 3).map((e) => JSON.stringify(e));
+      await writeFile(file, lines.join("\n") + "\n");
+      assert.deepEqual(await readCorpusCache(file), corpus.slice(0, 3));
+      await writeFile(file, [...lines, '{"id":"x","label":7}'].join("\n"));
+      assert.equal(await readCorpusCache(file), undefined);
+      await writeFile(file, [...lines, "{truncated"].join("\n"));
+      assert.equal(await readCorpusCache(file), undefined);
+      assert.equal(await readCorpusCache(join(dir, "missing.jsonl")), undefined);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("reduces HTML-only bodies to text", () => {

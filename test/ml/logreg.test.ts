@@ -2,7 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   accuracy,
+  applyDelta,
+  clipL2,
   flatten,
+  l2Norm,
   forward,
   LogRegShapeError,
   loss,
@@ -10,6 +13,7 @@ import {
   train,
   trainFrom,
   unflatten,
+  weightDelta,
   zeroWeights,
   type LabelledVectors,
 } from "#sdk/ml/index.ts";
@@ -82,5 +86,31 @@ describe("softmax logistic regression", () => {
     assert.throws(() => trainFrom(w, { x: [new Float32Array(8)], y: [2] }, 1), LogRegShapeError);
     assert.throws(() => trainFrom(w, { x: [new Float32Array(8)], y: [] }, 1), LogRegShapeError);
     assert.throws(() => zeroWeights(1, 8), LogRegShapeError);
+  });
+});
+
+describe("model updates", () => {
+  const data = blobs(200, "upd");
+  const start = train(data, 2, 1);
+  const next = trainFrom(start, data, 3);
+
+  it("weightDelta + applyDelta reproduce the trained weights", () => {
+    const delta = weightDelta(start, next);
+    assert.equal(delta.length, 18);
+    const back = applyDelta(start, delta);
+    back.W.forEach((w, i) => assert.ok(Math.abs(w - (next.W[i] ?? 0)) < 1e-6));
+    back.b.forEach((b, i) => assert.ok(Math.abs(b - (next.b[i] ?? 0)) < 1e-6));
+    assert.throws(() => weightDelta(start, zeroWeights(2, 7)), LogRegShapeError);
+    assert.throws(() => applyDelta(start, new Float64Array(3)), LogRegShapeError);
+  });
+
+  it("clipL2 bounds the norm and keeps the direction", () => {
+    const delta = weightDelta(start, next);
+    const norm = l2Norm(delta);
+    const clipped = clipL2(delta, norm / 4);
+    assert.ok(Math.abs(l2Norm(clipped) - norm / 4) < 1e-9);
+    clipped.forEach((v, i) => assert.ok(Math.abs(v * 4 - (delta[i] ?? 0)) < 1e-9));
+    assert.deepEqual(clipL2(delta, norm * 2), delta);
+    assert.throws(() => clipL2(delta, 0), RangeError);
   });
 });
