@@ -1,5 +1,6 @@
 /** `manifest.json` of an algorithm package (PROTOCOL.md §3), validated with zod wherever it is read. */
 import { z } from "zod";
+import { isCid } from "../ipfs/cid.ts";
 import { featurizerSpecSchema } from "./featurizer.ts";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -35,7 +36,7 @@ export const manifestSchema = z.strictObject({
   /** Lowercase hex sha256 of `model.onnx` (also recorded on-chain in the marketplace). */
   modelSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits"),
   /** CID of the parent package for fine-tuned versions. */
-  parent: z.string().min(1).optional(),
+  parent: z.string().refine(isCid, "a CID").optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -89,6 +89,11 @@ export async function loadPackage(
 ): Promise<LoadedPackage> {
   parseCid(cid);
   const expected = expectedModelSha256.toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]{64}$/.test(expected)) {
+    throw new RangeError(
+      `expectedModelSha256 must be 32 bytes of hex, got ${JSON.stringify(expectedModelSha256)}`,
+    );
+  }
   const manifestBytes = await readOr(store, cid, MANIFEST_FILE, "MANIFEST_MISSING");
   let json: unknown;
   try {

@@ -95,6 +95,7 @@ describe("algorithm package", () => {
   it("rejects a package whose hash differs from the expected (on-chain) one", async () => {
     const cid = await publishPackage(store, manifest, model);
     await rejectsWith(loadPackage(store, cid, "00".repeat(32)), "MODEL_HASH_MISMATCH");
+    await assert.rejects(loadPackage(store, cid, "0x1234"), RangeError);
   });
 
   it("rejects a malformed CID with InvalidCidError", async () => {
@@ -131,6 +132,14 @@ describe("algorithm package", () => {
       { path: MODEL_FILE, content: model },
     ]);
     await rejectsWith(loadPackage(store, noLabels, manifest.modelSha256), "MANIFEST_INVALID");
+    const badParent = await store.addDirectory([
+      {
+        path: MANIFEST_FILE,
+        content: utf8ToBytes(JSON.stringify({ ...manifest, parent: "nope" })),
+      },
+      { path: MODEL_FILE, content: model },
+    ]);
+    await rejectsWith(loadPackage(store, badParent, manifest.modelSha256), "MANIFEST_INVALID");
     const onlyManifest = await store.addDirectory([
       { path: MANIFEST_FILE, content: encodeManifest(manifest) },
     ]);
