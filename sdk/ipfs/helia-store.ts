@@ -34,6 +34,8 @@ export interface HeliaStoreOptions {
   maxReadBytes?: number;
   /** Where to fetch blocks that are not stored locally (verified on arrival). Default: none. */
   blockSource?: BlockSource;
+  /** With a block source: deadline of one whole read in ms (default 120 s). */
+  readTimeoutMs?: number;
 }
 
 const IMPORT = { cidVersion: 1, rawLeaves: true } as const;
@@ -42,14 +44,15 @@ export class HeliaStore implements ContentStore {
   readonly #helia: Helia;
   readonly #fs: UnixFS;
   readonly #limit: number;
-  readonly #offline: boolean;
+  /** `undefined`: offline (local blocks only); otherwise the deadline of a read that may fetch. */
+  readonly #readTimeoutMs: number | undefined;
   #closed = false;
 
-  private constructor(helia: Helia, limit: number, offline: boolean) {
+  private constructor(helia: Helia, limit: number, readTimeoutMs: number | undefined) {
     this.#helia = helia;
     this.#fs = unixfs(helia);
     this.#limit = limit;
-    this.#offline = offline;
+    this.#readTimeoutMs = readTimeoutMs;
   }
 
   /** Opens (or creates) the stores under `options.dir` and starts the node. */
@@ -70,7 +73,11 @@ export class HeliaStore implements ContentStore {
         : [],
     });
     await helia.start();
-    return new HeliaStore(helia, options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES, !source);
+    return new HeliaStore(
+      helia,
+      options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+      source ? (options.readTimeoutMs ?? 120_000) : undefined,
+    );
   }
 
   async addBytes(bytes: Uint8Array): Promise<string> {
@@ -123,9 +130,15 @@ export class HeliaStore implements ContentStore {
   async #read(cid: string, path: string | undefined): Promise<Uint8Array> {
     this.#assertOpen();
     const parsed = parseCid(cid);
+    // A referenced timer (unlike AbortSignal.timeout) keeps the process alive until the deadline.
+    const deadline = new AbortController();
+    const timer =
+      this.#readTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => deadline.abort(new Error("read deadline passed")), this.#readTimeoutMs);
     try {
       const chunks = this.#fs.cat(parsed, {
-        offline: this.#offline,
+        ...(timer === undefined ? { offline: true } : { signal: deadline.signal }),
         ...(path === undefined ? {} : { path }),
       });
       return await collect(chunks, cid, this.#limit);
@@ -133,6 +146,8 @@ export class HeliaStore implements ContentStore {
       if (e instanceof ContentTooLargeError) throw e;
       if (isHashMismatch(e)) throw new ContentIntegrityError(cid, e);
       throw new ContentNotFoundError(cid, path, e);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -74,6 +74,30 @@ describe("HeliaStore with a remote block source", () => {
   });
 });
 
+describe("HeliaStore read deadline", () => {
+  it("gives up on a block source that never answers", async () => {
+    const silent: BlockSource = {
+      name: "silent",
+      getBlock: (_cid, options = {}) =>
+        new Promise<Uint8Array>((_resolve, reject) => {
+          options.signal?.addEventListener("abort", () => reject(new Error("aborted")));
+        }),
+    };
+    const reader = await HeliaStore.open({
+      dir: join(dir, "patient"),
+      blockSource: silent,
+      readTimeoutMs: 300,
+    });
+    try {
+      const started = Date.now();
+      await assert.rejects(reader.getBytes(fileCid), ContentNotFoundError);
+      assert.ok(Date.now() - started < 5000);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
 describe("KuboStore", () => {
   it("surfaces an unreachable Kubo RPC endpoint as typed errors", async () => {
     // port 9 (discard) on loopback: nothing listens, the connection is refused at once
