@@ -10,6 +10,7 @@ import {
   accuracy,
   allDeviceEmails,
   buildClassifierPackage,
+  cliProgress,
   concatVectors,
   emailText,
   encodeManifest,
@@ -32,7 +33,7 @@ const ms = (t0: number): number => performance.now() - t0;
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d });
 
 let t = performance.now();
-const corpus = await loadCorpus();
+const corpus = await loadCorpus({ onProgress: cliProgress("parsing SpamAssassin corpus") });
 console.log(`corpus load (JSONL cache or parse): ${fmt(ms(t))} ms for ${corpus.length} emails`);
 
 const featurizer = getFeaturizer(hashedBowSpec());

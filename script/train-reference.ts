@@ -7,11 +7,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { SingleBar, Presets } from "cli-progress";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   accuracy,
   buildClassifierPackage,
+  cliProgress,
   DEFAULT_SPLIT_PARAMS,
   encodeManifest,
   MANIFEST_FILE,
@@ -43,18 +43,9 @@ const program = new Command()
   .parse();
 const opts = program.opts<{ devices: number; seed: string; out?: string; heliaDir?: string }>();
 
-let bar: SingleBar | undefined;
 const workload = await prepareWorkload({
   split: { devices: opts.devices, seed: opts.seed },
-  onProgress: (done, total) => {
-    if (!bar) {
-      console.log("parsing the SpamAssassin corpus (cached under .data/ afterwards)");
-      bar = new SingleBar({}, Presets.shades_classic);
-      bar.start(total, 0);
-    }
-    bar.update(done);
-    if (done === total) bar.stop();
-  },
+  onProgress: cliProgress("parsing SpamAssassin corpus"),
 });
 const { split } = workload;
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;

@@ -95,6 +95,8 @@ export {
   type LoadedPackage,
   type PackageErrorCode,
 } from "./package.ts";
+export { classifyRecords, type Prediction } from "./inference.ts";
+export { cliProgress } from "./progress.ts";
 export {
   BASELINE_RECIPE,
   buildClassifierPackage,

@@ -8,6 +8,7 @@ import { HeliaStore, InvalidCidError } from "#sdk/ipfs/index.ts";
 import {
   buildClassifierPackage,
   buildManifest,
+  classifyRecords,
   encodeManifest,
   exportLogRegOnnx,
   forward,
@@ -72,6 +73,27 @@ describe("algorithm package", () => {
     } finally {
       await ort.release();
     }
+  });
+
+  it("classifyRecords runs a loaded package on records like a device", async () => {
+    const cid = await publishPackage(store, manifest, model);
+    const pkg = await loadPackage(store, cid, manifest.modelSha256);
+    const records = [
+      { subject: "free prize", body: "win money now, click" },
+      { subject: "meeting", body: "see the attached notes at noon" },
+      { subject: "hi" },
+    ];
+    const preds = await classifyRecords(pkg, records, 2);
+    assert.equal(preds.length, 3);
+    assert.deepEqual(
+      preds.slice(0, 2).map((p) => pkg.manifest.outputLabels[p.label]),
+      ["spam", "ham"],
+    );
+    for (const p of preds) {
+      assert.equal(p.probabilities.length, 2);
+      assert.ok(Math.abs((p.probabilities[0] ?? 0) + (p.probabilities[1] ?? 0) - 1) < 1e-6);
+    }
+    await assert.rejects(classifyRecords(pkg, records, 0), RangeError);
   });
 
   it("publishing the same package twice gives the same CID", async () => {
