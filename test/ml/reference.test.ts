@@ -2,6 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   accuracy,
+  applyDelta,
+  clipL2,
   decodeLogRegOnnx,
   exportLogRegOnnx,
   forward,
@@ -9,7 +11,9 @@ import {
   OnnxInferenceError,
   prepareWorkload,
   trainBaseline,
+  trainFrom,
   trainReference,
+  weightDelta,
   type LogRegWeights,
   type Workload,
 } from "#sdk/ml/index.ts";
@@ -40,6 +44,26 @@ describe("reference workload accuracy", () => {
 
   it("training is reproducible", () => {
     assert.deepEqual(trainReference(workload).W, reference.W);
+  });
+});
+
+describe("federated fine-tuning from the reference", () => {
+  it("one round of clipped FedAvg over device updates improves control and test accuracy", () => {
+    const deltas = workload.devices.map((data, i) =>
+      clipL2(weightDelta(reference, trainFrom(reference, data, 3, { seed: `device/${i}` })), 1.2),
+    );
+    const total = workload.devices.reduce((a, d) => a + d.x.length, 0);
+    const mean = new Float64Array(deltas[0]?.length ?? 0);
+    deltas.forEach((d, i) => {
+      const weight = (workload.devices[i]?.x.length ?? 0) / total;
+      d.forEach((v, j) => (mean[j] = (mean[j] ?? 0) + weight * v));
+    });
+    const next = applyDelta(reference, mean);
+    const before = [accuracy(reference, workload.control), accuracy(reference, workload.test)];
+    const after = [accuracy(next, workload.control), accuracy(next, workload.test)];
+    console.log(`    FedAvg round: control ${before[0]?.toFixed(4)} → ${after[0]?.toFixed(4)}`);
+    assert.ok((after[0] ?? 0) > (before[0] ?? 1));
+    assert.ok((after[1] ?? 0) > (before[1] ?? 1));
   });
 });
 
