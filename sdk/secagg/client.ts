@@ -33,7 +33,13 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { LABEL_PAIR_MASK, LABEL_SELF_MASK, LABEL_SHARE_KEY, MaskGenerator, deriveKey } from "./prg.ts";
+import {
+  LABEL_PAIR_MASK,
+  LABEL_SELF_MASK,
+  LABEL_SHARE_KEY,
+  MaskGenerator,
+  deriveKey,
+} from "./prg.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
@@ -42,7 +48,11 @@ export type SecAggAccount = Pick<LocalAccount, "address" | "signTypedData">;
 const random = (len: number): Uint8Array => new Uint8Array(randomBytes(len));
 
 /** Associated data of a share ciphertext: protocol tag ‖ session ‖ round ‖ sender ‖ receiver. */
-export function shareAssociatedData(sessionIdBytes: Uint8Array, from: number, to: number): Uint8Array {
+export function shareAssociatedData(
+  sessionIdBytes: Uint8Array,
+  from: number,
+  to: number,
+): Uint8Array {
   const tag = new TextEncoder().encode("DML-SecAgg/1 share");
   const out = new Uint8Array(tag.length + 32 + 1 + 8);
   out.set(tag, 0);
@@ -62,7 +72,11 @@ export function shareNonce(from: number, to: number): Uint8Array {
   return out;
 }
 
-export function selfMaskCommitment(sessionIdBytes: Uint8Array, id: number, b: Uint8Array): Uint8Array {
+export function selfMaskCommitment(
+  sessionIdBytes: Uint8Array,
+  id: number,
+  b: Uint8Array,
+): Uint8Array {
   const tag = new TextEncoder().encode("DML-SecAgg/1 b");
   const buf = new Uint8Array(tag.length + 32 + 4 + b.length);
   buf.set(tag, 0);
@@ -73,7 +87,11 @@ export function selfMaskCommitment(sessionIdBytes: Uint8Array, id: number, b: Ui
 }
 
 /** Seed of the pairwise mask between two clients, from X25519(s_u^SK, s_v^PK). */
-export function pairwiseSeed(sessionIdBytes: Uint8Array, sSk: Uint8Array, otherSPk: Uint8Array): Uint8Array {
+export function pairwiseSeed(
+  sessionIdBytes: Uint8Array,
+  sSk: Uint8Array,
+  otherSPk: Uint8Array,
+): Uint8Array {
   return deriveKey(x25519.getSharedSecret(sSk, otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
 }
 
@@ -101,6 +119,8 @@ export class SecAggClient {
   /** Shares received in round 2 (from U2 ∩ N(u)), plus our own: owner → [share(b_owner), share(sSk_owner)]. */
   private held = new Map<number, [Uint8Array, Uint8Array]>();
   private maskedWith: number[] = [];
+  /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
+  private shareKeyCache = new Map<number, Uint8Array>();
   private mg: MaskGenerator | undefined;
 
   constructor(opts: {
@@ -113,9 +133,13 @@ export class SecAggClient {
     this.id = opts.id;
     this.account = opts.account;
     const addr = this.session.addressOf.get(opts.id);
-    if (addr === undefined) throw new SecAggError("UNKNOWN_CLIENT", `client ${opts.id} is not in the roster`);
+    if (addr === undefined)
+      throw new SecAggError("UNKNOWN_CLIENT", `client ${opts.id} is not in the roster`);
     if (addr.toLowerCase() !== opts.account.address.toLowerCase()) {
-      throw new SecAggError("INVALID_CONFIG", `account ${opts.account.address} is not client ${opts.id}'s device key`);
+      throw new SecAggError(
+        "INVALID_CONFIG",
+        `account ${opts.account.address} is not client ${opts.id}'s device key`,
+      );
     }
     this.cSk = x25519.utils.randomSecretKey();
     this.sSk = x25519.utils.randomSecretKey();
@@ -127,8 +151,19 @@ export class SecAggClient {
   }
 
   private expect(stage: ClientStage, next: ClientStage): void {
-    if (this.stage !== stage) throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
+    if (this.stage !== stage)
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
     this.stage = next;
+  }
+
+  private shareKey(v: number): Uint8Array {
+    let key = this.shareKeyCache.get(v);
+    if (key === undefined) {
+      const shared = x25519.getSharedSecret(this.cSk, this.keys.get(v)!.cPk);
+      key = deriveKey(shared, this.session.sessionIdBytes, LABEL_SHARE_KEY);
+      this.shareKeyCache.set(v, key);
+    }
+    return key;
   }
 
   /** Round 0: advertise the two X25519 public keys. */
@@ -154,20 +189,28 @@ export class SecAggClient {
     const nbrs = new Set(this.neighbours);
     for (const msg of neighbourKeys) {
       const body = msg.body;
-      if (body.round !== 0) throw new SecAggError("INVALID_MESSAGE", "expected AdvertiseKeys messages");
-      if (body.sessionId.toLowerCase() !== s.sessionId) throw new SecAggError("WRONG_SESSION", "key of another session");
-      if (!nbrs.has(body.sender)) throw new SecAggError("NOT_NEIGHBOUR", `${body.sender} is not a neighbour`);
-      if (this.keys.has(body.sender)) throw new SecAggError("DUPLICATE", `two keys for ${body.sender}`);
+      if (body.round !== 0)
+        throw new SecAggError("INVALID_MESSAGE", "expected AdvertiseKeys messages");
+      if (body.sessionId.toLowerCase() !== s.sessionId)
+        throw new SecAggError("WRONG_SESSION", "key of another session");
+      if (!nbrs.has(body.sender))
+        throw new SecAggError("NOT_NEIGHBOUR", `${body.sender} is not a neighbour`);
+      if (this.keys.has(body.sender))
+        throw new SecAggError("DUPLICATE", `two keys for ${body.sender}`);
       checkShape(body);
       if (!(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))) {
         throw new SecAggError("BAD_SIGNATURE", `advertisement of ${body.sender}`);
       }
-      if (equalBytes(body.cPk, body.sPk)) throw new SecAggError("INVALID_MESSAGE", `${body.sender} reused a key`);
+      if (equalBytes(body.cPk, body.sPk))
+        throw new SecAggError("INVALID_MESSAGE", `${body.sender} reused a key`);
       this.keys.set(body.sender, { cPk: body.cPk, sPk: body.sPk });
     }
     const holders = [...this.keys.keys()].sort((a, b) => a - b);
     if (holders.length + 1 < s.threshold) {
-      throw new SecAggError("TOO_FEW_SURVIVORS", `${holders.length + 1} share holders < threshold ${s.threshold}`);
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${holders.length + 1} share holders < threshold ${s.threshold}`,
+      );
     }
     this.b = random(32);
     const count = holders.length + 1;
@@ -183,8 +226,12 @@ export class SecAggClient {
       dv.setUint32(4, v);
       pt.set(bShares[i]!, 8);
       pt.set(sShares[i]!, 8 + SHARE_BYTES);
-      const key = deriveKey(x25519.getSharedSecret(this.cSk, this.keys.get(v)!.cPk), s.sessionIdBytes, LABEL_SHARE_KEY);
-      const aead = chacha20poly1305(key, shareNonce(this.id, v), shareAssociatedData(s.sessionIdBytes, this.id, v));
+      const key = this.shareKey(v);
+      const aead = chacha20poly1305(
+        key,
+        shareNonce(this.id, v),
+        shareAssociatedData(s.sessionIdBytes, this.id, v),
+      );
       return { to: v, ciphertext: aead.encrypt(pt) };
     });
     const body: ShareKeysBody = {
@@ -208,19 +255,24 @@ export class SecAggClient {
   ): Promise<Signed<MaskedInputBody>> {
     this.expect("shared", "masked");
     const s = this.session;
-    if (input.length !== s.m) throw new SecAggError("WRONG_LENGTH", `input has ${input.length} elements, need ${s.m}`);
+    if (input.length !== s.m)
+      throw new SecAggError("WRONG_LENGTH", `input has ${input.length} elements, need ${s.m}`);
     const from = new Set<number>();
     for (const { from: v, ciphertext } of incoming) {
       const keys = this.keys.get(v);
-      if (keys === undefined) throw new SecAggError("NOT_NEIGHBOUR", `share from ${v}, who is not a live neighbour`);
+      if (keys === undefined)
+        throw new SecAggError("NOT_NEIGHBOUR", `share from ${v}, who is not a live neighbour`);
       if (from.has(v)) throw new SecAggError("DUPLICATE", `two shares from ${v}`);
-      if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES) throw new SecAggError("BAD_SHARE", `share from ${v}: length`);
-      const key = deriveKey(x25519.getSharedSecret(this.cSk, keys.cPk), s.sessionIdBytes, LABEL_SHARE_KEY);
+      if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES)
+        throw new SecAggError("BAD_SHARE", `share from ${v}: length`);
+      const key = this.shareKey(v);
       let pt: Uint8Array;
       try {
-        pt = chacha20poly1305(key, shareNonce(v, this.id), shareAssociatedData(s.sessionIdBytes, v, this.id)).decrypt(
-          ciphertext,
-        );
+        pt = chacha20poly1305(
+          key,
+          shareNonce(v, this.id),
+          shareAssociatedData(s.sessionIdBytes, v, this.id),
+        ).decrypt(ciphertext);
       } catch {
         throw new SecAggError("BAD_SHARE", `share from ${v} failed authentication`);
       }
@@ -229,7 +281,10 @@ export class SecAggClient {
         throw new SecAggError("BAD_SHARE", `share from ${v} is addressed to another pair`);
       }
       from.add(v);
-      this.held.set(v, [pt.slice(8, 8 + SHARE_BYTES), pt.slice(8 + SHARE_BYTES, 8 + 2 * SHARE_BYTES)]);
+      this.held.set(v, [
+        pt.slice(8, 8 + SHARE_BYTES),
+        pt.slice(8 + SHARE_BYTES, 8 + 2 * SHARE_BYTES),
+      ]);
     }
     const x = input instanceof Uint32Array ? input : encodeVector(input, s.encoding);
     const y = new Uint32Array(x); // copy: the caller's plaintext is never aliased by the message
@@ -253,18 +308,24 @@ export class SecAggClient {
   async unmask(request: UnmaskRequest): Promise<Signed<UnmaskBody>> {
     this.expect("masked", "unmasked");
     const s = this.session;
-    if (request.sessionId.toLowerCase() !== s.sessionId) throw new SecAggError("WRONG_SESSION", "unmask request");
+    if (request.sessionId.toLowerCase() !== s.sessionId)
+      throw new SecAggError("WRONG_SESSION", "unmask request");
     const survivors = new Set(request.survivors);
     const dropped = new Set(request.dropped);
     if (survivors.size !== request.survivors.length || dropped.size !== request.dropped.length) {
       throw new SecAggError("INVALID_MESSAGE", "duplicate ids in unmask request");
     }
     for (const v of dropped) {
-      if (survivors.has(v)) throw new SecAggError("BOTH_SHARES_REQUESTED", `client ${v} is both survivor and dropped`);
+      if (survivors.has(v))
+        throw new SecAggError("BOTH_SHARES_REQUESTED", `client ${v} is both survivor and dropped`);
     }
-    if (!survivors.has(this.id)) throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
+    if (!survivors.has(this.id))
+      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
     if (survivors.size < s.threshold) {
-      throw new SecAggError("TOO_FEW_SURVIVORS", `${survivors.size} survivors < threshold ${s.threshold}`);
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${survivors.size} survivors < threshold ${s.threshold}`,
+      );
     }
     const selfMaskShares: RevealedShare[] = [];
     const keyShares: RevealedShare[] = [];
@@ -272,7 +333,13 @@ export class SecAggClient {
       if (survivors.has(owner)) selfMaskShares.push({ of: owner, share: bShare });
       else if (dropped.has(owner)) keyShares.push({ of: owner, share: sShare });
     }
-    const body: UnmaskBody = { sessionId: s.sessionId, round: 3, sender: this.id, selfMaskShares, keyShares };
+    const body: UnmaskBody = {
+      sessionId: s.sessionId,
+      round: 3,
+      sender: this.id,
+      selfMaskShares,
+      keyShares,
+    };
     return signBody(this.account, s.domain, body);
   }
 }

@@ -19,9 +19,14 @@ export interface FixedPointEncoding {
 
 const U32_MAX = 0xffffffff;
 
-export function makeEncoding(opts: { clip: number; maxClients: number; scale?: number }): FixedPointEncoding {
+export function makeEncoding(opts: {
+  clip: number;
+  maxClients: number;
+  scale?: number;
+}): FixedPointEncoding {
   const { clip, maxClients } = opts;
-  if (!(clip > 0) || !Number.isFinite(clip)) throw new SecAggError("INVALID_CONFIG", "clip must be a positive number");
+  if (!(clip > 0) || !Number.isFinite(clip))
+    throw new SecAggError("INVALID_CONFIG", "clip must be a positive number");
   if (!Number.isInteger(maxClients) || maxClients < 1) {
     throw new SecAggError("INVALID_CONFIG", "maxClients must be a positive integer");
   }
@@ -31,23 +36,34 @@ export function makeEncoding(opts: { clip: number; maxClients: number; scale?: n
     scale = 2 ** Math.floor(Math.log2(U32_MAX / (2 * clip * maxClients)));
     while (2 * Math.round(clip * scale) * maxClients > U32_MAX) scale /= 2;
   }
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new SecAggError("INVALID_CONFIG", "scale must be positive");
+  if (!(scale > 0) || !Number.isFinite(scale))
+    throw new SecAggError("INVALID_CONFIG", "scale must be positive");
   const offset = Math.round(clip * scale);
-  if (offset < 1) throw new SecAggError("INVALID_CONFIG", "clip · scale rounds to 0: no precision left");
+  if (offset < 1)
+    throw new SecAggError("INVALID_CONFIG", "clip · scale rounds to 0: no precision left");
   if (2 * offset * maxClients > U32_MAX) {
-    throw new SecAggError("INVALID_CONFIG", `2·clip·scale·maxClients = ${2 * offset * maxClients} overflows 2^32`);
+    throw new SecAggError(
+      "INVALID_CONFIG",
+      `2·clip·scale·maxClients = ${2 * offset * maxClients} overflows 2^32`,
+    );
   }
   return { clip, scale, offset, maxClients };
 }
 
 /** Encodes `x` (clipped, quantised, offset) into `out` (allocated when absent). NaN encodes as 0. */
-export function encodeVector(x: ArrayLike<number>, enc: FixedPointEncoding, out?: Uint32Array): Uint32Array {
+export function encodeVector(
+  x: ArrayLike<number>,
+  enc: FixedPointEncoding,
+  out?: Uint32Array,
+): Uint32Array {
   const res = out ?? new Uint32Array(x.length);
-  if (res.length !== x.length) throw new SecAggError("WRONG_LENGTH", `output length ${res.length} ≠ ${x.length}`);
+  if (res.length !== x.length)
+    throw new SecAggError("WRONG_LENGTH", `output length ${res.length} ≠ ${x.length}`);
   const { scale, offset } = enc;
   for (let i = 0; i < x.length; i++) {
     let q = Math.round(x[i]! * scale);
-    if (!(q >= -offset)) q = q > 0 ? offset : q !== q ? 0 : -offset; // NaN → 0, −∞/too small → −offset
+    if (!(q >= -offset))
+      q = q > 0 ? offset : q !== q ? 0 : -offset; // NaN → 0, −∞/too small → −offset
     else if (q > offset) q = offset;
     res[i] = q + offset;
   }
@@ -56,7 +72,8 @@ export function encodeVector(x: ArrayLike<number>, enc: FixedPointEncoding, out?
 
 /** Decodes a Z_2^32 sum of `count` encodings back to reals. */
 export function decodeSum(sum: Uint32Array, count: number, enc: FixedPointEncoding): Float64Array {
-  if (count > enc.maxClients) throw new SecAggError("INVALID_CONFIG", `count ${count} exceeds maxClients`);
+  if (count > enc.maxClients)
+    throw new SecAggError("INVALID_CONFIG", `count ${count} exceeds maxClients`);
   const out = new Float64Array(sum.length);
   const base = count * enc.offset;
   for (let i = 0; i < sum.length; i++) out[i] = (sum[i]! - base) / enc.scale;

@@ -39,3 +39,7 @@ export { SecAggServer } from "./server.ts";
 export type { SecAggResult, ServerStage } from "./server.ts";
 export { simulateSession } from "./simulate.ts";
 export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
+export { SecAggHttpServer } from "./http-server.ts";
+export type { HttpSessionOptions } from "./http-server.ts";
+export { SecAggHttpTransport, runSecAggHttpClient, ResultJson } from "./http-client.ts";
+export type { HttpClientRun, PollOptions } from "./http-client.ts";

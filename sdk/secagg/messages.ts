@@ -114,7 +114,9 @@ export function canonicalPayload(body: SecAggBody): Uint8Array {
     case 2:
       return new Uint8Array(body.masked.buffer, body.masked.byteOffset, body.masked.byteLength);
     case 3: {
-      const out = new Uint8Array(8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES));
+      const out = new Uint8Array(
+        8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES),
+      );
       encodeRevealed(body.keyShares, out, encodeRevealed(body.selfMaskShares, out, 0));
       return out;
     }
@@ -128,13 +130,17 @@ export function checkShape(body: SecAggBody): void {
   };
   switch (body.round) {
     case 0:
-      if (body.cPk.length !== KEY_BYTES || body.sPk.length !== KEY_BYTES) bad("public keys must be 32 bytes");
+      if (body.cPk.length !== KEY_BYTES || body.sPk.length !== KEY_BYTES)
+        bad("public keys must be 32 bytes");
       break;
     case 1:
       if (body.selfMaskCommitment.length !== 32) bad("selfMaskCommitment must be 32 bytes");
       for (const s of body.shares) {
         if (s.ciphertext.length !== SHARE_CIPHERTEXT_BYTES) {
-          throw new SecAggError("BAD_SHARE", `ciphertext to ${s.to} must be ${SHARE_CIPHERTEXT_BYTES} bytes`);
+          throw new SecAggError(
+            "BAD_SHARE",
+            `ciphertext to ${s.to} must be ${SHARE_CIPHERTEXT_BYTES} bytes`,
+          );
         }
       }
       break;
@@ -142,7 +148,8 @@ export function checkShape(body: SecAggBody): void {
       break;
     case 3:
       for (const s of [...body.selfMaskShares, ...body.keyShares]) {
-        if (s.share.length !== SHARE_BYTES) throw new SecAggError("BAD_SHARE", `share of ${s.of} must be 33 bytes`);
+        if (s.share.length !== SHARE_BYTES)
+          throw new SecAggError("BAD_SHARE", `share of ${s.of} must be 33 bytes`);
       }
       break;
   }
@@ -176,7 +183,8 @@ export function verifySigned(
 
 // ---------------------------------------------------------------- JSON codec (HTTP transport, byte accounting)
 
-const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString("base64");
+const b64 = (u: Uint8Array): string =>
+  Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString("base64");
 const B64 = z
   .string()
   .max(64 * 1024 * 1024)
@@ -203,7 +211,10 @@ export function toJson(msg: Signed): unknown {
       };
     case 2:
       return {
-        body: { ...base, masked: b64(new Uint8Array(b.masked.buffer, b.masked.byteOffset, b.masked.byteLength)) },
+        body: {
+          ...base,
+          masked: b64(new Uint8Array(b.masked.buffer, b.masked.byteOffset, b.masked.byteLength)),
+        },
         signature: msg.signature,
       };
     case 3: {
@@ -229,7 +240,12 @@ export const SignedJson = z.object({
       shares: z.array(z.object({ to: Id, ciphertext: B64 })).max(256),
     }),
     z.object({ ...BaseJson, round: z.literal(2), masked: B64 }),
-    z.object({ ...BaseJson, round: z.literal(3), selfMaskShares: RevealedJson, keyShares: RevealedJson }),
+    z.object({
+      ...BaseJson,
+      round: z.literal(3),
+      selfMaskShares: RevealedJson,
+      keyShares: RevealedJson,
+    }),
   ]),
 });
 
@@ -254,12 +270,18 @@ export function fromJson(input: unknown): Signed {
       break;
     case 2: {
       const raw = fromB64(j.masked);
-      if (raw.length % 4 !== 0) throw new SecAggError("WRONG_LENGTH", "masked vector byte length not a multiple of 4");
-      body = { ...base, round: 2, masked: new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4) };
+      if (raw.length % 4 !== 0)
+        throw new SecAggError("WRONG_LENGTH", "masked vector byte length not a multiple of 4");
+      body = {
+        ...base,
+        round: 2,
+        masked: new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4),
+      };
       break;
     }
     case 3: {
-      const r = (l: { of: number; share: string }[]) => l.map((s) => ({ of: s.of, share: fromB64(s.share) }));
+      const r = (l: { of: number; share: string }[]) =>
+        l.map((s) => ({ of: s.of, share: fromB64(s.share) }));
       body = { ...base, round: 3, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
       break;
     }

@@ -82,7 +82,10 @@ export function defaultThreshold(n: number, degree: number): number {
  * Default neighbourhood degree: n − 1 (full mode) when the computed SecAgg+ degree would not be smaller, otherwise the
  * smallest even k with n · P(Bin(k, 1 − dropoutRate) < t(k)) ≤ failureProbability, capped at 254.
  */
-export function defaultDegree(n: number, opts: { dropoutRate?: number; failureProbability?: number } = {}): number {
+export function defaultDegree(
+  n: number,
+  opts: { dropoutRate?: number; failureProbability?: number } = {},
+): number {
   const dropoutRate = opts.dropoutRate ?? 0.3;
   const failureProbability = opts.failureProbability ?? 1e-6;
   const fullOk = n - 1 <= MAX_DEGREE;
@@ -96,7 +99,13 @@ export function defaultDegree(n: number, opts: { dropoutRate?: number; failurePr
 
 /** Deterministic uniform integers in [0, bound) from a ChaCha20 stream keyed by HKDF(sessionId). */
 function sessionRng(sessionIdBytes: Uint8Array, label: string): (bound: number) => number {
-  const key = hkdf(sha256, sessionIdBytes, undefined, new TextEncoder().encode(`DML-SecAgg/1 ${label}`), 32);
+  const key = hkdf(
+    sha256,
+    sessionIdBytes,
+    undefined,
+    new TextEncoder().encode(`DML-SecAgg/1 ${label}`),
+    32,
+  );
   const nonce = new Uint8Array(12);
   let block = new Uint32Array(0);
   let pos = 0;
@@ -123,11 +132,19 @@ function sessionRng(sessionIdBytes: Uint8Array, label: string): (bound: number) 
  * Harary-style k-regular graph: clients are placed on a ring in a session-seeded random order and each is connected to
  * the k/2 nearest on each side. Returns sorted neighbour lists.
  */
-export function harary(ids: readonly number[], degree: number, sessionIdBytes: Uint8Array): Map<number, number[]> {
+export function harary(
+  ids: readonly number[],
+  degree: number,
+  sessionIdBytes: Uint8Array,
+): Map<number, number[]> {
   const n = ids.length;
   const out = new Map<number, number[]>();
   if (degree >= n - 1) {
-    for (const id of ids) out.set(id, ids.filter((x) => x !== id));
+    for (const id of ids)
+      out.set(
+        id,
+        ids.filter((x) => x !== id),
+      );
     return out;
   }
   const order = [...ids].sort((a, b) => a - b);
@@ -155,18 +172,27 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   const bad = (msg: string): never => {
     throw new SecAggError("INVALID_CONFIG", msg);
   };
-  if (!isHex(config.sessionId) || config.sessionId.length !== 66) bad("sessionId must be bytes32 hex");
-  if (!isAddress(config.verifyingContract, { strict: false })) bad("verifyingContract must be an address");
-  if (!Number.isSafeInteger(config.chainId) || config.chainId <= 0) bad("chainId must be a positive integer");
-  if (!Number.isInteger(config.vectorLength) || config.vectorLength < 1 || config.vectorLength > 1 << 24) {
+  if (!isHex(config.sessionId) || config.sessionId.length !== 66)
+    bad("sessionId must be bytes32 hex");
+  if (!isAddress(config.verifyingContract, { strict: false }))
+    bad("verifyingContract must be an address");
+  if (!Number.isSafeInteger(config.chainId) || config.chainId <= 0)
+    bad("chainId must be a positive integer");
+  if (
+    !Number.isInteger(config.vectorLength) ||
+    config.vectorLength < 1 ||
+    config.vectorLength > 1 << 24
+  ) {
     bad("vectorLength must be in [1, 2^24]");
   }
   const n = config.roster.length;
   if (n < 3) bad("a session needs at least 3 clients");
-  if (n > config.encoding.maxClients) bad(`encoding supports ${config.encoding.maxClients} clients, roster has ${n}`);
+  if (n > config.encoding.maxClients)
+    bad(`encoding supports ${config.encoding.maxClients} clients, roster has ${n}`);
   const addressOf = new Map<number, Address>();
   for (const r of config.roster) {
-    if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff) bad(`client id ${r.id} is not a positive uint32`);
+    if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff)
+      bad(`client id ${r.id} is not a positive uint32`);
     if (addressOf.has(r.id)) bad(`duplicate client id ${r.id}`);
     if (!isAddress(r.address, { strict: false })) bad(`client ${r.id} has an invalid address`);
     addressOf.set(r.id, r.address);
@@ -174,12 +200,14 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   let degree = config.degree ?? defaultDegree(n);
   if (degree >= n - 1) degree = n - 1;
   if (degree > MAX_DEGREE) bad(`degree ${degree} exceeds ${MAX_DEGREE} (GF(256) Shamir shares)`);
-  if (degree < n - 1 && (degree < 2 || degree % 2 !== 0)) bad("SecAgg+ degree must be even and ≥ 2");
+  if (degree < n - 1 && (degree < 2 || degree % 2 !== 0))
+    bad("SecAgg+ degree must be even and ≥ 2");
   const threshold = config.threshold ?? defaultThreshold(n, degree);
   if (!Number.isInteger(threshold) || threshold < 2 || threshold > degree + 1) {
     bad(`threshold must be in [2, ${degree + 1}]`);
   }
-  if (degree < n - 1 && threshold <= (degree + 1) / 2) bad("threshold must exceed half of the share group");
+  if (degree < n - 1 && threshold <= (degree + 1) / 2)
+    bad("threshold must exceed half of the share group");
   const sessionIdBytes = hexToBytes(config.sessionId);
   const ids = [...addressOf.keys()].sort((a, b) => a - b);
   return {

@@ -9,10 +9,13 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import * as nodeCrypto from "node:crypto";
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
-  throw new Error("secagg: big-endian hosts are not supported (masks are little-endian uint32 words)");
+  throw new Error(
+    "secagg: big-endian hosts are not supported (masks are little-endian uint32 words)",
+  );
 }
 
-const hasNativeChacha = typeof nodeCrypto.getCiphers === "function" && nodeCrypto.getCiphers().includes("chacha20");
+const hasNativeChacha =
+  typeof nodeCrypto.getCiphers === "function" && nodeCrypto.getCiphers().includes("chacha20");
 const ZERO_NONCE = new Uint8Array(12);
 const ZERO_IV16 = new Uint8Array(16); // node: 4-byte LE block counter (0) ‖ 12-byte nonce (0)
 
@@ -22,7 +25,11 @@ export const LABEL_PAIR_MASK = enc.encode("DML-SecAgg/1 pairwise mask");
 export const LABEL_SHARE_KEY = enc.encode("DML-SecAgg/1 share encryption");
 
 /** HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key. */
-export function deriveKey(ikm: Uint8Array, sessionIdBytes: Uint8Array, label: Uint8Array): Uint8Array {
+export function deriveKey(
+  ikm: Uint8Array,
+  sessionIdBytes: Uint8Array,
+  label: Uint8Array,
+): Uint8Array {
   return hkdf(sha256, ikm, sessionIdBytes, label, 32);
 }
 

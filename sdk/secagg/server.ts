@@ -64,7 +64,10 @@ export class SecAggServer {
   /** Skip signature verification (benchmarks of the arithmetic only). Never set in production. */
   private readonly skipSignatures: boolean;
 
-  constructor(config: SecAggSessionConfig | ResolvedSession, opts: { skipSignatureChecks?: boolean } = {}) {
+  constructor(
+    config: SecAggSessionConfig | ResolvedSession,
+    opts: { skipSignatureChecks?: boolean } = {},
+  ) {
     this.session = "sessionIdBytes" in config ? config : resolveSession(config);
     this.skipSignatures = opts.skipSignatureChecks ?? false;
   }
@@ -79,7 +82,8 @@ export class SecAggServer {
 
   /** Clients whose message for the current round is still missing. */
   pending(): number[] {
-    const from = (set: Iterable<number>, have: Map<number, unknown>) => [...set].filter((id) => !have.has(id));
+    const from = (set: Iterable<number>, have: Map<number, unknown>) =>
+      [...set].filter((id) => !have.has(id));
     switch (this.stage) {
       case 0:
         return from(this.session.ids, this.adverts);
@@ -101,13 +105,17 @@ export class SecAggServer {
     const reject = (code: SecAggErrorCode, m: string): never => {
       throw new SecAggError(code, m);
     };
-    if (body.sessionId.toLowerCase() !== s.sessionId) reject("WRONG_SESSION", `message for ${body.sessionId}`);
+    if (body.sessionId.toLowerCase() !== s.sessionId)
+      reject("WRONG_SESSION", `message for ${body.sessionId}`);
     const address = s.addressOf.get(body.sender);
-    if (address === undefined) reject("UNKNOWN_CLIENT", `client ${body.sender} is not in the roster`);
+    if (address === undefined)
+      reject("UNKNOWN_CLIENT", `client ${body.sender} is not in the roster`);
     const sigKey = msg.signature.toLowerCase();
     if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
-    if (this.stage === "failed") reject("SESSION_FAILED", this.failure?.message ?? "session failed");
-    if (body.round !== this.stage) reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
+    if (this.stage === "failed")
+      reject("SESSION_FAILED", this.failure?.message ?? "session failed");
+    if (body.round !== this.stage)
+      reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     checkShape(body);
     if (!this.skipSignatures) {
       const t0 = performance.now();
@@ -117,7 +125,8 @@ export class SecAggServer {
     }
     // state may have moved while verifying
     if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
-    if (body.round !== this.stage) reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
+    if (body.round !== this.stage)
+      reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     const u = body.sender;
     switch (body.round) {
       case 0:
@@ -137,14 +146,16 @@ export class SecAggServer {
           if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
           got.add(sh.to);
         }
-        if (got.size !== expected.length) reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
+        if (got.size !== expected.length)
+          reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
         this.shareMsgs.set(u, body);
         break;
       }
       case 2:
         if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
         if (this.masked.has(u)) reject("DUPLICATE", `client ${u} already sent its masked input`);
-        if (body.masked.length !== s.m) reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
+        if (body.masked.length !== s.m)
+          reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
         this.masked.set(u, (body as MaskedInputBody).masked);
         break;
       case 3: {
@@ -154,14 +165,16 @@ export class SecAggServer {
         group.add(u);
         const owners = new Set<number>();
         for (const sh of body.selfMaskShares) {
-          if (!this.u3.has(sh.of)) reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
+          if (!this.u3.has(sh.of))
+            reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
           if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
           if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
           owners.add(sh.of);
         }
         for (const sh of body.keyShares) {
           if (this.u3.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
-          if (!this.u2.has(sh.of)) reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
+          if (!this.u2.has(sh.of))
+            reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
           if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
           if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
           owners.add(sh.of);
@@ -183,7 +196,12 @@ export class SecAggServer {
 
   private requireSurvivors(set: Set<number>, what: string): void {
     if (set.size < this.session.threshold) {
-      this.fail(new SecAggError("TOO_FEW_SURVIVORS", `${set.size} ${what} < threshold ${this.session.threshold}`));
+      this.fail(
+        new SecAggError(
+          "TOO_FEW_SURVIVORS",
+          `${set.size} ${what} < threshold ${this.session.threshold}`,
+        ),
+      );
     }
   }
 
@@ -200,7 +218,8 @@ export class SecAggServer {
         this.requireSurvivors(this.u2, "clients shared keys");
         this.inbox = new Map([...this.u2].map((v) => [v, []]));
         for (const [u, body] of [...this.shareMsgs.entries()].sort((a, b) => a[0] - b[0])) {
-          for (const sh of body.shares) this.inbox.get(sh.to)?.push({ from: u, ciphertext: sh.ciphertext });
+          for (const sh of body.shares)
+            this.inbox.get(sh.to)?.push({ from: u, ciphertext: sh.ciphertext });
         }
         this.stage = 2;
         break;
@@ -241,7 +260,8 @@ export class SecAggServer {
   /** Survivors U3 and dropped U2 \ U3 (round ≥ 3). */
   unmaskRequest(): UnmaskRequest {
     if (this.stage === "failed") throw this.failure!;
-    if (typeof this.stage === "number" && this.stage < 3) throw new SecAggError("NOT_READY", "masked-input round open");
+    if (typeof this.stage === "number" && this.stage < 3)
+      throw new SecAggError("NOT_READY", "masked-input round open");
     return {
       sessionId: this.session.sessionId,
       survivors: [...this.u3].sort((a, b) => a - b),
@@ -263,21 +283,34 @@ export class SecAggServer {
   private requireStage(min: number, v: number, set: Set<number>, what: string): void {
     if (this.stage === "failed") throw this.failure!;
     if (!this.session.addressOf.has(v)) throw new SecAggError("UNKNOWN_CLIENT", `client ${v}`);
-    if (typeof this.stage === "number" && this.stage < min) throw new SecAggError("NOT_READY", `round ${this.stage}`);
-    if (!set.has(v)) throw new SecAggError("NOT_PARTICIPANT", `client ${v} did not ${what} in time`);
+    if (typeof this.stage === "number" && this.stage < min)
+      throw new SecAggError("NOT_READY", `round ${this.stage}`);
+    if (!set.has(v))
+      throw new SecAggError("NOT_PARTICIPANT", `client ${v} did not ${what} in time`);
   }
 
-  private async reconstruct(owner: number, shares: Uint8Array[], check: (secret: Uint8Array) => boolean) {
+  private async reconstruct(
+    owner: number,
+    shares: Uint8Array[],
+    check: (secret: Uint8Array) => boolean,
+  ) {
     const t = this.session.threshold;
     if (shares.length < t) {
-      this.fail(new SecAggError("TOO_FEW_SHARES", `${shares.length} shares of client ${owner} < threshold ${t}`));
+      this.fail(
+        new SecAggError(
+          "TOO_FEW_SHARES",
+          `${shares.length} shares of client ${owner} < threshold ${t}`,
+        ),
+      );
     }
     // t shares suffice; if one is corrupt, retry a few other windows before giving up
     for (let attempt = 0; attempt <= Math.min(8, shares.length - t); attempt++) {
       const secret = await combine(shares.slice(attempt, attempt + t));
       if (check(secret)) return secret;
     }
-    return this.fail(new SecAggError("RECONSTRUCTION_FAILED", `shares of client ${owner} do not reconstruct`));
+    return this.fail(
+      new SecAggError("RECONSTRUCTION_FAILED", `shares of client ${owner} do not reconstruct`),
+    );
   }
 
   private async finalize(): Promise<SecAggResult> {
@@ -289,8 +322,10 @@ export class SecAggServer {
     const sShares = new Map<number, Uint8Array[]>();
     for (const u of [...u4].sort((a, b) => a - b)) {
       const body = this.unmasks.get(u)!;
-      for (const sh of body.selfMaskShares) (bShares.get(sh.of) ?? bShares.set(sh.of, []).get(sh.of)!).push(sh.share);
-      for (const sh of body.keyShares) (sShares.get(sh.of) ?? sShares.set(sh.of, []).get(sh.of)!).push(sh.share);
+      for (const sh of body.selfMaskShares)
+        (bShares.get(sh.of) ?? bShares.set(sh.of, []).get(sh.of)!).push(sh.share);
+      for (const sh of body.keyShares)
+        (sShares.get(sh.of) ?? sShares.set(sh.of, []).get(sh.of)!).push(sh.share);
     }
     const survivors = [...this.u3].sort((a, b) => a - b);
     const selfSeeds: Uint8Array[] = [];
@@ -304,7 +339,9 @@ export class SecAggServer {
     const droppedKeys: { w: number; sSk: Uint8Array }[] = [];
     for (const w of this.droppedAfterShare) {
       const sPk = this.adverts.get(w)!.body.sPk;
-      const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) => equalBytes(x25519.getPublicKey(x), sPk));
+      const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
+        equalBytes(x25519.getPublicKey(x), sPk),
+      );
       droppedKeys.push({ w, sSk });
     }
     const t1 = performance.now();

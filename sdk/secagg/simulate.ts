@@ -41,16 +41,24 @@ export async function simulateSession(opts: {
   const drops = opts.drops ?? new Map();
   const measure = opts.measureBytes ?? false;
   const mg = new MaskGenerator(session.m);
-  const server = new SecAggServer(session, { skipSignatureChecks: opts.skipServerSignatureChecks ?? false });
+  const server = new SecAggServer(session, {
+    skipSignatureChecks: opts.skipServerSignatureChecks ?? false,
+  });
   const stats = new Map<number, ClientStats>();
   const clients = new Map<number, SecAggClient>();
   for (const id of session.ids) {
-    clients.set(id, new SecAggClient({ config: session, id, account: opts.accounts.get(id)!, maskGenerator: mg }));
+    clients.set(
+      id,
+      new SecAggClient({ config: session, id, account: opts.accounts.get(id)!, maskGenerator: mg }),
+    );
     stats.set(id, { id, computeMs: 0, bytesSent: 0, bytesReceived: 0 });
   }
   let serverMs = 0;
   const live = (round: number) => session.ids.filter((id) => (drops.get(id) ?? 4) > round);
-  const step = async (round: number, make: (c: SecAggClient, st: ClientStats) => Promise<Signed | undefined>) => {
+  const step = async (
+    round: number,
+    make: (c: SecAggClient, st: ClientStats) => Promise<Signed | undefined>,
+  ) => {
     for (const id of live(round)) {
       const st = stats.get(id)!;
       const t0 = performance.now();
@@ -77,7 +85,10 @@ export async function simulateSession(opts: {
     const shares = server.sharesFor(c.id);
     if (measure) {
       st.bytesReceived += jsonSize(
-        shares.map((s) => ({ from: s.from, ciphertext: Buffer.from(s.ciphertext).toString("base64") })),
+        shares.map((s) => ({
+          from: s.from,
+          ciphertext: Buffer.from(s.ciphertext).toString("base64"),
+        })),
       );
     }
     return c.maskedInput(shares, opts.inputs.get(c.id)!);

@@ -43,7 +43,12 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function randomInputs(ids: Iterable<number>, m: number, seed: number, range = 10): Map<number, Float64Array> {
+export function randomInputs(
+  ids: Iterable<number>,
+  m: number,
+  seed: number,
+  range = 10,
+): Map<number, Float64Array> {
   const r = rng(seed);
   const out = new Map<number, Float64Array>();
   for (const id of ids) {

@@ -19,7 +19,11 @@ import type { SecAggSessionConfig, Signed } from "#sdk/secagg/index.ts";
 import { accountsFor, makeConfig, randomInputs, rng } from "./helpers.ts";
 
 /** Σ encode(x_u) mod 2^32 over `ids`: the exact value the protocol must output. */
-function plainSum(config: SecAggSessionConfig, inputs: Map<number, Float64Array>, ids: Iterable<number>): Uint32Array {
+function plainSum(
+  config: SecAggSessionConfig,
+  inputs: Map<number, Float64Array>,
+  ids: Iterable<number>,
+): Uint32Array {
   const sum = new Uint32Array(config.vectorLength);
   for (const id of ids) {
     const e = encodeVector(inputs.get(id)!, config.encoding);
@@ -56,7 +60,8 @@ async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
   }
   const masked: Signed[] = [];
   if (upTo >= 3) {
-    for (const c of clients) masked.push(await c.maskedInput(server.sharesFor(c.id), inputs.get(c.id)!));
+    for (const c of clients)
+      masked.push(await c.maskedInput(server.sharesFor(c.id), inputs.get(c.id)!));
     for (const s of masked) await server.submit(s);
     await server.advance();
   }
@@ -141,8 +146,12 @@ describe("secagg exact sums", () => {
 
   it("integer counts aggregate exactly (scale 1)", async () => {
     const accounts = accountsFor(6, 11);
-    const config = makeConfig(accounts, 3, { encoding: makeEncoding({ clip: 1000, maxClients: 6, scale: 1 }) });
-    const inputs = new Map([...accounts.keys()].map((id) => [id, Float64Array.from([id, 2 * id, 7])]));
+    const config = makeConfig(accounts, 3, {
+      encoding: makeEncoding({ clip: 1000, maxClients: 6, scale: 1 }),
+    });
+    const inputs = new Map(
+      [...accounts.keys()].map((id) => [id, Float64Array.from([id, 2 * id, 7])]),
+    );
     const { result } = await simulateSession({ config, accounts, inputs });
     assert.deepEqual([...result.decoded], [21, 42, 42]);
   });
@@ -197,7 +206,8 @@ describe("secagg exact sums", () => {
     const inputs = randomInputs(accounts.keys(), 50, 5);
     const r = rng(77);
     const drops = new Map<number, 0 | 1 | 2 | 3>();
-    for (const id of accounts.keys()) if (r() < 0.1) drops.set(id, Math.floor(r() * 4) as 0 | 1 | 2 | 3);
+    for (const id of accounts.keys())
+      if (r() < 0.1) drops.set(id, Math.floor(r() * 4) as 0 | 1 | 2 | 3);
     const { result, server } = await simulateSession({ config, accounts, inputs, drops });
     assert.equal(server.session.mode, "plus");
     const included = [...accounts.keys()].filter((id) => (drops.get(id) ?? 3) >= 3);
@@ -250,26 +260,32 @@ describe("secagg rejections", () => {
     const tampered = { ...msg, body: { ...msg.body, sPk: new Uint8Array(32).fill(9) } } as Signed;
     await rejectsWith(server.submit(tampered), "BAD_SIGNATURE");
     const stranger = privateKeyToAccount(`0x${"11".repeat(32)}`);
-    const forged = await (await import("#sdk/secagg/messages.ts")).signBody(stranger, server.session.domain, {
+    const forged = await (
+      await import("#sdk/secagg/messages.ts")
+    ).signBody(stranger, server.session.domain, {
       ...msg.body,
       sender: 2,
     });
     await rejectsWith(server.submit(forged), "BAD_SIGNATURE");
-    await rejectsWith(server.submit({ ...msg, body: { ...msg.body, sender: 99 } } as Signed), "UNKNOWN_CLIENT");
+    await rejectsWith(
+      server.submit({ ...msg, body: { ...msg.body, sender: 99 } } as Signed),
+      "UNKNOWN_CLIENT",
+    );
     await rejectsWith(
       server.submit({ ...msg, body: { ...msg.body, sessionId: `0x${"00".repeat(32)}` } } as Signed),
       "WRONG_SESSION",
     );
     // another chain's domain
-    const other = await (await import("#sdk/secagg/messages.ts")).signBody(
-      accounts.get(1)!,
-      { ...server.session.domain, chainId: 1 },
-      msg.body,
-    );
+    const other = await (
+      await import("#sdk/secagg/messages.ts")
+    ).signBody(accounts.get(1)!, { ...server.session.domain, chainId: 1 }, msg.body);
     await rejectsWith(server.submit(other), "BAD_SIGNATURE");
     await server.submit(msg);
     assert.deepEqual(server.pending(), [2, 3, 4]);
-    assert.throws(() => new SecAggClient({ config, id: 2, account: accounts.get(1)! }), SecAggError);
+    assert.throws(
+      () => new SecAggClient({ config, id: 2, account: accounts.get(1)! }),
+      SecAggError,
+    );
   });
 
   it("rejects replays, duplicates and out-of-round messages", async () => {
@@ -280,10 +296,18 @@ describe("secagg rejections", () => {
     const masked = await c.maskedInput(server.sharesFor(c.id), new Float64Array(8));
     await server.submit(masked);
     await rejectsWith(server.submit(masked), "REPLAY");
-    const unmaskEarly = await c.unmask({ sessionId: server.session.sessionId, survivors: [1, 2, 3, 4, 5], dropped: [] });
+    const unmaskEarly = await c.unmask({
+      sessionId: server.session.sessionId,
+      survivors: [1, 2, 3, 4, 5],
+      dropped: [],
+    });
     await rejectsWith(server.submit(unmaskEarly), "OUT_OF_ROUND");
     // a fresh advertisement (new signature) in round 2 is out of round
-    const late = await new SecAggClient({ config: server.session, id: 3, account: accountsFor(5, 7).get(3)! }).advertise();
+    const late = await new SecAggClient({
+      config: server.session,
+      id: 3,
+      account: accountsFor(5, 7).get(3)!,
+    }).advertise();
     await rejectsWith(server.submit(late), "OUT_OF_ROUND");
     await rejectsWith(c.advertise(), "OUT_OF_ROUND");
   });
@@ -322,7 +346,10 @@ describe("secagg rejections", () => {
     await rejectsWith(server.submit(doubled), "BAD_SHARE");
     const self = await signBody(accounts.get(1)!, server.session.domain, {
       ...good.body,
-      shares: [{ to: 1, ciphertext: good.body.shares[0]!.ciphertext }, ...good.body.shares.slice(1)],
+      shares: [
+        { to: 1, ciphertext: good.body.shares[0]!.ciphertext },
+        ...good.body.shares.slice(1),
+      ],
     });
     await rejectsWith(server.submit(self), "NOT_NEIGHBOUR");
     await server.submit(good);
@@ -332,7 +359,11 @@ describe("secagg rejections", () => {
     const { server, clients, accounts } = await toRound(6, 8, 3);
     const c = clients[0]!;
     await rejectsWith(
-      c.unmask({ sessionId: server.session.sessionId, survivors: [1, 2, 3, 4, 5, 6], dropped: [2] }),
+      c.unmask({
+        sessionId: server.session.sessionId,
+        survivors: [1, 2, 3, 4, 5, 6],
+        dropped: [2],
+      }),
       "BOTH_SHARES_REQUESTED",
     );
     // the refusal consumed nothing secret; build a malicious unmask body by hand and check the server rejects it
@@ -354,8 +385,16 @@ describe("secagg rejections", () => {
       const msg = await c.unmask(server.unmaskRequest());
       if (msg.body.round !== 3) throw new Error("unreachable");
       if (c.id === 1) {
-        const bad = msg.body.selfMaskShares.map((s) => ({ of: s.of, share: s.share.map((b, i) => (i === 0 ? b ^ 1 : b)) }));
-        await server.submit(await signBody(accounts.get(1)!, server.session.domain, { ...msg.body, selfMaskShares: bad }));
+        const bad = msg.body.selfMaskShares.map((s) => ({
+          of: s.of,
+          share: s.share.map((b, i) => (i === 0 ? b ^ 1 : b)),
+        }));
+        await server.submit(
+          await signBody(accounts.get(1)!, server.session.domain, {
+            ...msg.body,
+            selfMaskShares: bad,
+          }),
+        );
       } else await server.submit(msg);
     }
     // 5 shares for t = 4: the server retries another window and still reconstructs
