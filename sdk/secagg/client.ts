@@ -41,6 +41,7 @@ import {
   deriveKey,
 } from "./prg.ts";
 import { resolveSession } from "./params.ts";
+import { X25519Secret } from "./x25519.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
 export type SecAggAccount = Pick<LocalAccount, "address" | "signTypedData">;
@@ -89,10 +90,10 @@ export function selfMaskCommitment(
 /** Seed of the pairwise mask between two clients, from X25519(s_u^SK, s_v^PK). */
 export function pairwiseSeed(
   sessionIdBytes: Uint8Array,
-  sSk: Uint8Array,
+  sSk: X25519Secret,
   otherSPk: Uint8Array,
 ): Uint8Array {
-  return deriveKey(x25519.getSharedSecret(sSk, otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
+  return deriveKey(sSk.agree(otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
 }
 
 export function selfMaskSeed(sessionIdBytes: Uint8Array, b: Uint8Array): Uint8Array {
@@ -111,8 +112,8 @@ export class SecAggClient {
   readonly session: ResolvedSession;
   private readonly account: SecAggAccount;
   private stage: ClientStage = "init";
-  private readonly cSk: Uint8Array;
-  private readonly sSk: Uint8Array;
+  private readonly cSk: X25519Secret;
+  private readonly sSk: X25519Secret;
   private b: Uint8Array | undefined;
   /** Neighbours that advertised (U1 ∩ N(u)) and their keys. */
   private keys = new Map<number, NeighbourKeys>();
@@ -122,12 +123,18 @@ export class SecAggClient {
   /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
   private shareKeyCache = new Map<number, Uint8Array>();
   private mg: MaskGenerator | undefined;
+  private readonly verifyNeighbours: boolean;
 
   constructor(opts: {
     config: SecAggSessionConfig | ResolvedSession;
     id: number;
     account: SecAggAccount;
     maskGenerator?: MaskGenerator;
+    /**
+     * Verify neighbours' advertisement signatures (default true). Only in-process benchmarks that simulate n clients
+     * turn it off, to avoid repeating n·k identical verifications; they account the cost separately.
+     */
+    verifyNeighbourSignatures?: boolean;
   }) {
     this.session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
     this.id = opts.id;
@@ -141,9 +148,10 @@ export class SecAggClient {
         `account ${opts.account.address} is not client ${opts.id}'s device key`,
       );
     }
-    this.cSk = x25519.utils.randomSecretKey();
-    this.sSk = x25519.utils.randomSecretKey();
+    this.cSk = new X25519Secret(x25519.utils.randomSecretKey());
+    this.sSk = new X25519Secret(x25519.utils.randomSecretKey());
     this.mg = opts.maskGenerator;
+    this.verifyNeighbours = opts.verifyNeighbourSignatures ?? true;
   }
 
   get neighbours(): readonly number[] {
@@ -159,7 +167,7 @@ export class SecAggClient {
   private shareKey(v: number): Uint8Array {
     let key = this.shareKeyCache.get(v);
     if (key === undefined) {
-      const shared = x25519.getSharedSecret(this.cSk, this.keys.get(v)!.cPk);
+      const shared = this.cSk.agree(this.keys.get(v)!.cPk);
       key = deriveKey(shared, this.session.sessionIdBytes, LABEL_SHARE_KEY);
       this.shareKeyCache.set(v, key);
     }
@@ -173,8 +181,8 @@ export class SecAggClient {
       sessionId: this.session.sessionId,
       round: 0,
       sender: this.id,
-      cPk: x25519.getPublicKey(this.cSk),
-      sPk: x25519.getPublicKey(this.sSk),
+      cPk: this.cSk.publicKey(),
+      sPk: this.sSk.publicKey(),
     };
     return signBody(this.account, this.session.domain, body);
   }
@@ -198,7 +206,10 @@ export class SecAggClient {
       if (this.keys.has(body.sender))
         throw new SecAggError("DUPLICATE", `two keys for ${body.sender}`);
       checkShape(body);
-      if (!(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))) {
+      if (
+        this.verifyNeighbours &&
+        !(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))
+      ) {
         throw new SecAggError("BAD_SIGNATURE", `advertisement of ${body.sender}`);
       }
       if (equalBytes(body.cPk, body.sPk))
@@ -216,7 +227,7 @@ export class SecAggClient {
     const count = holders.length + 1;
     const [bShares, sShares] = await Promise.all([
       split(this.b, count, s.threshold),
-      split(new Uint8Array(this.sSk), count, s.threshold),
+      split(new Uint8Array(this.sSk.secret), count, s.threshold),
     ]);
     this.held.set(this.id, [bShares[count - 1]!, sShares[count - 1]!]);
     const shares: EncryptedShare[] = holders.map((v, i) => {

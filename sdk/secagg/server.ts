@@ -19,6 +19,7 @@ import type {
   UnmaskRequest,
 } from "./messages.ts";
 import { MaskGenerator } from "./prg.ts";
+import { X25519Secret } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -336,13 +337,13 @@ export class SecAggServer {
       );
       selfSeeds.push(selfMaskSeed(s.sessionIdBytes, b));
     }
-    const droppedKeys: { w: number; sSk: Uint8Array }[] = [];
+    const droppedKeys: { w: number; sSk: X25519Secret }[] = [];
     for (const w of this.droppedAfterShare) {
       const sPk = this.adverts.get(w)!.body.sPk;
       const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
         equalBytes(x25519.getPublicKey(x), sPk),
       );
-      droppedKeys.push({ w, sSk });
+      droppedKeys.push({ w, sSk: new X25519Secret(sSk) });
     }
     const t1 = performance.now();
     this.timings.reconstructMs = t1 - t0;

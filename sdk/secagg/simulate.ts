@@ -36,6 +36,8 @@ export async function simulateSession(opts: {
   drops?: DropPlan;
   measureBytes?: boolean;
   skipServerSignatureChecks?: boolean;
+  /** See SecAggClient's `verifyNeighbourSignatures` (default true). */
+  verifyNeighbourSignatures?: boolean;
 }): Promise<SimulationReport> {
   const session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
   const drops = opts.drops ?? new Map();
@@ -49,7 +51,13 @@ export async function simulateSession(opts: {
   for (const id of session.ids) {
     clients.set(
       id,
-      new SecAggClient({ config: session, id, account: opts.accounts.get(id)!, maskGenerator: mg }),
+      new SecAggClient({
+        config: session,
+        id,
+        account: opts.accounts.get(id)!,
+        maskGenerator: mg,
+        verifyNeighbourSignatures: opts.verifyNeighbourSignatures ?? true,
+      }),
     );
     stats.set(id, { id, computeMs: 0, bytesSent: 0, bytesReceived: 0 });
   }

@@ -123,18 +123,16 @@ describe("secagg over HTTP (loopback)", () => {
     const accounts = accountsFor(5, 63);
     const config = makeConfig(accounts, 4); // t = 4
     http.addSession(config, { roundTimeoutMs: 400 });
-    const runs = [...accounts.entries()]
-      .slice(0, 3)
-      .map(([id, account]) =>
-        runSecAggHttpClient({
-          baseUrl: url,
-          config,
-          id,
-          account,
-          input: new Float64Array(4),
-          poll: { maxDelayMs: 100 },
-        }),
-      );
+    const runs = [...accounts.entries()].slice(0, 3).map(([id, account]) =>
+      runSecAggHttpClient({
+        baseUrl: url,
+        config,
+        id,
+        account,
+        input: new Float64Array(4),
+        poll: { maxDelayMs: 100 },
+      }),
+    );
     await assert.rejects(
       http.result(config.sessionId),
       (e: unknown) => e instanceof SecAggError && e.code === "TOO_FEW_SURVIVORS",

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { chacha20 } from "@noble/ciphers/chacha.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { X25519Secret } from "#sdk/secagg/x25519.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   MaskGenerator,
@@ -76,6 +78,21 @@ describe("secagg building blocks", () => {
     const ref = chacha20(seed, new Uint8Array(12), new Uint8Array(4000));
     assert.deepEqual(a, b);
     assert.deepEqual(new Uint8Array(a.buffer), ref);
+  });
+
+  it("native and @noble X25519 agree (including on unclamped secrets) and low-order keys are refused", () => {
+    for (let i = 0; i < 5; i++) {
+      const a = x25519.utils.randomSecretKey();
+      const b = x25519.utils.randomSecretKey();
+      const pb = x25519.getPublicKey(b);
+      const native = new X25519Secret(a, { native: true }).agree(pb);
+      assert.deepEqual(native, x25519.getSharedSecret(a, pb));
+      assert.deepEqual(new X25519Secret(a, { native: false }).agree(pb), native);
+      assert.deepEqual(new X25519Secret(b).agree(x25519.getPublicKey(a)), native);
+    }
+    assert.throws(() =>
+      new X25519Secret(x25519.utils.randomSecretKey(), { native: false }).agree(new Uint8Array(32)),
+    );
   });
 
   it("fixed-point encoding clips, offsets and decodes sums of maxClients without wrapping", () => {
