@@ -53,7 +53,9 @@ export class SecAggServer {
   private readonly seen = new Set<string>();
   private readonly adverts = new Map<number, Signed<AdvertiseBody>>();
   private readonly shareMsgs = new Map<number, ShareKeysBody>();
-  private readonly masked = new Map<number, Uint32Array>();
+  /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
+  private maskedSum: Uint32Array | undefined;
+  private readonly maskedFrom = new Set<number>();
   private readonly unmasks = new Map<number, UnmaskBody>();
   private u1 = new Set<number>();
   private u2 = new Set<number>();
@@ -91,7 +93,7 @@ export class SecAggServer {
       case 1:
         return from(this.u1, this.shareMsgs);
       case 2:
-        return from(this.u2, this.masked);
+        return [...this.u2].filter((id) => !this.maskedFrom.has(id));
       case 3:
         return from(this.u3, this.unmasks);
       default:
@@ -154,10 +156,16 @@ export class SecAggServer {
       }
       case 2:
         if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
-        if (this.masked.has(u)) reject("DUPLICATE", `client ${u} already sent its masked input`);
+        if (this.maskedFrom.has(u))
+          reject("DUPLICATE", `client ${u} already sent its masked input`);
         if (body.masked.length !== s.m)
           reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
-        this.masked.set(u, (body as MaskedInputBody).masked);
+        {
+          const y = (body as MaskedInputBody).masked;
+          const acc = (this.maskedSum ??= new Uint32Array(s.m));
+          for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+          this.maskedFrom.add(u);
+        }
         break;
       case 3: {
         if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
@@ -190,8 +198,8 @@ export class SecAggServer {
   private fail(err: SecAggError): never {
     this.stage = "failed";
     this.failure = err;
-    // drop masked vectors: nothing more will be computed from them
-    this.masked.clear();
+    // drop the masked sum: nothing more will be computed from it
+    this.maskedSum = undefined;
     throw err;
   }
 
@@ -226,7 +234,7 @@ export class SecAggServer {
         break;
       }
       case 2:
-        this.u3 = new Set(this.masked.keys());
+        this.u3 = new Set(this.maskedFrom);
         this.requireSurvivors(this.u3, "clients sent masked inputs");
         this.droppedAfterShare = [...this.u2].filter((v) => !this.u3.has(v)).sort((a, b) => a - b);
         this.stage = 3;
@@ -276,9 +284,12 @@ export class SecAggServer {
     return this.result;
   }
 
-  /** Every vector the server holds (masked inputs only) — exposed so tests can prove no plaintext is stored. */
+  /**
+   * Every input-dependent vector the server holds: the running sum of the masked inputs received so far (each masked
+   * input is folded in on arrival and not kept). Exposed so tests can prove no plaintext is ever stored.
+   */
   storedVectors(): Uint32Array[] {
-    return [...this.masked.values()];
+    return this.maskedSum === undefined ? [] : [this.maskedSum];
   }
 
   private requireStage(min: number, v: number, set: Set<number>, what: string): void {
@@ -348,11 +359,8 @@ export class SecAggServer {
     const t1 = performance.now();
     this.timings.reconstructMs = t1 - t0;
 
-    const sum = new Uint32Array(s.m);
-    for (const u of survivors) {
-      const y = this.masked.get(u)!;
-      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + y[i]!;
-    }
+    const sum = this.maskedSum ?? new Uint32Array(s.m);
+    this.maskedSum = undefined;
     const mg = new MaskGenerator(s.m);
     for (const seed of selfSeeds) mg.sub(sum, seed);
     for (const { w, sSk } of droppedKeys) {
@@ -365,7 +373,6 @@ export class SecAggServer {
       }
     }
     this.timings.unmaskMs = performance.now() - t1;
-    this.masked.clear();
     const dropped = s.ids.filter((id) => !this.u3.has(id));
     return {
       sessionId: s.sessionId,

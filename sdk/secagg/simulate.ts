@@ -32,7 +32,10 @@ export interface SimulationReport {
 export async function simulateSession(opts: {
   config: SecAggSessionConfig | ResolvedSession;
   accounts: ReadonlyMap<number, Pick<LocalAccount, "address" | "signTypedData">>;
-  inputs: ReadonlyMap<number, ArrayLike<number> | Uint32Array>;
+  /** Each client's input (real values, or an already encoded Uint32Array), as a map or computed on demand. */
+  inputs:
+    | ReadonlyMap<number, ArrayLike<number> | Uint32Array>
+    | ((id: number) => ArrayLike<number> | Uint32Array);
   drops?: DropPlan;
   measureBytes?: boolean;
   skipServerSignatureChecks?: boolean;
@@ -99,7 +102,8 @@ export async function simulateSession(opts: {
         })),
       );
     }
-    return c.maskedInput(shares, opts.inputs.get(c.id)!);
+    const input = typeof opts.inputs === "function" ? opts.inputs(c.id) : opts.inputs.get(c.id)!;
+    return c.maskedInput(shares, input);
   });
   await step(3, async (c, st) => {
     const req = server.unmaskRequest();
