@@ -41,7 +41,7 @@ import {
   deriveKey,
 } from "./prg.ts";
 import { resolveSession } from "./params.ts";
-import { X25519Secret } from "./x25519.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
 export type SecAggAccount = Pick<LocalAccount, "address" | "signTypedData">;
@@ -214,6 +214,9 @@ export class SecAggClient {
       }
       if (equalBytes(body.cPk, body.sPk))
         throw new SecAggError("INVALID_MESSAGE", `${body.sender} reused a key`);
+      if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk)) {
+        throw new SecAggError("INVALID_MESSAGE", `${body.sender} advertised a low-order key`);
+      }
       this.keys.set(body.sender, { cPk: body.cPk, sPk: body.sPk });
     }
     const holders = [...this.keys.keys()].sort((a, b) => a - b);

@@ -24,12 +24,18 @@ export const LABEL_SELF_MASK = enc.encode("DML-SecAgg/1 self mask");
 export const LABEL_PAIR_MASK = enc.encode("DML-SecAgg/1 pairwise mask");
 export const LABEL_SHARE_KEY = enc.encode("DML-SecAgg/1 share encryption");
 
-/** HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key. */
+const hasNativeHkdf = typeof nodeCrypto.hkdfSync === "function";
+
+/** HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key (native node:crypto when present, else noble). */
 export function deriveKey(
   ikm: Uint8Array,
   sessionIdBytes: Uint8Array,
   label: Uint8Array,
+  opts: { native?: boolean } = {},
 ): Uint8Array {
+  if ((opts.native ?? true) && hasNativeHkdf) {
+    return new Uint8Array(nodeCrypto.hkdfSync("sha256", ikm, sessionIdBytes, label, 32));
+  }
   return hkdf(sha256, ikm, sessionIdBytes, label, 32);
 }
 

@@ -5,7 +5,6 @@
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
  */
 import { x25519 } from "@noble/curves/ed25519.js";
-import { combine } from "shamir-secret-sharing";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
@@ -19,7 +18,8 @@ import type {
   UnmaskRequest,
 } from "./messages.ts";
 import { MaskGenerator } from "./prg.ts";
-import { X25519Secret } from "./x25519.ts";
+import { combineShares } from "./shamir.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -135,6 +135,8 @@ export class SecAggServer {
       case 0:
         if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
         if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
+        if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
+          reject("INVALID_MESSAGE", "low-order public key");
         this.adverts.set(u, msg as Signed<AdvertiseBody>);
         break;
       case 1: {
@@ -317,7 +319,12 @@ export class SecAggServer {
     }
     // t shares suffice; if one is corrupt, retry a few other windows before giving up
     for (let attempt = 0; attempt <= Math.min(8, shares.length - t); attempt++) {
-      const secret = await combine(shares.slice(attempt, attempt + t));
+      let secret: Uint8Array;
+      try {
+        secret = combineShares(shares.slice(attempt, attempt + t));
+      } catch {
+        continue; // malformed share in this window (e.g. repeated x): try the next one
+      }
       if (check(secret)) return secret;
     }
     return this.fail(

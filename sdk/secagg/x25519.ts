@@ -67,3 +67,16 @@ export class X25519Secret {
     return out;
   }
 }
+
+const probe = new X25519Secret(x25519.utils.randomSecretKey());
+
+/** True when `pk` is not a usable X25519 public key (wrong length or a low-order point: all-zero shared secret). */
+export function isWeakPublicKey(pk: Uint8Array): boolean {
+  if (pk.length !== 32) return true;
+  try {
+    probe.agree(pk);
+    return false;
+  } catch {
+    return true;
+  }
+}

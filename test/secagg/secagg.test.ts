@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
+import { combine, split } from "shamir-secret-sharing";
+import { combineShares } from "#sdk/secagg/shamir.ts";
+import { LABEL_PAIR_MASK, deriveKey } from "#sdk/secagg/prg.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import {
@@ -14,6 +17,7 @@ import {
   fromJson,
   makeEncoding,
   resolveSession,
+  signBody,
   simulateSession,
   toJson,
 } from "#sdk/secagg/index.ts";
@@ -71,13 +75,19 @@ async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
 }
 
 describe("secagg building blocks", () => {
-  it("native and @noble ChaCha20 mask streams are identical", () => {
+  it("native and @noble ChaCha20 mask streams and HKDF-SHA256 are identical", () => {
     const seed = new Uint8Array(32).map((_, i) => i * 7 + 1);
     const a = new Uint32Array(new MaskGenerator(1000, { native: true }).expand(seed));
     const b = new Uint32Array(new MaskGenerator(1000, { native: false }).expand(seed));
     const ref = chacha20(seed, new Uint8Array(12), new Uint8Array(4000));
     assert.deepEqual(a, b);
     assert.deepEqual(new Uint8Array(a.buffer), ref);
+    const ikm = new Uint8Array(32).fill(5);
+    const salt = new Uint8Array(32).fill(6);
+    assert.deepEqual(
+      deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: true }),
+      deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: false }),
+    );
   });
 
   it("native and @noble X25519 agree (including on unclamped secrets) and low-order keys are refused", () => {
@@ -93,6 +103,24 @@ describe("secagg building blocks", () => {
     assert.throws(() =>
       new X25519Secret(x25519.utils.randomSecretKey(), { native: false }).agree(new Uint8Array(32)),
     );
+  });
+
+  it("fast Shamir reconstruction matches shamir-secret-sharing's combine", async () => {
+    for (const [n, t] of [
+      [2, 2],
+      [5, 3],
+      [40, 27],
+      [255, 128],
+    ] as const) {
+      const secret = new Uint8Array(32).map(() => Math.floor(Math.random() * 256));
+      const shares = await split(secret, n, t);
+      const subset = shares.slice(n - t);
+      assert.deepEqual(combineShares(subset), secret);
+      assert.deepEqual(combineShares(subset), await combine(subset));
+      if (t > 2)
+        assert.notDeepEqual(combineShares(subset.slice(1)), secret, "t − 1 shares do not suffice");
+    }
+    assert.throws(() => combineShares([new Uint8Array(33)]), SecAggError);
   });
 
   it("fixed-point encoding clips, offsets and decodes sums of maxClients without wrapping", () => {
@@ -271,7 +299,6 @@ describe("secagg rejections", () => {
     // a client that signs a too-short vector is rejected by the server
     const c2 = clients[1]!;
     const good = await c2.maskedInput(server.sharesFor(c2.id), inputs.get(c2.id)!);
-    const { signBody } = await import("#sdk/secagg/messages.ts");
     const account = accountsFor(5, 7).get(c2.id)!;
     const short = await signBody(account, server.session.domain, {
       ...good.body,
@@ -290,13 +317,16 @@ describe("secagg rejections", () => {
     const tampered = { ...msg, body: { ...msg.body, sPk: new Uint8Array(32).fill(9) } } as Signed;
     await rejectsWith(server.submit(tampered), "BAD_SIGNATURE");
     const stranger = privateKeyToAccount(`0x${"11".repeat(32)}`);
-    const forged = await (
-      await import("#sdk/secagg/messages.ts")
-    ).signBody(stranger, server.session.domain, {
+    const forged = await signBody(stranger, server.session.domain, {
       ...msg.body,
       sender: 2,
     });
     await rejectsWith(server.submit(forged), "BAD_SIGNATURE");
+    const lowOrder = await signBody(accounts.get(1)!, server.session.domain, {
+      ...msg.body,
+      sPk: new Uint8Array(32),
+    });
+    await rejectsWith(server.submit(lowOrder), "INVALID_MESSAGE");
     await rejectsWith(
       server.submit({ ...msg, body: { ...msg.body, sender: 99 } } as Signed),
       "UNKNOWN_CLIENT",
@@ -306,9 +336,11 @@ describe("secagg rejections", () => {
       "WRONG_SESSION",
     );
     // another chain's domain
-    const other = await (
-      await import("#sdk/secagg/messages.ts")
-    ).signBody(accounts.get(1)!, { ...server.session.domain, chainId: 1 }, msg.body);
+    const other = await signBody(
+      accounts.get(1)!,
+      { ...server.session.domain, chainId: 1 },
+      msg.body,
+    );
     await rejectsWith(server.submit(other), "BAD_SIGNATURE");
     await server.submit(msg);
     assert.deepEqual(server.pending(), [2, 3, 4]);
@@ -360,7 +392,6 @@ describe("secagg rejections", () => {
 
   it("server rejects share-keys messages that skip or add recipients", async () => {
     const { server, clients } = await toRound(5, 8, 1);
-    const { signBody } = await import("#sdk/secagg/messages.ts");
     const accounts = accountsFor(5, 7);
     const good = await clients[0]!.shareKeys(server.keysFor(1));
     if (good.body.round !== 1) throw new Error("unreachable");
@@ -399,7 +430,6 @@ describe("secagg rejections", () => {
     // the refusal consumed nothing secret; build a malicious unmask body by hand and check the server rejects it
     const honest = await clients[1]!.unmask(server.unmaskRequest());
     if (honest.body.round !== 3) throw new Error("unreachable");
-    const { signBody } = await import("#sdk/secagg/messages.ts");
     const both = await signBody(accounts.get(2)!, server.session.domain, {
       ...honest.body,
       keyShares: [{ of: 3, share: honest.body.selfMaskShares[0]!.share }],
@@ -410,7 +440,6 @@ describe("secagg rejections", () => {
 
   it("a corrupted revealed share is detected at reconstruction", async () => {
     const { server, clients, accounts, config } = await toRound(5, 8, 3); // t = 4
-    const { signBody } = await import("#sdk/secagg/messages.ts");
     for (const c of clients) {
       const msg = await c.unmask(server.unmaskRequest());
       if (msg.body.round !== 3) throw new Error("unreachable");
