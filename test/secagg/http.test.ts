@@ -26,7 +26,7 @@ describe("secagg over HTTP (loopback)", () => {
     const m = 512;
     const accounts = accountsFor(n, 61);
     const config = makeConfig(accounts, m);
-    const server = http.addSession(config, { roundTimeoutMs: 6000, exposeResult: true });
+    const server = http.addSession(config, { roundTimeoutMs: 15_000, exposeResult: true });
     assert.equal(server.session.threshold, 14);
     const inputs = randomInputs(accounts.keys(), m, 61);
     // 6 of 20 drop: two before each of rounds 0, 1, 2 (silent ones are dropped by the round deadline)
@@ -122,7 +122,7 @@ describe("secagg over HTTP (loopback)", () => {
   it("a round deadline with too few clients fails the session with TOO_FEW_SURVIVORS", async () => {
     const accounts = accountsFor(5, 63);
     const config = makeConfig(accounts, 4); // t = 4
-    http.addSession(config, { roundTimeoutMs: 400 });
+    http.addSession(config, { roundTimeoutMs: 2000 });
     const runs = [...accounts.entries()].slice(0, 3).map(([id, account]) =>
       runSecAggHttpClient({
         baseUrl: url,
