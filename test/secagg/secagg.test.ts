@@ -439,7 +439,7 @@ describe("secagg rejections", () => {
   });
 
   it("a corrupted revealed share is detected at reconstruction", async () => {
-    const { server, clients, accounts, config } = await toRound(5, 8, 3); // t = 4
+    const { server, clients, accounts, config, inputs } = await toRound(5, 8, 3); // t = 4
     for (const c of clients) {
       const msg = await c.unmask(server.unmaskRequest());
       if (msg.body.round !== 3) throw new Error("unreachable");
@@ -459,5 +459,6 @@ describe("secagg rejections", () => {
     // 5 shares for t = 4: the server retries another window and still reconstructs
     await server.advance();
     assert.equal(server.getResult().survivors.length, config.roster.length);
+    assert.deepEqual(server.getResult().sum, plainSum(config, inputs, accounts.keys()));
   });
 });
