@@ -245,6 +245,22 @@ describe("secagg exact sums", () => {
     });
   }
 
+  it("SecAgg+: a neighbourhood losing more than k + 1 − t members fails with TOO_FEW_SHARES", async () => {
+    const accounts = accountsFor(30, 9);
+    const config = makeConfig(accounts, 8, { degree: 6 });
+    const session = resolveSession(config);
+    assert.equal(session.threshold, 4);
+    const victim = 1;
+    // 4 of the victim's 6 neighbours go silent in the unmasking round: 3 shares of b_1 remain (< t = 4)
+    const silent = session.neighbours.get(victim)!.slice(0, 4);
+    const drops = new Map(silent.map((id) => [id, 3 as const]));
+    const inputs = randomInputs(accounts.keys(), 8, 9);
+    await rejectsWith(
+      simulateSession({ config: session, accounts, inputs, drops }),
+      "TOO_FEW_SHARES",
+    );
+  });
+
   it("SecAgg+ with n = 200 (k = 16) and 10% dropout is exact", async () => {
     const accounts = accountsFor(200, 5);
     const config = makeConfig(accounts, 50, { degree: 16 });
