@@ -1,0 +1,157 @@
+/**
+ * Embedded IPFS: a Helia node built with `createHeliaLight` — no libp2p, no routers, no block
+ * brokers, so it never dials out — over `blockstore-fs` and `datastore-fs` stores in a directory.
+ * Blocks are imported and exported by `@helia/unixfs` (CIDv1, raw leaves, sha2-256); reads are
+ * `offline`, i.e. served only from the local blockstore — unless a {@link BlockSource} is configured:
+ * then missing blocks are fetched from it, verified against their CIDs by Helia, and cached locally.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { createHeliaLight } from "helia";
+import type { Helia } from "helia";
+import { unixfs } from "@helia/unixfs";
+import type { UnixFS } from "@helia/unixfs";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import type { CID } from "multiformats/cid";
+import { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
+import { parseCid } from "./cid.ts";
+import {
+  checkDirectoryFiles,
+  checkFileName,
+  collect,
+  ContentNotFoundError,
+  ContentTooLargeError,
+  DEFAULT_MAX_READ_BYTES,
+  type ContentStore,
+  type DirectoryFile,
+} from "./store.ts";
+
+export interface HeliaStoreOptions {
+  /** Directory holding `blocks/` and `datastore/`; created when missing. */
+  dir: string;
+  /** Largest single read in bytes (default 64 MiB). */
+  maxReadBytes?: number;
+  /** Where to fetch blocks that are not stored locally (verified on arrival). Default: none. */
+  blockSource?: BlockSource;
+  /** With a block source: deadline of one whole read in ms (default 120 s). */
+  readTimeoutMs?: number;
+}
+
+const IMPORT = { cidVersion: 1, rawLeaves: true } as const;
+
+export class HeliaStore implements ContentStore {
+  readonly #helia: Helia;
+  readonly #fs: UnixFS;
+  readonly #limit: number;
+  /** `undefined`: offline (local blocks only); otherwise the deadline of a read that may fetch. */
+  readonly #readTimeoutMs: number | undefined;
+  #closed = false;
+
+  private constructor(helia: Helia, limit: number, readTimeoutMs: number | undefined) {
+    this.#helia = helia;
+    this.#fs = unixfs(helia);
+    this.#limit = limit;
+    this.#readTimeoutMs = readTimeoutMs;
+  }
+
+  /** Opens (or creates) the stores under `options.dir` and starts the node. */
+  static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
+    await mkdir(options.dir, { recursive: true });
+    const source = options.blockSource;
+    const helia = createHeliaLight({
+      blockstore: new FsBlockstore(join(options.dir, "blocks")),
+      datastore: new FsDatastore(join(options.dir, "datastore")),
+      blockBrokers: source
+        ? [
+            {
+              name: source.name,
+              retrieve: (cid: CID, opts?: { signal?: AbortSignal }) =>
+                source.getBlock(cid, opts?.signal ? { signal: opts.signal } : {}),
+            },
+          ]
+        : [],
+    });
+    await helia.start();
+    return new HeliaStore(
+      helia,
+      options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES,
+      source ? (options.readTimeoutMs ?? 120_000) : undefined,
+    );
+  }
+
+  async addBytes(bytes: Uint8Array): Promise<string> {
+    this.#assertOpen();
+    const cid = await this.#fs.addBytes(bytes, IMPORT);
+    return cid.toString();
+  }
+
+  async getBytes(cid: string): Promise<Uint8Array> {
+    return this.#read(cid, undefined);
+  }
+
+  async addDirectory(files: readonly DirectoryFile[]): Promise<string> {
+    this.#assertOpen();
+    checkDirectoryFiles(files);
+    let root: string | undefined;
+    const entries = files.map((f) => ({ path: f.path, content: f.content }));
+    for await (const entry of this.#fs.addAll(entries, { ...IMPORT, wrapWithDirectory: true })) {
+      if (entry.path === "") root = entry.cid.toString();
+    }
+    if (root === undefined) throw new Error("HeliaStore: importer returned no directory root");
+    return root;
+  }
+
+  async getFile(cid: string, path: string): Promise<Uint8Array> {
+    checkFileName(path);
+    return this.#read(cid, path);
+  }
+
+  /** The raw bytes of one locally stored block (for serving blocks to other stores). */
+  async getBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    this.#assertOpen();
+    try {
+      return await collect(
+        this.#helia.blockstore.get(cid, { offline: true, ...options }),
+        cid.toString(),
+        Number.MAX_SAFE_INTEGER,
+      );
+    } catch (e) {
+      throw new ContentNotFoundError(cid.toString(), undefined, e);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#helia.stop();
+  }
+
+  async #read(cid: string, path: string | undefined): Promise<Uint8Array> {
+    this.#assertOpen();
+    const parsed = parseCid(cid);
+    // A referenced timer (unlike AbortSignal.timeout) keeps the process alive until the deadline.
+    const deadline = new AbortController();
+    const timer =
+      this.#readTimeoutMs === undefined
+        ? undefined
+        : setTimeout(() => deadline.abort(new Error("read deadline passed")), this.#readTimeoutMs);
+    try {
+      const chunks = this.#fs.cat(parsed, {
+        ...(timer === undefined ? { offline: true } : { signal: deadline.signal }),
+        ...(path === undefined ? {} : { path }),
+      });
+      return await collect(chunks, cid, this.#limit);
+    } catch (e) {
+      if (e instanceof ContentTooLargeError) throw e;
+      if (isHashMismatch(e)) throw new ContentIntegrityError(cid, e);
+      throw new ContentNotFoundError(cid, path, e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("HeliaStore is closed");
+  }
+}

@@ -1,0 +1,16 @@
+/** IPFS content storage: embedded Helia (default) or a configured Kubo RPC node. */
+export { InvalidCidError, isCid, parseCid } from "./cid.ts";
+export {
+  checkDirectoryFiles,
+  checkFileName,
+  ContentNotFoundError,
+  ContentTooLargeError,
+  DEFAULT_MAX_READ_BYTES,
+  InvalidDirectoryError,
+  type ContentStore,
+  type DirectoryFile,
+} from "./store.ts";
+export { HeliaStore, type HeliaStoreOptions } from "./helia-store.ts";
+export { kuboBlockSource, KuboStore, type KuboStoreOptions } from "./kubo-store.ts";
+export { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
+export { openContentStore, contentStoreConfigSchema, type ContentStoreConfig } from "./open.ts";

@@ -1,0 +1,366 @@
+/**
+ * SecAgg client state machine (one device, one session). Transport-agnostic: each method consumes what the server
+ * relayed for the round and returns the signed message to send. Rounds must be called in order, each at most once.
+ *
+ *   advertise()               → Signed<AdvertiseBody>
+ *   shareKeys(neighbourKeys)  → Signed<ShareKeysBody>       (neighbourKeys: neighbours' signed advertisements)
+ *   maskedInput(shares, x)    → Signed<MaskedInputBody>     (shares: ciphertexts addressed to this client)
+ *   unmask(request)           → Signed<UnmaskBody>          (request: survivors U3 and dropped U2 \ U3)
+ */
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { randomBytes } from "node:crypto";
+import { split } from "shamir-secret-sharing";
+import type { LocalAccount } from "viem";
+import { SecAggError } from "./errors.ts";
+import { encodeVector } from "./encoding.ts";
+import {
+  SHARE_BYTES,
+  SHARE_CIPHERTEXT_BYTES,
+  SHARE_PLAINTEXT_BYTES,
+  checkShape,
+  signBody,
+  verifySigned,
+} from "./messages.ts";
+import type {
+  AdvertiseBody,
+  EncryptedShare,
+  MaskedInputBody,
+  RevealedShare,
+  ShareKeysBody,
+  Signed,
+  UnmaskBody,
+  UnmaskRequest,
+} from "./messages.ts";
+import {
+  LABEL_PAIR_MASK,
+  LABEL_SELF_MASK,
+  LABEL_SHARE_KEY,
+  MaskGenerator,
+  deriveKey,
+} from "./prg.ts";
+import { resolveSession } from "./params.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
+import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
+
+export type SecAggAccount = Pick<LocalAccount, "address" | "signTypedData">;
+
+const random = (len: number): Uint8Array => new Uint8Array(randomBytes(len));
+
+/** Associated data of a share ciphertext: protocol tag ‖ session ‖ round ‖ sender ‖ receiver. */
+export function shareAssociatedData(
+  sessionIdBytes: Uint8Array,
+  from: number,
+  to: number,
+): Uint8Array {
+  const tag = new TextEncoder().encode("DML-SecAgg/1 share");
+  const out = new Uint8Array(tag.length + 32 + 1 + 8);
+  out.set(tag, 0);
+  out.set(sessionIdBytes, tag.length);
+  const o = tag.length + 32;
+  out[o] = 1;
+  new DataView(out.buffer).setUint32(o + 1, from);
+  new DataView(out.buffer).setUint32(o + 5, to);
+  return out;
+}
+
+/** Nonce of a share ciphertext: the share key is per unordered pair, so the nonce encodes the direction. */
+export function shareNonce(from: number, to: number): Uint8Array {
+  const out = new Uint8Array(12);
+  new DataView(out.buffer).setUint32(0, from);
+  new DataView(out.buffer).setUint32(4, to);
+  return out;
+}
+
+export function selfMaskCommitment(
+  sessionIdBytes: Uint8Array,
+  id: number,
+  b: Uint8Array,
+): Uint8Array {
+  const tag = new TextEncoder().encode("DML-SecAgg/1 b");
+  const buf = new Uint8Array(tag.length + 32 + 4 + b.length);
+  buf.set(tag, 0);
+  buf.set(sessionIdBytes, tag.length);
+  new DataView(buf.buffer).setUint32(tag.length + 32, id);
+  buf.set(b, tag.length + 36);
+  return sha256(buf);
+}
+
+/** Seed of the pairwise mask between two clients, from X25519(s_u^SK, s_v^PK). */
+export function pairwiseSeed(
+  sessionIdBytes: Uint8Array,
+  sSk: X25519Secret,
+  otherSPk: Uint8Array,
+): Uint8Array {
+  return deriveKey(sSk.agree(otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
+}
+
+export function selfMaskSeed(sessionIdBytes: Uint8Array, b: Uint8Array): Uint8Array {
+  return deriveKey(b, sessionIdBytes, LABEL_SELF_MASK);
+}
+
+interface NeighbourKeys {
+  cPk: Uint8Array;
+  sPk: Uint8Array;
+}
+
+type ClientStage = "init" | "advertised" | "shared" | "masked" | "unmasked";
+
+export class SecAggClient {
+  readonly id: number;
+  readonly session: ResolvedSession;
+  private readonly account: SecAggAccount;
+  private stage: ClientStage = "init";
+  private readonly cSk: X25519Secret;
+  private readonly sSk: X25519Secret;
+  private b: Uint8Array | undefined;
+  /** Neighbours that advertised (U1 ∩ N(u)) and their keys. */
+  private keys = new Map<number, NeighbourKeys>();
+  /** Shares received in round 2 (from U2 ∩ N(u)), plus our own: owner → [share(b_owner), share(sSk_owner)]. */
+  private held = new Map<number, [Uint8Array, Uint8Array]>();
+  private maskedWith: number[] = [];
+  /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
+  private shareKeyCache = new Map<number, Uint8Array>();
+  private mg: MaskGenerator | undefined;
+  private readonly verifyNeighbours: boolean;
+
+  constructor(opts: {
+    config: SecAggSessionConfig | ResolvedSession;
+    id: number;
+    account: SecAggAccount;
+    maskGenerator?: MaskGenerator;
+    /**
+     * Verify neighbours' advertisement signatures (default true). Only in-process benchmarks that simulate n clients
+     * turn it off, to avoid repeating n·k identical verifications; they account the cost separately.
+     */
+    verifyNeighbourSignatures?: boolean;
+  }) {
+    this.session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
+    this.id = opts.id;
+    this.account = opts.account;
+    const addr = this.session.addressOf.get(opts.id);
+    if (addr === undefined)
+      throw new SecAggError("UNKNOWN_CLIENT", `client ${opts.id} is not in the roster`);
+    if (addr.toLowerCase() !== opts.account.address.toLowerCase()) {
+      throw new SecAggError(
+        "INVALID_CONFIG",
+        `account ${opts.account.address} is not client ${opts.id}'s device key`,
+      );
+    }
+    this.cSk = new X25519Secret(x25519.utils.randomSecretKey());
+    this.sSk = new X25519Secret(x25519.utils.randomSecretKey());
+    this.mg = opts.maskGenerator;
+    this.verifyNeighbours = opts.verifyNeighbourSignatures ?? true;
+  }
+
+  get neighbours(): readonly number[] {
+    return this.session.neighbours.get(this.id)!;
+  }
+
+  private expect(stage: ClientStage, next: ClientStage): void {
+    if (this.stage !== stage)
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
+    this.stage = next;
+  }
+
+  private shareKey(v: number): Uint8Array {
+    let key = this.shareKeyCache.get(v);
+    if (key === undefined) {
+      const shared = this.cSk.agree(this.keys.get(v)!.cPk);
+      key = deriveKey(shared, this.session.sessionIdBytes, LABEL_SHARE_KEY);
+      this.shareKeyCache.set(v, key);
+    }
+    return key;
+  }
+
+  /** Round 0: advertise the two X25519 public keys. */
+  async advertise(): Promise<Signed<AdvertiseBody>> {
+    this.expect("init", "advertised");
+    const body: AdvertiseBody = {
+      sessionId: this.session.sessionId,
+      round: 0,
+      sender: this.id,
+      cPk: this.cSk.publicKey(),
+      sPk: this.sSk.publicKey(),
+    };
+    return signBody(this.account, this.session.domain, body);
+  }
+
+  /**
+   * Round 1: verify the neighbours' signed advertisements, Shamir-share b_u and s_u^SK among them (and ourselves) and
+   * encrypt each share pair to its holder.
+   */
+  async shareKeys(neighbourKeys: readonly Signed[]): Promise<Signed<ShareKeysBody>> {
+    this.expect("advertised", "shared");
+    const s = this.session;
+    const nbrs = new Set(this.neighbours);
+    for (const msg of neighbourKeys) {
+      const body = msg.body;
+      if (body.round !== 0)
+        throw new SecAggError("INVALID_MESSAGE", "expected AdvertiseKeys messages");
+      if (body.sessionId.toLowerCase() !== s.sessionId)
+        throw new SecAggError("WRONG_SESSION", "key of another session");
+      if (!nbrs.has(body.sender))
+        throw new SecAggError("NOT_NEIGHBOUR", `${body.sender} is not a neighbour`);
+      if (this.keys.has(body.sender))
+        throw new SecAggError("DUPLICATE", `two keys for ${body.sender}`);
+      checkShape(body);
+      if (
+        this.verifyNeighbours &&
+        !(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))
+      ) {
+        throw new SecAggError("BAD_SIGNATURE", `advertisement of ${body.sender}`);
+      }
+      if (equalBytes(body.cPk, body.sPk))
+        throw new SecAggError("INVALID_MESSAGE", `${body.sender} reused a key`);
+      if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk)) {
+        throw new SecAggError("INVALID_MESSAGE", `${body.sender} advertised a low-order key`);
+      }
+      this.keys.set(body.sender, { cPk: body.cPk, sPk: body.sPk });
+    }
+    const holders = [...this.keys.keys()].sort((a, b) => a - b);
+    if (holders.length + 1 < s.threshold) {
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${holders.length + 1} share holders < threshold ${s.threshold}`,
+      );
+    }
+    this.b = random(32);
+    const count = holders.length + 1;
+    const [bShares, sShares] = await Promise.all([
+      split(this.b, count, s.threshold),
+      split(new Uint8Array(this.sSk.secret), count, s.threshold),
+    ]);
+    this.held.set(this.id, [bShares[count - 1]!, sShares[count - 1]!]);
+    const shares: EncryptedShare[] = holders.map((v, i) => {
+      const pt = new Uint8Array(SHARE_PLAINTEXT_BYTES);
+      const dv = new DataView(pt.buffer);
+      dv.setUint32(0, this.id);
+      dv.setUint32(4, v);
+      pt.set(bShares[i]!, 8);
+      pt.set(sShares[i]!, 8 + SHARE_BYTES);
+      const key = this.shareKey(v);
+      const aead = chacha20poly1305(
+        key,
+        shareNonce(this.id, v),
+        shareAssociatedData(s.sessionIdBytes, this.id, v),
+      );
+      return { to: v, ciphertext: aead.encrypt(pt) };
+    });
+    const body: ShareKeysBody = {
+      sessionId: s.sessionId,
+      round: 1,
+      sender: this.id,
+      selfMaskCommitment: selfMaskCommitment(s.sessionIdBytes, this.id, this.b),
+      shares,
+    };
+    return signBody(this.account, s.domain, body);
+  }
+
+  /**
+   * Round 2: decrypt and check the shares addressed to us (their senders form U2 ∩ N(u)), then send
+   * y_u = x_u + PRG(b_u) + Σ_{v∈U2∩N(u), u<v} PRG(s_uv) − Σ_{v∈U2∩N(u), u>v} PRG(s_uv)  (mod 2^32).
+   * `input` is either real values (encoded with the session's fixed-point encoding) or an already encoded Uint32Array.
+   */
+  async maskedInput(
+    incoming: readonly { from: number; ciphertext: Uint8Array }[],
+    input: ArrayLike<number> | Uint32Array,
+  ): Promise<Signed<MaskedInputBody>> {
+    this.expect("shared", "masked");
+    const s = this.session;
+    if (input.length !== s.m)
+      throw new SecAggError("WRONG_LENGTH", `input has ${input.length} elements, need ${s.m}`);
+    const from = new Set<number>();
+    for (const { from: v, ciphertext } of incoming) {
+      const keys = this.keys.get(v);
+      if (keys === undefined)
+        throw new SecAggError("NOT_NEIGHBOUR", `share from ${v}, who is not a live neighbour`);
+      if (from.has(v)) throw new SecAggError("DUPLICATE", `two shares from ${v}`);
+      if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES)
+        throw new SecAggError("BAD_SHARE", `share from ${v}: length`);
+      const key = this.shareKey(v);
+      let pt: Uint8Array;
+      try {
+        pt = chacha20poly1305(
+          key,
+          shareNonce(v, this.id),
+          shareAssociatedData(s.sessionIdBytes, v, this.id),
+        ).decrypt(ciphertext);
+      } catch {
+        throw new SecAggError("BAD_SHARE", `share from ${v} failed authentication`);
+      }
+      const dv = new DataView(pt.buffer, pt.byteOffset);
+      if (dv.getUint32(0) !== v || dv.getUint32(4) !== this.id) {
+        throw new SecAggError("BAD_SHARE", `share from ${v} is addressed to another pair`);
+      }
+      from.add(v);
+      this.held.set(v, [
+        pt.slice(8, 8 + SHARE_BYTES),
+        pt.slice(8 + SHARE_BYTES, 8 + 2 * SHARE_BYTES),
+      ]);
+    }
+    const x = input instanceof Uint32Array ? input : encodeVector(input, s.encoding);
+    const y = new Uint32Array(x); // copy: the caller's plaintext is never aliased by the message
+    const mg = this.mg ?? new MaskGenerator(s.m);
+    mg.add(y, selfMaskSeed(s.sessionIdBytes, this.b!));
+    this.maskedWith = [...from].sort((a, b) => a - b);
+    for (const v of this.maskedWith) {
+      const seed = pairwiseSeed(s.sessionIdBytes, this.sSk, this.keys.get(v)!.sPk);
+      if (this.id < v) mg.add(y, seed);
+      else mg.sub(y, seed);
+    }
+    const body: MaskedInputBody = { sessionId: s.sessionId, round: 2, sender: this.id, masked: y };
+    return signBody(this.account, s.domain, body);
+  }
+
+  /**
+   * Round 3: reveal share(b_v) for surviving v and share(s_v^SK) for dropped v, among the clients whose shares we hold.
+   * Refuses a request that names a client both survivor and dropped (so no client's b and s^SK are ever both revealed),
+   * omits us from the survivors, or has fewer than t survivors. Answers at most once per session.
+   */
+  async unmask(request: UnmaskRequest): Promise<Signed<UnmaskBody>> {
+    this.expect("masked", "unmasked");
+    const s = this.session;
+    if (request.sessionId.toLowerCase() !== s.sessionId)
+      throw new SecAggError("WRONG_SESSION", "unmask request");
+    const survivors = new Set(request.survivors);
+    const dropped = new Set(request.dropped);
+    if (survivors.size !== request.survivors.length || dropped.size !== request.dropped.length) {
+      throw new SecAggError("INVALID_MESSAGE", "duplicate ids in unmask request");
+    }
+    for (const v of dropped) {
+      if (survivors.has(v))
+        throw new SecAggError("BOTH_SHARES_REQUESTED", `client ${v} is both survivor and dropped`);
+    }
+    if (!survivors.has(this.id))
+      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
+    if (survivors.size < s.threshold) {
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${survivors.size} survivors < threshold ${s.threshold}`,
+      );
+    }
+    const selfMaskShares: RevealedShare[] = [];
+    const keyShares: RevealedShare[] = [];
+    for (const [owner, [bShare, sShare]] of [...this.held.entries()].sort((a, b) => a[0] - b[0])) {
+      if (survivors.has(owner)) selfMaskShares.push({ of: owner, share: bShare });
+      else if (dropped.has(owner)) keyShares.push({ of: owner, share: sShare });
+    }
+    const body: UnmaskBody = {
+      sessionId: s.sessionId,
+      round: 3,
+      sender: this.id,
+      selfMaskShares,
+      keyShares,
+    };
+    return signBody(this.account, s.domain, body);
+  }
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  return d === 0;
+}

@@ -1,0 +1,202 @@
+/**
+ * HTTP client for SecAgg sessions: `runSecAggHttpClient` drives a whole session for one device against
+ * `SecAggHttpServer`, polling each round's data with exponential backoff (409 NOT_READY means "round still open").
+ * Every server response is zod-validated; the device's secrets never leave the `SecAggClient`.
+ */
+import { z } from "zod";
+import { SecAggClient } from "./client.ts";
+import type { SecAggAccount } from "./client.ts";
+import { SecAggError } from "./errors.ts";
+import type { SecAggErrorCode } from "./errors.ts";
+import { fromJson, toJson } from "./messages.ts";
+import type { Signed, UnmaskRequest } from "./messages.ts";
+import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
+
+export interface PollOptions {
+  /** First wait between polls (ms). */
+  initialDelayMs?: number;
+  /** Cap of the exponential backoff (ms). */
+  maxDelayMs?: number;
+  /** Give up waiting for one round after this long (ms). */
+  roundTimeoutMs?: number;
+}
+
+const ErrorJson = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const KeysJson = z.object({ keys: z.array(z.unknown()) });
+const SharesJson = z.object({
+  shares: z.array(
+    z.object({ from: z.number().int().min(1).max(0xffffffff), ciphertext: z.string().max(4096) }),
+  ),
+});
+const UnmaskRequestJson = z.object({
+  sessionId: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  survivors: z.array(z.number().int().min(1).max(0xffffffff)),
+  dropped: z.array(z.number().int().min(1).max(0xffffffff)),
+});
+export const ResultJson = z.object({
+  sessionId: z.string(),
+  sum: z.string(),
+  decoded: z.array(z.number()),
+  survivors: z.array(z.number().int()),
+  dropped: z.array(z.number().int()),
+});
+
+const KNOWN_CODES = new Set<string>([
+  "INVALID_CONFIG",
+  "INVALID_MESSAGE",
+  "WRONG_SESSION",
+  "UNKNOWN_CLIENT",
+  "BAD_SIGNATURE",
+  "REPLAY",
+  "DUPLICATE",
+  "OUT_OF_ROUND",
+  "NOT_PARTICIPANT",
+  "WRONG_LENGTH",
+  "BAD_SHARE",
+  "NOT_NEIGHBOUR",
+  "BOTH_SHARES_REQUESTED",
+  "TOO_FEW_SURVIVORS",
+  "TOO_FEW_SHARES",
+  "RECONSTRUCTION_FAILED",
+  "NOT_READY",
+  "SESSION_FAILED",
+  "UNKNOWN_SESSION",
+]);
+
+export class SecAggHttpTransport {
+  readonly baseUrl: string;
+  readonly sessionId: string;
+  /** Bytes of request and response bodies (for accounting). */
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(baseUrl: string, sessionId: string) {
+    this.baseUrl = baseUrl.replace(/\/$/, "");
+    this.sessionId = sessionId;
+  }
+
+  private async request(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}/sessions/${this.sessionId}${path}`, {
+        method,
+        headers: data === undefined ? {} : { "content-type": "application/json" },
+        body: data,
+      });
+    } catch (e) {
+      throw new SecAggError(
+        "TRANSPORT",
+        `${method} ${path}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    const text = await res.text();
+    this.bytesSent += data === undefined ? 0 : Buffer.byteLength(data);
+    this.bytesReceived += Buffer.byteLength(text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new SecAggError(
+        "TRANSPORT",
+        `${method} ${path}: HTTP ${res.status} with a non-JSON body`,
+      );
+    }
+    if (!res.ok) {
+      const err = ErrorJson.safeParse(json);
+      const code =
+        err.success && KNOWN_CODES.has(err.data.error.code) ? err.data.error.code : "TRANSPORT";
+      const message = err.success ? err.data.error.message : `HTTP ${res.status}`;
+      throw new SecAggError(code as SecAggErrorCode, `${method} ${path}: ${message}`);
+    }
+    return json;
+  }
+
+  async post(msg: Signed): Promise<void> {
+    const route = ["advertise", "shares", "masked", "unmask"][msg.body.round]!;
+    await this.request("POST", `/${route}`, toJson(msg));
+  }
+
+  async keys(client: number): Promise<Signed[]> {
+    return KeysJson.parse(await this.request("GET", `/keys/${client}`)).keys.map(fromJson);
+  }
+
+  async shares(client: number): Promise<{ from: number; ciphertext: Uint8Array }[]> {
+    const parsed = SharesJson.parse(await this.request("GET", `/shares/${client}`));
+    return parsed.shares.map((s) => ({
+      from: s.from,
+      ciphertext: new Uint8Array(Buffer.from(s.ciphertext, "base64")),
+    }));
+  }
+
+  async unmaskRequest(): Promise<UnmaskRequest> {
+    const r = UnmaskRequestJson.parse(await this.request("GET", "/unmask-request"));
+    return { sessionId: r.sessionId as `0x${string}`, survivors: r.survivors, dropped: r.dropped };
+  }
+
+  async result(): Promise<z.infer<typeof ResultJson>> {
+    return ResultJson.parse(await this.request("GET", "/result"));
+  }
+
+  /** Repeats `fn` while the server answers NOT_READY, with exponential backoff. */
+  async poll<T>(fn: () => Promise<T>, opts: PollOptions = {}): Promise<T> {
+    const maxDelay = opts.maxDelayMs ?? 1000;
+    const until = Date.now() + (opts.roundTimeoutMs ?? 120_000);
+    let delay = opts.initialDelayMs ?? 25;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof SecAggError && e.code === "NOT_READY")) throw e;
+        if (Date.now() + delay > until)
+          throw new SecAggError("NOT_READY", "gave up waiting for the round to close");
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(maxDelay, Math.ceil(delay * 1.6));
+    }
+  }
+}
+
+export interface HttpClientRun {
+  id: number;
+  /** Last round this client completed (3 = answered the unmasking round). */
+  completedRound: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+/**
+ * Runs one device's side of a session end to end over HTTP. `stopBeforeRound` makes the device go silent before that
+ * round (failure injection for tests and drills); the returned promise then resolves early.
+ */
+export async function runSecAggHttpClient(opts: {
+  baseUrl: string;
+  config: SecAggSessionConfig | ResolvedSession;
+  id: number;
+  account: SecAggAccount;
+  input: ArrayLike<number> | Uint32Array;
+  poll?: PollOptions;
+  stopBeforeRound?: 0 | 1 | 2 | 3;
+}): Promise<HttpClientRun> {
+  const client = new SecAggClient({ config: opts.config, id: opts.id, account: opts.account });
+  const t = new SecAggHttpTransport(opts.baseUrl, client.session.sessionId);
+  const stop = opts.stopBeforeRound ?? 4;
+  const run: HttpClientRun = { id: opts.id, completedRound: -1, bytesSent: 0, bytesReceived: 0 };
+  const finish = () => ({ ...run, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived });
+  if (stop <= 0) return finish();
+  await t.post(await client.advertise());
+  run.completedRound = 0;
+  if (stop <= 1) return finish();
+  const keys = await t.poll(() => t.keys(opts.id), opts.poll);
+  await t.post(await client.shareKeys(keys));
+  run.completedRound = 1;
+  if (stop <= 2) return finish();
+  const shares = await t.poll(() => t.shares(opts.id), opts.poll);
+  await t.post(await client.maskedInput(shares, opts.input));
+  run.completedRound = 2;
+  if (stop <= 3) return finish();
+  const request = await t.poll(() => t.unmaskRequest(), opts.poll);
+  await t.post(await client.unmask(request));
+  run.completedRound = 3;
+  return finish();
+}

@@ -1,0 +1,45 @@
+/**
+ * Secure aggregation (Bonawitz et al. 2017 with SecAgg+ neighbourhoods, Bell et al. 2020) — PROTOCOL.md §4 step 5.
+ * See docs/secagg.md for the protocol, parameters, encoding and measured costs.
+ */
+export { SecAggError, httpStatusOf } from "./errors.ts";
+export type { SecAggErrorCode } from "./errors.ts";
+export { makeEncoding, encodeVector, decodeSum } from "./encoding.ts";
+export type { FixedPointEncoding } from "./encoding.ts";
+export { resolveSession, defaultDegree, defaultThreshold, harary, MAX_DEGREE } from "./params.ts";
+export type { RosterEntry, SecAggSessionConfig, ResolvedSession } from "./params.ts";
+export { MaskGenerator } from "./prg.ts";
+export {
+  Round,
+  SHARE_BYTES,
+  SHARE_CIPHERTEXT_BYTES,
+  canonicalPayload,
+  envelopeOf,
+  fromJson,
+  signBody,
+  toJson,
+  verifySigned,
+  wireSize,
+} from "./messages.ts";
+export type {
+  AdvertiseBody,
+  EncryptedShare,
+  MaskedInputBody,
+  RevealedShare,
+  RoundNumber,
+  SecAggBody,
+  ShareKeysBody,
+  Signed,
+  UnmaskBody,
+  UnmaskRequest,
+} from "./messages.ts";
+export { SecAggClient } from "./client.ts";
+export type { SecAggAccount } from "./client.ts";
+export { SecAggServer } from "./server.ts";
+export type { SecAggResult, ServerStage } from "./server.ts";
+export { simulateSession } from "./simulate.ts";
+export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
+export { SecAggHttpServer } from "./http-server.ts";
+export type { HttpSessionOptions } from "./http-server.ts";
+export { SecAggHttpTransport, runSecAggHttpClient, ResultJson } from "./http-client.ts";
+export type { HttpClientRun, PollOptions } from "./http-client.ts";

@@ -1,0 +1,296 @@
+/**
+ * SecAgg wire messages. Each round's message has a typed body and an EIP-712 signature over
+ * (sessionId, round, sender, sha256(canonical payload)). The canonical payload is a fixed binary layout per round
+ * (documented below) so the same bytes are hashed whether the message travels in-process or as JSON over HTTP.
+ * JSON carries binary fields as base64 and is parsed with zod.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "viem";
+import type { Hex, LocalAccount } from "viem";
+import { z } from "zod";
+import { signSecAggEnvelope, verifySecAggEnvelope } from "../crypto/signing.ts";
+import type { SecAggDomain, SecAggEnvelope } from "../crypto/signing.ts";
+import { SecAggError } from "./errors.ts";
+
+export const Round = { AdvertiseKeys: 0, ShareKeys: 1, MaskedInput: 2, Unmasking: 3 } as const;
+export type RoundNumber = (typeof Round)[keyof typeof Round];
+
+export const KEY_BYTES = 32;
+/** Shamir share of a 32-byte secret: 32 bytes of y values + 1 byte x coordinate. */
+export const SHARE_BYTES = 33;
+/** Share plaintext: sender u32 BE ‖ receiver u32 BE ‖ share(b_u) ‖ share(s_u^SK). */
+export const SHARE_PLAINTEXT_BYTES = 8 + 2 * SHARE_BYTES;
+/** ChaCha20-Poly1305 ciphertext of the share plaintext (16-byte tag). */
+export const SHARE_CIPHERTEXT_BYTES = SHARE_PLAINTEXT_BYTES + 16;
+
+interface BodyBase {
+  sessionId: Hex;
+  sender: number;
+}
+export interface AdvertiseBody extends BodyBase {
+  round: 0;
+  /** X25519 public key for share encryption (c_u^PK). */
+  cPk: Uint8Array;
+  /** X25519 public key for pairwise masks (s_u^PK). */
+  sPk: Uint8Array;
+}
+export interface EncryptedShare {
+  to: number;
+  ciphertext: Uint8Array;
+}
+export interface ShareKeysBody extends BodyBase {
+  round: 1;
+  /** sha256("DML-SecAgg/1 b" ‖ sessionId ‖ sender ‖ b_u): lets the server check the reconstructed self-mask seed. */
+  selfMaskCommitment: Uint8Array;
+  shares: EncryptedShare[];
+}
+export interface MaskedInputBody extends BodyBase {
+  round: 2;
+  masked: Uint32Array;
+}
+export interface RevealedShare {
+  /** The client whose secret this share belongs to. */
+  of: number;
+  share: Uint8Array;
+}
+export interface UnmaskBody extends BodyBase {
+  round: 3;
+  /** Shares of b_v for surviving clients v. */
+  selfMaskShares: RevealedShare[];
+  /** Shares of s_v^SK for dropped clients v. */
+  keyShares: RevealedShare[];
+}
+export type SecAggBody = AdvertiseBody | ShareKeysBody | MaskedInputBody | UnmaskBody;
+export interface Signed<B extends SecAggBody = SecAggBody> {
+  body: B;
+  signature: Hex;
+}
+
+export interface UnmaskRequest {
+  sessionId: Hex;
+  survivors: number[];
+  dropped: number[];
+}
+
+function u32be(out: Uint8Array, off: number, v: number): void {
+  out[off] = v >>> 24;
+  out[off + 1] = (v >>> 16) & 0xff;
+  out[off + 2] = (v >>> 8) & 0xff;
+  out[off + 3] = v & 0xff;
+}
+
+function encodeRevealed(list: RevealedShare[], out: Uint8Array, off: number): number {
+  u32be(out, off, list.length);
+  off += 4;
+  for (const s of list) {
+    u32be(out, off, s.of);
+    out.set(s.share, off + 4);
+    off += 4 + SHARE_BYTES;
+  }
+  return off;
+}
+
+/** Canonical payload bytes of a body (the part hashed into `payloadHash`). */
+export function canonicalPayload(body: SecAggBody): Uint8Array {
+  switch (body.round) {
+    case 0: {
+      const out = new Uint8Array(2 * KEY_BYTES);
+      out.set(body.cPk, 0);
+      out.set(body.sPk, KEY_BYTES);
+      return out;
+    }
+    case 1: {
+      const out = new Uint8Array(32 + 4 + body.shares.length * (4 + SHARE_CIPHERTEXT_BYTES));
+      out.set(body.selfMaskCommitment, 0);
+      u32be(out, 32, body.shares.length);
+      let off = 36;
+      for (const s of body.shares) {
+        u32be(out, off, s.to);
+        out.set(s.ciphertext, off + 4);
+        off += 4 + SHARE_CIPHERTEXT_BYTES;
+      }
+      return out;
+    }
+    case 2:
+      return new Uint8Array(body.masked.buffer, body.masked.byteOffset, body.masked.byteLength);
+    case 3: {
+      const out = new Uint8Array(
+        8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES),
+      );
+      encodeRevealed(body.keyShares, out, encodeRevealed(body.selfMaskShares, out, 0));
+      return out;
+    }
+  }
+}
+
+/** Checks fixed-size fields so that hashing and later processing cannot misbehave on malformed input. */
+export function checkShape(body: SecAggBody): void {
+  const bad = (msg: string): never => {
+    throw new SecAggError("INVALID_MESSAGE", msg);
+  };
+  switch (body.round) {
+    case 0:
+      if (body.cPk.length !== KEY_BYTES || body.sPk.length !== KEY_BYTES)
+        bad("public keys must be 32 bytes");
+      break;
+    case 1:
+      if (body.selfMaskCommitment.length !== 32) bad("selfMaskCommitment must be 32 bytes");
+      for (const s of body.shares) {
+        if (s.ciphertext.length !== SHARE_CIPHERTEXT_BYTES) {
+          throw new SecAggError(
+            "BAD_SHARE",
+            `ciphertext to ${s.to} must be ${SHARE_CIPHERTEXT_BYTES} bytes`,
+          );
+        }
+      }
+      break;
+    case 2:
+      break;
+    case 3:
+      for (const s of [...body.selfMaskShares, ...body.keyShares]) {
+        if (s.share.length !== SHARE_BYTES)
+          throw new SecAggError("BAD_SHARE", `share of ${s.of} must be 33 bytes`);
+      }
+      break;
+  }
+}
+
+export function envelopeOf(body: SecAggBody): SecAggEnvelope {
+  return {
+    sessionId: body.sessionId,
+    round: body.round,
+    sender: body.sender,
+    payloadHash: bytesToHex(sha256(canonicalPayload(body))),
+  };
+}
+
+export async function signBody<B extends SecAggBody>(
+  account: Pick<LocalAccount, "signTypedData">,
+  domain: SecAggDomain,
+  body: B,
+): Promise<Signed<B>> {
+  checkShape(body);
+  return { body, signature: await signSecAggEnvelope(account, domain, envelopeOf(body)) };
+}
+
+export function verifySigned(
+  expected: `0x${string}`,
+  domain: SecAggDomain,
+  msg: Signed,
+): Promise<boolean> {
+  return verifySecAggEnvelope(expected, domain, envelopeOf(msg.body), msg.signature);
+}
+
+// ---------------------------------------------------------------- JSON codec (HTTP transport, byte accounting)
+
+const b64 = (u: Uint8Array): string =>
+  Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString("base64");
+const B64 = z
+  .string()
+  .max(64 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
+const fromB64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
+const HexBytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
+const Sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/) as unknown as z.ZodType<Hex>;
+const Id = z.number().int().min(1).max(0xffffffff);
+
+export function toJson(msg: Signed): unknown {
+  const b = msg.body;
+  const base = { sessionId: b.sessionId, round: b.round, sender: b.sender };
+  switch (b.round) {
+    case 0:
+      return { body: { ...base, cPk: b64(b.cPk), sPk: b64(b.sPk) }, signature: msg.signature };
+    case 1:
+      return {
+        body: {
+          ...base,
+          selfMaskCommitment: b64(b.selfMaskCommitment),
+          shares: b.shares.map((s) => ({ to: s.to, ciphertext: b64(s.ciphertext) })),
+        },
+        signature: msg.signature,
+      };
+    case 2:
+      return {
+        body: {
+          ...base,
+          masked: b64(new Uint8Array(b.masked.buffer, b.masked.byteOffset, b.masked.byteLength)),
+        },
+        signature: msg.signature,
+      };
+    case 3: {
+      const r = (l: RevealedShare[]) => l.map((s) => ({ of: s.of, share: b64(s.share) }));
+      return {
+        body: { ...base, selfMaskShares: r(b.selfMaskShares), keyShares: r(b.keyShares) },
+        signature: msg.signature,
+      };
+    }
+  }
+}
+
+const RevealedJson = z.array(z.object({ of: Id, share: B64 })).max(256);
+const BaseJson = { sessionId: HexBytes32, sender: Id };
+export const SignedJson = z.object({
+  signature: Sig,
+  body: z.discriminatedUnion("round", [
+    z.object({ ...BaseJson, round: z.literal(0), cPk: B64, sPk: B64 }),
+    z.object({
+      ...BaseJson,
+      round: z.literal(1),
+      selfMaskCommitment: B64,
+      shares: z.array(z.object({ to: Id, ciphertext: B64 })).max(256),
+    }),
+    z.object({ ...BaseJson, round: z.literal(2), masked: B64 }),
+    z.object({
+      ...BaseJson,
+      round: z.literal(3),
+      selfMaskShares: RevealedJson,
+      keyShares: RevealedJson,
+    }),
+  ]),
+});
+
+/** Parses a JSON message (untrusted input); throws SecAggError INVALID_MESSAGE on any malformed field. */
+export function fromJson(input: unknown): Signed {
+  const parsed = SignedJson.safeParse(input);
+  if (!parsed.success) throw new SecAggError("INVALID_MESSAGE", z.prettifyError(parsed.error));
+  const { body: j, signature } = parsed.data;
+  const base = { sessionId: j.sessionId.toLowerCase() as Hex, sender: j.sender };
+  let body: SecAggBody;
+  switch (j.round) {
+    case 0:
+      body = { ...base, round: 0, cPk: fromB64(j.cPk), sPk: fromB64(j.sPk) };
+      break;
+    case 1:
+      body = {
+        ...base,
+        round: 1,
+        selfMaskCommitment: fromB64(j.selfMaskCommitment),
+        shares: j.shares.map((s) => ({ to: s.to, ciphertext: fromB64(s.ciphertext) })),
+      };
+      break;
+    case 2: {
+      const raw = fromB64(j.masked);
+      if (raw.length % 4 !== 0)
+        throw new SecAggError("WRONG_LENGTH", "masked vector byte length not a multiple of 4");
+      body = {
+        ...base,
+        round: 2,
+        masked: new Uint32Array(raw.buffer, raw.byteOffset, raw.length / 4),
+      };
+      break;
+    }
+    case 3: {
+      const r = (l: { of: number; share: string }[]) =>
+        l.map((s) => ({ of: s.of, share: fromB64(s.share) }));
+      body = { ...base, round: 3, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
+      break;
+    }
+  }
+  checkShape(body);
+  return { body, signature };
+}
+
+/** Serialised JSON size in bytes (used for byte accounting in benches). */
+export function wireSize(msg: Signed): number {
+  return Buffer.byteLength(JSON.stringify(toJson(msg)));
+}

@@ -1,0 +1,80 @@
+/**
+ * Mask PRG: the ChaCha20 (RFC 8439) keystream under a 32-byte seed, zero nonce, read as little-endian uint32 words.
+ * Uses the native OpenSSL ChaCha20 of node:crypto when present (≈5× faster), else @noble/ciphers; both produce the
+ * identical keystream (tested). Buffers are reused so masking a vector allocates nothing per element.
+ */
+import { chacha20 } from "@noble/ciphers/chacha.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import * as nodeCrypto from "node:crypto";
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error(
+    "secagg: big-endian hosts are not supported (masks are little-endian uint32 words)",
+  );
+}
+
+const hasNativeChacha =
+  typeof nodeCrypto.getCiphers === "function" && nodeCrypto.getCiphers().includes("chacha20");
+const ZERO_NONCE = new Uint8Array(12);
+const ZERO_IV16 = new Uint8Array(16); // node: 4-byte LE block counter (0) ‖ 12-byte nonce (0)
+
+const enc = new TextEncoder();
+export const LABEL_SELF_MASK = enc.encode("DML-SecAgg/1 self mask");
+export const LABEL_PAIR_MASK = enc.encode("DML-SecAgg/1 pairwise mask");
+export const LABEL_SHARE_KEY = enc.encode("DML-SecAgg/1 share encryption");
+
+const hasNativeHkdf = typeof nodeCrypto.hkdfSync === "function";
+
+/** HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key (native node:crypto when present, else noble). */
+export function deriveKey(
+  ikm: Uint8Array,
+  sessionIdBytes: Uint8Array,
+  label: Uint8Array,
+  opts: { native?: boolean } = {},
+): Uint8Array {
+  if ((opts.native ?? true) && hasNativeHkdf) {
+    return new Uint8Array(nodeCrypto.hkdfSync("sha256", ikm, sessionIdBytes, label, 32));
+  }
+  return hkdf(sha256, ikm, sessionIdBytes, label, 32);
+}
+
+export class MaskGenerator {
+  readonly m: number;
+  private readonly zero: Uint8Array;
+  private readonly bytes: Uint8Array;
+  private readonly words: Uint32Array;
+  readonly native: boolean;
+
+  constructor(m: number, opts: { native?: boolean } = {}) {
+    this.m = m;
+    this.zero = new Uint8Array(m * 4);
+    this.bytes = new Uint8Array(m * 4);
+    this.words = new Uint32Array(this.bytes.buffer, 0, m);
+    this.native = (opts.native ?? true) && hasNativeChacha;
+  }
+
+  /** Expands `seed` to m uint32 words (the returned view is overwritten by the next call). */
+  expand(seed: Uint8Array): Uint32Array {
+    if (this.native) {
+      const c = nodeCrypto.createCipheriv("chacha20", seed, ZERO_IV16);
+      const r = c.update(this.zero);
+      this.bytes.set(r);
+    } else {
+      chacha20(seed, ZERO_NONCE, this.zero, this.bytes);
+    }
+    return this.words;
+  }
+
+  /** acc += PRG(seed) (mod 2^32). */
+  add(acc: Uint32Array, seed: Uint8Array): void {
+    const w = this.expand(seed);
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + w[i]!;
+  }
+
+  /** acc −= PRG(seed) (mod 2^32). */
+  sub(acc: Uint32Array, seed: Uint8Array): void {
+    const w = this.expand(seed);
+    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! - w[i]!;
+  }
+}

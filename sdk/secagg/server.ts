@@ -1,0 +1,393 @@
+/**
+ * SecAgg server state machine (the aggregator's side of one session). Transport-agnostic: `submit` takes each client's
+ * signed message, `advance` closes the current round (all expected clients answered, or the round deadline passed:
+ * silent clients count as dropped), and the `keysFor` / `sharesFor` / `unmaskRequest` accessors produce what each
+ * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import { SecAggError } from "./errors.ts";
+import type { SecAggErrorCode } from "./errors.ts";
+import { decodeSum } from "./encoding.ts";
+import { checkShape, verifySigned } from "./messages.ts";
+import type {
+  AdvertiseBody,
+  MaskedInputBody,
+  ShareKeysBody,
+  Signed,
+  UnmaskBody,
+  UnmaskRequest,
+} from "./messages.ts";
+import { MaskGenerator } from "./prg.ts";
+import { combineShares } from "./shamir.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
+import { resolveSession } from "./params.ts";
+import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
+import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
+
+export type ServerStage = 0 | 1 | 2 | 3 | "done" | "failed";
+
+export interface SecAggResult {
+  sessionId: `0x${string}`;
+  /** Σ_{u ∈ survivors} encode(x_u) in Z_2^32. */
+  sum: Uint32Array;
+  /** Fixed-point decoding of `sum` for `survivors.length` clients. */
+  decoded: Float64Array;
+  /** U3: clients whose inputs are in the sum. */
+  survivors: number[];
+  /** Roster clients whose inputs are not in the sum. */
+  dropped: number[];
+  /** Clients that answered the unmasking round (U4). */
+  unmaskers: number[];
+}
+
+export interface ServerTimings {
+  verifyMs: number;
+  reconstructMs: number;
+  unmaskMs: number;
+}
+
+export class SecAggServer {
+  readonly session: ResolvedSession;
+  private stage: ServerStage = 0;
+  private failure: SecAggError | undefined;
+  private readonly seen = new Set<string>();
+  private readonly adverts = new Map<number, Signed<AdvertiseBody>>();
+  private readonly shareMsgs = new Map<number, ShareKeysBody>();
+  /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
+  private maskedSum: Uint32Array | undefined;
+  private readonly maskedFrom = new Set<number>();
+  private readonly unmasks = new Map<number, UnmaskBody>();
+  private u1 = new Set<number>();
+  private u2 = new Set<number>();
+  private u3 = new Set<number>();
+  private droppedAfterShare: number[] = [];
+  private inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
+  private result: SecAggResult | undefined;
+  readonly timings: ServerTimings = { verifyMs: 0, reconstructMs: 0, unmaskMs: 0 };
+  /** Skip signature verification (benchmarks of the arithmetic only). Never set in production. */
+  private readonly skipSignatures: boolean;
+
+  constructor(
+    config: SecAggSessionConfig | ResolvedSession,
+    opts: { skipSignatureChecks?: boolean } = {},
+  ) {
+    this.session = "sessionIdBytes" in config ? config : resolveSession(config);
+    this.skipSignatures = opts.skipSignatureChecks ?? false;
+  }
+
+  get round(): ServerStage {
+    return this.stage;
+  }
+
+  get error(): SecAggError | undefined {
+    return this.failure;
+  }
+
+  /** Clients whose message for the current round is still missing. */
+  pending(): number[] {
+    const from = (set: Iterable<number>, have: Map<number, unknown>) =>
+      [...set].filter((id) => !have.has(id));
+    switch (this.stage) {
+      case 0:
+        return from(this.session.ids, this.adverts);
+      case 1:
+        return from(this.u1, this.shareMsgs);
+      case 2:
+        return [...this.u2].filter((id) => !this.maskedFrom.has(id));
+      case 3:
+        return from(this.u3, this.unmasks);
+      default:
+        return [];
+    }
+  }
+
+  /** Validates and stores a client message. Throws SecAggError (and changes nothing) on any rejection. */
+  async submit(msg: Signed): Promise<void> {
+    const s = this.session;
+    const body = msg.body;
+    const reject = (code: SecAggErrorCode, m: string): never => {
+      throw new SecAggError(code, m);
+    };
+    if (body.sessionId.toLowerCase() !== s.sessionId)
+      reject("WRONG_SESSION", `message for ${body.sessionId}`);
+    const address = s.addressOf.get(body.sender);
+    if (address === undefined)
+      reject("UNKNOWN_CLIENT", `client ${body.sender} is not in the roster`);
+    const sigKey = msg.signature.toLowerCase();
+    if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
+    if (this.stage === "failed")
+      reject("SESSION_FAILED", this.failure?.message ?? "session failed");
+    if (body.round !== this.stage)
+      reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
+    checkShape(body);
+    if (!this.skipSignatures) {
+      const t0 = performance.now();
+      const ok = await verifySigned(address!, s.domain, msg);
+      this.timings.verifyMs += performance.now() - t0;
+      if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
+    }
+    // state may have moved while verifying
+    if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
+    if (body.round !== this.stage)
+      reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
+    const u = body.sender;
+    switch (body.round) {
+      case 0:
+        if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
+        if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
+        if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
+          reject("INVALID_MESSAGE", "low-order public key");
+        this.adverts.set(u, msg as Signed<AdvertiseBody>);
+        break;
+      case 1: {
+        if (!this.u1.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not advertise keys`);
+        if (this.shareMsgs.has(u)) reject("DUPLICATE", `client ${u} already shared keys`);
+        const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
+        const got = new Set<number>();
+        for (const sh of body.shares) {
+          if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
+            reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
+          }
+          if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
+          got.add(sh.to);
+        }
+        if (got.size !== expected.length)
+          reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
+        this.shareMsgs.set(u, body);
+        break;
+      }
+      case 2:
+        if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
+        if (this.maskedFrom.has(u))
+          reject("DUPLICATE", `client ${u} already sent its masked input`);
+        if (body.masked.length !== s.m)
+          reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
+        {
+          const y = (body as MaskedInputBody).masked;
+          const acc = (this.maskedSum ??= new Uint32Array(s.m));
+          for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+          this.maskedFrom.add(u);
+        }
+        break;
+      case 3: {
+        if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
+        if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
+        const group = new Set(s.neighbours.get(u)!);
+        group.add(u);
+        const owners = new Set<number>();
+        for (const sh of body.selfMaskShares) {
+          if (!this.u3.has(sh.of))
+            reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
+          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+          if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
+          owners.add(sh.of);
+        }
+        for (const sh of body.keyShares) {
+          if (this.u3.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
+          if (!this.u2.has(sh.of))
+            reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
+          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+          if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
+          owners.add(sh.of);
+        }
+        this.unmasks.set(u, body);
+        break;
+      }
+    }
+    this.seen.add(sigKey);
+  }
+
+  private fail(err: SecAggError): never {
+    this.stage = "failed";
+    this.failure = err;
+    // drop the masked sum: nothing more will be computed from it
+    this.maskedSum = undefined;
+    throw err;
+  }
+
+  private requireSurvivors(set: Set<number>, what: string): void {
+    if (set.size < this.session.threshold) {
+      this.fail(
+        new SecAggError(
+          "TOO_FEW_SURVIVORS",
+          `${set.size} ${what} < threshold ${this.session.threshold}`,
+        ),
+      );
+    }
+  }
+
+  /** Closes the current round; clients that did not answer are dropped. Returns the new stage. */
+  async advance(): Promise<ServerStage> {
+    switch (this.stage) {
+      case 0:
+        this.u1 = new Set(this.adverts.keys());
+        this.requireSurvivors(this.u1, "clients advertised keys");
+        this.stage = 1;
+        break;
+      case 1: {
+        this.u2 = new Set(this.shareMsgs.keys());
+        this.requireSurvivors(this.u2, "clients shared keys");
+        this.inbox = new Map([...this.u2].map((v) => [v, []]));
+        for (const [u, body] of [...this.shareMsgs.entries()].sort((a, b) => a[0] - b[0])) {
+          for (const sh of body.shares)
+            this.inbox.get(sh.to)?.push({ from: u, ciphertext: sh.ciphertext });
+        }
+        this.stage = 2;
+        break;
+      }
+      case 2:
+        this.u3 = new Set(this.maskedFrom);
+        this.requireSurvivors(this.u3, "clients sent masked inputs");
+        this.droppedAfterShare = [...this.u2].filter((v) => !this.u3.has(v)).sort((a, b) => a - b);
+        this.stage = 3;
+        break;
+      case 3:
+        this.result = await this.finalize();
+        this.stage = "done";
+        break;
+      case "done":
+        break;
+      case "failed":
+        throw this.failure!;
+    }
+    return this.stage;
+  }
+
+  /** Neighbours' signed advertisements for client `v` (round ≥ 1). */
+  keysFor(v: number): Signed<AdvertiseBody>[] {
+    this.requireStage(1, v, this.u1, "advertise keys");
+    return this.session.neighbours
+      .get(v)!
+      .filter((w) => this.u1.has(w))
+      .map((w) => this.adverts.get(w)!);
+  }
+
+  /** Ciphertexts addressed to client `v` (round ≥ 2). */
+  sharesFor(v: number): { from: number; ciphertext: Uint8Array }[] {
+    this.requireStage(2, v, this.u2, "share keys");
+    return this.inbox.get(v)!;
+  }
+
+  /** Survivors U3 and dropped U2 \ U3 (round ≥ 3). */
+  unmaskRequest(): UnmaskRequest {
+    if (this.stage === "failed") throw this.failure!;
+    if (typeof this.stage === "number" && this.stage < 3)
+      throw new SecAggError("NOT_READY", "masked-input round open");
+    return {
+      sessionId: this.session.sessionId,
+      survivors: [...this.u3].sort((a, b) => a - b),
+      dropped: [...this.droppedAfterShare],
+    };
+  }
+
+  getResult(): SecAggResult {
+    if (this.stage === "failed") throw this.failure!;
+    if (this.result === undefined) throw new SecAggError("NOT_READY", "session not finished");
+    return this.result;
+  }
+
+  /**
+   * Every input-dependent vector the server holds: the running sum of the masked inputs received so far (each masked
+   * input is folded in on arrival and not kept). Exposed so tests can prove no plaintext is ever stored.
+   */
+  storedVectors(): Uint32Array[] {
+    return this.maskedSum === undefined ? [] : [this.maskedSum];
+  }
+
+  private requireStage(min: number, v: number, set: Set<number>, what: string): void {
+    if (this.stage === "failed") throw this.failure!;
+    if (!this.session.addressOf.has(v)) throw new SecAggError("UNKNOWN_CLIENT", `client ${v}`);
+    if (typeof this.stage === "number" && this.stage < min)
+      throw new SecAggError("NOT_READY", `round ${this.stage}`);
+    if (!set.has(v))
+      throw new SecAggError("NOT_PARTICIPANT", `client ${v} did not ${what} in time`);
+  }
+
+  private async reconstruct(
+    owner: number,
+    shares: Uint8Array[],
+    check: (secret: Uint8Array) => boolean,
+  ) {
+    const t = this.session.threshold;
+    if (shares.length < t) {
+      this.fail(
+        new SecAggError(
+          "TOO_FEW_SHARES",
+          `${shares.length} shares of client ${owner} < threshold ${t}`,
+        ),
+      );
+    }
+    // t shares suffice; if one is corrupt, retry a few other windows before giving up
+    for (let attempt = 0; attempt <= Math.min(8, shares.length - t); attempt++) {
+      let secret: Uint8Array;
+      try {
+        secret = combineShares(shares.slice(attempt, attempt + t));
+      } catch {
+        continue; // malformed share in this window (e.g. repeated x): try the next one
+      }
+      if (check(secret)) return secret;
+    }
+    return this.fail(
+      new SecAggError("RECONSTRUCTION_FAILED", `shares of client ${owner} do not reconstruct`),
+    );
+  }
+
+  private async finalize(): Promise<SecAggResult> {
+    const s = this.session;
+    const u4 = new Set(this.unmasks.keys());
+    this.requireSurvivors(u4, "clients answered the unmasking round");
+    const t0 = performance.now();
+    const bShares = new Map<number, Uint8Array[]>();
+    const sShares = new Map<number, Uint8Array[]>();
+    for (const u of [...u4].sort((a, b) => a - b)) {
+      const body = this.unmasks.get(u)!;
+      for (const sh of body.selfMaskShares)
+        (bShares.get(sh.of) ?? bShares.set(sh.of, []).get(sh.of)!).push(sh.share);
+      for (const sh of body.keyShares)
+        (sShares.get(sh.of) ?? sShares.set(sh.of, []).get(sh.of)!).push(sh.share);
+    }
+    const survivors = [...this.u3].sort((a, b) => a - b);
+    const selfSeeds: Uint8Array[] = [];
+    for (const u of survivors) {
+      const commitment = this.shareMsgs.get(u)!.selfMaskCommitment;
+      const b = await this.reconstruct(u, bShares.get(u) ?? [], (x) =>
+        equalBytes(selfMaskCommitment(s.sessionIdBytes, u, x), commitment),
+      );
+      selfSeeds.push(selfMaskSeed(s.sessionIdBytes, b));
+    }
+    const droppedKeys: { w: number; sSk: X25519Secret }[] = [];
+    for (const w of this.droppedAfterShare) {
+      const sPk = this.adverts.get(w)!.body.sPk;
+      const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
+        equalBytes(x25519.getPublicKey(x), sPk),
+      );
+      droppedKeys.push({ w, sSk: new X25519Secret(sSk) });
+    }
+    const t1 = performance.now();
+    this.timings.reconstructMs = t1 - t0;
+
+    const sum = this.maskedSum ?? new Uint32Array(s.m);
+    this.maskedSum = undefined;
+    const mg = new MaskGenerator(s.m);
+    for (const seed of selfSeeds) mg.sub(sum, seed);
+    for (const { w, sSk } of droppedKeys) {
+      for (const u of s.neighbours.get(w)!) {
+        if (!this.u3.has(u)) continue;
+        const seed = pairwiseSeed(s.sessionIdBytes, sSk, this.adverts.get(u)!.body.sPk);
+        // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
+        if (u < w) mg.sub(sum, seed);
+        else mg.add(sum, seed);
+      }
+    }
+    this.timings.unmaskMs = performance.now() - t1;
+    const dropped = s.ids.filter((id) => !this.u3.has(id));
+    return {
+      sessionId: s.sessionId,
+      sum,
+      decoded: decodeSum(sum, survivors.length, s.encoding),
+      survivors,
+      dropped,
+      unmaskers: [...u4].sort((a, b) => a - b),
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * In-process driver: runs one whole session with real clients and server, no transport. Used by tests and the bench
+ * (messages are serialised to JSON once to account their size).
+ */
+import type { LocalAccount } from "viem";
+import { SecAggClient } from "./client.ts";
+import { wireSize } from "./messages.ts";
+import type { Signed } from "./messages.ts";
+import { MaskGenerator } from "./prg.ts";
+import { resolveSession } from "./params.ts";
+import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
+import { SecAggServer } from "./server.ts";
+import type { SecAggResult } from "./server.ts";
+
+/** Round before which a client goes silent (0 = never advertises, 3 = never answers the unmasking round). */
+export type DropPlan = ReadonlyMap<number, 0 | 1 | 2 | 3>;
+
+export interface ClientStats {
+  id: number;
+  computeMs: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface SimulationReport {
+  result: SecAggResult;
+  server: SecAggServer;
+  clients: ClientStats[];
+  serverMs: number;
+}
+
+export async function simulateSession(opts: {
+  config: SecAggSessionConfig | ResolvedSession;
+  accounts: ReadonlyMap<number, Pick<LocalAccount, "address" | "signTypedData">>;
+  /** Each client's input (real values, or an already encoded Uint32Array), as a map or computed on demand. */
+  inputs:
+    | ReadonlyMap<number, ArrayLike<number> | Uint32Array>
+    | ((id: number) => ArrayLike<number> | Uint32Array);
+  drops?: DropPlan;
+  measureBytes?: boolean;
+  skipServerSignatureChecks?: boolean;
+  /** See SecAggClient's `verifyNeighbourSignatures` (default true). */
+  verifyNeighbourSignatures?: boolean;
+}): Promise<SimulationReport> {
+  const session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
+  const drops = opts.drops ?? new Map();
+  const measure = opts.measureBytes ?? false;
+  const mg = new MaskGenerator(session.m);
+  const server = new SecAggServer(session, {
+    skipSignatureChecks: opts.skipServerSignatureChecks ?? false,
+  });
+  const stats = new Map<number, ClientStats>();
+  const clients = new Map<number, SecAggClient>();
+  for (const id of session.ids) {
+    clients.set(
+      id,
+      new SecAggClient({
+        config: session,
+        id,
+        account: opts.accounts.get(id)!,
+        maskGenerator: mg,
+        verifyNeighbourSignatures: opts.verifyNeighbourSignatures ?? true,
+      }),
+    );
+    stats.set(id, { id, computeMs: 0, bytesSent: 0, bytesReceived: 0 });
+  }
+  let serverMs = 0;
+  const live = (round: number) => session.ids.filter((id) => (drops.get(id) ?? 4) > round);
+  const step = async (
+    round: number,
+    make: (c: SecAggClient, st: ClientStats) => Promise<Signed | undefined>,
+  ) => {
+    for (const id of live(round)) {
+      const st = stats.get(id)!;
+      const t0 = performance.now();
+      const msg = await make(clients.get(id)!, st);
+      st.computeMs += performance.now() - t0;
+      if (msg === undefined) continue;
+      if (measure) st.bytesSent += wireSize(msg);
+      const t1 = performance.now();
+      await server.submit(msg);
+      serverMs += performance.now() - t1;
+    }
+    const t2 = performance.now();
+    await server.advance();
+    serverMs += performance.now() - t2;
+  };
+  const jsonSize = (x: unknown) => Buffer.byteLength(JSON.stringify(x));
+  await step(0, (c) => c.advertise());
+  await step(1, async (c, st) => {
+    const keys = server.keysFor(c.id);
+    if (measure) st.bytesReceived += keys.reduce((a, k) => a + wireSize(k), 0);
+    return c.shareKeys(keys);
+  });
+  await step(2, async (c, st) => {
+    const shares = server.sharesFor(c.id);
+    if (measure) {
+      st.bytesReceived += jsonSize(
+        shares.map((s) => ({
+          from: s.from,
+          ciphertext: Buffer.from(s.ciphertext).toString("base64"),
+        })),
+      );
+    }
+    const input = typeof opts.inputs === "function" ? opts.inputs(c.id) : opts.inputs.get(c.id)!;
+    return c.maskedInput(shares, input);
+  });
+  await step(3, async (c, st) => {
+    const req = server.unmaskRequest();
+    if (measure) st.bytesReceived += jsonSize(req);
+    return c.unmask(req);
+  });
+  return { result: server.getResult(), server, clients: [...stats.values()], serverMs };
+}

@@ -1,0 +1,82 @@
+/**
+ * X25519 Diffie–Hellman with the native OpenSSL implementation of node:crypto when available (≈20× faster than pure
+ * JS, which matters for SecAgg+ where a client does ~2k agreements and the server k per dropped client), falling back
+ * to @noble/curves. Both follow RFC 7748 (scalar clamping included) and produce identical secrets (tested).
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import * as nodeCrypto from "node:crypto";
+import type { KeyObject } from "node:crypto";
+
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+const SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
+
+let native = typeof nodeCrypto.diffieHellman === "function";
+try {
+  if (native)
+    nativeShared(
+      x25519.utils.randomSecretKey(),
+      x25519.getPublicKey(x25519.utils.randomSecretKey()),
+    );
+} catch {
+  native = false;
+}
+
+function nativeShared(sk: Uint8Array | KeyObject, pk: Uint8Array): Uint8Array {
+  const privateKey =
+    sk instanceof Uint8Array
+      ? nodeCrypto.createPrivateKey({
+          key: Buffer.concat([PKCS8_PREFIX, sk]),
+          format: "der",
+          type: "pkcs8",
+        })
+      : sk;
+  const publicKey = nodeCrypto.createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, pk]),
+    format: "der",
+    type: "spki",
+  });
+  return new Uint8Array(nodeCrypto.diffieHellman({ privateKey, publicKey }));
+}
+
+/** A secret key prepared once for many agreements. */
+export class X25519Secret {
+  readonly secret: Uint8Array;
+  private readonly keyObject: KeyObject | undefined;
+  constructor(secret: Uint8Array, opts: { native?: boolean } = {}) {
+    this.secret = secret;
+    this.keyObject =
+      (opts.native ?? true) && native
+        ? nodeCrypto.createPrivateKey({
+            key: Buffer.concat([PKCS8_PREFIX, secret]),
+            format: "der",
+            type: "pkcs8",
+          })
+        : undefined;
+  }
+  publicKey(): Uint8Array {
+    return x25519.getPublicKey(this.secret);
+  }
+  /** X25519(secret, peer); throws on a low-order peer key (all-zero shared secret). */
+  agree(peer: Uint8Array): Uint8Array {
+    const out = this.keyObject
+      ? nativeShared(this.keyObject, peer)
+      : x25519.getSharedSecret(this.secret, peer);
+    let acc = 0;
+    for (const b of out) acc |= b;
+    if (acc === 0) throw new Error("x25519: low-order public key");
+    return out;
+  }
+}
+
+const probe = new X25519Secret(x25519.utils.randomSecretKey());
+
+/** True when `pk` is not a usable X25519 public key (wrong length or a low-order point: all-zero shared secret). */
+export function isWeakPublicKey(pk: Uint8Array): boolean {
+  if (pk.length !== 32) return true;
+  try {
+    probe.agree(pk);
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { bytesToHex, zeroAddress } from "viem";
+import type { Hex, LocalAccount } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { makeEncoding } from "#sdk/secagg/encoding.ts";
+import type { SecAggSessionConfig } from "#sdk/secagg/params.ts";
+
+/** Deterministic device keys (index i → private key i+1 padded), so tests are reproducible. */
+export function accountsFor(n: number, base = 1): Map<number, LocalAccount> {
+  const out = new Map<number, LocalAccount>();
+  for (let i = 0; i < n; i++) {
+    const pk = `0x${(base * 100000 + i + 1).toString(16).padStart(64, "0")}` as Hex;
+    out.set(i + 1, privateKeyToAccount(pk));
+  }
+  return out;
+}
+
+export function makeConfig(
+  accounts: Map<number, LocalAccount>,
+  m: number,
+  extra: Partial<SecAggSessionConfig> = {},
+): SecAggSessionConfig {
+  return {
+    sessionId: bytesToHex(randomBytes(32)),
+    chainId: 31337,
+    verifyingContract: zeroAddress,
+    roster: [...accounts.entries()].map(([id, a]) => ({ id, address: a.address })),
+    vectorLength: m,
+    encoding: makeEncoding({ clip: 8, maxClients: Math.max(accounts.size, 2) }),
+    ...extra,
+  };
+}
+
+/** Small deterministic PRNG (mulberry32) for test vectors. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomInputs(
+  ids: Iterable<number>,
+  m: number,
+  seed: number,
+  range = 10,
+): Map<number, Float64Array> {
+  const r = rng(seed);
+  const out = new Map<number, Float64Array>();
+  for (const id of ids) {
+    const x = new Float64Array(m);
+    for (let i = 0; i < m; i++) x[i] = (r() * 2 - 1) * range;
+    out.set(id, x);
+  }
+  return out;
+}
