@@ -68,7 +68,7 @@ let proxyUrl: string;
 let hbServer: Server;
 let nextJobId = 1n;
 
-async function publishCohort(members: { id: number; address: string }[], jobId: bigint) {
+async function publishCohort(members: CohortList["members"], jobId: bigint) {
   const list: CohortList = { version: 1, jobId: jobId.toString(), members };
   return { list, cid: await store.addBytes(encodeCohortList(list)), root: cohortRoot(list) };
 }
