@@ -65,6 +65,8 @@ function invalid(message: string): never {
 function checkRfc822(raw: string, where: string): void {
   if (raw.includes("\u0000")) invalid(`${where}: contains NUL bytes (binary file?)`);
   const lines = raw.replace(/^\uFEFF/, "").split(/\r?\n/);
+  // a leading mbox-style envelope line ("From sender date", as in the SpamAssassin corpus) is allowed
+  if (lines[0]?.startsWith("From ")) lines.shift();
   let headers = 0;
   for (const line of lines) {
     if (line === "") break;
