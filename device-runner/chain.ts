@@ -34,8 +34,9 @@ export function deviceClients(rpcUrl: string, chainId: number, account: Account)
   };
 }
 
-export const abiOf = (name: "DeviceRegistry" | "GrowthPool" | "DMLToken" | "AlgorithmMarketplace" | "NodeStaking"): Abi =>
-  loadArtifact(name).abi;
+export const abiOf = (
+  name: "DeviceRegistry" | "GrowthPool" | "DMLToken" | "AlgorithmMarketplace" | "NodeStaking",
+): Abi => loadArtifact(name).abi;
 
 export const SETTLEMENT_ABI = parseAbi([
   "function claim(uint256 jobId, address account, uint256 amount, bytes32[] proof)",

@@ -10,7 +10,15 @@ import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
 import pino from "pino";
-import { formatUnits, getAddress, isAddress, parseEther, parseUnits, type Address, type Hex } from "viem";
+import {
+  formatUnits,
+  getAddress,
+  isAddress,
+  parseEther,
+  parseUnits,
+  type Address,
+  type Hex,
+} from "viem";
 import { openContentStore } from "#sdk/ipfs/index.ts";
 import { classifyRecords } from "#sdk/ml/index.ts";
 import { deviceClients } from "./chain.ts";
@@ -18,7 +26,13 @@ import { loadConfig, saveConfig, contractAddress, deviceConfigSchema } from "./c
 import { registerConsent, consentSchema } from "./consent.ts";
 import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
 import { runDaemon } from "./daemon.ts";
-import { EMAIL_SCHEMA_ID, importDataset, listDatasets, loadDataset, type DatasetSource } from "./dataset.ts";
+import {
+  EMAIL_SCHEMA_ID,
+  importDataset,
+  listDatasets,
+  loadDataset,
+  type DatasetSource,
+} from "./dataset.ts";
 import { describeError } from "./errors.ts";
 import { createKeystore, keystoreAddress, LIGHT_SCRYPT, unlockKeystore } from "./keystore.ts";
 import { devicePaths } from "./paths.ts";
@@ -31,7 +45,11 @@ import { balances, formatBalances, transfer } from "./wallet.ts";
 const log = pino({ name: "dml-device" }, pino.destination(2));
 const program = new Command("dml-device")
   .description("DML device runner: your data stays on this device")
-  .option("--data-dir <dir>", "device data directory", process.env.DML_DEVICE_DIR ?? `${process.env.HOME ?? "."}/.dml-device`)
+  .option(
+    "--data-dir <dir>",
+    "device data directory",
+    process.env.DML_DEVICE_DIR ?? `${process.env.HOME ?? "."}/.dml-device`,
+  )
   .option("--password-file <file>", "file holding the keystore password");
 
 const paths = () => devicePaths(program.opts<{ dataDir: string }>().dataDir);
@@ -43,7 +61,8 @@ async function password(confirm = false): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const p = await rl.question("keystore password: ");
-    if (confirm && (await rl.question("repeat password: ")) !== p) throw new Error("passwords differ");
+    if (confirm && (await rl.question("repeat password: ")) !== p)
+      throw new Error("passwords differ");
     return p;
   } finally {
     rl.close();
@@ -73,21 +92,42 @@ configCmd
   .option("--distributor <url>", "distributor endpoint for heartbeats")
   .option("--kubo <url>", "Kubo RPC URL (default: embedded Helia)")
   .option("--max-load <perCore>", "idle policy: max 1-min load average per core", "0.5")
-  .option("--window <HH:MM-HH:MM...>", "idle policy: allowed time windows", (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .action(async (o: { rpc: string; chainId: string; manifest?: string; distributor?: string; kubo?: string; maxLoad: string; window: string[] }) => {
-    const config = deviceConfigSchema.parse({
-      rpcUrl: o.rpc,
-      chainId: Number(o.chainId),
-      ...(o.manifest ? { manifest: o.manifest } : {}),
-      ...(o.distributor ? { distributorUrl: o.distributor } : {}),
-      ...(o.kubo ? { kuboUrl: o.kubo } : {}),
-      idle: { maxLoadPerCore: Number(o.maxLoad), windows: o.window },
-    });
-    await saveConfig(paths().config, config);
-    console.log(`wrote ${paths().config}`);
-  });
+  .option(
+    "--window <HH:MM-HH:MM...>",
+    "idle policy: allowed time windows",
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
+  .action(
+    async (o: {
+      rpc: string;
+      chainId: string;
+      manifest?: string;
+      distributor?: string;
+      kubo?: string;
+      maxLoad: string;
+      window: string[];
+    }) => {
+      const config = deviceConfigSchema.parse({
+        rpcUrl: o.rpc,
+        chainId: Number(o.chainId),
+        ...(o.manifest ? { manifest: o.manifest } : {}),
+        ...(o.distributor ? { distributorUrl: o.distributor } : {}),
+        ...(o.kubo ? { kuboUrl: o.kubo } : {}),
+        idle: { maxLoadPerCore: Number(o.maxLoad), windows: o.window },
+      });
+      await saveConfig(paths().config, config);
+      console.log(`wrote ${paths().config}`);
+    },
+  );
 configCmd.command("show").action(async () => {
-  console.log(JSON.stringify(await loadConfig(paths().config), (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2));
+  console.log(
+    JSON.stringify(
+      await loadConfig(paths().config),
+      (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v),
+      2,
+    ),
+  );
 });
 
 // ---------------------------------------------------------------- wallet
@@ -100,19 +140,34 @@ wallet
   .action(async (o: { importKeyFile?: string; lightKdf?: boolean }) => {
     const p = paths();
     const config = await loadConfig(p.config);
-    const importKey = o.importKeyFile ? ((await readFile(o.importKeyFile, "utf8")).trim() as Hex) : undefined;
+    const importKey = o.importKeyFile
+      ? ((await readFile(o.importKeyFile, "utf8")).trim() as Hex)
+      : undefined;
     const account = await createKeystore(p.keystore, await password(true), {
       ...(importKey ? { importKey } : {}),
       scrypt: o.lightKdf ? LIGHT_SCRYPT : config.scrypt,
     });
     console.log(account.address);
   });
-wallet.command("address").action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
+wallet
+  .command("address")
+  .action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
 wallet.command("balance").action(async () => {
   const p = paths();
   const config = await loadConfig(p.config);
-  const { publicClient } = deviceClients(config.rpcUrl, config.chainId, { address: await keystoreAddress(p.keystore), type: "json-rpc" } as never);
-  console.log(formatBalances(await balances({ publicClient }, contractAddress(config, "DMLToken"), getAddress(await keystoreAddress(p.keystore)))));
+  const { publicClient } = deviceClients(config.rpcUrl, config.chainId, {
+    address: await keystoreAddress(p.keystore),
+    type: "json-rpc",
+  } as never);
+  console.log(
+    formatBalances(
+      await balances(
+        { publicClient },
+        contractAddress(config, "DMLToken"),
+        getAddress(await keystoreAddress(p.keystore)),
+      ),
+    ),
+  );
 });
 wallet
   .command("transfer")
@@ -122,19 +177,36 @@ wallet
   .action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
     const { config, clients } = await context();
     const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
-    console.log(await transfer(clients, { asset: o.asset, token: contractAddress(config, "DMLToken"), to: address(o.to), amount }));
+    console.log(
+      await transfer(clients, {
+        asset: o.asset,
+        token: contractAddress(config, "DMLToken"),
+        to: address(o.to),
+        amount,
+      }),
+    );
   });
 
 // ---------------------------------------------------------------- claims
-const claim = program.command("claim").description("claim rewards with locally verified Merkle proofs");
+const claim = program
+  .command("claim")
+  .description("claim rewards with locally verified Merkle proofs");
 claim
   .command("growth")
   .requiredOption("--epoch <n>")
   .action(async (o: { epoch: string }) => {
     const { p, config, clients } = await context();
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
     try {
-      const r = await claimGrowthWins(clients, store, contractAddress(config, "GrowthPool"), BigInt(o.epoch));
+      const r = await claimGrowthWins(
+        clients,
+        store,
+        contractAddress(config, "GrowthPool"),
+        BigInt(o.epoch),
+      );
       console.log(`won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`);
     } finally {
       await store.close();
@@ -147,9 +219,17 @@ claim
   .requiredOption("--cid <cid>", "payout list CID")
   .action(async (o: { job: string; root: Hex; cid: string }) => {
     const { p, config, clients } = await context();
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
     try {
-      const r = await claimJobPayout(clients, store, { settlement: contractAddress(config, "Settlement"), jobId: BigInt(o.job), root: o.root, cid: o.cid });
+      const r = await claimJobPayout(clients, store, {
+        settlement: contractAddress(config, "Settlement"),
+        jobId: BigInt(o.job),
+        root: o.root,
+        cid: o.cid,
+      });
       console.log(`claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`);
     } finally {
       await store.close();
@@ -163,7 +243,10 @@ claim
   .requiredOption("--cid <cid>", "payout list CID")
   .action(async (o: { bounty: string; round: string; root: Hex; cid: string }) => {
     const { p, config, clients } = await context();
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
     try {
       const r = await claimTrainerPayout(clients, store, {
         fineTuning: contractAddress(config, "FineTuning"),
@@ -194,7 +277,8 @@ data
     console.log(`imported ${meta.count} records (${meta.labelled} labelled) under ${meta.schema}`);
   });
 data.command("list").action(async () => {
-  for (const m of await listDatasets(paths().datasets)) console.log(`${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`);
+  for (const m of await listDatasets(paths().datasets))
+    console.log(`${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`);
 });
 
 program
@@ -204,12 +288,28 @@ program
   .option("--any-algorithm", "accept any algorithm in the schemas", false)
   .option("--algorithm <id...>", "accepted algorithm ids", [] as string[])
   .option("--price-floor <dml>", "minimum reward per job (DML)", "0")
-  .action(async (o: { schema: string[]; anyAlgorithm: boolean; algorithm: string[]; priceFloor: string }) => {
-    const { config, clients } = await context();
-    const consent = consentSchema.parse({ schemas: o.schema, anyAlgorithmInSchema: o.anyAlgorithm, algorithms: o.algorithm, priceFloor: parseUnits(o.priceFloor, 18) });
-    const hashes = await registerConsent(clients, contractAddress(config, "DeviceRegistry"), consent);
-    console.log(hashes.join("\n"));
-  });
+  .action(
+    async (o: {
+      schema: string[];
+      anyAlgorithm: boolean;
+      algorithm: string[];
+      priceFloor: string;
+    }) => {
+      const { config, clients } = await context();
+      const consent = consentSchema.parse({
+        schemas: o.schema,
+        anyAlgorithmInSchema: o.anyAlgorithm,
+        algorithms: o.algorithm,
+        priceFloor: parseUnits(o.priceFloor, 18),
+      });
+      const hashes = await registerConsent(
+        clients,
+        contractAddress(config, "DeviceRegistry"),
+        consent,
+      );
+      console.log(hashes.join("\n"));
+    },
+  );
 
 // ---------------------------------------------------------------- run
 program
@@ -218,11 +318,23 @@ program
   .option("--once", "one poll, then exit")
   .action(async (o: { once?: boolean }) => {
     const { p, config, account, clients } = await context();
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
     const ac = new AbortController();
     process.once("SIGINT", () => ac.abort());
     try {
-      await runDaemon({ config, paths: p, account, publicClient: clients.publicClient, store, log, once: o.once ?? false, signal: ac.signal });
+      await runDaemon({
+        config,
+        paths: p,
+        account,
+        publicClient: clients.publicClient,
+        store,
+        log,
+        once: o.once ?? false,
+        signal: ac.signal,
+      });
     } finally {
       await store.close();
     }
@@ -235,8 +347,12 @@ program
   .action(async (o: { file: string }) => {
     const { p, config, account } = await context();
     const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
-    const job = raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
+    const job =
+      raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
     try {
       const runner = await DeviceRunner.open({ paths: p, account, store, idle: config.idle, log });
       const entry = await runner.handle(job);
@@ -248,53 +364,77 @@ program
   });
 
 // ---------------------------------------------------------------- trainer
-const train = program.command("train").description("trainer mode: review predictions and correct labels");
+const train = program
+  .command("train")
+  .description("trainer mode: review predictions and correct labels");
 train
   .command("review")
-  .description("show the model's predictions on your data and take corrections (interactive, or --corrections)")
+  .description(
+    "show the model's predictions on your data and take corrections (interactive, or --corrections)",
+  )
   .requiredOption("--package <cid>")
   .requiredOption("--sha256 <hex>", "the model's on-chain sha256")
   .option("--schema <id>", "dataset schema", EMAIL_SCHEMA_ID)
   .option("--corrections <file>", "JSON {id: label} or CSV id,label instead of prompting")
   .option("--limit <n>", "records to review interactively", "20")
-  .action(async (o: { package: string; sha256: string; schema: string; corrections?: string; limit: string }) => {
-    const p = paths();
-    const config = await loadConfig(p.config);
-    const dataset = await loadDataset(p.datasets, o.schema);
-    const current = await loadCorrections(p.corrections, o.schema);
-    if (o.corrections !== undefined) {
-      const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
-      await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
-      console.log(`saved ${Object.keys(parsed).length} corrections`);
-      return;
-    }
-    const store = await openContentStore({ heliaDir: p.helia, ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}) });
-    try {
-      const pkg = await loadVerifiedPackage(store, o.package, o.sha256);
-      const records = dataset.records.slice(0, Number(o.limit));
-      const preds = await classifyRecords(pkg, records.map((r) => ({ subject: r.subject, body: r.body })));
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const labels = pkg.manifest.outputLabels;
-      try {
-        for (const [i, r] of records.entries()) {
-          const pr = preds[i]!;
-          const shown = current[r.id] ?? r.label;
-          console.log(`\n[${r.id}] ${r.subject.slice(0, 100)}\n  ${r.body.replace(/\s+/g, " ").slice(0, 160)}`);
-          console.log(`  model: ${labels[pr.label]} (p=${(pr.probabilities[pr.label] ?? 0).toFixed(3)})${shown === undefined ? "" : `, your label: ${labels[shown]}`}`);
-          const a = (await rl.question(`  label? [${labels.join("/")}, enter = keep, q = quit] `)).trim().toLowerCase();
-          if (a === "q") break;
-          const k = labels.indexOf(a);
-          if (k === 0 || k === 1) current[r.id] = k;
-        }
-      } finally {
-        rl.close();
+  .action(
+    async (o: {
+      package: string;
+      sha256: string;
+      schema: string;
+      corrections?: string;
+      limit: string;
+    }) => {
+      const p = paths();
+      const config = await loadConfig(p.config);
+      const dataset = await loadDataset(p.datasets, o.schema);
+      const current = await loadCorrections(p.corrections, o.schema);
+      if (o.corrections !== undefined) {
+        const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
+        await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
+        console.log(`saved ${Object.keys(parsed).length} corrections`);
+        return;
       }
-      await saveCorrections(p.corrections, o.schema, current);
-      console.log(`saved ${Object.keys(current).length} corrections`);
-    } finally {
-      await store.close();
-    }
-  });
+      const store = await openContentStore({
+        heliaDir: p.helia,
+        ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+      });
+      try {
+        const pkg = await loadVerifiedPackage(store, o.package, o.sha256);
+        const records = dataset.records.slice(0, Number(o.limit));
+        const preds = await classifyRecords(
+          pkg,
+          records.map((r) => ({ subject: r.subject, body: r.body })),
+        );
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        const labels = pkg.manifest.outputLabels;
+        try {
+          for (const [i, r] of records.entries()) {
+            const pr = preds[i]!;
+            const shown = current[r.id] ?? r.label;
+            console.log(
+              `\n[${r.id}] ${r.subject.slice(0, 100)}\n  ${r.body.replace(/\s+/g, " ").slice(0, 160)}`,
+            );
+            console.log(
+              `  model: ${labels[pr.label]} (p=${(pr.probabilities[pr.label] ?? 0).toFixed(3)})${shown === undefined ? "" : `, your label: ${labels[shown]}`}`,
+            );
+            const a = (await rl.question(`  label? [${labels.join("/")}, enter = keep, q = quit] `))
+              .trim()
+              .toLowerCase();
+            if (a === "q") break;
+            const k = labels.indexOf(a);
+            if (k === 0 || k === 1) current[r.id] = k;
+          }
+        } finally {
+          rl.close();
+        }
+        await saveCorrections(p.corrections, o.schema, current);
+        console.log(`saved ${Object.keys(current).length} corrections`);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 
 program.parseAsync().catch((e: unknown) => {
   console.error(`error: ${describeError(e)}`);

@@ -29,7 +29,9 @@ export const cohortListSchema = z.strictObject({
 export type CohortList = z.infer<typeof cohortListSchema>;
 
 export function cohortRoot(list: CohortList): Hex {
-  return buildMerkleTree(list.members.map((m) => ({ account: m.address as Address, value: BigInt(m.id) }))).root;
+  return buildMerkleTree(
+    list.members.map((m) => ({ account: m.address as Address, value: BigInt(m.id) })),
+  ).root;
 }
 
 /** Encodes a cohort list (what a distributor publishes). */
@@ -48,27 +50,46 @@ export async function fetchCohort(
 ): Promise<{ list: CohortList; clientId: number }> {
   let list: CohortList;
   try {
-    list = cohortListSchema.parse(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))));
+    list = cohortListSchema.parse(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
+    );
   } catch (e) {
-    throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   if (BigInt(list.jobId) !== expected.jobId)
-    throw new DeviceError("COHORT_INVALID", `cohort list ${cid} is for job ${list.jobId}, not ${expected.jobId}`);
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid} is for job ${list.jobId}, not ${expected.jobId}`,
+    );
   let root: Hex;
   try {
     root = cohortRoot(list);
   } catch (e) {
-    throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (root.toLowerCase() !== expected.root.toLowerCase())
-    throw new DeviceError("COHORT_ROOT_MISMATCH", `cohort list ${cid} has root ${root}, the chain says ${expected.root}`);
+    throw new DeviceError(
+      "COHORT_ROOT_MISMATCH",
+      `cohort list ${cid} has root ${root}, the chain says ${expected.root}`,
+    );
   const ids = new Set<number>();
   for (const m of list.members) {
-    if (ids.has(m.id)) throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: duplicate client id ${m.id}`);
+    if (ids.has(m.id))
+      throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: duplicate client id ${m.id}`);
     ids.add(m.id);
   }
   const me = list.members.find((m) => getAddress(m.address) === getAddress(expected.device));
   if (me === undefined)
-    throw new DeviceError("NOT_IN_COHORT", `device ${expected.device} is not in the cohort of job ${expected.jobId}`);
+    throw new DeviceError(
+      "NOT_IN_COHORT",
+      `device ${expected.device} is not in the cohort of job ${expected.jobId}`,
+    );
   return { list, clientId: me.id };
 }

@@ -35,12 +35,19 @@ export async function loadConfig(file: string): Promise<DeviceConfig> {
   try {
     return deviceConfigSchema.parse((await readJsonFile(file, z.unknown())) ?? {});
   } catch (e) {
-    throw new DeviceError("CONFIG_INVALID", `${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DeviceError(
+      "CONFIG_INVALID",
+      `${file}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
 export async function saveConfig(file: string, config: DeviceConfig): Promise<void> {
-  const plain = JSON.parse(JSON.stringify(deviceConfigSchema.parse(config), (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as unknown;
+  const plain = JSON.parse(
+    JSON.stringify(deviceConfigSchema.parse(config), (_k, v: unknown) =>
+      typeof v === "bigint" ? v.toString() : v,
+    ),
+  ) as unknown;
   await writeJsonAtomic(file, plain);
 }
 
@@ -53,7 +60,10 @@ export function contractAddress(config: DeviceConfig, name: string): Address {
     const c = m.contracts[name];
     if (c !== undefined) return getAddress(c.address);
   }
-  throw new DeviceError("CONFIG_INVALID", `no address for ${name}: set contracts.${name} or a deployment manifest`);
+  throw new DeviceError(
+    "CONFIG_INVALID",
+    `no address for ${name}: set contracts.${name} or a deployment manifest`,
+  );
 }
 
 export function startBlockOf(config: DeviceConfig): bigint {

@@ -53,11 +53,21 @@ export async function runDaemon(opts: {
       const registry = contractAddress(config, "DeviceRegistry");
       let epoch = 0;
       try {
-        epoch = Number(await pub.readContract({ address: contractAddress(config, "GrowthPool"), abi: abiOf("GrowthPool"), functionName: "currentEpoch" }));
+        epoch = Number(
+          await pub.readContract({
+            address: contractAddress(config, "GrowthPool"),
+            abi: abiOf("GrowthPool"),
+            functionName: "currentEpoch",
+          }),
+        );
       } catch {
         /* growth pool not configured: epoch 0 */
       }
-      const hb = await signHeartbeat(account, { chainId: config.chainId, verifyingContract: registry }, { epoch, timestamp: Math.floor(Date.now() / 1000), schemas });
+      const hb = await signHeartbeat(
+        account,
+        { chainId: config.chainId, verifyingContract: registry },
+        { epoch, timestamp: Math.floor(Date.now() / 1000), schemas },
+      );
       await sendHeartbeat(config.distributorUrl, hb);
       log.info({ epoch }, "heartbeat sent");
     } catch (e) {
@@ -74,7 +84,11 @@ export async function runDaemon(opts: {
         for (const ev of batch.events) {
           try {
             // cheap pre-filter: only jobs whose verified cohort names this device reach the runner
-            await fetchCohort(store, ev.cohortCid, { root: ev.cohortRoot as `0x${string}`, jobId: ev.jobId, device: account.address as Address });
+            await fetchCohort(store, ev.cohortCid, {
+              root: ev.cohortRoot as `0x${string}`,
+              jobId: ev.jobId,
+              device: account.address as Address,
+            });
           } catch (e) {
             if (e instanceof DeviceError && e.code === "NOT_IN_COHORT") continue;
             log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "cohort rejected");
@@ -83,14 +97,20 @@ export async function runDaemon(opts: {
           try {
             const job = await jobFromEvent(pub, addresses, ev);
             const entry = await runner.handle(job);
-            log.info({ jobId: ev.jobId.toString(), status: entry.status, code: entry.code }, "job handled");
+            log.info(
+              { jobId: ev.jobId.toString(), status: entry.status, code: entry.code },
+              "job handled",
+            );
             if (entry.status === "pending") {
               // busy: do not move the cursor past this job, so it is seen again on the next poll
               commitTo = ev.blockNumber - 1n;
               break;
             }
           } catch (e) {
-            log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "job could not be resolved");
+            log.warn(
+              { jobId: ev.jobId.toString(), err: describeError(e) },
+              "job could not be resolved",
+            );
           }
         }
         await watcher.commit(commitTo);

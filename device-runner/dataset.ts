@@ -105,7 +105,8 @@ async function fromEmlFolder(dir: string): Promise<DatasetRecord[]> {
     .sort();
   if (names.length === 0) invalid(`${dir}: no .eml files`);
   const out: DatasetRecord[] = [];
-  for (const name of names) out.push(await parseMessage(await readSource(path.join(dir, name)), name));
+  for (const name of names)
+    out.push(await parseMessage(await readSource(path.join(dir, name)), name));
   return out;
 }
 
@@ -114,7 +115,8 @@ export function splitMbox(text: string): string[] {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const first = lines.findIndex((l) => l !== "");
   if (first === -1) invalid("mbox: empty file");
-  if (!lines[first]!.startsWith("From ")) invalid("mbox: the first line is not a `From ` separator");
+  if (!lines[first]!.startsWith("From "))
+    invalid("mbox: the first line is not a `From ` separator");
   const messages: string[][] = [];
   let prevBlank = true;
   for (const line of lines.slice(first)) {
@@ -158,7 +160,9 @@ async function fromJsonl(file: string): Promise<DatasetRecord[]> {
     }
     const r = jsonlLineSchema.safeParse(json);
     if (!r.success)
-      invalid(`${path.basename(file)} line ${i + 1}: ${r.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`);
+      invalid(
+        `${path.basename(file)} line ${i + 1}: ${r.error.issues.map((x) => `${x.path.join(".")} ${x.message}`).join("; ")}`,
+      );
     const label = r.data.label === "spam" ? 1 : r.data.label === "ham" ? 0 : r.data.label;
     out.push({
       id: r.data.id ?? `line-${i + 1}`,
@@ -178,7 +182,10 @@ export async function parseDatasetSource(
   schemaId: string,
 ): Promise<DatasetRecord[]> {
   if (!(schemaId in KNOWN_SCHEMAS))
-    throw new DeviceError("UNKNOWN_SCHEMA", `unknown dataset schema ${schemaId} (known: ${Object.keys(KNOWN_SCHEMAS).join(", ")})`);
+    throw new DeviceError(
+      "UNKNOWN_SCHEMA",
+      `unknown dataset schema ${schemaId} (known: ${Object.keys(KNOWN_SCHEMAS).join(", ")})`,
+    );
   let records: DatasetRecord[];
   try {
     records =
@@ -190,7 +197,10 @@ export async function parseDatasetSource(
   } catch (e) {
     if (e instanceof DeviceError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DeviceError("DATASET_INVALID", `${location}: ${code ?? (e instanceof Error ? e.message : String(e))}`);
+    throw new DeviceError(
+      "DATASET_INVALID",
+      `${location}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
+    );
   }
   if (records.length > MAX_RECORDS) invalid(`more than ${MAX_RECORDS} records`);
   const ids = new Set<string>();
@@ -218,7 +228,10 @@ export async function importDataset(
     importedAt: new Date().toISOString(),
     sha256: createHash("sha256").update(lines.join("\n")).digest("hex"),
   };
-  await writeFileAtomic(datasetFile(datasetsDir, schemaId), [JSON.stringify({ meta }), ...lines].join("\n") + "\n");
+  await writeFileAtomic(
+    datasetFile(datasetsDir, schemaId),
+    [JSON.stringify({ meta }), ...lines].join("\n") + "\n",
+  );
   return meta;
 }
 
@@ -239,7 +252,10 @@ export async function loadDataset(datasetsDir: string, schemaId: string): Promis
     if (sha !== meta.sha256 || body.length !== meta.count) throw new Error("checksum mismatch");
     return { meta, records: body.map((l) => datasetRecordSchema.parse(JSON.parse(l))) };
   } catch (e) {
-    throw new DeviceError("DATASET_INVALID", `${file} is corrupt: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DeviceError(
+      "DATASET_INVALID",
+      `${file} is corrupt: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 

@@ -79,7 +79,13 @@ export async function signHeartbeat(
       schemasHash: schemasHash(body.schemas),
     },
   });
-  return { device: account.address, epoch: body.epoch, timestamp: body.timestamp, schemas: [...body.schemas], signature };
+  return {
+    device: account.address,
+    epoch: body.epoch,
+    timestamp: body.timestamp,
+    schemas: [...body.schemas],
+    signature,
+  };
 }
 
 /**
@@ -93,13 +99,23 @@ export async function verifyHeartbeat(
   opts: { nowSeconds: number; epoch?: number; maxSkewSeconds?: number },
 ): Promise<Address> {
   const parsed = heartbeatSchema.safeParse(input);
-  if (!parsed.success) throw new DeviceError("HEARTBEAT_INVALID", `malformed heartbeat: ${parsed.error.issues[0]?.message ?? ""}`);
+  if (!parsed.success)
+    throw new DeviceError(
+      "HEARTBEAT_INVALID",
+      `malformed heartbeat: ${parsed.error.issues[0]?.message ?? ""}`,
+    );
   const hb = parsed.data;
   if (opts.epoch !== undefined && hb.epoch !== opts.epoch)
-    throw new DeviceError("HEARTBEAT_INVALID", `heartbeat for epoch ${hb.epoch}, expected ${opts.epoch}`);
+    throw new DeviceError(
+      "HEARTBEAT_INVALID",
+      `heartbeat for epoch ${hb.epoch}, expected ${opts.epoch}`,
+    );
   const skew = opts.maxSkewSeconds ?? 300;
   if (Math.abs(hb.timestamp - opts.nowSeconds) > skew)
-    throw new DeviceError("HEARTBEAT_INVALID", `heartbeat timestamp ${hb.timestamp} is more than ${skew}s off`);
+    throw new DeviceError(
+      "HEARTBEAT_INVALID",
+      `heartbeat timestamp ${hb.timestamp} is more than ${skew}s off`,
+    );
   let signer: Address;
   try {
     signer = await recoverTypedDataAddress({
@@ -117,12 +133,17 @@ export async function verifyHeartbeat(
   } catch {
     throw new DeviceError("HEARTBEAT_INVALID", "unrecoverable heartbeat signature");
   }
-  if (signer !== getAddress(hb.device)) throw new DeviceError("HEARTBEAT_INVALID", `heartbeat not signed by ${hb.device}`);
+  if (signer !== getAddress(hb.device))
+    throw new DeviceError("HEARTBEAT_INVALID", `heartbeat not signed by ${hb.device}`);
   return signer;
 }
 
 /** POSTs a heartbeat to `${distributorUrl}/heartbeats`. */
-export async function sendHeartbeat(distributorUrl: string, hb: Heartbeat, timeoutMs = 10_000): Promise<void> {
+export async function sendHeartbeat(
+  distributorUrl: string,
+  hb: Heartbeat,
+  timeoutMs = 10_000,
+): Promise<void> {
   let res: Response;
   try {
     res = await fetch(`${distributorUrl.replace(/\/$/, "")}/heartbeats`, {
@@ -132,8 +153,15 @@ export async function sendHeartbeat(distributorUrl: string, hb: Heartbeat, timeo
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
-    throw new DeviceError("HEARTBEAT_INVALID", `distributor ${distributorUrl} unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DeviceError(
+      "HEARTBEAT_INVALID",
+      `distributor ${distributorUrl} unreachable: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   await res.arrayBuffer();
-  if (!res.ok) throw new DeviceError("HEARTBEAT_INVALID", `distributor rejected the heartbeat: HTTP ${res.status}`);
+  if (!res.ok)
+    throw new DeviceError(
+      "HEARTBEAT_INVALID",
+      `distributor rejected the heartbeat: HTTP ${res.status}`,
+    );
 }

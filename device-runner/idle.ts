@@ -30,7 +30,8 @@ export function idleReason(
   cores = os.availableParallelism(),
 ): string | undefined {
   const perCore = load1 / Math.max(1, cores);
-  if (perCore > policy.maxLoadPerCore) return `load ${perCore.toFixed(2)}/core > ${policy.maxLoadPerCore}`;
+  if (perCore > policy.maxLoadPerCore)
+    return `load ${perCore.toFixed(2)}/core > ${policy.maxLoadPerCore}`;
   const minutes = now.getHours() * 60 + now.getMinutes();
   if (policy.windows.length > 0 && !policy.windows.some((w) => inWindow(w, minutes)))
     return `outside the allowed windows ${policy.windows.join(", ")}`;

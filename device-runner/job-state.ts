@@ -10,7 +10,10 @@ export const jobEntrySchema = z.strictObject({
   code: z.string().optional(),
 });
 export type JobEntry = z.infer<typeof jobEntrySchema>;
-const fileSchema = z.strictObject({ version: z.literal(1), jobs: z.record(z.string(), jobEntrySchema) });
+const fileSchema = z.strictObject({
+  version: z.literal(1),
+  jobs: z.record(z.string(), jobEntrySchema),
+});
 
 export class JobStateStore {
   private constructor(

@@ -83,7 +83,10 @@ export async function unlockKeystore(file: string, password: string): Promise<Pr
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new DeviceError("KEYSTORE_MISSING", `no keystore at ${file} (run \`dml-device wallet create\`)`);
+    throw new DeviceError(
+      "KEYSTORE_MISSING",
+      `no keystore at ${file} (run \`dml-device wallet create\`)`,
+    );
   }
   let parsed: z.infer<typeof keystoreSchema>;
   try {

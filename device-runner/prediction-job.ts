@@ -6,7 +6,12 @@
  */
 import { classifyRecords, loadPackage, PackageError, type LoadedPackage } from "#sdk/ml/index.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
-import { runSecAggHttpClient, SecAggError, type HttpClientRun, type PollOptions } from "#sdk/secagg/index.ts";
+import {
+  runSecAggHttpClient,
+  SecAggError,
+  type HttpClientRun,
+  type PollOptions,
+} from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
 import type { Address, Hex, LocalAccount } from "viem";
 import { z } from "zod";
@@ -38,17 +43,31 @@ export const predictionJobSchema = z.strictObject({
 export type PredictionJob = z.infer<typeof predictionJobSchema>;
 
 export function schemaIdOf(hash: string): string {
-  const id = Object.keys(KNOWN_SCHEMAS).find((s) => schemaHash(s).toLowerCase() === hash.toLowerCase());
-  if (id === undefined) throw new DeviceError("UNKNOWN_SCHEMA", `job schema ${hash} is not one this device serves`);
+  const id = Object.keys(KNOWN_SCHEMAS).find(
+    (s) => schemaHash(s).toLowerCase() === hash.toLowerCase(),
+  );
+  if (id === undefined)
+    throw new DeviceError("UNKNOWN_SCHEMA", `job schema ${hash} is not one this device serves`);
   return id;
 }
 
-export async function loadVerifiedPackage(store: ContentStore, cid: string, modelSha256: string): Promise<LoadedPackage> {
+export async function loadVerifiedPackage(
+  store: ContentStore,
+  cid: string,
+  modelSha256: string,
+): Promise<LoadedPackage> {
   try {
     return await loadPackage(store, cid, modelSha256);
   } catch (e) {
-    if (e instanceof PackageError) throw new DeviceError("PACKAGE_INVALID", `package ${cid}: ${e.code}: ${e.message}`, { cause: e });
-    throw new DeviceError("PACKAGE_INVALID", `package ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    if (e instanceof PackageError)
+      throw new DeviceError("PACKAGE_INVALID", `package ${cid}: ${e.code}: ${e.message}`, {
+        cause: e,
+      });
+    throw new DeviceError(
+      "PACKAGE_INVALID",
+      `package ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 }
 
@@ -56,17 +75,28 @@ export function checkPackageFitsSchema(pkg: LoadedPackage, schemaId: string): vo
   const fields = KNOWN_SCHEMAS[schemaId] ?? [];
   const missing = pkg.manifest.inputSchema.fields.filter((f) => !fields.includes(f));
   if (missing.length > 0)
-    throw new DeviceError("SCHEMA_MISMATCH", `package reads fields ${missing.join(", ")} that schema ${schemaId} does not have`);
+    throw new DeviceError(
+      "SCHEMA_MISMATCH",
+      `package reads fields ${missing.join(", ")} that schema ${schemaId} does not have`,
+    );
 }
 
 /** Runs the SecAgg client, mapping transport failures to AGGREGATOR_UNREACHABLE. */
-export async function aggregate(opts: Parameters<typeof runSecAggHttpClient>[0]): Promise<HttpClientRun> {
+export async function aggregate(
+  opts: Parameters<typeof runSecAggHttpClient>[0],
+): Promise<HttpClientRun> {
   try {
     return await runSecAggHttpClient(opts);
   } catch (e) {
     if (e instanceof SecAggError && e.code === "TRANSPORT")
-      throw new DeviceError("AGGREGATOR_UNREACHABLE", `aggregator ${opts.baseUrl}: ${e.message}`, { cause: e });
-    throw new DeviceError("SECAGG_FAILED", `secure aggregation failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new DeviceError("AGGREGATOR_UNREACHABLE", `aggregator ${opts.baseUrl}: ${e.message}`, {
+        cause: e,
+      });
+    throw new DeviceError(
+      "SECAGG_FAILED",
+      `secure aggregation failed: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 }
 
@@ -93,7 +123,10 @@ export async function runPredictionJob(opts: {
     jobId: job.jobId,
     device: opts.account.address,
   });
-  opts.log?.info({ jobId: job.jobId.toString(), clientId, cohort: list.members.length }, "in cohort");
+  opts.log?.info(
+    { jobId: job.jobId.toString(), clientId, cohort: list.members.length },
+    "in cohort",
+  );
   const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
   const dataset = await loadDataset(opts.datasetsDir, schemaId);

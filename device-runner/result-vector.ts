@@ -20,7 +20,10 @@ export function resultVectorLength(classes: number): number {
   return 1 + 3 * classes;
 }
 
-export function reduceToResultVector(predictions: readonly Prediction[], classes: number): Float64Array {
+export function reduceToResultVector(
+  predictions: readonly Prediction[],
+  classes: number,
+): Float64Array {
   const v = new Float64Array(resultVectorLength(classes));
   v[0] = predictions.length;
   for (const p of predictions) {

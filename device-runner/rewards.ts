@@ -20,7 +20,14 @@ const dumpSchema = z.looseObject({
   format: z.literal("standard-v1"),
   leafEncoding: z.tuple([z.literal("address"), z.literal("uint256")]),
   tree: z.array(z.string().regex(/^0x[0-9a-fA-F]{64}$/)).min(1),
-  values: z.array(z.strictObject({ value: z.tuple([z.string(), z.string()]), treeIndex: z.number().int().min(0) })).min(1),
+  values: z
+    .array(
+      z.strictObject({
+        value: z.tuple([z.string(), z.string()]),
+        treeIndex: z.number().int().min(0),
+      }),
+    )
+    .min(1),
 });
 
 export interface VerifiedLeaf {
@@ -30,17 +37,31 @@ export interface VerifiedLeaf {
 }
 
 /** Fetches a payout/connected-set dump, checks it against `root` and returns `account`'s leaf with a verified proof. */
-export async function fetchVerifiedLeaf(store: ContentStore, cid: string, root: Hex, account: Address): Promise<VerifiedLeaf> {
+export async function fetchVerifiedLeaf(
+  store: ContentStore,
+  cid: string,
+  root: Hex,
+  account: Address,
+): Promise<VerifiedLeaf> {
   let tree: StandardMerkleTree<[string, string]>;
   try {
-    const json = dumpSchema.parse(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))));
+    const json = dumpSchema.parse(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
+    );
     tree = StandardMerkleTree.load(json as never);
     tree.validate();
   } catch (e) {
-    throw new DeviceError("PROOF_INVALID", `Merkle list ${cid}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `Merkle list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   if (tree.root.toLowerCase() !== root.toLowerCase())
-    throw new DeviceError("PROOF_INVALID", `Merkle list ${cid} has root ${tree.root}, the chain says ${root}`);
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `Merkle list ${cid} has root ${tree.root}, the chain says ${root}`,
+    );
   const me = getAddress(account);
   for (const [i, v] of tree.entries()) {
     if (getAddress(v[0]) !== me) continue;
@@ -52,15 +73,25 @@ export async function fetchVerifiedLeaf(store: ContentStore, cid: string, root: 
   throw new DeviceError("NOT_IN_PAYOUT", `${me} is not in Merkle list ${cid}`);
 }
 
-async function send(clients: DeviceClients, call: { address: Address; abi: never; functionName: string; args: readonly unknown[] }): Promise<Hex> {
+async function send(
+  clients: DeviceClients,
+  call: { address: Address; abi: never; functionName: string; args: readonly unknown[] },
+): Promise<Hex> {
   try {
-    const { request } = await clients.publicClient.simulateContract({ ...call, account: clients.walletClient.account } as never);
+    const { request } = await clients.publicClient.simulateContract({
+      ...call,
+      account: clients.walletClient.account,
+    } as never);
     const hash = await clients.walletClient.writeContract(request as never);
     const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") throw new Error("claim reverted");
     return hash;
   } catch (e) {
-    throw new DeviceError("CHAIN", `${call.functionName}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, { cause: e });
+    throw new DeviceError(
+      "CHAIN",
+      `${call.functionName}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      { cause: e },
+    );
   }
 }
 
@@ -76,27 +107,65 @@ export async function claimGrowthWins(
 ): Promise<{ won: bigint[]; claimed: bigint[]; hashes: Hex[] }> {
   const abi = abiOf("GrowthPool");
   const pub = clients.publicClient;
-  const info = (await pub.readContract({ address: pool, abi, functionName: "epochInfo", args: [epoch] })) as {
+  const info = (await pub.readContract({
+    address: pool,
+    abi,
+    functionName: "epochInfo",
+    args: [epoch],
+  })) as {
     drawn: boolean;
     root: Hex;
     k: bigint;
   };
-  if (!info.drawn) throw new DeviceError("CHAIN", `growth-pool epoch ${epoch} has not been drawn yet`);
-  const logs = await pub.getContractEvents({ address: pool, abi, eventName: "EpochPosted", args: { epoch }, fromBlock: opts.fromBlock ?? 0n });
+  if (!info.drawn)
+    throw new DeviceError("CHAIN", `growth-pool epoch ${epoch} has not been drawn yet`);
+  const logs = await pub.getContractEvents({
+    address: pool,
+    abi,
+    eventName: "EpochPosted",
+    args: { epoch },
+    fromBlock: opts.fromBlock ?? 0n,
+  });
   const last = logs[logs.length - 1];
   if (last === undefined) throw new DeviceError("CHAIN", `no EpochPosted event for epoch ${epoch}`);
   const posted = epochPostedSchema.parse((last as unknown as { args: unknown }).args);
-  if (posted.root.toLowerCase() !== info.root.toLowerCase()) throw new DeviceError("PROOF_INVALID", "EpochPosted root differs from epochInfo");
-  const leaf = await fetchVerifiedLeaf(store, posted.cid, info.root, clients.walletClient.account.address);
+  if (posted.root.toLowerCase() !== info.root.toLowerCase())
+    throw new DeviceError("PROOF_INVALID", "EpochPosted root differs from epochInfo");
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    posted.cid,
+    info.root,
+    clients.walletClient.account.address,
+  );
   const won: bigint[] = [];
   const claimed: bigint[] = [];
   const hashes: Hex[] = [];
   for (let j = 0n; j < info.k; j++) {
-    const index = (await pub.readContract({ address: pool, abi, functionName: "winnerIndex", args: [epoch, j] })) as bigint;
+    const index = (await pub.readContract({
+      address: pool,
+      abi,
+      functionName: "winnerIndex",
+      args: [epoch, j],
+    })) as bigint;
     if (index !== leaf.value) continue;
     won.push(j);
-    if ((await pub.readContract({ address: pool, abi, functionName: "isClaimed", args: [epoch, j] })) as boolean) continue;
-    hashes.push(await send(clients, { address: pool, abi: abi as never, functionName: "claim", args: [epoch, j, leaf.account, leaf.value, leaf.proof] }));
+    if (
+      (await pub.readContract({
+        address: pool,
+        abi,
+        functionName: "isClaimed",
+        args: [epoch, j],
+      })) as boolean
+    )
+      continue;
+    hashes.push(
+      await send(clients, {
+        address: pool,
+        abi: abi as never,
+        functionName: "claim",
+        args: [epoch, j, leaf.account, leaf.value, leaf.proof],
+      }),
+    );
     claimed.push(j);
   }
   return { won, claimed, hashes };
@@ -108,8 +177,18 @@ export async function claimJobPayout(
   store: ContentStore,
   opts: { settlement: Address; jobId: bigint; root: Hex; cid: string },
 ): Promise<{ amount: bigint; hash: Hex }> {
-  const leaf = await fetchVerifiedLeaf(store, opts.cid, opts.root, clients.walletClient.account.address);
-  const hash = await send(clients, { address: opts.settlement, abi: SETTLEMENT_ABI as never, functionName: "claim", args: [opts.jobId, leaf.account, leaf.value, leaf.proof] });
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    opts.cid,
+    opts.root,
+    clients.walletClient.account.address,
+  );
+  const hash = await send(clients, {
+    address: opts.settlement,
+    abi: SETTLEMENT_ABI as never,
+    functionName: "claim",
+    args: [opts.jobId, leaf.account, leaf.value, leaf.proof],
+  });
   return { amount: leaf.value, hash };
 }
 
@@ -119,7 +198,12 @@ export async function claimTrainerPayout(
   store: ContentStore,
   opts: { fineTuning: Address; bountyId: bigint; round: bigint; root: Hex; cid: string },
 ): Promise<{ amount: bigint; hash: Hex }> {
-  const leaf = await fetchVerifiedLeaf(store, opts.cid, opts.root, clients.walletClient.account.address);
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    opts.cid,
+    opts.root,
+    clients.walletClient.account.address,
+  );
   const hash = await send(clients, {
     address: opts.fineTuning,
     abi: FINE_TUNING_ABI as never,

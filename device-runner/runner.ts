@@ -80,7 +80,12 @@ export class DeviceRunner {
     } catch (e) {
       const code = e instanceof DeviceError ? e.code : "INTERNAL";
       this.opts.log?.warn({ job: key, code, err: describeError(e) }, "job failed");
-      return await this.state.set(key, { status: "failed", attempts, code, error: describeError(e) });
+      return await this.state.set(key, {
+        status: "failed",
+        attempts,
+        code,
+        error: describeError(e),
+      });
     }
   }
 

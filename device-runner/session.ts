@@ -54,7 +54,13 @@ export function trainingSessionConfig(opts: {
   return {
     sessionId: keccak256(
       encodeAbiParameters(
-        [{ type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }, { type: "uint32" }],
+        [
+          { type: "uint256" },
+          { type: "address" },
+          { type: "uint256" },
+          { type: "uint256" },
+          { type: "uint32" },
+        ],
         [BigInt(opts.chainId), opts.fineTuning, opts.bountyId, opts.round, opts.group],
       ),
     ),

@@ -22,7 +22,12 @@ import { labelledRecords, loadCorrections } from "./corrections.ts";
 import { loadDataset } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
 import type { DevicePaths } from "./paths.ts";
-import { aggregate, checkPackageFitsSchema, loadVerifiedPackage, schemaIdOf } from "./prediction-job.ts";
+import {
+  aggregate,
+  checkPackageFitsSchema,
+  loadVerifiedPackage,
+  schemaIdOf,
+} from "./prediction-job.ts";
 import { SAMPLE_SCALE, trainingSessionConfig } from "./session.ts";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
@@ -67,19 +72,35 @@ export async function runTrainingJob(opts: {
   const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
   const dataset = await loadDataset(opts.paths.datasets, schemaId);
-  const rows = labelledRecords(dataset.records, await loadCorrections(opts.paths.corrections, schemaId));
-  if (rows.length === 0) throw new DeviceError("CORRECTIONS_INVALID", "no labelled records to train on (import labels or corrections)");
+  const rows = labelledRecords(
+    dataset.records,
+    await loadCorrections(opts.paths.corrections, schemaId),
+  );
+  if (rows.length === 0)
+    throw new DeviceError(
+      "CORRECTIONS_INVALID",
+      "no labelled records to train on (import labels or corrections)",
+    );
   if (rows.length > SAMPLE_SCALE) rows.length = SAMPLE_SCALE;
   const before = decodeLogRegOnnx(pkg.model);
   const classes = pkg.manifest.outputLabels.length;
-  const x = rows.map((r) => pkg.featurizer.featurize(recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body })));
-  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, job.epochs, { learningRate: job.learningRate });
+  const x = rows.map((r) =>
+    pkg.featurizer.featurize(
+      recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
+    ),
+  );
+  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, job.epochs, {
+    learningRate: job.learningRate,
+  });
   const delta = clipL2(weightDelta(before, after), job.clipNorm);
   const vector = new Float64Array(delta.length + 1);
   vector.set(delta);
   vector[delta.length] = rows.length / SAMPLE_SCALE;
   opts.onVector?.(vector);
-  if (delta.length !== flatten(before).length || delta.length !== parameterCount(classes, before.dim))
+  if (
+    delta.length !== flatten(before).length ||
+    delta.length !== parameterCount(classes, before.dim)
+  )
     throw new DeviceError("PACKAGE_INVALID", "model shape does not match its manifest");
   const config = trainingSessionConfig({
     chainId: job.chainId,
@@ -91,9 +112,19 @@ export async function runTrainingJob(opts: {
     parameters: delta.length,
     clipNorm: job.clipNorm,
   });
-  await aggregate({ baseUrl: job.aggregatorUrl, config, id: clientId, account: opts.account, input: vector, poll: opts.poll });
+  await aggregate({
+    baseUrl: job.aggregatorUrl,
+    config,
+    id: clientId,
+    account: opts.account,
+    input: vector,
+    poll: opts.poll,
+  });
   let norm = 0;
   for (const d of delta) norm += d * d;
-  opts.log?.info({ bountyId: job.bountyId.toString(), round: job.round.toString(), samples: rows.length }, "update sent");
+  opts.log?.info(
+    { bountyId: job.bountyId.toString(), round: job.round.toString(), samples: rows.length },
+    "update sent",
+  );
   return { clientId, samples: rows.length, updateNorm: Math.sqrt(norm) };
 }

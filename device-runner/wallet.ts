@@ -9,10 +9,19 @@ export interface Balances {
   dml: bigint;
 }
 
-export async function balances(clients: Pick<DeviceClients, "publicClient">, token: Address, address: Address): Promise<Balances> {
+export async function balances(
+  clients: Pick<DeviceClients, "publicClient">,
+  token: Address,
+  address: Address,
+): Promise<Balances> {
   const [eth, dml] = await Promise.all([
     clients.publicClient.getBalance({ address }),
-    clients.publicClient.readContract({ address: token, abi: ERC20_ABI, functionName: "balanceOf", args: [address] }),
+    clients.publicClient.readContract({
+      address: token,
+      abi: ERC20_ABI,
+      functionName: "balanceOf",
+      args: [address],
+    }),
   ]);
   return { address, eth, dml };
 }
@@ -47,6 +56,10 @@ export async function transfer(
     return hash;
   } catch (e) {
     if (e instanceof DeviceError) throw e;
-    throw new DeviceError("CHAIN", `transfer failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, { cause: e });
+    throw new DeviceError(
+      "CHAIN",
+      `transfer failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      { cause: e },
+    );
   }
 }

@@ -12,7 +12,11 @@ import { abiOf, JOB_MARKET_EVENTS, type DevicePublicClient } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 import type { PredictionJob } from "./prediction-job.ts";
 
-const cursorSchema = z.strictObject({ chainId: z.number().int(), jobMarket: z.string(), block: z.string().regex(/^[0-9]+$/) });
+const cursorSchema = z.strictObject({
+  chainId: z.number().int(),
+  jobMarket: z.string(),
+  block: z.string().regex(/^[0-9]+$/),
+});
 
 export const cohortEventSchema = z.object({
   jobId: z.bigint(),
@@ -41,13 +45,23 @@ export class CohortWatcher {
   async cursor(): Promise<bigint> {
     const c = await readJsonFile(this.opts.cursorFile, cursorSchema);
     if (c === undefined) return this.opts.startBlock - 1n;
-    if (c.chainId !== this.opts.chainId || getAddress(c.jobMarket) !== getAddress(this.opts.jobMarket))
-      throw new DeviceError("CONFIG_INVALID", `${this.opts.cursorFile} belongs to another chain or JobMarket`);
+    if (
+      c.chainId !== this.opts.chainId ||
+      getAddress(c.jobMarket) !== getAddress(this.opts.jobMarket)
+    )
+      throw new DeviceError(
+        "CONFIG_INVALID",
+        `${this.opts.cursorFile} belongs to another chain or JobMarket`,
+      );
     return BigInt(c.block);
   }
 
   async commit(block: bigint): Promise<void> {
-    await writeJsonAtomic(this.opts.cursorFile, { chainId: this.opts.chainId, jobMarket: this.opts.jobMarket, block: block.toString() });
+    await writeJsonAtomic(this.opts.cursorFile, {
+      chainId: this.opts.chainId,
+      jobMarket: this.opts.jobMarket,
+      block: block.toString(),
+    });
   }
 
   /** Events after the cursor up to the confirmed head (at most `maxRange` blocks); call `commit(toBlock)` once handled. */
@@ -56,7 +70,10 @@ export class CohortWatcher {
     const safe = head - (this.opts.confirmations ?? 0n);
     const from = (await this.cursor()) + 1n;
     if (safe < from) return undefined;
-    const to = from + (this.opts.maxRange ?? 5_000n) - 1n < safe ? from + (this.opts.maxRange ?? 5_000n) - 1n : safe;
+    const to =
+      from + (this.opts.maxRange ?? 5_000n) - 1n < safe
+        ? from + (this.opts.maxRange ?? 5_000n) - 1n
+        : safe;
     const logs = await this.opts.publicClient.getLogs({
       address: this.opts.jobMarket,
       event: JOB_MARKET_EVENTS[0],
@@ -72,8 +89,15 @@ export class CohortWatcher {
   }
 }
 
-const jobSchema = z.looseObject({ algorithmId: z.bigint(), schema: z.string(), rewardPerDevice: z.bigint() });
-const algorithmSchema = z.looseObject({ packageCid: z.string().min(1), modelSha256: z.string().regex(/^0x[0-9a-fA-F]{64}$/) });
+const jobSchema = z.looseObject({
+  algorithmId: z.bigint(),
+  schema: z.string(),
+  rewardPerDevice: z.bigint(),
+});
+const algorithmSchema = z.looseObject({
+  packageCid: z.string().min(1),
+  modelSha256: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+});
 const operatorSchema = z.looseObject({ endpoint: z.string().url() });
 
 /** Resolves a CohortAssigned event into a runnable job from chain state. */
@@ -82,15 +106,31 @@ export async function jobFromEvent(
   addresses: { chainId: number; jobMarket: Address; marketplace: Address; staking: Address },
   ev: CohortEvent,
 ): Promise<PredictionJob & { algorithmId: bigint; rewardPerDevice: bigint }> {
-  if (!hasArtifact("JobMarket")) throw new DeviceError("CONFIG_INVALID", "the JobMarket artifact is not built");
+  if (!hasArtifact("JobMarket"))
+    throw new DeviceError("CONFIG_INVALID", "the JobMarket artifact is not built");
   const job = jobSchema.parse(
-    await pub.readContract({ address: addresses.jobMarket, abi: loadArtifact("JobMarket").abi, functionName: "getJob", args: [ev.jobId] }),
+    await pub.readContract({
+      address: addresses.jobMarket,
+      abi: loadArtifact("JobMarket").abi,
+      functionName: "getJob",
+      args: [ev.jobId],
+    }),
   );
   const alg = algorithmSchema.parse(
-    await pub.readContract({ address: addresses.marketplace, abi: abiOf("AlgorithmMarketplace"), functionName: "getAlgorithm", args: [job.algorithmId] }),
+    await pub.readContract({
+      address: addresses.marketplace,
+      abi: abiOf("AlgorithmMarketplace"),
+      functionName: "getAlgorithm",
+      args: [job.algorithmId],
+    }),
   );
   const op = operatorSchema.parse(
-    await pub.readContract({ address: addresses.staking, abi: abiOf("NodeStaking"), functionName: "operatorInfo", args: [getAddress(ev.aggregator)] }),
+    await pub.readContract({
+      address: addresses.staking,
+      abi: abiOf("NodeStaking"),
+      functionName: "operatorInfo",
+      args: [getAddress(ev.aggregator)],
+    }),
   );
   return {
     kind: "predict",

@@ -11,7 +11,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { network } from "hardhat";
-import { createWalletClient, custom, getAddress, keccak256, parseEventLogs, toHex, type Abi, type Address } from "viem";
+import {
+  createWalletClient,
+  custom,
+  getAddress,
+  keccak256,
+  parseEventLogs,
+  toHex,
+  type Abi,
+  type Address,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
@@ -39,7 +48,11 @@ let devices: PrivateKeyAccount[];
 function clientsFor(account: PrivateKeyAccount): DeviceClients {
   return {
     publicClient: pub,
-    walletClient: createWalletClient({ account, chain: pub.chain, transport: custom(conn.provider) }),
+    walletClient: createWalletClient({
+      account,
+      chain: pub.chain,
+      transport: custom(conn.provider),
+    }),
   };
 }
 const addr = (name: string) => manifest.contracts[name]!.address as Address;
@@ -52,7 +65,14 @@ before(async () => {
   await deployProtocol({
     clients: { publicClient: pub, walletClient: deployer } as unknown as DeployClients,
     manifestPath: path.join(tmp, "manifest.json"),
-    config: { growthPool: { epochLength: EPOCH_LENGTH, halvingEpochs: 4, winnersPerEpoch: 6, claimWindow: 86_400n } },
+    config: {
+      growthPool: {
+        epochLength: EPOCH_LENGTH,
+        halvingEpochs: 4,
+        winnersPerEpoch: 6,
+        claimWindow: 86_400n,
+      },
+    },
   });
   manifest = readManifest(path.join(tmp, "manifest.json"));
   store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
@@ -76,21 +96,64 @@ describe("consent registration (DeviceRegistry on EDR)", () => {
     });
     assert.equal(hashes.length, 1);
     const receipt = await pub.getTransactionReceipt({ hash: hashes[0]! });
-    const [ev] = parseEventLogs({ abi: abi("DeviceRegistry"), logs: receipt.logs, eventName: "DeviceRegistered" });
+    const [ev] = parseEventLogs({
+      abi: abi("DeviceRegistry"),
+      logs: receipt.logs,
+      eventName: "DeviceRegistered",
+    });
     assert.ok(ev);
-    assert.equal(await pub.readContract({ address: registry, abi: abi("DeviceRegistry"), functionName: "isRegistered", args: [devices[0]!.address] }), true);
-    assert.equal(await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 3n, 10n ** 18n), true);
-    assert.equal(await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 4n, 10n ** 18n), false, "algorithm not consented");
-    assert.equal(await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 3n, 10n ** 17n), false, "below the floor");
+    assert.equal(
+      await pub.readContract({
+        address: registry,
+        abi: abi("DeviceRegistry"),
+        functionName: "isRegistered",
+        args: [devices[0]!.address],
+      }),
+      true,
+    );
+    assert.equal(
+      await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 3n, 10n ** 18n),
+      true,
+    );
+    assert.equal(
+      await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 4n, 10n ** 18n),
+      false,
+      "algorithm not consented",
+    );
+    assert.equal(
+      await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 3n, 10n ** 17n),
+      false,
+      "below the floor",
+    );
     // second call updates (two transactions) instead of reverting with DeviceAlreadyRegistered
-    const upd = await registerConsent(d, registry, { schemas: ["email/rfc822-v1"], anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n });
+    const upd = await registerConsent(d, registry, {
+      schemas: ["email/rfc822-v1"],
+      anyAlgorithmInSchema: true,
+      algorithms: [],
+      priceFloor: 0n,
+    });
     assert.equal(upd.length, 2);
-    assert.equal(await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 4n, 1n), true);
+    assert.equal(
+      await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 4n, 1n),
+      true,
+    );
     // invalid consent never reaches the chain
-    await assert.rejects(registerConsent(d, registry, { schemas: ["image/png-v1"], anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n }));
+    await assert.rejects(
+      registerConsent(d, registry, {
+        schemas: ["image/png-v1"],
+        anyAlgorithmInSchema: true,
+        algorithms: [],
+        priceFloor: 0n,
+      }),
+    );
     // every device registers (growth-pool eligibility below)
     for (const dev of devices.slice(1))
-      await registerConsent(clientsFor(dev), registry, { schemas: ["email/rfc822-v1"], anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n });
+      await registerConsent(clientsFor(dev), registry, {
+        schemas: ["email/rfc822-v1"],
+        anyAlgorithmInSchema: true,
+        algorithms: [],
+        priceFloor: 0n,
+      });
     assert.equal(schemaHash("email/rfc822-v1"), keccak256(toHex("email/rfc822-v1")));
   });
 });
@@ -106,31 +169,69 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
     await conn.networkHelpers.impersonateAccount(timelock);
     await conn.networkHelpers.setBalance(timelock, 10n ** 18n);
     const treasury = await conn.viem.getWalletClient(timelock);
-    await pub.waitForTransactionReceipt({ hash: await treasury.writeContract({ address: token, abi: abi("DMLToken"), functionName: "transfer", args: [distributor, STAKE] }) });
+    await pub.waitForTransactionReceipt({
+      hash: await treasury.writeContract({
+        address: token,
+        abi: abi("DMLToken"),
+        functionName: "transfer",
+        args: [distributor, STAKE],
+      }),
+    });
     await conn.networkHelpers.stopImpersonatingAccount(timelock);
     const op = await conn.viem.getWalletClient(distributor);
     for (const [a, ab, fn, args] of [
-      [staking, abi("NodeStaking"), "register", ["http://127.0.0.1:9001", keccak256(toHex("k")), "{}"]],
+      [
+        staking,
+        abi("NodeStaking"),
+        "register",
+        ["http://127.0.0.1:9001", keccak256(toHex("k")), "{}"],
+      ],
       [token, abi("DMLToken"), "approve", [staking, STAKE]],
       [staking, abi("NodeStaking"), "stake", [0, STAKE]],
     ] as const)
-      await pub.waitForTransactionReceipt({ hash: await op.writeContract({ address: a, abi: ab, functionName: fn, args }) });
+      await pub.waitForTransactionReceipt({
+        hash: await op.writeContract({ address: a, abi: ab, functionName: fn, args }),
+      });
 
     // the distributor's connected set: leaves (device, index), dump on IPFS
     const tree = buildMerkleTree(devices.map((d, i) => ({ account: d.address, value: BigInt(i) })));
     const cid = await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.tree.dump())));
-    const end = (await pub.readContract({ address: pool, abi: abi("GrowthPool"), functionName: "epochEnd", args: [0n] })) as bigint;
+    const end = (await pub.readContract({
+      address: pool,
+      abi: abi("GrowthPool"),
+      functionName: "epochEnd",
+      args: [0n],
+    })) as bigint;
     await conn.networkHelpers.time.increaseTo(end);
     const post = await pub.waitForTransactionReceipt({
-      hash: await op.writeContract({ address: pool, abi: abi("GrowthPool"), functionName: "postEpoch", args: [0n, tree.root, BigInt(devices.length), cid] }),
+      hash: await op.writeContract({
+        address: pool,
+        abi: abi("GrowthPool"),
+        functionName: "postEpoch",
+        args: [0n, tree.root, BigInt(devices.length), cid],
+      }),
     });
-    const [req] = parseEventLogs({ abi: abi("GrowthPool"), logs: post.logs, eventName: "DrawRequested" });
-    const requestId = (req?.args as { requestId: bigint }).requestId;
+    const [req] = parseEventLogs({
+      abi: abi("GrowthPool"),
+      logs: post.logs,
+      eventName: "DrawRequested",
+    });
+    const requestId = (req?.args as unknown as { requestId: bigint }).requestId;
     const [deployer] = await conn.viem.getWalletClients();
     await pub.waitForTransactionReceipt({
-      hash: await deployer!.writeContract({ address: manifest.vrf!.coordinator, abi: abi("VRFCoordinatorV2_5Mock"), functionName: "fulfillRandomWords", args: [requestId, pool] }),
+      hash: await deployer!.writeContract({
+        address: manifest.vrf!.coordinator,
+        abi: abi("VRFCoordinatorV2_5Mock"),
+        functionName: "fulfillRandomWords",
+        args: [requestId, pool],
+      }),
     });
-    const info = (await pub.readContract({ address: pool, abi: abi("GrowthPool"), functionName: "epochInfo", args: [0n] })) as { perWinner: bigint; k: bigint };
+    const info = (await pub.readContract({
+      address: pool,
+      abi: abi("GrowthPool"),
+      functionName: "epochInfo",
+      args: [0n],
+    })) as { perWinner: bigint; k: bigint };
 
     let totalWon = 0;
     for (const d of devices) {
@@ -148,22 +249,39 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
 
     // a device outside the set, and a dump whose root differs from the chain's, are refused before any transaction
     const outsider = privateKeyToAccount(generatePrivateKey());
-    await assert.rejects(fetchVerifiedLeaf(store, cid, tree.root, outsider.address), (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT");
-    const other = buildMerkleTree(devices.slice(1).map((d, i) => ({ account: d.address, value: BigInt(i) })));
-    const otherCid = await store.addBytes(new TextEncoder().encode(JSON.stringify(other.tree.dump())));
-    await assert.rejects(fetchVerifiedLeaf(store, otherCid, tree.root, devices[1]!.address), (e) => e instanceof DeviceError && e.code === "PROOF_INVALID");
+    await assert.rejects(
+      fetchVerifiedLeaf(store, cid, tree.root, outsider.address),
+      (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
+    );
+    const other = buildMerkleTree(
+      devices.slice(1).map((d, i) => ({ account: d.address, value: BigInt(i) })),
+    );
+    const otherCid = await store.addBytes(
+      new TextEncoder().encode(JSON.stringify(other.tree.dump())),
+    );
+    await assert.rejects(
+      fetchVerifiedLeaf(store, otherCid, tree.root, devices[1]!.address),
+      (e) => e instanceof DeviceError && e.code === "PROOF_INVALID",
+    );
     const junk = await store.addBytes(new TextEncoder().encode('{"format":"standard-v1"}'));
-    await assert.rejects(fetchVerifiedLeaf(store, junk, tree.root, devices[1]!.address), (e) => e instanceof DeviceError && e.code === "PROOF_INVALID");
+    await assert.rejects(
+      fetchVerifiedLeaf(store, junk, tree.root, devices[1]!.address),
+      (e) => e instanceof DeviceError && e.code === "PROOF_INVALID",
+    );
 
     // transfers
     let rich = devices[0]!;
-    for (const d of devices) if ((await balances({ publicClient: pub }, token, d.address)).dml > 0n) rich = d;
+    for (const d of devices)
+      if ((await balances({ publicClient: pub }, token, d.address)).dml > 0n) rich = d;
     const richBal = await balances({ publicClient: pub }, token, rich.address);
     assert.ok(richBal.dml > 0n);
     const dmlTo = privateKeyToAccount(generatePrivateKey()).address;
     await transfer(clientsFor(rich), { asset: "dml", token, to: dmlTo, amount: richBal.dml / 2n });
     assert.equal((await balances({ publicClient: pub }, token, dmlTo)).dml, richBal.dml / 2n);
-    assert.equal((await balances({ publicClient: pub }, token, rich.address)).dml, richBal.dml - richBal.dml / 2n);
+    assert.equal(
+      (await balances({ publicClient: pub }, token, rich.address)).dml,
+      richBal.dml - richBal.dml / 2n,
+    );
     const to = privateKeyToAccount(generatePrivateKey()).address;
     await transfer(clientsFor(devices[0]!), { asset: "eth", token, to, amount: 12345n });
     assert.equal((await balances({ publicClient: pub }, token, to)).eth, 12345n);

@@ -33,11 +33,15 @@ export class RecordingProxy {
         try {
           const r = await fetch(this.target + (req.url ?? ""), {
             method: req.method,
-            headers: req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {},
+            headers: req.headers["content-type"]
+              ? { "content-type": req.headers["content-type"] }
+              : {},
             body: body.length > 0 ? body : undefined,
           });
           const out = Buffer.from(await r.arrayBuffer());
-          res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
+          res.writeHead(r.status, {
+            "content-type": r.headers.get("content-type") ?? "application/json",
+          });
           res.end(out);
         } catch {
           res.writeHead(502).end();
@@ -56,14 +60,24 @@ export class RecordingProxy {
 }
 
 /** A fresh device data dir with `emails` imported as JSONL under email/rfc822-v1. */
-export async function deviceWithInbox(emails: readonly Email[], labelled = true): Promise<DevicePaths> {
+export async function deviceWithInbox(
+  emails: readonly Email[],
+  labelled = true,
+): Promise<DevicePaths> {
   const root = await mkdtemp(path.join(tmpdir(), "dml-device-"));
   const paths = devicePaths(root);
   const src = path.join(root, "inbox.jsonl");
   await writeFile(
     src,
     emails
-      .map((e) => JSON.stringify({ id: e.id, subject: e.subject, text: e.body, ...(labelled ? { label: e.label } : {}) }))
+      .map((e) =>
+        JSON.stringify({
+          id: e.id,
+          subject: e.subject,
+          text: e.body,
+          ...(labelled ? { label: e.label } : {}),
+        }),
+      )
       .join("\n") + "\n",
   );
   await importDataset(paths.datasets, "email/rfc822-v1", "jsonl", src);
@@ -77,7 +91,10 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else out[path.relative(dir, p)] = createHash("sha256").update(await readFile(p)).digest("hex");
+      else
+        out[path.relative(dir, p)] = createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex");
     }
   };
   await walk(dir);

@@ -34,7 +34,11 @@ import { ALWAYS_IDLE } from "../../device-runner/idle.ts";
 import type { PredictionJob } from "../../device-runner/prediction-job.ts";
 import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { DeviceRunner, jobKey } from "../../device-runner/runner.ts";
-import { jobSessionConfig, SAMPLE_SCALE, trainingSessionConfig } from "../../device-runner/session.ts";
+import {
+  jobSessionConfig,
+  SAMPLE_SCALE,
+  trainingSessionConfig,
+} from "../../device-runner/session.ts";
 import { runTrainingJob, type TrainingJob } from "../../device-runner/trainer.ts";
 import { sendHeartbeat, signHeartbeat, verifyHeartbeat } from "../../device-runner/heartbeat.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
@@ -73,7 +77,9 @@ async function publishCohort(members: CohortList["members"], jobId: bigint) {
   return { list, cid: await store.addBytes(encodeCohortList(list)), root: cohortRoot(list) };
 }
 
-function predictionJob(over: Partial<PredictionJob> & Pick<PredictionJob, "jobId" | "cohortCid" | "cohortRoot">): PredictionJob {
+function predictionJob(
+  over: Partial<PredictionJob> & Pick<PredictionJob, "jobId" | "cohortCid" | "cohortRoot">,
+): PredictionJob {
   return {
     kind: "predict",
     chainId: CHAIN_ID,
@@ -103,7 +109,13 @@ before(async () => {
       i === 0
         ? await createKeystore(paths.keystore, "device-0-password", { scrypt: LIGHT_SCRYPT })
         : privateKeyToAccount(generatePrivateKey());
-    const runner = await DeviceRunner.open({ paths, account, store, idle: ALWAYS_IDLE, poll: POLL });
+    const runner = await DeviceRunner.open({
+      paths,
+      account,
+      store,
+      idle: ALWAYS_IDLE,
+      poll: POLL,
+    });
     devices.push({ paths, account, emails, runner });
   }
   http = new SecAggHttpServer();
@@ -115,7 +127,11 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      verifyHeartbeat(JSON.parse(Buffer.concat(chunks).toString("utf8")), { chainId: CHAIN_ID, verifyingContract: REGISTRY }, { nowSeconds: Math.floor(Date.now() / 1000) })
+      verifyHeartbeat(
+        JSON.parse(Buffer.concat(chunks).toString("utf8")),
+        { chainId: CHAIN_ID, verifyingContract: REGISTRY },
+        { nowSeconds: Math.floor(Date.now() / 1000) },
+      )
         .then(() => res.writeHead(200, { "content-type": "application/json" }).end("{}"))
         .catch(() => res.writeHead(400, { "content-type": "application/json" }).end("{}"));
     });
@@ -136,7 +152,10 @@ after(async () => {
 async function plaintextVectors(): Promise<Float64Array[]> {
   const out: Float64Array[] = [];
   for (const d of devices) {
-    const preds = await classifyRecords(pkg, d.emails.map((e) => ({ subject: e.subject, body: e.body })));
+    const preds = await classifyRecords(
+      pkg,
+      d.emails.map((e) => ({ subject: e.subject, body: e.body })),
+    );
     out.push(reduceToResultVector(preds, 2));
   }
   return out;
@@ -146,7 +165,9 @@ async function plaintextVectors(): Promise<Float64Array[]> {
 function privateTokens(): Set<string> {
   const tokens = new Set<string>();
   for (const d of devices)
-    for (const e of d.emails) for (const t of tokenize(`${e.subject}\n${e.body}`, 1000, 1e9)) if (t.length >= 8) tokens.add(t);
+    for (const e of d.emails)
+      for (const t of tokenize(`${e.subject}\n${e.body}`, 1000, 1e9))
+        if (t.length >= 8) tokens.add(t);
   return tokens;
 }
 
@@ -155,7 +176,13 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     const jobId = nextJobId++;
     const members = devices.map((d, i) => ({ id: i + 1, address: d.account.address }));
     const cohort = await publishCohort(members, jobId);
-    const config = jobSessionConfig({ chainId: CHAIN_ID, jobMarket: JOB_MARKET, jobId, cohort: cohort.list, classes: 2 });
+    const config = jobSessionConfig({
+      chainId: CHAIN_ID,
+      jobMarket: JOB_MARKET,
+      jobId,
+      cohort: cohort.list,
+      classes: 2,
+    });
     http.addSession(config, { roundTimeoutMs: 60_000 });
     const job = predictionJob({ jobId, cohortCid: cohort.cid, cohortRoot: cohort.root });
     const before = proxy.records.length;
@@ -170,21 +197,38 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       const enc = encodeVector(v, config.encoding);
       for (let i = 0; i < 7; i++) expectedSum[i] = (expectedSum[i]! + enc[i]!) >>> 0;
     }
-    assert.deepEqual([...result.sum], [...expectedSum], "masked sum equals the sum of the encoded plaintext vectors");
-    const plainSum = vectors.reduce((acc, v) => acc.map((x, i) => x + v[i]!), new Array<number>(7).fill(0));
-    for (let i = 0; i < 7; i++) assert.ok(Math.abs(result.decoded[i]! - plainSum[i]!) <= (N * 0.5) / config.encoding.scale + 1e-9);
+    assert.deepEqual(
+      [...result.sum],
+      [...expectedSum],
+      "masked sum equals the sum of the encoded plaintext vectors",
+    );
+    const plainSum = vectors.reduce(
+      (acc, v) => acc.map((x, i) => x + v[i]!),
+      new Array<number>(7).fill(0),
+    );
+    for (let i = 0; i < 7; i++)
+      assert.ok(
+        Math.abs(result.decoded[i]! - plainSum[i]!) <= (N * 0.5) / config.encoding.scale + 1e-9,
+      );
     // counts are exact
-    assert.equal(result.decoded[0], devices.reduce((s, d) => s + d.emails.length, 0));
+    assert.equal(
+      result.decoded[0],
+      devices.reduce((s, d) => s + d.emails.length, 0),
+    );
     assert.equal(result.decoded[5]! + result.decoded[6]!, result.decoded[0]);
 
     const est = crowdEstimate(result.decoded, 2);
-    const truth = devices.reduce((s, d) => s + d.emails.filter((e) => e.label === 1).length, 0) / est.records;
+    const truth =
+      devices.reduce((s, d) => s + d.emails.filter((e) => e.label === 1).length, 0) / est.records;
     console.log(
       `crowd spam ratio: predicted share ${est.predictedShare[1]!.toFixed(4)}, mean p ${est.meanProbability[1]!.toFixed(4)} ± ${est.stdError[1]!.toFixed(4)}, truth ${truth.toFixed(4)} over ${est.records} emails`,
     );
     // The reference model (trained on the 3 % developer slice) under-calls spam, so the argmax share is biased low;
     // the mean predicted probability is the calibrated crowd estimate and must be within 5 points of the truth.
-    assert.ok(Math.abs(est.meanProbability[1]! - truth) < 0.05, "mean spam probability within 5 points of ground truth");
+    assert.ok(
+      Math.abs(est.meanProbability[1]! - truth) < 0.05,
+      "mean spam probability within 5 points of ground truth",
+    );
     assert.ok(est.stdError[1]! > 0 && est.stdError[1]! < 0.02);
     assert.ok(proxy.records.length > before);
     // the job is persisted as done and not repeated
@@ -216,13 +260,31 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       clipNorm: 1.2,
     };
     const params = 2 * 4096 + 2;
-    const config = trainingSessionConfig({ chainId: CHAIN_ID, fineTuning: FINE_TUNING, bountyId, round: 1n, group: 0, members, parameters: params, clipNorm: 1.2 });
+    const config = trainingSessionConfig({
+      chainId: CHAIN_ID,
+      fineTuning: FINE_TUNING,
+      bountyId,
+      round: 1n,
+      group: 0,
+      members,
+      parameters: params,
+      clipNorm: 1.2,
+    });
     http.addSession(config, { roundTimeoutMs: 60_000 });
     const vectors: Float64Array[] = [];
     const runs = await Promise.all(
-      devices.slice(0, 3).map((d, i) =>
-        runTrainingJob({ job, store, account: d.account, paths: d.paths, poll: POLL, onVector: (v) => (vectors[i] = v) }),
-      ),
+      devices
+        .slice(0, 3)
+        .map((d, i) =>
+          runTrainingJob({
+            job,
+            store,
+            account: d.account,
+            paths: d.paths,
+            poll: POLL,
+            onVector: (v) => (vectors[i] = v),
+          }),
+        ),
     );
     for (const r of runs) assert.ok(r.updateNorm <= 1.2 + 1e-9 && r.updateNorm > 0);
     const result = await http.result(config.sessionId);
@@ -233,7 +295,10 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     }
     assert.deepEqual(result.sum, expected);
     const samples = Math.round(result.decoded[params]! * SAMPLE_SCALE);
-    assert.equal(samples, devices.slice(0, 3).reduce((s, d) => s + d.emails.length, 0));
+    assert.equal(
+      samples,
+      devices.slice(0, 3).reduce((s, d) => s + d.emails.length, 0),
+    );
   });
 
   it("privacy: every byte a device sent is a protocol message; no text, tokens, features or per-email outputs", async () => {
@@ -243,7 +308,11 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     const hbProxy = new RecordingProxy(`http://127.0.0.1:${addr.port}`);
     const hbUrl = await hbProxy.listen();
     for (const d of devices) {
-      const hb = await signHeartbeat(d.account, { chainId: CHAIN_ID, verifyingContract: REGISTRY }, { epoch: 3, timestamp: Math.floor(Date.now() / 1000), schemas: [SCHEMA] });
+      const hb = await signHeartbeat(
+        d.account,
+        { chainId: CHAIN_ID, verifyingContract: REGISTRY },
+        { epoch: 3, timestamp: Math.floor(Date.now() / 1000), schemas: [SCHEMA] },
+      );
       await sendHeartbeat(hbUrl, hb);
     }
     await hbProxy.close();
@@ -260,7 +329,12 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
         continue;
       }
       const json = JSON.parse(r.body.toString("utf8")) as unknown;
-      if (r.url === "/heartbeats") await verifyHeartbeat(json, { chainId: CHAIN_ID, verifyingContract: REGISTRY }, { nowSeconds: Math.floor(Date.now() / 1000) });
+      if (r.url === "/heartbeats")
+        await verifyHeartbeat(
+          json,
+          { chainId: CHAIN_ID, verifyingContract: REGISTRY },
+          { nowSeconds: Math.floor(Date.now() / 1000) },
+        );
       else fromJson(json);
     }
     // 2. no 8+-character token of any device's emails appears anywhere (case-insensitive) in what the device
@@ -288,12 +362,39 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     //    no float of a device's probabilities appears
     const vectors = await plaintextVectors();
     for (const v of vectors) {
-      const enc = Buffer.from(encodeVector(v, jobSessionConfig({ chainId: CHAIN_ID, jobMarket: JOB_MARKET, jobId: 1n, cohort: { version: 1, jobId: "1", members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })) }, classes: 2 }).encoding).buffer);
-      assert.ok(!traffic.includes(enc.toString("base64").toLowerCase().slice(0, 24)), "plaintext encoding sent");
+      const enc = Buffer.from(
+        encodeVector(
+          v,
+          jobSessionConfig({
+            chainId: CHAIN_ID,
+            jobMarket: JOB_MARKET,
+            jobId: 1n,
+            cohort: {
+              version: 1,
+              jobId: "1",
+              members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
+            },
+            classes: 2,
+          }).encoding,
+        ).buffer,
+      );
+      assert.ok(
+        !traffic.includes(enc.toString("base64").toLowerCase().slice(0, 24)),
+        "plaintext encoding sent",
+      );
     }
-    const preds = await classifyRecords(pkg, devices[0]!.emails.slice(0, 20).map((e) => ({ subject: e.subject, body: e.body })));
-    for (const p of preds) assert.ok(!traffic.includes(String(p.probabilities[1]).slice(0, 12)), "a per-email probability leaked");
-    console.log(`privacy: ${records.length} requests, ${records.reduce((s, r) => s + r.body.length, 0)} bytes, ${checked} private tokens checked`);
+    const preds = await classifyRecords(
+      pkg,
+      devices[0]!.emails.slice(0, 20).map((e) => ({ subject: e.subject, body: e.body })),
+    );
+    for (const p of preds)
+      assert.ok(
+        !traffic.includes(String(p.probabilities[1]).slice(0, 12)),
+        "a per-email probability leaked",
+      );
+    console.log(
+      `privacy: ${records.length} requests, ${records.reduce((s, r) => s + r.body.length, 0)} bytes, ${checked} private tokens checked`,
+    );
   });
 });
 
@@ -303,14 +404,27 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
     const others = devices.slice(1, 3);
     const membersAll = [d, ...others].map((x, i) => ({ id: i + 1, address: x.account.address }));
     const beforeSnap = await snapshot(d.paths.datasets);
-    const keyBefore = await snapshot(path.dirname(d.paths.keystore)).then((s) => s["keystore.json"]);
+    const keyBefore = await snapshot(path.dirname(d.paths.keystore)).then(
+      (s) => s["keystore.json"],
+    );
 
     // unknown featurizer: a package whose manifest names a featurizer this runner does not have
-    const model = exportLogRegOnnx({ classes: 2, dim: 8, W: new Float32Array(16), b: new Float32Array(2) });
-    const fields = { ...referenceManifestFields("9.9.9"), featurizer: { id: "text/unknown", version: 1, params: {} } };
+    const model = exportLogRegOnnx({
+      classes: 2,
+      dim: 8,
+      W: new Float32Array(16),
+      b: new Float32Array(2),
+    });
+    const fields = {
+      ...referenceManifestFields("9.9.9"),
+      featurizer: { id: "text/unknown", version: 1, params: {} },
+    };
     const unknownManifest = { ...fields, modelSha256: sha256Hex(model) };
     const unknownCid = await store.addDirectory([
-      { path: "manifest.json", content: new TextEncoder().encode(JSON.stringify(unknownManifest, null, 2) + "\n") },
+      {
+        path: "manifest.json",
+        content: new TextEncoder().encode(JSON.stringify(unknownManifest, null, 2) + "\n"),
+      },
       { path: "model.onnx", content: model },
     ]);
 
@@ -326,7 +440,12 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
-          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root, modelSha256: "ab".repeat(32) });
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            modelSha256: "ab".repeat(32),
+          });
         },
       },
       {
@@ -335,7 +454,13 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
-          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root, packageCid: unknownCid, modelSha256: unknownManifest.modelSha256 });
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            packageCid: unknownCid,
+            modelSha256: unknownManifest.modelSha256,
+          });
         },
       },
       {
@@ -343,7 +468,10 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         code: "NOT_IN_COHORT",
         job: async () => {
           const id = nextJobId++;
-          const c = await publishCohort(others.map((x, i) => ({ id: i + 1, address: x.account.address })), id);
+          const c = await publishCohort(
+            others.map((x, i) => ({ id: i + 1, address: x.account.address })),
+            id,
+          );
           return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root });
         },
       },
@@ -353,7 +481,11 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
-          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: `0x${"11".repeat(32)}` as Hex });
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: `0x${"11".repeat(32)}` as Hex,
+          });
         },
       },
       {
@@ -362,7 +494,12 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
-          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root, aggregatorUrl: `http://127.0.0.1:${port}` });
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            aggregatorUrl: `http://127.0.0.1:${port}`,
+          });
         },
       },
       {
@@ -371,7 +508,12 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
-          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root, schema: schemaHash("image/png-v1") });
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            schema: schemaHash("image/png-v1"),
+          });
         },
       },
     ];
@@ -382,12 +524,22 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       assert.ok((entry.error ?? "").length > 10, c.name);
     }
     assert.deepEqual(await snapshot(d.paths.datasets), beforeSnap, "dataset untouched");
-    assert.equal((await snapshot(path.dirname(d.paths.keystore)))["keystore.json"], keyBefore, "keystore untouched");
+    assert.equal(
+      (await snapshot(path.dirname(d.paths.keystore)))["keystore.json"],
+      keyBefore,
+      "keystore untouched",
+    );
 
     // the runner keeps serving: the next good job completes
     const id = nextJobId++;
     const c = await publishCohort(membersAll, id);
-    const config = jobSessionConfig({ chainId: CHAIN_ID, jobMarket: JOB_MARKET, jobId: id, cohort: c.list, classes: 2 });
+    const config = jobSessionConfig({
+      chainId: CHAIN_ID,
+      jobMarket: JOB_MARKET,
+      jobId: id,
+      cohort: c.list,
+      classes: 2,
+    });
     http.addSession(config, { roundTimeoutMs: 60_000 });
     const good = predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root });
     const done = await Promise.all([d, ...others].map((x) => x.runner.handle(good)));
@@ -399,12 +551,19 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
     const snapBad = await snapshot(d.paths.datasets);
     const id2 = nextJobId++;
     const c2 = await publishCohort(membersAll, id2);
-    const bad = await d.runner.handle(predictionJob({ jobId: id2, cohortCid: c2.cid, cohortRoot: c2.root }));
+    const bad = await d.runner.handle(
+      predictionJob({ jobId: id2, cohortCid: c2.cid, cohortRoot: c2.root }),
+    );
     assert.equal(bad.status, "failed");
     assert.equal(bad.code, "DATASET_INVALID");
     assert.deepEqual(await snapshot(d.paths.datasets), snapBad);
     // all failures are persisted in jobs.json across a restart
-    const reopened = await DeviceRunner.open({ paths: d.paths, account: d.account, store, idle: ALWAYS_IDLE });
+    const reopened = await DeviceRunner.open({
+      paths: d.paths,
+      account: d.account,
+      store,
+      idle: ALWAYS_IDLE,
+    });
     const failed = Object.values(reopened.state.all()).filter((e) => e.status === "failed");
     assert.equal(failed.length, cases.length + 1);
     void zeroAddress;
@@ -412,10 +571,23 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
 
   it("a busy device leaves the job pending and runs nothing", async () => {
     const d = devices[1]!;
-    const busy = await DeviceRunner.open({ paths: d.paths, account: d.account, store, idle: ALWAYS_IDLE, idleCheck: () => "load 3.00/core > 0.5" });
+    const busy = await DeviceRunner.open({
+      paths: d.paths,
+      account: d.account,
+      store,
+      idle: ALWAYS_IDLE,
+      idleCheck: () => "load 3.00/core > 0.5",
+    });
     const id = nextJobId++;
     const c = await publishCohort([{ id: 1, address: d.account.address }], id);
-    const e = await busy.handle(predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root, aggregatorUrl: "http://127.0.0.1:1" }));
+    const e = await busy.handle(
+      predictionJob({
+        jobId: id,
+        cohortCid: c.cid,
+        cohortRoot: c.root,
+        aggregatorUrl: "http://127.0.0.1:1",
+      }),
+    );
     assert.equal(e.status, "pending");
     assert.equal(e.attempts, 0);
   });
