@@ -273,18 +273,16 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     http.addSession(config, { roundTimeoutMs: 60_000 });
     const vectors: Float64Array[] = [];
     const runs = await Promise.all(
-      devices
-        .slice(0, 3)
-        .map((d, i) =>
-          runTrainingJob({
-            job,
-            store,
-            account: d.account,
-            paths: d.paths,
-            poll: POLL,
-            onVector: (v) => (vectors[i] = v),
-          }),
-        ),
+      devices.slice(0, 3).map((d, i) =>
+        runTrainingJob({
+          job,
+          store,
+          account: d.account,
+          paths: d.paths,
+          poll: POLL,
+          onVector: (v) => (vectors[i] = v),
+        }),
+      ),
     );
     for (const r of runs) assert.ok(r.updateNorm <= 1.2 + 1e-9 && r.updateNorm > 0);
     const result = await http.result(config.sessionId);

@@ -24,10 +24,9 @@ import { DeviceError } from "../../device-runner/errors.ts";
 import { CohortWatcher } from "../../device-runner/watcher.ts";
 
 /** Runtime: LOG4(topics = calldata[0..128), data = calldata[128..]). Init code copies and returns it. */
-const EMITTER_INIT: Hex =
-  "0x601f600c600039601f6000f3" +
+const EMITTER_INIT = ("0x601f600c600039601f6000f3" +
   "36608090038060806000376060359060403590602035906000359060" +
-  "00a400";
+  "00a400") as Hex;
 
 const SIG = "CohortAssigned(uint256,address,address,bytes32,uint32,string)";
 
