@@ -12,8 +12,8 @@ import { schemaHash, listDatasets } from "./dataset.ts";
 import { DeviceError, describeError } from "./errors.ts";
 import { sendHeartbeat, signHeartbeat } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
-import { DeviceRunner } from "./runner.ts";
-import { CohortWatcher, jobFromEvent } from "./watcher.ts";
+import { DeviceRunner, type DeviceJob } from "./runner.ts";
+import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
 
 export async function runDaemon(opts: {
   config: DeviceConfig;
@@ -24,15 +24,26 @@ export async function runDaemon(opts: {
   log: Logger;
   once?: boolean;
   signal?: AbortSignal;
+  /** Event → job resolution; default `jobFromEvent` (JobMarket + marketplace + staking reads). */
+  resolveJob?: (ev: CohortEvent) => Promise<DeviceJob>;
+  /** Idle check override (tests). */
+  idleCheck?: () => string | undefined;
 }): Promise<void> {
   const { config, paths, account, publicClient: pub, store, log } = opts;
   const jobMarket = contractAddress(config, "JobMarket");
-  const addresses = {
-    chainId: config.chainId,
-    jobMarket,
-    marketplace: contractAddress(config, "AlgorithmMarketplace"),
-    staking: contractAddress(config, "NodeStaking"),
-  };
+  const resolveJob =
+    opts.resolveJob ??
+    ((ev: CohortEvent) =>
+      jobFromEvent(
+        pub,
+        {
+          chainId: config.chainId,
+          jobMarket,
+          marketplace: contractAddress(config, "AlgorithmMarketplace"),
+          staking: contractAddress(config, "NodeStaking"),
+        },
+        ev,
+      ));
   const watcher = new CohortWatcher({
     publicClient: pub,
     chainId: config.chainId,
@@ -41,7 +52,14 @@ export async function runDaemon(opts: {
     startBlock: startBlockOf(config),
     confirmations: BigInt(config.confirmations),
   });
-  const runner = await DeviceRunner.open({ paths, account, store, idle: config.idle, log });
+  const runner = await DeviceRunner.open({
+    paths,
+    account,
+    store,
+    idle: config.idle,
+    log,
+    ...(opts.idleCheck ? { idleCheck: opts.idleCheck } : {}),
+  });
   let lastHeartbeat = 0;
   const heartbeat = async () => {
     if (config.distributorUrl === undefined) return;
@@ -95,7 +113,7 @@ export async function runDaemon(opts: {
             continue;
           }
           try {
-            const job = await jobFromEvent(pub, addresses, ev);
+            const job = await resolveJob(ev);
             const entry = await runner.handle(job);
             log.info(
               { jobId: ev.jobId.toString(), status: entry.status, code: entry.code },
