@@ -214,11 +214,9 @@ describe("device daemon (run loop)", () => {
       [["101", "pending"]],
       "the foreign cohort was skipped, ours is pending",
     );
-    const cursor = JSON.parse(
-      await import("node:fs/promises").then((fs) =>
-        fs.readFile(devices[0]!.paths.chainCursor, "utf8"),
-      ),
-    ) as { block: string };
+    const cursor = JSON.parse(await readFile(devices[0]!.paths.chainCursor, "utf8")) as {
+      block: string;
+    };
     assert.equal(BigInt(cursor.block), oursBlock - 1n);
 
     // all three idle: the job is served end to end
