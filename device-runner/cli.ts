@@ -11,7 +11,9 @@ import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
 import pino from "pino";
 import {
+  createPublicClient,
   formatUnits,
+  http,
   getAddress,
   isAddress,
   parseEther,
@@ -21,7 +23,8 @@ import {
 } from "viem";
 import { openContentStore } from "#sdk/ipfs/index.ts";
 import { classifyRecords } from "#sdk/ml/index.ts";
-import { deviceClients } from "./chain.ts";
+import { chainFromId } from "#sdk/chain/clients.ts";
+import { deviceClients, type DevicePublicClient } from "./chain.ts";
 import { loadConfig, saveConfig, contractAddress, deviceConfigSchema } from "./config.ts";
 import { registerConsent, consentSchema } from "./consent.ts";
 import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
@@ -155,18 +158,13 @@ wallet
 wallet.command("balance").action(async () => {
   const p = paths();
   const config = await loadConfig(p.config);
-  const { publicClient } = deviceClients(config.rpcUrl, config.chainId, {
-    address: await keystoreAddress(p.keystore),
-    type: "json-rpc",
-  } as never);
+  const publicClient = createPublicClient({
+    chain: chainFromId(config.chainId, config.rpcUrl),
+    transport: http(config.rpcUrl),
+  }) as DevicePublicClient;
+  const me = getAddress(await keystoreAddress(p.keystore));
   console.log(
-    formatBalances(
-      await balances(
-        { publicClient },
-        contractAddress(config, "DMLToken"),
-        getAddress(await keystoreAddress(p.keystore)),
-      ),
-    ),
+    formatBalances(await balances({ publicClient }, contractAddress(config, "DMLToken"), me)),
   );
 });
 wallet

@@ -107,6 +107,16 @@ export async function unlockKeystore(file: string, password: string): Promise<Pr
 
 /** The keystore's address without decrypting it. */
 export async function keystoreAddress(file: string): Promise<Hex> {
-  const parsed = keystoreSchema.parse(JSON.parse(await readFile(file, "utf8")));
-  return `0x${parsed.address.toLowerCase()}` as Hex;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new DeviceError(
+      "KEYSTORE_MISSING",
+      `no keystore at ${file} (run \`dml-device wallet create\`)`,
+    );
+  }
+  const parsed = keystoreSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new DeviceError("KEYSTORE_INVALID", `${file} is not a v3 keystore`);
+  return `0x${parsed.data.address.toLowerCase()}` as Hex;
 }
