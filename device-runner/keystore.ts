@@ -116,7 +116,13 @@ export async function keystoreAddress(file: string): Promise<Hex> {
       `no keystore at ${file} (run \`dml-device wallet create\`)`,
     );
   }
-  const parsed = keystoreSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = keystoreSchema.safeParse(json);
   if (!parsed.success) throw new DeviceError("KEYSTORE_INVALID", `${file} is not a v3 keystore`);
   return `0x${parsed.data.address.toLowerCase()}` as Hex;
 }
