@@ -431,10 +431,16 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
     const port = (closed.address() as { port: number }).port;
     await new Promise<void>((r) => closed.close(() => r()));
 
-    const cases: { name: string; job: () => Promise<PredictionJob>; code: string }[] = [
+    const cases: {
+      name: string;
+      job: () => Promise<PredictionJob>;
+      code: string;
+      detail?: RegExp;
+    }[] = [
       {
         name: "sha mismatch",
         code: "PACKAGE_INVALID",
+        detail: /MODEL_HASH_MISMATCH/,
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
@@ -449,6 +455,7 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       {
         name: "unknown featurizer",
         code: "PACKAGE_INVALID",
+        detail: /UNKNOWN_FEATURIZER/,
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(membersAll, id);
@@ -520,6 +527,7 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       assert.equal(entry.status, "failed", c.name);
       assert.equal(entry.code, c.code, `${c.name}: ${entry.error}`);
       assert.ok((entry.error ?? "").length > 10, c.name);
+      if (c.detail) assert.match(entry.error ?? "", c.detail, c.name);
     }
     assert.deepEqual(await snapshot(d.paths.datasets), beforeSnap, "dataset untouched");
     assert.equal(
