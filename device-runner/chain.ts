@@ -1,0 +1,54 @@
+/**
+ * Chain access for the device: viem clients for the configured RPC and the device key, and the ABIs the runner uses.
+ * Protocol contracts on this branch come from Hardhat artifacts; Settlement, FineTuning and JobMarket (other
+ * branches) use the minimal human-readable fragments below, which match their interfaces.
+ */
+import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  parseAbi,
+  type Abi,
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { chainFromId } from "#sdk/chain/clients.ts";
+
+export type DevicePublicClient = PublicClient<Transport, Chain>;
+export type DeviceWalletClient = WalletClient<Transport, Chain, Account>;
+
+export interface DeviceClients {
+  publicClient: DevicePublicClient;
+  walletClient: DeviceWalletClient;
+}
+
+export function deviceClients(rpcUrl: string, chainId: number, account: Account): DeviceClients {
+  const chain = chainFromId(chainId, rpcUrl);
+  return {
+    publicClient: createPublicClient({ chain, transport: http(rpcUrl) }) as DevicePublicClient,
+    walletClient: createWalletClient({ chain, transport: http(rpcUrl), account }),
+  };
+}
+
+export const abiOf = (
+  name: "DeviceRegistry" | "GrowthPool" | "DMLToken" | "AlgorithmMarketplace" | "NodeStaking",
+): Abi => loadArtifact(name).abi;
+
+export const SETTLEMENT_ABI = parseAbi([
+  "function claim(uint256 jobId, address account, uint256 amount, bytes32[] proof)",
+]);
+export const FINE_TUNING_ABI = parseAbi([
+  "function claim(uint256 bountyId, uint256 round, address account, uint256 amount, bytes32[] proof)",
+]);
+export const JOB_MARKET_EVENTS = parseAbi([
+  "event CohortAssigned(uint256 indexed jobId, address indexed distributor, address indexed aggregator, bytes32 cohortRoot, uint32 deviceCount, string cohortCid)",
+]);
+export const ERC20_ABI = parseAbi([
+  "function balanceOf(address) view returns (uint256)",
+  "function transfer(address to, uint256 amount) returns (bool)",
+  "function decimals() view returns (uint8)",
+]);

@@ -1,0 +1,440 @@
+#!/usr/bin/env node
+/**
+ * `dml-device` — the data owner's command line (docs/device-runner.md).
+ *
+ *   dml-device --data-dir ~/.dml-device <command>
+ *
+ * The keystore password is read from DML_DEVICE_PASSWORD, from --password-file, or prompted for.
+ */
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline/promises";
+import { Command, Option } from "commander";
+import pino from "pino";
+import {
+  createPublicClient,
+  formatUnits,
+  http,
+  getAddress,
+  isAddress,
+  parseEther,
+  parseUnits,
+  type Address,
+  type Hex,
+} from "viem";
+import { openContentStore } from "#sdk/ipfs/index.ts";
+import { classifyRecords } from "#sdk/ml/index.ts";
+import { chainFromId } from "#sdk/chain/clients.ts";
+import { deviceClients, type DevicePublicClient } from "./chain.ts";
+import { loadConfig, saveConfig, contractAddress, deviceConfigSchema } from "./config.ts";
+import { registerConsent, consentSchema } from "./consent.ts";
+import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
+import { runDaemon } from "./daemon.ts";
+import {
+  EMAIL_SCHEMA_ID,
+  importDataset,
+  listDatasets,
+  loadDataset,
+  type DatasetSource,
+} from "./dataset.ts";
+import { describeError } from "./errors.ts";
+import { createKeystore, keystoreAddress, LIGHT_SCRYPT, unlockKeystore } from "./keystore.ts";
+import { devicePaths } from "./paths.ts";
+import { loadVerifiedPackage, predictionJobSchema } from "./prediction-job.ts";
+import { claimGrowthWins, claimJobPayout, claimTrainerPayout } from "./rewards.ts";
+import { DeviceRunner } from "./runner.ts";
+import { trainingJobSchema } from "./trainer.ts";
+import { balances, formatBalances, transfer } from "./wallet.ts";
+
+const log = pino({ name: "dml-device" }, pino.destination(2));
+const program = new Command("dml-device")
+  .description("DML device runner: your data stays on this device")
+  .option(
+    "--data-dir <dir>",
+    "device data directory",
+    process.env.DML_DEVICE_DIR ?? `${process.env.HOME ?? "."}/.dml-device`,
+  )
+  .option("--password-file <file>", "file holding the keystore password");
+
+const paths = () => devicePaths(program.opts<{ dataDir: string }>().dataDir);
+
+async function password(confirm = false): Promise<string> {
+  if (process.env.DML_DEVICE_PASSWORD) return process.env.DML_DEVICE_PASSWORD;
+  const file = program.opts<{ passwordFile?: string }>().passwordFile;
+  if (file !== undefined) return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const p = await rl.question("keystore password: ");
+    if (confirm && (await rl.question("repeat password: ")) !== p)
+      throw new Error("passwords differ");
+    return p;
+  } finally {
+    rl.close();
+  }
+}
+
+async function context() {
+  const p = paths();
+  const config = await loadConfig(p.config);
+  const account = await unlockKeystore(p.keystore, await password());
+  return { p, config, account, clients: deviceClients(config.rpcUrl, config.chainId, account) };
+}
+
+const address = (s: string): Address => {
+  if (!isAddress(s, { strict: false })) throw new Error(`${s} is not an address`);
+  return getAddress(s);
+};
+
+// ---------------------------------------------------------------- config
+const configCmd = program.command("config").description("device configuration (device.json)");
+configCmd
+  .command("init")
+  .description("write device.json")
+  .option("--rpc <url>", "JSON-RPC URL", "http://127.0.0.1:8545")
+  .option("--chain-id <id>", "chain id", "31337")
+  .option("--manifest <file>", "deployment manifest (script/deploy.ts output)")
+  .option("--distributor <url>", "distributor endpoint for heartbeats")
+  .option("--kubo <url>", "Kubo RPC URL (default: embedded Helia)")
+  .option("--max-load <perCore>", "idle policy: max 1-min load average per core", "0.5")
+  .option(
+    "--window <HH:MM-HH:MM...>",
+    "idle policy: allowed time windows",
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
+  .action(
+    async (o: {
+      rpc: string;
+      chainId: string;
+      manifest?: string;
+      distributor?: string;
+      kubo?: string;
+      maxLoad: string;
+      window: string[];
+    }) => {
+      const config = deviceConfigSchema.parse({
+        rpcUrl: o.rpc,
+        chainId: Number(o.chainId),
+        ...(o.manifest ? { manifest: o.manifest } : {}),
+        ...(o.distributor ? { distributorUrl: o.distributor } : {}),
+        ...(o.kubo ? { kuboUrl: o.kubo } : {}),
+        idle: { maxLoadPerCore: Number(o.maxLoad), windows: o.window },
+      });
+      await saveConfig(paths().config, config);
+      console.log(`wrote ${paths().config}`);
+    },
+  );
+configCmd.command("show").action(async () => {
+  console.log(
+    JSON.stringify(
+      await loadConfig(paths().config),
+      (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v),
+      2,
+    ),
+  );
+});
+
+// ---------------------------------------------------------------- wallet
+const wallet = program.command("wallet").description("device key, balances, transfers");
+wallet
+  .command("create")
+  .description("create a new key (or import one) into an encrypted v3 keystore")
+  .option("--import-key-file <file>", "file holding a 0x-hex private key to import")
+  .option("--light-kdf", "scrypt N = 2^12 instead of the configured cost (throwaway devices only)")
+  .action(async (o: { importKeyFile?: string; lightKdf?: boolean }) => {
+    const p = paths();
+    const config = await loadConfig(p.config);
+    const importKey = o.importKeyFile
+      ? ((await readFile(o.importKeyFile, "utf8")).trim() as Hex)
+      : undefined;
+    const account = await createKeystore(p.keystore, await password(true), {
+      ...(importKey ? { importKey } : {}),
+      scrypt: o.lightKdf ? LIGHT_SCRYPT : config.scrypt,
+    });
+    console.log(account.address);
+  });
+wallet
+  .command("address")
+  .action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
+wallet.command("balance").action(async () => {
+  const p = paths();
+  const config = await loadConfig(p.config);
+  const publicClient = createPublicClient({
+    chain: chainFromId(config.chainId, config.rpcUrl),
+    transport: http(config.rpcUrl),
+  }) as DevicePublicClient;
+  const me = getAddress(await keystoreAddress(p.keystore));
+  console.log(
+    formatBalances(await balances({ publicClient }, contractAddress(config, "DMLToken"), me)),
+  );
+});
+wallet
+  .command("transfer")
+  .requiredOption("--to <address>")
+  .requiredOption("--amount <amount>", "decimal amount (ETH or DML)")
+  .addOption(new Option("--asset <asset>").choices(["eth", "dml"]).default("dml"))
+  .action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
+    const { config, clients } = await context();
+    const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
+    console.log(
+      await transfer(clients, {
+        asset: o.asset,
+        token: contractAddress(config, "DMLToken"),
+        to: address(o.to),
+        amount,
+      }),
+    );
+  });
+
+// ---------------------------------------------------------------- claims
+const claim = program
+  .command("claim")
+  .description("claim rewards with locally verified Merkle proofs");
+claim
+  .command("growth")
+  .requiredOption("--epoch <n>")
+  .action(async (o: { epoch: string }) => {
+    const { p, config, clients } = await context();
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    try {
+      const r = await claimGrowthWins(
+        clients,
+        store,
+        contractAddress(config, "GrowthPool"),
+        BigInt(o.epoch),
+      );
+      console.log(`won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`);
+    } finally {
+      await store.close();
+    }
+  });
+claim
+  .command("job")
+  .requiredOption("--job <id>")
+  .requiredOption("--root <bytes32>", "payout root (ReportPosted.payoutRoot)")
+  .requiredOption("--cid <cid>", "payout list CID")
+  .action(async (o: { job: string; root: Hex; cid: string }) => {
+    const { p, config, clients } = await context();
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    try {
+      const r = await claimJobPayout(clients, store, {
+        settlement: contractAddress(config, "Settlement"),
+        jobId: BigInt(o.job),
+        root: o.root,
+        cid: o.cid,
+      });
+      console.log(`claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`);
+    } finally {
+      await store.close();
+    }
+  });
+claim
+  .command("trainer")
+  .requiredOption("--bounty <id>")
+  .requiredOption("--round <n>")
+  .requiredOption("--root <bytes32>", "RoundClaim.payoutRoot")
+  .requiredOption("--cid <cid>", "payout list CID")
+  .action(async (o: { bounty: string; round: string; root: Hex; cid: string }) => {
+    const { p, config, clients } = await context();
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    try {
+      const r = await claimTrainerPayout(clients, store, {
+        fineTuning: contractAddress(config, "FineTuning"),
+        bountyId: BigInt(o.bounty),
+        round: BigInt(o.round),
+        root: o.root,
+        cid: o.cid,
+      });
+      console.log(`claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+// ---------------------------------------------------------------- data + consent
+const data = program.command("data").description("local datasets (never uploaded)");
+data
+  .command("import")
+  .option("--schema <id>", "dataset schema", EMAIL_SCHEMA_ID)
+  .option("--eml <dir>", "folder of .eml files")
+  .option("--mbox <file>", "mbox file")
+  .option("--jsonl <file>", "JSONL {subject, text, label?}")
+  .action(async (o: { schema: string; eml?: string; mbox?: string; jsonl?: string }) => {
+    const given = (["eml", "mbox", "jsonl"] as const).filter((k) => o[k] !== undefined);
+    if (given.length !== 1) throw new Error("give exactly one of --eml, --mbox, --jsonl");
+    const source: DatasetSource = given[0]!;
+    const meta = await importDataset(paths().datasets, o.schema, source, o[source]!);
+    console.log(`imported ${meta.count} records (${meta.labelled} labelled) under ${meta.schema}`);
+  });
+data.command("list").action(async () => {
+  for (const m of await listDatasets(paths().datasets))
+    console.log(`${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`);
+});
+
+program
+  .command("consent")
+  .description("register (or update) schemas and consent in DeviceRegistry")
+  .option("--schema <id...>", "schemas served", [EMAIL_SCHEMA_ID])
+  .option("--any-algorithm", "accept any algorithm in the schemas", false)
+  .option("--algorithm <id...>", "accepted algorithm ids", [] as string[])
+  .option("--price-floor <dml>", "minimum reward per job (DML)", "0")
+  .action(
+    async (o: {
+      schema: string[];
+      anyAlgorithm: boolean;
+      algorithm: string[];
+      priceFloor: string;
+    }) => {
+      const { config, clients } = await context();
+      const consent = consentSchema.parse({
+        schemas: o.schema,
+        anyAlgorithmInSchema: o.anyAlgorithm,
+        algorithms: o.algorithm,
+        priceFloor: parseUnits(o.priceFloor, 18),
+      });
+      const hashes = await registerConsent(
+        clients,
+        contractAddress(config, "DeviceRegistry"),
+        consent,
+      );
+      console.log(hashes.join("\n"));
+    },
+  );
+
+// ---------------------------------------------------------------- run
+program
+  .command("run")
+  .description("watch the chain for cohorts that include this device and serve them when idle")
+  .option("--once", "one poll, then exit")
+  .action(async (o: { once?: boolean }) => {
+    const { p, config, account, clients } = await context();
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    const ac = new AbortController();
+    process.once("SIGINT", () => ac.abort());
+    try {
+      await runDaemon({
+        config,
+        paths: p,
+        account,
+        publicClient: clients.publicClient,
+        store,
+        log,
+        once: o.once ?? false,
+        signal: ac.signal,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+program
+  .command("job")
+  .description("run one job from a JSON descriptor (drills, or jobs relayed off-chain)")
+  .requiredOption("--file <job.json>")
+  .action(async (o: { file: string }) => {
+    const { p, config, account } = await context();
+    const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
+    const job =
+      raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    try {
+      const runner = await DeviceRunner.open({ paths: p, account, store, idle: config.idle, log });
+      const entry = await runner.handle(job);
+      console.log(JSON.stringify(entry));
+      if (entry.status === "failed") process.exitCode = 1;
+    } finally {
+      await store.close();
+    }
+  });
+
+// ---------------------------------------------------------------- trainer
+const train = program
+  .command("train")
+  .description("trainer mode: review predictions and correct labels");
+train
+  .command("review")
+  .description(
+    "show the model's predictions on your data and take corrections (interactive, or --corrections)",
+  )
+  .requiredOption("--package <cid>")
+  .requiredOption("--sha256 <hex>", "the model's on-chain sha256")
+  .option("--schema <id>", "dataset schema", EMAIL_SCHEMA_ID)
+  .option("--corrections <file>", "JSON {id: label} or CSV id,label instead of prompting")
+  .option("--limit <n>", "records to review interactively", "20")
+  .action(
+    async (o: {
+      package: string;
+      sha256: string;
+      schema: string;
+      corrections?: string;
+      limit: string;
+    }) => {
+      const p = paths();
+      const config = await loadConfig(p.config);
+      const dataset = await loadDataset(p.datasets, o.schema);
+      const current = await loadCorrections(p.corrections, o.schema);
+      if (o.corrections !== undefined) {
+        const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
+        await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
+        console.log(`saved ${Object.keys(parsed).length} corrections`);
+        return;
+      }
+      const store = await openContentStore({
+        heliaDir: p.helia,
+        ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+      });
+      try {
+        const pkg = await loadVerifiedPackage(store, o.package, o.sha256);
+        const records = dataset.records.slice(0, Number(o.limit));
+        const preds = await classifyRecords(
+          pkg,
+          records.map((r) => ({ subject: r.subject, body: r.body })),
+        );
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        const labels = pkg.manifest.outputLabels;
+        try {
+          for (const [i, r] of records.entries()) {
+            const pr = preds[i]!;
+            const shown = current[r.id] ?? r.label;
+            console.log(
+              `\n[${r.id}] ${r.subject.slice(0, 100)}\n  ${r.body.replace(/\s+/g, " ").slice(0, 160)}`,
+            );
+            console.log(
+              `  model: ${labels[pr.label]} (p=${(pr.probabilities[pr.label] ?? 0).toFixed(3)})${shown === undefined ? "" : `, your label: ${labels[shown]}`}`,
+            );
+            const a = (await rl.question(`  label? [${labels.join("/")}, enter = keep, q = quit] `))
+              .trim()
+              .toLowerCase();
+            if (a === "q") break;
+            const k = labels.indexOf(a);
+            if (k === 0 || k === 1) current[r.id] = k;
+          }
+        } finally {
+          rl.close();
+        }
+        await saveCorrections(p.corrections, o.schema, current);
+        console.log(`saved ${Object.keys(current).length} corrections`);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+program.parseAsync().catch((e: unknown) => {
+  console.error(`error: ${describeError(e)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,95 @@
+/**
+ * Cohort lists. A distributor posts the cohort's Merkle root and the CID of this JSON on-chain
+ * (`JobMarket.CohortAssigned`); a device fetches the JSON, rebuilds the tree and accepts the list only when the root
+ * matches the chain. Leaves are `(address device, uint256 clientId)` as `@openzeppelin/merkle-tree` builds them, so
+ * the same proof format serves every Merkle set of the protocol. `clientId` is the device's SecAgg client id.
+ */
+import { buildMerkleTree } from "#sdk/chain/merkle.ts";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import { getAddress, isAddress, type Address, type Hex } from "viem";
+import { z } from "zod";
+import { DeviceError } from "./errors.ts";
+
+export const COHORT_LIST_VERSION = 1;
+
+export const cohortListSchema = z.strictObject({
+  version: z.literal(COHORT_LIST_VERSION),
+  /** Job id (decimal string). */
+  jobId: z.string().regex(/^[0-9]{1,78}$/),
+  members: z
+    .array(
+      z.strictObject({
+        id: z.number().int().min(1).max(0xffffffff),
+        address: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),
+      }),
+    )
+    .min(1)
+    .max(100_000),
+});
+export type CohortList = z.infer<typeof cohortListSchema>;
+
+export function cohortRoot(list: CohortList): Hex {
+  return buildMerkleTree(
+    list.members.map((m) => ({ account: m.address as Address, value: BigInt(m.id) })),
+  ).root;
+}
+
+/** Encodes a cohort list (what a distributor publishes). */
+export function encodeCohortList(list: CohortList): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(cohortListSchema.parse(list)) + "\n");
+}
+
+/**
+ * Fetches the list, checks its schema, job id and Merkle root against the chain's, and returns the list plus this
+ * device's client id. @throws DeviceError COHORT_INVALID | COHORT_ROOT_MISMATCH | NOT_IN_COHORT
+ */
+export async function fetchCohort(
+  store: ContentStore,
+  cid: string,
+  expected: { root: Hex; jobId: bigint; device: Address },
+): Promise<{ list: CohortList; clientId: number }> {
+  let list: CohortList;
+  try {
+    list = cohortListSchema.parse(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
+    );
+  } catch (e) {
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  if (BigInt(list.jobId) !== expected.jobId)
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid} is for job ${list.jobId}, not ${expected.jobId}`,
+    );
+  let root: Hex;
+  try {
+    root = cohortRoot(list);
+  } catch (e) {
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  if (root.toLowerCase() !== expected.root.toLowerCase())
+    throw new DeviceError(
+      "COHORT_ROOT_MISMATCH",
+      `cohort list ${cid} has root ${root}, the chain says ${expected.root}`,
+    );
+  const ids = new Set<number>();
+  for (const m of list.members) {
+    if (ids.has(m.id))
+      throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: duplicate client id ${m.id}`);
+    ids.add(m.id);
+  }
+  const me = list.members.find((m) => getAddress(m.address) === getAddress(expected.device));
+  if (me === undefined)
+    throw new DeviceError(
+      "NOT_IN_COHORT",
+      `device ${expected.device} is not in the cohort of job ${expected.jobId}`,
+    );
+  return { list, clientId: me.id };
+}

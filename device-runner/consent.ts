@@ -1,0 +1,95 @@
+/**
+ * Consent (PROTOCOL.md §2 DeviceRegistry): which schemas the device serves, which algorithms it accepts (any in the
+ * schema, or an explicit list) and the minimum reward per job. Registered on-chain by the device key.
+ */
+import { z } from "zod";
+import { abiOf, type DeviceClients } from "./chain.ts";
+import { KNOWN_SCHEMAS, schemaHash } from "./dataset.ts";
+import { DeviceError } from "./errors.ts";
+import type { Address, Hex } from "viem";
+
+export const consentSchema = z.strictObject({
+  schemas: z
+    .array(z.string().refine((s) => s in KNOWN_SCHEMAS, "unknown schema"))
+    .min(1)
+    .max(32),
+  anyAlgorithmInSchema: z.boolean(),
+  algorithms: z.array(z.coerce.bigint().positive()).max(256).default([]),
+  /** Minimum reward per job, token wei. */
+  priceFloor: z.coerce.bigint().min(0n),
+});
+export type Consent = z.infer<typeof consentSchema>;
+
+function onChain(c: Consent) {
+  return {
+    schemas: c.schemas.map(schemaHash),
+    consent: {
+      anyAlgorithmInSchema: c.anyAlgorithmInSchema,
+      algorithms: c.algorithms,
+      priceFloor: c.priceFloor,
+    },
+  };
+}
+
+/** Registers the device, or updates schemas and consent when it is already registered. Returns tx hashes. */
+export async function registerConsent(
+  clients: DeviceClients,
+  registry: Address,
+  input: Consent,
+): Promise<Hex[]> {
+  const consent = consentSchema.parse(input);
+  const { schemas, consent: c } = onChain(consent);
+  const { publicClient: pub, walletClient: wallet } = clients;
+  const abi = abiOf("DeviceRegistry");
+  const device = wallet.account.address;
+  const registered = (await pub.readContract({
+    address: registry,
+    abi,
+    functionName: "isRegistered",
+    args: [device],
+  })) as boolean;
+  const calls: { functionName: string; args: readonly unknown[] }[] = registered
+    ? [
+        { functionName: "updateSchemas", args: [schemas] },
+        { functionName: "updateConsent", args: [c] },
+      ]
+    : [{ functionName: "register", args: [schemas, c] }];
+  const hashes: Hex[] = [];
+  for (const call of calls) {
+    try {
+      const { request } = await pub.simulateContract({
+        address: registry,
+        abi,
+        account: wallet.account,
+        ...call,
+      });
+      const hash = await wallet.writeContract(request);
+      const receipt = await pub.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error(`${call.functionName} reverted`);
+      hashes.push(hash);
+    } catch (e) {
+      throw new DeviceError(
+        "CHAIN",
+        `DeviceRegistry.${call.functionName}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+        { cause: e },
+      );
+    }
+  }
+  return hashes;
+}
+
+export async function isEligible(
+  clients: Pick<DeviceClients, "publicClient">,
+  registry: Address,
+  device: Address,
+  schemaId: string,
+  algorithmId: bigint,
+  reward: bigint,
+): Promise<boolean> {
+  return (await clients.publicClient.readContract({
+    address: registry,
+    abi: abiOf("DeviceRegistry"),
+    functionName: "isEligible",
+    args: [device, schemaHash(schemaId), algorithmId, reward],
+  })) as boolean;
+}

@@ -1,0 +1,142 @@
+/**
+ * The long-running loop of `dml-device run`: poll the chain for cohorts, run each assigned job through the runner
+ * (which isolates failures), commit the cursor, and send a signed heartbeat every interval.
+ */
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import type { Logger } from "pino";
+import type { Address, LocalAccount } from "viem";
+import { fetchCohort } from "./cohort.ts";
+import { contractAddress, startBlockOf, type DeviceConfig } from "./config.ts";
+import { abiOf, type DevicePublicClient } from "./chain.ts";
+import { schemaHash, listDatasets } from "./dataset.ts";
+import { DeviceError, describeError } from "./errors.ts";
+import { sendHeartbeat, signHeartbeat } from "./heartbeat.ts";
+import type { DevicePaths } from "./paths.ts";
+import { DeviceRunner, type DeviceJob } from "./runner.ts";
+import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
+
+export async function runDaemon(opts: {
+  config: DeviceConfig;
+  paths: DevicePaths;
+  account: LocalAccount;
+  publicClient: DevicePublicClient;
+  store: ContentStore;
+  log: Logger;
+  once?: boolean;
+  signal?: AbortSignal;
+  /** Event → job resolution; default `jobFromEvent` (JobMarket + marketplace + staking reads). */
+  resolveJob?: (ev: CohortEvent) => Promise<DeviceJob>;
+  /** Idle check override (tests). */
+  idleCheck?: () => string | undefined;
+}): Promise<void> {
+  const { config, paths, account, publicClient: pub, store, log } = opts;
+  const jobMarket = contractAddress(config, "JobMarket");
+  const resolveJob =
+    opts.resolveJob ??
+    ((ev: CohortEvent) =>
+      jobFromEvent(
+        pub,
+        {
+          chainId: config.chainId,
+          jobMarket,
+          marketplace: contractAddress(config, "AlgorithmMarketplace"),
+          staking: contractAddress(config, "NodeStaking"),
+        },
+        ev,
+      ));
+  const watcher = new CohortWatcher({
+    publicClient: pub,
+    chainId: config.chainId,
+    jobMarket,
+    cursorFile: paths.chainCursor,
+    startBlock: startBlockOf(config),
+    confirmations: BigInt(config.confirmations),
+  });
+  const runner = await DeviceRunner.open({
+    paths,
+    account,
+    store,
+    idle: config.idle,
+    log,
+    ...(opts.idleCheck ? { idleCheck: opts.idleCheck } : {}),
+  });
+  let lastHeartbeat = 0;
+  const heartbeat = async () => {
+    if (config.distributorUrl === undefined) return;
+    if (Date.now() - lastHeartbeat < config.heartbeatIntervalSec * 1000) return;
+    lastHeartbeat = Date.now();
+    try {
+      const schemas = (await listDatasets(paths.datasets)).map((d) => schemaHash(d.schema));
+      if (schemas.length === 0) return;
+      const registry = contractAddress(config, "DeviceRegistry");
+      let epoch = 0;
+      try {
+        epoch = Number(
+          await pub.readContract({
+            address: contractAddress(config, "GrowthPool"),
+            abi: abiOf("GrowthPool"),
+            functionName: "currentEpoch",
+          }),
+        );
+      } catch {
+        /* growth pool not configured: epoch 0 */
+      }
+      const hb = await signHeartbeat(
+        account,
+        { chainId: config.chainId, verifyingContract: registry },
+        { epoch, timestamp: Math.floor(Date.now() / 1000), schemas },
+      );
+      await sendHeartbeat(config.distributorUrl, hb);
+      log.info({ epoch }, "heartbeat sent");
+    } catch (e) {
+      log.warn({ err: describeError(e) }, "heartbeat failed");
+    }
+  };
+  for (;;) {
+    if (opts.signal?.aborted) return;
+    await heartbeat();
+    try {
+      const batch = await watcher.poll();
+      if (batch !== undefined) {
+        let commitTo = batch.toBlock;
+        for (const ev of batch.events) {
+          try {
+            // cheap pre-filter: only jobs whose verified cohort names this device reach the runner
+            await fetchCohort(store, ev.cohortCid, {
+              root: ev.cohortRoot as `0x${string}`,
+              jobId: ev.jobId,
+              device: account.address as Address,
+            });
+          } catch (e) {
+            if (e instanceof DeviceError && e.code === "NOT_IN_COHORT") continue;
+            log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "cohort rejected");
+            continue;
+          }
+          try {
+            const job = await resolveJob(ev);
+            const entry = await runner.handle(job);
+            log.info(
+              { jobId: ev.jobId.toString(), status: entry.status, code: entry.code },
+              "job handled",
+            );
+            if (entry.status === "pending") {
+              // busy: do not move the cursor past this job, so it is seen again on the next poll
+              commitTo = ev.blockNumber - 1n;
+              break;
+            }
+          } catch (e) {
+            log.warn(
+              { jobId: ev.jobId.toString(), err: describeError(e) },
+              "job could not be resolved",
+            );
+          }
+        }
+        await watcher.commit(commitTo);
+      }
+    } catch (e) {
+      log.warn({ err: describeError(e) }, "poll failed; retrying");
+    }
+    if (opts.once) return;
+    await new Promise((r) => setTimeout(r, config.pollIntervalSec * 1000));
+  }
+}

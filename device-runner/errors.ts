@@ -1,0 +1,41 @@
+/** Typed errors of the device runner: every failure a data owner can hit carries a stable `code`. */
+export type DeviceErrorCode =
+  | "KEYSTORE_MISSING"
+  | "KEYSTORE_EXISTS"
+  | "KEYSTORE_INVALID"
+  | "WRONG_PASSWORD"
+  | "DATASET_INVALID"
+  | "DATASET_MISSING"
+  | "UNKNOWN_SCHEMA"
+  | "CONFIG_INVALID"
+  | "COHORT_INVALID"
+  | "COHORT_ROOT_MISMATCH"
+  | "NOT_IN_COHORT"
+  | "PACKAGE_INVALID"
+  | "SCHEMA_MISMATCH"
+  | "AGGREGATOR_UNREACHABLE"
+  | "SECAGG_FAILED"
+  | "NOT_IDLE"
+  | "PROOF_INVALID"
+  | "NOT_IN_PAYOUT"
+  | "CORRECTIONS_INVALID"
+  | "HEARTBEAT_INVALID"
+  | "CHAIN";
+
+export class DeviceError extends Error {
+  readonly code: DeviceErrorCode;
+  constructor(code: DeviceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DeviceError";
+    this.code = code;
+  }
+}
+
+/** A short human-readable description of any thrown value. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === "string" ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}

@@ -1,0 +1,29 @@
+/**
+ * Layout of a device's data directory (see docs/device-runner.md). Nothing under it is ever uploaded.
+ */
+import path from "node:path";
+
+export interface DevicePaths {
+  root: string;
+  config: string;
+  keystore: string;
+  datasets: string;
+  jobState: string;
+  chainCursor: string;
+  helia: string;
+  corrections: string;
+}
+
+export function devicePaths(dataDir: string): DevicePaths {
+  const root = path.resolve(dataDir);
+  return {
+    root,
+    config: path.join(root, "device.json"),
+    keystore: path.join(root, "keystore.json"),
+    datasets: path.join(root, "datasets"),
+    jobState: path.join(root, "jobs.json"),
+    chainCursor: path.join(root, "chain-cursor.json"),
+    helia: path.join(root, "ipfs"),
+    corrections: path.join(root, "corrections"),
+  };
+}

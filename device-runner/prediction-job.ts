@@ -1,0 +1,159 @@
+/**
+ * One prediction job on one device (PROTOCOL.md §4 step 4–5): verify the cohort against the chain's root, fetch and
+ * verify the package against the on-chain model hash, run ONNX Runtime over the authorised local dataset, reduce the
+ * outputs to the result vector and take part in secure aggregation. Only masked vectors and SecAgg protocol messages
+ * leave the device.
+ */
+import { classifyRecords, loadPackage, PackageError, type LoadedPackage } from "#sdk/ml/index.ts";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import {
+  runSecAggHttpClient,
+  SecAggError,
+  type HttpClientRun,
+  type PollOptions,
+} from "#sdk/secagg/index.ts";
+import type { Logger } from "pino";
+import type { Address, Hex, LocalAccount } from "viem";
+import { z } from "zod";
+import { fetchCohort } from "./cohort.ts";
+import { KNOWN_SCHEMAS, loadDataset, schemaHash } from "./dataset.ts";
+import { DeviceError } from "./errors.ts";
+import { reduceToResultVector } from "./result-vector.ts";
+import { jobSessionConfig, MAX_RECORDS_PER_JOB } from "./session.ts";
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/);
+
+/** What the chain says about an assigned job (built by the chain watcher from CohortAssigned + getJob + listing). */
+export const predictionJobSchema = z.strictObject({
+  kind: z.literal("predict"),
+  jobId: z.coerce.bigint(),
+  chainId: z.number().int().positive(),
+  jobMarket: address,
+  cohortRoot: hex32,
+  cohortCid: z.string().min(1),
+  packageCid: z.string().min(1),
+  modelSha256: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/),
+  /** bytes32 schema id of the job (keccak256 of the schema name). */
+  schema: hex32,
+  /** Aggregator endpoint (from NodeStaking). */
+  aggregatorUrl: z.url(),
+  attempt: z.number().int().min(0).max(0xffffffff).default(0),
+});
+export type PredictionJob = z.infer<typeof predictionJobSchema>;
+
+export function schemaIdOf(hash: string): string {
+  const id = Object.keys(KNOWN_SCHEMAS).find(
+    (s) => schemaHash(s).toLowerCase() === hash.toLowerCase(),
+  );
+  if (id === undefined)
+    throw new DeviceError("UNKNOWN_SCHEMA", `job schema ${hash} is not one this device serves`);
+  return id;
+}
+
+export async function loadVerifiedPackage(
+  store: ContentStore,
+  cid: string,
+  modelSha256: string,
+): Promise<LoadedPackage> {
+  try {
+    return await loadPackage(store, cid, modelSha256);
+  } catch (e) {
+    if (e instanceof PackageError)
+      throw new DeviceError("PACKAGE_INVALID", `package ${cid}: ${e.code}: ${e.message}`, {
+        cause: e,
+      });
+    throw new DeviceError(
+      "PACKAGE_INVALID",
+      `package ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
+export function checkPackageFitsSchema(pkg: LoadedPackage, schemaId: string): void {
+  const fields = KNOWN_SCHEMAS[schemaId] ?? [];
+  const missing = pkg.manifest.inputSchema.fields.filter((f) => !fields.includes(f));
+  if (missing.length > 0)
+    throw new DeviceError(
+      "SCHEMA_MISMATCH",
+      `package reads fields ${missing.join(", ")} that schema ${schemaId} does not have`,
+    );
+}
+
+/** Runs the SecAgg client, mapping transport failures to AGGREGATOR_UNREACHABLE. */
+export async function aggregate(
+  opts: Parameters<typeof runSecAggHttpClient>[0],
+): Promise<HttpClientRun> {
+  try {
+    return await runSecAggHttpClient(opts);
+  } catch (e) {
+    if (e instanceof SecAggError && e.code === "TRANSPORT")
+      throw new DeviceError("AGGREGATOR_UNREACHABLE", `aggregator ${opts.baseUrl}: ${e.message}`, {
+        cause: e,
+      });
+    throw new DeviceError(
+      "SECAGG_FAILED",
+      `secure aggregation failed: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
+export interface PredictionRun {
+  clientId: number;
+  records: number;
+  secagg: HttpClientRun;
+}
+
+export async function runPredictionJob(opts: {
+  job: PredictionJob;
+  store: ContentStore;
+  account: Pick<LocalAccount, "address" | "signTypedData">;
+  datasetsDir: string;
+  poll?: PollOptions;
+  log?: Logger;
+  /** Test hook: receives the plaintext vector before masking (never used by the CLI). */
+  onVector?: (v: Float64Array) => void;
+}): Promise<PredictionRun> {
+  const { job, store } = opts;
+  const schemaId = schemaIdOf(job.schema);
+  const { list, clientId } = await fetchCohort(store, job.cohortCid, {
+    root: job.cohortRoot as Hex,
+    jobId: job.jobId,
+    device: opts.account.address,
+  });
+  opts.log?.info(
+    { jobId: job.jobId.toString(), clientId, cohort: list.members.length },
+    "in cohort",
+  );
+  const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
+  checkPackageFitsSchema(pkg, schemaId);
+  const dataset = await loadDataset(opts.datasetsDir, schemaId);
+  const records = dataset.records.slice(0, MAX_RECORDS_PER_JOB);
+  const classes = pkg.manifest.outputLabels.length;
+  const predictions = await classifyRecords(
+    pkg,
+    records.map((r) => ({ subject: r.subject, body: r.body })),
+  );
+  const vector = reduceToResultVector(predictions, classes);
+  opts.onVector?.(vector);
+  const config = jobSessionConfig({
+    chainId: job.chainId,
+    jobMarket: job.jobMarket as Address,
+    jobId: job.jobId,
+    cohort: list,
+    classes,
+    attempt: job.attempt,
+  });
+  const secagg = await aggregate({
+    baseUrl: job.aggregatorUrl,
+    config,
+    id: clientId,
+    account: opts.account,
+    input: vector,
+    poll: opts.poll,
+  });
+  opts.log?.info({ jobId: job.jobId.toString(), round: secagg.completedRound }, "job done");
+  return { clientId, records: records.length, secagg };
+}

@@ -1,0 +1,214 @@
+/**
+ * Reward claims. Every payout set of the protocol is an OpenZeppelin StandardMerkleTree over `(address, uint256)`
+ * whose full dump (`tree.dump()`, format "standard-v1") is on IPFS. The device fetches the dump, checks that the tree
+ * is internally consistent and that its root equals the on-chain root, finds its own leaf, verifies the proof locally
+ * and only then sends the claim transaction:
+ *
+ * - growth pool wins: `GrowthPool.claim(epoch, j, account, index, proof)`; root and CID from `EpochPosted`, the
+ *   connected set's leaves are `(device, index)`;
+ * - job payouts: `Settlement.claim(jobId, account, amount, proof)`; leaves `(device, amount)`;
+ * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; leaves `(trainer, amount)`.
+ */
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import { getAddress, type Address, type Hex } from "viem";
+import { z } from "zod";
+import { abiOf, FINE_TUNING_ABI, SETTLEMENT_ABI, type DeviceClients } from "./chain.ts";
+import { DeviceError } from "./errors.ts";
+
+const dumpSchema = z.looseObject({
+  format: z.literal("standard-v1"),
+  leafEncoding: z.tuple([z.literal("address"), z.literal("uint256")]),
+  tree: z.array(z.string().regex(/^0x[0-9a-fA-F]{64}$/)).min(1),
+  values: z
+    .array(
+      z.strictObject({
+        value: z.tuple([z.string(), z.string()]),
+        treeIndex: z.number().int().min(0),
+      }),
+    )
+    .min(1),
+});
+
+export interface VerifiedLeaf {
+  account: Address;
+  value: bigint;
+  proof: Hex[];
+}
+
+/** Fetches a payout/connected-set dump, checks it against `root` and returns `account`'s leaf with a verified proof. */
+export async function fetchVerifiedLeaf(
+  store: ContentStore,
+  cid: string,
+  root: Hex,
+  account: Address,
+): Promise<VerifiedLeaf> {
+  let tree: StandardMerkleTree<[string, string]>;
+  try {
+    const json = dumpSchema.parse(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
+    );
+    tree = StandardMerkleTree.load(json as never);
+    tree.validate();
+  } catch (e) {
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `Merkle list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  if (tree.root.toLowerCase() !== root.toLowerCase())
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `Merkle list ${cid} has root ${tree.root}, the chain says ${root}`,
+    );
+  const me = getAddress(account);
+  for (const [i, v] of tree.entries()) {
+    if (getAddress(v[0]) !== me) continue;
+    const proof = tree.getProof(i) as Hex[];
+    if (!StandardMerkleTree.verify(root, ["address", "uint256"], v, proof))
+      throw new DeviceError("PROOF_INVALID", "the proof does not verify against the on-chain root");
+    return { account: me, value: BigInt(v[1]), proof };
+  }
+  throw new DeviceError("NOT_IN_PAYOUT", `${me} is not in Merkle list ${cid}`);
+}
+
+async function send(
+  clients: DeviceClients,
+  call: { address: Address; abi: never; functionName: string; args: readonly unknown[] },
+): Promise<Hex> {
+  try {
+    const { request } = await clients.publicClient.simulateContract({
+      ...call,
+      account: clients.walletClient.account,
+    } as never);
+    const hash = await clients.walletClient.writeContract(request as never);
+    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error("claim reverted");
+    return hash;
+  } catch (e) {
+    throw new DeviceError(
+      "CHAIN",
+      `${call.functionName}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
+const epochPostedSchema = z.object({ root: z.string(), cid: z.string(), n: z.bigint() });
+
+/** Claims every growth-pool draw of `epoch` that this device won. Returns the claimed draw indices `j`. */
+export async function claimGrowthWins(
+  clients: DeviceClients,
+  store: ContentStore,
+  pool: Address,
+  epoch: bigint,
+  opts: { fromBlock?: bigint } = {},
+): Promise<{ won: bigint[]; claimed: bigint[]; hashes: Hex[] }> {
+  const abi = abiOf("GrowthPool");
+  const pub = clients.publicClient;
+  const info = (await pub.readContract({
+    address: pool,
+    abi,
+    functionName: "epochInfo",
+    args: [epoch],
+  })) as {
+    drawn: boolean;
+    root: Hex;
+    k: bigint;
+  };
+  if (!info.drawn)
+    throw new DeviceError("CHAIN", `growth-pool epoch ${epoch} has not been drawn yet`);
+  const logs = await pub.getContractEvents({
+    address: pool,
+    abi,
+    eventName: "EpochPosted",
+    args: { epoch },
+    fromBlock: opts.fromBlock ?? 0n,
+  });
+  const last = logs[logs.length - 1];
+  if (last === undefined) throw new DeviceError("CHAIN", `no EpochPosted event for epoch ${epoch}`);
+  const posted = epochPostedSchema.parse((last as unknown as { args: unknown }).args);
+  if (posted.root.toLowerCase() !== info.root.toLowerCase())
+    throw new DeviceError("PROOF_INVALID", "EpochPosted root differs from epochInfo");
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    posted.cid,
+    info.root,
+    clients.walletClient.account.address,
+  );
+  const won: bigint[] = [];
+  const claimed: bigint[] = [];
+  const hashes: Hex[] = [];
+  for (let j = 0n; j < info.k; j++) {
+    const index = (await pub.readContract({
+      address: pool,
+      abi,
+      functionName: "winnerIndex",
+      args: [epoch, j],
+    })) as bigint;
+    if (index !== leaf.value) continue;
+    won.push(j);
+    if (
+      (await pub.readContract({
+        address: pool,
+        abi,
+        functionName: "isClaimed",
+        args: [epoch, j],
+      })) as boolean
+    )
+      continue;
+    hashes.push(
+      await send(clients, {
+        address: pool,
+        abi: abi as never,
+        functionName: "claim",
+        args: [epoch, j, leaf.account, leaf.value, leaf.proof],
+      }),
+    );
+    claimed.push(j);
+  }
+  return { won, claimed, hashes };
+}
+
+/** Claims this device's payout of a settled job (payout root from `ReportPosted`, list CID from the reporter). */
+export async function claimJobPayout(
+  clients: DeviceClients,
+  store: ContentStore,
+  opts: { settlement: Address; jobId: bigint; root: Hex; cid: string },
+): Promise<{ amount: bigint; hash: Hex }> {
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    opts.cid,
+    opts.root,
+    clients.walletClient.account.address,
+  );
+  const hash = await send(clients, {
+    address: opts.settlement,
+    abi: SETTLEMENT_ABI as never,
+    functionName: "claim",
+    args: [opts.jobId, leaf.account, leaf.value, leaf.proof],
+  });
+  return { amount: leaf.value, hash };
+}
+
+/** Claims this trainer's payout of an accepted fine-tuning round (`RoundClaim.payoutRoot`). */
+export async function claimTrainerPayout(
+  clients: DeviceClients,
+  store: ContentStore,
+  opts: { fineTuning: Address; bountyId: bigint; round: bigint; root: Hex; cid: string },
+): Promise<{ amount: bigint; hash: Hex }> {
+  const leaf = await fetchVerifiedLeaf(
+    store,
+    opts.cid,
+    opts.root,
+    clients.walletClient.account.address,
+  );
+  const hash = await send(clients, {
+    address: opts.fineTuning,
+    abi: FINE_TUNING_ABI as never,
+    functionName: "claim",
+    args: [opts.bountyId, opts.round, leaf.account, leaf.value, leaf.proof],
+  });
+  return { amount: leaf.value, hash };
+}

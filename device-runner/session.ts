@@ -1,0 +1,73 @@
+/**
+ * How a job's SecAgg session is derived from chain data, identically on devices and on the aggregator:
+ * session id = keccak256(abi.encode(chainId, jobMarket, jobId, attempt)), roster = the cohort list, vector length
+ * and fixed-point encoding from the result kind (`jobSessionConfig`) or the trainer update (`trainingSessionConfig`).
+ */
+import { makeEncoding, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
+import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
+import type { CohortList } from "./cohort.ts";
+import { resultVectorLength } from "./result-vector.ts";
+
+/** Records a device contributes at most (its first MAX_RECORDS_PER_JOB records); also the encoding's clip. */
+export const MAX_RECORDS_PER_JOB = 100_000;
+
+export function jobSessionId(chainId: number, jobMarket: Address, jobId: bigint, attempt = 0): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint32" }],
+      [BigInt(chainId), jobMarket, jobId, attempt],
+    ),
+  );
+}
+
+export function jobSessionConfig(opts: {
+  chainId: number;
+  jobMarket: Address;
+  jobId: bigint;
+  cohort: CohortList;
+  classes: number;
+  attempt?: number;
+}): SecAggSessionConfig {
+  return {
+    sessionId: jobSessionId(opts.chainId, opts.jobMarket, opts.jobId, opts.attempt ?? 0),
+    chainId: opts.chainId,
+    verifyingContract: getAddress(opts.jobMarket),
+    roster: opts.cohort.members.map((m) => ({ id: m.id, address: getAddress(m.address) })),
+    vectorLength: resultVectorLength(opts.classes),
+    encoding: makeEncoding({ clip: MAX_RECORDS_PER_JOB, maxClients: opts.cohort.members.length }),
+  };
+}
+
+/** Sample counts travel as n / SAMPLE_SCALE (≤ 1) in the last coordinate of a trainer update. */
+export const SAMPLE_SCALE = 2 ** 16;
+
+export function trainingSessionConfig(opts: {
+  chainId: number;
+  fineTuning: Address;
+  bountyId: bigint;
+  round: bigint;
+  group: number;
+  members: CohortList["members"];
+  parameters: number;
+  clipNorm: number;
+}): SecAggSessionConfig {
+  return {
+    sessionId: keccak256(
+      encodeAbiParameters(
+        [
+          { type: "uint256" },
+          { type: "address" },
+          { type: "uint256" },
+          { type: "uint256" },
+          { type: "uint32" },
+        ],
+        [BigInt(opts.chainId), opts.fineTuning, opts.bountyId, opts.round, opts.group],
+      ),
+    ),
+    chainId: opts.chainId,
+    verifyingContract: getAddress(opts.fineTuning),
+    roster: opts.members.map((m) => ({ id: m.id, address: getAddress(m.address) })),
+    vectorLength: opts.parameters + 1,
+    encoding: makeEncoding({ clip: Math.max(1, opts.clipNorm), maxClients: opts.members.length }),
+  };
+}

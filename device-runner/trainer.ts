@@ -1,0 +1,130 @@
+/**
+ * Trainer mode (PROTOCOL.md §5): train locally from the round's published weights on the owner's labelled (and
+ * corrected) records, clip the update to L2 ≤ clipNorm and send it, with the sample count, through secure aggregation
+ * in the trainer's group. The update vector is `[Δ (flatten layout: W…, b…), n / SAMPLE_SCALE]`.
+ */
+import {
+  clipL2,
+  decodeLogRegOnnx,
+  flatten,
+  parameterCount,
+  recordText,
+  trainFrom,
+  weightDelta,
+} from "#sdk/ml/index.ts";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import type { PollOptions } from "#sdk/secagg/index.ts";
+import type { Logger } from "pino";
+import type { Address, Hex, LocalAccount } from "viem";
+import { z } from "zod";
+import { fetchCohort } from "./cohort.ts";
+import { labelledRecords, loadCorrections } from "./corrections.ts";
+import { loadDataset } from "./dataset.ts";
+import { DeviceError } from "./errors.ts";
+import type { DevicePaths } from "./paths.ts";
+import {
+  aggregate,
+  checkPackageFitsSchema,
+  loadVerifiedPackage,
+  schemaIdOf,
+} from "./prediction-job.ts";
+import { SAMPLE_SCALE, trainingSessionConfig } from "./session.ts";
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+
+export const trainingJobSchema = z.strictObject({
+  kind: z.literal("train"),
+  chainId: z.number().int().positive(),
+  fineTuning: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  bountyId: z.coerce.bigint(),
+  round: z.coerce.bigint(),
+  group: z.number().int().min(0).max(0xffffffff),
+  /** Merkle root and CID of the group's member list (cohort-list format, jobId = bountyId). */
+  groupRoot: hex32,
+  groupCid: z.string().min(1),
+  /** The round's starting package (current version of the algorithm) and its on-chain model hash. */
+  packageCid: z.string().min(1),
+  modelSha256: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/),
+  schema: hex32,
+  aggregatorUrl: z.url(),
+  epochs: z.number().int().min(1).max(100).default(3),
+  learningRate: z.number().positive().max(100).default(1),
+  clipNorm: z.number().positive().max(1000).default(1.2),
+});
+export type TrainingJob = z.infer<typeof trainingJobSchema>;
+
+export async function runTrainingJob(opts: {
+  job: TrainingJob;
+  store: ContentStore;
+  account: Pick<LocalAccount, "address" | "signTypedData">;
+  paths: DevicePaths;
+  poll?: PollOptions;
+  log?: Logger;
+  onVector?: (v: Float64Array) => void;
+}): Promise<{ clientId: number; samples: number; updateNorm: number }> {
+  const { job, store } = opts;
+  const schemaId = schemaIdOf(job.schema);
+  const { list, clientId } = await fetchCohort(store, job.groupCid, {
+    root: job.groupRoot as Hex,
+    jobId: job.bountyId,
+    device: opts.account.address,
+  });
+  const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
+  checkPackageFitsSchema(pkg, schemaId);
+  const dataset = await loadDataset(opts.paths.datasets, schemaId);
+  const rows = labelledRecords(
+    dataset.records,
+    await loadCorrections(opts.paths.corrections, schemaId),
+  );
+  if (rows.length === 0)
+    throw new DeviceError(
+      "CORRECTIONS_INVALID",
+      "no labelled records to train on (import labels or corrections)",
+    );
+  if (rows.length > SAMPLE_SCALE) rows.length = SAMPLE_SCALE;
+  const before = decodeLogRegOnnx(pkg.model);
+  const classes = pkg.manifest.outputLabels.length;
+  const x = rows.map((r) =>
+    pkg.featurizer.featurize(
+      recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
+    ),
+  );
+  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, job.epochs, {
+    learningRate: job.learningRate,
+  });
+  const delta = clipL2(weightDelta(before, after), job.clipNorm);
+  const vector = new Float64Array(delta.length + 1);
+  vector.set(delta);
+  vector[delta.length] = rows.length / SAMPLE_SCALE;
+  opts.onVector?.(vector);
+  if (
+    delta.length !== flatten(before).length ||
+    delta.length !== parameterCount(classes, before.dim)
+  )
+    throw new DeviceError("PACKAGE_INVALID", "model shape does not match its manifest");
+  const config = trainingSessionConfig({
+    chainId: job.chainId,
+    fineTuning: job.fineTuning as Address,
+    bountyId: job.bountyId,
+    round: job.round,
+    group: job.group,
+    members: list.members,
+    parameters: delta.length,
+    clipNorm: job.clipNorm,
+  });
+  await aggregate({
+    baseUrl: job.aggregatorUrl,
+    config,
+    id: clientId,
+    account: opts.account,
+    input: vector,
+    poll: opts.poll,
+  });
+  let norm = 0;
+  for (const d of delta) norm += d * d;
+  opts.log?.info(
+    { bountyId: job.bountyId.toString(), round: job.round.toString(), samples: rows.length },
+    "update sent",
+  );
+  return { clientId, samples: rows.length, updateNorm: Math.sqrt(norm) };
+}

@@ -1,0 +1,74 @@
+/** The `dml-device` CLI as a user runs it (tsx child processes): config, wallet, data import, clear errors. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+const CLI = path.resolve(import.meta.dirname, "../../device-runner/cli.ts");
+const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
+let dir: string;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await exec(TSX, [CLI, "--data-dir", path.join(dir, "dev"), ...args], {
+      env: { ...process.env, DML_DEVICE_PASSWORD: "cli-test-password" },
+    });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "dml-device-cli-"));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe("dml-device CLI", () => {
+  it("config init, wallet create, data import; a malformed import is a coded error with exit 1", async () => {
+    assert.equal(
+      (await run(["config", "init", "--max-load", "0.8", "--window", "22:00-07:00"])).code,
+      0,
+    );
+    const config = JSON.parse(await readFile(path.join(dir, "dev", "device.json"), "utf8")) as {
+      idle: { maxLoadPerCore: number; windows: string[] };
+    };
+    assert.deepEqual(config.idle, { maxLoadPerCore: 0.8, windows: ["22:00-07:00"] });
+    const created = await run(["wallet", "create", "--light-kdf"]);
+    assert.equal(created.code, 0, created.err);
+    const address = created.out.trim();
+    assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+    const ks = JSON.parse(await readFile(path.join(dir, "dev", "keystore.json"), "utf8")) as {
+      address: string;
+    };
+    assert.equal(`0x${ks.address}`, address.toLowerCase());
+
+    const src = path.join(dir, "in.jsonl");
+    await writeFile(
+      src,
+      '{"subject":"hi","text":"hello","label":"ham"}\n{"subject":"win","text":"money"}\n',
+    );
+    const imported = await run(["data", "import", "--jsonl", src]);
+    assert.equal(imported.code, 0, imported.err);
+    assert.match(imported.out, /imported 2 records \(1 labelled\) under email\/rfc822-v1/);
+    const bad = path.join(dir, "bad.jsonl");
+    await writeFile(bad, "{nope\n");
+    const rejected = await run(["data", "import", "--jsonl", bad]);
+    assert.equal(rejected.code, 1);
+    assert.match(rejected.err, /error: DATASET_INVALID: bad\.jsonl line 1: not JSON/);
+    const stored = await readFile(
+      path.join(dir, "dev", "datasets", "email_rfc822-v1.jsonl"),
+      "utf8",
+    );
+    assert.equal(
+      stored.trim().split("\n").length,
+      3,
+      "the failed import left the dataset as it was",
+    );
+  });
+});

@@ -1,0 +1,102 @@
+/** Shared fixtures of the device-runner tests: temp device dirs, a recording loopback proxy, the reference package. */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Email } from "#sdk/ml/index.ts";
+import { importDataset } from "../../device-runner/dataset.ts";
+import { devicePaths, type DevicePaths } from "../../device-runner/paths.ts";
+
+export interface Recorded {
+  method: string;
+  url: string;
+  body: Buffer;
+}
+
+/** An HTTP proxy on 127.0.0.1 that records every request byte and forwards it to `target`. */
+export class RecordingProxy {
+  readonly records: Recorded[] = [];
+  private server: Server | undefined;
+  constructor(private readonly target: string) {}
+
+  async listen(): Promise<string> {
+    const read = async (req: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    this.server = createServer((req, res) => {
+      void (async () => {
+        const body = await read(req);
+        this.records.push({ method: req.method ?? "", url: req.url ?? "", body });
+        try {
+          const r = await fetch(this.target + (req.url ?? ""), {
+            method: req.method,
+            headers: req.headers["content-type"]
+              ? { "content-type": req.headers["content-type"] }
+              : {},
+            body: body.length > 0 ? body : undefined,
+          });
+          const out = Buffer.from(await r.arrayBuffer());
+          res.writeHead(r.status, {
+            "content-type": r.headers.get("content-type") ?? "application/json",
+          });
+          res.end(out);
+        } catch {
+          res.writeHead(502).end();
+        }
+      })();
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const addr = this.server.address();
+    if (addr === null || typeof addr === "string") throw new Error("no address");
+    return `http://127.0.0.1:${addr.port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** A fresh device data dir with `emails` imported as JSONL under email/rfc822-v1. */
+export async function deviceWithInbox(
+  emails: readonly Email[],
+  labelled = true,
+): Promise<DevicePaths> {
+  const root = await mkdtemp(path.join(tmpdir(), "dml-device-"));
+  const paths = devicePaths(root);
+  const src = path.join(root, "inbox.jsonl");
+  await writeFile(
+    src,
+    emails
+      .map((e) =>
+        JSON.stringify({
+          id: e.id,
+          subject: e.subject,
+          text: e.body,
+          ...(labelled ? { label: e.label } : {}),
+        }),
+      )
+      .join("\n") + "\n",
+  );
+  await importDataset(paths.datasets, "email/rfc822-v1", "jsonl", src);
+  return paths;
+}
+
+/** sha256 of every file under `dir` (to prove a job left the data and keys untouched). */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else
+        out[path.relative(dir, p)] = createHash("sha256")
+          .update(await readFile(p))
+          .digest("hex");
+    }
+  };
+  await walk(dir);
+  return out;
+}
