@@ -10,12 +10,15 @@ import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IAlgorithmMarketplace} from "./interfaces/IAlgorithmMarketplace.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
-import {AuctionLib} from "./jobs/AuctionLib.sol";
+import {JobAuctionLib} from "./jobs/JobAuctionLib.sol";
+import {JobSpecLib} from "./jobs/JobSpecLib.sol";
 
 /// @title JobMarket
 /// @notice Prediction jobs with escrowed budgets, a sealed-bid uniform second-price priority auction per epoch,
 ///         cohort assignment by staked distributors and module hooks for attestation and settlement.
-/// @dev See docs/job-market.md for the state machine, escrow formula and auction rules.
+/// @dev See docs/job-market.md for the state machine, escrow formula and auction rules. Links the external
+///      libraries JobSpecLib and JobAuctionLib (deploy them first and link them into JobMarket).
+/// @custom:oz-upgrades-unsafe-allow external-library-linking
 contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -47,17 +50,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint96 clearingPrice;
         uint16 scheduledCount;
         uint16 revealedCount;
-    }
-
-    /// @dev Finalisation context shared by every bid of an epoch.
-    struct Settle {
-        uint256 epoch;
-        uint256 price;
-        uint256 penaltyBps;
-        IERC20 token;
-        uint256 toTreasury;
-        uint256 winners;
-        uint256 revealedCount;
     }
 
     /// @custom:storage-location erc7201:dml.storage.JobMarket
@@ -106,14 +98,13 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             address(registry_) == address(0) ||
             treasury_ == address(0)
         ) revert JobMarketZeroAddress();
-        _validateParams(params_);
         JobMarketStorage storage $ = _getJobMarketStorage();
         $.token = token_;
         $.market = market_;
         $.staking = staking_;
         $.registry = registry_;
         $.treasury = treasury_;
-        $.params = params_;
+        emit TreasuryUpdated(address(0), treasury_);
         $.timing = Timing({
             start: uint64(block.timestamp),
             firstEpoch: 0,
@@ -121,8 +112,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             commitWindow: params_.commitWindow,
             revealWindow: params_.revealWindow
         });
-        emit TreasuryUpdated(address(0), treasury_);
-        emit ParamsUpdated(params_);
         emit AuctionTimingScheduled(
             0,
             block.timestamp,
@@ -130,6 +119,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             params_.commitWindow,
             params_.revealWindow
         );
+        _applyParams($, params_);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -138,8 +128,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function setParams(Params calldata params_) external onlyGovernance {
+        _applyParams(_getJobMarketStorage(), params_);
+    }
+
+    /// @dev Validates and stores parameters; a timing change is scheduled for the next epoch boundary.
+    function _applyParams(JobMarketStorage storage $, Params calldata params_) private {
         _validateParams(params_);
-        JobMarketStorage storage $ = _getJobMarketStorage();
         _materialiseTiming($);
         Timing memory t = $.timing;
         if (
@@ -147,31 +141,20 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             params_.commitWindow != t.commitWindow ||
             params_.revealWindow != t.revealWindow
         ) {
-            uint256 e = _epochAt(t, block.timestamp);
-            uint256 start = uint256(t.start) + (e + 1 - t.firstEpoch) * t.length;
+            uint256 e = _epochAt(t, block.timestamp) + 1;
+            uint256 start = _epochStart(t, e);
             $.nextTiming = Timing({
                 start: start.toUint64(),
-                firstEpoch: (e + 1).toUint32(),
+                firstEpoch: e.toUint32(),
                 length: params_.epochLength,
                 commitWindow: params_.commitWindow,
                 revealWindow: params_.revealWindow
             });
-            emit AuctionTimingScheduled(
-                e + 1,
-                start,
-                params_.epochLength,
-                params_.commitWindow,
-                params_.revealWindow
-            );
+            emit AuctionTimingScheduled(e, start, params_.epochLength, params_.commitWindow, params_.revealWindow);
         } else if ($.nextTiming.start != 0) {
             delete $.nextTiming; // a pending change was reverted to the timing in force
-            emit AuctionTimingScheduled(
-                _epochAt(t, block.timestamp) + 1,
-                0,
-                t.length,
-                t.commitWindow,
-                t.revealWindow
-            );
+            uint256 e = _epochAt(t, block.timestamp) + 1;
+            emit AuctionTimingScheduled(e, _epochStart(t, e), t.length, t.commitWindow, t.revealWindow);
         }
         $.params = params_;
         emit ParamsUpdated(params_);
@@ -199,43 +182,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function createJob(JobSpec calldata spec) external nonReentrant returns (uint256 jobId) {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        uint256 usePrice = _checkSpec($, spec);
-        FeeBps memory fees = $.params.fees;
-        uint256 budget = _budget(spec.maxDevices, spec.rewardPerDevice, fees);
         jobId = ++$.jobCount;
-        Job storage job = $.jobs[jobId];
-        _storeJob(job, spec, fees, budget);
-        emit JobCreated(
-            jobId,
-            msg.sender,
-            spec.algorithmId,
-            budget,
-            usePrice,
-            spec.maxDevices,
-            spec.rewardPerDevice,
-            spec.encryptionKey
-        );
-        emit JobStatusChanged(jobId, JobStatus.None, JobStatus.Created, job.deadline);
-
+        IAlgorithmMarketplace market_ = $.market;
+        (uint256 budget, uint256 usePrice) = JobSpecLib.createJob($.jobs, jobId, spec, market_, $.params);
         IERC20 token_ = $.token;
         token_.safeTransferFrom(msg.sender, address(this), budget);
-        if (usePrice != 0) _payUse(token_, $.market, spec.algorithmId, usePrice);
-    }
-
-    /// @dev Validates a job spec against the marketplace and the parameters; returns the per-use price due.
-    function _checkSpec(JobMarketStorage storage $, JobSpec calldata spec) private view returns (uint256) {
-        IAlgorithmMarketplace market_ = $.market;
-        if (!market_.isListed(spec.algorithmId)) revert JobMarketAlgorithmNotListed(spec.algorithmId);
-        IAlgorithmMarketplace.Algorithm memory alg = market_.getAlgorithm(spec.algorithmId);
-        if (alg.schema != spec.schema) revert JobMarketSchemaMismatch(alg.schema, spec.schema);
-        if (
-            spec.minParticipants == 0 || spec.minParticipants > spec.minDevices || spec.minDevices > spec.maxDevices
-        ) revert JobMarketInvalidDevices();
-        if (spec.rewardPerDevice == 0) revert JobMarketZeroReward();
-        bytes calldata key = spec.encryptionKey;
-        if (key.length != 33 || (key[0] != 0x02 && key[0] != 0x03)) revert JobMarketInvalidEncryptionKey();
-        _validateDurations(spec.durations, $.params.minPhaseDuration, $.params.maxPhaseDuration);
-        return market_.hasLicence(msg.sender, spec.algorithmId) ? 0 : alg.usePrice;
+        if (usePrice != 0) _payUse(token_, market_, spec.algorithmId, usePrice);
     }
 
     /// @inheritdoc IJobMarket
@@ -314,34 +266,28 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (result.finalized) revert JobMarketEpochAlreadyFinalized(epoch);
 
         uint64[] storage list = $.epochJobs[epoch];
-        Settle memory ctx = _runAuction($, list, epoch);
+        Params storage p = $.params;
+        JobAuctionLib.Ctx memory ctx = JobAuctionLib.settleEpoch(
+            $.jobs,
+            list,
+            JobAuctionLib.Ctx({
+                epoch: epoch,
+                capacity: p.capacity,
+                reservePrice: p.reservePrice,
+                penaltyBps: p.unrevealedPenaltyBps,
+                token: $.token,
+                treasury: $.treasury,
+                price: 0,
+                winners: 0,
+                revealedCount: 0,
+                toTreasury: 0
+            })
+        );
         result.finalized = true;
         result.clearingPrice = uint96(ctx.price);
         result.scheduledCount = uint16(ctx.winners);
         result.revealedCount = uint16(ctx.revealedCount);
         emit EpochFinalized(epoch, ctx.price, list.length, ctx.revealedCount, ctx.winners);
-    }
-
-    /// @dev Ranks the epoch's revealed bids in memory and settles every commitment.
-    function _runAuction(
-        JobMarketStorage storage $,
-        uint64[] storage list,
-        uint256 epoch
-    ) private returns (Settle memory ctx) {
-        uint256 n = list.length;
-        uint256[] memory bids = new uint256[](n);
-        bool[] memory revealed = new bool[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            Job storage job = $.jobs[list[i]];
-            revealed[i] = job.revealed;
-            bids[i] = job.bid;
-        }
-        ctx.epoch = epoch;
-        ctx.penaltyBps = $.params.unrevealedPenaltyBps;
-        ctx.token = $.token;
-        uint256[] memory rankOf = _rank($, ctx, bids, revealed);
-        for (uint256 i = 0; i < n; ++i) _settleBid($, ctx, list[i], rankOf[i], revealed[i]);
-        if (ctx.toTreasury != 0) ctx.token.safeTransfer($.treasury, ctx.toTreasury);
     }
 
     /// @inheritdoc IJobMarket
@@ -355,9 +301,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (job.status != JobStatus.Created) revert JobMarketInvalidStatus(jobId, job.status);
         uint256 amount = job.escrow;
         job.escrow = 0;
-        job.status = JobStatus.Cancelled;
         emit JobWithdrawn(jobId, amount);
-        emit JobStatusChanged(jobId, JobStatus.Created, JobStatus.Cancelled, job.deadline);
+        _setStatus(jobId, job, JobStatus.Cancelled);
         if (amount != 0) $.token.safeTransfer(msg.sender, amount);
     }
 
@@ -401,9 +346,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (block.timestamp <= job.deadline) revert JobMarketDeadlineNotPassed(jobId, job.deadline);
         uint256 amount = job.escrow;
         job.escrow = 0;
-        job.status = JobStatus.Expired;
         emit JobExpired(jobId, s, amount);
-        emit JobStatusChanged(jobId, s, JobStatus.Expired, job.deadline);
+        _setStatus(jobId, job, JobStatus.Expired);
         if (amount != 0) $.token.safeTransfer(job.customer, amount);
     }
 
@@ -436,8 +380,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     function markSettled(uint256 jobId) external nonReentrant {
         JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
         Job storage job = _liveJob($, jobId, JobStatus.Reported);
-        job.status = JobStatus.Settled;
-        emit JobStatusChanged(jobId, JobStatus.Reported, JobStatus.Settled, job.deadline);
+        _setStatus(jobId, job, JobStatus.Settled);
         _refundRemaining($, jobId, job);
     }
 
@@ -451,9 +394,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (s < JobStatus.Assigned || s > JobStatus.Reported) revert JobMarketInvalidStatus(jobId, s);
-        job.status = JobStatus.Failed;
         emit JobFailed(jobId, reason, job.escrow);
-        emit JobStatusChanged(jobId, s, JobStatus.Failed, job.deadline);
+        _setStatus(jobId, job, JobStatus.Failed);
         _refundRemaining($, jobId, job);
     }
 
@@ -506,7 +448,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function budgetOf(uint32 maxDevices, uint96 rewardPerDevice) external view returns (uint256) {
-        return _budget(maxDevices, rewardPerDevice, _getJobMarketStorage().params.fees);
+        return JobSpecLib.budget_(maxDevices, rewardPerDevice, _getJobMarketStorage().params.fees);
     }
 
     /// @inheritdoc IJobMarket
@@ -599,85 +541,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     // Internals
     // ------------------------------------------------------------------------------------------------------
 
-    function _storeJob(Job storage job, JobSpec calldata spec, FeeBps memory fees, uint256 budget) private {
-        uint64 deadline = uint64(block.timestamp) + spec.durations.bidding;
-        job.customer = msg.sender;
-        job.status = JobStatus.Created;
-        job.minDevices = spec.minDevices;
-        job.maxDevices = spec.maxDevices;
-        job.deadline = deadline;
-        job.escrow = uint128(budget);
-        job.rewardPerDevice = spec.rewardPerDevice;
-        job.minParticipants = spec.minParticipants;
-        job.algorithmId = spec.algorithmId.toUint64();
-        job.createdAt = uint64(block.timestamp);
-        job.durations = spec.durations;
-        job.fees = fees;
-        job.schema = spec.schema;
-        job.maxStdError = spec.maxStdError;
-        job.keyPrefix = uint8(spec.encryptionKey[0]);
-        job.keyX = bytes32(spec.encryptionKey[1:33]);
-    }
-
-    /// @dev Top-K selection; fills price, winners and revealedCount in `ctx`; returns rank + 1 of each winner
-    ///      by commit index (0 = not scheduled).
-    function _rank(
-        JobMarketStorage storage $,
-        Settle memory ctx,
-        uint256[] memory bids,
-        bool[] memory revealed
-    ) private view returns (uint256[] memory rankOf) {
-        uint256 k = $.params.capacity;
-        (uint256[] memory top, uint256 topLen, uint256 revealedCount) = AuctionLib.selectTop(bids, revealed, k);
-        ctx.price = AuctionLib.clearingPrice(bids, top, topLen, k, $.params.reservePrice);
-        uint256 winners = topLen < k ? topLen : k;
-        ctx.winners = winners;
-        ctx.revealedCount = revealedCount;
-        rankOf = new uint256[](bids.length);
-        for (uint256 r = 0; r < winners; ++r) rankOf[top[r]] = r + 1;
-    }
-
-    /// @dev Settles one commitment of a finalised epoch: schedule (rank != 0), refund a lost bid, or penalise.
-    function _settleBid(
-        JobMarketStorage storage $,
-        Settle memory ctx,
-        uint256 jobId,
-        uint256 rank,
-        bool revealed
-    ) private {
-        Job storage job = $.jobs[jobId];
-        uint256 deposit = job.deposit;
-        uint256 refundAmount;
-        job.deposit = 0;
-        job.commitHash = bytes20(0);
-        job.revealed = false;
-        if (rank != 0) {
-            uint256 price = ctx.price;
-            refundAmount = deposit - price;
-            ctx.toTreasury += price;
-            uint64 deadline = uint64(block.timestamp) + job.durations.assignment;
-            job.status = JobStatus.Scheduled;
-            job.deadline = deadline;
-            job.pricePaid = uint96(price);
-            job.scheduledEpoch = uint32(ctx.epoch);
-            emit JobScheduled(jobId, ctx.epoch, rank - 1, price, refundAmount);
-            emit JobStatusChanged(jobId, JobStatus.Bidding, JobStatus.Scheduled, deadline);
-        } else {
-            if (revealed) {
-                refundAmount = deposit;
-                emit BidLost(jobId, ctx.epoch, refundAmount);
-            } else {
-                uint256 penalty = (deposit * ctx.penaltyBps) / BPS;
-                refundAmount = deposit - penalty;
-                ctx.toTreasury += penalty;
-                emit BidForfeited(jobId, ctx.epoch, penalty, refundAmount);
-            }
-            job.status = JobStatus.Created;
-            emit JobStatusChanged(jobId, JobStatus.Bidding, JobStatus.Created, job.deadline);
-        }
-        if (refundAmount != 0) ctx.token.safeTransfer(job.customer, refundAmount);
-    }
-
     function _payUse(IERC20 token_, IAlgorithmMarketplace market_, uint256 algorithmId, uint256 usePrice) private {
         token_.safeTransferFrom(msg.sender, address(this), usePrice);
         uint256 before = token_.balanceOf(address(this));
@@ -712,35 +575,20 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (block.timestamp > job.deadline) revert JobMarketDeadlinePassed(jobId, job.deadline);
     }
 
-    function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
+    function _setStatus(uint256 jobId, Job storage job, JobStatus to) private {
         JobStatus from = job.status;
-        uint64 deadline = uint64(block.timestamp) + duration;
         job.status = to;
-        job.deadline = deadline;
-        emit JobStatusChanged(jobId, from, to, deadline);
+        emit JobStatusChanged(jobId, from, to, job.deadline);
+    }
+
+    function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
+        job.deadline = uint64(block.timestamp) + duration;
+        _setStatus(jobId, job, to);
     }
 
     function _onlyModule(bytes32 role) private view returns (JobMarketStorage storage $) {
         $ = _getJobMarketStorage();
         if (msg.sender != $.modules[role] || msg.sender == address(0)) revert JobMarketUnauthorizedModule(msg.sender);
-    }
-
-    function _budget(uint256 maxDevices, uint256 reward, FeeBps memory f) private pure returns (uint256) {
-        uint256 d = maxDevices * reward;
-        return
-            d +
-            (d * f.distributor) /
-            BPS +
-            (d * f.aggregator) /
-            BPS +
-            (d * f.attestors) /
-            BPS +
-            (d * f.reporter) /
-            BPS +
-            (d * f.protocol) /
-            BPS +
-            (d * f.royalty) /
-            BPS;
     }
 
     function _validateParams(Params calldata p) private pure {
@@ -761,23 +609,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             p.minPhaseDuration > p.maxPhaseDuration ||
             p.maxPhaseDuration > MAX_PHASE_DURATION
         ) revert JobMarketInvalidParams();
-    }
-
-    function _validateDurations(PhaseDurations calldata d, uint32 lo, uint32 hi) private pure {
-        if (
-            d.bidding < lo ||
-            d.bidding > hi ||
-            d.assignment < lo ||
-            d.assignment > hi ||
-            d.commit < lo ||
-            d.commit > hi ||
-            d.attestation < lo ||
-            d.attestation > hi ||
-            d.report < lo ||
-            d.report > hi ||
-            d.settlement < lo ||
-            d.settlement > hi
-        ) revert JobMarketInvalidDuration();
     }
 
     /// @dev Promotes a pending timing whose start has passed.
