@@ -26,10 +26,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         bool aggregatorRevealed;
         address aggregator;
         uint16 agreeMask;
-        bytes32 aggregatorCommitment;
-        bytes32 aggregateHash;
+        uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
+        bytes32 aggregate; // the aggregator's commitment; replaced by its revealed aggregate hash
         bytes32 finalHash;
-        string transcriptCid;
+        bytes32 transcriptCidHash; // keccak256 of the transcript CID (the CID itself is in the event)
         AttestationQuorum.Round round;
     }
 
@@ -87,8 +87,9 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         address[] memory chosen = _selectAttestors($, rec, jobId, duration);
         rec.status = Status.Committed;
         rec.aggregator = msg.sender;
-        rec.aggregatorCommitment = commitment;
-        rec.transcriptCid = transcriptCid;
+        rec.jobDeadline = uint64(block.timestamp + duration);
+        rec.aggregate = commitment;
+        rec.transcriptCidHash = keccak256(bytes(transcriptCid));
         emit AggregateCommitted(
             jobId,
             msg.sender,
@@ -125,11 +126,9 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         }
         if (rec.aggregatorRevealed) revert AttestationAggregatorAlreadyRevealed(jobId);
         if (aggregateHash == bytes32(0)) revert QuorumZeroValue();
-        if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregatorCommitment) {
-            revert AttestationAggregatorMismatch(jobId);
-        }
+        if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregate) revert AttestationAggregatorMismatch(jobId);
         rec.aggregatorRevealed = true;
-        rec.aggregateHash = aggregateHash;
+        rec.aggregate = aggregateHash;
         emit AggregateRevealed(jobId, msg.sender, aggregateHash);
     }
 
@@ -148,7 +147,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         }
         (bytes32 value, bool majority) = r.tally();
         (uint256 faultMask, uint256 agreeMask) = r.faults(value, majority);
-        bool aggregatorFault = !rec.aggregatorRevealed || (majority && rec.aggregateHash != value);
+        bool aggregatorFault = !rec.aggregatorRevealed || (majority && rec.aggregate != value);
         bool attested = majority && !aggregatorFault;
         bytes32 reason;
         if (!majority) reason = REASON_NO_MAJORITY;
@@ -168,7 +167,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         IJobMarket.JobStatus js = market.status(jobId);
         if (js != IJobMarket.JobStatus.Committed) return; // already expired through JobMarket.timeout
         if (attested) {
-            if (block.timestamp <= market.getJob(jobId).deadline) market.markAttested(jobId);
+            if (block.timestamp <= rec.jobDeadline) market.markAttested(jobId);
             else market.markFailed(jobId, REASON_LATE);
         } else {
             market.markFailed(jobId, reason);
@@ -207,10 +206,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         a.committedMask = r.committedMask;
         a.revealedMask = r.revealedMask;
         a.agreeMask = rec.agreeMask;
-        a.aggregatorCommitment = rec.aggregatorCommitment;
-        a.aggregateHash = rec.aggregateHash;
+        if (rec.aggregatorRevealed) a.aggregateHash = rec.aggregate;
+        else a.aggregatorCommitment = rec.aggregate;
         a.finalHash = rec.finalHash;
-        a.transcriptCid = rec.transcriptCid;
+        a.transcriptCidHash = rec.transcriptCidHash;
         a.attestors = r.membersOf();
     }
 

@@ -81,7 +81,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         IJobMarket market = $.jobMarket;
         IJobMarket.Job memory job = market.getJob(jobId);
         bool success = _checkReport(jobId, job, input);
-        Split memory s = _split($, jobId, job, success, input.payoutTotal);
+        address[] memory attestors = $.attestation.agreeingAttestors(jobId);
+        Split memory s = _split($, job, attestors.length, success, input.payoutTotal);
         uint256 pull = s.distributorFee +
             s.aggregatorFee +
             s.reporterFee +
@@ -99,7 +100,7 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         // Interactions: JobMarket transitions and escrow pull, then fee transfers, then the refund.
         market.markReported(jobId);
         if (pull != 0) market.pay(jobId, address(this), pull);
-        _payFees($, jobId, s);
+        _payFees($, jobId, s, attestors);
         if (success) market.markSettled(jobId);
         else market.markFailed(jobId, REASON_QUALITY);
     }
@@ -193,9 +194,9 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         r.participants = input.participants;
         r.success = success;
         r.reportCommitment = input.reportCommitment;
-        r.reportCid = input.reportCid;
+        r.reportCidHash = keccak256(bytes(input.reportCid));
         if (success) {
-            r.claimDeadline = uint64(block.timestamp) + $.claimWindow;
+            r.claimDeadline = uint48(block.timestamp + $.claimWindow);
             r.payoutRoot = input.payoutRoot;
             r.payoutTotal = input.payoutTotal;
             $.totalOutstanding += input.payoutTotal;
@@ -240,8 +241,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     ///      fee is shared equally by the attestors who revealed the final value (dust stays with the customer).
     function _split(
         SettlementStorage storage $,
-        uint256 jobId,
         IJobMarket.Job memory job,
+        uint256 count,
         bool success,
         uint256 payoutTotal
     ) private view returns (Split memory s) {
@@ -253,7 +254,6 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         s.distributorFee = (budget * f.distributor) / BPS;
         s.aggregatorFee = (budget * f.aggregator) / BPS;
         s.reporterFee = (budget * f.reporter) / BPS;
-        uint256 count = $.attestation.agreeingAttestors(jobId).length;
         s.attestorCount = count;
         if (count != 0) s.attestorShare = (budget * f.attestors) / BPS / count;
         if (success) {
@@ -264,13 +264,12 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         }
     }
 
-    function _payFees(SettlementStorage storage $, uint256 jobId, Split memory s) private {
+    function _payFees(SettlementStorage storage $, uint256 jobId, Split memory s, address[] memory attestors) private {
         IERC20 token_ = $.token;
         _transfer(token_, jobId, s.distributor, s.distributorFee);
         _transfer(token_, jobId, s.aggregator, s.aggregatorFee);
         _transfer(token_, jobId, s.reporter, s.reporterFee);
         if (s.attestorShare != 0) {
-            address[] memory attestors = $.attestation.agreeingAttestors(jobId);
             for (uint256 i = 0; i < attestors.length; ++i) _transfer(token_, jobId, attestors[i], s.attestorShare);
         }
         if (s.royalty != 0) _transfer(token_, jobId, s.developer, s.royalty);

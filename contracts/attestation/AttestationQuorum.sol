@@ -23,8 +23,7 @@ library AttestationQuorum {
         uint16 revealedMask;
         uint8 size;
         address[MAX_SIZE] members;
-        bytes32[MAX_SIZE] commitments;
-        bytes32[MAX_SIZE] values;
+        bytes32[MAX_SIZE] slots; // member i's commitment; replaced by its revealed value once revealed
     }
 
     /// @notice The commitment a member posts for `value`.
@@ -78,7 +77,7 @@ library AttestationQuorum {
         uint16 bit = uint16(1 << i);
         if (r.committedMask & bit != 0) revert IAttestationQuorum.QuorumAlreadyCommitted(who);
         r.committedMask |= bit;
-        r.commitments[i] = commitment;
+        r.slots[i] = commitment;
     }
 
     /// @notice True once the reveal phase is open: the commit window closed or every member committed.
@@ -96,9 +95,9 @@ library AttestationQuorum {
         uint16 bit = uint16(1 << i);
         if (r.committedMask & bit == 0) revert IAttestationQuorum.QuorumNotCommitted(who);
         if (r.revealedMask & bit != 0) revert IAttestationQuorum.QuorumAlreadyRevealed(who);
-        if (commitmentOf(value, salt, who) != r.commitments[i]) revert IAttestationQuorum.QuorumRevealMismatch(who);
+        if (commitmentOf(value, salt, who) != r.slots[i]) revert IAttestationQuorum.QuorumRevealMismatch(who);
         r.revealedMask |= bit;
-        r.values[i] = value;
+        r.slots[i] = value; // overwriting a non-zero slot is far cheaper than a fresh one
     }
 
     /// @notice True when every member revealed.
@@ -121,9 +120,9 @@ library AttestationQuorum {
         uint256 mask = r.revealedMask;
         for (uint256 i = 0; i < size; ++i) {
             if (mask & (1 << i) == 0) continue;
-            bytes32 v = r.values[i];
+            bytes32 v = r.slots[i];
             uint256 votes = 0;
-            for (uint256 k = i; k < size; ++k) if (mask & (1 << k) != 0 && r.values[k] == v) ++votes;
+            for (uint256 k = i; k < size; ++k) if (mask & (1 << k) != 0 && r.slots[k] == v) ++votes;
             if (votes * 2 > size) return (v, true);
         }
         return (bytes32(0), false);
@@ -142,7 +141,7 @@ library AttestationQuorum {
             uint256 bit = 1 << i;
             if (mask & bit == 0) faultMask |= bit;
             else if (majority) {
-                if (r.values[i] == value) agreeMask |= bit;
+                if (r.slots[i] == value) agreeMask |= bit;
                 else faultMask |= bit;
             }
         }

@@ -40,10 +40,10 @@ interface IResultAttestation is IAttestationQuorum {
         uint16 committedMask; // bit i: attestor i committed
         uint16 revealedMask; // bit i: attestor i revealed
         uint16 agreeMask; // bit i: attestor i revealed the final value (set at finalisation)
-        bytes32 aggregatorCommitment;
-        bytes32 aggregateHash; // aggregator's revealed value
+        bytes32 aggregatorCommitment; // zero once revealed
+        bytes32 aggregateHash; // aggregator's revealed value (zero until revealed)
         bytes32 finalHash; // majority value (zero without a majority)
-        string transcriptCid;
+        bytes32 transcriptCidHash; // keccak256 of the transcript CID (the CID is in `AggregateCommitted`)
         address[] attestors;
     }
 

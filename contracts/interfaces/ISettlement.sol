@@ -30,12 +30,12 @@ interface ISettlement {
         uint32 participants;
         bool success; // quality held and participants >= the job's minimum
         bool swept;
-        uint64 claimDeadline; // sweep allowed after this
+        uint48 claimDeadline; // sweep allowed after this
         bytes32 reportCommitment;
         bytes32 payoutRoot;
         uint128 payoutTotal;
         uint128 claimed;
-        string reportCid;
+        bytes32 reportCidHash; // keccak256 of the report CID (the CID is in `ReportPosted`)
     }
 
     /// @notice How a job's escrow was split (amounts in token wei).
@@ -88,7 +88,7 @@ interface ISettlement {
     /// @notice Unclaimed payouts were swept; no more claims.
     error SettlementAlreadySwept(uint256 jobId);
     /// @notice The claim window has not ended yet.
-    error SettlementClaimWindowOpen(uint256 jobId, uint64 claimDeadline);
+    error SettlementClaimWindowOpen(uint256 jobId, uint48 claimDeadline);
 
     // ------------------------------------------------------------------------------------------------------
     // Events
