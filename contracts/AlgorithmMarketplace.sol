@@ -431,7 +431,8 @@ contract AlgorithmMarketplace is GovernedUUPS, ReentrancyGuardTransient, IAlgori
         AlgorithmMarketplaceStorage storage $,
         uint256 algorithmId
     ) private view returns (Algorithm storage) {
-        if (algorithmId == 0 || algorithmId > $.algorithmCount) revert MarketplaceUnknownAlgorithm(algorithmId);
+        if (algorithmId == 0 || algorithmId > $.algorithmCount)
+            revert MarketplaceUnknownAlgorithm(algorithmId);
         return $.algorithms[algorithmId];
     }
 
@@ -462,7 +463,8 @@ contract AlgorithmMarketplace is GovernedUUPS, ReentrancyGuardTransient, IAlgori
     }
 
     function _setParentShareBps(AlgorithmMarketplaceStorage storage $, uint16 shareBps) private {
-        if (shareBps > MAX_PARENT_SHARE_BPS) revert MarketplaceParentShareTooHigh(shareBps, MAX_PARENT_SHARE_BPS);
+        if (shareBps > MAX_PARENT_SHARE_BPS)
+            revert MarketplaceParentShareTooHigh(shareBps, MAX_PARENT_SHARE_BPS);
         emit ParentShareUpdated($.parentShareBps, shareBps);
         $.parentShareBps = shareBps;
     }

@@ -215,7 +215,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         job.status = JobStatus.Bidding;
         job.revealed = false;
         job.bidEpoch = uint32(epoch);
-        job.bidIndex = uint32(index);
         job.commitHash = bytes20(commitment);
         job.deposit = uint96(deposit);
         emit BidCommitted(jobId, epoch, commitment, deposit, index);
@@ -582,7 +581,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     }
 
     function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
-        job.deadline = uint64(block.timestamp) + duration;
+        job.deadline = uint40(block.timestamp) + duration;
         _setStatus(jobId, job, to);
     }
 

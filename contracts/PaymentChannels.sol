@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
@@ -14,8 +15,14 @@ import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTransient, IPaymentChannels {
     using SafeERC20 for IERC20;
 
+    /// @notice EIP-712 domain name.
+    string public constant DOMAIN_NAME = "DML PaymentChannels";
+    /// @notice EIP-712 domain version.
+    string public constant DOMAIN_VERSION = "1";
     /// @notice EIP-712 type hash of a voucher.
-    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(uint256 channelId,uint256 cumulativeAmount)");
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(uint256 channelId,uint256 cumulativeAmount)"
+    );
 
     /// @custom:storage-location erc7201:dml.storage.PaymentChannels
     struct PaymentChannelsStorage {
@@ -34,12 +41,18 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     function initialize(address governance_, IERC20 token_) external initializer {
         if (address(token_) == address(0)) revert GovernedZeroAddress();
         __GovernedUUPS_init(governance_);
-        __EIP712_init("DML PaymentChannels", "1");
+        // Stored for completeness; `_EIP712Name`/`_EIP712Version` return the constants, so hashing a voucher
+        // reads no storage.
+        __EIP712_init(DOMAIN_NAME, DOMAIN_VERSION);
         _getPaymentChannelsStorage().token = token_;
     }
 
     /// @inheritdoc IPaymentChannels
-    function open(address recipient, uint256 amount, uint64 expiry) external nonReentrant returns (uint256 channelId) {
+    function open(
+        address recipient,
+        uint256 amount,
+        uint64 expiry
+    ) external nonReentrant returns (uint256 channelId) {
         if (recipient == address(0) || recipient == msg.sender) revert ChannelInvalidRecipient(recipient);
         if (amount == 0) revert ChannelZeroAmount();
         if (amount > type(uint128).max) revert ChannelDepositOverflow();
@@ -74,7 +87,11 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     }
 
     /// @inheritdoc IPaymentChannels
-    function claim(uint256 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
+    function claim(
+        uint256 channelId,
+        uint256 cumulativeAmount,
+        bytes calldata signature
+    ) external nonReentrant {
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         Channel storage c = _openChannel($, channelId);
         (address recipient, uint256 payout) = _redeem(c, channelId, cumulativeAmount, signature);
@@ -83,7 +100,11 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
     }
 
     /// @inheritdoc IPaymentChannels
-    function close(uint256 channelId, uint256 cumulativeAmount, bytes calldata signature) external nonReentrant {
+    function close(
+        uint256 channelId,
+        uint256 cumulativeAmount,
+        bytes calldata signature
+    ) external nonReentrant {
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         Channel storage c = _openChannel($, channelId);
         (address recipient, uint256 payout) = _redeem(c, channelId, cumulativeAmount, signature);
@@ -144,8 +165,16 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
         uint256 paid = c.paid;
         if (cumulativeAmount <= paid) revert ChannelVoucherReplayed(channelId, cumulativeAmount, paid);
         uint256 deposit = c.deposit;
-        if (cumulativeAmount > deposit) revert ChannelAmountExceedsDeposit(channelId, cumulativeAmount, deposit);
-        if (!SignatureChecker.isValidSignatureNow(c.sender, voucherDigest(channelId, cumulativeAmount), signature)) {
+        if (cumulativeAmount > deposit)
+            revert ChannelAmountExceedsDeposit(channelId, cumulativeAmount, deposit);
+        address sender = c.sender;
+        bytes32 digest = voucherDigest(channelId, cumulativeAmount);
+        // ECDSA first (an EOA sender, no EXTCODESIZE), then ERC-1271 for a contract sender.
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
+        if (
+            (err != ECDSA.RecoverError.NoError || signer != sender) &&
+            !SignatureChecker.isValidERC1271SignatureNow(sender, digest, signature)
+        ) {
             revert ChannelInvalidSignature(channelId);
         }
         // cumulativeAmount <= deposit <= type(uint128).max
@@ -153,7 +182,22 @@ contract PaymentChannels is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTran
         payout = cumulativeAmount - paid;
     }
 
-    function _openChannel(PaymentChannelsStorage storage $, uint256 channelId) private view returns (Channel storage c) {
+    /// @dev Constant domain name: no storage read when hashing vouchers.
+    // solhint-disable-next-line func-name-mixedcase
+    function _EIP712Name() internal pure override returns (string memory) {
+        return DOMAIN_NAME;
+    }
+
+    /// @dev Constant domain version.
+    // solhint-disable-next-line func-name-mixedcase
+    function _EIP712Version() internal pure override returns (string memory) {
+        return DOMAIN_VERSION;
+    }
+
+    function _openChannel(
+        PaymentChannelsStorage storage $,
+        uint256 channelId
+    ) private view returns (Channel storage c) {
         c = $.channels[channelId];
         ChannelStatus status = c.status;
         if (status != ChannelStatus.Open) {

@@ -159,7 +159,11 @@ interface IAlgorithmMarketplace {
         string specCid
     );
     /// @notice A developer submitted one of their algorithms to a request.
-    event RequestSubmission(uint256 indexed requestId, uint256 indexed algorithmId, address indexed developer);
+    event RequestSubmission(
+        uint256 indexed requestId,
+        uint256 indexed algorithmId,
+        address indexed developer
+    );
     /// @notice The customer accepted a submission; the bounty went to its developer less the protocol fee.
     event RequestAccepted(
         uint256 indexed requestId,

@@ -89,16 +89,16 @@ interface IJobMarket {
         JobStatus status;
         bool revealed; // the current commitment was revealed
         uint32 bidEpoch; // epoch of the current / last commitment
-        uint32 bidIndex; // commit order within `bidEpoch` (ties are broken by it)
+        uint40 deadline; // deadline of the current phase
         // slot 1
-        bytes20 commitHash; // leading 20 bytes of keccak256(abi.encode(jobId, bid, salt, customer))
+        bytes20 commitHash; // leading 20 bytes of keccak256(abi.encode(jobId, bid, salt, customer)) while Bidding
         uint96 deposit; // bid deposit held while Bidding
         // slot 2
         uint96 bid; // revealed bid of the current commitment
         uint32 minDevices;
         uint32 maxDevices;
         uint32 deviceCount; // assigned cohort size
-        uint64 deadline; // deadline of the current phase
+        uint64 createdAt;
         // slot 3
         uint128 escrow; // budget still escrowed for the job
         uint96 rewardPerDevice;
@@ -106,7 +106,6 @@ interface IJobMarket {
         // slot 4
         uint96 pricePaid; // clearing price paid when scheduled
         uint64 algorithmId;
-        uint64 createdAt;
         uint32 scheduledEpoch;
         // slot 5
         PhaseDurations durations;

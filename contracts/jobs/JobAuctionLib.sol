@@ -15,6 +15,8 @@ library JobAuctionLib {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
+    /// @dev Placeholder commit hash of a job that is not bidding (never the prefix of a real commitment in practice).
+    bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
 
     /// @notice Finalisation inputs and outputs.
     struct Ctx {
@@ -82,13 +84,13 @@ library JobAuctionLib {
         uint256 deposit = job.deposit;
         uint256 refundAmount;
         job.deposit = 0;
-        job.commitHash = bytes20(0);
+        job.commitHash = NO_COMMITMENT; // keeps the slot non-zero: the next commitment is a cheap write
         job.revealed = false;
         if (rank != 0) {
             uint256 price = ctx.price;
             refundAmount = deposit - price;
             ctx.toTreasury += price;
-            uint64 deadline = uint64(block.timestamp) + job.durations.assignment;
+            uint40 deadline = uint40(block.timestamp) + job.durations.assignment;
             job.status = IJobMarket.JobStatus.Scheduled;
             job.deadline = deadline;
             job.pricePaid = uint96(price);

@@ -28,13 +28,14 @@ library JobSpecLib {
         IJobMarket.FeeBps memory fees = params.fees;
         budget = budget_(spec.maxDevices, spec.rewardPerDevice, fees);
         IJobMarket.Job storage job = jobs[jobId];
-        uint64 deadline = uint64(block.timestamp) + spec.durations.bidding;
+        uint40 deadline = uint40(block.timestamp) + spec.durations.bidding;
         job.customer = msg.sender;
         job.status = IJobMarket.JobStatus.Created;
         job.minDevices = spec.minDevices;
         job.maxDevices = spec.maxDevices;
         job.deadline = deadline;
         job.escrow = budget.toUint128();
+        job.commitHash = bytes20(uint160(1)); // JobAuctionLib.NO_COMMITMENT: pre-warms the commitment slot
         job.rewardPerDevice = spec.rewardPerDevice;
         job.minParticipants = spec.minParticipants;
         job.algorithmId = spec.algorithmId.toUint64();

@@ -49,7 +49,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
 
     function test_initialize_revertsOnBpsAboveBounds() public {
         AlgorithmMarketplace impl = new AlgorithmMarketplace();
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000)
+        );
         deployProxy(address(impl), _initData(timelock, address(token), treasury, 2_001, 0));
         vm.expectRevert(
             abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceParentShareTooHigh.selector, 5_001, 5_000)
@@ -124,7 +126,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     }
 
     function test_list_revertsOnUnknownParent() public {
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 1)
+        );
         _list(alice, 1, 0, 0);
     }
 
@@ -132,15 +136,23 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         uint256 parent = _list(alice, 0, 0, 0);
         vm.prank(bob);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceSchemaMismatch.selector, SCHEMA, OTHER_SCHEMA)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceSchemaMismatch.selector,
+                SCHEMA,
+                OTHER_SCHEMA
+            )
         );
         market.list(CID, MODEL, OTHER_SCHEMA, 0, 0, parent, "");
     }
 
     function test_getAlgorithm_revertsOnUnknownId() public {
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 0)
+        );
         market.getAlgorithm(0);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 7));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 7)
+        );
         market.getAlgorithm(7);
         assertFalse(market.isListed(0));
         assertFalse(market.isListed(7));
@@ -161,15 +173,21 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     function test_updatePrices_revertsForNonDeveloperUnknownOrDeprecated() public {
         uint256 id = _list(alice, 0, 1, 2);
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, id, bob));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, id, bob)
+        );
         market.updatePrices(id, 0, 0);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 9));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 9)
+        );
         market.updatePrices(9, 0, 0);
         vm.prank(alice);
         market.deprecate(id);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id)
+        );
         market.updatePrices(id, 0, 0);
         assertEq(market.getAlgorithm(id).usePrice, 1);
     }
@@ -187,12 +205,16 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     function test_deprecate_revertsForNonDeveloperOrTwice() public {
         uint256 id = _list(alice, 0, 1, 2);
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, id, bob));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, id, bob)
+        );
         market.deprecate(id);
         vm.prank(alice);
         market.deprecate(id);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id)
+        );
         market.deprecate(id);
     }
 
@@ -263,22 +285,34 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         uint256 id = _list(alice, 0, 1 ether, 100 ether);
         uint256 free = _list(alice, 0, 1 ether, 0);
         vm.startPrank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 99));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 99)
+        );
         market.buyLicence(99, 1);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceLicenceNotForSale.selector, free));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceLicenceNotForSale.selector, free)
+        );
         market.buyLicence(free, 1 ether);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplacePriceAboveMax.selector, 100 ether, 99 ether)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplacePriceAboveMax.selector,
+                100 ether,
+                99 ether
+            )
         );
         market.buyLicence(id, 99 ether);
         market.buyLicence(id, 100 ether);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlreadyLicensed.selector, bob, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlreadyLicensed.selector, bob, id)
+        );
         market.buyLicence(id, 100 ether);
         vm.stopPrank();
         vm.prank(alice);
         market.deprecate(id);
         vm.prank(carol);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id)
+        );
         market.buyLicence(id, 100 ether);
     }
 
@@ -288,7 +322,12 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         token.transfer(poor, 200 ether);
         vm.prank(poor);
         vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(market), 0, 95 ether)
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(market),
+                0,
+                95 ether
+            )
         );
         market.buyLicence(id, 100 ether);
         assertFalse(market.hasLicence(poor, id));
@@ -323,13 +362,17 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     }
 
     function test_payUse_revertsOnUnknownOrDeprecated() public {
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 1)
+        );
         vm.prank(bob);
         market.payUse(1, bob);
         uint256 id = _list(alice, 0, 1 ether, 0);
         vm.prank(alice);
         market.deprecate(id);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, id)
+        );
         vm.prank(bob);
         market.payUse(id, bob);
     }
@@ -340,7 +383,17 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         uint256 parent = _list(alice, 0, 3 ether, 30 ether);
         bytes32 newModel = sha256("tuned");
         vm.expectEmit(true, true, true, true, address(market));
-        emit IAlgorithmMarketplace.AlgorithmListed(2, bob, parent, SCHEMA, newModel, CID, "", 3 ether, 30 ether);
+        emit IAlgorithmMarketplace.AlgorithmListed(
+            2,
+            bob,
+            parent,
+            SCHEMA,
+            newModel,
+            CID,
+            "",
+            3 ether,
+            30 ether
+        );
         vm.expectEmit(true, true, true, true, address(market));
         emit IAlgorithmMarketplace.ChildVersionPublished(parent, 2, publisher);
         vm.prank(publisher);
@@ -363,7 +416,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.startPrank(publisher);
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
         market.publishChildVersion(parent, address(0), CID, MODEL);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 5));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 5)
+        );
         market.publishChildVersion(5, bob, CID, MODEL);
         vm.expectRevert(IAlgorithmMarketplace.MarketplaceInvalidCid.selector);
         market.publishChildVersion(parent, bob, "", MODEL);
@@ -373,7 +428,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.prank(timelock);
         market.setPublisher(publisher, false);
         vm.prank(publisher);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotPublisher.selector, publisher));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotPublisher.selector, publisher)
+        );
         market.publishChildVersion(parent, bob, CID, MODEL);
         assertEq(market.algorithmCount(), 1);
     }
@@ -410,10 +467,14 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.expectRevert(IAlgorithmMarketplace.MarketplaceZeroBounty.selector);
         market.postRequest(CID, SCHEMA, 0, deadline);
         uint64 now_ = uint64(block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceInvalidDeadline.selector, now_));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceInvalidDeadline.selector, now_)
+        );
         market.postRequest(CID, SCHEMA, 1, now_);
         uint64 far = uint64(block.timestamp + 365 days + 1);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceInvalidDeadline.selector, far));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceInvalidDeadline.selector, far)
+        );
         market.postRequest(CID, SCHEMA, 1, far);
         vm.stopPrank();
         assertEq(market.requestCount(), 0);
@@ -441,30 +502,46 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.startPrank(alice);
         vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownRequest.selector, 2));
         market.submitToRequest(2, algo);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 9));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 9)
+        );
         market.submitToRequest(req, 9);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceSchemaMismatch.selector, SCHEMA, OTHER_SCHEMA)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceSchemaMismatch.selector,
+                SCHEMA,
+                OTHER_SCHEMA
+            )
         );
         market.submitToRequest(req, other);
         market.submitToRequest(req, algo);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlreadySubmitted.selector, req, algo));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlreadySubmitted.selector, req, algo)
+        );
         market.submitToRequest(req, algo);
         vm.stopPrank();
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, algo, bob));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotDeveloper.selector, algo, bob)
+        );
         market.submitToRequest(req, algo);
         uint256 dep = _list(bob, 0, 0, 0);
         vm.prank(bob);
         market.deprecate(dep);
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, dep));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceAlgorithmDeprecated.selector, dep)
+        );
         market.submitToRequest(req, dep);
         uint256 late = _list(dave, 0, 0, 0);
         vm.warp(uint256(deadline) + 1);
         vm.prank(dave);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestDeadlinePassed.selector, req, deadline)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceRequestDeadlinePassed.selector,
+                req,
+                deadline
+            )
         );
         market.submitToRequest(req, late);
     }
@@ -507,7 +584,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.prank(alice);
         market.submitToRequest(req, algo);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotRequestCustomer.selector, req, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotRequestCustomer.selector, req, alice)
+        );
         market.acceptSubmission(req, algo);
         vm.prank(carol);
         vm.expectRevert(
@@ -520,7 +599,11 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.warp(uint256(deadline) + 1);
         vm.prank(carol);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestDeadlinePassed.selector, req, deadline)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceRequestDeadlinePassed.selector,
+                req,
+                deadline
+            )
         );
         market.acceptSubmission(req, algo);
         assertEq(market.totalEscrowed(), 200 ether);
@@ -560,12 +643,20 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.prank(alice);
         market.submitToRequest(req, algo);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestDeadlineNotPassed.selector, req, deadline)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceRequestDeadlineNotPassed.selector,
+                req,
+                deadline
+            )
         );
         market.refundRequest(req);
         vm.warp(deadline);
         vm.expectRevert(
-            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestDeadlineNotPassed.selector, req, deadline)
+            abi.encodeWithSelector(
+                IAlgorithmMarketplace.MarketplaceRequestDeadlineNotPassed.selector,
+                req,
+                deadline
+            )
         );
         market.refundRequest(req);
         vm.warp(uint256(deadline) + 1);
@@ -609,13 +700,17 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     function test_cancelRequest_reverts() public {
         uint256 req = _post(carol, 200 ether, uint64(block.timestamp + 1 days));
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotRequestCustomer.selector, req, bob));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceNotRequestCustomer.selector, req, bob)
+        );
         market.cancelRequest(req);
         uint256 algo = _list(alice, 0, 0, 0);
         vm.prank(alice);
         market.submitToRequest(req, algo);
         vm.prank(carol);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestHasSubmissions.selector, req));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceRequestHasSubmissions.selector, req)
+        );
         market.cancelRequest(req);
         assertEq(market.totalEscrowed(), 200 ether);
     }
@@ -662,7 +757,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
 
     function test_setters_revertOnBoundsAndZeroAddress() public {
         vm.startPrank(timelock);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000)
+        );
         market.setProtocolFeeBps(2_001);
         vm.expectRevert(
             abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceParentShareTooHigh.selector, 5_001, 5_000)
@@ -685,9 +782,13 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         market.buyLicence(child, 10 ether);
         uint256 req = _post(dave, 7 ether, uint64(block.timestamp + 1 days));
         AlgorithmMarketplaceV2 v2 = new AlgorithmMarketplaceV2();
+        vm.expectEmit(true, true, true, true, address(market));
+        emit AlgorithmMarketplaceV2.UpgradedToV2();
         vm.prank(timelock);
-        market.upgradeToAndCall(address(v2), "");
+        market.upgradeToAndCall(address(v2), abi.encodeCall(AlgorithmMarketplaceV2.initializeV2, ()));
         assertEq(AlgorithmMarketplaceV2(address(market)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        AlgorithmMarketplaceV2(address(market)).initializeV2();
         assertEq(market.algorithmCount(), 2);
         assertEq(market.getAlgorithm(child).parentId, parent);
         assertEq(market.getAlgorithm(child).packageCid, CID);

@@ -47,7 +47,12 @@ abstract contract MarketplaceTestBase is BaseTest {
         market.setPublisher(publisher, true);
     }
 
-    function _list(address dev, uint256 parentId, uint256 usePrice, uint256 licencePrice) internal returns (uint256) {
+    function _list(
+        address dev,
+        uint256 parentId,
+        uint256 usePrice,
+        uint256 licencePrice
+    ) internal returns (uint256) {
         vm.prank(dev);
         return market.list(CID, MODEL, SCHEMA, usePrice, licencePrice, parentId, META);
     }
