@@ -111,7 +111,9 @@ contract FineTuningTest is FineTuningFixture {
         ft.enrol(id);
         assertTrue(ft.isEnrolled(id, trainers[0]));
         assertEq(ft.getBounty(id).trainerCount, 1);
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningAlreadyEnrolled.selector, id, trainers[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningAlreadyEnrolled.selector, id, trainers[0])
+        );
         vm.prank(trainers[0]);
         ft.enrol(id);
         vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningNotDevice.selector, alice));
@@ -152,7 +154,9 @@ contract FineTuningTest is FineTuningFixture {
             assertEq(token.balanceOf(trainers[i]), (i + 1) * 5 ether);
         }
         bytes32[] memory p0 = TestMerkle.proof(leaves, 0);
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningAlreadyClaimed.selector, id, 0, trainers[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningAlreadyClaimed.selector, id, 0, trainers[0])
+        );
         ft.claim(id, 0, trainers[0], 5 ether, p0);
     }
 
@@ -164,7 +168,11 @@ contract FineTuningTest is FineTuningFixture {
         assertEq(uint8(r.status), uint8(IFineTuning.RoundStatus.Rejected));
         assertEq(ft.getBounty(id).currentAlgorithmId, algorithmId);
         assertEq(ft.getBounty(id).reserved, 0);
-        assertEq(staking.stakeOf(refiner, INodeStaking.Role.Refiner), MIN_STAKE, "honest refiner not slashed");
+        assertEq(
+            staking.stakeOf(refiner, INodeStaking.Role.Refiner),
+            MIN_STAKE,
+            "honest refiner not slashed"
+        );
         vm.expectRevert(
             abi.encodeWithSelector(
                 IFineTuning.FineTuningInvalidRoundStatus.selector,
@@ -215,12 +223,16 @@ contract FineTuningTest is FineTuningFixture {
         ft.submitRound(id, c);
         IFineTuning.RoundClaim memory bad = roundClaim(BEFORE, AFTER);
         bad.payoutTotal = 101 ether; // > 300 / 3
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningInvalidClaim.selector, 101 ether, 100 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningInvalidClaim.selector, 101 ether, 100 ether)
+        );
         vm.prank(refiner);
         ft.submitRound(id, bad);
         bad = roundClaim(BEFORE, AFTER);
         bad.modelSha256 = bytes32(0);
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningInvalidClaim.selector, 50 ether, 100 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningInvalidClaim.selector, 50 ether, 100 ether)
+        );
         vm.prank(refiner);
         ft.submitRound(id, bad);
         vm.prank(refiner);
@@ -240,7 +252,9 @@ contract FineTuningTest is FineTuningFixture {
     function test_submitRound_revertsAfterDeadline_andCloseRoundRejects() public {
         uint256 id = createBounty();
         uint64 deadline = uint64(block.timestamp) + 1 days;
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningRoundStillOpen.selector, id, 0, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningRoundStillOpen.selector, id, 0, deadline)
+        );
         ft.closeRound(id);
         vm.warp(uint256(deadline) + 1);
         IFineTuning.RoundClaim memory c = roundClaim(BEFORE, AFTER);
@@ -256,7 +270,12 @@ contract FineTuningTest is FineTuningFixture {
     function test_quorumErrors_onFineTuningRounds() public {
         uint256 id = createBounty();
         vm.expectRevert(
-            abi.encodeWithSelector(IFineTuning.FineTuningInvalidRoundStatus.selector, id, 0, IFineTuning.RoundStatus.Open)
+            abi.encodeWithSelector(
+                IFineTuning.FineTuningInvalidRoundStatus.selector,
+                id,
+                0,
+                IFineTuning.RoundStatus.Open
+            )
         );
         ft.commitAttestation(id, keccak256("x"));
         IFineTuning.RoundClaim memory c = roundClaim(BEFORE, AFTER);
@@ -266,7 +285,9 @@ contract FineTuningTest is FineTuningFixture {
         vm.prank(alice);
         ft.commitAttestation(id, keccak256("x"));
         IFineTuning.RoundInfo memory info = ft.getRound(id, 0);
-        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, info.revealDeadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, info.revealDeadline)
+        );
         ft.finalizeRound(id);
         for (uint256 i = 0; i < Q; ++i) assertTrue(info.attestors[i] != refiner);
     }
@@ -291,7 +312,9 @@ contract FineTuningTest is FineTuningFixture {
         bytes32[] memory leaves = trainerLeaves();
         ft.claim(id, 0, trainers[0], 5 ether, TestMerkle.proof(leaves, 0));
         uint64 claimDeadline = ft.getRound(id, 0).claimDeadline;
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningClaimWindowOpen.selector, id, 0, claimDeadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningClaimWindowOpen.selector, id, 0, claimDeadline)
+        );
         ft.sweep(id, 0);
         vm.warp(uint256(claimDeadline) + 1);
         uint256 mid = token.balanceOf(customer);

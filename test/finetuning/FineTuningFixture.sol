@@ -37,7 +37,10 @@ abstract contract FineTuningFixture is LifecycleFixture {
         ft = IFineTuning(
             deployProxy(
                 deployArtifact("FineTuning", ""),
-                abi.encodeCall(IFineTuningInit.initialize, (governance, token, market, staking, registry, ftParams()))
+                abi.encodeCall(
+                    IFineTuningInit.initialize,
+                    (governance, token, market, staking, registry, ftParams())
+                )
             )
         );
         vm.startPrank(governance);
@@ -94,7 +97,10 @@ abstract contract FineTuningFixture is LifecycleFixture {
         for (uint256 i = 0; i < trainers.length; ++i) l[i] = TestMerkle.leaf(trainers[i], (i + 1) * 5 ether);
     }
 
-    function roundClaim(uint256 before, uint256 after_) internal view returns (IFineTuning.RoundClaim memory c) {
+    function roundClaim(
+        uint256 before,
+        uint256 after_
+    ) internal view returns (IFineTuning.RoundClaim memory c) {
         c.modelCid = NEW_MODEL;
         c.modelSha256 = NEW_SHA;
         c.metricBefore = before;

@@ -179,13 +179,20 @@ contract LifecycleTest is LifecycleFixture {
         _meter(
             distributor,
             address(jm),
-            abi.encodeCall(IJobMarket.assignCohort, (jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator))
+            abi.encodeCall(
+                IJobMarket.assignCohort,
+                (jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator)
+            )
         );
     }
 
     function _meterAttestAndReport(uint256 jobId, uint32 deviceCount, bytes32 root, uint128 total) internal {
         bytes32 aggCommit = keccak256(abi.encode(AGG, aggSalt(jobId)));
-        _meter(aggregator, address(ra), abi.encodeCall(IResultAttestation.commitAggregate, (jobId, aggCommit, TRANSCRIPT)));
+        _meter(
+            aggregator,
+            address(ra),
+            abi.encodeCall(IResultAttestation.commitAggregate, (jobId, aggCommit, TRANSCRIPT))
+        );
         address[] memory atts = attestorsOf(jobId);
         for (uint256 i = 0; i < Q; ++i) {
             bytes32 ac = keccak256(abi.encode(AGG, attSalt(jobId, atts[i]), atts[i]));
@@ -198,7 +205,11 @@ contract LifecycleTest is LifecycleFixture {
                 abi.encodeCall(IResultAttestation.revealAttestation, (jobId, AGG, attSalt(jobId, atts[i])))
             );
         }
-        _meter(aggregator, address(ra), abi.encodeCall(IResultAttestation.revealAggregate, (jobId, AGG, aggSalt(jobId))));
+        _meter(
+            aggregator,
+            address(ra),
+            abi.encodeCall(IResultAttestation.revealAggregate, (jobId, AGG, aggSalt(jobId)))
+        );
         _meter(keeper, address(ra), abi.encodeCall(IResultAttestation.finalize, (jobId)));
         _meter(
             reporter,

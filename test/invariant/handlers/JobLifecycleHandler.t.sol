@@ -78,7 +78,13 @@ contract JobLifecycleHandler is Test {
     // ------------------------------------------------------------------------------------------- actions
 
     /// @notice Runs one job from creation to a terminal state with fuzzed node behaviour.
-    function runJob(uint256 votesSeed, bool aggregatorHonest, bool quality, uint256 participants, uint256 pay) external {
+    function runJob(
+        uint256 votesSeed,
+        bool aggregatorHonest,
+        bool quality,
+        uint256 participants,
+        uint256 pay
+    ) external {
         _topUpStakes();
         uint256 jobId = _assigned();
         bytes32 aggValue = aggregatorHonest ? AGG : keccak256("wrong aggregate");
@@ -86,7 +92,12 @@ contract JobLifecycleHandler is Test {
         uint256 honest = 0;
         for (uint256 i = 0; i < Q; ++i) {
             uint256 kind = (votesSeed >> (2 * i)) & 3; // 0 silent, 1 honest, 2/3 lies
-            votes[i] = kind == 0 ? bytes32(0) : kind == 1 ? AGG : keccak256(abi.encode(kind, i, votesSeed));
+            votes[i] =
+                kind == 0
+                    ? bytes32(0)
+                    : kind == 1
+                        ? AGG
+                        : keccak256(abi.encode(kind, i, votesSeed));
             if (kind == 1) ++honest;
         }
         address[] memory atts = _attest(jobId, aggValue, votes);
@@ -100,7 +111,11 @@ contract JobLifecycleHandler is Test {
                 ++ghostUnslashedFaults;
             }
         }
-        if (majority && !aggregatorHonest && staking.stakeOf(aggregator, INodeStaking.Role.Aggregator) >= 1_000 ether) {
+        if (
+            majority &&
+            !aggregatorHonest &&
+            staking.stakeOf(aggregator, INodeStaking.Role.Aggregator) >= 1_000 ether
+        ) {
             ++ghostUnslashedFaults;
         }
         if (jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, quality, participants, pay);
@@ -120,8 +135,9 @@ contract JobLifecycleHandler is Test {
         bytes32[] memory leaves = _leaves(amount);
         bytes32[] memory proof = TestMerkle.proof(leaves, i);
         ISettlement.Report memory r = settlement.reportOf(jobId);
-        bool valid = proofJob == jobId ||
-            (payoutAmount[jobId] == amount && r.payoutRoot == settlement.reportOf(proofJob).payoutRoot);
+        bool valid =
+            proofJob == jobId ||
+                (payoutAmount[jobId] == amount && r.payoutRoot == settlement.reportOf(proofJob).payoutRoot);
         bool expectOk = valid && !r.swept && claimCount[jobId][device(i)] == 0 && r.payoutRoot != bytes32(0);
         try settlement.claim(jobId, device(i), amount, proof) {
             if (!expectOk) {
@@ -182,7 +198,11 @@ contract JobLifecycleHandler is Test {
         jm.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
     }
 
-    function _attest(uint256 jobId, bytes32 aggValue, bytes32[] memory votes) internal returns (address[] memory atts) {
+    function _attest(
+        uint256 jobId,
+        bytes32 aggValue,
+        bytes32[] memory votes
+    ) internal returns (address[] memory atts) {
         bytes32 aggSalt = keccak256(abi.encode("agg", jobId));
         vm.prank(aggregator);
         ra.commitAggregate(jobId, keccak256(abi.encode(aggValue, aggSalt)), "bafy-transcript");
