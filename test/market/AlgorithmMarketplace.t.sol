@@ -576,6 +576,27 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         assertEq(uint8(market.getRequest(req).status), uint8(IAlgorithmMarketplace.RequestStatus.Accepted));
     }
 
+    function test_acceptSubmission_deprecatedAfterSubmissionStillPays() public {
+        uint256 req = _post(carol, 100 ether, uint64(block.timestamp + 1 days));
+        uint256 algo = _list(alice, 0, 0, 0);
+        vm.prank(alice);
+        market.submitToRequest(req, algo);
+        vm.prank(alice);
+        market.deprecate(algo);
+        vm.prank(carol);
+        market.acceptSubmission(req, algo);
+        assertEq(token.balanceOf(alice), FUNDS + 95 ether);
+    }
+
+    function test_list_childOfDeprecatedParentAllowed() public {
+        uint256 parent = _list(alice, 0, 0, 0);
+        vm.prank(alice);
+        market.deprecate(parent);
+        uint256 child = _list(bob, parent, 0, 0);
+        assertTrue(market.isListed(child));
+        assertEq(market.getAlgorithm(child).parentId, parent);
+    }
+
     function test_acceptSubmission_reverts() public {
         uint64 deadline = uint64(block.timestamp + 1 days);
         uint256 req = _post(carol, 200 ether, deadline);
