@@ -215,6 +215,41 @@ contract FineTuningTest is FineTuningFixture {
         assertLt(staking.stakeOf(atts2[2], INodeStaking.Role.Attestor), MIN_STAKE);
     }
 
+    function test_publishFailure_rejectsRoundInsteadOfBlocking() public {
+        uint256 id = createBounty();
+        vm.prank(governance);
+        market.setPublisher(address(ft), false);
+        IFineTuning.RoundClaim memory c = roundClaim(BEFORE, AFTER);
+        bytes32 h = ft.claimHashOf(c);
+        vm.prank(refiner);
+        ft.submitRound(id, c);
+        IFineTuning.RoundInfo memory info = ft.getRound(id, 0);
+        for (uint256 i = 0; i < Q; ++i) {
+            bytes32 commitment = keccak256(abi.encode(h, ftSalt(id, info.attestors[i]), info.attestors[i]));
+            vm.prank(info.attestors[i]);
+            ft.commitAttestation(id, commitment);
+        }
+        for (uint256 i = 0; i < Q; ++i) {
+            bytes32 salt = ftSalt(id, info.attestors[i]);
+            vm.prank(info.attestors[i]);
+            ft.revealAttestation(id, h, salt);
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFineTuning.FineTuningInvalidRoundStatus.selector,
+                id,
+                0,
+                IFineTuning.RoundStatus.Submitted
+            )
+        );
+        ft.closeRound(id);
+        vm.expectEmit(address(ft));
+        emit IFineTuning.RoundFinalized(id, 0, false, "PUBLISH_FAILED", h, 0);
+        ft.finalizeRound(id); // every member revealed: no need to wait for the deadline
+        assertEq(uint8(ft.getRound(id, 0).status), uint8(IFineTuning.RoundStatus.Rejected));
+        assertEq(ft.getBounty(id).reserved, 0);
+    }
+
     function test_submitRound_reverts() public {
         uint256 id = createBounty();
         IFineTuning.RoundClaim memory c = roundClaim(BEFORE, AFTER);
