@@ -84,7 +84,10 @@ contract ResultAttestationTest is LifecycleFixture {
         vm.expectEmit(address(ra));
         emit IERC1967.Upgraded(address(v2));
         vm.prank(governance);
-        UUPSUpgradeable(address(ra)).upgradeToAndCall(address(v2), "");
+        UUPSUpgradeable(address(ra)).upgradeToAndCall(
+            address(v2),
+            abi.encodeCall(ResultAttestationV2.initializeV2, ())
+        );
         assertEq(ResultAttestationV2(address(ra)).version(), 2);
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
         assertEq(ra.attestationOf(jobId).attestors.length, Q);

@@ -47,7 +47,10 @@ contract FineTuningTest is FineTuningFixture {
         uint256 id = createBounty();
         FineTuningV2 v2 = new FineTuningV2();
         vm.prank(governance);
-        UUPSUpgradeable(address(ft)).upgradeToAndCall(address(v2), "");
+        UUPSUpgradeable(address(ft)).upgradeToAndCall(
+            address(v2),
+            abi.encodeCall(FineTuningV2.initializeV2, ())
+        );
         assertEq(FineTuningV2(address(ft)).version(), 2);
         assertEq(ft.getBounty(id).rewardPool, POOL);
         assertEq(ft.totalHeld(), POOL);

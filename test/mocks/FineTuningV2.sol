@@ -6,6 +6,14 @@ import {FineTuning} from "../../contracts/FineTuning.sol";
 /// @notice Upgrade target used to prove that FineTuning storage survives a UUPS upgrade.
 /// @custom:oz-upgrades-from contracts/FineTuning.sol:FineTuning
 contract FineTuningV2 is FineTuning {
+    /// @notice Emitted by the V2 reinitializer.
+    event UpgradedToV2();
+
+    /// @notice Runs once after the upgrade (V2 adds no storage, so nothing to migrate).
+    function initializeV2() external reinitializer(2) {
+        emit UpgradedToV2();
+    }
+
     /// @notice Marker of the new implementation.
     function version() external pure returns (uint256) {
         return 2;

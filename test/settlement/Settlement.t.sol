@@ -77,7 +77,10 @@ contract SettlementTest is LifecycleFixture {
         uint256 jobId = _settled(4, 1 ether);
         SettlementV2 v2 = new SettlementV2();
         vm.prank(governance);
-        UUPSUpgradeable(address(settlement)).upgradeToAndCall(address(v2), "");
+        UUPSUpgradeable(address(settlement)).upgradeToAndCall(
+            address(v2),
+            abi.encodeCall(SettlementV2.initializeV2, ())
+        );
         assertEq(SettlementV2(address(settlement)).version(), 2);
         assertEq(settlement.reportOf(jobId).payoutTotal, 4 ether);
         settlement.claim(jobId, devices[0], 1 ether, TestMerkle.proof(leaves, 0));
