@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {FineTuning} from "../../contracts/FineTuning.sol";
 
 /// @notice Upgrade target used to prove that FineTuning storage survives a UUPS upgrade.
+/// @custom:oz-upgrades-unsafe-allow missing-initializer
 /// @custom:oz-upgrades-from contracts/FineTuning.sol:FineTuning
 contract FineTuningV2 is FineTuning {
     /// @notice Emitted by the V2 reinitializer.

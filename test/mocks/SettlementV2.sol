@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Settlement} from "../../contracts/Settlement.sol";
 
 /// @notice Upgrade target used to prove that Settlement storage survives a UUPS upgrade.
+/// @custom:oz-upgrades-unsafe-allow missing-initializer
 /// @custom:oz-upgrades-from contracts/Settlement.sol:Settlement
 contract SettlementV2 is Settlement {
     /// @notice Emitted by the V2 reinitializer.
