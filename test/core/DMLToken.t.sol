@@ -10,8 +10,9 @@ import {DMLToken} from "../../contracts/DMLToken.sol";
 import {IDMLToken} from "../../contracts/interfaces/IDMLToken.sol";
 
 contract DMLTokenTest is ProtocolFixture {
-    bytes32 internal constant PERMIT_TYPEHASH =
-        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
+    bytes32 internal constant PERMIT_TYPEHASH = keccak256(
+        "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+    );
     address internal nobody = makeAddr("nobody");
 
     function test_constructor_mintsSplit() public {
@@ -46,9 +47,7 @@ contract DMLTokenTest is ProtocolFixture {
     }
 
     function test_burn_moreThanBalance_reverts() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, nobody, 0, 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, nobody, 0, 1));
         vm.prank(nobody);
         token.burn(1);
     }

@@ -77,7 +77,7 @@ contract DeviceRegistryTest is ProtocolFixture {
         registry.register(schemas, consent);
         g -= gasleft();
         emit log_named_uint("registerDevice gas (excl. 21k intrinsic)", g);
-        assertLt(g + 21_000, 120_000);
+        assertLt(g + 21_000, 120_000); // with intrinsic gas
     }
 
     function test_register_explicitConsentAndFloor() public {

@@ -110,7 +110,10 @@ contract GovernanceTest is ProtocolFixture {
         bool seen;
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter == address(staking) && logs[i].topics[0] == INodeStaking.ChallengerShareSet.selector) {
+            if (
+                logs[i].emitter == address(staking) &&
+                logs[i].topics[0] == INodeStaking.ChallengerShareSet.selector
+            ) {
                 assertEq(abi.decode(logs[i].data, (uint16)), 2_500);
                 seen = true;
             }
@@ -122,7 +125,11 @@ contract GovernanceTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(IGovernor.GovernorOnlyExecutor.selector, alice));
         vm.prank(alice);
         governor.setVotingPeriod(1 days);
-        _executeSingle(address(governor), abi.encodeCall(governor.setVotingPeriod, (3 days)), "DIP-3: period");
+        _executeSingle(
+            address(governor),
+            abi.encodeCall(governor.setVotingPeriod, (3 days)),
+            "DIP-3: period"
+        );
         assertEq(governor.votingPeriod(), 3 days);
     }
 
@@ -134,7 +141,12 @@ contract GovernanceTest is ProtocolFixture {
         bytes[] memory calldatas = new bytes[](1);
         calldatas[0] = abi.encodeCall(IERC20.transfer, (grantee, 1));
         vm.expectRevert(
-            abi.encodeWithSelector(IGovernor.GovernorInsufficientProposerVotes.selector, grantee, 0, PROPOSAL_THRESHOLD)
+            abi.encodeWithSelector(
+                IGovernor.GovernorInsufficientProposerVotes.selector,
+                grantee,
+                0,
+                PROPOSAL_THRESHOLD
+            )
         );
         vm.prank(grantee);
         governor.propose(targets, values, calldatas, "x");
@@ -169,7 +181,13 @@ contract GovernanceTest is ProtocolFixture {
         _proposeAndPass(targets, values, calldatas, description);
         bytes32 descriptionHash = keccak256(bytes(description));
         governor.queue(targets, values, calldatas, descriptionHash);
-        bytes32 opId = timelock.hashOperationBatch(targets, values, calldatas, 0, bytes32(bytes20(address(governor))) ^ descriptionHash);
+        bytes32 opId = timelock.hashOperationBatch(
+            targets,
+            values,
+            calldatas,
+            0,
+            bytes32(bytes20(address(governor))) ^ descriptionHash
+        );
         vm.expectRevert(
             abi.encodeWithSelector(
                 TimelockController.TimelockUnexpectedOperationState.selector,
@@ -184,7 +202,11 @@ contract GovernanceTest is ProtocolFixture {
     function test_timelock_adminRenounced() public {
         bytes32 proposer = timelock.PROPOSER_ROLE();
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, deployer, bytes32(0))
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector,
+                deployer,
+                bytes32(0)
+            )
         );
         vm.prank(deployer);
         timelock.grantRole(proposer, deployer);
