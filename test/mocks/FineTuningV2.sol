@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {FineTuning} from "../../contracts/FineTuning.sol";
+
+/// @notice Upgrade target used to prove that FineTuning storage survives a UUPS upgrade.
+/// @custom:oz-upgrades-unsafe-allow missing-initializer
+/// @custom:oz-upgrades-from contracts/FineTuning.sol:FineTuning
+contract FineTuningV2 is FineTuning {
+    /// @notice Emitted by the V2 reinitializer.
+    event UpgradedToV2();
+
+    /// @notice Runs once after the upgrade (V2 adds no storage, so nothing to migrate).
+    function initializeV2() external reinitializer(2) {
+        emit UpgradedToV2();
+    }
+
+    /// @notice Marker of the new implementation.
+    function version() external pure returns (uint256) {
+        return 2;
+    }
+}
