@@ -34,7 +34,7 @@ interface IGrowthPoolTestable is IGrowthPool, IGovernedUUPS {
 }
 
 /// @notice The parts of Chainlink's VRFCoordinatorV2_5Mock the tests use.
-interface IVRFCoordinatorV2_5MockLike {
+interface IVRFCoordinatorMockLike {
     function createSubscription() external returns (uint256 subId);
 
     function fundSubscription(uint256 subId, uint256 amount) external;
@@ -76,7 +76,7 @@ abstract contract GrowthPoolBase is ProtocolFixture {
     /// @dev The governance address: the timelock (tests prank it for parameter calls).
     address internal governance;
 
-    IVRFCoordinatorV2_5MockLike internal coordinator;
+    IVRFCoordinatorMockLike internal coordinator;
     IGrowthPoolTestable internal pool;
     address internal implementation;
     uint256 internal subId;
@@ -119,9 +119,8 @@ abstract contract GrowthPoolBase is ProtocolFixture {
 
     // ---------------------------------------------------------------- setup helpers
 
-    function _newCoordinator() internal returns (IVRFCoordinatorV2_5MockLike) {
-        return
-            IVRFCoordinatorV2_5MockLike(deployCode(VRF_MOCK_ARTIFACT, abi.encode(0.1 ether, 1 gwei, 4e15)));
+    function _newCoordinator() internal returns (IVRFCoordinatorMockLike) {
+        return IVRFCoordinatorMockLike(deployCode(VRF_MOCK_ARTIFACT, abi.encode(0.1 ether, 1 gwei, 4e15)));
     }
 
     function _initData(

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {GrowthPoolBase, IGrowthPoolTestable, IVRFCoordinatorV2_5MockLike} from "./GrowthPoolBase.sol";
+import {GrowthPoolBase, IGrowthPoolTestable, IVRFCoordinatorMockLike} from "./GrowthPoolBase.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
@@ -112,7 +112,7 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
 
     function test_setVrfConfig_newCoordinatorTakesOverPendingDraw() public {
         (uint256 oldRequest, ) = _post(0, _devices(3, 1));
-        IVRFCoordinatorV2_5MockLike next = _newCoordinator();
+        IVRFCoordinatorMockLike next = _newCoordinator();
         uint256 nextSub = next.createSubscription();
         next.fundSubscription(nextSub, 1_000_000 ether);
         next.addConsumer(nextSub, address(pool));
@@ -165,6 +165,25 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
         assertTrue(pool.epochInfo(1).drawn);
         _claimDraw(0, 1, devices, tree);
         assertEq(pool.totalClaimed(), claimed + pool.epochInfo(0).perWinner);
+    }
+
+    function test_governance_proposalChangesParametersAndUpgrades() public {
+        address v2 = deployCode(POOL_V2_ARTIFACT);
+        address[] memory targets = new address[](2);
+        targets[0] = address(pool);
+        targets[1] = address(pool);
+        uint256[] memory values = new uint256[](2);
+        bytes[] memory calldatas = new bytes[](2);
+        calldatas[0] = abi.encodeCall(IGrowthPool.setWinnersPerEpoch, (10));
+        calldatas[1] = abi.encodeCall(
+            IGrowthPoolTestable.upgradeToAndCall,
+            (v2, abi.encodeCall(IGrowthPoolTestable.initializeV2, ()))
+        );
+        _executeProposal(targets, values, calldatas, "GrowthPool: k = 10 and upgrade to V2");
+        assertEq(pool.config().winnersPerEpoch, 10);
+        assertEq(pool.version(), 2);
+        assertEq(pool.governance(), address(timelock));
+        assertEq(pool.cap(), POOL_CAP);
     }
 
     // ================================================================ views

@@ -7,7 +7,7 @@ import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {MerkleHelper} from "../../utils/MerkleHelper.sol";
-import {IGrowthPoolTestable, IVRFCoordinatorV2_5MockLike} from "../../growth/GrowthPoolBase.sol";
+import {IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../../growth/GrowthPoolBase.sol";
 import {IGrowthPool} from "../../../contracts/interfaces/IGrowthPool.sol";
 
 /// @title GrowthPoolHandler
@@ -21,7 +21,7 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
 
     IGrowthPoolTestable internal immutable pool;
     IERC20 internal immutable token;
-    IVRFCoordinatorV2_5MockLike internal immutable coordinator;
+    IVRFCoordinatorMockLike internal immutable coordinator;
     address internal immutable governance;
     address[] internal distributors;
     address[] internal senders;
@@ -44,7 +44,7 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
     constructor(
         IGrowthPoolTestable pool_,
         IERC20 token_,
-        IVRFCoordinatorV2_5MockLike coordinator_,
+        IVRFCoordinatorMockLike coordinator_,
         address governance_,
         address[] memory distributors_
     ) {
