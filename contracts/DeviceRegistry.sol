@@ -140,7 +140,11 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
             });
     }
 
-    function _writeSchemas(DeviceRegistryStorage storage $, Device memory d, bytes32[] calldata schemas) private {
+    function _writeSchemas(
+        DeviceRegistryStorage storage $,
+        Device memory d,
+        bytes32[] calldata schemas
+    ) private {
         uint256 n = schemas.length;
         if (n == 0) revert DeviceEmptySchemaList();
         if (n > MAX_SCHEMAS) revert DeviceTooManyEntries(n, MAX_SCHEMAS);
@@ -154,7 +158,11 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         d.schemaCount = uint8(n);
     }
 
-    function _writeConsent(DeviceRegistryStorage storage $, Device memory d, Consent calldata consent) private {
+    function _writeConsent(
+        DeviceRegistryStorage storage $,
+        Device memory d,
+        Consent calldata consent
+    ) private {
         uint256 n = consent.algorithms.length;
         if (!consent.anyAlgorithmInSchema && n == 0) revert DeviceEmptyConsent();
         if (n > MAX_ALGORITHMS) revert DeviceTooManyEntries(n, MAX_ALGORITHMS);

@@ -329,12 +329,20 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         Role role,
         uint256 bonded
     ) private view returns (bool) {
-        return bonded != 0 && bonded >= $.minStake[uint256(role)] && $.operators[operator].encryptionKey != bytes32(0);
+        return
+            bonded != 0 &&
+            bonded >= $.minStake[uint256(role)] &&
+            $.operators[operator].encryptionKey != bytes32(0);
     }
 
     /// @dev Adds or removes `operator` from the active array of `role` so that membership matches
     ///      `_qualifies`; updates `s.activeIndex` in memory (the caller stores `s`).
-    function _syncActive(NodeStakingStorage storage $, address operator, Role role, RoleStake memory s) private {
+    function _syncActive(
+        NodeStakingStorage storage $,
+        address operator,
+        Role role,
+        RoleStake memory s
+    ) private {
         bool qualifies = s.bonded != 0 && s.bonded >= $.minStake[uint256(role)];
         // Registration is checked only when joining: an operator cannot unregister.
         if (qualifies && s.activeIndex == 0) {
@@ -367,7 +375,8 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     }
 
     function _setUnbondingDelay(NodeStakingStorage storage $, uint64 delay) private {
-        if (delay < MIN_UNBONDING_DELAY || delay > MAX_UNBONDING_DELAY) revert StakingInvalidUnbondingDelay(delay);
+        if (delay < MIN_UNBONDING_DELAY || delay > MAX_UNBONDING_DELAY)
+            revert StakingInvalidUnbondingDelay(delay);
         $.unbondingDelay = delay;
         emit UnbondingDelaySet(delay);
     }

@@ -79,7 +79,12 @@ interface IDeviceRegistry {
 
     /// @notice True when `device` is registered, serves `schema`, consents to `algorithmId` (explicitly or
     ///         because it accepts any algorithm within the schema) and `reward` meets its price floor.
-    function isEligible(address device, bytes32 schema, uint256 algorithmId, uint256 reward) external view returns (bool);
+    function isEligible(
+        address device,
+        bytes32 schema,
+        uint256 algorithmId,
+        uint256 reward
+    ) external view returns (bool);
 
     /// @notice True when `device` is registered and serves `schema`.
     function servesSchema(address device, bytes32 schema) external view returns (bool);

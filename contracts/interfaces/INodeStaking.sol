@@ -68,13 +68,24 @@ interface INodeStaking {
     // ---------------------------------------------------------------- events
 
     /// @notice An operator registered its endpoint, key and metadata.
-    event OperatorRegistered(address indexed operator, string endpoint, bytes32 encryptionKey, string metadata);
+    event OperatorRegistered(
+        address indexed operator,
+        string endpoint,
+        bytes32 encryptionKey,
+        string metadata
+    );
     /// @notice An operator changed its endpoint, key or metadata.
     event OperatorUpdated(address indexed operator, string endpoint, bytes32 encryptionKey, string metadata);
     /// @notice `amount` was added to the operator's bonded stake in `role`; `bonded` is the new total.
     event Staked(address indexed operator, Role indexed role, uint256 amount, uint256 bonded);
     /// @notice `amount` moved from bonded to unbonding; the whole unbonding balance is withdrawable at `readyAt`.
-    event UnbondRequested(address indexed operator, Role indexed role, uint256 amount, uint256 unbonding, uint64 readyAt);
+    event UnbondRequested(
+        address indexed operator,
+        Role indexed role,
+        uint256 amount,
+        uint256 unbonding,
+        uint64 readyAt
+    );
     /// @notice The operator withdrew its unbonded stake.
     event Withdrawn(address indexed operator, Role indexed role, uint256 amount);
     /// @notice The operator joined (`active = true`) or left the active set of `role`.
@@ -131,7 +142,12 @@ interface INodeStaking {
     ///         Only contracts authorised by governance may call it. A governance-set share goes to
     ///         `challenger` (zero address: no reward), the rest is burned or sent to the treasury.
     /// @return slashed The amount actually taken.
-    function slash(address operator, Role role, uint256 amount, address challenger) external returns (uint256 slashed);
+    function slash(
+        address operator,
+        Role role,
+        uint256 amount,
+        address challenger
+    ) external returns (uint256 slashed);
 
     // ---------------------------------------------------------------- governance
 

@@ -16,7 +16,8 @@ contract DeploymentTest is ProtocolFixture {
         assertEq(token.balanceOf(carol), GENESIS_MINOR);
         assertEq(token.balanceOf(dave), GENESIS_MINOR);
         assertEq(token.balanceOf(faucet), GENESIS_FAUCET);
-        uint256 treasury = SUPPLY - (SUPPLY * 900) / BPS - 2 * GENESIS_VOTER - 2 * GENESIS_MINOR - GENESIS_FAUCET;
+        uint256 treasury =
+            SUPPLY - (SUPPLY * 900) / BPS - 2 * GENESIS_VOTER - 2 * GENESIS_MINOR - GENESIS_FAUCET;
         assertEq(token.balanceOf(address(timelock)), treasury);
     }
 

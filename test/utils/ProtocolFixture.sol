@@ -118,7 +118,8 @@ abstract contract ProtocolFixture is BaseTest {
     function _deployCore() private {
         stakingImpl = new NodeStaking(); // +2
         staking = NodeStaking(
-            deployProxy( // +3
+            deployProxy(
+                // +3
                 address(stakingImpl),
                 abi.encodeCall(
                     NodeStaking.initialize,
@@ -177,7 +178,13 @@ abstract contract ProtocolFixture is BaseTest {
     function _deployGrowthPool() internal virtual {}
 
     function _minStakes() internal pure returns (uint256[5] memory m) {
-        m = [MIN_STAKE_DISTRIBUTOR, MIN_STAKE_AGGREGATOR, MIN_STAKE_ATTESTOR, MIN_STAKE_REPORTER, MIN_STAKE_REFINER];
+        m = [
+            MIN_STAKE_DISTRIBUTOR,
+            MIN_STAKE_AGGREGATOR,
+            MIN_STAKE_ATTESTOR,
+            MIN_STAKE_REPORTER,
+            MIN_STAKE_REFINER
+        ];
     }
 
     function _genesisBatch()
@@ -189,7 +196,13 @@ abstract contract ProtocolFixture is BaseTest {
         values = new uint256[](6);
         calldatas = new bytes[](6);
         address[5] memory to = [alice, bob, carol, dave, faucet];
-        uint256[5] memory amount = [GENESIS_VOTER, GENESIS_VOTER, GENESIS_MINOR, GENESIS_MINOR, GENESIS_FAUCET];
+        uint256[5] memory amount = [
+            GENESIS_VOTER,
+            GENESIS_VOTER,
+            GENESIS_MINOR,
+            GENESIS_MINOR,
+            GENESIS_FAUCET
+        ];
         for (uint256 i = 0; i < 5; ++i) {
             targets[i] = address(token);
             calldatas[i] = abi.encodeCall(IERC20.transfer, (to[i], amount[i]));
@@ -210,7 +223,11 @@ abstract contract ProtocolFixture is BaseTest {
     function _stakeAs(address operator, INodeStaking.Role role, uint256 amount) internal {
         if (!staking.isRegistered(operator)) {
             vm.prank(operator);
-            staking.register("https://node.dml.example", keccak256(abi.encode("x25519", operator)), "ipfs://meta");
+            staking.register(
+                "https://node.dml.example",
+                keccak256(abi.encode("x25519", operator)),
+                "ipfs://meta"
+            );
         }
         _fund(operator, amount);
         vm.startPrank(operator);
@@ -258,7 +275,10 @@ abstract contract ProtocolFixture is BaseTest {
         vm.prank(bob);
         governor.castVote(proposalId, 1);
         vm.warp(block.timestamp + VOTING_PERIOD + 1);
-        require(governor.state(proposalId) == IGovernor.ProposalState.Succeeded, "fixture: proposal did not pass");
+        require(
+            governor.state(proposalId) == IGovernor.ProposalState.Succeeded,
+            "fixture: proposal did not pass"
+        );
     }
 
     /// @dev Alice and bob delegate to themselves (once) and one second passes so the votes are checkpointed.
@@ -275,7 +295,11 @@ abstract contract ProtocolFixture is BaseTest {
     }
 
     /// @dev A one-call proposal.
-    function _executeSingle(address target, bytes memory data, string memory description) internal returns (uint256) {
+    function _executeSingle(
+        address target,
+        bytes memory data,
+        string memory description
+    ) internal returns (uint256) {
         address[] memory targets = new address[](1);
         targets[0] = target;
         uint256[] memory values = new uint256[](1);
