@@ -2,85 +2,136 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {VRFCoordinatorV2_5Mock} from "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
+import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {NodeStaking} from "../../contracts/NodeStaking.sol";
-import {GrowthPool} from "../../contracts/GrowthPool.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
+import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 
+/// @notice Everything the tests call on the GrowthPool proxy (and on GrowthPoolV2 after an upgrade).
+/// @dev The tests never import GrowthPool.sol or the VRF mock: the npm wasm solc crashes on a compilation job holding
+///      both the ProtocolFixture and GrowthPool (or the mock), so those are deployed from their artifacts with
+///      `deployCode`. Run the tests together with `test/mocks/GrowthPoolV2.sol` and
+///      `test/mocks/GrowthPoolVRFCoordinatorMock.sol` so their artifacts exist (see docs/growth-pool.md).
+interface IGrowthPoolTestable is IGrowthPool, IGovernedUUPS {
+    function initialize(
+        address governance,
+        IERC20 token,
+        INodeStaking staking,
+        IGrowthPool.Config calldata config,
+        IGrowthPool.VrfConfig calldata vrf
+    ) external;
+
+    function upgradeToAndCall(address implementation, bytes calldata data) external payable;
+
+    // solhint-disable-next-line func-name-mixedcase
+    function DRAW_RETRY_DELAY() external view returns (uint256);
+
+    function version() external pure returns (uint256);
+
+    function initializeV2() external;
+}
+
+/// @notice The parts of Chainlink's VRFCoordinatorV2_5Mock the tests use.
+interface IVRFCoordinatorMockLike {
+    function createSubscription() external returns (uint256 subId);
+
+    function fundSubscription(uint256 subId, uint256 amount) external;
+
+    function addConsumer(uint256 subId, address consumer) external;
+
+    function fulfillRandomWords(uint256 requestId, address consumer) external;
+
+    function fulfillRandomWordsWithOverride(
+        uint256 requestId,
+        address consumer,
+        uint256[] memory words
+    ) external;
+}
+
 /// @title GrowthPoolBase
-/// @notice Deploys DMLToken (9% minted to the predicted GrowthPool proxy), the real NodeStaking behind a proxy,
-///         Chainlink's VRFCoordinatorV2_5Mock with a funded subscription, and the GrowthPool proxy; stakes a
-///         distributor. Helpers post device lists, fulfil draws and claim.
-abstract contract GrowthPoolBase is BaseTest {
+/// @notice The shared ProtocolFixture (token with 9% minted to the predicted pool proxy, timelock governance, real
+///         NodeStaking behind a proxy) plus, through its `_deployGrowthPool` hook, Chainlink's VRFCoordinatorV2_5Mock
+///         with a funded subscription and the GrowthPool proxy at the predicted address. Small test parameters
+///         (H = 4, k = 3) keep halvings and duplicate winners reachable. Two staked distributors.
+abstract contract GrowthPoolBase is ProtocolFixture {
     using MerkleHelper for bytes32[];
+
+    string internal constant POOL_ARTIFACT = "contracts/GrowthPool.sol:GrowthPool";
+    string internal constant POOL_V2_ARTIFACT = "test/mocks/GrowthPoolV2.sol:GrowthPoolV2";
+    string internal constant VRF_MOCK_ARTIFACT =
+        "test/mocks/GrowthPoolVRFCoordinatorMock.sol:GrowthPoolVRFCoordinatorMock";
 
     uint64 internal constant EPOCH = 1 days;
     uint32 internal constant H = 4;
     uint32 internal constant K = 3;
     uint64 internal constant WINDOW = 7 days;
     uint32 internal constant CALLBACK_GAS = 200_000;
-    uint256 internal constant DISTRIBUTOR_STAKE = 1_000 ether;
     bytes32 internal constant KEY_HASH = keccak256("growth-key-hash");
     uint256 internal constant POOL_CAP = (SUPPLY * 900) / BPS;
 
-    address internal governance = makeAddr("governance");
-    address internal treasury = makeAddr("treasury");
     address internal distributor = makeAddr("distributor");
     address internal distributor2 = makeAddr("distributor2");
+    /// @dev The governance address: the timelock (tests prank it for parameter calls).
+    address internal governance;
 
-    DMLToken internal token;
-    NodeStaking internal staking;
-    VRFCoordinatorV2_5Mock internal coordinator;
-    GrowthPool internal pool;
-    GrowthPool internal implementation;
+    IVRFCoordinatorMockLike internal coordinator;
+    IGrowthPoolTestable internal pool;
+    address internal implementation;
     uint256 internal subId;
     uint64 internal genesis;
 
-    function setUp() public virtual {
-        vm.warp(1_700_000_000);
+    function setUp() public virtual override {
+        super.setUp();
+        governance = address(timelock);
+        _stakeAs(distributor, INodeStaking.Role.Distributor, MIN_STAKE_DISTRIBUTOR);
+        _stakeAs(distributor2, INodeStaking.Role.Distributor, MIN_STAKE_DISTRIBUTOR);
+    }
+
+    /// @dev The deployer creates only the pool proxy; the mock and implementation come from this contract.
+    function _growthCreates() internal pure override returns (uint256) {
+        return 1;
+    }
+
+    /// @dev Runs inside the fixture as the deployer, before genesis allocations and the governance hand-over.
+    function _deployGrowthPool() internal override {
+        vm.stopPrank();
         genesis = uint64(block.timestamp + 1 hours);
-        coordinator = new VRFCoordinatorV2_5Mock(0.1 ether, 1 gwei, 4e15);
+        coordinator = _newCoordinator();
         subId = coordinator.createSubscription();
         coordinator.fundSubscription(subId, 1_000_000 ether);
-
-        implementation = new GrowthPool();
-        NodeStaking stakingImpl = new NodeStaking();
-        uint256 nonce = vm.getNonce(address(this));
-        // token at `nonce`, staking proxy at `nonce + 1`, pool proxy at `nonce + 2`
-        address predicted = vm.computeCreateAddress(address(this), nonce + 2);
-        token = new DMLToken(treasury, predicted);
-        uint256[5] memory minStakes;
-        for (uint256 i = 0; i < 5; ++i) minStakes[i] = DISTRIBUTOR_STAKE;
-        staking = NodeStaking(
-            deployProxy(
-                address(stakingImpl),
-                abi.encodeCall(
-                    NodeStaking.initialize,
-                    (governance, IERC20(address(token)), treasury, minStakes, 1 days, 1_000, true)
+        implementation = deployCode(POOL_ARTIFACT);
+        vm.startPrank(deployer);
+        pool = IGrowthPoolTestable(
+            address(
+                new ERC1967Proxy(
+                    implementation,
+                    _initData(address(timelock), address(token), address(staking), _config(), _vrf())
                 )
             )
         );
-        pool = GrowthPool(
-            deployProxy(
-                address(implementation),
-                abi.encodeCall(
-                    GrowthPool.initialize,
-                    (governance, IERC20(address(token)), INodeStaking(address(staking)), _config(), _vrf())
-                )
-            )
-        );
-        assertEq(address(pool), predicted, "pool proxy address prediction");
+        vm.stopPrank();
+        assertEq(address(pool), growthPoolAddress, "pool proxy address prediction");
         coordinator.addConsumer(subId, address(pool));
-
-        _stakeDistributor(distributor);
-        _stakeDistributor(distributor2);
+        vm.startPrank(deployer);
     }
 
     // ---------------------------------------------------------------- setup helpers
+
+    function _newCoordinator() internal returns (IVRFCoordinatorMockLike) {
+        return IVRFCoordinatorMockLike(deployCode(VRF_MOCK_ARTIFACT, abi.encode(0.1 ether, 1 gwei, 4e15)));
+    }
+
+    function _initData(
+        address gov,
+        address tok,
+        address stk,
+        IGrowthPool.Config memory c,
+        IGrowthPool.VrfConfig memory v
+    ) internal pure returns (bytes memory) {
+        return abi.encodeCall(IGrowthPoolTestable.initialize, (gov, IERC20(tok), INodeStaking(stk), c, v));
+    }
 
     function _config() internal view returns (IGrowthPool.Config memory) {
         return
@@ -102,16 +153,6 @@ abstract contract GrowthPoolBase is BaseTest {
                 requestConfirmations: 3,
                 callbackGasLimit: CALLBACK_GAS
             });
-    }
-
-    function _stakeDistributor(address who) internal {
-        vm.prank(treasury);
-        token.transfer(who, DISTRIBUTOR_STAKE);
-        vm.startPrank(who);
-        staking.register("https://node.example", keccak256(abi.encode(who)), "");
-        token.approve(address(staking), DISTRIBUTOR_STAKE);
-        staking.stake(INodeStaking.Role.Distributor, DISTRIBUTOR_STAKE);
-        vm.stopPrank();
     }
 
     // ---------------------------------------------------------------- epoch helpers

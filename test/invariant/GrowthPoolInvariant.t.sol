@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {GrowthPoolBase} from "../growth/GrowthPoolBase.sol";
 import {GrowthPoolHandler} from "./handlers/GrowthPoolHandler.t.sol";
-import {GrowthPoolV2} from "../mocks/GrowthPoolV2.sol";
 
 contract GrowthPoolInvariantTest is GrowthPoolBase {
     GrowthPoolHandler internal handler;
@@ -44,6 +43,6 @@ contract GrowthPoolInvariantTest is GrowthPoolBase {
 
     function invariant_upgradeKeepsState() public view {
         assertFalse(handler.upgradeChangedState());
-        if (handler.upgraded()) assertEq(GrowthPoolV2(address(pool)).version(), 2);
+        if (handler.upgraded()) assertEq(pool.version(), 2);
     }
 }

@@ -6,11 +6,9 @@ import {StdAssertions} from "forge-std/StdAssertions.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {VRFCoordinatorV2_5Mock} from "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
 import {MerkleHelper} from "../../utils/MerkleHelper.sol";
-import {GrowthPool} from "../../../contracts/GrowthPool.sol";
+import {IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../../growth/GrowthPoolBase.sol";
 import {IGrowthPool} from "../../../contracts/interfaces/IGrowthPool.sol";
-import {GrowthPoolV2} from "../../mocks/GrowthPoolV2.sol";
 
 /// @title GrowthPoolHandler
 /// @notice Drives GrowthPool through posts (two distributors), VRF fulfilments, claims from several senders,
@@ -21,9 +19,9 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
 
     using MerkleHelper for bytes32[];
 
-    GrowthPool internal immutable pool;
+    IGrowthPoolTestable internal immutable pool;
     IERC20 internal immutable token;
-    VRFCoordinatorV2_5Mock internal immutable coordinator;
+    IVRFCoordinatorMockLike internal immutable coordinator;
     address internal immutable governance;
     address[] internal distributors;
     address[] internal senders;
@@ -44,9 +42,9 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
     mapping(bytes32 key => bool) internal claimedDraw;
 
     constructor(
-        GrowthPool pool_,
+        IGrowthPoolTestable pool_,
         IERC20 token_,
-        VRFCoordinatorV2_5Mock coordinator_,
+        IVRFCoordinatorMockLike coordinator_,
         address governance_,
         address[] memory distributors_
     ) {
@@ -172,11 +170,11 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
     function upgrade() external {
         if (upgraded) return;
         bytes32 before = _snapshot();
-        GrowthPoolV2 v2 = new GrowthPoolV2();
+        address v2 = deployCode("test/mocks/GrowthPoolV2.sol:GrowthPoolV2");
         vm.prank(governance);
-        pool.upgradeToAndCall(address(v2), abi.encodeCall(GrowthPoolV2.initializeV2, ()));
+        pool.upgradeToAndCall(v2, abi.encodeCall(IGrowthPoolTestable.initializeV2, ()));
         upgraded = true;
-        if (_snapshot() != before || GrowthPoolV2(address(pool)).version() != 2) upgradeChangedState = true;
+        if (_snapshot() != before || pool.version() != 2) upgradeChangedState = true;
     }
 
     // ---------------------------------------------------------------- helpers
