@@ -7,6 +7,7 @@
  * line is validated with zod on read; a corrupt cache is rebuilt.
  */
 import { createRequire } from "node:module";
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,9 +78,26 @@ export function labelOfGroup(group: string): Label {
 }
 
 /** The parsed, labelled corpus in package order (from the JSONL cache when present). */
-export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email[]> {
+export function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email[]> {
   const dir = options.cacheDir ?? DEFAULT_DATA_DIR;
   const file = join(dir, `spam-assassin-${corpusCacheKey()}.jsonl`);
+  // One parse per cache file and process: concurrent callers (tests run in one process) share it.
+  let pending = inFlight.get(file);
+  if (!pending) {
+    pending = parseAndCache(dir, file, options);
+    inFlight.set(file, pending);
+    pending.catch(() => inFlight.delete(file));
+  }
+  return pending;
+}
+
+const inFlight = new Map<string, Promise<Email[]>>();
+
+async function parseAndCache(
+  dir: string,
+  file: string,
+  options: LoadCorpusOptions,
+): Promise<Email[]> {
   const cached = await readCorpusCache(file);
   if (cached) return cached;
 
@@ -97,7 +115,7 @@ export async function loadCorpus(options: LoadCorpusOptions = {}): Promise<Email
     options.onProgress?.(i + 1, raw.length);
   }
   await mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(tmp, emails.map((e) => JSON.stringify(e)).join("\n") + "\n");
   await rename(tmp, file);
   return emails;
