@@ -4,12 +4,95 @@ pragma solidity ^0.8.24;
 /// @title IDeviceRegistry
 /// @notice Data owners register a device key with the dataset schemas it serves and its consent.
 /// @dev Cross-contract surface (used by JobMarket and the distributor): `isRegistered`, `isEligible`.
-///      Keep these signatures stable.
+///      Keep these signatures stable. The device address is the key that signs off-chain messages and the
+///      account that receives payouts.
 interface IDeviceRegistry {
+    /// @notice What a device accepts to run.
+    /// @param anyAlgorithmInSchema Accept any algorithm whose input schema the device serves.
+    /// @param algorithms Algorithm ids accepted explicitly (ignored for eligibility when `anyAlgorithmInSchema`).
+    /// @param priceFloor Minimum reward per job, in token wei.
+    struct Consent {
+        bool anyAlgorithmInSchema;
+        uint256[] algorithms;
+        uint256 priceFloor;
+    }
+
+    /// @notice A device's stored registration summary.
+    struct DeviceInfo {
+        bool registered;
+        bool anyAlgorithmInSchema;
+        uint32 schemaCount;
+        uint32 algorithmCount;
+        uint256 priceFloor;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The device is already registered.
+    error DeviceAlreadyRegistered(address device);
+    /// @notice The device is not registered.
+    error DeviceNotRegistered(address device);
+    /// @notice The schema list is empty.
+    error DeviceEmptySchemaList();
+    /// @notice A schema id is zero.
+    error DeviceZeroSchema();
+    /// @notice A schema appears twice in the list.
+    error DeviceDuplicateSchema(bytes32 schema);
+    /// @notice The schema or algorithm list is longer than allowed.
+    error DeviceTooManyEntries(uint256 length, uint256 max);
+    /// @notice The consent accepts no algorithm at all (neither any-in-schema nor an explicit list).
+    error DeviceEmptyConsent();
+    /// @notice An algorithm id appears twice in the consent.
+    error DeviceDuplicateAlgorithm(uint256 algorithmId);
+    /// @notice The price floor does not fit in 128 bits.
+    error DevicePriceFloorTooHigh(uint256 priceFloor);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A device registered with its schemas and consent.
+    event DeviceRegistered(address indexed device, bytes32[] schemas, Consent consent);
+    /// @notice A device replaced its schema list.
+    event DeviceSchemasUpdated(address indexed device, bytes32[] schemas);
+    /// @notice A device replaced its consent.
+    event DeviceConsentUpdated(address indexed device, Consent consent);
+    /// @notice A device deregistered (it may register again later).
+    event DeviceDeregistered(address indexed device);
+
+    // ---------------------------------------------------------------- mutations (called by the device key)
+
+    /// @notice Registers the caller as a device serving `schemas` under `consent`.
+    function register(bytes32[] calldata schemas, Consent calldata consent) external;
+
+    /// @notice Replaces the caller's schema list.
+    function updateSchemas(bytes32[] calldata schemas) external;
+
+    /// @notice Replaces the caller's consent.
+    function updateConsent(Consent calldata consent) external;
+
+    /// @notice Removes the caller's registration; it stops being eligible immediately.
+    function deregister() external;
+
+    // ---------------------------------------------------------------- views
+
     /// @notice True when `device` is registered (and not deregistered).
     function isRegistered(address device) external view returns (bool);
 
     /// @notice True when `device` is registered, serves `schema`, consents to `algorithmId` (explicitly or
     ///         because it accepts any algorithm within the schema) and `reward` meets its price floor.
     function isEligible(address device, bytes32 schema, uint256 algorithmId, uint256 reward) external view returns (bool);
+
+    /// @notice True when `device` is registered and serves `schema`.
+    function servesSchema(address device, bytes32 schema) external view returns (bool);
+
+    /// @notice True when `device` is registered and listed `algorithmId` explicitly in its consent.
+    function consentsTo(address device, uint256 algorithmId) external view returns (bool);
+
+    /// @notice The stored registration summary of `device`.
+    function deviceInfo(address device) external view returns (DeviceInfo memory);
+
+    /// @notice Maximum number of schemas per device.
+    function MAX_SCHEMAS() external view returns (uint256);
+
+    /// @notice Maximum number of explicitly consented algorithms per device.
+    function MAX_ALGORITHMS() external view returns (uint256);
 }

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IVRFCoordinatorV2Plus} from "@chainlink/contracts/src/v0.8/vrf/dev/interfaces/IVRFCoordinatorV2Plus.sol";
+import {VRFV2PlusClient} from "@chainlink/contracts/src/v0.8/vrf/dev/libraries/VRFV2PlusClient.sol";
+import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {IGrowthPool} from "./interfaces/IGrowthPool.sol";
+import {INodeStaking} from "./interfaces/INodeStaking.sol";
+
+/// @title GrowthPool
+/// @notice Emits the 9% growth allocation of DML per epoch on a halving schedule to devices drawn by
+///         Chainlink VRF v2.5 from the connected-device list a staked distributor posts as a Merkle root.
+/// @dev A UUPS proxy cannot use `VRFConsumerBaseV2Plus` (constructor, owner), so the VRF callback
+///      `rawFulfillRandomWords` is implemented here and accepts only the configured coordinator.
+///      Decisions are documented in docs/growth-pool.md.
+contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Shortest allowed epoch.
+    uint256 public constant MIN_EPOCH_LENGTH = 10 minutes;
+    /// @notice Longest allowed epoch.
+    uint256 public constant MAX_EPOCH_LENGTH = 365 days;
+    /// @notice Largest allowed halving period, in epochs.
+    uint256 public constant MAX_HALVING_EPOCHS = 100_000;
+    /// @notice Largest allowed k (one bit of the claimed bitmap per draw; bit 255 is a sentinel).
+    uint256 public constant MAX_WINNERS_PER_EPOCH = 255;
+    /// @notice Shortest allowed claim window.
+    uint256 public constant MIN_CLAIM_WINDOW = 1 hours;
+    /// @notice Longest allowed claim window.
+    uint256 public constant MAX_CLAIM_WINDOW = 365 days;
+    /// @notice Smallest allowed VRF callback gas limit (the callback needs about 50k).
+    uint256 public constant MIN_CALLBACK_GAS_LIMIT = 80_000;
+    /// @notice Largest VRF callback gas limit the coordinator accepts.
+    uint256 public constant MAX_CALLBACK_GAS_LIMIT = 2_500_000;
+    /// @notice Time after a VRF request before anyone may request again for the same epoch.
+    uint256 public constant DRAW_RETRY_DELAY = 1 days;
+
+    /// @dev Pre-set bit of every claimed bitmap so the first claim of an epoch writes a non-zero slot.
+    uint256 private constant CLAIMED_SENTINEL = 1 << 255;
+
+    struct EpochData {
+        bytes32 root;
+        uint256 randomWord;
+        // one slot, read by claim
+        uint96 perWinner;
+        uint64 n;
+        uint16 k;
+        uint40 claimDeadline;
+        // bit j set once draw j is claimed; bit 255 is the sentinel
+        uint256 claimedBits;
+        uint256 requestId;
+        uint96 budget;
+        uint40 postedAt;
+        uint40 requestedAt;
+        uint64 claimWindow;
+        bool swept;
+    }
+
+    /// @custom:storage-location erc7201:dml.storage.GrowthPool
+    struct GrowthPoolStorage {
+        IERC20 token;
+        uint96 cap;
+        INodeStaking staking;
+        Config config;
+        VrfConfig vrf;
+        uint128 totalEmitted;
+        uint128 totalClaimed;
+        uint128 carry;
+        uint128 totalSwept;
+        uint256 nextEpoch;
+        Era[] eras;
+        mapping(uint256 epoch => EpochData) epochs;
+        mapping(uint256 requestId => uint256 epochPlusOne) requestEpoch;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("dml.storage.GrowthPool")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant GROWTH_POOL_STORAGE_LOCATION =
+        0x84e7442263ce172b6e84d3775c449d6c1449e230e81be9029a173f1ed8409d00;
+
+    /// @notice Initialises the pool. The pool size is the token balance the proxy already holds.
+    /// @param governance_ The governance timelock.
+    /// @param token_ The DML token (it minted the pool's 9% to this proxy before this call).
+    /// @param staking_ NodeStaking, which vouches for distributors.
+    /// @param config_ Epoch and lottery parameters.
+    /// @param vrf_ Chainlink VRF v2.5 request parameters.
+    function initialize(
+        address governance_,
+        IERC20 token_,
+        INodeStaking staking_,
+        Config calldata config_,
+        VrfConfig calldata vrf_
+    ) external initializer {
+        __GovernedUUPS_init(governance_);
+        if (address(token_) == address(0) || address(staking_) == address(0)) revert GrowthPoolZeroAddress();
+        if (config_.epochLength < MIN_EPOCH_LENGTH || config_.epochLength > MAX_EPOCH_LENGTH) {
+            revert GrowthPoolInvalidEpochLength(config_.epochLength);
+        }
+        _checkHalvingEpochs(config_.halvingEpochs);
+        _checkWinnersPerEpoch(config_.winnersPerEpoch);
+        _checkClaimWindow(config_.claimWindow);
+        uint256 cap_ = token_.balanceOf(address(this));
+        if (cap_ == 0 || cap_ > type(uint96).max) revert GrowthPoolInvalidCap(cap_);
+
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        $.token = token_;
+        $.cap = uint96(cap_);
+        $.staking = staking_;
+        $.config = config_;
+        uint256 e0 = cap_ / (2 * uint256(config_.halvingEpochs));
+        $.eras.push(Era({start: 0, halvingEpochs: config_.halvingEpochs, e0: uint96(e0)}));
+        emit GrowthPoolInitialized(address(token_), address(staking_), cap_, e0, config_);
+        _setVrfConfig($, vrf_);
+    }
+
+    // ================================================================ actions
+
+    /// @inheritdoc IGrowthPool
+    function postEpoch(
+        uint256 epoch,
+        bytes32 root,
+        uint256 n,
+        string calldata cid
+    ) external nonReentrant returns (uint256 requestId) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        _checkPost($, epoch, root, n);
+        $.nextEpoch = epoch + 1;
+        EpochData storage ep = $.epochs[epoch];
+        ep.postedAt = uint40(block.timestamp);
+        ep.root = root;
+        ep.n = uint64(n);
+        _allocate($, ep, epoch, n);
+        emit EpochPosted(epoch, msg.sender, root, n, ep.k, ep.budget, ep.perWinner, $.carry, cid);
+        if (ep.k != 0) requestId = _requestDraw($, ep, epoch);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function retryDraw(uint256 epoch) external nonReentrant returns (uint256 requestId) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _drawableEpoch($, epoch);
+        if (ep.claimDeadline != 0) revert GrowthPoolAlreadyDrawn(epoch);
+        uint256 retryAt = uint256(ep.requestedAt) + DRAW_RETRY_DELAY;
+        if (block.timestamp < retryAt) revert GrowthPoolRetryTooEarly(epoch, retryAt);
+        uint256 stale = ep.requestId;
+        if ($.requestEpoch[stale] == epoch + 1) delete $.requestEpoch[stale];
+        requestId = _requestDraw($, ep, epoch);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function rawFulfillRandomWords(uint256 requestId, uint256[] calldata randomWords) external {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        address coordinator = $.vrf.coordinator;
+        if (msg.sender != coordinator) revert GrowthPoolOnlyCoordinator(msg.sender, coordinator);
+        uint256 tag = $.requestEpoch[requestId];
+        if (tag == 0) revert GrowthPoolUnknownRequest(requestId);
+        uint256 epoch = tag - 1;
+        EpochData storage ep = $.epochs[epoch];
+        if (ep.requestId != requestId || ep.claimDeadline != 0) revert GrowthPoolUnknownRequest(requestId);
+        if (randomWords.length == 0) revert GrowthPoolNoRandomWords(requestId);
+
+        delete $.requestEpoch[requestId];
+        uint256 word = randomWords[0];
+        uint256 deadline = block.timestamp + ep.claimWindow;
+        ep.randomWord = word;
+        ep.claimDeadline = uint40(deadline);
+        emit EpochDrawn(epoch, requestId, word, deadline);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function claim(
+        uint256 epoch,
+        uint256 j,
+        address account,
+        uint256 index,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        if (account == address(0)) revert GrowthPoolZeroAddress();
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = $.epochs[epoch];
+        uint256 deadline = ep.claimDeadline;
+        if (deadline == 0) revert GrowthPoolNotDrawn(epoch);
+        if (block.timestamp > deadline) revert GrowthPoolClaimWindowClosed(epoch, deadline);
+        if (j >= ep.k) revert GrowthPoolInvalidDraw(epoch, j);
+        uint256 bits = ep.claimedBits;
+        uint256 mask = 1 << j;
+        if (bits & mask != 0) revert GrowthPoolAlreadyClaimed(epoch, j);
+        if (index != _winner(ep.randomWord, j, ep.n)) revert GrowthPoolNotWinner(epoch, j, index);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, index))));
+        if (!MerkleProof.verifyCalldata(proof, ep.root, leaf)) {
+            revert GrowthPoolInvalidProof(epoch, account, index);
+        }
+
+        ep.claimedBits = bits | mask;
+        uint256 amount = ep.perWinner;
+        $.totalClaimed += uint128(amount);
+        emit Claimed(epoch, j, account, index, amount);
+        $.token.safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function sweep(uint256 epoch) external nonReentrant returns (uint256 amount) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _drawableEpoch($, epoch);
+        uint256 deadline = ep.claimDeadline;
+        if (deadline == 0) revert GrowthPoolNotDrawn(epoch);
+        if (block.timestamp <= deadline) revert GrowthPoolClaimWindowOpen(epoch, deadline);
+        if (ep.swept) revert GrowthPoolAlreadySwept(epoch);
+
+        ep.swept = true;
+        amount = uint256(ep.perWinner) * (ep.k - _claimedCount(ep.claimedBits));
+        $.totalEmitted -= uint128(amount);
+        $.totalSwept += uint128(amount);
+        $.carry += uint128(amount);
+        emit Swept(epoch, amount, $.carry);
+    }
+
+    // ================================================================ governance
+
+    /// @inheritdoc IGrowthPool
+    function setHalvingEpochs(uint32 halvingEpochs) external onlyGovernance {
+        _checkHalvingEpochs(halvingEpochs);
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        uint256 old = $.config.halvingEpochs;
+        Era storage last = $.eras[$.eras.length - 1];
+        uint256 fromEpoch;
+        uint256 e0;
+        if (block.timestamp < $.config.genesis) {
+            // Nothing has been emitted yet: the schedule is re-derived from the pool, E0 = cap / (2H).
+            e0 = uint256($.cap) / (2 * uint256(halvingEpochs));
+            last.e0 = uint96(e0);
+            last.halvingEpochs = halvingEpochs;
+        } else {
+            fromEpoch = _currentEpoch($) + 1;
+            if (last.start == fromEpoch) {
+                e0 = last.e0;
+                last.halvingEpochs = halvingEpochs;
+            } else {
+                // Keep the level the old schedule gives at `fromEpoch`; halve every `halvingEpochs` from there.
+                e0 = _eraEmission(last, fromEpoch);
+                $.eras.push(Era({start: uint64(fromEpoch), halvingEpochs: halvingEpochs, e0: uint96(e0)}));
+            }
+        }
+        $.config.halvingEpochs = halvingEpochs;
+        emit HalvingEpochsUpdated(old, halvingEpochs, fromEpoch, e0);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function setWinnersPerEpoch(uint32 winnersPerEpoch) external onlyGovernance {
+        _checkWinnersPerEpoch(winnersPerEpoch);
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        emit WinnersPerEpochUpdated($.config.winnersPerEpoch, winnersPerEpoch);
+        $.config.winnersPerEpoch = winnersPerEpoch;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function setClaimWindow(uint64 claimWindow) external onlyGovernance {
+        _checkClaimWindow(claimWindow);
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        emit ClaimWindowUpdated($.config.claimWindow, claimWindow);
+        $.config.claimWindow = claimWindow;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function setVrfConfig(VrfConfig calldata vrf) external onlyGovernance {
+        _setVrfConfig(_getGrowthPoolStorage(), vrf);
+    }
+
+    // ================================================================ views
+
+    /// @inheritdoc IGrowthPool
+    function emission(uint256 epoch) external view returns (uint256) {
+        return _emission(_getGrowthPoolStorage(), epoch);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function currentEpoch() external view returns (uint256) {
+        return _currentEpoch(_getGrowthPoolStorage());
+    }
+
+    /// @inheritdoc IGrowthPool
+    function nextEpoch() external view returns (uint256) {
+        return _getGrowthPoolStorage().nextEpoch;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function epochEnd(uint256 epoch) external view returns (uint256) {
+        return _epochEnd(_getGrowthPoolStorage(), epoch);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function epochInfo(uint256 epoch) external view returns (EpochInfo memory info) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = $.epochs[epoch];
+        info.posted = epoch < $.nextEpoch;
+        info.drawn = ep.claimDeadline != 0;
+        info.swept = ep.swept;
+        info.root = ep.root;
+        info.n = ep.n;
+        info.k = ep.k;
+        info.budget = ep.budget;
+        info.perWinner = ep.perWinner;
+        info.requestId = ep.requestId;
+        info.randomWord = ep.randomWord;
+        info.postedAt = ep.postedAt;
+        info.requestedAt = ep.requestedAt;
+        info.claimWindow = ep.claimWindow;
+        info.claimDeadline = ep.claimDeadline;
+        info.claimedCount = _claimedCount(ep.claimedBits);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function winnerIndex(uint256 epoch, uint256 j) external view returns (uint256) {
+        EpochData storage ep = _getGrowthPoolStorage().epochs[epoch];
+        if (ep.claimDeadline == 0) revert GrowthPoolNotDrawn(epoch);
+        if (j >= ep.k) revert GrowthPoolInvalidDraw(epoch, j);
+        return _winner(ep.randomWord, j, ep.n);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function isClaimed(uint256 epoch, uint256 j) external view returns (bool) {
+        return j < 255 && (_getGrowthPoolStorage().epochs[epoch].claimedBits >> j) & 1 == 1;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function totalEmitted() external view returns (uint256) {
+        return _getGrowthPoolStorage().totalEmitted;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function totalClaimed() external view returns (uint256) {
+        return _getGrowthPoolStorage().totalClaimed;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function totalSwept() external view returns (uint256) {
+        return _getGrowthPoolStorage().totalSwept;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function remaining() external view returns (uint256) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        return $.cap - $.totalEmitted;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function carry() external view returns (uint256) {
+        return _getGrowthPoolStorage().carry;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function cap() external view returns (uint256) {
+        return _getGrowthPoolStorage().cap;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function config() external view returns (Config memory) {
+        return _getGrowthPoolStorage().config;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function vrfConfig() external view returns (VrfConfig memory) {
+        return _getGrowthPoolStorage().vrf;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function eras() external view returns (Era[] memory) {
+        return _getGrowthPoolStorage().eras;
+    }
+
+    /// @inheritdoc IGrowthPool
+    function token() external view returns (address) {
+        return address(_getGrowthPoolStorage().token);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function staking() external view returns (address) {
+        return address(_getGrowthPoolStorage().staking);
+    }
+
+    // ================================================================ internals
+
+    function _checkPost(GrowthPoolStorage storage $, uint256 epoch, bytes32 root, uint256 n) private view {
+        uint256 expected = $.nextEpoch;
+        if (epoch < expected) revert GrowthPoolAlreadyPosted(epoch);
+        if (epoch > expected) revert GrowthPoolEpochOutOfOrder(epoch, expected);
+        uint256 endsAt = _epochEnd($, epoch);
+        if (block.timestamp < endsAt) revert GrowthPoolEpochNotEnded(epoch, endsAt);
+        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Distributor)) {
+            revert GrowthPoolNotDistributor(msg.sender);
+        }
+        if ((n == 0) != (root == bytes32(0))) revert GrowthPoolInvalidRoot(root, n);
+        if (n > type(uint64).max) revert GrowthPoolTooManyDevices(n);
+    }
+
+    /// @dev Sets the epoch's budget: its scheduled emission plus the rollover of earlier epochs, clamped to what
+    ///      is left of the pool, split into k equal draws. Without devices (or when a draw would be worth
+    ///      nothing) the whole amount rolls over; the division dust always rolls over.
+    function _allocate(
+        GrowthPoolStorage storage $,
+        EpochData storage ep,
+        uint256 epoch,
+        uint256 n
+    ) private {
+        uint256 owed = $.carry + _emission($, epoch);
+        uint256 k;
+        uint256 budget;
+        uint256 perWinner;
+        if (n != 0) {
+            uint256 available = $.cap - $.totalEmitted;
+            k = $.config.winnersPerEpoch;
+            budget = owed < available ? owed : available;
+            perWinner = budget / k;
+        }
+        if (perWinner == 0) {
+            $.carry = uint128(owed);
+            return;
+        }
+        uint256 allocated = perWinner * k;
+        $.carry = uint128(budget - allocated);
+        $.totalEmitted += uint128(allocated);
+        ep.perWinner = uint96(perWinner);
+        ep.k = uint16(k);
+        ep.budget = uint96(budget);
+        ep.claimWindow = $.config.claimWindow;
+        ep.claimedBits = CLAIMED_SENTINEL;
+    }
+
+    function _requestDraw(
+        GrowthPoolStorage storage $,
+        EpochData storage ep,
+        uint256 epoch
+    ) private returns (uint256 requestId) {
+        VrfConfig memory v = $.vrf;
+        requestId = IVRFCoordinatorV2Plus(v.coordinator).requestRandomWords(
+            VRFV2PlusClient.RandomWordsRequest({
+                keyHash: v.keyHash,
+                subId: v.subscriptionId,
+                requestConfirmations: v.requestConfirmations,
+                callbackGasLimit: v.callbackGasLimit,
+                numWords: 1,
+                extraArgs: VRFV2PlusClient._argsToBytes(VRFV2PlusClient.ExtraArgsV1({nativePayment: false}))
+            })
+        );
+        $.requestEpoch[requestId] = epoch + 1;
+        ep.requestId = requestId;
+        ep.requestedAt = uint40(block.timestamp);
+        emit DrawRequested(epoch, requestId);
+    }
+
+    function _setVrfConfig(GrowthPoolStorage storage $, VrfConfig calldata vrf) private {
+        if (vrf.coordinator == address(0)) revert GrowthPoolZeroAddress();
+        if (vrf.callbackGasLimit < MIN_CALLBACK_GAS_LIMIT || vrf.callbackGasLimit > MAX_CALLBACK_GAS_LIMIT) {
+            revert GrowthPoolInvalidCallbackGasLimit(vrf.callbackGasLimit);
+        }
+        $.vrf = vrf;
+        emit VrfConfigUpdated(
+            vrf.coordinator,
+            vrf.keyHash,
+            vrf.subscriptionId,
+            vrf.requestConfirmations,
+            vrf.callbackGasLimit
+        );
+    }
+
+    /// @dev A posted epoch that has a draw (devices and a non-zero per-winner amount).
+    function _drawableEpoch(
+        GrowthPoolStorage storage $,
+        uint256 epoch
+    ) private view returns (EpochData storage ep) {
+        if (epoch >= $.nextEpoch) revert GrowthPoolNotPosted(epoch);
+        ep = $.epochs[epoch];
+        if (ep.k == 0) revert GrowthPoolNothingToDraw(epoch);
+    }
+
+    function _emission(GrowthPoolStorage storage $, uint256 epoch) private view returns (uint256) {
+        uint256 i = $.eras.length;
+        while (i > 1 && $.eras[i - 1].start > epoch) --i;
+        return _eraEmission($.eras[i - 1], epoch);
+    }
+
+    function _eraEmission(Era storage era, uint256 epoch) private view returns (uint256) {
+        // A shift of 256 or more yields zero.
+        return uint256(era.e0) >> ((epoch - era.start) / era.halvingEpochs);
+    }
+
+    function _currentEpoch(GrowthPoolStorage storage $) private view returns (uint256) {
+        uint256 genesis = $.config.genesis;
+        if (block.timestamp < genesis) return 0;
+        return (block.timestamp - genesis) / $.config.epochLength;
+    }
+
+    function _epochEnd(GrowthPoolStorage storage $, uint256 epoch) private view returns (uint256) {
+        return uint256($.config.genesis) + (epoch + 1) * $.config.epochLength;
+    }
+
+    function _winner(uint256 word, uint256 j, uint256 n) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode(word, j))) % n;
+    }
+
+    function _claimedCount(uint256 bits) private pure returns (uint256 count) {
+        bits &= ~CLAIMED_SENTINEL;
+        while (bits != 0) {
+            bits &= bits - 1;
+            ++count;
+        }
+    }
+
+    function _checkHalvingEpochs(uint256 halvingEpochs) private pure {
+        if (halvingEpochs == 0 || halvingEpochs > MAX_HALVING_EPOCHS) {
+            revert GrowthPoolInvalidHalvingEpochs(halvingEpochs);
+        }
+    }
+
+    function _checkWinnersPerEpoch(uint256 winnersPerEpoch) private pure {
+        if (winnersPerEpoch == 0 || winnersPerEpoch > MAX_WINNERS_PER_EPOCH) {
+            revert GrowthPoolInvalidWinnersPerEpoch(winnersPerEpoch);
+        }
+    }
+
+    function _checkClaimWindow(uint256 claimWindow) private pure {
+        if (claimWindow < MIN_CLAIM_WINDOW || claimWindow > MAX_CLAIM_WINDOW) {
+            revert GrowthPoolInvalidClaimWindow(claimWindow);
+        }
+    }
+
+    function _getGrowthPoolStorage() private pure returns (GrowthPoolStorage storage $) {
+        assembly {
+            $.slot := GROWTH_POOL_STORAGE_LOCATION
+        }
+    }
+}

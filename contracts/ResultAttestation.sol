@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {IResultAttestation} from "./interfaces/IResultAttestation.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {INodeStaking} from "./interfaces/INodeStaking.sol";
+import {AttestationQuorum} from "./attestation/AttestationQuorum.sol";
+
+/// @title ResultAttestation
+/// @notice Aggregate commitment, attestor commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4
+///         step 6). Authorised in the JobMarket as `ATTESTATION_MODULE` and in NodeStaking as a slasher.
+contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAttestation {
+    using AttestationQuorum for AttestationQuorum.Round;
+
+    uint256 private constant BPS = 10_000;
+    uint256 private constant MAX_CID_LENGTH = 128;
+    bytes32 private constant REASON_NO_MAJORITY = "ATTESTATION_NO_MAJORITY";
+    bytes32 private constant REASON_AGGREGATOR_WRONG = "AGGREGATOR_MISMATCH";
+    bytes32 private constant REASON_AGGREGATOR_SILENT = "AGGREGATOR_SILENT";
+    bytes32 private constant REASON_LATE = "ATTESTATION_LATE";
+
+    struct Record {
+        Status status;
+        bool aggregatorRevealed;
+        address aggregator;
+        uint16 agreeMask;
+        uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
+        bytes32 aggregate; // the aggregator's commitment; replaced by its revealed aggregate hash
+        bytes32 finalHash;
+        bytes32 transcriptCidHash; // keccak256 of the transcript CID (the CID itself is in the event)
+        AttestationQuorum.Round round;
+    }
+
+    /// @custom:storage-location erc7201:dml.storage.ResultAttestation
+    struct ResultAttestationStorage {
+        IJobMarket jobMarket;
+        INodeStaking staking;
+        Params params;
+        mapping(uint256 jobId => Record) records;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("dml.storage.ResultAttestation")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant RESULT_ATTESTATION_STORAGE_LOCATION =
+        0xdb5c41029499a81e8255a015aa9682e0313776f788d3fef30aedee360c869300;
+
+    /// @notice Initialises the proxy.
+    /// @param governance_ The governance timelock.
+    /// @param jobMarket_ The JobMarket whose jobs are attested.
+    /// @param staking_ NodeStaking (selection of attestors, slashing).
+    /// @param params_ Initial parameters.
+    function initialize(
+        address governance_,
+        IJobMarket jobMarket_,
+        INodeStaking staking_,
+        Params calldata params_
+    ) external initializer {
+        __GovernedUUPS_init(governance_);
+        if (address(jobMarket_) == address(0) || address(staking_) == address(0)) revert AttestationZeroAddress();
+        ResultAttestationStorage storage $ = _getStorage();
+        $.jobMarket = jobMarket_;
+        $.staking = staking_;
+        _setParams($, params_);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function setParams(Params calldata params_) external onlyGovernance {
+        _setParams(_getStorage(), params_);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Commit / reveal
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IResultAttestation
+    function commitAggregate(uint256 jobId, bytes32 commitment, string calldata transcriptCid) external {
+        ResultAttestationStorage storage $ = _getStorage();
+        IJobMarket market = $.jobMarket;
+        uint256 duration = _checkAggregator(market, jobId);
+        uint256 cidLength = bytes(transcriptCid).length;
+        if (commitment == bytes32(0) || cidLength == 0 || cidLength > MAX_CID_LENGTH) {
+            revert AttestationInvalidCommitment();
+        }
+        // A job is Assigned exactly once, so its record is fresh here.
+        Record storage rec = $.records[jobId];
+        address[] memory chosen = _selectAttestors($, rec, jobId, duration);
+        rec.status = Status.Committed;
+        rec.aggregator = msg.sender;
+        rec.jobDeadline = uint64(block.timestamp + duration);
+        rec.aggregate = commitment;
+        rec.transcriptCidHash = keccak256(bytes(transcriptCid));
+        emit AggregateCommitted(
+            jobId,
+            msg.sender,
+            commitment,
+            transcriptCid,
+            chosen,
+            rec.round.commitDeadline,
+            rec.round.revealDeadline
+        );
+        market.markCommitted(jobId);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function commitAttestation(uint256 jobId, bytes32 commitment) external {
+        Record storage rec = _committed(jobId);
+        rec.round.commit(msg.sender, commitment);
+        emit AttestationCommitted(jobId, msg.sender, commitment);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function revealAttestation(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external {
+        Record storage rec = _committed(jobId);
+        rec.round.reveal(msg.sender, aggregateHash, salt);
+        emit AttestationRevealed(jobId, msg.sender, aggregateHash);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external {
+        Record storage rec = _committed(jobId);
+        if (msg.sender != rec.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
+        AttestationQuorum.Round storage r = rec.round;
+        if (!r.revealOpen() || block.timestamp > r.revealDeadline) {
+            revert QuorumNotInRevealPhase(r.commitDeadline, r.revealDeadline);
+        }
+        if (rec.aggregatorRevealed) revert AttestationAggregatorAlreadyRevealed(jobId);
+        if (aggregateHash == bytes32(0)) revert QuorumZeroValue();
+        if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregate) revert AttestationAggregatorMismatch(jobId);
+        rec.aggregatorRevealed = true;
+        rec.aggregate = aggregateHash;
+        emit AggregateRevealed(jobId, msg.sender, aggregateHash);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Finalisation and slashing
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IResultAttestation
+    function finalize(uint256 jobId) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        Record storage rec = _committed(jobId);
+        AttestationQuorum.Round storage r = rec.round;
+        r.requireOver();
+        if (!rec.aggregatorRevealed && block.timestamp <= r.revealDeadline) {
+            revert AttestationAggregatorRevealPending(jobId, r.revealDeadline);
+        }
+        (bytes32 value, bool majority) = r.tally();
+        (uint256 faultMask, uint256 agreeMask) = r.faults(value, majority);
+        bool aggregatorFault = !rec.aggregatorRevealed || (majority && rec.aggregate != value);
+        bool attested = majority && !aggregatorFault;
+        bytes32 reason;
+        if (!majority) reason = REASON_NO_MAJORITY;
+        else if (!rec.aggregatorRevealed) reason = REASON_AGGREGATOR_SILENT;
+        else if (aggregatorFault) reason = REASON_AGGREGATOR_WRONG;
+
+        // Effects.
+        rec.status = attested ? Status.Attested : Status.Failed;
+        rec.finalHash = value;
+        rec.agreeMask = uint16(agreeMask);
+        emit AttestationFinalized(jobId, attested, majority, value, uint16(agreeMask), uint16(faultMask), aggregatorFault);
+
+        // Interactions: slashing, then the JobMarket transition.
+        _slashFaults($, rec, jobId, faultMask, aggregatorFault);
+
+        IJobMarket market = $.jobMarket;
+        IJobMarket.JobStatus js = market.status(jobId);
+        if (js != IJobMarket.JobStatus.Committed) return; // already expired through JobMarket.timeout
+        if (attested) {
+            if (block.timestamp <= rec.jobDeadline) market.markAttested(jobId);
+            else market.markFailed(jobId, REASON_LATE);
+        } else {
+            market.markFailed(jobId, reason);
+        }
+    }
+
+    /// @inheritdoc IResultAttestation
+    function slashMissedCommit(uint256 jobId) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        Record storage rec = $.records[jobId];
+        if (rec.status != Status.None) revert AttestationNoMissedCommit(jobId);
+        IJobMarket.Job memory job = $.jobMarket.getJob(jobId);
+        // An assigned job names its aggregator; without an aggregate commitment it can only have left Assigned
+        // through JobMarket.timeout (modules never fail an Assigned job).
+        if (job.status != IJobMarket.JobStatus.Expired || job.aggregator == address(0)) {
+            revert AttestationNoMissedCommit(jobId);
+        }
+        rec.status = Status.MissedCommit;
+        rec.aggregator = job.aggregator;
+        _slash($.staking, jobId, job.aggregator, INodeStaking.Role.Aggregator, $.params.slashAmount);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IResultAttestation
+    function attestationOf(uint256 jobId) external view returns (Attestation memory a) {
+        Record storage rec = _getStorage().records[jobId];
+        AttestationQuorum.Round storage r = rec.round;
+        a.status = rec.status;
+        a.aggregatorRevealed = rec.aggregatorRevealed;
+        a.aggregator = rec.aggregator;
+        a.commitDeadline = r.commitDeadline;
+        a.revealDeadline = r.revealDeadline;
+        a.committedMask = r.committedMask;
+        a.revealedMask = r.revealedMask;
+        a.agreeMask = rec.agreeMask;
+        if (rec.aggregatorRevealed) a.aggregateHash = rec.aggregate;
+        else a.aggregatorCommitment = rec.aggregate;
+        a.finalHash = rec.finalHash;
+        a.transcriptCidHash = rec.transcriptCidHash;
+        a.attestors = r.membersOf();
+    }
+
+    /// @inheritdoc IResultAttestation
+    function statusOf(uint256 jobId) external view returns (Status) {
+        return _getStorage().records[jobId].status;
+    }
+
+    /// @inheritdoc IResultAttestation
+    function agreeingAttestors(uint256 jobId) external view returns (address[] memory list) {
+        Record storage rec = _getStorage().records[jobId];
+        uint256 mask = rec.agreeMask;
+        uint256 size = rec.round.size;
+        uint256 n = 0;
+        for (uint256 i = 0; i < size; ++i) if (mask & (1 << i) != 0) ++n;
+        list = new address[](n);
+        n = 0;
+        for (uint256 i = 0; i < size; ++i) if (mask & (1 << i) != 0) list[n++] = rec.round.members[i];
+    }
+
+    /// @inheritdoc IResultAttestation
+    function params() external view returns (Params memory) {
+        return _getStorage().params;
+    }
+
+    /// @inheritdoc IResultAttestation
+    function jobMarket() external view returns (IJobMarket) {
+        return _getStorage().jobMarket;
+    }
+
+    /// @inheritdoc IResultAttestation
+    function staking() external view returns (INodeStaking) {
+        return _getStorage().staking;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Internal
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @dev Checks the job is Assigned to the caller; returns its attestation phase duration.
+    function _checkAggregator(IJobMarket market, uint256 jobId) private view returns (uint256) {
+        IJobMarket.Job memory job = market.getJob(jobId);
+        if (job.status != IJobMarket.JobStatus.Assigned) revert AttestationInvalidJobStatus(jobId, job.status);
+        if (msg.sender != job.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
+        return job.durations.attestation;
+    }
+
+    /// @dev Selects the quorum (seeded by prevrandao and the job id) and opens its windows inside the job's
+    ///      attestation phase of `duration` seconds.
+    function _selectAttestors(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        uint256 jobId,
+        uint256 duration
+    ) private returns (address[] memory) {
+        Params memory p = $.params;
+        uint64 commitDeadline = uint64(block.timestamp + (duration * p.commitWindowBps) / BPS);
+        uint64 revealDeadline = uint64(commitDeadline + (duration * p.revealWindowBps) / BPS);
+        bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId, address(this)));
+        return rec.round.select($.staking, seed, p.quorum, msg.sender, commitDeadline, revealDeadline);
+    }
+
+    function _committed(uint256 jobId) private view returns (Record storage rec) {
+        rec = _getStorage().records[jobId];
+        if (rec.status != Status.Committed) revert AttestationInvalidStatus(jobId, rec.status);
+    }
+
+    function _slashFaults(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        uint256 jobId,
+        uint256 faultMask,
+        bool aggregatorFault
+    ) private {
+        INodeStaking staking_ = $.staking;
+        uint256 amount = $.params.slashAmount;
+        uint256 size = rec.round.size;
+        for (uint256 i = 0; i < size; ++i) {
+            if (faultMask & (1 << i) != 0) {
+                _slash(staking_, jobId, rec.round.members[i], INodeStaking.Role.Attestor, amount);
+            }
+        }
+        if (aggregatorFault) _slash(staking_, jobId, rec.aggregator, INodeStaking.Role.Aggregator, amount);
+    }
+
+    function _slash(INodeStaking staking_, uint256 jobId, address node, INodeStaking.Role role, uint256 amount) private {
+        uint256 slashed = staking_.slash(node, role, amount, msg.sender);
+        emit NodeSlashed(jobId, node, role, slashed, msg.sender);
+    }
+
+    function _setParams(ResultAttestationStorage storage $, Params calldata p) private {
+        if (
+            p.quorum == 0 ||
+            p.quorum > AttestationQuorum.MAX_SIZE ||
+            p.commitWindowBps == 0 ||
+            p.revealWindowBps == 0 ||
+            uint256(p.commitWindowBps) + p.revealWindowBps >= BPS
+        ) revert AttestationInvalidParams();
+        $.params = p;
+        emit ParamsUpdated(p);
+    }
+
+    function _getStorage() private pure returns (ResultAttestationStorage storage $) {
+        assembly {
+            $.slot := RESULT_ATTESTATION_STORAGE_LOCATION
+        }
+    }
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {AuctionLib} from "./AuctionLib.sol";
+
+/// @title JobAuctionLib
+/// @notice Finalisation of one epoch of the JobMarket's sealed-bid uniform second-price auction. Linked
+///         (delegatecalled) by JobMarket: storage, events and token transfers are the JobMarket's.
+/// @dev Gas is bounded by `maxBidsPerEpoch` (≤ 256): one pass to load bids, an in-memory top-(K+1) insertion
+///      selection, one pass to settle every commitment, one aggregated transfer to the treasury.
+library JobAuctionLib {
+    using SafeERC20 for IERC20;
+
+    uint256 private constant BPS = 10_000;
+    /// @dev Placeholder commit hash of a job that is not bidding (never the prefix of a real commitment in practice).
+    bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
+
+    /// @notice Finalisation inputs and outputs.
+    struct Ctx {
+        uint256 epoch;
+        uint256 capacity;
+        uint256 reservePrice;
+        uint256 penaltyBps;
+        IERC20 token;
+        address treasury;
+        // outputs
+        uint256 price;
+        uint256 winners;
+        uint256 revealedCount;
+        uint256 toTreasury;
+    }
+
+    /// @notice Schedules the top `capacity` revealed bids of `list` at the uniform clearing price, refunds lost
+    ///         bids, penalises unrevealed commitments and pays prices and penalties to the treasury.
+    /// @return out `ctx` with price, winners, revealedCount and toTreasury filled in.
+    function settleEpoch(
+        mapping(uint256 => IJobMarket.Job) storage jobs,
+        uint64[] storage list,
+        Ctx memory ctx
+    ) external returns (Ctx memory out) {
+        uint256 n = list.length;
+        uint256[] memory bids = new uint256[](n);
+        bool[] memory revealed = new bool[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            IJobMarket.Job storage job = jobs[list[i]];
+            revealed[i] = job.revealed;
+            bids[i] = job.bid;
+        }
+        uint256[] memory rankOf = _rank(ctx, bids, revealed);
+        for (uint256 i = 0; i < n; ++i) _settleBid(jobs, ctx, list[i], rankOf[i], revealed[i]);
+        if (ctx.toTreasury != 0) ctx.token.safeTransfer(ctx.treasury, ctx.toTreasury);
+        return ctx;
+    }
+
+    /// @dev Top-K selection; fills price, winners and revealedCount; returns rank + 1 of each winner by commit
+    ///      index (0 = not scheduled).
+    function _rank(
+        Ctx memory ctx,
+        uint256[] memory bids,
+        bool[] memory revealed
+    ) private pure returns (uint256[] memory rankOf) {
+        uint256 k = ctx.capacity;
+        (uint256[] memory top, uint256 topLen, uint256 revealedCount) = AuctionLib.selectTop(bids, revealed, k);
+        ctx.price = AuctionLib.clearingPrice(bids, top, topLen, k, ctx.reservePrice);
+        uint256 winners = topLen < k ? topLen : k;
+        ctx.winners = winners;
+        ctx.revealedCount = revealedCount;
+        rankOf = new uint256[](bids.length);
+        for (uint256 r = 0; r < winners; ++r) rankOf[top[r]] = r + 1;
+    }
+
+    /// @dev Settles one commitment: schedule (rank != 0), refund a lost bid, or penalise an unrevealed one.
+    function _settleBid(
+        mapping(uint256 => IJobMarket.Job) storage jobs,
+        Ctx memory ctx,
+        uint256 jobId,
+        uint256 rank,
+        bool revealed
+    ) private {
+        IJobMarket.Job storage job = jobs[jobId];
+        uint256 deposit = job.deposit;
+        uint256 refundAmount;
+        job.deposit = 0;
+        job.commitHash = NO_COMMITMENT; // keeps the slot non-zero: the next commitment is a cheap write
+        job.revealed = false;
+        if (rank != 0) {
+            uint256 price = ctx.price;
+            refundAmount = deposit - price;
+            ctx.toTreasury += price;
+            uint40 deadline = uint40(block.timestamp) + job.durations.assignment;
+            job.status = IJobMarket.JobStatus.Scheduled;
+            job.deadline = deadline;
+            job.pricePaid = uint96(price);
+            job.scheduledEpoch = uint32(ctx.epoch);
+            emit IJobMarket.JobScheduled(jobId, ctx.epoch, rank - 1, price, refundAmount);
+            emit IJobMarket.JobStatusChanged(
+                jobId,
+                IJobMarket.JobStatus.Bidding,
+                IJobMarket.JobStatus.Scheduled,
+                deadline
+            );
+        } else {
+            if (revealed) {
+                refundAmount = deposit;
+                emit IJobMarket.BidLost(jobId, ctx.epoch, refundAmount);
+            } else {
+                uint256 penalty = (deposit * ctx.penaltyBps) / BPS;
+                refundAmount = deposit - penalty;
+                ctx.toTreasury += penalty;
+                emit IJobMarket.BidForfeited(jobId, ctx.epoch, penalty, refundAmount);
+            }
+            job.status = IJobMarket.JobStatus.Created;
+            emit IJobMarket.JobStatusChanged(
+                jobId,
+                IJobMarket.JobStatus.Bidding,
+                IJobMarket.JobStatus.Created,
+                job.deadline
+            );
+        }
+        if (refundAmount != 0) ctx.token.safeTransfer(job.customer, refundAmount);
+    }
+}

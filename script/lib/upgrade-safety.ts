@@ -1,0 +1,115 @@
+/**
+ * Upgrade-safety checks with @openzeppelin/upgrades-core over Hardhat 3 build infos.
+ *
+ * Hardhat 3 builds incrementally: a recompiled file gets a new build info while untouched artifacts keep
+ * pointing at the old one, which still holds a stale copy of the recompiled contract. upgrades-core then
+ * refuses the ambiguous name. Here every contract is taken from the build info its current artifact names.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ValidateUpgradeSafetyOptions } from "@openzeppelin/upgrades-core";
+import { getBuildInfoFiles } from "@openzeppelin/upgrades-core/dist/cli/validate/build-info-file.js";
+import { getContractReports } from "@openzeppelin/upgrades-core/dist/cli/validate/contract-report.js";
+import {
+  getProjectReport,
+  type ProjectReport,
+} from "@openzeppelin/upgrades-core/dist/cli/validate/project-report.js";
+import {
+  findSpecifiedContracts,
+  withCliDefaults,
+} from "@openzeppelin/upgrades-core/dist/cli/validate/validate-upgrade-safety.js";
+import {
+  validateBuildInfoContracts,
+  type SourceContract,
+} from "@openzeppelin/upgrades-core/dist/cli/validate/validations.js";
+import { z } from "zod";
+import { DEFAULT_ARTIFACTS_DIR } from "#sdk/chain/artifacts.ts";
+import { ArtifactError } from "#sdk/chain/errors.ts";
+
+const artifactRefSchema = z.object({
+  contractName: z.string(),
+  sourceName: z.string(),
+  buildInfoId: z.string().regex(/^[\w.-]+$/),
+});
+
+/** Hardhat 3 prefixes project sources with "project/" inside some build infos; compare without it. */
+export function normalizeName(fullyQualifiedName: string): string {
+  return fullyQualifiedName.replace(/^project\//, "");
+}
+
+/**
+ * Fully qualified name ("contracts/X.sol:X") -> id of the build info of its current artifact. Artifacts
+ * whose source file no longer exists (left behind by an earlier build) are ignored.
+ */
+export function currentArtifactBuildInfos(
+  artifactsDir = DEFAULT_ARTIFACTS_DIR,
+): Map<string, string> {
+  const root = path.dirname(artifactsDir);
+  const out = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== "build-info") walk(p);
+      } else if (entry.name.endsWith(".json")) {
+        const r = artifactRefSchema.safeParse(JSON.parse(readFileSync(p, "utf8")));
+        if (r.success && existsSync(path.join(root, r.data.sourceName))) {
+          out.set(`${r.data.sourceName}:${r.data.contractName}`, r.data.buildInfoId);
+        }
+      }
+    }
+  };
+  walk(artifactsDir);
+  if (out.size === 0)
+    throw new ArtifactError(`no artifacts in ${artifactsDir}: run \`npx hardhat build\``);
+  return out;
+}
+
+/** Validates every current build info once and returns one source contract per fully qualified name. */
+export async function loadSourceContracts(
+  artifactsDir = DEFAULT_ARTIFACTS_DIR,
+): Promise<SourceContract[]> {
+  const owners = currentArtifactBuildInfos(artifactsDir);
+  const ids = [...new Set(owners.values())];
+  const byName = new Map<string, { contract: SourceContract; id: string }>();
+  for (const id of ids) {
+    // One directory per build info, so each source contract is known to come from `id`.
+    const dir = mkdtempSync(path.join(tmpdir(), "dml-bi-"));
+    for (const f of [`${id}.json`, `${id}.output.json`]) {
+      symlinkSync(path.join(artifactsDir, "build-info", f), path.join(dir, f));
+    }
+    const files = await getBuildInfoFiles(dir);
+    for (const contract of validateBuildInfoContracts(files)) {
+      const fqn = normalizeName(contract.fullyQualifiedName);
+      const prev = byName.get(fqn);
+      const owner = owners.get(fqn);
+      if (!prev || (owner === id && prev.id !== id)) byName.set(fqn, { contract, id });
+    }
+  }
+  return [...byName.values()].map((v) => v.contract);
+}
+
+export interface SafetyQuery {
+  /** Contract to validate (name or fully qualified name); all upgradeable contracts when absent. */
+  contract?: string;
+  /** Reference (V1) for the storage-layout comparison. */
+  reference?: string;
+  opts?: ValidateUpgradeSafetyOptions;
+  /** Globs of source paths to leave out (e.g. "test/**"). */
+  exclude?: string[];
+}
+
+/** Runs upgrades-core's checks (the same as its `validate` command) over `contracts`. */
+export function checkUpgradeSafety(
+  contracts: SourceContract[],
+  q: SafetyQuery = {},
+): ProjectReport {
+  const opts = withCliDefaults(q.opts ?? {});
+  const dictionary = { "": contracts };
+  const specified = findSpecifiedContracts(dictionary, opts, q.contract, q.reference);
+  // Source paths may carry Hardhat's "project/" prefix: exclude both spellings.
+  const exclude = q.exclude?.flatMap((g) => [g, `project/${g}`]);
+  const reports = getContractReports(dictionary, opts, specified, exclude);
+  return getProjectReport(reports, specified !== undefined);
+}

@@ -1,0 +1,197 @@
+/**
+ * Loads compiled contracts from Hardhat 3's `artifacts/` directory.
+ *
+ * Project contracts have an artifact at `artifacts/<sourceName>/<Name>.json`. Contracts that come from npm
+ * packages (OpenZeppelin's ERC1967Proxy and TimelockController, Chainlink's VRF coordinator mock) get no
+ * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/`.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Abi, Hex } from "viem";
+import { z } from "zod";
+import { ArtifactError } from "./errors.ts";
+
+/** What the deployment needs from an artifact. */
+export interface Artifact {
+  contractName: string;
+  sourceName: string;
+  abi: Abi;
+  bytecode: Hex;
+  deployedBytecode: Hex;
+  /** Unlinked library placeholders: source name -> library name -> byte ranges in `bytecode`. */
+  linkReferences: LinkReferences;
+}
+
+export type LinkReferences = Record<string, Record<string, { start: number; length: number }[]>>;
+
+const hexSchema = z
+  .string()
+  .regex(/^(0x)?[0-9a-fA-F]*$/, "not hex")
+  .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
+
+const abiSchema = z
+  .array(z.looseObject({ type: z.string() }))
+  .transform((a) => a as unknown as Abi);
+
+const linkRefsSchema = z
+  .record(
+    z.string(),
+    z.record(z.string(), z.array(z.object({ start: z.number().int(), length: z.number().int() }))),
+  )
+  .optional()
+  .transform((r): LinkReferences => r ?? {});
+
+const artifactFileSchema = z.object({
+  contractName: z.string(),
+  sourceName: z.string(),
+  abi: abiSchema,
+  bytecode: hexSchema,
+  deployedBytecode: hexSchema,
+  linkReferences: linkRefsSchema,
+});
+
+const solcContractSchema = z.object({
+  abi: abiSchema,
+  evm: z.object({
+    bytecode: z.object({ object: hexSchema, linkReferences: linkRefsSchema }),
+    deployedBytecode: z.object({ object: hexSchema }),
+  }),
+});
+
+const buildInfoOutputSchema = z.object({
+  output: z.object({
+    contracts: z.record(z.string(), z.record(z.string(), z.unknown())),
+  }),
+});
+
+/** Default artifacts directory: `<repo>/artifacts`, resolved from this file's location. */
+export const DEFAULT_ARTIFACTS_DIR = path.resolve(import.meta.dirname, "..", "..", "artifacts");
+
+const cache = new Map<string, Artifact>();
+
+function findProjectArtifact(dir: string, name: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.name === "build-info") continue;
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.name === `${name}.json` && path.basename(d).endsWith(".sol")) found.push(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+function fromBuildInfo(dir: string, name: string): Artifact | undefined {
+  const biDir = path.join(dir, "build-info");
+  if (!existsSync(biDir)) return undefined;
+  for (const file of readdirSync(biDir).filter((f) => f.endsWith(".output.json"))) {
+    let parsed;
+    try {
+      parsed = buildInfoOutputSchema.parse(
+        JSON.parse(readFileSync(path.join(biDir, file), "utf8")),
+      );
+    } catch (cause) {
+      throw new ArtifactError(`malformed build-info output ${file}`, { cause });
+    }
+    for (const [sourceName, contracts] of Object.entries(parsed.output.contracts)) {
+      const raw = contracts[name];
+      if (raw === undefined) continue;
+      const c = solcContractSchema.safeParse(raw);
+      if (!c.success)
+        throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, {
+          cause: c.error,
+        });
+      return {
+        contractName: name,
+        sourceName,
+        abi: c.data.abi,
+        bytecode: c.data.evm.bytecode.object,
+        deployedBytecode: c.data.evm.deployedBytecode.object,
+        linkReferences: c.data.evm.bytecode.linkReferences,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** True when a deployable (non-abstract, non-interface) artifact named `name` exists. */
+export function hasArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR): boolean {
+  try {
+    return loadArtifact(name, artifactsDir).bytecode.length > 2;
+  } catch (err) {
+    if (err instanceof ArtifactError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Loads the artifact of contract `name` (e.g. "DMLToken", "ERC1967Proxy").
+ * @throws ArtifactError when it does not exist, is ambiguous or is malformed.
+ */
+export function loadArtifact(name: string, artifactsDir = DEFAULT_ARTIFACTS_DIR): Artifact {
+  const key = `${artifactsDir}\0${name}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  if (!existsSync(artifactsDir))
+    throw new ArtifactError(`no artifacts at ${artifactsDir}: run \`npx hardhat build\``);
+  // Hardhat leaves the artifacts of deleted sources behind: only artifacts whose source exists count.
+  const root = path.dirname(artifactsDir);
+  const files = findProjectArtifact(artifactsDir, name).filter((f) =>
+    existsSync(path.join(root, path.relative(artifactsDir, path.dirname(f)))),
+  );
+  let artifact: Artifact | undefined;
+  if (files.length > 1)
+    throw new ArtifactError(`ambiguous contract name ${name}: ${files.join(", ")}`);
+  if (files.length === 1) {
+    const file = files[0] as string;
+    const parsed = artifactFileSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    if (!parsed.success)
+      throw new ArtifactError(`malformed artifact ${file}`, { cause: parsed.error });
+    artifact = parsed.data;
+  } else {
+    artifact = fromBuildInfo(artifactsDir, name);
+  }
+  if (!artifact)
+    throw new ArtifactError(
+      `no artifact for ${name} in ${artifactsDir}: run \`npx hardhat build\``,
+    );
+  cache.set(key, artifact);
+  return artifact;
+}
+
+/** Forgets cached artifacts (after a rebuild in the same process). */
+export function clearArtifactCache(): void {
+  cache.clear();
+}
+
+/** The libraries `artifact` must be linked against, as [sourceName, libraryName] pairs. */
+export function requiredLibraries(artifact: Artifact): [string, string][] {
+  return Object.entries(artifact.linkReferences).flatMap(([src, libs]) =>
+    Object.keys(libs).map((l) => [src, l] as [string, string]),
+  );
+}
+
+/**
+ * Writes library addresses into `artifact`'s creation bytecode. `libraries` is keyed by library name.
+ * @throws ArtifactError when a library address is missing.
+ */
+export function linkBytecode(artifact: Artifact, libraries: Record<string, `0x${string}`>): Hex {
+  let code = artifact.bytecode.slice(2);
+  for (const [src, libs] of Object.entries(artifact.linkReferences)) {
+    for (const [lib, refs] of Object.entries(libs)) {
+      const address = libraries[lib];
+      if (!address) throw new ArtifactError(`${artifact.contractName} needs library ${src}:${lib}`);
+      const hex = address.slice(2).toLowerCase();
+      for (const { start, length } of refs) {
+        if (length !== 20)
+          throw new ArtifactError(`${artifact.contractName}: unexpected link length ${length}`);
+        code = code.slice(0, start * 2) + hex + code.slice((start + length) * 2);
+      }
+    }
+  }
+  if (code.includes("__$"))
+    throw new ArtifactError(`${artifact.contractName} still has unlinked placeholders`);
+  return `0x${code}`;
+}

@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC1967} from "@openzeppelin/contracts/interfaces/IERC1967.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {LifecycleFixture, IAttestationInit} from "../settlement/LifecycleFixture.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
+import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
+import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
+import {IAttestationQuorum} from "../../contracts/interfaces/IAttestationQuorum.sol";
+import {ResultAttestationV2} from "../mocks/ResultAttestationV2.sol";
+
+contract ResultAttestationTest is LifecycleFixture {
+    bytes32 internal constant AGG = keccak256("aggregate");
+    bytes32 internal constant LIE = keccak256("lie");
+
+    // ------------------------------------------------------------------------------------------- init / params
+
+    function test_initialize_setsWiringAndParams() public view {
+        assertEq(address(ra.jobMarket()), address(jm));
+        assertEq(address(ra.staking()), address(staking));
+        assertEq(IGovernedUUPS(address(ra)).governance(), governance);
+        IResultAttestation.Params memory p = ra.params();
+        assertEq(p.quorum, Q);
+        assertEq(p.slashAmount, SLASH);
+    }
+
+    function test_initialize_revertsTwice() public {
+        vm.expectRevert(bytes4(keccak256("InvalidInitialization()")));
+        IAttestationInit(address(ra)).initialize(governance, jm, staking, raParams());
+    }
+
+    function test_initialize_revertsOnZeroAddress() public {
+        address impl = deployArtifact("ResultAttestation", "");
+        vm.expectRevert(IResultAttestation.AttestationZeroAddress.selector);
+        deployProxy(
+            impl,
+            abi.encodeCall(IAttestationInit.initialize, (governance, IJobMarket(address(0)), staking, raParams()))
+        );
+    }
+
+    function test_setParams_updatesAndEmits() public {
+        IResultAttestation.Params memory p = raParams();
+        p.quorum = 5;
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.ParamsUpdated(p);
+        vm.prank(governance);
+        ra.setParams(p);
+        assertEq(ra.params().quorum, 5);
+    }
+
+    function test_setParams_revertsForNonGovernance() public {
+        IResultAttestation.Params memory p = raParams();
+        vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
+        vm.prank(alice);
+        ra.setParams(p);
+    }
+
+    function test_setParams_revertsOnInvalid() public {
+        IResultAttestation.Params memory p = raParams();
+        p.quorum = 0;
+        vm.startPrank(governance);
+        vm.expectRevert(IResultAttestation.AttestationInvalidParams.selector);
+        ra.setParams(p);
+        p.quorum = 16;
+        vm.expectRevert(IResultAttestation.AttestationInvalidParams.selector);
+        ra.setParams(p);
+        p.quorum = 3;
+        p.commitWindowBps = 6_000;
+        p.revealWindowBps = 4_000;
+        vm.expectRevert(IResultAttestation.AttestationInvalidParams.selector);
+        ra.setParams(p);
+        vm.stopPrank();
+    }
+
+    function test_upgrade_preservesStorage() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        ResultAttestationV2 v2 = new ResultAttestationV2();
+        vm.expectEmit(address(ra));
+        emit IERC1967.Upgraded(address(v2));
+        vm.prank(governance);
+        UUPSUpgradeable(address(ra)).upgradeToAndCall(address(v2), "");
+        assertEq(ResultAttestationV2(address(ra)).version(), 2);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        assertEq(ra.attestationOf(jobId).attestors.length, Q);
+        assertEq(ra.params().quorum, Q);
+    }
+
+    function test_upgrade_revertsForNonGovernance() public {
+        ResultAttestationV2 v2 = new ResultAttestationV2();
+        vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
+        vm.prank(alice);
+        UUPSUpgradeable(address(ra)).upgradeToAndCall(address(v2), "");
+    }
+
+    // ------------------------------------------------------------------------------------------- commitAggregate
+
+    function test_commitAggregate_selectsDistinctAttestorsAndCommitsJob() public {
+        // The aggregator also stakes as attestor: it must never be selected for its own job.
+        _operator(aggregator, INodeStaking.Role.Attestor);
+        uint256 jobId = assignedJob(20);
+        bytes32 c = keccak256(abi.encode(AGG, aggSalt(jobId)));
+        vm.expectEmit(true, true, false, false, address(ra));
+        emit IResultAttestation.AggregateCommitted(jobId, aggregator, c, TRANSCRIPT, new address[](0), 0, 0);
+        vm.prank(aggregator);
+        ra.commitAggregate(jobId, c, TRANSCRIPT);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        assertEq(uint8(a.status), uint8(IResultAttestation.Status.Committed));
+        assertEq(a.aggregator, aggregator);
+        assertEq(a.aggregatorCommitment, c);
+        assertEq(a.transcriptCidHash, keccak256(bytes(TRANSCRIPT)));
+        assertEq(a.commitDeadline, block.timestamp + (1 hours * 4_000) / BPS);
+        assertEq(a.revealDeadline, a.commitDeadline + (1 hours * 4_000) / BPS);
+        for (uint256 i = 0; i < Q; ++i) {
+            assertTrue(a.attestors[i] != aggregator);
+            assertTrue(staking.isActive(a.attestors[i], INodeStaking.Role.Attestor));
+            for (uint256 k = 0; k < i; ++k) assertTrue(a.attestors[i] != a.attestors[k]);
+        }
+    }
+
+    function test_commitAggregate_revertsForNonAggregator() public {
+        uint256 jobId = assignedJob(20);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice));
+        vm.prank(alice);
+        ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
+    }
+
+    function test_commitAggregate_revertsWhenNotAssigned() public {
+        uint256 jobId = scheduledJob();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidJobStatus.selector,
+                jobId,
+                IJobMarket.JobStatus.Scheduled
+            )
+        );
+        vm.prank(aggregator);
+        ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
+    }
+
+    function test_commitAggregate_revertsTwice() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidJobStatus.selector,
+                jobId,
+                IJobMarket.JobStatus.Committed
+            )
+        );
+        vm.prank(aggregator);
+        ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
+    }
+
+    function test_commitAggregate_revertsOnInvalidCommitment() public {
+        uint256 jobId = assignedJob(20);
+        vm.startPrank(aggregator);
+        vm.expectRevert(IResultAttestation.AttestationInvalidCommitment.selector);
+        ra.commitAggregate(jobId, bytes32(0), TRANSCRIPT);
+        vm.expectRevert(IResultAttestation.AttestationInvalidCommitment.selector);
+        ra.commitAggregate(jobId, keccak256("c"), "");
+        vm.stopPrank();
+    }
+
+    function test_commitAggregate_revertsWithTooFewAttestors() public {
+        IResultAttestation.Params memory p = raParams();
+        p.quorum = 6;
+        vm.prank(governance);
+        ra.setParams(p);
+        uint256 jobId = assignedJob(20);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotEnoughAttestors.selector, 5, 6));
+        vm.prank(aggregator);
+        ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
+    }
+
+    // ------------------------------------------------------------------------------------------- commit / reveal
+
+    function test_commitAttestation_recordsAndEmits() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address a0 = attestorsOf(jobId)[0];
+        bytes32 c = keccak256(abi.encode(AGG, attSalt(jobId, a0), a0));
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationCommitted(jobId, a0, c);
+        vm.prank(a0);
+        ra.commitAttestation(jobId, c);
+        assertEq(ra.attestationOf(jobId).committedMask, 1);
+    }
+
+    function test_commitAttestation_reverts() public {
+        uint256 jobId = assignedJob(20);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidStatus.selector,
+                jobId,
+                IResultAttestation.Status.None
+            )
+        );
+        ra.commitAttestation(jobId, keccak256("x"));
+        commitAggregate(jobId, AGG);
+        address a0 = attestorsOf(jobId)[0];
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotMember.selector, alice));
+        vm.prank(alice);
+        ra.commitAttestation(jobId, keccak256("x"));
+        vm.expectRevert(IAttestationQuorum.QuorumZeroValue.selector);
+        vm.prank(a0);
+        ra.commitAttestation(jobId, bytes32(0));
+        commitAtt(jobId, a0, AGG);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumAlreadyCommitted.selector, a0));
+        vm.prank(a0);
+        ra.commitAttestation(jobId, keccak256("x"));
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        vm.warp(a.commitDeadline + 1);
+        address a1 = attestorsOf(jobId)[1];
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotInCommitPhase.selector, a.commitDeadline));
+        vm.prank(a1);
+        ra.commitAttestation(jobId, keccak256("x"));
+    }
+
+    function test_revealAttestation_reverts() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        commitAtt(jobId, atts[0], AGG);
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        // Reveal phase not open while commits are outstanding and the commit window runs.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAttestationQuorum.QuorumNotInRevealPhase.selector,
+                a.commitDeadline,
+                a.revealDeadline
+            )
+        );
+        revealAtt(jobId, atts[0], AGG);
+        vm.warp(a.commitDeadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumRevealMismatch.selector, atts[0]));
+        revealAtt(jobId, atts[0], LIE);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotCommitted.selector, atts[1]));
+        revealAtt(jobId, atts[1], AGG);
+        vm.expectRevert(IAttestationQuorum.QuorumZeroValue.selector);
+        revealAtt(jobId, atts[0], bytes32(0));
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationRevealed(jobId, atts[0], AGG);
+        revealAtt(jobId, atts[0], AGG);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumAlreadyRevealed.selector, atts[0]));
+        revealAtt(jobId, atts[0], AGG);
+        vm.warp(a.revealDeadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAttestationQuorum.QuorumNotInRevealPhase.selector,
+                a.commitDeadline,
+                a.revealDeadline
+            )
+        );
+        revealAgg(jobId, AGG);
+    }
+
+    function test_revealAggregate_reverts() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        vm.warp(a.commitDeadline + 1);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice));
+        vm.prank(alice);
+        ra.revealAggregate(jobId, AGG, aggSalt(jobId));
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationAggregatorMismatch.selector, jobId));
+        revealAgg(jobId, LIE);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AggregateRevealed(jobId, aggregator, AGG);
+        revealAgg(jobId, AGG);
+        assertEq(ra.attestationOf(jobId).aggregateHash, AGG);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationAggregatorAlreadyRevealed.selector, jobId));
+        revealAgg(jobId, AGG);
+    }
+
+    // ------------------------------------------------------------------------------------------- finalize
+
+    function test_finalize_revertsBeforeRevealsAreOver() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        revealAtt(jobId, atts[0], AGG);
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, a.revealDeadline));
+        ra.finalize(jobId);
+        for (uint256 i = 1; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationAggregatorRevealPending.selector,
+                jobId,
+                a.revealDeadline
+            )
+        );
+        ra.finalize(jobId);
+        revealAgg(jobId, AGG);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationFinalized(jobId, true, true, AGG, 7, 0, false);
+        ra.finalize(jobId);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidStatus.selector,
+                jobId,
+                IResultAttestation.Status.Attested
+            )
+        );
+        ra.finalize(jobId);
+    }
+
+    function test_finalize_silentAttestorIsSlashed() public {
+        uint256 jobId = assignedJob(20);
+        bytes32[] memory votes = honestVotes(AGG);
+        votes[2] = bytes32(0); // silent
+        attestWith(jobId, AGG, votes);
+        address silent = attestorsOf(jobId)[2];
+        assertEq(staking.stakeOf(silent, INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(ra.agreeingAttestors(jobId).length, 2);
+    }
+
+    function test_finalize_noMajority_failsRefundsAndSlashesOnlySilent() public {
+        uint256 jobId = assignedJob(20);
+        uint256 customerBefore = token.balanceOf(customer);
+        uint256 escrow = jm.escrowOf(jobId);
+        bytes32[] memory votes = new bytes32[](Q);
+        votes[0] = AGG;
+        votes[1] = LIE;
+        votes[2] = bytes32(0);
+        attestWith(jobId, AGG, votes);
+        address[] memory atts = attestorsOf(jobId);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Failed));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(token.balanceOf(customer) - customerBefore, escrow);
+        assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
+        assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE);
+        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
+    }
+
+    function test_finalize_wrongAggregator_failsAndIsSlashed() public {
+        uint256 jobId = assignedJob(20);
+        uint256 escrow = jm.escrowOf(jobId);
+        uint256 customerBefore = token.balanceOf(customer);
+        commitAggregate(jobId, LIE);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        revealAgg(jobId, LIE);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.NodeSlashed(jobId, aggregator, INodeStaking.Role.Aggregator, SLASH, keeper);
+        vm.prank(keeper);
+        ra.finalize(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(token.balanceOf(customer) - customerBefore, escrow);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
+        assertEq(ra.attestationOf(jobId).finalHash, AGG);
+    }
+
+    function test_finalize_silentAggregator_failsAndIsSlashed() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        vm.warp(ra.attestationOf(jobId).revealDeadline + 1);
+        ra.finalize(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
+    }
+
+    function test_finalize_afterJobDeadline_failsLate() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        revealAgg(jobId, AGG);
+        vm.warp(jm.getJob(jobId).deadline + 1);
+        vm.expectEmit(address(jm));
+        emit IJobMarket.JobFailed(jobId, "ATTESTATION_LATE", jm.escrowOf(jobId));
+        ra.finalize(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+    }
+
+    function test_finalize_afterTimeout_stillSlashes() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        vm.warp(jm.getJob(jobId).deadline + 1);
+        jm.timeout(jobId);
+        ra.finalize(jobId); // everyone silent: all three attestors and the aggregator are slashed
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
+    }
+
+    function test_slashMissedCommit_slashesOnceAfterExpiry() public {
+        uint256 jobId = assignedJob(20);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
+        ra.slashMissedCommit(jobId);
+        vm.warp(jm.getJob(jobId).deadline + 1);
+        jm.timeout(jobId);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.NodeSlashed(jobId, aggregator, INodeStaking.Role.Aggregator, SLASH, keeper);
+        vm.prank(keeper);
+        ra.slashMissedCommit(jobId);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.MissedCommit));
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
+        ra.slashMissedCommit(jobId);
+    }
+
+    function test_slashMissedCommit_revertsForUnassignedExpiredJob() public {
+        uint256 jobId = scheduledJob();
+        vm.warp(jm.getJob(jobId).deadline + 1);
+        jm.timeout(jobId);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
+        ra.slashMissedCommit(jobId);
+    }
+
+    // ------------------------------------------------------------------------------------------- fuzz
+
+    /// @dev Any vote pattern: a strict majority finalises its value; every silent or deviating attestor is
+    ///      slashed; the job is Attested iff the majority equals the aggregator's value.
+    function test_fuzz_finalize_majorityAndSlashing(uint8 pattern, bool aggregatorHonest) public {
+        uint256 jobId = assignedJob(20);
+        bytes32[] memory votes = new bytes32[](Q);
+        uint256 honest = 0;
+        for (uint256 i = 0; i < Q; ++i) {
+            uint256 kind = (uint256(pattern) >> (2 * i)) & 3; // 0 silent, 1 honest, 2/3 distinct lies
+            votes[i] = kind == 0 ? bytes32(0) : kind == 1 ? AGG : keccak256(abi.encode(kind, i));
+            if (kind == 1) ++honest;
+        }
+        bytes32 aggValue = aggregatorHonest ? AGG : LIE;
+        attestWith(jobId, aggValue, votes);
+        address[] memory atts = attestorsOf(jobId);
+        bool majority = honest * 2 > Q;
+        for (uint256 i = 0; i < Q; ++i) {
+            bool fault = votes[i] == bytes32(0) || (majority && votes[i] != AGG);
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), fault ? MIN_STAKE - SLASH : MIN_STAKE);
+        }
+        bool attested = majority && aggregatorHonest;
+        assertEq(uint8(jm.status(jobId)), uint8(attested ? IJobMarket.JobStatus.Attested : IJobMarket.JobStatus.Failed));
+        assertEq(
+            staking.stakeOf(aggregator, INodeStaking.Role.Aggregator),
+            majority && !aggregatorHonest ? MIN_STAKE - SLASH : MIN_STAKE
+        );
+    }
+}

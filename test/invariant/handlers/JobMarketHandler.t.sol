@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+import {DMLToken} from "../../../contracts/DMLToken.sol";
+import {JobMarket} from "../../../contracts/JobMarket.sol";
+import {IJobMarket} from "../../../contracts/interfaces/IJobMarket.sol";
+import {JobMarketV2} from "../../mocks/JobMarketV2.sol";
+
+/// @notice Drives JobMarket through every transition with bounded inputs from several customers, a distributor
+///         and the two lifecycle modules; never reverts. Checks each auction against a reference selection and
+///         each upgrade against a snapshot of all jobs, recording mismatches in ghost counters.
+/// @dev A `.t.sol` file so Hardhat treats it as a root and emits the artifact the invariant fuzzer needs.
+contract JobMarketHandler is Test {
+    DMLToken public immutable token;
+    JobMarket public immutable jm;
+    address public immutable governance;
+    address public immutable attestation;
+    address public immutable settlement;
+    address public immutable distributor;
+    address public immutable aggregator;
+    uint256 public immutable algorithmId;
+    bytes32 public immutable schema;
+    address[] public customers;
+
+    uint256[] public jobIds;
+    uint256[] public bidEpochs; // epochs that received commitments
+    mapping(uint256 => bool) internal _epochSeen;
+    mapping(uint256 => uint256) public bidOf; // job → committed bid (this epoch)
+    mapping(uint256 => bytes32) public saltOf;
+
+    // ghosts
+    uint256 public auctionMismatches;
+    uint256 public upgradeMismatches;
+    uint256 public epochsFinalized;
+    uint256 public jobsScheduled;
+    uint256 public upgrades;
+    uint256 public paidOut;
+    mapping(bytes4 => uint256) public calls;
+
+    constructor(
+        DMLToken token_,
+        JobMarket jm_,
+        address governance_,
+        address attestation_,
+        address settlement_,
+        address distributor_,
+        address aggregator_,
+        uint256 algorithmId_,
+        bytes32 schema_,
+        address[] memory customers_
+    ) {
+        token = token_;
+        jm = jm_;
+        governance = governance_;
+        attestation = attestation_;
+        settlement = settlement_;
+        distributor = distributor_;
+        aggregator = aggregator_;
+        algorithmId = algorithmId_;
+        schema = schema_;
+        customers = customers_;
+    }
+
+    function jobCount() external view returns (uint256) {
+        return jobIds.length;
+    }
+
+    function epochCount() external view returns (uint256) {
+        return bidEpochs.length;
+    }
+
+    /// @dev Picks a job by seed; a seed that is itself a job id (as runJob passes) picks that job.
+    function _job(uint256 seed) internal view returns (uint256 id, bool ok) {
+        uint256 n = jobIds.length;
+        if (n == 0) return (0, false);
+        if (seed >= 1 && seed <= n) return (seed, true);
+        return (jobIds[seed % n], true);
+    }
+
+    // ---------------------------------------------------------------- customer actions
+
+    function createJob(uint256 actorSeed, uint32 maxDevices, uint96 reward) external {
+        calls[this.createJob.selector]++;
+        address customer = customers[actorSeed % customers.length];
+        IJobMarket.JobSpec memory s;
+        s.algorithmId = algorithmId;
+        s.schema = schema;
+        s.maxDevices = uint32(bound(maxDevices, 1, 100));
+        s.minDevices = uint32(bound(uint256(maxDevices) >> 8, 1, s.maxDevices));
+        s.minParticipants = 1;
+        s.rewardPerDevice = uint96(bound(reward, 1, 10 ether));
+        s.maxStdError = 0.1e18;
+        s.encryptionKey = abi.encodePacked(bytes1(0x03), keccak256(abi.encode(customer)));
+        s.durations = IJobMarket.PhaseDurations({
+            bidding: uint32(bound(reward, 1 hours, 2 days)),
+            assignment: 1 hours,
+            commit: 2 hours,
+            attestation: 1 hours,
+            report: 1 hours,
+            settlement: 1 hours
+        });
+        vm.prank(customer);
+        jobIds.push(jm.createJob(s));
+    }
+
+    function commitBid(uint256 jobSeed, uint96 bid, uint96 extra, bool honest) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        if (_commit(id, bid, extra, honest)) calls[this.commitBid.selector]++;
+    }
+
+    function _commit(uint256 id, uint256 bid, uint256 extra, bool honest) internal returns (bool) {
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Created || block.timestamp > j.deadline) return false;
+        uint256 epoch = jm.currentEpoch();
+        (, uint256 commitEnd, , ) = jm.epochWindows(epoch);
+        if (block.timestamp >= commitEnd) return false;
+        IJobMarket.Params memory p = jm.params();
+        if (jm.epochInfo(epoch).bidCount >= p.maxBidsPerEpoch) return false;
+        // few distinct bid levels so ties are frequent
+        uint256 b = p.reservePrice + (bound(bid, 0, 5)) * 1 ether;
+        uint256 deposit = b + bound(extra, 0, 2 ether);
+        bytes32 salt = keccak256(abi.encode(id, epoch, bid));
+        // a dishonest bidder commits a bid above its deposit (cannot be revealed)
+        uint256 committed = honest ? b : deposit + 1;
+        bidOf[id] = committed;
+        saltOf[id] = salt;
+        vm.prank(j.customer);
+        jm.commitBid(id, keccak256(abi.encode(id, committed, salt, j.customer)), deposit);
+        if (!_epochSeen[epoch]) {
+            _epochSeen[epoch] = true;
+            bidEpochs.push(epoch);
+        }
+        return true;
+    }
+
+    /// @dev One whole epoch: up to 6 jobs commit, most reveal (some never do), then the epoch is finalised and
+    ///      checked against the reference selection.
+    function auctionRound(uint256 seed) external {
+        if (jobIds.length == 0) return;
+        calls[this.auctionRound.selector]++;
+        uint256 epoch = jm.currentEpoch();
+        (, uint256 commitEnd, uint256 revealEnd, uint256 end) = jm.epochWindows(epoch);
+        if (block.timestamp >= commitEnd) {
+            vm.warp(end);
+            epoch = jm.currentEpoch();
+            (, commitEnd, revealEnd, ) = jm.epochWindows(epoch);
+        }
+        uint256[] memory committed = new uint256[](6);
+        uint256 m;
+        for (uint256 t = 0; t < 12 && m < 6; ++t) {
+            uint256 r = uint256(keccak256(abi.encode(seed, t)));
+            uint256 id = jobIds[r % jobIds.length];
+            if (_commit(id, r >> 8, r >> 40, (r >> 80) % 7 != 0)) committed[m++] = id;
+        }
+        vm.warp(commitEnd);
+        for (uint256 i = 0; i < m; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, "reveal", i)));
+            if (r % 6 == 0) continue; // forgets to reveal
+            _reveal(committed[i], customers[r % customers.length]);
+        }
+        vm.warp(revealEnd);
+        if (!jm.epochInfo(epoch).finalized) _finalizeAndCheck(epoch);
+    }
+
+    function _reveal(uint256 id, address caller) internal returns (bool) {
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Bidding || j.revealed) return false;
+        if (jm.currentEpoch() != j.bidEpoch) return false;
+        (, uint256 commitEnd, uint256 revealEnd, ) = jm.epochWindows(j.bidEpoch);
+        if (block.timestamp < commitEnd || block.timestamp >= revealEnd) return false;
+        uint256 b = bidOf[id];
+        if (b > j.deposit || b < jm.params().reservePrice) return false;
+        vm.prank(caller);
+        jm.revealBid(id, b, saltOf[id]);
+        return true;
+    }
+
+    function revealBid(uint256 jobSeed, uint256 callerSeed) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        if (_reveal(id, customers[callerSeed % customers.length])) calls[this.revealBid.selector]++;
+    }
+
+    function withdrawJob(uint256 jobSeed) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Created) return;
+        calls[this.withdrawJob.selector]++;
+        vm.prank(j.customer);
+        jm.withdrawJob(id);
+    }
+
+    // ---------------------------------------------------------------- auction finalisation
+
+    function finalizeEpoch(uint256 epochSeed) external {
+        if (bidEpochs.length == 0) return;
+        uint256 epoch = bidEpochs[epochSeed % bidEpochs.length];
+        if (!_finalizable(epoch)) return;
+        calls[this.finalizeEpoch.selector]++;
+        _finalizeAndCheck(epoch);
+    }
+
+    function _finalizable(uint256 epoch) internal view returns (bool) {
+        if (jm.epochInfo(epoch).finalized) return false;
+        uint256 current = jm.currentEpoch();
+        if (epoch < current) return true;
+        if (epoch > current) return false;
+        (, , uint256 revealEnd, ) = jm.epochWindows(epoch);
+        return block.timestamp >= revealEnd;
+    }
+
+    /// @dev Reference: winners are the first K revealed bids ordered by (bid desc, commit order asc); price is
+    ///      the (K+1)-th revealed bid or the reserve.
+    function _finalizeAndCheck(uint256 epoch) internal {
+        uint64[] memory ids = jm.epochBids(epoch);
+        uint256 n = ids.length;
+        uint256[] memory bids = new uint256[](n);
+        bool[] memory rev = new bool[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            IJobMarket.Job memory j = jm.getJob(ids[i]);
+            rev[i] = j.revealed;
+            bids[i] = j.bid;
+        }
+        IJobMarket.Params memory p = jm.params();
+        bool[] memory win = new bool[](n);
+        uint256 price = p.reservePrice;
+        for (uint256 round = 0; round <= p.capacity; ++round) {
+            uint256 best = type(uint256).max;
+            for (uint256 i = 0; i < n; ++i) {
+                if (!rev[i] || win[i]) continue;
+                if (best == type(uint256).max || bids[i] > bids[best]) best = i;
+            }
+            if (best == type(uint256).max) break;
+            if (round == p.capacity) price = bids[best];
+            else win[best] = true;
+        }
+        uint256 treasuryBefore = token.balanceOf(jm.treasury());
+        jm.finalizeEpoch(epoch);
+        epochsFinalized++;
+        uint256 expectedTreasury;
+        for (uint256 i = 0; i < n; ++i) {
+            IJobMarket.Job memory j = jm.getJob(ids[i]);
+            bool scheduled = j.status == IJobMarket.JobStatus.Scheduled && j.scheduledEpoch == epoch;
+            if (scheduled != win[i]) auctionMismatches++;
+            if (win[i]) {
+                jobsScheduled++;
+                if (j.pricePaid != price || price > bids[i]) auctionMismatches++;
+                expectedTreasury += price;
+            } else if (j.status != IJobMarket.JobStatus.Created) {
+                auctionMismatches++;
+            }
+            if (j.deposit != 0) auctionMismatches++;
+        }
+        if (jm.epochInfo(epoch).clearingPrice != price) auctionMismatches++;
+        // penalties go to the treasury too, so the prices are a lower bound
+        if (token.balanceOf(jm.treasury()) - treasuryBefore < expectedTreasury) auctionMismatches++;
+    }
+
+    // ---------------------------------------------------------------- nodes and modules
+
+    function assignCohort(uint256 jobSeed, uint32 count) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Scheduled || block.timestamp > j.deadline) return;
+        calls[this.assignCohort.selector]++;
+        vm.prank(distributor);
+        jm.assignCohort(
+            id,
+            keccak256(abi.encode(id, count)),
+            uint32(bound(count, j.minDevices, j.maxDevices)),
+            "bafy-cohort",
+            aggregator
+        );
+    }
+
+    function advance(uint256 jobSeed) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (block.timestamp > j.deadline) return;
+        calls[this.advance.selector]++;
+        if (j.status == IJobMarket.JobStatus.Assigned) {
+            vm.prank(attestation);
+            jm.markCommitted(id);
+        } else if (j.status == IJobMarket.JobStatus.Committed) {
+            vm.prank(attestation);
+            jm.markAttested(id);
+        } else if (j.status == IJobMarket.JobStatus.Attested) {
+            vm.prank(settlement);
+            jm.markReported(id);
+        } else if (j.status == IJobMarket.JobStatus.Reported) {
+            vm.prank(settlement);
+            jm.markSettled(id);
+        }
+    }
+
+    /// @dev Drives the first live Scheduled..Reported job found from `jobSeed` towards settlement, stopping at a
+    ///      random phase; `outcome` picks settle, fail or stop (left for timeouts).
+    function runJob(uint256 jobSeed, uint256 outcome) external {
+        uint256 n = jobIds.length;
+        for (uint256 t = 0; t < n; ++t) {
+            uint256 id = jobIds[((jobSeed % n) + t) % n];
+            IJobMarket.Job memory j = jm.getJob(id);
+            if (j.status < IJobMarket.JobStatus.Scheduled || j.status > IJobMarket.JobStatus.Reported) continue;
+            if (block.timestamp > j.deadline) continue;
+            calls[this.runJob.selector]++;
+            if (j.status == IJobMarket.JobStatus.Scheduled) {
+                vm.prank(distributor);
+                jm.assignCohort(id, keccak256(abi.encode(id)), j.maxDevices, "bafy-cohort", aggregator);
+            }
+            uint256 stopAt = outcome % 5; // 0..3 stop/fail after that many hook steps, 4 settle
+            for (uint256 step = 0; step < 3 && step < stopAt + 1; ++step) this.advance(id);
+            if (jm.status(id) == IJobMarket.JobStatus.Reported) {
+                uint256 escrow = jm.escrowOf(id);
+                this.pay(id, escrow / ((outcome % 3) + 1), outcome);
+                if (stopAt == 4) this.advance(id);
+            }
+            if ((outcome >> 8) % 3 == 0) this.fail(id, outcome % 2 == 0);
+            return;
+        }
+    }
+
+    function pay(uint256 jobSeed, uint256 amount, uint256 toSeed) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Reported || block.timestamp > j.deadline) return;
+        uint256 a = bound(amount, 0, j.escrow);
+        calls[this.pay.selector]++;
+        paidOut += a;
+        vm.prank(settlement);
+        jm.pay(id, toSeed % 2 == 0 ? distributor : aggregator, a);
+    }
+
+    function fail(uint256 jobSeed, bool viaAttestation) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status < IJobMarket.JobStatus.Assigned || j.status > IJobMarket.JobStatus.Reported) return;
+        calls[this.fail.selector]++;
+        vm.prank(viaAttestation ? attestation : settlement);
+        jm.markFailed(id, "handler");
+    }
+
+    function timeout(uint256 jobSeed, uint256 callerSeed) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (
+            j.status == IJobMarket.JobStatus.Bidding ||
+            j.status >= IJobMarket.JobStatus.Settled ||
+            block.timestamp <= j.deadline
+        ) return;
+        calls[this.timeout.selector]++;
+        vm.prank(customers[callerSeed % customers.length]);
+        jm.timeout(id);
+    }
+
+    /// @dev mode 0: a bounded jump; 1: to this epoch's reveal window; 2: to its reveal end; 3: to the next epoch.
+    function warp(uint256 secs, uint8 mode) external {
+        calls[this.warp.selector]++;
+        (, uint256 commitEnd, uint256 revealEnd, uint256 end) = jm.epochWindows(jm.currentEpoch());
+        uint256 m = mode % 4;
+        if (m == 1 && block.timestamp < commitEnd) vm.warp(commitEnd);
+        else if (m == 2 && block.timestamp < revealEnd) vm.warp(revealEnd);
+        else if (m == 3) vm.warp(end);
+        else vm.warp(block.timestamp + bound(secs, 1, 3 hours));
+    }
+
+    // ---------------------------------------------------------------- governance
+
+    function setCapacity(uint16 k, uint96 reserve) external {
+        calls[this.setCapacity.selector]++;
+        IJobMarket.Params memory p = jm.params();
+        p.capacity = uint16(bound(k, 1, 4));
+        p.reservePrice = uint96(bound(reserve, 0, 3 ether));
+        vm.prank(governance);
+        jm.setParams(p);
+    }
+
+    function upgrade() external {
+        calls[this.upgrade.selector]++;
+        bytes32 before = _stateHash();
+        JobMarketV2 impl = new JobMarketV2();
+        vm.prank(governance);
+        jm.upgradeToAndCall(address(impl), "");
+        upgrades++;
+        if (_stateHash() != before) upgradeMismatches++;
+    }
+
+    function _stateHash() internal view returns (bytes32 h) {
+        h = keccak256(abi.encode(jm.jobCount(), jm.params(), jm.treasury(), jm.governance(), jm.currentEpoch()));
+        for (uint256 i = 0; i < jobIds.length; ++i) h = keccak256(abi.encode(h, jm.getJob(jobIds[i])));
+        for (uint256 i = 0; i < bidEpochs.length; ++i) {
+            h = keccak256(abi.encode(h, jm.epochInfo(bidEpochs[i]), jm.epochBids(bidEpochs[i])));
+        }
+    }
+
+    // ---------------------------------------------------------------- drain (used by the termination invariant)
+
+    /// @dev Warps past every deadline, finalises every pending epoch and times out every live job.
+    function drain() external {
+        for (uint256 round = 0; round < 8; ++round) {
+            vm.warp(block.timestamp + 3 days);
+            for (uint256 e = 0; e < bidEpochs.length; ++e) {
+                if (_finalizable(bidEpochs[e])) jm.finalizeEpoch(bidEpochs[e]);
+            }
+            for (uint256 i = 0; i < jobIds.length; ++i) {
+                IJobMarket.Job memory j = jm.getJob(jobIds[i]);
+                if (
+                    j.status != IJobMarket.JobStatus.Bidding &&
+                    j.status < IJobMarket.JobStatus.Settled &&
+                    block.timestamp > j.deadline
+                ) jm.timeout(jobIds[i]);
+            }
+        }
+    }
+}

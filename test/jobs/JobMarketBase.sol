@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {BaseTest} from "../utils/BaseTest.sol";
+import {DMLToken} from "../../contracts/DMLToken.sol";
+import {JobMarket} from "../../contracts/JobMarket.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
+import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
+import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
+import {MockAlgorithmMarketplace} from "../mocks/jobs/MockAlgorithmMarketplace.sol";
+import {MockNodeStaking} from "../mocks/jobs/MockNodeStaking.sol";
+import {MockDeviceRegistry} from "../mocks/jobs/MockDeviceRegistry.sol";
+
+/// @notice Deploys DMLToken, a JobMarket proxy and test-only marketplace/staking/registry stand-ins.
+abstract contract JobMarketBase is BaseTest {
+    bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
+    uint256 internal constant USE_PRICE = 5 ether;
+    uint96 internal constant REWARD = 2 ether;
+    uint32 internal constant MAX_DEVICES = 50;
+
+    address internal governance = makeAddr("governance");
+    address internal treasury = makeAddr("treasury");
+    address internal growthPool = makeAddr("growthPool");
+    address internal developer = makeAddr("developer");
+    address internal distributor = makeAddr("distributor");
+    address internal aggregator = makeAddr("aggregator");
+    address internal attestation = makeAddr("attestationModule");
+    address internal settlement = makeAddr("settlementModule");
+
+    DMLToken internal token;
+    JobMarket internal jm;
+    MockAlgorithmMarketplace internal market;
+    MockNodeStaking internal staking;
+    MockDeviceRegistry internal registry;
+    uint256 internal algorithmId;
+    address[] internal customers;
+
+    function setUp() public virtual {
+        token = new DMLToken(deployer, growthPool);
+        market = new MockAlgorithmMarketplace(IERC20(address(token)));
+        staking = new MockNodeStaking();
+        registry = new MockDeviceRegistry();
+        JobMarket impl = new JobMarket();
+        jm = JobMarket(
+            deployProxy(
+                address(impl),
+                abi.encodeCall(
+                    JobMarket.initialize,
+                    (
+                        governance,
+                        IERC20(address(token)),
+                        IAlgorithmMarketplace(address(market)),
+                        INodeStaking(address(staking)),
+                        IDeviceRegistry(address(registry)),
+                        treasury,
+                        defaultParams()
+                    )
+                )
+            )
+        );
+        algorithmId = market.list(developer, SCHEMA, USE_PRICE, 100 ether);
+        staking.setActive(distributor, INodeStaking.Role.Distributor, true);
+        staking.setActive(aggregator, INodeStaking.Role.Aggregator, true);
+        vm.startPrank(governance);
+        jm.setModule(jm.ATTESTATION_MODULE(), attestation);
+        jm.setModule(jm.SETTLEMENT_MODULE(), settlement);
+        vm.stopPrank();
+
+        customers.push(alice);
+        customers.push(bob);
+        customers.push(carol);
+        customers.push(dave);
+        for (uint256 i = 0; i < customers.length; ++i) {
+            vm.prank(deployer);
+            token.transfer(customers[i], 10_000_000 ether);
+            vm.prank(customers[i]);
+            token.approve(address(jm), type(uint256).max);
+        }
+    }
+
+    function defaultParams() internal pure returns (IJobMarket.Params memory p) {
+        p.epochLength = 1 hours;
+        p.commitWindow = 30 minutes;
+        p.revealWindow = 20 minutes;
+        p.capacity = 2;
+        p.maxBidsPerEpoch = 64;
+        p.reservePrice = 1 ether;
+        p.unrevealedPenaltyBps = 1_000;
+        p.fees = IJobMarket.FeeBps({
+            distributor: 200,
+            aggregator: 300,
+            attestors: 300,
+            reporter: 200,
+            protocol: 250,
+            royalty: 500
+        });
+        p.minPhaseDuration = 10 minutes;
+        p.maxPhaseDuration = 30 days;
+    }
+
+    function defaultDurations() internal pure returns (IJobMarket.PhaseDurations memory) {
+        return
+            IJobMarket.PhaseDurations({
+                bidding: 7 days,
+                assignment: 1 hours,
+                commit: 2 hours,
+                attestation: 1 hours,
+                report: 1 hours,
+                settlement: 1 hours
+            });
+    }
+
+    function encKey() internal pure returns (bytes memory) {
+        return abi.encodePacked(bytes1(0x02), keccak256("customer-key"));
+    }
+
+    function defaultSpec() internal view returns (IJobMarket.JobSpec memory s) {
+        s.algorithmId = algorithmId;
+        s.schema = SCHEMA;
+        s.minDevices = 10;
+        s.maxDevices = MAX_DEVICES;
+        s.rewardPerDevice = REWARD;
+        s.minParticipants = 8;
+        s.maxStdError = 0.05e18;
+        s.encryptionKey = encKey();
+        s.durations = defaultDurations();
+    }
+
+    /// @dev Budget with the default fees: d + 17.5% of d.
+    function defaultBudget() internal pure returns (uint256) {
+        uint256 d = uint256(MAX_DEVICES) * REWARD;
+        return d + (d * 1_750) / BPS;
+    }
+
+    function createJobAs(address customer) internal returns (uint256 jobId) {
+        IJobMarket.JobSpec memory s = defaultSpec();
+        vm.prank(customer);
+        jobId = jm.createJob(s);
+    }
+
+    function commitment(uint256 jobId, uint256 bid, bytes32 salt, address bidder) internal pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, bid, salt, bidder));
+    }
+
+    function saltOf(uint256 jobId) internal pure returns (bytes32) {
+        return keccak256(abi.encode("salt", jobId));
+    }
+
+    function commitAs(address customer, uint256 jobId, uint256 bid, uint256 deposit) internal {
+        bytes32 c = commitment(jobId, bid, saltOf(jobId), customer);
+        vm.prank(customer);
+        jm.commitBid(jobId, c, deposit);
+    }
+
+    function reveal(uint256 jobId, uint256 bid) internal {
+        jm.revealBid(jobId, bid, saltOf(jobId));
+    }
+
+    function warpToReveal() internal {
+        (, uint256 commitEnd, , ) = jm.epochWindows(jm.currentEpoch());
+        vm.warp(commitEnd);
+    }
+
+    function warpToRevealEnd() internal {
+        (, , uint256 revealEnd, ) = jm.epochWindows(jm.currentEpoch());
+        vm.warp(revealEnd);
+    }
+
+    function warpToNextEpoch() internal {
+        (, , , uint256 end) = jm.epochWindows(jm.currentEpoch());
+        vm.warp(end);
+    }
+
+    /// @dev Creates a job for `customer`, wins this epoch's auction alone (price = reserve) and returns it Scheduled.
+    function scheduledJob(address customer) internal returns (uint256 jobId) {
+        jobId = createJobAs(customer);
+        uint256 epoch = jm.currentEpoch();
+        commitAs(customer, jobId, 2 ether, 2 ether);
+        warpToReveal();
+        reveal(jobId, 2 ether);
+        warpToRevealEnd();
+        jm.finalizeEpoch(epoch);
+    }
+
+    function assignedJob(address customer) internal returns (uint256 jobId) {
+        jobId = scheduledJob(customer);
+        vm.prank(distributor);
+        jm.assignCohort(jobId, keccak256("root"), 20, "bafy-cohort", aggregator);
+    }
+
+    function reportedJob(address customer) internal returns (uint256 jobId) {
+        jobId = assignedJob(customer);
+        vm.prank(attestation);
+        jm.markCommitted(jobId);
+        vm.prank(attestation);
+        jm.markAttested(jobId);
+        vm.prank(settlement);
+        jm.markReported(jobId);
+    }
+}

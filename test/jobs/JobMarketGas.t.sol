@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {JobMarketBase} from "./JobMarketBase.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+
+/// @notice Gas scenario for `npx hardhat test solidity --gas-stats test/jobs`: K = 2, five bids, one
+///         assignment, one timeout. Each test also checks the outcome so a broken path cannot report gas.
+contract JobMarketGasTest is JobMarketBase {
+    function test_gas_fullEpochKEquals2FiveBids() public {
+        uint256[5] memory ids;
+        uint256[5] memory bid = [uint256(5 ether), 9 ether, 7 ether, 8 ether, 4 ether];
+        address[5] memory who = [alice, bob, carol, dave, alice];
+        // an earlier epoch warms the epoch-independent storage like a long-running market would
+        uint256 warm = scheduledJob(bob);
+        warpToNextEpoch();
+        for (uint256 i = 0; i < 5; ++i) ids[i] = createJobAs(who[i]);
+        for (uint256 i = 0; i < 5; ++i) commitAs(who[i], ids[i], bid[i], 10 ether);
+        warpToReveal();
+        for (uint256 i = 0; i < 5; ++i) reveal(ids[i], bid[i]);
+        warpToRevealEnd();
+        jm.finalizeEpoch(1);
+        assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Scheduled));
+        assertEq(uint8(jm.status(ids[3])), uint8(IJobMarket.JobStatus.Scheduled));
+        assertEq(jm.getJob(ids[1]).pricePaid, 7 ether);
+        vm.prank(distributor);
+        jm.assignCohort(ids[1], keccak256("root"), 40, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", aggregator);
+        assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Assigned));
+        vm.warp(block.timestamp + 3 hours);
+        jm.timeout(ids[1]);
+        jm.timeout(warm);
+        assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Expired));
+    }
+}
