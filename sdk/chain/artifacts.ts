@@ -29,6 +29,12 @@ const hexSchema = z
   .regex(/^(0x)?[0-9a-fA-F]*$/, "not hex")
   .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
 
+/** Creation / runtime bytecode: hex, possibly with unlinked library placeholders `__$<34 hex>$__`. */
+const bytecodeSchema = z
+  .string()
+  .regex(/^(0x)?([0-9a-fA-F]|__\$[0-9a-fA-F]{34}\$__)*$/, "not bytecode")
+  .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
+
 const abiSchema = z
   .array(z.looseObject({ type: z.string() }))
   .transform((a) => a as unknown as Abi);
@@ -45,16 +51,16 @@ const artifactFileSchema = z.object({
   contractName: z.string(),
   sourceName: z.string(),
   abi: abiSchema,
-  bytecode: hexSchema,
-  deployedBytecode: hexSchema,
+  bytecode: bytecodeSchema,
+  deployedBytecode: bytecodeSchema,
   linkReferences: linkRefsSchema,
 });
 
 const solcContractSchema = z.object({
   abi: abiSchema,
   evm: z.object({
-    bytecode: z.object({ object: hexSchema, linkReferences: linkRefsSchema }),
-    deployedBytecode: z.object({ object: hexSchema }),
+    bytecode: z.object({ object: bytecodeSchema, linkReferences: linkRefsSchema }),
+    deployedBytecode: z.object({ object: bytecodeSchema }),
   }),
 });
 
