@@ -229,7 +229,8 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     console.log(`    10 devices: ${small} gas, 200 devices: ${large} gas, difference ${diff}`);
     // Devices appear on chain only as roots and counts: the difference is calldata/cold-slot noise.
     assert.ok(diff < 2_000n, `gas differs by ${diff}`);
-    assert.ok(large < 1_600_000n, `lifecycle gas ${large}`);
+    // Receipt gas: includes 21,000 intrinsic + calldata for each of the 15 transactions.
+    assert.ok(large < 2_500_000n, `lifecycle gas ${large}`);
   });
 
   it("happy path with 200 devices: exact fees, royalty, protocol fee, refund; every device claims", async () => {
@@ -310,6 +311,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     const customerBefore = await env.balance(c);
     const devBefore = await env.balance(who(developer!));
     const treasuryBefore = await env.balance(env.addr("TimelockController"));
+    const settlementBefore = await env.balance(env.addr("Settlement"));
     await report(run.jobId, [], false);
     assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Failed);
     const f = (bps: bigint) => fee(20n, bps);
@@ -317,6 +319,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     assert.equal((await env.balance(c)) - customerBefore, escrow - nodeFees);
     assert.equal(await env.balance(who(developer!)), devBefore, "no royalty");
     assert.equal(await env.balance(env.addr("TimelockController")), treasuryBefore, "no protocol fee");
-    assert.equal(await env.balance(env.addr("Settlement")), 0n);
+    assert.equal(await env.balance(env.addr("Settlement")), settlementBefore, "no device pool");
+    assert.equal((await env.read<{ success: boolean }>("Settlement", "reportOf", [run.jobId])).success, false);
   });
 });
