@@ -55,7 +55,11 @@ export const attestationConfigSchema = z
         revealWindow: z.number().int().positive().default(DAY),
         slashAmount: uint.default(100n * ETHER),
         /** Seconds after acceptance before unclaimed trainer payouts return to the poster. */
-        claimWindow: z.number().int().positive().default(30 * DAY),
+        claimWindow: z
+          .number()
+          .int()
+          .positive()
+          .default(30 * DAY),
       })
       .prefault({}),
   })

@@ -27,7 +27,12 @@ export interface AttestationStepDeps {
   /** Addresses of already deployed proxies (from the manifest). */
   addressOf(name: string): Address | undefined;
   ensureProxy(name: string, initArgs: () => readonly unknown[]): Promise<Address>;
-  read(address: Address, artifactName: string, fn: string, args?: readonly unknown[]): Promise<unknown>;
+  read(
+    address: Address,
+    artifactName: string,
+    fn: string,
+    args?: readonly unknown[],
+  ): Promise<unknown>;
   send(
     what: string,
     address: Address,

@@ -36,7 +36,14 @@ const BID = 3n * ETHER;
 const REWARD = 2n * ETHER;
 const QUORUM = 3;
 const SLASH = 100n * ETHER;
-const FEES = { distributor: 200n, aggregator: 300n, attestors: 300n, reporter: 200n, protocol: 250n, royalty: 500n };
+const FEES = {
+  distributor: 200n,
+  aggregator: 300n,
+  attestors: 300n,
+  reporter: 200n,
+  protocol: 250n,
+  royalty: 500n,
+};
 const AGG = label("aggregate-vector");
 const ATTESTATION_PHASE = 3_600;
 
@@ -83,7 +90,15 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     await env.stakeNode(aggregator!, Role.Aggregator, 10_000n * ETHER);
     await env.stakeNode(reporter!, Role.Reporter, 5_000n * ETHER);
     for (const w of attestorWallets) await env.stakeNode(w, Role.Attestor, 5_000n * ETHER);
-    await env.send(developer!, "AlgorithmMarketplace", "list", [PKG, MODEL_SHA, SCHEMA, USE_PRICE, 0n, 0n, ""]);
+    await env.send(developer!, "AlgorithmMarketplace", "list", [
+      PKG,
+      MODEL_SHA,
+      SCHEMA,
+      USE_PRICE,
+      0n,
+      0n,
+      "",
+    ]);
     algorithmId = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     await env.fund([who(customer!)], 1_000_000n * ETHER);
     await env.approve(customer!, "JobMarket");
@@ -98,7 +113,10 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     assert.equal(await env.read("JobMarket", "moduleOf", [sRole]), env.addr("Settlement"));
     assert.equal(await env.read("NodeStaking", "isSlasher", [env.addr("ResultAttestation")]), true);
     assert.equal(await env.read("NodeStaking", "isSlasher", [env.addr("FineTuning")]), true);
-    assert.equal(await env.read("AlgorithmMarketplace", "isPublisher", [env.addr("FineTuning")]), true);
+    assert.equal(
+      await env.read("AlgorithmMarketplace", "isPublisher", [env.addr("FineTuning")]),
+      true,
+    );
     const timelock = env.addr("TimelockController");
     for (const n of ["ResultAttestation", "Settlement", "FineTuning", "JobMarket"])
       assert.equal(await env.read(n, "governance"), timelock, `${n} governed by the timelock`);
@@ -135,7 +153,11 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     const jobId = await env.read<bigint>("JobMarket", "jobCount");
     const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
     const salt = label(`bid-salt-${jobId}`);
-    await env.send(customer!, "JobMarket", "commitBid", [jobId, bidCommitment(jobId, BID, salt, c), BID]);
+    await env.send(customer!, "JobMarket", "commitBid", [
+      jobId,
+      bidCommitment(jobId, BID, salt, c),
+      BID,
+    ]);
     const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
     await env.warpTo(commitEnd!);
     await env.send(keeper, "JobMarket", "revealBid", [jobId, BID, salt]);
@@ -144,8 +166,12 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
 
     // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
-    const devices = Array.from({ length: nDevices }, (_, i) => localAccount(`job-${jobId}-device-${i}`));
-    const cohort = buildMerkleTree(devices.map((d, i) => ({ account: d.address, value: BigInt(i) })));
+    const devices = Array.from({ length: nDevices }, (_, i) =>
+      localAccount(`job-${jobId}-device-${i}`),
+    );
+    const cohort = buildMerkleTree(
+      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
+    );
     await env.send(distributor!, "JobMarket", "assignCohort", [
       jobId,
       cohort.root,
@@ -176,7 +202,11 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       ]);
     await env.warpTo(BigInt(att.commitDeadline) + 1n);
     for (const [i, a] of attestors.entries())
-      await env.send(attestorWallet(a), "ResultAttestation", "revealAttestation", [jobId, votes[i], salts[i]]);
+      await env.send(attestorWallet(a), "ResultAttestation", "revealAttestation", [
+        jobId,
+        votes[i],
+        salts[i],
+      ]);
     await env.send(aggregator!, "ResultAttestation", "revealAggregate", [jobId, AGG, aggSalt]);
     await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
     const gas = env.gasLog.slice(start).reduce((s, r) => s + r.gas, 0n);
@@ -267,19 +297,29 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     const paidOut = total + nodeFees + f(FEES.royalty) + f(FEES.protocol);
     // Customer paid: per-use price, clearing price (the reserve: one bid, K = 2) and what the split used;
     // the unused budget (dropouts' rewards, attestor rounding) came back.
-    assert.equal(customerStart - (await env.balance(who(customer!))), USE_PRICE + RESERVE + paidOut);
+    assert.equal(
+      customerStart - (await env.balance(who(customer!))),
+      USE_PRICE + RESERVE + paidOut,
+    );
 
     const claimGas: bigint[] = [];
     for (const e of entries) {
       const d = run.devices.find((x) => getAddress(x.address) === e.account)!;
       const w = await env.localWallet(d);
       claimGas.push(
-        await env.send(w, "Settlement", "claim", [run.jobId, e.account, e.value, tree.proof(e.account)], "claim"),
+        await env.send(
+          w,
+          "Settlement",
+          "claim",
+          [run.jobId, e.account, e.value, tree.proof(e.account)],
+          "claim",
+        ),
       );
       assert.equal(await env.balance(e.account), e.value);
     }
     for (const [i, d] of run.devices.entries())
-      if (i % 10 === 9) assert.equal(await env.balance(getAddress(d.address)), 0n, "dropout unpaid");
+      if (i % 10 === 9)
+        assert.equal(await env.balance(getAddress(d.address)), 0n, "dropout unpaid");
     assert.equal(await env.balance(env.addr("Settlement")), 0n);
     assert.equal(await env.read("Settlement", "totalOutstanding"), 0n);
     const max = claimGas.reduce((a, b) => (a > b ? a : b));
@@ -291,9 +331,14 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     const run = await runToAttested(20, 1);
     const liar = run.attestors[1]!;
     assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Attested);
-    assert.equal(await env.read("NodeStaking", "stakeOf", [liar, Role.Attestor]), 5_000n * ETHER - SLASH);
+    assert.equal(
+      await env.read("NodeStaking", "stakeOf", [liar, Role.Attestor]),
+      5_000n * ETHER - SLASH,
+    );
     assert.equal(await env.read("NodeStaking", "isActive", [liar, Role.Attestor]), false);
-    const agreeing = await env.read<readonly Address[]>("ResultAttestation", "agreeingAttestors", [run.jobId]);
+    const agreeing = await env.read<readonly Address[]>("ResultAttestation", "agreeingAttestors", [
+      run.jobId,
+    ]);
     assert.equal(agreeing.length, 2);
     assert.ok(!agreeing.map(getAddress).includes(liar));
     const liarBefore = await env.balance(liar);
@@ -315,11 +360,19 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     await report(run.jobId, [], false);
     assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Failed);
     const f = (bps: bigint) => fee(20n, bps);
-    const nodeFees = f(FEES.distributor) + f(FEES.aggregator) + f(FEES.reporter) + (f(FEES.attestors) / 3n) * 3n;
+    const nodeFees =
+      f(FEES.distributor) + f(FEES.aggregator) + f(FEES.reporter) + (f(FEES.attestors) / 3n) * 3n;
     assert.equal((await env.balance(c)) - customerBefore, escrow - nodeFees);
     assert.equal(await env.balance(who(developer!)), devBefore, "no royalty");
-    assert.equal(await env.balance(env.addr("TimelockController")), treasuryBefore, "no protocol fee");
+    assert.equal(
+      await env.balance(env.addr("TimelockController")),
+      treasuryBefore,
+      "no protocol fee",
+    );
     assert.equal(await env.balance(env.addr("Settlement")), settlementBefore, "no device pool");
-    assert.equal((await env.read<{ success: boolean }>("Settlement", "reportOf", [run.jobId])).success, false);
+    assert.equal(
+      (await env.read<{ success: boolean }>("Settlement", "reportOf", [run.jobId])).success,
+      false,
+    );
   });
 });

@@ -31,7 +31,13 @@ export const ETHER = 10n ** 18n;
 export const BPS = 10_000n;
 
 /** NodeStaking roles. */
-export const Role = { Distributor: 0, Aggregator: 1, Attestor: 2, Reporter: 3, Refiner: 4 } as const;
+export const Role = {
+  Distributor: 0,
+  Aggregator: 1,
+  Attestor: 2,
+  Reporter: 3,
+  Refiner: 4,
+} as const;
 
 /** IJobMarket.JobStatus. */
 export const JobStatus = {
@@ -152,7 +158,11 @@ export class ProtocolEnv {
   /** A wallet client for a local account, given gas money. */
   async localWallet(account: PrivateKeyAccount) {
     await this.conn.networkHelpers.setBalance(account.address, ETHER);
-    return createWalletClient({ account, chain: this.pub.chain, transport: custom(this.conn.provider) });
+    return createWalletClient({
+      account,
+      chain: this.pub.chain,
+      transport: custom(this.conn.provider),
+    });
   }
 
   async read<T = unknown>(
@@ -247,9 +257,11 @@ export class ProtocolEnv {
   /** Moves the chain to the start of the next auction epoch when the current commit window closed. */
   async warpToCommitWindow(): Promise<bigint> {
     let epoch = await this.read<bigint>("JobMarket", "currentEpoch");
-    const [, commitEnd, , epochEnd] = await this.read<readonly bigint[]>("JobMarket", "epochWindows", [
-      epoch,
-    ]);
+    const [, commitEnd, , epochEnd] = await this.read<readonly bigint[]>(
+      "JobMarket",
+      "epochWindows",
+      [epoch],
+    );
     if ((await this.now()) + 5n >= commitEnd!) {
       await this.warpTo(epochEnd!);
       epoch += 1n;
