@@ -24,11 +24,6 @@ export interface Artifact {
 
 export type LinkReferences = Record<string, Record<string, { start: number; length: number }[]>>;
 
-const hexSchema = z
-  .string()
-  .regex(/^(0x)?[0-9a-fA-F]*$/, "not hex")
-  .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
-
 /** Creation / runtime bytecode: hex, possibly with unlinked library placeholders `__$<34 hex>$__`. */
 const bytecodeSchema = z
   .string()

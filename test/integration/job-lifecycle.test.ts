@@ -80,10 +80,11 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       jobMarket: { capacity: 2, reservePrice: RESERVE },
       attestation: { resultAttestation: { quorum: QUORUM, slashAmount: SLASH } },
     });
-    [, customer, developer, distributor, aggregator, reporter] = env.wallets as [
-      never,
-      ...ProtocolEnv["wallets"],
-    ];
+    customer = env.wallet(1);
+    developer = env.wallet(2);
+    distributor = env.wallet(3);
+    aggregator = env.wallet(4);
+    reporter = env.wallet(5);
     keeper = env.wallet(11);
     attestorWallets = [6, 7, 8, 9, 10].map((i) => env.wallet(i));
     await env.stakeNode(distributor!, Role.Distributor, 10_000n * ETHER);

@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { getAddress, hashTypedData, verifyTypedData, type Address, type Hex } from "viem";
-import { devAccount } from "#sdk/chain/clients.ts";
+import { mnemonicToAccount } from "viem/accounts";
+import { DEV_MNEMONIC } from "#sdk/chain/clients.ts";
 import {
   bidCommitment,
   BPS,
@@ -43,7 +44,7 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
   let keeper: ProtocolEnv["wallets"][number];
   let treasury: Address;
   let algorithmId: bigint;
-  let jobs: bigint[] = [];
+  const jobs: bigint[] = [];
   const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
 
   before(async () => {
@@ -261,7 +262,8 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
   });
 
   it("1,000 EIP-712 vouchers signed and verified off-chain, settled with one on-chain claim", async () => {
-    const sender = devAccount(3); // the customer's key (Hardhat account #3), signing locally
+    // The customer's key (Hardhat account #3) as a local viem account: signatures are made off-chain.
+    const sender = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 3 });
     assert.equal(getAddress(sender.address), who(customer));
     const recipient = who(developer);
     const channels = env.addr("PaymentChannels");
