@@ -26,8 +26,8 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     uint256 public constant MAX_EPOCH_LENGTH = 365 days;
     /// @notice Largest allowed halving period, in epochs.
     uint256 public constant MAX_HALVING_EPOCHS = 100_000;
-    /// @notice Largest allowed k (one bit of the claimed bitmap per draw; bit 255 is a sentinel).
-    uint256 public constant MAX_WINNERS_PER_EPOCH = 255;
+    /// @notice Largest allowed k (one bit per draw of the 64-bit claimed bitmap).
+    uint256 public constant MAX_WINNERS_PER_EPOCH = 64;
     /// @notice Shortest allowed claim window.
     uint256 public constant MIN_CLAIM_WINDOW = 1 hours;
     /// @notice Longest allowed claim window.
@@ -39,19 +39,15 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     /// @notice Time after a VRF request before anyone may request again for the same epoch.
     uint256 public constant DRAW_RETRY_DELAY = 1 days;
 
-    /// @dev Pre-set bit of every claimed bitmap so the first claim of an epoch writes a non-zero slot.
-    uint256 private constant CLAIMED_SENTINEL = 1 << 255;
-
     struct EpochData {
         bytes32 root;
         uint256 randomWord;
-        // one slot, read by claim
+        // one slot, read and written by claim; bit j of claimedBits is set once draw j is claimed
         uint96 perWinner;
-        uint64 n;
-        uint16 k;
+        uint40 n;
+        uint8 k;
         uint40 claimDeadline;
-        // bit j set once draw j is claimed; bit 255 is the sentinel
-        uint256 claimedBits;
+        uint64 claimedBits;
         uint256 requestId;
         uint96 budget;
         uint40 postedAt;
@@ -62,15 +58,16 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
 
     /// @custom:storage-location erc7201:dml.storage.GrowthPool
     struct GrowthPoolStorage {
+        // token and totalClaimed share a slot: claim reads the one and writes the other
         IERC20 token;
-        uint96 cap;
+        uint96 totalClaimed;
         INodeStaking staking;
+        uint96 cap;
         Config config;
         VrfConfig vrf;
         uint128 totalEmitted;
-        uint128 totalClaimed;
         uint128 carry;
-        uint128 totalSwept;
+        uint256 totalSwept;
         uint256 nextEpoch;
         Era[] eras;
         mapping(uint256 epoch => EpochData) epochs;
@@ -131,7 +128,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         EpochData storage ep = $.epochs[epoch];
         ep.postedAt = uint40(block.timestamp);
         ep.root = root;
-        ep.n = uint64(n);
+        ep.n = uint40(n);
         _allocate($, ep, epoch, n);
         emit EpochPosted(epoch, msg.sender, root, n, ep.k, ep.budget, ep.perWinner, $.carry, cid);
         if (ep.k != 0) requestId = _requestDraw($, ep, epoch);
@@ -184,8 +181,8 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         if (deadline == 0) revert GrowthPoolNotDrawn(epoch);
         if (block.timestamp > deadline) revert GrowthPoolClaimWindowClosed(epoch, deadline);
         if (j >= ep.k) revert GrowthPoolInvalidDraw(epoch, j);
-        uint256 bits = ep.claimedBits;
-        uint256 mask = 1 << j;
+        uint64 bits = ep.claimedBits;
+        uint64 mask = uint64(1 << j);
         if (bits & mask != 0) revert GrowthPoolAlreadyClaimed(epoch, j);
         if (index != _winner(ep.randomWord, j, ep.n)) revert GrowthPoolNotWinner(epoch, j, index);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, index))));
@@ -195,7 +192,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
 
         ep.claimedBits = bits | mask;
         uint256 amount = ep.perWinner;
-        $.totalClaimed += uint128(amount);
+        $.totalClaimed += uint96(amount);
         emit Claimed(epoch, j, account, index, amount);
         $.token.safeTransfer(account, amount);
     }
@@ -212,7 +209,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         ep.swept = true;
         amount = uint256(ep.perWinner) * (ep.k - _claimedCount(ep.claimedBits));
         $.totalEmitted -= uint128(amount);
-        $.totalSwept += uint128(amount);
+        $.totalSwept += amount;
         $.carry += uint128(amount);
         emit Swept(epoch, amount, $.carry);
     }
@@ -321,7 +318,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
 
     /// @inheritdoc IGrowthPool
     function isClaimed(uint256 epoch, uint256 j) external view returns (bool) {
-        return j < 255 && (_getGrowthPoolStorage().epochs[epoch].claimedBits >> j) & 1 == 1;
+        return j < 64 && (_getGrowthPoolStorage().epochs[epoch].claimedBits >> j) & 1 == 1;
     }
 
     /// @inheritdoc IGrowthPool
@@ -392,18 +389,13 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
             revert GrowthPoolNotDistributor(msg.sender);
         }
         if ((n == 0) != (root == bytes32(0))) revert GrowthPoolInvalidRoot(root, n);
-        if (n > type(uint64).max) revert GrowthPoolTooManyDevices(n);
+        if (n > type(uint40).max) revert GrowthPoolTooManyDevices(n);
     }
 
     /// @dev Sets the epoch's budget: its scheduled emission plus the rollover of earlier epochs, clamped to what
     ///      is left of the pool, split into k equal draws. Without devices (or when a draw would be worth
     ///      nothing) the whole amount rolls over; the division dust always rolls over.
-    function _allocate(
-        GrowthPoolStorage storage $,
-        EpochData storage ep,
-        uint256 epoch,
-        uint256 n
-    ) private {
+    function _allocate(GrowthPoolStorage storage $, EpochData storage ep, uint256 epoch, uint256 n) private {
         uint256 owed = $.carry + _emission($, epoch);
         uint256 k;
         uint256 budget;
@@ -422,10 +414,9 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         $.carry = uint128(budget - allocated);
         $.totalEmitted += uint128(allocated);
         ep.perWinner = uint96(perWinner);
-        ep.k = uint16(k);
+        ep.k = uint8(k);
         ep.budget = uint96(budget);
         ep.claimWindow = $.config.claimWindow;
-        ep.claimedBits = CLAIMED_SENTINEL;
     }
 
     function _requestDraw(
@@ -501,7 +492,6 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     }
 
     function _claimedCount(uint256 bits) private pure returns (uint256 count) {
-        bits &= ~CLAIMED_SENTINEL;
         while (bits != 0) {
             bits &= bits - 1;
             ++count;

@@ -20,6 +20,7 @@ import {
   parseEventLogs,
   toHex,
   zeroAddress,
+  zeroHash,
   type Abi,
   type Account,
   type Address,
@@ -559,6 +560,60 @@ async function ensureVrfConsumer(
   );
 }
 
+/** Salt of the genesis batch (same as test/utils/ProtocolFixture.sol). */
+export const GENESIS_SALT = keccak256(toHex("dml.genesis"));
+
+/** Genesis allocations: from the config, or on the dev chain 1,000,000 DML to Hardhat account #1 (a faucet). */
+export function genesisAllocations(
+  config: DeployConfig,
+  dev: boolean,
+): { to: Address; amount: bigint }[] {
+  if (config.genesis.allocations) return config.genesis.allocations;
+  return dev ? [{ to: getAddress(devAccount(1).address), amount: 1_000_000n * 10n ** 18n }] : [];
+}
+
+/**
+ * Schedules and executes (delay 0) the timelock batch that pays the genesis allocations from the treasury
+ * and sets the real delay. Idempotent: a done operation is skipped, a scheduled one is only executed.
+ */
+async function genesis(ctx: Ctx, timelock: Address, token: Address): Promise<void> {
+  const tl = loadArtifact("TimelockController", ctx.artifactsDir).abi;
+  const erc20 = loadArtifact("DMLToken", ctx.artifactsDir).abi;
+  const allocations = genesisAllocations(ctx.config, ctx.dev);
+  const targets: Address[] = [];
+  const payloads: Hex[] = [];
+  for (const a of allocations) {
+    targets.push(token);
+    payloads.push(
+      encodeFunctionData({ abi: erc20, functionName: "transfer", args: [a.to, a.amount] }),
+    );
+  }
+  targets.push(timelock);
+  payloads.push(
+    encodeFunctionData({
+      abi: tl,
+      functionName: "updateDelay",
+      args: [ctx.config.timelock.minDelay],
+    }),
+  );
+  const values = targets.map(() => 0n);
+  const args = [targets, values, payloads, zeroHash, GENESIS_SALT] as const;
+  const id = (await read(ctx, timelock, "TimelockController", "hashOperationBatch", args)) as Hex;
+  await step(
+    ctx,
+    "timelock.genesis",
+    async () => (await read(ctx, timelock, "TimelockController", "isOperationDone", [id])) === true,
+    async () => {
+      const out: TransactionReceipt[] = [];
+      if ((await read(ctx, timelock, "TimelockController", "isOperation", [id])) !== true) {
+        out.push(await send(ctx, "schedule genesis", timelock, tl, "scheduleBatch", [...args, 0n]));
+      }
+      out.push(await send(ctx, "execute genesis", timelock, tl, "executeBatch", args));
+      return out;
+    },
+  );
+}
+
 // ------------------------------------------------------------------------------------------ deployment
 
 /** Deploys (or resumes deploying) the protocol. Safe to run repeatedly. */
@@ -632,9 +687,11 @@ async function run(ctx: Ctx): Promise<void> {
   if (withPool) await ensureImplementation(ctx, "GrowthPool");
 
   // 2. Timelock: the treasury and the protocol's governance. Anyone may execute a ready operation.
+  // Zero delay and the deployer as bootstrap proposer so the genesis batch runs during deployment; the
+  // batch itself raises the delay to `config.timelock.minDelay` and the deployer's roles are removed below.
   const timelock = await ensureContract(ctx, "TimelockController", "TimelockController", () => [
-    config.timelock.minDelay,
-    [],
+    0n,
+    [ctx.deployer],
     [zeroAddress],
     ctx.deployer,
   ]);
@@ -760,7 +817,7 @@ async function run(ctx: Ctx): Promise<void> {
     ]);
   }
 
-  // 6b. ResultAttestation, Settlement, FineTuning and their wiring (script/deploy-steps/attestation.ts).
+  // 6a. ResultAttestation, Settlement, FineTuning and their wiring (script/deploy-steps/attestation.ts).
   await deployAttestationStep({
     deployer: ctx.deployer,
     timelock,
@@ -773,6 +830,9 @@ async function run(ctx: Ctx): Promise<void> {
     send: (what, address, abi, fn, args) => send(ctx, what, address, abi, fn, args),
     step: (name, isDone, run) => step(ctx, name, isDone, run),
   });
+
+  // 6b. Genesis: the timelock (treasury) pays the genesis allocations and raises its own delay.
+  await genesis(ctx, timelock, token);
 
   // 7. Timelock roles: the governor proposes and cancels, anyone executes, the deployer keeps nothing.
   if (governor) {
@@ -841,17 +901,38 @@ async function run(ctx: Ctx): Promise<void> {
     await step(
       ctx,
       "timelock.renounceAdmin",
-      async () =>
-        (await read(ctx, timelock, "TimelockController", "hasRole", [
-          DEFAULT_ADMIN_ROLE,
-          ctx.deployer,
-        ])) === false,
-      async () => [
-        await send(ctx, "renounce admin", timelock, tl, "renounceRole", [
-          DEFAULT_ADMIN_ROLE,
-          ctx.deployer,
-        ]),
-      ],
+      async () => {
+        for (const role of [PROPOSER_ROLE, CANCELLER_ROLE, DEFAULT_ADMIN_ROLE]) {
+          if (
+            (await read(ctx, timelock, "TimelockController", "hasRole", [role, ctx.deployer])) ===
+            true
+          )
+            return false;
+        }
+        return true;
+      },
+      async () => {
+        const out: TransactionReceipt[] = [];
+        for (const role of [PROPOSER_ROLE, CANCELLER_ROLE]) {
+          if (
+            (await read(ctx, timelock, "TimelockController", "hasRole", [role, ctx.deployer])) ===
+            true
+          )
+            out.push(
+              await send(ctx, "revoke bootstrap role", timelock, tl, "revokeRole", [
+                role,
+                ctx.deployer,
+              ]),
+            );
+        }
+        out.push(
+          await send(ctx, "renounce admin", timelock, tl, "renounceRole", [
+            DEFAULT_ADMIN_ROLE,
+            ctx.deployer,
+          ]),
+        );
+        return out;
+      },
     );
   }
   save(ctx);

@@ -84,7 +84,7 @@ interface IGrowthPool {
     error GrowthPoolEpochOutOfOrder(uint256 epoch, uint256 expected);
     /// @notice `n == 0` requires a zero root and `n > 0` a non-zero root.
     error GrowthPoolInvalidRoot(bytes32 root, uint256 n);
-    /// @notice The device count does not fit 64 bits.
+    /// @notice The device count does not fit 40 bits (about 1.1e12 devices).
     error GrowthPoolTooManyDevices(uint256 n);
     /// @notice The epoch was not posted.
     error GrowthPoolNotPosted(uint256 epoch);
@@ -120,7 +120,13 @@ interface IGrowthPool {
     // ---------------------------------------------------------------- events
 
     /// @notice The pool was initialised with `cap` tokens and the initial schedule `E0 = e0`.
-    event GrowthPoolInitialized(address indexed token, address indexed staking, uint256 cap, uint256 e0, Config config);
+    event GrowthPoolInitialized(
+        address indexed token,
+        address indexed staking,
+        uint256 cap,
+        uint256 e0,
+        Config config
+    );
     /// @notice An epoch was posted. `budget` is its emission plus the rollover it consumed (0 when `n == 0`),
     ///         `perWinner = budget / k`, and `carry` is the rollover left for the next posted epoch.
     event EpochPosted(
@@ -137,14 +143,30 @@ interface IGrowthPool {
     /// @notice Random words were requested from the VRF coordinator for `epoch`.
     event DrawRequested(uint256 indexed epoch, uint256 indexed requestId);
     /// @notice The VRF coordinator delivered the epoch's random word; claims are open until `claimDeadline`.
-    event EpochDrawn(uint256 indexed epoch, uint256 indexed requestId, uint256 randomWord, uint256 claimDeadline);
+    event EpochDrawn(
+        uint256 indexed epoch,
+        uint256 indexed requestId,
+        uint256 randomWord,
+        uint256 claimDeadline
+    );
     /// @notice Draw `j` of `epoch` paid `amount` to `account` (device index `index`).
-    event Claimed(uint256 indexed epoch, uint256 indexed j, address indexed account, uint256 index, uint256 amount);
+    event Claimed(
+        uint256 indexed epoch,
+        uint256 indexed j,
+        address indexed account,
+        uint256 index,
+        uint256 amount
+    );
     /// @notice The unclaimed `amount` of `epoch` returned to the pool and joined the rollover (`carry`).
     event Swept(uint256 indexed epoch, uint256 amount, uint256 carry);
     /// @notice The halving period changes to `newHalvingEpochs` from epoch `fromEpoch`, keeping the emission
     ///         level `e0` that the old schedule gives at `fromEpoch`.
-    event HalvingEpochsUpdated(uint256 oldHalvingEpochs, uint256 newHalvingEpochs, uint256 fromEpoch, uint256 e0);
+    event HalvingEpochsUpdated(
+        uint256 oldHalvingEpochs,
+        uint256 newHalvingEpochs,
+        uint256 fromEpoch,
+        uint256 e0
+    );
     /// @notice `k` changes for epochs posted from now on.
     event WinnersPerEpochUpdated(uint256 oldWinnersPerEpoch, uint256 newWinnersPerEpoch);
     /// @notice The claim window changes for epochs posted from now on.
@@ -168,9 +190,12 @@ interface IGrowthPool {
     /// @param n Number of devices in the list (indices 0..n-1).
     /// @param cid IPFS CID of the full device list.
     /// @return requestId The VRF request id, 0 when nothing is drawn.
-    function postEpoch(uint256 epoch, bytes32 root, uint256 n, string calldata cid)
-        external
-        returns (uint256 requestId);
+    function postEpoch(
+        uint256 epoch,
+        bytes32 root,
+        uint256 n,
+        string calldata cid
+    ) external returns (uint256 requestId);
 
     /// @notice Re-requests the random word of a posted epoch whose request was not fulfilled within
     ///         `DRAW_RETRY_DELAY` (e.g. an unfunded subscription or a replaced coordinator). Permissionless.
@@ -182,7 +207,13 @@ interface IGrowthPool {
 
     /// @notice Pays draw `j` of `epoch` (`perWinner` tokens) to `account`, the device at the winning `index`.
     ///         Permissionless (anyone may submit the proof; tokens always go to `account`).
-    function claim(uint256 epoch, uint256 j, address account, uint256 index, bytes32[] calldata proof) external;
+    function claim(
+        uint256 epoch,
+        uint256 j,
+        address account,
+        uint256 index,
+        bytes32[] calldata proof
+    ) external;
 
     /// @notice After the claim window, returns the epoch's unclaimed rewards to the pool; they are added to the
     ///         rollover of the next posted epoch. Permissionless.

@@ -34,6 +34,15 @@ export const deployConfigSchema = z.object({
       minDelay: uint.default(2n * DAY),
     })
     .prefault({}),
+  genesis: z
+    .object({
+      /**
+       * Transfers from the treasury executed by the timelock during deployment. Default: none on a real
+       * network; 1,000,000 DML to Hardhat account #1 (a faucet for operators and tests) on the dev chain.
+       */
+      allocations: z.array(z.object({ to: address, amount: uint })).optional(),
+    })
+    .prefault({}),
   governor: z
     .object({
       votingDelay: uint.default(DAY),
@@ -127,8 +136,8 @@ export const deployConfigSchema = z.object({
       epochLength: uint.default(DAY),
       /** Epochs per halving (H). */
       halvingEpochs: uint.default(365n),
-      /** Winners per epoch (k). */
-      winnersPerEpoch: uint.default(10n),
+      /** Winners per epoch (k), at most 64. */
+      winnersPerEpoch: uint.refine((k) => k >= 1n && k <= 64n, "between 1 and 64").default(10n),
       /** Seconds a winner has to claim after the draw. */
       claimWindow: uint.default(30n * DAY),
     })

@@ -66,13 +66,31 @@ export function currentArtifactBuildInfos(
   return out;
 }
 
-/** Validates every current build info once and returns one source contract per fully qualified name. */
+/** A build info that upgrades-core could not validate at all (its contracts are left out). */
+export interface BuildInfoFailure {
+  buildInfoId: string;
+  /** Project contracts whose current artifact comes from this build info. */
+  contracts: string[];
+  message: string;
+}
+
+export interface SourceContracts {
+  contracts: SourceContract[];
+  failures: BuildInfoFailure[];
+}
+
+/**
+ * Validates every current build info once and returns one source contract per fully qualified name.
+ * A build info on which upgrades-core throws (e.g. an ERC-7201 namespace declared twice in one inheritance
+ * chain) is reported in `failures` instead of aborting the others.
+ */
 export async function loadSourceContracts(
   artifactsDir = DEFAULT_ARTIFACTS_DIR,
-): Promise<SourceContract[]> {
+): Promise<SourceContracts> {
   const owners = currentArtifactBuildInfos(artifactsDir);
   const ids = [...new Set(owners.values())];
   const byName = new Map<string, { contract: SourceContract; id: string }>();
+  const failures: BuildInfoFailure[] = [];
   for (const id of ids) {
     // One directory per build info, so each source contract is known to come from `id`.
     const dir = mkdtempSync(path.join(tmpdir(), "dml-bi-"));
@@ -80,14 +98,51 @@ export async function loadSourceContracts(
       symlinkSync(path.join(artifactsDir, "build-info", f), path.join(dir, f));
     }
     const files = await getBuildInfoFiles(dir);
-    for (const contract of validateBuildInfoContracts(files)) {
+    let validated: SourceContract[] | undefined;
+    // upgrades-core throws for the whole build info when one contract is malformed (e.g. a namespace
+    // declared twice). Take the offending test source out, report it, and validate the rest.
+    for (let attempt = 0; attempt < 8 && !validated; attempt++) {
+      try {
+        validated = validateBuildInfoContracts(files);
+      } catch (err) {
+        const message = (err as Error).message;
+        const culprit = [...message.matchAll(/- (?:project\/)?(test\/[\w/.-]+\.sol):\d+/g)][0]?.[1];
+        const removed = culprit ? removeSource(files, culprit) : false;
+        const contracts = [...owners]
+          .filter(([fqn, owner]) => owner === id && (!removed || fqn.startsWith(`${culprit}:`)))
+          .map(([fqn]) => fqn);
+        failures.push({ buildInfoId: id, contracts, message });
+        if (!removed) break;
+      }
+    }
+    if (!validated) continue;
+    for (const contract of validated) {
       const fqn = normalizeName(contract.fullyQualifiedName);
       const prev = byName.get(fqn);
       const owner = owners.get(fqn);
       if (!prev || (owner === id && prev.id !== id)) byName.set(fqn, { contract, id });
     }
   }
-  return [...byName.values()].map((v) => v.contract);
+  return { contracts: [...byName.values()].map((v) => v.contract), failures };
+}
+
+/** Drops `source` (with or without Hardhat's "project/" prefix) from a build info's input and output. */
+function removeSource(
+  files: Awaited<ReturnType<typeof getBuildInfoFiles>>,
+  source: string,
+): boolean {
+  let removed = false;
+  for (const f of files) {
+    for (const key of [source, `project/${source}`]) {
+      if (key in f.output.sources) {
+        delete f.output.sources[key];
+        delete f.output.contracts[key];
+        delete f.input.sources[key];
+        removed = true;
+      }
+    }
+  }
+  return removed;
 }
 
 export interface SafetyQuery {

@@ -5,7 +5,7 @@
  * packages (OpenZeppelin's ERC1967Proxy and TimelockController, Chainlink's VRF coordinator mock) get no
  * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/`.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Abi, Hex } from "viem";
 import { z } from "zod";
@@ -87,12 +87,18 @@ function findProjectArtifact(dir: string, name: string): string[] {
 function fromBuildInfo(dir: string, name: string): Artifact | undefined {
   const biDir = path.join(dir, "build-info");
   if (!existsSync(biDir)) return undefined;
-  for (const file of readdirSync(biDir).filter((f) => f.endsWith(".output.json"))) {
+  // Newest first; parse only files whose text names the contract (build infos are tens of MB each).
+  const files = readdirSync(biDir)
+    .filter((f) => f.endsWith(".output.json"))
+    .map((f) => ({ f, t: statSync(path.join(biDir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t)
+    .map((x) => x.f);
+  for (const file of files) {
+    const text = readFileSync(path.join(biDir, file), "utf8");
+    if (!text.includes(`"${name}":{"abi"`)) continue;
     let parsed;
     try {
-      parsed = buildInfoOutputSchema.parse(
-        JSON.parse(readFileSync(path.join(biDir, file), "utf8")),
-      );
+      parsed = buildInfoOutputSchema.parse(JSON.parse(text));
     } catch (cause) {
       throw new ArtifactError(`malformed build-info output ${file}`, { cause });
     }

@@ -56,7 +56,13 @@ contract GrowthPoolTest is GrowthPoolBase {
         vm.expectEmit(true, true, true, true, predicted);
         emit IGovernedUUPS.GovernanceTransferred(address(0), governance);
         vm.expectEmit(true, true, true, true, predicted);
-        emit IGrowthPool.GrowthPoolInitialized(address(token), address(staking), 1_000 ether, 125 ether, _config());
+        emit IGrowthPool.GrowthPoolInitialized(
+            address(token),
+            address(staking),
+            1_000 ether,
+            125 ether,
+            _config()
+        );
         vm.expectEmit(true, true, true, true, predicted);
         emit IGrowthPool.VrfConfigUpdated(address(coordinator), KEY_HASH, subId, 3, CALLBACK_GAS);
         address proxy = address(new ERC1967Proxy(address(implementation), data));
@@ -65,7 +71,13 @@ contract GrowthPoolTest is GrowthPoolBase {
 
     function test_initialize_revertsOnSecondCall() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        pool.initialize(governance, IERC20(address(token)), INodeStaking(address(staking)), _config(), _vrf());
+        pool.initialize(
+            governance,
+            IERC20(address(token)),
+            INodeStaking(address(staking)),
+            _config(),
+            _vrf()
+        );
     }
 
     function test_initialize_revertsOnImplementation() public {
@@ -123,10 +135,10 @@ contract GrowthPoolTest is GrowthPoolBase {
             abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidHalvingEpochs.selector, 0)
         );
         c = _config();
-        c.winnersPerEpoch = 256;
+        c.winnersPerEpoch = 65;
         _expectInitRevert(
             _initData(governance, address(token), address(staking), c, _vrf()),
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 256)
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 65)
         );
         c = _config();
         c.claimWindow = 1 hours - 1;
@@ -233,11 +245,13 @@ contract GrowthPoolTest is GrowthPoolBase {
     function test_postEpoch_revertsOnRootCountMismatch() public {
         _warpToEnd(0);
         vm.startPrank(distributor);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, keccak256("r"), 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, keccak256("r"), 0)
+        );
         pool.postEpoch(0, keccak256("r"), 0, "");
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidRoot.selector, bytes32(0), 4));
         pool.postEpoch(0, bytes32(0), 4, "");
-        uint256 tooMany = uint256(type(uint64).max) + 1;
+        uint256 tooMany = uint256(type(uint40).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolTooManyDevices.selector, tooMany));
         pool.postEpoch(0, keccak256("r"), tooMany, "");
         vm.stopPrank();
@@ -331,7 +345,11 @@ contract GrowthPoolTest is GrowthPoolBase {
         (uint256 requestId, ) = _post(0, _devices(3, 1));
         uint256[] memory words = new uint256[](1);
         vm.expectRevert(
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolOnlyCoordinator.selector, alice, address(coordinator))
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                alice,
+                address(coordinator)
+            )
         );
         vm.prank(alice);
         pool.rawFulfillRandomWords(requestId, words);
@@ -440,7 +458,9 @@ contract GrowthPoolTest is GrowthPoolBase {
         vm.warp(deadline + 1);
         uint256 index = pool.winnerIndex(0, 1);
         bytes32[] memory proof = tree.proofOf(devices[index], index);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, deadline)
+        );
         pool.claim(0, 1, devices[index], index, proof);
     }
 
@@ -626,11 +646,15 @@ contract GrowthPoolTest is GrowthPoolBase {
         pool.setHalvingEpochs(100_001);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidWinnersPerEpoch.selector, 0));
         pool.setWinnersPerEpoch(0);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidClaimWindow.selector, 365 days + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidClaimWindow.selector, 365 days + 1)
+        );
         pool.setClaimWindow(365 days + 1);
         IGrowthPool.VrfConfig memory v = _vrf();
         v.callbackGasLimit = 2_500_001;
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidCallbackGasLimit.selector, 2_500_001));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidCallbackGasLimit.selector, 2_500_001)
+        );
         pool.setVrfConfig(v);
         v = _vrf();
         v.coordinator = address(0);
@@ -646,13 +670,13 @@ contract GrowthPoolTest is GrowthPoolBase {
     function test_setWinnersAndWindow_emitEvents() public {
         vm.startPrank(governance);
         vm.expectEmit(address(pool));
-        emit IGrowthPool.WinnersPerEpochUpdated(K, 255);
-        pool.setWinnersPerEpoch(255);
+        emit IGrowthPool.WinnersPerEpochUpdated(K, 64);
+        pool.setWinnersPerEpoch(64);
         vm.expectEmit(address(pool));
         emit IGrowthPool.ClaimWindowUpdated(WINDOW, 1 hours);
         pool.setClaimWindow(1 hours);
         vm.stopPrank();
-        assertEq(pool.config().winnersPerEpoch, 255);
+        assertEq(pool.config().winnersPerEpoch, 64);
         assertEq(pool.config().claimWindow, 1 hours);
     }
 
@@ -673,7 +697,11 @@ contract GrowthPoolTest is GrowthPoolBase {
         uint256[] memory words = new uint256[](1);
         vm.prank(address(coordinator));
         vm.expectRevert(
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolOnlyCoordinator.selector, address(coordinator), address(next))
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                address(coordinator),
+                address(next)
+            )
         );
         pool.rawFulfillRandomWords(oldRequest, words);
         vm.warp(block.timestamp + 1 days);
@@ -692,8 +720,10 @@ contract GrowthPoolTest is GrowthPoolBase {
         uint256 carry = pool.carry();
         GrowthPoolV2 v2 = new GrowthPoolV2();
         vm.prank(governance);
-        pool.upgradeToAndCall(address(v2), "");
+        pool.upgradeToAndCall(address(v2), abi.encodeCall(GrowthPoolV2.initializeV2, ()));
         assertEq(GrowthPoolV2(address(pool)).version(), 2);
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        GrowthPoolV2(address(pool)).initializeV2();
         assertEq(pool.totalEmitted(), emitted);
         assertEq(pool.totalClaimed(), claimed);
         assertEq(pool.carry(), carry);

@@ -73,7 +73,7 @@ abstract contract GrowthPoolBase is BaseTest {
                 )
             )
         );
-        require(address(pool) == predicted, "prediction");
+        assertEq(address(pool), predicted, "pool proxy address prediction");
         coordinator.addConsumer(subId, address(pool));
 
         _stakeDistributor(distributor);

@@ -71,7 +71,7 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
 
     /// Winner indices are in [0, n) and follow keccak256(abi.encode(word, j)) % n.
     function test_fuzz_winnerIndex_inRange(uint256 n, uint256 word, uint256 j) public {
-        n = bound(n, 1, type(uint64).max);
+        n = bound(n, 1, type(uint40).max);
         j = bound(j, 0, K - 1);
         _warpToEnd(0);
         vm.prank(distributor);
@@ -102,7 +102,9 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
         wrongIndex = bound(wrongIndex, 0, n - 1);
         if (wrongIndex != index) {
             bytes32[] memory otherProof = tree.proofOf(devices[wrongIndex], wrongIndex);
-            vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotWinner.selector, 0, j, wrongIndex));
+            vm.expectRevert(
+                abi.encodeWithSelector(IGrowthPool.GrowthPoolNotWinner.selector, 0, j, wrongIndex)
+            );
             pool.claim(0, j, devices[wrongIndex], wrongIndex, otherProof);
         }
         if (wrongAccount != winner && wrongAccount != address(0)) {
@@ -117,7 +119,9 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
             uint256 at = uint256(junk) % proof.length;
             if (bad[at] != junk) {
                 bad[at] = junk;
-                vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, winner, index));
+                vm.expectRevert(
+                    abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, winner, index)
+                );
                 pool.claim(0, j, winner, index, bad);
             }
         }
@@ -146,7 +150,11 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
             bytes32[] memory proof = tree.proofOf(devices[index], index);
             if (!open) {
                 vm.expectRevert(
-                    abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, info.claimDeadline)
+                    abi.encodeWithSelector(
+                        IGrowthPool.GrowthPoolClaimWindowClosed.selector,
+                        0,
+                        info.claimDeadline
+                    )
                 );
             }
             pool.claim(0, j, devices[index], index, proof);

@@ -4,12 +4,21 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { network } from "hardhat";
-import { getAddress, keccak256, toHex, zeroAddress, type Address } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  keccak256,
+  toHex,
+  zeroAddress,
+  zeroHash,
+  type Address,
+} from "viem";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { ConfigError, ManifestError } from "#sdk/chain/errors.ts";
 import { readManifest, toJson } from "#sdk/chain/manifest.ts";
 import {
   deployProtocol,
+  GENESIS_SALT,
   IMPLEMENTATION_SLOT,
   PROXY_CONTRACTS,
   type DeployClients,
@@ -28,6 +37,7 @@ async function setup() {
   const clients = { publicClient, walletClient } as unknown as DeployClients;
   const dir = mkdtempSync(path.join(tmpdir(), "dml-deploy-"));
   return {
+    viem,
     publicClient,
     walletClient,
     clients,
@@ -38,7 +48,7 @@ async function setup() {
 
 describe("deployProtocol", () => {
   it("deploys, hands authority to the timelock, and is idempotent", async () => {
-    const { publicClient, clients, manifestPath, deployer } = await setup();
+    const { viem, publicClient, clients, manifestPath, deployer } = await setup();
     const first = await deployProtocol({ clients, manifestPath });
     assert.ok(first.txCount > 0);
 
@@ -126,8 +136,42 @@ describe("deployProtocol", () => {
     const pool = manifest.contracts.GrowthPool?.address ?? manifest.predicted.GrowthPool;
     assert.ok(pool);
     assert.equal(await bal(pool), (supply * 900n) / 10_000n);
-    assert.equal(await bal(timelock), supply - (supply * 900n) / 10_000n);
+    // Genesis: the dev faucet (account #1) got its allocation from the treasury, executed by the timelock,
+    // which then raised its own delay to the configured 2 days.
+    const [, faucetWallet] = await viem.getWalletClients();
+    const faucet = getAddress(faucetWallet!.account.address);
+    const allocation = 1_000_000n * 10n ** 18n;
+    assert.equal(await bal(faucet), allocation);
+    assert.equal(await bal(timelock), supply - (supply * 900n) / 10_000n - allocation);
     assert.equal(await bal(deployer), 0n);
+    assert.equal(
+      await publicClient.readContract({ address: timelock, abi: tl, functionName: "getMinDelay" }),
+      2n * 86_400n,
+    );
+    const genesisId = await publicClient.readContract({
+      address: timelock,
+      abi: tl,
+      functionName: "hashOperationBatch",
+      args: [
+        [token, timelock],
+        [0n, 0n],
+        [
+          encodeFunctionData({ abi: erc20, functionName: "transfer", args: [faucet, allocation] }),
+          encodeFunctionData({ abi: tl, functionName: "updateDelay", args: [2n * 86_400n] }),
+        ],
+        zeroHash,
+        GENESIS_SALT,
+      ],
+    });
+    assert.equal(
+      await publicClient.readContract({
+        address: timelock,
+        abi: tl,
+        functionName: "isOperationDone",
+        args: [genesisId],
+      }),
+      true,
+    );
 
     // Second run: nothing sent, same addresses.
     const nonceBefore = await publicClient.getTransactionCount({ address: deployer });

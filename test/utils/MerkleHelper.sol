@@ -9,6 +9,11 @@ import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 ///         the complete-binary-tree array layout and sorted-pair (commutative) hashing, so roots and proofs match
 ///         the JS library and verify with OpenZeppelin's `MerkleProof`.
 library MerkleHelper {
+    /// @dev A tree needs at least one leaf.
+    error MerkleHelperEmpty();
+    /// @dev The leaf is not in the tree.
+    error MerkleHelperLeafNotFound(bytes32 leaf);
+
     /// @dev The leaf of (account, value): keccak256(bytes.concat(keccak256(abi.encode(account, value)))).
     function leaf(address account, uint256 value) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(account, value))));
@@ -17,7 +22,7 @@ library MerkleHelper {
     /// @dev Tree of the device list `accounts` where device i has value i. Returns the tree array (root first).
     function build(address[] memory accounts) internal pure returns (bytes32[] memory tree) {
         uint256 n = accounts.length;
-        require(n > 0, "MerkleHelper: empty");
+        if (n == 0) revert MerkleHelperEmpty();
         bytes32[] memory leaves = new bytes32[](n);
         for (uint256 i = 0; i < n; ++i) leaves[i] = leaf(accounts[i], i);
         _sort(leaves);
@@ -43,7 +48,7 @@ library MerkleHelper {
                 break;
             }
         }
-        require(idx != type(uint256).max, "MerkleHelper: leaf not in tree");
+        if (idx == type(uint256).max) revert MerkleHelperLeafNotFound(leafHash);
         uint256 depth;
         for (uint256 i = idx; i > 0; i = (i - 1) / 2) ++depth;
         out = new bytes32[](depth);
