@@ -150,7 +150,13 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
                 commitWindow: params_.commitWindow,
                 revealWindow: params_.revealWindow
             });
-            emit AuctionTimingScheduled(e, start, params_.epochLength, params_.commitWindow, params_.revealWindow);
+            emit AuctionTimingScheduled(
+                e,
+                start,
+                params_.epochLength,
+                params_.commitWindow,
+                params_.revealWindow
+            );
         } else if ($.nextTiming.start != 0) {
             delete $.nextTiming; // a pending change was reverted to the timing in force
             uint256 e = _epochAt(t, block.timestamp) + 1;
@@ -203,7 +209,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (commitment == bytes32(0)) revert JobMarketZeroCommitment();
         Timing memory t = _timingNow($);
         uint256 epoch = _epochAt(t, block.timestamp);
-        if (block.timestamp >= _epochStart(t, epoch) + t.commitWindow) revert JobMarketNotInCommitWindow(epoch);
+        if (block.timestamp >= _epochStart(t, epoch) + t.commitWindow)
+            revert JobMarketNotInCommitWindow(epoch);
         if (deposit < $.params.reservePrice || deposit > type(uint96).max || deposit == 0) {
             revert JobMarketInvalidDeposit(deposit);
         }
@@ -258,7 +265,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             uint256 current = _epochAt(t, block.timestamp);
             if (
                 epoch > current ||
-                (epoch == current && block.timestamp < _epochStart(t, epoch) + t.commitWindow + t.revealWindow)
+                (epoch == current &&
+                    block.timestamp < _epochStart(t, epoch) + t.commitWindow + t.revealWindow)
             ) revert JobMarketEpochNotOver(epoch);
         }
         EpochResult storage result = $.epochResults[epoch];
@@ -319,13 +327,15 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     ) external {
         JobMarketStorage storage $ = _getJobMarketStorage();
         INodeStaking staking_ = $.staking;
-        if (!staking_.isActive(msg.sender, INodeStaking.Role.Distributor)) revert JobMarketNotDistributor(msg.sender);
+        if (!staking_.isActive(msg.sender, INodeStaking.Role.Distributor))
+            revert JobMarketNotDistributor(msg.sender);
         Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
         if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
             revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
         }
         if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
-        if (!staking_.isActive(aggregator, INodeStaking.Role.Aggregator)) revert JobMarketNotAggregator(aggregator);
+        if (!staking_.isActive(aggregator, INodeStaking.Role.Aggregator))
+            revert JobMarketNotAggregator(aggregator);
         job.cohortRoot = cohortRoot;
         job.deviceCount = deviceCount;
         job.cohortCid = cohortCid;
@@ -540,7 +550,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     // Internals
     // ------------------------------------------------------------------------------------------------------
 
-    function _payUse(IERC20 token_, IAlgorithmMarketplace market_, uint256 algorithmId, uint256 usePrice) private {
+    function _payUse(
+        IERC20 token_,
+        IAlgorithmMarketplace market_,
+        uint256 algorithmId,
+        uint256 usePrice
+    ) private {
         token_.safeTransferFrom(msg.sender, address(this), usePrice);
         uint256 before = token_.balanceOf(address(this));
         token_.forceApprove(address(market_), usePrice);
@@ -587,12 +602,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     function _onlyModule(bytes32 role) private view returns (JobMarketStorage storage $) {
         $ = _getJobMarketStorage();
-        if (msg.sender != $.modules[role] || msg.sender == address(0)) revert JobMarketUnauthorizedModule(msg.sender);
+        if (msg.sender != $.modules[role] || msg.sender == address(0))
+            revert JobMarketUnauthorizedModule(msg.sender);
     }
 
     function _validateParams(Params calldata p) private pure {
         FeeBps calldata f = p.fees;
-        uint256 feeSum = uint256(f.distributor) + f.aggregator + f.attestors + f.reporter + f.protocol + f.royalty;
+        uint256 feeSum =
+            uint256(f.distributor) + f.aggregator + f.attestors + f.reporter + f.protocol + f.royalty;
         if (
             p.epochLength < MIN_EPOCH_LENGTH ||
             p.epochLength > MAX_EPOCH_LENGTH ||

@@ -232,7 +232,13 @@ interface IJobMarket {
         bytes encryptionKey
     );
     /// @notice A sealed bid was committed for `epoch` with `deposit`; `index` is its commit order.
-    event BidCommitted(uint256 indexed jobId, uint256 indexed epoch, bytes32 commitment, uint256 deposit, uint256 index);
+    event BidCommitted(
+        uint256 indexed jobId,
+        uint256 indexed epoch,
+        bytes32 commitment,
+        uint256 deposit,
+        uint256 index
+    );
     /// @notice A sealed bid was revealed.
     event BidRevealed(uint256 indexed jobId, uint256 indexed epoch, uint256 bid);
     /// @notice An epoch's auction was finalised.
@@ -244,7 +250,13 @@ interface IJobMarket {
         uint256 scheduledCount
     );
     /// @notice A job won `epoch`'s auction at position `rank` (0 = highest bid) and paid `price`.
-    event JobScheduled(uint256 indexed jobId, uint256 indexed epoch, uint256 rank, uint256 price, uint256 refund);
+    event JobScheduled(
+        uint256 indexed jobId,
+        uint256 indexed epoch,
+        uint256 rank,
+        uint256 price,
+        uint256 refund
+    );
     /// @notice A revealed bid lost; its deposit was refunded and the job rolls over.
     event BidLost(uint256 indexed jobId, uint256 indexed epoch, uint256 refund);
     /// @notice An unrevealed commitment forfeited `penalty`; the rest of the deposit was refunded.

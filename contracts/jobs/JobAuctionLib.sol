@@ -63,7 +63,11 @@ library JobAuctionLib {
         bool[] memory revealed
     ) private pure returns (uint256[] memory rankOf) {
         uint256 k = ctx.capacity;
-        (uint256[] memory top, uint256 topLen, uint256 revealedCount) = AuctionLib.selectTop(bids, revealed, k);
+        (uint256[] memory top, uint256 topLen, uint256 revealedCount) = AuctionLib.selectTop(
+            bids,
+            revealed,
+            k
+        );
         ctx.price = AuctionLib.clearingPrice(bids, top, topLen, k, ctx.reservePrice);
         uint256 winners = topLen < k ? topLen : k;
         ctx.winners = winners;

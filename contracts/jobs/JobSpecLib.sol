@@ -56,11 +56,20 @@ library JobSpecLib {
             spec.rewardPerDevice,
             spec.encryptionKey
         );
-        emit IJobMarket.JobStatusChanged(jobId, IJobMarket.JobStatus.None, IJobMarket.JobStatus.Created, deadline);
+        emit IJobMarket.JobStatusChanged(
+            jobId,
+            IJobMarket.JobStatus.None,
+            IJobMarket.JobStatus.Created,
+            deadline
+        );
     }
 
     /// @notice Escrowed budget: `d + Σ floor(d × bps / 10_000)` over the six fee rates, `d = maxDevices × reward`.
-    function budget_(uint256 maxDevices, uint256 reward, IJobMarket.FeeBps memory f) internal pure returns (uint256) {
+    function budget_(
+        uint256 maxDevices,
+        uint256 reward,
+        IJobMarket.FeeBps memory f
+    ) internal pure returns (uint256) {
         uint256 d = maxDevices * reward;
         uint256 fees = (d * f.distributor) / BPS;
         fees += (d * f.aggregator) / BPS;
@@ -76,15 +85,19 @@ library JobSpecLib {
         IAlgorithmMarketplace market,
         IJobMarket.Params storage params
     ) private view returns (uint256) {
-        if (!market.isListed(spec.algorithmId)) revert IJobMarket.JobMarketAlgorithmNotListed(spec.algorithmId);
+        if (!market.isListed(spec.algorithmId))
+            revert IJobMarket.JobMarketAlgorithmNotListed(spec.algorithmId);
         IAlgorithmMarketplace.Algorithm memory alg = market.getAlgorithm(spec.algorithmId);
         if (alg.schema != spec.schema) revert IJobMarket.JobMarketSchemaMismatch(alg.schema, spec.schema);
         if (
-            spec.minParticipants == 0 || spec.minParticipants > spec.minDevices || spec.minDevices > spec.maxDevices
+            spec.minParticipants == 0 ||
+            spec.minParticipants > spec.minDevices ||
+            spec.minDevices > spec.maxDevices
         ) revert IJobMarket.JobMarketInvalidDevices();
         if (spec.rewardPerDevice == 0) revert IJobMarket.JobMarketZeroReward();
         bytes calldata key = spec.encryptionKey;
-        if (key.length != 33 || (key[0] != 0x02 && key[0] != 0x03)) revert IJobMarket.JobMarketInvalidEncryptionKey();
+        if (key.length != 33 || (key[0] != 0x02 && key[0] != 0x03))
+            revert IJobMarket.JobMarketInvalidEncryptionKey();
         IJobMarket.PhaseDurations calldata d = spec.durations;
         uint32 lo = params.minPhaseDuration;
         uint32 hi = params.maxPhaseDuration;

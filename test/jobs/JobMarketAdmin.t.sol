@@ -13,7 +13,12 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {JobMarketV2} from "../mocks/JobMarketV2.sol";
 
 contract JobMarketAdminTest is JobMarketBase {
-    function _init(address gov, address tok, address tre, IJobMarket.Params memory p) internal returns (address) {
+    function _init(
+        address gov,
+        address tok,
+        address tre,
+        IJobMarket.Params memory p
+    ) internal returns (address) {
         JobMarket impl = new JobMarket();
         return
             deployProxy(
@@ -280,9 +285,13 @@ contract JobMarketAdminTest is JobMarketBase {
         uint256 bal = token.balanceOf(address(jm));
 
         JobMarketV2 v2 = new JobMarketV2();
+        vm.expectEmit(true, true, true, true);
+        emit JobMarketV2.UpgradedToV2();
         vm.prank(governance);
-        jm.upgradeToAndCall(address(v2), "");
+        jm.upgradeToAndCall(address(v2), abi.encodeCall(JobMarketV2.initializeV2, ()));
         assertEq(JobMarketV2(address(jm)).version(), 2);
+        vm.expectRevert(abi.encodeWithSelector(Initializable.InvalidInitialization.selector));
+        JobMarketV2(address(jm)).initializeV2();
         assertEq(abi.encode(jm.getJob(a)), abi.encode(ja));
         assertEq(abi.encode(jm.getJob(b)), abi.encode(jb));
         assertEq(jm.jobCount(), 2);

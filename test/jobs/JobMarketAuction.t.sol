@@ -14,7 +14,12 @@ contract JobMarketAuctionTest is JobMarketBase {
         vm.expectEmit(true, true, true, true);
         emit IJobMarket.BidCommitted(id, 0, c, 5 ether, 0);
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Created, IJobMarket.JobStatus.Bidding, uint64(block.timestamp + 7 days));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Created,
+            IJobMarket.JobStatus.Bidding,
+            uint64(block.timestamp + 7 days)
+        );
         vm.prank(alice);
         jm.commitBid(id, c, 5 ether);
         assertEq(token.balanceOf(alice), before - 5 ether);
@@ -30,7 +35,13 @@ contract JobMarketAuctionTest is JobMarketBase {
         assertEq(bids[0], id);
     }
 
-    function _expectCommitRevert(address who, uint256 id, bytes32 c, uint256 deposit, bytes memory err) internal {
+    function _expectCommitRevert(
+        address who,
+        uint256 id,
+        bytes32 c,
+        uint256 deposit,
+        bytes memory err
+    ) internal {
         uint256 bal = token.balanceOf(address(jm));
         IJobMarket.JobStatus s = jm.status(id);
         vm.expectRevert(err);
@@ -43,12 +54,42 @@ contract JobMarketAuctionTest is JobMarketBase {
     function test_commitBid_reverts() public {
         uint256 id = createJobAs(alice);
         bytes32 c = commitment(id, 2 ether, saltOf(id), alice);
-        _expectCommitRevert(alice, 9, c, 2 ether, abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 9));
-        _expectCommitRevert(bob, id, c, 2 ether, abi.encodeWithSelector(IJobMarket.JobMarketNotCustomer.selector, id, bob));
-        _expectCommitRevert(alice, id, bytes32(0), 2 ether, abi.encodeWithSelector(IJobMarket.JobMarketZeroCommitment.selector));
-        _expectCommitRevert(alice, id, c, 0.5 ether, abi.encodeWithSelector(IJobMarket.JobMarketInvalidDeposit.selector, 0.5 ether));
+        _expectCommitRevert(
+            alice,
+            9,
+            c,
+            2 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 9)
+        );
+        _expectCommitRevert(
+            bob,
+            id,
+            c,
+            2 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketNotCustomer.selector, id, bob)
+        );
+        _expectCommitRevert(
+            alice,
+            id,
+            bytes32(0),
+            2 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketZeroCommitment.selector)
+        );
+        _expectCommitRevert(
+            alice,
+            id,
+            c,
+            0.5 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidDeposit.selector, 0.5 ether)
+        );
         uint256 huge = uint256(type(uint96).max) + 1;
-        _expectCommitRevert(alice, id, c, huge, abi.encodeWithSelector(IJobMarket.JobMarketInvalidDeposit.selector, huge));
+        _expectCommitRevert(
+            alice,
+            id,
+            c,
+            huge,
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidDeposit.selector, huge)
+        );
         vm.prank(alice);
         jm.commitBid(id, c, 2 ether);
         _expectCommitRevert(
@@ -56,7 +97,11 @@ contract JobMarketAuctionTest is JobMarketBase {
             id,
             c,
             2 ether,
-            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Bidding)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Bidding
+            )
         );
     }
 
@@ -151,7 +196,12 @@ contract JobMarketAuctionTest is JobMarketBase {
         commitAs(alice, id, 3 ether, 5 ether);
         warpToReveal();
         reveal(id, 3 ether);
-        _expectRevealRevert(id, 3 ether, saltOf(id), abi.encodeWithSelector(IJobMarket.JobMarketBidAlreadyRevealed.selector, id));
+        _expectRevealRevert(
+            id,
+            3 ether,
+            saltOf(id),
+            abi.encodeWithSelector(IJobMarket.JobMarketBidAlreadyRevealed.selector, id)
+        );
     }
 
     function test_revealBid_revertsBelowReserve() public {
@@ -187,7 +237,11 @@ contract JobMarketAuctionTest is JobMarketBase {
             id,
             1 ether,
             bytes32(0),
-            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Created)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Created
+            )
         );
     }
 
@@ -208,7 +262,12 @@ contract JobMarketAuctionTest is JobMarketBase {
         warpToRevealEnd();
 
         uint256 treasuryBefore = token.balanceOf(treasury);
-        uint256[4] memory before = [token.balanceOf(alice), token.balanceOf(bob), token.balanceOf(carol), token.balanceOf(dave)];
+        uint256[4] memory before = [
+            token.balanceOf(alice),
+            token.balanceOf(bob),
+            token.balanceOf(carol),
+            token.balanceOf(dave)
+        ];
         vm.expectEmit(true, true, true, true);
         emit IJobMarket.BidLost(ids[0], 0, 10 ether);
         vm.expectEmit(true, true, true, true);
@@ -342,7 +401,13 @@ contract JobMarketAuctionTest is JobMarketBase {
         vm.prank(bob);
         jm.withdrawJob(42);
         commitAs(alice, id, 2 ether, 2 ether);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Bidding));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Bidding
+            )
+        );
         vm.prank(alice);
         jm.withdrawJob(id);
         assertEq(jm.escrowOf(id), defaultBudget());
@@ -352,7 +417,12 @@ contract JobMarketAuctionTest is JobMarketBase {
 
     /// @dev Reference: sort revealed bids by (bid desc, commit order asc); winners = first K; price = (K+1)-th
     ///      or reserve.
-    function test_fuzz_finalizeEpoch_matchesReference(uint256 seed, uint8 nBids, uint8 k, uint96 reserve) public {
+    function test_fuzz_finalizeEpoch_matchesReference(
+        uint256 seed,
+        uint8 nBids,
+        uint8 k,
+        uint96 reserve
+    ) public {
         uint256 n = bound(nBids, 0, 12);
         uint256 cap = bound(k, 1, 8);
         uint256 res = bound(reserve, 0, 5 ether);
@@ -418,7 +488,7 @@ contract JobMarketAuctionTest is JobMarketBase {
         assertEq(info.revealedCount, revealedCount);
         assertEq(info.clearingPrice, price);
         assertEq(token.balanceOf(treasury) - treasuryBefore, winners * price + penalties);
-        assertEq(token.balanceOf(address(jm)), balBefore - _sumDeposits(bids) );
+        assertEq(token.balanceOf(address(jm)), balBefore - _sumDeposits(bids));
     }
 
     function _sumDeposits(uint256[] memory bids) internal pure returns (uint256 s) {

@@ -140,7 +140,12 @@ abstract contract JobMarketBase is BaseTest {
         jobId = jm.createJob(s);
     }
 
-    function commitment(uint256 jobId, uint256 bid, bytes32 salt, address bidder) internal pure returns (bytes32) {
+    function commitment(
+        uint256 jobId,
+        uint256 bid,
+        bytes32 salt,
+        address bidder
+    ) internal pure returns (bytes32) {
         return keccak256(abi.encode(jobId, bid, salt, bidder));
     }
 

@@ -25,7 +25,12 @@ contract JobMarketCreateTest is JobMarketBase {
         vm.expectEmit(true, true, true, true);
         emit IJobMarket.JobCreated(1, alice, algorithmId, budget, USE_PRICE, MAX_DEVICES, REWARD, encKey());
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(1, IJobMarket.JobStatus.None, IJobMarket.JobStatus.Created, uint64(block.timestamp + 7 days));
+        emit IJobMarket.JobStatusChanged(
+            1,
+            IJobMarket.JobStatus.None,
+            IJobMarket.JobStatus.Created,
+            uint64(block.timestamp + 7 days)
+        );
         vm.prank(alice);
         uint256 id = jm.createJob(s);
         assertEq(id, 1);
@@ -82,13 +87,19 @@ contract JobMarketCreateTest is JobMarketBase {
 
     function test_createJob_revertsOnDeprecatedAlgorithm() public {
         market.deprecate(algorithmId);
-        _expectNoChange(defaultSpec(), abi.encodeWithSelector(IJobMarket.JobMarketAlgorithmNotListed.selector, algorithmId));
+        _expectNoChange(
+            defaultSpec(),
+            abi.encodeWithSelector(IJobMarket.JobMarketAlgorithmNotListed.selector, algorithmId)
+        );
     }
 
     function test_createJob_revertsOnSchemaMismatch() public {
         IJobMarket.JobSpec memory s = defaultSpec();
         s.schema = keccak256("image/png");
-        _expectNoChange(s, abi.encodeWithSelector(IJobMarket.JobMarketSchemaMismatch.selector, SCHEMA, s.schema));
+        _expectNoChange(
+            s,
+            abi.encodeWithSelector(IJobMarket.JobMarketSchemaMismatch.selector, SCHEMA, s.schema)
+        );
     }
 
     function test_createJob_revertsOnInvalidDevices() public {
@@ -139,7 +150,12 @@ contract JobMarketCreateTest is JobMarketBase {
         token.approve(address(jm), 10 ether);
         _expectNoChange(
             defaultSpec(),
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(jm), 10 ether, defaultBudget())
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(jm),
+                10 ether,
+                defaultBudget()
+            )
         );
     }
 
@@ -148,7 +164,12 @@ contract JobMarketCreateTest is JobMarketBase {
         token.approve(address(jm), defaultBudget());
         _expectNoChange(
             defaultSpec(),
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(jm), 0, USE_PRICE)
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(jm),
+                0,
+                USE_PRICE
+            )
         );
     }
 
@@ -169,7 +190,11 @@ contract JobMarketCreateTest is JobMarketBase {
         assertEq(jm.escrowOf(7), 0);
     }
 
-    function test_fuzz_createJob_budgetFormula(uint32 maxDevices, uint96 reward, uint16[6] memory bps) public {
+    function test_fuzz_createJob_budgetFormula(
+        uint32 maxDevices,
+        uint96 reward,
+        uint16[6] memory bps
+    ) public {
         maxDevices = uint32(bound(maxDevices, 1, 100_000));
         reward = uint96(bound(reward, 1, 1_000 ether));
         IJobMarket.Params memory p = defaultParams();
@@ -179,7 +204,14 @@ contract JobMarketCreateTest is JobMarketBase {
             b[i] = bound(bps[i], 0, left);
             left -= b[i];
         }
-        p.fees = IJobMarket.FeeBps(uint16(b[0]), uint16(b[1]), uint16(b[2]), uint16(b[3]), uint16(b[4]), uint16(b[5]));
+        p.fees = IJobMarket.FeeBps(
+            uint16(b[0]),
+            uint16(b[1]),
+            uint16(b[2]),
+            uint16(b[3]),
+            uint16(b[4]),
+            uint16(b[5])
+        );
         vm.prank(governance);
         jm.setParams(p);
         uint256 d = uint256(maxDevices) * reward;

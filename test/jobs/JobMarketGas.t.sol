@@ -24,7 +24,13 @@ contract JobMarketGasTest is JobMarketBase {
         assertEq(uint8(jm.status(ids[3])), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(jm.getJob(ids[1]).pricePaid, 7 ether);
         vm.prank(distributor);
-        jm.assignCohort(ids[1], keccak256("root"), 40, "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", aggregator);
+        jm.assignCohort(
+            ids[1],
+            keccak256("root"),
+            40,
+            "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+            aggregator
+        );
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Assigned));
         vm.warp(block.timestamp + 3 hours);
         jm.timeout(ids[1]);

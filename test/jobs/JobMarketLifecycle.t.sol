@@ -15,7 +15,12 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.expectEmit(true, true, true, true);
         emit IJobMarket.CohortAssigned(id, distributor, aggregator, ROOT, 20, "bafy-cohort");
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Scheduled, IJobMarket.JobStatus.Assigned, uint64(block.timestamp + 2 hours));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Scheduled,
+            IJobMarket.JobStatus.Assigned,
+            uint64(block.timestamp + 2 hours)
+        );
         vm.prank(distributor);
         jm.assignCohort(id, ROOT, 20, "bafy-cohort", aggregator);
         IJobMarket.Job memory j = jm.getJob(id);
@@ -46,21 +51,93 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
     function test_assignCohort_reverts() public {
         uint256 id = scheduledJob(alice);
-        _expectAssignRevert(bob, id, ROOT, 20, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, bob));
+        _expectAssignRevert(
+            bob,
+            id,
+            ROOT,
+            20,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, bob)
+        );
         // an aggregator is not a distributor
-        _expectAssignRevert(aggregator, id, ROOT, 20, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, aggregator));
-        _expectAssignRevert(distributor, id, ROOT, 9, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 9, 10, 50));
-        _expectAssignRevert(distributor, id, ROOT, 51, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 51, 10, 50));
-        _expectAssignRevert(distributor, id, bytes32(0), 20, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector));
-        _expectAssignRevert(distributor, id, ROOT, 20, "", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector));
-        _expectAssignRevert(distributor, id, ROOT, 20, "c", bob, abi.encodeWithSelector(IJobMarket.JobMarketNotAggregator.selector, bob));
+        _expectAssignRevert(
+            aggregator,
+            id,
+            ROOT,
+            20,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, aggregator)
+        );
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            9,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 9, 10, 50)
+        );
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            51,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 51, 10, 50)
+        );
+        _expectAssignRevert(
+            distributor,
+            id,
+            bytes32(0),
+            20,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector)
+        );
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            20,
+            "",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector)
+        );
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            20,
+            "c",
+            bob,
+            abi.encodeWithSelector(IJobMarket.JobMarketNotAggregator.selector, bob)
+        );
         // a distributor that stopped being active
         staking.setActive(distributor, INodeStaking.Role.Distributor, false);
-        _expectAssignRevert(distributor, id, ROOT, 20, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, distributor));
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            20,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, distributor)
+        );
         staking.setActive(distributor, INodeStaking.Role.Distributor, true);
         vm.warp(block.timestamp + 1 hours + 1);
         uint64 deadline = jm.getJob(id).deadline;
-        _expectAssignRevert(distributor, id, ROOT, 20, "c", aggregator, abi.encodeWithSelector(IJobMarket.JobMarketDeadlinePassed.selector, id, deadline));
+        _expectAssignRevert(
+            distributor,
+            id,
+            ROOT,
+            20,
+            "c",
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketDeadlinePassed.selector, id, deadline)
+        );
     }
 
     function test_assignCohort_revertsWhenNotScheduled() public {
@@ -72,7 +149,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
             20,
             "c",
             aggregator,
-            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Created)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Created
+            )
         );
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 77));
         vm.prank(distributor);
@@ -83,7 +164,14 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 id = scheduledJob(alice);
         vm.prank(distributor);
         if (count < 10 || count > MAX_DEVICES) {
-            vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, count, 10, MAX_DEVICES));
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IJobMarket.JobMarketDeviceCountOutOfRange.selector,
+                    count,
+                    10,
+                    MAX_DEVICES
+                )
+            );
             jm.assignCohort(id, ROOT, count, "c", aggregator);
             assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Scheduled));
         } else {
@@ -99,15 +187,30 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 escrow = jm.escrowOf(id);
 
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Assigned, IJobMarket.JobStatus.Committed, uint64(block.timestamp + 1 hours));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Assigned,
+            IJobMarket.JobStatus.Committed,
+            uint64(block.timestamp + 1 hours)
+        );
         vm.prank(attestation);
         jm.markCommitted(id);
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Committed, IJobMarket.JobStatus.Attested, uint64(block.timestamp + 1 hours));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Committed,
+            IJobMarket.JobStatus.Attested,
+            uint64(block.timestamp + 1 hours)
+        );
         vm.prank(attestation);
         jm.markAttested(id);
         vm.expectEmit(true, true, true, true);
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Attested, IJobMarket.JobStatus.Reported, uint64(block.timestamp + 1 hours));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            uint64(block.timestamp + 1 hours)
+        );
         vm.prank(settlement);
         jm.markReported(id);
 
@@ -134,7 +237,9 @@ contract JobMarketLifecycleTest is JobMarketBase {
     function test_pay_revertsAboveEscrowAndZeroRecipient() public {
         uint256 id = reportedJob(alice);
         uint256 escrow = jm.escrowOf(id);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
+        );
         vm.prank(settlement);
         jm.pay(id, bob, escrow + 1);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketZeroAddress.selector));
@@ -200,7 +305,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
     function test_hooks_revertOnWrongStatus() public {
         uint256 id = scheduledJob(alice);
-        bytes memory err = abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Scheduled);
+        bytes memory err = abi.encodeWithSelector(
+            IJobMarket.JobMarketInvalidStatus.selector,
+            id,
+            IJobMarket.JobStatus.Scheduled
+        );
         vm.expectRevert(err);
         vm.prank(attestation);
         jm.markCommitted(id);
@@ -270,10 +379,14 @@ contract JobMarketLifecycleTest is JobMarketBase {
     function _expire(uint256 id, IJobMarket.JobStatus from) internal {
         IJobMarket.Job memory j = jm.getJob(id);
         assertEq(uint8(j.status), uint8(from));
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketDeadlineNotPassed.selector, id, j.deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarketDeadlineNotPassed.selector, id, j.deadline)
+        );
         jm.timeout(id);
         vm.warp(j.deadline);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketDeadlineNotPassed.selector, id, j.deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarketDeadlineNotPassed.selector, id, j.deadline)
+        );
         jm.timeout(id);
         vm.warp(uint256(j.deadline) + 1);
         uint256 before = token.balanceOf(alice);
@@ -284,7 +397,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Expired));
         assertEq(token.balanceOf(alice) - before, j.escrow);
         assertEq(jm.escrowOf(id), 0);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Expired));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Expired
+            )
+        );
         jm.timeout(id);
     }
 
@@ -323,7 +442,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 id = createJobAs(alice);
         commitAs(alice, id, 2 ether, 2 ether);
         vm.warp(block.timestamp + 8 days);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Bidding));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Bidding
+            )
+        );
         jm.timeout(id);
         // finalisation (permissionless) releases it, then it can expire
         jm.finalizeEpoch(0);
@@ -335,7 +460,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.prank(bob);
         jm.withdrawJob(w);
         vm.warp(block.timestamp + 30 days);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, w, IJobMarket.JobStatus.Cancelled));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                w,
+                IJobMarket.JobStatus.Cancelled
+            )
+        );
         jm.timeout(w);
     }
 }

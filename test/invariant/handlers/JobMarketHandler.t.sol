@@ -305,7 +305,8 @@ contract JobMarketHandler is Test {
         for (uint256 t = 0; t < n; ++t) {
             uint256 id = jobIds[((jobSeed % n) + t) % n];
             IJobMarket.Job memory j = jm.getJob(id);
-            if (j.status < IJobMarket.JobStatus.Scheduled || j.status > IJobMarket.JobStatus.Reported) continue;
+            if (j.status < IJobMarket.JobStatus.Scheduled || j.status > IJobMarket.JobStatus.Reported)
+                continue;
             if (block.timestamp > j.deadline) continue;
             calls[this.runJob.selector]++;
             if (j.status == IJobMarket.JobStatus.Scheduled) {
@@ -393,7 +394,9 @@ contract JobMarketHandler is Test {
     }
 
     function _stateHash() internal view returns (bytes32 h) {
-        h = keccak256(abi.encode(jm.jobCount(), jm.params(), jm.treasury(), jm.governance(), jm.currentEpoch()));
+        h = keccak256(
+            abi.encode(jm.jobCount(), jm.params(), jm.treasury(), jm.governance(), jm.currentEpoch())
+        );
         for (uint256 i = 0; i < jobIds.length; ++i) h = keccak256(abi.encode(h, jm.getJob(jobIds[i])));
         for (uint256 i = 0; i < bidEpochs.length; ++i) {
             h = keccak256(abi.encode(h, jm.epochInfo(bidEpochs[i]), jm.epochBids(bidEpochs[i])));

@@ -24,7 +24,12 @@ contract MockAlgorithmMarketplace is IAlgorithmMarketplace {
         token = token_;
     }
 
-    function list(address developer, bytes32 schema, uint256 usePrice, uint256 licencePrice) external returns (uint256 id) {
+    function list(
+        address developer,
+        bytes32 schema,
+        uint256 usePrice,
+        uint256 licencePrice
+    ) external returns (uint256 id) {
         id = ++count;
         Algorithm storage a = _algorithms[id];
         a.developer = developer;
