@@ -158,7 +158,8 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
     function submitRound(uint256 bountyId, RoundClaim calldata claim_) external {
         FineTuningStorage storage $ = _getStorage();
         Bounty storage b = _active($, bountyId);
-        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Refiner)) revert FineTuningNotRefiner(msg.sender);
+        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Refiner))
+            revert FineTuningNotRefiner(msg.sender);
         uint256 index = b.currentRound;
         Round storage r = $.rounds[bountyId][index];
         if (r.status != RoundStatus.Open) revert FineTuningInvalidRoundStatus(bountyId, index, r.status);
@@ -219,7 +220,12 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
         uint256 childId;
         if (reason == bytes32(0)) {
             try
-                $.market.publishChildVersion(b.currentAlgorithmId, r.refiner, r.claim.modelCid, r.claim.modelSha256)
+                $.market.publishChildVersion(
+                    b.currentAlgorithmId,
+                    r.refiner,
+                    r.claim.modelCid,
+                    r.claim.modelSha256
+                )
             returns (uint256 id) {
                 childId = id;
             } catch {
@@ -292,7 +298,8 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
         Round storage r = $.rounds[bountyId][round];
         if (r.status != RoundStatus.Accepted) revert FineTuningInvalidRoundStatus(bountyId, round, r.status);
         if (r.swept) revert FineTuningAlreadySwept(bountyId, round);
-        if (block.timestamp <= r.claimDeadline) revert FineTuningClaimWindowOpen(bountyId, round, r.claimDeadline);
+        if (block.timestamp <= r.claimDeadline)
+            revert FineTuningClaimWindowOpen(bountyId, round, r.claimDeadline);
         uint256 amount = r.claim.payoutTotal - r.claimed;
         r.swept = true;
         $.totalHeld -= amount;
@@ -404,11 +411,12 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
 
     function _checkClaim(RoundClaim calldata c, uint256 maxTotal) private pure {
         uint256 cidLength = bytes(c.modelCid).length;
-        bool ok = cidLength != 0 &&
-            cidLength <= MAX_CID_LENGTH &&
-            c.modelSha256 != bytes32(0) &&
-            c.payoutTotal <= maxTotal &&
-            (c.payoutRoot == bytes32(0)) == (c.payoutTotal == 0);
+        bool ok =
+            cidLength != 0 &&
+                cidLength <= MAX_CID_LENGTH &&
+                c.modelSha256 != bytes32(0) &&
+                c.payoutTotal <= maxTotal &&
+                (c.payoutRoot == bytes32(0)) == (c.payoutTotal == 0);
         if (!ok) revert FineTuningInvalidClaim(c.payoutTotal, maxTotal);
     }
 

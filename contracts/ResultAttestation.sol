@@ -57,7 +57,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         Params calldata params_
     ) external initializer {
         __GovernedUUPS_init(governance_);
-        if (address(jobMarket_) == address(0) || address(staking_) == address(0)) revert AttestationZeroAddress();
+        if (address(jobMarket_) == address(0) || address(staking_) == address(0))
+            revert AttestationZeroAddress();
         ResultAttestationStorage storage $ = _getStorage();
         $.jobMarket = jobMarket_;
         $.staking = staking_;
@@ -126,7 +127,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         }
         if (rec.aggregatorRevealed) revert AttestationAggregatorAlreadyRevealed(jobId);
         if (aggregateHash == bytes32(0)) revert QuorumZeroValue();
-        if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregate) revert AttestationAggregatorMismatch(jobId);
+        if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregate)
+            revert AttestationAggregatorMismatch(jobId);
         rec.aggregatorRevealed = true;
         rec.aggregate = aggregateHash;
         emit AggregateRevealed(jobId, msg.sender, aggregateHash);
@@ -158,7 +160,15 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.status = attested ? Status.Attested : Status.Failed;
         rec.finalHash = value;
         rec.agreeMask = uint16(agreeMask);
-        emit AttestationFinalized(jobId, attested, majority, value, uint16(agreeMask), uint16(faultMask), aggregatorFault);
+        emit AttestationFinalized(
+            jobId,
+            attested,
+            majority,
+            value,
+            uint16(agreeMask),
+            uint16(faultMask),
+            aggregatorFault
+        );
 
         // Interactions: slashing, then the JobMarket transition.
         _slashFaults($, rec, jobId, faultMask, aggregatorFault);
@@ -252,7 +262,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     /// @dev Checks the job is Assigned to the caller; returns its attestation phase duration.
     function _checkAggregator(IJobMarket market, uint256 jobId) private view returns (uint256) {
         IJobMarket.Job memory job = market.getJob(jobId);
-        if (job.status != IJobMarket.JobStatus.Assigned) revert AttestationInvalidJobStatus(jobId, job.status);
+        if (job.status != IJobMarket.JobStatus.Assigned)
+            revert AttestationInvalidJobStatus(jobId, job.status);
         if (msg.sender != job.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
         return job.durations.attestation;
     }
@@ -295,7 +306,13 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         if (aggregatorFault) _slash(staking_, jobId, rec.aggregator, INodeStaking.Role.Aggregator, amount);
     }
 
-    function _slash(INodeStaking staking_, uint256 jobId, address node, INodeStaking.Role role, uint256 amount) private {
+    function _slash(
+        INodeStaking staking_,
+        uint256 jobId,
+        address node,
+        INodeStaking.Role role,
+        uint256 amount
+    ) private {
         uint256 slashed = staking_.slash(node, role, amount, msg.sender);
         emit NodeSlashed(jobId, node, role, slashed, msg.sender);
     }

@@ -55,7 +55,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         uint64 claimWindow_
     ) external initializer {
         __GovernedUUPS_init(governance_);
-        if (address(jobMarket_) == address(0) || address(attestation_) == address(0)) revert SettlementZeroAddress();
+        if (address(jobMarket_) == address(0) || address(attestation_) == address(0))
+            revert SettlementZeroAddress();
         SettlementStorage storage $ = _getStorage();
         $.jobMarket = jobMarket_;
         $.attestation = attestation_;
@@ -77,20 +78,21 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     /// @inheritdoc ISettlement
     function report(uint256 jobId, ReportInput calldata input) external nonReentrant {
         SettlementStorage storage $ = _getStorage();
-        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Reporter)) revert SettlementNotReporter(msg.sender);
+        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Reporter))
+            revert SettlementNotReporter(msg.sender);
         IJobMarket market = $.jobMarket;
         IJobMarket.Job memory job = market.getJob(jobId);
         bool success = _checkReport(jobId, job, input);
         address[] memory attestors = $.attestation.agreeingAttestors(jobId);
         Split memory s = _split($, job, attestors.length, success, input.payoutTotal);
-        uint256 pull = s.distributorFee +
-            s.aggregatorFee +
-            s.reporterFee +
-            s.attestorShare *
-            s.attestorCount +
-            s.royalty +
-            s.protocolFee +
-            s.devicePool;
+        uint256 pull =
+            s.distributorFee +
+                s.aggregatorFee +
+                s.reporterFee +
+                s.attestorShare * s.attestorCount +
+                s.royalty +
+                s.protocolFee +
+                s.devicePool;
         if (pull > job.escrow) revert SettlementInsufficientEscrow(jobId, job.escrow, pull);
 
         // Effects.
@@ -110,7 +112,12 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISettlement
-    function claim(uint256 jobId, address account, uint256 amount, bytes32[] calldata proof) external nonReentrant {
+    function claim(
+        uint256 jobId,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) external nonReentrant {
         SettlementStorage storage $ = _getStorage();
         Report storage r = $.reports[jobId];
         bytes32 root = r.payoutRoot;
@@ -119,7 +126,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         mapping(address => bool) storage claimedOf = $.claimed[jobId];
         if (claimedOf[account]) revert SettlementAlreadyClaimed(jobId, account);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
-        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert SettlementInvalidProof(jobId, account, amount);
+        if (!MerkleProof.verifyCalldata(proof, root, leaf))
+            revert SettlementInvalidProof(jobId, account, amount);
         uint256 claimedSoFar = r.claimed;
         uint256 remaining = r.payoutTotal - claimedSoFar;
         if (amount > remaining) revert SettlementPoolExhausted(jobId, remaining, amount);
@@ -188,7 +196,12 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     // Internal
     // ------------------------------------------------------------------------------------------------------
 
-    function _record(SettlementStorage storage $, uint256 jobId, ReportInput calldata input, bool success) private {
+    function _record(
+        SettlementStorage storage $,
+        uint256 jobId,
+        ReportInput calldata input,
+        bool success
+    ) private {
         Report storage r = $.reports[jobId];
         r.reporter = msg.sender;
         r.participants = input.participants;
@@ -231,9 +244,10 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         }
         success = input.qualityMet && input.participants >= job.minParticipants;
         uint256 maxTotal = success ? uint256(input.participants) * job.rewardPerDevice : 0;
-        bool ok = success
-            ? input.payoutRoot != bytes32(0) && input.payoutTotal != 0 && input.payoutTotal <= maxTotal
-            : input.payoutRoot == bytes32(0) && input.payoutTotal == 0;
+        bool ok =
+            success
+                ? input.payoutRoot != bytes32(0) && input.payoutTotal != 0 && input.payoutTotal <= maxTotal
+                : input.payoutRoot == bytes32(0) && input.payoutTotal == 0;
         if (!ok) revert SettlementInvalidPayout(input.payoutTotal, maxTotal);
     }
 
@@ -264,13 +278,19 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         }
     }
 
-    function _payFees(SettlementStorage storage $, uint256 jobId, Split memory s, address[] memory attestors) private {
+    function _payFees(
+        SettlementStorage storage $,
+        uint256 jobId,
+        Split memory s,
+        address[] memory attestors
+    ) private {
         IERC20 token_ = $.token;
         _transfer(token_, jobId, s.distributor, s.distributorFee);
         _transfer(token_, jobId, s.aggregator, s.aggregatorFee);
         _transfer(token_, jobId, s.reporter, s.reporterFee);
         if (s.attestorShare != 0) {
-            for (uint256 i = 0; i < attestors.length; ++i) _transfer(token_, jobId, attestors[i], s.attestorShare);
+            for (uint256 i = 0; i < attestors.length; ++i)
+                _transfer(token_, jobId, attestors[i], s.attestorShare);
         }
         if (s.royalty != 0) _transfer(token_, jobId, s.developer, s.royalty);
         if (s.protocolFee != 0) _transfer(token_, jobId, $.jobMarket.treasury(), s.protocolFee);

@@ -73,7 +73,8 @@ library AttestationQuorum {
     function commit(Round storage r, address who, bytes32 commitment) internal returns (uint256 i) {
         if (commitment == bytes32(0)) revert IAttestationQuorum.QuorumZeroValue();
         i = indexOf(r, who);
-        if (block.timestamp > r.commitDeadline) revert IAttestationQuorum.QuorumNotInCommitPhase(r.commitDeadline);
+        if (block.timestamp > r.commitDeadline)
+            revert IAttestationQuorum.QuorumNotInCommitPhase(r.commitDeadline);
         uint16 bit = uint16(1 << i);
         if (r.committedMask & bit != 0) revert IAttestationQuorum.QuorumAlreadyCommitted(who);
         r.committedMask |= bit;

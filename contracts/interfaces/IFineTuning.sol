@@ -152,7 +152,12 @@ interface IFineTuning is IAttestationQuorum {
     /// @notice Parameters set.
     event ParamsUpdated(Params params);
     /// @notice A bounty was posted and its reward pool escrowed.
-    event BountyCreated(uint256 indexed bountyId, address indexed poster, uint256 indexed algorithmId, BountyInput input);
+    event BountyCreated(
+        uint256 indexed bountyId,
+        address indexed poster,
+        uint256 indexed algorithmId,
+        BountyInput input
+    );
     /// @notice A device enrolled as a trainer.
     event TrainerEnrolled(uint256 indexed bountyId, address indexed trainer);
     /// @notice A round opened for the refiner's submission (deadline = openedAt + roundDuration).
@@ -169,9 +174,19 @@ interface IFineTuning is IAttestationQuorum {
         uint64 revealDeadline
     );
     /// @notice A selected attestor committed.
-    event AttestationCommitted(uint256 indexed bountyId, uint256 indexed round, address indexed attestor, bytes32 commitment);
+    event AttestationCommitted(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        address indexed attestor,
+        bytes32 commitment
+    );
     /// @notice A selected attestor revealed.
-    event AttestationRevealed(uint256 indexed bountyId, uint256 indexed round, address indexed attestor, bytes32 claimHash);
+    event AttestationRevealed(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        address indexed attestor,
+        bytes32 claimHash
+    );
     /// @notice A round ended; `reason` is zero when accepted.
     event RoundFinalized(
         uint256 indexed bountyId,
@@ -192,7 +207,12 @@ interface IFineTuning is IAttestationQuorum {
     /// @notice The last round ended; the leftover reward returned to the poster.
     event BountyFinalized(uint256 indexed bountyId, uint256 refund);
     /// @notice A trainer claimed its payout.
-    event TrainerPaid(uint256 indexed bountyId, uint256 indexed round, address indexed account, uint256 amount);
+    event TrainerPaid(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        address indexed account,
+        uint256 amount
+    );
     /// @notice A round's unclaimed payouts returned to the poster.
     event RoundSwept(uint256 indexed bountyId, uint256 indexed round, address indexed poster, uint256 amount);
 
@@ -228,7 +248,13 @@ interface IFineTuning is IAttestationQuorum {
     function closeRound(uint256 bountyId) external;
 
     /// @notice Pays an enrolled trainer its amount from an accepted round with a Merkle proof. Once per round.
-    function claim(uint256 bountyId, uint256 round, address account, uint256 amount, bytes32[] calldata proof) external;
+    function claim(
+        uint256 bountyId,
+        uint256 round,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) external;
 
     /// @notice Returns an accepted round's unclaimed payouts to the poster after the claim window. Permissionless.
     function sweep(uint256 bountyId, uint256 round) external;

@@ -36,7 +36,10 @@ contract ResultAttestationTest is LifecycleFixture {
         vm.expectRevert(IResultAttestation.AttestationZeroAddress.selector);
         deployProxy(
             impl,
-            abi.encodeCall(IAttestationInit.initialize, (governance, IJobMarket(address(0)), staking, raParams()))
+            abi.encodeCall(
+                IAttestationInit.initialize,
+                (governance, IJobMarket(address(0)), staking, raParams())
+            )
         );
     }
 
@@ -123,7 +126,9 @@ contract ResultAttestationTest is LifecycleFixture {
 
     function test_commitAggregate_revertsForNonAggregator() public {
         uint256 jobId = assignedJob(20);
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice)
+        );
         vm.prank(alice);
         ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
     }
@@ -215,7 +220,9 @@ contract ResultAttestationTest is LifecycleFixture {
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
         vm.warp(a.commitDeadline + 1);
         address a1 = attestorsOf(jobId)[1];
-        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotInCommitPhase.selector, a.commitDeadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAttestationQuorum.QuorumNotInCommitPhase.selector, a.commitDeadline)
+        );
         vm.prank(a1);
         ra.commitAttestation(jobId, keccak256("x"));
     }
@@ -263,16 +270,22 @@ contract ResultAttestationTest is LifecycleFixture {
         commitAggregate(jobId, AGG);
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
         vm.warp(a.commitDeadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IResultAttestation.AttestationNotAggregator.selector, jobId, alice)
+        );
         vm.prank(alice);
         ra.revealAggregate(jobId, AGG, aggSalt(jobId));
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationAggregatorMismatch.selector, jobId));
+        vm.expectRevert(
+            abi.encodeWithSelector(IResultAttestation.AttestationAggregatorMismatch.selector, jobId)
+        );
         revealAgg(jobId, LIE);
         vm.expectEmit(address(ra));
         emit IResultAttestation.AggregateRevealed(jobId, aggregator, AGG);
         revealAgg(jobId, AGG);
         assertEq(ra.attestationOf(jobId).aggregateHash, AGG);
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationAggregatorAlreadyRevealed.selector, jobId));
+        vm.expectRevert(
+            abi.encodeWithSelector(IResultAttestation.AttestationAggregatorAlreadyRevealed.selector, jobId)
+        );
         revealAgg(jobId, AGG);
     }
 
@@ -285,7 +298,9 @@ contract ResultAttestationTest is LifecycleFixture {
         for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
         revealAtt(jobId, atts[0], AGG);
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, a.revealDeadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, a.revealDeadline)
+        );
         ra.finalize(jobId);
         for (uint256 i = 1; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
         vm.expectRevert(
@@ -392,7 +407,8 @@ contract ResultAttestationTest is LifecycleFixture {
         jm.timeout(jobId);
         ra.finalize(jobId); // everyone silent: all three attestors and the aggregator are slashed
         address[] memory atts = attestorsOf(jobId);
-        for (uint256 i = 0; i < Q; ++i) assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        for (uint256 i = 0; i < Q; ++i)
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
     }
@@ -430,7 +446,12 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 honest = 0;
         for (uint256 i = 0; i < Q; ++i) {
             uint256 kind = (uint256(pattern) >> (2 * i)) & 3; // 0 silent, 1 honest, 2/3 distinct lies
-            votes[i] = kind == 0 ? bytes32(0) : kind == 1 ? AGG : keccak256(abi.encode(kind, i));
+            votes[i] =
+                kind == 0
+                    ? bytes32(0)
+                    : kind == 1
+                        ? AGG
+                        : keccak256(abi.encode(kind, i));
             if (kind == 1) ++honest;
         }
         bytes32 aggValue = aggregatorHonest ? AGG : LIE;
@@ -439,10 +460,16 @@ contract ResultAttestationTest is LifecycleFixture {
         bool majority = honest * 2 > Q;
         for (uint256 i = 0; i < Q; ++i) {
             bool fault = votes[i] == bytes32(0) || (majority && votes[i] != AGG);
-            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), fault ? MIN_STAKE - SLASH : MIN_STAKE);
+            assertEq(
+                staking.stakeOf(atts[i], INodeStaking.Role.Attestor),
+                fault ? MIN_STAKE - SLASH : MIN_STAKE
+            );
         }
         bool attested = majority && aggregatorHonest;
-        assertEq(uint8(jm.status(jobId)), uint8(attested ? IJobMarket.JobStatus.Attested : IJobMarket.JobStatus.Failed));
+        assertEq(
+            uint8(jm.status(jobId)),
+            uint8(attested ? IJobMarket.JobStatus.Attested : IJobMarket.JobStatus.Failed)
+        );
         assertEq(
             staking.stakeOf(aggregator, INodeStaking.Role.Aggregator),
             majority && !aggregatorHonest ? MIN_STAKE - SLASH : MIN_STAKE

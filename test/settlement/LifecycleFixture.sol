@@ -161,11 +161,17 @@ abstract contract LifecycleFixture is BaseTest {
         staking = INodeStaking(
             deployProxy(
                 deployArtifact("NodeStaking", ""),
-                abi.encodeCall(IStakingInit.initialize, (governance, token, treasury, mins, 7 days, 1_000, false))
+                abi.encodeCall(
+                    IStakingInit.initialize,
+                    (governance, token, treasury, mins, 7 days, 1_000, false)
+                )
             )
         );
         registry = IDeviceRegistry(
-            deployProxy(deployArtifact("DeviceRegistry", ""), abi.encodeCall(IRegistryInit.initialize, (governance)))
+            deployProxy(
+                deployArtifact("DeviceRegistry", ""),
+                abi.encodeCall(IRegistryInit.initialize, (governance))
+            )
         );
         market = IAlgorithmMarketplace(
             deployProxy(
@@ -282,7 +288,8 @@ abstract contract LifecycleFixture is BaseTest {
     function _operator(address op, INodeStaking.Role role) internal {
         fund(op, MIN_STAKE * 2);
         vm.startPrank(op);
-        if (!staking.isRegistered(op)) staking.register("https://node.example", keccak256(abi.encode(op)), "");
+        if (!staking.isRegistered(op))
+            staking.register("https://node.example", keccak256(abi.encode(op)), "");
         token.approve(address(staking), type(uint256).max);
         staking.stake(role, MIN_STAKE);
         vm.stopPrank();
@@ -360,10 +367,12 @@ abstract contract LifecycleFixture is BaseTest {
     function attestWith(uint256 jobId, bytes32 value, bytes32[] memory votes) internal {
         commitAggregate(jobId, value);
         address[] memory atts = attestorsOf(jobId);
-        for (uint256 i = 0; i < atts.length; ++i) if (votes[i] != bytes32(0)) commitAtt(jobId, atts[i], votes[i]);
+        for (uint256 i = 0; i < atts.length; ++i)
+            if (votes[i] != bytes32(0)) commitAtt(jobId, atts[i], votes[i]);
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
         vm.warp(a.commitDeadline + 1);
-        for (uint256 i = 0; i < atts.length; ++i) if (votes[i] != bytes32(0)) revealAtt(jobId, atts[i], votes[i]);
+        for (uint256 i = 0; i < atts.length; ++i)
+            if (votes[i] != bytes32(0)) revealAtt(jobId, atts[i], votes[i]);
         revealAgg(jobId, value);
         if (ra.attestationOf(jobId).revealedMask != (1 << atts.length) - 1) vm.warp(a.revealDeadline + 1);
         vm.prank(keeper);
@@ -381,7 +390,10 @@ abstract contract LifecycleFixture is BaseTest {
     }
 
     /// @dev Payout leaves for `n` devices each paid `amount`.
-    function payoutLeaves(uint256 n, uint256 amount) internal returns (address[] memory devices, bytes32[] memory leaves) {
+    function payoutLeaves(
+        uint256 n,
+        uint256 amount
+    ) internal returns (address[] memory devices, bytes32[] memory leaves) {
         devices = new address[](n);
         leaves = new bytes32[](n);
         for (uint256 i = 0; i < n; ++i) {
@@ -390,11 +402,12 @@ abstract contract LifecycleFixture is BaseTest {
         }
     }
 
-    function reportInput(bytes32 root, uint128 total, uint32 participants, bool ok)
-        internal
-        pure
-        returns (ISettlement.ReportInput memory r)
-    {
+    function reportInput(
+        bytes32 root,
+        uint128 total,
+        uint32 participants,
+        bool ok
+    ) internal pure returns (ISettlement.ReportInput memory r) {
         r.reportCid = REPORT;
         r.reportCommitment = keccak256("encrypted-report");
         r.participants = participants;

@@ -46,7 +46,13 @@ contract SettlementTest is LifecycleFixture {
     function test_initialize_revertsOnInvalidInput() public {
         address impl = deployArtifact("Settlement", "");
         vm.expectRevert(ISettlement.SettlementZeroAddress.selector);
-        deployProxy(impl, abi.encodeCall(ISettlementInit.initialize, (governance, jm, IResultAttestation(address(0)), 30 days)));
+        deployProxy(
+            impl,
+            abi.encodeCall(
+                ISettlementInit.initialize,
+                (governance, jm, IResultAttestation(address(0)), 30 days)
+            )
+        );
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidClaimWindow.selector, 1 days));
         deployProxy(impl, abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 1 days)));
     }
@@ -60,7 +66,9 @@ contract SettlementTest is LifecycleFixture {
         vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
         vm.prank(alice);
         settlement.setClaimWindow(60 days);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidClaimWindow.selector, 6 * 365 days));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementInvalidClaimWindow.selector, 6 * 365 days)
+        );
         vm.prank(governance);
         settlement.setClaimWindow(6 * 365 days);
     }
@@ -83,7 +91,17 @@ contract SettlementTest is LifecycleFixture {
         bytes32 root = _tree(3, 1 ether);
         ISettlement.ReportInput memory input = reportInput(root, 3 ether, 10, true);
         vm.expectEmit(address(settlement));
-        emit ISettlement.ReportPosted(jobId, reporter, REPORT, input.reportCommitment, 10, root, 3 ether, true, true);
+        emit ISettlement.ReportPosted(
+            jobId,
+            reporter,
+            REPORT,
+            input.reportCommitment,
+            10,
+            root,
+            3 ether,
+            true,
+            true
+        );
         _report(jobId, input);
         ISettlement.Report memory r = settlement.reportOf(jobId);
         assertEq(r.reporter, reporter);
@@ -117,7 +135,11 @@ contract SettlementTest is LifecycleFixture {
     function test_report_revertsTwice() public {
         uint256 jobId = _settled(2, 1 ether);
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Settled)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidJobStatus.selector,
+                jobId,
+                IJobMarket.JobStatus.Settled
+            )
         );
         _report(jobId, reportInput(bytes32(0), 0, 1, false));
     }
@@ -126,7 +148,9 @@ contract SettlementTest is LifecycleFixture {
         uint256 jobId = attestedJob(20, AGG);
         uint64 deadline = jm.getJob(jobId).deadline;
         vm.warp(deadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementDeadlinePassed.selector, jobId, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementDeadlinePassed.selector, jobId, deadline)
+        );
         _report(jobId, reportInput(bytes32(0), 0, 1, false));
     }
 
@@ -174,9 +198,13 @@ contract SettlementTest is LifecycleFixture {
         assertEq(jmBefore - token.balanceOf(address(jm)), escrow);
         assertEq(token.balanceOf(address(settlement)), total);
         uint256 nodeFees = fee(200) * 2 + fee(300) + (fee(300) / Q) * Q;
-        uint256 expectedRefund = success ? escrow - nodeFees - fee(500) - fee(250) - total : escrow - nodeFees;
+        uint256 expectedRefund =
+            success ? escrow - nodeFees - fee(500) - fee(250) - total : escrow - nodeFees;
         assertEq(token.balanceOf(customer) - customerBefore, expectedRefund);
-        assertEq(uint8(jm.status(jobId)), uint8(success ? IJobMarket.JobStatus.Settled : IJobMarket.JobStatus.Failed));
+        assertEq(
+            uint8(jm.status(jobId)),
+            uint8(success ? IJobMarket.JobStatus.Settled : IJobMarket.JobStatus.Failed)
+        );
     }
 
     // ------------------------------------------------------------------------------------------- claim
@@ -192,7 +220,9 @@ contract SettlementTest is LifecycleFixture {
         assertEq(token.balanceOf(alice), 0);
         assertEq(settlement.reportOf(jobId).claimed, 1 ether);
         assertEq(settlement.totalOutstanding(), 4 ether);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementAlreadyClaimed.selector, jobId, devices[3]));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementAlreadyClaimed.selector, jobId, devices[3])
+        );
         settlement.claim(jobId, devices[3], 1 ether, proof);
     }
 
@@ -203,7 +233,9 @@ contract SettlementTest is LifecycleFixture {
             abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, devices[3], 2 ether)
         );
         settlement.claim(jobId, devices[3], 2 ether, proof);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, devices[2], 1 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, devices[2], 1 ether)
+        );
         settlement.claim(jobId, devices[2], 1 ether, proof);
     }
 
@@ -214,7 +246,9 @@ contract SettlementTest is LifecycleFixture {
         uint256 jobB = attestedJob(20, AGG);
         (, bytes32[] memory other) = payoutLeaves(6, 1.5 ether);
         _report(jobB, reportInput(TestMerkle.root(other), 9 ether, 10, true));
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobB, device, 1 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobB, device, 1 ether)
+        );
         settlement.claim(jobB, device, 1 ether, proofA);
         settlement.claim(jobA, device, 1 ether, proofA);
         assertEq(token.balanceOf(device), 1 ether);
@@ -235,7 +269,9 @@ contract SettlementTest is LifecycleFixture {
         settlement.claim(jobId, devices[0], 1 ether, TestMerkle.proof(leaves, 0));
         settlement.claim(jobId, devices[1], 1 ether, TestMerkle.proof(leaves, 1));
         bytes32[] memory p2 = TestMerkle.proof(leaves, 2);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementPoolExhausted.selector, jobId, 0, 1 ether));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementPoolExhausted.selector, jobId, 0, 1 ether)
+        );
         settlement.claim(jobId, devices[2], 1 ether, p2);
     }
 
@@ -245,7 +281,9 @@ contract SettlementTest is LifecycleFixture {
         uint256 jobId = _settled(4, 1 ether);
         settlement.claim(jobId, devices[0], 1 ether, TestMerkle.proof(leaves, 0));
         uint48 deadline = settlement.reportOf(jobId).claimDeadline;
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementClaimWindowOpen.selector, jobId, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementClaimWindowOpen.selector, jobId, deadline)
+        );
         settlement.sweep(jobId);
         vm.warp(uint256(deadline) + 1);
         uint256 before = token.balanceOf(treasury);
