@@ -63,6 +63,7 @@ import {
   type DeployConfig,
   type DeployConfigInput,
 } from "./lib/config.ts";
+import { deployAttestationStep } from "./deploy-steps/attestation.ts";
 
 /** ERC-1967 implementation slot: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1). */
 export const IMPLEMENTATION_SLOT =
@@ -815,6 +816,20 @@ async function run(ctx: Ctx): Promise<void> {
       },
     ]);
   }
+
+  // 6a. ResultAttestation, Settlement, FineTuning and their wiring (script/deploy-steps/attestation.ts).
+  await deployAttestationStep({
+    deployer: ctx.deployer,
+    timelock,
+    config: config.attestation,
+    artifactsDir: ctx.artifactsDir,
+    has,
+    addressOf: (name) => ctx.manifest.contracts[name]?.address,
+    ensureProxy: (name, initArgs) => ensureProxy(ctx, name, initArgs),
+    read: (address, artifact, fn, args) => read(ctx, address, artifact, fn, args),
+    send: (what, address, abi, fn, args) => send(ctx, what, address, abi, fn, args),
+    step: (name, isDone, run) => step(ctx, name, isDone, run),
+  });
 
   // 6b. Genesis: the timelock (treasury) pays the genesis allocations and raises its own delay.
   await genesis(ctx, timelock, token);

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { ConfigError } from "#sdk/chain/errors.ts";
+import { attestationConfigSchema } from "../deploy-steps/attestation-config.ts";
 
 const uint = z
   .union([
@@ -126,6 +127,8 @@ export const deployConfigSchema = z.object({
       (j) => j.minPhaseDuration <= j.maxPhaseDuration,
       "minPhaseDuration exceeds maxPhaseDuration",
     ),
+  /** ResultAttestation, Settlement and FineTuning (script/deploy-steps/attestation-config.ts). */
+  attestation: attestationConfigSchema,
   growthPool: z
     .object({
       /** Start of epoch 0 (unix seconds); default: the latest block's timestamp when the pool is deployed. */

@@ -24,10 +24,10 @@ export interface Artifact {
 
 export type LinkReferences = Record<string, Record<string, { start: number; length: number }[]>>;
 
-const hexSchema = z
+/** Creation / runtime bytecode: hex, possibly with unlinked library placeholders `__$<34 hex>$__`. */
+const bytecodeSchema = z
   .string()
-  // Unlinked bytecode holds library placeholders `__$<34 hex>$__`.
-  .regex(/^(0x)?([0-9a-fA-F]|__\$[0-9a-fA-F]{34}\$__)*$/, "not hex bytecode")
+  .regex(/^(0x)?([0-9a-fA-F]|__\$[0-9a-fA-F]{34}\$__)*$/, "not bytecode")
   .transform((s) => (s.startsWith("0x") ? s : `0x${s}`) as Hex);
 
 const abiSchema = z
@@ -46,16 +46,16 @@ const artifactFileSchema = z.object({
   contractName: z.string(),
   sourceName: z.string(),
   abi: abiSchema,
-  bytecode: hexSchema,
-  deployedBytecode: hexSchema,
+  bytecode: bytecodeSchema,
+  deployedBytecode: bytecodeSchema,
   linkReferences: linkRefsSchema,
 });
 
 const solcContractSchema = z.object({
   abi: abiSchema,
   evm: z.object({
-    bytecode: z.object({ object: hexSchema, linkReferences: linkRefsSchema }),
-    deployedBytecode: z.object({ object: hexSchema }),
+    bytecode: z.object({ object: bytecodeSchema, linkReferences: linkRefsSchema }),
+    deployedBytecode: z.object({ object: bytecodeSchema }),
   }),
 });
 

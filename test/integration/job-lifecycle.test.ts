@@ -1,0 +1,379 @@
+/**
+ * Issue 4 — one prediction job end to end on the in-process EDR chain, deployed by script/deploy.ts:
+ * create → sealed bid → finalise the epoch → distributor assigns a cohort (OpenZeppelin Merkle root) →
+ * aggregator commits → 3 attestors commit-reveal → finalise → reporter posts the report and the device payout
+ * root → every device claims with its proof. Exact balances for devices, nodes, developer, treasury and
+ * customer; a lying attestor is slashed while the honest majority attests; a failed quality requirement refunds
+ * the customer less node fees. Gas of the whole lifecycle (device claims excluded) for 10 and 200 devices.
+ */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { getAddress, type Address, type Hex } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { buildMerkleTree } from "#sdk/chain/merkle.ts";
+import {
+  aggregateCommitment,
+  bidCommitment,
+  BPS,
+  ETHER,
+  JobStatus,
+  label,
+  localAccount,
+  memberCommitment,
+  printGas,
+  ProtocolEnv,
+  Role,
+} from "./helpers/protocol.ts";
+
+const SCHEMA = label("email/rfc822-v1");
+const MODEL_SHA = label("model.onnx");
+const PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+const TRANSCRIPT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+const REPORT = "bafkreie5nuy3b5kzkz5ouyy4v7y2yhqj5qfq2h2zjt7hslzmq3zyqmfgmi";
+const USE_PRICE = 5n * ETHER;
+const RESERVE = ETHER;
+const BID = 3n * ETHER;
+const REWARD = 2n * ETHER;
+const QUORUM = 3;
+const SLASH = 100n * ETHER;
+const FEES = {
+  distributor: 200n,
+  aggregator: 300n,
+  attestors: 300n,
+  reporter: 200n,
+  protocol: 250n,
+  royalty: 500n,
+};
+const AGG = label("aggregate-vector");
+const ATTESTATION_PHASE = 3_600;
+
+interface JobRun {
+  jobId: bigint;
+  gas: bigint;
+  devices: PrivateKeyAccount[];
+  attestors: Address[];
+}
+
+describe("Job lifecycle (issue 4): create → attest → settle → device claims", () => {
+  let env: ProtocolEnv;
+  let customer: ProtocolEnv["wallets"][number];
+  let developer: ProtocolEnv["wallets"][number];
+  let distributor: ProtocolEnv["wallets"][number];
+  let aggregator: ProtocolEnv["wallets"][number];
+  let reporter: ProtocolEnv["wallets"][number];
+  let keeper: ProtocolEnv["wallets"][number];
+  let attestorWallets: ProtocolEnv["wallets"];
+  let algorithmId: bigint;
+  const gasByDevices = new Map<number, bigint>();
+
+  const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
+  const attestorWallet = (a: Address) => {
+    const w = attestorWallets.find((x) => who(x) === a);
+    assert.ok(w, `attestor ${a}`);
+    return w;
+  };
+  const budget = (maxDevices: bigint) => maxDevices * REWARD;
+  const fee = (maxDevices: bigint, bps: bigint) => (budget(maxDevices) * bps) / BPS;
+
+  before(async () => {
+    env = await ProtocolEnv.create({
+      jobMarket: { capacity: 2, reservePrice: RESERVE },
+      attestation: { resultAttestation: { quorum: QUORUM, slashAmount: SLASH } },
+    });
+    customer = env.wallet(1);
+    developer = env.wallet(2);
+    distributor = env.wallet(3);
+    aggregator = env.wallet(4);
+    reporter = env.wallet(5);
+    keeper = env.wallet(11);
+    attestorWallets = [6, 7, 8, 9, 10].map((i) => env.wallet(i));
+    await env.stakeNode(distributor!, Role.Distributor, 10_000n * ETHER);
+    await env.stakeNode(aggregator!, Role.Aggregator, 10_000n * ETHER);
+    await env.stakeNode(reporter!, Role.Reporter, 5_000n * ETHER);
+    for (const w of attestorWallets) await env.stakeNode(w, Role.Attestor, 5_000n * ETHER);
+    await env.send(developer!, "AlgorithmMarketplace", "list", [
+      PKG,
+      MODEL_SHA,
+      SCHEMA,
+      USE_PRICE,
+      0n,
+      0n,
+      "",
+    ]);
+    algorithmId = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
+    await env.fund([who(customer!)], 1_000_000n * ETHER);
+    await env.approve(customer!, "JobMarket");
+    await env.approve(customer!, "AlgorithmMarketplace");
+  });
+
+  it("deploys and wires ResultAttestation, Settlement and FineTuning through script/deploy.ts", async () => {
+    const jm = env.addr("JobMarket");
+    const role = await env.read<Hex>("JobMarket", "ATTESTATION_MODULE");
+    const sRole = await env.read<Hex>("JobMarket", "SETTLEMENT_MODULE");
+    assert.equal(await env.read("JobMarket", "moduleOf", [role]), env.addr("ResultAttestation"));
+    assert.equal(await env.read("JobMarket", "moduleOf", [sRole]), env.addr("Settlement"));
+    assert.equal(await env.read("NodeStaking", "isSlasher", [env.addr("ResultAttestation")]), true);
+    assert.equal(await env.read("NodeStaking", "isSlasher", [env.addr("FineTuning")]), true);
+    assert.equal(
+      await env.read("AlgorithmMarketplace", "isPublisher", [env.addr("FineTuning")]),
+      true,
+    );
+    const timelock = env.addr("TimelockController");
+    for (const n of ["ResultAttestation", "Settlement", "FineTuning", "JobMarket"])
+      assert.equal(await env.read(n, "governance"), timelock, `${n} governed by the timelock`);
+    assert.equal(await env.read("ResultAttestation", "jobMarket"), jm);
+  });
+
+  function spec(maxDevices: number) {
+    return {
+      algorithmId,
+      schema: SCHEMA,
+      minDevices: 10,
+      maxDevices,
+      rewardPerDevice: REWARD,
+      minParticipants: 8,
+      maxStdError: 5n * 10n ** 16n,
+      encryptionKey: `0x02${label("customer-key").slice(2)}` as Hex,
+      durations: {
+        bidding: 7 * 86_400,
+        assignment: 3_600,
+        commit: 7_200,
+        attestation: ATTESTATION_PHASE,
+        report: 3_600,
+        settlement: 3_600,
+      },
+    };
+  }
+
+  /** Runs a job up to Attested (or Failed); `lie[i]` makes the i-th selected attestor reveal another value. */
+  async function runToAttested(nDevices: number, liarIndex?: number): Promise<JobRun> {
+    const start = env.gasLog.length;
+    const c = who(customer!);
+    await env.warpToCommitWindow();
+    await env.send(customer!, "JobMarket", "createJob", [spec(nDevices)]);
+    const jobId = await env.read<bigint>("JobMarket", "jobCount");
+    const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
+    const salt = label(`bid-salt-${jobId}`);
+    await env.send(customer!, "JobMarket", "commitBid", [
+      jobId,
+      bidCommitment(jobId, BID, salt, c),
+      BID,
+    ]);
+    const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
+    await env.warpTo(commitEnd!);
+    await env.send(keeper, "JobMarket", "revealBid", [jobId, BID, salt]);
+    await env.warpTo(revealEnd!);
+    await env.send(keeper, "JobMarket", "finalizeEpoch", [epoch]);
+    assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
+
+    // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
+    const devices = Array.from({ length: nDevices }, (_, i) =>
+      localAccount(`job-${jobId}-device-${i}`),
+    );
+    const cohort = buildMerkleTree(
+      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
+    );
+    await env.send(distributor!, "JobMarket", "assignCohort", [
+      jobId,
+      cohort.root,
+      nDevices,
+      "bafkreicohortcohortcohortcohortcohortcohortcohortcohortcoh",
+      who(aggregator!),
+    ]);
+
+    const aggSalt = label(`agg-salt-${jobId}`);
+    await env.send(aggregator!, "ResultAttestation", "commitAggregate", [
+      jobId,
+      aggregateCommitment(AGG, aggSalt),
+      TRANSCRIPT,
+    ]);
+    const att = await env.read<{ attestors: readonly Address[]; commitDeadline: bigint }>(
+      "ResultAttestation",
+      "attestationOf",
+      [jobId],
+    );
+    const attestors = att.attestors.map((a) => getAddress(a));
+    assert.equal(attestors.length, QUORUM);
+    const votes = attestors.map((_, i) => (i === liarIndex ? label("a lie") : AGG));
+    const salts = attestors.map((a) => label(`att-salt-${jobId}-${a}`));
+    for (const [i, a] of attestors.entries())
+      await env.send(attestorWallet(a), "ResultAttestation", "commitAttestation", [
+        jobId,
+        memberCommitment(votes[i]!, salts[i]!, a),
+      ]);
+    await env.warpTo(BigInt(att.commitDeadline) + 1n);
+    for (const [i, a] of attestors.entries())
+      await env.send(attestorWallet(a), "ResultAttestation", "revealAttestation", [
+        jobId,
+        votes[i],
+        salts[i],
+      ]);
+    await env.send(aggregator!, "ResultAttestation", "revealAggregate", [jobId, AGG, aggSalt]);
+    await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
+    const gas = env.gasLog.slice(start).reduce((s, r) => s + r.gas, 0n);
+    return { jobId, gas, devices, attestors };
+  }
+
+  /** Payouts: every device but each tenth (dropouts) gets the full reward. */
+  function payouts(devices: PrivateKeyAccount[]) {
+    return devices
+      .filter((_, i) => i % 10 !== 9)
+      .map((d) => ({ account: getAddress(d.address), value: REWARD }));
+  }
+
+  async function report(jobId: bigint, entries: { account: Address; value: bigint }[], ok = true) {
+    const tree = entries.length > 0 ? buildMerkleTree(entries) : undefined;
+    const total = entries.reduce((s, e) => s + e.value, 0n);
+    const gas = await env.send(reporter!, "Settlement", "report", [
+      jobId,
+      {
+        reportCid: REPORT,
+        reportCommitment: label(`encrypted-report-${jobId}`),
+        participants: ok ? entries.length : 5,
+        payoutRoot: tree?.root ?? `0x${"00".repeat(32)}`,
+        payoutTotal: total,
+        qualityMet: ok,
+      },
+    ]);
+    return { tree, total, gas };
+  }
+
+  it("lifecycle gas (create → settled, claims excluded) does not depend on the cohort size", async () => {
+    for (const n of [10, 200]) {
+      const snap = await env.conn.networkHelpers.takeSnapshot();
+      const start = env.gasLog.length;
+      const run = await runToAttested(n);
+      assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Attested);
+      const r = await report(run.jobId, payouts(run.devices));
+      assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Settled);
+      const total = run.gas + r.gas;
+      gasByDevices.set(n, total);
+      printGas(`lifecycle with ${n} devices (3 attestors)`, [
+        ...env.gasLog.slice(start),
+        { label: "TOTAL create → settled", gas: total },
+      ]);
+      await snap.restore();
+    }
+    const small = gasByDevices.get(10)!;
+    const large = gasByDevices.get(200)!;
+    const diff = small > large ? small - large : large - small;
+    console.log(`    10 devices: ${small} gas, 200 devices: ${large} gas, difference ${diff}`);
+    // Devices appear on chain only as roots and counts: the difference is calldata/cold-slot noise.
+    assert.ok(diff < 2_000n, `gas differs by ${diff}`);
+    // Receipt gas: includes 21,000 intrinsic + calldata for each of the 15 transactions.
+    assert.ok(large < 2_500_000n, `lifecycle gas ${large}`);
+  });
+
+  it("happy path with 200 devices: exact fees, royalty, protocol fee, refund; every device claims", async () => {
+    const N = 200n;
+    const treasury = env.addr("TimelockController");
+    const customerStart = await env.balance(who(customer!));
+    const run = await runToAttested(Number(N));
+    const escrow = await env.read<bigint>("JobMarket", "escrowOf", [run.jobId]);
+    assert.equal(escrow, await env.read("JobMarket", "budgetOf", [Number(N), REWARD]));
+    const before = {
+      distributor: await env.balance(who(distributor!)),
+      aggregator: await env.balance(who(aggregator!)),
+      reporter: await env.balance(who(reporter!)),
+      developer: await env.balance(who(developer!)),
+      treasury: await env.balance(treasury),
+      attestors: await Promise.all(run.attestors.map((a) => env.balance(a))),
+    };
+    const entries = payouts(run.devices);
+    const { tree, total } = await report(run.jobId, entries);
+    assert.ok(tree);
+    assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Settled);
+    assert.equal(await env.read("JobMarket", "escrowOf", [run.jobId]), 0n);
+    assert.equal(await env.balance(env.addr("Settlement")), total);
+    const f = (bps: bigint) => fee(N, bps);
+    assert.equal((await env.balance(who(distributor!))) - before.distributor, f(FEES.distributor));
+    assert.equal((await env.balance(who(aggregator!))) - before.aggregator, f(FEES.aggregator));
+    assert.equal((await env.balance(who(reporter!))) - before.reporter, f(FEES.reporter));
+    for (const [i, a] of run.attestors.entries())
+      assert.equal((await env.balance(a)) - before.attestors[i]!, f(FEES.attestors) / 3n);
+    assert.equal((await env.balance(who(developer!))) - before.developer, f(FEES.royalty));
+    assert.equal((await env.balance(treasury)) - before.treasury, f(FEES.protocol));
+    const nodeFees =
+      f(FEES.distributor) + f(FEES.aggregator) + f(FEES.reporter) + (f(FEES.attestors) / 3n) * 3n;
+    const paidOut = total + nodeFees + f(FEES.royalty) + f(FEES.protocol);
+    // Customer paid: per-use price, clearing price (the reserve: one bid, K = 2) and what the split used;
+    // the unused budget (dropouts' rewards, attestor rounding) came back.
+    assert.equal(
+      customerStart - (await env.balance(who(customer!))),
+      USE_PRICE + RESERVE + paidOut,
+    );
+
+    const claimGas: bigint[] = [];
+    for (const e of entries) {
+      const d = run.devices.find((x) => getAddress(x.address) === e.account)!;
+      const w = await env.localWallet(d);
+      claimGas.push(
+        await env.send(
+          w,
+          "Settlement",
+          "claim",
+          [run.jobId, e.account, e.value, tree.proof(e.account)],
+          "claim",
+        ),
+      );
+      assert.equal(await env.balance(e.account), e.value);
+    }
+    for (const [i, d] of run.devices.entries())
+      if (i % 10 === 9)
+        assert.equal(await env.balance(getAddress(d.address)), 0n, "dropout unpaid");
+    assert.equal(await env.balance(env.addr("Settlement")), 0n);
+    assert.equal(await env.read("Settlement", "totalOutstanding"), 0n);
+    const max = claimGas.reduce((a, b) => (a > b ? a : b));
+    const min = claimGas.reduce((a, b) => (a < b ? a : b));
+    console.log(`    device claim gas (${entries.length}-leaf tree): min ${min}, max ${max}`);
+  });
+
+  it("a lying attestor is slashed and unpaid; the honest majority attests", async () => {
+    const run = await runToAttested(20, 1);
+    const liar = run.attestors[1]!;
+    assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Attested);
+    assert.equal(
+      await env.read("NodeStaking", "stakeOf", [liar, Role.Attestor]),
+      5_000n * ETHER - SLASH,
+    );
+    assert.equal(await env.read("NodeStaking", "isActive", [liar, Role.Attestor]), false);
+    const agreeing = await env.read<readonly Address[]>("ResultAttestation", "agreeingAttestors", [
+      run.jobId,
+    ]);
+    assert.equal(agreeing.length, 2);
+    assert.ok(!agreeing.map(getAddress).includes(liar));
+    const liarBefore = await env.balance(liar);
+    const honestBefore = await Promise.all(agreeing.map((a) => env.balance(a)));
+    await report(run.jobId, payouts(run.devices));
+    assert.equal(await env.balance(liar), liarBefore, "liar unpaid");
+    for (const [i, a] of agreeing.entries())
+      assert.equal((await env.balance(a)) - honestBefore[i]!, fee(20n, FEES.attestors) / 2n);
+  });
+
+  it("a failed quality requirement refunds the customer less node fees", async () => {
+    const run = await runToAttested(20);
+    const escrow = await env.read<bigint>("JobMarket", "escrowOf", [run.jobId]);
+    const c = who(customer!);
+    const customerBefore = await env.balance(c);
+    const devBefore = await env.balance(who(developer!));
+    const treasuryBefore = await env.balance(env.addr("TimelockController"));
+    const settlementBefore = await env.balance(env.addr("Settlement"));
+    await report(run.jobId, [], false);
+    assert.equal(await env.read("JobMarket", "status", [run.jobId]), JobStatus.Failed);
+    const f = (bps: bigint) => fee(20n, bps);
+    const nodeFees =
+      f(FEES.distributor) + f(FEES.aggregator) + f(FEES.reporter) + (f(FEES.attestors) / 3n) * 3n;
+    assert.equal((await env.balance(c)) - customerBefore, escrow - nodeFees);
+    assert.equal(await env.balance(who(developer!)), devBefore, "no royalty");
+    assert.equal(
+      await env.balance(env.addr("TimelockController")),
+      treasuryBefore,
+      "no protocol fee",
+    );
+    assert.equal(await env.balance(env.addr("Settlement")), settlementBefore, "no device pool");
+    assert.equal(
+      (await env.read<{ success: boolean }>("Settlement", "reportOf", [run.jobId])).success,
+      false,
+    );
+  });
+});
