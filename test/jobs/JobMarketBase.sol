@@ -9,11 +9,12 @@ import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
-import {MockAlgorithmMarketplace} from "../mocks/jobs/MockAlgorithmMarketplace.sol";
-import {MockNodeStaking} from "../mocks/jobs/MockNodeStaking.sol";
-import {MockDeviceRegistry} from "../mocks/jobs/MockDeviceRegistry.sol";
+import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
+import {NodeStaking} from "../../contracts/NodeStaking.sol";
+import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 
-/// @notice Deploys DMLToken, a JobMarket proxy and test-only marketplace/staking/registry stand-ins.
+/// @notice Deploys DMLToken and the real AlgorithmMarketplace, NodeStaking, DeviceRegistry and JobMarket behind
+///         ERC1967 proxies; a developer lists the algorithm, a distributor and an aggregator stake.
 abstract contract JobMarketBase is BaseTest {
     bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
     uint256 internal constant USE_PRICE = 5 ether;
@@ -28,20 +29,45 @@ abstract contract JobMarketBase is BaseTest {
     address internal aggregator = makeAddr("aggregator");
     address internal attestation = makeAddr("attestationModule");
     address internal settlement = makeAddr("settlementModule");
+    address internal marketTreasury = makeAddr("marketTreasury");
+    uint16 internal constant MARKET_FEE_BPS = 500;
+    uint256 internal constant MIN_STAKE = 10_000 ether;
 
     DMLToken internal token;
     JobMarket internal jm;
-    MockAlgorithmMarketplace internal market;
-    MockNodeStaking internal staking;
-    MockDeviceRegistry internal registry;
+    AlgorithmMarketplace internal market;
+    NodeStaking internal staking;
+    DeviceRegistry internal registry;
     uint256 internal algorithmId;
     address[] internal customers;
 
     function setUp() public virtual {
         token = new DMLToken(deployer, growthPool);
-        market = new MockAlgorithmMarketplace(IERC20(address(token)));
-        staking = new MockNodeStaking();
-        registry = new MockDeviceRegistry();
+        market = AlgorithmMarketplace(
+            deployProxy(
+                address(new AlgorithmMarketplace()),
+                abi.encodeCall(
+                    AlgorithmMarketplace.initialize,
+                    (governance, IERC20(address(token)), marketTreasury, MARKET_FEE_BPS, 2_000)
+                )
+            )
+        );
+        uint256[5] memory minStakes = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];
+        staking = NodeStaking(
+            deployProxy(
+                address(new NodeStaking()),
+                abi.encodeCall(
+                    NodeStaking.initialize,
+                    (governance, IERC20(address(token)), treasury, minStakes, 7 days, 1_000, true)
+                )
+            )
+        );
+        registry = DeviceRegistry(
+            deployProxy(
+                address(new DeviceRegistry()),
+                abi.encodeCall(DeviceRegistry.initialize, (governance))
+            )
+        );
         JobMarket impl = new JobMarket();
         jm = JobMarket(
             deployProxy(
@@ -60,9 +86,10 @@ abstract contract JobMarketBase is BaseTest {
                 )
             )
         );
-        algorithmId = market.list(developer, SCHEMA, USE_PRICE, 100 ether);
-        staking.setActive(distributor, INodeStaking.Role.Distributor, true);
-        staking.setActive(aggregator, INodeStaking.Role.Aggregator, true);
+        vm.prank(developer);
+        algorithmId = market.list("bafy-package", keccak256("model"), SCHEMA, USE_PRICE, 100 ether, 0, "");
+        stakeAs(distributor, INodeStaking.Role.Distributor);
+        stakeAs(aggregator, INodeStaking.Role.Aggregator);
         vm.startPrank(governance);
         jm.setModule(jm.ATTESTATION_MODULE(), attestation);
         jm.setModule(jm.SETTLEMENT_MODULE(), settlement);
@@ -78,6 +105,31 @@ abstract contract JobMarketBase is BaseTest {
             vm.prank(customers[i]);
             token.approve(address(jm), type(uint256).max);
         }
+    }
+
+    function stakeAs(address operator, INodeStaking.Role role) internal {
+        vm.prank(deployer);
+        token.transfer(operator, MIN_STAKE);
+        vm.startPrank(operator);
+        if (!staking.isRegistered(operator)) {
+            staking.register("https://node.example", keccak256(abi.encode(operator)), "");
+        }
+        token.approve(address(staking), MIN_STAKE);
+        staking.stake(role, MIN_STAKE);
+        vm.stopPrank();
+    }
+
+    /// @dev `customer` buys a perpetual licence for the algorithm.
+    function buyLicence(address customer) internal {
+        vm.startPrank(customer);
+        token.approve(address(market), 100 ether);
+        market.buyLicence(algorithmId, 100 ether);
+        vm.stopPrank();
+    }
+
+    /// @dev Developer's share of a use payment after the marketplace's protocol fee.
+    function developerShare(uint256 amount) internal pure returns (uint256) {
+        return amount - (amount * MARKET_FEE_BPS) / BPS;
     }
 
     function defaultParams() internal pure returns (IJobMarket.Params memory p) {

@@ -115,8 +115,9 @@ contract JobMarketLifecycleTest is JobMarketBase {
             bob,
             abi.encodeWithSelector(IJobMarket.JobMarketNotAggregator.selector, bob)
         );
-        // a distributor that stopped being active
-        staking.setActive(distributor, INodeStaking.Role.Distributor, false);
+        // a distributor that started unbonding is no longer active
+        vm.prank(distributor);
+        staking.requestUnbond(INodeStaking.Role.Distributor, MIN_STAKE);
         _expectAssignRevert(
             distributor,
             id,
@@ -126,7 +127,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, distributor)
         );
-        staking.setActive(distributor, INodeStaking.Role.Distributor, true);
+        stakeAs(distributor, INodeStaking.Role.Distributor);
         vm.warp(block.timestamp + 1 hours + 1);
         uint64 deadline = jm.getJob(id).deadline;
         _expectAssignRevert(

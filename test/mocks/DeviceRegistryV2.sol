@@ -3,23 +3,24 @@ pragma solidity ^0.8.24;
 
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 
-/// @notice Test-only V2 of DeviceRegistry: appends a counter to the ERC-7201 struct and adds functions.
+/// @notice Test-only V2 of DeviceRegistry: keeps the V1 ERC-7201 namespace untouched, puts a heartbeat counter in
+///         a new namespace and adds functions.
+/// @custom:oz-upgrades-unsafe-allow missing-initializer
+/// @custom:oz-upgrades-from contracts/DeviceRegistry.sol:DeviceRegistry
 contract DeviceRegistryV2 is DeviceRegistry {
-    /// @custom:storage-location erc7201:dml.storage.DeviceRegistry
-    struct DeviceRegistryStorageV2 {
-        mapping(address device => Device) devices;
-        mapping(address device => mapping(uint32 generation => mapping(bytes32 schema => bool))) schemas;
-        mapping(address device => mapping(uint32 generation => mapping(uint256 algorithmId => bool))) algorithms;
-        uint256 heartbeats; // appended in V2
+    /// @custom:storage-location erc7201:dml.storage.DeviceRegistryV2
+    struct DeviceRegistryV2Storage {
+        uint256 heartbeats;
     }
 
-    bytes32 private constant SLOT = 0x1f2ba3bdbb5f6070c16cc0425222cc0366c3945b9c9168da44dbe2a9c72fa400;
+    // keccak256(abi.encode(uint256(keccak256("dml.storage.DeviceRegistryV2")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant DEVICE_REGISTRY_V2_STORAGE =
+        0x7383f83655d291307ba3101c6642cc12059640693f29446577200e2561a71a00;
 
     /// @notice V2-only: a registered device records a heartbeat.
     function heartbeat() external {
-        DeviceRegistryStorageV2 storage $ = _v2();
-        if (!$.devices[msg.sender].registered) revert DeviceNotRegistered(msg.sender);
-        ++$.heartbeats;
+        if (!this.isRegistered(msg.sender)) revert DeviceNotRegistered(msg.sender);
+        ++_v2().heartbeats;
     }
 
     /// @notice V2-only view.
@@ -32,9 +33,9 @@ contract DeviceRegistryV2 is DeviceRegistry {
         return 2;
     }
 
-    function _v2() private pure returns (DeviceRegistryStorageV2 storage $) {
+    function _v2() private pure returns (DeviceRegistryV2Storage storage $) {
         assembly {
-            $.slot := SLOT
+            $.slot := DEVICE_REGISTRY_V2_STORAGE
         }
     }
 }

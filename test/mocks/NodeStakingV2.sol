@@ -1,31 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {NodeStaking} from "../../contracts/NodeStaking.sol";
 
-/// @notice Test-only V2 of NodeStaking: appends one field to the ERC-7201 struct (same slot, same prefix)
-///         and adds a reinitializer, a setter and a view, to prove upgrades keep state.
+/// @notice Test-only V2 of NodeStaking: keeps the V1 ERC-7201 namespace untouched, puts its new field in a new
+///         namespace, and adds a reinitializer, a setter and a view, to prove upgrades keep state.
+/// @custom:oz-upgrades-unsafe-allow missing-initializer
+/// @custom:oz-upgrades-from contracts/NodeStaking.sol:NodeStaking
 contract NodeStakingV2 is NodeStaking {
     /// @notice Emitted when the V2-only parameter changes.
     event MaxOperatorsPerRoleSet(uint256 maxOperators);
 
-    /// @custom:storage-location erc7201:dml.storage.NodeStaking
-    struct NodeStakingStorageV2 {
-        IERC20 token;
-        address treasury;
-        uint64 unbondingDelay;
-        uint16 challengerShareBps;
-        bool burnSlashed;
-        uint96[5] minStake;
-        mapping(address operator => Operator) operators;
-        mapping(address operator => mapping(Role role => RoleStake)) stakes;
-        mapping(Role role => address[]) active;
-        mapping(address slasher => bool) slashers;
-        uint256 maxOperatorsPerRole; // appended in V2
+    /// @custom:storage-location erc7201:dml.storage.NodeStakingV2
+    struct NodeStakingV2Storage {
+        uint256 maxOperatorsPerRole;
     }
 
-    bytes32 private constant SLOT = 0x2fde9373b30f4083c9bece63e10f8dda47377456fa6d80f52ffd407e77d2d200;
+    // keccak256(abi.encode(uint256(keccak256("dml.storage.NodeStakingV2")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant NODE_STAKING_V2_STORAGE =
+        0x8cab4ad4fae573fa677c00f024933aa706cc4f51eb828fae5039ccab102ba800;
 
     /// @notice Runs once after the upgrade.
     function initializeV2(uint256 maxOperators) external reinitializer(2) {
@@ -44,9 +37,9 @@ contract NodeStakingV2 is NodeStaking {
         return _v2().maxOperatorsPerRole;
     }
 
-    /// @notice Reads V1 fields through the V2 struct (proves the prefix layout is unchanged).
+    /// @notice Reads a V1 field through the V2 implementation (proves the V1 state survived the upgrade).
     function bondedViaV2(address operator, Role role) external view returns (uint256) {
-        return _v2().stakes[operator][role].bonded;
+        return this.stakeInfo(operator, role).bonded;
     }
 
     /// @notice The implementation version.
@@ -54,9 +47,9 @@ contract NodeStakingV2 is NodeStaking {
         return 2;
     }
 
-    function _v2() private pure returns (NodeStakingStorageV2 storage $) {
+    function _v2() private pure returns (NodeStakingV2Storage storage $) {
         assembly {
-            $.slot := SLOT
+            $.slot := NODE_STAKING_V2_STORAGE
         }
     }
 }
