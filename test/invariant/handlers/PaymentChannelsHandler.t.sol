@@ -120,7 +120,7 @@ contract PaymentChannelsHandler is Test {
             sig = _sign(c.sender, id + 1 + (signerSeed % 5), cumulative);
         } else {
             uint256 key = _keys[signerSeed % _keys.length];
-            if (vm.addr(key) == c.sender) key = _keys[(signerSeed + 1) % _keys.length];
+            if (vm.addr(key) == c.sender) key = _keys[((signerSeed % _keys.length) + 1) % _keys.length];
             (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, channels.voucherDigest(id, cumulative));
             sig = abi.encodePacked(r, s, v);
         }
