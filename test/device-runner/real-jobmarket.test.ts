@@ -1,0 +1,253 @@
+/**
+ * The device runner against the REAL JobMarket: the whole protocol is deployed on an in-process EDR chain by
+ * script/deploy.ts, a job goes through create → sealed bid → finalizeEpoch → assignCohort (root and CID of a
+ * device-runner cohort list published on Helia), and the runner's own watcher, `jobFromEvent`, `fetchCohort` and
+ * run loop pick the job up for a device in the cohort and skip it for a device outside it.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import pino from "pino";
+import { getAddress, type Address } from "viem";
+import { HeliaStore } from "#sdk/ipfs/index.ts";
+import type { DevicePublicClient } from "../../device-runner/chain.ts";
+import {
+  cohortRoot,
+  encodeCohortList,
+  fetchCohort,
+  type CohortList,
+} from "../../device-runner/cohort.ts";
+import { deviceConfigSchema } from "../../device-runner/config.ts";
+import { runDaemon } from "../../device-runner/daemon.ts";
+import { DeviceError } from "../../device-runner/errors.ts";
+import { JobStateStore } from "../../device-runner/job-state.ts";
+import { devicePaths } from "../../device-runner/paths.ts";
+import { CohortWatcher, jobFromEvent } from "../../device-runner/watcher.ts";
+import {
+  abi,
+  bidCommitment,
+  ETHER,
+  JobStatus,
+  label,
+  localAccount,
+  ProtocolEnv,
+  Role,
+} from "../integration/helpers/protocol.ts";
+
+const SCHEMA = label("email/rfc822-v1");
+const MODEL_SHA = label("model.onnx");
+const PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+const REWARD = 2n * ETHER;
+const BID = 3n * ETHER;
+const log = pino({ level: "silent" });
+
+describe("device runner on the real JobMarket (EDR)", () => {
+  let env: ProtocolEnv;
+  let pub: DevicePublicClient;
+  let store: HeliaStore;
+  let tmp: string;
+  let jobId: bigint;
+  let list: CohortList;
+  let cid: string;
+  let assignBlock: bigint;
+  let aggregator: Address;
+  let algorithmId: bigint;
+  const inCohort = [localAccount("real-jm-device-0"), localAccount("real-jm-device-1")];
+  const outsider = localAccount("real-jm-outsider");
+
+  before(async () => {
+    env = await ProtocolEnv.create({ jobMarket: { capacity: 2, reservePrice: ETHER } });
+    pub = env.pub as unknown as DevicePublicClient;
+    tmp = mkdtempSync(path.join(tmpdir(), "dml-device-realjm-"));
+    store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
+    const customer = env.wallet(1);
+    const developer = env.wallet(2);
+    const distributor = env.wallet(3);
+    const agg = env.wallet(4);
+    const keeper = env.wallet(5);
+    aggregator = getAddress(agg.account.address);
+    await env.stakeNode(distributor, Role.Distributor, 10_000n * ETHER);
+    await env.stakeNode(agg, Role.Aggregator, 10_000n * ETHER);
+    await env.send(developer, "AlgorithmMarketplace", "list", [
+      PKG,
+      MODEL_SHA,
+      SCHEMA,
+      5n * ETHER,
+      0n,
+      0n,
+      "",
+    ]);
+    algorithmId = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
+    await env.fund([getAddress(customer.account.address)], 1_000_000n * ETHER);
+    await env.approve(customer, "JobMarket");
+    await env.approve(customer, "AlgorithmMarketplace");
+
+    await env.warpToCommitWindow();
+    await env.send(customer, "JobMarket", "createJob", [
+      {
+        algorithmId,
+        schema: SCHEMA,
+        minDevices: 2,
+        maxDevices: 10,
+        rewardPerDevice: REWARD,
+        minParticipants: 2,
+        maxStdError: 5n * 10n ** 16n,
+        encryptionKey: `0x02${label("customer-key").slice(2)}`,
+        durations: {
+          bidding: 7 * 86_400,
+          assignment: 3_600,
+          commit: 7_200,
+          attestation: 3_600,
+          report: 3_600,
+          settlement: 3_600,
+        },
+      },
+    ]);
+    jobId = await env.read<bigint>("JobMarket", "jobCount");
+    const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
+    const salt = label(`bid-salt-${jobId}`);
+    await env.send(customer, "JobMarket", "commitBid", [
+      jobId,
+      bidCommitment(jobId, BID, salt, getAddress(customer.account.address)),
+      BID,
+    ]);
+    const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
+    await env.warpTo(commitEnd!);
+    await env.send(keeper, "JobMarket", "revealBid", [jobId, BID, salt]);
+    await env.warpTo(revealEnd!);
+    await env.send(keeper, "JobMarket", "finalizeEpoch", [epoch]);
+    assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
+
+    list = {
+      version: 1,
+      jobId: jobId.toString(),
+      members: inCohort.map((a, i) => ({ id: i + 1, address: a.address })),
+    };
+    cid = await store.addBytes(encodeCohortList(list));
+    const hash = await distributor.writeContract({
+      address: env.addr("JobMarket"),
+      abi: abi("JobMarket"),
+      functionName: "assignCohort",
+      args: [jobId, cohortRoot(list), list.members.length, cid, aggregator],
+    });
+    const receipt = await env.pub.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, "success");
+    assignBlock = receipt.blockNumber;
+    assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Assigned);
+  });
+
+  after(async () => {
+    await store.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("the watcher sees the real CohortAssigned; getJob, the listing and the aggregator resolve the job", async () => {
+    const chainId = await pub.getChainId();
+    const jobMarket = env.addr("JobMarket");
+    const watcher = new CohortWatcher({
+      publicClient: pub,
+      chainId,
+      jobMarket,
+      cursorFile: path.join(tmp, "cursor.json"),
+      startBlock: BigInt(env.manifest.startBlock),
+      confirmations: 0n,
+    });
+    const batch = await watcher.poll();
+    assert.ok(batch);
+    assert.equal(batch.events.length, 1);
+    const ev = batch.events[0]!;
+    assert.equal(ev.jobId, jobId);
+    assert.equal(ev.cohortRoot.toLowerCase(), cohortRoot(list).toLowerCase());
+    assert.equal(ev.cohortCid, cid);
+    assert.equal(getAddress(ev.aggregator), aggregator);
+    assert.equal(ev.blockNumber, assignBlock);
+    await watcher.commit(batch.toBlock);
+    assert.equal(await watcher.poll(), undefined);
+
+    const job = await jobFromEvent(
+      pub,
+      {
+        chainId,
+        jobMarket,
+        marketplace: env.addr("AlgorithmMarketplace"),
+        staking: env.addr("NodeStaking"),
+      },
+      ev,
+    );
+    assert.equal(job.kind, "predict");
+    assert.equal(job.jobId, jobId);
+    assert.equal(job.algorithmId, algorithmId);
+    assert.equal(job.rewardPerDevice, REWARD);
+    assert.equal(job.packageCid, PKG);
+    assert.equal(job.modelSha256, MODEL_SHA);
+    assert.equal(job.schema, SCHEMA);
+    assert.equal(job.aggregatorUrl, `http://127.0.0.1:${9000 + Role.Aggregator}`);
+
+    // the cohort list from Helia verifies against the on-chain root
+    const mine = await fetchCohort(store, ev.cohortCid, {
+      root: ev.cohortRoot as `0x${string}`,
+      jobId,
+      device: inCohort[1]!.address,
+    });
+    assert.equal(mine.clientId, 2);
+    await assert.rejects(
+      fetchCohort(store, ev.cohortCid, {
+        root: ev.cohortRoot as `0x${string}`,
+        jobId,
+        device: outsider.address,
+      }),
+      (e) => e instanceof DeviceError && e.code === "NOT_IN_COHORT",
+    );
+    await assert.rejects(
+      fetchCohort(store, ev.cohortCid, {
+        root: label("other"),
+        jobId,
+        device: inCohort[0]!.address,
+      }),
+      (e) => e instanceof DeviceError && e.code === "COHORT_ROOT_MISMATCH",
+    );
+  });
+
+  it("the run loop picks the job up for a cohort device and skips it for an outsider", async () => {
+    const chainId = await pub.getChainId();
+    const config = deviceConfigSchema.parse({
+      chainId,
+      contracts: {
+        JobMarket: env.addr("JobMarket"),
+        AlgorithmMarketplace: env.addr("AlgorithmMarketplace"),
+        NodeStaking: env.addr("NodeStaking"),
+      },
+      startBlock: env.manifest.startBlock.toString(),
+      confirmations: 0,
+    });
+    const run = async (account: (typeof inCohort)[number], name: string) => {
+      const paths = devicePaths(path.join(tmp, name));
+      // busy: the resolved job is recorded as pending instead of running the model (no package on Helia here)
+      await runDaemon({
+        config,
+        paths,
+        account,
+        publicClient: pub,
+        store,
+        log,
+        once: true,
+        idleCheck: () => "busy",
+      });
+      const st = await JobStateStore.open(paths.jobState);
+      const cursor = JSON.parse(await readFile(paths.chainCursor, "utf8")) as { block: string };
+      return { entries: st.all(), cursor: BigInt(cursor.block) };
+    };
+    const member = await run(inCohort[0]!, "member");
+    const key = `predict:${chainId}:${env.addr("JobMarket").toLowerCase()}:${jobId}:0`;
+    assert.deepEqual(Object.keys(member.entries), [key]);
+    assert.equal(member.entries[key]!.status, "pending");
+    assert.equal(member.cursor, assignBlock - 1n, "the cursor waits before the pending job");
+
+    const other = await run(outsider, "outsider");
+    assert.deepEqual(other.entries, {});
+    assert.ok(other.cursor >= assignBlock, "the outsider's cursor moved past the job");
+  });
+});
