@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { getAddress, type Address } from "viem";
+import { getAddress, toEventSelector, type AbiEvent, type Address } from "viem";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
-import type { DevicePublicClient } from "../../device-runner/chain.ts";
+import { JOB_MARKET_EVENTS, type DevicePublicClient } from "../../device-runner/chain.ts";
 import {
   cohortRoot,
   encodeCohortList,
@@ -155,6 +155,10 @@ describe("device runner on the real JobMarket (EDR)", () => {
       startBlock: BigInt(env.manifest.startBlock),
       confirmations: 0n,
     });
+    // the runner's event fragment is the real JobMarket event
+    const real = abi("JobMarket").find((x) => x.type === "event" && x.name === "CohortAssigned");
+    assert.ok(real);
+    assert.equal(toEventSelector(real as AbiEvent), toEventSelector(JOB_MARKET_EVENTS[0]));
     const batch = await watcher.poll();
     assert.ok(batch);
     assert.equal(batch.events.length, 1);
