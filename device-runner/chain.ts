@@ -1,7 +1,7 @@
 /**
  * Chain access for the device: viem clients for the configured RPC and the device key, and the ABIs the runner uses.
- * Protocol contracts on this branch come from Hardhat artifacts; Settlement, FineTuning and JobMarket (other
- * branches) use the minimal human-readable fragments below, which match their interfaces.
+ * Most ABIs come from Hardhat artifacts; Settlement, FineTuning and JobMarket calls use the minimal human-readable
+ * fragments below, which match their interfaces (test/device-runner/real-jobmarket.test.ts checks JobMarket's).
  */
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
