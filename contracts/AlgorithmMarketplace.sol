@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {CidLimits} from "./utils/CidLimits.sol";
 import {IAlgorithmMarketplace} from "./interfaces/IAlgorithmMarketplace.sol";
 
 /// @title AlgorithmMarketplace
@@ -22,7 +23,7 @@ contract AlgorithmMarketplace is GovernedUUPS, ReentrancyGuardTransient, IAlgori
     /// @notice Upper bound of the parent share (50%).
     uint16 public constant MAX_PARENT_SHARE_BPS = 5_000;
     /// @notice Longest CID accepted on-chain, in bytes (CIDv1 base32 sha2-256 is 59, CIDv0 is 46).
-    uint256 public constant MAX_CID_LENGTH = 128;
+    uint256 public constant MAX_CID_LENGTH = CidLimits.MAX_LENGTH;
     /// @notice Longest request duration.
     uint256 public constant MAX_REQUEST_DURATION = 365 days;
 

@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {CidLimits} from "./utils/CidLimits.sol";
 import {IFineTuning} from "./interfaces/IFineTuning.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
@@ -25,7 +26,7 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
     uint8 public constant MAX_ROUNDS = 100;
     /// @notice Default secure-aggregation group size.
     uint16 public constant DEFAULT_GROUP_SIZE = 8;
-    uint256 private constant MAX_CID_LENGTH = 128;
+    uint256 private constant MAX_CID_LENGTH = CidLimits.MAX_LENGTH;
     /// @dev One basis point of a 1e18 fixed-point metric.
     uint256 private constant METRIC_BPS = 1e14;
     bytes32 private constant REASON_NO_SUBMISSION = "NO_SUBMISSION";

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {CidLimits} from "./utils/CidLimits.sol";
 import {IResultAttestation} from "./interfaces/IResultAttestation.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
@@ -15,7 +16,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     using AttestationQuorum for AttestationQuorum.Round;
 
     uint256 private constant BPS = 10_000;
-    uint256 private constant MAX_CID_LENGTH = 128;
+    uint256 private constant MAX_CID_LENGTH = CidLimits.MAX_LENGTH;
     bytes32 private constant REASON_NO_MAJORITY = "ATTESTATION_NO_MAJORITY";
     bytes32 private constant REASON_AGGREGATOR_WRONG = "AGGREGATOR_MISMATCH";
     bytes32 private constant REASON_AGGREGATOR_SILENT = "AGGREGATOR_SILENT";

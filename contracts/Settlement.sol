@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {CidLimits} from "./utils/CidLimits.sol";
 import {ISettlement} from "./interfaces/ISettlement.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
@@ -19,7 +20,7 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
-    uint256 private constant MAX_CID_LENGTH = 128;
+    uint256 private constant MAX_CID_LENGTH = CidLimits.MAX_LENGTH;
     /// @notice Shortest claim window governance may set.
     uint64 public constant MIN_CLAIM_WINDOW = 7 days;
     /// @notice Longest claim window governance may set.
