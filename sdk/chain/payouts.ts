@@ -6,7 +6,7 @@
  *
  * The list itself goes to IPFS as the tree's JSON dump (`PayoutList`); its CID is in `Settlement.ReportPosted`.
  */
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { StandardMerkleTree, type StandardMerkleTreeData } from "@openzeppelin/merkle-tree";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { MerkleInputError, type MerkleEntry } from "./merkle.ts";
@@ -81,9 +81,9 @@ export function loadPayoutList(json: unknown, expectedRoot?: Hex): PayoutTree {
   const doc = parsed.data;
   let tree: StandardMerkleTree<[string, string, string]>;
   try {
-    tree = StandardMerkleTree.load(
-      doc.tree as Parameters<typeof StandardMerkleTree.load>[0],
-    ) as StandardMerkleTree<[string, string, string]>;
+    tree = StandardMerkleTree.load<[string, string, string]>(
+      doc.tree as StandardMerkleTreeData<[string, string, string]>,
+    );
     tree.validate();
   } catch (e) {
     throw new MerkleInputError(`payout list tree is invalid: ${(e as Error).message}`);
