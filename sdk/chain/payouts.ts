@@ -6,7 +6,9 @@
  *
  * The list itself goes to IPFS as the tree's JSON dump (`PayoutList`); its CID is in `Settlement.ReportPosted`.
  */
-import { StandardMerkleTree, type StandardMerkleTreeData } from "@openzeppelin/merkle-tree";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+
+type StandardMerkleTreeData<T extends unknown[]> = ReturnType<StandardMerkleTree<T>["dump"]>;
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { MerkleInputError, type MerkleEntry } from "./merkle.ts";
