@@ -296,6 +296,24 @@ contract AlgorithmMarketplace is GovernedUUPS, ReentrancyGuardTransient, IAlgori
     }
 
     /// @inheritdoc IAlgorithmMarketplace
+    function useTerms(
+        uint256 algorithmId,
+        address customer
+    ) external view returns (bool listed, bytes32 schema, uint256 usePriceDue) {
+        AlgorithmMarketplaceStorage storage $ = _getAlgorithmMarketplaceStorage();
+        if (algorithmId == 0 || algorithmId > $.algorithmCount) return (false, bytes32(0), 0);
+        Algorithm storage a = $.algorithms[algorithmId];
+        listed = !a.deprecated;
+        schema = a.schema;
+        if (!$.licences[customer][algorithmId]) usePriceDue = a.usePrice;
+    }
+
+    /// @inheritdoc IAlgorithmMarketplace
+    function developerOf(uint256 algorithmId) external view returns (address) {
+        return _algorithm(_getAlgorithmMarketplaceStorage(), algorithmId).developer;
+    }
+
+    /// @inheritdoc IAlgorithmMarketplace
     function isListed(uint256 algorithmId) external view returns (bool) {
         AlgorithmMarketplaceStorage storage $ = _getAlgorithmMarketplaceStorage();
         return algorithmId != 0 && algorithmId <= $.algorithmCount && !$.algorithms[algorithmId].deprecated;

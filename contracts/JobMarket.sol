@@ -338,7 +338,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             revert JobMarketNotAggregator(aggregator);
         job.cohortRoot = cohortRoot;
         job.deviceCount = deviceCount;
-        job.cohortCid = cohortCid;
         job.distributor = msg.sender;
         job.aggregator = aggregator;
         emit CohortAssigned(jobId, msg.sender, aggregator, cohortRoot, deviceCount, cohortCid);
@@ -379,21 +378,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     }
 
     /// @inheritdoc IJobMarket
-    function markReported(uint256 jobId) external {
-        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Attested);
-        _advance(jobId, job, JobStatus.Reported, job.durations.settlement);
-    }
-
-    /// @inheritdoc IJobMarket
-    function markSettled(uint256 jobId) external nonReentrant {
-        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Reported);
-        _setStatus(jobId, job, JobStatus.Settled);
-        _refundRemaining($, jobId, job);
-    }
-
-    /// @inheritdoc IJobMarket
     function markFailed(uint256 jobId, bytes32 reason) external nonReentrant {
         JobMarketStorage storage $ = _getJobMarketStorage();
         if (msg.sender != $.modules[ATTESTATION_MODULE] && msg.sender != $.modules[SETTLEMENT_MODULE]) {
@@ -402,29 +386,36 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         Job storage job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        if (s < JobStatus.Assigned || s > JobStatus.Reported) revert JobMarketInvalidStatus(jobId, s);
+        if (s < JobStatus.Assigned || s > JobStatus.Attested) revert JobMarketInvalidStatus(jobId, s);
         emit JobFailed(jobId, reason, job.escrow);
         _setStatus(jobId, job, JobStatus.Failed);
         _refundRemaining($, jobId, job);
     }
 
     /// @inheritdoc IJobMarket
-    function pay(uint256 jobId, address to, uint256 amount) external nonReentrant {
+    function settle(uint256 jobId, uint256 amount, bool success, bytes32 reason) external nonReentrant {
         JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Reported);
-        if (to == address(0)) revert JobMarketZeroAddress();
+        Job storage job = _liveJob($, jobId, JobStatus.Attested);
         uint256 escrow = job.escrow;
         if (amount > escrow) revert JobMarketInsufficientEscrow(jobId, escrow, amount);
-        job.escrow = uint128(escrow - amount);
-        emit EscrowPaid(jobId, to, amount);
-        if (amount != 0) $.token.safeTransfer(to, amount);
-    }
-
-    /// @inheritdoc IJobMarket
-    function refund(uint256 jobId) external nonReentrant {
-        JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Reported);
-        _refundRemaining($, jobId, job);
+        uint256 refundAmount = escrow - amount;
+        address customer = job.customer;
+        uint40 deadline = job.deadline;
+        job.escrow = 0;
+        job.status = success ? JobStatus.Settled : JobStatus.Failed;
+        emit JobStatusChanged(jobId, JobStatus.Attested, JobStatus.Reported, deadline);
+        if (amount != 0) emit EscrowPaid(jobId, msg.sender, amount);
+        if (!success) emit JobFailed(jobId, reason, refundAmount);
+        emit JobStatusChanged(
+            jobId,
+            JobStatus.Reported,
+            success ? JobStatus.Settled : JobStatus.Failed,
+            deadline
+        );
+        if (refundAmount != 0) emit EscrowRefunded(jobId, customer, refundAmount);
+        IERC20 token_ = $.token;
+        if (amount != 0) token_.safeTransfer(msg.sender, amount);
+        if (refundAmount != 0) token_.safeTransfer(customer, refundAmount);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -446,6 +437,31 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function escrowOf(uint256 jobId) external view returns (uint256) {
         return _getJobMarketStorage().jobs[jobId].escrow;
+    }
+
+    /// @inheritdoc IJobMarket
+    function attestationTerms(
+        uint256 jobId
+    ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
+        Job storage job = _getJobMarketStorage().jobs[jobId];
+        return (job.status, job.aggregator, job.durations.attestation);
+    }
+
+    /// @inheritdoc IJobMarket
+    function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory t) {
+        Job storage job = _getJobMarketStorage().jobs[jobId];
+        t.status = job.status;
+        if (t.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        t.deadline = job.deadline;
+        t.maxDevices = job.maxDevices;
+        t.deviceCount = job.deviceCount;
+        t.minParticipants = job.minParticipants;
+        t.rewardPerDevice = job.rewardPerDevice;
+        t.algorithmId = job.algorithmId;
+        t.escrow = job.escrow;
+        t.fees = job.fees;
+        t.distributor = job.distributor;
+        t.aggregator = job.aggregator;
     }
 
     /// @inheritdoc IJobMarket

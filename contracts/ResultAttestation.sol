@@ -29,9 +29,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         uint16 agreeMask;
         uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
         bytes32 aggregate; // the aggregator's commitment; replaced by its revealed aggregate hash
-        bytes32 finalHash;
-        bytes32 transcriptCidHash; // keccak256 of the transcript CID (the CID itself is in the event)
-        AttestationQuorum.Round round;
+        AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`
     }
 
     /// @custom:storage-location erc7201:dml.storage.ResultAttestation
@@ -91,7 +89,6 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.aggregator = msg.sender;
         rec.jobDeadline = uint64(block.timestamp + duration);
         rec.aggregate = commitment;
-        rec.transcriptCidHash = keccak256(bytes(transcriptCid));
         emit AggregateCommitted(
             jobId,
             msg.sender,
@@ -112,14 +109,15 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     }
 
     /// @inheritdoc IResultAttestation
-    function revealAttestation(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external {
+    function revealAttestation(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external nonReentrant {
         Record storage rec = _committed(jobId);
         rec.round.reveal(msg.sender, aggregateHash, salt);
         emit AttestationRevealed(jobId, msg.sender, aggregateHash);
+        _finalizeIfUnanimous(rec, jobId);
     }
 
     /// @inheritdoc IResultAttestation
-    function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external {
+    function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external nonReentrant {
         Record storage rec = _committed(jobId);
         if (msg.sender != rec.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
         AttestationQuorum.Round storage r = rec.round;
@@ -133,6 +131,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.aggregatorRevealed = true;
         rec.aggregate = aggregateHash;
         emit AggregateRevealed(jobId, msg.sender, aggregateHash);
+        _finalizeIfUnanimous(rec, jobId);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -159,7 +158,6 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
         // Effects.
         rec.status = attested ? Status.Attested : Status.Failed;
-        rec.finalHash = value;
         rec.agreeMask = uint16(agreeMask);
         emit AttestationFinalized(
             jobId,
@@ -190,15 +188,15 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         ResultAttestationStorage storage $ = _getStorage();
         Record storage rec = $.records[jobId];
         if (rec.status != Status.None) revert AttestationNoMissedCommit(jobId);
-        IJobMarket.Job memory job = $.jobMarket.getJob(jobId);
+        (IJobMarket.JobStatus jobStatus, address aggregator, ) = $.jobMarket.attestationTerms(jobId);
         // An assigned job names its aggregator; without an aggregate commitment it can only have left Assigned
         // through JobMarket.timeout (modules never fail an Assigned job).
-        if (job.status != IJobMarket.JobStatus.Expired || job.aggregator == address(0)) {
+        if (jobStatus != IJobMarket.JobStatus.Expired || aggregator == address(0)) {
             revert AttestationNoMissedCommit(jobId);
         }
         rec.status = Status.MissedCommit;
-        rec.aggregator = job.aggregator;
-        _slash($.staking, jobId, job.aggregator, INodeStaking.Role.Aggregator, $.params.slashAmount);
+        rec.aggregator = aggregator;
+        _slash($.staking, jobId, aggregator, INodeStaking.Role.Aggregator, $.params.slashAmount);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -219,8 +217,12 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         a.agreeMask = rec.agreeMask;
         if (rec.aggregatorRevealed) a.aggregateHash = rec.aggregate;
         else a.aggregatorCommitment = rec.aggregate;
-        a.finalHash = rec.finalHash;
-        a.transcriptCidHash = rec.transcriptCidHash;
+        uint256 agree = rec.agreeMask;
+        if (agree != 0) {
+            uint256 i = 0;
+            while (agree & (1 << i) == 0) ++i;
+            a.finalHash = r.slots[i];
+        }
         a.attestors = r.membersOf();
     }
 
@@ -262,11 +264,28 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
     /// @dev Checks the job is Assigned to the caller; returns its attestation phase duration.
     function _checkAggregator(IJobMarket market, uint256 jobId) private view returns (uint256) {
-        IJobMarket.Job memory job = market.getJob(jobId);
-        if (job.status != IJobMarket.JobStatus.Assigned)
-            revert AttestationInvalidJobStatus(jobId, job.status);
-        if (msg.sender != job.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
-        return job.durations.attestation;
+        (IJobMarket.JobStatus jobStatus, address aggregator, uint32 duration) = market.attestationTerms(
+            jobId
+        );
+        if (jobStatus != IJobMarket.JobStatus.Assigned) revert AttestationInvalidJobStatus(jobId, jobStatus);
+        if (msg.sender != aggregator) revert AttestationNotAggregator(jobId, msg.sender);
+        return duration;
+    }
+
+    /// @dev Once the aggregator and every attestor revealed the same value, the outcome cannot change and nobody
+    ///      is at fault: finalise as Attested now instead of waiting for a separate `finalize`.
+    function _finalizeIfUnanimous(Record storage rec, uint256 jobId) private {
+        AttestationQuorum.Round storage r = rec.round;
+        if (!rec.aggregatorRevealed || !r.allRevealed()) return;
+        bytes32 value = rec.aggregate;
+        uint256 size = r.size;
+        for (uint256 i = 0; i < size; ++i) if (r.slots[i] != value) return;
+        if (block.timestamp > rec.jobDeadline) return;
+        uint16 all = uint16((1 << size) - 1);
+        rec.status = Status.Attested;
+        rec.agreeMask = all;
+        emit AttestationFinalized(jobId, true, true, value, all, 0, false);
+        _getStorage().jobMarket.markAttested(jobId);
     }
 
     /// @dev Selects the quorum (seeded by prevrandao and the job id) and opens its windows inside the job's

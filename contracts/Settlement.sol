@@ -27,6 +27,14 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     uint64 public constant MAX_CLAIM_WINDOW = 5 * 365 days;
     bytes32 private constant REASON_QUALITY = "QUALITY_FAILED";
 
+    /// @dev The device payout pool of a job (one slot).
+    struct Pool {
+        uint96 total;
+        uint96 claimed;
+        uint48 claimDeadline;
+        bool swept;
+    }
+
     /// @custom:storage-location erc7201:dml.storage.Settlement
     struct SettlementStorage {
         IJobMarket jobMarket;
@@ -35,9 +43,13 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         IAlgorithmMarketplace market;
         IERC20 token;
         uint64 claimWindow;
-        uint256 totalOutstanding;
-        mapping(uint256 jobId => Report) reports;
-        mapping(uint256 jobId => mapping(address account => bool)) claimed;
+        uint256 totalOutstanding; // payout pools not yet claimed or swept + accrued fees
+        uint256 protocolFees;
+        mapping(uint256 jobId => bytes32) reportHashes;
+        mapping(uint256 jobId => bytes32) payoutRoots;
+        mapping(uint256 jobId => Pool) pools;
+        mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) claimedBits;
+        mapping(address account => uint256) fees;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
@@ -82,76 +94,92 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         if (!$.staking.isActive(msg.sender, INodeStaking.Role.Reporter))
             revert SettlementNotReporter(msg.sender);
         IJobMarket market = $.jobMarket;
-        IJobMarket.Job memory job = market.getJob(jobId);
+        IJobMarket.SettlementTerms memory job = market.settlementTerms(jobId);
         bool success = _checkReport(jobId, job, input);
         address[] memory attestors = $.attestation.agreeingAttestors(jobId);
         Split memory s = _split($, job, attestors.length, success, input.payoutTotal);
-        uint256 pull =
-            s.distributorFee +
-                s.aggregatorFee +
-                s.reporterFee +
-                s.attestorShare * s.attestorCount +
-                s.royalty +
-                s.protocolFee +
-                s.devicePool;
+        uint256 fees = s.distributorFee + s.aggregatorFee + s.reporterFee + s.attestorShare * s.attestorCount;
+        uint256 pull = fees + s.royalty + s.protocolFee + s.devicePool;
         if (pull > job.escrow) revert SettlementInsufficientEscrow(jobId, job.escrow, pull);
 
-        // Effects.
+        // Effects: the report, the payout pool and the fee ledger.
         _record($, jobId, input, success);
-        emit JobSplit(jobId, success, s);
+        _credit($, s, attestors);
+        $.totalOutstanding += pull;
+        emit JobSplit(jobId, success, s, attestors);
 
-        // Interactions: JobMarket transitions and escrow pull, then fee transfers, then the refund.
-        market.markReported(jobId);
-        if (pull != 0) market.pay(jobId, address(this), pull);
-        _payFees($, jobId, s, attestors);
-        if (success) market.markSettled(jobId);
-        else market.markFailed(jobId, REASON_QUALITY);
+        // Interaction: the JobMarket moves the job to Settled/Failed, pays `pull` here and refunds the rest.
+        market.settle(jobId, pull, success, REASON_QUALITY);
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // Device claims
+    // Device claims and fee withdrawals
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISettlement
     function claim(
         uint256 jobId,
+        uint256 index,
         address account,
         uint256 amount,
         bytes32[] calldata proof
     ) external nonReentrant {
         SettlementStorage storage $ = _getStorage();
-        Report storage r = $.reports[jobId];
-        bytes32 root = r.payoutRoot;
-        if (root == bytes32(0)) revert SettlementNoPayouts(jobId);
-        if (r.swept) revert SettlementAlreadySwept(jobId);
-        mapping(address => bool) storage claimedOf = $.claimed[jobId];
-        if (claimedOf[account]) revert SettlementAlreadyClaimed(jobId, account);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
-        if (!MerkleProof.verifyCalldata(proof, root, leaf))
-            revert SettlementInvalidProof(jobId, account, amount);
-        uint256 claimedSoFar = r.claimed;
-        uint256 remaining = r.payoutTotal - claimedSoFar;
+        Pool storage pool = $.pools[jobId];
+        Pool memory p = pool;
+        if (p.total == 0) revert SettlementNoPayouts(jobId);
+        if (p.swept) revert SettlementAlreadySwept(jobId);
+        mapping(uint256 => uint256) storage bits = $.claimedBits[jobId];
+        uint256 word = bits[index >> 8];
+        uint256 bit = 1 << (index & 0xff);
+        if (word & bit != 0) revert SettlementAlreadyClaimed(jobId, index);
+        _verifyLeaf($.payoutRoots[jobId], jobId, index, account, amount, proof);
+        uint256 remaining = p.total - p.claimed;
         if (amount > remaining) revert SettlementPoolExhausted(jobId, remaining, amount);
-        claimedOf[account] = true;
-        r.claimed = uint128(claimedSoFar + amount);
+        bits[index >> 8] = word | bit;
+        pool.claimed = uint96(p.claimed + amount);
         $.totalOutstanding -= amount;
-        emit PayoutClaimed(jobId, account, amount);
+        emit PayoutClaimed(jobId, index, account, amount);
         if (amount != 0) $.token.safeTransfer(account, amount);
     }
 
     /// @inheritdoc ISettlement
     function sweep(uint256 jobId) external nonReentrant {
         SettlementStorage storage $ = _getStorage();
-        Report storage r = $.reports[jobId];
-        if (r.payoutRoot == bytes32(0)) revert SettlementNoPayouts(jobId);
-        if (r.swept) revert SettlementAlreadySwept(jobId);
-        if (block.timestamp <= r.claimDeadline) revert SettlementClaimWindowOpen(jobId, r.claimDeadline);
-        uint256 amount = r.payoutTotal - r.claimed;
-        r.swept = true;
+        Pool storage pool = $.pools[jobId];
+        if (pool.total == 0) revert SettlementNoPayouts(jobId);
+        if (pool.swept) revert SettlementAlreadySwept(jobId);
+        if (block.timestamp <= pool.claimDeadline)
+            revert SettlementClaimWindowOpen(jobId, pool.claimDeadline);
+        uint256 amount = pool.total - pool.claimed;
+        pool.swept = true;
         $.totalOutstanding -= amount;
         address treasury = $.jobMarket.treasury();
         emit PayoutSwept(jobId, treasury, amount);
         if (amount != 0) $.token.safeTransfer(treasury, amount);
+    }
+
+    /// @inheritdoc ISettlement
+    function withdrawFees(address account) external nonReentrant {
+        SettlementStorage storage $ = _getStorage();
+        uint256 amount = $.fees[account];
+        if (amount == 0) revert SettlementNoFees(account);
+        $.fees[account] = 0;
+        $.totalOutstanding -= amount;
+        emit FeesWithdrawn(account, amount);
+        $.token.safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc ISettlement
+    function withdrawProtocolFees() external nonReentrant {
+        SettlementStorage storage $ = _getStorage();
+        uint256 amount = $.protocolFees;
+        address treasury = $.jobMarket.treasury();
+        if (amount == 0) revert SettlementNoFees(treasury);
+        $.protocolFees = 0;
+        $.totalOutstanding -= amount;
+        emit ProtocolFeesWithdrawn(treasury, amount);
+        $.token.safeTransfer(treasury, amount);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -159,13 +187,30 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISettlement
-    function reportOf(uint256 jobId) external view returns (Report memory) {
-        return _getStorage().reports[jobId];
+    function reportOf(uint256 jobId) external view returns (Report memory r) {
+        SettlementStorage storage $ = _getStorage();
+        Pool memory p = $.pools[jobId];
+        r.reportHash = $.reportHashes[jobId];
+        r.payoutRoot = $.payoutRoots[jobId];
+        r.payoutTotal = p.total;
+        r.claimed = p.claimed;
+        r.claimDeadline = p.claimDeadline;
+        r.swept = p.swept;
     }
 
     /// @inheritdoc ISettlement
-    function isClaimed(uint256 jobId, address account) external view returns (bool) {
-        return _getStorage().claimed[jobId][account];
+    function isClaimed(uint256 jobId, uint256 index) external view returns (bool) {
+        return _getStorage().claimedBits[jobId][index >> 8] & (1 << (index & 0xff)) != 0;
+    }
+
+    /// @inheritdoc ISettlement
+    function feesOf(address account) external view returns (uint256) {
+        return _getStorage().fees[account];
+    }
+
+    /// @inheritdoc ISettlement
+    function protocolFees() external view returns (uint256) {
+        return _getStorage().protocolFees;
     }
 
     /// @inheritdoc ISettlement
@@ -203,17 +248,17 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         ReportInput calldata input,
         bool success
     ) private {
-        Report storage r = $.reports[jobId];
-        r.reporter = msg.sender;
-        r.participants = input.participants;
-        r.success = success;
-        r.reportCommitment = input.reportCommitment;
-        r.reportCidHash = keccak256(bytes(input.reportCid));
+        $.reportHashes[jobId] = keccak256(
+            abi.encode(input.reportCid, input.reportCommitment, msg.sender, input.participants, success)
+        );
         if (success) {
-            r.claimDeadline = uint48(block.timestamp + $.claimWindow);
-            r.payoutRoot = input.payoutRoot;
-            r.payoutTotal = input.payoutTotal;
-            $.totalOutstanding += input.payoutTotal;
+            $.payoutRoots[jobId] = input.payoutRoot;
+            $.pools[jobId] = Pool({
+                total: input.payoutTotal,
+                claimed: 0,
+                claimDeadline: uint48(block.timestamp + $.claimWindow),
+                swept: false
+            });
         }
         emit ReportPosted(
             jobId,
@@ -223,6 +268,7 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
             input.participants,
             input.payoutRoot,
             input.payoutTotal,
+            input.payoutsCid,
             input.qualityMet,
             success
         );
@@ -231,7 +277,7 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     /// @dev Validates the report against the job; returns whether the job succeeded.
     function _checkReport(
         uint256 jobId,
-        IJobMarket.Job memory job,
+        IJobMarket.SettlementTerms memory job,
         ReportInput calldata input
     ) private view returns (bool success) {
         if (job.status != IJobMarket.JobStatus.Attested) revert SettlementInvalidJobStatus(jobId, job.status);
@@ -250,13 +296,16 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
                 ? input.payoutRoot != bytes32(0) && input.payoutTotal != 0 && input.payoutTotal <= maxTotal
                 : input.payoutRoot == bytes32(0) && input.payoutTotal == 0;
         if (!ok) revert SettlementInvalidPayout(input.payoutTotal, maxTotal);
+        uint256 payoutsCidLength = bytes(input.payoutsCid).length;
+        if (success ? payoutsCidLength == 0 || payoutsCidLength > MAX_CID_LENGTH : payoutsCidLength != 0)
+            revert SettlementInvalidPayoutsCid();
     }
 
     /// @dev Fees are `floor(deviceBudget × bps / 10_000)` exactly as the JobMarket escrowed them. The attestor
     ///      fee is shared equally by the attestors who revealed the final value (dust stays with the customer).
     function _split(
         SettlementStorage storage $,
-        IJobMarket.Job memory job,
+        IJobMarket.SettlementTerms memory job,
         uint256 count,
         bool success,
         uint256 payoutTotal
@@ -272,35 +321,38 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         s.attestorCount = count;
         if (count != 0) s.attestorShare = (budget * f.attestors) / BPS / count;
         if (success) {
-            s.developer = $.market.getAlgorithm(job.algorithmId).developer;
+            s.developer = $.market.developerOf(job.algorithmId);
             s.royalty = (budget * f.royalty) / BPS;
             s.protocolFee = (budget * f.protocol) / BPS;
             s.devicePool = payoutTotal;
         }
     }
 
-    function _payFees(
-        SettlementStorage storage $,
+    /// @dev Reverts unless `proof` proves leaf `(index, account, amount)` under `root`.
+    function _verifyLeaf(
+        bytes32 root,
         uint256 jobId,
-        Split memory s,
-        address[] memory attestors
-    ) private {
-        IERC20 token_ = $.token;
-        _transfer(token_, jobId, s.distributor, s.distributorFee);
-        _transfer(token_, jobId, s.aggregator, s.aggregatorFee);
-        _transfer(token_, jobId, s.reporter, s.reporterFee);
-        if (s.attestorShare != 0) {
-            for (uint256 i = 0; i < attestors.length; ++i)
-                _transfer(token_, jobId, attestors[i], s.attestorShare);
-        }
-        if (s.royalty != 0) _transfer(token_, jobId, s.developer, s.royalty);
-        if (s.protocolFee != 0) _transfer(token_, jobId, $.jobMarket.treasury(), s.protocolFee);
+        uint256 index,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) private pure {
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
+        if (!MerkleProof.verifyCalldata(proof, root, leaf))
+            revert SettlementInvalidProof(jobId, index, account, amount);
     }
 
-    function _transfer(IERC20 token_, uint256 jobId, address to, uint256 amount) private {
-        if (amount == 0) return;
-        emit FeePaid(jobId, to, amount);
-        token_.safeTransfer(to, amount);
+    /// @dev Credits every fee to its recipient's ledger entry.
+    function _credit(SettlementStorage storage $, Split memory s, address[] memory attestors) private {
+        mapping(address => uint256) storage fees = $.fees;
+        if (s.distributorFee != 0) fees[s.distributor] += s.distributorFee;
+        if (s.aggregatorFee != 0) fees[s.aggregator] += s.aggregatorFee;
+        if (s.reporterFee != 0) fees[s.reporter] += s.reporterFee;
+        if (s.attestorShare != 0) {
+            for (uint256 i = 0; i < attestors.length; ++i) fees[attestors[i]] += s.attestorShare;
+        }
+        if (s.royalty != 0) fees[s.developer] += s.royalty;
+        if (s.protocolFee != 0) $.protocolFees += s.protocolFee;
     }
 
     function _setClaimWindow(SettlementStorage storage $, uint64 w) private {

@@ -27,6 +27,16 @@ interface IAlgorithmMarketplace {
     /// @notice True when `algorithmId` exists and is not deprecated.
     function isListed(uint256 algorithmId) external view returns (bool);
 
+    /// @notice What a job needs of an algorithm in one call: whether it is listed (exists, not deprecated), its
+    ///         schema, and the per-use price `customer` owes (0 with a licence). Never reverts.
+    function useTerms(
+        uint256 algorithmId,
+        address customer
+    ) external view returns (bool listed, bytes32 schema, uint256 usePriceDue);
+
+    /// @notice The developer of `algorithmId` (receives its royalties). Reverts for an unknown id.
+    function developerOf(uint256 algorithmId) external view returns (address);
+
     /// @notice True when `customer` holds a licence for `algorithmId`.
     function hasLicence(address customer, uint256 algorithmId) external view returns (bool);
 

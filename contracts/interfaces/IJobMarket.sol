@@ -11,7 +11,8 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 ///         second-price priority auction per epoch schedules the top K jobs; a staked distributor assigns each
 ///         scheduled job's device cohort; governance-authorised modules (ResultAttestation, Settlement) drive the
 ///         rest of the lifecycle through hooks. Every phase has a deadline and a permissionless timeout.
-/// @dev Lifecycle: `Created → Bidding → Scheduled → Assigned → Committed → Attested → Reported → Settled`, or
+/// @dev Lifecycle: `Created → Bidding → Scheduled → Assigned → Committed → Attested → Reported → Settled`
+///      (`Reported` is passed through inside `settle` and shows only in `JobStatusChanged`), or
 ///      `Failed` / `Expired` (remaining escrow refunded) or `Cancelled` (withdrawn before scheduling). A job that
 ///      loses an auction goes back from `Bidding` to `Created` and may bid again. See docs/job-market.md.
 interface IJobMarket {
@@ -77,12 +78,14 @@ interface IJobMarket {
         uint32 maxDevices;
         uint96 rewardPerDevice;
         uint32 minParticipants; // quality: minimum surviving participants (≤ minDevices)
-        uint128 maxStdError; // quality: maximum standard error, fixed point 1e18
+        uint96 maxStdError; // quality: maximum standard error, fixed point 1e18
         bytes encryptionKey; // customer's secp256k1 compressed public key (33 bytes) for ECIES reports
         PhaseDurations durations;
     }
 
-    /// @notice A job as stored (packed). The encryption key is returned by `encryptionKeyOf`.
+    /// @notice A job as stored: nine slots, packed so that every later phase rewrites an already non-zero slot.
+    ///         The schema (the algorithm's), the cohort list CID, the creation time and the clearing price paid
+    ///         are in the events (`JobCreated`, `CohortAssigned`, `JobScheduled`), not in storage.
     struct Job {
         // slot 0
         address customer;
@@ -98,28 +101,40 @@ interface IJobMarket {
         uint32 minDevices;
         uint32 maxDevices;
         uint32 deviceCount; // assigned cohort size
-        uint64 createdAt;
+        uint64 algorithmId;
         // slot 3
         uint128 escrow; // budget still escrowed for the job
         uint96 rewardPerDevice;
         uint32 minParticipants;
         // slot 4
-        uint96 pricePaid; // clearing price paid when scheduled
-        uint64 algorithmId;
-        uint32 scheduledEpoch;
-        // slot 5
         PhaseDurations durations;
-        // slot 6
-        FeeBps fees;
-        // slot 7..
-        bytes32 schema;
-        uint128 maxStdError;
+        uint32 scheduledEpoch;
         uint8 keyPrefix; // 0x02 or 0x03
+        // slot 5
+        FeeBps fees;
+        address distributor;
+        // slot 6
+        uint96 maxStdError;
+        address aggregator;
+        // slot 7
         bytes32 keyX;
+        // slot 8
         bytes32 cohortRoot;
+    }
+
+    /// @notice What the settlement module reads of a job (one call, five storage slots).
+    struct SettlementTerms {
+        JobStatus status;
+        uint40 deadline;
+        uint32 maxDevices;
+        uint32 deviceCount;
+        uint32 minParticipants;
+        uint96 rewardPerDevice;
+        uint64 algorithmId;
+        uint128 escrow;
+        FeeBps fees;
         address distributor;
         address aggregator;
-        string cohortCid;
     }
 
     /// @notice Auction state of one epoch.
@@ -276,7 +291,7 @@ interface IJobMarket {
     event JobExpired(uint256 indexed jobId, JobStatus fromStatus, uint256 refund);
     /// @notice A module marked the job failed; the remaining escrow was refunded.
     event JobFailed(uint256 indexed jobId, bytes32 reason, uint256 refund);
-    /// @notice Settlement paid `amount` of the job's escrow to `to`.
+    /// @notice The settlement module received `amount` of the job's escrow (device pool and fees).
     event EscrowPaid(uint256 indexed jobId, address indexed to, uint256 amount);
     /// @notice Remaining escrow returned to the customer.
     event EscrowRefunded(uint256 indexed jobId, address indexed customer, uint256 amount);
@@ -344,21 +359,14 @@ interface IJobMarket {
     /// @notice Committed → Attested. Only the attestation module, before the deadline.
     function markAttested(uint256 jobId) external;
 
-    /// @notice Attested → Reported. Only the settlement module, before the deadline.
-    function markReported(uint256 jobId) external;
-
-    /// @notice Reported → Settled; any remaining escrow is refunded to the customer. Only the settlement module.
-    function markSettled(uint256 jobId) external;
-
-    /// @notice Assigned/Committed/Attested/Reported → Failed; the remaining escrow is refunded to the customer.
+    /// @notice Assigned/Committed/Attested → Failed; the remaining escrow is refunded to the customer.
     ///         Only the attestation or settlement module.
     function markFailed(uint256 jobId, bytes32 reason) external;
 
-    /// @notice Pays `amount` of a Reported job's escrow to `to`. Only the settlement module; never more than escrowed.
-    function pay(uint256 jobId, address to, uint256 amount) external;
-
-    /// @notice Refunds a Reported job's remaining escrow to its customer. Only the settlement module.
-    function refund(uint256 jobId) external;
+    /// @notice Settles an Attested job in one step: Attested → Reported → Settled (`success`) or → Failed
+    ///         (`reason`), pays `amount` of the escrow to the settlement module and refunds the rest to the
+    ///         customer. Only the settlement module, before the report deadline; never more than escrowed.
+    function settle(uint256 jobId, uint256 amount, bool success, bytes32 reason) external;
 
     // ------------------------------------------------------------------------------------------------------
     // Views
@@ -381,6 +389,14 @@ interface IJobMarket {
 
     /// @notice The job's remaining escrow.
     function escrowOf(uint256 jobId) external view returns (uint256);
+
+    /// @notice What the attestation module needs: status, named aggregator and attestation phase duration.
+    function attestationTerms(
+        uint256 jobId
+    ) external view returns (JobStatus status, address aggregator, uint32 attestationDuration);
+
+    /// @notice What the settlement module needs of the job. Reverts for an unknown id.
+    function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory);
 
     /// @notice The job's 33-byte compressed secp256k1 encryption key.
     function encryptionKeyOf(uint256 jobId) external view returns (bytes memory);

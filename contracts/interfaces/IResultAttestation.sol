@@ -42,8 +42,7 @@ interface IResultAttestation is IAttestationQuorum {
         uint16 agreeMask; // bit i: attestor i revealed the final value (set at finalisation)
         bytes32 aggregatorCommitment; // zero once revealed
         bytes32 aggregateHash; // aggregator's revealed value (zero until revealed)
-        bytes32 finalHash; // majority value (zero without a majority)
-        bytes32 transcriptCidHash; // keccak256 of the transcript CID (the CID is in `AggregateCommitted`)
+        bytes32 finalHash; // majority value (zero without a majority); the transcript CID is in `AggregateCommitted`
         address[] attestors;
     }
 
@@ -127,10 +126,13 @@ interface IResultAttestation is IAttestationQuorum {
     /// @notice A selected attestor commits `keccak256(abi.encode(aggregateHash, salt, attestor))`.
     function commitAttestation(uint256 jobId, bytes32 commitment) external;
 
-    /// @notice A selected attestor reveals its recomputed aggregate hash in the reveal window.
+    /// @notice A selected attestor reveals its recomputed aggregate hash in the reveal window. The reveal that
+    ///         completes a unanimous quorum (every attestor and the aggregator revealed the same value) finalises
+    ///         the job as Attested in the same transaction; any other outcome waits for `finalize`.
     function revealAttestation(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external;
 
-    /// @notice The aggregator reveals its aggregate hash in the reveal window.
+    /// @notice The aggregator reveals its aggregate hash in the reveal window (finalises a unanimous quorum as
+    ///         `revealAttestation` does).
     function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external;
 
     /// @notice Finalises the quorum once everyone revealed or the reveal deadline passed: marks the job Attested

@@ -9,9 +9,11 @@ import {IResultAttestation} from "./IResultAttestation.sol";
 /// @notice Step 7 of a prediction job: an active staked reporter posts the report CID, the commitment to the
 ///         encrypted report, the number of participants, the device payout Merkle root and its total, and whether
 ///         the quality requirement held. In the same transaction the escrow is split: devices (Merkle claims held
-///         here), distributor, aggregator, agreeing attestors, reporter, developer royalty and protocol fee; the
-///         unused budget returns to the customer. When quality failed the customer is refunded less node fees.
-///         Unclaimed device payouts go to the treasury after the claim window (`sweep`).
+///         here, one bit per leaf), distributor, aggregator, agreeing attestors, reporter, developer royalty and
+///         protocol fee (credited to a fee ledger here and withdrawn by their owners at any time, so one
+///         transfer serves many jobs); the unused budget returns to the customer. When quality failed the
+///         customer is refunded less node fees. Unclaimed device payouts go to the treasury after the claim
+///         window (`sweep`).
 ///         See docs/attestation-settlement-finetuning.md.
 interface ISettlement {
     /// @notice What the reporter posts.
@@ -19,23 +21,20 @@ interface ISettlement {
         string reportCid; // IPFS CID of the ECIES-encrypted report
         bytes32 reportCommitment; // public commitment to the encrypted report (e.g. keccak256 of its bytes)
         uint32 participants; // surviving participants in the aggregate
-        bytes32 payoutRoot; // StandardMerkleTree ["address","uint256"] root of device payouts (0 on failure)
-        uint128 payoutTotal; // sum of the payout leaves (0 on failure)
+        bytes32 payoutRoot; // StandardMerkleTree ["uint256","address","uint256"] root of (index, account, amount)
+        uint96 payoutTotal; // sum of the payout leaves (0 on failure)
         bool qualityMet; // the quality requirement (max standard error) held
+        string payoutsCid; // IPFS CID of the published payout list (empty on failure)
     }
 
-    /// @notice A posted report and its device payout pool.
+    /// @notice A job's report as stored: a binding hash of the report and, on success, the device payout pool.
     struct Report {
-        address reporter;
-        uint32 participants;
-        bool success; // quality held and participants >= the job's minimum
-        bool swept;
-        uint48 claimDeadline; // sweep allowed after this
-        bytes32 reportCommitment;
+        bytes32 reportHash; // keccak256(abi.encode(reportCid, reportCommitment, reporter, participants, success))
         bytes32 payoutRoot;
-        uint128 payoutTotal;
-        uint128 claimed;
-        bytes32 reportCidHash; // keccak256 of the report CID (the CID is in `ReportPosted`)
+        uint96 payoutTotal;
+        uint96 claimed;
+        uint48 claimDeadline; // sweep allowed after this
+        bool swept;
     }
 
     /// @notice How a job's escrow was split (amounts in token wei).
@@ -47,7 +46,7 @@ interface ISettlement {
         uint256 distributorFee;
         uint256 aggregatorFee;
         uint256 reporterFee;
-        uint256 attestorShare; // paid to each agreeing attestor
+        uint256 attestorShare; // credited to each agreeing attestor
         uint256 attestorCount;
         uint256 royalty;
         uint256 protocolFee;
@@ -79,10 +78,14 @@ interface ISettlement {
     error SettlementInsufficientEscrow(uint256 jobId, uint256 escrow, uint256 required);
     /// @notice The job has no device payout pool (no successful report).
     error SettlementNoPayouts(uint256 jobId);
-    /// @notice The account already claimed its payout for this job.
-    error SettlementAlreadyClaimed(uint256 jobId, address account);
+    /// @notice The payout leaf `index` of this job was already claimed.
+    error SettlementAlreadyClaimed(uint256 jobId, uint256 index);
+    /// @notice The payout list CID is empty or too long on success, or not empty on failure.
+    error SettlementInvalidPayoutsCid();
+    /// @notice The account has no fees to withdraw.
+    error SettlementNoFees(address account);
     /// @notice The Merkle proof does not prove (account, amount) under the job's payout root.
-    error SettlementInvalidProof(uint256 jobId, address account, uint256 amount);
+    error SettlementInvalidProof(uint256 jobId, uint256 index, address account, uint256 amount);
     /// @notice The claim would exceed the job's payout total.
     error SettlementPoolExhausted(uint256 jobId, uint256 remaining, uint256 amount);
     /// @notice Unclaimed payouts were swept; no more claims.
@@ -104,16 +107,26 @@ interface ISettlement {
         bytes32 reportCommitment,
         uint32 participants,
         bytes32 payoutRoot,
-        uint128 payoutTotal,
+        uint96 payoutTotal,
+        string payoutsCid,
         bool qualityMet,
         bool success
     );
-    /// @notice The job's escrow was split (the remainder returned to the customer by the JobMarket).
-    event JobSplit(uint256 indexed jobId, bool success, Split split);
-    /// @notice A node or the developer received a fee.
-    event FeePaid(uint256 indexed jobId, address indexed to, uint256 amount);
-    /// @notice A device claimed its payout.
-    event PayoutClaimed(uint256 indexed jobId, address indexed account, uint256 amount);
+    /// @notice The job's escrow was split: every fee was credited to its recipient (the protocol fee to
+    ///         `protocolFees`), each agreeing attestor in `attestors` got `split.attestorShare`; the remainder was
+    ///         refunded to the customer by the JobMarket.
+    event JobSplit(uint256 indexed jobId, bool success, Split split, address[] attestors);
+    /// @notice Accrued fees were sent to `account`.
+    event FeesWithdrawn(address indexed account, uint256 amount);
+    /// @notice Accrued protocol fees were sent to the treasury.
+    event ProtocolFeesWithdrawn(address indexed treasury, uint256 amount);
+    /// @notice A device claimed its payout (leaf `index`).
+    event PayoutClaimed(
+        uint256 indexed jobId,
+        uint256 indexed index,
+        address indexed account,
+        uint256 amount
+    );
     /// @notice Unclaimed payouts were sent to the treasury.
     event PayoutSwept(uint256 indexed jobId, address indexed treasury, uint256 amount);
 
@@ -129,20 +142,39 @@ interface ISettlement {
     ///         Settled, or → Failed with a refund less node fees when quality failed).
     function report(uint256 jobId, ReportInput calldata input) external;
 
-    /// @notice Pays `account` its `amount` from the job's payout pool with a Merkle proof. Anyone may submit;
-    ///         the tokens always go to `account`. Once per account and job.
-    function claim(uint256 jobId, address account, uint256 amount, bytes32[] calldata proof) external;
+    /// @notice Pays `account` its `amount` from the job's payout pool with a Merkle proof of leaf
+    ///         `(index, account, amount)`. Anyone may submit; the tokens always go to `account`. Once per leaf.
+    function claim(
+        uint256 jobId,
+        uint256 index,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) external;
 
     /// @notice Sends a job's unclaimed payouts to the treasury once the claim window ended. Permissionless.
     function sweep(uint256 jobId) external;
 
+    /// @notice Sends the fees accrued by `account` (distributor, aggregator, attestor, reporter or developer) to
+    ///         it. Anyone may trigger; the tokens always go to `account`.
+    function withdrawFees(address account) external;
+
+    /// @notice Sends the accrued protocol fees to the JobMarket's treasury. Permissionless.
+    function withdrawProtocolFees() external;
+
     /// @notice The job's report (zeroed when none).
     function reportOf(uint256 jobId) external view returns (Report memory);
 
-    /// @notice Whether `account` claimed its payout of `jobId`.
-    function isClaimed(uint256 jobId, address account) external view returns (bool);
+    /// @notice Whether payout leaf `index` of `jobId` was claimed.
+    function isClaimed(uint256 jobId, uint256 index) external view returns (bool);
 
-    /// @notice Payouts held for devices across all jobs (reported totals less claims and sweeps).
+    /// @notice Fees accrued by `account` and not yet withdrawn.
+    function feesOf(address account) external view returns (uint256);
+
+    /// @notice Protocol fees accrued and not yet sent to the treasury.
+    function protocolFees() external view returns (uint256);
+
+    /// @notice Tokens held: device payouts (reported totals less claims and sweeps) plus accrued fees.
     function totalOutstanding() external view returns (uint256);
 
     /// @notice The claim window (seconds).

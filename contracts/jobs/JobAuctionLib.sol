@@ -97,7 +97,6 @@ library JobAuctionLib {
             uint40 deadline = uint40(block.timestamp) + job.durations.assignment;
             job.status = IJobMarket.JobStatus.Scheduled;
             job.deadline = deadline;
-            job.pricePaid = uint96(price);
             job.scheduledEpoch = uint32(ctx.epoch);
             emit IJobMarket.JobScheduled(jobId, ctx.epoch, rank - 1, price, refundAmount);
             emit IJobMarket.JobStatusChanged(

@@ -39,12 +39,10 @@ library JobSpecLib {
         job.rewardPerDevice = spec.rewardPerDevice;
         job.minParticipants = spec.minParticipants;
         job.algorithmId = spec.algorithmId.toUint64();
-        job.createdAt = uint64(block.timestamp);
         job.durations = spec.durations;
-        job.fees = fees;
-        job.schema = spec.schema;
-        job.maxStdError = spec.maxStdError;
         job.keyPrefix = uint8(spec.encryptionKey[0]);
+        job.fees = fees;
+        job.maxStdError = spec.maxStdError;
         job.keyX = bytes32(spec.encryptionKey[1:33]);
         emit IJobMarket.JobCreated(
             jobId,
@@ -85,10 +83,9 @@ library JobSpecLib {
         IAlgorithmMarketplace market,
         IJobMarket.Params storage params
     ) private view returns (uint256) {
-        if (!market.isListed(spec.algorithmId))
-            revert IJobMarket.JobMarketAlgorithmNotListed(spec.algorithmId);
-        IAlgorithmMarketplace.Algorithm memory alg = market.getAlgorithm(spec.algorithmId);
-        if (alg.schema != spec.schema) revert IJobMarket.JobMarketSchemaMismatch(alg.schema, spec.schema);
+        (bool listed, bytes32 schema, uint256 usePrice) = market.useTerms(spec.algorithmId, msg.sender);
+        if (!listed) revert IJobMarket.JobMarketAlgorithmNotListed(spec.algorithmId);
+        if (schema != spec.schema) revert IJobMarket.JobMarketSchemaMismatch(schema, spec.schema);
         if (
             spec.minParticipants == 0 ||
             spec.minParticipants > spec.minDevices ||
@@ -115,6 +112,6 @@ library JobSpecLib {
             d.settlement < lo ||
             d.settlement > hi
         ) revert IJobMarket.JobMarketInvalidDuration();
-        return market.hasLicence(msg.sender, spec.algorithmId) ? 0 : alg.usePrice;
+        return usePrice;
     }
 }
