@@ -44,12 +44,16 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint32 revealWindow;
     }
 
-    /// @dev Result of a finalised epoch.
+    /// @dev An epoch's commitments (a list linked through `Job.nextInEpoch`, in commit order) and its result.
+    ///      One slot: the first commitment of an epoch pays for it, finalisation rewrites it.
     struct EpochResult {
         bool finalized;
         uint96 clearingPrice;
         uint16 scheduledCount;
         uint16 revealedCount;
+        uint16 bidCount;
+        uint32 head;
+        uint32 tail;
     }
 
     /// @custom:storage-location erc7201:dml.storage.JobMarket
@@ -64,7 +68,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         Timing nextTiming; // start == 0: none pending
         uint256 jobCount;
         mapping(uint256 jobId => Job) jobs;
-        mapping(uint256 epoch => uint64[]) epochJobs;
         mapping(uint256 epoch => EpochResult) epochResults;
         mapping(bytes32 role => address) modules;
     }
@@ -214,11 +217,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (deposit < $.params.reservePrice || deposit > type(uint96).max || deposit == 0) {
             revert JobMarketInvalidDeposit(deposit);
         }
-        uint64[] storage list = $.epochJobs[epoch];
-        uint256 index = list.length;
+        EpochResult storage er = $.epochResults[epoch];
+        uint256 index = er.bidCount;
         if (index >= $.params.maxBidsPerEpoch) revert JobMarketEpochFull(epoch);
 
-        list.push(uint64(jobId));
+        if (index == 0) er.head = uint32(jobId);
+        else $.jobs[er.tail].nextInEpoch = uint32(jobId);
+        er.tail = uint32(jobId);
+        er.bidCount = uint16(index + 1);
         job.status = JobStatus.Bidding;
         job.revealed = false;
         job.bidEpoch = uint32(epoch);
@@ -272,11 +278,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         EpochResult storage result = $.epochResults[epoch];
         if (result.finalized) revert JobMarketEpochAlreadyFinalized(epoch);
 
-        uint64[] storage list = $.epochJobs[epoch];
         Params storage p = $.params;
         JobAuctionLib.Ctx memory ctx = JobAuctionLib.settleEpoch(
             $.jobs,
-            list,
+            _epochList($, result),
             JobAuctionLib.Ctx({
                 epoch: epoch,
                 capacity: p.capacity,
@@ -294,7 +299,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         result.clearingPrice = uint96(ctx.price);
         result.scheduledCount = uint16(ctx.winners);
         result.revealedCount = uint16(ctx.revealedCount);
-        emit EpochFinalized(epoch, ctx.price, list.length, ctx.revealedCount, ctx.winners);
+        emit EpochFinalized(epoch, ctx.price, result.bidCount, ctx.revealedCount, ctx.winners);
     }
 
     /// @inheritdoc IJobMarket
@@ -341,7 +346,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         job.distributor = msg.sender;
         job.aggregator = aggregator;
         emit CohortAssigned(jobId, msg.sender, aggregator, cohortRoot, deviceCount, cohortCid);
-        _advance(jobId, job, JobStatus.Assigned, job.durations.commit);
+        _advance(jobId, job, JobStatus.Assigned, job.commitDuration);
     }
 
     /// @inheritdoc IJobMarket
@@ -367,14 +372,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     function markCommitted(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
         Job storage job = _liveJob($, jobId, JobStatus.Assigned);
-        _advance(jobId, job, JobStatus.Committed, job.durations.attestation);
+        _advance(jobId, job, JobStatus.Committed, job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
     function markAttested(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
         Job storage job = _liveJob($, jobId, JobStatus.Committed);
-        _advance(jobId, job, JobStatus.Attested, job.durations.report);
+        _advance(jobId, job, JobStatus.Attested, job.reportDuration);
     }
 
     /// @inheritdoc IJobMarket
@@ -444,7 +449,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 jobId
     ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
         Job storage job = _getJobMarketStorage().jobs[jobId];
-        return (job.status, job.aggregator, job.durations.attestation);
+        return (job.status, job.aggregator, job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
@@ -459,16 +464,16 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         t.rewardPerDevice = job.rewardPerDevice;
         t.algorithmId = job.algorithmId;
         t.escrow = job.escrow;
-        t.fees = job.fees;
+        t.fees = FeeBps({
+            distributor: job.distributorFeeBps,
+            aggregator: job.aggregatorFeeBps,
+            attestors: job.attestorsFeeBps,
+            reporter: job.reporterFeeBps,
+            protocol: job.protocolFeeBps,
+            royalty: job.royaltyBps
+        });
         t.distributor = job.distributor;
         t.aggregator = job.aggregator;
-    }
-
-    /// @inheritdoc IJobMarket
-    function encryptionKeyOf(uint256 jobId) external view returns (bytes memory) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
-        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        return abi.encodePacked(job.keyPrefix, job.keyX);
     }
 
     /// @inheritdoc IJobMarket
@@ -509,7 +514,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         EpochResult memory r = $.epochResults[epoch];
         return
             EpochInfo({
-                bidCount: $.epochJobs[epoch].length,
+                bidCount: r.bidCount,
                 finalized: r.finalized,
                 clearingPrice: r.clearingPrice,
                 scheduledCount: r.scheduledCount,
@@ -519,7 +524,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function epochBids(uint256 epoch) external view returns (uint64[] memory) {
-        return _getJobMarketStorage().epochJobs[epoch];
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        return _epochList($, $.epochResults[epoch]);
     }
 
     /// @inheritdoc IJobMarket
@@ -641,6 +647,20 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             p.minPhaseDuration > p.maxPhaseDuration ||
             p.maxPhaseDuration > MAX_PHASE_DURATION
         ) revert JobMarketInvalidParams();
+    }
+
+    /// @dev The epoch's committed job ids in commit order.
+    function _epochList(
+        JobMarketStorage storage $,
+        EpochResult storage er
+    ) private view returns (uint64[] memory list) {
+        uint256 n = er.bidCount;
+        list = new uint64[](n);
+        uint256 id = er.head;
+        for (uint256 i = 0; i < n; ++i) {
+            list[i] = uint64(id);
+            id = $.jobs[id].nextInEpoch;
+        }
     }
 
     /// @dev Promotes a pending timing whose start has passed.

@@ -27,6 +27,10 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     uint64 public constant MAX_CLAIM_WINDOW = 5 * 365 days;
     bytes32 private constant REASON_QUALITY = "QUALITY_FAILED";
 
+    /// @dev The DML token, fixed per implementation (read on every claim; rewiring it is an upgrade).
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IERC20 private immutable TOKEN;
+
     /// @dev The device payout pool of a job (one slot).
     struct Pool {
         uint96 total;
@@ -41,11 +45,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         IResultAttestation attestation;
         INodeStaking staking;
         IAlgorithmMarketplace market;
-        IERC20 token;
         uint64 claimWindow;
-        uint256 totalOutstanding; // payout pools not yet claimed or swept + accrued fees
         uint256 protocolFees;
-        mapping(uint256 jobId => bytes32) reportHashes;
         mapping(uint256 jobId => bytes32) payoutRoots;
         mapping(uint256 jobId => Pool) pools;
         mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) claimedBits;
@@ -56,7 +57,15 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     bytes32 private constant SETTLEMENT_STORAGE_LOCATION =
         0x0f995f1e93928369e3d2f15cd754c92a387f5a43b90b065051e2c3f91ac79300;
 
-    /// @notice Initialises the proxy; token, staking and marketplace are read from the JobMarket.
+    /// @param token_ The DML token (must be the JobMarket's).
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IERC20 token_) {
+        if (address(token_) == address(0)) revert SettlementZeroAddress();
+        TOKEN = token_;
+    }
+
+    /// @notice Initialises the proxy; staking and marketplace are read from the JobMarket, whose token must be
+    ///         this implementation's.
     /// @param governance_ The governance timelock.
     /// @param jobMarket_ The JobMarket whose jobs are settled.
     /// @param attestation_ The ResultAttestation module (agreeing attestors are paid).
@@ -75,7 +84,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         $.attestation = attestation_;
         $.staking = jobMarket_.staking();
         $.market = jobMarket_.market();
-        $.token = jobMarket_.token();
+        if (jobMarket_.token() != TOKEN)
+            revert SettlementTokenMismatch(address(jobMarket_.token()), address(TOKEN));
         _setClaimWindow($, claimWindow_);
     }
 
@@ -105,7 +115,6 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         // Effects: the report, the payout pool and the fee ledger.
         _record($, jobId, input, success);
         _credit($, s, attestors);
-        $.totalOutstanding += pull;
         emit JobSplit(jobId, success, s, attestors);
 
         // Interaction: the JobMarket moves the job to Settled/Failed, pays `pull` here and refunds the rest.
@@ -138,9 +147,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         if (amount > remaining) revert SettlementPoolExhausted(jobId, remaining, amount);
         bits[index >> 8] = word | bit;
         pool.claimed = uint96(p.claimed + amount);
-        $.totalOutstanding -= amount;
         emit PayoutClaimed(jobId, index, account, amount);
-        if (amount != 0) $.token.safeTransfer(account, amount);
+        if (amount != 0) TOKEN.safeTransfer(account, amount);
     }
 
     /// @inheritdoc ISettlement
@@ -153,10 +161,9 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
             revert SettlementClaimWindowOpen(jobId, pool.claimDeadline);
         uint256 amount = pool.total - pool.claimed;
         pool.swept = true;
-        $.totalOutstanding -= amount;
         address treasury = $.jobMarket.treasury();
         emit PayoutSwept(jobId, treasury, amount);
-        if (amount != 0) $.token.safeTransfer(treasury, amount);
+        if (amount != 0) TOKEN.safeTransfer(treasury, amount);
     }
 
     /// @inheritdoc ISettlement
@@ -165,9 +172,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         uint256 amount = $.fees[account];
         if (amount == 0) revert SettlementNoFees(account);
         $.fees[account] = 0;
-        $.totalOutstanding -= amount;
         emit FeesWithdrawn(account, amount);
-        $.token.safeTransfer(account, amount);
+        TOKEN.safeTransfer(account, amount);
     }
 
     /// @inheritdoc ISettlement
@@ -177,9 +183,8 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         address treasury = $.jobMarket.treasury();
         if (amount == 0) revert SettlementNoFees(treasury);
         $.protocolFees = 0;
-        $.totalOutstanding -= amount;
         emit ProtocolFeesWithdrawn(treasury, amount);
-        $.token.safeTransfer(treasury, amount);
+        TOKEN.safeTransfer(treasury, amount);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -190,7 +195,6 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     function reportOf(uint256 jobId) external view returns (Report memory r) {
         SettlementStorage storage $ = _getStorage();
         Pool memory p = $.pools[jobId];
-        r.reportHash = $.reportHashes[jobId];
         r.payoutRoot = $.payoutRoots[jobId];
         r.payoutTotal = p.total;
         r.claimed = p.claimed;
@@ -211,11 +215,6 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     /// @inheritdoc ISettlement
     function protocolFees() external view returns (uint256) {
         return _getStorage().protocolFees;
-    }
-
-    /// @inheritdoc ISettlement
-    function totalOutstanding() external view returns (uint256) {
-        return _getStorage().totalOutstanding;
     }
 
     /// @inheritdoc ISettlement
@@ -248,9 +247,6 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         ReportInput calldata input,
         bool success
     ) private {
-        $.reportHashes[jobId] = keccak256(
-            abi.encode(input.reportCid, input.reportCommitment, msg.sender, input.participants, success)
-        );
         if (success) {
             $.payoutRoots[jobId] = input.payoutRoot;
             $.pools[jobId] = Pool({

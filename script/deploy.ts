@@ -261,7 +261,11 @@ async function ensureContract(
 }
 
 /** Implementation of `name`, deployed on its own (before its proxy) and recorded under "<name>Implementation". */
-async function ensureImplementation(ctx: Ctx, name: string): Promise<DeployedContract> {
+async function ensureImplementation(
+  ctx: Ctx,
+  name: string,
+  implArgs: readonly unknown[] = [],
+): Promise<DeployedContract> {
   const proxyRec = ctx.manifest.contracts[name];
   if (
     proxyRec?.implementation &&
@@ -277,7 +281,7 @@ async function ensureImplementation(ctx: Ctx, name: string): Promise<DeployedCon
   const key = `${name}Implementation`;
   const rec = ctx.manifest.contracts[key];
   if (rec && (await hasCode(ctx, rec.address))) return rec;
-  const d = await deployRaw(ctx, name, []);
+  const d = await deployRaw(ctx, name, implArgs);
   const out = { address: d.address, txHash: d.txHash, blockNumber: d.blockNumber };
   ctx.manifest.contracts[key] = out;
   save(ctx);
@@ -301,13 +305,14 @@ async function ensureProxy(
   name: string,
   initArgs: () => readonly unknown[],
   expectedAddress?: Address,
+  implArgs: readonly unknown[] = [],
 ): Promise<Address> {
   const rec = ctx.manifest.contracts[name];
   if (await proxyIsLive(ctx, rec)) {
     ctx.result.skipped.push(name);
     return (rec as DeployedContract).address;
   }
-  const impl = await ensureImplementation(ctx, name);
+  const impl = await ensureImplementation(ctx, name, implArgs);
   const initData = encodeFunctionData({
     abi: loadArtifact(name, ctx.artifactsDir).abi,
     functionName: "initialize",
@@ -825,7 +830,8 @@ async function run(ctx: Ctx): Promise<void> {
     artifactsDir: ctx.artifactsDir,
     has,
     addressOf: (name) => ctx.manifest.contracts[name]?.address,
-    ensureProxy: (name, initArgs) => ensureProxy(ctx, name, initArgs),
+    ensureProxy: (name, initArgs, implArgs) =>
+      ensureProxy(ctx, name, initArgs, undefined, implArgs),
     read: (address, artifact, fn, args) => read(ctx, address, artifact, fn, args),
     send: (what, address, abi, fn, args) => send(ctx, what, address, abi, fn, args),
     step: (name, isDone, run) => step(ctx, name, isDone, run),

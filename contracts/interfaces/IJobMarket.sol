@@ -43,7 +43,7 @@ interface IJobMarket {
         uint32 commit; // Assigned: until the aggregator's aggregate commitment is accepted
         uint32 attestation; // Committed: until the attestation quorum finalises
         uint32 report; // Attested: until the reporter posts the report
-        uint32 settlement; // Reported: until settlement completes
+        uint32 settlement; // Reported: bounds settlement (validated; the Settlement module settles atomically)
     }
 
     /// @notice Fee rates in basis points of the device budget, snapshotted into every job at creation.
@@ -83,9 +83,11 @@ interface IJobMarket {
         PhaseDurations durations;
     }
 
-    /// @notice A job as stored: nine slots, packed so that every later phase rewrites an already non-zero slot.
-    ///         The schema (the algorithm's), the cohort list CID, the creation time and the clearing price paid
-    ///         are in the events (`JobCreated`, `CohortAssigned`, `JobScheduled`), not in storage.
+    /// @notice A job as stored: eight slots, six written at creation; the later phases rewrite them except the
+    ///         aggregator and the cohort root.
+    ///         The schema (the algorithm's), the customer's encryption key, the cohort list CID, the creation time
+    ///         and the clearing price paid are in the events (`JobCreated`, `CohortAssigned`, `JobScheduled`),
+    ///         not in storage: no contract reads them.
     struct Job {
         // slot 0
         address customer;
@@ -103,22 +105,29 @@ interface IJobMarket {
         uint32 deviceCount; // assigned cohort size
         uint64 algorithmId;
         // slot 3
-        uint128 escrow; // budget still escrowed for the job
+        uint96 escrow; // budget still escrowed for the job (≤ total supply)
         uint96 rewardPerDevice;
         uint32 minParticipants;
-        // slot 4
-        PhaseDurations durations;
+        uint32 nextInEpoch; // next job committed in the same epoch (list of `epochBids`)
+        // slot 4: durations of the phases after scheduling (bidding is spent at creation; settlement is
+        // atomic in `settle`), the epoch that scheduled the job and its quality bound
+        uint32 assignmentDuration;
+        uint32 commitDuration;
+        uint32 attestationDuration;
+        uint32 reportDuration;
         uint32 scheduledEpoch;
-        uint8 keyPrefix; // 0x02 or 0x03
-        // slot 5
-        FeeBps fees;
+        uint96 maxStdError;
+        // slot 5: fee rates snapshotted at creation (flat: a nested struct would take slots of its own)
+        uint16 distributorFeeBps;
+        uint16 aggregatorFeeBps;
+        uint16 attestorsFeeBps;
+        uint16 reporterFeeBps;
+        uint16 protocolFeeBps;
+        uint16 royaltyBps;
         address distributor;
         // slot 6
-        uint96 maxStdError;
         address aggregator;
         // slot 7
-        bytes32 keyX;
-        // slot 8
         bytes32 cohortRoot;
     }
 
@@ -131,7 +140,7 @@ interface IJobMarket {
         uint32 minParticipants;
         uint96 rewardPerDevice;
         uint64 algorithmId;
-        uint128 escrow;
+        uint96 escrow;
         FeeBps fees;
         address distributor;
         address aggregator;
@@ -162,6 +171,8 @@ interface IJobMarket {
     error JobMarketSchemaMismatch(bytes32 expected, bytes32 actual);
     /// @notice min/max devices, minimum participants or reward are invalid.
     error JobMarketInvalidDevices();
+    /// @notice maxDevices × rewardPerDevice plus fees exceeds 2^96 − 1 (more than the token supply).
+    error JobMarketBudgetTooLarge(uint256 budget);
     /// @notice The reward per device is zero.
     error JobMarketZeroReward();
     /// @notice The encryption key is not a 33-byte compressed secp256k1 key.
@@ -397,9 +408,6 @@ interface IJobMarket {
 
     /// @notice What the settlement module needs of the job. Reverts for an unknown id.
     function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory);
-
-    /// @notice The job's 33-byte compressed secp256k1 encryption key.
-    function encryptionKeyOf(uint256 jobId) external view returns (bytes memory);
 
     /// @notice Budget a spec escrows under the current fees:
     ///         `deviceBudget = maxDevices × rewardPerDevice`,

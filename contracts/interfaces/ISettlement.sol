@@ -27,9 +27,9 @@ interface ISettlement {
         string payoutsCid; // IPFS CID of the published payout list (empty on failure)
     }
 
-    /// @notice A job's report as stored: a binding hash of the report and, on success, the device payout pool.
+    /// @notice A successful job's device payout pool (zero for a failed or unreported job). The report itself
+    ///         (CID, commitment, participants, reporter, outcome) is in `ReportPosted`; no contract reads it.
     struct Report {
-        bytes32 reportHash; // keccak256(abi.encode(reportCid, reportCommitment, reporter, participants, success))
         bytes32 payoutRoot;
         uint96 payoutTotal;
         uint96 claimed;
@@ -59,6 +59,8 @@ interface ISettlement {
 
     /// @notice An initializer/setter address is zero.
     error SettlementZeroAddress();
+    /// @notice The JobMarket's token is not the token this implementation was built for.
+    error SettlementTokenMismatch(address jobMarketToken, address token);
     /// @notice The claim window is outside [MIN_CLAIM_WINDOW, MAX_CLAIM_WINDOW].
     error SettlementInvalidClaimWindow(uint64 claimWindow);
     /// @notice The caller is not an active staked reporter.
@@ -171,11 +173,9 @@ interface ISettlement {
     /// @notice Fees accrued by `account` and not yet withdrawn.
     function feesOf(address account) external view returns (uint256);
 
-    /// @notice Protocol fees accrued and not yet sent to the treasury.
+    /// @notice Protocol fees accrued and not yet sent to the treasury. The contract's token balance is always
+    ///         `Σ feesOf + protocolFees + Σ_jobs not swept (payoutTotal − claimed)`.
     function protocolFees() external view returns (uint256);
-
-    /// @notice Tokens held: device payouts (reported totals less claims and sweeps) plus accrued fees.
-    function totalOutstanding() external view returns (uint256);
 
     /// @notice The claim window (seconds).
     function claimWindow() external view returns (uint64);

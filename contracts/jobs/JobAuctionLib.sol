@@ -38,7 +38,7 @@ library JobAuctionLib {
     /// @return out `ctx` with price, winners, revealedCount and toTreasury filled in.
     function settleEpoch(
         mapping(uint256 => IJobMarket.Job) storage jobs,
-        uint64[] storage list,
+        uint64[] memory list,
         Ctx memory ctx
     ) external returns (Ctx memory out) {
         uint256 n = list.length;
@@ -94,7 +94,7 @@ library JobAuctionLib {
             uint256 price = ctx.price;
             refundAmount = deposit - price;
             ctx.toTreasury += price;
-            uint40 deadline = uint40(block.timestamp) + job.durations.assignment;
+            uint40 deadline = uint40(block.timestamp) + job.assignmentDuration;
             job.status = IJobMarket.JobStatus.Scheduled;
             job.deadline = deadline;
             job.scheduledEpoch = uint32(ctx.epoch);

@@ -27,23 +27,9 @@ library JobSpecLib {
         usePrice = _check(spec, market, params);
         IJobMarket.FeeBps memory fees = params.fees;
         budget = budget_(spec.maxDevices, spec.rewardPerDevice, fees);
-        IJobMarket.Job storage job = jobs[jobId];
+        if (budget > type(uint96).max) revert IJobMarket.JobMarketBudgetTooLarge(budget);
         uint40 deadline = uint40(block.timestamp) + spec.durations.bidding;
-        job.customer = msg.sender;
-        job.status = IJobMarket.JobStatus.Created;
-        job.minDevices = spec.minDevices;
-        job.maxDevices = spec.maxDevices;
-        job.deadline = deadline;
-        job.escrow = budget.toUint128();
-        job.commitHash = bytes20(uint160(1)); // JobAuctionLib.NO_COMMITMENT: pre-warms the commitment slot
-        job.rewardPerDevice = spec.rewardPerDevice;
-        job.minParticipants = spec.minParticipants;
-        job.algorithmId = spec.algorithmId.toUint64();
-        job.durations = spec.durations;
-        job.keyPrefix = uint8(spec.encryptionKey[0]);
-        job.fees = fees;
-        job.maxStdError = spec.maxStdError;
-        job.keyX = bytes32(spec.encryptionKey[1:33]);
+        _store(jobs[jobId], spec, fees, budget, deadline);
         emit IJobMarket.JobCreated(
             jobId,
             msg.sender,
@@ -60,6 +46,37 @@ library JobSpecLib {
             IJobMarket.JobStatus.Created,
             deadline
         );
+    }
+
+    function _store(
+        IJobMarket.Job storage job,
+        IJobMarket.JobSpec calldata spec,
+        IJobMarket.FeeBps memory fees,
+        uint256 budget,
+        uint40 deadline
+    ) private {
+        job.customer = msg.sender;
+        job.status = IJobMarket.JobStatus.Created;
+        job.deadline = deadline;
+        job.commitHash = bytes20(uint160(1)); // JobAuctionLib.NO_COMMITMENT: pre-warms the commitment slot
+        job.minDevices = spec.minDevices;
+        job.maxDevices = spec.maxDevices;
+        job.algorithmId = spec.algorithmId.toUint64();
+        job.escrow = uint96(budget);
+        job.rewardPerDevice = spec.rewardPerDevice;
+        job.minParticipants = spec.minParticipants;
+        IJobMarket.PhaseDurations calldata d = spec.durations;
+        job.assignmentDuration = d.assignment;
+        job.commitDuration = d.commit;
+        job.attestationDuration = d.attestation;
+        job.reportDuration = d.report;
+        job.maxStdError = spec.maxStdError;
+        job.distributorFeeBps = fees.distributor;
+        job.aggregatorFeeBps = fees.aggregator;
+        job.attestorsFeeBps = fees.attestors;
+        job.reporterFeeBps = fees.reporter;
+        job.protocolFeeBps = fees.protocol;
+        job.royaltyBps = fees.royalty;
     }
 
     /// @notice Escrowed budget: `d + Σ floor(d × bps / 10_000)` over the six fee rates, `d = maxDevices × reward`.

@@ -26,7 +26,12 @@ export interface AttestationStepDeps {
   has(name: string): boolean;
   /** Addresses of already deployed proxies (from the manifest). */
   addressOf(name: string): Address | undefined;
-  ensureProxy(name: string, initArgs: () => readonly unknown[]): Promise<Address>;
+  /** `implArgs`: constructor arguments of the implementation (immutables), if any. */
+  ensureProxy(
+    name: string,
+    initArgs: () => readonly unknown[],
+    implArgs?: readonly unknown[],
+  ): Promise<Address>;
   read(
     address: Address,
     artifactName: string,
@@ -72,12 +77,11 @@ export async function deployAttestationStep(d: AttestationStepDeps): Promise<voi
       slashAmount: ra.slashAmount,
     },
   ]);
-  const settlement = await d.ensureProxy("Settlement", () => [
-    d.deployer,
-    jobMarket,
-    attestation,
-    st.claimWindow,
-  ]);
+  const settlement = await d.ensureProxy(
+    "Settlement",
+    () => [d.deployer, jobMarket, attestation, st.claimWindow],
+    [token],
+  );
   const fineTuning = await d.ensureProxy("FineTuning", () => [
     d.deployer,
     token,

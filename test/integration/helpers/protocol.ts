@@ -26,6 +26,7 @@ import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import type { DeployConfigInput } from "../../../script/lib/config.ts";
 import { deployProtocol, type DeployClients } from "../../../script/deploy.ts";
+import { traceGas } from "./gas-trace.ts";
 
 export const ETHER = 10n ** 18n;
 export const BPS = 10_000n;
@@ -118,7 +119,8 @@ type Wallet = Awaited<ReturnType<Conn["viem"]["getWalletClients"]>>[number];
 /** A deployed protocol on a fresh chain. */
 export class ProtocolEnv {
   /** Gas of every transaction sent through `send`, in order. */
-  readonly gasLog: { label: string; gas: bigint }[] = [];
+  /** Every transaction sent through `send`: receipt gas and execution gas (receipt − intrinsic − calldata). */
+  readonly gasLog: GasRow[] = [];
 
   private constructor(
     readonly conn: Conn,
@@ -195,7 +197,14 @@ export class ProtocolEnv {
     } as never);
     const receipt = await this.pub.waitForTransactionReceipt({ hash });
     assert.equal(receipt.status, "success", `${contract}.${fn}`);
-    this.gasLog.push({ label: gasLabel ?? `${contract}.${fn}`, gas: receipt.gasUsed });
+    const tx = await this.pub.getTransaction({ hash });
+    if (process.env.DML_TRACE?.split(",").includes(fn))
+      await traceGas(this.pub, hash, `${contract}.${fn}`);
+    this.gasLog.push({
+      label: gasLabel ?? `${contract}.${fn}`,
+      gas: receipt.gasUsed,
+      execution: receipt.gasUsed - INTRINSIC_GAS - calldataGas(tx.input),
+    });
     return receipt.gasUsed;
   }
 
@@ -276,7 +285,36 @@ export class ProtocolEnv {
 }
 
 /** Formats a gas table for the console. */
-export function printGas(title: string, rows: readonly { label: string; gas: bigint }[]): void {
+/** One transaction's gas: `gas` as in the receipt, `execution` without the 21,000 intrinsic and calldata cost. */
+export interface GasRow {
+  label: string;
+  gas: bigint;
+  execution: bigint;
+}
+
+const INTRINSIC_GAS = 21_000n;
+
+/** EIP-2028 calldata cost: 4 gas per zero byte, 16 per non-zero byte. */
+export function calldataGas(input: Hex): bigint {
+  let gas = 0n;
+  for (let i = 2; i < input.length; i += 2) gas += input.slice(i, i + 2) === "00" ? 4n : 16n;
+  return gas;
+}
+
+/** Sums receipt and execution gas of `rows`. */
+export function sumGas(rows: readonly GasRow[]): { gas: bigint; execution: bigint } {
+  return rows.reduce((s, r) => ({ gas: s.gas + r.gas, execution: s.execution + r.execution }), {
+    gas: 0n,
+    execution: 0n,
+  });
+}
+
+/** Prints receipt and execution gas per row. */
+export function printGas(title: string, rows: readonly GasRow[]): void {
   console.log(`\n  ${title}`);
-  for (const r of rows) console.log(`    ${r.label.padEnd(48)} ${r.gas.toString().padStart(10)}`);
+  console.log(`    ${"".padEnd(48)} ${"receipt".padStart(10)} ${"execution".padStart(10)}`);
+  for (const r of rows)
+    console.log(
+      `    ${r.label.padEnd(48)} ${r.gas.toString().padStart(10)} ${r.execution.toString().padStart(10)}`,
+    );
 }
