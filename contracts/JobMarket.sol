@@ -195,7 +195,8 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         IAlgorithmMarketplace market_ = $.market;
         (uint256 budget, uint256 usePrice) = JobSpecLib.createJob($.jobs, jobId, spec, market_, $.params);
         IERC20 token_ = $.token;
-        token_.safeTransferFrom(msg.sender, address(this), budget);
+        // One pull for the escrow and the per-use price; the marketplace then takes the price from here.
+        token_.safeTransferFrom(msg.sender, address(this), budget + usePrice);
         if (usePrice != 0) _payUse(token_, market_, spec.algorithmId, usePrice);
     }
 
@@ -578,7 +579,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 algorithmId,
         uint256 usePrice
     ) private {
-        token_.safeTransferFrom(msg.sender, address(this), usePrice);
         uint256 before = token_.balanceOf(address(this));
         token_.forceApprove(address(market_), usePrice);
         market_.payUse(algorithmId, msg.sender);
@@ -659,7 +659,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 id = er.head;
         for (uint256 i = 0; i < n; ++i) {
             list[i] = uint64(id);
-            id = $.jobs[id].nextInEpoch;
+            if (i + 1 < n) id = $.jobs[id].nextInEpoch;
         }
     }
 

@@ -9,37 +9,9 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
-import { buildMerkleTree, type MerkleEntry } from "#sdk/chain/merkle.ts";
-import { buildPayoutTree } from "#sdk/chain/payouts.ts";
-import {
-  aggregateCommitment,
-  bidCommitment,
-  BPS,
-  ETHER,
-  JobStatus,
-  label,
-  localAccount,
-  memberCommitment,
-  printGas,
-  ProtocolEnv,
-  Role,
-  sumGas,
-  type GasRow,
-} from "./helpers/protocol.ts";
+import { BPS, JobStatus, printGas, ProtocolEnv, Role, sumGas, ETHER } from "./helpers/protocol.ts";
+import { JOB, JobLifecycle, who } from "./helpers/job-run.ts";
 
-const SCHEMA = label("email/rfc822-v1");
-const MODEL_SHA = label("model.onnx");
-const PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
-const TRANSCRIPT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
-const REPORT = "bafkreie5nuy3b5kzkz5ouyy4v7y2yhqj5qfq2h2zjt7hslzmq3zyqmfgmi";
-const PAYOUTS = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
-const USE_PRICE = 5n * ETHER;
-const RESERVE = ETHER;
-const BID = 3n * ETHER;
-const REWARD = 2n * ETHER;
-const QUORUM = 3;
-const SLASH = 100n * ETHER;
 const FEES = {
   distributor: 200n,
   aggregator: 300n,
@@ -48,66 +20,23 @@ const FEES = {
   protocol: 250n,
   royalty: 500n,
 };
-const AGG = label("aggregate-vector");
-const ATTESTATION_PHASE = 3_600;
-
-interface JobRun {
-  jobId: bigint;
-  gas: GasRow[];
-  devices: PrivateKeyAccount[];
-  attestors: Address[];
-}
+const { REWARD, USE_PRICE, RESERVE, SLASH } = JOB;
 
 describe("Job lifecycle (issue 4): create → attest → settle → device claims", () => {
+  let L: JobLifecycle;
   let env: ProtocolEnv;
-  let customer: ProtocolEnv["wallets"][number];
-  let developer: ProtocolEnv["wallets"][number];
-  let distributor: ProtocolEnv["wallets"][number];
-  let aggregator: ProtocolEnv["wallets"][number];
-  let reporter: ProtocolEnv["wallets"][number];
-  let keeper: ProtocolEnv["wallets"][number];
-  let attestorWallets: ProtocolEnv["wallets"];
-  let algorithmId: bigint;
   const gasByDevices = new Map<string, { gas: bigint; execution: bigint }>();
-
-  const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
-  const attestorWallet = (a: Address) => {
-    const w = attestorWallets.find((x) => who(x) === a);
-    assert.ok(w, `attestor ${a}`);
-    return w;
-  };
   const budget = (maxDevices: bigint) => maxDevices * REWARD;
   const fee = (maxDevices: bigint, bps: bigint) => (budget(maxDevices) * bps) / BPS;
+  const feesOf = (a: Address) => env.read<bigint>("Settlement", "feesOf", [a]);
+  const runToAttested = (n: number, liar?: number) => L.runToAttested(n, liar);
+  const report = (jobId: bigint, entries: Parameters<JobLifecycle["report"]>[1], ok = true) =>
+    L.report(jobId, entries, ok);
+  const payouts = (devices: Parameters<JobLifecycle["payouts"]>[0]) => L.payouts(devices);
 
   before(async () => {
-    env = await ProtocolEnv.create({
-      jobMarket: { capacity: 2, reservePrice: RESERVE },
-      attestation: { resultAttestation: { quorum: QUORUM, slashAmount: SLASH } },
-    });
-    customer = env.wallet(1);
-    developer = env.wallet(2);
-    distributor = env.wallet(3);
-    aggregator = env.wallet(4);
-    reporter = env.wallet(5);
-    keeper = env.wallet(11);
-    attestorWallets = [6, 7, 8, 9, 10].map((i) => env.wallet(i));
-    await env.stakeNode(distributor!, Role.Distributor, 10_000n * ETHER);
-    await env.stakeNode(aggregator!, Role.Aggregator, 10_000n * ETHER);
-    await env.stakeNode(reporter!, Role.Reporter, 5_000n * ETHER);
-    for (const w of attestorWallets) await env.stakeNode(w, Role.Attestor, 5_000n * ETHER);
-    await env.send(developer!, "AlgorithmMarketplace", "list", [
-      PKG,
-      MODEL_SHA,
-      SCHEMA,
-      USE_PRICE,
-      0n,
-      0n,
-      "",
-    ]);
-    algorithmId = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
-    await env.fund([who(customer!)], 1_000_000n * ETHER);
-    await env.approve(customer!, "JobMarket");
-    await env.approve(customer!, "AlgorithmMarketplace");
+    L = await JobLifecycle.create();
+    env = L.env;
   });
 
   it("deploys and wires ResultAttestation, Settlement and FineTuning through script/deploy.ts", async () => {
@@ -127,124 +56,6 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       assert.equal(await env.read(n, "governance"), timelock, `${n} governed by the timelock`);
     assert.equal(await env.read("ResultAttestation", "jobMarket"), jm);
   });
-
-  function spec(maxDevices: number) {
-    return {
-      algorithmId,
-      schema: SCHEMA,
-      minDevices: 10,
-      maxDevices,
-      rewardPerDevice: REWARD,
-      minParticipants: 8,
-      maxStdError: 5n * 10n ** 16n,
-      encryptionKey: `0x02${label("customer-key").slice(2)}` as Hex,
-      durations: {
-        bidding: 7 * 86_400,
-        assignment: 3_600,
-        commit: 7_200,
-        attestation: ATTESTATION_PHASE,
-        report: 3_600,
-        settlement: 3_600,
-      },
-    };
-  }
-
-  /** Runs a job up to Attested (or Failed); `lie[i]` makes the i-th selected attestor reveal another value. */
-  async function runToAttested(nDevices: number, liarIndex?: number): Promise<JobRun> {
-    const start = env.gasLog.length;
-    const c = who(customer!);
-    await env.warpToCommitWindow();
-    await env.send(customer!, "JobMarket", "createJob", [spec(nDevices)]);
-    const jobId = await env.read<bigint>("JobMarket", "jobCount");
-    const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
-    const salt = label(`bid-salt-${jobId}`);
-    await env.send(customer!, "JobMarket", "commitBid", [
-      jobId,
-      bidCommitment(jobId, BID, salt, c),
-      BID,
-    ]);
-    const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
-    await env.warpTo(commitEnd!);
-    await env.send(keeper, "JobMarket", "revealBid", [jobId, BID, salt]);
-    await env.warpTo(revealEnd!);
-    await env.send(keeper, "JobMarket", "finalizeEpoch", [epoch]);
-    assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
-
-    // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
-    const devices = Array.from({ length: nDevices }, (_, i) =>
-      localAccount(`job-${jobId}-device-${i}`),
-    );
-    const cohort = buildMerkleTree(
-      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
-    );
-    await env.send(distributor!, "JobMarket", "assignCohort", [
-      jobId,
-      cohort.root,
-      nDevices,
-      "bafkreicohortcohortcohortcohortcohortcohortcohortcohortcoh",
-      who(aggregator!),
-    ]);
-
-    const aggSalt = label(`agg-salt-${jobId}`);
-    await env.send(aggregator!, "ResultAttestation", "commitAggregate", [
-      jobId,
-      aggregateCommitment(AGG, aggSalt),
-      TRANSCRIPT,
-    ]);
-    const att = await env.read<{ attestors: readonly Address[]; commitDeadline: bigint }>(
-      "ResultAttestation",
-      "attestationOf",
-      [jobId],
-    );
-    const attestors = att.attestors.map((a) => getAddress(a));
-    assert.equal(attestors.length, QUORUM);
-    const votes = attestors.map((_, i) => (i === liarIndex ? label("a lie") : AGG));
-    const salts = attestors.map((a) => label(`att-salt-${jobId}-${a}`));
-    for (const [i, a] of attestors.entries())
-      await env.send(attestorWallet(a), "ResultAttestation", "commitAttestation", [
-        jobId,
-        memberCommitment(votes[i]!, salts[i]!, a),
-      ]);
-    await env.warpTo(BigInt(att.commitDeadline) + 1n);
-    for (const [i, a] of attestors.entries())
-      await env.send(attestorWallet(a), "ResultAttestation", "revealAttestation", [
-        jobId,
-        votes[i],
-        salts[i],
-      ]);
-    // The aggregator reveals last: with a unanimous quorum its reveal finalises the job (no finalize tx).
-    await env.send(aggregator!, "ResultAttestation", "revealAggregate", [jobId, AGG, aggSalt]);
-    if (liarIndex !== undefined) await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
-    return { jobId, gas: env.gasLog.slice(start), devices, attestors };
-  }
-
-  /** Payouts: every device but each tenth (dropouts) gets the full reward. */
-  function payouts(devices: PrivateKeyAccount[]): MerkleEntry[] {
-    return devices
-      .filter((_, i) => i % 10 !== 9)
-      .map((d) => ({ account: getAddress(d.address), value: REWARD }));
-  }
-
-  async function report(jobId: bigint, entries: MerkleEntry[], ok = true) {
-    const tree = entries.length > 0 ? buildPayoutTree(entries) : undefined;
-    const total = tree?.total ?? 0n;
-    await env.send(reporter!, "Settlement", "report", [
-      jobId,
-      {
-        reportCid: REPORT,
-        reportCommitment: label(`encrypted-report-${jobId}`),
-        participants: ok ? entries.length : 5,
-        payoutRoot: tree?.root ?? `0x${"00".repeat(32)}`,
-        payoutTotal: total,
-        qualityMet: ok,
-        payoutsCid: ok ? PAYOUTS : "",
-      },
-    ]);
-    return { tree, total, gas: env.gasLog.slice(-1) };
-  }
-
-  /** Fees credited to each role by one job with `n` max devices and `agreeing` agreeing attestors. */
-  const feesOf = (a: Address) => env.read<bigint>("Settlement", "feesOf", [a]);
 
   it("lifecycle gas (create → settled, claims excluded) does not depend on the cohort size", async () => {
     // Two jobs in a row per cohort size: the first on the fresh deployment (every fee-ledger entry, pool
@@ -288,16 +99,16 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
 
   it("happy path with 200 devices: exact fees, royalty, protocol fee, refund; every device claims", async () => {
     const N = 200n;
-    const customerStart = await env.balance(who(customer!));
+    const customerStart = await env.balance(who(L.customer));
     const run = await runToAttested(Number(N));
     const escrow = await env.read<bigint>("JobMarket", "escrowOf", [run.jobId]);
     assert.equal(escrow, await env.read("JobMarket", "budgetOf", [Number(N), REWARD]));
     const settlement = env.addr("Settlement");
     const roles = {
-      distributor: who(distributor!),
-      aggregator: who(aggregator!),
-      reporter: who(reporter!),
-      developer: who(developer!),
+      distributor: who(L.distributor),
+      aggregator: who(L.aggregator),
+      reporter: who(L.reporter),
+      developer: who(L.developer),
     };
     const credited = async () => ({
       distributor: await feesOf(roles.distributor),
@@ -347,7 +158,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     // Customer paid: per-use price, clearing price (the reserve: one bid, K = 2) and what the split used;
     // the unused budget (dropouts' rewards, attestor rounding) came back.
     assert.equal(
-      customerStart - (await env.balance(who(customer!))),
+      customerStart - (await env.balance(who(L.customer))),
       USE_PRICE + RESERVE + paidOut,
     );
 
@@ -369,7 +180,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     }
     const first = tree.claims()[0]!;
     await assert.rejects(
-      env.send(keeper, "Settlement", "claim", [
+      env.send(L.keeper, "Settlement", "claim", [
         run.jobId,
         first.index,
         first.account,
@@ -387,14 +198,14 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     for (const [name, account] of Object.entries(roles)) {
       const owed = await feesOf(account);
       const bal = await env.balance(account);
-      await env.send(keeper, "Settlement", "withdrawFees", [account]);
+      await env.send(L.keeper, "Settlement", "withdrawFees", [account]);
       assert.equal((await env.balance(account)) - bal, owed, `${name} withdrew its fees`);
       assert.equal(await feesOf(account), 0n);
     }
     const timelock = env.addr("TimelockController");
     const tBefore = await env.balance(timelock);
     const protocolFees = await env.read<bigint>("Settlement", "protocolFees");
-    await env.send(keeper, "Settlement", "withdrawProtocolFees", []);
+    await env.send(L.keeper, "Settlement", "withdrawProtocolFees", []);
     assert.equal((await env.balance(timelock)) - tBefore, protocolFees);
     const max = claimRows.reduce((a, b) => (a > b ? a : b));
     const min = claimRows.reduce((a, b) => (a < b ? a : b));
@@ -430,9 +241,9 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
   it("a failed quality requirement refunds the customer less node fees", async () => {
     const run = await runToAttested(20);
     const escrow = await env.read<bigint>("JobMarket", "escrowOf", [run.jobId]);
-    const c = who(customer!);
+    const c = who(L.customer);
     const customerBefore = await env.balance(c);
-    const devBefore = await feesOf(who(developer!));
+    const devBefore = await feesOf(who(L.developer));
     const protocolBefore = await env.read<bigint>("Settlement", "protocolFees");
     const settlementBefore = await env.balance(env.addr("Settlement"));
     await report(run.jobId, [], false);
@@ -441,7 +252,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     const nodeFees =
       f(FEES.distributor) + f(FEES.aggregator) + f(FEES.reporter) + (f(FEES.attestors) / 3n) * 3n;
     assert.equal((await env.balance(c)) - customerBefore, escrow - nodeFees);
-    assert.equal(await feesOf(who(developer!)), devBefore, "no royalty");
+    assert.equal(await feesOf(who(L.developer)), devBefore, "no royalty");
     assert.equal(await env.read("Settlement", "protocolFees"), protocolBefore, "no protocol fee");
     assert.equal(
       (await env.balance(env.addr("Settlement"))) - settlementBefore,
