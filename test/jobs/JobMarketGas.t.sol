@@ -22,7 +22,7 @@ contract JobMarketGasTest is JobMarketBase {
         jm.finalizeEpoch(1);
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(uint8(jm.status(ids[3])), uint8(IJobMarket.JobStatus.Scheduled));
-        assertEq(jm.getJob(ids[1]).pricePaid, 7 ether);
+        assertEq(pricePaidOf(ids[1]), 7 ether);
         vm.prank(distributor);
         jm.assignCohort(
             ids[1],
