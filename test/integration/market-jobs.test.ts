@@ -249,9 +249,11 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
       "JobMarket.finalizeEpoch (2 bids)",
     );
     for (const j of rolled) {
-      const job = await env.read<{ status: number; scheduledEpoch: number }>("JobMarket", "getJob", [
-        j,
-      ]);
+      const job = await env.read<{ status: number; scheduledEpoch: number }>(
+        "JobMarket",
+        "getJob",
+        [j],
+      );
       assert.equal(job.status, JobStatus.Scheduled);
       assert.equal(BigInt(job.scheduledEpoch), epoch);
       assert.equal(await pricePaid(j), RESERVE, "fewer than K + 1 bids: the reserve price");

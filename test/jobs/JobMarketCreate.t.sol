@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
-import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 
 contract JobMarketCreateTest is JobMarketBase {
     function _expectNoChange(IJobMarket.JobSpec memory s, bytes memory err) internal {

@@ -209,11 +209,21 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint64 deadline = uint64(block.timestamp + 1 hours);
         uint256 before = token.balanceOf(alice);
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Attested, IJobMarket.JobStatus.Reported, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowPaid(id, settlement, 65 ether);
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Reported, IJobMarket.JobStatus.Settled, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Settled,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - 65 ether);
         vm.prank(settlement);
@@ -321,7 +331,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.prank(settlement);
         jm.settle(id, 1 ether, true, bytes32(0));
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Settled)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Settled
+            )
         );
         vm.prank(settlement);
         jm.markFailed(id, "late");
@@ -493,7 +507,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
         // a settled job cannot time out afterwards
         vm.warp(block.timestamp + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, IJobMarket.JobStatus.Settled)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Settled
+            )
         );
         jm.timeout(id);
     }
@@ -541,11 +559,21 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
         vm.recordLogs();
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Attested, IJobMarket.JobStatus.Reported, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowPaid(id, settlement, amount);
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Reported, IJobMarket.JobStatus.Settled, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Settled,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
         vm.prank(settlement);
@@ -572,13 +600,23 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
         vm.recordLogs();
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Attested, IJobMarket.JobStatus.Reported, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowPaid(id, settlement, amount);
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.JobFailed(id, "stderr", escrow - amount);
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.JobStatusChanged(id, IJobMarket.JobStatus.Reported, IJobMarket.JobStatus.Failed, deadline);
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Failed,
+            deadline
+        );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
         vm.prank(settlement);

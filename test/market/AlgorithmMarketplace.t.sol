@@ -167,8 +167,8 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         bytes32 schema,
         uint256 due
     ) internal view {
-        (bool l, bytes32 sch, uint256 d) = market.useTerms(id, customer);
-        assertEq(l, listed, "listed");
+        (bool isListed_, bytes32 sch, uint256 d) = market.useTerms(id, customer);
+        assertEq(isListed_, listed, "listed");
         assertEq(sch, schema, "schema");
         assertEq(d, due, "usePriceDue");
     }

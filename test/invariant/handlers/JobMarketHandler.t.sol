@@ -348,7 +348,8 @@ contract JobMarketHandler is Test {
                 );
                 if (keccak256(err) != keccak256(want)) settleMismatches++;
             }
-            if (jm.escrowOf(id) != escrow || jm.status(id) != IJobMarket.JobStatus.Attested) settleMismatches++;
+            if (jm.escrowOf(id) != escrow || jm.status(id) != IJobMarket.JobStatus.Attested)
+                settleMismatches++;
         }
         uint256 a = bound(amount, 0, escrow);
         vm.prank(settlement);
