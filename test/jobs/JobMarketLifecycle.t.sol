@@ -426,6 +426,28 @@ contract JobMarketLifecycleTest is JobMarketBase {
         );
     }
 
+    /// @dev Governance replaces the settlement module mid-job: the old one is locked out, the new one settles
+    ///      and is the one paid.
+    function test_settle_paysTheCurrentModule() public {
+        uint256 id = attestedJob(alice);
+        address next = makeAddr("settlementModuleV2");
+        bytes32 role = jm.SETTLEMENT_MODULE();
+        vm.prank(governance);
+        jm.setModule(role, next);
+        _expectSettleRevert(
+            settlement,
+            id,
+            1 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowPaid(id, next, 4 ether);
+        vm.prank(next);
+        jm.settle(id, 4 ether, true, bytes32(0));
+        assertEq(token.balanceOf(next), 4 ether);
+        assertEq(token.balanceOf(settlement), 0);
+    }
+
     function _expectSettleStatusRevert(uint256 id, IJobMarket.JobStatus s) internal {
         assertEq(uint8(jm.status(id)), uint8(s));
         _expectSettleRevert(
