@@ -21,19 +21,23 @@ contract AttestationInvariantTest is JobLifecycleInvariantBase {
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_honestMajorityFinalises() public view {
         assertEq(handler.ghostHonestMajorityNotFinal(), 0);
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_unanimousQuorumFinalisesItself() public view {
         assertEq(handler.ghostUnanimousNotAuto(), 0);
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_faultsSlashedHonestNodesNot() public view {
         assertEq(handler.ghostUnslashedFaults(), 0, "equivocation or silence unslashed");
         assertEq(handler.ghostWrongSlashes(), 0, "honest node slashed");
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_everyJobTerminalAfterItsDeadline() public view {
         assertEq(handler.ghostTimeoutFailures(), 0);
         uint256 n = handler.jobCount();

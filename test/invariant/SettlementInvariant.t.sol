@@ -27,6 +27,7 @@ contract SettlementInvariantTest is JobLifecycleInvariantBase {
 
     /// @dev The JobMarket holds exactly the live escrows, and every escrowed token is still escrowed, was
     ///      refunded to its customer or was paid to Settlement.
+    /// hardhat-config: invariant.depth = 64
     function invariant_escrowConservation() public view {
         uint256 live = 0;
         uint256 n = handler.jobCount();
@@ -49,6 +50,7 @@ contract SettlementInvariantTest is JobLifecycleInvariantBase {
     }
 
     /// @dev Settlement's balance == totalOutstanding == Σ unclaimed, unswept pools + Σ ledger fees.
+    /// hardhat-config: invariant.depth = 64
     function invariant_settlementSolvent() public view {
         uint256 owed = settlement.protocolFees();
         uint256 n = handler.feeAccountCount();
@@ -64,6 +66,7 @@ contract SettlementInvariantTest is JobLifecycleInvariantBase {
 
     /// @dev Claims never exceed a pool, every claimed amount was a leaf paid once, and nothing paid to
     ///      Settlement for a job exceeds the job's escrow.
+    /// hardhat-config: invariant.depth = 64
     function invariant_payoutsWithinPoolAndEscrow() public view {
         uint256 n = handler.jobCount();
         for (uint256 i = 0; i < n; ++i) {
@@ -77,12 +80,14 @@ contract SettlementInvariantTest is JobLifecycleInvariantBase {
         assertEq(handler.ghostPayoutAboveEscrow(), 0);
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_noDoubleOrUnexpectedClaim() public view {
         assertEq(handler.ghostDoubleClaims(), 0, "double claim");
         assertEq(handler.ghostUnexpectedClaims(), 0, "claim outcome");
         assertEq(handler.ghostWrongPayments(), 0, "payment");
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_everyJobTerminalAfterItsDeadline() public view {
         assertEq(handler.ghostTimeoutFailures(), 0);
         uint256 n = handler.jobCount();
