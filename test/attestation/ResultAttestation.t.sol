@@ -123,15 +123,15 @@ contract ResultAttestationTest is LifecycleFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         bool found = false;
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(ra) || logs[i].topics[0] != IResultAttestation.AggregateCommitted.selector)
-                continue;
+            if (
+                logs[i].emitter != address(ra) ||
+                logs[i].topics[0] != IResultAttestation.AggregateCommitted.selector
+            ) continue;
             found = true;
             assertEq(uint256(logs[i].topics[1]), jobId);
             assertEq(address(uint160(uint256(logs[i].topics[2]))), aggregator);
-            (bytes32 commitment, string memory cid, address[] memory chosen, uint64 cd, uint64 rd) = abi.decode(
-                logs[i].data,
-                (bytes32, string, address[], uint64, uint64)
-            );
+            (bytes32 commitment, string memory cid, address[] memory chosen, uint64 cd, uint64 rd) = abi
+                .decode(logs[i].data, (bytes32, string, address[], uint64, uint64));
             assertEq(commitment, c);
             assertEq(cid, TRANSCRIPT);
             assertEq(chosen, a.attestors);
@@ -357,7 +357,8 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(a.finalHash, AGG);
         assertEq(a.aggregateHash, AGG);
         assertEq(ra.agreeingAttestors(jobId), atts);
-        for (uint256 i = 0; i < Q; ++i) assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
+        for (uint256 i = 0; i < Q; ++i)
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
         // The report phase started at the finalising reveal.
         assertEq(jm.getJob(jobId).deadline, block.timestamp + durations().report);
@@ -458,7 +459,11 @@ contract ResultAttestationTest is LifecycleFixture {
         ra.finalize(jobId);
         vm.warp(a.revealDeadline + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IAttestationQuorum.QuorumNotInRevealPhase.selector, a.commitDeadline, a.revealDeadline)
+            abi.encodeWithSelector(
+                IAttestationQuorum.QuorumNotInRevealPhase.selector,
+                a.commitDeadline,
+                a.revealDeadline
+            )
         );
         revealAtt(jobId, atts[2], AGG);
         ra.finalize(jobId);
@@ -587,7 +592,11 @@ contract ResultAttestationTest is LifecycleFixture {
         emit IJobMarket.JobFailed(jobId, "ATTESTATION_LATE", jm.escrowOf(jobId));
         ra.finalize(jobId);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
-        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE - SLASH, "liar still slashed");
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE - SLASH,
+            "liar still slashed"
+        );
     }
 
     function test_finalize_afterTimeout_stillSlashes() public {

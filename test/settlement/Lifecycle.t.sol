@@ -183,6 +183,7 @@ contract LifecycleTest is LifecycleFixture {
     function _meter(address from, address target, bytes memory data) internal {
         vm.prank(from);
         uint256 g = gasleft();
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory ret) = target.call(data);
         uint256 used = g - gasleft();
         metered += used;

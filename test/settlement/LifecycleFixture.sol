@@ -45,8 +45,8 @@ library TestMerkle {
     function _up(bytes32[] memory layer) private pure returns (bytes32[] memory next) {
         next = new bytes32[]((layer.length + 1) / 2);
         for (uint256 i = 0; i < next.length; ++i) {
-            uint256 l = 2 * i;
-            next[i] = l + 1 < layer.length ? hashPair(layer[l], layer[l + 1]) : layer[l];
+            uint256 left = 2 * i;
+            next[i] = left + 1 < layer.length ? hashPair(layer[left], layer[left + 1]) : layer[left];
         }
     }
 }
@@ -113,6 +113,9 @@ interface ISettlementInit {
 ///         AlgorithmMarketplace, JobMarket, ResultAttestation, Settlement, FineTuning — wires modules, slashers and
 ///         the publisher, stakes operators and offers lifecycle helpers.
 abstract contract LifecycleFixture is BaseTest {
+    /// @dev The artifact's creation code reverted.
+    error FixtureDeployFailed(string name);
+
     bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
     bytes32 internal constant MODEL = 0xd7c4b743081e6ccdf263598ab3a94f5df38c9f2aec014973c0806819d7762f26;
     string internal constant PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
@@ -154,7 +157,7 @@ abstract contract LifecycleFixture is BaseTest {
         assembly {
             a := create(0, add(code, 0x20), mload(code))
         }
-        require(a != address(0), "deploy failed");
+        if (a == address(0)) revert FixtureDeployFailed(name);
     }
 
     function setUp() public virtual {
@@ -202,6 +205,11 @@ abstract contract LifecycleFixture is BaseTest {
                 abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days))
             )
         );
+        _wireAndStake();
+    }
+
+    /// @dev Authorises the modules, lists the algorithm, stakes the operators and funds the customer.
+    function _wireAndStake() internal {
         vm.startPrank(governance);
         jm.setModule(jm.ATTESTATION_MODULE(), address(ra));
         jm.setModule(jm.SETTLEMENT_MODULE(), address(settlement));

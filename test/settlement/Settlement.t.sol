@@ -17,7 +17,21 @@ contract SettlementTest is LifecycleFixture {
     function _settled(uint256 n, uint256 amount) internal returns (uint256 jobId, Payouts memory p) {
         jobId = attestedJob(20, AGG);
         p = payouts(n, amount);
-        postReport(jobId, reportInput(p.root, uint96(p.total), uint32(n < 10 ? 10 : n > 20 ? 20 : n), true));
+        postReport(
+            jobId,
+            reportInput(
+                p.root,
+                uint96(p.total),
+                uint32(
+                    n < 10
+                        ? 10
+                        : n > 20
+                            ? 20
+                            : n
+                ),
+                true
+            )
+        );
     }
 
     function _cid(uint256 length) internal pure returns (string memory) {
@@ -28,11 +42,16 @@ contract SettlementTest is LifecycleFixture {
 
     /// @dev Settlement's balance, its accounting and the sum of what it owes agree.
     function _assertSolvent(uint256 owedPools) internal view {
-        uint256 fees = settlement.protocolFees() + settlement.feesOf(distributor) + settlement.feesOf(aggregator);
+        uint256 fees =
+            settlement.protocolFees() + settlement.feesOf(distributor) + settlement.feesOf(aggregator);
         fees += settlement.feesOf(reporter) + settlement.feesOf(developer);
         for (uint256 i = 0; i < attestorSet.length; ++i) fees += settlement.feesOf(attestorSet[i]);
         assertEq(settlement.totalOutstanding(), owedPools + fees, "outstanding = pools + fees");
-        assertEq(token.balanceOf(address(settlement)), settlement.totalOutstanding(), "balance = outstanding");
+        assertEq(
+            token.balanceOf(address(settlement)),
+            settlement.totalOutstanding(),
+            "balance = outstanding"
+        );
     }
 
     // ------------------------------------------------------------------------------------------- init / params
@@ -320,13 +339,14 @@ contract SettlementTest is LifecycleFixture {
         assertEq(settlement.feesOf(distributor), fee(200), "distributor");
         assertEq(settlement.feesOf(aggregator), fee(300), "aggregator");
         assertEq(settlement.feesOf(reporter), fee(200), "reporter");
-        for (uint256 i = 0; i < atts.length; ++i) assertEq(settlement.feesOf(atts[i]), fee(300) / Q, "attestor");
+        for (uint256 i = 0; i < atts.length; ++i)
+            assertEq(settlement.feesOf(atts[i]), fee(300) / Q, "attestor");
         assertEq(settlement.feesOf(developer), fee(500), "developer royalty");
         assertEq(settlement.protocolFees(), fee(250), "protocol");
-        // Attestors not selected for the job earn nothing.
-        uint256 unselected = 0;
-        for (uint256 i = 0; i < attestorSet.length; ++i) unselected += settlement.feesOf(attestorSet[i]);
-        assertEq(unselected, (fee(300) / Q) * Q);
+        // Attestors not selected for the job earn nothing: the whole set holds exactly Q shares.
+        uint256 attestorTotal = 0;
+        for (uint256 i = 0; i < attestorSet.length; ++i) attestorTotal += settlement.feesOf(attestorSet[i]);
+        assertEq(attestorTotal, (fee(300) / Q) * Q);
         // Fees are only credited: nothing was pushed.
         assertEq(token.balanceOf(distributor), distributorBalance);
         assertEq(token.balanceOf(developer), developerBalance);
@@ -571,17 +591,35 @@ contract SettlementTest is LifecycleFixture {
         bytes32[] memory proof = proofOf(p, 3);
         // Right account, amount and proof, wrong index: the leaf (2, device3, 1) is not in the tree.
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, 2, p.devices[3], 1 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobId,
+                2,
+                p.devices[3],
+                1 ether
+            )
         );
         settlement.claim(jobId, 2, p.devices[3], 1 ether, proof);
         bytes32[] memory proof2 = proofOf(p, 2);
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, 2, p.devices[3], 1 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobId,
+                2,
+                p.devices[3],
+                1 ether
+            )
         );
         settlement.claim(jobId, 2, p.devices[3], 1 ether, proof2);
         // An index beyond the list.
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, 5, p.devices[3], 1 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobId,
+                5,
+                p.devices[3],
+                1 ether
+            )
         );
         settlement.claim(jobId, 5, p.devices[3], 1 ether, proof);
         // Nothing was marked: the rightful leaves still claim.
@@ -596,7 +634,13 @@ contract SettlementTest is LifecycleFixture {
         (uint256 jobId, Payouts memory p) = _settled(5, 1 ether);
         bytes32[] memory proof = proofOf(p, 3);
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, 3, p.devices[3], 2 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobId,
+                3,
+                p.devices[3],
+                2 ether
+            )
         );
         settlement.claim(jobId, 3, p.devices[3], 2 ether, proof);
         vm.expectRevert(
@@ -604,7 +648,13 @@ contract SettlementTest is LifecycleFixture {
         );
         settlement.claim(jobId, 3, alice, 1 ether, proof);
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobId, 3, p.devices[3], 1 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobId,
+                3,
+                p.devices[3],
+                1 ether
+            )
         );
         settlement.claim(jobId, 3, p.devices[3], 1 ether, new bytes32[](0));
     }
@@ -614,7 +664,13 @@ contract SettlementTest is LifecycleFixture {
         (uint256 jobB, Payouts memory b) = _settled(6, 1.5 ether);
         bytes32[] memory proofA = proofOf(a, 1);
         vm.expectRevert(
-            abi.encodeWithSelector(ISettlement.SettlementInvalidProof.selector, jobB, 1, a.devices[1], 1 ether)
+            abi.encodeWithSelector(
+                ISettlement.SettlementInvalidProof.selector,
+                jobB,
+                1,
+                a.devices[1],
+                1 ether
+            )
         );
         settlement.claim(jobB, 1, a.devices[1], 1 ether, proofA);
         // The same index is a different leaf in each job and each bitmap is the job's own.

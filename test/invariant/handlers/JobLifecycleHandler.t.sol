@@ -177,12 +177,7 @@ contract JobLifecycleHandler is Test {
     /// @notice A customer creates a job that is scheduled, then runs up to a fuzzed stage:
     ///         0 the distributor is silent, 1 the aggregator never commits, 2 the quorum is left open (nobody
     ///         finalizes), 3 the reporter is silent, otherwise the job is reported.
-    function startJob(
-        uint256 actorSeed,
-        uint256 stage,
-        uint256 behaviourSeed,
-        uint256 reportSeed
-    ) external {
+    function startJob(uint256 actorSeed, uint256 stage, uint256 behaviourSeed, uint256 reportSeed) external {
         _topUpStakes();
         stage = stage % 12; // 4…11: run to the end
         uint256 jobId = _scheduled(customers[actorSeed % customers.length]);
@@ -201,7 +196,12 @@ contract JobLifecycleHandler is Test {
     }
 
     /// @notice Someone finalizes a quorum left open, after its reveal deadline; the job may then be reported.
-    function finalizeOpen(uint256 jobSeed, uint256 senderSeed, uint256 reportSeed, bool reportAfter) external {
+    function finalizeOpen(
+        uint256 jobSeed,
+        uint256 senderSeed,
+        uint256 reportSeed,
+        bool reportAfter
+    ) external {
         uint256 jobId = 0;
         for (uint256 k = 0; k < jobs.length && jobId == 0; ++k) {
             uint256 candidate = jobs[((jobSeed % jobs.length) + k) % jobs.length];
@@ -228,7 +228,13 @@ contract JobLifecycleHandler is Test {
 
     /// @notice Relayers (or the devices) submit three claims: right leaves, replays, other jobs' leaves and
     ///         proofs, or right leaves under wrong indices.
-    function claim(uint256 jobSeed, uint256 proofJobSeed, uint256 leafSeed, uint256 mode, uint256 senderSeed) external {
+    function claim(
+        uint256 jobSeed,
+        uint256 proofJobSeed,
+        uint256 leafSeed,
+        uint256 mode,
+        uint256 senderSeed
+    ) external {
         for (uint256 k = 0; k < 3; ++k) {
             _claimOnce(
                 uint256(keccak256(abi.encode(jobSeed, k))),
@@ -240,7 +246,13 @@ contract JobLifecycleHandler is Test {
         }
     }
 
-    function _claimOnce(uint256 jobSeed, uint256 proofJobSeed, uint256 leafSeed, uint256 mode, uint256 senderSeed) internal {
+    function _claimOnce(
+        uint256 jobSeed,
+        uint256 proofJobSeed,
+        uint256 leafSeed,
+        uint256 mode,
+        uint256 senderSeed
+    ) internal {
         mode = mode % 6; // 0…2 own list; 3 another job's list; 4 own list, wrong index; 5 replay of a paid leaf
         (uint256 proofJob, bool found) = _jobWithList(proofJobSeed);
         if (!found) return;
@@ -383,7 +395,14 @@ contract JobLifecycleHandler is Test {
         // Honest behaviour is the most likely so that both unanimous and contested quorums are common.
         for (uint256 i = 0; i < Q; ++i) {
             uint256 k = (seed >> (4 * i)) % 8;
-            g.kinds[i] = k == 0 ? NO_COMMIT : k == 1 ? NO_REVEAL : k == 2 ? LIAR : HONEST;
+            g.kinds[i] =
+                k == 0
+                    ? NO_COMMIT
+                    : k == 1
+                        ? NO_REVEAL
+                        : k == 2
+                            ? LIAR
+                            : HONEST;
         }
         uint256 aggKind = (seed >> 16) % 6;
         g.aggHonest = aggKind != 0;
@@ -397,7 +416,10 @@ contract JobLifecycleHandler is Test {
         for (uint256 i = 0; i < Q; ++i) {
             if (g.kinds[i] == NO_COMMIT) continue;
             vm.prank(a.attestors[i]);
-            ra.commitAttestation(jobId, keccak256(abi.encode(_vote(jobId, i), _attSalt(jobId, i), a.attestors[i])));
+            ra.commitAttestation(
+                jobId,
+                keccak256(abi.encode(_vote(jobId, i), _attSalt(jobId, i), a.attestors[i]))
+            );
         }
         vm.warp(uint256(a.commitDeadline) + 1);
         if (aggregatorFirst && g.aggReveals) {
@@ -413,6 +435,12 @@ contract JobLifecycleHandler is Test {
             vm.prank(aggregator);
             ra.revealAggregate(jobId, aggValue, aggSalt);
         }
+        _checkAutoFinalisation(jobId);
+    }
+
+    /// @dev After the reveals: a unanimous quorum finalised itself (Attested, job Attested); no other did.
+    function _checkAutoFinalisation(uint256 jobId) internal {
+        JobGhost storage g = ghost[jobId];
         bool unanimous = g.aggHonest && g.aggReveals;
         for (uint256 i = 0; i < Q; ++i) if (g.kinds[i] != HONEST) unanimous = false;
         IResultAttestation.Status s = ra.statusOf(jobId);
@@ -471,7 +499,8 @@ contract JobLifecycleHandler is Test {
         for (uint256 i = 0; i < Q; ++i) if (g.kinds[i] == HONEST) ++honest;
         e.majority = honest * 2 > Q; // lies are all distinct: only the honest value can win
         e.attestors = a.attestors;
-        for (uint256 i = 0; i < Q; ++i) e.stakeBefore[i] = staking.stakeOf(a.attestors[i], INodeStaking.Role.Attestor);
+        for (uint256 i = 0; i < Q; ++i)
+            e.stakeBefore[i] = staking.stakeOf(a.attestors[i], INodeStaking.Role.Attestor);
         e.aggBefore = staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
         e.inTime = block.timestamp <= jm.getJob(jobId).deadline;
         e.jsBefore = jm.status(jobId);
