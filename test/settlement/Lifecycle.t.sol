@@ -187,7 +187,7 @@ contract LifecycleTest is LifecycleFixture {
         (bool ok, bytes memory ret) = target.call(data);
         uint256 used = g - gasleft();
         metered += used;
-        emit log_named_uint(vm.toString(bytes4(data)), used);
+        emit log_named_uint(_name(bytes4(data)), used);
         if (!ok) {
             assembly {
                 revert(add(ret, 0x20), mload(ret))
@@ -201,6 +201,20 @@ contract LifecycleTest is LifecycleFixture {
         _meterAttestAndReport(jobId, deviceCount, root, total);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
         return metered;
+    }
+
+    function _name(bytes4 selector) internal pure returns (string memory) {
+        if (selector == IJobMarket.createJob.selector) return "createJob";
+        if (selector == IJobMarket.commitBid.selector) return "commitBid";
+        if (selector == IJobMarket.revealBid.selector) return "revealBid";
+        if (selector == IJobMarket.finalizeEpoch.selector) return "finalizeEpoch";
+        if (selector == IJobMarket.assignCohort.selector) return "assignCohort";
+        if (selector == IResultAttestation.commitAggregate.selector) return "commitAggregate";
+        if (selector == IResultAttestation.commitAttestation.selector) return "commitAttestation";
+        if (selector == IResultAttestation.revealAttestation.selector) return "revealAttestation";
+        if (selector == IResultAttestation.revealAggregate.selector) return "revealAggregate (finalises)";
+        if (selector == ISettlement.report.selector) return "report (settles)";
+        return "call";
     }
 
     function _meterToAssigned(uint32 deviceCount) internal returns (uint256 jobId) {

@@ -7,6 +7,7 @@ import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
 import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
+import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {SettlementV2} from "../mocks/SettlementV2.sol";
 
@@ -712,6 +713,50 @@ contract SettlementTest is LifecycleFixture {
             settlement.claim(jobId, i, p.devices[i], 0.1 ether, proof);
         }
         _assertSolvent(0);
+    }
+
+    /// @dev A zero-amount leaf (a device listed with nothing to earn) is claimed once: its bit flips, nothing
+    ///      moves.
+    function test_claim_zeroAmountLeafFlipsItsBitOnly() public {
+        uint256 jobId = attestedJob(20, AGG);
+        address[] memory accounts = new address[](3);
+        uint256[] memory amounts = new uint256[](3);
+        for (uint256 i = 0; i < 3; ++i) accounts[i] = deviceAt(i);
+        amounts[0] = 1 ether;
+        amounts[2] = 2 ether;
+        bytes32[] memory tree = MerkleHelper.buildPayouts(accounts, amounts);
+        postReport(jobId, reportInput(tree[0], 3 ether, 10, true));
+        bytes32[] memory proof = MerkleHelper.payoutProof(tree, 1, accounts[1], 0);
+        uint256 outstanding = settlement.totalOutstanding();
+        vm.expectEmit(address(settlement));
+        emit ISettlement.PayoutClaimed(jobId, 1, accounts[1], 0);
+        settlement.claim(jobId, 1, accounts[1], 0, proof);
+        assertTrue(settlement.isClaimed(jobId, 1));
+        assertEq(token.balanceOf(accounts[1]), 0);
+        assertEq(settlement.totalOutstanding(), outstanding);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementAlreadyClaimed.selector, jobId, 1));
+        settlement.claim(jobId, 1, accounts[1], 0, proof);
+    }
+
+    /// @dev One account serving two roles (here the reporter also attests) has one ledger entry holding both.
+    function test_fees_oneEntryPerAccountAcrossRoles() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        revealAgg(jobId, AGG);
+        address attestorReporter = atts[0];
+        _operator(attestorReporter, INodeStaking.Role.Reporter);
+        Payouts memory p = payouts(4, 1 ether);
+        vm.prank(attestorReporter);
+        settlement.report(jobId, reportInput(p.root, 4 ether, 10, true));
+        assertEq(settlement.feesOf(attestorReporter), fee(200) + fee(300) / Q);
+        assertEq(settlement.feesOf(reporter), 0);
+        uint256 before = token.balanceOf(attestorReporter);
+        settlement.withdrawFees(attestorReporter);
+        assertEq(token.balanceOf(attestorReporter) - before, fee(200) + fee(300) / Q);
+        _assertSolvent(4 ether);
     }
 
     function test_claim_revertsWithoutPayouts() public {
