@@ -52,7 +52,9 @@ library TestMerkle {
 }
 
 /// @dev Initializers of the real contracts (not part of their interfaces). The fixture deploys implementations
-///      from their Hardhat artifacts (`vm.getCode`) so that test compilation units stay small.
+///      from their Hardhat artifacts (`vm.getCode`) so that test compilation units stay small. `vm.getCode`
+///      reads `artifacts/`, which `hardhat test solidity` does not rewrite: run `npx hardhat build` after
+///      changing a contract, or these tests exercise the previous bytecode.
 interface IStakingInit {
     function initialize(
         address governance,

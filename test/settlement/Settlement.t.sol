@@ -149,6 +149,21 @@ contract SettlementTest is LifecycleFixture {
         assertEq(p3[1], 0xdda02a772dafa4ec22037d3aadc6a12a5a5a518a0757b42403f8eaa3d698ff63);
     }
 
+    /// @dev 300 entries (device i paid (i mod 7) × 0.01 DML + 1 wei): the root `buildPayoutTree` computes.
+    function test_payoutTree_largeListMatchesTheSdk() public pure {
+        address[] memory accounts = new address[](300);
+        uint256[] memory amounts = new uint256[](300);
+        uint256 total = 0;
+        for (uint256 i = 0; i < 300; ++i) {
+            accounts[i] = deviceAt(i);
+            amounts[i] = (i % 7) * 0.01 ether + 1;
+            total += amounts[i];
+        }
+        assertEq(total, 8970000000000000300);
+        bytes32[] memory tree = MerkleHelper.buildPayouts(accounts, amounts);
+        assertEq(tree[0], 0x331ddac98f43858b05f6718d661de44b82aff6f5ebcf1ddee7e570a4dab6c66e);
+    }
+
     function test_payoutTree_claimsTheSdkTree() public {
         uint256 jobId = attestedJob(20, AGG);
         bytes32 root = 0xfac8d795bd0099738ed97c81ff33a4bc034e2216b40b5b13700e1f44b3d1e26f;
