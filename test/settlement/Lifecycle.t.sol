@@ -61,7 +61,7 @@ contract LifecycleTest is LifecycleFixture {
             assertEq(token.balanceOf(p.devices[i]), 1.5 ether);
         }
         assertEq(token.balanceOf(address(settlement)), 0);
-        assertEq(settlement.totalOutstanding(), 0);
+        assertEq(token.balanceOf(address(settlement)), 0);
     }
 
     function test_lifecycle_lyingAttestor_isSlashedAndUnpaid() public {
@@ -126,7 +126,7 @@ contract LifecycleTest is LifecycleFixture {
         jm.timeout(jobId);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
         assertEq(token.balanceOf(customer) - customerBefore, escrow);
-        assertEq(settlement.totalOutstanding(), 0);
+        assertEq(token.balanceOf(address(settlement)), 0);
     }
 
     /// @dev Whole lifecycle gas (create → settled, device claims excluded) with 3 attestors, for a small and a

@@ -203,7 +203,7 @@ abstract contract LifecycleFixture is BaseTest {
         );
         settlement = ISettlement(
             deployProxy(
-                deployArtifact("Settlement", ""),
+                deployArtifact("Settlement", abi.encode(address(token))),
                 abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days))
             )
         );
@@ -456,15 +456,6 @@ abstract contract LifecycleFixture is BaseTest {
         r.payoutTotal = total;
         r.qualityMet = ok;
         if (root != bytes32(0)) r.payoutsCid = PAYOUTS;
-    }
-
-    /// @dev The binding report hash Settlement stores.
-    function reportHashOf(
-        ISettlement.ReportInput memory r,
-        address by,
-        bool success
-    ) internal pure returns (bytes32) {
-        return keccak256(abi.encode(r.reportCid, r.reportCommitment, by, r.participants, success));
     }
 
     function postReport(uint256 jobId, ISettlement.ReportInput memory input) internal {

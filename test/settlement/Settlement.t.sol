@@ -41,18 +41,13 @@ contract SettlementTest is LifecycleFixture {
         return string(b);
     }
 
-    /// @dev Settlement's balance, its accounting and the sum of what it owes agree.
+    /// @dev Settlement's balance equals the sum of what it owes: unclaimed pools and the fee ledger.
     function _assertSolvent(uint256 owedPools) internal view {
         uint256 fees =
             settlement.protocolFees() + settlement.feesOf(distributor) + settlement.feesOf(aggregator);
         fees += settlement.feesOf(reporter) + settlement.feesOf(developer);
         for (uint256 i = 0; i < attestorSet.length; ++i) fees += settlement.feesOf(attestorSet[i]);
-        assertEq(settlement.totalOutstanding(), owedPools + fees, "outstanding = pools + fees");
-        assertEq(
-            token.balanceOf(address(settlement)),
-            settlement.totalOutstanding(),
-            "balance = outstanding"
-        );
+        assertEq(token.balanceOf(address(settlement)), owedPools + fees, "balance = pools + fees");
     }
 
     // ------------------------------------------------------------------------------------------- init / params
@@ -62,12 +57,30 @@ contract SettlementTest is LifecycleFixture {
         assertEq(address(settlement.attestation()), address(ra));
         assertEq(address(settlement.staking()), address(staking));
         assertEq(settlement.claimWindow(), 30 days);
-        assertEq(settlement.totalOutstanding(), 0);
+        assertEq(token.balanceOf(address(settlement)), 0);
         assertEq(settlement.protocolFees(), 0);
     }
 
+    function test_constructor_revertsOnZeroToken() public {
+        bytes memory code = bytes.concat(vm.getCode("Settlement"), abi.encode(address(0)));
+        address a;
+        assembly {
+            a := create(0, add(code, 0x20), mload(code))
+        }
+        assertEq(a, address(0), "an implementation without a token cannot be deployed");
+    }
+
+    function test_initialize_revertsOnTokenMismatch() public {
+        address other = makeAddr("otherToken");
+        address impl = deployArtifact("Settlement", abi.encode(other));
+        vm.expectRevert(
+            abi.encodeWithSelector(ISettlement.SettlementTokenMismatch.selector, address(token), other)
+        );
+        deployProxy(impl, abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days)));
+    }
+
     function test_initialize_revertsOnInvalidInput() public {
-        address impl = deployArtifact("Settlement", "");
+        address impl = deployArtifact("Settlement", abi.encode(address(token)));
         vm.expectRevert(ISettlement.SettlementZeroAddress.selector);
         deployProxy(
             impl,
@@ -100,7 +113,7 @@ contract SettlementTest is LifecycleFixture {
         (uint256 jobId, Payouts memory p) = _settled(4, 1 ether);
         claimLeaf(jobId, p, 0);
         uint256 distributorFees = settlement.feesOf(distributor);
-        SettlementV2 v2 = new SettlementV2();
+        SettlementV2 v2 = new SettlementV2(token);
         vm.prank(governance);
         UUPSUpgradeable(address(settlement)).upgradeToAndCall(
             address(v2),
@@ -219,14 +232,13 @@ contract SettlementTest is LifecycleFixture {
         postReport(jobId, input);
 
         ISettlement.Report memory r = settlement.reportOf(jobId);
-        assertEq(r.reportHash, reportHashOf(input, reporter, true));
         assertEq(r.payoutRoot, p.root);
         assertEq(r.payoutTotal, 3 ether);
         assertEq(r.claimed, 0);
         assertEq(r.claimDeadline, block.timestamp + 30 days);
         assertFalse(r.swept);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
-        assertEq(settlement.totalOutstanding(), pull);
+        assertEq(token.balanceOf(address(settlement)), pull);
         _assertSolvent(3 ether);
     }
 
@@ -395,7 +407,6 @@ contract SettlementTest is LifecycleFixture {
         assertEq(settlement.feesOf(distributor), fee(200));
         assertEq(token.balanceOf(customer) - customerBefore, escrow - ledgerFees(Q, false));
         ISettlement.Report memory r = settlement.reportOf(jobId);
-        assertEq(r.reportHash, reportHashOf(input, reporter, false));
         assertEq(r.payoutRoot, bytes32(0));
         assertEq(r.payoutTotal, 0);
         assertEq(r.claimDeadline, 0);
@@ -417,7 +428,7 @@ contract SettlementTest is LifecycleFixture {
     function test_withdrawFees_byAThirdPartyPaysTheAccount() public {
         (, Payouts memory p) = _settled(4, 1 ether);
         uint256 owed = settlement.feesOf(aggregator);
-        uint256 outstanding = settlement.totalOutstanding();
+        uint256 outstanding = token.balanceOf(address(settlement));
         uint256 before = token.balanceOf(aggregator);
         vm.expectEmit(address(settlement));
         emit ISettlement.FeesWithdrawn(aggregator, owed);
@@ -426,7 +437,7 @@ contract SettlementTest is LifecycleFixture {
         assertEq(token.balanceOf(aggregator) - before, owed);
         assertEq(token.balanceOf(alice), 0);
         assertEq(settlement.feesOf(aggregator), 0);
-        assertEq(settlement.totalOutstanding(), outstanding - owed);
+        assertEq(token.balanceOf(address(settlement)), outstanding - owed);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoFees.selector, aggregator));
         vm.prank(alice);
         settlement.withdrawFees(aggregator);
@@ -464,7 +475,7 @@ contract SettlementTest is LifecycleFixture {
     }
 
     /// @dev Random reports (success or not, liars or not), claims, fee withdrawals and sweeps: at every step
-    ///      Settlement's token balance == totalOutstanding == Σ unclaimed, unswept pools + Σ ledger fees.
+    ///      Settlement's token balance == Σ unclaimed, unswept pools + Σ ledger fees.
     function test_fuzz_ledger_balanceEqualsOutstanding(uint256 seed) public {
         uint256[] memory jobIds = new uint256[](3);
         Payouts[] memory lists = new Payouts[](3);
@@ -580,7 +591,7 @@ contract SettlementTest is LifecycleFixture {
 
     function test_claim_paysByIndexOnce() public {
         (uint256 jobId, Payouts memory p) = _settled(5, 1 ether);
-        uint256 outstanding = settlement.totalOutstanding();
+        uint256 outstanding = token.balanceOf(address(settlement));
         bytes32[] memory proof = proofOf(p, 3);
         vm.expectEmit(address(settlement));
         emit ISettlement.PayoutClaimed(jobId, 3, p.devices[3], 1 ether);
@@ -589,7 +600,7 @@ contract SettlementTest is LifecycleFixture {
         assertEq(token.balanceOf(p.devices[3]), 1 ether);
         assertEq(token.balanceOf(alice), 0);
         assertEq(settlement.reportOf(jobId).claimed, 1 ether);
-        assertEq(settlement.totalOutstanding(), outstanding - 1 ether);
+        assertEq(token.balanceOf(address(settlement)), outstanding - 1 ether);
         assertTrue(settlement.isClaimed(jobId, 3));
         assertFalse(settlement.isClaimed(jobId, 2));
         assertFalse(settlement.isClaimed(jobId, 4));
@@ -742,13 +753,13 @@ contract SettlementTest is LifecycleFixture {
         bytes32[] memory tree = MerkleHelper.buildPayouts(accounts, amounts);
         postReport(jobId, reportInput(tree[0], 3 ether, 10, true));
         bytes32[] memory proof = MerkleHelper.payoutProof(tree, 1, accounts[1], 0);
-        uint256 outstanding = settlement.totalOutstanding();
+        uint256 outstanding = token.balanceOf(address(settlement));
         vm.expectEmit(address(settlement));
         emit ISettlement.PayoutClaimed(jobId, 1, accounts[1], 0);
         settlement.claim(jobId, 1, accounts[1], 0, proof);
         assertTrue(settlement.isClaimed(jobId, 1));
         assertEq(token.balanceOf(accounts[1]), 0);
-        assertEq(settlement.totalOutstanding(), outstanding);
+        assertEq(token.balanceOf(address(settlement)), outstanding);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementAlreadyClaimed.selector, jobId, 1));
         settlement.claim(jobId, 1, accounts[1], 0, proof);
     }
@@ -811,14 +822,14 @@ contract SettlementTest is LifecycleFixture {
         settlement.sweep(jobId);
         vm.warp(uint256(deadline) + 1);
         uint256 before = token.balanceOf(treasury);
-        uint256 fees = settlement.totalOutstanding() - 3 ether;
+        uint256 fees = token.balanceOf(address(settlement)) - 3 ether;
         vm.expectEmit(address(settlement));
         emit ISettlement.PayoutSwept(jobId, treasury, 3 ether);
         vm.prank(alice);
         settlement.sweep(jobId);
         assertEq(token.balanceOf(treasury) - before, 3 ether);
         assertTrue(settlement.reportOf(jobId).swept);
-        assertEq(settlement.totalOutstanding(), fees, "fees are never swept");
+        assertEq(token.balanceOf(address(settlement)), fees, "fees are never swept");
         _assertSolvent(0);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementAlreadySwept.selector, jobId));
         settlement.sweep(jobId);
