@@ -402,6 +402,7 @@ interface IJobMarket {
     function escrowOf(uint256 jobId) external view returns (uint256);
 
     /// @notice What the attestation module needs: status, named aggregator and attestation phase duration.
+    ///         Never reverts: an unknown id gives `(None, address(0), 0)` and the module raises its own error.
     function attestationTerms(
         uint256 jobId
     ) external view returns (JobStatus status, address aggregator, uint32 attestationDuration);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Vm} from "forge-std/Vm.sol";
 import {IERC1967} from "@openzeppelin/contracts/interfaces/IERC1967.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {LifecycleFixture, IAttestationInit} from "../settlement/LifecycleFixture.sol";
@@ -108,8 +109,7 @@ contract ResultAttestationTest is LifecycleFixture {
         _operator(aggregator, INodeStaking.Role.Attestor);
         uint256 jobId = assignedJob(20);
         bytes32 c = keccak256(abi.encode(AGG, aggSalt(jobId)));
-        vm.expectEmit(true, true, false, false, address(ra));
-        emit IResultAttestation.AggregateCommitted(jobId, aggregator, c, TRANSCRIPT, new address[](0), 0, 0);
+        vm.recordLogs();
         vm.prank(aggregator);
         ra.commitAggregate(jobId, c, TRANSCRIPT);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
@@ -117,7 +117,28 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(uint8(a.status), uint8(IResultAttestation.Status.Committed));
         assertEq(a.aggregator, aggregator);
         assertEq(a.aggregatorCommitment, c);
-        assertEq(a.transcriptCidHash, keccak256(bytes(TRANSCRIPT)));
+        assertEq(a.aggregateHash, bytes32(0));
+        assertEq(a.finalHash, bytes32(0));
+        // The transcript CID is only in the event, with the selected attestors and the windows.
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bool found = false;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter != address(ra) ||
+                logs[i].topics[0] != IResultAttestation.AggregateCommitted.selector
+            ) continue;
+            found = true;
+            assertEq(uint256(logs[i].topics[1]), jobId);
+            assertEq(address(uint160(uint256(logs[i].topics[2]))), aggregator);
+            (bytes32 commitment, string memory cid, address[] memory chosen, uint64 cd, uint64 rd) = abi
+                .decode(logs[i].data, (bytes32, string, address[], uint64, uint64));
+            assertEq(commitment, c);
+            assertEq(cid, TRANSCRIPT);
+            assertEq(chosen, a.attestors);
+            assertEq(cd, a.commitDeadline);
+            assertEq(rd, a.revealDeadline);
+        }
+        assertTrue(found, "AggregateCommitted emitted");
         assertEq(a.commitDeadline, block.timestamp + (1 hours * 4_000) / BPS);
         assertEq(a.revealDeadline, a.commitDeadline + (1 hours * 4_000) / BPS);
         for (uint256 i = 0; i < Q; ++i) {
@@ -314,10 +335,8 @@ contract ResultAttestationTest is LifecycleFixture {
             )
         );
         ra.finalize(jobId);
+        // The aggregator's reveal completes a unanimous quorum: the job is final, finalize has nothing to do.
         revealAgg(jobId, AGG);
-        vm.expectEmit(address(ra));
-        emit IResultAttestation.AttestationFinalized(jobId, true, true, AGG, 7, 0, false);
-        ra.finalize(jobId);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IResultAttestation.AttestationInvalidStatus.selector,
@@ -326,6 +345,172 @@ contract ResultAttestationTest is LifecycleFixture {
             )
         );
         ra.finalize(jobId);
+    }
+
+    // ------------------------------------------------------------------------------------------- auto-finalisation
+
+    function _assertUnanimouslyAttested(uint256 jobId, address[] memory atts) internal {
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Attested));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        assertEq(a.agreeMask, 7);
+        assertEq(a.finalHash, AGG);
+        assertEq(a.aggregateHash, AGG);
+        assertEq(ra.agreeingAttestors(jobId), atts);
+        for (uint256 i = 0; i < Q; ++i)
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
+        // The report phase started at the finalising reveal.
+        assertEq(jm.getJob(jobId).deadline, block.timestamp + durations().report);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidStatus.selector,
+                jobId,
+                IResultAttestation.Status.Attested
+            )
+        );
+        ra.finalize(jobId);
+    }
+
+    function test_revealAttestation_lastAttestorRevealFinalises() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        // Every member committed: the reveal phase is open before the commit deadline.
+        revealAgg(jobId, AGG);
+        revealAtt(jobId, atts[0], AGG);
+        revealAtt(jobId, atts[1], AGG);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationRevealed(jobId, atts[2], AGG);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationFinalized(jobId, true, true, AGG, 7, 0, false);
+        vm.expectEmit(address(jm));
+        emit IJobMarket.JobStatusChanged(
+            jobId,
+            IJobMarket.JobStatus.Committed,
+            IJobMarket.JobStatus.Attested,
+            uint64(block.timestamp + durations().report)
+        );
+        revealAtt(jobId, atts[2], AGG);
+        _assertUnanimouslyAttested(jobId, atts);
+    }
+
+    function test_revealAggregate_lastRevealFinalises() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AggregateRevealed(jobId, aggregator, AGG);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationFinalized(jobId, true, true, AGG, 7, 0, false);
+        revealAgg(jobId, AGG);
+        _assertUnanimouslyAttested(jobId, atts);
+    }
+
+    function test_reveal_liarPreventsAutoFinalisation_finalizeSlashes() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        commitAtt(jobId, atts[0], AGG);
+        commitAtt(jobId, atts[1], LIE);
+        commitAtt(jobId, atts[2], AGG);
+        revealAgg(jobId, AGG);
+        revealAtt(jobId, atts[0], AGG);
+        revealAtt(jobId, atts[2], AGG);
+        revealAtt(jobId, atts[1], LIE); // last reveal, not unanimous
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
+        assertEq(ra.attestationOf(jobId).agreeMask, 0);
+        // Everyone revealed: finalize needs no waiting, slashes the liar and attests with the honest majority.
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AttestationFinalized(jobId, true, true, AGG, 5, 2, false);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.NodeSlashed(jobId, atts[1], INodeStaking.Role.Attestor, SLASH, keeper);
+        vm.prank(keeper);
+        ra.finalize(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
+        address[] memory agreeing = ra.agreeingAttestors(jobId);
+        assertEq(agreeing.length, 2);
+        assertEq(agreeing[0], atts[0]);
+        assertEq(agreeing[1], atts[2]);
+    }
+
+    function test_reveal_silentAttestorPreventsAutoFinalisation() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        revealAtt(jobId, atts[0], AGG);
+        revealAtt(jobId, atts[1], AGG);
+        revealAgg(jobId, AGG); // committed but never revealed: atts[2]
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAttestationQuorum.QuorumRevealNotOver.selector, a.revealDeadline)
+        );
+        ra.finalize(jobId);
+        vm.warp(a.revealDeadline + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAttestationQuorum.QuorumNotInRevealPhase.selector,
+                a.commitDeadline,
+                a.revealDeadline
+            )
+        );
+        revealAtt(jobId, atts[2], AGG);
+        ra.finalize(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(ra.attestationOf(jobId).agreeMask, 3);
+    }
+
+    function test_reveal_wrongAggregatorPreventsAutoFinalisation() public {
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, LIE);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        revealAgg(jobId, LIE);
+        // The attestors agree among themselves, but not with the aggregator: no auto-finalisation.
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
+    }
+
+    /// @dev Any quorum size and any reveal order: the job stays Committed until the last reveal, which attests
+    ///      it; before that, nothing is final.
+    function test_fuzz_autoFinalise_lastRevealInAnyOrder(uint8 q, uint256 orderSeed) public {
+        q = uint8(bound(q, 1, N_ATTESTORS));
+        IResultAttestation.Params memory params = raParams();
+        params.quorum = q;
+        vm.prank(governance);
+        ra.setParams(params);
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < q; ++i) commitAtt(jobId, atts[i], AGG);
+        // Reveal order: a random permutation of the q attestors and the aggregator (index q).
+        uint256[] memory order = new uint256[](q + 1);
+        for (uint256 i = 0; i <= q; ++i) order[i] = i;
+        for (uint256 i = q; i > 0; --i) {
+            uint256 j = uint256(keccak256(abi.encode(orderSeed, i))) % (i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        for (uint256 k = 0; k <= q; ++k) {
+            assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
+            if (order[k] == q) revealAgg(jobId, AGG);
+            else revealAtt(jobId, atts[order[k]], AGG);
+        }
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(ra.attestationOf(jobId).agreeMask, (1 << q) - 1);
+        assertEq(ra.agreeingAttestors(jobId).length, q);
     }
 
     function test_finalize_silentAttestorIsSlashed() public {
@@ -367,6 +552,7 @@ contract ResultAttestationTest is LifecycleFixture {
         for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
         for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
         revealAgg(jobId, LIE);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Committed));
         vm.expectEmit(address(ra));
         emit IResultAttestation.NodeSlashed(jobId, aggregator, INodeStaking.Role.Aggregator, SLASH, keeper);
         vm.prank(keeper);
@@ -390,17 +576,27 @@ contract ResultAttestationTest is LifecycleFixture {
     }
 
     function test_finalize_afterJobDeadline_failsLate() public {
+        // A liar keeps the quorum from finalising itself; nobody finalizes before the job's deadline.
         uint256 jobId = assignedJob(20);
         commitAggregate(jobId, AGG);
         address[] memory atts = attestorsOf(jobId);
-        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
-        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
+        commitAtt(jobId, atts[0], AGG);
+        commitAtt(jobId, atts[1], AGG);
+        commitAtt(jobId, atts[2], LIE);
+        revealAtt(jobId, atts[0], AGG);
+        revealAtt(jobId, atts[1], AGG);
+        revealAtt(jobId, atts[2], LIE);
         revealAgg(jobId, AGG);
         vm.warp(jm.getJob(jobId).deadline + 1);
         vm.expectEmit(address(jm));
         emit IJobMarket.JobFailed(jobId, "ATTESTATION_LATE", jm.escrowOf(jobId));
         ra.finalize(jobId);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE - SLASH,
+            "liar still slashed"
+        );
     }
 
     function test_finalize_afterTimeout_stillSlashes() public {

@@ -11,8 +11,10 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { getAddress, hashTypedData, verifyTypedData, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { z } from "zod";
 import { DEV_MNEMONIC } from "#sdk/chain/clients.ts";
 import {
+  abi,
   bidCommitment,
   BPS,
   ETHER,
@@ -36,6 +38,14 @@ const BIDS = [10n, 8n, 6n, 4n, 2n].map((b) => b * ETHER);
 const VOUCHERS = 1_000;
 const STEP = ETHER / 2n;
 
+const Scheduled = z.object({
+  jobId: z.bigint(),
+  epoch: z.bigint(),
+  rank: z.bigint(),
+  price: z.bigint(),
+  refund: z.bigint(),
+});
+
 describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () => {
   let env: ProtocolEnv;
   let developer: ProtocolEnv["wallets"][number];
@@ -46,6 +56,30 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
   let algorithmId: bigint;
   const jobs: bigint[] = [];
   const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
+
+  /** The JobScheduled events of `jobId` (the price a job paid is no longer stored in the job). */
+  async function scheduledEvents(jobId: bigint): Promise<z.infer<typeof Scheduled>[]> {
+    const logs = await env.pub.getContractEvents({
+      address: env.addr("JobMarket"),
+      abi: abi("JobMarket"),
+      eventName: "JobScheduled",
+      args: { jobId },
+      fromBlock: 0n,
+    });
+    return logs.map((l) => Scheduled.parse(l.args));
+  }
+
+  /** What a scheduled job paid: its scheduling epoch's clearing price, cross-checked with its JobScheduled. */
+  async function pricePaid(jobId: bigint): Promise<bigint> {
+    const job = await env.read<{ scheduledEpoch: number }>("JobMarket", "getJob", [jobId]);
+    const epoch = BigInt(job.scheduledEpoch);
+    const info = await env.read<{ clearingPrice: bigint }>("JobMarket", "epochInfo", [epoch]);
+    const events = await scheduledEvents(jobId);
+    assert.equal(events.length, 1, `job ${jobId} scheduled once`);
+    assert.equal(events[0]!.epoch, epoch);
+    assert.equal(events[0]!.price, info.clearingPrice);
+    return info.clearingPrice;
+  }
 
   before(async () => {
     env = await ProtocolEnv.create({ jobMarket: { capacity: 2, reservePrice: RESERVE } });
@@ -158,13 +192,10 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
     assert.equal(info.clearingPrice, price);
     assert.equal(info.scheduledCount, 2);
     for (const [i, j] of jobs.entries()) {
-      const job = await env.read<{ status: number; pricePaid: bigint; escrow: bigint }>(
-        "JobMarket",
-        "getJob",
-        [j],
-      );
+      const job = await env.read<{ status: number; escrow: bigint }>("JobMarket", "getJob", [j]);
       assert.equal(job.status, i < 2 ? JobStatus.Scheduled : JobStatus.Created, `job ${j}`);
-      assert.equal(job.pricePaid, i < 2 ? price : 0n);
+      if (i < 2) assert.equal(await pricePaid(j), price);
+      else assert.equal((await scheduledEvents(j)).length, 0, `job ${j} not scheduled`);
       assert.equal(job.escrow, budget, "budget stays escrowed");
     }
     // All five deposits come back except the two clearing prices, which go to the treasury.
@@ -186,7 +217,7 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
       await revertName(
         customer.writeContract({
           address: env.addr("JobMarket"),
-          abi: (await import("./helpers/protocol.ts")).abi("JobMarket"),
+          abi: abi("JobMarket"),
           functionName: "withdrawJob",
           args: [jobs[0]!],
         }),
@@ -218,9 +249,14 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
       "JobMarket.finalizeEpoch (2 bids)",
     );
     for (const j of rolled) {
-      const job = await env.read<{ status: number; pricePaid: bigint }>("JobMarket", "getJob", [j]);
+      const job = await env.read<{ status: number; scheduledEpoch: number }>(
+        "JobMarket",
+        "getJob",
+        [j],
+      );
       assert.equal(job.status, JobStatus.Scheduled);
-      assert.equal(job.pricePaid, RESERVE, "fewer than K + 1 bids: the reserve price");
+      assert.equal(BigInt(job.scheduledEpoch), epoch);
+      assert.equal(await pricePaid(j), RESERVE, "fewer than K + 1 bids: the reserve price");
     }
     assert.equal((await env.balance(c)) - c1, 2n * (3n * ETHER - RESERVE));
   });
@@ -348,7 +384,7 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
       await revertName(
         developer.writeContract({
           address: channels,
-          abi: (await import("./helpers/protocol.ts")).abi("PaymentChannels"),
+          abi: abi("PaymentChannels"),
           functionName: "claim",
           args: [channelId, older.cumulativeAmount, older.signature],
         }),

@@ -1,48 +1,54 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
 import {JobLifecycleHandler} from "./handlers/JobLifecycleHandler.t.sol";
+import {JobLifecycleInvariantBase} from "./JobLifecycleInvariantBase.sol";
 
-/// @notice ResultAttestation invariants over fuzzed jobs (random attestor votes, silent or lying attestors, honest or
-///         wrong aggregator): an honest majority always finalises its value, every equivocating or silent node is
-///         slashed, and every job reaches a terminal state.
-contract AttestationInvariantTest is LifecycleFixture {
-    JobLifecycleHandler internal handler;
-
+/// @notice ResultAttestation invariants over fuzzed jobs (honest, lying or silent attestors; honest, wrong or
+///         silent aggregator; any reveal order; quorums left open and finalized later or after the job expired):
+///         an honest majority always finalises its value, a unanimous quorum finalises itself at its last reveal,
+///         every equivocating or silent node is slashed and no honest one is, and every job reaches a terminal
+///         state once its deadlines pass.
+contract AttestationInvariantTest is JobLifecycleInvariantBase {
     function setUp() public override {
         super.setUp();
-        handler = new JobLifecycleHandler(
-            token,
-            jm,
-            staking,
-            ra,
-            settlement,
-            [customer, distributor, aggregator, reporter, address(this)],
-            attestorSet,
-            spec()
-        );
-        bytes4[] memory selectors = new bytes4[](1);
-        selectors[0] = JobLifecycleHandler.runJob.selector;
+        bytes4[] memory selectors = new bytes4[](3);
+        selectors[0] = JobLifecycleHandler.startJob.selector;
+        selectors[1] = JobLifecycleHandler.finalizeOpen.selector;
+        selectors[2] = JobLifecycleHandler.warp.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
-        targetContract(address(handler));
     }
 
+    /// hardhat-config: invariant.depth = 64
     function invariant_honestMajorityFinalises() public view {
         assertEq(handler.ghostHonestMajorityNotFinal(), 0);
     }
 
-    function invariant_faultsAreSlashed() public view {
-        assertEq(handler.ghostUnslashedFaults(), 0);
+    /// hardhat-config: invariant.depth = 64
+    function invariant_unanimousQuorumFinalisesItself() public view {
+        assertEq(handler.ghostUnanimousNotAuto(), 0);
     }
 
-    function invariant_everyJobTerminal() public view {
-        assertEq(handler.ghostNonTerminalJobs(), 0);
+    /// hardhat-config: invariant.depth = 64
+    function invariant_faultsSlashedHonestNodesNot() public view {
+        assertEq(handler.ghostUnslashedFaults(), 0, "equivocation or silence unslashed");
+        assertEq(handler.ghostWrongSlashes(), 0, "honest node slashed");
+    }
+
+    /// hardhat-config: invariant.depth = 64
+    function invariant_everyJobTerminalAfterItsDeadline() public view {
+        assertEq(handler.ghostTimeoutFailures(), 0);
         uint256 n = handler.jobCount();
         for (uint256 i = 0; i < n; ++i) {
-            IJobMarket.JobStatus s = jm.status(handler.jobs(i));
-            assertTrue(s == IJobMarket.JobStatus.Settled || s == IJobMarket.JobStatus.Failed);
+            uint256 jobId = handler.jobs(i);
+            IJobMarket.JobStatus s = jm.status(jobId);
+            if (!handler.isTerminal(s)) assertLe(block.timestamp, jm.getJob(jobId).deadline, "overdue job");
+            // A quorum is never left open once its job is over.
+            if (handler.isTerminal(s)) {
+                assertTrue(ra.statusOf(jobId) != IResultAttestation.Status.Committed, "open quorum");
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ import {JobMarketHandler} from "./handlers/JobMarketHandler.t.sol";
 ///        test/invariant/handlers/JobMarketHandler.t.sol
 contract JobMarketInvariantTest is JobMarketBase {
     JobMarketHandler internal handler;
+    uint256 internal trackedSupply;
 
     function setUp() public override {
         super.setUp();
@@ -35,7 +36,7 @@ contract JobMarketInvariantTest is JobMarketBase {
         selectors[4] = handler.finalizeEpoch.selector;
         selectors[5] = handler.assignCohort.selector;
         selectors[6] = handler.advance.selector;
-        selectors[7] = handler.pay.selector;
+        selectors[7] = handler.settle.selector;
         selectors[8] = handler.fail.selector;
         selectors[9] = handler.timeout.selector;
         selectors[10] = handler.warp.selector;
@@ -47,6 +48,13 @@ contract JobMarketInvariantTest is JobMarketBase {
         selectors[16] = handler.runJob.selector;
         selectors[17] = handler.runJob.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+        trackedSupply = _trackedBalances();
+    }
+
+    function _trackedBalances() internal view returns (uint256 sum) {
+        for (uint256 i = 0; i < customers.length; ++i) sum += token.balanceOf(customers[i]);
+        sum += token.balanceOf(address(jm)) + token.balanceOf(settlement) + token.balanceOf(treasury);
+        sum += token.balanceOf(developer) + token.balanceOf(marketTreasury);
     }
 
     /// @dev Sum of all open job escrows + bid deposits == token balance of the JobMarket.
@@ -58,6 +66,19 @@ contract JobMarketInvariantTest is JobMarketBase {
             sum += uint256(j.escrow) + j.deposit;
         }
         assertEq(sum, token.balanceOf(address(jm)));
+    }
+
+    /// @dev Tokens only move between the customers, the JobMarket, the settlement module, the treasury and the
+    ///      marketplace's payees (developer and its treasury): their sum never changes.
+    function invariant_tokensConserved() public view {
+        assertEq(_trackedBalances(), trackedSupply);
+    }
+
+    /// @dev The settlement module received exactly what settle paid it, and every settle paid the module
+    ///      `amount`, refunded the customer the rest and rejected amounts above the escrow.
+    function invariant_settlePaysExactly() public view {
+        assertEq(token.balanceOf(settlement), handler.paidOut());
+        assertEq(handler.settleMismatches(), 0);
     }
 
     /// @dev Terminal jobs hold nothing; only Bidding jobs hold a deposit; escrow never exceeds the budget.

@@ -1,58 +1,99 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
 import {JobLifecycleHandler} from "./handlers/JobLifecycleHandler.t.sol";
+import {JobLifecycleInvariantBase} from "./JobLifecycleInvariantBase.sol";
 
-/// @notice Settlement invariants over fuzzed job sequences (see JobLifecycleHandler): escrow conservation,
-///         solvency of the device pools, no double or foreign claim, payouts within the pool.
-contract SettlementInvariantTest is LifecycleFixture {
-    JobLifecycleHandler internal handler;
-
+/// @notice Settlement and JobMarket escrow invariants over fuzzed job sequences (see JobLifecycleHandler):
+///         conservation of every escrowed token across JobMarket, Settlement's pools, its fee ledger and the
+///         customers' refunds; Settlement's balance equals what it owes; no leaf is paid twice; payouts never
+///         exceed a job's pool or escrow; claims, withdrawals and sweeps behave exactly as specified.
+contract SettlementInvariantTest is JobLifecycleInvariantBase {
     function setUp() public override {
         super.setUp();
-        handler = new JobLifecycleHandler(
-            token,
-            jm,
-            staking,
-            ra,
-            settlement,
-            [customer, distributor, aggregator, reporter, address(this)],
-            attestorSet,
-            spec()
-        );
-        token.approve(address(handler), type(uint256).max);
-        // The handler pranks as the funder (this contract) to top up slashed nodes.
-        bytes4[] memory selectors = new bytes4[](3);
-        selectors[0] = JobLifecycleHandler.runJob.selector;
-        selectors[1] = JobLifecycleHandler.claim.selector;
-        selectors[2] = JobLifecycleHandler.sweep.selector;
+        bytes4[] memory selectors = new bytes4[](8);
+        selectors[0] = JobLifecycleHandler.startJob.selector;
+        selectors[1] = JobLifecycleHandler.finalizeOpen.selector;
+        selectors[2] = JobLifecycleHandler.report.selector;
+        selectors[3] = JobLifecycleHandler.claim.selector;
+        selectors[4] = JobLifecycleHandler.withdrawFees.selector;
+        selectors[5] = JobLifecycleHandler.withdrawProtocolFees.selector;
+        selectors[6] = JobLifecycleHandler.sweep.selector;
+        selectors[7] = JobLifecycleHandler.warp.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
-        targetContract(address(handler));
     }
 
+    /// @dev The JobMarket holds exactly the live escrows, and every escrowed token is still escrowed, was
+    ///      refunded to its customer or was paid to Settlement.
+    /// hardhat-config: invariant.depth = 64
     function invariant_escrowConservation() public view {
-        uint256 sum = 0;
+        uint256 live = 0;
         uint256 n = handler.jobCount();
-        for (uint256 i = 0; i < n; ++i) sum += jm.escrowOf(handler.jobs(i));
-        assertEq(token.balanceOf(address(jm)), sum);
+        for (uint256 i = 0; i < n; ++i) live += jm.escrowOf(handler.jobs(i));
+        assertEq(token.balanceOf(address(jm)), live, "JobMarket holds the live escrows");
+        assertEq(
+            handler.ghostEscrowIn(),
+            live + handler.ghostRefunded() + handler.ghostToSettlement(),
+            "escrow = live + refunded + paid to Settlement"
+        );
+        assertEq(
+            handler.ghostToSettlement(),
+            token.balanceOf(address(settlement)) +
+                handler.ghostClaimsPaid() +
+                handler.ghostSwept() +
+                handler.ghostFeesWithdrawn() +
+                handler.ghostProtocolWithdrawn(),
+            "paid to Settlement = held + claimed + swept + fees withdrawn"
+        );
     }
 
-    function invariant_devicePoolsSolventAndWithinTotals() public view {
-        uint256 outstanding = 0;
-        uint256 n = handler.jobCount();
+    /// @dev Settlement's balance == Σ unclaimed, unswept pools + Σ ledger fees.
+    /// hardhat-config: invariant.depth = 64
+    function invariant_settlementSolvent() public view {
+        uint256 owed = settlement.protocolFees();
+        uint256 n = handler.feeAccountCount();
+        for (uint256 i = 0; i < n; ++i) owed += settlement.feesOf(handler.feeAccount(i));
+        n = handler.jobCount();
         for (uint256 i = 0; i < n; ++i) {
             ISettlement.Report memory r = settlement.reportOf(handler.jobs(i));
-            assertLe(r.claimed, r.payoutTotal, "payouts never exceed the pool");
-            if (!r.swept) outstanding += r.payoutTotal - r.claimed;
+            if (!r.swept) owed += r.payoutTotal - r.claimed;
         }
-        assertEq(settlement.totalOutstanding(), outstanding);
-        assertEq(token.balanceOf(address(settlement)), outstanding);
+        assertEq(token.balanceOf(address(settlement)), owed, "balance = pools + fees");
     }
 
-    function invariant_noDoubleOrForeignClaim() public view {
-        assertEq(handler.ghostDoubleClaims(), 0);
-        assertEq(handler.ghostCrossJobClaims(), 0);
+    /// @dev Claims never exceed a pool, every claimed amount was a leaf paid once, and nothing paid to
+    ///      Settlement for a job exceeds the job's escrow.
+    /// hardhat-config: invariant.depth = 64
+    function invariant_payoutsWithinPoolAndEscrow() public view {
+        uint256 n = handler.jobCount();
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 jobId = handler.jobs(i);
+            ISettlement.Report memory r = settlement.reportOf(jobId);
+            assertLe(r.claimed, r.payoutTotal, "claims within the pool");
+            assertEq(r.claimed, handler.claimedAmount(jobId), "claimed = sum of the leaves paid");
+            assertLe(handler.paidToSettlement(jobId), handler.escrowAtCreation(jobId), "within escrow");
+            assertLe(r.payoutTotal, handler.paidToSettlement(jobId), "pool funded by the escrow");
+        }
+        assertEq(handler.ghostPayoutAboveEscrow(), 0);
+    }
+
+    /// hardhat-config: invariant.depth = 64
+    function invariant_noDoubleOrUnexpectedClaim() public view {
+        assertEq(handler.ghostDoubleClaims(), 0, "double claim");
+        assertEq(handler.ghostUnexpectedClaims(), 0, "claim outcome");
+        assertEq(handler.ghostWrongPayments(), 0, "payment");
+    }
+
+    /// hardhat-config: invariant.depth = 64
+    function invariant_everyJobTerminalAfterItsDeadline() public view {
+        assertEq(handler.ghostTimeoutFailures(), 0);
+        uint256 n = handler.jobCount();
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 jobId = handler.jobs(i);
+            IJobMarket.JobStatus s = jm.status(jobId);
+            if (!handler.isTerminal(s)) assertLe(block.timestamp, jm.getJob(jobId).deadline, "overdue job");
+        }
     }
 }

@@ -276,7 +276,7 @@ contract JobMarketAdminTest is JobMarketBase {
     // ---------------------------------------------------------------- upgrade
 
     function test_upgrade_keepsState() public {
-        uint256 a = reportedJob(alice);
+        uint256 a = attestedJob(alice);
         warpToNextEpoch();
         uint256 b = createJobAs(bob);
         commitAs(bob, b, 3 ether, 4 ether);

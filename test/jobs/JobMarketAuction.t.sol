@@ -285,7 +285,7 @@ contract JobMarketAuctionTest is JobMarketBase {
         assertEq(uint8(jm.status(ids[0])), uint8(IJobMarket.JobStatus.Created));
         assertEq(uint8(jm.status(ids[2])), uint8(IJobMarket.JobStatus.Created));
         assertEq(uint8(jm.status(ids[4])), uint8(IJobMarket.JobStatus.Created));
-        assertEq(jm.getJob(ids[1]).pricePaid, 5 ether);
+        assertEq(pricePaidOf(ids[1]), 5 ether);
         assertEq(jm.getJob(ids[1]).deadline, block.timestamp + 1 hours);
         assertEq(jm.getJob(ids[1]).scheduledEpoch, 0);
         assertEq(token.balanceOf(treasury) - treasuryBefore, 2 * 5 ether + 1 ether);
@@ -313,8 +313,8 @@ contract JobMarketAuctionTest is JobMarketBase {
         reveal(b, 3 ether);
         warpToRevealEnd();
         jm.finalizeEpoch(0);
-        assertEq(jm.getJob(a).pricePaid, 1 ether);
-        assertEq(jm.getJob(b).pricePaid, 1 ether);
+        assertEq(pricePaidOf(a), 1 ether);
+        assertEq(pricePaidOf(b), 1 ether);
         assertEq(token.balanceOf(treasury), 2 ether);
         assertEq(jm.epochInfo(0).clearingPrice, 1 ether);
     }
@@ -355,7 +355,7 @@ contract JobMarketAuctionTest is JobMarketBase {
         reveal(b, 2 ether);
         warpToRevealEnd();
         jm.finalizeEpoch(0);
-        assertEq(jm.getJob(a).pricePaid, 2 ether);
+        assertEq(pricePaidOf(a), 2 ether);
         assertEq(uint8(jm.status(b)), uint8(IJobMarket.JobStatus.Created));
         warpToNextEpoch();
         commitAs(bob, b, 1.5 ether, 1.5 ether);
@@ -365,7 +365,7 @@ contract JobMarketAuctionTest is JobMarketBase {
         jm.finalizeEpoch(1);
         assertEq(uint8(jm.status(b)), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(jm.getJob(b).scheduledEpoch, 1);
-        assertEq(jm.getJob(b).pricePaid, 1 ether);
+        assertEq(pricePaidOf(b), 1 ether);
     }
 
     function test_finalizeEpoch_lateFinalisationOfOldEpoch() public {
@@ -475,7 +475,7 @@ contract JobMarketAuctionTest is JobMarketBase {
             IJobMarket.Job memory j = jm.getJob(ids[i]);
             if (win[i]) {
                 assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Scheduled));
-                assertEq(j.pricePaid, price);
+                assertEq(pricePaidOf(ids[i]), price);
                 assertLe(price, bids[i]);
             } else {
                 assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Created));

@@ -247,13 +247,20 @@ abstract contract JobMarketBase is BaseTest {
         jm.assignCohort(jobId, keccak256("root"), 20, "bafy-cohort", aggregator);
     }
 
-    function reportedJob(address customer) internal returns (uint256 jobId) {
+    function committedJob(address customer) internal returns (uint256 jobId) {
         jobId = assignedJob(customer);
         vm.prank(attestation);
         jm.markCommitted(jobId);
+    }
+
+    function attestedJob(address customer) internal returns (uint256 jobId) {
+        jobId = committedJob(customer);
         vm.prank(attestation);
         jm.markAttested(jobId);
-        vm.prank(settlement);
-        jm.markReported(jobId);
+    }
+
+    /// @dev The clearing price a Scheduled (or later) job paid: that of the epoch it was scheduled in.
+    function pricePaidOf(uint256 jobId) internal view returns (uint256) {
+        return jm.epochInfo(jm.getJob(jobId).scheduledEpoch).clearingPrice;
     }
 }

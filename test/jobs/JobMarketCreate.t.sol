@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
-import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 
 contract JobMarketCreateTest is JobMarketBase {
     function _expectNoChange(IJobMarket.JobSpec memory s, bytes memory err) internal {
@@ -46,7 +45,6 @@ contract JobMarketCreateTest is JobMarketBase {
         IJobMarket.Job memory j = jm.getJob(id);
         assertEq(j.customer, alice);
         assertEq(j.algorithmId, algorithmId);
-        assertEq(j.schema, SCHEMA);
         assertEq(j.minDevices, 10);
         assertEq(j.maxDevices, MAX_DEVICES);
         assertEq(j.rewardPerDevice, REWARD);
@@ -54,10 +52,12 @@ contract JobMarketCreateTest is JobMarketBase {
         assertEq(j.maxStdError, 0.05e18);
         assertEq(j.escrow, budget);
         assertEq(j.deadline, block.timestamp + 7 days);
-        assertEq(j.createdAt, block.timestamp);
-        assertEq(j.fees.royalty, 500);
-        assertEq(j.durations.commit, 2 hours);
-        assertEq(jm.encryptionKeyOf(id), encKey());
+        assertEq(j.scheduledEpoch, 0);
+        assertEq(j.distributor, address(0));
+        assertEq(j.aggregator, address(0));
+        assertEq(j.cohortRoot, bytes32(0));
+        assertEq(j.royaltyBps, 500);
+        assertEq(j.commitDuration, 2 hours);
     }
 
     function test_createJob_withLicencePaysNoUseFee() public {
@@ -91,6 +91,25 @@ contract JobMarketCreateTest is JobMarketBase {
         IJobMarket.JobSpec memory s = defaultSpec();
         s.algorithmId = 99;
         _expectNoChange(s, abi.encodeWithSelector(IJobMarket.JobMarketAlgorithmNotListed.selector, 99));
+    }
+
+    function test_createJob_revertsOnAlgorithmZero() public {
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.algorithmId = 0;
+        _expectNoChange(s, abi.encodeWithSelector(IJobMarket.JobMarketAlgorithmNotListed.selector, 0));
+    }
+
+    /// @dev maxStdError is a uint96 in the spec and in storage: its full range round-trips.
+    function test_createJob_storesFullRangeMaxStdError() public {
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.maxStdError = type(uint96).max;
+        vm.prank(alice);
+        uint256 id = jm.createJob(s);
+        assertEq(jm.getJob(id).maxStdError, type(uint96).max);
+        s.maxStdError = 0;
+        vm.prank(alice);
+        id = jm.createJob(s);
+        assertEq(jm.getJob(id).maxStdError, 0);
     }
 
     function test_createJob_revertsOnDeprecatedAlgorithm() public {
@@ -163,11 +182,12 @@ contract JobMarketCreateTest is JobMarketBase {
                 IERC20Errors.ERC20InsufficientAllowance.selector,
                 address(jm),
                 10 ether,
-                defaultBudget()
+                defaultBudget() + USE_PRICE
             )
         );
     }
 
+    /// @dev Escrow and per-use price are pulled in one transfer: an allowance covering only the budget fails.
     function test_createJob_revertsOnInsufficientAllowanceForUseFee() public {
         vm.prank(alice);
         token.approve(address(jm), defaultBudget());
@@ -176,19 +196,22 @@ contract JobMarketCreateTest is JobMarketBase {
             abi.encodeWithSelector(
                 IERC20Errors.ERC20InsufficientAllowance.selector,
                 address(jm),
-                0,
-                USE_PRICE
+                defaultBudget(),
+                defaultBudget() + USE_PRICE
             )
         );
     }
 
     /// @dev The marketplace reports a use price of USE_PRICE but its payUse pulls only 1 ether (real price changed
-    ///      to 1 ether, getAlgorithm answer mocked): JobMarket's balance check rejects the mismatch.
+    ///      to 1 ether, useTerms answer mocked): JobMarket's balance check rejects the mismatch.
     function test_createJob_revertsWhenMarketPullsWrongAmount() public {
-        IAlgorithmMarketplace.Algorithm memory a = market.getAlgorithm(algorithmId);
         vm.prank(developer);
         market.updatePrices(algorithmId, 1 ether, 100 ether);
-        vm.mockCall(address(market), abi.encodeCall(market.getAlgorithm, (algorithmId)), abi.encode(a));
+        vm.mockCall(
+            address(market),
+            abi.encodeCall(market.useTerms, (algorithmId, alice)),
+            abi.encode(true, SCHEMA, USE_PRICE)
+        );
         _expectNoChange(
             defaultSpec(),
             abi.encodeWithSelector(IJobMarket.JobMarketUsePaymentMismatch.selector, USE_PRICE, 1 ether)
@@ -198,8 +221,6 @@ contract JobMarketCreateTest is JobMarketBase {
     function test_getJob_revertsOnUnknown() public {
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 7));
         jm.getJob(7);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 7));
-        jm.encryptionKeyOf(7);
         assertEq(uint8(jm.status(7)), 0);
         assertEq(jm.escrowOf(7), 0);
     }
@@ -247,6 +268,15 @@ contract JobMarketCreateTest is JobMarketBase {
         assertEq(jm.escrowOf(id), expected);
         assertEq(token.balanceOf(address(jm)), expected);
         assertEq(before - token.balanceOf(alice), expected + USE_PRICE);
-        assertEq(jm.getJob(id).fees.protocol, b[4]);
+        assertEq(jm.getJob(id).protocolFeeBps, b[4]);
+    }
+
+    function test_createJob_revertsWhenBudgetExceedsUint96() public {
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.maxDevices = type(uint32).max;
+        s.rewardPerDevice = type(uint96).max;
+        uint256 budget = jm.budgetOf(s.maxDevices, s.rewardPerDevice);
+        assertGt(budget, type(uint96).max);
+        _expectNoChange(s, abi.encodeWithSelector(IJobMarket.JobMarketBudgetTooLarge.selector, budget));
     }
 }

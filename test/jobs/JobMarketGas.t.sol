@@ -22,7 +22,7 @@ contract JobMarketGasTest is JobMarketBase {
         jm.finalizeEpoch(1);
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(uint8(jm.status(ids[3])), uint8(IJobMarket.JobStatus.Scheduled));
-        assertEq(jm.getJob(ids[1]).pricePaid, 7 ether);
+        assertEq(pricePaidOf(ids[1]), 7 ether);
         vm.prank(distributor);
         jm.assignCohort(
             ids[1],
@@ -36,5 +36,24 @@ contract JobMarketGasTest is JobMarketBase {
         jm.timeout(ids[1]);
         jm.timeout(warm);
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Expired));
+    }
+
+    /// @dev The settlement module's single call: a paid success (pays the module and refunds the rest) and a
+    ///      failure with nothing paid (refunds everything).
+    function test_gas_settleSuccessAndFailure() public {
+        uint256 a = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(a);
+        vm.prank(settlement);
+        jm.settle(a, 50 ether, true, bytes32(0));
+        assertEq(uint8(jm.status(a)), uint8(IJobMarket.JobStatus.Settled));
+        assertEq(token.balanceOf(settlement), 50 ether);
+        warpToNextEpoch();
+        uint256 b = attestedJob(bob);
+        uint256 bobBefore = token.balanceOf(bob);
+        vm.prank(settlement);
+        jm.settle(b, 0, false, "quorum");
+        assertEq(uint8(jm.status(b)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(token.balanceOf(bob) - bobBefore, escrow);
+        assertEq(token.balanceOf(address(jm)), 0);
     }
 }

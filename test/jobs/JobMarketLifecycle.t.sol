@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Vm} from "forge-std/Test.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
@@ -27,7 +28,6 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Assigned));
         assertEq(j.cohortRoot, ROOT);
         assertEq(j.deviceCount, 20);
-        assertEq(j.cohortCid, "bafy-cohort");
         assertEq(j.distributor, distributor);
         assertEq(j.aggregator, aggregator);
         assertEq(j.deadline, block.timestamp + 2 hours);
@@ -205,64 +205,34 @@ contract JobMarketLifecycleTest is JobMarketBase {
         );
         vm.prank(attestation);
         jm.markAttested(id);
-        vm.expectEmit(true, true, true, true);
+
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint256 before = token.balanceOf(alice);
+        vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.JobStatusChanged(
             id,
             IJobMarket.JobStatus.Attested,
             IJobMarket.JobStatus.Reported,
-            uint64(block.timestamp + 1 hours)
+            deadline
         );
-        vm.prank(settlement);
-        jm.markReported(id);
-
-        vm.expectEmit(true, true, true, true);
-        emit IJobMarket.EscrowPaid(id, developer, 5 ether);
-        vm.prank(settlement);
-        jm.pay(id, developer, 5 ether);
-        vm.prank(settlement);
-        jm.pay(id, settlement, 60 ether);
-        assertEq(jm.escrowOf(id), escrow - 65 ether);
-        assertEq(token.balanceOf(settlement), 60 ether);
-
-        uint256 before = token.balanceOf(alice);
-        vm.expectEmit(true, true, true, true);
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowPaid(id, settlement, 65 ether);
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Settled,
+            deadline
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - 65 ether);
         vm.prank(settlement);
-        jm.markSettled(id);
+        jm.settle(id, 65 ether, true, bytes32(0));
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Settled));
         assertEq(jm.escrowOf(id), 0);
+        assertEq(token.balanceOf(settlement), 65 ether);
         assertEq(token.balanceOf(alice) - before, escrow - 65 ether);
         assertEq(token.balanceOf(address(jm)), 0);
-    }
-
-    function test_pay_revertsAboveEscrowAndZeroRecipient() public {
-        uint256 id = reportedJob(alice);
-        uint256 escrow = jm.escrowOf(id);
-        vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
-        );
-        vm.prank(settlement);
-        jm.pay(id, bob, escrow + 1);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketZeroAddress.selector));
-        vm.prank(settlement);
-        jm.pay(id, address(0), 1);
-        vm.prank(settlement);
-        jm.pay(id, bob, escrow);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, 0, 1));
-        vm.prank(settlement);
-        jm.pay(id, bob, 1);
-        assertEq(jm.escrowOf(id), 0);
-    }
-
-    function test_refund_returnsRemainingEscrow() public {
-        uint256 id = reportedJob(alice);
-        uint256 escrow = jm.escrowOf(id);
-        uint256 before = token.balanceOf(alice);
-        vm.prank(settlement);
-        jm.refund(id);
-        assertEq(token.balanceOf(alice) - before, escrow);
-        assertEq(jm.escrowOf(id), 0);
-        assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Reported));
     }
 
     function test_hooks_revertForUnauthorisedCallers() public {
@@ -274,15 +244,9 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.expectRevert(errBob);
         jm.markAttested(id);
         vm.expectRevert(errBob);
-        jm.markReported(id);
-        vm.expectRevert(errBob);
-        jm.markSettled(id);
-        vm.expectRevert(errBob);
         jm.markFailed(id, "x");
         vm.expectRevert(errBob);
-        jm.pay(id, bob, 1);
-        vm.expectRevert(errBob);
-        jm.refund(id);
+        jm.settle(id, 1, true, bytes32(0));
         vm.stopPrank();
         // the settlement module cannot drive attestation hooks and vice versa
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement));
@@ -290,7 +254,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         jm.markCommitted(id);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, attestation));
         vm.prank(attestation);
-        jm.pay(id, attestation, 1);
+        jm.settle(id, 1, true, bytes32(0));
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Assigned));
     }
 
@@ -319,19 +283,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         jm.markAttested(id);
         vm.expectRevert(err);
         vm.prank(settlement);
-        jm.markReported(id);
-        vm.expectRevert(err);
-        vm.prank(settlement);
-        jm.markSettled(id);
-        vm.expectRevert(err);
-        vm.prank(settlement);
         jm.markFailed(id, "x");
         vm.expectRevert(err);
         vm.prank(settlement);
-        jm.pay(id, bob, 1);
-        vm.expectRevert(err);
-        vm.prank(settlement);
-        jm.refund(id);
+        jm.settle(id, 1, true, bytes32(0));
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 99));
         vm.prank(attestation);
         jm.markCommitted(99);
@@ -347,7 +302,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
     }
 
     function test_markFailed_refundsFromEveryRunningPhase() public {
-        for (uint256 phase = 0; phase < 4; ++phase) {
+        for (uint256 phase = 0; phase < 3; ++phase) {
             warpToNextEpoch();
             uint256 id = assignedJob(alice);
             if (phase >= 1) {
@@ -357,10 +312,6 @@ contract JobMarketLifecycleTest is JobMarketBase {
             if (phase >= 2) {
                 vm.prank(attestation);
                 jm.markAttested(id);
-            }
-            if (phase >= 3) {
-                vm.prank(settlement);
-                jm.markReported(id);
             }
             uint256 escrow = jm.escrowOf(id);
             uint256 before = token.balanceOf(alice);
@@ -373,6 +324,480 @@ contract JobMarketLifecycleTest is JobMarketBase {
             assertEq(jm.escrowOf(id), 0);
         }
         assertEq(token.balanceOf(address(jm)), 0);
+    }
+
+    function test_markFailed_revertsOnceSettledOrFailed() public {
+        uint256 id = attestedJob(alice);
+        vm.prank(settlement);
+        jm.settle(id, 1 ether, true, bytes32(0));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Settled
+            )
+        );
+        vm.prank(settlement);
+        jm.markFailed(id, "late");
+        warpToNextEpoch();
+        uint256 f = attestedJob(alice);
+        vm.prank(attestation);
+        jm.markFailed(f, "quorum");
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, f, IJobMarket.JobStatus.Failed)
+        );
+        vm.prank(settlement);
+        jm.markFailed(f, "again");
+        assertEq(token.balanceOf(address(jm)), 0);
+    }
+
+    // ---------------------------------------------------------------- settle
+
+    /// @dev Balances and job state that a rejected `settle` must leave untouched.
+    struct Snapshot {
+        uint256 market;
+        uint256 module;
+        uint256 customer;
+        bytes job;
+    }
+
+    function _snap(uint256 id) internal view returns (Snapshot memory s) {
+        s.market = token.balanceOf(address(jm));
+        s.module = token.balanceOf(settlement);
+        s.customer = token.balanceOf(alice);
+        s.job = abi.encode(jm.getJob(id));
+    }
+
+    function _assertUnchanged(uint256 id, Snapshot memory s) internal view {
+        assertEq(token.balanceOf(address(jm)), s.market, "market balance");
+        assertEq(token.balanceOf(settlement), s.module, "module balance");
+        assertEq(token.balanceOf(alice), s.customer, "customer balance");
+        assertEq(abi.encode(jm.getJob(id)), s.job, "job");
+    }
+
+    function _expectSettleRevert(address who, uint256 id, uint256 amount, bytes memory err) internal {
+        Snapshot memory s = _snap(id);
+        vm.expectRevert(err);
+        vm.prank(who);
+        jm.settle(id, amount, true, bytes32(0));
+        _assertUnchanged(id, s);
+    }
+
+    /// @dev Logs emitted by the JobMarket itself since `vm.recordLogs`.
+    function _marketLogs() internal returns (Vm.Log[] memory out) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 n;
+        for (uint256 i = 0; i < logs.length; ++i) if (logs[i].emitter == address(jm)) ++n;
+        out = new Vm.Log[](n);
+        n = 0;
+        for (uint256 i = 0; i < logs.length; ++i) if (logs[i].emitter == address(jm)) out[n++] = logs[i];
+    }
+
+    function test_settle_revertsForAnyoneButTheSettlementModule() public {
+        uint256 id = attestedJob(alice);
+        address[6] memory callers = [alice, bob, attestation, distributor, aggregator, governance];
+        for (uint256 i = 0; i < callers.length; ++i) {
+            _expectSettleRevert(
+                callers[i],
+                id,
+                1 ether,
+                abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, callers[i])
+            );
+        }
+    }
+
+    function test_settle_revertsWhenSettlementModuleUnset() public {
+        uint256 id = attestedJob(alice);
+        bytes32 role = jm.SETTLEMENT_MODULE();
+        vm.prank(governance);
+        jm.setModule(role, address(0));
+        _expectSettleRevert(
+            settlement,
+            id,
+            0,
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+        );
+        // the zero address never passes as the unset module
+        _expectSettleRevert(
+            address(0),
+            id,
+            0,
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, address(0))
+        );
+    }
+
+    /// @dev Governance replaces the settlement module mid-job: the old one is locked out, the new one settles
+    ///      and is the one paid.
+    function test_settle_paysTheCurrentModule() public {
+        uint256 id = attestedJob(alice);
+        address next = makeAddr("settlementModuleV2");
+        bytes32 role = jm.SETTLEMENT_MODULE();
+        vm.prank(governance);
+        jm.setModule(role, next);
+        _expectSettleRevert(
+            settlement,
+            id,
+            1 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowPaid(id, next, 4 ether);
+        vm.prank(next);
+        jm.settle(id, 4 ether, true, bytes32(0));
+        assertEq(token.balanceOf(next), 4 ether);
+        assertEq(token.balanceOf(settlement), 0);
+    }
+
+    function _expectSettleStatusRevert(uint256 id, IJobMarket.JobStatus s) internal {
+        assertEq(uint8(jm.status(id)), uint8(s));
+        _expectSettleRevert(
+            settlement,
+            id,
+            0,
+            abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, s)
+        );
+    }
+
+    function test_settle_revertsOnEveryNonAttestedStatus() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 42));
+        vm.prank(settlement);
+        jm.settle(42, 0, true, bytes32(0));
+
+        _expectSettleStatusRevert(createJobAs(alice), IJobMarket.JobStatus.Created);
+        uint256 bidding = createJobAs(alice);
+        commitAs(alice, bidding, 2 ether, 2 ether);
+        _expectSettleStatusRevert(bidding, IJobMarket.JobStatus.Bidding);
+        uint256 cancelled = createJobAs(alice);
+        vm.prank(alice);
+        jm.withdrawJob(cancelled);
+        _expectSettleStatusRevert(cancelled, IJobMarket.JobStatus.Cancelled);
+
+        warpToNextEpoch();
+        _expectSettleStatusRevert(scheduledJob(alice), IJobMarket.JobStatus.Scheduled);
+        warpToNextEpoch();
+        _expectSettleStatusRevert(assignedJob(alice), IJobMarket.JobStatus.Assigned);
+        warpToNextEpoch();
+        _expectSettleStatusRevert(committedJob(alice), IJobMarket.JobStatus.Committed);
+
+        warpToNextEpoch();
+        uint256 settled = attestedJob(alice);
+        vm.prank(settlement);
+        jm.settle(settled, 1 ether, true, bytes32(0));
+        _expectSettleStatusRevert(settled, IJobMarket.JobStatus.Settled);
+
+        warpToNextEpoch();
+        uint256 failed = attestedJob(alice);
+        vm.prank(settlement);
+        jm.settle(failed, 0, false, "quality");
+        _expectSettleStatusRevert(failed, IJobMarket.JobStatus.Failed);
+
+        warpToNextEpoch();
+        uint256 marked = attestedJob(alice);
+        vm.prank(attestation);
+        jm.markFailed(marked, "quorum");
+        _expectSettleStatusRevert(marked, IJobMarket.JobStatus.Failed);
+
+        warpToNextEpoch();
+        uint256 expired = attestedJob(alice);
+        vm.warp(block.timestamp + 1 hours + 1);
+        jm.timeout(expired);
+        _expectSettleStatusRevert(expired, IJobMarket.JobStatus.Expired);
+        // the settled, failed, expired and cancelled jobs hold nothing; the five live ones their budget (and the
+        // Bidding job its deposit)
+        assertEq(token.balanceOf(address(jm)), 5 * defaultBudget() + 2 ether);
+    }
+
+    function test_settle_revertsAfterTheReportDeadline() public {
+        uint256 id = attestedJob(alice);
+        uint64 deadline = jm.getJob(id).deadline;
+        assertEq(deadline, block.timestamp + 1 hours);
+        vm.warp(uint256(deadline) + 1);
+        _expectSettleRevert(
+            settlement,
+            id,
+            1 ether,
+            abi.encodeWithSelector(IJobMarket.JobMarketDeadlinePassed.selector, id, deadline)
+        );
+    }
+
+    function test_settle_succeedsAtTheReportDeadline() public {
+        uint256 id = attestedJob(alice);
+        vm.warp(jm.getJob(id).deadline);
+        vm.prank(settlement);
+        jm.settle(id, 1 ether, true, bytes32(0));
+        assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Settled));
+        // a settled job cannot time out afterwards
+        vm.warp(block.timestamp + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                id,
+                IJobMarket.JobStatus.Settled
+            )
+        );
+        jm.timeout(id);
+    }
+
+    function test_settle_revertsAboveEscrow() public {
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        assertEq(escrow, defaultBudget());
+        _expectSettleRevert(
+            settlement,
+            id,
+            escrow + 1,
+            abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
+        );
+        _expectSettleRevert(
+            settlement,
+            id,
+            type(uint256).max,
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInsufficientEscrow.selector,
+                id,
+                escrow,
+                type(uint256).max
+            )
+        );
+        // other jobs' escrow is not reachable: the market holds more than this job's escrow
+        warpToNextEpoch();
+        createJobAs(bob);
+        assertGt(token.balanceOf(address(jm)), escrow);
+        _expectSettleRevert(
+            settlement,
+            id,
+            escrow + 1,
+            abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
+        );
+    }
+
+    function test_settle_successPaysModuleAndRefundsCustomer() public {
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        uint256 amount = 42 ether;
+        uint64 deadline = jm.getJob(id).deadline;
+        uint256 customerBefore = token.balanceOf(alice);
+        uint256 marketBefore = token.balanceOf(address(jm));
+
+        vm.recordLogs();
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            deadline
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowPaid(id, settlement, amount);
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Settled,
+            deadline
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
+        vm.prank(settlement);
+        jm.settle(id, amount, true, "ignored-on-success");
+        assertEq(_marketLogs().length, 4, "exactly four JobMarket events");
+
+        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(alice), customerBefore + escrow - amount);
+        assertEq(token.balanceOf(address(jm)), marketBefore - escrow);
+        IJobMarket.Job memory j = jm.getJob(id);
+        assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Settled));
+        assertEq(j.escrow, 0);
+        assertEq(j.deadline, deadline);
+        assertEq(jm.escrowOf(id), 0);
+        assertEq(jm.settlementTerms(id).escrow, 0);
+    }
+
+    function test_settle_failureRefundsRestWithReason() public {
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        uint256 amount = 7 ether; // e.g. what the module keeps for the nodes that did their part
+        uint64 deadline = jm.getJob(id).deadline;
+        uint256 customerBefore = token.balanceOf(alice);
+
+        vm.recordLogs();
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Attested,
+            IJobMarket.JobStatus.Reported,
+            deadline
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowPaid(id, settlement, amount);
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobFailed(id, "stderr", escrow - amount);
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.JobStatusChanged(
+            id,
+            IJobMarket.JobStatus.Reported,
+            IJobMarket.JobStatus.Failed,
+            deadline
+        );
+        vm.expectEmit(true, true, true, true, address(jm));
+        emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
+        vm.prank(settlement);
+        jm.settle(id, amount, false, "stderr");
+        assertEq(_marketLogs().length, 5, "exactly five JobMarket events");
+
+        assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(jm.escrowOf(id), 0);
+        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(alice), customerBefore + escrow - amount);
+        assertEq(token.balanceOf(address(jm)), 0);
+    }
+
+    function test_settle_zeroAmountRefundsEverythingWithoutPayment() public {
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        uint256 customerBefore = token.balanceOf(alice);
+        vm.recordLogs();
+        vm.prank(settlement);
+        jm.settle(id, 0, false, "no-result");
+        Vm.Log[] memory logs = _marketLogs();
+        assertEq(logs.length, 4, "Reported, JobFailed, Failed, EscrowRefunded");
+        for (uint256 i = 0; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != IJobMarket.EscrowPaid.selector, "no EscrowPaid for 0");
+        }
+        assertEq(logs[1].topics[0], IJobMarket.JobFailed.selector);
+        (bytes32 reason, uint256 refunded) = abi.decode(logs[1].data, (bytes32, uint256));
+        assertEq(reason, "no-result");
+        assertEq(refunded, escrow);
+        assertEq(logs[3].topics[0], IJobMarket.EscrowRefunded.selector);
+        assertEq(token.balanceOf(settlement), 0);
+        assertEq(token.balanceOf(alice), customerBefore + escrow);
+        assertEq(token.balanceOf(address(jm)), 0);
+        assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
+    }
+
+    function test_settle_fullEscrowPaysModuleWithoutRefund() public {
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        uint256 customerBefore = token.balanceOf(alice);
+        vm.recordLogs();
+        vm.prank(settlement);
+        jm.settle(id, escrow, true, bytes32(0));
+        Vm.Log[] memory logs = _marketLogs();
+        assertEq(logs.length, 3, "Reported, EscrowPaid, Settled");
+        assertEq(logs[1].topics[0], IJobMarket.EscrowPaid.selector);
+        for (uint256 i = 0; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != IJobMarket.EscrowRefunded.selector, "no EscrowRefunded for 0");
+        }
+        assertEq(token.balanceOf(settlement), escrow);
+        assertEq(token.balanceOf(alice), customerBefore);
+        assertEq(token.balanceOf(address(jm)), 0);
+        assertEq(jm.escrowOf(id), 0);
+        assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Settled));
+    }
+
+    function test_fuzz_settle_conservesTokens(uint256 amount, bool success, bytes32 reason) public {
+        uint256 other = createJobAs(bob); // another job's escrow stays put
+        uint256 id = attestedJob(alice);
+        uint256 escrow = jm.escrowOf(id);
+        amount = bound(amount, 0, escrow);
+        uint256 marketBefore = token.balanceOf(address(jm));
+        uint256 customerBefore = token.balanceOf(alice);
+        uint256 supply = token.totalSupply();
+        vm.prank(settlement);
+        jm.settle(id, amount, success, reason);
+        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(alice) - customerBefore, escrow - amount);
+        assertEq(marketBefore - token.balanceOf(address(jm)), escrow);
+        assertEq(token.balanceOf(address(jm)), jm.escrowOf(other));
+        assertEq(token.totalSupply(), supply);
+        assertEq(jm.escrowOf(id), 0);
+        assertEq(
+            uint8(jm.status(id)),
+            uint8(success ? IJobMarket.JobStatus.Settled : IJobMarket.JobStatus.Failed)
+        );
+    }
+
+    // ---------------------------------------------------------------- module views
+
+    function test_attestationTerms_followTheJob() public {
+        uint256 id = createJobAs(alice);
+        (IJobMarket.JobStatus st, address agg, uint32 dur) = jm.attestationTerms(id);
+        assertEq(uint8(st), uint8(IJobMarket.JobStatus.Created));
+        assertEq(agg, address(0));
+        assertEq(dur, 1 hours);
+        warpToNextEpoch();
+        uint256 a = assignedJob(alice);
+        (st, agg, dur) = jm.attestationTerms(a);
+        assertEq(uint8(st), uint8(IJobMarket.JobStatus.Assigned));
+        assertEq(agg, aggregator);
+        assertEq(dur, defaultDurations().attestation);
+        vm.prank(attestation);
+        jm.markCommitted(a);
+        (st, agg, ) = jm.attestationTerms(a);
+        assertEq(uint8(st), uint8(IJobMarket.JobStatus.Committed));
+        assertEq(agg, aggregator);
+    }
+
+    function test_attestationTerms_customDuration() public {
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.durations.attestation = 3 hours;
+        vm.prank(alice);
+        uint256 id = jm.createJob(s);
+        (, , uint32 dur) = jm.attestationTerms(id);
+        assertEq(dur, 3 hours);
+    }
+
+    /// @dev attestationTerms never reverts (the attestation module checks the status itself): an unknown id
+    ///      reads as status None with no aggregator.
+    function test_attestationTerms_unknownJobReadsNone() public view {
+        (IJobMarket.JobStatus st, address agg, uint32 dur) = jm.attestationTerms(12345);
+        assertEq(uint8(st), uint8(IJobMarket.JobStatus.None));
+        assertEq(agg, address(0));
+        assertEq(dur, 0);
+    }
+
+    function test_settlementTerms_matchTheJob() public {
+        uint256 id = attestedJob(alice);
+        IJobMarket.SettlementTerms memory t = jm.settlementTerms(id);
+        IJobMarket.Job memory j = jm.getJob(id);
+        assertEq(uint8(t.status), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(t.deadline, j.deadline);
+        assertEq(t.deadline, block.timestamp + 1 hours);
+        assertEq(t.maxDevices, MAX_DEVICES);
+        assertEq(t.deviceCount, 20);
+        assertEq(t.minParticipants, 8);
+        assertEq(t.rewardPerDevice, REWARD);
+        assertEq(t.algorithmId, algorithmId);
+        assertEq(t.escrow, defaultBudget());
+        assertEq(abi.encode(t.fees), abi.encode(defaultParams().fees));
+        assertEq(t.distributor, distributor);
+        assertEq(t.aggregator, aggregator);
+    }
+
+    function test_settlementTerms_beforeAssignmentAndAfterSettlement() public {
+        uint256 id = createJobAs(alice);
+        IJobMarket.SettlementTerms memory t = jm.settlementTerms(id);
+        assertEq(uint8(t.status), uint8(IJobMarket.JobStatus.Created));
+        assertEq(t.deviceCount, 0);
+        assertEq(t.distributor, address(0));
+        assertEq(t.aggregator, address(0));
+        assertEq(t.escrow, defaultBudget());
+        warpToNextEpoch();
+        uint256 s = attestedJob(bob);
+        vm.prank(settlement);
+        jm.settle(s, 3 ether, true, bytes32(0));
+        t = jm.settlementTerms(s);
+        assertEq(uint8(t.status), uint8(IJobMarket.JobStatus.Settled));
+        assertEq(t.escrow, 0);
+        assertEq(t.aggregator, aggregator);
+    }
+
+    function test_settlementTerms_revertsForUnknownJob() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 0));
+        jm.settlementTerms(0);
+        createJobAs(alice);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 2));
+        jm.settlementTerms(2);
     }
 
     // ---------------------------------------------------------------- timeout
@@ -420,23 +845,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         _expire(assignedJob(alice), IJobMarket.JobStatus.Assigned);
     }
 
-    function test_timeout_committedAttestedReported() public {
-        uint256 id = assignedJob(alice);
-        vm.prank(attestation);
-        jm.markCommitted(id);
-        _expire(id, IJobMarket.JobStatus.Committed);
+    function test_timeout_committedAttested() public {
+        _expire(committedJob(alice), IJobMarket.JobStatus.Committed);
         warpToNextEpoch();
-        id = assignedJob(alice);
-        vm.prank(attestation);
-        jm.markCommitted(id);
-        vm.prank(attestation);
-        jm.markAttested(id);
-        _expire(id, IJobMarket.JobStatus.Attested);
-        warpToNextEpoch();
-        id = reportedJob(alice);
-        vm.prank(settlement);
-        jm.pay(id, bob, 10 ether);
-        _expire(id, IJobMarket.JobStatus.Reported);
+        _expire(attestedJob(alice), IJobMarket.JobStatus.Attested);
     }
 
     function test_timeout_revertsWhileBiddingAndOnUnknownOrTerminal() public {

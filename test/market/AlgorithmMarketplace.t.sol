@@ -158,6 +158,118 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         assertFalse(market.isListed(7));
     }
 
+    // ------------------------------------------------------------------ useTerms / developerOf
+
+    function _assertTerms(
+        uint256 id,
+        address customer,
+        bool listed,
+        bytes32 schema,
+        uint256 due
+    ) internal view {
+        (bool isListed_, bytes32 sch, uint256 d) = market.useTerms(id, customer);
+        assertEq(isListed_, listed, "listed");
+        assertEq(sch, schema, "schema");
+        assertEq(d, due, "usePriceDue");
+    }
+
+    function test_useTerms_listedAlgorithm() public {
+        uint256 id = _list(alice, 0, 3 ether, 30 ether);
+        _assertTerms(id, bob, true, SCHEMA, 3 ether);
+        // the developer itself holds no licence: it owes the use price like anyone else
+        _assertTerms(id, alice, true, SCHEMA, 3 ether);
+        assertTrue(market.isListed(id));
+    }
+
+    function test_useTerms_unknownIdNeverReverts() public {
+        _assertTerms(0, bob, false, bytes32(0), 0);
+        _assertTerms(1, bob, false, bytes32(0), 0);
+        uint256 id = _list(alice, 0, 3 ether, 30 ether);
+        _assertTerms(id + 1, bob, false, bytes32(0), 0);
+        _assertTerms(type(uint256).max, bob, false, bytes32(0), 0);
+    }
+
+    function test_useTerms_deprecatedIsNotListed() public {
+        uint256 id = _list(alice, 0, 3 ether, 30 ether);
+        vm.prank(bob);
+        market.buyLicence(id, 30 ether);
+        vm.prank(alice);
+        market.deprecate(id);
+        assertFalse(market.isListed(id));
+        // schema and price stay readable; a licence holder still owes nothing
+        _assertTerms(id, carol, false, SCHEMA, 3 ether);
+        _assertTerms(id, bob, false, SCHEMA, 0);
+    }
+
+    function test_useTerms_licenceHolderPaysNothing() public {
+        uint256 id = _list(alice, 0, 3 ether, 30 ether);
+        vm.prank(bob);
+        market.buyLicence(id, 30 ether);
+        _assertTerms(id, bob, true, SCHEMA, 0);
+        _assertTerms(id, carol, true, SCHEMA, 3 ether);
+        // the licence is per algorithm: a child version is owed in full
+        bytes32 tuned = sha256("tuned"); // before the prank: the precompile call would consume it
+        vm.prank(publisher);
+        uint256 child = market.publishChildVersion(id, dave, CID, tuned);
+        _assertTerms(child, bob, true, SCHEMA, 3 ether);
+    }
+
+    function test_useTerms_followsPriceUpdates() public {
+        uint256 id = _list(alice, 0, 3 ether, 30 ether);
+        vm.prank(alice);
+        market.updatePrices(id, 0, 30 ether);
+        _assertTerms(id, bob, true, SCHEMA, 0);
+        vm.prank(alice);
+        market.updatePrices(id, 7 ether, 30 ether);
+        _assertTerms(id, bob, true, SCHEMA, 7 ether);
+    }
+
+    function test_fuzz_useTerms_matchesGetAlgorithm(uint256 usePrice, bool licensed, bool deprecated) public {
+        usePrice = bound(usePrice, 0, 1_000 ether);
+        uint256 id = _list(alice, 0, usePrice, 1 ether);
+        if (licensed) {
+            vm.prank(bob);
+            market.buyLicence(id, 1 ether);
+        }
+        if (deprecated) {
+            vm.prank(alice);
+            market.deprecate(id);
+        }
+        IAlgorithmMarketplace.Algorithm memory a = market.getAlgorithm(id);
+        (bool listed, bytes32 schema, uint256 due) = market.useTerms(id, bob);
+        assertEq(listed, market.isListed(id));
+        assertEq(listed, !deprecated);
+        assertEq(schema, a.schema);
+        assertEq(due, market.hasLicence(bob, id) ? 0 : a.usePrice);
+        assertEq(due, licensed ? 0 : usePrice);
+    }
+
+    function test_developerOf_returnsDeveloper() public {
+        uint256 id = _list(alice, 0, 1, 2);
+        assertEq(market.developerOf(id), alice);
+        bytes32 tuned = sha256("tuned"); // before the prank: the precompile call would consume it
+        vm.prank(publisher);
+        uint256 child = market.publishChildVersion(id, bob, CID, tuned);
+        assertEq(market.developerOf(child), bob);
+        // deprecation does not change who receives royalties
+        vm.prank(alice);
+        market.deprecate(id);
+        assertEq(market.developerOf(id), alice);
+        assertEq(market.developerOf(id), market.getAlgorithm(id).developer);
+    }
+
+    function test_developerOf_revertsOnUnknownId() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 0)
+        );
+        market.developerOf(0);
+        _list(alice, 0, 1, 2);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 2)
+        );
+        market.developerOf(2);
+    }
+
     // ------------------------------------------------------------------ updatePrices / deprecate
 
     function test_updatePrices_changesPricesAndEmits() public {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {LifecycleFixture, TestMerkle} from "./LifecycleFixture.sol";
+import {LifecycleFixture} from "./LifecycleFixture.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
@@ -18,41 +18,50 @@ contract LifecycleTest is LifecycleFixture {
         uint256 escrow = jm.escrowOf(jobId);
         assertEq(escrow, jm.budgetOf(MAX_DEVICES, REWARD));
 
+        // Unanimous quorum: the aggregator's reveal (the last one) attests the job; no finalize call.
         attestWith(jobId, AGG, honestVotes(AGG));
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Attested));
         address[] memory atts = attestorsOf(jobId);
         assertEq(atts.length, Q);
 
         // 16 participants, each paid 1.5 DML (≤ reward per device).
-        (address[] memory devices, bytes32[] memory leaves) = payoutLeaves(16, 1.5 ether);
-        bytes32 root = TestMerkle.root(leaves);
-        uint256[] memory before = new uint256[](Q);
-        for (uint256 i = 0; i < Q; ++i) before[i] = token.balanceOf(atts[i]);
-        uint256 treasuryBefore = token.balanceOf(treasury);
-        uint256 devBefore = token.balanceOf(developer);
-
+        Payouts memory p = payouts(16, 1.5 ether);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(root, 24 ether, 16, true));
+        settlement.report(jobId, reportInput(p.root, 24 ether, 16, true));
 
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
         assertEq(jm.escrowOf(jobId), 0);
-        assertEq(token.balanceOf(address(settlement)), 24 ether);
+        uint256 fees = ledgerFees(Q, true) + fee(250);
+        assertEq(token.balanceOf(address(settlement)), 24 ether + fees);
+        // The customer paid the use price, the clearing price (reserve) and the escrow, and got the rest back.
+        assertEq(customerStart - token.balanceOf(customer), USE_PRICE + 1 ether + 24 ether + fees);
+
+        // Every node withdraws its fees (anyone may trigger it); the protocol fee goes to the treasury.
+        settlement.withdrawFees(distributor);
+        settlement.withdrawFees(aggregator);
+        settlement.withdrawFees(reporter);
+        uint256 devBefore = token.balanceOf(developer);
+        settlement.withdrawFees(developer);
+        uint256 treasuryBefore = token.balanceOf(treasury);
+        settlement.withdrawProtocolFees();
         assertEq(token.balanceOf(distributor), MIN_STAKE + fee(200));
         assertEq(token.balanceOf(aggregator), MIN_STAKE + fee(300));
         assertEq(token.balanceOf(reporter), MIN_STAKE + fee(200));
-        for (uint256 i = 0; i < Q; ++i) assertEq(token.balanceOf(atts[i]) - before[i], fee(300) / Q);
         assertEq(token.balanceOf(developer) - devBefore, fee(500));
         assertEq(token.balanceOf(treasury) - treasuryBefore, fee(250));
-        uint256 paidOut = 24 ether + fee(200) * 2 + fee(300) + (fee(300) / Q) * Q + fee(500) + fee(250);
-        // The customer paid the use price, the clearing price (reserve) and the escrow, and got the rest back.
-        assertEq(customerStart - token.balanceOf(customer), USE_PRICE + 1 ether + paidOut);
+        for (uint256 i = 0; i < Q; ++i) {
+            uint256 before = token.balanceOf(atts[i]);
+            settlement.withdrawFees(atts[i]);
+            assertEq(token.balanceOf(atts[i]) - before, fee(300) / Q);
+        }
 
-        for (uint256 i = 0; i < devices.length; ++i) {
-            settlement.claim(jobId, devices[i], 1.5 ether, TestMerkle.proof(leaves, i));
-            assertEq(token.balanceOf(devices[i]), 1.5 ether);
+        for (uint256 i = 0; i < p.devices.length; ++i) {
+            claimLeaf(jobId, p, i);
+            assertEq(token.balanceOf(p.devices[i]), 1.5 ether);
         }
         assertEq(token.balanceOf(address(settlement)), 0);
-        assertEq(settlement.totalOutstanding(), 0);
+        assertEq(token.balanceOf(address(settlement)), 0);
     }
 
     function test_lifecycle_lyingAttestor_isSlashedAndUnpaid() public {
@@ -62,10 +71,11 @@ contract LifecycleTest is LifecycleFixture {
         commitAggregate(jobId, AGG);
         address[] memory atts = attestorsOf(jobId);
         address liar = atts[1];
-        uint256 liarBalance = token.balanceOf(liar);
         for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], votes[i]);
         for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], votes[i]);
         revealAgg(jobId, AGG);
+        // A liar: no auto-finalisation, someone must finalize (and is paid the challenger share).
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
         uint256 keeperBefore = token.balanceOf(keeper);
         vm.prank(keeper);
         ra.finalize(jobId);
@@ -76,28 +86,29 @@ contract LifecycleTest is LifecycleFixture {
         assertEq(token.balanceOf(keeper) - keeperBefore, (uint256(SLASH) * 1_000) / BPS, "challenger share");
         assertEq(ra.agreeingAttestors(jobId).length, 2);
 
-        (, bytes32[] memory leaves) = payoutLeaves(10, REWARD);
+        Payouts memory p = payouts(10, REWARD);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(TestMerkle.root(leaves), 20 ether, 10, true));
-        assertEq(token.balanceOf(liar), liarBalance, "liar unpaid");
-        assertEq(token.balanceOf(atts[0]) - liarBalance, fee(300) / 2);
+        settlement.report(jobId, reportInput(p.root, 20 ether, 10, true));
+        assertEq(settlement.feesOf(liar), 0, "liar unpaid");
+        assertEq(settlement.feesOf(atts[0]), fee(300) / 2);
+        assertEq(settlement.feesOf(atts[2]), fee(300) / 2);
+        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoFees.selector, liar));
+        settlement.withdrawFees(liar);
     }
 
     function test_lifecycle_qualityFails_refundsLessNodeFees() public {
         uint256 jobId = attestedJob(20, AGG);
         uint256 escrow = jm.escrowOf(jobId);
         uint256 customerBefore = token.balanceOf(customer);
-        uint256 treasuryBefore = token.balanceOf(treasury);
-        uint256 devBefore = token.balanceOf(developer);
         vm.prank(reporter);
         settlement.report(jobId, reportInput(bytes32(0), 0, 5, false));
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
-        uint256 nodeFees = fee(200) + fee(300) + fee(200) + (fee(300) / Q) * Q;
+        uint256 nodeFees = ledgerFees(Q, false);
         assertEq(token.balanceOf(customer) - customerBefore, escrow - nodeFees);
-        assertEq(token.balanceOf(treasury), treasuryBefore, "no protocol fee");
-        assertEq(token.balanceOf(developer), devBefore, "no royalty");
-        assertEq(token.balanceOf(address(settlement)), 0);
-        assertFalse(settlement.reportOf(jobId).success);
+        assertEq(settlement.protocolFees(), 0, "no protocol fee");
+        assertEq(settlement.feesOf(developer), 0, "no royalty");
+        assertEq(token.balanceOf(address(settlement)), nodeFees);
+        assertEq(settlement.reportOf(jobId).payoutTotal, 0);
     }
 
     function test_lifecycle_tooFewParticipants_isAQualityFailure() public {
@@ -107,14 +118,24 @@ contract LifecycleTest is LifecycleFixture {
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
     }
 
+    function test_lifecycle_reporterSilent_jobExpiresAndRefunds() public {
+        uint256 jobId = attestedJob(20, AGG);
+        uint256 escrow = jm.escrowOf(jobId);
+        uint256 customerBefore = token.balanceOf(customer);
+        vm.warp(uint256(jm.getJob(jobId).deadline) + 1);
+        jm.timeout(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
+        assertEq(token.balanceOf(customer) - customerBefore, escrow);
+        assertEq(token.balanceOf(address(settlement)), 0);
+    }
+
     /// @dev Whole lifecycle gas (create → settled, device claims excluded) with 3 attestors, for a small and a
     ///      large cohort / payout tree from the same state: identical, since devices appear on-chain only as a
-    ///      root and a count. Only the protocol calls are metered (each in its own gas window).
+    ///      root and a count. Only the protocol calls are metered (each in its own gas window). The unanimous
+    ///      quorum is finalised by the aggregator's reveal: there is no separate finalize transaction.
     function test_gas_lifecycleIndependentOfDeviceCount() public {
-        (, bytes32[] memory smallLeaves) = payoutLeaves(10, 1 ether);
-        (, bytes32[] memory largeLeaves) = payoutLeaves(1000, 1 ether);
-        bytes32 smallRoot = TestMerkle.root(smallLeaves);
-        bytes32 largeRoot = TestMerkle.root(largeLeaves);
+        bytes32 smallRoot = payouts(10, 1 ether).root;
+        bytes32 largeRoot = payouts(1000, 0.05 ether).root;
         uint256 snap = vm.snapshotState();
         uint256 small = _lifecycleGas(10, smallRoot, 10 ether);
         vm.revertToState(snap);
@@ -122,23 +143,39 @@ contract LifecycleTest is LifecycleFixture {
         emit log_named_uint("lifecycle gas, 10 devices", small);
         emit log_named_uint("lifecycle gas, 50 devices / 1000-leaf payout tree", large);
         // Independent of the device count (a few hundred gas of calldata / packing noise at most). The absolute
-        // figure depends on warm vs cold accounting: in one test transaction storage stays warm (≈ 1.43 M);
-        // under `--gas-stats` every call is metered cold (≈ 2.2 M, of which JobMarket ≈ 0.94 M).
+        // figure depends on warm vs cold accounting: in one test transaction storage stays warm.
         assertApproxEqAbs(small, large, 500);
     }
 
+    /// @dev A device claim from a 1024-leaf payout list (10-hash proof), metered with Settlement's and the
+    ///      token's storage cold as in a real transaction: the first claim of a bitmap word (a zero word turns
+    ///      non-zero) and a second claim in the same word (non-zero → non-zero).
     function test_gas_deviceClaim() public {
         uint256 jobId = attestedJob(20, AGG);
-        (address[] memory devices, bytes32[] memory leaves) = payoutLeaves(1024, 1 ether);
+        Payouts memory p = payouts(1024, 0.03 ether);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(TestMerkle.root(leaves), 20 ether, 20, true));
-        bytes32[] memory proof = TestMerkle.proof(leaves, 777);
+        settlement.report(jobId, reportInput(p.root, uint96(p.total), 20, true));
+        uint256 first = _meterClaim(jobId, p, 777);
+        uint256 second = _meterClaim(jobId, p, 778);
+        emit log_named_uint("device claim gas, 1024-leaf list, fresh bitmap word", first);
+        emit log_named_uint("device claim gas, 1024-leaf list, bitmap word already used", second);
+        assertEq(token.balanceOf(p.devices[777]), 0.03 ether);
+        assertTrue(settlement.isClaimed(jobId, 777));
+        assertTrue(settlement.isClaimed(jobId, 778));
+        // A zero → non-zero bitmap write costs 17 100 gas more than a non-zero → non-zero one.
+        assertApproxEqAbs(first - second, 17_100, 100);
+        assertLt(first, 100_000);
+    }
+
+    function _meterClaim(uint256 jobId, Payouts memory p, uint256 i) internal returns (uint256 used) {
+        bytes32[] memory proof = proofOf(p, i);
+        assertEq(proof.length, 10);
+        vm.cool(address(settlement));
+        vm.cool(address(token));
+        vm.prank(keeper);
         uint256 g = gasleft();
-        settlement.claim(jobId, devices[777], 1 ether, proof);
-        g -= gasleft();
-        emit log_named_uint("device claim gas (1024-leaf tree)", g);
-        assertEq(token.balanceOf(devices[777]), 1 ether);
-        assertTrue(settlement.isClaimed(jobId, devices[777]));
+        settlement.claim(jobId, i, p.devices[i], p.amounts[i], proof);
+        used = g - gasleft();
     }
 
     uint256 private metered;
@@ -146,10 +183,11 @@ contract LifecycleTest is LifecycleFixture {
     function _meter(address from, address target, bytes memory data) internal {
         vm.prank(from);
         uint256 g = gasleft();
+        // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory ret) = target.call(data);
         uint256 used = g - gasleft();
         metered += used;
-        emit log_named_uint(vm.toString(bytes4(data)), used);
+        emit log_named_uint(_name(bytes4(data)), used);
         if (!ok) {
             assembly {
                 revert(add(ret, 0x20), mload(ret))
@@ -157,12 +195,26 @@ contract LifecycleTest is LifecycleFixture {
         }
     }
 
-    function _lifecycleGas(uint32 deviceCount, bytes32 root, uint128 total) internal returns (uint256) {
+    function _lifecycleGas(uint32 deviceCount, bytes32 root, uint96 total) internal returns (uint256) {
         metered = 0;
         uint256 jobId = _meterToAssigned(deviceCount);
         _meterAttestAndReport(jobId, deviceCount, root, total);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
         return metered;
+    }
+
+    function _name(bytes4 selector) internal pure returns (string memory) {
+        if (selector == IJobMarket.createJob.selector) return "createJob";
+        if (selector == IJobMarket.commitBid.selector) return "commitBid";
+        if (selector == IJobMarket.revealBid.selector) return "revealBid";
+        if (selector == IJobMarket.finalizeEpoch.selector) return "finalizeEpoch";
+        if (selector == IJobMarket.assignCohort.selector) return "assignCohort";
+        if (selector == IResultAttestation.commitAggregate.selector) return "commitAggregate";
+        if (selector == IResultAttestation.commitAttestation.selector) return "commitAttestation";
+        if (selector == IResultAttestation.revealAttestation.selector) return "revealAttestation";
+        if (selector == IResultAttestation.revealAggregate.selector) return "revealAggregate (finalises)";
+        if (selector == ISettlement.report.selector) return "report (settles)";
+        return "call";
     }
 
     function _meterToAssigned(uint32 deviceCount) internal returns (uint256 jobId) {
@@ -189,7 +241,7 @@ contract LifecycleTest is LifecycleFixture {
         );
     }
 
-    function _meterAttestAndReport(uint256 jobId, uint32 deviceCount, bytes32 root, uint128 total) internal {
+    function _meterAttestAndReport(uint256 jobId, uint32 deviceCount, bytes32 root, uint96 total) internal {
         bytes32 aggCommit = keccak256(abi.encode(AGG, aggSalt(jobId)));
         _meter(
             aggregator,
@@ -213,7 +265,7 @@ contract LifecycleTest is LifecycleFixture {
             address(ra),
             abi.encodeCall(IResultAttestation.revealAggregate, (jobId, AGG, aggSalt(jobId)))
         );
-        _meter(keeper, address(ra), abi.encodeCall(IResultAttestation.finalize, (jobId)));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested)); // finalised by the last reveal
         _meter(
             reporter,
             address(settlement),

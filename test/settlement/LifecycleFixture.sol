@@ -9,6 +9,7 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
+import {MerkleHelper} from "../utils/MerkleHelper.sol";
 
 /// @notice Merkle trees exactly as OpenZeppelin's StandardMerkleTree ["address","uint256"] verifies them
 ///         (double-hashed leaves, sorted-pair hashing); any tree shape built this way verifies with MerkleProof.
@@ -44,14 +45,16 @@ library TestMerkle {
     function _up(bytes32[] memory layer) private pure returns (bytes32[] memory next) {
         next = new bytes32[]((layer.length + 1) / 2);
         for (uint256 i = 0; i < next.length; ++i) {
-            uint256 l = 2 * i;
-            next[i] = l + 1 < layer.length ? hashPair(layer[l], layer[l + 1]) : layer[l];
+            uint256 left = 2 * i;
+            next[i] = left + 1 < layer.length ? hashPair(layer[left], layer[left + 1]) : layer[left];
         }
     }
 }
 
 /// @dev Initializers of the real contracts (not part of their interfaces). The fixture deploys implementations
-///      from their Hardhat artifacts (`vm.getCode`) so that test compilation units stay small.
+///      from their Hardhat artifacts (`vm.getCode`) so that test compilation units stay small. `vm.getCode`
+///      reads `artifacts/`, which `hardhat test solidity` does not rewrite: run `npx hardhat build` after
+///      changing a contract, or these tests exercise the previous bytecode.
 interface IStakingInit {
     function initialize(
         address governance,
@@ -112,11 +115,15 @@ interface ISettlementInit {
 ///         AlgorithmMarketplace, JobMarket, ResultAttestation, Settlement, FineTuning — wires modules, slashers and
 ///         the publisher, stakes operators and offers lifecycle helpers.
 abstract contract LifecycleFixture is BaseTest {
+    /// @dev The artifact's creation code reverted.
+    error FixtureDeployFailed(string name);
+
     bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
     bytes32 internal constant MODEL = 0xd7c4b743081e6ccdf263598ab3a94f5df38c9f2aec014973c0806819d7762f26;
     string internal constant PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
     string internal constant TRANSCRIPT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
     string internal constant REPORT = "bafkreie5nuy3b5kzkz5ouyy4v7y2yhqj5qfq2h2zjt7hslzmq3zyqmfgmi";
+    string internal constant PAYOUTS = "bafkreiapayoutlistpayoutlistpayoutlistpayoutlistpayoutlist";
     uint256 internal constant USE_PRICE = 5 ether;
     uint96 internal constant REWARD = 2 ether;
     uint32 internal constant MAX_DEVICES = 50;
@@ -152,7 +159,7 @@ abstract contract LifecycleFixture is BaseTest {
         assembly {
             a := create(0, add(code, 0x20), mload(code))
         }
-        require(a != address(0), "deploy failed");
+        if (a == address(0)) revert FixtureDeployFailed(name);
     }
 
     function setUp() public virtual {
@@ -196,10 +203,15 @@ abstract contract LifecycleFixture is BaseTest {
         );
         settlement = ISettlement(
             deployProxy(
-                deployArtifact("Settlement", ""),
+                deployArtifact("Settlement", abi.encode(address(token))),
                 abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days))
             )
         );
+        _wireAndStake();
+    }
+
+    /// @dev Authorises the modules, lists the algorithm, stakes the operators and funds the customer.
+    function _wireAndStake() internal {
         vm.startPrank(governance);
         jm.setModule(jm.ATTESTATION_MODULE(), address(ra));
         jm.setModule(jm.SETTLEMENT_MODULE(), address(settlement));
@@ -362,8 +374,9 @@ abstract contract LifecycleFixture is BaseTest {
         ra.revealAggregate(jobId, value, aggSalt(jobId));
     }
 
-    /// @dev Commits the aggregate, has attestor i commit and reveal `votes[i]` (zero = silent), the aggregator
-    ///      reveal `value`, and finalizes (after the reveal deadline when someone is silent).
+    /// @dev Commits the aggregate, has attestor i commit and reveal `votes[i]` (zero = silent) and the aggregator
+    ///      reveal `value`. A unanimous quorum is finalised by the aggregator's reveal (the last one); otherwise
+    ///      the keeper finalizes (after the reveal deadline when someone is silent).
     function attestWith(uint256 jobId, bytes32 value, bytes32[] memory votes) internal {
         commitAggregate(jobId, value);
         address[] memory atts = attestorsOf(jobId);
@@ -374,6 +387,7 @@ abstract contract LifecycleFixture is BaseTest {
         for (uint256 i = 0; i < atts.length; ++i)
             if (votes[i] != bytes32(0)) revealAtt(jobId, atts[i], votes[i]);
         revealAgg(jobId, value);
+        if (ra.statusOf(jobId) != IResultAttestation.Status.Committed) return; // unanimous: already final
         if (ra.attestationOf(jobId).revealedMask != (1 << atts.length) - 1) vm.warp(a.revealDeadline + 1);
         vm.prank(keeper);
         ra.finalize(jobId);
@@ -389,22 +403,49 @@ abstract contract LifecycleFixture is BaseTest {
         attestWith(jobId, value, honestVotes(value));
     }
 
-    /// @dev Payout leaves for `n` devices each paid `amount`.
-    function payoutLeaves(
-        uint256 n,
-        uint256 amount
-    ) internal returns (address[] memory devices, bytes32[] memory leaves) {
-        devices = new address[](n);
-        leaves = new bytes32[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            devices[i] = makeAddr(string.concat("device", vm.toString(i)));
-            leaves[i] = TestMerkle.leaf(devices[i], amount);
-        }
+    /// @dev Device `i` of the payout lists.
+    function deviceAt(uint256 i) internal pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode("device", i)))));
     }
 
+    /// @dev A job's payout list: leaf i = (i, devices[i], amounts[i]) in a StandardMerkleTree
+    ///      ["uint256","address","uint256"], exactly as `buildPayoutTree` (sdk/chain/payouts.ts) builds it.
+    struct Payouts {
+        address[] devices;
+        uint256[] amounts;
+        bytes32[] tree;
+        bytes32 root;
+        uint256 total;
+    }
+
+    /// @dev The payout list of `n` devices each paid `amount`.
+    function payouts(uint256 n, uint256 amount) internal pure returns (Payouts memory p) {
+        p.devices = new address[](n);
+        p.amounts = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            p.devices[i] = deviceAt(i);
+            p.amounts[i] = amount;
+        }
+        p.tree = MerkleHelper.buildPayouts(p.devices, p.amounts);
+        p.root = p.tree[0];
+        p.total = n * amount;
+    }
+
+    /// @dev The proof of leaf `i` of `p`.
+    function proofOf(Payouts memory p, uint256 i) internal pure returns (bytes32[] memory) {
+        return MerkleHelper.payoutProof(p.tree, i, p.devices[i], p.amounts[i]);
+    }
+
+    /// @dev Anyone (here `keeper`, a relayer) claims leaf `i` of `p` for its device.
+    function claimLeaf(uint256 jobId, Payouts memory p, uint256 i) internal {
+        vm.prank(keeper);
+        settlement.claim(jobId, i, p.devices[i], p.amounts[i], proofOf(p, i));
+    }
+
+    /// @dev The report input; the payout list CID is set exactly when a payout root is given.
     function reportInput(
         bytes32 root,
-        uint128 total,
+        uint96 total,
         uint32 participants,
         bool ok
     ) internal pure returns (ISettlement.ReportInput memory r) {
@@ -414,6 +455,19 @@ abstract contract LifecycleFixture is BaseTest {
         r.payoutRoot = root;
         r.payoutTotal = total;
         r.qualityMet = ok;
+        if (root != bytes32(0)) r.payoutsCid = PAYOUTS;
+    }
+
+    function postReport(uint256 jobId, ISettlement.ReportInput memory input) internal {
+        vm.prank(reporter);
+        settlement.report(jobId, input);
+    }
+
+    /// @dev Fees credited to the ledger by one report (the protocol fee excluded): distributor, aggregator,
+    ///      reporter, `agreeing` attestors and, on success, the developer royalty.
+    function ledgerFees(uint256 agreeing, bool success) internal pure returns (uint256) {
+        uint256 f = fee(200) + fee(300) + fee(200) + (fee(300) / agreeing) * agreeing;
+        return success ? f + fee(500) : f;
     }
 
     function deviceBudget() internal pure returns (uint256) {

@@ -4,10 +4,12 @@ pragma solidity ^0.8.24;
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 
 /// @title MerkleHelper
-/// @notice Builds Merkle trees in Solidity exactly like `@openzeppelin/merkle-tree`'s
-///         `StandardMerkleTree.of(values, ["address", "uint256"])`: double-hashed leaves, leaves sorted by hash,
-///         the complete-binary-tree array layout and sorted-pair (commutative) hashing, so roots and proofs match
-///         the JS library and verify with OpenZeppelin's `MerkleProof`.
+/// @notice Builds Merkle trees in Solidity exactly like `@openzeppelin/merkle-tree`'s `StandardMerkleTree.of`:
+///         double-hashed leaves, leaves sorted by hash, the complete-binary-tree array layout and sorted-pair
+///         (commutative) hashing, so roots and proofs match the JS library and verify with OpenZeppelin's
+///         `MerkleProof`. Two leaf encodings: `["address", "uint256"]` (growth pool, fine-tuning) and the indexed
+///         job payout leaf `["uint256", "address", "uint256"]` = (index, account, amount) that
+///         `sdk/chain/payouts.ts` `buildPayoutTree` builds and `Settlement.claim` verifies.
 library MerkleHelper {
     /// @dev A tree needs at least one leaf.
     error MerkleHelperEmpty();
@@ -65,6 +67,70 @@ library MerkleHelper {
         uint256 index
     ) internal pure returns (bytes32[] memory) {
         return proof(tree, leaf(account, index));
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Indexed payout trees: leaf i = (i, accounts[i], amounts[i])
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @dev The payout leaf of (index, account, amount):
+    ///      keccak256(bytes.concat(keccak256(abi.encode(index, account, amount)))).
+    function payoutLeaf(uint256 index, address account, uint256 amount) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
+    }
+
+    /// @dev The payout tree whose leaf i is (i, accounts[i], amounts[i]), as `buildPayoutTree` builds it from
+    ///      the entries in this order. Returns the tree array (root first); the root is `tree[0]`.
+    function buildPayouts(
+        address[] memory accounts,
+        uint256[] memory amounts
+    ) internal pure returns (bytes32[] memory tree) {
+        uint256 n = accounts.length;
+        if (n == 0 || amounts.length != n) revert MerkleHelperEmpty();
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) leaves[i] = payoutLeaf(i, accounts[i], amounts[i]);
+        return _tree(leaves);
+    }
+
+    /// @dev The proof of payout leaf (index, account, amount) in a tree built by `buildPayouts`.
+    function payoutProof(
+        bytes32[] memory tree,
+        uint256 index,
+        address account,
+        uint256 amount
+    ) internal pure returns (bytes32[] memory) {
+        return proof(tree, payoutLeaf(index, account, amount));
+    }
+
+    /// @dev Sorts the leaves and lays out the complete binary tree (root at 0, leaves at the end, reversed).
+    function _tree(bytes32[] memory leaves) private pure returns (bytes32[] memory tree) {
+        uint256 n = leaves.length;
+        if (n > 1) _quickSort(leaves, 0, n - 1);
+        tree = new bytes32[](2 * n - 1);
+        for (uint256 i = 0; i < n; ++i) tree[2 * n - 2 - i] = leaves[i];
+        for (uint256 i = n - 1; i > 0; --i) {
+            tree[i - 1] = Hashes.commutativeKeccak256(tree[2 * i - 1], tree[2 * i]);
+        }
+    }
+
+    function _quickSort(bytes32[] memory a, uint256 lo, uint256 hi) private pure {
+        while (lo < hi) {
+            bytes32 pivot = a[lo + (hi - lo) / 2];
+            uint256 i = lo;
+            uint256 j = hi;
+            while (i <= j) {
+                while (a[i] < pivot) ++i;
+                while (a[j] > pivot) --j;
+                if (i <= j) {
+                    (a[i], a[j]) = (a[j], a[i]);
+                    ++i;
+                    if (j == 0) break;
+                    --j;
+                }
+            }
+            if (j > lo) _quickSort(a, lo, j);
+            lo = i;
+        }
     }
 
     function _sort(bytes32[] memory a) private pure {

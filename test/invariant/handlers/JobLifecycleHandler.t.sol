@@ -7,41 +7,102 @@ import {IJobMarket} from "../../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IResultAttestation} from "../../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../../contracts/interfaces/ISettlement.sol";
-import {TestMerkle} from "../../settlement/LifecycleFixture.sol";
+import {MerkleHelper} from "../../utils/MerkleHelper.sol";
 
-/// @notice Drives whole prediction jobs through ResultAttestation and Settlement with fuzzed behaviour
-///         (attestor votes, aggregator honesty, quality, payouts), device claims (including duplicates and
-///         cross-job proofs) and sweeps. Every input is bounded; no action reverts. Ghost variables record
-///         violations of the properties checked by the invariant test.
+/// @notice Drives prediction jobs through JobMarket, ResultAttestation and Settlement with fuzzed behaviour:
+///         jobs stall at any phase (distributor, aggregator, attestors or reporter silent) or run to the end;
+///         attestors are honest, lie or stay silent (before or after committing); the aggregator is honest, wrong
+///         or silent; reveals come in any order (a unanimous quorum finalises itself); reports succeed or fail;
+///         devices claim by index, replay claims, use other jobs' proofs or wrong indices; fees are withdrawn by
+///         third parties; pools are swept; time passes and overdue jobs are timed out. Several senders act
+///         (customers, reporters, relayers). Every input is bounded and no action reverts: calls expected to
+///         fail are made in `try` and their error is checked. Ghost variables record every violation.
 contract JobLifecycleHandler is Test {
     uint256 internal constant Q = 3;
-    uint256 internal constant DEVICES = 8;
+    uint256 internal constant MAX_LEAVES = 12;
+    uint256 internal constant MIN_STAKE = 1_000 ether;
     bytes32 internal constant AGG = keccak256("aggregate");
+    bytes32 internal constant WRONG = keccak256("wrong aggregate");
+
+    // Attestor behaviour kinds.
+    uint8 internal constant NO_COMMIT = 0;
+    uint8 internal constant NO_REVEAL = 1;
+    uint8 internal constant HONEST = 2;
+    uint8 internal constant LIAR = 3;
 
     IERC20 public immutable token;
     IJobMarket public immutable jm;
     INodeStaking public immutable staking;
     IResultAttestation public immutable ra;
     ISettlement public immutable settlement;
-    address public immutable customer;
     address public immutable distributor;
     address public immutable aggregator;
-    address public immutable reporter;
+    address public immutable developer;
+    address public immutable treasury;
     address public immutable funder;
     IJobMarket.JobSpec internal spec;
     address[] internal attestorSet;
+    address[] internal customers;
+    address[] internal reporters;
+    address[] internal relayers;
+    /// @dev Every address that can hold fees in the ledger, plus one that never does.
+    address[] internal feeAccounts;
+
+    struct JobGhost {
+        address customer;
+        uint256 escrow0; // escrow at creation
+        uint8[3] kinds; // attestor i's behaviour
+        bool aggHonest;
+        bool aggReveals;
+        bool finalised; // the attestation outcome was checked
+        uint256 leaves; // payout list: leaf i = (i, device(i), unit × (1 + i % 3))
+        uint256 unit;
+        uint256 toSettlement; // what the JobMarket paid Settlement for the job
+    }
 
     uint256[] public jobs;
-    mapping(uint256 jobId => uint256) public payoutAmount; // per device, when the job paid out
-    mapping(uint256 jobId => mapping(address => uint256)) public claimCount;
+    mapping(uint256 jobId => JobGhost) internal ghost;
+    mapping(uint256 jobId => mapping(uint256 index => bool)) public claimedGhost;
+    mapping(uint256 jobId => uint256) public claimedAmount;
 
+    // Conservation.
+    uint256 public ghostEscrowIn;
+    uint256 public ghostRefunded;
+    uint256 public ghostToSettlement;
+    uint256 public ghostClaimsPaid;
+    uint256 public ghostSwept;
+    uint256 public ghostFeesWithdrawn;
+    uint256 public ghostProtocolWithdrawn;
+
+    // Violations (must stay zero).
     uint256 public ghostDoubleClaims;
+    uint256 public ghostUnexpectedClaims; // a claim that succeeded or failed against expectation
+    uint256 public ghostWrongPayments; // a transfer that did not pay the expected account the expected amount
     uint256 public ghostHonestMajorityNotFinal;
+    uint256 public ghostUnanimousNotAuto;
     uint256 public ghostUnslashedFaults;
-    uint256 public ghostNonTerminalJobs;
-    uint256 public ghostCrossJobClaims;
+    uint256 public ghostWrongSlashes; // an honest node slashed
+    uint256 public ghostTimeoutFailures;
+    uint256 public ghostPayoutAboveEscrow;
+
+    // Coverage counters.
     uint256 public ghostClaims;
+    uint256 public ghostRejectedClaims;
+    uint256 public ghostAutoFinalised;
+    uint256 public ghostFinalizeCalls;
     uint256 public ghostSweeps;
+    uint256 public ghostExpired;
+    uint256 public ghostReports;
+
+    struct Actors {
+        address[] customers;
+        address[] reporters;
+        address distributor;
+        address aggregator;
+        address developer;
+        address treasury;
+        address funder;
+    }
 
     constructor(
         IERC20 token_,
@@ -49,142 +110,265 @@ contract JobLifecycleHandler is Test {
         INodeStaking staking_,
         IResultAttestation ra_,
         ISettlement settlement_,
-        address[5] memory actors, // customer, distributor, aggregator, reporter, funder
+        Actors memory actors,
         address[] memory attestors_,
         IJobMarket.JobSpec memory spec_
     ) {
-        attestorSet = attestors_;
         token = token_;
         jm = jm_;
         staking = staking_;
         ra = ra_;
         settlement = settlement_;
-        customer = actors[0];
-        distributor = actors[1];
-        aggregator = actors[2];
-        reporter = actors[3];
-        funder = actors[4];
+        customers = actors.customers;
+        reporters = actors.reporters;
+        distributor = actors.distributor;
+        aggregator = actors.aggregator;
+        developer = actors.developer;
+        treasury = actors.treasury;
+        funder = actors.funder;
+        attestorSet = attestors_;
         spec = spec_;
+        for (uint256 i = 0; i < 3; ++i) relayers.push(makeAddr(string.concat("relayer", vm.toString(i))));
+        feeAccounts.push(distributor);
+        feeAccounts.push(aggregator);
+        feeAccounts.push(developer);
+        for (uint256 i = 0; i < reporters.length; ++i) feeAccounts.push(reporters[i]);
+        for (uint256 i = 0; i < attestors_.length; ++i) feeAccounts.push(attestors_[i]);
+        feeAccounts.push(relayers[0]); // never earns fees
     }
+
+    // ------------------------------------------------------------------------------------------- views
 
     function jobCount() external view returns (uint256) {
         return jobs.length;
+    }
+
+    function feeAccountCount() external view returns (uint256) {
+        return feeAccounts.length;
+    }
+
+    function feeAccount(uint256 i) external view returns (address) {
+        return feeAccounts[i];
+    }
+
+    function escrowAtCreation(uint256 jobId) external view returns (uint256) {
+        return ghost[jobId].escrow0;
+    }
+
+    function paidToSettlement(uint256 jobId) external view returns (uint256) {
+        return ghost[jobId].toSettlement;
     }
 
     function device(uint256 i) public pure returns (address) {
         return address(uint160(uint256(keccak256(abi.encode("invariant-device", i)))));
     }
 
+    /// @dev Whether `s` is a terminal JobMarket status.
+    function isTerminal(IJobMarket.JobStatus s) public pure returns (bool) {
+        return
+            s == IJobMarket.JobStatus.Settled ||
+            s == IJobMarket.JobStatus.Failed ||
+            s == IJobMarket.JobStatus.Expired ||
+            s == IJobMarket.JobStatus.Cancelled;
+    }
+
     // ------------------------------------------------------------------------------------------- actions
 
-    /// @notice Runs one job from creation to a terminal state with fuzzed node behaviour.
-    function runJob(
-        uint256 votesSeed,
-        bool aggregatorHonest,
-        bool quality,
-        uint256 participants,
-        uint256 pay
-    ) external {
+    /// @notice A customer creates a job that is scheduled, then runs up to a fuzzed stage:
+    ///         0 the distributor is silent, 1 the aggregator never commits, 2 the quorum is left open (nobody
+    ///         finalizes), 3 the reporter is silent, otherwise the job is reported.
+    function startJob(uint256 actorSeed, uint256 stage, uint256 behaviourSeed, uint256 reportSeed) external {
         _topUpStakes();
-        uint256 jobId = _assigned();
-        bytes32 aggValue = aggregatorHonest ? AGG : keccak256("wrong aggregate");
-        bytes32[] memory votes = new bytes32[](Q);
-        uint256 honest = 0;
-        for (uint256 i = 0; i < Q; ++i) {
-            uint256 kind = (votesSeed >> (2 * i)) & 3; // 0 silent, 1 honest, 2/3 lies
-            votes[i] =
-                kind == 0
-                    ? bytes32(0)
-                    : kind == 1
-                        ? AGG
-                        : keccak256(abi.encode(kind, i, votesSeed));
-            if (kind == 1) ++honest;
+        stage = stage % 12; // 4…11: run to the end
+        uint256 jobId = _scheduled(customers[actorSeed % customers.length]);
+        if (stage >= 1) {
+            vm.prank(distributor);
+            jm.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
         }
-        address[] memory atts = _attest(jobId, aggValue, votes);
-        bool majority = honest * 2 > Q;
-        // Honest majority finalises to the honest value; faults are slashed.
+        if (stage >= 2) {
+            _attest(jobId, behaviourSeed);
+            if (stage >= 3 && ra.statusOf(jobId) == IResultAttestation.Status.Committed) {
+                _finalize(jobId, relayers[(actorSeed >> 8) % relayers.length]);
+            }
+            if (stage >= 4 && jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, reportSeed);
+        }
+        _expireOverdue(actorSeed);
+    }
+
+    /// @notice Someone finalizes a quorum left open, after its reveal deadline; the job may then be reported.
+    function finalizeOpen(
+        uint256 jobSeed,
+        uint256 senderSeed,
+        uint256 reportSeed,
+        bool reportAfter
+    ) external {
+        uint256 jobId = 0;
+        for (uint256 k = 0; k < jobs.length && jobId == 0; ++k) {
+            uint256 candidate = jobs[((jobSeed % jobs.length) + k) % jobs.length];
+            if (ra.statusOf(candidate) == IResultAttestation.Status.Committed) jobId = candidate;
+        }
+        if (jobId == 0) return;
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
-        if (majority && a.finalHash != AGG) ++ghostHonestMajorityNotFinal;
-        for (uint256 i = 0; i < Q; ++i) {
-            bool fault = votes[i] == bytes32(0) || (majority && votes[i] != AGG);
-            if (fault && staking.stakeInfo(atts[i], INodeStaking.Role.Attestor).bonded >= 1_000 ether) {
-                ++ghostUnslashedFaults;
-            }
-        }
-        if (
-            majority &&
-            !aggregatorHonest &&
-            staking.stakeOf(aggregator, INodeStaking.Role.Aggregator) >= 1_000 ether
-        ) {
-            ++ghostUnslashedFaults;
-        }
-        if (jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, quality, participants, pay);
-        IJobMarket.JobStatus s = jm.status(jobId);
-        if (s != IJobMarket.JobStatus.Settled && s != IJobMarket.JobStatus.Failed) ++ghostNonTerminalJobs;
-        jobs.push(jobId);
+        if (block.timestamp <= a.revealDeadline) vm.warp(uint256(a.revealDeadline) + 1);
+        _finalize(jobId, relayers[senderSeed % relayers.length]);
+        if (reportAfter && jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, reportSeed);
+        _expireOverdue(senderSeed);
     }
 
-    /// @notice A device claims (possibly again, possibly with another job's proof).
-    function claim(uint256 jobSeed, uint256 deviceSeed, uint256 proofJobSeed) external {
-        if (jobs.length == 0) return;
-        uint256 jobId = jobs[jobSeed % jobs.length];
-        uint256 proofJob = jobs[proofJobSeed % jobs.length];
-        uint256 amount = payoutAmount[proofJob];
-        if (amount == 0) return;
-        uint256 i = deviceSeed % DEVICES;
-        bytes32[] memory leaves = _leaves(amount);
-        bytes32[] memory proof = TestMerkle.proof(leaves, i);
-        ISettlement.Report memory r = settlement.reportOf(jobId);
-        bool valid =
-            proofJob == jobId ||
-                (payoutAmount[jobId] == amount && r.payoutRoot == settlement.reportOf(proofJob).payoutRoot);
-        bool expectOk = valid && !r.swept && claimCount[jobId][device(i)] == 0 && r.payoutRoot != bytes32(0);
-        try settlement.claim(jobId, device(i), amount, proof) {
-            if (!expectOk) {
-                if (claimCount[jobId][device(i)] != 0) ++ghostDoubleClaims;
-                else ++ghostCrossJobClaims;
+    /// @notice A reporter reports an Attested job still within its report phase.
+    function report(uint256 jobSeed, uint256 reportSeed) external {
+        for (uint256 k = 0; k < jobs.length; ++k) {
+            uint256 jobId = jobs[((jobSeed % jobs.length) + k) % jobs.length];
+            if (jm.status(jobId) != IJobMarket.JobStatus.Attested) continue;
+            if (block.timestamp > jm.getJob(jobId).deadline) continue;
+            _report(jobId, reportSeed);
+            return;
+        }
+    }
+
+    /// @notice Relayers (or the devices) submit three claims: right leaves, replays, other jobs' leaves and
+    ///         proofs, or right leaves under wrong indices.
+    function claim(
+        uint256 jobSeed,
+        uint256 proofJobSeed,
+        uint256 leafSeed,
+        uint256 mode,
+        uint256 senderSeed
+    ) external {
+        for (uint256 k = 0; k < 3; ++k) {
+            _claimOnce(
+                uint256(keccak256(abi.encode(jobSeed, k))),
+                uint256(keccak256(abi.encode(proofJobSeed, k))),
+                uint256(keccak256(abi.encode(leafSeed, k))),
+                k == 0 ? mode : uint256(keccak256(abi.encode(mode, k))),
+                uint256(keccak256(abi.encode(senderSeed, k)))
+            );
+        }
+    }
+
+    function _claimOnce(
+        uint256 jobSeed,
+        uint256 proofJobSeed,
+        uint256 leafSeed,
+        uint256 mode,
+        uint256 senderSeed
+    ) internal {
+        mode = mode % 6; // 0…2 own list; 3 another job's list; 4 own list, wrong index; 5 replay of a paid leaf
+        (uint256 proofJob, bool found) = _jobWithList(proofJobSeed);
+        if (!found) return;
+        uint256 jobId = proofJob;
+        if (mode == 3) {
+            (jobId, ) = _jobWithList(jobSeed); // may be the same job
+            if (jobSeed % 4 == 0) jobId = jobs[jobSeed % jobs.length]; // may have no list
+        }
+        uint256 leafIndex = leafSeed % ghost[proofJob].leaves;
+        if (mode == 5) {
+            for (uint256 i = 0; i < ghost[proofJob].leaves; ++i) {
+                uint256 candidate = (leafIndex + i) % ghost[proofJob].leaves;
+                if (claimedGhost[proofJob][candidate]) {
+                    leafIndex = candidate;
+                    break;
+                }
             }
-            ++claimCount[jobId][device(i)];
+        }
+        (address account, uint256 amount, bytes32[] memory proof) = _leafOf(proofJob, leafIndex);
+        uint256 index = mode == 4 ? leafIndex + 1 + ((leafSeed >> 64) % 300) : leafIndex;
+        address sender = senderSeed % 2 == 0 ? relayers[(senderSeed >> 1) % relayers.length] : account;
+        _tryClaim(jobId, index, account, amount, proof, _tree(proofJob)[0], sender);
+    }
+
+    function _tryClaim(
+        uint256 jobId,
+        uint256 index,
+        address account,
+        uint256 amount,
+        bytes32[] memory proof,
+        bytes32 proofRoot,
+        address sender
+    ) internal {
+        bytes4 expected = _expectedClaimError(jobId, index, account, amount, proofRoot);
+        uint256 before = token.balanceOf(account);
+        vm.prank(sender);
+        try settlement.claim(jobId, index, account, amount, proof) {
+            if (claimedGhost[jobId][index]) ++ghostDoubleClaims;
+            if (expected != bytes4(0)) ++ghostUnexpectedClaims;
+            if (token.balanceOf(account) - before != amount) ++ghostWrongPayments;
+            claimedGhost[jobId][index] = true;
+            claimedAmount[jobId] += amount;
+            ghostClaimsPaid += amount;
             ++ghostClaims;
-        } catch {
-            if (expectOk) ++ghostCrossJobClaims; // a valid claim must succeed
+        } catch (bytes memory err) {
+            if (bytes4(err) != expected || expected == bytes4(0)) ++ghostUnexpectedClaims;
+            ++ghostRejectedClaims;
         }
     }
 
-    /// @notice Anyone sweeps after the window (time is advanced first).
-    function sweep(uint256 jobSeed, uint256 warpBy) external {
-        if (jobs.length == 0) return;
-        vm.warp(block.timestamp + bound(warpBy, 0, 40 days));
-        uint256 jobId = jobs[jobSeed % jobs.length];
+    /// @notice Anyone withdraws an account's fees (or tries to, for an account with none).
+    function withdrawFees(uint256 accountSeed, uint256 senderSeed) external {
+        address account = feeAccounts[accountSeed % feeAccounts.length];
+        uint256 owed = settlement.feesOf(account);
+        uint256 before = token.balanceOf(account);
+        vm.prank(relayers[senderSeed % relayers.length]);
+        try settlement.withdrawFees(account) {
+            if (owed == 0 || token.balanceOf(account) - before != owed) ++ghostWrongPayments;
+            ghostFeesWithdrawn += owed;
+        } catch (bytes memory err) {
+            if (owed != 0 || bytes4(err) != ISettlement.SettlementNoFees.selector) ++ghostWrongPayments;
+        }
+    }
+
+    /// @notice Anyone sends the protocol fees to the treasury.
+    function withdrawProtocolFees(uint256 senderSeed) external {
+        uint256 owed = settlement.protocolFees();
+        uint256 before = token.balanceOf(treasury);
+        vm.prank(relayers[senderSeed % relayers.length]);
+        try settlement.withdrawProtocolFees() {
+            if (owed == 0 || token.balanceOf(treasury) - before != owed) ++ghostWrongPayments;
+            ghostProtocolWithdrawn += owed;
+        } catch (bytes memory err) {
+            if (owed != 0 || bytes4(err) != ISettlement.SettlementNoFees.selector) ++ghostWrongPayments;
+        }
+    }
+
+    /// @notice Anyone sweeps a job's unclaimed payouts, possibly after waiting for the claim window to end.
+    function sweep(uint256 jobSeed, uint256 senderSeed, bool waitForWindow) external {
+        (uint256 jobId, bool found) = _jobWithList(jobSeed);
+        if (!found) return;
         ISettlement.Report memory r = settlement.reportOf(jobId);
-        if (r.payoutRoot == bytes32(0) || r.swept || block.timestamp <= r.claimDeadline) return;
-        settlement.sweep(jobId);
-        ++ghostSweeps;
+        if (r.swept) return;
+        if (waitForWindow && block.timestamp <= r.claimDeadline) vm.warp(uint256(r.claimDeadline) + 1);
+        bool open = block.timestamp <= r.claimDeadline;
+        uint256 remaining = r.payoutTotal - r.claimed;
+        uint256 before = token.balanceOf(treasury);
+        vm.prank(relayers[senderSeed % relayers.length]);
+        try settlement.sweep(jobId) {
+            if (open || token.balanceOf(treasury) - before != remaining) ++ghostWrongPayments;
+            ghostSwept += remaining;
+            ++ghostSweeps;
+        } catch (bytes memory err) {
+            if (!open || bytes4(err) != ISettlement.SettlementClaimWindowOpen.selector) ++ghostWrongPayments;
+        }
+        _expireOverdue(senderSeed);
     }
 
-    // ------------------------------------------------------------------------------------------- internals
-
-    /// @dev Slashed nodes drop below the minimum stake; top them up so the next job can run.
-    function _topUpStakes() internal {
-        _topUp(aggregator, INodeStaking.Role.Aggregator);
-        for (uint256 i = 0; i < attestorSet.length; ++i) _topUp(attestorSet[i], INodeStaking.Role.Attestor);
+    /// @notice Time passes; overdue jobs are timed out (and their silent nodes slashed).
+    function warp(uint256 secondsSeed, uint256 senderSeed) external {
+        vm.warp(block.timestamp + bound(secondsSeed, 1, 3 days));
+        _expireOverdue(senderSeed);
     }
 
-    function _topUp(address op, INodeStaking.Role role) internal {
-        uint256 bonded = staking.stakeOf(op, role);
-        if (bonded >= 1_000 ether) return;
-        uint256 missing = 1_000 ether - bonded;
-        vm.prank(funder);
-        token.transfer(op, missing);
-        vm.prank(op);
-        staking.stake(role, missing);
-    }
+    // ------------------------------------------------------------------------------------------- job flow
 
-    function _assigned() internal returns (uint256 jobId) {
+    function _scheduled(address customer) internal returns (uint256 jobId) {
         (, uint256 cEnd, , uint256 eEnd) = jm.epochWindows(jm.currentEpoch());
         if (block.timestamp >= cEnd) vm.warp(eEnd);
         vm.prank(customer);
         jobId = jm.createJob(spec);
+        jobs.push(jobId);
+        JobGhost storage g = ghost[jobId];
+        g.customer = customer;
+        g.escrow0 = jm.escrowOf(jobId);
+        ghostEscrowIn += g.escrow0;
         uint256 epoch = jm.currentEpoch();
         bytes32 salt = keccak256(abi.encode("bid", jobId));
         vm.prank(customer);
@@ -194,45 +378,146 @@ contract JobLifecycleHandler is Test {
         jm.revealBid(jobId, 2 ether, salt);
         vm.warp(revealEnd);
         jm.finalizeEpoch(epoch);
-        vm.prank(distributor);
-        jm.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
     }
 
-    function _attest(
-        uint256 jobId,
-        bytes32 aggValue,
-        bytes32[] memory votes
-    ) internal returns (address[] memory atts) {
+    function _vote(uint256 jobId, uint256 i) internal view returns (bytes32) {
+        uint8 kind = ghost[jobId].kinds[i];
+        return kind == LIAR ? keccak256(abi.encode("lie", jobId, i)) : AGG;
+    }
+
+    function _attSalt(uint256 jobId, uint256 i) internal pure returns (bytes32) {
+        return keccak256(abi.encode("att", jobId, i));
+    }
+
+    /// @dev Commit and reveal with fuzzed behaviour and reveal order. Unanimous quorums finalise themselves.
+    function _attest(uint256 jobId, uint256 seed) internal {
+        JobGhost storage g = ghost[jobId];
+        // Honest behaviour is the most likely so that both unanimous and contested quorums are common.
+        for (uint256 i = 0; i < Q; ++i) {
+            uint256 k = (seed >> (4 * i)) % 8;
+            g.kinds[i] =
+                k == 0
+                    ? NO_COMMIT
+                    : k == 1
+                        ? NO_REVEAL
+                        : k == 2
+                            ? LIAR
+                            : HONEST;
+        }
+        uint256 aggKind = (seed >> 16) % 6;
+        g.aggHonest = aggKind != 0;
+        g.aggReveals = aggKind != 1;
+        bool aggregatorFirst = (seed >> 24) % 2 == 0;
+        bytes32 aggValue = g.aggHonest ? AGG : WRONG;
         bytes32 aggSalt = keccak256(abi.encode("agg", jobId));
         vm.prank(aggregator);
         ra.commitAggregate(jobId, keccak256(abi.encode(aggValue, aggSalt)), "bafy-transcript");
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
-        atts = a.attestors;
         for (uint256 i = 0; i < Q; ++i) {
-            if (votes[i] == bytes32(0)) continue;
-            bytes32 s = keccak256(abi.encode("att", jobId, i));
-            vm.prank(atts[i]);
-            ra.commitAttestation(jobId, keccak256(abi.encode(votes[i], s, atts[i])));
+            if (g.kinds[i] == NO_COMMIT) continue;
+            vm.prank(a.attestors[i]);
+            ra.commitAttestation(
+                jobId,
+                keccak256(abi.encode(_vote(jobId, i), _attSalt(jobId, i), a.attestors[i]))
+            );
         }
-        vm.warp(a.commitDeadline + 1);
+        vm.warp(uint256(a.commitDeadline) + 1);
+        if (aggregatorFirst && g.aggReveals) {
+            vm.prank(aggregator);
+            ra.revealAggregate(jobId, aggValue, aggSalt);
+        }
         for (uint256 i = 0; i < Q; ++i) {
-            if (votes[i] == bytes32(0)) continue;
-            vm.prank(atts[i]);
-            ra.revealAttestation(jobId, votes[i], keccak256(abi.encode("att", jobId, i)));
+            if (g.kinds[i] == NO_COMMIT || g.kinds[i] == NO_REVEAL) continue;
+            vm.prank(a.attestors[i]);
+            ra.revealAttestation(jobId, _vote(jobId, i), _attSalt(jobId, i));
         }
-        vm.prank(aggregator);
-        ra.revealAggregate(jobId, aggValue, aggSalt);
-        vm.warp(a.revealDeadline + 1);
+        if (!aggregatorFirst && g.aggReveals) {
+            vm.prank(aggregator);
+            ra.revealAggregate(jobId, aggValue, aggSalt);
+        }
+        _checkAutoFinalisation(jobId);
+    }
+
+    /// @dev After the reveals: a unanimous quorum finalised itself (Attested, job Attested); no other did.
+    function _checkAutoFinalisation(uint256 jobId) internal {
+        JobGhost storage g = ghost[jobId];
+        bool unanimous = g.aggHonest && g.aggReveals;
+        for (uint256 i = 0; i < Q; ++i) if (g.kinds[i] != HONEST) unanimous = false;
+        IResultAttestation.Status s = ra.statusOf(jobId);
+        if (unanimous != (s == IResultAttestation.Status.Attested)) ++ghostUnanimousNotAuto;
+        if (s == IResultAttestation.Status.Attested) {
+            // Finalised without `finalize`: nobody was slashed, so nobody may have been at fault.
+            if (!unanimous) ++ghostUnslashedFaults;
+            ++ghostAutoFinalised;
+            g.finalised = true;
+            if (jm.status(jobId) != IJobMarket.JobStatus.Attested) ++ghostHonestMajorityNotFinal;
+        }
+    }
+
+    /// @dev What `_finalize` expects and what it saw before the call.
+    struct Expectation {
+        address[] attestors;
+        uint256[3] stakeBefore;
+        uint256 aggBefore;
+        bool majority;
+        bool inTime;
+        IJobMarket.JobStatus jsBefore;
+    }
+
+    /// @dev Finalizes an open quorum (after its reveal deadline unless everyone revealed) and checks the outcome:
+    ///      an honest majority is final, every silent or deviating node is slashed, nobody else is.
+    function _finalize(uint256 jobId, address sender) internal {
+        JobGhost storage g = ghost[jobId];
+        Expectation memory e = _expect(jobId);
+        uint256 customerBefore = token.balanceOf(g.customer);
+        vm.prank(sender);
         ra.finalize(jobId);
+        ++ghostFinalizeCalls;
+        g.finalised = true;
+        ghostRefunded += token.balanceOf(g.customer) - customerBefore;
+
+        for (uint256 i = 0; i < Q; ++i) {
+            uint8 kind = g.kinds[i];
+            bool fault = kind == NO_COMMIT || kind == NO_REVEAL || (e.majority && kind == LIAR);
+            _checkSlash(e.stakeBefore[i], staking.stakeOf(e.attestors[i], INodeStaking.Role.Attestor), fault);
+        }
+        bool aggFault = !g.aggReveals || (e.majority && !g.aggHonest);
+        _checkSlash(e.aggBefore, staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), aggFault);
+        if (e.majority && ra.attestationOf(jobId).finalHash != AGG) ++ghostHonestMajorityNotFinal;
+        if (e.majority && !aggFault && e.jsBefore == IJobMarket.JobStatus.Committed && e.inTime) {
+            if (jm.status(jobId) != IJobMarket.JobStatus.Attested) ++ghostHonestMajorityNotFinal;
+        }
     }
 
-    function _leaves(uint256 amount) internal pure returns (bytes32[] memory leaves) {
-        leaves = new bytes32[](DEVICES);
-        for (uint256 i = 0; i < DEVICES; ++i) leaves[i] = TestMerkle.leaf(device(i), amount);
+    function _expect(uint256 jobId) internal returns (Expectation memory e) {
+        JobGhost storage g = ghost[jobId];
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        bool everyone = g.aggReveals;
+        for (uint256 i = 0; i < Q; ++i) if (g.kinds[i] != HONEST && g.kinds[i] != LIAR) everyone = false;
+        if (!everyone && block.timestamp <= a.revealDeadline) vm.warp(uint256(a.revealDeadline) + 1);
+        uint256 honest = 0;
+        for (uint256 i = 0; i < Q; ++i) if (g.kinds[i] == HONEST) ++honest;
+        e.majority = honest * 2 > Q; // lies are all distinct: only the honest value can win
+        e.attestors = a.attestors;
+        for (uint256 i = 0; i < Q; ++i)
+            e.stakeBefore[i] = staking.stakeOf(a.attestors[i], INodeStaking.Role.Attestor);
+        e.aggBefore = staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
+        e.inTime = block.timestamp <= jm.getJob(jobId).deadline;
+        e.jsBefore = jm.status(jobId);
     }
 
-    function _report(uint256 jobId, bool quality, uint256 participants, uint256 pay) internal {
-        participants = bound(participants, 0, 20);
+    function _checkSlash(uint256 before, uint256 after_, bool fault) internal {
+        uint256 expected = fault ? (before < 100 ether ? before : 100 ether) : 0;
+        uint256 slashed = before - after_;
+        if (fault && slashed != expected) ++ghostUnslashedFaults;
+        if (!fault && slashed != 0) ++ghostWrongSlashes;
+    }
+
+    function _report(uint256 jobId, uint256 seed) internal {
+        JobGhost storage g = ghost[jobId];
+        // Mostly enough participants (8…20), sometimes too few (0…7); quality fails one time in six.
+        uint256 participants = (seed >> 48) % 6 == 0 ? seed % 8 : 8 + (seed % 13);
+        bool quality = (seed >> 8) % 6 != 0;
         bool success = quality && participants >= spec.minParticipants;
         ISettlement.ReportInput memory r;
         r.reportCid = "bafy-report";
@@ -240,13 +525,130 @@ contract JobLifecycleHandler is Test {
         r.participants = uint32(participants);
         r.qualityMet = quality;
         if (success) {
-            // 8 devices each paid `amount`: total ≤ participants × reward.
-            uint256 amount = bound(pay, 1, (participants * spec.rewardPerDevice) / DEVICES);
-            r.payoutRoot = TestMerkle.root(_leaves(amount));
-            r.payoutTotal = uint128(amount * DEVICES);
-            payoutAmount[jobId] = amount;
+            uint256 n = 1 + ((seed >> 16) % MAX_LEAVES);
+            uint256 weights = 0;
+            for (uint256 i = 0; i < n; ++i) weights += 1 + (i % 3);
+            uint256 unit = bound(seed >> 32, 1, (participants * spec.rewardPerDevice) / weights);
+            g.leaves = n;
+            g.unit = unit;
+            r.payoutRoot = _tree(jobId)[0];
+            r.payoutTotal = uint96(unit * weights);
+            // Now and then the posted total is below the leaves' sum: the pool caps the claims.
+            if ((seed >> 24) % 8 == 0 && unit > 1) r.payoutTotal -= uint96(unit / 2);
+            r.payoutsCid = "bafy-payouts";
         }
-        vm.prank(reporter);
+        uint256 settlementBefore = token.balanceOf(address(settlement));
+        uint256 customerBefore = token.balanceOf(g.customer);
+        vm.prank(reporters[(seed >> 40) % reporters.length]);
         settlement.report(jobId, r);
+        ++ghostReports;
+        uint256 paid = token.balanceOf(address(settlement)) - settlementBefore;
+        g.toSettlement = paid;
+        ghostToSettlement += paid;
+        ghostRefunded += token.balanceOf(g.customer) - customerBefore;
+        if (paid > g.escrow0 || r.payoutTotal > participants * spec.rewardPerDevice) ++ghostPayoutAboveEscrow;
+    }
+
+    /// @dev Times out every job whose phase deadline passed, finalizes (slashing) any quorum left open and
+    ///      slashes an aggregator that never committed.
+    function _expireOverdue(uint256 senderSeed) internal {
+        for (uint256 k = 0; k < jobs.length; ++k) {
+            uint256 jobId = jobs[k];
+            IJobMarket.JobStatus s = jm.status(jobId);
+            if (isTerminal(s)) continue;
+            if (block.timestamp <= jm.getJob(jobId).deadline) continue;
+            address customer = ghost[jobId].customer;
+            uint256 before = token.balanceOf(customer);
+            vm.prank(relayers[((senderSeed % relayers.length) + k) % relayers.length]);
+            try jm.timeout(jobId) {
+                ghostRefunded += token.balanceOf(customer) - before;
+                ++ghostExpired;
+            } catch {
+                ++ghostTimeoutFailures;
+                continue;
+            }
+            if (ra.statusOf(jobId) == IResultAttestation.Status.Committed) {
+                _finalize(jobId, relayers[senderSeed % relayers.length]);
+            } else if (s == IJobMarket.JobStatus.Assigned) {
+                uint256 aggBefore = staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
+                vm.prank(relayers[senderSeed % relayers.length]);
+                ra.slashMissedCommit(jobId);
+                _checkSlash(aggBefore, staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), true);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- payouts
+
+    /// @dev The first job from `seed` on (cyclically) that has a payout list.
+    function _jobWithList(uint256 seed) internal view returns (uint256 jobId, bool found) {
+        for (uint256 k = 0; k < jobs.length; ++k) {
+            jobId = jobs[((seed % jobs.length) + k) % jobs.length];
+            if (ghost[jobId].leaves != 0) return (jobId, true);
+        }
+        return (0, false);
+    }
+
+    function _amountOf(uint256 jobId, uint256 i) internal view returns (uint256) {
+        return ghost[jobId].unit * (1 + (i % 3));
+    }
+
+    function _tree(uint256 jobId) internal view returns (bytes32[] memory) {
+        uint256 n = ghost[jobId].leaves;
+        address[] memory accounts = new address[](n);
+        uint256[] memory amounts = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            accounts[i] = device(i);
+            amounts[i] = _amountOf(jobId, i);
+        }
+        return MerkleHelper.buildPayouts(accounts, amounts);
+    }
+
+    function _leafOf(
+        uint256 jobId,
+        uint256 i
+    ) internal view returns (address account, uint256 amount, bytes32[] memory proof) {
+        account = device(i);
+        amount = _amountOf(jobId, i);
+        proof = MerkleHelper.payoutProof(_tree(jobId), i, account, amount);
+    }
+
+    /// @dev The error a claim must fail with (zero when it must succeed), in Settlement's order of checks.
+    ///      A proof taken from the tree with root `proofRoot` proves a leaf under the job's root only when the
+    ///      leaf is in the job's list and both roots are the same tree.
+    function _expectedClaimError(
+        uint256 jobId,
+        uint256 index,
+        address account,
+        uint256 amount,
+        bytes32 proofRoot
+    ) internal view returns (bytes4) {
+        ISettlement.Report memory r = settlement.reportOf(jobId);
+        if (r.payoutTotal == 0) return ISettlement.SettlementNoPayouts.selector;
+        if (r.swept) return ISettlement.SettlementAlreadySwept.selector;
+        if (claimedGhost[jobId][index]) return ISettlement.SettlementAlreadyClaimed.selector;
+        JobGhost storage g = ghost[jobId];
+        bool inTree = index < g.leaves && account == device(index) && amount == _amountOf(jobId, index);
+        if (!inTree || proofRoot != r.payoutRoot) return ISettlement.SettlementInvalidProof.selector;
+        if (amount > r.payoutTotal - r.claimed) return ISettlement.SettlementPoolExhausted.selector;
+        return bytes4(0);
+    }
+
+    // ------------------------------------------------------------------------------------------- stakes
+
+    /// @dev Slashed nodes drop below the minimum stake; top them up so that the next job can run.
+    function _topUpStakes() internal {
+        _topUp(aggregator, INodeStaking.Role.Aggregator);
+        for (uint256 i = 0; i < attestorSet.length; ++i) _topUp(attestorSet[i], INodeStaking.Role.Attestor);
+    }
+
+    function _topUp(address op, INodeStaking.Role role) internal {
+        uint256 bonded = staking.stakeOf(op, role);
+        if (bonded >= MIN_STAKE) return;
+        uint256 missing = MIN_STAKE - bonded;
+        vm.prank(funder);
+        token.transfer(op, missing);
+        vm.prank(op);
+        staking.stake(role, missing);
     }
 }
