@@ -33,20 +33,31 @@ export interface AddressMerkleTree {
 
 const MAX_UINT256 = (1n << 256n) - 1n;
 
-/** Builds a tree over `entries`. Accounts must be unique. @throws MerkleInputError */
-export function buildMerkleTree(entries: readonly MerkleEntry[]): AddressMerkleTree {
+/**
+ * Validates Merkle input: at least one entry, every account an address (checksummed in the result), every value
+ * in uint256 range, no account twice. @throws MerkleInputError
+ */
+export function checkedEntries(entries: readonly MerkleEntry[]): MerkleEntry[] {
   if (entries.length === 0) throw new MerkleInputError("a Merkle tree needs at least one entry");
-  const index = new Map<string, number>();
-  const values: [string, string][] = entries.map((e, i) => {
+  const seen = new Set<string>();
+  return entries.map((e, i) => {
     if (!isAddress(e.account, { strict: false }))
       throw new MerkleInputError(`entry ${i}: ${e.account} is not an address`);
     if (e.value < 0n || e.value > MAX_UINT256)
       throw new MerkleInputError(`entry ${i}: value out of uint256 range`);
     const account = getAddress(e.account);
-    if (index.has(account)) throw new MerkleInputError(`entry ${i}: duplicate account ${account}`);
-    index.set(account, i);
-    return [account, e.value.toString()];
+    if (seen.has(account)) throw new MerkleInputError(`entry ${i}: duplicate account ${account}`);
+    seen.add(account);
+    return { account, value: e.value };
   });
+}
+
+/** Builds a tree over `entries`. Accounts must be unique. @throws MerkleInputError */
+export function buildMerkleTree(entries: readonly MerkleEntry[]): AddressMerkleTree {
+  const values = checkedEntries(entries).map((e): [string, string] => [
+    e.account,
+    e.value.toString(),
+  ]);
   const tree = StandardMerkleTree.of(values, [...LEAF_ENCODING]);
   // The tree sorts leaves; map each account to its position in the tree, not in the input.
   const treeIndex = new Map<string, number>();

@@ -11,13 +11,11 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 type StandardMerkleTreeData<T extends unknown[]> = ReturnType<StandardMerkleTree<T>["dump"]>;
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { MerkleInputError, type MerkleEntry } from "./merkle.ts";
+import { checkedEntries, MerkleInputError, type MerkleEntry } from "./merkle.ts";
 
 export const PAYOUT_LEAF_ENCODING = ["uint256", "address", "uint256"] as const;
 /** Format tag of a published payout list. */
 export const PAYOUT_LIST_FORMAT = "dml/payouts-v1";
-
-const MAX_UINT256 = (1n << 256n) - 1n;
 
 /** One device's payout with its proof. */
 export interface PayoutClaim {
@@ -43,18 +41,11 @@ export interface PayoutTree {
 
 /** Builds the payout tree; leaf `i` is `entries[i]`. Accounts must be unique. @throws MerkleInputError */
 export function buildPayoutTree(entries: readonly MerkleEntry[]): PayoutTree {
-  if (entries.length === 0) throw new MerkleInputError("a payout tree needs at least one entry");
-  const seen = new Set<string>();
-  const values = entries.map((e, i): [string, string, string] => {
-    if (!isAddress(e.account, { strict: false }))
-      throw new MerkleInputError(`entry ${i}: ${e.account} is not an address`);
-    if (e.value < 0n || e.value > MAX_UINT256)
-      throw new MerkleInputError(`entry ${i}: amount out of uint256 range`);
-    const account = getAddress(e.account);
-    if (seen.has(account)) throw new MerkleInputError(`entry ${i}: duplicate account ${account}`);
-    seen.add(account);
-    return [String(i), account, e.value.toString()];
-  });
+  const values = checkedEntries(entries).map((e, i): [string, string, string] => [
+    String(i),
+    e.account,
+    e.value.toString(),
+  ]);
   return wrap(StandardMerkleTree.of(values, [...PAYOUT_LEAF_ENCODING]));
 }
 
