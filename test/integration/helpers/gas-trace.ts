@@ -16,16 +16,27 @@ export async function traceGas(pub: PublicClient, hash: Hex, label: string): Pro
   })) as { structLogs: { op: string; gasCost: number; depth: number; stack?: string[] }[] };
   const by = new Map<string, number>();
   const logs = trace.structLogs;
-  if (process.env.DML_TRACE_SSTORE)
-    console.log(
-      `  sstores ${label}: ${logs
-        .filter((l) => l.op === "SSTORE" || l.op === "SLOAD")
-        .map(
-          (l) =>
-            `${l.op === "SSTORE" ? "W" : "R"}${l.depth}:${l.gasCost}${l.op === "SSTORE" && l.gasCost >= 20000 ? `[${l.stack?.at(-1)}]` : ""}`,
-        )
-        .join(" ")}`,
-    );
+  if (process.env.DML_TRACE_SSTORE) {
+    // Storage context per depth: CALL/STATICCALL switch to the callee, DELEGATECALL keeps the caller's.
+    const ctx: string[] = [];
+    const out: string[] = [];
+    for (const l of logs) {
+      ctx.length = l.depth;
+      const here = ctx[l.depth - 1] ?? "tx.to";
+      if (l.op === "CALL" || l.op === "STATICCALL" || l.op === "DELEGATECALL") {
+        const target = `0x${(l.stack?.at(-2) ?? "").replace(/^0x/, "").slice(-40)}`;
+        ctx[l.depth] = l.op === "DELEGATECALL" ? here : target;
+      }
+      if (l.op === "SSTORE" || l.op === "SLOAD")
+        out.push(
+          `${l.op === "SSTORE" ? "W" : "R"}${l.depth}:${l.gasCost}@${here.slice(0, 8)}` +
+            (l.op === "SSTORE" && l.gasCost >= 20000
+              ? `[${(l.stack?.at(-1) ?? "").slice(0, 12)}]`
+              : ""),
+        );
+    }
+    console.log(`  sstores ${label}: ${out.join(" ")}`);
+  }
   for (let i = 0; i < logs.length; i++) {
     const l = logs[i]!;
     let cost = l.gasCost;
