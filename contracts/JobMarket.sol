@@ -222,9 +222,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 index = er.bidCount;
         if (index >= $.params.maxBidsPerEpoch) revert JobMarketEpochFull(epoch);
 
-        if (index == 0) er.head = uint32(jobId);
-        else $.jobs[er.tail].nextInEpoch = uint32(jobId);
-        er.tail = uint32(jobId);
+        uint32 id32 = jobId.toUint32(); // list links are 32-bit job ids
+        if (index == 0) er.head = id32;
+        else $.jobs[er.tail].nextInEpoch = id32;
+        er.tail = id32;
         er.bidCount = uint16(index + 1);
         job.status = JobStatus.Bidding;
         job.revealed = false;
