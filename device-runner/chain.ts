@@ -1,7 +1,7 @@
 /**
  * Chain access for the device: viem clients for the configured RPC and the device key, and the ABIs the runner uses.
- * Most ABIs come from Hardhat artifacts; Settlement, FineTuning and JobMarket calls use the minimal human-readable
- * fragments below, which match their interfaces (test/device-runner/real-jobmarket.test.ts checks JobMarket's).
+ * ABIs come from Hardhat artifacts; the JobMarket event the watcher polls is the human-readable fragment below,
+ * which matches its interface (test/device-runner/real-jobmarket.test.ts checks it).
  */
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
@@ -35,15 +35,16 @@ export function deviceClients(rpcUrl: string, chainId: number, account: Account)
 }
 
 export const abiOf = (
-  name: "DeviceRegistry" | "GrowthPool" | "DMLToken" | "AlgorithmMarketplace" | "NodeStaking",
+  name:
+    | "DeviceRegistry"
+    | "GrowthPool"
+    | "DMLToken"
+    | "AlgorithmMarketplace"
+    | "NodeStaking"
+    | "Settlement"
+    | "FineTuning",
 ): Abi => loadArtifact(name).abi;
 
-export const SETTLEMENT_ABI = parseAbi([
-  "function claim(uint256 jobId, address account, uint256 amount, bytes32[] proof)",
-]);
-export const FINE_TUNING_ABI = parseAbi([
-  "function claim(uint256 bountyId, uint256 round, address account, uint256 amount, bytes32[] proof)",
-]);
 export const JOB_MARKET_EVENTS = parseAbi([
   "event CohortAssigned(uint256 indexed jobId, address indexed distributor, address indexed aggregator, bytes32 cohortRoot, uint32 deviceCount, string cohortCid)",
 ]);

@@ -25,7 +25,13 @@ import { openContentStore } from "#sdk/ipfs/index.ts";
 import { classifyRecords } from "#sdk/ml/index.ts";
 import { chainFromId } from "#sdk/chain/clients.ts";
 import { deviceClients, type DevicePublicClient } from "./chain.ts";
-import { loadConfig, saveConfig, contractAddress, deviceConfigSchema } from "./config.ts";
+import {
+  loadConfig,
+  saveConfig,
+  contractAddress,
+  deviceConfigSchema,
+  startBlockOf,
+} from "./config.ts";
 import { registerConsent, consentSchema } from "./consent.ts";
 import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
 import { runDaemon } from "./daemon.ts";
@@ -213,9 +219,8 @@ claim
 claim
   .command("job")
   .requiredOption("--job <id>")
-  .requiredOption("--root <bytes32>", "payout root (ReportPosted.payoutRoot)")
-  .requiredOption("--cid <cid>", "payout list CID")
-  .action(async (o: { job: string; root: Hex; cid: string }) => {
+  .description("job payout: root and payout list CID are read from Settlement's ReportPosted")
+  .action(async (o: { job: string }) => {
     const { p, config, clients } = await context();
     const store = await openContentStore({
       heliaDir: p.helia,
@@ -225,10 +230,13 @@ claim
       const r = await claimJobPayout(clients, store, {
         settlement: contractAddress(config, "Settlement"),
         jobId: BigInt(o.job),
-        root: o.root,
-        cid: o.cid,
+        fromBlock: startBlockOf(config),
       });
-      console.log(`claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`);
+      console.log(
+        r.hash === undefined
+          ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
+          : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
+      );
     } finally {
       await store.close();
     }
@@ -237,9 +245,11 @@ claim
   .command("trainer")
   .requiredOption("--bounty <id>")
   .requiredOption("--round <n>")
-  .requiredOption("--root <bytes32>", "RoundClaim.payoutRoot")
-  .requiredOption("--cid <cid>", "payout list CID")
-  .action(async (o: { bounty: string; round: string; root: Hex; cid: string }) => {
+  .requiredOption(
+    "--cid <cid>",
+    "the refiner's trainer payout list CID (the root is read on chain)",
+  )
+  .action(async (o: { bounty: string; round: string; cid: string }) => {
     const { p, config, clients } = await context();
     const store = await openContentStore({
       heliaDir: p.helia,
@@ -250,10 +260,13 @@ claim
         fineTuning: contractAddress(config, "FineTuning"),
         bountyId: BigInt(o.bounty),
         round: BigInt(o.round),
-        root: o.root,
         cid: o.cid,
       });
-      console.log(`claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`);
+      console.log(
+        r.hash === undefined
+          ? `${formatUnits(r.amount, 18)} DML was already claimed`
+          : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
+      );
     } finally {
       await store.close();
     }

@@ -1,19 +1,26 @@
 /**
- * Reward claims. Every payout set of the protocol is an OpenZeppelin StandardMerkleTree over `(address, uint256)`
- * whose full dump (`tree.dump()`, format "standard-v1") is on IPFS. The device fetches the dump, checks that the tree
- * is internally consistent and that its root equals the on-chain root, finds its own leaf, verifies the proof locally
- * and only then sends the claim transaction:
+ * Reward claims. Every payout set of the protocol is an OpenZeppelin StandardMerkleTree whose full dump is on IPFS.
+ * The device fetches the dump, checks that the tree is internally consistent and that its root equals the on-chain
+ * root, finds its own leaf, verifies the proof locally and only then sends the claim transaction:
  *
  * - growth pool wins: `GrowthPool.claim(epoch, j, account, index, proof)`; root and CID from `EpochPosted`, the
  *   connected set's leaves are `(device, index)`;
- * - job payouts: `Settlement.claim(jobId, account, amount, proof)`; leaves `(device, amount)`;
- * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; leaves `(trainer, amount)`.
+ * - job payouts: `Settlement.claim(jobId, index, account, amount, proof)`; root and list CID (`dml/payouts-v1`,
+ *   leaves `(index, device, amount)`) from `ReportPosted`;
+ * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; root from `getRound`, leaves
+ *   `(trainer, amount)`, list CID from the refiner.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { abiOf, FINE_TUNING_ABI, SETTLEMENT_ABI, type DeviceClients } from "./chain.ts";
+import {
+  loadPayoutList,
+  PAYOUT_LEAF_ENCODING,
+  type PayoutClaim,
+  type PayoutTree,
+} from "#sdk/chain/payouts.ts";
+import { abiOf, type DeviceClients } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 
 const dumpSchema = z.looseObject({
@@ -171,42 +178,142 @@ export async function claimGrowthWins(
   return { won, claimed, hashes };
 }
 
-/** Claims this device's payout of a settled job (payout root from `ReportPosted`, list CID from the reporter). */
+const reportPostedSchema = z.object({
+  jobId: z.bigint(),
+  payoutRoot: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  payoutsCid: z.string(),
+  success: z.boolean(),
+});
+
+async function fetchJson(store: ContentStore, cid: string): Promise<unknown> {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid)));
+  } catch (e) {
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `payout list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
+/** A job payout claim as `Settlement.claim` takes it, with the report it came from. */
+export interface JobPayoutClaim extends PayoutClaim {
+  root: Hex;
+  cid: string;
+}
+
+/**
+ * Finds this device's payout of a settled job from chain data alone: the last `ReportPosted(jobId)` gives the payout
+ * root and the payout list CID (`dml/payouts-v1`); the list is fetched, checked (tree integrity, indices, total, the
+ * on-chain root) and the device's proof is verified locally.
+ */
+export async function findJobPayout(
+  clients: DeviceClients,
+  store: ContentStore,
+  opts: { settlement: Address; jobId: bigint; account?: Address; fromBlock?: bigint },
+): Promise<JobPayoutClaim> {
+  const logs = await clients.publicClient.getContractEvents({
+    address: opts.settlement,
+    abi: abiOf("Settlement"),
+    eventName: "ReportPosted",
+    args: { jobId: opts.jobId },
+    fromBlock: opts.fromBlock ?? 0n,
+  });
+  const last = logs[logs.length - 1];
+  if (last === undefined)
+    throw new DeviceError("CHAIN", `job ${opts.jobId} has no report (no ReportPosted event)`);
+  const report = reportPostedSchema.parse((last as unknown as { args: unknown }).args);
+  if (!report.success || report.payoutsCid === "")
+    throw new DeviceError("NOT_IN_PAYOUT", `job ${opts.jobId} failed: it pays no device`);
+  const root = report.payoutRoot as Hex;
+  const json = await fetchJson(store, report.payoutsCid);
+  let list: PayoutTree;
+  try {
+    list = loadPayoutList(json, root);
+  } catch (e) {
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `payout list ${report.payoutsCid}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const me = getAddress(opts.account ?? clients.walletClient.account.address);
+  const c = list.findClaim(me);
+  if (c === undefined)
+    throw new DeviceError("NOT_IN_PAYOUT", `${me} is not in payout list ${report.payoutsCid}`);
+  if (
+    !StandardMerkleTree.verify(
+      root,
+      [...PAYOUT_LEAF_ENCODING],
+      [c.index.toString(), c.account, c.amount.toString()],
+      c.proof,
+    )
+  )
+    throw new DeviceError("PROOF_INVALID", "the proof does not verify against the on-chain root");
+  return { ...c, root, cid: report.payoutsCid };
+}
+
+/**
+ * Claims this device's payout of a settled job (root and list CID from `ReportPosted`). A payout already claimed
+ * sends nothing and returns `hash: undefined`.
+ */
 export async function claimJobPayout(
   clients: DeviceClients,
   store: ContentStore,
-  opts: { settlement: Address; jobId: bigint; root: Hex; cid: string },
-): Promise<{ amount: bigint; hash: Hex }> {
-  const leaf = await fetchVerifiedLeaf(
-    store,
-    opts.cid,
-    opts.root,
-    clients.walletClient.account.address,
-  );
+  opts: { settlement: Address; jobId: bigint; fromBlock?: bigint },
+): Promise<{ amount: bigint; index: bigint; hash: Hex | undefined }> {
+  const c = await findJobPayout(clients, store, opts);
+  const claimed = (await clients.publicClient.readContract({
+    address: opts.settlement,
+    abi: abiOf("Settlement"),
+    functionName: "isClaimed",
+    args: [opts.jobId, c.index],
+  })) as boolean;
+  if (claimed) return { amount: c.amount, index: c.index, hash: undefined };
   const hash = await send(clients, {
     address: opts.settlement,
-    abi: SETTLEMENT_ABI as never,
+    abi: abiOf("Settlement") as never,
     functionName: "claim",
-    args: [opts.jobId, leaf.account, leaf.value, leaf.proof],
+    args: [opts.jobId, c.index, c.account, c.amount, c.proof],
   });
-  return { amount: leaf.value, hash };
+  return { amount: c.amount, index: c.index, hash };
 }
 
-/** Claims this trainer's payout of an accepted fine-tuning round (`RoundClaim.payoutRoot`). */
+/**
+ * Claims this trainer's payout of an accepted fine-tuning round. The root is read from the chain
+ * (`getRound(bountyId, round).claim.payoutRoot`); the list (a StandardMerkleTree dump over `(trainer, amount)`) is
+ * the refiner's, by CID. A payout already claimed sends nothing and returns `hash: undefined`.
+ */
 export async function claimTrainerPayout(
   clients: DeviceClients,
   store: ContentStore,
-  opts: { fineTuning: Address; bountyId: bigint; round: bigint; root: Hex; cid: string },
-): Promise<{ amount: bigint; hash: Hex }> {
-  const leaf = await fetchVerifiedLeaf(
-    store,
-    opts.cid,
-    opts.root,
-    clients.walletClient.account.address,
-  );
+  opts: { fineTuning: Address; bountyId: bigint; round: bigint; cid: string },
+): Promise<{ amount: bigint; hash: Hex | undefined }> {
+  const abi = abiOf("FineTuning");
+  const info = (await clients.publicClient.readContract({
+    address: opts.fineTuning,
+    abi,
+    functionName: "getRound",
+    args: [opts.bountyId, opts.round],
+  })) as { claim: { payoutRoot: Hex } };
+  const root = info.claim.payoutRoot;
+  if (/^0x0{64}$/.test(root))
+    throw new DeviceError(
+      "NOT_IN_PAYOUT",
+      `bounty ${opts.bountyId} round ${opts.round} has no trainer payouts`,
+    );
+  const leaf = await fetchVerifiedLeaf(store, opts.cid, root, clients.walletClient.account.address);
+  const claimed = (await clients.publicClient.readContract({
+    address: opts.fineTuning,
+    abi,
+    functionName: "isClaimed",
+    args: [opts.bountyId, opts.round, leaf.account],
+  })) as boolean;
+  if (claimed) return { amount: leaf.value, hash: undefined };
   const hash = await send(clients, {
     address: opts.fineTuning,
-    abi: FINE_TUNING_ABI as never,
+    abi: abi as never,
     functionName: "claim",
     args: [opts.bountyId, opts.round, leaf.account, leaf.value, leaf.proof],
   });

@@ -91,10 +91,11 @@ export class CohortWatcher {
 
 const jobSchema = z.looseObject({
   algorithmId: z.bigint(),
-  schema: z.string(),
   rewardPerDevice: z.bigint(),
 });
+// the job's schema is its algorithm's (JobMarket checks it at creation and keeps it in `JobCreated` only)
 const algorithmSchema = z.looseObject({
+  schema: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
   packageCid: z.string().min(1),
   modelSha256: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
 });
@@ -141,7 +142,7 @@ export async function jobFromEvent(
     cohortCid: ev.cohortCid,
     packageCid: alg.packageCid,
     modelSha256: alg.modelSha256,
-    schema: job.schema as Hex,
+    schema: alg.schema as Hex,
     aggregatorUrl: op.endpoint,
     attempt: 0,
     algorithmId: job.algorithmId,

@@ -33,6 +33,8 @@ export interface PayoutTree {
   tree: StandardMerkleTree<[string, string, string]>;
   /** The claim of `account`. @throws MerkleInputError when it has no payout. */
   claimOf(account: Address): PayoutClaim;
+  /** The claim of `account`, or undefined when it has no payout. */
+  findClaim(account: Address): PayoutClaim | undefined;
   /** Every claim, in index order. */
   claims(): PayoutClaim[];
   /** The JSON document published on IPFS. */
@@ -134,6 +136,10 @@ function wrap(tree: StandardMerkleTree<[string, string, string]>): PayoutTree {
       const i = byAccount.get(getAddress(account));
       if (i === undefined) throw new MerkleInputError(`${account} has no payout in this list`);
       return claimAt(i);
+    },
+    findClaim(account: Address): PayoutClaim | undefined {
+      const i = byAccount.get(getAddress(account));
+      return i === undefined ? undefined : claimAt(i);
     },
     claims(): PayoutClaim[] {
       return [...byAccount.values()].map(claimAt).sort((a, b) => (a.index < b.index ? -1 : 1));

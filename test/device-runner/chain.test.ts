@@ -1,8 +1,8 @@
 /**
  * The device's chain side on the in-process EDR chain, deployed by script/deploy.ts: consent registration in
  * DeviceRegistry (register, then update), ETH/DML balances and transfers, and growth-pool claims whose proof is
- * taken from the connected-set dump on Helia and verified locally first. JobMarket, Settlement and FineTuning are not
- * on this branch, so their claims are exercised only through the shared proof verification (fetchVerifiedLeaf).
+ * taken from the connected-set dump on Helia and verified locally first. Job payout claims are in claims.test.ts,
+ * trainer payout claims in test/integration/fine-tuning.test.ts.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";

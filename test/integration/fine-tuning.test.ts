@@ -8,10 +8,17 @@
  * Fixed control metrics are used (a contract-level test: the attestors recompute them off-chain).
  */
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { buildMerkleTree, type AddressMerkleTree } from "#sdk/chain/merkle.ts";
+import { HeliaStore } from "#sdk/ipfs/index.ts";
+import type { DeviceClients } from "../../device-runner/chain.ts";
+import { claimTrainerPayout } from "../../device-runner/rewards.ts";
 import {
   abi,
   ETHER,
@@ -209,7 +216,32 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
     );
     assert.equal(bounty.reserved, total);
 
-    for (const [account, amount] of payouts) {
+    // The first trainer claims through the device runner: root from getRound, list (the tree's dump) on Helia,
+    // proof verified locally before the transaction; a second run sends nothing.
+    const tmp = mkdtempSync(path.join(tmpdir(), "dml-ft-claims-"));
+    const store = await HeliaStore.open({ dir: tmp });
+    try {
+      const cid = await store.addBytes(
+        new TextEncoder().encode(JSON.stringify(payoutTree.tree.dump())),
+      );
+      const [firstAccount, firstAmount] = [...payouts][0]!;
+      const t = trainers.find((x) => getAddress(x.address) === firstAccount)!;
+      const clients = {
+        publicClient: env.pub,
+        walletClient: await env.localWallet(t),
+      } as unknown as DeviceClients;
+      const opts = { fineTuning: env.addr("FineTuning"), bountyId, round: 0n, cid };
+      const r = await claimTrainerPayout(clients, store, opts);
+      assert.ok(r.hash);
+      assert.equal(r.amount, firstAmount);
+      assert.equal(await env.balance(firstAccount), firstAmount);
+      assert.equal((await claimTrainerPayout(clients, store, opts)).hash, undefined);
+      assert.equal(await env.balance(firstAccount), firstAmount);
+    } finally {
+      await store.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+    for (const [account, amount] of [...payouts].slice(1)) {
       const t = trainers.find((x) => getAddress(x.address) === account)!;
       const w = await env.localWallet(t);
       await env.send(

@@ -214,8 +214,16 @@ export class JobLifecycle {
       .map((d) => ({ account: getAddress(d.address), value: JOB.REWARD }));
   }
 
-  /** The reporter posts the report; `ok = false` reports a failed quality requirement. */
-  async report(jobId: bigint, entries: MerkleEntry[], ok = true): Promise<JobReport> {
+  /**
+   * The reporter posts the report; `ok = false` reports a failed quality requirement. `payoutsCid` is the published
+   * payout list (a placeholder CID when the test does not publish it).
+   */
+  async report(
+    jobId: bigint,
+    entries: MerkleEntry[],
+    ok = true,
+    payoutsCid: string = JOB.PAYOUTS,
+  ): Promise<JobReport> {
     const tree = entries.length > 0 ? buildPayoutTree(entries) : undefined;
     const total = tree?.total ?? 0n;
     await this.env.send(this.reporter, "Settlement", "report", [
@@ -227,7 +235,7 @@ export class JobLifecycle {
         payoutRoot: tree?.root ?? `0x${"00".repeat(32)}`,
         payoutTotal: total,
         qualityMet: ok,
-        payoutsCid: ok ? JOB.PAYOUTS : "",
+        payoutsCid: ok ? payoutsCid : "",
       },
     ]);
     return { tree, total, gas: this.env.gasLog.slice(-1) };
