@@ -280,6 +280,13 @@ export async function claimJobPayout(
   return { amount: c.amount, index: c.index, hash };
 }
 
+/** `IFineTuning.RoundStatus.Accepted`. */
+const ROUND_ACCEPTED = 2;
+const roundInfoSchema = z.looseObject({
+  status: z.number().int(),
+  claim: z.looseObject({ payoutRoot: z.string().regex(/^0x[0-9a-fA-F]{64}$/) }),
+});
+
 /**
  * Claims this trainer's payout of an accepted fine-tuning round. The root is read from the chain
  * (`getRound(bountyId, round).claim.payoutRoot`); the list (a StandardMerkleTree dump over `(trainer, amount)`) is
@@ -291,17 +298,19 @@ export async function claimTrainerPayout(
   opts: { fineTuning: Address; bountyId: bigint; round: bigint; cid: string },
 ): Promise<{ amount: bigint; hash: Hex | undefined }> {
   const abi = abiOf("FineTuning");
-  const info = (await clients.publicClient.readContract({
-    address: opts.fineTuning,
-    abi,
-    functionName: "getRound",
-    args: [opts.bountyId, opts.round],
-  })) as { claim: { payoutRoot: Hex } };
-  const root = info.claim.payoutRoot;
-  if (/^0x0{64}$/.test(root))
+  const info = roundInfoSchema.parse(
+    await clients.publicClient.readContract({
+      address: opts.fineTuning,
+      abi,
+      functionName: "getRound",
+      args: [opts.bountyId, opts.round],
+    }),
+  );
+  const root = info.claim.payoutRoot as Hex;
+  if (info.status !== ROUND_ACCEPTED || /^0x0{64}$/.test(root))
     throw new DeviceError(
       "NOT_IN_PAYOUT",
-      `bounty ${opts.bountyId} round ${opts.round} has no trainer payouts`,
+      `bounty ${opts.bountyId} round ${opts.round} is not accepted: it pays no trainer`,
     );
   const leaf = await fetchVerifiedLeaf(store, opts.cid, root, clients.walletClient.account.address);
   const claimed = (await clients.publicClient.readContract({

@@ -18,6 +18,7 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { buildMerkleTree, type AddressMerkleTree } from "#sdk/chain/merkle.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { DeviceClients } from "../../device-runner/chain.ts";
+import { DeviceError } from "../../device-runner/errors.ts";
 import { claimTrainerPayout } from "../../device-runner/rewards.ts";
 import {
   abi,
@@ -64,6 +65,25 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
   let payoutTree: AddressMerkleTree;
   const payouts = new Map<Address, bigint>();
   const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
+  const deviceClients = async (t: PrivateKeyAccount): Promise<DeviceClients> =>
+    ({ publicClient: env.pub, walletClient: await env.localWallet(t) }) as unknown as DeviceClients;
+  /** Publishes the tree's dump (the refiner's trainer list) on a fresh Helia store for `fn`. */
+  const withTreeOnHelia = async (
+    tree: AddressMerkleTree,
+    fn: (store: HeliaStore, cid: string) => Promise<void>,
+  ): Promise<void> => {
+    const tmp = mkdtempSync(path.join(tmpdir(), "dml-ft-claims-"));
+    const store = await HeliaStore.open({ dir: tmp });
+    try {
+      await fn(
+        store,
+        await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.tree.dump()))),
+      );
+    } finally {
+      await store.close();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  };
 
   before(async () => {
     env = await ProtocolEnv.create({
@@ -218,18 +238,10 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
 
     // The first trainer claims through the device runner: root from getRound, list (the tree's dump) on Helia,
     // proof verified locally before the transaction; a second run sends nothing.
-    const tmp = mkdtempSync(path.join(tmpdir(), "dml-ft-claims-"));
-    const store = await HeliaStore.open({ dir: tmp });
-    try {
-      const cid = await store.addBytes(
-        new TextEncoder().encode(JSON.stringify(payoutTree.tree.dump())),
-      );
-      const [firstAccount, firstAmount] = [...payouts][0]!;
+    const [firstAccount, firstAmount] = [...payouts][0]!;
+    await withTreeOnHelia(payoutTree, async (store, cid) => {
       const t = trainers.find((x) => getAddress(x.address) === firstAccount)!;
-      const clients = {
-        publicClient: env.pub,
-        walletClient: await env.localWallet(t),
-      } as unknown as DeviceClients;
+      const clients = await deviceClients(t);
       const opts = { fineTuning: env.addr("FineTuning"), bountyId, round: 0n, cid };
       const r = await claimTrainerPayout(clients, store, opts);
       assert.ok(r.hash);
@@ -237,10 +249,7 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
       assert.equal(await env.balance(firstAccount), firstAmount);
       assert.equal((await claimTrainerPayout(clients, store, opts)).hash, undefined);
       assert.equal(await env.balance(firstAccount), firstAmount);
-    } finally {
-      await store.close();
-      await rm(tmp, { recursive: true, force: true });
-    }
+    });
     for (const [account, amount] of [...payouts].slice(1)) {
       const t = trainers.find((x) => getAddress(x.address) === account)!;
       const w = await env.localWallet(t);
@@ -320,6 +329,21 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
       ),
       "FineTuningInvalidRoundStatus",
     );
+    // the device runner refuses the rejected round locally: no transaction
+    await withTreeOnHelia(tree, async (store, cid) => {
+      const clients = await deviceClients(trainers[0]!);
+      const nonce = await env.pub.getTransactionCount({ address: t0 });
+      await assert.rejects(
+        claimTrainerPayout(clients, store, {
+          fineTuning: env.addr("FineTuning"),
+          bountyId,
+          round: 1n,
+          cid,
+        }),
+        (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
+      );
+      assert.equal(await env.pub.getTransactionCount({ address: t0 }), nonce);
+    });
     for (const [i, t] of trainers.entries())
       assert.equal(await env.balance(getAddress(t.address)), trainerBalances[i], "no payout");
     printGas(
