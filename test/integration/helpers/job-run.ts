@@ -72,7 +72,8 @@ export class JobLifecycle {
     readonly attestorWallets: Wallet[],
   ) {}
 
-  static async create(): Promise<JobLifecycle> {
+  /** `pkg`: the listed algorithm's package (default: a placeholder CID and hash nothing fetches). */
+  static async create(pkg?: { cid: string; modelSha256: Hex }): Promise<JobLifecycle> {
     const env = await ProtocolEnv.create({
       jobMarket: { capacity: 2, reservePrice: JOB.RESERVE },
       attestation: { resultAttestation: { quorum: JOB.QUORUM, slashAmount: JOB.SLASH } },
@@ -86,8 +87,8 @@ export class JobLifecycle {
     await env.stakeNode(reporter, Role.Reporter, 5_000n * ETHER);
     for (const w of attestorWallets) await env.stakeNode(w, Role.Attestor, 5_000n * ETHER);
     await env.send(developer, "AlgorithmMarketplace", "list", [
-      JOB.PKG,
-      JOB.MODEL_SHA,
+      pkg?.cid ?? JOB.PKG,
+      pkg?.modelSha256 ?? JOB.MODEL_SHA,
       JOB.SCHEMA,
       JOB.USE_PRICE,
       0n,
@@ -111,14 +112,17 @@ export class JobLifecycle {
     );
   }
 
-  spec(maxDevices: number) {
+  spec(
+    maxDevices: number,
+    min: { devices: number; participants: number } = { devices: 10, participants: 8 },
+  ) {
     return {
       algorithmId: this.algorithmId,
       schema: JOB.SCHEMA,
-      minDevices: 10,
+      minDevices: min.devices,
       maxDevices,
       rewardPerDevice: JOB.REWARD,
-      minParticipants: 8,
+      minParticipants: min.participants,
       maxStdError: 5n * 10n ** 16n,
       encryptionKey: `0x02${label("customer-key").slice(2)}` as Hex,
       durations: {
@@ -140,10 +144,25 @@ export class JobLifecycle {
 
   /** Runs a job up to Attested (or Failed); the attestor at `liarIndex` reveals another value. */
   async runToAttested(nDevices: number, liarIndex?: number): Promise<JobRun> {
-    const { env, customer, keeper, distributor, aggregator } = this;
-    const start = env.gasLog.length;
+    const start = this.env.gasLog.length;
+    const jobId = await this.schedule(this.spec(nDevices));
+    // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
+    const devices = Array.from({ length: nDevices }, (_, i) =>
+      localAccount(`job-${jobId}-device-${i}`),
+    );
+    const cohort = buildMerkleTree(
+      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
+    );
+    await this.assign(jobId, cohort.root, nDevices, JOB.COHORT);
+    const attestors = await this.attest(jobId, JOB.AGG, JOB.TRANSCRIPT, liarIndex);
+    return { jobId, gas: this.env.gasLog.slice(start), devices, attestors };
+  }
+
+  /** createJob → sealed bid → reveal → finalizeEpoch: the job is `Scheduled`. */
+  async schedule(spec: ReturnType<JobLifecycle["spec"]>): Promise<bigint> {
+    const { env, customer, keeper } = this;
     await env.warpToCommitWindow();
-    await env.send(customer, "JobMarket", "createJob", [this.spec(nDevices)]);
+    await env.send(customer, "JobMarket", "createJob", [spec]);
     const jobId = await env.read<bigint>("JobMarket", "jobCount");
     const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
     const salt = label(`bid-salt-${jobId}`);
@@ -158,27 +177,36 @@ export class JobLifecycle {
     await env.warpTo(revealEnd!);
     await env.send(keeper, "JobMarket", "finalizeEpoch", [epoch]);
     assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
+    return jobId;
+  }
 
-    // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
-    const devices = Array.from({ length: nDevices }, (_, i) =>
-      localAccount(`job-${jobId}-device-${i}`),
-    );
-    const cohort = buildMerkleTree(
-      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
-    );
-    await env.send(distributor, "JobMarket", "assignCohort", [
+  /** The distributor assigns the cohort (root, size, list CID) and names this lifecycle's aggregator. */
+  async assign(jobId: bigint, root: Hex, count: number, cid: string): Promise<void> {
+    await this.env.send(this.distributor, "JobMarket", "assignCohort", [
       jobId,
-      cohort.root,
-      nDevices,
-      JOB.COHORT,
-      who(aggregator),
+      root,
+      count,
+      cid,
+      who(this.aggregator),
     ]);
+  }
 
+  /**
+   * The aggregator commits `aggregate` and the transcript CID, the 3 selected attestors commit and reveal (the one at
+   * `liarIndex` another value), the aggregator reveals last; returns the attestors.
+   */
+  async attest(
+    jobId: bigint,
+    aggregate: Hex,
+    transcriptCid: string,
+    liarIndex?: number,
+  ): Promise<Address[]> {
+    const { env, keeper, aggregator } = this;
     const aggSalt = label(`agg-salt-${jobId}`);
     await env.send(aggregator, "ResultAttestation", "commitAggregate", [
       jobId,
-      aggregateCommitment(JOB.AGG, aggSalt),
-      JOB.TRANSCRIPT,
+      aggregateCommitment(aggregate, aggSalt),
+      transcriptCid,
     ]);
     const att = await env.read<{ attestors: readonly Address[]; commitDeadline: bigint }>(
       "ResultAttestation",
@@ -187,7 +215,7 @@ export class JobLifecycle {
     );
     const attestors = att.attestors.map((a) => getAddress(a));
     assert.equal(attestors.length, JOB.QUORUM);
-    const votes = attestors.map((_, i) => (i === liarIndex ? label("a lie") : JOB.AGG));
+    const votes = attestors.map((_, i) => (i === liarIndex ? label("a lie") : aggregate));
     const salts = attestors.map((a) => label(`att-salt-${jobId}-${a}`));
     for (const [i, a] of attestors.entries())
       await env.send(this.attestorWallet(a), "ResultAttestation", "commitAttestation", [
@@ -202,9 +230,9 @@ export class JobLifecycle {
         salts[i],
       ]);
     // The aggregator reveals last: with a unanimous quorum its reveal finalises the job (no finalize tx).
-    await env.send(aggregator, "ResultAttestation", "revealAggregate", [jobId, JOB.AGG, aggSalt]);
+    await env.send(aggregator, "ResultAttestation", "revealAggregate", [jobId, aggregate, aggSalt]);
     if (liarIndex !== undefined) await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
-    return { jobId, gas: env.gasLog.slice(start), devices, attestors };
+    return attestors;
   }
 
   /** Payouts: every device but each tenth (dropouts) gets the full reward. */

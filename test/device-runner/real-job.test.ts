@@ -1,0 +1,270 @@
+/**
+ * One prediction job through every real part, from the chain to the devices' wallets. The protocol deployed by
+ * script/deploy.ts on EDR lists the reference package published on Helia; a job is created, bid for, scheduled and
+ * assigned to a cohort of 10 device runners holding SpamAssassin inboxes. The aggregator publishes the URL of a real
+ * SecAgg HTTP server (loopback) as its NodeStaking endpoint and hosts the job's session. Nine devices run
+ * `dml-device run` once (watcher → `jobFromEvent` → package sha256 check → ONNX Runtime → SecAgg); the tenth is
+ * offline. The aggregate is the exact sum of the survivors' plaintext result vectors; the aggregator commits its hash
+ * with the transcript CID, the attestors recompute the hash from the transcript on Helia, the reporter posts the
+ * survivors' payout list, and every survivor claims its reward from `ReportPosted` alone.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import pino from "pino";
+import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { z } from "zod";
+import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import { HeliaStore } from "#sdk/ipfs/index.ts";
+import {
+  buildClassifierPackage,
+  classifyRecords,
+  loadPackage,
+  prepareWorkload,
+  publishPackage,
+  trainReference,
+  type Email,
+  type LoadedPackage,
+} from "#sdk/ml/index.ts";
+import {
+  encodeVector,
+  SecAggHttpServer,
+  type SecAggResult,
+  type SecAggSessionConfig,
+} from "#sdk/secagg/index.ts";
+import type { DeviceClients, DevicePublicClient } from "../../device-runner/chain.ts";
+import { cohortRoot, encodeCohortList, type CohortList } from "../../device-runner/cohort.ts";
+import { deviceConfigSchema } from "../../device-runner/config.ts";
+import { runDaemon } from "../../device-runner/daemon.ts";
+import { DeviceError } from "../../device-runner/errors.ts";
+import { JobStateStore } from "../../device-runner/job-state.ts";
+import type { DevicePaths } from "../../device-runner/paths.ts";
+import { reduceToResultVector } from "../../device-runner/result-vector.ts";
+import { claimJobPayout } from "../../device-runner/rewards.ts";
+import { jobSessionConfig } from "../../device-runner/session.ts";
+import { JOB, JobLifecycle, who } from "../integration/helpers/job-run.ts";
+import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
+import { deviceWithInbox } from "./helpers.ts";
+
+const N = 10;
+const OFFLINE = N - 1; // index of the device that never comes online
+const log = pino({ level: "silent" });
+
+/** The aggregation transcript the aggregator publishes (what attestors recompute the committed hash from). */
+const transcriptSchema = z.strictObject({
+  version: z.literal(1),
+  sessionId: z.string().regex(/^0x[0-9a-f]{64}$/),
+  survivors: z.array(z.number().int().min(1)),
+  sum: z.array(z.number().int().min(0).max(0xffffffff)),
+});
+type Transcript = z.infer<typeof transcriptSchema>;
+
+const aggregateHashOf = (t: Transcript): Hex =>
+  keccak256(
+    encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "uint32[]" }, { type: "uint32[]" }],
+      [t.sessionId as Hex, t.survivors, t.sum],
+    ),
+  );
+
+interface Device {
+  paths: DevicePaths;
+  account: PrivateKeyAccount;
+  emails: readonly Email[];
+}
+
+describe("one real job: chain → device runners → SecAgg → attestation → settlement → device claims", () => {
+  let life: JobLifecycle;
+  let pub: DevicePublicClient;
+  let store: HeliaStore;
+  let tmp: string;
+  let http: SecAggHttpServer;
+  let pkg: LoadedPackage;
+  let devices: Device[];
+  let jobId: bigint;
+  let list: CohortList;
+  let session: SecAggSessionConfig;
+  let result: SecAggResult;
+
+  before(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), "dml-device-realjob-"));
+    store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
+    const workload = await prepareWorkload();
+    const built = buildClassifierPackage(trainReference(workload));
+    const cid = await publishPackage(store, built.manifest, built.model);
+    pkg = await loadPackage(store, cid, built.manifest.modelSha256);
+    life = await JobLifecycle.create({ cid, modelSha256: `0x${built.manifest.modelSha256}` });
+    pub = life.env.pub as unknown as DevicePublicClient;
+    http = new SecAggHttpServer();
+    const url = await http.listen();
+    // the aggregator publishes its SecAgg endpoint in NodeStaking: the devices resolve it from there
+    await life.env.send(life.aggregator, "NodeStaking", "updateOperator", [
+      url,
+      label(`x25519:${who(life.aggregator)}`),
+      "{}",
+    ]);
+    devices = [];
+    for (let i = 0; i < N; i++) {
+      const emails = workload.split.inboxes[i]!.emails;
+      devices.push({
+        paths: await deviceWithInbox(emails),
+        account: localAccount(`real-job-device-${i}`),
+        emails,
+      });
+    }
+  });
+
+  after(async () => {
+    await http.close();
+    await store.close();
+    await rm(tmp, { recursive: true, force: true });
+    for (const d of devices) await rm(d.paths.root, { recursive: true, force: true });
+  });
+
+  it("nine device runners serve the assigned job; the aggregate is the exact sum of their plaintext vectors", async () => {
+    jobId = await life.schedule(life.spec(N, { devices: N, participants: N - 2 }));
+    list = {
+      version: 1,
+      jobId: jobId.toString(),
+      members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
+    };
+    const startBlock = await pub.getBlockNumber();
+    await life.assign(jobId, cohortRoot(list), N, await store.addBytes(encodeCohortList(list)));
+    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Assigned);
+
+    // the aggregator derives the session from chain data exactly as the devices do
+    const chainId = await pub.getChainId();
+    const jobMarket = life.env.addr("JobMarket");
+    session = jobSessionConfig({
+      chainId,
+      jobMarket,
+      jobId,
+      cohort: list,
+      classes: pkg.manifest.outputLabels.length,
+    });
+    http.addSession(session, { roundTimeoutMs: 5_000 });
+
+    const config = deviceConfigSchema.parse({
+      chainId,
+      contracts: {
+        JobMarket: jobMarket,
+        AlgorithmMarketplace: life.env.addr("AlgorithmMarketplace"),
+        NodeStaking: life.env.addr("NodeStaking"),
+      },
+      startBlock: startBlock.toString(),
+      confirmations: 0,
+    });
+    const online = devices.slice(0, OFFLINE);
+    await Promise.all(
+      online.map((d) =>
+        runDaemon({
+          config,
+          paths: d.paths,
+          account: d.account,
+          publicClient: pub,
+          store,
+          log,
+          once: true,
+          idleCheck: () => undefined,
+        }),
+      ),
+    );
+    for (const d of online) {
+      const entries = Object.values((await JobStateStore.open(d.paths.jobState)).all());
+      assert.deepEqual(
+        entries.map((e) => [e.status, e.error]),
+        [["done", undefined]],
+      );
+    }
+
+    result = await http.result(session.sessionId);
+    assert.deepEqual(
+      result.survivors,
+      online.map((_, i) => i + 1),
+    );
+    assert.deepEqual(result.dropped, [N]);
+    // the test recomputes every survivor's result vector from the same data (never sent anywhere)
+    const expected = new Uint32Array(session.vectorLength);
+    for (const d of online) {
+      const preds = await classifyRecords(
+        pkg,
+        d.emails.map((e) => ({ subject: e.subject, body: e.body })),
+      );
+      const enc = encodeVector(reduceToResultVector(preds, 2), session.encoding);
+      for (let i = 0; i < expected.length; i++) expected[i] = (expected[i]! + enc[i]!) >>> 0;
+    }
+    assert.deepEqual([...result.sum], [...expected], "masked sum = sum of the encoded vectors");
+    assert.equal(
+      result.decoded[0],
+      online.reduce((s, d) => s + d.emails.length, 0),
+      "record count is exact",
+    );
+  });
+
+  it("the attestors recompute the committed hash from the transcript on Helia; the report settles the job", async () => {
+    const transcript: Transcript = {
+      version: 1,
+      sessionId: session.sessionId,
+      survivors: result.survivors,
+      sum: [...result.sum],
+    };
+    const aggregate = aggregateHashOf(transcript);
+    const transcriptCid = await store.addBytes(
+      new TextEncoder().encode(JSON.stringify(transcript)),
+    );
+    // an attestor's recomputation: fetch, validate, hash
+    const fetched = transcriptSchema.parse(
+      JSON.parse(new TextDecoder().decode(await store.getBytes(transcriptCid))),
+    );
+    assert.equal(aggregateHashOf(fetched), aggregate);
+    assert.notEqual(
+      aggregateHashOf({ ...fetched, survivors: [...fetched.survivors, N] }),
+      aggregate,
+      "the hash binds the survivor set",
+    );
+    const attestors = await life.attest(jobId, aggregate, transcriptCid);
+    assert.ok(!attestors.includes(who(life.aggregator)), "the aggregator does not attest itself");
+    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
+
+    // the reporter pays the survivors (client id → cohort member) and publishes the payout list
+    const entries = result.survivors.map((id) => ({
+      account: getAddress(list.members[id - 1]!.address),
+      value: JOB.REWARD,
+    }));
+    const payoutsCid = await store.addBytes(
+      new TextEncoder().encode(JSON.stringify(buildPayoutTree(entries).toList())),
+    );
+    await life.report(jobId, entries, true, payoutsCid);
+    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Settled);
+  });
+
+  it("every survivor claims its reward from ReportPosted alone; the offline device is refused locally", async () => {
+    const settlement = life.env.addr("Settlement");
+    const clientsOf = async (d: Device): Promise<DeviceClients> => ({
+      publicClient: pub,
+      walletClient: (await life.env.localWallet(
+        d.account,
+      )) as unknown as DeviceClients["walletClient"],
+    });
+    const held = await life.env.balance(settlement);
+    for (const d of devices.slice(0, OFFLINE)) {
+      const r = await claimJobPayout(await clientsOf(d), store, { settlement, jobId });
+      assert.ok(r.hash);
+      assert.equal(await life.env.balance(getAddress(d.account.address) as Address), JOB.REWARD);
+    }
+    assert.equal(await life.env.balance(settlement), held - BigInt(OFFLINE) * JOB.REWARD);
+
+    const offline = devices[OFFLINE]!;
+    const nonce = await pub.getTransactionCount({ address: offline.account.address });
+    await assert.rejects(
+      claimJobPayout(await clientsOf(offline), store, { settlement, jobId }),
+      (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
+    );
+    assert.equal(await pub.getTransactionCount({ address: offline.account.address }), nonce);
+    assert.equal(await life.env.balance(getAddress(offline.account.address)), 0n);
+  });
+});
