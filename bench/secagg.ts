@@ -3,7 +3,7 @@
  * lengths m and dropout rates, run in-process (real crypto, real signatures on the server, no HTTP; message sizes are
  * measured by serialising each message to its JSON wire form).
  *
- *   npx tsx bench/secagg.ts                                   # default grid, stops starting new configs after 15 min
+ *   npx tsx bench/secagg.ts                                   # default grid (18 cells, ≈ 20 min idle), stops starting new configs after 40 min
  *   npx tsx bench/secagg.ts --n 100,500 --m 16,4096 --dropout 0,0.3 --budget-min 5
  *   npx tsx bench/secagg.ts --n 500 --m 100000 --degree 40   # override the SecAgg+ degree
  *
@@ -31,7 +31,7 @@ const program = new Command()
   .option("--m <list>", "vector lengths", "16,4096,100000")
   .option("--dropout <list>", "dropout rates", "0,0.3")
   .option("--degree <k>", "SecAgg+ neighbourhood degree (default: defaultDegree(n))")
-  .option("--budget-min <minutes>", "do not start a new config after this many minutes", "15")
+  .option("--budget-min <minutes>", "do not start a new config after this many minutes", "40")
   .parse();
 const opts = program.opts<{
   n: string;
