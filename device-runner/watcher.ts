@@ -66,7 +66,8 @@ export class CohortWatcher {
 
   /** Events after the cursor up to the confirmed head (at most `maxRange` blocks); call `commit(toBlock)` once handled. */
   async poll(): Promise<{ events: CohortEvent[]; toBlock: bigint } | undefined> {
-    const head = await this.opts.publicClient.getBlockNumber();
+    // cacheTime 0: viem caches the block number for a polling interval, which would hide blocks just mined
+    const head = await this.opts.publicClient.getBlockNumber({ cacheTime: 0 });
     const safe = head - (this.opts.confirmations ?? 0n);
     const from = (await this.cursor()) + 1n;
     if (safe < from) return undefined;

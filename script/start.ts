@@ -2,7 +2,10 @@
  * `npm start`: starts the embedded EDR chain on 127.0.0.1 (`hardhat node`), deploys the protocol and reports
  * live state. The job is a list of steps sharing one context, so later stages append steps.
  *
- * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --keep-alive (keep the chain running until Ctrl-C).
+ * Then runs one prediction job through every party (script/demo-job.ts).
+ *
+ * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --keep-alive (keep the chain running until Ctrl-C),
+ * --no-job (chain, deployment and report only).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
@@ -18,6 +21,7 @@ import {
 } from "#sdk/chain/clients.ts";
 import { ChainError, RpcError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
+import { runDemoJob } from "./demo-job.ts";
 import { deployProtocol } from "./deploy.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -176,8 +180,25 @@ export const report: StartStep = {
   },
 };
 
+/** One prediction job through every party and part (script/demo-job.ts). */
+export const predictionJob: StartStep = {
+  name: "run a prediction job",
+  async run(ctx) {
+    const pub = ctx.publicClient;
+    const m = ctx.manifest;
+    if (!pub || !m) throw new ChainError("START", "the job needs a chain and a manifest");
+    await runDemoJob({
+      rpcUrl: ctx.rpcUrl,
+      publicClient: pub,
+      manifest: m,
+      dataDir: DATA_DIR,
+      print: ctx.print,
+    });
+  },
+};
+
 /** The job, in order. Later stages append their steps here. */
-export const STEPS: StartStep[] = [startChain, deploy, report];
+export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob];
 
 function stopChain(ctx: StartContext): void {
   const child = ctx.chain;
@@ -199,8 +220,9 @@ async function main(argv: string[]): Promise<void> {
       process.env.DML_CHAIN_PORT ?? "8545",
     )
     .option("--keep-alive", "keep the chain running after the job until Ctrl-C", false)
+    .option("--no-job", "only start the chain, deploy and report (no prediction job)")
     .parse(argv);
-  const opts = program.opts<{ port: string; keepAlive: boolean }>();
+  const opts = program.opts<{ port: string; keepAlive: boolean; job: boolean }>();
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65_535)
     throw new ChainError("START", `bad port ${opts.port}`);
@@ -217,7 +239,7 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGTERM", onSignal);
   process.once("exit", () => stopChain(ctx));
   try {
-    for (const s of STEPS) {
+    for (const s of STEPS.filter((x) => opts.job || x !== predictionJob)) {
       console.log(`\n== ${s.name}`);
       await s.run(ctx);
     }

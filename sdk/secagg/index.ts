@@ -43,3 +43,12 @@ export { SecAggHttpServer } from "./http-server.ts";
 export type { HttpSessionOptions } from "./http-server.ts";
 export { SecAggHttpTransport, runSecAggHttpClient, ResultJson } from "./http-client.ts";
 export type { HttpClientRun, PollOptions } from "./http-client.ts";
+export {
+  TRANSCRIPT_VERSION,
+  aggregateHashOf,
+  decodeTranscript,
+  encodeTranscript,
+  transcriptOf,
+  transcriptSchema,
+} from "./transcript.ts";
+export type { AggregationTranscript } from "./transcript.ts";

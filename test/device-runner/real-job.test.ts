@@ -15,9 +15,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
-import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
+import { getAddress, type Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { z } from "zod";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -31,8 +30,12 @@ import {
   type LoadedPackage,
 } from "#sdk/ml/index.ts";
 import {
+  aggregateHashOf,
+  decodeTranscript,
+  encodeTranscript,
   encodeVector,
   SecAggHttpServer,
+  transcriptOf,
   type SecAggResult,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
@@ -53,23 +56,6 @@ import { deviceWithInbox } from "./helpers.ts";
 const N = 10;
 const OFFLINE = N - 1; // index of the device that never comes online
 const log = pino({ level: "silent" });
-
-/** The aggregation transcript the aggregator publishes (what attestors recompute the committed hash from). */
-const transcriptSchema = z.strictObject({
-  version: z.literal(1),
-  sessionId: z.string().regex(/^0x[0-9a-f]{64}$/),
-  survivors: z.array(z.number().int().min(1)),
-  sum: z.array(z.number().int().min(0).max(0xffffffff)),
-});
-type Transcript = z.infer<typeof transcriptSchema>;
-
-const aggregateHashOf = (t: Transcript): Hex =>
-  keccak256(
-    encodeAbiParameters(
-      [{ type: "bytes32" }, { type: "uint32[]" }, { type: "uint32[]" }],
-      [t.sessionId as Hex, t.survivors, t.sum],
-    ),
-  );
 
 interface Device {
   paths: DevicePaths;
@@ -206,20 +192,11 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
   });
 
   it("the attestors recompute the committed hash from the transcript on Helia; the report settles the job", async () => {
-    const transcript: Transcript = {
-      version: 1,
-      sessionId: session.sessionId,
-      survivors: result.survivors,
-      sum: [...result.sum],
-    };
+    const transcript = transcriptOf(result);
     const aggregate = aggregateHashOf(transcript);
-    const transcriptCid = await store.addBytes(
-      new TextEncoder().encode(JSON.stringify(transcript)),
-    );
+    const transcriptCid = await store.addBytes(encodeTranscript(transcript));
     // an attestor's recomputation: fetch, validate, hash
-    const fetched = transcriptSchema.parse(
-      JSON.parse(new TextDecoder().decode(await store.getBytes(transcriptCid))),
-    );
+    const fetched = decodeTranscript(await store.getBytes(transcriptCid));
     assert.equal(aggregateHashOf(fetched), aggregate);
     assert.notEqual(
       aggregateHashOf({ ...fetched, survivors: [...fetched.survivors, N] }),

@@ -12,6 +12,8 @@ import { after, before, describe, it } from "node:test";
 import { network } from "hardhat";
 import {
   concat,
+  createPublicClient,
+  custom,
   encodeAbiParameters,
   pad,
   toEventSelector,
@@ -162,5 +164,30 @@ describe("CohortWatcher (getLogs polling, persisted cursor)", () => {
     );
     await writeFile(cursorFile, JSON.stringify({ chainId: 1, jobMarket: emitter, block: "5" }));
     await assert.rejects(w.poll(), (e) => e instanceof DeviceError && e.code === "CONFIG_INVALID");
+  });
+
+  it("sees a block mined right after the client cached the block number (viem cacheTime)", async () => {
+    // an HTTP client caches eth_blockNumber for its polling interval; the watcher must not read a stale head
+    const cached = createPublicClient({
+      transport: custom(conn.provider),
+      cacheTime: 60_000,
+    }) as unknown as DevicePublicClient;
+    const start = (await cached.getBlockNumber()) + 1n; // primes the cache
+    const block = await send(11n);
+    assert.equal(await cached.getBlockNumber(), start - 1n, "the client's cached head is stale");
+    const w = new CohortWatcher({
+      publicClient: cached,
+      chainId: await pub.getChainId(),
+      jobMarket: emitter,
+      cursorFile: path.join(tmp, "cursor3.json"),
+      startBlock: start,
+      confirmations: 0n,
+    });
+    const batch = await w.poll();
+    assert.ok(batch, "the watcher read the live head");
+    assert.deepEqual(
+      batch.events.map((e) => [e.jobId, e.blockNumber]),
+      [[11n, block]],
+    );
   });
 });

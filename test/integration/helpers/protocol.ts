@@ -13,7 +13,6 @@ import {
   ContractFunctionRevertedError,
   createWalletClient,
   custom,
-  encodeAbiParameters,
   getAddress,
   keccak256,
   toHex,
@@ -23,6 +22,7 @@ import {
 } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
+export { aggregateCommitment, bidCommitment, memberCommitment } from "#sdk/chain/commitments.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import type { DeployConfigInput } from "../../../script/lib/config.ts";
 import { deployProtocol, type DeployClients } from "../../../script/deploy.ts";
@@ -31,30 +31,7 @@ import { traceGas } from "./gas-trace.ts";
 export const ETHER = 10n ** 18n;
 export const BPS = 10_000n;
 
-/** NodeStaking roles. */
-export const Role = {
-  Distributor: 0,
-  Aggregator: 1,
-  Attestor: 2,
-  Reporter: 3,
-  Refiner: 4,
-} as const;
-
-/** IJobMarket.JobStatus. */
-export const JobStatus = {
-  None: 0,
-  Created: 1,
-  Bidding: 2,
-  Scheduled: 3,
-  Assigned: 4,
-  Committed: 5,
-  Attested: 6,
-  Reported: 7,
-  Settled: 8,
-  Failed: 9,
-  Expired: 10,
-  Cancelled: 11,
-} as const;
+export { JobStatus, Role } from "#sdk/chain/enums.ts";
 
 const abiCache = new Map<string, Abi>();
 /** ABI of a compiled contract. */
@@ -79,31 +56,6 @@ export async function revertName(p: Promise<unknown>): Promise<string> {
     throw err;
   }
   throw new Error("call did not revert");
-}
-
-/** The sealed-bid commitment JobMarket expects: keccak256(abi.encode(jobId, bid, salt, customer)). */
-export function bidCommitment(jobId: bigint, bid: bigint, salt: Hex, customer: Address): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256" }, { type: "bytes32" }, { type: "address" }],
-      [jobId, bid, salt, customer],
-    ),
-  );
-}
-
-/** A quorum member's commitment: keccak256(abi.encode(value, salt, member)). */
-export function memberCommitment(value: Hex, salt: Hex, member: Address): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: "bytes32" }, { type: "bytes32" }, { type: "address" }],
-      [value, salt, member],
-    ),
-  );
-}
-
-/** The aggregator's commitment: keccak256(abi.encode(value, salt)). */
-export function aggregateCommitment(value: Hex, salt: Hex): Hex {
-  return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [value, salt]));
 }
 
 /** A deterministic 32-byte label. */
