@@ -43,6 +43,19 @@ export interface VerifiedLeaf {
   proof: Hex[];
 }
 
+/** Fetches a published Merkle list as JSON. @throws DeviceError PROOF_INVALID for missing or non-JSON bytes */
+async function fetchJson(store: ContentStore, cid: string): Promise<unknown> {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid)));
+  } catch (e) {
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `Merkle list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
 /** Fetches a payout/connected-set dump, checks it against `root` and returns `account`'s leaf with a verified proof. */
 export async function fetchVerifiedLeaf(
   store: ContentStore,
@@ -50,11 +63,10 @@ export async function fetchVerifiedLeaf(
   root: Hex,
   account: Address,
 ): Promise<VerifiedLeaf> {
+  const raw = await fetchJson(store, cid);
   let tree: StandardMerkleTree<[string, string]>;
   try {
-    const json = dumpSchema.parse(
-      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
-    );
+    const json = dumpSchema.parse(raw);
     tree = StandardMerkleTree.load(json as never);
     tree.validate();
   } catch (e) {
@@ -184,18 +196,6 @@ const reportPostedSchema = z.object({
   payoutsCid: z.string(),
   success: z.boolean(),
 });
-
-async function fetchJson(store: ContentStore, cid: string): Promise<unknown> {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid)));
-  } catch (e) {
-    throw new DeviceError(
-      "PROOF_INVALID",
-      `payout list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
-      { cause: e },
-    );
-  }
-}
 
 /** A job payout claim as `Settlement.claim` takes it, with the report it came from. */
 export interface JobPayoutClaim extends PayoutClaim {

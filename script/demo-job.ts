@@ -76,6 +76,7 @@ import { jobSessionConfig } from "../device-runner/session.ts";
 
 const DEVICES = 8;
 const OFFLINE = 1; // the last device never comes online
+const MIN_PARTICIPANTS = DEVICES - OFFLINE;
 const REWARD = parseEther("2");
 const BID = parseEther("3");
 const USE_PRICE = parseEther("5");
@@ -144,7 +145,7 @@ class Chain {
   }
 }
 
-/** Runs the demo job; returns what it printed as numbers for callers that check them. */
+/** Runs the demo job; returns the job id and the total the devices claimed. */
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
   const started = Date.now();
   const { print } = ctx;
@@ -225,7 +226,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         minDevices: DEVICES,
         maxDevices: DEVICES,
         rewardPerDevice: REWARD,
-        minParticipants: DEVICES - OFFLINE,
+        minParticipants: MIN_PARTICIPANTS,
         maxStdError: MAX_STD_ERROR,
         encryptionKey: reportKey.publicKey,
         durations: {
@@ -254,7 +255,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(`job ${jobId} created and scheduled in auction epoch ${epoch}`);
 
     // distributor: the cohort (device runners with their own keys and inboxes)
-    const devices: { paths: DevicePaths; account: PrivateKeyAccount; emails: number }[] = [];
+    const devices: { paths: DevicePaths; account: PrivateKeyAccount }[] = [];
     for (let i = 0; i < DEVICES; i++) {
       const paths = devicePaths(path.join(root, "devices", String(i)));
       const inbox = workload.split.inboxes[i]!.emails;
@@ -268,7 +269,6 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       devices.push({
         paths,
         account: privateKeyToAccount(keccak256(toHex(`dml demo device ${i}`))),
-        emails: inbox.length,
       });
     }
     const cohort: CohortList = {
@@ -386,7 +386,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const spam = built.manifest.outputLabels.indexOf("spam");
     const stdError = estimate.stdError[spam]!;
     const qualityMet =
-      transcript.survivors.length >= DEVICES - OFFLINE && stdError * 1e18 <= Number(MAX_STD_ERROR);
+      transcript.survivors.length >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
     const created = await chain.pub.getContractEvents({
       address: chain.addr("JobMarket"),
       abi: loadArtifact("JobMarket").abi,
