@@ -14,6 +14,9 @@ import {IAttestationQuorum} from "../interfaces/IAttestationQuorum.sol";
 library AttestationQuorum {
     /// @notice Largest supported quorum.
     uint256 internal constant MAX_SIZE = 15;
+    /// @notice The reserved value a member reveals when it could not fetch or verify what it was asked to
+    ///         recompute (PROTOCOL.md §7.4). A majority for it is a fault of whoever supplied the data.
+    bytes32 internal constant INVALID = keccak256("dml.attestation.INVALID");
 
     /// @notice One quorum round. Lives inside the owning contract's ERC-7201 struct.
     struct Round {
@@ -129,23 +132,30 @@ library AttestationQuorum {
         return (bytes32(0), false);
     }
 
-    /// @notice Members at fault: those who did not reveal and, when a majority exists, those who revealed
-    ///         another value. Also returns the members who revealed the majority value.
+    /// @notice Members at fault, only when a strict majority revealed one value: those who revealed another
+    ///         value and those who stayed silent. Without a majority nobody is at fault, so an operator who
+    ///         withholds data cannot turn the members it silenced into victims (PROTOCOL.md §7.4). Also returns
+    ///         the members who revealed the majority value.
     function faults(
         Round storage r,
         bytes32 value,
         bool majority
     ) internal view returns (uint256 faultMask, uint256 agreeMask) {
+        if (!majority) return (0, 0);
         uint256 size = r.size;
         uint256 mask = r.revealedMask;
         for (uint256 i = 0; i < size; ++i) {
             uint256 bit = 1 << i;
-            if (mask & bit == 0) faultMask |= bit;
-            else if (majority) {
-                if (r.slots[i] == value) agreeMask |= bit;
-                else faultMask |= bit;
-            }
+            if (mask & bit != 0 && r.slots[i] == value) agreeMask |= bit;
+            else faultMask |= bit;
         }
+    }
+
+    /// @notice Whether `who` is one of the members (a party of the round: never paid for slashing it).
+    function isMember(Round storage r, address who) internal view returns (bool) {
+        uint256 size = r.size;
+        for (uint256 i = 0; i < size; ++i) if (r.members[i] == who) return true;
+        return false;
     }
 
     /// @notice The selected members, in selection order.
