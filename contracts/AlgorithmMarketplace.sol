@@ -296,6 +296,21 @@ contract AlgorithmMarketplace is GovernedUUPS, ReentrancyGuardTransient, IAlgori
     }
 
     /// @inheritdoc IAlgorithmMarketplace
+    function revenueSplit(
+        uint256 algorithmId,
+        uint256 amount
+    )
+        external
+        view
+        returns (address developer, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee)
+    {
+        AlgorithmMarketplaceStorage storage $ = _getAlgorithmMarketplaceStorage();
+        Algorithm storage a = _algorithm($, algorithmId);
+        developer = a.developer;
+        (devAmount, parentDev, parentAmount, fee) = _split($, a, amount);
+    }
+
+    /// @inheritdoc IAlgorithmMarketplace
     function useTerms(
         uint256 algorithmId,
         address customer

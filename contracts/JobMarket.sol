@@ -6,6 +6,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
+import {FutureSeed} from "./utils/FutureSeed.sol";
+import {IJobLifecycleHook} from "./interfaces/IJobLifecycleHook.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IAlgorithmMarketplace} from "./interfaces/IAlgorithmMarketplace.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
@@ -15,13 +17,15 @@ import {JobSpecLib} from "./jobs/JobSpecLib.sol";
 
 /// @title JobMarket
 /// @notice Prediction jobs with escrowed budgets, a sealed-bid uniform second-price priority auction per epoch,
-///         cohort assignment by staked distributors and module hooks for attestation and settlement.
+///         a seed per scheduling epoch that nobody can choose, and module hooks for cohort assignment, attestation
+///         and settlement (the attestation module checks the nodes; this contract holds the escrow and the state).
 /// @dev See docs/job-market.md for the state machine, escrow formula and auction rules. Links the external
 ///      libraries JobSpecLib and JobAuctionLib (deploy them first and link them into JobMarket).
 /// @custom:oz-upgrades-unsafe-allow external-library-linking
 contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using FutureSeed for FutureSeed.Seed;
 
     /// @inheritdoc IJobMarket
     bytes32 public constant ATTESTATION_MODULE = keccak256("dml.JobMarket.module.attestation");
@@ -31,6 +35,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     uint256 public constant MAX_BIDS_PER_EPOCH = 256;
 
     uint256 private constant BPS = 10_000;
+    bytes32 private constant JOB_SEED_TAG = "dml.job";
     uint32 private constant MIN_EPOCH_LENGTH = 60;
     uint32 private constant MAX_EPOCH_LENGTH = 30 days;
     uint32 private constant MAX_PHASE_DURATION = 365 days;
@@ -42,18 +47,6 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint32 length;
         uint32 commitWindow;
         uint32 revealWindow;
-    }
-
-    /// @dev An epoch's commitments (a list linked through `Job.nextInEpoch`, in commit order) and its result.
-    ///      One slot: the first commitment of an epoch pays for it, finalisation rewrites it.
-    struct EpochResult {
-        bool finalized;
-        uint96 clearingPrice;
-        uint16 scheduledCount;
-        uint16 revealedCount;
-        uint16 bidCount;
-        uint32 head;
-        uint32 tail;
     }
 
     /// @custom:storage-location erc7201:dml.storage.JobMarket
@@ -68,8 +61,9 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         Timing nextTiming; // start == 0: none pending
         uint256 jobCount;
         mapping(uint256 jobId => Job) jobs;
-        mapping(uint256 epoch => EpochResult) epochResults;
+        mapping(uint256 epoch => JobAuctionLib.EpochResult) epochResults;
         mapping(bytes32 role => address) modules;
+        mapping(uint256 epoch => FutureSeed.Seed) epochSeeds;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.JobMarket")) - 1)) & ~bytes32(uint256(0xff))
@@ -202,6 +196,27 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function commitBid(uint256 jobId, bytes32 commitment, uint256 deposit) external nonReentrant {
+        _commitBid(jobId, commitment, deposit, 0, 0);
+    }
+
+    /// @inheritdoc IJobMarket
+    function commitBidEvicting(
+        uint256 jobId,
+        bytes32 commitment,
+        uint256 deposit,
+        uint256 evictJobId,
+        uint256 prevJobId
+    ) external nonReentrant {
+        _commitBid(jobId, commitment, deposit, evictJobId, prevJobId);
+    }
+
+    function _commitBid(
+        uint256 jobId,
+        bytes32 commitment,
+        uint256 deposit,
+        uint256 evictJobId,
+        uint256 prevJobId
+    ) private {
         JobMarketStorage storage $ = _getJobMarketStorage();
         Job storage job = $.jobs[jobId];
         if (job.customer != msg.sender) {
@@ -218,15 +233,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (deposit < $.params.reservePrice || deposit > type(uint96).max || deposit == 0) {
             revert JobMarketInvalidDeposit(deposit);
         }
-        EpochResult storage er = $.epochResults[epoch];
-        uint256 index = er.bidCount;
-        if (index >= $.params.maxBidsPerEpoch) revert JobMarketEpochFull(epoch);
-
-        uint32 id32 = jobId.toUint32(); // list links are 32-bit job ids
-        if (index == 0) er.head = id32;
-        else $.jobs[er.tail].nextInEpoch = id32;
-        er.tail = id32;
-        er.bidCount = uint16(index + 1);
+        uint256 index = _link($, epoch, jobId.toUint32(), deposit, evictJobId, prevJobId);
         job.status = JobStatus.Bidding;
         job.revealed = false;
         job.bidEpoch = uint32(epoch);
@@ -238,31 +245,60 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         $.token.safeTransferFrom(msg.sender, address(this), deposit);
     }
 
+    /// @dev Appends job `id32` to the epoch's commitment list, or puts it in the place of `evictJobId` in a full
+    ///      epoch (refunding the evicted deposit). Returns the commitment's index (list position when appended,
+    ///      the list length when it replaced another).
+    function _link(
+        JobMarketStorage storage $,
+        uint256 epoch,
+        uint32 id32,
+        uint256 deposit,
+        uint256 evictJobId,
+        uint256 prevJobId
+    ) private returns (uint256 index) {
+        JobAuctionLib.EpochResult storage er = $.epochResults[epoch];
+        index = er.bidCount;
+        bool full = index >= $.params.maxBidsPerEpoch;
+        if (evictJobId == 0) {
+            if (full) revert JobMarketEpochFull(epoch);
+            if (index == 0)
+                er.head = id32; // list links are 32-bit job ids
+            else $.jobs[er.tail].nextInEpoch = id32;
+            er.tail = id32;
+            er.bidCount = uint16(index + 1);
+        } else {
+            if (!full) revert JobMarketInvalidEviction(evictJobId, prevJobId);
+            (address victim, uint256 refund) = JobAuctionLib.evict(
+                $.jobs,
+                er,
+                epoch,
+                id32,
+                deposit,
+                evictJobId,
+                prevJobId
+            );
+            $.token.safeTransfer(victim, refund);
+        }
+    }
+
     /// @inheritdoc IJobMarket
     function revealBid(uint256 jobId, uint256 bid, bytes32 salt) external {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
-        if (job.status != JobStatus.Bidding) {
-            if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-            revert JobMarketInvalidStatus(jobId, job.status);
-        }
-        uint256 epoch = job.bidEpoch;
         Timing memory t = _timingNow($);
-        if (_epochAt(t, block.timestamp) != epoch) revert JobMarketNotInRevealWindow(epoch);
-        uint256 commitEnd = _epochStart(t, epoch) + t.commitWindow;
-        if (block.timestamp < commitEnd || block.timestamp >= commitEnd + t.revealWindow) {
-            revert JobMarketNotInRevealWindow(epoch);
-        }
-        if (job.revealed) revert JobMarketBidAlreadyRevealed(jobId);
-        if (bytes20(keccak256(abi.encode(jobId, bid, salt, job.customer))) != job.commitHash) {
-            revert JobMarketBidMismatch(jobId);
-        }
-        uint256 reserve = $.params.reservePrice;
-        if (bid < reserve) revert JobMarketBidBelowReserve(bid, reserve);
-        if (bid > job.deposit) revert JobMarketBidExceedsDeposit(bid, job.deposit);
-        job.revealed = true;
-        job.bid = uint96(bid);
-        emit BidRevealed(jobId, epoch, bid);
+        uint256 epochNow = _epochAt(t, block.timestamp);
+        uint256 commitEnd = _epochStart(t, epochNow) + t.commitWindow;
+        JobAuctionLib.reveal(
+            $.jobs,
+            JobAuctionLib.Reveal({
+                jobId: jobId,
+                bid: bid,
+                salt: salt,
+                reservePrice: $.params.reservePrice,
+                epochNow: epochNow,
+                commitEnd: commitEnd,
+                revealEnd: commitEnd + t.revealWindow
+            })
+        );
     }
 
     /// @inheritdoc IJobMarket
@@ -277,7 +313,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
                     block.timestamp < _epochStart(t, epoch) + t.commitWindow + t.revealWindow)
             ) revert JobMarketEpochNotOver(epoch);
         }
-        EpochResult storage result = $.epochResults[epoch];
+        JobAuctionLib.EpochResult storage result = $.epochResults[epoch];
         if (result.finalized) revert JobMarketEpochAlreadyFinalized(epoch);
 
         Params storage p = $.params;
@@ -302,6 +338,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         result.scheduledCount = uint16(ctx.winners);
         result.revealedCount = uint16(ctx.revealedCount);
         emit EpochFinalized(epoch, ctx.price, result.bidCount, ctx.revealedCount, ctx.winners);
+        if (ctx.winners != 0) {
+            // The scheduled jobs' cohorts and attestors are drawn from the hash of a block nobody knows yet.
+            FutureSeed.Seed storage seed = $.epochSeeds[epoch];
+            seed.arm();
+            emit EpochSeedArmed(epoch, seed.blockNumber);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -325,30 +367,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IJobMarket
-    function assignCohort(
-        uint256 jobId,
-        bytes32 cohortRoot,
-        uint32 deviceCount,
-        string calldata cohortCid,
-        address aggregator
-    ) external {
-        JobMarketStorage storage $ = _getJobMarketStorage();
-        INodeStaking staking_ = $.staking;
-        if (!staking_.isActive(msg.sender, INodeStaking.Role.Distributor))
-            revert JobMarketNotDistributor(msg.sender);
-        Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
-        if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
-            revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
-        }
-        if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
-        if (!staking_.isActive(aggregator, INodeStaking.Role.Aggregator))
-            revert JobMarketNotAggregator(aggregator);
-        job.cohortRoot = cohortRoot;
-        job.deviceCount = deviceCount;
-        job.distributor = msg.sender;
-        job.aggregator = aggregator;
-        emit CohortAssigned(jobId, msg.sender, aggregator, cohortRoot, deviceCount, cohortCid);
-        _advance(jobId, job, JobStatus.Assigned, job.commitDuration);
+    function fixSeed(uint256 epoch) public returns (bytes32 seed) {
+        FutureSeed.Seed storage fs = _getJobMarketStorage().epochSeeds[epoch];
+        if (fs.blockNumber == 0) revert JobMarketNoSeed(epoch);
+        if (fs.value != bytes32(0)) return fs.value;
+        bool rearmed;
+        (seed, rearmed) = fs.fix();
+        if (rearmed) emit EpochSeedArmed(epoch, fs.blockNumber);
+        else emit EpochSeedFixed(epoch, seed);
     }
 
     /// @inheritdoc IJobMarket
@@ -363,12 +389,43 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         job.escrow = 0;
         emit JobExpired(jobId, s, amount);
         _setStatus(jobId, job, JobStatus.Expired);
+        if (s >= JobStatus.Assigned) _closed($, jobId);
         if (amount != 0) $.token.safeTransfer(job.customer, amount);
     }
 
     // ------------------------------------------------------------------------------------------------------
     // Module hooks
     // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobMarket
+    function markAssigned(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        uint32 deviceCount,
+        string calldata cohortCid,
+        address distributor,
+        address aggregator
+    ) external returns (bytes32 seed) {
+        JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
+        Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
+        if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
+            revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
+        }
+        if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
+        uint256 epoch = job.scheduledEpoch;
+        bytes32 epochSeed_ = $.epochSeeds[epoch].value;
+        if (epochSeed_ == bytes32(0)) {
+            epochSeed_ = fixSeed(epoch);
+            if (epochSeed_ == bytes32(0)) revert JobMarketSeedUnavailable(epoch);
+        }
+        seed = FutureSeed.derive(epochSeed_, JOB_SEED_TAG, jobId);
+        job.cohortRoot = cohortRoot;
+        job.deviceCount = deviceCount;
+        job.distributor = distributor;
+        job.aggregator = aggregator;
+        emit CohortAssigned(jobId, distributor, aggregator, cohortRoot, deviceCount, cohortCid);
+        _advance(jobId, job, JobStatus.Assigned, job.commitDuration);
+    }
 
     /// @inheritdoc IJobMarket
     function markCommitted(uint256 jobId) external {
@@ -396,6 +453,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (s < JobStatus.Assigned || s > JobStatus.Attested) revert JobMarketInvalidStatus(jobId, s);
         emit JobFailed(jobId, reason, job.escrow);
         _setStatus(jobId, job, JobStatus.Failed);
+        _closed($, jobId);
         _refundRemaining($, jobId, job);
     }
 
@@ -420,6 +478,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             deadline
         );
         if (refundAmount != 0) emit EscrowRefunded(jobId, customer, refundAmount);
+        _closed($, jobId);
         IERC20 token_ = $.token;
         if (amount != 0) token_.safeTransfer(msg.sender, amount);
         if (refundAmount != 0) token_.safeTransfer(customer, refundAmount);
@@ -452,6 +511,11 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
         Job storage job = _getJobMarketStorage().jobs[jobId];
         return (job.status, job.aggregator, job.attestationDuration);
+    }
+
+    /// @inheritdoc IJobMarket
+    function epochSeed(uint256 epoch) external view returns (bytes32) {
+        return _getJobMarketStorage().epochSeeds[epoch].value;
     }
 
     /// @inheritdoc IJobMarket
@@ -513,7 +577,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function epochInfo(uint256 epoch) external view returns (EpochInfo memory) {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        EpochResult memory r = $.epochResults[epoch];
+        JobAuctionLib.EpochResult memory r = $.epochResults[epoch];
         return
             EpochInfo({
                 bidCount: r.bidCount,
@@ -588,6 +652,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (spent != usePrice) revert JobMarketUsePaymentMismatch(usePrice, spent);
     }
 
+    /// @dev Tells the attestation module that a job with a cohort is terminal (it releases the nodes' locks).
+    function _closed(JobMarketStorage storage $, uint256 jobId) private {
+        address module = $.modules[ATTESTATION_MODULE];
+        if (module != address(0)) IJobLifecycleHook(module).onJobClosed(jobId);
+    }
+
     function _refundRemaining(JobMarketStorage storage $, uint256 jobId, Job storage job) private {
         uint256 amount = job.escrow;
         if (amount == 0) return;
@@ -653,7 +723,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @dev The epoch's committed job ids in commit order.
     function _epochList(
         JobMarketStorage storage $,
-        EpochResult storage er
+        JobAuctionLib.EpochResult storage er
     ) private view returns (uint64[] memory list) {
         uint256 n = er.bidCount;
         list = new uint64[](n);

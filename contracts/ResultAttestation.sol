@@ -8,10 +8,13 @@ import {IResultAttestation} from "./interfaces/IResultAttestation.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {AttestationQuorum} from "./attestation/AttestationQuorum.sol";
+import {FutureSeed} from "./utils/FutureSeed.sol";
+import {IJobLifecycleHook} from "./interfaces/IJobLifecycleHook.sol";
 
 /// @title ResultAttestation
-/// @notice Aggregate commitment, attestor commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4
-///         step 6). Authorised in the JobMarket as `ATTESTATION_MODULE` and in NodeStaking as a slasher.
+/// @notice Cohort assignment with the attestor draw, the aggregator's result commitment, the attestor
+///         commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4 steps 3 and 6, §7.1, §7.4, §7.6).
+///         Authorised in the JobMarket as `ATTESTATION_MODULE` and in NodeStaking as a slasher.
 contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAttestation {
     using AttestationQuorum for AttestationQuorum.Round;
 
@@ -21,6 +24,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     bytes32 private constant REASON_AGGREGATOR_WRONG = "AGGREGATOR_MISMATCH";
     bytes32 private constant REASON_AGGREGATOR_SILENT = "AGGREGATOR_SILENT";
     bytes32 private constant REASON_LATE = "ATTESTATION_LATE";
+    bytes32 private constant REASON_INVALID = "TRANSCRIPT_INVALID";
+    bytes32 private constant ATTESTOR_SEED_TAG = "dml.attestors";
 
     struct Record {
         Status status;
@@ -28,8 +33,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         address aggregator;
         uint16 agreeMask;
         uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
-        bytes32 aggregate; // the aggregator's commitment; replaced by its revealed aggregate hash
+        bytes32 aggregate; // the aggregator's commitment; replaced by its revealed result hash
         AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`
+        address distributor;
+        uint96 lockAmount; // stake locked for each bound node (distributor, attestors, aggregator once committed)
     }
 
     /// @custom:storage-location erc7201:dml.storage.ResultAttestation
@@ -74,6 +81,61 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IResultAttestation
+    function assignCohort(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        uint32 deviceCount,
+        string calldata cohortCid,
+        address aggregator
+    ) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        INodeStaking staking_ = $.staking;
+        if (!staking_.isActive(msg.sender, INodeStaking.Role.Distributor))
+            revert AttestationNotDistributor(msg.sender);
+        if (!staking_.isActive(aggregator, INodeStaking.Role.Aggregator))
+            revert AttestationInactiveAggregator(aggregator);
+        uint256 kMin = $.params.kMin;
+        if (deviceCount < kMin) revert AttestationCohortTooSmall(deviceCount, kMin);
+        // The JobMarket checks the job (Scheduled, in time, count in range) and hands back its seed, which was
+        // fixed from a block hash after the job was scheduled and before this distributor acted (§7.1).
+        bytes32 seed = $.jobMarket.markAssigned(
+            jobId,
+            cohortRoot,
+            deviceCount,
+            cohortCid,
+            msg.sender,
+            aggregator
+        );
+        _draw($, staking_, jobId, seed, aggregator);
+    }
+
+    /// @dev Draws the job's attestors (never the aggregator), binds the distributor and them, and locks stake.
+    function _draw(
+        ResultAttestationStorage storage $,
+        INodeStaking staking_,
+        uint256 jobId,
+        bytes32 seed,
+        address aggregator
+    ) private {
+        // A job is Scheduled → Assigned exactly once, so its record is fresh here.
+        Record storage rec = $.records[jobId];
+        address[] memory chosen = rec.round.select(
+            staking_,
+            FutureSeed.derive(seed, ATTESTOR_SEED_TAG, jobId),
+            $.params.quorum,
+            aggregator,
+            0,
+            0
+        );
+        rec.status = Status.Drawn;
+        rec.aggregator = aggregator;
+        rec.distributor = msg.sender;
+        rec.lockAmount = $.params.slashAmount;
+        emit AttestorsDrawn(jobId, msg.sender, seed, chosen);
+        _lockNodes(rec);
+    }
+
+    /// @inheritdoc IResultAttestation
     function commitAggregate(uint256 jobId, bytes32 commitment, string calldata transcriptCid) external {
         ResultAttestationStorage storage $ = _getStorage();
         IJobMarket market = $.jobMarket;
@@ -82,11 +144,14 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         if (commitment == bytes32(0) || cidLength == 0 || cidLength > MAX_CID_LENGTH) {
             revert AttestationInvalidCommitment();
         }
-        // A job is Assigned exactly once, so its record is fresh here.
         Record storage rec = $.records[jobId];
-        address[] memory chosen = _selectAttestors($, rec, jobId, duration);
+        if (rec.status != Status.Drawn) revert AttestationInvalidStatus(jobId, rec.status);
+        Params memory p = $.params;
+        AttestationQuorum.Round storage r = rec.round;
+        uint64 commitDeadline = uint64(block.timestamp + (duration * p.commitWindowBps) / BPS);
+        r.commitDeadline = commitDeadline;
+        r.revealDeadline = uint64(commitDeadline + (duration * p.revealWindowBps) / BPS);
         rec.status = Status.Committed;
-        rec.aggregator = msg.sender;
         rec.jobDeadline = uint64(block.timestamp + duration);
         rec.aggregate = commitment;
         emit AggregateCommitted(
@@ -94,10 +159,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             msg.sender,
             commitment,
             transcriptCid,
-            chosen,
-            rec.round.commitDeadline,
-            rec.round.revealDeadline
+            commitDeadline,
+            r.revealDeadline
         );
+        _lockAggregator(rec);
         market.markCommitted(jobId);
     }
 
@@ -126,6 +191,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         }
         if (rec.aggregatorRevealed) revert AttestationAggregatorAlreadyRevealed(jobId);
         if (aggregateHash == bytes32(0)) revert QuorumZeroValue();
+        if (aggregateHash == AttestationQuorum.INVALID) revert AttestationInvalidValue();
         if (keccak256(abi.encode(aggregateHash, salt)) != rec.aggregate)
             revert AttestationAggregatorMismatch(jobId);
         rec.aggregatorRevealed = true;
@@ -148,12 +214,15 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             revert AttestationAggregatorRevealPending(jobId, r.revealDeadline);
         }
         (bytes32 value, bool majority) = r.tally();
+        // Silence and dissent are faults only when a majority revealed (§7.4); the aggregator bound itself when
+        // it committed, so its own silence is always a fault, and so is a majority for INVALID or another value.
         (uint256 faultMask, uint256 agreeMask) = r.faults(value, majority);
         bool aggregatorFault = !rec.aggregatorRevealed || (majority && rec.aggregate != value);
         bool attested = majority && !aggregatorFault;
         bytes32 reason;
-        if (!majority) reason = REASON_NO_MAJORITY;
-        else if (!rec.aggregatorRevealed) reason = REASON_AGGREGATOR_SILENT;
+        if (!rec.aggregatorRevealed) reason = REASON_AGGREGATOR_SILENT;
+        else if (!majority) reason = REASON_NO_MAJORITY;
+        else if (value == AttestationQuorum.INVALID) reason = REASON_INVALID;
         else if (aggregatorFault) reason = REASON_AGGREGATOR_WRONG;
 
         // Effects.
@@ -170,7 +239,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         );
 
         // Interactions: slashing, then the JobMarket transition.
-        _slashFaults($, rec, jobId, faultMask, aggregatorFault);
+        if (faultMask != 0 || aggregatorFault) _slashFaults($, rec, jobId, faultMask, aggregatorFault);
 
         IJobMarket market = $.jobMarket;
         IJobMarket.JobStatus js = market.status(jobId);
@@ -183,20 +252,14 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         }
     }
 
-    /// @inheritdoc IResultAttestation
-    function slashMissedCommit(uint256 jobId) external nonReentrant {
+    /// @inheritdoc IJobLifecycleHook
+    function onJobClosed(uint256 jobId) external {
         ResultAttestationStorage storage $ = _getStorage();
+        if (msg.sender != address($.jobMarket)) revert AttestationNotJobMarket(msg.sender);
         Record storage rec = $.records[jobId];
-        if (rec.status != Status.None) revert AttestationNoMissedCommit(jobId);
-        (IJobMarket.JobStatus jobStatus, address aggregator, ) = $.jobMarket.attestationTerms(jobId);
-        // An assigned job names its aggregator; without an aggregate commitment it can only have left Assigned
-        // through JobMarket.timeout (modules never fail an Assigned job).
-        if (jobStatus != IJobMarket.JobStatus.Expired || aggregator == address(0)) {
-            revert AttestationNoMissedCommit(jobId);
-        }
-        rec.status = Status.MissedCommit;
-        rec.aggregator = aggregator;
-        _slash($.staking, jobId, aggregator, INodeStaking.Role.Aggregator, $.params.slashAmount);
+        if (rec.lockAmount == 0) return; // never bound, or already released
+        _unlockNodes(rec);
+        rec.lockAmount = 0;
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -224,6 +287,19 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             a.finalHash = r.slots[i];
         }
         a.attestors = r.membersOf();
+        a.distributor = rec.distributor;
+        a.lockAmount = rec.lockAmount;
+    }
+
+    /// @inheritdoc IResultAttestation
+    function resultOf(uint256 jobId) external view returns (bytes32) {
+        Record storage rec = _getStorage().records[jobId];
+        return rec.status == Status.Attested ? rec.aggregate : bytes32(0);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function INVALID() external pure returns (bytes32) {
+        return AttestationQuorum.INVALID;
     }
 
     /// @inheritdoc IResultAttestation
@@ -288,21 +364,6 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         _getStorage().jobMarket.markAttested(jobId);
     }
 
-    /// @dev Selects the quorum (seeded by prevrandao and the job id) and opens its windows inside the job's
-    ///      attestation phase of `duration` seconds.
-    function _selectAttestors(
-        ResultAttestationStorage storage $,
-        Record storage rec,
-        uint256 jobId,
-        uint256 duration
-    ) private returns (address[] memory) {
-        Params memory p = $.params;
-        uint64 commitDeadline = uint64(block.timestamp + (duration * p.commitWindowBps) / BPS);
-        uint64 revealDeadline = uint64(commitDeadline + (duration * p.revealWindowBps) / BPS);
-        bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId, address(this)));
-        return rec.round.select($.staking, seed, p.quorum, msg.sender, commitDeadline, revealDeadline);
-    }
-
     function _committed(uint256 jobId) private view returns (Record storage rec) {
         rec = _getStorage().records[jobId];
         if (rec.status != Status.Committed) revert AttestationInvalidStatus(jobId, rec.status);
@@ -317,13 +378,29 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     ) private {
         INodeStaking staking_ = $.staking;
         uint256 amount = $.params.slashAmount;
+        address challenger = _challenger($, rec, jobId);
         uint256 size = rec.round.size;
         for (uint256 i = 0; i < size; ++i) {
             if (faultMask & (1 << i) != 0) {
-                _slash(staking_, jobId, rec.round.members[i], INodeStaking.Role.Attestor, amount);
+                _slash(staking_, jobId, rec.round.members[i], INodeStaking.Role.Attestor, amount, challenger);
             }
         }
-        if (aggregatorFault) _slash(staking_, jobId, rec.aggregator, INodeStaking.Role.Aggregator, amount);
+        if (aggregatorFault) {
+            _slash(staking_, jobId, rec.aggregator, INodeStaking.Role.Aggregator, amount, challenger);
+        }
+    }
+
+    /// @dev The caller earns the challenger share only when it is no party of the job (§7.6): not the customer,
+    ///      the distributor, the aggregator or a drawn attestor (a slashed node included).
+    function _challenger(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        uint256 jobId
+    ) private view returns (address) {
+        if (msg.sender == rec.aggregator || msg.sender == rec.distributor || rec.round.isMember(msg.sender)) {
+            return address(0);
+        }
+        return msg.sender == $.jobMarket.getJob(jobId).customer ? address(0) : msg.sender;
     }
 
     function _slash(
@@ -331,15 +408,33 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         uint256 jobId,
         address node,
         INodeStaking.Role role,
-        uint256 amount
+        uint256 amount,
+        address challenger
     ) private {
-        uint256 slashed = staking_.slash(node, role, amount, msg.sender);
-        emit NodeSlashed(jobId, node, role, slashed, msg.sender);
+        uint256 slashed = staking_.slash(node, role, amount, challenger);
+        emit NodeSlashed(jobId, node, role, slashed, challenger);
+    }
+
+    /// @dev Locks `lockAmount` of the distributor's and every drawn attestor's stake (they are bound: §7.6).
+    function _lockNodes(Record storage rec) private {
+        // Wired to NodeStaking.lock once stake locks land (see _unlockNodes).
+        rec;
+    }
+
+    /// @dev Locks the aggregator's stake once it has bound itself by committing.
+    function _lockAggregator(Record storage rec) private {
+        rec;
+    }
+
+    /// @dev Releases every lock `_lockNodes` / `_lockAggregator` took.
+    function _unlockNodes(Record storage rec) private {
+        rec;
     }
 
     function _setParams(ResultAttestationStorage storage $, Params calldata p) private {
         if (
             p.quorum == 0 ||
+            p.kMin == 0 ||
             p.quorum > AttestationQuorum.MAX_SIZE ||
             p.commitWindowBps == 0 ||
             p.revealWindowBps == 0 ||

@@ -105,11 +105,16 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
             revert SettlementNotReporter(msg.sender);
         IJobMarket market = $.jobMarket;
         IJobMarket.SettlementTerms memory job = market.settlementTerms(jobId);
+        IResultAttestation attestation_ = $.attestation;
+        bytes32 attested = attestation_.resultOf(jobId);
+        bytes32 presented = _resultHash(input.result);
+        if (presented != attested || attested == bytes32(0))
+            revert SettlementResultMismatch(jobId, attested, presented);
         bool success = _checkReport(jobId, job, input);
-        address[] memory attestors = $.attestation.agreeingAttestors(jobId);
-        Split memory s = _split($, job, attestors.length, success, input.payoutTotal);
+        address[] memory attestors = attestation_.agreeingAttestors(jobId);
+        Split memory s = _split($, job, attestors.length, success, input.result.payoutTotal);
         uint256 fees = s.distributorFee + s.aggregatorFee + s.reporterFee + s.attestorShare * s.attestorCount;
-        uint256 pull = fees + s.royalty + s.protocolFee + s.devicePool;
+        uint256 pull = fees + s.royalty + s.parentRoyalty + s.protocolFee + s.devicePool;
         if (pull > job.escrow) revert SettlementInsufficientEscrow(jobId, job.escrow, pull);
 
         // Effects: the report, the payout pool and the fee ledger.
@@ -192,6 +197,11 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ISettlement
+    function resultHashOf(Result calldata result) external pure returns (bytes32) {
+        return _resultHash(result);
+    }
+
+    /// @inheritdoc ISettlement
     function reportOf(uint256 jobId) external view returns (Report memory r) {
         SettlementStorage storage $ = _getStorage();
         Pool memory p = $.pools[jobId];
@@ -247,10 +257,11 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         ReportInput calldata input,
         bool success
     ) private {
+        Result calldata r = input.result;
         if (success) {
-            $.payoutRoots[jobId] = input.payoutRoot;
+            $.payoutRoots[jobId] = r.payoutRoot;
             $.pools[jobId] = Pool({
-                total: input.payoutTotal,
+                total: r.payoutTotal,
                 claimed: 0,
                 claimDeadline: uint48(block.timestamp + $.claimWindow),
                 swept: false
@@ -261,16 +272,18 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
             msg.sender,
             input.reportCid,
             input.reportCommitment,
-            input.participants,
-            input.payoutRoot,
-            input.payoutTotal,
+            r.aggregateHash,
+            r.participants,
+            r.payoutRoot,
+            r.payoutTotal,
             input.payoutsCid,
-            input.qualityMet,
+            r.qualityMet,
             success
         );
     }
 
-    /// @dev Validates the report against the job; returns whether the job succeeded.
+    /// @dev Validates the report and the attested result against the job; returns whether the job succeeded.
+    ///      The bounds still hold for an attested result (defence in depth: a quorum cannot overpay).
     function _checkReport(
         uint256 jobId,
         IJobMarket.SettlementTerms memory job,
@@ -282,16 +295,17 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         if (cidLength == 0 || cidLength > MAX_CID_LENGTH || input.reportCommitment == bytes32(0)) {
             revert SettlementInvalidReport();
         }
-        if (input.participants > job.deviceCount) {
-            revert SettlementTooManyParticipants(input.participants, job.deviceCount);
+        Result calldata r = input.result;
+        if (r.participants > job.deviceCount) {
+            revert SettlementTooManyParticipants(r.participants, job.deviceCount);
         }
-        success = input.qualityMet && input.participants >= job.minParticipants;
-        uint256 maxTotal = success ? uint256(input.participants) * job.rewardPerDevice : 0;
+        success = r.qualityMet && r.participants >= job.minParticipants;
+        uint256 maxTotal = success ? uint256(r.participants) * job.rewardPerDevice : 0;
         bool ok =
             success
-                ? input.payoutRoot != bytes32(0) && input.payoutTotal != 0 && input.payoutTotal <= maxTotal
-                : input.payoutRoot == bytes32(0) && input.payoutTotal == 0;
-        if (!ok) revert SettlementInvalidPayout(input.payoutTotal, maxTotal);
+                ? r.payoutRoot != bytes32(0) && r.payoutTotal != 0 && r.payoutTotal <= maxTotal
+                : r.payoutRoot == bytes32(0) && r.payoutTotal == 0;
+        if (!ok) revert SettlementInvalidPayout(r.payoutTotal, maxTotal);
         uint256 payoutsCidLength = bytes(input.payoutsCid).length;
         if (success ? payoutsCidLength == 0 || payoutsCidLength > MAX_CID_LENGTH : payoutsCidLength != 0)
             revert SettlementInvalidPayoutsCid();
@@ -317,11 +331,20 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
         s.attestorCount = count;
         if (count != 0) s.attestorShare = (budget * f.attestors) / BPS / count;
         if (success) {
-            s.developer = $.market.developerOf(job.algorithmId);
-            s.royalty = (budget * f.royalty) / BPS;
-            s.protocolFee = (budget * f.protocol) / BPS;
+            // The royalty is revenue of the algorithm: shared like a licence payment (parent share, fee).
+            uint256 marketFee;
+            (s.developer, s.royalty, s.parentDeveloper, s.parentRoyalty, marketFee) = $.market.revenueSplit(
+                job.algorithmId,
+                (budget * f.royalty) / BPS
+            );
+            s.protocolFee = (budget * f.protocol) / BPS + marketFee;
             s.devicePool = payoutTotal;
         }
+    }
+
+    function _resultHash(Result calldata r) private pure returns (bytes32) {
+        return
+            keccak256(abi.encode(r.aggregateHash, r.payoutRoot, r.payoutTotal, r.participants, r.qualityMet));
     }
 
     /// @dev Reverts unless `proof` proves leaf `(index, account, amount)` under `root`.
@@ -348,6 +371,7 @@ contract Settlement is GovernedUUPS, ReentrancyGuardTransient, ISettlement {
             for (uint256 i = 0; i < attestors.length; ++i) fees[attestors[i]] += s.attestorShare;
         }
         if (s.royalty != 0) fees[s.developer] += s.royalty;
+        if (s.parentRoyalty != 0) fees[s.parentDeveloper] += s.parentRoyalty;
         if (s.protocolFee != 0) $.protocolFees += s.protocolFee;
     }
 

@@ -37,6 +37,17 @@ interface IAlgorithmMarketplace {
     /// @notice The developer of `algorithmId` (receives its royalties). Reverts for an unknown id.
     function developerOf(uint256 algorithmId) external view returns (address);
 
+    /// @notice How `amount` of revenue of `algorithmId` is shared, exactly as licence and use payments are: the
+    ///         protocol fee first, then the parent version's developer's share of the rest (none for an own
+    ///         version), then the developer. Settlement pays job royalties with it. Reverts for an unknown id.
+    function revenueSplit(
+        uint256 algorithmId,
+        uint256 amount
+    )
+        external
+        view
+        returns (address developer, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee);
+
     /// @notice True when `customer` holds a licence for `algorithmId`.
     function hasLicence(address customer, uint256 algorithmId) external view returns (bool);
 

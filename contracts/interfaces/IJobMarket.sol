@@ -81,6 +81,7 @@ interface IJobMarket {
         uint96 maxStdError; // quality: maximum standard error, fixed point 1e18
         bytes encryptionKey; // customer's secp256k1 compressed public key (33 bytes) for ECIES reports
         PhaseDurations durations;
+        uint96 maxUsePrice; // highest per-use price the customer accepts (ignored with a licence)
     }
 
     /// @notice A job as stored: eight slots, six written at creation; the later phases rewrite them except the
@@ -211,10 +212,16 @@ interface IJobMarket {
     error JobMarketEpochNotOver(uint256 epoch);
     /// @notice The epoch was already finalised.
     error JobMarketEpochAlreadyFinalized(uint256 epoch);
-    /// @notice The caller is not an active staked distributor.
-    error JobMarketNotDistributor(address caller);
-    /// @notice The aggregator is not an active staked aggregator.
-    error JobMarketNotAggregator(address aggregator);
+    /// @notice The algorithm's per-use price exceeds the customer's `maxUsePrice` (it changed after the customer
+    ///         signed: PROTOCOL.md §7.8).
+    error JobMarketUsePriceTooHigh(uint256 usePrice, uint256 maxUsePrice);
+    /// @notice The epoch's seed is not fixed and cannot be fixed in this block (call `fixSeed` and retry).
+    error JobMarketSeedUnavailable(uint256 epoch);
+    /// @notice The epoch scheduled no job, so it has no seed.
+    error JobMarketNoSeed(uint256 epoch);
+    /// @notice An eviction named a job that is not the epoch's commitment after `prevJobId`, or whose deposit is
+    ///         not below the new one.
+    error JobMarketInvalidEviction(uint256 evictJobId, uint256 prevJobId);
     /// @notice The cohort size is outside [minDevices, maxDevices].
     error JobMarketDeviceCountOutOfRange(uint256 deviceCount, uint256 minDevices, uint256 maxDevices);
     /// @notice The cohort Merkle root is zero or the list CID is empty.
@@ -289,6 +296,13 @@ interface IJobMarket {
     event BidForfeited(uint256 indexed jobId, uint256 indexed epoch, uint256 penalty, uint256 refund);
     /// @notice The customer withdrew an unscheduled job.
     event JobWithdrawn(uint256 indexed jobId, uint256 refund);
+    /// @notice A full epoch's commitment was replaced by a larger deposit; its deposit was refunded and the job
+    ///         may bid again.
+    event BidEvicted(uint256 indexed jobId, uint256 indexed epoch, uint256 indexed byJobId, uint256 refund);
+    /// @notice The seed of the jobs scheduled in `epoch` will be the hash of block `blockNumber`.
+    event EpochSeedArmed(uint256 indexed epoch, uint256 blockNumber);
+    /// @notice The seed of the jobs scheduled in `epoch` was fixed.
+    event EpochSeedFixed(uint256 indexed epoch, bytes32 seed);
     /// @notice A distributor assigned the job's cohort.
     event CohortAssigned(
         uint256 indexed jobId,
@@ -334,6 +348,17 @@ interface IJobMarket {
     ///         current epoch, escrowing `deposit` (≥ bid, ≥ reserve). Only the job's customer, in the commit window.
     function commitBid(uint256 jobId, bytes32 commitment, uint256 deposit) external;
 
+    /// @notice `commitBid` into a full epoch: the commitment `evictJobId` (the one after `prevJobId` in the
+    ///         epoch's commit order, or the first when `prevJobId` is 0) must hold a smaller deposit; it is refunded
+    ///         and its job may bid again. Bid slots go to the largest deposits, so nobody holds them cheaply.
+    function commitBidEvicting(
+        uint256 jobId,
+        bytes32 commitment,
+        uint256 deposit,
+        uint256 evictJobId,
+        uint256 prevJobId
+    ) external;
+
     /// @notice Reveals a committed bid in the reveal window. Anyone holding (bid, salt) may reveal.
     function revealBid(uint256 jobId, uint256 bid, bytes32 salt) external;
 
@@ -348,21 +373,29 @@ interface IJobMarket {
     // Nodes
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice An active distributor assigns a scheduled job's cohort and its aggregator.
-    function assignCohort(
-        uint256 jobId,
-        bytes32 cohortRoot,
-        uint32 deviceCount,
-        string calldata cohortCid,
-        address aggregator
-    ) external;
+    /// @notice Fixes the seed of the jobs scheduled in `epoch` from the block hash armed at finalisation
+    ///         (PROTOCOL.md §7.1). Re-arms on a fresh future block when the hash expired (256 blocks).
+    ///         Permissionless; returns zero when it had to re-arm.
+    function fixSeed(uint256 epoch) external returns (bytes32 seed);
 
     /// @notice Expires a job whose current phase deadline passed, refunding the remaining escrow. Permissionless.
     function timeout(uint256 jobId) external;
 
     // ------------------------------------------------------------------------------------------------------
-    // Module hooks (next issue: ResultAttestation and Settlement)
+    // Module hooks (ResultAttestation and Settlement)
     // ------------------------------------------------------------------------------------------------------
+
+    /// @notice Scheduled → Assigned: records the cohort a distributor assigned through the attestation module
+    ///         (which checks the nodes) and returns the job's seed (fixing the epoch seed if needed). Only the
+    ///         attestation module, before the deadline.
+    function markAssigned(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        uint32 deviceCount,
+        string calldata cohortCid,
+        address distributor,
+        address aggregator
+    ) external returns (bytes32 seed);
 
     /// @notice Assigned → Committed. Only the attestation module, before the deadline.
     function markCommitted(uint256 jobId) external;
@@ -406,6 +439,10 @@ interface IJobMarket {
     function attestationTerms(
         uint256 jobId
     ) external view returns (JobStatus status, address aggregator, uint32 attestationDuration);
+
+    /// @notice The fixed seed of the jobs scheduled in `epoch` (zero until fixed). A job's own seed is
+    ///         `keccak256(abi.encode(epochSeed, bytes32("dml.job"), jobId))`.
+    function epochSeed(uint256 epoch) external view returns (bytes32);
 
     /// @notice What the settlement module needs of the job. Reverts for an unknown id.
     function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory);

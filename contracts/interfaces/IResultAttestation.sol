@@ -4,22 +4,28 @@ pragma solidity ^0.8.24;
 import {IJobMarket} from "./IJobMarket.sol";
 import {INodeStaking} from "./INodeStaking.sol";
 import {IAttestationQuorum} from "./IAttestationQuorum.sol";
+import {IJobLifecycleHook} from "./IJobLifecycleHook.sol";
 
 /// @title IResultAttestation
-/// @notice Step 6 of a prediction job: the job's aggregator commits the aggregate hash and the transcript CID;
-///         `q` randomly selected staked attestors recompute the aggregate from the transcript and commit-reveal it;
-///         the value revealed by a strict majority of the `q` attestors is final. The job is Attested when the
-///         aggregator's reveal agrees; otherwise it fails and the customer is refunded. Every node whose reveal
-///         disagrees with the final value, or that did not reveal, is slashed. See
+/// @notice Steps 3 and 6 of a prediction job (PROTOCOL.md §7.4). A staked distributor assigns a scheduled job's
+///         cohort and names an aggregator; in the same transaction `q` attestors are drawn, weighted by stake, from
+///         the job's seed (fixed before anyone acted on the job), so the aggregator can encrypt the transcript to
+///         them. The aggregator binds itself by committing `resultHash = keccak256(abi.encode(aggregateHash,
+///         payoutRoot, payoutTotal, participants, qualityMet))` and the transcript CID; the attestors recompute it
+///         from the transcript and commit-reveal it (or the reserved `INVALID` when they cannot fetch or verify the
+///         transcript); the value revealed by a strict majority of the `q` attestors is final. The job is Attested
+///         when the aggregator's value is the majority's; a majority for `INVALID` or for another value slashes the
+///         aggregator and refunds the job. Attestors who revealed another value or stayed silent are slashed only
+///         when a majority revealed. Settlement pays exactly the attested preimage. See
 ///         docs/attestation-settlement-finetuning.md.
-interface IResultAttestation is IAttestationQuorum {
+interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
     /// @notice Attestation state of a job.
     enum Status {
-        None, // no aggregate committed
+        None, // no cohort assigned
+        Drawn, // cohort assigned and attestors drawn; waiting for the aggregator's commitment
         Committed, // aggregator committed; attestors commit then everyone reveals
         Attested, // finalised: majority agreed with the aggregator
-        Failed, // finalised: no majority, or the aggregator was wrong or silent
-        MissedCommit // the job expired in Assigned without an aggregate commitment; aggregator slashed
+        Failed // finalised: no majority, or the aggregator was wrong or silent
     }
 
     /// @notice Governance parameters.
@@ -27,7 +33,8 @@ interface IResultAttestation is IAttestationQuorum {
         uint8 quorum; // q: attestors selected per job (1..15)
         uint16 commitWindowBps; // share of the job's attestation phase for attestor commits
         uint16 revealWindowBps; // share of the job's attestation phase for reveals (commit + reveal < 100%)
-        uint96 slashAmount; // stake slashed per fault (token wei)
+        uint96 slashAmount; // stake slashed per fault and locked per bound node until the job ends (token wei)
+        uint32 kMin; // smallest cohort any job may be assigned (PROTOCOL.md §7.3)
     }
 
     /// @notice Public attestation record of a job (see `attestationOf`).
@@ -41,9 +48,11 @@ interface IResultAttestation is IAttestationQuorum {
         uint16 revealedMask; // bit i: attestor i revealed
         uint16 agreeMask; // bit i: attestor i revealed the final value (set at finalisation)
         bytes32 aggregatorCommitment; // zero once revealed
-        bytes32 aggregateHash; // aggregator's revealed value (zero until revealed)
+        bytes32 aggregateHash; // aggregator's revealed result hash (zero until revealed)
         bytes32 finalHash; // majority value (zero without a majority); the transcript CID is in `AggregateCommitted`
         address[] attestors;
+        address distributor;
+        uint96 lockAmount; // stake locked for each bound node until the job is terminal
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -60,6 +69,16 @@ interface IResultAttestation is IAttestationQuorum {
     error AttestationInvalidStatus(uint256 jobId, Status status);
     /// @notice The caller is not the aggregator assigned to the job.
     error AttestationNotAggregator(uint256 jobId, address caller);
+    /// @notice The caller is not an active staked distributor.
+    error AttestationNotDistributor(address caller);
+    /// @notice The named aggregator is not an active staked aggregator.
+    error AttestationInactiveAggregator(address aggregator);
+    /// @notice The cohort is smaller than `kMin`.
+    error AttestationCohortTooSmall(uint256 deviceCount, uint256 kMin);
+    /// @notice The aggregator may not reveal the reserved `INVALID` value.
+    error AttestationInvalidValue();
+    /// @notice Only the JobMarket may call this hook.
+    error AttestationNotJobMarket(address caller);
     /// @notice The commitment is zero or the transcript CID is empty / too long.
     error AttestationInvalidCommitment();
     /// @notice (aggregateHash, salt) does not open the aggregator's commitment.
@@ -68,8 +87,6 @@ interface IResultAttestation is IAttestationQuorum {
     error AttestationAggregatorAlreadyRevealed(uint256 jobId);
     /// @notice Finalisation must wait for the aggregator's reveal or the reveal deadline.
     error AttestationAggregatorRevealPending(uint256 jobId, uint64 revealDeadline);
-    /// @notice The job cannot be slashed for a missed commitment (not expired from Assigned, or already done).
-    error AttestationNoMissedCommit(uint256 jobId);
 
     // ------------------------------------------------------------------------------------------------------
     // Events
@@ -77,13 +94,19 @@ interface IResultAttestation is IAttestationQuorum {
 
     /// @notice Parameters set (initialisation and governance).
     event ParamsUpdated(Params params);
-    /// @notice The aggregator committed; `attestors` were selected and the windows opened.
+    /// @notice A distributor assigned the job's cohort; `attestors` were drawn from `seed`, weighted by stake.
+    event AttestorsDrawn(
+        uint256 indexed jobId,
+        address indexed distributor,
+        bytes32 seed,
+        address[] attestors
+    );
+    /// @notice The aggregator committed (and bound itself); the attestors' windows opened.
     event AggregateCommitted(
         uint256 indexed jobId,
         address indexed aggregator,
         bytes32 commitment,
         string transcriptCid,
-        address[] attestors,
         uint64 commitDeadline,
         uint64 revealDeadline
     );
@@ -119,8 +142,19 @@ interface IResultAttestation is IAttestationQuorum {
     /// @notice Sets the parameters. Only governance.
     function setParams(Params calldata params) external;
 
-    /// @notice The job's aggregator commits `keccak256(abi.encode(aggregateHash, salt))` and the transcript CID
-    ///         (Assigned → Committed); `q` attestors are selected with `block.prevrandao` and the job id as seed.
+    /// @notice An active distributor assigns a scheduled job's cohort (`deviceCount` ≥ `kMin`) and names an active
+    ///         aggregator (Scheduled → Assigned). Draws the attestors from the job's seed, weighted by stake, and locks
+    ///         `slashAmount` of the distributor's and each attestor's stake until the job is terminal.
+    function assignCohort(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        uint32 deviceCount,
+        string calldata cohortCid,
+        address aggregator
+    ) external;
+
+    /// @notice The job's aggregator commits `keccak256(abi.encode(resultHash, salt))` and the transcript CID
+    ///         (Assigned → Committed), which binds it: its stake is locked and it is liable from now on.
     function commitAggregate(uint256 jobId, bytes32 commitment, string calldata transcriptCid) external;
 
     /// @notice A selected attestor commits `keccak256(abi.encode(aggregateHash, salt, attestor))`.
@@ -136,19 +170,22 @@ interface IResultAttestation is IAttestationQuorum {
     function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external;
 
     /// @notice Finalises the quorum once everyone revealed or the reveal deadline passed: marks the job Attested
-    ///         or Failed and slashes every node at fault (the caller receives the challenger share).
-    ///         Permissionless.
+    ///         or Failed and slashes every node at fault. Permissionless; the caller receives the challenger share
+    ///         unless it is a party of the job (customer, distributor, aggregator or a drawn attestor), in which case
+    ///         that share is burned or sent to the treasury with the rest.
     function finalize(uint256 jobId) external;
-
-    /// @notice Slashes the aggregator of a job that expired in Assigned without an aggregate commitment.
-    ///         Permissionless; the caller receives the challenger share.
-    function slashMissedCommit(uint256 jobId) external;
 
     /// @notice The job's attestation record.
     function attestationOf(uint256 jobId) external view returns (Attestation memory);
 
     /// @notice The job's attestation status.
     function statusOf(uint256 jobId) external view returns (Status);
+
+    /// @notice The attested `resultHash` of an Attested job (zero otherwise): what Settlement pays.
+    function resultOf(uint256 jobId) external view returns (bytes32);
+
+    /// @notice The reserved value an attestor reveals when it cannot fetch or verify the transcript.
+    function INVALID() external view returns (bytes32);
 
     /// @notice The attestors who revealed the final value (paid the attestor fee by Settlement).
     function agreeingAttestors(uint256 jobId) external view returns (address[] memory);

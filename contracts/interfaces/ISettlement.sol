@@ -6,25 +6,34 @@ import {INodeStaking} from "./INodeStaking.sol";
 import {IResultAttestation} from "./IResultAttestation.sol";
 
 /// @title ISettlement
-/// @notice Step 7 of a prediction job: an active staked reporter posts the report CID, the commitment to the
-///         encrypted report, the number of participants, the device payout Merkle root and its total, and whether
-///         the quality requirement held. In the same transaction the escrow is split: devices (Merkle claims held
-///         here, one bit per leaf), distributor, aggregator, agreeing attestors, reporter, developer royalty and
-///         protocol fee (credited to a fee ledger here and withdrawn by their owners at any time, so one
-///         transfer serves many jobs); the unused budget returns to the customer. When quality failed the
-///         customer is refunded less node fees. Unclaimed device payouts go to the treasury after the claim
-///         window (`sweep`).
+/// @notice Step 7 of a prediction job (PROTOCOL.md §7.5): an active staked reporter presents the preimage of the
+///         job's attested `resultHash` — aggregate hash, device payout Merkle root and total, participants and the
+///         quality verdict — and adds only the encrypted report (its CID and commitment) and the payout list CID.
+///         Payouts, participants and the verdict come from the attested preimage, never from the reporter. In the
+///         same transaction the escrow is split: devices (Merkle claims held here, one bit per leaf), distributor,
+///         aggregator, agreeing attestors, reporter, developer royalty (shared with the parent version's developer
+///         and the protocol exactly as the marketplace shares licence revenue) and protocol fee (credited to a fee
+///         ledger here and withdrawn by their owners at any time); the unused budget returns to the customer.
+///         When quality failed the customer is refunded less node fees. Unclaimed device payouts go to the
+///         treasury after the claim window (`sweep`).
 ///         See docs/attestation-settlement-finetuning.md.
 interface ISettlement {
     /// @notice What the reporter posts.
     struct ReportInput {
         string reportCid; // IPFS CID of the ECIES-encrypted report
         bytes32 reportCommitment; // public commitment to the encrypted report (e.g. keccak256 of its bytes)
-        uint32 participants; // surviving participants in the aggregate
+        string payoutsCid; // IPFS CID of the published payout list (empty on failure)
+        Result result; // the preimage of the attested resultHash
+    }
+
+    /// @notice The attested result: `resultHash = keccak256(abi.encode(aggregateHash, payoutRoot, payoutTotal,
+    ///         participants, qualityMet))` (PROTOCOL.md §7.4).
+    struct Result {
+        bytes32 aggregateHash; // hash of the unmasked aggregate (the customer checks the report against it)
         bytes32 payoutRoot; // StandardMerkleTree ["uint256","address","uint256"] root of (index, account, amount)
         uint96 payoutTotal; // sum of the payout leaves (0 on failure)
+        uint32 participants; // surviving participants in the aggregate
         bool qualityMet; // the quality requirement (max standard error) held
-        string payoutsCid; // IPFS CID of the published payout list (empty on failure)
     }
 
     /// @notice A successful job's device payout pool (zero for a failed or unreported job). The report itself
@@ -43,13 +52,15 @@ interface ISettlement {
         address aggregator;
         address reporter;
         address developer;
+        address parentDeveloper; // developer of the parent version (zero for none or an own version)
         uint256 distributorFee;
         uint256 aggregatorFee;
         uint256 reporterFee;
         uint256 attestorShare; // credited to each agreeing attestor
         uint256 attestorCount;
-        uint256 royalty;
-        uint256 protocolFee;
+        uint256 royalty; // to the developer
+        uint256 parentRoyalty; // to the parent version's developer
+        uint256 protocolFee; // the job's protocol fee plus the marketplace fee on the royalty
         uint256 devicePool;
     }
 
@@ -99,6 +110,9 @@ interface ISettlement {
     // Events
     // ------------------------------------------------------------------------------------------------------
 
+    /// @notice The presented result is not the preimage of the job's attested `resultHash`.
+    error SettlementResultMismatch(uint256 jobId, bytes32 attested, bytes32 presented);
+
     /// @notice The claim window changed.
     event ClaimWindowUpdated(uint64 claimWindow);
     /// @notice A reporter posted the job's report.
@@ -107,6 +121,7 @@ interface ISettlement {
         address indexed reporter,
         string reportCid,
         bytes32 reportCommitment,
+        bytes32 aggregateHash,
         uint32 participants,
         bytes32 payoutRoot,
         uint96 payoutTotal,
@@ -140,8 +155,9 @@ interface ISettlement {
     ///         Only governance.
     function setClaimWindow(uint64 claimWindow) external;
 
-    /// @notice An active reporter posts the report of an Attested job and settles it (Attested → Reported →
-    ///         Settled, or → Failed with a refund less node fees when quality failed).
+    /// @notice An active reporter posts the report of an Attested job with the preimage of its attested result
+    ///         and settles it (Attested → Reported → Settled, or → Failed with a refund less node fees when the
+    ///         attested quality verdict failed or too few participants survived).
     function report(uint256 jobId, ReportInput calldata input) external;
 
     /// @notice Pays `account` its `amount` from the job's payout pool with a Merkle proof of leaf
@@ -163,6 +179,9 @@ interface ISettlement {
 
     /// @notice Sends the accrued protocol fees to the JobMarket's treasury. Permissionless.
     function withdrawProtocolFees() external;
+
+    /// @notice The attested `resultHash` of a result.
+    function resultHashOf(Result calldata result) external pure returns (bytes32);
 
     /// @notice The job's report (zeroed when none).
     function reportOf(uint256 jobId) external view returns (Report memory);

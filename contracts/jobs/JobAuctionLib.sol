@@ -18,6 +18,91 @@ library JobAuctionLib {
     /// @dev Placeholder commit hash of a job that is not bidding (never the prefix of a real commitment in practice).
     bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
 
+    /// @notice An epoch's commitments (a list linked through `Job.nextInEpoch`, in commit order) and its result.
+    ///      One slot of the JobMarket's storage: the first commitment of an epoch pays for it, finalisation rewrites it.
+    struct EpochResult {
+        bool finalized;
+        uint96 clearingPrice;
+        uint16 scheduledCount;
+        uint16 revealedCount;
+        uint16 bidCount;
+        uint32 head;
+        uint32 tail;
+    }
+
+    /// @notice Replaces commitment `evictJobId` (after `prevJobId`, or the head when 0) of a full epoch with job
+    ///         `id32` in the same list position, provided its deposit is smaller than `deposit`, and returns the
+    ///         evicted job to `Created`. The JobMarket refunds `refund` to `customer`.
+    function evict(
+        mapping(uint256 => IJobMarket.Job) storage jobs,
+        EpochResult storage er,
+        uint256 epoch,
+        uint32 id32,
+        uint256 deposit,
+        uint256 evictJobId,
+        uint256 prevJobId
+    ) external returns (address customer, uint256 refund) {
+        IJobMarket.Job storage victim = jobs[evictJobId];
+        bool linked = prevJobId == 0 ? er.head == evictJobId : jobs[prevJobId].nextInEpoch == evictJobId;
+        if (
+            !linked ||
+            evictJobId == id32 ||
+            victim.status != IJobMarket.JobStatus.Bidding ||
+            victim.bidEpoch != epoch ||
+            victim.deposit >= deposit
+        ) revert IJobMarket.JobMarketInvalidEviction(evictJobId, prevJobId);
+        if (prevJobId == 0) er.head = id32;
+        else jobs[prevJobId].nextInEpoch = id32;
+        if (er.tail == evictJobId) er.tail = id32;
+        jobs[id32].nextInEpoch = victim.nextInEpoch;
+        refund = victim.deposit;
+        customer = victim.customer;
+        victim.nextInEpoch = 0;
+        victim.deposit = 0;
+        victim.commitHash = NO_COMMITMENT;
+        victim.status = IJobMarket.JobStatus.Created;
+        emit IJobMarket.BidEvicted(evictJobId, epoch, id32, refund);
+        emit IJobMarket.JobStatusChanged(
+            evictJobId,
+            IJobMarket.JobStatus.Bidding,
+            IJobMarket.JobStatus.Created,
+            victim.deadline
+        );
+    }
+
+    /// @notice A reveal and the timing of the current epoch.
+    struct Reveal {
+        uint256 jobId;
+        uint256 bid;
+        bytes32 salt;
+        uint256 reservePrice;
+        uint256 epochNow;
+        uint256 commitEnd; // end of the current epoch's commit window
+        uint256 revealEnd; // end of its reveal window
+    }
+
+    /// @notice Opens a job's sealed bid in the reveal window of its commitment's epoch (see `IJobMarket.revealBid`).
+    function reveal(mapping(uint256 => IJobMarket.Job) storage jobs, Reveal memory r) external {
+        IJobMarket.Job storage job = jobs[r.jobId];
+        if (job.status != IJobMarket.JobStatus.Bidding) {
+            if (job.status == IJobMarket.JobStatus.None) revert IJobMarket.JobMarketUnknownJob(r.jobId);
+            revert IJobMarket.JobMarketInvalidStatus(r.jobId, job.status);
+        }
+        uint256 epoch = job.bidEpoch;
+        if (r.epochNow != epoch || block.timestamp < r.commitEnd || block.timestamp >= r.revealEnd) {
+            revert IJobMarket.JobMarketNotInRevealWindow(epoch);
+        }
+        if (job.revealed) revert IJobMarket.JobMarketBidAlreadyRevealed(r.jobId);
+        if (bytes20(keccak256(abi.encode(r.jobId, r.bid, r.salt, job.customer))) != job.commitHash) {
+            revert IJobMarket.JobMarketBidMismatch(r.jobId);
+        }
+        if (r.bid < r.reservePrice) revert IJobMarket.JobMarketBidBelowReserve(r.bid, r.reservePrice);
+        if (r.bid > job.deposit) revert IJobMarket.JobMarketBidExceedsDeposit(r.bid, job.deposit);
+        job.revealed = true;
+        job.bid = uint96(r.bid);
+        emit IJobMarket.BidRevealed(r.jobId, epoch, r.bid);
+    }
+
     /// @notice Finalisation inputs and outputs.
     struct Ctx {
         uint256 epoch;
