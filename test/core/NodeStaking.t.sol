@@ -203,6 +203,71 @@ contract NodeStakingTest is ProtocolFixture {
         assertLt(g, 120_000);
     }
 
+    // ---------------------------------------------------------------- gas profile (logged; cold storage)
+
+    /// @dev Stakes `n` attestors (distinct stakes), then measures, each call on cooled storage like a fresh
+    ///      transaction: a newcomer's first stake, a top-up, a partial unbond that stays active, a full unbond
+    ///      that swap-removes from the active list, and a partial slash with a challenger.
+    function _gasProfile(uint256 n) internal {
+        for (uint256 i = 0; i < n; ++i) _stakeAs(_attestor(i), ATT, MIN_STAKE_ATTESTOR + i * 1 ether);
+        address op = makeAddr("newcomer");
+        _register(op);
+        _fundApprove(op, 3 * MIN_STAKE_ATTESTOR);
+        string memory tag = string.concat(" (n=", vm.toString(n), ")");
+
+        _cool();
+        vm.prank(op);
+        uint256 g = gasleft();
+        staking.stake(ATT, 2 * MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas stake first attestor", tag), g - gasleft());
+
+        _cool();
+        vm.prank(op);
+        g = gasleft();
+        staking.stake(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas stake top-up", tag), g - gasleft());
+
+        _cool();
+        vm.prank(op);
+        g = gasleft();
+        staking.requestUnbond(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas requestUnbond partial, stays active", tag), g - gasleft());
+
+        _cool();
+        vm.prank(_attestor(0));
+        g = gasleft();
+        staking.requestUnbond(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas requestUnbond all, swap-remove", tag), g - gasleft());
+
+        _cool();
+        vm.prank(slasher);
+        g = gasleft();
+        staking.slash(op, ATT, 1 ether, challenger);
+        emit log_named_uint(string.concat("gas slash partial + challenger", tag), g - gasleft());
+        assertEq(staking.activeCount(ATT), n);
+    }
+
+    function _attestor(uint256 i) internal pure returns (address) {
+        return address(uint160(0xA77E5700 + i));
+    }
+
+    function _cool() internal {
+        vm.cool(address(staking));
+        vm.cool(address(token));
+    }
+
+    function test_gas_profile_1() public {
+        _gasProfile(1);
+    }
+
+    function test_gas_profile_10() public {
+        _gasProfile(10);
+    }
+
+    function test_gas_profile_100() public {
+        _gasProfile(100);
+    }
+
     // ---------------------------------------------------------------- unbond / withdraw
 
     function test_requestUnbond_movesStakeDeactivatesAndEmits() public {
