@@ -493,7 +493,10 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     }
 
     /// @dev Sum of positions 1..n.
-    function _prefixSum(mapping(uint256 => uint256) storage tree, uint256 n) private view returns (uint256 sum) {
+    function _prefixSum(
+        mapping(uint256 => uint256) storage tree,
+        uint256 n
+    ) private view returns (uint256 sum) {
         unchecked {
             while (n != 0) {
                 sum += tree[n];

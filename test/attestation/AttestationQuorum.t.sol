@@ -55,7 +55,11 @@ contract AttestationQuorumTest is ProtocolFixture {
         uint256 e = excludeSeed % (n + 2);
         address exclude = e < n ? _attestor(e) : (e == n ? address(0) : alice);
         uint256 available = e < n ? n - 1 : n;
-        uint256 q = bound(qSeed, 1, available < AttestationQuorum.MAX_SIZE ? available : AttestationQuorum.MAX_SIZE);
+        uint256 q = bound(
+            qSeed,
+            1,
+            available < AttestationQuorum.MAX_SIZE ? available : AttestationQuorum.MAX_SIZE
+        );
         _assertValid(harness.select(seed, q, exclude), q, exclude);
     }
 

@@ -561,7 +561,9 @@ contract NodeStakingTest is ProtocolFixture {
         vm.prank(alice);
         staking.requestUnbond(ATT, 40 ether);
         assertEq(staking.stakeOf(alice, ATT), 60 ether);
-        vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 60 ether, 60 ether, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 60 ether, 60 ether, 1)
+        );
         vm.prank(alice);
         staking.requestUnbond(ATT, 1);
         // After the job unlocks, the rest can go too.
@@ -745,7 +747,8 @@ contract NodeStakingTest is ProtocolFixture {
             _assertTreeMatches(ATT);
         }
         uint256 sum;
-        for (uint256 i = 0; i < ops.length; ++i) if (staking.isActive(ops[i], ATT)) sum += staking.stakeOf(ops[i], ATT);
+        for (uint256 i = 0; i < ops.length; ++i)
+            if (staking.isActive(ops[i], ATT)) sum += staking.stakeOf(ops[i], ATT);
         assertEq(staking.totalActiveStake(ATT), sum);
     }
 

@@ -17,7 +17,14 @@ contract QuorumHarness {
 
     function select(bytes32 seed, uint256 q, address exclude) external returns (address[] memory chosen) {
         delete _round;
-        chosen = _round.select(_staking, seed, q, exclude, uint64(block.timestamp + 1), uint64(block.timestamp + 2));
+        chosen = _round.select(
+            _staking,
+            seed,
+            q,
+            exclude,
+            uint64(block.timestamp + 1),
+            uint64(block.timestamp + 2)
+        );
     }
 
     function members() external view returns (address[] memory) {
