@@ -11,8 +11,9 @@ import {IDMLToken} from "./interfaces/IDMLToken.sol";
 
 /// @title NodeStaking
 /// @notice Operators register an endpoint and an X25519 key, stake DML per role, unbond after a delay and
-///         are slashed by governance-authorised contracts. Active operators of each role are kept in an
-///         index-packed array so that joining, leaving and enumeration are O(1).
+///         are slashed by governance-authorised contracts, which may also lock bonded stake for the duration of
+///         a job. Active operators of each role are kept in an index-packed array so that joining, leaving and
+///         enumeration are O(1), and in a sum tree over that array so that a stake-weighted draw is O(log n).
 contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     using SafeERC20 for IERC20;
 
@@ -25,6 +26,10 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
 
     uint256 private constant BPS = 10_000;
     uint256 private constant ROLE_COUNT = 5;
+    /// @dev Set in every lock word once written, so that the word never returns to zero: a lock after a full
+    ///      unlock rewrites a non-zero slot (2,900 gas) instead of creating one (20,000). The amount is the low
+    ///      128 bits.
+    uint256 private constant LOCK_WORD_USED = 1 << 128;
 
     /// @dev One storage slot per (operator, role): amounts fit in 96 bits (supply is 1e27 < 2^96),
     ///      `activeIndex` is the 1-based position in the role's active array (0 = not active).
@@ -47,6 +52,14 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         mapping(address operator => mapping(Role role => RoleStake)) stakes;
         mapping(Role role => address[]) active;
         mapping(address slasher => bool) slashers;
+        // ---- appended (stake locks, stake-weighted draw)
+        /// @dev `LOCK_WORD_USED | locked` (0 until the first lock); locked <= bonded at all times.
+        mapping(address operator => mapping(Role role => uint256)) locks;
+        /// @dev Fenwick (binary indexed) tree over the 1-based positions of `active[role]`, weight of position
+        ///      `p` = bonded stake of `active[role][p - 1]`: node `p` holds the sum of positions
+        ///      `(p - lowbit(p), p]`. Nodes above the list length are stale and never read; a push recomputes
+        ///      its node, so a pop leaves the word in place (cheaper to reuse than to recreate).
+        mapping(Role role => mapping(uint256 position => uint256)) stakeTree;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.NodeStaking")) - 1)) & ~bytes32(uint256(0xff))
@@ -113,8 +126,9 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         NodeStakingStorage storage $ = _getNodeStakingStorage();
         if ($.operators[msg.sender].encryptionKey == bytes32(0)) revert StakingNotRegistered(msg.sender);
         RoleStake memory s = $.stakes[msg.sender][role];
-        s.bonded = SafeCast.toUint96(uint256(s.bonded) + amount);
-        _syncActive($, msg.sender, role, s);
+        uint96 before = s.bonded;
+        s.bonded = SafeCast.toUint96(uint256(before) + amount);
+        _syncActive($, msg.sender, role, s, before);
         $.stakes[msg.sender][role] = s;
         emit Staked(msg.sender, role, amount, s.bonded);
         $.token.safeTransferFrom(msg.sender, address(this), amount);
@@ -126,12 +140,15 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         NodeStakingStorage storage $ = _getNodeStakingStorage();
         RoleStake memory s = $.stakes[msg.sender][role];
         if (amount > s.bonded) revert StakingInsufficientStake(s.bonded, amount);
+        uint256 locked = uint128($.locks[msg.sender][role]);
+        if (amount > s.bonded - locked) revert StakingStakeLocked(s.bonded, locked, amount);
+        uint96 before = s.bonded;
         // amount <= bonded < 2^96, and bonded + unbonding never exceeds what was staked.
         s.bonded -= uint96(amount);
         s.unbonding += uint96(amount);
         uint64 readyAt = uint64(block.timestamp) + $.unbondingDelay;
         s.unbondReadyAt = uint40(readyAt);
-        _syncActive($, msg.sender, role, s);
+        _syncActive($, msg.sender, role, s, before);
         $.stakes[msg.sender][role] = s;
         emit UnbondRequested(msg.sender, role, amount, s.unbonding, readyAt);
     }
@@ -155,7 +172,7 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         for (uint256 i = 0; i < operators.length; ++i) {
             RoleStake memory s = $.stakes[operators[i]][role];
             uint24 before = s.activeIndex;
-            _syncActive($, operators[i], role, s);
+            _syncActive($, operators[i], role, s, s.bonded);
             if (s.activeIndex != before) $.stakes[operators[i]][role].activeIndex = s.activeIndex;
         }
     }
@@ -176,12 +193,16 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         uint256 fromUnbonding = rest < s.unbonding ? rest : s.unbonding;
         slashed = fromBonded + fromUnbonding;
         if (slashed == 0) return 0;
+        uint96 before = s.bonded;
         s.bonded -= uint96(fromBonded);
         s.unbonding -= uint96(fromUnbonding);
         if (s.unbonding == 0) s.unbondReadyAt = 0;
-        _syncActive($, operator, role, s);
+        _syncActive($, operator, role, s, before);
         $.stakes[operator][role] = s;
+        if (fromBonded != 0) _clampLock($, operator, role, s.bonded);
 
+        // The slashed operator never earns a share of its own slash (PROTOCOL.md §7.6).
+        if (challenger == operator) challenger = address(0);
         uint256 reward = challenger == address(0) ? 0 : (slashed * $.challengerShareBps) / BPS;
         uint256 remainder = slashed - reward;
         bool burned = $.burnSlashed;
@@ -192,6 +213,32 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
             if (burned) IDMLToken(address($.token)).burn(remainder);
             else $.token.safeTransfer($.treasury, remainder);
         }
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    /// @inheritdoc INodeStaking
+    function lock(address operator, Role role, uint256 amount) external onlySlasher returns (uint256 locked) {
+        NodeStakingStorage storage $ = _getNodeStakingStorage();
+        uint256 current = uint128($.locks[operator][role]);
+        uint256 bonded = $.stakes[operator][role].bonded;
+        uint256 free = bonded > current ? bonded - current : 0;
+        locked = amount < free ? amount : free;
+        if (locked == 0) return 0;
+        current += locked; // <= bonded < 2^96
+        $.locks[operator][role] = LOCK_WORD_USED | current;
+        emit StakeLocked(operator, role, msg.sender, locked, current);
+    }
+
+    /// @inheritdoc INodeStaking
+    function unlock(address operator, Role role, uint256 amount) external onlySlasher {
+        NodeStakingStorage storage $ = _getNodeStakingStorage();
+        uint256 current = uint128($.locks[operator][role]);
+        uint256 released = amount < current ? amount : current;
+        if (released == 0) return;
+        current -= released;
+        $.locks[operator][role] = LOCK_WORD_USED | current;
+        emit StakeUnlocked(operator, role, msg.sender, released, current);
     }
 
     // ---------------------------------------------------------------- governance
@@ -245,6 +292,43 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     /// @inheritdoc INodeStaking
     function activeAt(Role role, uint256 index) external view returns (address) {
         return _getNodeStakingStorage().active[role][index];
+    }
+
+    /// @inheritdoc INodeStaking
+    function lockedOf(address operator, Role role) external view returns (uint256) {
+        return uint128(_getNodeStakingStorage().locks[operator][role]);
+    }
+
+    /// @inheritdoc INodeStaking
+    function drawActive(Role role, uint256 random) external view returns (address) {
+        NodeStakingStorage storage $ = _getNodeStakingStorage();
+        address[] storage list = $.active[role];
+        uint256 n = list.length;
+        if (n == 0) revert StakingNoActiveOperators(role);
+        mapping(uint256 => uint256) storage tree = $.stakeTree[role];
+        // Every active operator has bonded >= minStake > 0, so the total is positive.
+        uint256 target = random % _prefixSum(tree, n);
+        // Binary lifting: the largest `pos` with prefix(pos) <= target; position pos + 1 holds the target.
+        uint256 pos = 0;
+        uint256 step = 1 << _log2(n);
+        while (step != 0) {
+            uint256 next = pos + step;
+            if (next <= n) {
+                uint256 w = tree[next];
+                if (w <= target) {
+                    pos = next;
+                    target -= w;
+                }
+            }
+            step >>= 1;
+        }
+        return list[pos];
+    }
+
+    /// @inheritdoc INodeStaking
+    function totalActiveStake(Role role) external view returns (uint256) {
+        NodeStakingStorage storage $ = _getNodeStakingStorage();
+        return _prefixSum($.stakeTree[role], $.active[role].length);
     }
 
     /// @inheritdoc INodeStaking
@@ -336,12 +420,15 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     }
 
     /// @dev Adds or removes `operator` from the active array of `role` so that membership matches
-    ///      `_qualifies`; updates `s.activeIndex` in memory (the caller stores `s`).
+    ///      `_qualifies`, and keeps the sum tree in step: `oldBonded` is the operator's bonded stake before the
+    ///      change (its current weight if it is active), `s.bonded` the new one. Updates `s.activeIndex` in memory
+    ///      (the caller stores `s`).
     function _syncActive(
         NodeStakingStorage storage $,
         address operator,
         Role role,
-        RoleStake memory s
+        RoleStake memory s,
+        uint96 oldBonded
     ) private {
         bool qualifies = s.bonded != 0 && s.bonded >= $.minStake[uint256(role)];
         // Registration is checked only when joining: an operator cannot unregister.
@@ -350,7 +437,9 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
             address[] storage list = $.active[role];
             if (list.length >= type(uint24).max) revert StakingTooManyOperators();
             list.push(operator);
-            s.activeIndex = uint24(list.length);
+            uint256 p = list.length;
+            s.activeIndex = uint24(p);
+            _treePush($.stakeTree[role], p, s.bonded);
             emit ActiveStatusChanged(operator, role, true);
         } else if (!qualifies && s.activeIndex != 0) {
             address[] storage list = $.active[role];
@@ -360,12 +449,78 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
                 address moved = list[lastIdx];
                 list[idx] = moved;
                 // `moved` is never `operator` here, so its slot can be written directly.
-                $.stakes[moved][role].activeIndex = uint24(idx + 1);
+                RoleStake storage m = $.stakes[moved][role];
+                m.activeIndex = uint24(idx + 1);
+                // Position idx + 1 now weighs what `moved` has bonded; the last position is dropped (stale).
+                unchecked {
+                    _treeAdd($.stakeTree[role], idx + 1, lastIdx, uint256(m.bonded) - uint256(oldBonded));
+                }
             }
             list.pop();
             s.activeIndex = 0;
             emit ActiveStatusChanged(operator, role, false);
+        } else if (s.activeIndex != 0 && s.bonded != oldBonded) {
+            unchecked {
+                _treeAdd(
+                    $.stakeTree[role],
+                    s.activeIndex,
+                    $.active[role].length,
+                    uint256(s.bonded) - uint256(oldBonded)
+                );
+            }
         }
+    }
+
+    /// @dev Adds `delta` (two's complement: a decrease wraps) to position `p` of a tree of `n` positions.
+    ///      Every true node sum is in [0, 2^96), so the wrapping arithmetic is exact.
+    function _treeAdd(mapping(uint256 => uint256) storage tree, uint256 p, uint256 n, uint256 delta) private {
+        unchecked {
+            while (p <= n) {
+                tree[p] += delta;
+                p += p & (~p + 1);
+            }
+        }
+    }
+
+    /// @dev Appends position `p` (= new length) with weight `w`: node p covers (p - lowbit(p), p], i.e. `w` plus
+    ///      its children p - 1, p - 2, p - 4, … (fewer than lowbit(p)), all at positions < p and up to date.
+    function _treePush(mapping(uint256 => uint256) storage tree, uint256 p, uint256 w) private {
+        unchecked {
+            uint256 low = p & (~p + 1);
+            for (uint256 k = 1; k < low; k <<= 1) w += tree[p - k];
+        }
+        tree[p] = w;
+    }
+
+    /// @dev Sum of positions 1..n.
+    function _prefixSum(
+        mapping(uint256 => uint256) storage tree,
+        uint256 n
+    ) private view returns (uint256 sum) {
+        unchecked {
+            while (n != 0) {
+                sum += tree[n];
+                n &= n - 1;
+            }
+        }
+    }
+
+    /// @dev floor(log2(x)) for x > 0.
+    function _log2(uint256 x) private pure returns (uint256 r) {
+        unchecked {
+            while (x > 1) {
+                x >>= 1;
+                ++r;
+            }
+        }
+    }
+
+    /// @dev After a slash took bonded stake: the lock cannot exceed what is bonded.
+    function _clampLock(NodeStakingStorage storage $, address operator, Role role, uint256 bonded) private {
+        uint256 current = uint128($.locks[operator][role]);
+        if (current <= bonded) return;
+        $.locks[operator][role] = LOCK_WORD_USED | bonded;
+        emit StakeUnlocked(operator, role, msg.sender, current - bonded, bonded);
     }
 
     function _setMinStake(NodeStakingStorage storage $, Role role, uint256 minStake_) private {

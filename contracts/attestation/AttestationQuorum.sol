@@ -8,15 +8,19 @@ import {IAttestationQuorum} from "../interfaces/IAttestationQuorum.sol";
 /// @notice Commit-reveal quorum of `q` randomly selected staked attestors, shared by ResultAttestation and
 ///         FineTuning. Members commit `keccak256(abi.encode(value, salt, member))`, reveal `(value, salt)`, and the
 ///         value revealed by a strict majority of the `q` members is final.
-/// @dev Selection is seeded by the caller (block.prevrandao mixed with the job / round id): member `j` is
-///      `activeAt(Attestor, keccak256(seed, j) % n)`, moving to the next index on a collision or on the
-///      excluded node. Bit `i` of the masks is member `i`.
+/// @dev Selection is seeded by the caller and weighted by stake (PROTOCOL.md §7.1): member `j` is
+///      `drawActive(Attestor, keccak256(seed, j, attempt))` for the first `attempt < DRAW_ATTEMPTS` that is
+///      neither the excluded node nor an earlier member; if every attempt collides, it falls back to the linear
+///      probe `activeAt(Attestor, keccak256(seed, j) % n)`, moving to the next index on a collision or on the
+///      excluded node, so selection always terminates. Bit `i` of the masks is member `i`.
 library AttestationQuorum {
     /// @notice Largest supported quorum.
     uint256 internal constant MAX_SIZE = 15;
     /// @notice The reserved value a member reveals when it could not fetch or verify what it was asked to
     ///         recompute (PROTOCOL.md §7.4). A majority for it is a fault of whoever supplied the data.
     bytes32 internal constant INVALID = keccak256("dml.attestation.INVALID");
+    /// @notice Stake-weighted draws tried per member before the linear-probe fallback.
+    uint256 internal constant DRAW_ATTEMPTS = 4;
 
     /// @notice One quorum round. Lives inside the owning contract's ERC-7201 struct.
     struct Round {
@@ -50,12 +54,14 @@ library AttestationQuorum {
         if (available < q) revert IAttestationQuorum.QuorumNotEnoughAttestors(available, q);
         chosen = new address[](q);
         for (uint256 j = 0; j < q; ++j) {
-            uint256 idx = uint256(keccak256(abi.encode(seed, j))) % n;
-            address candidate;
-            while (true) {
-                candidate = staking.activeAt(INodeStaking.Role.Attestor, idx);
-                if (candidate != exclude && !_contains(chosen, j, candidate)) break;
-                idx = idx + 1 == n ? 0 : idx + 1;
+            address candidate = _draw(staking, seed, j, exclude, chosen);
+            if (candidate == address(0)) {
+                uint256 idx = uint256(keccak256(abi.encode(seed, j))) % n;
+                while (true) {
+                    candidate = staking.activeAt(INodeStaking.Role.Attestor, idx);
+                    if (candidate != exclude && !_contains(chosen, j, candidate)) break;
+                    idx = idx + 1 == n ? 0 : idx + 1;
+                }
             }
             chosen[j] = candidate;
             r.members[j] = candidate;
@@ -167,6 +173,24 @@ library AttestationQuorum {
 
     function _full(uint256 size) private pure returns (uint16) {
         return uint16((1 << size) - 1);
+    }
+
+    /// @dev Up to DRAW_ATTEMPTS stake-weighted draws for member `j`; zero when each hit `exclude` or a member.
+    function _draw(
+        INodeStaking staking,
+        bytes32 seed,
+        uint256 j,
+        address exclude,
+        address[] memory chosen
+    ) private view returns (address) {
+        for (uint256 attempt = 0; attempt < DRAW_ATTEMPTS; ++attempt) {
+            address c = staking.drawActive(
+                INodeStaking.Role.Attestor,
+                uint256(keccak256(abi.encode(seed, j, attempt)))
+            );
+            if (c != exclude && !_contains(chosen, j, c)) return c;
+        }
+        return address(0);
     }
 
     function _contains(address[] memory list, uint256 len, address a) private pure returns (bool) {

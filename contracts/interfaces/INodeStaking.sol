@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
 /// @notice Node operators stake DML per role, register an endpoint and keys, unbond after a delay and
 ///         are slashed by contracts that governance authorised to prove faults.
 /// @dev Cross-contract surface (used by GrowthPool, JobMarket, ResultAttestation, FineTuning):
-///      `Role`, `isActive`, `activeCount`, `activeAt`, `encryptionKey`, `slash`. Keep these signatures stable.
+///      `Role`, `isActive`, `activeCount`, `activeAt`, `encryptionKey`, `slash`, `lock`, `unlock`, `lockedOf`,
+///      `drawActive`. Keep these signatures stable.
 interface INodeStaking {
     /// @notice Operator roles. Each role is staked separately.
     enum Role {
@@ -64,6 +65,10 @@ interface INodeStaking {
     error StakingInvalidChallengerShare(uint16 shareBps);
     /// @notice Too many operators are active in one role (index space exhausted).
     error StakingTooManyOperators();
+    /// @notice `requested` exceeds the operator's bonded stake that is not locked by a job (`bonded - locked`).
+    error StakingStakeLocked(uint256 bonded, uint256 locked, uint256 requested);
+    /// @notice `drawActive` was called for a role without any active operator.
+    error StakingNoActiveOperators(Role role);
 
     // ---------------------------------------------------------------- events
 
@@ -102,6 +107,25 @@ interface INodeStaking {
         uint256 remainder,
         bool burned
     );
+    /// @notice Module `module` (an authorised slasher) locked `amount` more of `operator`'s bonded stake in `role`;
+    ///         `locked` is the operator's new total locked stake in that role.
+    event StakeLocked(
+        address indexed operator,
+        Role indexed role,
+        address indexed module,
+        uint256 amount,
+        uint256 locked
+    );
+    /// @notice `amount` of `operator`'s locked stake in `role` was released, by module `module`'s `unlock` or by a
+    ///         slash that left less bonded stake than was locked (the lock is clamped to `bonded`); `locked` is the
+    ///         new total.
+    event StakeUnlocked(
+        address indexed operator,
+        Role indexed role,
+        address indexed module,
+        uint256 amount,
+        uint256 locked
+    );
     /// @notice Governance authorised or revoked a slasher contract.
     event SlasherSet(address indexed slasher, bool allowed);
     /// @notice Governance set the minimum stake of `role`.
@@ -127,6 +151,7 @@ interface INodeStaking {
     function stake(Role role, uint256 amount) external;
 
     /// @notice Moves `amount` of bonded stake to unbonding; the unbonding timer restarts for the whole balance.
+    ///         Locked stake cannot be unbonded (`StakingStakeLocked`).
     function requestUnbond(Role role, uint256 amount) external;
 
     /// @notice Withdraws the caller's whole unbonding balance in `role` once the delay has elapsed.
@@ -140,7 +165,8 @@ interface INodeStaking {
 
     /// @notice Slashes up to `amount` of `operator`'s stake in `role` (bonded first, then unbonding).
     ///         Only contracts authorised by governance may call it. A governance-set share goes to
-    ///         `challenger` (zero address: no reward), the rest is burned or sent to the treasury.
+    ///         `challenger` (zero address or the slashed operator itself: no reward), the rest is burned or sent
+    ///         to the treasury. Afterwards the operator's lock in `role` is clamped to its remaining bonded stake.
     /// @return slashed The amount actually taken.
     function slash(
         address operator,
@@ -148,6 +174,16 @@ interface INodeStaking {
         uint256 amount,
         address challenger
     ) external returns (uint256 slashed);
+
+    /// @notice Locks up to `amount` of `operator`'s bonded stake in `role` for a job of the calling module (an
+    ///         authorised slasher): `min(amount, bonded - lockedOf)`. Locked stake stays bonded, counts towards
+    ///         activity and draw weight, and cannot be moved to unbonding until it is unlocked.
+    /// @return locked The amount actually locked (what the module must later `unlock`).
+    function lock(address operator, Role role, uint256 amount) external returns (uint256 locked);
+
+    /// @notice Releases up to `amount` of `operator`'s locked stake in `role`. Only authorised slashers. Never
+    ///         reverts for more than is still locked (a slash may have eaten the lock): it clamps.
+    function unlock(address operator, Role role, uint256 amount) external;
 
     // ---------------------------------------------------------------- governance
 
@@ -179,6 +215,19 @@ interface INodeStaking {
 
     /// @notice The active operator of `role` at `index` (order is not stable across stake changes).
     function activeAt(Role role, uint256 index) external view returns (address);
+
+    /// @notice Stake of `operator` in `role` locked by jobs (always <= `stakeOf`).
+    function lockedOf(address operator, Role role) external view returns (uint256);
+
+    /// @notice Draws an active operator of `role` with probability proportional to its bonded stake (locked
+    ///         stake included, unbonding stake excluded): the operator whose cumulative-stake interval over the
+    ///         active list contains `random % totalActiveStake(role)`. O(log n) storage reads (sum tree).
+    ///         Reverts `StakingNoActiveOperators` when the role has none. Like `activeAt`, it draws from the
+    ///         active list, which lags a minimum-stake change until `refreshActive`.
+    function drawActive(Role role, uint256 random) external view returns (address);
+
+    /// @notice Sum of the bonded stakes of the active operators of `role` (the draw's total weight).
+    function totalActiveStake(Role role) external view returns (uint256);
 
     /// @notice The operator's registered X25519 public key (transcripts are encrypted to it).
     function encryptionKey(address operator) external view returns (bytes32);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {NodeStaking} from "../../contracts/NodeStaking.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
@@ -203,6 +204,71 @@ contract NodeStakingTest is ProtocolFixture {
         assertLt(g, 120_000);
     }
 
+    // ---------------------------------------------------------------- gas profile (logged; cold storage)
+
+    /// @dev Stakes `n` attestors (distinct stakes), then measures, each call on cooled storage like a fresh
+    ///      transaction: a newcomer's first stake, a top-up, a partial unbond that stays active, a full unbond
+    ///      that swap-removes from the active list, and a partial slash with a challenger.
+    function _gasProfile(uint256 n) internal {
+        for (uint256 i = 0; i < n; ++i) _stakeAs(_attestor(i), ATT, MIN_STAKE_ATTESTOR + i * 1 ether);
+        address op = makeAddr("newcomer");
+        _register(op);
+        _fundApprove(op, 3 * MIN_STAKE_ATTESTOR);
+        string memory tag = string.concat(" (n=", vm.toString(n), ")");
+
+        _cool();
+        vm.prank(op);
+        uint256 g = gasleft();
+        staking.stake(ATT, 2 * MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas stake first attestor", tag), g - gasleft());
+
+        _cool();
+        vm.prank(op);
+        g = gasleft();
+        staking.stake(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas stake top-up", tag), g - gasleft());
+
+        _cool();
+        vm.prank(op);
+        g = gasleft();
+        staking.requestUnbond(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas requestUnbond partial, stays active", tag), g - gasleft());
+
+        _cool();
+        vm.prank(_attestor(0));
+        g = gasleft();
+        staking.requestUnbond(ATT, MIN_STAKE_ATTESTOR);
+        emit log_named_uint(string.concat("gas requestUnbond all, swap-remove", tag), g - gasleft());
+
+        _cool();
+        vm.prank(slasher);
+        g = gasleft();
+        staking.slash(op, ATT, 1 ether, challenger);
+        emit log_named_uint(string.concat("gas slash partial + challenger", tag), g - gasleft());
+        assertEq(staking.activeCount(ATT), n);
+    }
+
+    function _attestor(uint256 i) internal pure returns (address) {
+        return address(uint160(0xA77E5700 + i));
+    }
+
+    function _cool() internal {
+        vm.cool(address(staking));
+        vm.cool(address(token));
+    }
+
+    function test_gas_profile_1() public {
+        _gasProfile(1);
+    }
+
+    function test_gas_profile_10() public {
+        _gasProfile(10);
+    }
+
+    function test_gas_profile_100() public {
+        _gasProfile(100);
+    }
+
     // ---------------------------------------------------------------- unbond / withdraw
 
     function test_requestUnbond_movesStakeDeactivatesAndEmits() public {
@@ -376,6 +442,314 @@ contract NodeStakingTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingUnauthorizedSlasher.selector, bob));
         vm.prank(bob);
         staking.slash(alice, DIST, 1 ether, bob);
+    }
+
+    function test_slash_challengerIsOperator_getsNothing() public {
+        _stakeAs(alice, DIST, 100 ether);
+        uint256 aliceBefore = token.balanceOf(alice);
+        uint256 supply = token.totalSupply();
+        // The challenger share is treated as if there were no challenger: all of it is burned.
+        vm.expectEmit(address(staking));
+        emit INodeStaking.Slashed(alice, DIST, slasher, 50 ether, address(0), 0, 50 ether, true);
+        vm.prank(slasher);
+        assertEq(staking.slash(alice, DIST, 50 ether, alice), 50 ether);
+        assertEq(token.balanceOf(alice), aliceBefore);
+        assertEq(token.totalSupply(), supply - 50 ether);
+        assertEq(staking.stakeOf(alice, DIST), 50 ether);
+    }
+
+    function test_slash_challengerIsOperator_toTreasury() public {
+        vm.prank(address(timelock));
+        staking.setBurnSlashed(false);
+        _stakeAs(alice, DIST, 10 ether);
+        uint256 aliceBefore = token.balanceOf(alice);
+        uint256 treasuryBefore = token.balanceOf(address(timelock));
+        vm.prank(slasher);
+        staking.slash(alice, DIST, 10 ether, alice);
+        assertEq(token.balanceOf(alice), aliceBefore);
+        assertEq(token.balanceOf(address(timelock)), treasuryBefore + 10 ether);
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    function test_lock_locksAndEmits() public {
+        _stakeAs(alice, ATT, 10_000 ether);
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakeLocked(alice, ATT, slasher, 3_000 ether, 3_000 ether);
+        vm.prank(slasher);
+        assertEq(staking.lock(alice, ATT, 3_000 ether), 3_000 ether);
+        assertEq(staking.lockedOf(alice, ATT), 3_000 ether);
+        assertEq(staking.lockedOf(alice, DIST), 0, "locks are per role");
+        // Locked stake stays bonded, active and counts in the draw weight.
+        assertEq(staking.stakeOf(alice, ATT), 10_000 ether);
+        assertTrue(staking.isActive(alice, ATT));
+        assertEq(staking.totalActiveStake(ATT), 10_000 ether);
+    }
+
+    function test_lock_clampsToUnlockedBonded() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.startPrank(slasher);
+        assertEq(staking.lock(alice, ATT, 80 ether), 80 ether);
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakeLocked(alice, ATT, slasher, 20 ether, 100 ether);
+        assertEq(staking.lock(alice, ATT, 50 ether), 20 ether);
+        assertEq(staking.lockedOf(alice, ATT), 100 ether);
+        vm.recordLogs();
+        assertEq(staking.lock(alice, ATT, 1), 0, "fully locked");
+        assertEq(staking.lock(bob, ATT, 1 ether), 0, "nothing bonded");
+        assertEq(vm.getRecordedLogs().length, 0, "no event without a change");
+        vm.stopPrank();
+        assertEq(staking.lockedOf(alice, ATT), 100 ether);
+    }
+
+    function test_lock_unauthorized_reverts() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingUnauthorizedSlasher.selector, bob));
+        vm.prank(bob);
+        staking.lock(alice, ATT, 1 ether);
+        vm.prank(slasher);
+        staking.lock(alice, ATT, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingUnauthorizedSlasher.selector, alice));
+        vm.prank(alice);
+        staking.unlock(alice, ATT, 10 ether);
+        assertEq(staking.lockedOf(alice, ATT), 10 ether);
+        // A revoked module can no longer lock or unlock.
+        vm.prank(address(timelock));
+        staking.setSlasher(slasher, false);
+        vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingUnauthorizedSlasher.selector, slasher));
+        vm.prank(slasher);
+        staking.unlock(alice, ATT, 10 ether);
+    }
+
+    function test_unlock_releasesAndClamps() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.startPrank(slasher);
+        staking.lock(alice, ATT, 30 ether);
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakeUnlocked(alice, ATT, slasher, 10 ether, 20 ether);
+        staking.unlock(alice, ATT, 10 ether);
+        assertEq(staking.lockedOf(alice, ATT), 20 ether);
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakeUnlocked(alice, ATT, slasher, 20 ether, 0);
+        staking.unlock(alice, ATT, type(uint256).max);
+        assertEq(staking.lockedOf(alice, ATT), 0);
+        vm.recordLogs();
+        staking.unlock(alice, ATT, 1 ether); // nothing locked: no revert, no event
+        assertEq(vm.getRecordedLogs().length, 0);
+        // The word stays initialised: locking again works from zero.
+        assertEq(staking.lock(alice, ATT, 5 ether), 5 ether);
+        assertEq(staking.lockedOf(alice, ATT), 5 ether);
+        vm.stopPrank();
+    }
+
+    function test_requestUnbond_lockedStake_revertsAndChangesNothing() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.prank(slasher);
+        staking.lock(alice, ATT, 60 ether);
+        INodeStaking.StakeInfo memory before = staking.stakeInfo(alice, ATT);
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 100 ether, 60 ether, 41 ether)
+        );
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 41 ether);
+        INodeStaking.StakeInfo memory afterRevert = staking.stakeInfo(alice, ATT);
+        assertEq(afterRevert.bonded, before.bonded);
+        assertEq(afterRevert.unbonding, 0);
+        assertEq(afterRevert.unbondReadyAt, 0);
+        assertEq(staking.lockedOf(alice, ATT), 60 ether);
+        // The unlocked part can go.
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 40 ether);
+        assertEq(staking.stakeOf(alice, ATT), 60 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 60 ether, 60 ether, 1)
+        );
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 1);
+        // After the job unlocks, the rest can go too.
+        vm.prank(slasher);
+        staking.unlock(alice, ATT, 60 ether);
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 60 ether);
+        assertEq(staking.stakeOf(alice, ATT), 0);
+        assertEq(staking.stakeInfo(alice, ATT).unbonding, 100 ether);
+    }
+
+    function test_slash_lockedNode_takesStakeAndClampsLock() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.prank(slasher);
+        staking.lock(alice, ATT, 80 ether);
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 20 ether);
+        // 70 from bonded (100 - 20 = 80 bonded): bonded 10, lock clamped from 80 to 10.
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakeUnlocked(alice, ATT, slasher, 70 ether, 10 ether);
+        vm.prank(slasher);
+        assertEq(staking.slash(alice, ATT, 70 ether, challenger), 70 ether);
+        assertEq(staking.stakeOf(alice, ATT), 10 ether);
+        assertEq(staking.lockedOf(alice, ATT), 10 ether);
+        assertEq(staking.stakeInfo(alice, ATT).unbonding, 20 ether);
+        // The module later releases what it locked: clamps to what is left.
+        vm.prank(slasher);
+        staking.unlock(alice, ATT, 80 ether);
+        assertEq(staking.lockedOf(alice, ATT), 0);
+    }
+
+    function test_slash_withinUnlockedPart_keepsLock() public {
+        _stakeAs(alice, ATT, 100 ether);
+        vm.prank(slasher);
+        staking.lock(alice, ATT, 30 ether);
+        vm.recordLogs();
+        vm.prank(slasher);
+        staking.slash(alice, ATT, 50 ether, address(0));
+        assertEq(staking.lockedOf(alice, ATT), 30 ether);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != INodeStaking.StakeUnlocked.selector, "lock untouched");
+        }
+    }
+
+    function test_gas_lockUnlock() public {
+        _stakeAs(alice, ATT, 100 ether);
+        _cool();
+        vm.prank(slasher);
+        uint256 g = gasleft();
+        staking.lock(alice, ATT, 10 ether);
+        emit log_named_uint("gas lock, first time (new word)", g - gasleft());
+        _cool();
+        vm.prank(slasher);
+        g = gasleft();
+        staking.unlock(alice, ATT, 10 ether);
+        emit log_named_uint("gas unlock to zero", g - gasleft());
+        _cool();
+        vm.prank(slasher);
+        g = gasleft();
+        staking.lock(alice, ATT, 10 ether);
+        uint256 lockSteady = g - gasleft();
+        emit log_named_uint("gas lock, steady state", lockSteady);
+        _cool();
+        vm.prank(slasher);
+        g = gasleft();
+        staking.unlock(alice, ATT, 10 ether);
+        uint256 unlockSteady = g - gasleft();
+        emit log_named_uint("gas unlock, steady state", unlockSteady);
+        // Cold figures include the proxy's first delegatecall in the transaction (~4.7k).
+        assertLt(lockSteady, 18_000);
+        assertLt(unlockSteady, 15_000);
+    }
+
+    /// @dev A job binds about five nodes in one transaction: the proxy and the module's slasher flag are warm
+    ///      after the first call, each node's stake and lock words are cold.
+    function test_gas_lockUnlockFiveNodes() public {
+        address[5] memory nodes = [alice, bob, carol, dave, challenger];
+        for (uint256 i = 0; i < 5; ++i) _stakeAs(nodes[i], ATT, 10_000 ether);
+        vm.startPrank(slasher);
+        for (uint256 i = 0; i < 5; ++i) staking.lock(nodes[i], ATT, 1 ether); // initialise the words
+        for (uint256 i = 0; i < 5; ++i) staking.unlock(nodes[i], ATT, 1 ether);
+        _cool();
+        uint256 g = gasleft();
+        for (uint256 i = 0; i < 5; ++i) staking.lock(nodes[i], ATT, 1_000 ether);
+        uint256 locks = g - gasleft();
+        _cool();
+        g = gasleft();
+        for (uint256 i = 0; i < 5; ++i) staking.unlock(nodes[i], ATT, 1_000 ether);
+        uint256 unlocks = g - gasleft();
+        vm.stopPrank();
+        emit log_named_uint("gas lock x5 in one tx, steady state", locks);
+        emit log_named_uint("gas unlock x5 in one tx, steady state", unlocks);
+        for (uint256 i = 0; i < 5; ++i) assertEq(staking.lockedOf(nodes[i], ATT), 0);
+        assertLt(locks + unlocks, 125_000); // ~12k per lock + ~11k per unlock, proxy call included
+    }
+
+    // ---------------------------------------------------------------- stake-weighted draw
+
+    function test_drawActive_noOperators_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(INodeStaking.StakingNoActiveOperators.selector, ATT));
+        staking.drawActive(ATT, 0);
+    }
+
+    function test_drawActive_intervalsFollowListOrder() public {
+        _stakeAs(alice, ATT, 5_000 ether);
+        _stakeAs(bob, ATT, 10_000 ether);
+        _stakeAs(carol, ATT, 35_000 ether);
+        assertEq(staking.totalActiveStake(ATT), 50_000 ether);
+        assertEq(staking.drawActive(ATT, 0), alice);
+        assertEq(staking.drawActive(ATT, 5_000 ether - 1), alice);
+        assertEq(staking.drawActive(ATT, 5_000 ether), bob);
+        assertEq(staking.drawActive(ATT, 15_000 ether - 1), bob);
+        assertEq(staking.drawActive(ATT, 15_000 ether), carol);
+        assertEq(staking.drawActive(ATT, 50_000 ether - 1), carol);
+        assertEq(staking.drawActive(ATT, 50_000 ether), alice, "random is taken modulo the total");
+        assertEq(staking.totalActiveStake(DIST), 0);
+    }
+
+    function test_drawActive_frequenciesFollowStake() public {
+        // Stakes 1 : 2 : 7 over 3,000 seeds. Expected 300 / 600 / 2,100; binomial sd 16 / 22 / 25.
+        // Tolerance: 3 percentage points (90 draws, >= 3.5 sd) each.
+        _stakeAs(alice, ATT, 5_000 ether);
+        _stakeAs(bob, ATT, 10_000 ether);
+        _stakeAs(carol, ATT, 35_000 ether);
+        uint256 runs = 3_000;
+        uint256[3] memory hits;
+        for (uint256 i = 0; i < runs; ++i) {
+            address a = staking.drawActive(ATT, uint256(keccak256(abi.encode("draw", i))));
+            if (a == alice) ++hits[0];
+            else if (a == bob) ++hits[1];
+            else if (a == carol) ++hits[2];
+        }
+        assertEq(hits[0] + hits[1] + hits[2], runs);
+        assertApproxEqAbs(hits[0], 300, 90, "1/10");
+        assertApproxEqAbs(hits[1], 600, 90, "2/10");
+        assertApproxEqAbs(hits[2], 2_100, 90, "7/10");
+        emit log_named_uint("hits 1/10", hits[0]);
+        emit log_named_uint("hits 2/10", hits[1]);
+        emit log_named_uint("hits 7/10", hits[2]);
+    }
+
+    /// @dev Checks every prefix sum of the tree through `drawActive`'s interval boundaries.
+    function _assertTreeMatches(INodeStaking.Role role) internal view {
+        uint256 n = staking.activeCount(role);
+        uint256 cum;
+        for (uint256 i = 0; i < n; ++i) {
+            address op = staking.activeAt(role, i);
+            uint256 w = staking.stakeOf(op, role);
+            assertEq(staking.drawActive(role, cum), op, "interval start");
+            assertEq(staking.drawActive(role, cum + w - 1), op, "interval end");
+            cum += w;
+        }
+        assertEq(staking.totalActiveStake(role), cum, "total = sum of active stakes");
+    }
+
+    function test_fuzz_sumTree_matchesActiveStakes(uint256[32] memory actions) public {
+        address[6] memory ops = [alice, bob, carol, dave, challenger, makeAddr("erin")];
+        for (uint256 k = 0; k < actions.length; ++k) {
+            uint256 a = actions[k];
+            address op = ops[(a >> 8) % ops.length];
+            uint256 amount = bound(a >> 16, 1, 30_000 ether);
+            uint256 kind = a % 5;
+            if (kind <= 1) {
+                _stakeAs(op, ATT, amount);
+            } else if (kind == 2) {
+                uint256 bonded = staking.stakeOf(op, ATT);
+                if (bonded == 0) continue;
+                vm.prank(op);
+                staking.requestUnbond(ATT, bound(amount, 1, bonded));
+            } else if (kind == 3) {
+                vm.prank(slasher);
+                staking.slash(op, ATT, amount, challenger);
+            } else {
+                vm.prank(address(timelock));
+                staking.setMinStake(ATT, bound(amount, 1, 20_000 ether));
+                address[] memory list = new address[](ops.length);
+                for (uint256 i = 0; i < ops.length; ++i) list[i] = ops[i];
+                staking.refreshActive(ATT, list);
+            }
+            _assertTreeMatches(ATT);
+        }
+        uint256 sum;
+        for (uint256 i = 0; i < ops.length; ++i)
+            if (staking.isActive(ops[i], ATT)) sum += staking.stakeOf(ops[i], ATT);
+        assertEq(staking.totalActiveStake(ATT), sum);
     }
 
     // ---------------------------------------------------------------- governance setters

@@ -13,7 +13,8 @@ import {ERC1967Utils} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Utils.s
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 
 /// @notice Drives DMLToken and NodeStaking with bounded inputs from several operators; never reverts.
-///         It is itself an authorised slasher. Ghost variables record every burn and every slash split.
+///         It is itself an authorised slasher (and locking module). Ghost variables record every burn and every
+///         slash split.
 contract CoreHandler is CommonBase, StdCheats, StdUtils {
     DMLToken public token;
     NodeStaking public staking;
@@ -64,9 +65,9 @@ contract CoreHandler is CommonBase, StdCheats, StdUtils {
     function requestUnbond(uint256 opSeed, uint8 roleSeed, uint256 amount) external {
         address op = _operators[opSeed % _operators.length];
         INodeStaking.Role role = INodeStaking.Role(roleSeed % 5);
-        uint256 bonded = staking.stakeOf(op, role);
-        if (bonded == 0) return;
-        amount = bound(amount, 1, bonded);
+        uint256 free = staking.stakeOf(op, role) - staking.lockedOf(op, role);
+        if (free == 0) return;
+        amount = bound(amount, 1, free);
         vm.prank(op);
         staking.requestUnbond(role, amount);
         ++calls["requestUnbond"];
@@ -88,18 +89,44 @@ contract CoreHandler is CommonBase, StdCheats, StdUtils {
         INodeStaking.Role role = INodeStaking.Role(roleSeed % 5);
         INodeStaking.StakeInfo memory s = staking.stakeInfo(op, role);
         amount = bound(amount, 0, (s.bonded + s.unbonding) * 2 + 1);
-        address who = _challengers[challengerSeed % _challengers.length];
+        // One time in four the operator names itself as challenger: it must receive nothing.
+        bool self = challengerSeed % 4 == 3;
+        address who = self ? op : _challengers[challengerSeed % _challengers.length];
+        uint256 opBefore = token.balanceOf(op);
         uint256 supplyBefore = token.totalSupply();
         uint256 treasuryBefore = token.balanceOf(staking.treasury());
-        uint256 challengerBefore = who == address(0) ? 0 : token.balanceOf(who);
+        uint256 challengerBefore = who == address(0) || self ? 0 : token.balanceOf(who);
         uint256 slashed = staking.slash(op, role, amount, who);
         ghostSlashed += slashed;
         uint256 burned = supplyBefore - token.totalSupply();
         ghostBurned += burned;
         ghostBurnedBySlash += burned;
         ghostToTreasury += token.balanceOf(staking.treasury()) - treasuryBefore;
-        if (who != address(0)) ghostToChallengers += token.balanceOf(who) - challengerBefore;
+        if (self) require(token.balanceOf(op) == opBefore, "self-challenger paid");
+        else if (who != address(0)) ghostToChallengers += token.balanceOf(who) - challengerBefore;
         ++calls["slash"];
+    }
+
+    function lock(uint256 opSeed, uint8 roleSeed, uint256 amount) external {
+        address op = _operators[opSeed % _operators.length];
+        INodeStaking.Role role = INodeStaking.Role(roleSeed % 5);
+        amount = bound(amount, 0, 300_000 ether);
+        uint256 before = staking.lockedOf(op, role);
+        uint256 free = staking.stakeOf(op, role) - before;
+        uint256 locked = staking.lock(op, role, amount);
+        require(locked == (amount < free ? amount : free), "lock amount");
+        require(staking.lockedOf(op, role) == before + locked, "lock total");
+        ++calls["lock"];
+    }
+
+    function unlock(uint256 opSeed, uint8 roleSeed, uint256 amount) external {
+        address op = _operators[opSeed % _operators.length];
+        INodeStaking.Role role = INodeStaking.Role(roleSeed % 5);
+        amount = bound(amount, 0, 300_000 ether);
+        uint256 before = staking.lockedOf(op, role);
+        staking.unlock(op, role, amount);
+        require(staking.lockedOf(op, role) == (amount < before ? before - amount : 0), "unlock clamps");
+        ++calls["unlock"];
     }
 
     function transfer(uint256 fromSeed, uint256 toSeed, uint256 amount) external {
@@ -232,6 +259,32 @@ contract CoreInvariantsTest is ProtocolFixture {
             uint256 count = staking.activeCount(role);
             assertEq(count, expected);
             for (uint256 i = 0; i < count; ++i) assertTrue(staking.isActive(staking.activeAt(role, i), role));
+        }
+    }
+
+    function invariant_lockedNeverExceedsBonded() public view {
+        for (uint256 i = 0; i < ops.length; ++i) {
+            for (uint8 r = 0; r < 5; ++r) {
+                INodeStaking.Role role = INodeStaking.Role(r);
+                assertLe(staking.lockedOf(ops[i], role), staking.stakeOf(ops[i], role));
+            }
+        }
+    }
+
+    function invariant_sumTreeEqualsActiveStakes() public view {
+        for (uint8 r = 0; r < 5; ++r) {
+            INodeStaking.Role role = INodeStaking.Role(r);
+            uint256 count = staking.activeCount(role);
+            uint256 cum;
+            for (uint256 i = 0; i < count; ++i) {
+                address op = staking.activeAt(role, i);
+                uint256 w = staking.stakeOf(op, role);
+                // Every prefix sum of the tree, through the draw's interval boundaries.
+                assertEq(staking.drawActive(role, cum), op);
+                assertEq(staking.drawActive(role, cum + w - 1), op);
+                cum += w;
+            }
+            assertEq(staking.totalActiveStake(role), cum);
         }
     }
 
