@@ -141,7 +141,7 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         RoleStake memory s = $.stakes[msg.sender][role];
         if (amount > s.bonded) revert StakingInsufficientStake(s.bonded, amount);
         uint256 locked = uint128($.locks[msg.sender][role]);
-        if (amount > s.bonded - locked) revert StakingStakeLocked(s.bonded, locked, amount);
+        if (locked != 0 && amount + locked > s.bonded) revert StakingStakeLocked(s.bonded, locked, amount);
         uint96 before = s.bonded;
         // amount <= bonded < 2^96, and bonded + unbonding never exceeds what was staked.
         s.bonded -= uint96(amount);
@@ -199,7 +199,6 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         if (s.unbonding == 0) s.unbondReadyAt = 0;
         _syncActive($, operator, role, s, before);
         $.stakes[operator][role] = s;
-        if (fromBonded != 0) _clampLock($, operator, role, s.bonded);
 
         // The slashed operator never earns a share of its own slash (PROTOCOL.md §7.6).
         if (challenger == operator) challenger = address(0);
@@ -220,12 +219,12 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     /// @inheritdoc INodeStaking
     function lock(address operator, Role role, uint256 amount) external onlySlasher returns (uint256 locked) {
         NodeStakingStorage storage $ = _getNodeStakingStorage();
-        uint256 current = uint128($.locks[operator][role]);
-        uint256 bonded = $.stakes[operator][role].bonded;
-        uint256 free = bonded > current ? bonded - current : 0;
-        locked = amount < free ? amount : free;
+        locked = amount;
         if (locked == 0) return 0;
-        current += locked; // <= bonded < 2^96
+        // A liability, not a reservation: it may exceed the bonded stake (then nothing can be unbonded), and each
+        // module releases exactly what it locked, so one job's unlock never frees another job's liability.
+        uint256 current = uint256(uint128($.locks[operator][role])) + locked;
+        if (current > type(uint128).max) revert StakingInvalidLock(current);
         $.locks[operator][role] = LOCK_WORD_USED | current;
         emit StakeLocked(operator, role, msg.sender, locked, current);
     }
@@ -513,14 +512,6 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
                 ++r;
             }
         }
-    }
-
-    /// @dev After a slash took bonded stake: the lock cannot exceed what is bonded.
-    function _clampLock(NodeStakingStorage storage $, address operator, Role role, uint256 bonded) private {
-        uint256 current = uint128($.locks[operator][role]);
-        if (current <= bonded) return;
-        $.locks[operator][role] = LOCK_WORD_USED | bonded;
-        emit StakeUnlocked(operator, role, msg.sender, current - bonded, bonded);
     }
 
     function _setMinStake(NodeStakingStorage storage $, Role role, uint256 minStake_) private {

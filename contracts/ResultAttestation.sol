@@ -415,20 +415,33 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         emit NodeSlashed(jobId, node, role, slashed, challenger);
     }
 
-    /// @dev Locks `lockAmount` of the distributor's and every drawn attestor's stake (they are bound: §7.6).
+    /// @dev Locks `lockAmount` of the distributor's and every drawn attestor's stake: they are bound (§7.6).
     function _lockNodes(Record storage rec) private {
-        // Wired to NodeStaking.lock once stake locks land (see _unlockNodes).
-        rec;
+        uint256 amount = rec.lockAmount;
+        if (amount == 0) return;
+        INodeStaking staking_ = _getStorage().staking;
+        staking_.lock(rec.distributor, INodeStaking.Role.Distributor, amount);
+        uint256 size = rec.round.size;
+        for (uint256 i = 0; i < size; ++i)
+            staking_.lock(rec.round.members[i], INodeStaking.Role.Attestor, amount);
     }
 
     /// @dev Locks the aggregator's stake once it has bound itself by committing.
     function _lockAggregator(Record storage rec) private {
-        rec;
+        uint256 amount = rec.lockAmount;
+        if (amount != 0) _getStorage().staking.lock(rec.aggregator, INodeStaking.Role.Aggregator, amount);
     }
 
-    /// @dev Releases every lock `_lockNodes` / `_lockAggregator` took.
+    /// @dev Releases every lock `_lockNodes` / `_lockAggregator` took (NodeStaking clamps what slashing ate).
     function _unlockNodes(Record storage rec) private {
-        rec;
+        uint256 amount = rec.lockAmount;
+        INodeStaking staking_ = _getStorage().staking;
+        staking_.unlock(rec.distributor, INodeStaking.Role.Distributor, amount);
+        uint256 size = rec.round.size;
+        for (uint256 i = 0; i < size; ++i)
+            staking_.unlock(rec.round.members[i], INodeStaking.Role.Attestor, amount);
+        if (rec.status >= Status.Committed)
+            staking_.unlock(rec.aggregator, INodeStaking.Role.Aggregator, amount);
     }
 
     function _setParams(ResultAttestationStorage storage $, Params calldata p) private {

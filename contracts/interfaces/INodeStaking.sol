@@ -67,6 +67,8 @@ interface INodeStaking {
     error StakingTooManyOperators();
     /// @notice `requested` exceeds the operator's bonded stake that is not locked by a job (`bonded - locked`).
     error StakingStakeLocked(uint256 bonded, uint256 locked, uint256 requested);
+    /// @notice A lock would push the operator's total liability past 2^128 − 1.
+    error StakingInvalidLock(uint256 total);
     /// @notice `drawActive` was called for a role without any active operator.
     error StakingNoActiveOperators(Role role);
 
@@ -116,9 +118,8 @@ interface INodeStaking {
         uint256 amount,
         uint256 locked
     );
-    /// @notice `amount` of `operator`'s locked stake in `role` was released, by module `module`'s `unlock` or by a
-    ///         slash that left less bonded stake than was locked (the lock is clamped to `bonded`); `locked` is the
-    ///         new total.
+    /// @notice Module `module` released `amount` of `operator`'s locked liability in `role`; `locked` is the new
+    ///         total.
     event StakeUnlocked(
         address indexed operator,
         Role indexed role,
@@ -166,7 +167,7 @@ interface INodeStaking {
     /// @notice Slashes up to `amount` of `operator`'s stake in `role` (bonded first, then unbonding).
     ///         Only contracts authorised by governance may call it. A governance-set share goes to
     ///         `challenger` (zero address or the slashed operator itself: no reward), the rest is burned or sent
-    ///         to the treasury. Afterwards the operator's lock in `role` is clamped to its remaining bonded stake.
+    ///         to the treasury. Locks are liabilities and are not changed by a slash.
     /// @return slashed The amount actually taken.
     function slash(
         address operator,
@@ -175,14 +176,16 @@ interface INodeStaking {
         address challenger
     ) external returns (uint256 slashed);
 
-    /// @notice Locks up to `amount` of `operator`'s bonded stake in `role` for a job of the calling module (an
-    ///         authorised slasher): `min(amount, bonded - lockedOf)`. Locked stake stays bonded, counts towards
-    ///         activity and draw weight, and cannot be moved to unbonding until it is unlocked.
-    /// @return locked The amount actually locked (what the module must later `unlock`).
+    /// @notice Adds `amount` to `operator`'s locked liability in `role` for a job of the calling module (an
+    ///         authorised slasher) that bound the operator (PROTOCOL.md §7.6). Locked stake stays bonded, counts
+    ///         towards activity and draw weight, and cannot be moved to unbonding until it is unlocked. The
+    ///         liability may exceed the bonded stake (then nothing can be unbonded; a slash still takes at most the
+    ///         stake): each module later unlocks exactly what it locked, so one job never frees another's lock.
+    /// @return locked `amount`.
     function lock(address operator, Role role, uint256 amount) external returns (uint256 locked);
 
-    /// @notice Releases up to `amount` of `operator`'s locked stake in `role`. Only authorised slashers. Never
-    ///         reverts for more than is still locked (a slash may have eaten the lock): it clamps.
+    /// @notice Releases `amount` of `operator`'s locked liability in `role` (what the module locked for a job now
+    ///         terminal). Only authorised slashers. Never reverts: it clamps at zero.
     function unlock(address operator, Role role, uint256 amount) external;
 
     // ---------------------------------------------------------------- governance
@@ -216,7 +219,8 @@ interface INodeStaking {
     /// @notice The active operator of `role` at `index` (order is not stable across stake changes).
     function activeAt(Role role, uint256 index) external view returns (address);
 
-    /// @notice Stake of `operator` in `role` locked by jobs (always <= `stakeOf`).
+    /// @notice Liability of `operator` in `role` locked by jobs that bound it; only `stakeOf − lockedOf` (if
+    ///         positive) can be unbonded. May exceed `stakeOf`.
     function lockedOf(address operator, Role role) external view returns (uint256);
 
     /// @notice Draws an active operator of `role` with probability proportional to its bonded stake (locked

@@ -486,20 +486,26 @@ contract NodeStakingTest is ProtocolFixture {
         assertEq(staking.totalActiveStake(ATT), 10_000 ether);
     }
 
-    function test_lock_clampsToUnlockedBonded() public {
+    function test_lock_liabilityMayExceedBonded() public {
         _stakeAs(alice, ATT, 100 ether);
         vm.startPrank(slasher);
         assertEq(staking.lock(alice, ATT, 80 ether), 80 ether);
         vm.expectEmit(address(staking));
-        emit INodeStaking.StakeLocked(alice, ATT, slasher, 20 ether, 100 ether);
-        assertEq(staking.lock(alice, ATT, 50 ether), 20 ether);
-        assertEq(staking.lockedOf(alice, ATT), 100 ether);
+        emit INodeStaking.StakeLocked(alice, ATT, slasher, 50 ether, 130 ether);
+        assertEq(staking.lock(alice, ATT, 50 ether), 50 ether);
+        assertEq(staking.lockedOf(alice, ATT), 130 ether);
         vm.recordLogs();
-        assertEq(staking.lock(alice, ATT, 1), 0, "fully locked");
-        assertEq(staking.lock(bob, ATT, 1 ether), 0, "nothing bonded");
+        assertEq(staking.lock(alice, ATT, 0), 0, "nothing to lock");
         assertEq(vm.getRecordedLogs().length, 0, "no event without a change");
+        // Unlocking one job's liability leaves the other's whole: nothing of it is freed.
+        staking.unlock(alice, ATT, 50 ether);
         vm.stopPrank();
-        assertEq(staking.lockedOf(alice, ATT), 100 ether);
+        assertEq(staking.lockedOf(alice, ATT), 80 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 100 ether, 80 ether, 21 ether)
+        );
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 21 ether);
     }
 
     function test_lock_unauthorized_reverts() public {
@@ -575,24 +581,29 @@ contract NodeStakingTest is ProtocolFixture {
         assertEq(staking.stakeInfo(alice, ATT).unbonding, 100 ether);
     }
 
-    function test_slash_lockedNode_takesStakeAndClampsLock() public {
+    function test_slash_lockedNode_takesStakeAndKeepsLiability() public {
         _stakeAs(alice, ATT, 100 ether);
         vm.prank(slasher);
         staking.lock(alice, ATT, 80 ether);
         vm.prank(alice);
         staking.requestUnbond(ATT, 20 ether);
-        // 70 from bonded (100 - 20 = 80 bonded): bonded 10, lock clamped from 80 to 10.
-        vm.expectEmit(address(staking));
-        emit INodeStaking.StakeUnlocked(alice, ATT, slasher, 70 ether, 10 ether);
+        // 70 from bonded (80 bonded): bonded 10, the 80 liability stays, so nothing more can be unbonded.
         vm.prank(slasher);
         assertEq(staking.slash(alice, ATT, 70 ether, challenger), 70 ether);
         assertEq(staking.stakeOf(alice, ATT), 10 ether);
-        assertEq(staking.lockedOf(alice, ATT), 10 ether);
+        assertEq(staking.lockedOf(alice, ATT), 80 ether);
         assertEq(staking.stakeInfo(alice, ATT).unbonding, 20 ether);
-        // The module later releases what it locked: clamps to what is left.
+        vm.expectRevert(
+            abi.encodeWithSelector(INodeStaking.StakingStakeLocked.selector, 10 ether, 80 ether, 1)
+        );
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 1);
+        // The module releases exactly what it locked once the job is over.
         vm.prank(slasher);
         staking.unlock(alice, ATT, 80 ether);
         assertEq(staking.lockedOf(alice, ATT), 0);
+        vm.prank(alice);
+        staking.requestUnbond(ATT, 10 ether);
     }
 
     function test_slash_withinUnlockedPart_keepsLock() public {
