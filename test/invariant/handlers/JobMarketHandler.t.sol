@@ -102,6 +102,7 @@ contract JobMarketHandler is Test {
             report: 1 hours,
             settlement: 1 hours
         });
+        s.maxUsePrice = type(uint96).max;
         vm.prank(customer);
         jobIds.push(jm.createJob(s));
     }
@@ -270,14 +271,22 @@ contract JobMarketHandler is Test {
         IJobMarket.Job memory j = jm.getJob(id);
         if (j.status != IJobMarket.JobStatus.Scheduled || block.timestamp > j.deadline) return;
         calls[this.assignCohort.selector]++;
-        vm.prank(distributor);
-        jm.assignCohort(
-            id,
-            keccak256(abi.encode(id, count)),
-            uint32(bound(count, j.minDevices, j.maxDevices)),
-            "bafy-cohort",
-            aggregator
-        );
+        _assign(id, keccak256(abi.encode(id, count)), uint32(bound(count, j.minDevices, j.maxDevices)));
+    }
+
+    /// @dev The attestation module assigns `distributor`'s cohort, after the block that seeds the job's epoch
+    ///      (re-arming the seed first when its block hash expired).
+    function _assign(uint256 id, bytes32 root, uint32 count) internal {
+        uint256 epoch = jm.getJob(id).scheduledEpoch;
+        if (jm.epochSeed(epoch) == bytes32(0)) {
+            vm.roll(block.number + 2);
+            if (jm.fixSeed(epoch) == bytes32(0)) {
+                vm.roll(block.number + 2);
+                jm.fixSeed(epoch);
+            }
+        }
+        vm.prank(attestation);
+        jm.markAssigned(id, root, count, "bafy-cohort", distributor, aggregator);
     }
 
     /// @dev The attestation module's hooks: Assigned → Committed → Attested.
@@ -309,8 +318,7 @@ contract JobMarketHandler is Test {
             if (block.timestamp > j.deadline) continue;
             calls[this.runJob.selector]++;
             if (j.status == IJobMarket.JobStatus.Scheduled) {
-                vm.prank(distributor);
-                jm.assignCohort(id, keccak256(abi.encode(id)), j.maxDevices, "bafy-cohort", aggregator);
+                _assign(id, keccak256(abi.encode(id)), j.maxDevices);
             }
             uint256 stopAt = outcome % 4; // 0..1 stop after that many hook steps, 2..3 attest and settle
             for (uint256 step = 0; step < 2 && step < stopAt + 1; ++step) this.advance(id);
