@@ -340,6 +340,7 @@ contract ResultAttestationTest is LifecycleFixture {
     function test_commitAttestation_reverts() public {
         uint256 jobId = assignedJob(20);
         // drawn, but the aggregator has not bound itself yet: nothing to attest
+        address first = attestorsOf(jobId)[0];
         vm.expectRevert(
             abi.encodeWithSelector(
                 IResultAttestation.AttestationInvalidStatus.selector,
@@ -347,7 +348,7 @@ contract ResultAttestationTest is LifecycleFixture {
                 IResultAttestation.Status.Drawn
             )
         );
-        vm.prank(attestorsOf(jobId)[0]);
+        vm.prank(first);
         ra.commitAttestation(jobId, keccak256("x"));
         commitAggregate(jobId, AGG);
         address a0 = attestorsOf(jobId)[0];
