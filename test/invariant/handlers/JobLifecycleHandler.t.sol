@@ -558,7 +558,10 @@ contract JobLifecycleHandler is Test {
         (ISettlement.ReportInput memory r, uint256 n, uint256 unit) = _resultOf(jobId);
         address reporter_ = reporters[(seed >> 40) % reporters.length];
         if (seed % 5 == 0) {
-            ISettlement.ReportInput memory forged = r;
+            ISettlement.ReportInput memory forged; // a fresh struct: `r` must stay the attested result
+            forged.reportCid = r.reportCid;
+            forged.reportCommitment = r.reportCommitment;
+            forged.payoutsCid = "bafy-payouts";
             forged.result = ISettlement.Result({
                 aggregateHash: AGG_HASH,
                 payoutRoot: keccak256(abi.encode("forged", jobId)),
