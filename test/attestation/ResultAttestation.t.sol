@@ -137,8 +137,10 @@ contract ResultAttestationTest is LifecycleFixture {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         bool found = false;
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(ra) || logs[i].topics[0] != IResultAttestation.AttestorsDrawn.selector)
-                continue;
+            if (
+                logs[i].emitter != address(ra) ||
+                logs[i].topics[0] != IResultAttestation.AttestorsDrawn.selector
+            ) continue;
             found = true;
             assertEq(uint256(logs[i].topics[1]), jobId);
             assertEq(address(uint160(uint256(logs[i].topics[2]))), distributor);
@@ -474,7 +476,11 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
         assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
         assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE);
-        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE - SLASH, "dissent from a majority");
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE - SLASH,
+            "dissent from a majority"
+        );
         assertEq(token.balanceOf(customer) - customerBefore, escrow);
     }
 
@@ -706,7 +712,11 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(token.balanceOf(customer) - customerBefore, escrow);
         assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
         assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE);
-        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE, "silent without a majority");
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE,
+            "silent without a majority"
+        );
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
         assertEq(ra.attestationOf(jobId).agreeMask, 0);
         assertEq(ra.resultOf(jobId), bytes32(0));
@@ -797,7 +807,8 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
         assertEq(staking.stakeOf(distributor, INodeStaking.Role.Distributor), MIN_STAKE);
         address[] memory atts = attestorsOf(jobId);
-        for (uint256 i = 0; i < Q; ++i) assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
+        for (uint256 i = 0; i < Q; ++i)
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
         // the record stays Drawn (never committed) and its lock is released; nothing can finalise it
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Drawn));
         assertEq(ra.attestationOf(jobId).lockAmount, 0);

@@ -400,10 +400,8 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         uint256 parent = _list(alice, 0, 1 ether, 100 ether);
         uint256 child = _list(bob, parent, 1 ether, 100 ether);
         uint256 own = _list(alice, parent, 1 ether, 100 ether);
-        (address dev, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee) = market.revenueSplit(
-            child,
-            100 ether
-        );
+        (address dev, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee) = market
+            .revenueSplit(child, 100 ether);
         assertEq(dev, bob);
         assertEq(devAmount, 76 ether);
         assertEq(parentDev, alice);
@@ -426,7 +424,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         assertEq(devAmount, 95 ether);
         assertEq(parentDev, address(0));
         assertEq(parentAmount, 0);
-        vm.expectRevert(abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 99));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 99)
+        );
         market.revenueSplit(99, 1 ether);
     }
 

@@ -278,10 +278,6 @@ contract LifecycleTest is LifecycleFixture {
             abi.encodeCall(IResultAttestation.revealAggregate, (jobId, agg, aggSalt(jobId)))
         );
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested)); // finalised by the last reveal
-        _meter(
-            reporter,
-            address(settlement),
-            abi.encodeCall(ISettlement.report, (jobId, input))
-        );
+        _meter(reporter, address(settlement), abi.encodeCall(ISettlement.report, (jobId, input)));
     }
 }

@@ -415,11 +415,15 @@ abstract contract LifecycleFixture is BaseTest {
     /// @dev `resultHash` of a report's result, computed here exactly as PROTOCOL.md §7.4 defines it.
     function resultHash(ISettlement.ReportInput memory input) internal pure returns (bytes32) {
         ISettlement.Result memory r = input.result;
-        return keccak256(abi.encode(r.aggregateHash, r.payoutRoot, r.payoutTotal, r.participants, r.qualityMet));
+        return
+            keccak256(abi.encode(r.aggregateHash, r.payoutRoot, r.payoutTotal, r.participants, r.qualityMet));
     }
 
     /// @dev A job whose quorum attested exactly `input`'s result (so `input` may be reported).
-    function attestedJobFor(uint32 deviceCount, ISettlement.ReportInput memory input) internal returns (uint256) {
+    function attestedJobFor(
+        uint32 deviceCount,
+        ISettlement.ReportInput memory input
+    ) internal returns (uint256) {
         return attestedJob(deviceCount, resultHash(input));
     }
 

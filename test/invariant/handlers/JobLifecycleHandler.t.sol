@@ -387,7 +387,8 @@ contract JobLifecycleHandler is Test {
     function _honestValue(uint256 jobId) internal view returns (bytes32) {
         (ISettlement.ReportInput memory r, , ) = _resultOf(jobId);
         ISettlement.Result memory x = r.result;
-        return keccak256(abi.encode(x.aggregateHash, x.payoutRoot, x.payoutTotal, x.participants, x.qualityMet));
+        return
+            keccak256(abi.encode(x.aggregateHash, x.payoutRoot, x.payoutTotal, x.participants, x.qualityMet));
     }
 
     function _vote(uint256 jobId, uint256 i) internal view returns (bytes32) {
@@ -494,7 +495,8 @@ contract JobLifecycleHandler is Test {
         }
         bool aggFault = !g.aggReveals || (e.majority && !g.aggHonest);
         _checkSlash(e.aggBefore, staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), aggFault);
-        if (e.majority && ra.attestationOf(jobId).finalHash != _honestValue(jobId)) ++ghostHonestMajorityNotFinal;
+        if (e.majority && ra.attestationOf(jobId).finalHash != _honestValue(jobId))
+            ++ghostHonestMajorityNotFinal;
         if (e.majority && !aggFault && e.jsBefore == IJobMarket.JobStatus.Committed && e.inTime) {
             if (jm.status(jobId) != IJobMarket.JobStatus.Attested) ++ghostHonestMajorityNotFinal;
         }
