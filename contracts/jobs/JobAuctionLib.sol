@@ -43,7 +43,18 @@ library JobAuctionLib {
         uint256 prevJobId
     ) external returns (address customer, uint256 refund) {
         IJobMarket.Job storage victim = jobs[evictJobId];
-        bool linked = prevJobId == 0 ? er.head == evictJobId : jobs[prevJobId].nextInEpoch == evictJobId;
+        // `nextInEpoch` links outlive their epoch and the tail's link is never rewritten on append: only a live,
+        // non-tail commitment of this epoch proves the victim's position (a stale link would cut the list).
+        bool linked;
+        if (prevJobId == 0) linked = er.head == evictJobId;
+        else {
+            IJobMarket.Job storage prev = jobs[prevJobId];
+            linked =
+                prevJobId != er.tail &&
+                prev.status == IJobMarket.JobStatus.Bidding &&
+                prev.bidEpoch == epoch &&
+                prev.nextInEpoch == evictJobId;
+        }
         if (
             !linked ||
             evictJobId == id32 ||

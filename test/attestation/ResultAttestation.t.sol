@@ -102,14 +102,168 @@ contract ResultAttestationTest is LifecycleFixture {
         UUPSUpgradeable(address(ra)).upgradeToAndCall(address(v2), "");
     }
 
+    // ------------------------------------------------------------------------------------------- assignCohort
+
+    function test_assignCohort_drawsDistinctAttestorsFromTheJobSeed() public {
+        // The aggregator also stakes as attestor: it must never be drawn for its own job.
+        _operator(aggregator, INodeStaking.Role.Attestor);
+        uint256 jobId = scheduledJob();
+        uint256 epoch = jm.getJob(jobId).scheduledEpoch;
+        vm.recordLogs();
+        vm.prank(distributor);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        bytes32 jobSeed = keccak256(abi.encode(jm.epochSeed(epoch), bytes32("dml.job"), jobId));
+        assertTrue(jm.epochSeed(epoch) != bytes32(0), "the first assignment fixed the epoch seed");
+
+        IJobMarket.Job memory j = jm.getJob(jobId);
+        assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Assigned));
+        assertEq(j.distributor, distributor);
+        assertEq(j.aggregator, aggregator);
+        assertEq(j.deviceCount, 20);
+        IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
+        assertEq(uint8(a.status), uint8(IResultAttestation.Status.Drawn));
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Drawn));
+        assertEq(a.aggregator, aggregator);
+        assertEq(a.distributor, distributor);
+        assertEq(a.lockAmount, SLASH);
+        assertEq(a.aggregatorCommitment, bytes32(0));
+        assertEq(a.attestors.length, Q);
+        for (uint256 i = 0; i < Q; ++i) {
+            assertTrue(a.attestors[i] != aggregator);
+            assertTrue(staking.isActive(a.attestors[i], INodeStaking.Role.Attestor));
+            for (uint256 k = 0; k < i; ++k) assertTrue(a.attestors[i] != a.attestors[k]);
+        }
+        // AttestorsDrawn carries the job's seed and the drawn attestors.
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bool found = false;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter != address(ra) ||
+                logs[i].topics[0] != IResultAttestation.AttestorsDrawn.selector
+            ) continue;
+            found = true;
+            assertEq(uint256(logs[i].topics[1]), jobId);
+            assertEq(address(uint160(uint256(logs[i].topics[2]))), distributor);
+            (bytes32 seed, address[] memory chosen) = abi.decode(logs[i].data, (bytes32, address[]));
+            assertEq(seed, jobSeed);
+            assertEq(chosen, a.attestors);
+        }
+        assertTrue(found, "AttestorsDrawn emitted");
+    }
+
+    function _expectAssignRevert(address who, uint32 count, address agg, bytes memory err) internal {
+        uint256 jobId = jm.jobCount();
+        vm.expectRevert(err);
+        vm.prank(who);
+        ra.assignCohort(jobId, keccak256("cohort"), count, "bafy-cohort", agg);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.None));
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
+    }
+
+    function test_assignCohort_reverts() public {
+        uint256 jobId = scheduledJob();
+        _expectAssignRevert(
+            alice,
+            20,
+            aggregator,
+            abi.encodeWithSelector(IResultAttestation.AttestationNotDistributor.selector, alice)
+        );
+        // an aggregator is not a distributor
+        _expectAssignRevert(
+            aggregator,
+            20,
+            aggregator,
+            abi.encodeWithSelector(IResultAttestation.AttestationNotDistributor.selector, aggregator)
+        );
+        _expectAssignRevert(
+            distributor,
+            20,
+            alice,
+            abi.encodeWithSelector(IResultAttestation.AttestationInactiveAggregator.selector, alice)
+        );
+        // the JobMarket's checks: count within the job's range, a cohort root and CID
+        _expectAssignRevert(
+            distributor,
+            51,
+            aggregator,
+            abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 51, 10, 50)
+        );
+        // kMin is enforced whatever the job asks for
+        IResultAttestation.Params memory p = raParams();
+        p.kMin = 15;
+        vm.prank(governance);
+        ra.setParams(p);
+        _expectAssignRevert(
+            distributor,
+            12,
+            aggregator,
+            abi.encodeWithSelector(IResultAttestation.AttestationCohortTooSmall.selector, 12, 15)
+        );
+        // a distributor that started unbonding is no longer active
+        vm.prank(distributor);
+        staking.requestUnbond(INodeStaking.Role.Distributor, MIN_STAKE);
+        _expectAssignRevert(
+            distributor,
+            20,
+            aggregator,
+            abi.encodeWithSelector(IResultAttestation.AttestationNotDistributor.selector, distributor)
+        );
+        _operator(distributor, INodeStaking.Role.Distributor);
+        vm.prank(distributor);
+        ra.assignCohort(jobId, keccak256("cohort"), 15, "bafy-cohort", aggregator);
+        assertEq(jm.getJob(jobId).deviceCount, 15);
+        // assigned once
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                jobId,
+                IJobMarket.JobStatus.Assigned
+            )
+        );
+        vm.prank(distributor);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        assertEq(jm.getJob(jobId).deviceCount, 15);
+    }
+
+    function test_assignCohort_revertsWithTooFewAttestors() public {
+        IResultAttestation.Params memory p = raParams();
+        p.quorum = 6;
+        vm.prank(governance);
+        ra.setParams(p);
+        uint256 jobId = scheduledJob();
+        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotEnoughAttestors.selector, 5, 6));
+        vm.prank(distributor);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
+    }
+
+    function test_onJobClosed_onlyTheJobMarketReleasesTheLock() public {
+        uint256 jobId = assignedJob(20);
+        assertEq(ra.attestationOf(jobId).lockAmount, SLASH);
+        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotJobMarket.selector, alice));
+        vm.prank(alice);
+        ra.onJobClosed(jobId);
+        assertEq(ra.attestationOf(jobId).lockAmount, SLASH);
+        // the job expires in Assigned: the JobMarket tells the module, which releases the lock once
+        vm.warp(uint256(jm.getJob(jobId).deadline) + 1);
+        jm.timeout(jobId);
+        assertEq(ra.attestationOf(jobId).lockAmount, 0);
+        // a job the module never bound is a no-op
+        vm.prank(address(jm));
+        ra.onJobClosed(999);
+        assertEq(uint8(ra.statusOf(999)), uint8(IResultAttestation.Status.None));
+    }
+
     // ------------------------------------------------------------------------------------------- commitAggregate
 
-    function test_commitAggregate_selectsDistinctAttestorsAndCommitsJob() public {
-        // The aggregator also stakes as attestor: it must never be selected for its own job.
-        _operator(aggregator, INodeStaking.Role.Attestor);
+    function test_commitAggregate_bindsTheAggregatorAndOpensWindows() public {
         uint256 jobId = assignedJob(20);
+        address[] memory drawn = attestorsOf(jobId);
         bytes32 c = keccak256(abi.encode(AGG, aggSalt(jobId)));
-        vm.recordLogs();
+        uint64 cd = uint64(block.timestamp + (1 hours * 4_000) / BPS);
+        uint64 rd = cd + uint64((1 hours * 4_000) / BPS);
+        vm.expectEmit(address(ra));
+        emit IResultAttestation.AggregateCommitted(jobId, aggregator, c, TRANSCRIPT, cd, rd);
         vm.prank(aggregator);
         ra.commitAggregate(jobId, c, TRANSCRIPT);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
@@ -119,33 +273,10 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(a.aggregatorCommitment, c);
         assertEq(a.aggregateHash, bytes32(0));
         assertEq(a.finalHash, bytes32(0));
-        // The transcript CID is only in the event, with the selected attestors and the windows.
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        bool found = false;
-        for (uint256 i = 0; i < logs.length; ++i) {
-            if (
-                logs[i].emitter != address(ra) ||
-                logs[i].topics[0] != IResultAttestation.AggregateCommitted.selector
-            ) continue;
-            found = true;
-            assertEq(uint256(logs[i].topics[1]), jobId);
-            assertEq(address(uint160(uint256(logs[i].topics[2]))), aggregator);
-            (bytes32 commitment, string memory cid, address[] memory chosen, uint64 cd, uint64 rd) = abi
-                .decode(logs[i].data, (bytes32, string, address[], uint64, uint64));
-            assertEq(commitment, c);
-            assertEq(cid, TRANSCRIPT);
-            assertEq(chosen, a.attestors);
-            assertEq(cd, a.commitDeadline);
-            assertEq(rd, a.revealDeadline);
-        }
-        assertTrue(found, "AggregateCommitted emitted");
-        assertEq(a.commitDeadline, block.timestamp + (1 hours * 4_000) / BPS);
-        assertEq(a.revealDeadline, a.commitDeadline + (1 hours * 4_000) / BPS);
-        for (uint256 i = 0; i < Q; ++i) {
-            assertTrue(a.attestors[i] != aggregator);
-            assertTrue(staking.isActive(a.attestors[i], INodeStaking.Role.Attestor));
-            for (uint256 k = 0; k < i; ++k) assertTrue(a.attestors[i] != a.attestors[k]);
-        }
+        assertEq(a.commitDeadline, cd);
+        assertEq(a.revealDeadline, rd);
+        // the attestors were drawn at assignment; the aggregator's transaction does not redraw them
+        assertEq(a.attestors, drawn);
     }
 
     function test_commitAggregate_revertsForNonAggregator() public {
@@ -194,17 +325,6 @@ contract ResultAttestationTest is LifecycleFixture {
         vm.stopPrank();
     }
 
-    function test_commitAggregate_revertsWithTooFewAttestors() public {
-        IResultAttestation.Params memory p = raParams();
-        p.quorum = 6;
-        vm.prank(governance);
-        ra.setParams(p);
-        uint256 jobId = assignedJob(20);
-        vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotEnoughAttestors.selector, 5, 6));
-        vm.prank(aggregator);
-        ra.commitAggregate(jobId, keccak256("c"), TRANSCRIPT);
-    }
-
     // ------------------------------------------------------------------------------------------- commit / reveal
 
     function test_commitAttestation_recordsAndEmits() public {
@@ -221,13 +341,16 @@ contract ResultAttestationTest is LifecycleFixture {
 
     function test_commitAttestation_reverts() public {
         uint256 jobId = assignedJob(20);
+        // drawn, but the aggregator has not bound itself yet: nothing to attest
+        address first = attestorsOf(jobId)[0];
         vm.expectRevert(
             abi.encodeWithSelector(
                 IResultAttestation.AttestationInvalidStatus.selector,
                 jobId,
-                IResultAttestation.Status.None
+                IResultAttestation.Status.Drawn
             )
         );
+        vm.prank(first);
         ra.commitAttestation(jobId, keccak256("x"));
         commitAggregate(jobId, AGG);
         address a0 = attestorsOf(jobId)[0];
@@ -311,6 +434,54 @@ contract ResultAttestationTest is LifecycleFixture {
             abi.encodeWithSelector(IResultAttestation.AttestationAggregatorAlreadyRevealed.selector, jobId)
         );
         revealAgg(jobId, AGG);
+    }
+
+    /// @dev INVALID is reserved for attestors who cannot fetch or verify the transcript: an aggregator that
+    ///      committed to it cannot reveal it (and so is slashed as silent).
+    function test_revealAggregate_revertsOnTheReservedInvalidValue() public {
+        bytes32 invalid = ra.INVALID();
+        assertTrue(invalid != bytes32(0));
+        uint256 jobId = assignedJob(20);
+        commitAggregate(jobId, invalid);
+        vm.warp(ra.attestationOf(jobId).commitDeadline + 1);
+        vm.expectRevert(IResultAttestation.AttestationInvalidValue.selector);
+        revealAgg(jobId, invalid);
+        assertFalse(ra.attestationOf(jobId).aggregatorRevealed);
+        vm.warp(ra.attestationOf(jobId).revealDeadline + 1);
+        vm.prank(keeper);
+        ra.finalize(jobId);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
+    }
+
+    function test_finalize_majorityInvalid_slashesAggregatorOnlyAndFails() public {
+        bytes32 invalid = ra.INVALID();
+        uint256 jobId = assignedJob(20);
+        uint256 escrow = jm.escrowOf(jobId);
+        uint256 customerBefore = token.balanceOf(customer);
+        bytes32[] memory votes = honestVotes(invalid);
+        votes[2] = AGG; // one attestor (say, colluding) agrees with the aggregator
+        commitAggregate(jobId, AGG);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], votes[i]);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], votes[i]);
+        revealAgg(jobId, AGG);
+        vm.expectEmit(address(jm));
+        emit IJobMarket.JobFailed(jobId, "TRANSCRIPT_INVALID", escrow);
+        vm.prank(keeper);
+        ra.finalize(jobId);
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Failed));
+        assertEq(ra.resultOf(jobId), bytes32(0), "nothing attested");
+        assertEq(ra.attestationOf(jobId).finalHash, invalid);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
+        assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
+        assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE);
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE - SLASH,
+            "dissent from a majority"
+        );
+        assertEq(token.balanceOf(customer) - customerBefore, escrow);
     }
 
     // ------------------------------------------------------------------------------------------- finalize
@@ -524,7 +695,9 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(ra.agreeingAttestors(jobId).length, 2);
     }
 
-    function test_finalize_noMajority_failsRefundsAndSlashesOnlySilent() public {
+    /// @dev Without a strict majority nobody revealed enough to prove anyone wrong: silence is not a fault
+    ///      (PROTOCOL.md §7.4), the aggregator revealed, so nobody is slashed; the job fails and is refunded.
+    function test_finalize_noMajority_failsRefundsAndSlashesNobody() public {
         uint256 jobId = assignedJob(20);
         uint256 customerBefore = token.balanceOf(customer);
         uint256 escrow = jm.escrowOf(jobId);
@@ -539,8 +712,14 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(token.balanceOf(customer) - customerBefore, escrow);
         assertEq(staking.stakeOf(atts[0], INodeStaking.Role.Attestor), MIN_STAKE);
         assertEq(staking.stakeOf(atts[1], INodeStaking.Role.Attestor), MIN_STAKE);
-        assertEq(staking.stakeOf(atts[2], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+        assertEq(
+            staking.stakeOf(atts[2], INodeStaking.Role.Attestor),
+            MIN_STAKE,
+            "silent without a majority"
+        );
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
+        assertEq(ra.attestationOf(jobId).agreeMask, 0);
+        assertEq(ra.resultOf(jobId), bytes32(0));
     }
 
     function test_finalize_wrongAggregator_failsAndIsSlashed() public {
@@ -604,41 +783,75 @@ contract ResultAttestationTest is LifecycleFixture {
         commitAggregate(jobId, AGG);
         vm.warp(jm.getJob(jobId).deadline + 1);
         jm.timeout(jobId);
-        ra.finalize(jobId); // everyone silent: all three attestors and the aggregator are slashed
+        // everyone silent: no majority, so no attestor is at fault; the aggregator bound itself and is
+        ra.finalize(jobId);
         address[] memory atts = attestorsOf(jobId);
         for (uint256 i = 0; i < Q; ++i)
-            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE - SLASH);
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
         assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE - SLASH);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
     }
 
-    function test_slashMissedCommit_slashesOnceAfterExpiry() public {
+    /// @dev An aggregator named by a distributor never bound itself until it commits: when it never does, the
+    ///      job simply expires and is refunded, and nobody is slashed (the old `slashMissedCommit` let any
+    ///      distributor get an innocent aggregator slashed).
+    function test_missedCommit_jobExpiresAndNobodyIsSlashed() public {
         uint256 jobId = assignedJob(20);
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
-        ra.slashMissedCommit(jobId);
+        uint256 escrow = jm.escrowOf(jobId);
+        uint256 customerBefore = token.balanceOf(customer);
         vm.warp(jm.getJob(jobId).deadline + 1);
-        jm.timeout(jobId);
-        vm.expectEmit(address(ra));
-        emit IResultAttestation.NodeSlashed(jobId, aggregator, INodeStaking.Role.Aggregator, SLASH, keeper);
         vm.prank(keeper);
-        ra.slashMissedCommit(jobId);
-        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.MissedCommit));
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
-        ra.slashMissedCommit(jobId);
+        jm.timeout(jobId);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Expired));
+        assertEq(token.balanceOf(customer) - customerBefore, escrow);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
+        assertEq(staking.stakeOf(distributor, INodeStaking.Role.Distributor), MIN_STAKE);
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < Q; ++i)
+            assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
+        // the record stays Drawn (never committed) and its lock is released; nothing can finalise it
+        assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Drawn));
+        assertEq(ra.attestationOf(jobId).lockAmount, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidStatus.selector,
+                jobId,
+                IResultAttestation.Status.Drawn
+            )
+        );
+        vm.prank(keeper);
+        ra.finalize(jobId);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidJobStatus.selector,
+                jobId,
+                IJobMarket.JobStatus.Expired
+            )
+        );
+        vm.prank(aggregator);
+        ra.commitAggregate(jobId, keccak256("late"), TRANSCRIPT);
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), MIN_STAKE);
     }
 
-    function test_slashMissedCommit_revertsForUnassignedExpiredJob() public {
+    function test_finalize_revertsForAnUnassignedExpiredJob() public {
         uint256 jobId = scheduledJob();
         vm.warp(jm.getJob(jobId).deadline + 1);
         jm.timeout(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNoMissedCommit.selector, jobId));
-        ra.slashMissedCommit(jobId);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IResultAttestation.AttestationInvalidStatus.selector,
+                jobId,
+                IResultAttestation.Status.None
+            )
+        );
+        ra.finalize(jobId);
     }
 
     // ------------------------------------------------------------------------------------------- fuzz
 
     /// @dev Any vote pattern: a strict majority finalises its value; every silent or deviating attestor is
-    ///      slashed; the job is Attested iff the majority equals the aggregator's value.
+    ///      slashed when (and only when) a majority revealed; the job is Attested iff the majority equals the
+    ///      aggregator's value.
     function test_fuzz_finalize_majorityAndSlashing(uint8 pattern, bool aggregatorHonest) public {
         uint256 jobId = assignedJob(20);
         bytes32[] memory votes = new bytes32[](Q);
@@ -658,13 +871,14 @@ contract ResultAttestationTest is LifecycleFixture {
         address[] memory atts = attestorsOf(jobId);
         bool majority = honest * 2 > Q;
         for (uint256 i = 0; i < Q; ++i) {
-            bool fault = votes[i] == bytes32(0) || (majority && votes[i] != AGG);
+            bool fault = majority && votes[i] != AGG;
             assertEq(
                 staking.stakeOf(atts[i], INodeStaking.Role.Attestor),
                 fault ? MIN_STAKE - SLASH : MIN_STAKE
             );
         }
         bool attested = majority && aggregatorHonest;
+        assertEq(ra.resultOf(jobId), attested ? AGG : bytes32(0));
         assertEq(
             uint8(jm.status(jobId)),
             uint8(attested ? IJobMarket.JobStatus.Attested : IJobMarket.JobStatus.Failed)

@@ -9,8 +9,9 @@ import {JobLifecycleInvariantBase} from "./JobLifecycleInvariantBase.sol";
 /// @notice ResultAttestation invariants over fuzzed jobs (honest, lying or silent attestors; honest, wrong or
 ///         silent aggregator; any reveal order; quorums left open and finalized later or after the job expired):
 ///         an honest majority always finalises its value, a unanimous quorum finalises itself at its last reveal,
-///         every equivocating or silent node is slashed and no honest one is, and every job reaches a terminal
-///         state once its deadlines pass.
+///         when a majority revealed every equivocating or silent attestor is slashed (without one, no attestor
+///         is: PROTOCOL.md §7.4), a silent aggregator always is, no honest node is, an aggregator that never
+///         committed is not, and every job reaches a terminal state once its deadlines pass.
 contract AttestationInvariantTest is JobLifecycleInvariantBase {
     function setUp() public override {
         super.setUp();

@@ -28,7 +28,12 @@ contract JobMarketInvariantTest is JobMarketBase {
         );
         // the handler acts through vm.prank; customers already approved the JobMarket
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](18);
+        // few bid slots, so that epochs fill up and evictions (M2) happen
+        IJobMarket.Params memory p = defaultParams();
+        p.maxBidsPerEpoch = 4;
+        vm.prank(governance);
+        jm.setParams(p);
+        bytes4[] memory selectors = new bytes4[](20);
         selectors[0] = handler.createJob.selector;
         selectors[1] = handler.commitBid.selector;
         selectors[2] = handler.revealBid.selector;
@@ -47,6 +52,8 @@ contract JobMarketInvariantTest is JobMarketBase {
         selectors[15] = handler.createJob.selector;
         selectors[16] = handler.runJob.selector;
         selectors[17] = handler.runJob.selector;
+        selectors[18] = handler.evictBid.selector;
+        selectors[19] = handler.evictBid.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         trackedSupply = _trackedBalances();
     }
@@ -101,6 +108,12 @@ contract JobMarketInvariantTest is JobMarketBase {
     /// @dev An upgrade leaves every job, epoch and parameter unchanged.
     function invariant_upgradeKeepsState() public view {
         assertEq(handler.upgradeMismatches(), 0);
+    }
+
+    /// @dev Evictions replace exactly the named commitment in place and refund it; bad ones revert and change
+    ///      nothing (stale links of earlier epochs included).
+    function invariant_evictionsKeepTheListWhole() public view {
+        assertEq(handler.evictionMismatches(), 0);
     }
 
     /// @dev Prints how far the campaign got (`-vvv`); the counters only grow.

@@ -13,6 +13,15 @@ import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
 import {NodeStaking} from "../../contracts/NodeStaking.sol";
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 
+/// @notice Stands in for the attestation module: records the JobMarket's terminal hook (`onJobClosed`).
+contract JobHookRecorder {
+    mapping(uint256 jobId => uint256) public closedCount;
+
+    function onJobClosed(uint256 jobId) external {
+        ++closedCount[jobId];
+    }
+}
+
 /// @notice Deploys DMLToken and the real AlgorithmMarketplace, NodeStaking, DeviceRegistry and JobMarket behind
 ///         ERC1967 proxies; a developer lists the algorithm, a distributor and an aggregator stake.
 abstract contract JobMarketBase is BaseTest {
@@ -27,7 +36,8 @@ abstract contract JobMarketBase is BaseTest {
     address internal developer = makeAddr("developer");
     address internal distributor = makeAddr("distributor");
     address internal aggregator = makeAddr("aggregator");
-    address internal attestation = makeAddr("attestationModule");
+    /// @dev The attestation module: a `JobHookRecorder` (the JobMarket calls its terminal hook).
+    address internal attestation;
     address internal settlement = makeAddr("settlementModule");
     address internal marketTreasury = makeAddr("marketTreasury");
     uint16 internal constant MARKET_FEE_BPS = 500;
@@ -42,6 +52,8 @@ abstract contract JobMarketBase is BaseTest {
     address[] internal customers;
 
     function setUp() public virtual {
+        attestation = address(new JobHookRecorder());
+        vm.label(attestation, "attestationModule");
         token = new DMLToken(deployer, growthPool);
         market = AlgorithmMarketplace(
             deployProxy(
@@ -178,6 +190,7 @@ abstract contract JobMarketBase is BaseTest {
         s.maxStdError = 0.05e18;
         s.encryptionKey = encKey();
         s.durations = defaultDurations();
+        s.maxUsePrice = uint96(USE_PRICE);
     }
 
     /// @dev Budget with the default fees: d + 17.5% of d.
@@ -239,12 +252,29 @@ abstract contract JobMarketBase is BaseTest {
         reveal(jobId, 2 ether);
         warpToRevealEnd();
         jm.finalizeEpoch(epoch);
+        nextBlocks();
+    }
+
+    /// @dev Mines past the block whose hash seeds the epoch just finalised (PROTOCOL.md §7.1), so the first
+    ///      assignment can fix it.
+    function nextBlocks() internal {
+        vm.roll(block.number + 2);
+    }
+
+    /// @dev The attestation module records `distributor`'s cohort (ResultAttestation checks the nodes).
+    function assign(uint256 jobId, uint32 count) internal returns (bytes32 seed) {
+        vm.prank(attestation);
+        seed = jm.markAssigned(jobId, keccak256("root"), count, "bafy-cohort", distributor, aggregator);
+    }
+
+    /// @dev Times the JobMarket told the attestation module that `jobId` is terminal.
+    function closedCount(uint256 jobId) internal view returns (uint256) {
+        return JobHookRecorder(attestation).closedCount(jobId);
     }
 
     function assignedJob(address customer) internal returns (uint256 jobId) {
         jobId = scheduledJob(customer);
-        vm.prank(distributor);
-        jm.assignCohort(jobId, keccak256("root"), 20, "bafy-cohort", aggregator);
+        assign(jobId, 20);
     }
 
     function committedJob(address customer) internal returns (uint256 jobId) {

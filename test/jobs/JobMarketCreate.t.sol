@@ -73,6 +73,32 @@ contract JobMarketCreateTest is JobMarketBase {
         assertEq(jm.escrowOf(id), defaultBudget());
     }
 
+    function test_createJob_revertsWhenUsePriceAboveMax() public {
+        // the customer accepts at most USE_PRICE - 1: the listed price is one wei too high
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.maxUsePrice = uint96(USE_PRICE - 1);
+        _expectNoChange(
+            s,
+            abi.encodeWithSelector(IJobMarket.JobMarketUsePriceTooHigh.selector, USE_PRICE, USE_PRICE - 1)
+        );
+        // exactly the maximum is accepted and paid
+        s.maxUsePrice = uint96(USE_PRICE);
+        uint256 before = token.balanceOf(alice);
+        vm.prank(alice);
+        jm.createJob(s);
+        assertEq(before - token.balanceOf(alice), defaultBudget() + USE_PRICE);
+    }
+
+    function test_createJob_maxUsePriceIgnoredWithLicence() public {
+        buyLicence(bob);
+        IJobMarket.JobSpec memory s = defaultSpec();
+        s.maxUsePrice = 0; // a licensee pays no use price
+        uint256 before = token.balanceOf(bob);
+        vm.prank(bob);
+        jm.createJob(s);
+        assertEq(before - token.balanceOf(bob), defaultBudget());
+    }
+
     function test_createJob_freeAlgorithmPaysNoUseFee() public {
         vm.prank(developer);
         uint256 free = market.list("bafy-free", keccak256("model-free"), SCHEMA, 0, 0, 0, "");

@@ -23,19 +23,39 @@ contract JobMarketGasTest is JobMarketBase {
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(uint8(jm.status(ids[3])), uint8(IJobMarket.JobStatus.Scheduled));
         assertEq(pricePaidOf(ids[1]), 7 ether);
-        vm.prank(distributor);
-        jm.assignCohort(
+        nextBlocks();
+        // the attestation module's assignment hook (fixes the epoch seed: first assignment of the epoch)
+        vm.prank(attestation);
+        jm.markAssigned(
             ids[1],
             keccak256("root"),
             40,
             "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+            distributor,
             aggregator
         );
+        assertTrue(jm.epochSeed(1) != bytes32(0));
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Assigned));
         vm.warp(block.timestamp + 3 hours);
         jm.timeout(ids[1]);
         jm.timeout(warm);
         assertEq(uint8(jm.status(ids[1])), uint8(IJobMarket.JobStatus.Expired));
+        assertEq(closedCount(ids[1]), 1);
+    }
+
+    /// @dev A full epoch (64 commitments) and one eviction by a larger deposit (M2).
+    function test_gas_commitBidEvicting() public {
+        uint256 max = defaultParams().maxBidsPerEpoch;
+        uint256[] memory ids = new uint256[](max);
+        for (uint256 i = 0; i < max; ++i) {
+            ids[i] = createJobAs(alice);
+            commitAs(alice, ids[i], 1 ether, 1 ether);
+        }
+        uint256 c = createJobAs(bob);
+        vm.prank(bob);
+        jm.commitBidEvicting(c, commitment(c, 2 ether, saltOf(c), bob), 2 ether, ids[5], ids[4]);
+        assertEq(uint8(jm.status(ids[5])), uint8(IJobMarket.JobStatus.Created));
+        assertEq(uint8(jm.status(c)), uint8(IJobMarket.JobStatus.Bidding));
     }
 
     /// @dev The settlement module's single call: a paid success (pays the module and refunds the rest) and a

@@ -4,15 +4,17 @@ pragma solidity ^0.8.24;
 import {Vm} from "forge-std/Test.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
-import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
+import {FutureSeed} from "../../contracts/utils/FutureSeed.sol";
 
 contract JobMarketLifecycleTest is JobMarketBase {
     bytes32 internal constant ROOT = keccak256("root");
 
-    // ---------------------------------------------------------------- assignCohort
+    // ---------------------------------------------------------------- markAssigned (cohort assignment hook)
 
-    function test_assignCohort_assignsAndEmits() public {
+    function test_markAssigned_assignsAndEmits() public {
         uint256 id = scheduledJob(alice);
+        uint256 epoch = jm.getJob(id).scheduledEpoch;
+        assertEq(jm.epochSeed(epoch), bytes32(0), "not fixed before the first assignment");
         vm.expectEmit(true, true, true, true);
         emit IJobMarket.CohortAssigned(id, distributor, aggregator, ROOT, 20, "bafy-cohort");
         vm.expectEmit(true, true, true, true);
@@ -22,8 +24,8 @@ contract JobMarketLifecycleTest is JobMarketBase {
             IJobMarket.JobStatus.Assigned,
             uint64(block.timestamp + 2 hours)
         );
-        vm.prank(distributor);
-        jm.assignCohort(id, ROOT, 20, "bafy-cohort", aggregator);
+        vm.prank(attestation);
+        bytes32 seed = jm.markAssigned(id, ROOT, 20, "bafy-cohort", distributor, aggregator);
         IJobMarket.Job memory j = jm.getJob(id);
         assertEq(uint8(j.status), uint8(IJobMarket.JobStatus.Assigned));
         assertEq(j.cohortRoot, ROOT);
@@ -31,6 +33,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(j.distributor, distributor);
         assertEq(j.aggregator, aggregator);
         assertEq(j.deadline, block.timestamp + 2 hours);
+        // the job's seed derives from the epoch seed, which the first assignment fixed
+        bytes32 es = jm.epochSeed(epoch);
+        assertTrue(es != bytes32(0));
+        assertEq(seed, keccak256(abi.encode(es, bytes32("dml.job"), id)));
     }
 
     function _expectAssignRevert(
@@ -39,117 +45,86 @@ contract JobMarketLifecycleTest is JobMarketBase {
         bytes32 root,
         uint32 count,
         string memory cid,
-        address agg,
         bytes memory err
     ) internal {
         IJobMarket.Job memory before = jm.getJob(id);
         vm.expectRevert(err);
         vm.prank(who);
-        jm.assignCohort(id, root, count, cid, agg);
+        jm.markAssigned(id, root, count, cid, distributor, aggregator);
         assertEq(abi.encode(jm.getJob(id)), abi.encode(before));
     }
 
-    function test_assignCohort_reverts() public {
+    function test_markAssigned_reverts() public {
         uint256 id = scheduledJob(alice);
-        _expectAssignRevert(
-            bob,
-            id,
-            ROOT,
-            20,
-            "c",
-            aggregator,
-            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, bob)
-        );
-        // an aggregator is not a distributor
-        _expectAssignRevert(
-            aggregator,
-            id,
-            ROOT,
-            20,
-            "c",
-            aggregator,
-            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, aggregator)
-        );
+        // only the attestation module (which checks the distributor and the aggregator) may assign
         _expectAssignRevert(
             distributor,
+            id,
+            ROOT,
+            20,
+            "c",
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, distributor)
+        );
+        _expectAssignRevert(
+            settlement,
+            id,
+            ROOT,
+            20,
+            "c",
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+        );
+        _expectAssignRevert(
+            attestation,
             id,
             ROOT,
             9,
             "c",
-            aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 9, 10, 50)
         );
         _expectAssignRevert(
-            distributor,
+            attestation,
             id,
             ROOT,
             51,
             "c",
-            aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketDeviceCountOutOfRange.selector, 51, 10, 50)
         );
         _expectAssignRevert(
-            distributor,
+            attestation,
             id,
             bytes32(0),
             20,
             "c",
-            aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector)
         );
         _expectAssignRevert(
-            distributor,
+            attestation,
             id,
             ROOT,
             20,
             "",
-            aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketInvalidCohort.selector)
         );
-        _expectAssignRevert(
-            distributor,
-            id,
-            ROOT,
-            20,
-            "c",
-            bob,
-            abi.encodeWithSelector(IJobMarket.JobMarketNotAggregator.selector, bob)
-        );
-        // a distributor that started unbonding is no longer active
-        vm.prank(distributor);
-        staking.requestUnbond(INodeStaking.Role.Distributor, MIN_STAKE);
-        _expectAssignRevert(
-            distributor,
-            id,
-            ROOT,
-            20,
-            "c",
-            aggregator,
-            abi.encodeWithSelector(IJobMarket.JobMarketNotDistributor.selector, distributor)
-        );
-        stakeAs(distributor, INodeStaking.Role.Distributor);
         vm.warp(block.timestamp + 1 hours + 1);
         uint64 deadline = jm.getJob(id).deadline;
         _expectAssignRevert(
-            distributor,
+            attestation,
             id,
             ROOT,
             20,
             "c",
-            aggregator,
             abi.encodeWithSelector(IJobMarket.JobMarketDeadlinePassed.selector, id, deadline)
         );
     }
 
-    function test_assignCohort_revertsWhenNotScheduled() public {
+    function test_markAssigned_revertsWhenNotScheduled() public {
         uint256 id = createJobAs(alice);
         _expectAssignRevert(
-            distributor,
+            attestation,
             id,
             ROOT,
             20,
             "c",
-            aggregator,
             abi.encodeWithSelector(
                 IJobMarket.JobMarketInvalidStatus.selector,
                 id,
@@ -157,13 +132,28 @@ contract JobMarketLifecycleTest is JobMarketBase {
             )
         );
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 77));
-        vm.prank(distributor);
-        jm.assignCohort(77, ROOT, 20, "c", aggregator);
+        vm.prank(attestation);
+        jm.markAssigned(77, ROOT, 20, "c", distributor, aggregator);
+        // assigned once: a second assignment is refused
+        uint256 s = scheduledJob(bob);
+        assign(s, 20);
+        _expectAssignRevert(
+            attestation,
+            s,
+            ROOT,
+            20,
+            "c",
+            abi.encodeWithSelector(
+                IJobMarket.JobMarketInvalidStatus.selector,
+                s,
+                IJobMarket.JobStatus.Assigned
+            )
+        );
     }
 
-    function test_fuzz_assignCohort_deviceCountRange(uint32 count) public {
+    function test_fuzz_markAssigned_deviceCountRange(uint32 count) public {
         uint256 id = scheduledJob(alice);
-        vm.prank(distributor);
+        vm.prank(attestation);
         if (count < 10 || count > MAX_DEVICES) {
             vm.expectRevert(
                 abi.encodeWithSelector(
@@ -173,12 +163,105 @@ contract JobMarketLifecycleTest is JobMarketBase {
                     MAX_DEVICES
                 )
             );
-            jm.assignCohort(id, ROOT, count, "c", aggregator);
+            jm.markAssigned(id, ROOT, count, "c", distributor, aggregator);
             assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Scheduled));
         } else {
-            jm.assignCohort(id, ROOT, count, "c", aggregator);
+            jm.markAssigned(id, ROOT, count, "c", distributor, aggregator);
             assertEq(jm.getJob(id).deviceCount, count);
         }
+    }
+
+    // ---------------------------------------------------------------- epoch seeds (PROTOCOL.md §7.1)
+
+    function test_finalizeEpoch_armsSeedOnNextBlock() public {
+        uint256 id = createJobAs(alice);
+        uint256 epoch = jm.currentEpoch();
+        commitAs(alice, id, 2 ether, 2 ether);
+        warpToReveal();
+        reveal(id, 2 ether);
+        warpToRevealEnd();
+        vm.expectEmit(true, true, true, true);
+        emit IJobMarket.EpochSeedArmed(epoch, block.number + 1);
+        jm.finalizeEpoch(epoch);
+        // the armed block is not mined yet: neither fixSeed nor an assignment can use it
+        vm.expectRevert(abi.encodeWithSelector(FutureSeed.FutureSeedNotReady.selector, block.number + 1));
+        jm.fixSeed(epoch);
+        vm.expectRevert(abi.encodeWithSelector(FutureSeed.FutureSeedNotReady.selector, block.number + 1));
+        vm.prank(attestation);
+        jm.markAssigned(id, ROOT, 20, "c", distributor, aggregator);
+        vm.roll(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(FutureSeed.FutureSeedNotReady.selector, block.number));
+        jm.fixSeed(epoch);
+        // once it is mined anyone fixes it to that block's hash, once
+        uint256 armed = block.number;
+        vm.roll(block.number + 1);
+        bytes32 expected = blockhash(armed);
+        vm.expectEmit(true, true, true, true);
+        emit IJobMarket.EpochSeedFixed(epoch, expected);
+        vm.prank(dave);
+        assertEq(jm.fixSeed(epoch), expected);
+        assertEq(jm.epochSeed(epoch), expected);
+        vm.roll(block.number + 10);
+        assertEq(jm.fixSeed(epoch), expected, "fixed for good");
+        assertEq(assign(id, 20), keccak256(abi.encode(expected, bytes32("dml.job"), id)));
+    }
+
+    function test_fixSeed_revertsForAnEpochWithoutScheduledJobs() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketNoSeed.selector, 0));
+        jm.fixSeed(0);
+        warpToNextEpoch();
+        jm.finalizeEpoch(0); // empty epoch: no seed armed
+        vm.roll(block.number + 5);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketNoSeed.selector, 0));
+        jm.fixSeed(0);
+    }
+
+    function test_fixSeed_rearmsWhenTheHashExpired() public {
+        uint256 id = createJobAs(alice);
+        uint256 epoch = jm.currentEpoch();
+        commitAs(alice, id, 2 ether, 2 ether);
+        warpToReveal();
+        reveal(id, 2 ether);
+        warpToRevealEnd();
+        jm.finalizeEpoch(epoch);
+        vm.roll(block.number + 300); // the armed block's hash is no longer available
+        // an assignment cannot use it (and does not fall back to a known hash)
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketSeedUnavailable.selector, epoch));
+        vm.prank(attestation);
+        jm.markAssigned(id, ROOT, 20, "c", distributor, aggregator);
+        // fixSeed re-arms on the next block instead
+        vm.expectEmit(true, true, true, true);
+        emit IJobMarket.EpochSeedArmed(epoch, block.number + 1);
+        assertEq(jm.fixSeed(epoch), bytes32(0));
+        assertEq(jm.epochSeed(epoch), bytes32(0));
+        uint256 armed = block.number + 1;
+        vm.roll(block.number + 2);
+        bytes32 seed = assign(id, 20);
+        assertEq(jm.epochSeed(epoch), blockhash(armed));
+        assertEq(seed, keccak256(abi.encode(blockhash(armed), bytes32("dml.job"), id)));
+    }
+
+    function test_markAssigned_sameEpochSharesTheEpochSeed() public {
+        // two jobs scheduled in one epoch derive distinct seeds from one epoch seed
+        uint256 a = createJobAs(alice);
+        uint256 b = createJobAs(bob);
+        uint256 epoch = jm.currentEpoch();
+        commitAs(alice, a, 2 ether, 2 ether);
+        commitAs(bob, b, 3 ether, 3 ether);
+        warpToReveal();
+        reveal(a, 2 ether);
+        reveal(b, 3 ether);
+        warpToRevealEnd();
+        jm.finalizeEpoch(epoch);
+        nextBlocks();
+        bytes32 sa = assign(a, 20);
+        bytes32 es = jm.epochSeed(epoch);
+        vm.roll(block.number + 7); // later assignments do not change the epoch seed
+        bytes32 sb = assign(b, 20);
+        assertEq(jm.epochSeed(epoch), es);
+        assertEq(sa, keccak256(abi.encode(es, bytes32("dml.job"), a)));
+        assertEq(sb, keccak256(abi.encode(es, bytes32("dml.job"), b)));
+        assertTrue(sa != sb);
     }
 
     // ---------------------------------------------------------------- hooks
@@ -233,6 +316,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(token.balanceOf(settlement), 65 ether);
         assertEq(token.balanceOf(alice) - before, escrow - 65 ether);
         assertEq(token.balanceOf(address(jm)), 0);
+        assertEq(closedCount(id), 1, "the attestation module is told the job is terminal");
     }
 
     function test_hooks_revertForUnauthorisedCallers() public {
@@ -322,6 +406,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
             assertEq(token.balanceOf(alice) - before, escrow);
             assertEq(jm.escrowOf(id), 0);
+            assertEq(closedCount(id), 1, "terminal hook");
         }
         assertEq(token.balanceOf(address(jm)), 0);
     }
@@ -823,6 +908,8 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Expired));
         assertEq(token.balanceOf(alice) - before, j.escrow);
         assertEq(jm.escrowOf(id), 0);
+        // only a job that had a cohort reaches the attestation module's terminal hook
+        assertEq(closedCount(id), from >= IJobMarket.JobStatus.Assigned ? 1 : 0);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IJobMarket.JobMarketInvalidStatus.selector,

@@ -393,6 +393,57 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         assertEq(token.balanceOf(carol), FUNDS + 76 ether);
     }
 
+    /// @dev `revenueSplit` (what Settlement pays job royalties with) shares exactly as a licence sale does:
+    ///      fee first, the parent developer's share of the rest for another developer's child, none for an own
+    ///      version or an original; the parts always sum to the amount.
+    function test_revenueSplit_matchesLicenceSales() public {
+        uint256 parent = _list(alice, 0, 1 ether, 100 ether);
+        uint256 child = _list(bob, parent, 1 ether, 100 ether);
+        uint256 own = _list(alice, parent, 1 ether, 100 ether);
+        (address dev, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee) = market
+            .revenueSplit(child, 100 ether);
+        assertEq(dev, bob);
+        assertEq(devAmount, 76 ether);
+        assertEq(parentDev, alice);
+        assertEq(parentAmount, 19 ether);
+        assertEq(fee, 5 ether);
+        // exactly what a licence sale of the child pays
+        vm.prank(carol);
+        market.buyLicence(child, 100 ether);
+        assertEq(token.balanceOf(bob), FUNDS + devAmount);
+        assertEq(token.balanceOf(alice), FUNDS + parentAmount);
+        assertEq(token.balanceOf(treasury), fee);
+        (dev, devAmount, parentDev, parentAmount, fee) = market.revenueSplit(own, 100 ether);
+        assertEq(dev, alice);
+        assertEq(devAmount, 95 ether);
+        assertEq(parentDev, address(0));
+        assertEq(parentAmount, 0);
+        assertEq(fee, 5 ether);
+        (dev, devAmount, parentDev, parentAmount, fee) = market.revenueSplit(parent, 100 ether);
+        assertEq(dev, alice);
+        assertEq(devAmount, 95 ether);
+        assertEq(parentDev, address(0));
+        assertEq(parentAmount, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceUnknownAlgorithm.selector, 99)
+        );
+        market.revenueSplit(99, 1 ether);
+    }
+
+    function test_fuzz_revenueSplit_sumsToTheAmount(uint256 amount, bool ownVersion) public {
+        amount = bound(amount, 0, 1e30);
+        uint256 parent = _list(alice, 0, 0, 0);
+        uint256 child = _list(ownVersion ? alice : bob, parent, 0, 0);
+        (, uint256 devAmount, address parentDev, uint256 parentAmount, uint256 fee) = market.revenueSplit(
+            child,
+            amount
+        );
+        assertEq(devAmount + parentAmount + fee, amount);
+        assertEq(fee, (amount * FEE_BPS) / BPS);
+        assertEq(parentAmount, ownVersion ? 0 : ((amount - fee) * SHARE_BPS) / BPS);
+        assertEq(parentDev, ownVersion ? address(0) : alice);
+    }
+
     function test_buyLicence_reverts() public {
         uint256 id = _list(alice, 0, 1 ether, 100 ether);
         uint256 free = _list(alice, 0, 1 ether, 0);

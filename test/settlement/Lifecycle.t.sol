@@ -10,29 +10,30 @@ import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
 /// @notice End-to-end prediction jobs on the real contracts: create → bid → finalize → assign → commit →
 ///         attest (3 attestors) → report → settle → device claims; a lying attestor; a failed quality requirement.
 contract LifecycleTest is LifecycleFixture {
-    bytes32 internal constant AGG = keccak256("aggregate-vector");
-
     function test_lifecycle_happyPath_settlesAndDevicesClaim() public {
         uint256 customerStart = token.balanceOf(customer);
         uint256 jobId = assignedJob(20);
         uint256 escrow = jm.escrowOf(jobId);
         assertEq(escrow, jm.budgetOf(MAX_DEVICES, REWARD));
 
+        // 16 participants, each paid 1.5 DML (≤ reward per device): the attested result.
+        Payouts memory p = payouts(16, 1.5 ether);
+        ISettlement.ReportInput memory input = reportInput(p.root, 24 ether, 16, true);
+
         // Unanimous quorum: the aggregator's reveal (the last one) attests the job; no finalize call.
-        attestWith(jobId, AGG, honestVotes(AGG));
+        attestWith(jobId, resultHash(input), honestVotes(resultHash(input)));
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Attested));
         address[] memory atts = attestorsOf(jobId);
         assertEq(atts.length, Q);
 
-        // 16 participants, each paid 1.5 DML (≤ reward per device).
-        Payouts memory p = payouts(16, 1.5 ether);
+        assertEq(ra.resultOf(jobId), resultHash(input));
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(p.root, 24 ether, 16, true));
+        settlement.report(jobId, input);
 
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
         assertEq(jm.escrowOf(jobId), 0);
-        uint256 fees = ledgerFees(Q, true) + fee(250);
+        uint256 fees = ledgerFees(Q, true) + protocolCut();
         assertEq(token.balanceOf(address(settlement)), 24 ether + fees);
         // The customer paid the use price, the clearing price (reserve) and the escrow, and got the rest back.
         assertEq(customerStart - token.balanceOf(customer), USE_PRICE + 1 ether + 24 ether + fees);
@@ -48,8 +49,8 @@ contract LifecycleTest is LifecycleFixture {
         assertEq(token.balanceOf(distributor), MIN_STAKE + fee(200));
         assertEq(token.balanceOf(aggregator), MIN_STAKE + fee(300));
         assertEq(token.balanceOf(reporter), MIN_STAKE + fee(200));
-        assertEq(token.balanceOf(developer) - devBefore, fee(500));
-        assertEq(token.balanceOf(treasury) - treasuryBefore, fee(250));
+        assertEq(token.balanceOf(developer) - devBefore, royaltyNet());
+        assertEq(token.balanceOf(treasury) - treasuryBefore, protocolCut());
         for (uint256 i = 0; i < Q; ++i) {
             uint256 before = token.balanceOf(atts[i]);
             settlement.withdrawFees(atts[i]);
@@ -65,15 +66,18 @@ contract LifecycleTest is LifecycleFixture {
     }
 
     function test_lifecycle_lyingAttestor_isSlashedAndUnpaid() public {
+        Payouts memory p = payouts(10, REWARD);
+        ISettlement.ReportInput memory input = reportInput(p.root, 20 ether, 10, true);
+        bytes32 agg = resultHash(input);
         uint256 jobId = assignedJob(20);
-        bytes32[] memory votes = honestVotes(AGG);
+        bytes32[] memory votes = honestVotes(agg);
         votes[1] = keccak256("a lie");
-        commitAggregate(jobId, AGG);
+        commitAggregate(jobId, agg);
         address[] memory atts = attestorsOf(jobId);
         address liar = atts[1];
         for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], votes[i]);
         for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], votes[i]);
-        revealAgg(jobId, AGG);
+        revealAgg(jobId, agg);
         // A liar: no auto-finalisation, someone must finalize (and is paid the challenger share).
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Committed));
         uint256 keeperBefore = token.balanceOf(keeper);
@@ -86,9 +90,8 @@ contract LifecycleTest is LifecycleFixture {
         assertEq(token.balanceOf(keeper) - keeperBefore, (uint256(SLASH) * 1_000) / BPS, "challenger share");
         assertEq(ra.agreeingAttestors(jobId).length, 2);
 
-        Payouts memory p = payouts(10, REWARD);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(p.root, 20 ether, 10, true));
+        settlement.report(jobId, input);
         assertEq(settlement.feesOf(liar), 0, "liar unpaid");
         assertEq(settlement.feesOf(atts[0]), fee(300) / 2);
         assertEq(settlement.feesOf(atts[2]), fee(300) / 2);
@@ -97,11 +100,12 @@ contract LifecycleTest is LifecycleFixture {
     }
 
     function test_lifecycle_qualityFails_refundsLessNodeFees() public {
-        uint256 jobId = attestedJob(20, AGG);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 5, false);
+        uint256 jobId = attestedJobFor(20, input);
         uint256 escrow = jm.escrowOf(jobId);
         uint256 customerBefore = token.balanceOf(customer);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(bytes32(0), 0, 5, false));
+        settlement.report(jobId, input);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
         uint256 nodeFees = ledgerFees(Q, false);
         assertEq(token.balanceOf(customer) - customerBefore, escrow - nodeFees);
@@ -112,14 +116,15 @@ contract LifecycleTest is LifecycleFixture {
     }
 
     function test_lifecycle_tooFewParticipants_isAQualityFailure() public {
-        uint256 jobId = attestedJob(20, AGG);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 7, true); // minParticipants = 8
+        uint256 jobId = attestedJobFor(20, input);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(bytes32(0), 0, 7, true)); // minParticipants = 8
+        settlement.report(jobId, input);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
     }
 
     function test_lifecycle_reporterSilent_jobExpiresAndRefunds() public {
-        uint256 jobId = attestedJob(20, AGG);
+        uint256 jobId = attestedJob(20, keccak256("some result"));
         uint256 escrow = jm.escrowOf(jobId);
         uint256 customerBefore = token.balanceOf(customer);
         vm.warp(uint256(jm.getJob(jobId).deadline) + 1);
@@ -151,10 +156,11 @@ contract LifecycleTest is LifecycleFixture {
     ///      token's storage cold as in a real transaction: the first claim of a bitmap word (a zero word turns
     ///      non-zero) and a second claim in the same word (non-zero → non-zero).
     function test_gas_deviceClaim() public {
-        uint256 jobId = attestedJob(20, AGG);
         Payouts memory p = payouts(1024, 0.03 ether);
+        ISettlement.ReportInput memory input = reportInput(p.root, uint96(p.total), 20, true);
+        uint256 jobId = attestedJobFor(20, input);
         vm.prank(reporter);
-        settlement.report(jobId, reportInput(p.root, uint96(p.total), 20, true));
+        settlement.report(jobId, input);
         uint256 first = _meterClaim(jobId, p, 777);
         uint256 second = _meterClaim(jobId, p, 778);
         emit log_named_uint("device claim gas, 1024-leaf list, fresh bitmap word", first);
@@ -208,7 +214,8 @@ contract LifecycleTest is LifecycleFixture {
         if (selector == IJobMarket.commitBid.selector) return "commitBid";
         if (selector == IJobMarket.revealBid.selector) return "revealBid";
         if (selector == IJobMarket.finalizeEpoch.selector) return "finalizeEpoch";
-        if (selector == IJobMarket.assignCohort.selector) return "assignCohort";
+        if (selector == IResultAttestation.assignCohort.selector) return "assignCohort (draws attestors)";
+        if (selector == IJobMarket.fixSeed.selector) return "fixSeed";
         if (selector == IResultAttestation.commitAggregate.selector) return "commitAggregate";
         if (selector == IResultAttestation.commitAttestation.selector) return "commitAttestation";
         if (selector == IResultAttestation.revealAttestation.selector) return "revealAttestation";
@@ -231,18 +238,23 @@ contract LifecycleTest is LifecycleFixture {
         _meter(keeper, address(jm), abi.encodeCall(IJobMarket.revealBid, (jobId, 2 ether, salt)));
         vm.warp(revealEnd);
         _meter(keeper, address(jm), abi.encodeCall(IJobMarket.finalizeEpoch, (epoch)));
+        vm.roll(block.number + 2); // past the block whose hash seeds the epoch
+        // the first assignment of the epoch fixes the epoch seed itself (no separate fixSeed transaction)
         _meter(
             distributor,
-            address(jm),
+            address(ra),
             abi.encodeCall(
-                IJobMarket.assignCohort,
+                IResultAttestation.assignCohort,
                 (jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator)
             )
         );
+        assertTrue(jm.epochSeed(epoch) != bytes32(0));
     }
 
     function _meterAttestAndReport(uint256 jobId, uint32 deviceCount, bytes32 root, uint96 total) internal {
-        bytes32 aggCommit = keccak256(abi.encode(AGG, aggSalt(jobId)));
+        ISettlement.ReportInput memory input = reportInput(root, total, deviceCount, true);
+        bytes32 agg = resultHash(input);
+        bytes32 aggCommit = keccak256(abi.encode(agg, aggSalt(jobId)));
         _meter(
             aggregator,
             address(ra),
@@ -250,26 +262,22 @@ contract LifecycleTest is LifecycleFixture {
         );
         address[] memory atts = attestorsOf(jobId);
         for (uint256 i = 0; i < Q; ++i) {
-            bytes32 ac = keccak256(abi.encode(AGG, attSalt(jobId, atts[i]), atts[i]));
+            bytes32 ac = keccak256(abi.encode(agg, attSalt(jobId, atts[i]), atts[i]));
             _meter(atts[i], address(ra), abi.encodeCall(IResultAttestation.commitAttestation, (jobId, ac)));
         }
         for (uint256 i = 0; i < Q; ++i) {
             _meter(
                 atts[i],
                 address(ra),
-                abi.encodeCall(IResultAttestation.revealAttestation, (jobId, AGG, attSalt(jobId, atts[i])))
+                abi.encodeCall(IResultAttestation.revealAttestation, (jobId, agg, attSalt(jobId, atts[i])))
             );
         }
         _meter(
             aggregator,
             address(ra),
-            abi.encodeCall(IResultAttestation.revealAggregate, (jobId, AGG, aggSalt(jobId)))
+            abi.encodeCall(IResultAttestation.revealAggregate, (jobId, agg, aggSalt(jobId)))
         );
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested)); // finalised by the last reveal
-        _meter(
-            reporter,
-            address(settlement),
-            abi.encodeCall(ISettlement.report, (jobId, reportInput(root, total, deviceCount, true)))
-        );
+        _meter(reporter, address(settlement), abi.encodeCall(ISettlement.report, (jobId, input)));
     }
 }

@@ -131,6 +131,10 @@ abstract contract LifecycleFixture is BaseTest {
     uint96 internal constant SLASH = 100 ether;
     uint8 internal constant Q = 3;
     uint256 internal constant N_ATTESTORS = 5;
+    /// @dev Smallest cohort ResultAttestation accepts (below every job's `minDevices` here).
+    uint32 internal constant K_MIN = 5;
+    /// @dev The aggregate hash of the attested results the suites report.
+    bytes32 internal constant AGG_HASH = keccak256("aggregate");
 
     address internal governance = makeAddr("governance");
     address internal treasury = makeAddr("treasury");
@@ -263,7 +267,8 @@ abstract contract LifecycleFixture is BaseTest {
                 quorum: Q,
                 commitWindowBps: 4_000,
                 revealWindowBps: 4_000,
-                slashAmount: SLASH
+                slashAmount: SLASH,
+                kMin: K_MIN
             });
     }
 
@@ -289,6 +294,7 @@ abstract contract LifecycleFixture is BaseTest {
         s.maxStdError = 0.05e18;
         s.encryptionKey = abi.encodePacked(bytes1(0x02), keccak256("customer-key"));
         s.durations = durations();
+        s.maxUsePrice = uint96(USE_PRICE);
     }
 
     // ------------------------------------------------------------------------------------------------ actors
@@ -334,12 +340,15 @@ abstract contract LifecycleFixture is BaseTest {
         jm.revealBid(jobId, 2 ether, salt);
         vm.warp(revealEnd);
         jm.finalizeEpoch(epoch);
+        // the epoch's seed is the hash of the block after finalisation (PROTOCOL.md §7.1): mine past it
+        vm.roll(block.number + 2);
     }
 
+    /// @dev The distributor assigns the cohort through ResultAttestation, which draws the attestors.
     function assignedJob(uint32 deviceCount) internal returns (uint256 jobId) {
         jobId = scheduledJob();
         vm.prank(distributor);
-        jm.assignCohort(jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator);
     }
 
     function aggSalt(uint256 jobId) internal pure returns (bytes32) {
@@ -403,6 +412,21 @@ abstract contract LifecycleFixture is BaseTest {
         attestWith(jobId, value, honestVotes(value));
     }
 
+    /// @dev `resultHash` of a report's result, computed here exactly as PROTOCOL.md §7.4 defines it.
+    function resultHash(ISettlement.ReportInput memory input) internal pure returns (bytes32) {
+        ISettlement.Result memory r = input.result;
+        return
+            keccak256(abi.encode(r.aggregateHash, r.payoutRoot, r.payoutTotal, r.participants, r.qualityMet));
+    }
+
+    /// @dev A job whose quorum attested exactly `input`'s result (so `input` may be reported).
+    function attestedJobFor(
+        uint32 deviceCount,
+        ISettlement.ReportInput memory input
+    ) internal returns (uint256) {
+        return attestedJob(deviceCount, resultHash(input));
+    }
+
     /// @dev Device `i` of the payout lists.
     function deviceAt(uint256 i) internal pure returns (address) {
         return address(uint160(uint256(keccak256(abi.encode("device", i)))));
@@ -451,10 +475,13 @@ abstract contract LifecycleFixture is BaseTest {
     ) internal pure returns (ISettlement.ReportInput memory r) {
         r.reportCid = REPORT;
         r.reportCommitment = keccak256("encrypted-report");
-        r.participants = participants;
-        r.payoutRoot = root;
-        r.payoutTotal = total;
-        r.qualityMet = ok;
+        r.result = ISettlement.Result({
+            aggregateHash: AGG_HASH,
+            payoutRoot: root,
+            payoutTotal: total,
+            participants: participants,
+            qualityMet: ok
+        });
         if (root != bytes32(0)) r.payoutsCid = PAYOUTS;
     }
 
@@ -467,7 +494,22 @@ abstract contract LifecycleFixture is BaseTest {
     ///      reporter, `agreeing` attestors and, on success, the developer royalty.
     function ledgerFees(uint256 agreeing, bool success) internal pure returns (uint256) {
         uint256 f = fee(200) + fee(300) + fee(200) + (fee(300) / agreeing) * agreeing;
-        return success ? f + fee(500) : f;
+        return success ? f + royaltyNet() : f;
+    }
+
+    /// @dev The marketplace's fee (500 bps) on the job royalty: the royalty is shared like marketplace revenue.
+    function royaltyMarketFee() internal pure returns (uint256) {
+        return (fee(500) * 500) / BPS;
+    }
+
+    /// @dev The developer's job royalty after the marketplace fee (an own version: no parent share).
+    function royaltyNet() internal pure returns (uint256) {
+        return fee(500) - royaltyMarketFee();
+    }
+
+    /// @dev The protocol fees a successful job credits: the job's protocol fee and the fee on its royalty.
+    function protocolCut() internal pure returns (uint256) {
+        return fee(250) + royaltyMarketFee();
     }
 
     function deviceBudget() internal pure returns (uint256) {

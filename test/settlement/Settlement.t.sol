@@ -12,27 +12,23 @@ import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {SettlementV2} from "../mocks/SettlementV2.sol";
 
 contract SettlementTest is LifecycleFixture {
-    bytes32 internal constant AGG = keccak256("aggregate");
-
     /// @dev An attested job settled with `n` devices paid `amount` each (20 participants at most).
     function _settled(uint256 n, uint256 amount) internal returns (uint256 jobId, Payouts memory p) {
-        jobId = attestedJob(20, AGG);
         p = payouts(n, amount);
-        postReport(
-            jobId,
-            reportInput(
-                p.root,
-                uint96(p.total),
-                uint32(
-                    n < 10
-                        ? 10
-                        : n > 20
-                            ? 20
-                            : n
-                ),
-                true
-            )
+        ISettlement.ReportInput memory input = reportInput(
+            p.root,
+            uint96(p.total),
+            uint32(
+                n < 10
+                    ? 10
+                    : n > 20
+                        ? 20
+                        : n
+            ),
+            true
         );
+        jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
     }
 
     function _cid(uint256 length) internal pure returns (string memory) {
@@ -178,9 +174,10 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_payoutTree_claimsTheSdkTree() public {
-        uint256 jobId = attestedJob(20, AGG);
         bytes32 root = 0xfac8d795bd0099738ed97c81ff33a4bc034e2216b40b5b13700e1f44b3d1e26f;
-        postReport(jobId, reportInput(root, 4.2 ether + 4, 10, true));
+        ISettlement.ReportInput memory input = reportInput(root, 4.2 ether + 4, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
         bytes32[] memory proof = new bytes32[](2);
         proof[0] = 0xbc5807ec83498fb80dc85ce2b293a795e998970aa6661f61243eb211eefdb735;
         proof[1] = 0xdda02a772dafa4ec22037d3aadc6a12a5a5a518a0757b42403f8eaa3d698ff63;
@@ -192,9 +189,10 @@ contract SettlementTest is LifecycleFixture {
     // ------------------------------------------------------------------------------------------- report
 
     function test_report_storesEmitsAndCredits() public {
-        uint256 jobId = attestedJob(20, AGG);
         Payouts memory p = payouts(3, 1 ether);
         ISettlement.ReportInput memory input = reportInput(p.root, 3 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
+        assertEq(ra.resultOf(jobId), settlement.resultHashOf(input.result), "the contract's resultHash");
         address[] memory atts = ra.agreeingAttestors(jobId);
         assertEq(atts.length, Q);
         ISettlement.Split memory split = ISettlement.Split({
@@ -202,22 +200,26 @@ contract SettlementTest is LifecycleFixture {
             aggregator: aggregator,
             reporter: reporter,
             developer: developer,
+            parentDeveloper: address(0),
             distributorFee: fee(200),
             aggregatorFee: fee(300),
             reporterFee: fee(200),
             attestorShare: fee(300) / Q,
             attestorCount: Q,
-            royalty: fee(500),
-            protocolFee: fee(250),
+            royalty: royaltyNet(),
+            parentRoyalty: 0,
+            protocolFee: protocolCut(),
             devicePool: 3 ether
         });
-        uint256 pull = 3 ether + ledgerFees(Q, true) + fee(250);
+        uint256 pull = 3 ether + ledgerFees(Q, true) + protocolCut();
+        assertEq(pull, 3 ether + ledgerFees(Q, false) + fee(500) + fee(250), "royalty shared, not added");
         vm.expectEmit(address(settlement));
         emit ISettlement.ReportPosted(
             jobId,
             reporter,
             REPORT,
             input.reportCommitment,
+            AGG_HASH,
             10,
             p.root,
             3 ether,
@@ -243,26 +245,42 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_report_revertsForNonReporter() public {
-        uint256 jobId = attestedJob(20, AGG);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 1, false);
+        uint256 jobId = attestedJobFor(20, input);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNotReporter.selector, alice));
         vm.prank(alice);
-        settlement.report(jobId, reportInput(bytes32(0), 0, 1, false));
+        settlement.report(jobId, input);
     }
 
     function test_report_revertsWhenNotAttested() public {
+        // nothing attested yet: no result to present
         uint256 jobId = assignedJob(20);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 1, false);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISettlement.SettlementResultMismatch.selector,
+                jobId,
+                bytes32(0),
+                resultHash(input)
+            )
+        );
+        postReport(jobId, input);
+        // attested, then expired in the JobMarket: the attested result can no longer be reported
+        uint256 expired = attestedJobFor(20, input);
+        vm.warp(uint256(jm.getJob(expired).deadline) + 1);
+        jm.timeout(expired);
         vm.expectRevert(
             abi.encodeWithSelector(
                 ISettlement.SettlementInvalidJobStatus.selector,
-                jobId,
-                IJobMarket.JobStatus.Assigned
+                expired,
+                IJobMarket.JobStatus.Expired
             )
         );
-        postReport(jobId, reportInput(bytes32(0), 0, 1, false));
+        postReport(expired, input);
     }
 
     function test_report_revertsTwice() public {
-        (uint256 jobId, ) = _settled(2, 1 ether);
+        (uint256 jobId, Payouts memory p) = _settled(2, 1 ether);
         vm.expectRevert(
             abi.encodeWithSelector(
                 ISettlement.SettlementInvalidJobStatus.selector,
@@ -270,22 +288,23 @@ contract SettlementTest is LifecycleFixture {
                 IJobMarket.JobStatus.Settled
             )
         );
-        postReport(jobId, reportInput(bytes32(0), 0, 1, false));
+        postReport(jobId, reportInput(p.root, uint96(p.total), 10, true));
     }
 
     function test_report_revertsAfterDeadline() public {
-        uint256 jobId = attestedJob(20, AGG);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 1, false);
+        uint256 jobId = attestedJobFor(20, input);
         uint64 deadline = jm.getJob(jobId).deadline;
         vm.warp(deadline + 1);
         vm.expectRevert(
             abi.encodeWithSelector(ISettlement.SettlementDeadlinePassed.selector, jobId, deadline)
         );
-        postReport(jobId, reportInput(bytes32(0), 0, 1, false));
+        postReport(jobId, input);
     }
 
     function test_report_revertsOnInvalidReport() public {
-        uint256 jobId = attestedJob(20, AGG);
         ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 1, false);
+        uint256 jobId = attestedJobFor(20, input);
         input.reportCid = "";
         vm.expectRevert(ISettlement.SettlementInvalidReport.selector);
         postReport(jobId, input);
@@ -296,28 +315,79 @@ contract SettlementTest is LifecycleFixture {
         input.reportCommitment = bytes32(0);
         vm.expectRevert(ISettlement.SettlementInvalidReport.selector);
         postReport(jobId, input);
+        // a quorum that attested more participants than the cohort still cannot be reported (defence in depth)
+        input = reportInput(bytes32(0), 0, 21, false);
+        uint256 over = attestedJobFor(20, input);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementTooManyParticipants.selector, 21, 20));
-        postReport(jobId, reportInput(bytes32(0), 0, 21, false));
+        postReport(over, input);
+        assertEq(uint8(jm.status(over)), uint8(IJobMarket.JobStatus.Attested));
+    }
+
+    /// @dev The payout bounds still hold for an attested result: even a quorum cannot overpay (defence in
+    ///      depth). Each bad result is attested, then refused, and the job stays Attested.
+    function _expectPayoutRevert(ISettlement.ReportInput memory input, bytes memory err) internal {
+        uint256 jobId = attestedJobFor(20, input);
+        uint256 escrow = jm.escrowOf(jobId);
+        vm.expectRevert(err);
+        postReport(jobId, input);
+        assertEq(jm.escrowOf(jobId), escrow);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
     }
 
     function test_report_revertsOnInvalidPayout() public {
-        uint256 jobId = attestedJob(20, AGG);
         uint256 max = 10 * uint256(REWARD);
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, max + 1, max));
-        postReport(jobId, reportInput(keccak256("root"), uint96(max + 1), 10, true));
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 1 ether, max));
-        postReport(jobId, reportInput(bytes32(0), 1 ether, 10, true));
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 0, max));
-        postReport(jobId, reportInput(keccak256("root"), 0, 10, true));
-        vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 1 ether, 0));
-        postReport(jobId, reportInput(keccak256("root"), 1 ether, 10, false));
+        _expectPayoutRevert(
+            reportInput(keccak256("root"), uint96(max + 1), 10, true),
+            abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, max + 1, max)
+        );
+        _expectPayoutRevert(
+            reportInput(bytes32(0), 1 ether, 10, true),
+            abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 1 ether, max)
+        );
+        _expectPayoutRevert(
+            reportInput(keccak256("root"), 0, 10, true),
+            abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 0, max)
+        );
+        _expectPayoutRevert(
+            reportInput(keccak256("root"), 1 ether, 10, false),
+            abi.encodeWithSelector(ISettlement.SettlementInvalidPayout.selector, 1 ether, 0)
+        );
+    }
+
+    /// @dev Any field of the result that differs from the attested preimage is refused (C1).
+    function test_report_revertsOnAnyFieldDifferingFromTheAttestedResult() public {
+        Payouts memory p = payouts(4, 1 ether);
+        ISettlement.ReportInput memory input = reportInput(p.root, 4 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
+        bytes32 attested = ra.resultOf(jobId);
+        assertEq(attested, resultHash(input));
+        for (uint256 f = 0; f < 5; ++f) {
+            ISettlement.ReportInput memory bad = reportInput(p.root, 4 ether, 10, true);
+            if (f == 0) bad.result.aggregateHash = keccak256("other aggregate");
+            if (f == 1) bad.result.payoutRoot = keccak256("other root");
+            if (f == 2) bad.result.payoutTotal = 3 ether;
+            if (f == 3) bad.result.participants = 11;
+            if (f == 4) bad.result.qualityMet = false;
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ISettlement.SettlementResultMismatch.selector,
+                    jobId,
+                    attested,
+                    resultHash(bad)
+                )
+            );
+            postReport(jobId, bad);
+        }
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
+        postReport(jobId, input);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Settled));
     }
 
     // ------------------------------------------------------------------------------------------- payouts CID
 
     function test_report_revertsWithoutPayoutsCidOnSuccess() public {
-        uint256 jobId = attestedJob(20, AGG);
         ISettlement.ReportInput memory input = reportInput(keccak256("root"), 10 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
         input.payoutsCid = "";
         uint256 escrow = jm.escrowOf(jobId);
         vm.expectRevert(ISettlement.SettlementInvalidPayoutsCid.selector);
@@ -327,26 +397,28 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_report_revertsOnTooLongPayoutsCid() public {
-        uint256 jobId = attestedJob(20, AGG);
         ISettlement.ReportInput memory input = reportInput(keccak256("root"), 10 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
         input.payoutsCid = _cid(129);
         vm.expectRevert(ISettlement.SettlementInvalidPayoutsCid.selector);
         postReport(jobId, input);
         input.payoutsCid = _cid(128); // the longest CID accepted
         vm.expectEmit(true, true, false, false, address(settlement));
-        emit ISettlement.ReportPosted(jobId, reporter, "", 0, 0, 0, 0, "", true, true);
+        emit ISettlement.ReportPosted(jobId, reporter, "", 0, 0, 0, 0, 0, "", true, true);
         postReport(jobId, input);
         assertEq(settlement.reportOf(jobId).payoutTotal, 10 ether);
     }
 
     function test_report_revertsOnPayoutsCidForAFailedJob() public {
-        uint256 jobId = attestedJob(20, AGG);
         ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 10, false);
+        uint256 jobId = attestedJobFor(20, input);
         input.payoutsCid = PAYOUTS;
         vm.expectRevert(ISettlement.SettlementInvalidPayoutsCid.selector);
         postReport(jobId, input);
+        assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Attested));
         // Quality met but too few participants is a failure too: no payout list allowed.
         input = reportInput(bytes32(0), 0, 7, true);
+        jobId = attestedJobFor(20, input);
         input.payoutsCid = PAYOUTS;
         vm.expectRevert(ISettlement.SettlementInvalidPayoutsCid.selector);
         postReport(jobId, input);
@@ -356,21 +428,22 @@ contract SettlementTest is LifecycleFixture {
     // ------------------------------------------------------------------------------------------- fee ledger
 
     function test_report_creditsEveryRoleExactlyAndPaysNobody() public {
-        uint256 jobId = attestedJob(20, AGG);
+        Payouts memory p = payouts(8, 2 ether);
+        ISettlement.ReportInput memory input = reportInput(p.root, 16 ether, 12, true);
+        uint256 jobId = attestedJobFor(20, input);
         address[] memory atts = ra.agreeingAttestors(jobId);
         uint256 distributorBalance = token.balanceOf(distributor);
         uint256 developerBalance = token.balanceOf(developer);
         uint256 treasuryBalance = token.balanceOf(treasury);
-        Payouts memory p = payouts(8, 2 ether);
-        postReport(jobId, reportInput(p.root, 16 ether, 12, true));
+        postReport(jobId, input);
 
         assertEq(settlement.feesOf(distributor), fee(200), "distributor");
         assertEq(settlement.feesOf(aggregator), fee(300), "aggregator");
         assertEq(settlement.feesOf(reporter), fee(200), "reporter");
         for (uint256 i = 0; i < atts.length; ++i)
             assertEq(settlement.feesOf(atts[i]), fee(300) / Q, "attestor");
-        assertEq(settlement.feesOf(developer), fee(500), "developer royalty");
-        assertEq(settlement.protocolFees(), fee(250), "protocol");
+        assertEq(settlement.feesOf(developer), royaltyNet(), "developer royalty less the marketplace fee");
+        assertEq(settlement.protocolFees(), protocolCut(), "protocol fee and the fee on the royalty");
         // Attestors not selected for the job earn nothing: the whole set holds exactly Q shares.
         uint256 attestorTotal = 0;
         for (uint256 i = 0; i < attestorSet.length; ++i) attestorTotal += settlement.feesOf(attestorSet[i]);
@@ -383,12 +456,14 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_report_liarAttestorEarnsNoShare() public {
+        ISettlement.ReportInput memory input = reportInput(payouts(10, 1 ether).root, 10 ether, 10, true);
+        bytes32 value = resultHash(input);
         uint256 jobId = assignedJob(20);
-        bytes32[] memory votes = honestVotes(AGG);
+        bytes32[] memory votes = honestVotes(value);
         votes[0] = keccak256("a lie");
-        attestWith(jobId, AGG, votes);
+        attestWith(jobId, value, votes);
         address[] memory atts = attestorsOf(jobId);
-        postReport(jobId, reportInput(payouts(10, 1 ether).root, 10 ether, 10, true));
+        postReport(jobId, input);
         assertEq(settlement.feesOf(atts[0]), 0, "liar unpaid");
         assertEq(settlement.feesOf(atts[1]), fee(300) / 2);
         assertEq(settlement.feesOf(atts[2]), fee(300) / 2);
@@ -396,10 +471,10 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_report_failureCreditsNodeFeesOnly() public {
-        uint256 jobId = attestedJob(20, AGG);
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 5, false);
+        uint256 jobId = attestedJobFor(20, input);
         uint256 escrow = jm.escrowOf(jobId);
         uint256 customerBefore = token.balanceOf(customer);
-        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 5, false);
         postReport(jobId, input);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Failed));
         assertEq(settlement.feesOf(developer), 0, "no royalty");
@@ -415,10 +490,11 @@ contract SettlementTest is LifecycleFixture {
 
     function test_fees_accumulateAcrossJobsAndOneWithdrawalPaysAll() public {
         _settled(4, 1 ether);
-        uint256 jobB = attestedJob(20, AGG);
-        postReport(jobB, reportInput(bytes32(0), 0, 3, false));
+        ISettlement.ReportInput memory failed = reportInput(bytes32(0), 0, 3, false);
+        uint256 jobB = attestedJobFor(20, failed);
+        postReport(jobB, failed);
         assertEq(settlement.feesOf(distributor), 2 * fee(200));
-        assertEq(settlement.feesOf(developer), fee(500), "royalty only for the successful job");
+        assertEq(settlement.feesOf(developer), royaltyNet(), "royalty only for the successful job");
         uint256 before = token.balanceOf(distributor);
         settlement.withdrawFees(distributor);
         assertEq(token.balanceOf(distributor) - before, 2 * fee(200));
@@ -455,10 +531,10 @@ contract SettlementTest is LifecycleFixture {
         _settled(4, 1 ether);
         uint256 before = token.balanceOf(treasury);
         vm.expectEmit(address(settlement));
-        emit ISettlement.ProtocolFeesWithdrawn(treasury, fee(250));
+        emit ISettlement.ProtocolFeesWithdrawn(treasury, protocolCut());
         vm.prank(alice);
         settlement.withdrawProtocolFees();
-        assertEq(token.balanceOf(treasury) - before, fee(250));
+        assertEq(token.balanceOf(treasury) - before, protocolCut());
         assertEq(settlement.protocolFees(), 0);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoFees.selector, treasury));
         settlement.withdrawProtocolFees();
@@ -471,7 +547,7 @@ contract SettlementTest is LifecycleFixture {
         vm.prank(governance);
         jm.setTreasury(newTreasury);
         settlement.withdrawProtocolFees();
-        assertEq(token.balanceOf(newTreasury), fee(250));
+        assertEq(token.balanceOf(newTreasury), protocolCut());
     }
 
     /// @dev Random reports (success or not, liars or not), claims, fee withdrawals and sweeps: at every step
@@ -487,20 +563,22 @@ contract SettlementTest is LifecycleFixture {
         for (uint256 i = 0; i < attestorSet.length; ++i) accounts[4 + i] = attestorSet[i];
         for (uint256 k = 0; k < 3; ++k) {
             seed = uint256(keccak256(abi.encode(seed)));
-            uint256 jobId = assignedJob(20);
-            bytes32[] memory votes = honestVotes(AGG);
-            if (seed & 1 != 0) votes[seed % Q] = keccak256(abi.encode("lie", k));
-            attestWith(jobId, AGG, votes);
             uint32 participants = uint32(bound(seed >> 8, 5, 20));
             bool success = (seed >> 40) % 4 != 0 && participants >= 8;
+            ISettlement.ReportInput memory input;
             if (success) {
                 uint256 n = bound(seed >> 48, 1, 12);
                 uint256 amount = bound(seed >> 96, 1, (uint256(participants) * REWARD) / n);
                 lists[k] = payouts(n, amount);
-                postReport(jobId, reportInput(lists[k].root, uint96(lists[k].total), participants, true));
+                input = reportInput(lists[k].root, uint96(lists[k].total), participants, true);
             } else {
-                postReport(jobId, reportInput(bytes32(0), 0, participants, false));
+                input = reportInput(bytes32(0), 0, participants, false);
             }
+            uint256 jobId = assignedJob(20);
+            bytes32[] memory votes = honestVotes(resultHash(input));
+            if (seed & 1 != 0) votes[seed % Q] = keccak256(abi.encode("lie", k));
+            attestWith(jobId, resultHash(input), votes);
+            postReport(jobId, input);
             jobIds[k] = jobId;
             _checkLedger(jobIds, k + 1);
             for (uint256 step = 0; step < 6; ++step) {
@@ -565,19 +643,20 @@ contract SettlementTest is LifecycleFixture {
     ///      fee recipient, held for the device pool or refunded to the customer; the pool never exceeds
     ///      participants × reward.
     function test_fuzz_report_conservesEscrow(uint32 participants, uint96 total, bool quality) public {
-        uint256 jobId = attestedJob(20, AGG);
         participants = uint32(bound(participants, 0, 20));
         bool success = quality && participants >= 8;
         if (success) total = uint96(bound(total, 1, uint256(participants) * REWARD));
         else total = 0;
         bytes32 root = success ? keccak256(abi.encode(total)) : bytes32(0);
+        ISettlement.ReportInput memory input = reportInput(root, total, participants, quality);
+        uint256 jobId = attestedJobFor(20, input);
         uint256 escrow = jm.escrowOf(jobId);
         uint256 jmBefore = token.balanceOf(address(jm));
         uint256 customerBefore = token.balanceOf(customer);
-        postReport(jobId, reportInput(root, total, participants, quality));
+        postReport(jobId, input);
         assertEq(jm.escrowOf(jobId), 0);
         assertEq(jmBefore - token.balanceOf(address(jm)), escrow);
-        uint256 credited = ledgerFees(Q, success) + (success ? fee(250) : 0);
+        uint256 credited = ledgerFees(Q, success) + (success ? protocolCut() : 0);
         assertEq(token.balanceOf(address(settlement)), total + credited);
         assertEq(token.balanceOf(customer) - customerBefore, escrow - credited - total);
         assertEq(
@@ -712,9 +791,10 @@ contract SettlementTest is LifecycleFixture {
     /// @dev 300 leaves: indices 0…255 live in bitmap word 0 and 256…299 in word 1; claimed in an interleaved
     ///      order, each exactly once, and every bit reads back independently.
     function test_claim_300LeavesSpanTwoBitmapWords() public {
-        uint256 jobId = attestedJob(20, AGG);
         Payouts memory p = payouts(300, 0.1 ether);
-        postReport(jobId, reportInput(p.root, uint96(p.total), 20, true));
+        ISettlement.ReportInput memory input = reportInput(p.root, uint96(p.total), 20, true);
+        uint256 jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
         claimLeaf(jobId, p, 255);
         assertFalse(settlement.isClaimed(jobId, 256), "next word untouched");
         assertFalse(settlement.isClaimed(jobId, 254));
@@ -744,14 +824,15 @@ contract SettlementTest is LifecycleFixture {
     /// @dev A zero-amount leaf (a device listed with nothing to earn) is claimed once: its bit flips, nothing
     ///      moves.
     function test_claim_zeroAmountLeafFlipsItsBitOnly() public {
-        uint256 jobId = attestedJob(20, AGG);
         address[] memory accounts = new address[](3);
         uint256[] memory amounts = new uint256[](3);
         for (uint256 i = 0; i < 3; ++i) accounts[i] = deviceAt(i);
         amounts[0] = 1 ether;
         amounts[2] = 2 ether;
         bytes32[] memory tree = MerkleHelper.buildPayouts(accounts, amounts);
-        postReport(jobId, reportInput(tree[0], 3 ether, 10, true));
+        ISettlement.ReportInput memory input = reportInput(tree[0], 3 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
         bytes32[] memory proof = MerkleHelper.payoutProof(tree, 1, accounts[1], 0);
         uint256 outstanding = token.balanceOf(address(settlement));
         vm.expectEmit(address(settlement));
@@ -766,17 +847,20 @@ contract SettlementTest is LifecycleFixture {
 
     /// @dev One account serving two roles (here the reporter also attests) has one ledger entry holding both.
     function test_fees_oneEntryPerAccountAcrossRoles() public {
+        Payouts memory p = payouts(4, 1 ether);
+        ISettlement.ReportInput memory input = reportInput(p.root, 4 ether, 10, true);
+        bytes32 value = resultHash(input);
         uint256 jobId = assignedJob(20);
-        commitAggregate(jobId, AGG);
+        commitAggregate(jobId, value);
         address[] memory atts = attestorsOf(jobId);
-        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], AGG);
-        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], AGG);
-        revealAgg(jobId, AGG);
+        for (uint256 i = 0; i < Q; ++i) commitAtt(jobId, atts[i], value);
+        vm.warp(ra.attestationOf(jobId).commitDeadline + 1);
+        for (uint256 i = 0; i < Q; ++i) revealAtt(jobId, atts[i], value);
+        revealAgg(jobId, value);
         address attestorReporter = atts[0];
         _operator(attestorReporter, INodeStaking.Role.Reporter);
-        Payouts memory p = payouts(4, 1 ether);
         vm.prank(attestorReporter);
-        settlement.report(jobId, reportInput(p.root, 4 ether, 10, true));
+        settlement.report(jobId, input);
         assertEq(settlement.feesOf(attestorReporter), fee(200) + fee(300) / Q);
         assertEq(settlement.feesOf(reporter), 0);
         uint256 before = token.balanceOf(attestorReporter);
@@ -786,8 +870,9 @@ contract SettlementTest is LifecycleFixture {
     }
 
     function test_claim_revertsWithoutPayouts() public {
-        uint256 jobId = attestedJob(20, AGG);
-        postReport(jobId, reportInput(bytes32(0), 0, 3, false));
+        ISettlement.ReportInput memory input = reportInput(bytes32(0), 0, 3, false);
+        uint256 jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoPayouts.selector, jobId));
         settlement.claim(jobId, 0, alice, 1, new bytes32[](0));
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoPayouts.selector, 99));
@@ -796,9 +881,10 @@ contract SettlementTest is LifecycleFixture {
 
     function test_claim_cannotExceedPayoutTotal() public {
         // A tree whose leaves sum to more than the posted total: the pool caps what leaves can take.
-        uint256 jobId = attestedJob(20, AGG);
         Payouts memory p = payouts(3, 1 ether);
-        postReport(jobId, reportInput(p.root, 2 ether, 10, true));
+        ISettlement.ReportInput memory input = reportInput(p.root, 2 ether, 10, true);
+        uint256 jobId = attestedJobFor(20, input);
+        postReport(jobId, input);
         claimLeaf(jobId, p, 0);
         claimLeaf(jobId, p, 1);
         bytes32[] memory p2 = proofOf(p, 2);

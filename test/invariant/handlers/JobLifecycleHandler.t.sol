@@ -21,8 +21,7 @@ contract JobLifecycleHandler is Test {
     uint256 internal constant Q = 3;
     uint256 internal constant MAX_LEAVES = 12;
     uint256 internal constant MIN_STAKE = 1_000 ether;
-    bytes32 internal constant AGG = keccak256("aggregate");
-    bytes32 internal constant WRONG = keccak256("wrong aggregate");
+    bytes32 internal constant AGG_HASH = keccak256("aggregate");
 
     // Attestor behaviour kinds.
     uint8 internal constant NO_COMMIT = 0;
@@ -58,6 +57,7 @@ contract JobLifecycleHandler is Test {
         uint256 leaves; // payout list: leaf i = (i, device(i), unit × (1 + i % 3))
         uint256 unit;
         uint256 toSettlement; // what the JobMarket paid Settlement for the job
+        uint256 resultSeed; // the job's true result (what honest nodes attest and the reporter presents)
     }
 
     uint256[] public jobs;
@@ -176,14 +176,16 @@ contract JobLifecycleHandler is Test {
 
     /// @notice A customer creates a job that is scheduled, then runs up to a fuzzed stage:
     ///         0 the distributor is silent, 1 the aggregator never commits, 2 the quorum is left open (nobody
-    ///         finalizes), 3 the reporter is silent, otherwise the job is reported.
+    ///         finalizes), 3 the reporter is silent, otherwise the job is reported. `reportSeed` fixes the job's
+    ///         true result (PROTOCOL.md §7.4): what honest nodes attest and what the reporter must present.
     function startJob(uint256 actorSeed, uint256 stage, uint256 behaviourSeed, uint256 reportSeed) external {
         _topUpStakes();
         stage = stage % 12; // 4…11: run to the end
         uint256 jobId = _scheduled(customers[actorSeed % customers.length]);
+        ghost[jobId].resultSeed = reportSeed;
         if (stage >= 1) {
             vm.prank(distributor);
-            jm.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
+            ra.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
         }
         if (stage >= 2) {
             _attest(jobId, behaviourSeed);
@@ -378,11 +380,20 @@ contract JobLifecycleHandler is Test {
         jm.revealBid(jobId, 2 ether, salt);
         vm.warp(revealEnd);
         jm.finalizeEpoch(epoch);
+        vm.roll(block.number + 2); // past the block whose hash seeds the epoch (PROTOCOL.md §7.1)
+    }
+
+    /// @dev The value honest nodes attest for `jobId`: the resultHash of its true result.
+    function _honestValue(uint256 jobId) internal view returns (bytes32) {
+        (ISettlement.ReportInput memory r, , ) = _resultOf(jobId);
+        ISettlement.Result memory x = r.result;
+        return
+            keccak256(abi.encode(x.aggregateHash, x.payoutRoot, x.payoutTotal, x.participants, x.qualityMet));
     }
 
     function _vote(uint256 jobId, uint256 i) internal view returns (bytes32) {
         uint8 kind = ghost[jobId].kinds[i];
-        return kind == LIAR ? keccak256(abi.encode("lie", jobId, i)) : AGG;
+        return kind == LIAR ? keccak256(abi.encode("lie", jobId, i)) : _honestValue(jobId);
     }
 
     function _attSalt(uint256 jobId, uint256 i) internal pure returns (bytes32) {
@@ -408,7 +419,7 @@ contract JobLifecycleHandler is Test {
         g.aggHonest = aggKind != 0;
         g.aggReveals = aggKind != 1;
         bool aggregatorFirst = (seed >> 24) % 2 == 0;
-        bytes32 aggValue = g.aggHonest ? AGG : WRONG;
+        bytes32 aggValue = g.aggHonest ? _honestValue(jobId) : keccak256(abi.encode("wrong", jobId));
         bytes32 aggSalt = keccak256(abi.encode("agg", jobId));
         vm.prank(aggregator);
         ra.commitAggregate(jobId, keccak256(abi.encode(aggValue, aggSalt)), "bafy-transcript");
@@ -465,7 +476,8 @@ contract JobLifecycleHandler is Test {
     }
 
     /// @dev Finalizes an open quorum (after its reveal deadline unless everyone revealed) and checks the outcome:
-    ///      an honest majority is final, every silent or deviating node is slashed, nobody else is.
+    ///      an honest majority is final; with a majority every silent or deviating attestor is slashed, without
+    ///      one no attestor is (PROTOCOL.md §7.4); a silent aggregator always is; nobody else.
     function _finalize(uint256 jobId, address sender) internal {
         JobGhost storage g = ghost[jobId];
         Expectation memory e = _expect(jobId);
@@ -478,12 +490,13 @@ contract JobLifecycleHandler is Test {
 
         for (uint256 i = 0; i < Q; ++i) {
             uint8 kind = g.kinds[i];
-            bool fault = kind == NO_COMMIT || kind == NO_REVEAL || (e.majority && kind == LIAR);
+            bool fault = e.majority && kind != HONEST;
             _checkSlash(e.stakeBefore[i], staking.stakeOf(e.attestors[i], INodeStaking.Role.Attestor), fault);
         }
         bool aggFault = !g.aggReveals || (e.majority && !g.aggHonest);
         _checkSlash(e.aggBefore, staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), aggFault);
-        if (e.majority && ra.attestationOf(jobId).finalHash != AGG) ++ghostHonestMajorityNotFinal;
+        if (e.majority && ra.attestationOf(jobId).finalHash != _honestValue(jobId))
+            ++ghostHonestMajorityNotFinal;
         if (e.majority && !aggFault && e.jsBefore == IJobMarket.JobStatus.Committed && e.inTime) {
             if (jm.status(jobId) != IJobMarket.JobStatus.Attested) ++ghostHonestMajorityNotFinal;
         }
@@ -513,44 +526,75 @@ contract JobLifecycleHandler is Test {
         if (!fault && slashed != 0) ++ghostWrongSlashes;
     }
 
-    function _report(uint256 jobId, uint256 seed) internal {
-        JobGhost storage g = ghost[jobId];
-        // Mostly enough participants (8…20), sometimes too few (0…7); quality fails one time in six.
+    /// @dev The job's true result, from its `resultSeed`: mostly enough participants (8…20), sometimes too few
+    ///      (0…7); quality fails one time in six; on success `n` leaves of `unit × (1 + i % 3)`.
+    function _resultOf(
+        uint256 jobId
+    ) internal view returns (ISettlement.ReportInput memory r, uint256 n, uint256 unit) {
+        uint256 seed = ghost[jobId].resultSeed;
         uint256 participants = (seed >> 48) % 6 == 0 ? seed % 8 : 8 + (seed % 13);
         bool quality = (seed >> 8) % 6 != 0;
         bool success = quality && participants >= spec.minParticipants;
-        ISettlement.ReportInput memory r;
         r.reportCid = "bafy-report";
         r.reportCommitment = keccak256(abi.encode("report", jobId));
-        r.participants = uint32(participants);
-        r.qualityMet = quality;
+        r.result.aggregateHash = AGG_HASH;
+        r.result.participants = uint32(participants);
+        r.result.qualityMet = quality;
         if (success) {
-            uint256 n = 1 + ((seed >> 16) % MAX_LEAVES);
+            n = 1 + ((seed >> 16) % MAX_LEAVES);
             uint256 weights = 0;
             for (uint256 i = 0; i < n; ++i) weights += 1 + (i % 3);
-            uint256 unit = bound(seed >> 32, 1, (participants * spec.rewardPerDevice) / weights);
-            g.leaves = n;
-            g.unit = unit;
-            r.payoutRoot = _tree(jobId)[0];
-            r.payoutTotal = uint96(unit * weights);
-            // Now and then the posted total is below the leaves' sum: the pool caps the claims.
-            if ((seed >> 24) % 8 == 0 && unit > 1) r.payoutTotal -= uint96(unit / 2);
+            unit = bound(seed >> 32, 1, (participants * spec.rewardPerDevice) / weights);
+            r.result.payoutRoot = _treeOf(n, unit)[0];
+            r.result.payoutTotal = uint96(unit * weights);
+            // Now and then the attested total is below the leaves' sum: the pool caps the claims.
+            if ((seed >> 24) % 8 == 0 && unit > 1) r.result.payoutTotal -= uint96(unit / 2);
             r.payoutsCid = "bafy-payouts";
+        }
+    }
+
+    /// @dev A reporter presents the job's attested result (the only one Settlement accepts); first, now and
+    ///      then, a forged one (the C1 front-run), which must revert with `SettlementResultMismatch`.
+    function _report(uint256 jobId, uint256 seed) internal {
+        JobGhost storage g = ghost[jobId];
+        (ISettlement.ReportInput memory r, uint256 n, uint256 unit) = _resultOf(jobId);
+        address reporter_ = reporters[(seed >> 40) % reporters.length];
+        if (seed % 5 == 0) {
+            ISettlement.ReportInput memory forged; // a fresh struct: `r` must stay the attested result
+            forged.reportCid = r.reportCid;
+            forged.reportCommitment = r.reportCommitment;
+            forged.payoutsCid = "bafy-payouts";
+            forged.result = ISettlement.Result({
+                aggregateHash: AGG_HASH,
+                payoutRoot: keccak256(abi.encode("forged", jobId)),
+                payoutTotal: uint96(r.result.participants) * spec.rewardPerDevice,
+                participants: r.result.participants,
+                qualityMet: !r.result.qualityMet
+            });
+            vm.prank(reporter_);
+            try settlement.report(jobId, forged) {
+                ++ghostWrongPayments;
+            } catch (bytes memory err) {
+                if (bytes4(err) != ISettlement.SettlementResultMismatch.selector) ++ghostWrongPayments;
+            }
         }
         uint256 settlementBefore = token.balanceOf(address(settlement));
         uint256 customerBefore = token.balanceOf(g.customer);
-        vm.prank(reporters[(seed >> 40) % reporters.length]);
+        vm.prank(reporter_);
         settlement.report(jobId, r);
         ++ghostReports;
+        g.leaves = n;
+        g.unit = unit;
         uint256 paid = token.balanceOf(address(settlement)) - settlementBefore;
         g.toSettlement = paid;
         ghostToSettlement += paid;
         ghostRefunded += token.balanceOf(g.customer) - customerBefore;
-        if (paid > g.escrow0 || r.payoutTotal > participants * spec.rewardPerDevice) ++ghostPayoutAboveEscrow;
+        if (paid > g.escrow0 || r.result.payoutTotal > r.result.participants * spec.rewardPerDevice)
+            ++ghostPayoutAboveEscrow;
     }
 
-    /// @dev Times out every job whose phase deadline passed, finalizes (slashing) any quorum left open and
-    ///      slashes an aggregator that never committed.
+    /// @dev Times out every job whose phase deadline passed and finalizes (slashing) any quorum left open; an
+    ///      aggregator that never committed never bound itself and is not slashed.
     function _expireOverdue(uint256 senderSeed) internal {
         for (uint256 k = 0; k < jobs.length; ++k) {
             uint256 jobId = jobs[k];
@@ -570,10 +614,8 @@ contract JobLifecycleHandler is Test {
             if (ra.statusOf(jobId) == IResultAttestation.Status.Committed) {
                 _finalize(jobId, relayers[senderSeed % relayers.length]);
             } else if (s == IJobMarket.JobStatus.Assigned) {
-                uint256 aggBefore = staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
-                vm.prank(relayers[senderSeed % relayers.length]);
-                ra.slashMissedCommit(jobId);
-                _checkSlash(aggBefore, staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), true);
+                // the expiry released the job's locks and slashed nobody
+                if (ra.attestationOf(jobId).lockAmount != 0) ++ghostWrongSlashes;
             }
         }
     }
@@ -594,12 +636,15 @@ contract JobLifecycleHandler is Test {
     }
 
     function _tree(uint256 jobId) internal view returns (bytes32[] memory) {
-        uint256 n = ghost[jobId].leaves;
+        return _treeOf(ghost[jobId].leaves, ghost[jobId].unit);
+    }
+
+    function _treeOf(uint256 n, uint256 unit) internal pure returns (bytes32[] memory) {
         address[] memory accounts = new address[](n);
         uint256[] memory amounts = new uint256[](n);
         for (uint256 i = 0; i < n; ++i) {
             accounts[i] = device(i);
-            amounts[i] = _amountOf(jobId, i);
+            amounts[i] = unit * (1 + (i % 3));
         }
         return MerkleHelper.buildPayouts(accounts, amounts);
     }

@@ -38,6 +38,8 @@ contract JobMarketHandler is Test {
     uint256 public paidOut; // total the settlement module received through settle
     uint256 public jobsSettled;
     uint256 public settleMismatches;
+    uint256 public evictionMismatches; // an eviction that broke the epoch's list, refunded wrongly or misjudged
+    uint256 public evictions;
     mapping(bytes4 => uint256) public calls;
 
     constructor(
@@ -102,6 +104,7 @@ contract JobMarketHandler is Test {
             report: 1 hours,
             settlement: 1 hours
         });
+        s.maxUsePrice = type(uint96).max;
         vm.prank(customer);
         jobIds.push(jm.createJob(s));
     }
@@ -195,6 +198,95 @@ contract JobMarketHandler is Test {
         jm.withdrawJob(id);
     }
 
+    /// @dev One eviction attempt and what it saw before the call.
+    struct Eviction {
+        uint256 id;
+        address customer;
+        uint256 epoch;
+        uint64[] list;
+        uint256 pos;
+        uint256 victim;
+        uint256 prev;
+        uint256 deposit;
+        uint256 victimDeposit;
+        address victimCustomer;
+        uint256 victimBefore;
+        bool valid;
+    }
+
+    /// @dev A Created job bids into the current epoch by evicting a commitment (M2): a valid pair
+    ///      (victim, its predecessor), or a predecessor taken from any job (often a stale link of an earlier epoch,
+    ///      or the tail). A valid eviction with a larger deposit must succeed and replace the victim in place,
+    ///      refunding it; anything else must revert `JobMarketInvalidEviction` and change nothing.
+    function evictBid(
+        uint256 jobSeed,
+        uint256 victimSeed,
+        uint256 prevSeed,
+        uint96 extra,
+        bool validPrev
+    ) external {
+        (uint256 id, bool ok) = _job(jobSeed);
+        if (!ok) return;
+        IJobMarket.Job memory j = jm.getJob(id);
+        if (j.status != IJobMarket.JobStatus.Created || block.timestamp > j.deadline) return;
+        Eviction memory e;
+        e.id = id;
+        e.customer = j.customer;
+        e.epoch = jm.currentEpoch();
+        (, uint256 commitEnd, , ) = jm.epochWindows(e.epoch);
+        if (block.timestamp >= commitEnd) return;
+        e.list = jm.epochBids(e.epoch);
+        if (e.list.length == 0) return;
+        calls[this.evictBid.selector]++;
+        e.pos = victimSeed % e.list.length;
+        e.victim = e.list[e.pos];
+        uint256 truePrev = e.pos == 0 ? 0 : e.list[e.pos - 1];
+        e.prev = validPrev ? truePrev : jobIds[prevSeed % jobIds.length];
+        e.victimDeposit = jm.getJob(e.victim).deposit;
+        e.deposit = jm.params().reservePrice + bound(extra, 0, 4 ether);
+        if (e.deposit == 0) e.deposit = 1; // a zero reserve still needs a deposit
+        e.valid =
+            e.list.length >= jm.params().maxBidsPerEpoch &&
+            e.prev == truePrev &&
+            e.victimDeposit < e.deposit;
+        e.victimCustomer = jm.getJob(e.victim).customer;
+        e.victimBefore = token.balanceOf(e.victimCustomer);
+        _tryEvict(e);
+    }
+
+    function _tryEvict(Eviction memory e) internal {
+        uint256 b = jm.params().reservePrice;
+        bytes32 salt = keccak256(abi.encode(e.id, e.epoch, "evict"));
+        vm.prank(e.customer);
+        try
+            jm.commitBidEvicting(
+                e.id,
+                keccak256(abi.encode(e.id, b, salt, e.customer)),
+                e.deposit,
+                e.victim,
+                e.prev
+            )
+        {
+            if (!e.valid) evictionMismatches++;
+            evictions++;
+            bidOf[e.id] = b;
+            saltOf[e.id] = salt;
+            uint64[] memory after_ = jm.epochBids(e.epoch);
+            if (after_.length != e.list.length) evictionMismatches++;
+            for (uint256 i = 0; i < e.list.length && i < after_.length; ++i) {
+                if (after_[i] != (i == e.pos ? e.id : e.list[i])) evictionMismatches++;
+            }
+            IJobMarket.Job memory v = jm.getJob(e.victim);
+            if (v.status != IJobMarket.JobStatus.Created || v.deposit != 0) evictionMismatches++;
+            uint256 refunded = token.balanceOf(e.victimCustomer) - e.victimBefore;
+            if (e.victimCustomer != e.customer && refunded != e.victimDeposit) evictionMismatches++;
+        } catch (bytes memory err) {
+            if (e.valid || bytes4(err) != IJobMarket.JobMarketInvalidEviction.selector) evictionMismatches++;
+            if (keccak256(abi.encode(jm.epochBids(e.epoch))) != keccak256(abi.encode(e.list)))
+                evictionMismatches++;
+        }
+    }
+
     // ---------------------------------------------------------------- auction finalisation
 
     function finalizeEpoch(uint256 epochSeed) external {
@@ -270,14 +362,22 @@ contract JobMarketHandler is Test {
         IJobMarket.Job memory j = jm.getJob(id);
         if (j.status != IJobMarket.JobStatus.Scheduled || block.timestamp > j.deadline) return;
         calls[this.assignCohort.selector]++;
-        vm.prank(distributor);
-        jm.assignCohort(
-            id,
-            keccak256(abi.encode(id, count)),
-            uint32(bound(count, j.minDevices, j.maxDevices)),
-            "bafy-cohort",
-            aggregator
-        );
+        _assign(id, keccak256(abi.encode(id, count)), uint32(bound(count, j.minDevices, j.maxDevices)));
+    }
+
+    /// @dev The attestation module assigns `distributor`'s cohort, after the block that seeds the job's epoch
+    ///      (re-arming the seed first when its block hash expired).
+    function _assign(uint256 id, bytes32 root, uint32 count) internal {
+        uint256 epoch = jm.getJob(id).scheduledEpoch;
+        if (jm.epochSeed(epoch) == bytes32(0)) {
+            vm.roll(block.number + 2);
+            if (jm.fixSeed(epoch) == bytes32(0)) {
+                vm.roll(block.number + 2);
+                jm.fixSeed(epoch);
+            }
+        }
+        vm.prank(attestation);
+        jm.markAssigned(id, root, count, "bafy-cohort", distributor, aggregator);
     }
 
     /// @dev The attestation module's hooks: Assigned → Committed → Attested.
@@ -309,8 +409,7 @@ contract JobMarketHandler is Test {
             if (block.timestamp > j.deadline) continue;
             calls[this.runJob.selector]++;
             if (j.status == IJobMarket.JobStatus.Scheduled) {
-                vm.prank(distributor);
-                jm.assignCohort(id, keccak256(abi.encode(id)), j.maxDevices, "bafy-cohort", aggregator);
+                _assign(id, keccak256(abi.encode(id)), j.maxDevices);
             }
             uint256 stopAt = outcome % 4; // 0..1 stop after that many hook steps, 2..3 attest and settle
             for (uint256 step = 0; step < 2 && step < stopAt + 1; ++step) this.advance(id);
