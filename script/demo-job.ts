@@ -189,8 +189,7 @@ function deriveResult(
   const estimate = crowdEstimate(decoded, job.classes);
   const stdError = estimate.stdError[job.spam]!;
   const participants = transcript.survivors.length;
-  const qualityMet =
-    participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
+  const qualityMet = participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
   const aggregateHash = aggregateHashOf(transcript);
   if (!qualityMet)
     return {

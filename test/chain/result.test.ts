@@ -44,7 +44,9 @@ const CASES: JobResult[] = [
 ];
 
 describe("sdk/chain/result: resultHash, INVALID and job seeds match the contracts", () => {
-  let pub: Awaited<ReturnType<Awaited<ReturnType<typeof network.create>>["viem"]["getPublicClient"]>>;
+  let pub: Awaited<
+    ReturnType<Awaited<ReturnType<typeof network.create>>["viem"]["getPublicClient"]>
+  >;
   let settlement: Address;
   let attestation: Address;
 

@@ -16,13 +16,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import {
-  BaseError,
-  ContractFunctionRevertedError,
-  getAddress,
-  type Address,
-  type Hex,
-} from "viem";
+import { BaseError, ContractFunctionRevertedError, getAddress, type Address, type Hex } from "viem";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { INVALID, jobSeed, resultHash } from "#sdk/chain/result.ts";
 import { decodeTranscript } from "#sdk/secagg/index.ts";
@@ -39,7 +33,9 @@ import {
 import { JOB, jobResult, JobLifecycle, who, type RunOptions } from "./helpers/job-run.ts";
 
 /** The custom error (name and arguments) a transaction reverted with. */
-async function revertOf(p: Promise<unknown>): Promise<{ errorName: string; args: readonly unknown[] }> {
+async function revertOf(
+  p: Promise<unknown>,
+): Promise<{ errorName: string; args: readonly unknown[] }> {
   try {
     await p;
   } catch (err) {
@@ -427,7 +423,9 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       const escrow = await env.read<bigint>("JobMarket", "escrowOf", [jobId]);
       const customerBefore = await env.balance(customer);
       const attestorStakes = await Promise.all(
-        L.attestorWallets.map((w) => env.read<bigint>("NodeStaking", "stakeOf", [who(w), Role.Attestor])),
+        L.attestorWallets.map((w) =>
+          env.read<bigint>("NodeStaking", "stakeOf", [who(w), Role.Attestor]),
+        ),
       );
       // The aggregator commits a result but its transcript CID is nowhere to be found: each attestor's own
       // derivation (fetch → decode → recompute) fails, so it attests INVALID.
@@ -447,7 +445,10 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       );
       assert.equal(att.finalHash, INVALID, "the majority value is INVALID");
       assert.equal(await env.read("ResultAttestation", "statusOf", [jobId]), 4, "Failed");
-      assert.equal(await env.read("ResultAttestation", "resultOf", [jobId]), `0x${"00".repeat(32)}`);
+      assert.equal(
+        await env.read("ResultAttestation", "resultOf", [jobId]),
+        `0x${"00".repeat(32)}`,
+      );
       assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Failed);
       assert.equal(
         await env.read("NodeStaking", "stakeOf", [who(L.aggregator), Role.Aggregator]),

@@ -302,8 +302,7 @@ export class JobLifecycle {
       args: { jobId },
       fromBlock: 0n,
     });
-    const args = (drawn as unknown as { args: { seed: Hex; attestors: readonly Address[] } })
-      .args;
+    const args = (drawn as unknown as { args: { seed: Hex; attestors: readonly Address[] } }).args;
     return { seed: args.seed, attestors: args.attestors.map((a) => getAddress(a)) };
   }
 
