@@ -190,8 +190,10 @@ export async function claimGrowthWins(
   return { won, claimed, hashes };
 }
 
+/** The `Settlement.ReportPosted` fields a claim needs (the attested result's aggregate hash follows the commitment). */
 const reportPostedSchema = z.object({
   jobId: z.bigint(),
+  aggregateHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
   payoutRoot: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
   payoutsCid: z.string(),
   success: z.boolean(),

@@ -7,10 +7,13 @@
  *   operators   (distributor, aggregator, reporter, attestors) stake; the aggregator's NodeStaking endpoint is a
  *               real SecAgg HTTP server on loopback;
  *   customer    creates a job with its report key, wins the sealed-bid auction;
- *   distributor publishes a cohort of device runners holding SpamAssassin inboxes and assigns it;
+ *   distributor publishes a cohort of device runners holding SpamAssassin inboxes and assigns it through
+ *               ResultAttestation, which draws the attestors from the job's seed (a block hash fixed after scheduling);
  *   devices     `dml-device run` once each (one is offline): chain watcher → package check → ONNX → SecAgg;
- *   aggregator  publishes the transcript and commits the aggregate hash; the attestors recompute and commit-reveal;
- *   reporter    checks the quality bound, encrypts the report to the customer's key, posts it with the payout list;
+ *   aggregator  publishes the transcript and commits the job's resultHash (aggregate hash, payout root and total,
+ *               participants, quality); each drawn attestor derives the same result from the transcript on its own
+ *               (INVALID when it cannot fetch or verify it) and commit-reveals it;
+ *   reporter    encrypts the report to the customer's key, posts it with the attested result and the payout list;
  *   customer    decrypts the report; devices claim their rewards from `ReportPosted` alone.
  *
  * Accounts are Hardhat's dev mnemonic (#1 is the genesis faucet); the chain is moved through the auction and
@@ -43,10 +46,11 @@ import {
   type ChainWalletClient,
 } from "#sdk/chain/clients.ts";
 import { aggregateCommitment, bidCommitment, memberCommitment } from "#sdk/chain/commitments.ts";
+import { INVALID, jobSeed, resultHash, ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
-import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { decryptReport, encryptReport, reportKeyPair } from "#sdk/crypto/report.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -62,6 +66,8 @@ import {
   encodeTranscript,
   SecAggHttpServer,
   transcriptOf,
+  type AggregationTranscript,
+  type FixedPointEncoding,
 } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../device-runner/chain.ts";
 import { cohortRoot, encodeCohortList, type CohortList } from "../device-runner/cohort.ts";
@@ -70,7 +76,7 @@ import { runDaemon } from "../device-runner/daemon.ts";
 import { importDataset, schemaHash } from "../device-runner/dataset.ts";
 import { JobStateStore } from "../device-runner/job-state.ts";
 import { devicePaths, type DevicePaths } from "../device-runner/paths.ts";
-import { crowdEstimate } from "../device-runner/result-vector.ts";
+import { crowdEstimate, type CrowdEstimate } from "../device-runner/result-vector.ts";
 import { claimJobPayout } from "../device-runner/rewards.ts";
 import { jobSessionConfig } from "../device-runner/session.ts";
 
@@ -99,7 +105,7 @@ class Chain {
   constructor(
     readonly pub: ChainPublicClient,
     readonly manifest: Manifest,
-    private readonly test: ReturnType<typeof createTestClient>,
+    readonly test: ReturnType<typeof createTestClient>,
   ) {}
 
   addr(name: string): Address {
@@ -143,6 +149,69 @@ class Chain {
   status(jobId: bigint): Promise<number> {
     return this.read<number>("JobMarket", "status", [jobId]);
   }
+}
+
+/** What the job's transcript yields: the crowd estimate, the quality verdict, the payout list and the result. */
+interface Derived {
+  estimate: CrowdEstimate;
+  stdError: number;
+  tree?: PayoutTree;
+  result: JobResult;
+}
+
+/**
+ * Derives the job's result from a transcript exactly as the aggregator, every attestor and the reporter do, each on
+ * its own (PROTOCOL.md §7.4): the transcript must be this job's session over cohort members; the survivors' sum gives
+ * the crowd estimate and its standard error; quality holds when at least MIN_PARTICIPANTS survived and the spam
+ * class's standard error is within MAX_STD_ERROR; then every survivor is paid the reward (canonical order: the
+ * survivors' client ids in increasing order), else nobody. Throws when the transcript does not verify.
+ */
+function deriveResult(
+  transcript: AggregationTranscript,
+  job: {
+    sessionId: Hex;
+    cohort: CohortList;
+    encoding: FixedPointEncoding;
+    classes: number;
+    spam: number;
+  },
+): Derived {
+  if (transcript.sessionId !== job.sessionId.toLowerCase())
+    throw new ChainError("START", "the transcript is another session's");
+  const members = transcript.survivors.map((id) => job.cohort.members[id - 1]);
+  if (members.some((m) => m === undefined))
+    throw new ChainError("START", "the transcript names a survivor outside the cohort");
+  const decoded = decodeSum(
+    Uint32Array.from(transcript.sum),
+    transcript.survivors.length,
+    job.encoding,
+  );
+  const estimate = crowdEstimate(decoded, job.classes);
+  const stdError = estimate.stdError[job.spam]!;
+  const participants = transcript.survivors.length;
+  const qualityMet = participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
+  const aggregateHash = aggregateHashOf(transcript);
+  if (!qualityMet)
+    return {
+      estimate,
+      stdError,
+      result: { aggregateHash, payoutRoot: ZERO_HASH, payoutTotal: 0n, participants, qualityMet },
+    };
+  const tree = buildPayoutTree(
+    members.map((m) => ({ account: getAddress(m!.address), value: REWARD })),
+  );
+  return {
+    estimate,
+    stdError,
+    tree,
+    result: {
+      aggregateHash,
+      payoutRoot: tree.root,
+      payoutTotal: tree.total,
+      participants,
+      qualityMet,
+    },
+  };
 }
 
 /** Runs the demo job; returns the job id and the total the devices claimed. */
@@ -237,6 +306,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
           report: 3_600,
           settlement: 3_600,
         },
+        maxUsePrice: USE_PRICE,
       },
     ]);
     const jobId = await chain.read<bigint>("JobMarket", "jobCount");
@@ -277,14 +347,41 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
     };
     const startBlock = await chain.pub.getBlockNumber({ cacheTime: 0 });
-    await chain.send(distributor, "JobMarket", "assignCohort", [
+    // The epoch's seed is the hash of the block after finalizeEpoch's (EpochSeedArmed): it must exist before the
+    // distributor assigns (the assignment fixes it). A live chain moves on by itself; the dev chain mines on demand.
+    const [armed] = await chain.pub.getContractEvents({
+      address: chain.addr("JobMarket"),
+      abi: loadArtifact("JobMarket").abi,
+      eventName: "EpochSeedArmed",
+      args: { epoch },
+      fromBlock: 0n,
+    });
+    const seedBlock = (armed as unknown as { args: { blockNumber: bigint } }).args.blockNumber;
+    if (startBlock <= seedBlock)
+      await chain.test.mine({ blocks: Number(seedBlock - startBlock + 1n) });
+    const assigned = await chain.send(distributor, "ResultAttestation", "assignCohort", [
       jobId,
       cohortRoot(cohort),
       DEVICES,
       await store.addBytes(encodeCohortList(cohort)),
       who(aggregator),
     ]);
-    print(`cohort of ${DEVICES} devices assigned (${OFFLINE} of them offline)`);
+    // the attestors were drawn in the same transaction from the job's seed (never the aggregator)
+    const [drawn] = await chain.pub.getContractEvents({
+      address: chain.addr("ResultAttestation"),
+      abi: loadArtifact("ResultAttestation").abi,
+      eventName: "AttestorsDrawn",
+      args: { jobId },
+      fromBlock: assigned.blockNumber,
+      toBlock: assigned.blockNumber,
+    });
+    const draw = (drawn as unknown as { args: { seed: Hex; attestors: readonly Address[] } }).args;
+    const epochSeed = await chain.read<Hex>("JobMarket", "epochSeed", [epoch]);
+    if (draw.seed !== jobSeed(epochSeed, jobId))
+      throw new ChainError("START", `job ${jobId}'s attestors were not drawn from its seed`);
+    print(
+      `cohort of ${DEVICES} devices assigned (${OFFLINE} of them offline); attestors drawn from the job seed ${draw.seed.slice(0, 10)}…`,
+    );
 
     // aggregator: the session; devices: one pass of the run loop each
     const session = jobSessionConfig({
@@ -336,14 +433,23 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `devices served the job in ${((Date.now() - t0) / 1000).toFixed(1)} s; SecAgg survivors ${result.survivors.join(",")}`,
     );
 
-    // aggregator: transcript + commitment; attestors: recompute from the transcript, commit, reveal
+    // aggregator: transcript + the job's result, committed; attestors: each derives the result from the transcript
+    // on its own (INVALID when it cannot fetch or verify it) and commit-reveals it
+    const jobView = {
+      sessionId: session.sessionId,
+      cohort,
+      encoding: session.encoding,
+      classes: built.manifest.outputLabels.length,
+      spam: built.manifest.outputLabels.indexOf("spam"),
+    };
     const transcript = transcriptOf(result);
     const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    const aggregate = aggregateHashOf(transcript);
+    const mine = deriveResult(transcript, jobView);
+    const committed = resultHash(mine.result);
     const aggSalt = keccak256(randomBytes(32));
     await chain.send(aggregator, "ResultAttestation", "commitAggregate", [
       jobId,
-      aggregateCommitment(aggregate, aggSalt),
+      aggregateCommitment(committed, aggSalt),
       transcriptCid,
     ]);
     const att = await chain.read<{ attestors: readonly Address[]; commitDeadline: bigint }>(
@@ -351,42 +457,46 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       "attestationOf",
       [jobId],
     );
-    const quorum = att.attestors.map((a) => {
-      const w = attestors.find((x) => who(x) === getAddress(a));
-      if (!w) throw new ChainError("START", `attestor ${a} is not one of the demo's`);
-      return { w, salt: keccak256(randomBytes(32)) };
-    });
-    const recomputed = aggregateHashOf(decodeTranscript(await store.getBytes(transcriptCid)));
+    const quorum = await Promise.all(
+      att.attestors.map(async (a) => {
+        const w = attestors.find((x) => who(x) === getAddress(a));
+        if (!w) throw new ChainError("START", `attestor ${a} is not one of the demo's`);
+        let value: Hex;
+        try {
+          value = resultHash(
+            deriveResult(decodeTranscript(await store.getBytes(transcriptCid)), jobView).result,
+          );
+        } catch {
+          value = INVALID;
+        }
+        return { w, value, salt: keccak256(randomBytes(32)) };
+      }),
+    );
     for (const q of quorum)
       await chain.send(q.w, "ResultAttestation", "commitAttestation", [
         jobId,
-        memberCommitment(recomputed, q.salt, who(q.w)),
+        memberCommitment(q.value, q.salt, who(q.w)),
       ]);
     await chain.warpTo(BigInt(att.commitDeadline) + 1n);
     for (const q of quorum)
-      await chain.send(q.w, "ResultAttestation", "revealAttestation", [jobId, recomputed, q.salt]);
+      await chain.send(q.w, "ResultAttestation", "revealAttestation", [jobId, q.value, q.salt]);
     await chain.send(aggregator, "ResultAttestation", "revealAggregate", [
       jobId,
-      aggregate,
+      committed,
       aggSalt,
     ]);
     if ((await chain.status(jobId)) !== JobStatus.Attested)
       await chain.send(keeper, "ResultAttestation", "finalize", [jobId]);
     if ((await chain.status(jobId)) !== JobStatus.Attested)
       throw new ChainError("START", `job ${jobId} was not attested`);
-    print(`aggregate ${aggregate.slice(0, 18)}… attested by ${quorum.length} attestors`);
-
-    // reporter: the estimate, its quality, the encrypted report and the payout list
-    const decoded = decodeSum(
-      Uint32Array.from(transcript.sum),
-      transcript.survivors.length,
-      session.encoding,
+    const agreeing = quorum.filter((q) => q.value === committed).length;
+    print(
+      `result ${committed.slice(0, 18)}… (aggregate ${mine.result.aggregateHash.slice(0, 10)}…, ${mine.result.participants} participants, quality ${mine.result.qualityMet ? "met" : "failed"}) attested by ${agreeing} of ${quorum.length} attestors`,
     );
-    const estimate = crowdEstimate(decoded, built.manifest.outputLabels.length);
-    const spam = built.manifest.outputLabels.indexOf("spam");
-    const stdError = estimate.stdError[spam]!;
-    const qualityMet =
-      transcript.survivors.length >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
+
+    // reporter: the estimate from the attested result, the encrypted report and the payout list
+    const { estimate, tree } = mine;
+    const spam = jobView.spam;
     const created = await chain.pub.getContractEvents({
       address: chain.addr("JobMarket"),
       abi: loadArtifact("JobMarket").abi,
@@ -400,24 +510,19 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       jobId: jobId.toString(),
       algorithmId: algorithmId.toString(),
       participants: transcript.survivors.length,
+      aggregateHash: mine.result.aggregateHash,
       ...estimate,
       labels: built.manifest.outputLabels,
     });
-    const entries = transcript.survivors.map((id) => ({
-      account: getAddress(cohort.members[id - 1]!.address),
-      value: REWARD,
-    }));
-    const tree = buildPayoutTree(entries);
     await chain.send(reporter, "Settlement", "report", [
       jobId,
       {
         reportCid: await store.addBytes(sealed.ciphertext),
         reportCommitment: sealed.commitment,
-        participants: transcript.survivors.length,
-        payoutRoot: tree.root,
-        payoutTotal: tree.total,
-        qualityMet,
-        payoutsCid: await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.toList()))),
+        payoutsCid: tree
+          ? await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.toList())))
+          : "",
+        result: mine.result,
       },
     ]);
     const lifecycleGas = chain.gasUsed - lifecycleGasFrom;
@@ -433,18 +538,24 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       args: { jobId },
       fromBlock: startBlock,
     });
-    const rp = (posted[0] as unknown as { args: { reportCid: string; reportCommitment: Hex } })
-      .args;
+    const rp = (
+      posted[0] as unknown as {
+        args: { reportCid: string; reportCommitment: Hex; aggregateHash: Hex };
+      }
+    ).args;
     const opened = decryptReport(
       reportKey.secretKey,
       await store.getBytes(rp.reportCid),
       rp.reportCommitment,
     ) as {
+      aggregateHash: Hex;
       records: number;
       meanProbability: number[];
       stdError: number[];
       predictedShare: number[];
     };
+    if (opened.aggregateHash !== rp.aggregateHash)
+      throw new ChainError("START", "the report is not the attested aggregate's");
     const truth =
       online.reduce(
         (s, _, i) => s + workload.split.inboxes[i]!.emails.filter((e) => e.label === 1).length,

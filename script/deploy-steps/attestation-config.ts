@@ -29,6 +29,13 @@ export const attestationConfigSchema = z
         revealWindowBps: z.number().int().min(1).max(9_999).default(4_000),
         /** Stake slashed per fault (token wei). */
         slashAmount: uint.default(100n * ETHER),
+        /** Smallest cohort any job may be assigned (PROTOCOL.md §7.3); the same on every network. */
+        kMin: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 32 - 1)
+          .default(5),
       })
       .prefault({})
       .refine(

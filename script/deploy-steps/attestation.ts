@@ -75,6 +75,7 @@ export async function deployAttestationStep(d: AttestationStepDeps): Promise<voi
       commitWindowBps: ra.commitWindowBps,
       revealWindowBps: ra.revealWindowBps,
       slashAmount: ra.slashAmount,
+      kMin: ra.kMin,
     },
   ]);
   const settlement = await d.ensureProxy(

@@ -25,7 +25,10 @@ export function memberCommitment(value: Hex, salt: Hex, member: Address): Hex {
   );
 }
 
-/** The aggregator's commitment: keccak256(abi.encode(value, salt)). */
+/**
+ * The aggregator's commitment: keccak256(abi.encode(value, salt)). In ResultAttestation the value is the job's
+ * `resultHash` (sdk/chain/result.ts), which attestors commit with `memberCommitment`.
+ */
 export function aggregateCommitment(value: Hex, salt: Hex): Hex {
   return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }], [value, salt]));
 }

@@ -127,7 +127,7 @@ describe("device runner: job payout claims from ReportPosted (Settlement on EDR)
     );
 
     // Job 3: quality failed, it pays no device.
-    const run3 = await life.runToAttested(N_DEVICES);
+    const run3 = await life.runToAttested(N_DEVICES, { ok: false });
     await life.report(run3.jobId, [], false);
     assert.equal(
       await code(

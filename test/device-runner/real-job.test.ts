@@ -4,9 +4,10 @@
  * assigned to a cohort of 10 device runners holding SpamAssassin inboxes. The aggregator publishes the URL of a real
  * SecAgg HTTP server (loopback) as its NodeStaking endpoint and hosts the job's session. Nine devices run
  * `dml-device run` once (watcher → `jobFromEvent` → package sha256 check → ONNX Runtime → SecAgg); the tenth is
- * offline. The aggregate is the exact sum of the survivors' plaintext result vectors; the aggregator commits its hash
- * with the transcript CID, the attestors recompute the hash from the transcript on Helia, the reporter posts the
- * survivors' payout list, and every survivor claims its reward from `ReportPosted` alone.
+ * offline. The aggregate is the exact sum of the survivors' plaintext result vectors; the aggregator commits the job's
+ * `resultHash` (aggregate hash, survivors' payout root and total, participants, quality) with the transcript CID, the
+ * attestors derive the same result from the transcript on Helia on their own, the reporter presents that preimage
+ * with the survivors' payout list, and every survivor claims its reward from `ReportPosted` alone.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -18,6 +19,7 @@ import pino from "pino";
 import { getAddress, type Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   buildClassifierPackage,
@@ -36,6 +38,7 @@ import {
   encodeVector,
   SecAggHttpServer,
   transcriptOf,
+  type AggregationTranscript,
   type SecAggResult,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
@@ -49,7 +52,7 @@ import type { DevicePaths } from "../../device-runner/paths.ts";
 import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { claimJobPayout } from "../../device-runner/rewards.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
-import { JOB, JobLifecycle, who } from "../integration/helpers/job-run.ts";
+import { JOB, jobResult, JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
 import { deviceWithInbox } from "./helpers.ts";
 
@@ -191,31 +194,42 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     );
   });
 
-  it("the attestors recompute the committed hash from the transcript on Helia; the report settles the job", async () => {
+  it("the attestors derive the committed result from the transcript on Helia; the report settles the job", async () => {
     const transcript = transcriptOf(result);
     const aggregate = aggregateHashOf(transcript);
     const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    // an attestor's recomputation: fetch, validate, hash
-    const fetched = decodeTranscript(await store.getBytes(transcriptCid));
-    assert.equal(aggregateHashOf(fetched), aggregate);
+    // the result a transcript yields: the survivors (client id → cohort member) are paid the reward each
+    const payoutsOf = (t: AggregationTranscript) =>
+      t.survivors.map((id) => ({
+        account: getAddress(list.members[id - 1]!.address),
+        value: JOB.REWARD,
+      }));
+    const entries = payoutsOf(transcript);
+    const committed = jobResult(entries, true, aggregate).result;
+    // an attestor's derivation: fetch, validate, hash, payout list and result — on its own
+    const recompute = async (cid: string) => {
+      const fetched = decodeTranscript(await store.getBytes(cid));
+      return jobResult(payoutsOf(fetched), true, aggregateHashOf(fetched)).result;
+    };
+    assert.equal(resultHash(await recompute(transcriptCid)), resultHash(committed));
     assert.notEqual(
-      aggregateHashOf({ ...fetched, survivors: [...fetched.survivors, N] }),
+      aggregateHashOf({ ...transcript, survivors: [...transcript.survivors, N] }),
       aggregate,
       "the hash binds the survivor set",
     );
-    const attestors = await life.attest(jobId, aggregate, transcriptCid);
+    const attestors = await life.attest(jobId, committed, transcriptCid, { recompute });
     assert.ok(!attestors.includes(who(life.aggregator)), "the aggregator does not attest itself");
     assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
+    assert.equal(
+      await life.env.read("ResultAttestation", "resultOf", [jobId]),
+      resultHash(committed),
+    );
 
-    // the reporter pays the survivors (client id → cohort member) and publishes the payout list
-    const entries = result.survivors.map((id) => ({
-      account: getAddress(list.members[id - 1]!.address),
-      value: JOB.REWARD,
-    }));
+    // the reporter presents the attested result and publishes the payout list
     const payoutsCid = await store.addBytes(
       new TextEncoder().encode(JSON.stringify(buildPayoutTree(entries).toList())),
     );
-    await life.report(jobId, entries, true, payoutsCid);
+    await life.report(jobId, entries, true, payoutsCid, aggregate);
     assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Settled);
   });
 

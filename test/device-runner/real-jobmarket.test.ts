@@ -1,7 +1,7 @@
 /**
  * The device runner against the REAL JobMarket: the whole protocol is deployed on an in-process EDR chain by
- * script/deploy.ts, a job goes through create → sealed bid → finalizeEpoch → assignCohort (root and CID of a
- * device-runner cohort list published on Helia), and the runner's own watcher, `jobFromEvent`, `fetchCohort` and
+ * script/deploy.ts, a job goes through create → sealed bid → finalizeEpoch → ResultAttestation.assignCohort (root
+ * and CID of a device-runner cohort list of kMin = 5 devices published on Helia; three attestors are drawn), and the runner's own watcher, `jobFromEvent`, `fetchCohort` and
  * run loop pick the job up for a device in the cohort and skip it for a device outside it.
  */
 import assert from "node:assert/strict";
@@ -55,7 +55,8 @@ describe("device runner on the real JobMarket (EDR)", () => {
   let assignBlock: bigint;
   let aggregator: Address;
   let algorithmId: bigint;
-  const inCohort = [localAccount("real-jm-device-0"), localAccount("real-jm-device-1")];
+  // kMin (5 by default) devices: the smallest cohort ResultAttestation assigns
+  const inCohort = Array.from({ length: 5 }, (_, i) => localAccount(`real-jm-device-${i}`));
   const outsider = localAccount("real-jm-outsider");
 
   before(async () => {
@@ -71,6 +72,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
     aggregator = getAddress(agg.account.address);
     await env.stakeNode(distributor, Role.Distributor, 10_000n * ETHER);
     await env.stakeNode(agg, Role.Aggregator, 10_000n * ETHER);
+    for (const i of [6, 7, 8]) await env.stakeNode(env.wallet(i), Role.Attestor, 5_000n * ETHER);
     await env.send(developer, "AlgorithmMarketplace", "list", [
       PKG,
       MODEL_SHA,
@@ -90,7 +92,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
       {
         algorithmId,
         schema: SCHEMA,
-        minDevices: 2,
+        minDevices: 5,
         maxDevices: 10,
         rewardPerDevice: REWARD,
         minParticipants: 2,
@@ -104,6 +106,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
           report: 3_600,
           settlement: 3_600,
         },
+        maxUsePrice: 5n * ETHER,
       },
     ]);
     jobId = await env.read<bigint>("JobMarket", "jobCount");
@@ -127,9 +130,11 @@ describe("device runner on the real JobMarket (EDR)", () => {
       members: inCohort.map((a, i) => ({ id: i + 1, address: a.address })),
     };
     cid = await store.addBytes(encodeCohortList(list));
+    // the epoch seed is the hash of the block after finalizeEpoch's: it must exist before anyone assigns
+    await env.conn.networkHelpers.mine(1);
     const hash = await distributor.writeContract({
-      address: env.addr("JobMarket"),
-      abi: abi("JobMarket"),
+      address: env.addr("ResultAttestation"),
+      abi: abi("ResultAttestation"),
       functionName: "assignCohort",
       args: [jobId, cohortRoot(list), list.members.length, cid, aggregator],
     });

@@ -141,6 +141,7 @@ describe("Marketplace, job auction (K = 2) and payment channels (issue 3)", () =
         report: 3_600,
         settlement: 3_600,
       },
+      maxUsePrice: 0n, // licensed: no per-use price is due
     };
   }
 

@@ -1,15 +1,19 @@
 /**
  * One prediction job on the protocol deployed by script/deploy.ts, driven through every on-chain step with real
- * signatures: create → sealed bid → reveal → finalise the epoch → cohort (OpenZeppelin Merkle root) →
- * aggregate commitment → 3 attestors commit-reveal → (unanimous reveal finalises) → report with the device payout
- * tree. Shared by test/integration/job-lifecycle.test.ts and bench/job-gas.ts.
+ * signatures: create → sealed bid → reveal → finalise the epoch → the distributor assigns the cohort (OpenZeppelin
+ * Merkle root) through `ResultAttestation.assignCohort`, which draws 3 attestors from the job's seed → the aggregator
+ * commits the job's `resultHash` → the attestors derive it on their own and commit-reveal it (or `INVALID`) →
+ * (unanimous reveal finalises) → the reporter presents the attested preimage with the encrypted report. Shared by
+ * test/integration/job-lifecycle.test.ts, the device-runner tests and bench/job-gas.ts.
  */
 import assert from "node:assert/strict";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { buildMerkleTree, type MerkleEntry } from "#sdk/chain/merkle.ts";
 import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
+import { INVALID, resultHash, ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import {
+  abi,
   aggregateCommitment,
   bidCommitment,
   ETHER,
@@ -42,12 +46,24 @@ export const JOB = {
 
 type Wallet = ProtocolEnv["wallets"][number];
 
+/** How a job of `runToAttested` ends: what the attestors derive from the transcript. */
+export interface RunOptions {
+  /** The attestor at this index of the drawn quorum reveals another value. */
+  liarIndex?: number;
+  /** The quality requirement held (default true); a failed job pays no device. */
+  ok?: boolean;
+  /** The payout list the transcript yields (default: `payouts(devices)`). */
+  entries?: (devices: PrivateKeyAccount[]) => MerkleEntry[];
+}
+
 export interface JobRun {
   jobId: bigint;
   /** Gas of every transaction from createJob to the attestation outcome. */
   gas: GasRow[];
   devices: PrivateKeyAccount[];
   attestors: Address[];
+  /** The attested result (the preimage the reporter presents). */
+  result: JobResult;
 }
 
 export interface JobReport {
@@ -56,7 +72,49 @@ export interface JobReport {
   gas: GasRow[];
 }
 
+/** Per attestor: how it derives the job's result from the transcript CID (a rejection means it could not). */
+export type Recompute = (transcriptCid: string) => Promise<JobResult>;
+
+export interface AttestOptions {
+  /** The attestor at this index of the drawn quorum reveals another value. */
+  liarIndex?: number;
+  /** The attestors' own derivation (default: they arrive at the aggregator's result). */
+  recompute?: Recompute;
+}
+
 export const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
+
+/**
+ * The result a transcript yields: on success the payout tree of `entries` and their count as participants; on a
+ * failed quality requirement no payout and 5 participants (below the specs' minimum of 8).
+ */
+export function jobResult(
+  entries: readonly MerkleEntry[],
+  ok = true,
+  aggregateHash: Hex = JOB.AGG,
+): { result: JobResult; tree?: PayoutTree } {
+  if (!ok || entries.length === 0)
+    return {
+      result: {
+        aggregateHash,
+        payoutRoot: ZERO_HASH,
+        payoutTotal: 0n,
+        participants: 5,
+        qualityMet: false,
+      },
+    };
+  const tree = buildPayoutTree([...entries]);
+  return {
+    result: {
+      aggregateHash,
+      payoutRoot: tree.root,
+      payoutTotal: tree.total,
+      participants: entries.length,
+      qualityMet: true,
+    },
+    tree,
+  };
+}
 
 /** A deployed protocol with a staked distributor, aggregator, reporter, five attestors and a listed algorithm. */
 export class JobLifecycle {
@@ -133,6 +191,7 @@ export class JobLifecycle {
         report: 3_600,
         settlement: 3_600,
       },
+      maxUsePrice: JOB.USE_PRICE,
     };
   }
 
@@ -142,20 +201,32 @@ export class JobLifecycle {
     return w;
   }
 
-  /** Runs a job up to Attested (or Failed); the attestor at `liarIndex` reveals another value. */
-  async runToAttested(nDevices: number, liarIndex?: number): Promise<JobRun> {
+  /** The job's cohort devices (deterministic per job id). */
+  devicesOf(jobId: bigint, n: number): PrivateKeyAccount[] {
+    return Array.from({ length: n }, (_, i) => localAccount(`job-${jobId}-device-${i}`));
+  }
+
+  /** Runs a job up to Attested (or Failed): the attestors derive the result `opts` describes. */
+  async runToAttested(nDevices: number, opts: RunOptions = {}): Promise<JobRun> {
     const start = this.env.gasLog.length;
     const jobId = await this.schedule(this.spec(nDevices));
-    // The distributor's cohort: a StandardMerkleTree ["address","uint256"] over (device, index).
-    const devices = Array.from({ length: nDevices }, (_, i) =>
-      localAccount(`job-${jobId}-device-${i}`),
-    );
+    const devices = await this.assignDevices(jobId, nDevices);
+    const entries = (opts.entries ?? ((d) => this.payouts(d)))(devices);
+    const { result } = jobResult(entries, opts.ok ?? true);
+    const attestors = await this.attest(jobId, result, JOB.TRANSCRIPT, {
+      liarIndex: opts.liarIndex,
+    });
+    return { jobId, gas: this.env.gasLog.slice(start), devices, attestors, result };
+  }
+
+  /** The distributor's cohort of `n` devices: a StandardMerkleTree ["address","uint256"] over (device, index). */
+  async assignDevices(jobId: bigint, n: number): Promise<PrivateKeyAccount[]> {
+    const devices = this.devicesOf(jobId, n);
     const cohort = buildMerkleTree(
       devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
     );
-    await this.assign(jobId, cohort.root, nDevices, JOB.COHORT);
-    const attestors = await this.attest(jobId, JOB.AGG, JOB.TRANSCRIPT, liarIndex);
-    return { jobId, gas: this.env.gasLog.slice(start), devices, attestors };
+    await this.assign(jobId, cohort.root, n, JOB.COHORT);
+    return devices;
   }
 
   /** createJob → sealed bid → reveal → finalizeEpoch: the job is `Scheduled`. */
@@ -180,32 +251,79 @@ export class JobLifecycle {
     return jobId;
   }
 
-  /** The distributor assigns the cohort (root, size, list CID) and names this lifecycle's aggregator. */
-  async assign(jobId: bigint, root: Hex, count: number, cid: string): Promise<void> {
-    await this.env.send(this.distributor, "JobMarket", "assignCohort", [
+  /**
+   * Waits until the block whose hash seeds the job's epoch exists (`EpochSeedArmed`): on EDR every transaction is a
+   * block, so right after `finalizeEpoch` one more block is mined; a live chain just moves on.
+   */
+  async awaitSeedBlock(jobId: bigint): Promise<bigint> {
+    const { env } = this;
+    const job = await env.read<{ scheduledEpoch: number }>("JobMarket", "getJob", [jobId]);
+    const epoch = BigInt(job.scheduledEpoch);
+    if ((await env.read<Hex>("JobMarket", "epochSeed", [epoch])) !== ZERO_HASH) return epoch;
+    const armed = await env.pub.getContractEvents({
+      address: env.addr("JobMarket"),
+      abi: abi("JobMarket"),
+      eventName: "EpochSeedArmed",
+      args: { epoch },
+      fromBlock: 0n,
+    });
+    const seedBlock = (armed.at(-1) as unknown as { args: { blockNumber: bigint } } | undefined)
+      ?.args.blockNumber;
+    assert.ok(seedBlock !== undefined, `epoch ${epoch} armed a seed`);
+    const head = await env.pub.getBlockNumber({ cacheTime: 0 });
+    if (head <= seedBlock) await env.conn.networkHelpers.mine(Number(seedBlock - head + 1n));
+    return epoch;
+  }
+
+  /**
+   * The distributor assigns the cohort (root, size, list CID) and names this lifecycle's aggregator through
+   * `ResultAttestation.assignCohort`, which fixes the epoch seed and draws the attestors; returns the
+   * `AttestorsDrawn` event's seed and attestors.
+   */
+  async assign(
+    jobId: bigint,
+    root: Hex,
+    count: number,
+    cid: string,
+  ): Promise<{ seed: Hex; attestors: Address[] }> {
+    const { env } = this;
+    await this.awaitSeedBlock(jobId);
+    await env.send(this.distributor, "ResultAttestation", "assignCohort", [
       jobId,
       root,
       count,
       cid,
       who(this.aggregator),
     ]);
+    const [drawn] = await env.pub.getContractEvents({
+      address: env.addr("ResultAttestation"),
+      abi: abi("ResultAttestation"),
+      eventName: "AttestorsDrawn",
+      args: { jobId },
+      fromBlock: 0n,
+    });
+    const args = (drawn as unknown as { args: { seed: Hex; attestors: readonly Address[] } }).args;
+    return { seed: args.seed, attestors: args.attestors.map((a) => getAddress(a)) };
   }
 
   /**
-   * The aggregator commits `aggregate` and the transcript CID, the 3 selected attestors commit and reveal (the one at
-   * `liarIndex` another value), the aggregator reveals last; returns the attestors.
+   * The aggregator commits `resultHash(result)` and the transcript CID; the drawn attestors (read from
+   * `attestationOf`) derive the result on their own (`opts.recompute`, `INVALID` when that fails; the one at
+   * `liarIndex` another value) and commit-reveal it; the aggregator reveals last; the job is finalised unless the
+   * unanimous reveal already did. Returns the attestors.
    */
   async attest(
     jobId: bigint,
-    aggregate: Hex,
+    result: JobResult,
     transcriptCid: string,
-    liarIndex?: number,
+    opts: AttestOptions = {},
   ): Promise<Address[]> {
     const { env, keeper, aggregator } = this;
+    const value = resultHash(result);
     const aggSalt = label(`agg-salt-${jobId}`);
     await env.send(aggregator, "ResultAttestation", "commitAggregate", [
       jobId,
-      aggregateCommitment(aggregate, aggSalt),
+      aggregateCommitment(value, aggSalt),
       transcriptCid,
     ]);
     const att = await env.read<{ attestors: readonly Address[]; commitDeadline: bigint }>(
@@ -215,7 +333,18 @@ export class JobLifecycle {
     );
     const attestors = att.attestors.map((a) => getAddress(a));
     assert.equal(attestors.length, JOB.QUORUM);
-    const votes = attestors.map((_, i) => (i === liarIndex ? label("a lie") : aggregate));
+    const votes: Hex[] = [];
+    for (const [i] of attestors.entries()) {
+      if (i === opts.liarIndex) votes.push(label("a lie"));
+      else if (!opts.recompute) votes.push(value);
+      else
+        votes.push(
+          await opts.recompute(transcriptCid).then(
+            (r) => resultHash(r),
+            () => INVALID,
+          ),
+        );
+    }
     const salts = attestors.map((a) => label(`att-salt-${jobId}-${a}`));
     for (const [i, a] of attestors.entries())
       await env.send(this.attestorWallet(a), "ResultAttestation", "commitAttestation", [
@@ -230,8 +359,9 @@ export class JobLifecycle {
         salts[i],
       ]);
     // The aggregator reveals last: with a unanimous quorum its reveal finalises the job (no finalize tx).
-    await env.send(aggregator, "ResultAttestation", "revealAggregate", [jobId, aggregate, aggSalt]);
-    if (liarIndex !== undefined) await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
+    await env.send(aggregator, "ResultAttestation", "revealAggregate", [jobId, value, aggSalt]);
+    if ((await env.read("JobMarket", "status", [jobId])) === JobStatus.Committed)
+      await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
     return attestors;
   }
 
@@ -243,30 +373,28 @@ export class JobLifecycle {
   }
 
   /**
-   * The reporter posts the report; `ok = false` reports a failed quality requirement. `payoutsCid` is the published
-   * payout list (a placeholder CID when the test does not publish it).
+   * The reporter posts the report with the result preimage `jobResult(entries, ok, aggregateHash)` (it must be the
+   * attested one); `ok = false` presents a failed quality requirement. `payoutsCid` is the published payout list (a
+   * placeholder CID when the test does not publish it).
    */
   async report(
     jobId: bigint,
     entries: MerkleEntry[],
     ok = true,
     payoutsCid: string = JOB.PAYOUTS,
+    aggregateHash: Hex = JOB.AGG,
   ): Promise<JobReport> {
-    const tree = entries.length > 0 ? buildPayoutTree(entries) : undefined;
-    const total = tree?.total ?? 0n;
+    const { result, tree } = jobResult(entries, ok, aggregateHash);
     await this.env.send(this.reporter, "Settlement", "report", [
       jobId,
       {
         reportCid: JOB.REPORT,
         reportCommitment: label(`encrypted-report-${jobId}`),
-        participants: ok ? entries.length : 5,
-        payoutRoot: tree?.root ?? `0x${"00".repeat(32)}`,
-        payoutTotal: total,
-        qualityMet: ok,
-        payoutsCid: ok ? payoutsCid : "",
+        payoutsCid: result.qualityMet ? payoutsCid : "",
+        result,
       },
     ]);
-    return { tree, total, gas: this.env.gasLog.slice(-1) };
+    return { tree, total: result.payoutTotal, gas: this.env.gasLog.slice(-1) };
   }
 
   /** Every device of `tree` claims its own leaf; returns the gas rows of the claims. */
