@@ -195,13 +195,15 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
     ) external {
         FineTuningStorage storage $ = _getStorage();
         Bounty storage b = _active($, bountyId);
-        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Refiner)) revert FineTuningNotRefiner(msg.sender);
+        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Refiner))
+            revert FineTuningNotRefiner(msg.sender);
         uint256 index = b.currentRound;
         Round storage r = $.rounds[bountyId][index];
         if (r.status != RoundStatus.Open) revert FineTuningInvalidRoundStatus(bountyId, index, r.status);
         uint64 deadline = b.roundOpenedAt + b.roundDuration;
         if (block.timestamp > deadline) revert FineTuningRoundClosed(bountyId, index, deadline);
-        if (commitment == bytes32(0) || !_cidOk(modelCid) || !_cidOk(listCid)) revert FineTuningInvalidCandidate();
+        if (commitment == bytes32(0) || !_cidOk(modelCid) || !_cidOk(listCid))
+            revert FineTuningInvalidCandidate();
         r.status = RoundStatus.Committed;
         r.refiner = msg.sender;
         r.claimHash = commitment;
@@ -233,9 +235,11 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
         uint256 index = b.currentRound;
         Round storage r = $.rounds[bountyId][index];
         if (r.status != RoundStatus.Committed) revert FineTuningInvalidRoundStatus(bountyId, index, r.status);
-        if (block.timestamp > r.splitDeadline) revert FineTuningSplitRevealLate(bountyId, index, r.splitDeadline);
+        if (block.timestamp > r.splitDeadline)
+            revert FineTuningSplitRevealLate(bountyId, index, r.splitDeadline);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(index, splitCid, salt))));
-        if (!MerkleProof.verifyCalldata(proof, b.splitRoot, leaf)) revert FineTuningSplitMismatch(bountyId, index);
+        if (!MerkleProof.verifyCalldata(proof, b.splitRoot, leaf))
+            revert FineTuningSplitMismatch(bountyId, index);
         r.status = RoundStatus.Attesting;
         // Until drawn, the quorum's reveal deadline is the draw deadline (select sets fresh windows).
         Params memory p = $.params;
@@ -557,7 +561,8 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
                     revert FineTuningRoundNotOver(bountyId, index, q.revealDeadline);
                 o.reason = REASON_NO_QUORUM;
             } else {
-                if (!revealed && block.timestamp <= q.revealDeadline) revert QuorumRevealNotOver(q.revealDeadline);
+                if (!revealed && block.timestamp <= q.revealDeadline)
+                    revert QuorumRevealNotOver(q.revealDeadline);
                 q.requireOver();
                 bool majority;
                 (o.value, majority) = q.tally();

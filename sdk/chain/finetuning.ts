@@ -84,7 +84,11 @@ export function buildSplitTree(splits: readonly HiddenSplit[]): SplitTree {
  * A round's trainer budget as `FineTuning.finalizeRound` reserves it: the round reward `rewardPool / rounds` less
  * the attestors' share `attestorShareBps`.
  */
-export function trainerBudget(rewardPool: bigint, rounds: number, attestorShareBps: number): bigint {
+export function trainerBudget(
+  rewardPool: bigint,
+  rounds: number,
+  attestorShareBps: number,
+): bigint {
   const reward = rewardPool / BigInt(rounds);
   return reward - (reward * BigInt(attestorShareBps)) / BPS;
 }

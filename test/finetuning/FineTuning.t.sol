@@ -235,7 +235,11 @@ contract FineTuningTest is FineTuningFixture {
         assertEq(ft.getBounty(id).reserved, 0);
         assertEq(ft.getBounty(id).acceptedMetric, BASELINE);
         assertEq(earned(r.attestors[0]), ATTESTOR_EACH, "attestors paid for a rejected round too");
-        assertEq(staking.stakeOf(refiner, INodeStaking.Role.Refiner), MIN_STAKE, "honest refiner not slashed");
+        assertEq(
+            staking.stakeOf(refiner, INodeStaking.Role.Refiner),
+            MIN_STAKE,
+            "honest refiner not slashed"
+        );
         vm.expectRevert(
             abi.encodeWithSelector(
                 IFineTuning.FineTuningInvalidRoundStatus.selector,
@@ -368,7 +372,10 @@ contract FineTuningTest is FineTuningFixture {
         );
         vm.prank(refiner);
         ft.commitCandidate(id, c, NEW_MODEL, LIST);
-        assertEq(ft.getRound(id, 0).claimHash, keccak256(abi.encode(NEW_SHA, payoutRoot(), refinerSalt(id, 0))));
+        assertEq(
+            ft.getRound(id, 0).claimHash,
+            keccak256(abi.encode(NEW_SHA, payoutRoot(), refinerSalt(id, 0)))
+        );
     }
 
     function test_commitCandidate_revertsAfterDeadline_andCloseRoundRejects() public {
@@ -476,7 +483,9 @@ contract FineTuningTest is FineTuningFixture {
         emit IFineTuning.CandidateRevealed(id, 0, NEW_SHA, AFTER, root, valueOf(NEW_SHA, AFTER, root));
         vm.prank(refiner);
         ft.revealCandidate(id, NEW_SHA, AFTER, root, salt);
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningCandidateAlreadyRevealed.selector, id, 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningCandidateAlreadyRevealed.selector, id, 0)
+        );
         vm.prank(refiner);
         ft.revealCandidate(id, NEW_SHA, BASELINE, root, salt);
         assertEq(ft.getRound(id, 0).claim.metricAfter, AFTER);
@@ -603,7 +612,9 @@ contract FineTuningTest is FineTuningFixture {
         );
         ft.finalizeRound(id);
         vm.warp(r.revealDeadline + 1);
-        vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningRoundClosed.selector, id, 0, r.revealDeadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IFineTuning.FineTuningRoundClosed.selector, id, 0, r.revealDeadline)
+        );
         ft.drawAttestors(id);
         vm.expectEmit(address(ft));
         emit IFineTuning.RoundFinalized(id, 0, false, "NO_QUORUM", bytes32(0), 0);

@@ -181,7 +181,12 @@ describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, tr
     round: number,
     candidate: { modelCid: string; modelSha256: Hex; metric: bigint },
   ): Promise<{ attestors: readonly Address[]; payoutRoot: Hex }> {
-    const { list, payoutRoot } = buildRoundList({ bountyId, round, budget: BUDGET, groups: groups() });
+    const { list, payoutRoot } = buildRoundList({
+      bountyId,
+      round,
+      budget: BUDGET,
+      groups: groups(),
+    });
     const listCid = await store.addBytes(new TextEncoder().encode(JSON.stringify(list)));
     const salt = label(`refiner-salt-${round}`);
     const commitment = candidateCommitment(candidate.modelSha256, payoutRoot, salt);
@@ -267,7 +272,10 @@ describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, tr
     for (const [i, w] of attestorWallets.entries()) {
       const paid = attestors.some((a) => getAddress(a) === who(w)) ? ATTESTOR_POOL / 3n : 0n;
       assert.equal((await env.balance(who(w))) - attestorBalances[i]!, paid, "attestor pay");
-      assert.equal(await env.read("NodeStaking", "stakeOf", [who(w), Role.Attestor]), 5_000n * ETHER);
+      assert.equal(
+        await env.read("NodeStaking", "stakeOf", [who(w), Role.Attestor]),
+        5_000n * ETHER,
+      );
     }
     const round = await env.read<{
       status: number;
@@ -291,7 +299,11 @@ describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, tr
       reserved: bigint;
       acceptedMetric: bigint;
     }>("FineTuning", "getBounty", [bountyId]);
-    assert.equal(bounty.currentAlgorithmId, round.childAlgorithmId, "next round trains from the child");
+    assert.equal(
+      bounty.currentAlgorithmId,
+      round.childAlgorithmId,
+      "next round trains from the child",
+    );
     assert.equal(bounty.reserved, BUDGET);
     assert.equal(bounty.acceptedMetric, candidate.metric);
 
@@ -327,10 +339,7 @@ describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, tr
       ),
       "FineTuningAlreadyClaimed",
     );
-    assert.equal(
-      await env.balance(env.addr("FineTuning")),
-      REWARD_POOL - BUDGET - ATTESTOR_POOL,
-    );
+    assert.equal(await env.balance(env.addr("FineTuning")), REWARD_POOL - BUDGET - ATTESTOR_POOL);
   });
 
   it("a rejected round pays its attestors, not the trainers; the leftover returns to the poster", async () => {

@@ -39,7 +39,11 @@ contract FineTuningInvariantTest is FineTuningFixture {
         for (uint256 k = 0; k < n; ++k) {
             uint256 id = handler.bounties(k);
             IFineTuning.Bounty memory b = ft.getBounty(id);
-            assertLe(uint256(b.reserved) + b.attestorsPaid, b.rewardPool, "reserved and attestor pay within pool");
+            assertLe(
+                uint256(b.reserved) + b.attestorsPaid,
+                b.rewardPool,
+                "reserved and attestor pay within pool"
+            );
             uint256 paid = uint256(b.refunded) + b.attestorsPaid;
             for (uint256 r = 0; r < b.rounds; ++r) {
                 IFineTuning.RoundInfo memory info = ft.getRound(id, r);

@@ -116,7 +116,12 @@ contract FineTuningHandler is Test {
         } else {
             vm.roll(block.number + 2); // the seed's block (the one after the commitment) is mined
             vm.prank(poster);
-            ft.revealSplit(id, _splitCid(round), _splitSalt(round), TestMerkle.proof(_splitLeaves(b.rounds), round));
+            ft.revealSplit(
+                id,
+                _splitCid(round),
+                _splitSalt(round),
+                TestMerkle.proof(_splitLeaves(b.rounds), round)
+            );
             uint64 revealDeadline = _attest(id, round, kind, keccak256(abi.encode(MODEL_SHA, metric, root)));
             if (kind != 6) {
                 vm.prank(refiner);
@@ -125,7 +130,12 @@ contract FineTuningHandler is Test {
                 vm.warp(uint256(revealDeadline) + 1); // kind 6: the refiner stays silent
             }
         }
-        address caller = finalizerSeed % 3 == 0 ? address(this) : finalizerSeed % 3 == 1 ? poster : refiner;
+        address caller =
+            finalizerSeed % 3 == 0
+                ? address(this)
+                : finalizerSeed % 3 == 1
+                    ? poster
+                    : refiner;
         _finalize(id, round, caller);
         if (ft.getRound(id, round).status == IFineTuning.RoundStatus.Accepted) perTrainer[id][round] = each;
     }
@@ -191,7 +201,8 @@ contract FineTuningHandler is Test {
         ft.finalizeRound(id);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (logs[i].emitter != address(staking) || logs[i].topics[0] != INodeStaking.Slashed.selector) continue;
+            if (logs[i].emitter != address(staking) || logs[i].topics[0] != INodeStaking.Slashed.selector)
+                continue;
             ++ghostSlashes;
             (, address challenger, uint256 reward, , ) = abi.decode(
                 logs[i].data,
