@@ -554,7 +554,7 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
             uint64 end = revealed ? r.splitDeadline : r.splitDeadline + $.params.revealWindow;
             if (block.timestamp <= end) revert FineTuningRoundNotOver(bountyId, index, end);
             if (!revealed) (o.reason, o.refinerFault) = (REASON_REFINER_SILENT, true);
-            o.value = r.claimHash;
+            else o.value = r.claimHash; // the refiner's value (its commitment stays unopened otherwise)
         } else if (r.status == RoundStatus.Attesting) {
             if (q.size == 0) {
                 if (block.timestamp <= q.revealDeadline)

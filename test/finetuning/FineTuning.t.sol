@@ -657,6 +657,8 @@ contract FineTuningTest is FineTuningFixture {
         vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningNotInCandidateReveal.selector, id, 0));
         vm.prank(refiner);
         ft.revealCandidate(id, NEW_SHA, AFTER, payoutRoot(), refinerSalt(id, 0));
+        vm.expectEmit(address(ft));
+        emit IFineTuning.RoundFinalized(id, 0, false, "REFINER_SILENT", bytes32(0), 0);
         vm.prank(customer); // a party: no challenger share
         ft.finalizeRound(id);
         assertEq(uint8(ft.getRound(id, 0).status), uint8(IFineTuning.RoundStatus.Rejected));
