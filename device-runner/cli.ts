@@ -245,11 +245,11 @@ claim
   .command("trainer")
   .requiredOption("--bounty <id>")
   .requiredOption("--round <n>")
-  .requiredOption(
+  .option(
     "--cid <cid>",
-    "the refiner's trainer payout list CID (the root is read on chain)",
+    "a trainer payout list CID (default: the round list CID on chain; the root is always read on chain)",
   )
-  .action(async (o: { bounty: string; round: string; cid: string }) => {
+  .action(async (o: { bounty: string; round: string; cid?: string }) => {
     const { p, config, clients } = await context();
     const store = await openContentStore({
       heliaDir: p.helia,
@@ -260,7 +260,7 @@ claim
         fineTuning: contractAddress(config, "FineTuning"),
         bountyId: BigInt(o.bounty),
         round: BigInt(o.round),
-        cid: o.cid,
+        ...(o.cid ? { cid: o.cid } : {}),
       });
       console.log(
         r.hash === undefined

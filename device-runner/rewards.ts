@@ -7,8 +7,8 @@
  *   connected set's leaves are `(device, index)`;
  * - job payouts: `Settlement.claim(jobId, index, account, amount, proof)`; root and list CID (`dml/payouts-v1`,
  *   leaves `(index, device, amount)`) from `ReportPosted`;
- * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; root from `getRound`, leaves
- *   `(trainer, amount)`, list CID from the refiner.
+ * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; the attested root and the
+ *   round list CID (`dml/ft-round-v1`, whose `payouts` is the `(trainer, amount)` tree dump) from `getRound`.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
@@ -20,6 +20,7 @@ import {
   type PayoutClaim,
   type PayoutTree,
 } from "#sdk/chain/payouts.ts";
+import { roundListSchema } from "#sdk/chain/finetuning.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 
@@ -63,7 +64,11 @@ export async function fetchVerifiedLeaf(
   root: Hex,
   account: Address,
 ): Promise<VerifiedLeaf> {
-  const raw = await fetchJson(store, cid);
+  return verifiedLeafOf(await fetchJson(store, cid), cid, root, account);
+}
+
+/** Checks a fetched `(account, uint256)` tree dump against `root` and returns `account`'s verified leaf. */
+function verifiedLeafOf(raw: unknown, cid: string, root: Hex, account: Address): VerifiedLeaf {
   let tree: StandardMerkleTree<[string, string]>;
   try {
     const json = dumpSchema.parse(raw);
@@ -286,18 +291,20 @@ export async function claimJobPayout(
 const ROUND_ACCEPTED = 2;
 const roundInfoSchema = z.looseObject({
   status: z.number().int(),
+  listCid: z.string(),
   claim: z.looseObject({ payoutRoot: z.string().regex(/^0x[0-9a-fA-F]{64}$/) }),
 });
 
 /**
- * Claims this trainer's payout of an accepted fine-tuning round. The root is read from the chain
- * (`getRound(bountyId, round).claim.payoutRoot`); the list (a StandardMerkleTree dump over `(trainer, amount)`) is
- * the refiner's, by CID. A payout already claimed sends nothing and returns `hash: undefined`.
+ * Claims this trainer's payout of an accepted fine-tuning round. The root is the attested one from the chain
+ * (`getRound(bountyId, round).claim.payoutRoot`); the list is the refiner's round list (`getRound().listCid`, a
+ * `dml/ft-round-v1` document whose `payouts` is the StandardMerkleTree dump over `(trainer, amount)`), or a bare
+ * dump at `cid` when given. A payout already claimed sends nothing and returns `hash: undefined`.
  */
 export async function claimTrainerPayout(
   clients: DeviceClients,
   store: ContentStore,
-  opts: { fineTuning: Address; bountyId: bigint; round: bigint; cid: string },
+  opts: { fineTuning: Address; bountyId: bigint; round: bigint; cid?: string },
 ): Promise<{ amount: bigint; hash: Hex | undefined }> {
   const abi = abiOf("FineTuning");
   const info = roundInfoSchema.parse(
@@ -314,7 +321,15 @@ export async function claimTrainerPayout(
       "NOT_IN_PAYOUT",
       `bounty ${opts.bountyId} round ${opts.round} is not accepted: it pays no trainer`,
     );
-  const leaf = await fetchVerifiedLeaf(store, opts.cid, root, clients.walletClient.account.address);
+  const cid = opts.cid ?? info.listCid;
+  const raw = await fetchJson(store, cid);
+  const list = roundListSchema.safeParse(raw);
+  const leaf = verifiedLeafOf(
+    list.success ? list.data.payouts : raw,
+    cid,
+    root,
+    clients.walletClient.account.address,
+  );
   const claimed = (await clients.publicClient.readContract({
     address: opts.fineTuning,
     abi,

@@ -8,12 +8,21 @@ import {IAlgorithmMarketplace} from "./IAlgorithmMarketplace.sol";
 import {IAttestationQuorum} from "./IAttestationQuorum.sol";
 
 /// @title IFineTuning
-/// @notice Crowd fine-tuning bounties (PROTOCOL.md §5). A poster escrows a reward pool on an algorithm with a
-///         public control group; registered devices enrol as trainers; each round a staked refiner posts the new
-///         model and its control metric before/after plus the trainer payout root; `q` attestors re-evaluate on
-///         the control group and commit-reveal the claim hash (same quorum as ResultAttestation). An attested
-///         round whose gain reaches the minimum publishes a child version in the marketplace and opens the
-///         trainers' Merkle claims. Leftover reward returns to the poster after the last round.
+/// @notice Crowd fine-tuning bounties (PROTOCOL.md §5, §7.7). A poster escrows a reward pool on an algorithm with a
+///         public control group (what trainers see) and a Merkle root over one hidden acceptance split per round
+///         (leaf `(round, splitCid, salt)`). Registered devices enrol as trainers. Each round:
+///         1. a staked refiner commits its candidate: `keccak256(abi.encode(modelSha256, payoutRoot, salt))`
+///            (hidden) plus the public model package CID and round list CID; the attestor seed is armed;
+///         2. the round's hidden split is revealed (within the bounty's `splitWindow`); `q` attestors are drawn
+///            with the future-block seed (the refiner excluded);
+///         3. attestors evaluate the candidate on the split, recompute the canonical trainer payout list and
+///            commit-reveal `keccak256(abi.encode(modelSha256, metric, payoutRoot))` (or `INVALID`); the refiner
+///            reveals its own value only in the reveal phase, after every attestor had to commit;
+///         4. the round is accepted iff a strict majority revealed the refiner's value and `metric` beats the
+///            previous accepted metric by `minGainBps`: a child version is published and the trainer budget
+///            (`rewardPool / rounds` less the attestors' share) opens for Merkle claims. The attestors who revealed
+///            the majority value share `attestorShareBps` of the round reward, accepted or not.
+///         A split not revealed in time accepts the round on the refiner's own revealed metric.
 ///         See docs/attestation-settlement-finetuning.md.
 interface IFineTuning is IAttestationQuorum {
     /// @notice Bounty status.
@@ -23,21 +32,24 @@ interface IFineTuning is IAttestationQuorum {
         Finalized
     }
 
-    /// @notice Round status. `Open` waits for a refiner; `Submitted` runs the quorum.
+    /// @notice Round status. `Open` waits for a refiner's candidate; `Committed` waits for the hidden split;
+    ///         `Attesting` runs the quorum (drawn at the split reveal, or later by `drawAttestors`).
     enum RoundStatus {
         Open,
-        Submitted,
+        Committed,
         Accepted,
-        Rejected
+        Rejected,
+        Attesting
     }
 
     /// @notice Governance parameters.
     struct Params {
         uint8 quorum; // attestors per round (1..15)
-        uint32 commitWindow; // seconds after submission for attestor commits
-        uint32 revealWindow; // seconds after the commit window for reveals
+        uint32 commitWindow; // seconds after the draw for attestor commits
+        uint32 revealWindow; // seconds after the commit window for reveals (attestors and refiner)
         uint96 slashAmount; // stake slashed per fault
         uint64 claimWindow; // seconds after acceptance before unclaimed trainer payouts return to the poster
+        uint16 attestorShareBps; // share of each round's reward paid to the attestors who revealed the majority
     }
 
     /// @notice What a poster asks for.
@@ -45,14 +57,17 @@ interface IFineTuning is IAttestationQuorum {
         uint256 algorithmId;
         string controlCid; // IPFS CID of the public labelled control group
         bytes32 metricId; // e.g. keccak256("accuracy")
-        uint16 minGainBps; // minimum gain of the control metric per round, in bps of 1e18 (1 bps = 1e14)
-        uint128 rewardPool; // escrowed; at most rewardPool / rounds is paid per accepted round
+        uint16 minGainBps; // minimum gain of the metric per round, in bps of 1e18 (1 bps = 1e14)
+        uint128 rewardPool; // escrowed; at most rewardPool / rounds is paid per round
         uint8 rounds;
         uint16 groupSize; // secure-aggregation group size g (0 = default 8)
-        uint32 roundDuration; // seconds a round stays open for the refiner's submission
+        uint32 roundDuration; // seconds a round stays open for the refiner's candidate
+        bytes32 splitRoot; // StandardMerkleTree ["uint256","string","bytes32"] root of (round, splitCid, salt)
+        uint256 baselineMetric; // the base model's metric (fixed point 1e18): round 0 must beat it by minGain
+        uint32 splitWindow; // seconds after a candidate commitment for the split reveal (1..MAX_SPLIT_WINDOW)
     }
 
-    /// @notice A bounty as stored.
+    /// @notice A bounty as stored (fields after `controlCid` were appended for §7.7).
     struct Bounty {
         address poster;
         BountyStatus status;
@@ -70,17 +85,22 @@ interface IFineTuning is IAttestationQuorum {
         uint128 refunded; // leftover returned to the poster
         uint32 trainerCount;
         string controlCid;
+        bytes32 splitRoot;
+        uint256 acceptedMetric; // metric of the latest accepted round (baselineMetric before any)
+        uint128 attestorsPaid; // paid to attestors so far
+        uint32 splitWindow;
     }
 
-    /// @notice What the refiner posts for a round (the attestors recompute exactly this).
+    /// @notice A round's candidate as revealed (the attestors recompute `modelSha256`, `metricAfter` and
+    ///         `payoutRoot`). `metricBefore` is the bound the round had to beat; `payoutTotal` the trainer budget.
     struct RoundClaim {
-        string modelCid; // IPFS package CID of the new model
-        bytes32 modelSha256;
-        uint256 metricBefore; // control metric of the current weights, fixed point 1e18
-        uint256 metricAfter; // control metric of the new weights, fixed point 1e18
-        bytes32 acceptedGroupsRoot; // Merkle root of the accepted aggregation groups
-        bytes32 payoutRoot; // StandardMerkleTree ["address","uint256"] root of trainer payouts
-        uint128 payoutTotal;
+        string modelCid; // IPFS package CID of the candidate (public from the commitment on)
+        bytes32 modelSha256; // the candidate hash: sha256 of its model.onnx
+        uint256 metricBefore; // the previous accepted metric, fixed point 1e18
+        uint256 metricAfter; // the revealed (attested) metric on the round's hidden split
+        bytes32 acceptedGroupsRoot; // unused since §7.7 (the groups are in the round list)
+        bytes32 payoutRoot; // StandardMerkleTree ["address","uint256"] root of the canonical trainer payouts
+        uint128 payoutTotal; // the round's trainer budget once accepted
     }
 
     /// @notice Public state of one round.
@@ -90,8 +110,8 @@ interface IFineTuning is IAttestationQuorum {
         uint64 childAlgorithmId;
         uint64 claimDeadline;
         bool swept;
-        bytes32 claimHash;
-        bytes32 finalHash;
+        bytes32 claimHash; // the refiner's commitment; its attested value once revealed
+        bytes32 finalHash; // the majority value
         uint128 payoutTotal;
         uint128 claimed;
         uint64 commitDeadline;
@@ -100,6 +120,10 @@ interface IFineTuning is IAttestationQuorum {
         uint16 revealedMask;
         address[] attestors;
         RoundClaim claim;
+        string listCid; // the refiner's round list (accepted groups, canonical payout list)
+        uint64 splitDeadline;
+        bool candidateRevealed;
+        uint64 seedBlock; // the block whose hash draws the attestors
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -112,7 +136,8 @@ interface IFineTuning is IAttestationQuorum {
     error FineTuningInvalidParams();
     /// @notice The algorithm is not listed.
     error FineTuningAlgorithmNotListed(uint256 algorithmId);
-    /// @notice The bounty input is invalid (zero pool/rounds/duration, bad CID, zero metric, too many rounds).
+    /// @notice The bounty input is invalid (zero pool/rounds/duration/split root/split window, bad CID, zero
+    ///         metric, too many rounds).
     error FineTuningInvalidBounty();
     /// @notice No bounty with this id.
     error FineTuningUnknownBounty(uint256 bountyId);
@@ -126,12 +151,12 @@ interface IFineTuning is IAttestationQuorum {
     error FineTuningNotRefiner(address caller);
     /// @notice The round is not in the status this action needs.
     error FineTuningInvalidRoundStatus(uint256 bountyId, uint256 round, RoundStatus status);
-    /// @notice The round's submission deadline passed.
+    /// @notice The round's deadline for this action passed.
     error FineTuningRoundClosed(uint256 bountyId, uint256 round, uint64 deadline);
     /// @notice The round's submission deadline has not passed yet.
     error FineTuningRoundStillOpen(uint256 bountyId, uint256 round, uint64 deadline);
-    /// @notice The claim is malformed (CID, sha, root / total inconsistent) or pays more than the per-round budget.
-    error FineTuningInvalidClaim(uint256 payoutTotal, uint256 maxTotal);
+    /// @notice The candidate is malformed (zero commitment, empty or oversized CID).
+    error FineTuningInvalidCandidate();
     /// @notice The account is not an enrolled trainer of the bounty.
     error FineTuningNotTrainer(uint256 bountyId, address account);
     /// @notice The trainer already claimed this round.
@@ -144,6 +169,23 @@ interface IFineTuning is IAttestationQuorum {
     error FineTuningAlreadySwept(uint256 bountyId, uint256 round);
     /// @notice The round's claim window has not ended.
     error FineTuningClaimWindowOpen(uint256 bountyId, uint256 round, uint64 claimDeadline);
+    /// @notice (round, splitCid, salt, proof) does not open the bounty's split root for this round.
+    error FineTuningSplitMismatch(uint256 bountyId, uint256 round);
+    /// @notice The split reveal came after the split deadline.
+    error FineTuningSplitRevealLate(uint256 bountyId, uint256 round, uint64 splitDeadline);
+    /// @notice Only the round's refiner reveals its candidate.
+    error FineTuningNotRoundRefiner(uint256 bountyId, uint256 round, address caller);
+    /// @notice (modelSha256, payoutRoot, salt) does not open the refiner's commitment.
+    error FineTuningCandidateMismatch(uint256 bountyId, uint256 round);
+    /// @notice The refiner already revealed its candidate.
+    error FineTuningCandidateAlreadyRevealed(uint256 bountyId, uint256 round);
+    /// @notice The refiner's candidate reveal is only open in the quorum's reveal phase, or after a missed split
+    ///         deadline (until `splitDeadline + revealWindow`).
+    error FineTuningNotInCandidateReveal(uint256 bountyId, uint256 round);
+    /// @notice The round's attestors are already drawn.
+    error FineTuningAttestorsAlreadyDrawn(uint256 bountyId, uint256 round);
+    /// @notice The round cannot be finalised yet.
+    error FineTuningRoundNotOver(uint256 bountyId, uint256 round, uint64 deadline);
 
     // ------------------------------------------------------------------------------------------------------
     // Events
@@ -160,15 +202,28 @@ interface IFineTuning is IAttestationQuorum {
     );
     /// @notice A device enrolled as a trainer.
     event TrainerEnrolled(uint256 indexed bountyId, address indexed trainer);
-    /// @notice A round opened for the refiner's submission (deadline = openedAt + roundDuration).
+    /// @notice A round opened for the refiner's candidate (deadline = openedAt + roundDuration).
     event RoundOpened(uint256 indexed bountyId, uint256 indexed round, uint256 algorithmId, uint64 openedAt);
-    /// @notice A refiner submitted a round; `attestors` were selected.
-    event RoundSubmitted(
+    /// @notice A refiner bound itself to a candidate; the attestor seed is armed on `seedBlock`.
+    event CandidateCommitted(
         uint256 indexed bountyId,
         uint256 indexed round,
         address indexed refiner,
-        bytes32 claimHash,
-        RoundClaim claim,
+        bytes32 commitment,
+        string modelCid,
+        string listCid,
+        uint64 splitDeadline,
+        uint64 seedBlock
+    );
+    /// @notice The round's hidden acceptance split was revealed.
+    event SplitRevealed(uint256 indexed bountyId, uint256 indexed round, string splitCid, bytes32 salt);
+    /// @notice The seed's block hash expired before anyone fixed it: re-armed on `seedBlock`.
+    event SeedRearmed(uint256 indexed bountyId, uint256 indexed round, uint64 seedBlock);
+    /// @notice The round's attestors were drawn.
+    event AttestorsDrawn(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        bytes32 seed,
         address[] attestors,
         uint64 commitDeadline,
         uint64 revealDeadline
@@ -185,7 +240,16 @@ interface IFineTuning is IAttestationQuorum {
         uint256 indexed bountyId,
         uint256 indexed round,
         address indexed attestor,
-        bytes32 claimHash
+        bytes32 value
+    );
+    /// @notice The refiner opened its commitment and stated its metric; `value` is its attested value.
+    event CandidateRevealed(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        bytes32 modelSha256,
+        uint256 metric,
+        bytes32 payoutRoot,
+        bytes32 value
     );
     /// @notice A round ended; `reason` is zero when accepted.
     event RoundFinalized(
@@ -196,12 +260,19 @@ interface IFineTuning is IAttestationQuorum {
         bytes32 finalHash,
         uint256 childAlgorithmId
     );
-    /// @notice A node was slashed.
+    /// @notice A node was slashed (the challenger share goes to the caller unless it is a party of the bounty).
     event NodeSlashed(
         uint256 indexed bountyId,
         uint256 indexed round,
         address indexed node,
         INodeStaking.Role role,
+        uint256 amount
+    );
+    /// @notice An attestor who revealed the majority value was paid from the bounty.
+    event AttestorPaid(
+        uint256 indexed bountyId,
+        uint256 indexed round,
+        address indexed attestor,
         uint256 amount
     );
     /// @notice The last round ended; the leftover reward returned to the poster.
@@ -229,22 +300,55 @@ interface IFineTuning is IAttestationQuorum {
     /// @notice A registered device enrols as a trainer of an active bounty.
     function enrol(uint256 bountyId) external;
 
-    /// @notice An active refiner submits the current round's claim (first come); attestors are selected with
-    ///         `block.prevrandao`, the bounty id and the round as seed, excluding the refiner.
-    function submitRound(uint256 bountyId, RoundClaim calldata claim) external;
+    /// @notice An active refiner binds itself to the current round's candidate (first come, while the round is
+    ///         open): `commitment = keccak256(abi.encode(modelSha256, payoutRoot, salt))` (no view computes it:
+    ///         compute it locally, the salt is secret) stays hidden until the
+    ///         reveal phase; `modelCid` (the candidate package) and `listCid` (the round list: accepted groups and
+    ///         their sample counts) are public so that attestors can fetch them. Arms the attestor seed on the
+    ///         next block and opens the split window.
+    function commitCandidate(
+        uint256 bountyId,
+        bytes32 commitment,
+        string calldata modelCid,
+        string calldata listCid
+    ) external;
 
-    /// @notice A selected attestor commits `keccak256(abi.encode(claimHash, salt, attestor))`.
+    /// @notice Reveals the round's hidden split (anyone holding the preimage, normally the poster) before the
+    ///         split deadline, and draws the attestors when the seed's block is known (otherwise `drawAttestors`).
+    function revealSplit(
+        uint256 bountyId,
+        string calldata splitCid,
+        bytes32 salt,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Draws the round's attestors once the seed's block is mined (permissionless; re-arms the seed and
+    ///         returns without drawing when its block hash expired).
+    function drawAttestors(uint256 bountyId) external;
+
+    /// @notice A drawn attestor commits `keccak256(abi.encode(value, salt, attestor))`.
     function commitAttestation(uint256 bountyId, bytes32 commitment) external;
 
-    /// @notice A selected attestor reveals the claim hash it recomputed.
-    function revealAttestation(uint256 bountyId, bytes32 claimHash, bytes32 salt) external;
+    /// @notice A drawn attestor reveals the value it recomputed (`AttestationQuorum.INVALID` when it could not
+    ///         fetch or verify the candidate, the split or the round list).
+    function revealAttestation(uint256 bountyId, bytes32 value, bytes32 salt) external;
 
-    /// @notice Finalises the current round once everyone revealed or the reveal deadline passed: accepts it
-    ///         (publishes the child version, opens claims) or rejects it, slashes faults, opens the next round or
-    ///         finalises the bounty. Permissionless; the caller receives the challenger share.
+    /// @notice The round's refiner opens its commitment and states the candidate's metric on the revealed split.
+    function revealCandidate(
+        uint256 bountyId,
+        bytes32 modelSha256,
+        uint256 metric,
+        bytes32 payoutRoot,
+        bytes32 salt
+    ) external;
+
+    /// @notice Finalises the current round once its phase is over: accepts it (publishes the child version, opens
+    ///         claims) or rejects it, pays the majority attestors, slashes faults, opens the next round or
+    ///         finalises the bounty. Permissionless; the caller receives the challenger share unless it is a party
+    ///         of the bounty (poster, refiner, drawn attestor).
     function finalizeRound(uint256 bountyId) external;
 
-    /// @notice Rejects the current round when no refiner submitted before its deadline. Permissionless.
+    /// @notice Rejects the current round when no refiner committed before its deadline. Permissionless.
     function closeRound(uint256 bountyId) external;
 
     /// @notice Pays an enrolled trainer its amount from an accepted round with a Merkle proof. Once per round.
@@ -259,8 +363,12 @@ interface IFineTuning is IAttestationQuorum {
     /// @notice Returns an accepted round's unclaimed payouts to the poster after the claim window. Permissionless.
     function sweep(uint256 bountyId, uint256 round) external;
 
-    /// @notice The claim hash attestors reveal for `claim`.
-    function claimHashOf(RoundClaim calldata claim) external pure returns (bytes32);
+    /// @notice The value attestors and the refiner reveal: `keccak256(abi.encode(modelSha256, metric, payoutRoot))`.
+    function attestedValueOf(
+        bytes32 modelSha256,
+        uint256 metric,
+        bytes32 payoutRoot
+    ) external pure returns (bytes32);
 
     /// @notice The bounty.
     function getBounty(uint256 bountyId) external view returns (Bounty memory);

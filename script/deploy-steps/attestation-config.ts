@@ -67,6 +67,8 @@ export const attestationConfigSchema = z
           .int()
           .positive()
           .default(30 * DAY),
+        /** Share of each round's reward paid to the attestors who revealed the majority value (bps). */
+        attestorShareBps: z.number().int().min(0).max(10_000).default(1_000),
       })
       .prefault({}),
   })

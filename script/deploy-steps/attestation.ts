@@ -95,6 +95,7 @@ export async function deployAttestationStep(d: AttestationStepDeps): Promise<voi
       revealWindow: ft.revealWindow,
       slashAmount: ft.slashAmount,
       claimWindow: ft.claimWindow,
+      attestorShareBps: ft.attestorShareBps,
     },
   ]);
 

@@ -1,27 +1,39 @@
 /**
- * Issue 4 — a fine-tuning bounty end to end on the in-process EDR chain, deployed by script/deploy.ts
- * (FineTuning authorised as marketplace publisher and NodeStaking slasher by the deploy step):
- * a poster escrows a two-round bounty on a listed algorithm; registered devices enrol as trainers; round 0's
- * refiner claim (control metric 0.80 → 0.85, gain ≥ 1%) is attested by 3 staked attestors, publishes a child
- * version in the marketplace and opens the trainers' Merkle claims; round 1 (gain 0.5% < 1%) is rejected and
- * pays nothing; after the last round the leftover reward returns to the poster. Balances are exact.
- * Fixed control metrics are used (a contract-level test: the attestors recompute them off-chain).
+ * A fine-tuning bounty end to end under PROTOCOL.md §7.7 on the in-process EDR chain, deployed by
+ * script/deploy.ts (FineTuning authorised as marketplace publisher and NodeStaking slasher by the deploy step):
+ * a poster escrows a two-round bounty on a listed algorithm with a public control group and a Merkle root over
+ * one hidden acceptance split per round; registered devices enrol as trainers. Each round the refiner publishes
+ * its round list (accepted groups, canonical payouts) on Helia and commits its candidate hidden; the poster then
+ * reveals the round's split, which draws 3 attestors from the block after the commitment; the attestors recompute
+ * the payout root from the round list and attest (model, metric, root); the refiner reveals last. Round 0 (metric
+ * 0.80 → 0.85 on the split, gain ≥ 1%) publishes a child version, pays the attestors and opens the trainers'
+ * claims; round 1 (gain 0.5% < 1%) is rejected but still pays its attestors; after the last round the leftover
+ * returns to the poster. Balances are exact. Fixed metrics are used (the attestors' evaluation is off-chain).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { buildMerkleTree, type AddressMerkleTree } from "#sdk/chain/merkle.ts";
+import {
+  attestedValue,
+  buildRoundList,
+  buildSplitTree,
+  candidateCommitment,
+  recomputePayoutRoot,
+  trainerBudget,
+  type SplitTree,
+} from "#sdk/chain/finetuning.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { DeviceClients } from "../../device-runner/chain.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { claimTrainerPayout } from "../../device-runner/rewards.ts";
 import {
   abi,
+  calldataGas,
   ETHER,
   label,
   localAccount,
@@ -39,20 +51,14 @@ const REWARD_POOL = 300n * ETHER;
 const ROUNDS = 2;
 const MIN_GAIN_BPS = 100; // 1% of 1e18
 const QUORUM = 3;
-const RoundStatus = { Open: 0, Submitted: 1, Accepted: 2, Rejected: 3 } as const;
+const ATTESTOR_SHARE_BPS = 1_000;
+const BUDGET = trainerBudget(REWARD_POOL, ROUNDS, ATTESTOR_SHARE_BPS); // 135 DML per round
+const ATTESTOR_POOL = REWARD_POOL / BigInt(ROUNDS) - BUDGET; // 15 DML per round
+const RoundStatus = { Open: 0, Committed: 1, Accepted: 2, Rejected: 3, Attesting: 4 } as const;
 const E18 = 10n ** 18n;
+const BASELINE = (80n * E18) / 100n;
 
-interface Claim {
-  modelCid: string;
-  modelSha256: Hex;
-  metricBefore: bigint;
-  metricAfter: bigint;
-  acceptedGroupsRoot: Hex;
-  payoutRoot: Hex;
-  payoutTotal: bigint;
-}
-
-describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover refund", () => {
+describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, trainer claims", () => {
   let env: ProtocolEnv;
   let developer: ProtocolEnv["wallets"][number];
   let poster: ProtocolEnv["wallets"][number];
@@ -62,28 +68,17 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
   let trainers: PrivateKeyAccount[];
   let baseId: bigint;
   let bountyId: bigint;
-  let payoutTree: AddressMerkleTree;
-  const payouts = new Map<Address, bigint>();
+  let splits: SplitTree;
+  let store: HeliaStore;
+  let tmp: string;
+  const splitOf = (round: number) => ({
+    round,
+    cid: `bafkreihiddensplit${round}hiddensplithiddensplithiddensplit`,
+    salt: label(`split-salt-${round}`),
+  });
   const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
   const deviceClients = async (t: PrivateKeyAccount): Promise<DeviceClients> =>
     ({ publicClient: env.pub, walletClient: await env.localWallet(t) }) as unknown as DeviceClients;
-  /** Publishes the tree's dump (the refiner's trainer list) on a fresh Helia store for `fn`. */
-  const withTreeOnHelia = async (
-    tree: AddressMerkleTree,
-    fn: (store: HeliaStore, cid: string) => Promise<void>,
-  ): Promise<void> => {
-    const tmp = mkdtempSync(path.join(tmpdir(), "dml-ft-claims-"));
-    const store = await HeliaStore.open({ dir: tmp });
-    try {
-      await fn(
-        store,
-        await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.tree.dump()))),
-      );
-    } finally {
-      await store.close();
-      await rm(tmp, { recursive: true, force: true });
-    }
-  };
 
   before(async () => {
     env = await ProtocolEnv.create({
@@ -93,6 +88,7 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
           commitWindow: 3_600,
           revealWindow: 3_600,
           claimWindow: 7 * 86_400,
+          attestorShareBps: ATTESTOR_SHARE_BPS,
         },
       },
     });
@@ -115,9 +111,17 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
     baseId = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     await env.fund([who(poster)], 1_000n * ETHER);
     await env.approve(poster, "FineTuning");
+    tmp = mkdtempSync(path.join(tmpdir(), "dml-ft-"));
+    store = await HeliaStore.open({ dir: tmp });
   });
 
-  it("a poster escrows a bounty and registered devices enrol as trainers", async () => {
+  after(async () => {
+    await store?.close();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("a poster escrows a bounty with hidden splits and registered devices enrol as trainers", async () => {
+    splits = buildSplitTree([splitOf(0), splitOf(1)]);
     const p0 = await env.balance(who(poster));
     await env.send(poster, "FineTuning", "createBounty", [
       {
@@ -129,6 +133,9 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
         rounds: ROUNDS,
         groupSize: 0,
         roundDuration: 86_400,
+        splitRoot: splits.root,
+        baselineMetric: BASELINE,
+        splitWindow: 86_400,
       },
     ]);
     bountyId = await env.read<bigint>("FineTuning", "bountyCount");
@@ -159,61 +166,124 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
     }
   });
 
-  /** Submits `claim` for the current round, has every selected attestor commit and reveal it, finalises. */
-  async function attestRound(round: number, claim: Claim): Promise<readonly Address[]> {
-    await env.send(refiner, "FineTuning", "submitRound", [bountyId, claim]);
-    const claimHash = await env.read<Hex>("FineTuning", "claimHashOf", [claim]);
-    const info = await env.read<{
+  /** Accepted groups of a round: trainers 0-2 (300 samples) and 3-5 (600 samples). */
+  const groups = () => [
+    { members: trainers.slice(0, 3).map((t) => getAddress(t.address)), samples: 300n },
+    { members: trainers.slice(3).map((t) => getAddress(t.address)), samples: 600n },
+  ];
+
+  /**
+   * One honest §7.7 round: the refiner publishes its round list and commits the candidate (hidden); the poster
+   * reveals the split (the attestors are drawn); each attestor recomputes the payout root from the round list and
+   * attests (model, `metric`, root); the refiner reveals; the keeper finalises. Returns the drawn attestors.
+   */
+  async function playRound(
+    round: number,
+    candidate: { modelCid: string; modelSha256: Hex; metric: bigint },
+  ): Promise<{ attestors: readonly Address[]; payoutRoot: Hex }> {
+    const { list, payoutRoot } = buildRoundList({
+      bountyId,
+      round,
+      budget: BUDGET,
+      groups: groups(),
+    });
+    const listCid = await store.addBytes(new TextEncoder().encode(JSON.stringify(list)));
+    const salt = label(`refiner-salt-${round}`);
+    const commitment = candidateCommitment(candidate.modelSha256, payoutRoot, salt);
+    const g = (name: string) => (round === 0 ? `FineTuning.${name}` : `FineTuning.${name} (r1)`);
+    await env.send(
+      refiner,
+      "FineTuning",
+      "commitCandidate",
+      [bountyId, commitment, candidate.modelCid, listCid],
+      g("commitCandidate"),
+    );
+    let info = await env.read<{
+      status: number;
+      claimHash: Hex;
+      attestors: readonly Address[];
+      listCid: string;
+      seedBlock: bigint;
+    }>("FineTuning", "getRound", [bountyId, round]);
+    assert.equal(info.status, RoundStatus.Committed);
+    assert.equal(info.claimHash, commitment, "only the salted commitment is public");
+    assert.equal(info.attestors.length, 0, "nobody drawn before the split");
+    assert.equal(info.listCid, listCid);
+    await env.conn.networkHelpers.mine(); // the seed's block
+    const split = splitOf(round);
+    await env.send(
+      poster,
+      "FineTuning",
+      "revealSplit",
+      [bountyId, split.cid, split.salt, splits.proof(round)],
+      g("revealSplit (draws 3 attestors)"),
+    );
+    const drawn = await env.read<{
+      status: number;
       attestors: readonly Address[];
       commitDeadline: bigint;
-      claimHash: Hex;
     }>("FineTuning", "getRound", [bountyId, round]);
-    assert.equal(info.claimHash, claimHash);
-    assert.equal(info.attestors.length, QUORUM);
+    assert.equal(drawn.status, RoundStatus.Attesting);
+    assert.equal(drawn.attestors.length, QUORUM);
+    // each attestor recomputes the payout root from the published round list (and the metric on the split)
+    const fetched: unknown = JSON.parse(new TextDecoder().decode(await store.getBytes(listCid)));
+    const root = recomputePayoutRoot(fetched, BUDGET);
+    assert.equal(root, payoutRoot);
+    const value = attestedValue(candidate.modelSha256, candidate.metric, root);
     const wallet = (a: Address) => attestorWallets.find((w) => who(w) === getAddress(a))!;
-    for (const a of info.attestors)
-      await env.send(wallet(a), "FineTuning", "commitAttestation", [
-        bountyId,
-        memberCommitment(claimHash, label(`ft-${round}-${a}`), getAddress(a)),
-      ]);
-    await env.warpTo(BigInt(info.commitDeadline) + 1n);
-    for (const a of info.attestors)
-      await env.send(wallet(a), "FineTuning", "revealAttestation", [
-        bountyId,
-        claimHash,
-        label(`ft-${round}-${a}`),
-      ]);
-    await env.send(keeper, "FineTuning", "finalizeRound", [bountyId]);
-    return info.attestors;
+    for (const a of drawn.attestors)
+      await env.send(
+        wallet(a),
+        "FineTuning",
+        "commitAttestation",
+        [bountyId, memberCommitment(value, label(`ft-${round}-${a}`), getAddress(a))],
+        g("commitAttestation"),
+      );
+    // every member committed: the reveal phase is open
+    for (const a of drawn.attestors)
+      await env.send(
+        wallet(a),
+        "FineTuning",
+        "revealAttestation",
+        [bountyId, value, label(`ft-${round}-${a}`)],
+        g("revealAttestation"),
+      );
+    await env.send(
+      refiner,
+      "FineTuning",
+      "revealCandidate",
+      [bountyId, candidate.modelSha256, candidate.metric, payoutRoot, salt],
+      g("revealCandidate"),
+    );
+    await env.send(keeper, "FineTuning", "finalizeRound", [bountyId], g("finalizeRound"));
+    info = await env.read("FineTuning", "getRound", [bountyId, round]);
+    assert.equal(info.claimHash, value);
+    return { attestors: drawn.attestors, payoutRoot };
   }
 
-  it("an accepted round publishes a child version and trainers claim with proofs", async () => {
-    for (const [i, t] of trainers.entries())
-      payouts.set(getAddress(t.address), (10n + BigInt(i) * 5n) * ETHER);
-    payoutTree = buildMerkleTree([...payouts].map(([account, value]) => ({ account, value })));
-    const total = [...payouts.values()].reduce((a, b) => a + b, 0n); // 10 + 15 + … + 35 = 135 ≤ 150 per round
-    assert.ok(
-      total <= REWARD_POOL / BigInt(ROUNDS),
-      `payout total ${total} within the per-round budget`,
-    );
-    const claim: Claim = {
+  it("an accepted round publishes a child version, pays the attestors, and trainers claim with proofs", async () => {
+    const attestorBalances = await Promise.all(attestorWallets.map((w) => env.balance(who(w))));
+    const candidate = {
       modelCid: "bafybeichildchildchildchildchildchildchildchildchildchildc",
       modelSha256: label("child-model.onnx"),
-      metricBefore: (80n * E18) / 100n,
-      metricAfter: (85n * E18) / 100n,
-      acceptedGroupsRoot: label("accepted-groups"),
-      payoutRoot: payoutTree.root,
-      payoutTotal: total,
+      metric: (85n * E18) / 100n,
     };
-    const attestors = await attestRound(0, claim);
-    for (const a of attestors)
-      assert.equal(await env.read("NodeStaking", "stakeOf", [a, Role.Attestor]), 5_000n * ETHER);
-    const round = await env.read<{ status: number; childAlgorithmId: bigint }>(
-      "FineTuning",
-      "getRound",
-      [bountyId, 0],
-    );
+    const { attestors } = await playRound(0, candidate);
+    for (const [i, w] of attestorWallets.entries()) {
+      const paid = attestors.some((a) => getAddress(a) === who(w)) ? ATTESTOR_POOL / 3n : 0n;
+      assert.equal((await env.balance(who(w))) - attestorBalances[i]!, paid, "attestor pay");
+      assert.equal(
+        await env.read("NodeStaking", "stakeOf", [who(w), Role.Attestor]),
+        5_000n * ETHER,
+      );
+    }
+    const round = await env.read<{
+      status: number;
+      childAlgorithmId: bigint;
+      payoutTotal: bigint;
+    }>("FineTuning", "getRound", [bountyId, 0]);
     assert.equal(round.status, RoundStatus.Accepted);
+    assert.equal(round.payoutTotal, BUDGET);
     const child = await env.read<{
       developer: Address;
       parentId: bigint;
@@ -222,81 +292,67 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
     }>("AlgorithmMarketplace", "getAlgorithm", [round.childAlgorithmId]);
     assert.equal(child.parentId, baseId);
     assert.equal(getAddress(child.developer), who(refiner));
-    assert.equal(child.packageCid, claim.modelCid);
-    assert.equal(child.modelSha256, claim.modelSha256);
-    const bounty = await env.read<{ currentAlgorithmId: bigint; reserved: bigint }>(
-      "FineTuning",
-      "getBounty",
-      [bountyId],
-    );
+    assert.equal(child.packageCid, candidate.modelCid);
+    assert.equal(child.modelSha256, candidate.modelSha256);
+    const bounty = await env.read<{
+      currentAlgorithmId: bigint;
+      reserved: bigint;
+      acceptedMetric: bigint;
+    }>("FineTuning", "getBounty", [bountyId]);
     assert.equal(
       bounty.currentAlgorithmId,
       round.childAlgorithmId,
       "next round trains from the child",
     );
-    assert.equal(bounty.reserved, total);
+    assert.equal(bounty.reserved, BUDGET);
+    assert.equal(bounty.acceptedMetric, candidate.metric);
 
-    // The first trainer claims through the device runner: root from getRound, list (the tree's dump) on Helia,
-    // proof verified locally before the transaction; a second run sends nothing.
-    const [firstAccount, firstAmount] = [...payouts][0]!;
-    await withTreeOnHelia(payoutTree, async (store, cid) => {
-      const t = trainers.find((x) => getAddress(x.address) === firstAccount)!;
+    // Every trainer claims through the device runner: the root and the round list CID come from getRound, the
+    // proof is verified locally before the transaction; a second run sends nothing.
+    const { tree } = buildRoundList({ bountyId, round: 0, budget: BUDGET, groups: groups() });
+    const opts = { fineTuning: env.addr("FineTuning"), bountyId, round: 0n };
+    for (const [i, t] of trainers.entries()) {
       const clients = await deviceClients(t);
-      const opts = { fineTuning: env.addr("FineTuning"), bountyId, round: 0n, cid };
-      const r = await claimTrainerPayout(clients, store, opts);
-      assert.ok(r.hash);
-      assert.equal(r.amount, firstAmount);
-      assert.equal(await env.balance(firstAccount), firstAmount);
+      const expected = i < 3 ? 15n * ETHER : 30n * ETHER; // 135 × 300 / (900 × 3), 135 × 600 / (900 × 3)
+      const hash0 = await claimTrainerPayout(clients, store, opts);
+      assert.ok(hash0.hash);
+      assert.equal(hash0.amount, expected);
+      const receipt = await env.pub.getTransactionReceipt({ hash: hash0.hash });
+      const tx = await env.pub.getTransaction({ hash: hash0.hash });
+      env.gasLog.push({
+        label: "FineTuning.claim (device runner)",
+        gas: receipt.gasUsed,
+        execution: receipt.gasUsed - 21_000n - calldataGas(tx.input),
+      });
+      assert.equal(await env.balance(getAddress(t.address)), expected);
       assert.equal((await claimTrainerPayout(clients, store, opts)).hash, undefined);
-      assert.equal(await env.balance(firstAccount), firstAmount);
-    });
-    for (const [account, amount] of [...payouts].slice(1)) {
-      const t = trainers.find((x) => getAddress(x.address) === account)!;
-      const w = await env.localWallet(t);
-      await env.send(
-        w,
-        "FineTuning",
-        "claim",
-        [bountyId, 0, account, amount, payoutTree.proof(account)],
-        "FineTuning.claim",
-      );
-      assert.equal(await env.balance(account), amount);
     }
-    const [first] = payouts;
+    const first = getAddress(trainers[0]!.address);
     assert.equal(
       await revertName(
         keeper.writeContract({
           address: env.addr("FineTuning"),
           abi: abi("FineTuning"),
           functionName: "claim",
-          args: [bountyId, 0n, first![0], first![1], payoutTree.proof(first![0])],
+          args: [bountyId, 0n, first, 15n * ETHER, tree!.proof(first)],
         }),
       ),
       "FineTuningAlreadyClaimed",
     );
-    assert.equal(await env.balance(env.addr("FineTuning")), REWARD_POOL - total);
+    assert.equal(await env.balance(env.addr("FineTuning")), REWARD_POOL - BUDGET - ATTESTOR_POOL);
   });
 
-  it("a rejected round pays nothing; the leftover returns to the poster after the last round", async () => {
-    const total0 = [...payouts.values()].reduce((a, b) => a + b, 0n);
+  it("a rejected round pays its attestors, not the trainers; the leftover returns to the poster", async () => {
     const p0 = await env.balance(who(poster));
     const trainerBalances = await Promise.all(
       trainers.map((t) => env.balance(getAddress(t.address))),
     );
-    const tree = buildMerkleTree(
-      trainers.map((t) => ({ account: getAddress(t.address), value: 10n * ETHER })),
-    );
-    const claim: Claim = {
+    const algorithms = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
+    await playRound(1, {
       modelCid: "bafybeigrandchildgrandchildgrandchildgrandchildgrandchildg",
       modelSha256: label("grandchild-model.onnx"),
-      metricBefore: (85n * E18) / 100n,
-      metricAfter: (855n * E18) / 1000n, // +0.5% < the 1% minimum gain
-      acceptedGroupsRoot: label("accepted-groups-2"),
-      payoutRoot: tree.root,
-      payoutTotal: 60n * ETHER,
-    };
-    const algorithms = await env.read<bigint>("AlgorithmMarketplace", "algorithmCount");
-    await attestRound(1, claim);
+      metric: (855n * E18) / 1000n, // +0.5% < the 1% minimum gain
+    });
     const round = await env.read<{ status: number; childAlgorithmId: bigint }>(
       "FineTuning",
       "getRound",
@@ -309,47 +365,43 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
       algorithms,
       "nothing published",
     );
-    const bounty = await env.read<{ status: number; refunded: bigint }>("FineTuning", "getBounty", [
-      bountyId,
-    ]);
-    assert.equal(bounty.status, 2); // Finalized
-    assert.equal(bounty.refunded, REWARD_POOL - total0);
-    assert.equal((await env.balance(who(poster))) - p0, REWARD_POOL - total0);
-    assert.equal(await env.balance(env.addr("FineTuning")), 0n);
-    assert.equal(await env.read("FineTuning", "totalHeld"), 0n);
-    const t0 = getAddress(trainers[0]!.address);
-    assert.equal(
-      await revertName(
-        keeper.writeContract({
-          address: env.addr("FineTuning"),
-          abi: abi("FineTuning"),
-          functionName: "claim",
-          args: [bountyId, 1n, t0, 10n * ETHER, tree.proof(t0)],
-        }),
-      ),
-      "FineTuningInvalidRoundStatus",
+    const bounty = await env.read<{ status: number; refunded: bigint; attestorsPaid: bigint }>(
+      "FineTuning",
+      "getBounty",
+      [bountyId],
     );
+    assert.equal(bounty.status, 2); // Finalized
+    assert.equal(bounty.attestorsPaid, 2n * ATTESTOR_POOL);
+    assert.equal(bounty.refunded, REWARD_POOL - BUDGET - 2n * ATTESTOR_POOL);
+    assert.equal((await env.balance(who(poster))) - p0, bounty.refunded);
+    assert.equal(await env.balance(env.addr("FineTuning")), 0n, "every trainer claimed round 0");
+    assert.equal(await env.read("FineTuning", "totalHeld"), 0n);
     // the device runner refuses the rejected round locally: no transaction
-    await withTreeOnHelia(tree, async (store, cid) => {
-      const clients = await deviceClients(trainers[0]!);
-      const nonce = await env.pub.getTransactionCount({ address: t0 });
-      await assert.rejects(
-        claimTrainerPayout(clients, store, {
-          fineTuning: env.addr("FineTuning"),
-          bountyId,
-          round: 1n,
-          cid,
-        }),
-        (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
-      );
-      assert.equal(await env.pub.getTransactionCount({ address: t0 }), nonce);
-    });
+    const t0 = getAddress(trainers[0]!.address);
+    const clients = await deviceClients(trainers[0]!);
+    const nonce = await env.pub.getTransactionCount({ address: t0 });
+    await assert.rejects(
+      claimTrainerPayout(clients, store, {
+        fineTuning: env.addr("FineTuning"),
+        bountyId,
+        round: 1n,
+      }),
+      (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
+    );
+    assert.equal(await env.pub.getTransactionCount({ address: t0 }), nonce);
     for (const [i, t] of trainers.entries())
       assert.equal(await env.balance(getAddress(t.address)), trainerBalances[i], "no payout");
     printGas(
-      "fine-tuning gas (receipt gas)",
+      "fine-tuning gas (receipt gas; execution gas excludes intrinsic and calldata)",
       env.gasLog.filter(
-        (g) => !["approve", "NodeStaking.register", "NodeStaking.stake"].includes(g.label),
+        (g) =>
+          ![
+            "approve",
+            "NodeStaking.register",
+            "NodeStaking.stake",
+            "DeviceRegistry.register",
+            "FineTuning.enrol",
+          ].includes(g.label),
       ),
     );
   });

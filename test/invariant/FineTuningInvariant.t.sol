@@ -5,9 +5,10 @@ import {FineTuningFixture} from "../finetuning/FineTuningFixture.sol";
 import {IFineTuning} from "../../contracts/interfaces/IFineTuning.sol";
 import {FineTuningHandler} from "./handlers/FineTuningHandler.t.sol";
 
-/// @notice FineTuning invariants: the contract holds exactly the unpaid reward of all bounties, reservations
-///         never exceed a pool, claims never exceed a round's total, no double claim, and every bounty reaches
-///         Finalized through permissionless calls once its deadlines passed.
+/// @notice FineTuning invariants (PROTOCOL.md §7.7): the contract holds exactly the unpaid reward of all bounties
+///         (pool less refund, attestor pay, claims and sweeps), reservations and attestor pay never exceed a pool,
+///         claims never exceed a round's total, no double claim, no challenger share to a party of the bounty, and
+///         every bounty reaches Finalized through permissionless calls from any phase once its deadlines passed.
 contract FineTuningInvariantTest is FineTuningFixture {
     FineTuningHandler internal handler;
 
@@ -38,8 +39,12 @@ contract FineTuningInvariantTest is FineTuningFixture {
         for (uint256 k = 0; k < n; ++k) {
             uint256 id = handler.bounties(k);
             IFineTuning.Bounty memory b = ft.getBounty(id);
-            assertLe(b.reserved, b.rewardPool, "reserved within pool");
-            uint256 paid = b.refunded;
+            assertLe(
+                uint256(b.reserved) + b.attestorsPaid,
+                b.rewardPool,
+                "reserved and attestor pay within pool"
+            );
+            uint256 paid = uint256(b.refunded) + b.attestorsPaid;
             for (uint256 r = 0; r < b.rounds; ++r) {
                 IFineTuning.RoundInfo memory info = ft.getRound(id, r);
                 if (info.status != IFineTuning.RoundStatus.Accepted) continue;
@@ -59,5 +64,9 @@ contract FineTuningInvariantTest is FineTuningFixture {
 
     function invariant_bountiesTerminate() public view {
         assertEq(handler.ghostNotTerminal(), 0);
+    }
+
+    function invariant_noChallengerRewardToAParty() public view {
+        assertEq(handler.ghostPartyChallenger(), 0);
     }
 }

@@ -3,7 +3,9 @@ pragma solidity ^0.8.24;
 
 import {FineTuning} from "../../contracts/FineTuning.sol";
 
-/// @notice Upgrade target used to prove that FineTuning storage survives a UUPS upgrade.
+/// @notice Upgrade target used to prove that FineTuning storage survives a UUPS upgrade, including the fields
+///         appended for PROTOCOL.md §7.7 (a bounty's split root and accepted metric, a round's list CID, split
+///         deadline and armed seed: `test_upgrade_preservesBounties` upgrades mid-round and finishes the round).
 /// @custom:oz-upgrades-unsafe-allow missing-initializer
 /// @custom:oz-upgrades-from contracts/FineTuning.sol:FineTuning
 contract FineTuningV2 is FineTuning {
