@@ -20,6 +20,7 @@ import {FutureSeed} from "./utils/FutureSeed.sol";
 ///         round's hidden acceptance split is revealed, then attestors drawn by a future block hash evaluate the
 ///         candidate on it and commit-reveal; attestors are paid from the bounty. Authorised as a marketplace
 ///         publisher and a NodeStaking slasher.
+/// @custom:oz-upgrades-unsafe-allow external-library-linking
 contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;

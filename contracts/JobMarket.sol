@@ -655,7 +655,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @dev Tells the attestation module that a job with a cohort is terminal (it releases the nodes' locks).
     function _closed(JobMarketStorage storage $, uint256 jobId) private {
         address module = $.modules[ATTESTATION_MODULE];
-        if (module != address(0)) IJobLifecycleHook(module).onJobClosed(jobId);
+        if (module != address(0)) IJobLifecycleHook(module).onJobClosed(jobId, $.jobs[jobId].distributor);
     }
 
     function _refundRemaining(JobMarketStorage storage $, uint256 jobId, Job storage job) private {

@@ -53,7 +53,7 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         mapping(Role role => address[]) active;
         mapping(address slasher => bool) slashers;
         // ---- appended (stake locks, stake-weighted draw)
-        /// @dev `LOCK_WORD_USED | locked` (0 until the first lock); locked <= bonded at all times.
+        /// @dev `LOCK_WORD_USED | locked` (0 until the first lock); `locked` is the liability of open jobs.
         mapping(address operator => mapping(Role role => uint256)) locks;
         /// @dev Fenwick (binary indexed) tree over the 1-based positions of `active[role]`, weight of position
         ///      `p` = bonded stake of `active[role][p - 1]`: node `p` holds the sum of positions
@@ -218,20 +218,48 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
 
     /// @inheritdoc INodeStaking
     function lock(address operator, Role role, uint256 amount) external onlySlasher returns (uint256 locked) {
+        _lock(_getNodeStakingStorage(), operator, role, amount);
+        return amount;
+    }
+
+    /// @inheritdoc INodeStaking
+    function lockMany(
+        address[] calldata operators,
+        Role[] calldata roles,
+        uint256 amount
+    ) external onlySlasher {
+        if (operators.length != roles.length) revert StakingLengthMismatch();
         NodeStakingStorage storage $ = _getNodeStakingStorage();
-        locked = amount;
-        if (locked == 0) return 0;
-        // A liability, not a reservation: it may exceed the bonded stake (then nothing can be unbonded), and each
-        // module releases exactly what it locked, so one job's unlock never frees another job's liability.
-        uint256 current = uint256(uint128($.locks[operator][role])) + locked;
-        if (current > type(uint128).max) revert StakingInvalidLock(current);
-        $.locks[operator][role] = LOCK_WORD_USED | current;
-        emit StakeLocked(operator, role, msg.sender, locked, current);
+        for (uint256 i = 0; i < operators.length; ++i) _lock($, operators[i], roles[i], amount);
     }
 
     /// @inheritdoc INodeStaking
     function unlock(address operator, Role role, uint256 amount) external onlySlasher {
+        _unlock(_getNodeStakingStorage(), operator, role, amount);
+    }
+
+    /// @inheritdoc INodeStaking
+    function unlockMany(
+        address[] calldata operators,
+        Role[] calldata roles,
+        uint256 amount
+    ) external onlySlasher {
+        if (operators.length != roles.length) revert StakingLengthMismatch();
         NodeStakingStorage storage $ = _getNodeStakingStorage();
+        for (uint256 i = 0; i < operators.length; ++i) _unlock($, operators[i], roles[i], amount);
+    }
+
+    /// @dev A liability, not a reservation: it may exceed the bonded stake (then nothing can be unbonded), and each
+    ///      module releases exactly what it locked, so one job's unlock never frees another job's liability.
+    function _lock(NodeStakingStorage storage $, address operator, Role role, uint256 amount) private {
+        if (amount == 0) return;
+        uint256 current = uint256(uint128($.locks[operator][role])) + amount;
+        if (current > type(uint128).max) revert StakingInvalidLock(current);
+        $.locks[operator][role] = LOCK_WORD_USED | current;
+        emit StakeLocked(operator, role, msg.sender, amount, current);
+    }
+
+    function _unlock(NodeStakingStorage storage $, address operator, Role role, uint256 amount) private {
         uint256 current = uint128($.locks[operator][role]);
         uint256 released = amount < current ? amount : current;
         if (released == 0) return;

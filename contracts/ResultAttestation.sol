@@ -15,6 +15,7 @@ import {IJobLifecycleHook} from "./interfaces/IJobLifecycleHook.sol";
 /// @notice Cohort assignment with the attestor draw, the aggregator's result commitment, the attestor
 ///         commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4 steps 3 and 6, §7.1, §7.4, §7.6).
 ///         Authorised in the JobMarket as `ATTESTATION_MODULE` and in NodeStaking as a slasher.
+/// @custom:oz-upgrades-unsafe-allow external-library-linking
 contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAttestation {
     using AttestationQuorum for AttestationQuorum.Round;
 
@@ -34,9 +35,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         uint16 agreeMask;
         uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
         bytes32 aggregate; // the aggregator's commitment; replaced by its revealed result hash
-        AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`
-        address distributor;
-        uint96 lockAmount; // stake locked for each bound node (distributor, attestors, aggregator once committed)
+        AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`;
+        // `round.lockAmount`: stake locked for each bound node (distributor, attestors, aggregator once committed)
     }
 
     /// @custom:storage-location erc7201:dml.storage.ResultAttestation
@@ -129,10 +129,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         );
         rec.status = Status.Drawn;
         rec.aggregator = aggregator;
-        rec.distributor = msg.sender;
-        rec.lockAmount = $.params.slashAmount;
+        uint256 lockAmount = $.params.slashAmount;
+        rec.round.lockAmount = uint88(lockAmount); // ≤ 2^88 − 1 (checked in _setParams)
         emit AttestorsDrawn(jobId, msg.sender, seed, chosen);
-        _lockNodes(rec);
+        _lockNodes(staking_, chosen, lockAmount);
     }
 
     /// @inheritdoc IResultAttestation
@@ -253,13 +253,13 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     }
 
     /// @inheritdoc IJobLifecycleHook
-    function onJobClosed(uint256 jobId) external {
+    function onJobClosed(uint256 jobId, address distributor) external {
         ResultAttestationStorage storage $ = _getStorage();
         if (msg.sender != address($.jobMarket)) revert AttestationNotJobMarket(msg.sender);
         Record storage rec = $.records[jobId];
-        if (rec.lockAmount == 0) return; // never bound, or already released
-        _unlockNodes(rec);
-        rec.lockAmount = 0;
+        // The JobMarket closes a job once; a job assigned before locks existed has nothing locked.
+        if (rec.status == Status.None || rec.round.lockAmount == 0) return;
+        _unlockNodes($.staking, rec, distributor);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -287,8 +287,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             a.finalHash = r.slots[i];
         }
         a.attestors = r.membersOf();
-        a.distributor = rec.distributor;
-        a.lockAmount = rec.lockAmount;
+        if (rec.status != Status.None) a.distributor = _getStorage().jobMarket.getJob(jobId).distributor;
+        a.lockAmount = r.lockAmount;
     }
 
     /// @inheritdoc IResultAttestation
@@ -397,10 +397,9 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         Record storage rec,
         uint256 jobId
     ) private view returns (address) {
-        if (msg.sender == rec.aggregator || msg.sender == rec.distributor || rec.round.isMember(msg.sender)) {
-            return address(0);
-        }
-        return msg.sender == $.jobMarket.getJob(jobId).customer ? address(0) : msg.sender;
+        if (msg.sender == rec.aggregator || rec.round.isMember(msg.sender)) return address(0);
+        IJobMarket.Job memory job = $.jobMarket.getJob(jobId);
+        return msg.sender == job.customer || msg.sender == job.distributor ? address(0) : msg.sender;
     }
 
     function _slash(
@@ -415,39 +414,54 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         emit NodeSlashed(jobId, node, role, slashed, challenger);
     }
 
-    /// @dev Locks `lockAmount` of the distributor's and every drawn attestor's stake: they are bound (§7.6).
-    function _lockNodes(Record storage rec) private {
-        uint256 amount = rec.lockAmount;
+    /// @dev Locks `amount` of the distributor's (the caller's) and every drawn attestor's stake: they are bound
+    ///      (§7.6). One NodeStaking call for all of them.
+    function _lockNodes(INodeStaking staking_, address[] memory attestors, uint256 amount) private {
         if (amount == 0) return;
-        INodeStaking staking_ = _getStorage().staking;
-        staking_.lock(rec.distributor, INodeStaking.Role.Distributor, amount);
-        uint256 size = rec.round.size;
-        for (uint256 i = 0; i < size; ++i)
-            staking_.lock(rec.round.members[i], INodeStaking.Role.Attestor, amount);
+        uint256 q = attestors.length;
+        address[] memory nodes = new address[](q + 1);
+        INodeStaking.Role[] memory roles = new INodeStaking.Role[](q + 1);
+        nodes[0] = msg.sender;
+        roles[0] = INodeStaking.Role.Distributor;
+        for (uint256 i = 0; i < q; ++i) {
+            nodes[i + 1] = attestors[i];
+            roles[i + 1] = INodeStaking.Role.Attestor;
+        }
+        staking_.lockMany(nodes, roles, amount);
     }
 
     /// @dev Locks the aggregator's stake once it has bound itself by committing.
     function _lockAggregator(Record storage rec) private {
-        uint256 amount = rec.lockAmount;
+        uint256 amount = rec.round.lockAmount;
         if (amount != 0) _getStorage().staking.lock(rec.aggregator, INodeStaking.Role.Aggregator, amount);
     }
 
-    /// @dev Releases every lock `_lockNodes` / `_lockAggregator` took (NodeStaking clamps what slashing ate).
-    function _unlockNodes(Record storage rec) private {
-        uint256 amount = rec.lockAmount;
-        INodeStaking staking_ = _getStorage().staking;
-        staking_.unlock(rec.distributor, INodeStaking.Role.Distributor, amount);
-        uint256 size = rec.round.size;
-        for (uint256 i = 0; i < size; ++i)
-            staking_.unlock(rec.round.members[i], INodeStaking.Role.Attestor, amount);
-        if (rec.status >= Status.Committed)
-            staking_.unlock(rec.aggregator, INodeStaking.Role.Aggregator, amount);
+    /// @dev Releases exactly what `_lockNodes` / `_lockAggregator` locked (the aggregator once it committed).
+    function _unlockNodes(INodeStaking staking_, Record storage rec, address distributor) private {
+        AttestationQuorum.Round storage r = rec.round;
+        uint256 q = r.size;
+        bool aggregatorBound = rec.status >= Status.Committed;
+        uint256 n = q + (aggregatorBound ? 2 : 1);
+        address[] memory nodes = new address[](n);
+        INodeStaking.Role[] memory roles = new INodeStaking.Role[](n);
+        nodes[0] = distributor;
+        roles[0] = INodeStaking.Role.Distributor;
+        for (uint256 i = 0; i < q; ++i) {
+            nodes[i + 1] = r.members[i];
+            roles[i + 1] = INodeStaking.Role.Attestor;
+        }
+        if (aggregatorBound) {
+            nodes[q + 1] = rec.aggregator;
+            roles[q + 1] = INodeStaking.Role.Aggregator;
+        }
+        staking_.unlockMany(nodes, roles, r.lockAmount);
     }
 
     function _setParams(ResultAttestationStorage storage $, Params calldata p) private {
         if (
             p.quorum == 0 ||
             p.kMin == 0 ||
+            p.slashAmount > type(uint88).max ||
             p.quorum > AttestationQuorum.MAX_SIZE ||
             p.commitWindowBps == 0 ||
             p.revealWindowBps == 0 ||

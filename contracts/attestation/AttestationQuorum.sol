@@ -29,6 +29,7 @@ library AttestationQuorum {
         uint16 committedMask;
         uint16 revealedMask;
         uint8 size;
+        uint88 lockAmount; // stake the owning contract locked per bound node (packs into the first slot)
         address[MAX_SIZE] members;
         bytes32[MAX_SIZE] slots; // member i's commitment; replaced by its revealed value once revealed
     }
@@ -39,6 +40,8 @@ library AttestationQuorum {
     }
 
     /// @notice Selects `q` distinct active attestors other than `exclude` and opens the commit window.
+    /// @dev External: deployed once and linked, so its draw loop is not copied into every contract that runs a
+    ///      quorum (it keeps ResultAttestation and FineTuning under the 24 KB code limit).
     function select(
         Round storage r,
         INodeStaking staking,
@@ -47,7 +50,7 @@ library AttestationQuorum {
         address exclude,
         uint64 commitDeadline,
         uint64 revealDeadline
-    ) internal returns (address[] memory chosen) {
+    ) external returns (address[] memory chosen) {
         uint256 n = staking.activeCount(INodeStaking.Role.Attestor);
         uint256 available = n;
         if (exclude != address(0) && staking.isActive(exclude, INodeStaking.Role.Attestor)) --available;

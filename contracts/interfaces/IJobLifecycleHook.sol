@@ -5,6 +5,7 @@ pragma solidity ^0.8.24;
 /// @notice What the JobMarket tells its attestation module when a job that had a cohort reaches a terminal state
 ///         (settled, failed or expired), so the module releases the stake it locked for the job's nodes.
 interface IJobLifecycleHook {
-    /// @notice The job is terminal. Only the JobMarket. Never reverts for a job the module never bound.
-    function onJobClosed(uint256 jobId) external;
+    /// @notice The job is terminal; `distributor` is the one that assigned its cohort. Only the JobMarket, once
+    ///         per job. Never reverts for a job the module never bound.
+    function onJobClosed(uint256 jobId, address distributor) external;
 }

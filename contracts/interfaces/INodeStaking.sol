@@ -69,6 +69,8 @@ interface INodeStaking {
     error StakingStakeLocked(uint256 bonded, uint256 locked, uint256 requested);
     /// @notice A lock would push the operator's total liability past 2^128 − 1.
     error StakingInvalidLock(uint256 total);
+    /// @notice `lockMany` / `unlockMany` got operator and role lists of different lengths.
+    error StakingLengthMismatch();
     /// @notice `drawActive` was called for a role without any active operator.
     error StakingNoActiveOperators(Role role);
 
@@ -187,6 +189,12 @@ interface INodeStaking {
     /// @notice Releases `amount` of `operator`'s locked liability in `role` (what the module locked for a job now
     ///         terminal). Only authorised slashers. Never reverts: it clamps at zero.
     function unlock(address operator, Role role, uint256 amount) external;
+
+    /// @notice `lock(operators[i], roles[i], amount)` for every i, in one call (a job binds several nodes).
+    function lockMany(address[] calldata operators, Role[] calldata roles, uint256 amount) external;
+
+    /// @notice `unlock(operators[i], roles[i], amount)` for every i, in one call.
+    function unlockMany(address[] calldata operators, Role[] calldata roles, uint256 amount) external;
 
     // ---------------------------------------------------------------- governance
 

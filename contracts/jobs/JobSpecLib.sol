@@ -102,7 +102,8 @@ library JobSpecLib {
     ) private view returns (uint256) {
         (bool listed, bytes32 schema, uint256 usePrice) = market.useTerms(spec.algorithmId, msg.sender);
         if (!listed) revert IJobMarket.JobMarketAlgorithmNotListed(spec.algorithmId);
-        if (usePrice > spec.maxUsePrice) revert IJobMarket.JobMarketUsePriceTooHigh(usePrice, spec.maxUsePrice);
+        if (usePrice > spec.maxUsePrice)
+            revert IJobMarket.JobMarketUsePriceTooHigh(usePrice, spec.maxUsePrice);
         if (schema != spec.schema) revert IJobMarket.JobMarketSchemaMismatch(schema, spec.schema);
         if (
             spec.minParticipants == 0 ||

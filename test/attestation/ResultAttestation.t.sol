@@ -242,15 +242,15 @@ contract ResultAttestationTest is LifecycleFixture {
         assertEq(ra.attestationOf(jobId).lockAmount, SLASH);
         vm.expectRevert(abi.encodeWithSelector(IResultAttestation.AttestationNotJobMarket.selector, alice));
         vm.prank(alice);
-        ra.onJobClosed(jobId);
-        assertEq(ra.attestationOf(jobId).lockAmount, SLASH);
+        ra.onJobClosed(jobId, distributor);
+        assertEq(staking.lockedOf(distributor, INodeStaking.Role.Distributor), SLASH);
         // the job expires in Assigned: the JobMarket tells the module, which releases the lock once
         vm.warp(uint256(jm.getJob(jobId).deadline) + 1);
         jm.timeout(jobId);
-        assertEq(ra.attestationOf(jobId).lockAmount, 0);
+        assertNoLocks(jobId);
         // a job the module never bound is a no-op
         vm.prank(address(jm));
-        ra.onJobClosed(999);
+        ra.onJobClosed(999, distributor);
         assertEq(uint8(ra.statusOf(999)), uint8(IResultAttestation.Status.None));
     }
 
@@ -811,7 +811,7 @@ contract ResultAttestationTest is LifecycleFixture {
             assertEq(staking.stakeOf(atts[i], INodeStaking.Role.Attestor), MIN_STAKE);
         // the record stays Drawn (never committed) and its lock is released; nothing can finalise it
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.Drawn));
-        assertEq(ra.attestationOf(jobId).lockAmount, 0);
+        assertNoLocks(jobId);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IResultAttestation.AttestationInvalidStatus.selector,

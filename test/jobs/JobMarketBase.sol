@@ -17,7 +17,7 @@ import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 contract JobHookRecorder {
     mapping(uint256 jobId => uint256) public closedCount;
 
-    function onJobClosed(uint256 jobId) external {
+    function onJobClosed(uint256 jobId, address) external {
         ++closedCount[jobId];
     }
 }

@@ -364,6 +364,16 @@ abstract contract LifecycleFixture is BaseTest {
         ra.commitAggregate(jobId, keccak256(abi.encode(value, aggSalt(jobId))), TRANSCRIPT);
     }
 
+    /// @dev Nothing is locked any more for the job's nodes (the only job these tests run at that point).
+    function assertNoLocks(uint256 jobId) internal view {
+        assertEq(staking.lockedOf(distributor, INodeStaking.Role.Distributor), 0, "distributor lock");
+        assertEq(staking.lockedOf(aggregator, INodeStaking.Role.Aggregator), 0, "aggregator lock");
+        address[] memory atts = attestorsOf(jobId);
+        for (uint256 i = 0; i < atts.length; ++i) {
+            assertEq(staking.lockedOf(atts[i], INodeStaking.Role.Attestor), 0, "attestor lock");
+        }
+    }
+
     function attestorsOf(uint256 jobId) internal view returns (address[] memory) {
         return ra.attestationOf(jobId).attestors;
     }
