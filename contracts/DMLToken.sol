@@ -10,6 +10,8 @@ import {IDMLToken} from "./interfaces/IDMLToken.sol";
 
 /// @title DMLToken
 /// @notice ERC20 + ERC20Permit + ERC20Votes (timestamp clock). Not upgradeable; no mint after deployment.
+///         Recipients of treasury transfers (genesis allocations, grants) are delegated to themselves when they have
+///         no delegate yet, so they can vote from day one; any holder may re-delegate as usual.
 contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     /// @inheritdoc IDMLToken
     uint256 public constant INITIAL_SUPPLY = 1_000_000_000 ether;
@@ -19,13 +21,17 @@ contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     /// @inheritdoc IDMLToken
     uint256 public totalBurned;
 
-    /// @param treasury Receives 91% of the supply (the governance timelock).
+    /// @inheritdoc IDMLToken
+    address public immutable treasury;
+
+    /// @param treasury_ Receives 91% of the supply (the governance timelock).
     /// @param growthPool Receives 9% of the supply (the GrowthPool proxy).
-    constructor(address treasury, address growthPool) ERC20("DML Token", "DML") ERC20Permit("DML Token") {
-        if (treasury == address(0) || growthPool == address(0)) revert DMLTokenZeroAddress();
+    constructor(address treasury_, address growthPool) ERC20("DML Token", "DML") ERC20Permit("DML Token") {
+        if (treasury_ == address(0) || growthPool == address(0)) revert DMLTokenZeroAddress();
+        treasury = treasury_;
         uint256 pool = (INITIAL_SUPPLY * GROWTH_POOL_BPS) / 10_000;
         _mint(growthPool, pool);
-        _mint(treasury, INITIAL_SUPPLY - pool);
+        _mint(treasury_, INITIAL_SUPPLY - pool);
     }
 
     /// @inheritdoc IDMLToken
@@ -52,5 +58,6 @@ contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
         super._update(from, to, value);
         if (to == address(0)) totalBurned += value;
+        else if (from == treasury && to != from && delegates(to) == address(0)) _delegate(to, to);
     }
 }

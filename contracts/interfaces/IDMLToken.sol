@@ -19,6 +19,11 @@ interface IDMLToken is IERC20 {
     /// @notice Everything ever burned; `totalSupply() == INITIAL_SUPPLY() - totalBurned()` always.
     function totalBurned() external view returns (uint256);
 
+    /// @notice The treasury (governance timelock) that received 91% of the supply. Every account that receives
+    ///         tokens from the treasury while it has no delegate is delegated to itself, so genesis allocations
+    ///         and treasury grants vote from day one (PROTOCOL.md §7.8).
+    function treasury() external view returns (address);
+
     /// @notice Burns `amount` of the caller's tokens.
     function burn(uint256 amount) external;
 }

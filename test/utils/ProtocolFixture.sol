@@ -41,6 +41,9 @@ abstract contract ProtocolFixture is BaseTest {
     uint16 internal constant CHALLENGER_SHARE_BPS = 1_000; // 10%
     bool internal constant BURN_SLASHED = true;
 
+    // ---------------------------------------------------------------- device registry parameters
+    uint256 internal constant DEVICE_BOND = 10 ether;
+
     // ---------------------------------------------------------------- growth pool / VRF parameters
     uint64 internal constant EPOCH_LENGTH = 1 days;
     uint32 internal constant HALVING_EPOCHS = 365;
@@ -137,7 +140,13 @@ abstract contract ProtocolFixture is BaseTest {
         );
         registryImpl = new DeviceRegistry(); // +4
         registry = DeviceRegistry(
-            deployProxy(address(registryImpl), abi.encodeCall(DeviceRegistry.initialize, (address(timelock)))) // +5
+            deployProxy(
+                address(registryImpl),
+                abi.encodeCall(
+                    DeviceRegistry.initialize,
+                    (address(timelock), IERC20(address(token)), DEVICE_BOND)
+                )
+            ) // +5
         );
     }
 
@@ -236,12 +245,17 @@ abstract contract ProtocolFixture is BaseTest {
         vm.stopPrank();
     }
 
-    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor.
+    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor; funds and
+    ///      approves its bond from the faucet first.
     function _registerDevice(address key, bytes32 schema) internal {
         bytes32[] memory schemas = new bytes32[](1);
         schemas[0] = schema;
-        vm.prank(key);
+        uint256 bond = registry.deviceBond();
+        _fund(key, bond);
+        vm.startPrank(key);
+        token.approve(address(registry), bond);
         registry.register(schemas, IDeviceRegistry.Consent(true, new uint256[](0), 0));
+        vm.stopPrank();
     }
 
     /// @dev Runs a proposal through the full lifecycle: alice and bob delegate to themselves, alice proposes,
