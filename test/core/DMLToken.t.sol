@@ -115,8 +115,10 @@ contract DMLTokenTest is ProtocolFixture {
     }
 
     function test_delegate_checkpointsByTimestamp() public {
+        // alice received her genesis allocation from the treasury: she is already delegated to herself
+        assertEq(token.delegates(alice), alice);
         vm.expectEmit(address(token));
-        emit IVotes.DelegateChanged(alice, address(0), alice);
+        emit IVotes.DelegateChanged(alice, alice, alice);
         vm.prank(alice);
         token.delegate(alice);
         uint256 t0 = block.timestamp;
@@ -129,6 +131,30 @@ contract DMLTokenTest is ProtocolFixture {
         assertEq(token.getPastTotalSupply(t0), SUPPLY);
         assertEq(token.clock(), block.timestamp);
         assertEq(token.CLOCK_MODE(), "mode=timestamp");
+    }
+
+    /// PROTOCOL.md §7.8: treasury transfers (genesis allocations, grants) vote from day one; other transfers do not
+    /// delegate, and an explicit delegate choice is kept.
+    function test_treasuryRecipientsAreSelfDelegated() public {
+        assertEq(token.treasury(), address(timelock));
+        assertEq(token.getVotes(alice), GENESIS_VOTER);
+        assertEq(token.getVotes(carol), GENESIS_MINOR);
+        address grantee = makeAddr("grantee");
+        address other = makeAddr("other");
+        vm.prank(alice);
+        token.transfer(other, 1 ether); // not from the treasury: no delegation
+        assertEq(token.delegates(other), address(0));
+        assertEq(token.getVotes(other), 0);
+        vm.prank(other);
+        token.delegate(bob);
+        vm.startPrank(address(timelock));
+        token.transfer(grantee, 5 ether);
+        token.transfer(other, 5 ether);
+        vm.stopPrank();
+        assertEq(token.delegates(grantee), grantee);
+        assertEq(token.getVotes(grantee), 5 ether);
+        assertEq(token.delegates(other), bob, "an explicit delegate is kept");
+        assertEq(token.getVotes(address(timelock)), 0, "the treasury itself does not vote");
     }
 
     function test_burn_reducesPastTotalSupply() public {
