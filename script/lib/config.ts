@@ -26,6 +26,10 @@ const bytes32 = z
 
 const ETHER = 10n ** 18n;
 const DAY = 86_400n;
+/** DMLToken's fixed supply. */
+export const TOKEN_SUPPLY = 1_000_000_000n * ETHER;
+/** Smallest quorum (percent of supply) above the growth pool's first-halving emission (4.5% of supply). */
+export const MIN_QUORUM_PERCENT = 5n;
 
 export const deployConfigSchema = z.object({
   timelock: z
@@ -49,8 +53,16 @@ export const deployConfigSchema = z.object({
       votingPeriod: uint.default(7n * DAY),
       /** Votes needed to propose, token wei. */
       proposalThreshold: uint.default(100_000n * ETHER),
-      /** Percent of total supply at the snapshot. */
-      quorumPercent: uint.default(4n),
+      /**
+       * Percent of total supply at the snapshot. At least 5: the growth pool's first halving period emits half of
+       * its 9%, i.e. 4.5% of supply, and growth-pool winnings alone must never reach quorum (PROTOCOL.md §7.8).
+       */
+      quorumPercent: uint
+        .refine(
+          (q) => q >= MIN_QUORUM_PERCENT && q <= 100n,
+          `between ${MIN_QUORUM_PERCENT} and 100: growth-pool winnings of the first halving period (4.5% of supply) must not reach quorum alone`,
+        )
+        .default(MIN_QUORUM_PERCENT),
     })
     .prefault({}),
   staking: z
@@ -127,6 +139,14 @@ export const deployConfigSchema = z.object({
       (j) => j.minPhaseDuration <= j.maxPhaseDuration,
       "minPhaseDuration exceeds maxPhaseDuration",
     ),
+  deviceRegistry: z
+    .object({
+      /** DML bond each device registration posts (the price of a Sybil, PROTOCOL.md §7.2); at most 1,000,000 DML. */
+      deviceBond: uint
+        .refine((b) => b > 0n && b <= 1_000_000n * ETHER, "between 1 wei and 1,000,000 DML")
+        .default(10n * ETHER),
+    })
+    .prefault({}),
   /** ResultAttestation, Settlement and FineTuning (script/deploy-steps/attestation-config.ts). */
   attestation: attestationConfigSchema,
   growthPool: z
@@ -140,6 +160,12 @@ export const deployConfigSchema = z.object({
       winnersPerEpoch: uint.refine((k) => k >= 1n && k <= 64n, "between 1 and 64").default(10n),
       /** Seconds a winner has to claim after the draw. */
       claimWindow: uint.default(30n * DAY),
+      /** Seconds after a post during which faults can be proven; must be below staking.unbondingDelay. */
+      challengeWindow: uint
+        .refine((w) => w >= 600n && w <= 30n * DAY, "between 10 minutes and 30 days")
+        .default(DAY),
+      /** Distributor stake slashed per proven fault in a post (token wei). */
+      slashAmount: uint.refine((a) => a > 0n, "positive").default(10_000n * ETHER),
     })
     .prefault({}),
   vrf: z
@@ -164,6 +190,10 @@ export const deployConfigSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+}).refine((c) => c.growthPool.challengeWindow < c.staking.unbondingDelay, {
+  message:
+    "growthPool.challengeWindow must be shorter than staking.unbondingDelay (the poster's stake must still be slashable)",
+  path: ["growthPool", "challengeWindow"],
 });
 
 export type DeployConfigInput = z.input<typeof deployConfigSchema>;
@@ -187,9 +217,40 @@ export function readDeployConfig(file: string): DeployConfig {
   return parseDeployConfig(json, file);
 }
 
-/** Real networks need a real coordinator, key hash and subscription. @throws ConfigError */
+/**
+ * What a real network's config must add to the defaults (PROTOCOL.md §7.8): genesis allocations whose holders can
+ * reach quorum on their own (they vote from day one: treasury recipients are self-delegated by DMLToken), so
+ * governance neither deadlocks nor falls to growth-pool winnings.
+ */
+export const realNetworkConfigSchema = z
+  .object({
+    genesis: z.object({
+      allocations: z
+        .array(z.object({ to: z.string(), amount: z.bigint() }), {
+          error: "genesis.allocations is required on a real network (nobody could vote otherwise)",
+        })
+        .min(1, "genesis.allocations must not be empty on a real network (nobody could vote otherwise)"),
+    }),
+    governor: z.object({ quorumPercent: z.bigint() }),
+  })
+  .refine(
+    (c) =>
+      c.genesis.allocations.reduce((sum, a) => sum + a.amount, 0n) >=
+      (TOKEN_SUPPLY * c.governor.quorumPercent) / 100n,
+    {
+      message: "genesis.allocations must add up to at least the governor's quorum",
+      path: ["genesis", "allocations"],
+    },
+  );
+
+/** Real networks need genesis voters and a real coordinator, key hash and subscription. @throws ConfigError */
 export function assertConfigForChain(config: DeployConfig, devChain: boolean): void {
   if (devChain) return;
+  const genesis = realNetworkConfigSchema.safeParse(config);
+  if (!genesis.success)
+    throw new ConfigError(
+      `the config is invalid for a non-dev chain: ${z.prettifyError(genesis.error)}`,
+    );
   const missing: string[] = [];
   if (!config.vrf.coordinator) missing.push("vrf.coordinator");
   if (config.vrf.subscriptionId === undefined) missing.push("vrf.subscriptionId");
