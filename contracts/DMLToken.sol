@@ -10,8 +10,8 @@ import {IDMLToken} from "./interfaces/IDMLToken.sol";
 
 /// @title DMLToken
 /// @notice ERC20 + ERC20Permit + ERC20Votes (timestamp clock). Not upgradeable; no mint after deployment.
-///         Recipients of treasury transfers (genesis allocations, grants) are delegated to themselves when they have
-///         no delegate yet, so they can vote from day one; any holder may re-delegate as usual.
+///         The treasury pays genesis allocations (and grants) with `allocate`, which delegates a recipient without a
+///         delegate to itself, so allocated holders vote from day one (PROTOCOL.md §7.8); anyone may re-delegate.
 contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     /// @inheritdoc IDMLToken
     uint256 public constant INITIAL_SUPPLY = 1_000_000_000 ether;
@@ -32,6 +32,13 @@ contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
         uint256 pool = (INITIAL_SUPPLY * GROWTH_POOL_BPS) / 10_000;
         _mint(growthPool, pool);
         _mint(treasury_, INITIAL_SUPPLY - pool);
+    }
+
+    /// @inheritdoc IDMLToken
+    function allocate(address to, uint256 amount) external {
+        if (msg.sender != treasury) revert DMLTokenOnlyTreasury(msg.sender);
+        _transfer(msg.sender, to, amount);
+        if (delegates(to) == address(0)) _delegate(to, to);
     }
 
     /// @inheritdoc IDMLToken
@@ -58,6 +65,5 @@ contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
         super._update(from, to, value);
         if (to == address(0)) totalBurned += value;
-        else if (from == treasury && to != from && delegates(to) == address(0)) _delegate(to, to);
     }
 }

@@ -579,7 +579,7 @@ export function genesisAllocations(
 
 /**
  * Schedules and executes (delay 0) the timelock batch that pays the genesis allocations from the treasury
- * and sets the real delay. Idempotent: a done operation is skipped, a scheduled one is only executed.
+ * (`DMLToken.allocate`: each holder is delegated to itself and votes from day one) and sets the real delay. Idempotent: a done operation is skipped, a scheduled one is only executed.
  */
 async function genesis(ctx: Ctx, timelock: Address, token: Address): Promise<void> {
   const tl = loadArtifact("TimelockController", ctx.artifactsDir).abi;
@@ -590,7 +590,8 @@ async function genesis(ctx: Ctx, timelock: Address, token: Address): Promise<voi
   for (const a of allocations) {
     targets.push(token);
     payloads.push(
-      encodeFunctionData({ abi: erc20, functionName: "transfer", args: [a.to, a.amount] }),
+      // `allocate` self-delegates the holder: genesis allocations vote from day one (PROTOCOL.md §7.8)
+      encodeFunctionData({ abi: erc20, functionName: "allocate", args: [a.to, a.amount] }),
     );
   }
   targets.push(timelock);

@@ -49,9 +49,10 @@ contract GenesisVotersTest is Test {
             PROPOSAL_THRESHOLD,
             QUORUM_PERCENT
         );
-        // genesis batch: allocations paid by the treasury (no delegation calls), then the governor takes over
+        // genesis batch as script/deploy.ts runs it: `allocate` from the treasury (no delegation calls by the
+        // holders), then the governor takes over
         for (uint256 i = 0; i < 3; ++i) {
-            bytes memory data = abi.encodeCall(IERC20.transfer, (holders[i], ALLOCATION));
+            bytes memory data = abi.encodeCall(DMLToken.allocate, (holders[i], ALLOCATION));
             timelock.schedule(address(token), 0, data, bytes32(0), bytes32(i), 0);
             timelock.execute(address(token), 0, data, bytes32(0), bytes32(i));
         }

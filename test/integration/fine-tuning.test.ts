@@ -148,8 +148,15 @@ describe("Fine-tuning bounty (issue 4): accepted round, rejected round, leftover
       ),
       "FineTuningNotDevice",
     );
+    // every trainer is a registered device: it posts the registration bond first
+    const bond = await env.read<bigint>("DeviceRegistry", "deviceBond", []);
+    await env.fund(
+      trainers.map((t) => t.address),
+      bond,
+    );
     for (const t of trainers) {
       const w = await env.localWallet(t);
+      await env.send(w, "DMLToken", "approve", [env.addr("DeviceRegistry"), bond]);
       await env.send(w, "DeviceRegistry", "register", [
         [SCHEMA],
         { anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n },

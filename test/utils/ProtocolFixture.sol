@@ -20,7 +20,8 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 ///         3. DMLGovernor over the token and timelock;
 ///         4. NodeStaking and DeviceRegistry behind ERC1967 proxies, governance = timelock;
 ///         5. VRFCoordinatorV2_5Mock, GrowthPool implementation + proxy (at the predicted address), subscription;
-///         6. genesis: the timelock executes (delay 0) the genesis allocations and `updateDelay(2 days)`;
+///         6. genesis: the timelock executes (delay 0) the genesis allocations (`DMLToken.allocate`: self-delegated
+///            holders) and `updateDelay(2 days)`;
 ///         7. roles: governor = proposer + canceller, deployer loses every role, admin renounced.
 ///         Afterwards only governance proposals move treasury funds, upgrade proxies or change parameters.
 abstract contract ProtocolFixture is BaseTest {
@@ -214,7 +215,8 @@ abstract contract ProtocolFixture is BaseTest {
         ];
         for (uint256 i = 0; i < 5; ++i) {
             targets[i] = address(token);
-            calldatas[i] = abi.encodeCall(IERC20.transfer, (to[i], amount[i]));
+            // allocate: the recipient votes from day one (PROTOCOL.md §7.8), as script/deploy.ts does
+            calldatas[i] = abi.encodeCall(DMLToken.allocate, (to[i], amount[i]));
         }
         targets[5] = address(timelock);
         calldatas[5] = abi.encodeCall(TimelockController.updateDelay, (TIMELOCK_MIN_DELAY));
