@@ -174,7 +174,9 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IDeviceRegistry
-    function bondInfo(address device) external view returns (uint256 posted, uint256 returning, uint256 readyAt) {
+    function bondInfo(
+        address device
+    ) external view returns (uint256 posted, uint256 returning, uint256 readyAt) {
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
         BondReturn memory r = $.bondReturns[device];
         return ($.devices[device].bond, r.amount, r.readyAt);

@@ -218,7 +218,11 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IGrowthPool
-    function challengeIndex(uint256 epoch, Leaf calldata leaf, bytes32[] calldata proof) external nonReentrant {
+    function challengeIndex(
+        uint256 epoch,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant {
         GrowthPoolStorage storage $ = _getGrowthPoolStorage();
         EpochData storage ep = _challengeable($, epoch);
         _checkLeaf(ep, epoch, leaf, proof);
@@ -305,7 +309,12 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IGrowthPool
-    function claim(uint256 epoch, uint256 j, Leaf calldata leaf, bytes32[] calldata proof) external nonReentrant {
+    function claim(
+        uint256 epoch,
+        uint256 j,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant {
         address account = leaf.device;
         if (account == address(0)) revert GrowthPoolZeroAddress();
         GrowthPoolStorage storage $ = _getGrowthPoolStorage();
@@ -718,7 +727,8 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     }
 
     function _setSlashAmount(GrowthPoolStorage storage $, uint256 slashAmount) private {
-        if (slashAmount == 0 || slashAmount > type(uint96).max) revert GrowthPoolInvalidSlashAmount(slashAmount);
+        if (slashAmount == 0 || slashAmount > type(uint96).max)
+            revert GrowthPoolInvalidSlashAmount(slashAmount);
         emit SlashAmountUpdated($.slashAmount, slashAmount);
         $.slashAmount = uint96(slashAmount);
     }

@@ -51,13 +51,17 @@ export async function registerConsent(
     functionName: "isRegistered",
     args: [device],
   })) as boolean;
-  const calls: { address: Address; abi: typeof abi; functionName: string; args: readonly unknown[] }[] =
-    registered
-      ? [
-          { address: registry, abi, functionName: "updateSchemas", args: [schemas] },
-          { address: registry, abi, functionName: "updateConsent", args: [c] },
-        ]
-      : [{ address: registry, abi, functionName: "register", args: [schemas, c] }];
+  const calls: {
+    address: Address;
+    abi: typeof abi;
+    functionName: string;
+    args: readonly unknown[];
+  }[] = registered
+    ? [
+        { address: registry, abi, functionName: "updateSchemas", args: [schemas] },
+        { address: registry, abi, functionName: "updateConsent", args: [c] },
+      ]
+    : [{ address: registry, abi, functionName: "register", args: [schemas, c] }];
   if (!registered) {
     // Registering posts the device bond (PROTOCOL.md §7.2): let the registry pull it first.
     const bond = (await pub.readContract({

@@ -132,7 +132,9 @@ interface IDeviceRegistry {
     function heartbeatDigest(address device, uint64 epoch) external view returns (bytes32);
 
     /// @notice Bond posted by the current registration, bond waiting to be returned and when it can be withdrawn.
-    function bondInfo(address device) external view returns (uint256 posted, uint256 returning, uint256 readyAt);
+    function bondInfo(
+        address device
+    ) external view returns (uint256 posted, uint256 returning, uint256 readyAt);
 
     /// @notice Bond new registrations post, in token wei.
     function deviceBond() external view returns (uint256);

@@ -103,7 +103,8 @@ const dumpSchema = z.looseObject({
  */
 export function loadConnectedSet(json: unknown, root: Hex): ConnectedSetTree {
   const parsed = dumpSchema.safeParse(json);
-  if (!parsed.success) throw new MerkleInputError(`not a connected-set dump: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new MerkleInputError(`not a connected-set dump: ${parsed.error.message}`);
   let tree: StandardMerkleTree<[string, string, string]>;
   try {
     tree = StandardMerkleTree.load(parsed.data as never);

@@ -71,7 +71,10 @@ contract DeviceRegistryTest is ProtocolFixture {
         deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(token)), 0)));
         uint256 tooHigh = registry.MAX_DEVICE_BOND() + 1;
         vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceInvalidBond.selector, tooHigh));
-        deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(token)), tooHigh)));
+        deployProxy(
+            impl,
+            abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(token)), tooHigh))
+        );
     }
 
     // ---------------------------------------------------------------- bond
@@ -178,14 +181,18 @@ contract DeviceRegistryTest is ProtocolFixture {
     function test_heartbeatDigest_isEip712AndVerifies() public {
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("DML Device"),
                 keccak256("1"),
                 block.chainid,
                 address(registry)
             )
         );
-        bytes32 structHash = keccak256(abi.encode(keccak256("Heartbeat(address device,uint64 epoch)"), device, 7));
+        bytes32 structHash = keccak256(
+            abi.encode(keccak256("Heartbeat(address device,uint64 epoch)"), device, 7)
+        );
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", domain, structHash));
         assertEq(registry.heartbeatDigest(device, 7), digest);
         assertTrue(registry.heartbeatDigest(device, 8) != digest);

@@ -94,7 +94,8 @@ contract GenesisVotersTest is Test {
     }
 
     function test_genesisHoldersVoteFromDayOneAndOutvoteTheAttacker() public {
-        for (uint256 i = 0; i < 3; ++i) assertEq(token.getVotes(holders[i]), ALLOCATION, "no delegation call needed");
+        for (uint256 i = 0; i < 3; ++i)
+            assertEq(token.getVotes(holders[i]), ALLOCATION, "no delegation call needed");
         uint256 won = _firstHalvingWinnings();
         vm.prank(growthPool);
         token.transfer(attacker, won);

@@ -218,7 +218,9 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
     const registry = addr("DeviceRegistry");
     const domain = { chainId: pub.chain!.id, verifyingContract: registry };
     const sigs = await Promise.all(devices.map((d) => signHeartbeatMessage(d, domain, 0)));
-    const tree = buildConnectedSet(devices.map((d, i) => ({ device: d.address, signature: sigs[i]! })));
+    const tree = buildConnectedSet(
+      devices.map((d, i) => ({ device: d.address, signature: sigs[i]! })),
+    );
     const dump = tree.tree.dump();
     const cid = await store.addBytes(new TextEncoder().encode(JSON.stringify(dump)));
     const end = (await pub.readContract({

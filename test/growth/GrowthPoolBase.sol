@@ -204,7 +204,10 @@ abstract contract GrowthPoolBase is ProtocolFixture {
 
     /// @dev The device's EIP-712 heartbeat for `epoch` (a garbage-free 65-byte signature).
     function _heartbeat(address device, uint256 epoch) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(keyOf[device], registry.heartbeatDigest(device, uint64(epoch)));
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(
+            keyOf[device],
+            registry.heartbeatDigest(device, uint64(epoch))
+        );
         return abi.encodePacked(r, s_, v);
     }
 
@@ -214,7 +217,12 @@ abstract contract GrowthPoolBase is ProtocolFixture {
         address[] memory devices,
         uint256 index
     ) internal view returns (IGrowthPool.Leaf memory) {
-        return IGrowthPool.Leaf({index: index, device: devices[index], signature: _heartbeat(devices[index], epoch)});
+        return
+            IGrowthPool.Leaf({
+                index: index,
+                device: devices[index],
+                signature: _heartbeat(devices[index], epoch)
+            });
     }
 
     /// @dev The connected-set tree of `devices` for `epoch`: leaf i = (i, devices[i], heartbeat).
@@ -230,7 +238,10 @@ abstract contract GrowthPoolBase is ProtocolFixture {
     }
 
     /// @dev The proof of `leaf` in `tree`.
-    function _proof(bytes32[] memory tree, IGrowthPool.Leaf memory leaf) internal pure returns (bytes32[] memory) {
+    function _proof(
+        bytes32[] memory tree,
+        IGrowthPool.Leaf memory leaf
+    ) internal pure returns (bytes32[] memory) {
         return tree.heartbeatProof(leaf.index, leaf.device, leaf.signature);
     }
 

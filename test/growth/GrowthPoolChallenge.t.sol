@@ -263,7 +263,16 @@ contract GrowthPoolChallengeTest is GrowthPoolBase {
         uint256 balanceBefore = token.balanceOf(distributor);
         uint256 stakeBefore = staking.stakeOf(distributor, INodeStaking.Role.Distributor);
         vm.expectEmit(address(staking));
-        emit INodeStaking.Slashed(distributor, INodeStaking.Role.Distributor, address(pool), SLASH, address(0), 0, SLASH, true);
+        emit INodeStaking.Slashed(
+            distributor,
+            INodeStaking.Role.Distributor,
+            address(pool),
+            SLASH,
+            address(0),
+            0,
+            SLASH,
+            true
+        );
         vm.prank(distributor);
         pool.challengeUnregistered(0, bad, _proof(tree, bad));
         assertEq(token.balanceOf(distributor), balanceBefore);

@@ -106,7 +106,10 @@ contract GrowthPoolGasTest is GrowthPoolBase {
         IGrowthPool.Leaf memory bad = IGrowthPool.Leaf(5, makeAddr("ghost"), winnerSig);
         bytes32[] memory p = _postFaulty(bad);
         pool.challengeUnregistered(2, bad, p);
-        emit log_named_uint("challengeUnregistered gas (20-hash proof, slash)", vm.lastCallGas().gasTotalUsed);
+        emit log_named_uint(
+            "challengeUnregistered gas (20-hash proof, slash)",
+            vm.lastCallGas().gasTotalUsed
+        );
         assertEq(uint8(pool.epochInfo(2).status), uint8(IGrowthPool.EpochStatus.Voided));
     }
 
@@ -114,7 +117,10 @@ contract GrowthPoolGasTest is GrowthPoolBase {
         IGrowthPool.Leaf memory bad = IGrowthPool.Leaf(5, winner, winnerSig); // epoch 0's heartbeat in epoch 2
         bytes32[] memory p = _postFaulty(bad);
         pool.challengeSignature(2, bad, p);
-        emit log_named_uint("challengeSignature gas (20-hash proof, ecrecover, slash)", vm.lastCallGas().gasTotalUsed);
+        emit log_named_uint(
+            "challengeSignature gas (20-hash proof, ecrecover, slash)",
+            vm.lastCallGas().gasTotalUsed
+        );
         assertEq(uint8(pool.epochInfo(2).status), uint8(IGrowthPool.EpochStatus.Voided));
     }
 
@@ -144,8 +150,17 @@ contract GrowthPoolGasTest is GrowthPoolBase {
         }
         vm.prank(distributor);
         pool.postEpoch(2, node, N, "");
-        pool.challengeDuplicate(2, IGrowthPool.Leaf(1, winner, sig), pa, IGrowthPool.Leaf(2, winner, sig), pb);
-        emit log_named_uint("challengeDuplicate gas (2 x 20-hash proofs, slash)", vm.lastCallGas().gasTotalUsed);
+        pool.challengeDuplicate(
+            2,
+            IGrowthPool.Leaf(1, winner, sig),
+            pa,
+            IGrowthPool.Leaf(2, winner, sig),
+            pb
+        );
+        emit log_named_uint(
+            "challengeDuplicate gas (2 x 20-hash proofs, slash)",
+            vm.lastCallGas().gasTotalUsed
+        );
         assertEq(uint8(pool.epochInfo(2).status), uint8(IGrowthPool.EpochStatus.Voided));
     }
 }

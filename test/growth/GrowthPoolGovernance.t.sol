@@ -113,7 +113,9 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
             abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, UNBONDING_DELAY)
         );
         pool.setChallengeWindow(uint64(UNBONDING_DELAY));
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, 31 days));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, 31 days)
+        );
         pool.setChallengeWindow(31 days);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidSlashAmount.selector, 0));
         pool.setSlashAmount(0);

@@ -292,7 +292,11 @@ contract GrowthPoolPostTest is GrowthPoolBase {
         uint256[] memory words = new uint256[](1);
         vm.prank(address(coordinator));
         vm.expectRevert(
-            abi.encodeWithSelector(IGrowthPool.GrowthPoolOnlyCoordinator.selector, address(coordinator), address(next))
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                address(coordinator),
+                address(next)
+            )
         );
         pool.rawFulfillRandomWords(first, words);
         vm.expectEmit(address(pool));

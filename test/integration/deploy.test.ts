@@ -295,7 +295,10 @@ describe("deployProtocol", () => {
       genesis: { allocations: [{ to: holder, amount: 50_000_000n * 10n ** 18n }] },
     });
     assert.doesNotThrow(() => assertConfigForChain(ok, false));
-    assert.doesNotThrow(() => assertConfigForChain(parseDeployConfig({}), true), "dev chain: faucet");
+    assert.doesNotThrow(
+      () => assertConfigForChain(parseDeployConfig({}), true),
+      "dev chain: faucet",
+    );
     // quorum must stay above the first halving period's emission (4.5% of supply)
     assert.throws(() => parseDeployConfig({ governor: { quorumPercent: 4 } }), ConfigError);
     assert.throws(

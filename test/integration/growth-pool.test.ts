@@ -144,7 +144,11 @@ describe("GrowthPool integration (1,000 devices)", () => {
     );
     registry = manifest.contracts.DeviceRegistry?.address as Address;
     assert.equal(
-      await pub.readContract({ address: registry, abi: abi("DeviceRegistry"), functionName: "deviceBond" }),
+      await pub.readContract({
+        address: registry,
+        abi: abi("DeviceRegistry"),
+        functionName: "deviceBond",
+      }),
       DEVICE_BOND,
     );
     const chain = pub.chain;
@@ -175,7 +179,9 @@ describe("GrowthPool integration (1,000 devices)", () => {
         }),
       );
     }
-    const fundReceipts = await Promise.all(funded.map((hash) => pub.getTransactionReceipt({ hash })));
+    const fundReceipts = await Promise.all(
+      funded.map((hash) => pub.getTransactionReceipt({ hash })),
+    );
     assert.equal(fundReceipts.filter((r) => r.status === "success").length, DEVICES);
     const hashes: Hex[] = [];
     const BATCH = 100;
@@ -246,7 +252,9 @@ describe("GrowthPool integration (1,000 devices)", () => {
       devices[0]!.address,
       "the off-chain heartbeat is the on-chain digest",
     );
-    tree = buildConnectedSet(devices.map((d, i) => ({ device: d.address, signature: signatures[i]! })));
+    tree = buildConnectedSet(
+      devices.map((d, i) => ({ device: d.address, signature: signatures[i]! })),
+    );
     assert.equal(tree.size, DEVICES);
     const leafArg = (a: Address) => {
       const l = tree.leafOf(a)!;
@@ -288,7 +296,13 @@ describe("GrowthPool integration (1,000 devices)", () => {
 
     // Inside the window: no draw, and a baseless challenge (a valid heartbeat) reverts and changes nothing.
     const open = await revertName(
-      pub.simulateContract({ address: pool, abi: gp, functionName: "requestDraw", args: [0n], account: distributor }),
+      pub.simulateContract({
+        address: pool,
+        abi: gp,
+        functionName: "requestDraw",
+        args: [0n],
+        account: distributor,
+      }),
     );
     assert.equal(open.name, "GrowthPoolChallengeWindowOpen");
     const d7 = devices[7]!.address;

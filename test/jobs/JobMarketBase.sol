@@ -66,10 +66,7 @@ abstract contract JobMarketBase is BaseTest {
         registry = DeviceRegistry(
             deployProxy(
                 address(new DeviceRegistry()),
-                abi.encodeCall(
-                    DeviceRegistry.initialize,
-                    (governance, IERC20(address(token)), DEVICE_BOND)
-                )
+                abi.encodeCall(DeviceRegistry.initialize, (governance, IERC20(address(token)), DEVICE_BOND))
             )
         );
         JobMarket impl = new JobMarket();

@@ -107,7 +107,11 @@ library MerkleHelper {
     // ------------------------------------------------------------------------------------------------------
 
     /// @dev keccak256(bytes.concat(keccak256(abi.encode(index, device, signature)))).
-    function heartbeatLeaf(uint256 index, address device, bytes memory signature) internal pure returns (bytes32) {
+    function heartbeatLeaf(
+        uint256 index,
+        address device,
+        bytes memory signature
+    ) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(index, device, signature))));
     }
 

@@ -65,7 +65,12 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
     bool public upgradeChangedState;
     mapping(bytes32 key => bool) internal claimedDraw;
 
-    constructor(Ctx memory c, address[] memory distributors_, address[] memory devices_, uint256[] memory keys) {
+    constructor(
+        Ctx memory c,
+        address[] memory distributors_,
+        address[] memory devices_,
+        uint256[] memory keys
+    ) {
         pool = c.pool;
         token = c.token;
         coordinator = c.coordinator;
@@ -161,7 +166,8 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
         }
         vm.stopPrank();
         ++challengeCount;
-        if (pool.epochInfo(epoch).status != IGrowthPool.EpochStatus.Voided) faultyPostSurvivedChallenge = true;
+        if (pool.epochInfo(epoch).status != IGrowthPool.EpochStatus.Voided)
+            faultyPostSurvivedChallenge = true;
         s = staking.stakeInfo(info.poster, INodeStaking.Role.Distributor);
         uint256 slashed = stakeBefore - (s.bonded + s.unbonding);
         if (slashed > stakeBefore || slashed > pool.challengeConfig().slashAmount) slashExceededStake = true;
@@ -316,7 +322,7 @@ contract GrowthPoolHandler is CommonBase, StdCheats, StdUtils, StdAssertions {
         }
         uint256 last = count - 1;
         if (mode == 1) {
-            uint256 key = uint256(keccak256(abi.encode("ghost", epoch, salt))) % 1e70 + 1;
+            uint256 key = (uint256(keccak256(abi.encode("ghost", epoch, salt))) % 1e70) + 1;
             ds[last] = vm.addr(key);
             sigs[last] = _sign(key, ds[last], epoch);
         } else if (mode == 2) {
