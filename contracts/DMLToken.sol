@@ -10,6 +10,8 @@ import {IDMLToken} from "./interfaces/IDMLToken.sol";
 
 /// @title DMLToken
 /// @notice ERC20 + ERC20Permit + ERC20Votes (timestamp clock). Not upgradeable; no mint after deployment.
+///         The treasury pays genesis allocations (and grants) with `allocate`, which delegates a recipient without a
+///         delegate to itself, so allocated holders vote from day one (PROTOCOL.md §7.8); anyone may re-delegate.
 contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     /// @inheritdoc IDMLToken
     uint256 public constant INITIAL_SUPPLY = 1_000_000_000 ether;
@@ -19,13 +21,24 @@ contract DMLToken is ERC20, ERC20Permit, ERC20Votes, IDMLToken {
     /// @inheritdoc IDMLToken
     uint256 public totalBurned;
 
-    /// @param treasury Receives 91% of the supply (the governance timelock).
+    /// @inheritdoc IDMLToken
+    address public immutable treasury;
+
+    /// @param treasury_ Receives 91% of the supply (the governance timelock).
     /// @param growthPool Receives 9% of the supply (the GrowthPool proxy).
-    constructor(address treasury, address growthPool) ERC20("DML Token", "DML") ERC20Permit("DML Token") {
-        if (treasury == address(0) || growthPool == address(0)) revert DMLTokenZeroAddress();
+    constructor(address treasury_, address growthPool) ERC20("DML Token", "DML") ERC20Permit("DML Token") {
+        if (treasury_ == address(0) || growthPool == address(0)) revert DMLTokenZeroAddress();
+        treasury = treasury_;
         uint256 pool = (INITIAL_SUPPLY * GROWTH_POOL_BPS) / 10_000;
         _mint(growthPool, pool);
-        _mint(treasury, INITIAL_SUPPLY - pool);
+        _mint(treasury_, INITIAL_SUPPLY - pool);
+    }
+
+    /// @inheritdoc IDMLToken
+    function allocate(address to, uint256 amount) external {
+        if (msg.sender != treasury) revert DMLTokenOnlyTreasury(msg.sender);
+        _transfer(msg.sender, to, amount);
+        if (delegates(to) == address(0)) _delegate(to, to);
     }
 
     /// @inheritdoc IDMLToken

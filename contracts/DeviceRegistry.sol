@@ -1,14 +1,28 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 
 /// @title DeviceRegistry
 /// @notice Devices (the key itself) register the dataset schemas they serve and their consent. Schemas and
 ///         explicitly consented algorithms live in mappings keyed by a per-device generation number, so
-///         replacing or deleting a list is O(new list) and never iterates old entries.
-contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
+///         replacing or deleting a list is O(new list) and never iterates old entries. Registering posts a DML
+///         bond (PROTOCOL.md §7.2: the price of a Sybil), returned `BOND_RETURN_DELAY` after deregistration. The
+///         registry is the EIP-712 verifying contract of device heartbeats and records each device's last change.
+contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTransient, IDeviceRegistry {
+    using SafeERC20 for IERC20;
+
+    /// @inheritdoc IDeviceRegistry
+    uint256 public constant BOND_RETURN_DELAY = 14 days;
+    /// @notice Largest bond governance may require.
+    uint256 public constant MAX_DEVICE_BOND = 1_000_000 ether;
+    /// @notice EIP-712 type hash of a heartbeat.
+    bytes32 public constant HEARTBEAT_TYPEHASH = keccak256("Heartbeat(address device,uint64 epoch)");
     /// @inheritdoc IDeviceRegistry
     uint256 public constant MAX_SCHEMAS = 64;
     /// @inheritdoc IDeviceRegistry
@@ -23,6 +37,15 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         uint32 schemaGeneration;
         uint32 consentGeneration;
         uint128 priceFloor;
+        // second slot (appended): last registration change and the bond of the current registration
+        uint40 lastChange;
+        uint96 bond;
+    }
+
+    /// @dev A deregistered device's bond on its way back.
+    struct BondReturn {
+        uint96 amount;
+        uint40 readyAt;
     }
 
     /// @custom:storage-location erc7201:dml.storage.DeviceRegistry
@@ -30,6 +53,9 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         mapping(address device => Device) devices;
         mapping(address device => mapping(uint32 generation => mapping(bytes32 schema => bool))) schemas;
         mapping(address device => mapping(uint32 generation => mapping(uint256 algorithmId => bool))) algorithms;
+        IERC20 token;
+        uint96 deviceBond;
+        mapping(address device => BondReturn) bondReturns;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.DeviceRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -37,21 +63,32 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         0x1f2ba3bdbb5f6070c16cc0425222cc0366c3945b9c9168da44dbe2a9c72fa400;
 
     /// @notice Initialises the proxy.
-    /// @param governance_ The governance timelock (upgrades).
-    function initialize(address governance_) external initializer {
+    /// @param governance_ The governance timelock (upgrades, the bond).
+    /// @param token_ The bond token (DML).
+    /// @param deviceBond_ Bond each registration posts, in token wei (0 < bond ≤ MAX_DEVICE_BOND).
+    function initialize(address governance_, IERC20 token_, uint256 deviceBond_) external initializer {
         __GovernedUUPS_init(governance_);
+        __EIP712_init("DML Device", "1");
+        if (address(token_) == address(0)) revert DeviceZeroAddress();
+        _getDeviceRegistryStorage().token = token_;
+        _setDeviceBond(deviceBond_);
     }
 
     /// @inheritdoc IDeviceRegistry
-    function register(bytes32[] calldata schemas, Consent calldata consent) external {
+    function register(bytes32[] calldata schemas, Consent calldata consent) external nonReentrant {
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
         Device memory d = $.devices[msg.sender];
         if (d.registered) revert DeviceAlreadyRegistered(msg.sender);
         d.registered = true;
         _writeSchemas($, d, schemas);
         _writeConsent($, d, consent);
+        uint96 bond = $.deviceBond;
+        d.bond = bond;
+        d.lastChange = uint40(block.timestamp);
         $.devices[msg.sender] = d;
         emit DeviceRegistered(msg.sender, schemas, consent);
+        emit DeviceBondPosted(msg.sender, bond);
+        $.token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -61,6 +98,7 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         if (!d.registered) revert DeviceNotRegistered(msg.sender);
         ++d.schemaGeneration;
         _writeSchemas($, d, schemas);
+        d.lastChange = uint40(block.timestamp);
         $.devices[msg.sender] = d;
         emit DeviceSchemasUpdated(msg.sender, schemas);
     }
@@ -72,6 +110,7 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         if (!d.registered) revert DeviceNotRegistered(msg.sender);
         ++d.consentGeneration;
         _writeConsent($, d, consent);
+        d.lastChange = uint40(block.timestamp);
         $.devices[msg.sender] = d;
         emit DeviceConsentUpdated(msg.sender, consent);
     }
@@ -89,14 +128,68 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
             algorithmCount: 0,
             schemaGeneration: d.schemaGeneration + 1,
             consentGeneration: d.consentGeneration + 1,
-            priceFloor: 0
+            priceFloor: 0,
+            lastChange: uint40(block.timestamp),
+            bond: 0
         });
+        BondReturn storage r = $.bondReturns[msg.sender];
+        uint256 amount = uint256(r.amount) + d.bond;
+        uint256 readyAt = block.timestamp + BOND_RETURN_DELAY;
+        r.amount = uint96(amount);
+        r.readyAt = uint40(readyAt);
         emit DeviceDeregistered(msg.sender);
+        emit DeviceBondReturnStarted(msg.sender, amount, readyAt);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function withdrawBond() external nonReentrant returns (uint256 amount) {
+        DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
+        BondReturn memory r = $.bondReturns[msg.sender];
+        amount = r.amount;
+        if (amount == 0) revert DeviceNoBondToWithdraw(msg.sender);
+        if (block.timestamp < r.readyAt) revert DeviceBondNotReady(msg.sender, r.readyAt);
+        delete $.bondReturns[msg.sender];
+        emit DeviceBondWithdrawn(msg.sender, amount);
+        $.token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function setDeviceBond(uint256 bond) external onlyGovernance {
+        _setDeviceBond(bond);
     }
 
     /// @inheritdoc IDeviceRegistry
     function isRegistered(address device) external view returns (bool) {
         return _getDeviceRegistryStorage().devices[device].registered;
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function lastChange(address device) external view returns (uint256) {
+        return _getDeviceRegistryStorage().devices[device].lastChange;
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function heartbeatDigest(address device, uint64 epoch) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(HEARTBEAT_TYPEHASH, device, epoch)));
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function bondInfo(
+        address device
+    ) external view returns (uint256 posted, uint256 returning, uint256 readyAt) {
+        DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
+        BondReturn memory r = $.bondReturns[device];
+        return ($.devices[device].bond, r.amount, r.readyAt);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function deviceBond() external view returns (uint256) {
+        return _getDeviceRegistryStorage().deviceBond;
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function token() external view returns (address) {
+        return address(_getDeviceRegistryStorage().token);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -107,7 +200,7 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         uint256 reward
     ) external view returns (bool) {
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
-        Device memory d = $.devices[device];
+        Device storage d = $.devices[device];
         if (!d.registered || reward < d.priceFloor) return false;
         if (!$.schemas[device][d.schemaGeneration][schema]) return false;
         return d.anyAlgorithmInSchema || $.algorithms[device][d.consentGeneration][algorithmId];
@@ -116,20 +209,20 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
     /// @inheritdoc IDeviceRegistry
     function servesSchema(address device, bytes32 schema) external view returns (bool) {
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
-        Device memory d = $.devices[device];
+        Device storage d = $.devices[device];
         return d.registered && $.schemas[device][d.schemaGeneration][schema];
     }
 
     /// @inheritdoc IDeviceRegistry
     function consentsTo(address device, uint256 algorithmId) external view returns (bool) {
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
-        Device memory d = $.devices[device];
+        Device storage d = $.devices[device];
         return d.registered && $.algorithms[device][d.consentGeneration][algorithmId];
     }
 
     /// @inheritdoc IDeviceRegistry
     function deviceInfo(address device) external view returns (DeviceInfo memory) {
-        Device memory d = _getDeviceRegistryStorage().devices[device];
+        Device storage d = _getDeviceRegistryStorage().devices[device];
         return
             DeviceInfo({
                 registered: d.registered,
@@ -176,6 +269,13 @@ contract DeviceRegistry is GovernedUUPS, IDeviceRegistry {
         d.anyAlgorithmInSchema = consent.anyAlgorithmInSchema;
         d.algorithmCount = uint16(n);
         d.priceFloor = uint128(consent.priceFloor);
+    }
+
+    function _setDeviceBond(uint256 bond) private {
+        if (bond == 0 || bond > MAX_DEVICE_BOND) revert DeviceInvalidBond(bond);
+        DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
+        emit DeviceBondUpdated($.deviceBond, bond);
+        $.deviceBond = uint96(bond);
     }
 
     function _getDeviceRegistryStorage() private pure returns (DeviceRegistryStorage storage $) {

@@ -4,16 +4,20 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IVRFCoordinatorV2Plus} from "@chainlink/contracts/src/v0.8/vrf/dev/interfaces/IVRFCoordinatorV2Plus.sol";
 import {VRFV2PlusClient} from "@chainlink/contracts/src/v0.8/vrf/dev/libraries/VRFV2PlusClient.sol";
 import {GovernedUUPS} from "./utils/GovernedUUPS.sol";
 import {IGrowthPool} from "./interfaces/IGrowthPool.sol";
 import {INodeStaking} from "./interfaces/INodeStaking.sol";
+import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 
 /// @title GrowthPool
 /// @notice Emits the 9% growth allocation of DML per epoch on a halving schedule to devices drawn by
-///         Chainlink VRF v2.5 from the connected-device list a staked distributor posts as a Merkle root.
+///         Chainlink VRF v2.5 from the connected set a staked distributor posts as a Merkle root. The post is
+///         challengeable for `challengeWindow` (PROTOCOL.md §7.2): any provable fault slashes the poster, pays the
+///         challenger and voids the post; the draw is requested only after the window.
 /// @dev A UUPS proxy cannot use `VRFConsumerBaseV2Plus` (constructor, owner), so the VRF callback
 ///      `rawFulfillRandomWords` is implemented here and accepts only the configured coordinator.
 ///      Decisions are documented in docs/growth-pool.md.
@@ -36,8 +40,10 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     uint256 public constant MIN_CALLBACK_GAS_LIMIT = 80_000;
     /// @notice Largest VRF callback gas limit the coordinator accepts.
     uint256 public constant MAX_CALLBACK_GAS_LIMIT = 2_500_000;
-    /// @notice Time after a VRF request before anyone may request again for the same epoch.
-    uint256 public constant DRAW_RETRY_DELAY = 1 days;
+    /// @notice Shortest allowed challenge window.
+    uint256 public constant MIN_CHALLENGE_WINDOW = 10 minutes;
+    /// @notice Longest allowed challenge window (it must also stay below the staking unbonding delay).
+    uint256 public constant MAX_CHALLENGE_WINDOW = 30 days;
 
     struct EpochData {
         bytes32 root;
@@ -54,6 +60,13 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         uint40 requestedAt;
         uint64 claimWindow;
         bool swept;
+        // appended: the post and its challenge game
+        address poster;
+        uint40 challengeDeadline;
+        EpochStatus status;
+        uint40 repostDeadline;
+        // appended: the coordinator the open VRF request went to
+        address requestCoordinator;
     }
 
     /// @custom:storage-location erc7201:dml.storage.GrowthPool
@@ -72,6 +85,10 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         Era[] eras;
         mapping(uint256 epoch => EpochData) epochs;
         mapping(uint256 requestId => uint256 epochPlusOne) requestEpoch;
+        // appended: fraud proofs
+        IDeviceRegistry registry;
+        uint64 challengeWindow;
+        uint96 slashAmount;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.GrowthPool")) - 1)) & ~bytes32(uint256(0xff))
@@ -81,18 +98,26 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     /// @notice Initialises the pool. The pool size is the token balance the proxy already holds.
     /// @param governance_ The governance timelock.
     /// @param token_ The DML token (it minted the pool's 9% to this proxy before this call).
-    /// @param staking_ NodeStaking, which vouches for distributors.
+    /// @param staking_ NodeStaking, which vouches for distributors and slashes them (this pool must be a slasher).
+    /// @param registry_ DeviceRegistry (registrations, heartbeat digests).
     /// @param config_ Epoch and lottery parameters.
     /// @param vrf_ Chainlink VRF v2.5 request parameters.
+    /// @param challenge_ Challenge window and stake slashed per proven fault.
     function initialize(
         address governance_,
         IERC20 token_,
         INodeStaking staking_,
+        IDeviceRegistry registry_,
         Config calldata config_,
-        VrfConfig calldata vrf_
+        VrfConfig calldata vrf_,
+        ChallengeConfig calldata challenge_
     ) external initializer {
         __GovernedUUPS_init(governance_);
-        if (address(token_) == address(0) || address(staking_) == address(0)) revert GrowthPoolZeroAddress();
+        if (
+            address(token_) == address(0) ||
+            address(staking_) == address(0) ||
+            address(registry_) == address(0)
+        ) revert GrowthPoolZeroAddress();
         if (config_.epochLength < MIN_EPOCH_LENGTH || config_.epochLength > MAX_EPOCH_LENGTH) {
             revert GrowthPoolInvalidEpochLength(config_.epochLength);
         }
@@ -111,26 +136,141 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         $.eras.push(Era({start: 0, halvingEpochs: config_.halvingEpochs, e0: uint96(e0)}));
         emit GrowthPoolInitialized(address(token_), address(staking_), cap_, e0, config_);
         _setVrfConfig($, vrf_);
+        $.registry = registry_;
+        _setChallengeWindow($, challenge_.challengeWindow);
+        _setSlashAmount($, challenge_.slashAmount);
     }
 
     // ================================================================ actions
 
     /// @inheritdoc IGrowthPool
-    function postEpoch(
-        uint256 epoch,
-        bytes32 root,
-        uint256 n,
-        string calldata cid
-    ) external nonReentrant returns (uint256 requestId) {
+    function postEpoch(uint256 epoch, bytes32 root, uint256 n, string calldata cid) external nonReentrant {
         GrowthPoolStorage storage $ = _getGrowthPoolStorage();
-        _checkPost($, epoch, root, n);
-        $.nextEpoch = epoch + 1;
         EpochData storage ep = $.epochs[epoch];
+        uint256 expected = $.nextEpoch;
+        if (epoch > expected) revert GrowthPoolEpochOutOfOrder(epoch, expected);
+        if (epoch < expected) {
+            // only a voided post may be replaced, and only until its repost deadline
+            if (ep.status != EpochStatus.Voided || block.timestamp > ep.repostDeadline) {
+                revert GrowthPoolAlreadyPosted(epoch);
+            }
+        } else {
+            uint256 endsAt = _epochEnd($, epoch);
+            if (block.timestamp < endsAt) revert GrowthPoolEpochNotEnded(epoch, endsAt);
+            $.nextEpoch = epoch + 1;
+        }
+        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Distributor)) {
+            revert GrowthPoolNotDistributor(msg.sender);
+        }
+        if ((n == 0) != (root == bytes32(0))) revert GrowthPoolInvalidRoot(root, n);
+        if (n > type(uint40).max) revert GrowthPoolTooManyDevices(n);
+
         ep.postedAt = uint40(block.timestamp);
         ep.root = root;
         ep.n = uint40(n);
-        _allocate($, ep, epoch, n);
-        emit EpochPosted(epoch, msg.sender, root, n, ep.k, ep.budget, ep.perWinner, $.carry, cid);
+        ep.poster = msg.sender;
+        ep.repostDeadline = 0;
+        if (n == 0) {
+            // nothing to challenge or draw: settled at once, the emission rolls over
+            ep.status = EpochStatus.Settled;
+            ep.challengeDeadline = 0;
+            emit EpochPosted(epoch, msg.sender, root, 0, 0, cid);
+            _allocate($, ep, epoch, 0);
+        } else {
+            uint256 deadline = block.timestamp + $.challengeWindow;
+            ep.status = EpochStatus.Posted;
+            ep.challengeDeadline = uint40(deadline);
+            emit EpochPosted(epoch, msg.sender, root, n, deadline, cid);
+        }
+    }
+
+    /// @inheritdoc IGrowthPool
+    function challengeUnregistered(
+        uint256 epoch,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _challengeable($, epoch);
+        _checkLeaf(ep, epoch, leaf, proof);
+        IDeviceRegistry registry_ = $.registry;
+        // A device that changed its registration after the post cannot frame the poster.
+        if (registry_.isRegistered(leaf.device) || registry_.lastChange(leaf.device) > ep.postedAt) {
+            revert GrowthPoolNoFault(epoch);
+        }
+        _void($, ep, epoch, Fault.UnregisteredDevice);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function challengeSignature(
+        uint256 epoch,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _challengeable($, epoch);
+        _checkLeaf(ep, epoch, leaf, proof);
+        // epoch < 2^40: it has ended, so its end fits a timestamp
+        bytes32 digest = $.registry.heartbeatDigest(leaf.device, uint64(epoch));
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, leaf.signature);
+        if (err == ECDSA.RecoverError.NoError && signer == leaf.device) revert GrowthPoolNoFault(epoch);
+        _void($, ep, epoch, Fault.BadSignature);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function challengeIndex(
+        uint256 epoch,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _challengeable($, epoch);
+        _checkLeaf(ep, epoch, leaf, proof);
+        if (leaf.index < ep.n) revert GrowthPoolNoFault(epoch);
+        _void($, ep, epoch, Fault.IndexOutOfRange);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function challengeDuplicate(
+        uint256 epoch,
+        Leaf calldata a,
+        bytes32[] calldata proofA,
+        Leaf calldata b,
+        bytes32[] calldata proofB
+    ) external nonReentrant {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = _challengeable($, epoch);
+        bytes32 leafA = _checkLeaf(ep, epoch, a, proofA);
+        bytes32 leafB = _checkLeaf(ep, epoch, b, proofB);
+        // the same device at two indices, or two different leaves at one index
+        bool sameDevice = a.device == b.device && a.index != b.index;
+        bool sameIndex = a.index == b.index && leafA != leafB;
+        if (!sameDevice && !sameIndex) revert GrowthPoolNoFault(epoch);
+        _void($, ep, epoch, Fault.DuplicateDevice);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function requestDraw(uint256 epoch) external nonReentrant returns (uint256 requestId) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        EpochData storage ep = $.epochs[epoch];
+        EpochStatus status = ep.status;
+        if (status == EpochStatus.None) revert GrowthPoolNotPosted(epoch);
+        if (status == EpochStatus.Settled) revert GrowthPoolAlreadySettled(epoch);
+        if (status == EpochStatus.Voided) {
+            uint256 repostDeadline = ep.repostDeadline;
+            if (block.timestamp <= repostDeadline) revert GrowthPoolRepostWindowOpen(epoch, repostDeadline);
+            // nobody reposted: the epoch's emission rolls over
+            ep.status = EpochStatus.Settled;
+            uint256 owed = _emission($, epoch);
+            uint256 carry_ = $.carry + owed;
+            $.carry = uint128(carry_);
+            emit EpochRolledOver(epoch, owed, carry_);
+            return 0;
+        }
+        uint256 deadline = ep.challengeDeadline;
+        if (block.timestamp <= deadline) revert GrowthPoolChallengeWindowOpen(epoch, deadline);
+        ep.status = EpochStatus.Settled;
+        _allocate($, ep, epoch, ep.n);
         if (ep.k != 0) requestId = _requestDraw($, ep, epoch);
     }
 
@@ -139,9 +279,9 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         GrowthPoolStorage storage $ = _getGrowthPoolStorage();
         EpochData storage ep = _drawableEpoch($, epoch);
         if (ep.claimDeadline != 0) revert GrowthPoolAlreadyDrawn(epoch);
-        uint256 retryAt = uint256(ep.requestedAt) + DRAW_RETRY_DELAY;
-        if (block.timestamp < retryAt) revert GrowthPoolRetryTooEarly(epoch, retryAt);
         uint256 stale = ep.requestId;
+        // The configured coordinator may still deliver the first request: never re-roll it.
+        if (ep.requestCoordinator == $.vrf.coordinator) revert GrowthPoolRequestPending(epoch, stale);
         if ($.requestEpoch[stale] == epoch + 1) delete $.requestEpoch[stale];
         requestId = _requestDraw($, ep, epoch);
     }
@@ -155,7 +295,9 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         if (tag == 0) revert GrowthPoolUnknownRequest(requestId);
         uint256 epoch = tag - 1;
         EpochData storage ep = $.epochs[epoch];
-        if (ep.requestId != requestId || ep.claimDeadline != 0) revert GrowthPoolUnknownRequest(requestId);
+        if (ep.requestId != requestId || ep.claimDeadline != 0 || ep.requestCoordinator != coordinator) {
+            revert GrowthPoolUnknownRequest(requestId);
+        }
         if (randomWords.length == 0) revert GrowthPoolNoRandomWords(requestId);
 
         delete $.requestEpoch[requestId];
@@ -170,10 +312,10 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     function claim(
         uint256 epoch,
         uint256 j,
-        address account,
-        uint256 index,
+        Leaf calldata leaf,
         bytes32[] calldata proof
     ) external nonReentrant {
+        address account = leaf.device;
         if (account == address(0)) revert GrowthPoolZeroAddress();
         GrowthPoolStorage storage $ = _getGrowthPoolStorage();
         EpochData storage ep = $.epochs[epoch];
@@ -184,9 +326,9 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         uint64 bits = ep.claimedBits;
         uint64 mask = uint64(1 << j);
         if (bits & mask != 0) revert GrowthPoolAlreadyClaimed(epoch, j);
+        uint256 index = leaf.index;
         if (index != _winner(ep.randomWord, j, ep.n)) revert GrowthPoolNotWinner(epoch, j, index);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, index))));
-        if (!MerkleProof.verifyCalldata(proof, ep.root, leaf)) {
+        if (!MerkleProof.verifyCalldata(proof, ep.root, _leafHash(leaf))) {
             revert GrowthPoolInvalidProof(epoch, account, index);
         }
 
@@ -265,6 +407,16 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         _setVrfConfig(_getGrowthPoolStorage(), vrf);
     }
 
+    /// @inheritdoc IGrowthPool
+    function setChallengeWindow(uint64 challengeWindow) external onlyGovernance {
+        _setChallengeWindow(_getGrowthPoolStorage(), challengeWindow);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function setSlashAmount(uint256 slashAmount) external onlyGovernance {
+        _setSlashAmount(_getGrowthPoolStorage(), slashAmount);
+    }
+
     // ================================================================ views
 
     /// @inheritdoc IGrowthPool
@@ -306,6 +458,11 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         info.claimWindow = ep.claimWindow;
         info.claimDeadline = ep.claimDeadline;
         info.claimedCount = _claimedCount(ep.claimedBits);
+        info.status = ep.status;
+        info.poster = ep.poster;
+        info.challengeDeadline = ep.challengeDeadline;
+        info.repostDeadline = ep.repostDeadline;
+        info.requestCoordinator = ep.requestCoordinator;
     }
 
     /// @inheritdoc IGrowthPool
@@ -377,19 +534,63 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         return address(_getGrowthPoolStorage().staking);
     }
 
+    /// @inheritdoc IGrowthPool
+    function registry() external view returns (address) {
+        return address(_getGrowthPoolStorage().registry);
+    }
+
+    /// @inheritdoc IGrowthPool
+    function challengeConfig() external view returns (ChallengeConfig memory) {
+        GrowthPoolStorage storage $ = _getGrowthPoolStorage();
+        return ChallengeConfig({challengeWindow: $.challengeWindow, slashAmount: $.slashAmount});
+    }
+
     // ================================================================ internals
 
-    function _checkPost(GrowthPoolStorage storage $, uint256 epoch, bytes32 root, uint256 n) private view {
-        uint256 expected = $.nextEpoch;
-        if (epoch < expected) revert GrowthPoolAlreadyPosted(epoch);
-        if (epoch > expected) revert GrowthPoolEpochOutOfOrder(epoch, expected);
-        uint256 endsAt = _epochEnd($, epoch);
-        if (block.timestamp < endsAt) revert GrowthPoolEpochNotEnded(epoch, endsAt);
-        if (!$.staking.isActive(msg.sender, INodeStaking.Role.Distributor)) {
-            revert GrowthPoolNotDistributor(msg.sender);
+    /// @dev The epoch's post, while it can be challenged.
+    function _challengeable(
+        GrowthPoolStorage storage $,
+        uint256 epoch
+    ) private view returns (EpochData storage ep) {
+        ep = $.epochs[epoch];
+        EpochStatus status = ep.status;
+        if (status == EpochStatus.None) revert GrowthPoolNotPosted(epoch);
+        if (status == EpochStatus.Voided) revert GrowthPoolPostVoided(epoch);
+        uint256 deadline = ep.challengeDeadline;
+        if (status != EpochStatus.Posted || block.timestamp > deadline) {
+            revert GrowthPoolChallengeWindowClosed(epoch, deadline);
         }
-        if ((n == 0) != (root == bytes32(0))) revert GrowthPoolInvalidRoot(root, n);
-        if (n > type(uint40).max) revert GrowthPoolTooManyDevices(n);
+    }
+
+    /// @dev Checks that `leaf` is in the epoch's post; returns its hash.
+    function _checkLeaf(
+        EpochData storage ep,
+        uint256 epoch,
+        Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) private view returns (bytes32 hash) {
+        hash = _leafHash(leaf);
+        if (!MerkleProof.verifyCalldata(proof, ep.root, hash)) {
+            revert GrowthPoolInvalidProof(epoch, leaf.device, leaf.index);
+        }
+    }
+
+    /// @dev Voids the post, slashes its poster and pays the challenger (never the poster itself).
+    function _void(GrowthPoolStorage storage $, EpochData storage ep, uint256 epoch, Fault fault) private {
+        address poster = ep.poster;
+        uint256 repostDeadline = block.timestamp + $.challengeWindow;
+        ep.status = EpochStatus.Voided;
+        ep.root = bytes32(0);
+        ep.n = 0;
+        ep.challengeDeadline = 0;
+        ep.repostDeadline = uint40(repostDeadline);
+        address rewardTo = msg.sender == poster ? address(0) : msg.sender;
+        uint256 slashed = $.staking.slash(poster, INodeStaking.Role.Distributor, $.slashAmount, rewardTo);
+        emit PostChallenged(epoch, poster, msg.sender, fault, slashed, repostDeadline);
+    }
+
+    function _leafHash(Leaf calldata leaf) private pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(leaf.index, leaf.device, leaf.signature))));
     }
 
     /// @dev Sets the epoch's budget: its scheduled emission plus the rollover of earlier epochs, clamped to what
@@ -408,15 +609,18 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         }
         if (perWinner == 0) {
             $.carry = uint128(owed);
+            emit EpochAllocated(epoch, 0, 0, 0, owed);
             return;
         }
         uint256 allocated = perWinner * k;
-        $.carry = uint128(budget - allocated);
+        uint256 carry_ = budget - allocated;
+        $.carry = uint128(carry_);
         $.totalEmitted += uint128(allocated);
         ep.perWinner = uint96(perWinner);
         ep.k = uint8(k);
         ep.budget = uint96(budget);
         ep.claimWindow = $.config.claimWindow;
+        emit EpochAllocated(epoch, k, budget, perWinner, carry_);
     }
 
     function _requestDraw(
@@ -438,6 +642,7 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         $.requestEpoch[requestId] = epoch + 1;
         ep.requestId = requestId;
         ep.requestedAt = uint40(block.timestamp);
+        ep.requestCoordinator = v.coordinator;
         emit DrawRequested(epoch, requestId);
     }
 
@@ -508,6 +713,24 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
         if (winnersPerEpoch == 0 || winnersPerEpoch > MAX_WINNERS_PER_EPOCH) {
             revert GrowthPoolInvalidWinnersPerEpoch(winnersPerEpoch);
         }
+    }
+
+    function _setChallengeWindow(GrowthPoolStorage storage $, uint64 challengeWindow) private {
+        // The poster's stake must still be there when the window closes: shorter than the unbonding delay.
+        if (
+            challengeWindow < MIN_CHALLENGE_WINDOW ||
+            challengeWindow > MAX_CHALLENGE_WINDOW ||
+            challengeWindow >= $.staking.unbondingDelay()
+        ) revert GrowthPoolInvalidChallengeWindow(challengeWindow);
+        emit ChallengeWindowUpdated($.challengeWindow, challengeWindow);
+        $.challengeWindow = challengeWindow;
+    }
+
+    function _setSlashAmount(GrowthPoolStorage storage $, uint256 slashAmount) private {
+        if (slashAmount == 0 || slashAmount > type(uint96).max)
+            revert GrowthPoolInvalidSlashAmount(slashAmount);
+        emit SlashAmountUpdated($.slashAmount, slashAmount);
+        $.slashAmount = uint96(slashAmount);
     }
 
     function _checkClaimWindow(uint256 claimWindow) private pure {

@@ -31,7 +31,10 @@ function onChain(c: Consent) {
   };
 }
 
-/** Registers the device, or updates schemas and consent when it is already registered. Returns tx hashes. */
+/**
+ * Registers the device (approving its bond in DML first), or updates schemas and consent when it is already
+ * registered. Returns tx hashes.
+ */
 export async function registerConsent(
   clients: DeviceClients,
   registry: Address,
@@ -48,18 +51,40 @@ export async function registerConsent(
     functionName: "isRegistered",
     args: [device],
   })) as boolean;
-  const calls: { functionName: string; args: readonly unknown[] }[] = registered
+  const calls: {
+    address: Address;
+    abi: typeof abi;
+    functionName: string;
+    args: readonly unknown[];
+  }[] = registered
     ? [
-        { functionName: "updateSchemas", args: [schemas] },
-        { functionName: "updateConsent", args: [c] },
+        { address: registry, abi, functionName: "updateSchemas", args: [schemas] },
+        { address: registry, abi, functionName: "updateConsent", args: [c] },
       ]
-    : [{ functionName: "register", args: [schemas, c] }];
+    : [{ address: registry, abi, functionName: "register", args: [schemas, c] }];
+  if (!registered) {
+    // Registering posts the device bond (PROTOCOL.md §7.2): let the registry pull it first.
+    const bond = (await pub.readContract({
+      address: registry,
+      abi,
+      functionName: "deviceBond",
+    })) as bigint;
+    const token = (await pub.readContract({
+      address: registry,
+      abi,
+      functionName: "token",
+    })) as Address;
+    calls.unshift({
+      address: token,
+      abi: abiOf("DMLToken"),
+      functionName: "approve",
+      args: [registry, bond],
+    });
+  }
   const hashes: Hex[] = [];
   for (const call of calls) {
     try {
       const { request } = await pub.simulateContract({
-        address: registry,
-        abi,
         account: wallet.account,
         ...call,
       });

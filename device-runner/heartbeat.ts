@@ -1,17 +1,17 @@
 /**
- * Signed device heartbeats (PROTOCOL.md §3 "off-chain messages"). A connected device POSTs one per interval to its
- * distributor's `/heartbeats` endpoint; the distributor keeps the devices with a valid heartbeat in the epoch as the
- * growth-pool connected set. `verifyHeartbeat` is the check the distributor relayer runs on every message.
+ * Signed device heartbeats (PROTOCOL.md §3 "off-chain messages", §7.2). A connected device POSTs one per interval to
+ * its distributor's `/heartbeats` endpoint; the distributor keeps the devices with a valid heartbeat in the epoch as
+ * the growth-pool connected set, whose leaves `(index, device, signature)` carry the signature on-chain.
+ * `verifyHeartbeat` is the check the distributor relayer runs on every message.
  *
- * EIP-712 domain `{ name: "DML Device", version: "1", chainId, verifyingContract: DeviceRegistry }`,
- * `Heartbeat(address device, uint64 epoch, uint64 timestamp, bytes32 schemasHash)` where
- * `schemasHash = keccak256(abi.encodePacked(bytes32[] schemas))` over the schema ids the device serves (sorted).
+ * EIP-712 domain `{ name: "DML Device", version: "1", chainId, verifyingContract: DeviceRegistry proxy }`,
+ * `Heartbeat(address device, uint64 epoch)` — exactly what `DeviceRegistry.heartbeatDigest(device, epoch)` hashes,
+ * so `GrowthPool.challengeSignature` can check it. `timestamp` and `schemas` travel unsigned (transport fields: the
+ * distributor's freshness check and a hint of what the device serves; the registry is the source of truth).
  */
 import {
-  encodePacked,
   getAddress,
   isAddress,
-  keccak256,
   recoverTypedDataAddress,
   type Address,
   type Hex,
@@ -26,8 +26,6 @@ export const HEARTBEAT_TYPES = {
   Heartbeat: [
     { name: "device", type: "address" },
     { name: "epoch", type: "uint64" },
-    { name: "timestamp", type: "uint64" },
-    { name: "schemasHash", type: "bytes32" },
   ],
 } as const;
 
@@ -44,15 +42,11 @@ export const heartbeatSchema = z.strictObject({
   device: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),
   epoch: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  schemas: z.array(hex32).min(1).max(64),
+  /** Unsigned transport field. */
+  schemas: z.array(hex32).max(64).optional(),
   signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
-
-export function schemasHash(schemas: readonly string[]): Hex {
-  const sorted = [...schemas].map((s) => s.toLowerCase() as Hex).sort();
-  return keccak256(encodePacked(["bytes32[]"], [sorted]));
-}
 
 function domainOf(d: HeartbeatDomain) {
   return {
@@ -63,27 +57,31 @@ function domainOf(d: HeartbeatDomain) {
   } as const;
 }
 
-export async function signHeartbeat(
+/** The device's EIP-712 heartbeat signature for `epoch` (what a connected-set leaf carries). */
+export async function signHeartbeatMessage(
   account: Pick<LocalAccount, "address" | "signTypedData">,
   domain: HeartbeatDomain,
-  body: { epoch: number; timestamp: number; schemas: readonly Hex[] },
-): Promise<Heartbeat> {
-  const signature = await account.signTypedData({
+  epoch: number | bigint,
+): Promise<Hex> {
+  return account.signTypedData({
     domain: domainOf(domain),
     types: HEARTBEAT_TYPES,
     primaryType: "Heartbeat",
-    message: {
-      device: account.address,
-      epoch: BigInt(body.epoch),
-      timestamp: BigInt(body.timestamp),
-      schemasHash: schemasHash(body.schemas),
-    },
+    message: { device: account.address, epoch: BigInt(epoch) },
   });
+}
+
+export async function signHeartbeat(
+  account: Pick<LocalAccount, "address" | "signTypedData">,
+  domain: HeartbeatDomain,
+  body: { epoch: number; timestamp: number; schemas?: readonly Hex[] },
+): Promise<Heartbeat> {
+  const signature = await signHeartbeatMessage(account, domain, body.epoch);
   return {
     device: account.address,
     epoch: body.epoch,
     timestamp: body.timestamp,
-    schemas: [...body.schemas],
+    ...(body.schemas ? { schemas: [...body.schemas] } : {}),
     signature,
   };
 }
@@ -122,12 +120,7 @@ export async function verifyHeartbeat(
       domain: domainOf(domain),
       types: HEARTBEAT_TYPES,
       primaryType: "Heartbeat",
-      message: {
-        device: getAddress(hb.device),
-        epoch: BigInt(hb.epoch),
-        timestamp: BigInt(hb.timestamp),
-        schemasHash: schemasHash(hb.schemas),
-      },
+      message: { device: getAddress(hb.device), epoch: BigInt(hb.epoch) },
       signature: hb.signature as Hex,
     });
   } catch {

@@ -3,8 +3,8 @@
  * The device fetches the dump, checks that the tree is internally consistent and that its root equals the on-chain
  * root, finds its own leaf, verifies the proof locally and only then sends the claim transaction:
  *
- * - growth pool wins: `GrowthPool.claim(epoch, j, account, index, proof)`; root and CID from `EpochPosted`, the
- *   connected set's leaves are `(device, index)`;
+ * - growth pool wins: `GrowthPool.claim(epoch, j, leaf, proof)`; root and CID from `EpochPosted`, the
+ *   connected set's leaves are `(index, device, heartbeat signature)` (`#sdk/chain/connected-set.ts`);
  * - job payouts: `Settlement.claim(jobId, index, account, amount, proof)`; root and list CID (`dml/payouts-v1`,
  *   leaves `(index, device, amount)`) from `ReportPosted`;
  * - trainer payouts: `FineTuning.claim(bountyId, round, account, amount, proof)`; the attested root and the
@@ -21,6 +21,7 @@ import {
   type PayoutTree,
 } from "#sdk/chain/payouts.ts";
 import { roundListSchema } from "#sdk/chain/finetuning.ts";
+import { loadConnectedSet, verifyConnectedLeaf } from "#sdk/chain/connected-set.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 
@@ -155,12 +156,24 @@ export async function claimGrowthWins(
   const posted = epochPostedSchema.parse((last as unknown as { args: unknown }).args);
   if (posted.root.toLowerCase() !== info.root.toLowerCase())
     throw new DeviceError("PROOF_INVALID", "EpochPosted root differs from epochInfo");
-  const leaf = await fetchVerifiedLeaf(
-    store,
-    posted.cid,
-    info.root,
-    clients.walletClient.account.address,
-  );
+  let leaf;
+  try {
+    const set = loadConnectedSet(await fetchJson(store, posted.cid), info.root);
+    leaf = set.leafOf(clients.walletClient.account.address);
+    if (leaf !== undefined && !verifyConnectedLeaf(info.root, leaf))
+      throw new Error("the proof does not verify against the on-chain root");
+  } catch (e) {
+    throw new DeviceError(
+      "PROOF_INVALID",
+      `connected set ${posted.cid}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  if (leaf === undefined)
+    throw new DeviceError(
+      "NOT_IN_PAYOUT",
+      `${clients.walletClient.account.address} is not in connected set ${posted.cid}`,
+    );
   const won: bigint[] = [];
   const claimed: bigint[] = [];
   const hashes: Hex[] = [];
@@ -171,7 +184,7 @@ export async function claimGrowthWins(
       functionName: "winnerIndex",
       args: [epoch, j],
     })) as bigint;
-    if (index !== leaf.value) continue;
+    if (index !== leaf.index) continue;
     won.push(j);
     if (
       (await pub.readContract({
@@ -187,7 +200,12 @@ export async function claimGrowthWins(
         address: pool,
         abi: abi as never,
         functionName: "claim",
-        args: [epoch, j, leaf.account, leaf.value, leaf.proof],
+        args: [
+          epoch,
+          j,
+          { index: leaf.index, device: leaf.device, signature: leaf.signature },
+          leaf.proof,
+        ],
       }),
     );
     claimed.push(j);

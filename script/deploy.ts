@@ -579,7 +579,7 @@ export function genesisAllocations(
 
 /**
  * Schedules and executes (delay 0) the timelock batch that pays the genesis allocations from the treasury
- * and sets the real delay. Idempotent: a done operation is skipped, a scheduled one is only executed.
+ * (`DMLToken.allocate`: each holder is delegated to itself and votes from day one) and sets the real delay. Idempotent: a done operation is skipped, a scheduled one is only executed.
  */
 async function genesis(ctx: Ctx, timelock: Address, token: Address): Promise<void> {
   const tl = loadArtifact("TimelockController", ctx.artifactsDir).abi;
@@ -590,7 +590,8 @@ async function genesis(ctx: Ctx, timelock: Address, token: Address): Promise<voi
   for (const a of allocations) {
     targets.push(token);
     payloads.push(
-      encodeFunctionData({ abi: erc20, functionName: "transfer", args: [a.to, a.amount] }),
+      // `allocate` self-delegates the holder: genesis allocations vote from day one (PROTOCOL.md §7.8)
+      encodeFunctionData({ abi: erc20, functionName: "allocate", args: [a.to, a.amount] }),
     );
   }
   targets.push(timelock);
@@ -685,10 +686,12 @@ async function run(ctx: Ctx): Promise<void> {
   const has = (name: string): boolean => hasArtifact(name, ctx.artifactsDir);
   const { config } = ctx;
   const withStaking = has("NodeStaking");
-  const withPool = has("GrowthPool") && withStaking;
+  const withRegistry = has("DeviceRegistry");
+  const withPool = has("GrowthPool") && withStaking && withRegistry;
 
   // 1. Implementations that must exist before the token (only the token and proxies may follow it).
   if (withStaking) await ensureImplementation(ctx, "NodeStaking");
+  if (withRegistry) await ensureImplementation(ctx, "DeviceRegistry");
   if (withPool) await ensureImplementation(ctx, "GrowthPool");
 
   // 2. Timelock: the treasury and the protocol's governance. Anyone may execute a ready operation.
@@ -704,8 +707,8 @@ async function run(ctx: Ctx): Promise<void> {
   // 3. VRF: Chainlink's mock coordinator and a funded subscription on the dev chain.
   if (withPool) await ensureVrf(ctx);
 
-  // 4. Token, then (back to back) the staking and growth-pool proxies: the token mints 9% to the pool's
-  //    proxy address, predicted from the deployer's nonce.
+  // 4. Token, then (back to back) the staking, device-registry and growth-pool proxies: the token mints 9% to
+  //    the pool's proxy address, predicted from the deployer's nonce; the pool needs the registry (fraud proofs).
   let predictedPool = ctx.manifest.predicted.GrowthPool;
   const tokenRec = ctx.manifest.contracts.DMLToken;
   const tokenLive = tokenRec !== undefined && (await hasCode(ctx, tokenRec.address));
@@ -713,9 +716,11 @@ async function run(ctx: Ctx): Promise<void> {
     const nonce = await ctx.pub.getTransactionCount({ address: ctx.deployer, blockTag: "pending" });
     const stakingPending =
       withStaking && !(await proxyIsLive(ctx, ctx.manifest.contracts.NodeStaking));
+    const registryPending =
+      withRegistry && !(await proxyIsLive(ctx, ctx.manifest.contracts.DeviceRegistry));
     predictedPool = getContractAddress({
       from: ctx.deployer,
-      nonce: BigInt(nonce + 1 + (stakingPending ? 1 : 0)),
+      nonce: BigInt(nonce + 1 + (stakingPending ? 1 : 0) + (registryPending ? 1 : 0)),
     });
     ctx.manifest.predicted.GrowthPool = predictedPool;
   }
@@ -736,8 +741,16 @@ async function run(ctx: Ctx): Promise<void> {
       config.staking.burnSlashed,
     ]);
   }
-  if (withPool && staking) {
+  const registry = withRegistry
+    ? await ensureProxy(ctx, "DeviceRegistry", () => [
+        ctx.deployer,
+        token,
+        config.deviceRegistry.deviceBond,
+      ])
+    : undefined;
+  if (withPool && staking && registry) {
     const stakingAddr = staking;
+    const registryAddr = registry;
     const vrf = ctx.manifest.vrf;
     if (!vrf) throw new DeploymentError("VRF step did not record a coordinator");
     const genesis = await resolveGenesis(ctx);
@@ -751,6 +764,7 @@ async function run(ctx: Ctx): Promise<void> {
         ctx.deployer,
         token,
         stakingAddr,
+        registryAddr,
         {
           genesis,
           epochLength: config.growthPool.epochLength,
@@ -765,10 +779,27 @@ async function run(ctx: Ctx): Promise<void> {
           requestConfirmations: config.vrf.requestConfirmations,
           callbackGasLimit: config.vrf.callbackGasLimit,
         },
+        {
+          challengeWindow: config.growthPool.challengeWindow,
+          slashAmount: config.growthPool.slashAmount,
+        },
       ],
       pool,
     );
     if (vrf.mock) await ensureVrfConsumer(ctx, vrf.coordinator, vrf.subscriptionId, pool);
+    // The pool slashes distributors whose posts are proven faulty (PROTOCOL.md §7.2).
+    const stakingAbi = loadArtifact("NodeStaking", ctx.artifactsDir).abi;
+    await step(
+      ctx,
+      "NodeStaking.setSlasher.GrowthPool",
+      async () => (await read(ctx, stakingAddr, "NodeStaking", "isSlasher", [pool])) === true,
+      async () => [
+        await send(ctx, "setSlasher(GrowthPool)", stakingAddr, stakingAbi, "setSlasher", [
+          pool,
+          true,
+        ]),
+      ],
+    );
   }
 
   // 5. Governor.
@@ -784,9 +815,6 @@ async function run(ctx: Ctx): Promise<void> {
     : undefined;
 
   // 6. The other protocol contracts.
-  const registry = has("DeviceRegistry")
-    ? await ensureProxy(ctx, "DeviceRegistry", () => [ctx.deployer])
-    : undefined;
   const marketplace = has("AlgorithmMarketplace")
     ? await ensureProxy(ctx, "AlgorithmMarketplace", () => [
         ctx.deployer,

@@ -19,6 +19,16 @@ interface IDMLToken is IERC20 {
     /// @notice Everything ever burned; `totalSupply() == INITIAL_SUPPLY() - totalBurned()` always.
     function totalBurned() external view returns (uint256);
 
+    /// @notice Only the treasury may call `allocate`.
+    error DMLTokenOnlyTreasury(address caller);
+
+    /// @notice The treasury (governance timelock) that received 91% of the supply.
+    function treasury() external view returns (address);
+
+    /// @notice Treasury only: transfers `amount` to `to` and, when `to` has no delegate yet, delegates it to itself,
+    ///         so genesis allocations and grants vote from day one (PROTOCOL.md §7.8). Plain transfers never delegate.
+    function allocate(address to, uint256 amount) external;
+
     /// @notice Burns `amount` of the caller's tokens.
     function burn(uint256 amount) external;
 }

@@ -3,8 +3,9 @@ pragma solidity ^0.8.24;
 
 /// @title IDeviceRegistry
 /// @notice Data owners register a device key with the dataset schemas it serves and its consent.
-/// @dev Cross-contract surface (used by JobMarket and the distributor): `isRegistered`, `isEligible`.
-///      Keep these signatures stable. The device address is the key that signs off-chain messages and the
+/// @dev Cross-contract surface (used by JobMarket, GrowthPool and the distributor): `isRegistered`, `isEligible`,
+///      `lastChange`, `heartbeatDigest`. Keep these signatures stable. Registering posts a bond in DML (the price of a
+///      Sybil, PROTOCOL.md §7.2); deregistering starts its return after `BOND_RETURN_DELAY`. The device address is the key that signs off-chain messages and the
 ///      account that receives payouts.
 interface IDeviceRegistry {
     /// @notice What a device accepts to run.
@@ -46,6 +47,14 @@ interface IDeviceRegistry {
     error DeviceDuplicateAlgorithm(uint256 algorithmId);
     /// @notice The price floor does not fit in 128 bits.
     error DevicePriceFloorTooHigh(uint256 priceFloor);
+    /// @notice A required address is the zero address.
+    error DeviceZeroAddress();
+    /// @notice The device bond is zero or above `MAX_DEVICE_BOND`.
+    error DeviceInvalidBond(uint256 bond);
+    /// @notice The device has no bond waiting to be returned.
+    error DeviceNoBondToWithdraw(address device);
+    /// @notice The returned bond can be withdrawn from `readyAt`.
+    error DeviceBondNotReady(address device, uint256 readyAt);
 
     // ---------------------------------------------------------------- events
 
@@ -57,10 +66,19 @@ interface IDeviceRegistry {
     event DeviceConsentUpdated(address indexed device, Consent consent);
     /// @notice A device deregistered (it may register again later).
     event DeviceDeregistered(address indexed device);
+    /// @notice A device posted `amount` as its registration bond.
+    event DeviceBondPosted(address indexed device, uint256 amount);
+    /// @notice A deregistered device's bond (`amount` in total waiting) can be withdrawn from `readyAt`.
+    event DeviceBondReturnStarted(address indexed device, uint256 amount, uint256 readyAt);
+    /// @notice A device withdrew its returned bond.
+    event DeviceBondWithdrawn(address indexed device, uint256 amount);
+    /// @notice Governance changed the bond new registrations post.
+    event DeviceBondUpdated(uint256 oldBond, uint256 newBond);
 
     // ---------------------------------------------------------------- mutations (called by the device key)
 
-    /// @notice Registers the caller as a device serving `schemas` under `consent`.
+    /// @notice Registers the caller as a device serving `schemas` under `consent`. Pulls `deviceBond()` DML from the
+    ///         caller (approve the registry first).
     function register(bytes32[] calldata schemas, Consent calldata consent) external;
 
     /// @notice Replaces the caller's schema list.
@@ -69,8 +87,17 @@ interface IDeviceRegistry {
     /// @notice Replaces the caller's consent.
     function updateConsent(Consent calldata consent) external;
 
-    /// @notice Removes the caller's registration; it stops being eligible immediately.
+    /// @notice Removes the caller's registration; it stops being eligible immediately. Its bond can be withdrawn
+    ///         `BOND_RETURN_DELAY` later.
     function deregister() external;
+
+    /// @notice Pays the caller's returned bond once its delay has passed.
+    function withdrawBond() external returns (uint256 amount);
+
+    // ---------------------------------------------------------------- governance
+
+    /// @notice Sets the bond that new registrations post (registered devices keep the bond they posted).
+    function setDeviceBond(uint256 bond) external;
 
     // ---------------------------------------------------------------- views
 
@@ -94,6 +121,29 @@ interface IDeviceRegistry {
 
     /// @notice The stored registration summary of `device`.
     function deviceInfo(address device) external view returns (DeviceInfo memory);
+
+    /// @notice Time of the device's last registration change (register, updateSchemas, updateConsent,
+    ///         deregister); 0 when it never registered. Fraud proofs use it: a device that changed after a post
+    ///         cannot frame the operator that posted it.
+    function lastChange(address device) external view returns (uint256);
+
+    /// @notice EIP-712 digest of `Heartbeat(address device,uint64 epoch)` under the domain
+    ///         `{name: "DML Device", version: "1", chainId, verifyingContract: this proxy}`.
+    function heartbeatDigest(address device, uint64 epoch) external view returns (bytes32);
+
+    /// @notice Bond posted by the current registration, bond waiting to be returned and when it can be withdrawn.
+    function bondInfo(
+        address device
+    ) external view returns (uint256 posted, uint256 returning, uint256 readyAt);
+
+    /// @notice Bond new registrations post, in token wei.
+    function deviceBond() external view returns (uint256);
+
+    /// @notice The bond token (DML).
+    function token() external view returns (address);
+
+    /// @notice Delay between deregistration and the bond's withdrawal.
+    function BOND_RETURN_DELAY() external view returns (uint256);
 
     /// @notice Maximum number of schemas per device.
     function MAX_SCHEMAS() external view returns (uint256);

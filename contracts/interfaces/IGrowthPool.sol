@@ -4,10 +4,15 @@ pragma solidity ^0.8.24;
 /// @title IGrowthPool
 /// @notice The growth pool holds 9% of the DML supply and emits it per epoch on a halving schedule
 ///         `E(e) = E0 >> floor(e / H)`, `E0 = cap / (2H)`. After each epoch an active distributor posts the
-///         Merkle root and count `n` of the devices connected during it; Chainlink VRF v2.5 returns one random
-///         word from which `k` winning device indices `keccak256(abi.encode(word, j)) % n` are derived; each winning
-///         draw `j` pays `budget / k` to the device at that index, claimed with a Merkle proof within a window.
-/// @dev Decisions (rollover, duplicate winners, sweep, parameter changes) are documented in docs/growth-pool.md.
+///         connected set: the Merkle root over leaves `(index, device, heartbeat signature)` and its count `n`
+///         (PROTOCOL.md §7.2). Until the challenge window closes anyone may prove a fault in the post (an
+///         unregistered device, a bad heartbeat signature, a device twice, an index ≥ n) with Merkle proofs; a proven
+///         fault slashes the poster, pays the challenger and voids the post (another distributor may repost). After
+///         the window `requestDraw` allocates the budget and asks Chainlink VRF v2.5 for one random word from which
+///         `k` winning indices `keccak256(abi.encode(word, j)) % n` are derived; each winning draw `j` pays
+///         `budget / k` to the device of that leaf, claimed with a Merkle proof within a window.
+/// @dev Decisions (rollover, duplicate winners, sweep, reposts, retries, parameter changes) are documented in
+///      docs/growth-pool.md.
 interface IGrowthPool {
     /// @notice Epoch and lottery parameters.
     /// @param genesis Start of epoch 0 (unix seconds). Epoch e covers [genesis + e*len, genesis + (e+1)*len).
@@ -39,6 +44,44 @@ interface IGrowthPool {
         uint96 e0;
     }
 
+    /// @notice A connected-set leaf: `keccak256(bytes.concat(keccak256(abi.encode(index, device, signature))))`
+    ///         (StandardMerkleTree `["uint256", "address", "bytes"]`); `signature` is the device's EIP-712 heartbeat
+    ///         for the epoch (`DeviceRegistry.heartbeatDigest(device, epoch)`).
+    struct Leaf {
+        uint256 index;
+        address device;
+        bytes signature;
+    }
+
+    /// @notice Parameters of the challenge game.
+    /// @param challengeWindow Seconds after a post during which faults can be proven (shorter than the staking
+    ///        unbonding delay, so the poster's stake is still slashable).
+    /// @param slashAmount Distributor stake slashed per proven fault (capped by the stake there is).
+    struct ChallengeConfig {
+        uint64 challengeWindow;
+        uint96 slashAmount;
+    }
+
+    /// @notice Lifecycle of an epoch's post.
+    /// @param None Not posted.
+    /// @param Posted Posted with devices; challengeable until `challengeDeadline`, then drawable.
+    /// @param Voided A fault was proven; repostable until `repostDeadline`, then its emission rolls over.
+    /// @param Settled Its budget was allocated (draw requested, nothing to draw, or rolled over).
+    enum EpochStatus {
+        None,
+        Posted,
+        Voided,
+        Settled
+    }
+
+    /// @notice The kinds of provable faults in a connected-set post.
+    enum Fault {
+        UnregisteredDevice,
+        BadSignature,
+        DuplicateDevice,
+        IndexOutOfRange
+    }
+
     /// @notice Everything known about one epoch.
     struct EpochInfo {
         bool posted;
@@ -56,6 +99,11 @@ interface IGrowthPool {
         uint256 claimWindow;
         uint256 claimDeadline;
         uint256 claimedCount;
+        EpochStatus status;
+        address poster;
+        uint256 challengeDeadline;
+        uint256 repostDeadline;
+        address requestCoordinator;
     }
 
     // ---------------------------------------------------------------- errors
@@ -94,8 +142,26 @@ interface IGrowthPool {
     error GrowthPoolNotDrawn(uint256 epoch);
     /// @notice The epoch's random word was already delivered.
     error GrowthPoolAlreadyDrawn(uint256 epoch);
-    /// @notice A new VRF request for the epoch is allowed from `retryAt`.
-    error GrowthPoolRetryTooEarly(uint256 epoch, uint256 retryAt);
+    /// @notice The epoch's VRF request `requestId` can still be fulfilled by the configured coordinator, so it is
+    ///         never re-requested (a fresh seed would re-roll the draw).
+    error GrowthPoolRequestPending(uint256 epoch, uint256 requestId);
+    /// @notice The challenge window is outside [MIN_CHALLENGE_WINDOW, MAX_CHALLENGE_WINDOW] or not shorter than
+    ///         the staking unbonding delay.
+    error GrowthPoolInvalidChallengeWindow(uint256 challengeWindow);
+    /// @notice The slash amount is zero or does not fit 96 bits.
+    error GrowthPoolInvalidSlashAmount(uint256 slashAmount);
+    /// @notice The epoch's challenge window is still open until `deadline`; its draw can be requested after it.
+    error GrowthPoolChallengeWindowOpen(uint256 epoch, uint256 deadline);
+    /// @notice The epoch's challenge window closed at `deadline` (or the post cannot be challenged).
+    error GrowthPoolChallengeWindowClosed(uint256 epoch, uint256 deadline);
+    /// @notice The epoch's post was voided by a proven fault.
+    error GrowthPoolPostVoided(uint256 epoch);
+    /// @notice The voided epoch can still be reposted until `deadline`.
+    error GrowthPoolRepostWindowOpen(uint256 epoch, uint256 deadline);
+    /// @notice The epoch's budget was already allocated (its draw was requested or it had nothing to draw).
+    error GrowthPoolAlreadySettled(uint256 epoch);
+    /// @notice The proven leaves are in the post but show no fault; nothing changes.
+    error GrowthPoolNoFault(uint256 epoch);
     /// @notice Only the configured VRF coordinator may deliver random words.
     error GrowthPoolOnlyCoordinator(address caller, address coordinator);
     /// @notice The request id is not an open request of this pool (unknown, stale or already fulfilled).
@@ -112,7 +178,7 @@ interface IGrowthPool {
     error GrowthPoolAlreadyClaimed(uint256 epoch, uint256 j);
     /// @notice `index` is not the winning device index of draw `j`.
     error GrowthPoolNotWinner(uint256 epoch, uint256 j, uint256 index);
-    /// @notice The Merkle proof does not prove (account, index) under the epoch's root.
+    /// @notice The Merkle proof does not prove the leaf (index, account, signature) under the epoch's root.
     error GrowthPoolInvalidProof(uint256 epoch, address account, uint256 index);
     /// @notice The epoch's unclaimed rewards were already swept.
     error GrowthPoolAlreadySwept(uint256 epoch);
@@ -127,19 +193,36 @@ interface IGrowthPool {
         uint256 e0,
         Config config
     );
-    /// @notice An epoch was posted. `budget` is its emission plus the rollover it consumed (0 when `n == 0`),
-    ///         `perWinner = budget / k`, and `carry` is the rollover left for the next posted epoch.
+    /// @notice An epoch's connected set was posted (or reposted); it can be challenged until `challengeDeadline`
+    ///         (0 when `n == 0`: nothing to challenge, the epoch is settled at once).
     event EpochPosted(
         uint256 indexed epoch,
         address indexed distributor,
         bytes32 root,
         uint256 n,
-        uint256 k,
-        uint256 budget,
-        uint256 perWinner,
-        uint256 carry,
+        uint256 challengeDeadline,
         string cid
     );
+    /// @notice An epoch's budget was allocated (at `requestDraw`, or at once for `n == 0`). `budget` is its emission
+    ///         plus the rollover it consumed (0 without a draw), `perWinner = budget / k`, and `carry` is the
+    ///         rollover left for the next epoch.
+    event EpochAllocated(uint256 indexed epoch, uint256 k, uint256 budget, uint256 perWinner, uint256 carry);
+    /// @notice `challenger` proved `fault` in the post of `epoch` by `distributor`: `slashed` stake was taken and the
+    ///         post voided; another distributor may repost until `repostDeadline`.
+    event PostChallenged(
+        uint256 indexed epoch,
+        address indexed distributor,
+        address indexed challenger,
+        Fault fault,
+        uint256 slashed,
+        uint256 repostDeadline
+    );
+    /// @notice A voided epoch nobody reposted in time: its emission (`owed`) joined the rollover (`carry`).
+    event EpochRolledOver(uint256 indexed epoch, uint256 owed, uint256 carry);
+    /// @notice The challenge window changes for epochs posted from now on.
+    event ChallengeWindowUpdated(uint256 oldChallengeWindow, uint256 newChallengeWindow);
+    /// @notice The stake slashed per proven fault changed.
+    event SlashAmountUpdated(uint256 oldSlashAmount, uint256 newSlashAmount);
     /// @notice Random words were requested from the VRF coordinator for `epoch`.
     event DrawRequested(uint256 indexed epoch, uint256 indexed requestId);
     /// @notice The VRF coordinator delivered the epoch's random word; claims are open until `claimDeadline`.
@@ -171,7 +254,7 @@ interface IGrowthPool {
     event WinnersPerEpochUpdated(uint256 oldWinnersPerEpoch, uint256 newWinnersPerEpoch);
     /// @notice The claim window changes for epochs posted from now on.
     event ClaimWindowUpdated(uint256 oldClaimWindow, uint256 newClaimWindow);
-    /// @notice The VRF request parameters changed (open requests of the previous coordinator can be retried).
+    /// @notice The VRF request parameters changed (open requests of a replaced coordinator can be retried).
     event VrfConfigUpdated(
         address indexed coordinator,
         bytes32 keyHash,
@@ -182,38 +265,52 @@ interface IGrowthPool {
 
     // ---------------------------------------------------------------- actions
 
-    /// @notice Posts the device list of an ended epoch and requests its VRF draw. Only an active distributor.
-    ///         Epochs are posted strictly in order (`epoch == nextEpoch()`); an epoch without devices is posted with
-    ///         `n == 0` and a zero root and rolls its emission over to the next posted epoch.
+    /// @notice Posts the connected set of an ended epoch and opens its challenge window. Only an active distributor.
+    ///         Epochs are posted strictly in order (`epoch == nextEpoch()`); a voided epoch may be reposted until its
+    ///         `repostDeadline`. An epoch without devices is posted with `n == 0` and a zero root: it is settled at
+    ///         once and rolls its emission over to a later epoch.
     /// @param epoch The epoch to post; it must have ended.
-    /// @param root Merkle root of leaves `keccak256(bytes.concat(keccak256(abi.encode(device, index))))`.
+    /// @param root Merkle root of leaves `keccak256(bytes.concat(keccak256(abi.encode(index, device, signature))))`.
     /// @param n Number of devices in the list (indices 0..n-1).
-    /// @param cid IPFS CID of the full device list.
-    /// @return requestId The VRF request id, 0 when nothing is drawn.
-    function postEpoch(
-        uint256 epoch,
-        bytes32 root,
-        uint256 n,
-        string calldata cid
-    ) external returns (uint256 requestId);
+    /// @param cid IPFS CID of the full list (StandardMerkleTree dump).
+    function postEpoch(uint256 epoch, bytes32 root, uint256 n, string calldata cid) external;
 
-    /// @notice Re-requests the random word of a posted epoch whose request was not fulfilled within
-    ///         `DRAW_RETRY_DELAY` (e.g. an unfunded subscription or a replaced coordinator). Permissionless.
-    ///         The previous request becomes stale.
+    /// @notice Proves that `leaf.device` is not registered in DeviceRegistry and did not change its registration
+    ///         after the post. Permissionless while the challenge window is open.
+    function challengeUnregistered(uint256 epoch, Leaf calldata leaf, bytes32[] calldata proof) external;
+
+    /// @notice Proves that `leaf.signature` is not `leaf.device`'s heartbeat for `epoch`.
+    function challengeSignature(uint256 epoch, Leaf calldata leaf, bytes32[] calldata proof) external;
+
+    /// @notice Proves that the post holds a leaf whose index is not below `n`.
+    function challengeIndex(uint256 epoch, Leaf calldata leaf, bytes32[] calldata proof) external;
+
+    /// @notice Proves that the post holds the same device at two different indices.
+    function challengeDuplicate(
+        uint256 epoch,
+        Leaf calldata a,
+        bytes32[] calldata proofA,
+        Leaf calldata b,
+        bytes32[] calldata proofB
+    ) external;
+
+    /// @notice After the challenge window: allocates the epoch's budget and requests its VRF draw (none when
+    ///         nothing is worth drawing). For a voided epoch nobody reposted by its `repostDeadline`, rolls its
+    ///         emission over instead. Permissionless.
+    /// @return requestId The VRF request id, 0 when nothing is drawn.
+    function requestDraw(uint256 epoch) external returns (uint256 requestId);
+
+    /// @notice Re-requests the random word of an epoch whose request went to a coordinator governance has since
+    ///         replaced (that coordinator can no longer deliver). Never while the configured coordinator can still
+    ///         fulfil the first request. Permissionless.
     function retryDraw(uint256 epoch) external returns (uint256 requestId);
 
     /// @notice VRF v2.5 callback. Only the configured coordinator. Stores the epoch's random word and opens claims.
     function rawFulfillRandomWords(uint256 requestId, uint256[] calldata randomWords) external;
 
-    /// @notice Pays draw `j` of `epoch` (`perWinner` tokens) to `account`, the device at the winning `index`.
-    ///         Permissionless (anyone may submit the proof; tokens always go to `account`).
-    function claim(
-        uint256 epoch,
-        uint256 j,
-        address account,
-        uint256 index,
-        bytes32[] calldata proof
-    ) external;
+    /// @notice Pays draw `j` of `epoch` (`perWinner` tokens) to `leaf.device`, the device at the winning index.
+    ///         Permissionless (anyone may submit the proof; tokens always go to the device).
+    function claim(uint256 epoch, uint256 j, Leaf calldata leaf, bytes32[] calldata proof) external;
 
     /// @notice After the claim window, returns the epoch's unclaimed rewards to the pool; they are added to the
     ///         rollover of the next posted epoch. Permissionless.
@@ -233,6 +330,12 @@ interface IGrowthPool {
 
     /// @notice Replaces the VRF request parameters.
     function setVrfConfig(VrfConfig calldata vrf) external;
+
+    /// @notice Changes the challenge window for epochs posted from now on (bounded; below the unbonding delay).
+    function setChallengeWindow(uint64 challengeWindow) external;
+
+    /// @notice Changes the stake slashed per proven fault.
+    function setSlashAmount(uint256 slashAmount) external;
 
     // ---------------------------------------------------------------- views
 
@@ -287,6 +390,12 @@ interface IGrowthPool {
     /// @notice The pool token.
     function token() external view returns (address);
 
-    /// @notice The staking contract that vouches for distributors.
+    /// @notice The staking contract that vouches for distributors and slashes them.
     function staking() external view returns (address);
+
+    /// @notice The device registry (registrations, heartbeat digests).
+    function registry() external view returns (address);
+
+    /// @notice Current challenge parameters.
+    function challengeConfig() external view returns (ChallengeConfig memory);
 }

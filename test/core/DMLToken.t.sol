@@ -115,8 +115,10 @@ contract DMLTokenTest is ProtocolFixture {
     }
 
     function test_delegate_checkpointsByTimestamp() public {
+        // alice received her genesis allocation from the treasury: she is already delegated to herself
+        assertEq(token.delegates(alice), alice);
         vm.expectEmit(address(token));
-        emit IVotes.DelegateChanged(alice, address(0), alice);
+        emit IVotes.DelegateChanged(alice, alice, alice);
         vm.prank(alice);
         token.delegate(alice);
         uint256 t0 = block.timestamp;
@@ -129,6 +131,36 @@ contract DMLTokenTest is ProtocolFixture {
         assertEq(token.getPastTotalSupply(t0), SUPPLY);
         assertEq(token.clock(), block.timestamp);
         assertEq(token.CLOCK_MODE(), "mode=timestamp");
+    }
+
+    /// PROTOCOL.md §7.8: genesis allocations (`allocate` from the treasury) vote from day one; plain transfers do
+    /// not delegate, an explicit delegate choice is kept, and only the treasury may allocate.
+    function test_allocate_selfDelegatesTreasuryRecipients() public {
+        assertEq(token.treasury(), address(timelock));
+        assertEq(token.getVotes(alice), GENESIS_VOTER);
+        assertEq(token.getVotes(carol), GENESIS_MINOR);
+        address grantee = makeAddr("grantee");
+        address other = makeAddr("other");
+        vm.prank(alice);
+        token.transfer(other, 1 ether); // a plain transfer: no delegation
+        assertEq(token.delegates(other), address(0));
+        assertEq(token.getVotes(other), 0);
+        vm.prank(other);
+        token.delegate(bob);
+        vm.startPrank(address(timelock));
+        token.transfer(grantee, 5 ether);
+        assertEq(token.delegates(grantee), address(0), "a plain treasury transfer does not delegate");
+        vm.expectEmit(address(token));
+        emit IVotes.DelegateChanged(grantee, address(0), grantee);
+        token.allocate(grantee, 5 ether);
+        token.allocate(other, 5 ether);
+        vm.stopPrank();
+        assertEq(token.getVotes(grantee), 10 ether);
+        assertEq(token.delegates(other), bob, "an explicit delegate is kept");
+        assertEq(token.getVotes(address(timelock)), 0, "the treasury itself does not vote");
+        vm.expectRevert(abi.encodeWithSelector(IDMLToken.DMLTokenOnlyTreasury.selector, alice));
+        vm.prank(alice);
+        token.allocate(bob, 1);
     }
 
     function test_burn_reducesPastTotalSupply() public {

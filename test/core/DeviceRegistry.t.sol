@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
@@ -11,6 +13,14 @@ contract DeviceRegistryTest is ProtocolFixture {
     bytes32 internal constant SPAM = keccak256("schema:email-text/v1");
     bytes32 internal constant IMG = keccak256("schema:image/v1");
     address internal device = makeAddr("device");
+
+    function setUp() public override {
+        super.setUp();
+        // the device holds enough DML for a few bonds and lets the registry pull them
+        _fund(device, 10 * DEVICE_BOND);
+        vm.prank(device);
+        token.approve(address(registry), type(uint256).max);
+    }
 
     function _one(bytes32 s) internal pure returns (bytes32[] memory a) {
         a = new bytes32[](1);
@@ -37,18 +47,158 @@ contract DeviceRegistryTest is ProtocolFixture {
 
     function test_initialize_proxyTwice_reverts() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        registry.initialize(alice);
+        registry.initialize(alice, IERC20(address(token)), DEVICE_BOND);
     }
 
     function test_initialize_implementation_reverts() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        registryImpl.initialize(alice);
+        registryImpl.initialize(alice, IERC20(address(token)), DEVICE_BOND);
     }
 
     function test_initialize_zeroGovernance_reverts() public {
         address impl = address(new DeviceRegistry());
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
-        deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (address(0))));
+        deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (address(0), IERC20(address(token)), 1)));
+    }
+
+    function test_initialize_setsBondAndRejectsBadArgs() public {
+        assertEq(registry.deviceBond(), DEVICE_BOND);
+        assertEq(registry.token(), address(token));
+        address impl = address(new DeviceRegistry());
+        vm.expectRevert(IDeviceRegistry.DeviceZeroAddress.selector);
+        deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(0)), 1)));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceInvalidBond.selector, 0));
+        deployProxy(impl, abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(token)), 0)));
+        uint256 tooHigh = registry.MAX_DEVICE_BOND() + 1;
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceInvalidBond.selector, tooHigh));
+        deployProxy(
+            impl,
+            abi.encodeCall(DeviceRegistry.initialize, (alice, IERC20(address(token)), tooHigh))
+        );
+    }
+
+    // ---------------------------------------------------------------- bond
+
+    function test_register_pullsTheBond() public {
+        uint256 before = token.balanceOf(device);
+        vm.expectEmit(address(registry));
+        emit IDeviceRegistry.DeviceBondPosted(device, DEVICE_BOND);
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        assertEq(before - token.balanceOf(device), DEVICE_BOND);
+        assertEq(token.balanceOf(address(registry)), DEVICE_BOND);
+        (uint256 posted, uint256 returning, uint256 readyAt) = registry.bondInfo(device);
+        assertEq(posted, DEVICE_BOND);
+        assertEq(returning, 0);
+        assertEq(readyAt, 0);
+    }
+
+    function test_register_withoutAllowance_reverts() public {
+        address poor = makeAddr("poor-device");
+        _fund(poor, DEVICE_BOND);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector,
+                address(registry),
+                0,
+                DEVICE_BOND
+            )
+        );
+        vm.prank(poor);
+        registry.register(_one(SPAM), _any(0));
+        assertFalse(registry.isRegistered(poor));
+    }
+
+    function test_deregister_returnsTheBondAfterTheDelay() public {
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        uint256 readyAt = block.timestamp + registry.BOND_RETURN_DELAY();
+        vm.expectEmit(address(registry));
+        emit IDeviceRegistry.DeviceBondReturnStarted(device, DEVICE_BOND, readyAt);
+        vm.prank(device);
+        registry.deregister();
+        (uint256 posted, uint256 returning, uint256 at) = registry.bondInfo(device);
+        assertEq(posted, 0);
+        assertEq(returning, DEVICE_BOND);
+        assertEq(at, readyAt);
+        vm.warp(readyAt - 1);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceBondNotReady.selector, device, readyAt));
+        vm.prank(device);
+        registry.withdrawBond();
+        vm.warp(readyAt);
+        uint256 before = token.balanceOf(device);
+        vm.expectEmit(address(registry));
+        emit IDeviceRegistry.DeviceBondWithdrawn(device, DEVICE_BOND);
+        vm.prank(device);
+        assertEq(registry.withdrawBond(), DEVICE_BOND);
+        assertEq(token.balanceOf(device) - before, DEVICE_BOND);
+        assertEq(token.balanceOf(address(registry)), 0);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceNoBondToWithdraw.selector, device));
+        vm.prank(device);
+        registry.withdrawBond();
+    }
+
+    function test_setDeviceBond_onlyGovernanceAndBounded() public {
+        vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
+        vm.prank(alice);
+        registry.setDeviceBond(1 ether);
+        vm.startPrank(address(timelock));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceInvalidBond.selector, 0));
+        registry.setDeviceBond(0);
+        vm.expectEmit(address(registry));
+        emit IDeviceRegistry.DeviceBondUpdated(DEVICE_BOND, 25 ether);
+        registry.setDeviceBond(25 ether);
+        vm.stopPrank();
+        // a registration made before keeps (and gets back) the bond it posted
+        _registerDevice(alice, SPAM);
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        (uint256 posted, , ) = registry.bondInfo(device);
+        assertEq(posted, 25 ether);
+    }
+
+    // ---------------------------------------------------------------- last change and heartbeats
+
+    function test_lastChange_recordsEveryMutation() public {
+        assertEq(registry.lastChange(device), 0);
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        assertEq(registry.lastChange(device), block.timestamp);
+        vm.warp(block.timestamp + 10);
+        vm.prank(device);
+        registry.updateSchemas(_one(IMG));
+        assertEq(registry.lastChange(device), block.timestamp);
+        vm.warp(block.timestamp + 10);
+        vm.prank(device);
+        registry.updateConsent(_any(1));
+        assertEq(registry.lastChange(device), block.timestamp);
+        vm.warp(block.timestamp + 10);
+        vm.prank(device);
+        registry.deregister();
+        assertEq(registry.lastChange(device), block.timestamp);
+    }
+
+    function test_heartbeatDigest_isEip712AndVerifies() public {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256("DML Device"),
+                keccak256("1"),
+                block.chainid,
+                address(registry)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(keccak256("Heartbeat(address device,uint64 epoch)"), device, 7)
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", domain, structHash));
+        assertEq(registry.heartbeatDigest(device, 7), digest);
+        assertTrue(registry.heartbeatDigest(device, 8) != digest);
+        (address signer, uint256 key) = makeAddrAndKey("hb-device");
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(key, registry.heartbeatDigest(signer, 7));
+        assertEq(ecrecover(registry.heartbeatDigest(signer, 7), v, r, s_), signer);
     }
 
     // ---------------------------------------------------------------- register
@@ -56,7 +206,8 @@ contract DeviceRegistryTest is ProtocolFixture {
     function test_register_anyAlgorithm_storesAndEmits() public {
         vm.expectEmit(address(registry));
         emit IDeviceRegistry.DeviceRegistered(device, _one(SPAM), _any(0));
-        _registerDevice(device, SPAM);
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
         assertTrue(registry.isRegistered(device));
         assertTrue(registry.servesSchema(device, SPAM));
         assertFalse(registry.servesSchema(device, IMG));
@@ -76,8 +227,8 @@ contract DeviceRegistryTest is ProtocolFixture {
         uint256 g = gasleft();
         registry.register(schemas, consent);
         g -= gasleft();
-        emit log_named_uint("registerDevice gas (excl. 21k intrinsic)", g);
-        assertLt(g + 21_000, 120_000); // with intrinsic gas
+        emit log_named_uint("registerDevice gas (excl. 21k intrinsic, bond transfer included)", g);
+        assertLt(g + 21_000, 200_000); // with intrinsic gas
     }
 
     function test_register_explicitConsentAndFloor() public {

@@ -24,14 +24,16 @@ import {
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
-import { buildMerkleTree } from "#sdk/chain/merkle.ts";
+import { buildConnectedSet, loadConnectedSet } from "#sdk/chain/connected-set.ts";
+import { MerkleInputError } from "#sdk/chain/merkle.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { deployProtocol, type DeployClients } from "../../script/deploy.ts";
 import type { DeviceClients, DevicePublicClient } from "../../device-runner/chain.ts";
 import { isEligible, registerConsent } from "../../device-runner/consent.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
-import { claimGrowthWins, fetchVerifiedLeaf } from "../../device-runner/rewards.ts";
+import { signHeartbeatMessage } from "../../device-runner/heartbeat.ts";
+import { claimGrowthWins } from "../../device-runner/rewards.ts";
 import { balances, transfer } from "../../device-runner/wallet.ts";
 
 const abi = (name: string): Abi => loadArtifact(name).abi;
@@ -77,7 +79,19 @@ before(async () => {
   manifest = readManifest(path.join(tmp, "manifest.json"));
   store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
   devices = Array.from({ length: 4 }, () => privateKeyToAccount(generatePrivateKey()));
-  for (const d of devices) await conn.networkHelpers.setBalance(d.address, 10n ** 18n);
+  // ETH for gas, and DML for the registration bond from the dev faucet (account #1)
+  const [, faucet] = await conn.viem.getWalletClients();
+  for (const d of devices) {
+    await conn.networkHelpers.setBalance(d.address, 10n ** 18n);
+    await pub.waitForTransactionReceipt({
+      hash: await faucet!.writeContract({
+        address: addr("DMLToken"),
+        abi: abi("DMLToken"),
+        functionName: "transfer",
+        args: [d.address, 100n * 10n ** 18n],
+      }),
+    });
+  }
 });
 after(async () => {
   await store.close();
@@ -94,8 +108,8 @@ describe("consent registration (DeviceRegistry on EDR)", () => {
       algorithms: [3n, 5n],
       priceFloor: 10n ** 18n,
     });
-    assert.equal(hashes.length, 1);
-    const receipt = await pub.getTransactionReceipt({ hash: hashes[0]! });
+    assert.equal(hashes.length, 2, "approve the bond, then register");
+    const receipt = await pub.getTransactionReceipt({ hash: hashes[1]! });
     const [ev] = parseEventLogs({
       abi: abi("DeviceRegistry"),
       logs: receipt.logs,
@@ -111,6 +125,13 @@ describe("consent registration (DeviceRegistry on EDR)", () => {
       }),
       true,
     );
+    const [posted] = (await pub.readContract({
+      address: registry,
+      abi: abi("DeviceRegistry"),
+      functionName: "bondInfo",
+      args: [devices[0]!.address],
+    })) as readonly [bigint, bigint, bigint];
+    assert.equal(posted, 10n * 10n ** 18n, "the default bond was posted");
     assert.equal(
       await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 3n, 10n ** 18n),
       true,
@@ -193,9 +214,15 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
         hash: await op.writeContract({ address: a, abi: ab, functionName: fn, args }),
       });
 
-    // the distributor's connected set: leaves (device, index), dump on IPFS
-    const tree = buildMerkleTree(devices.map((d, i) => ({ account: d.address, value: BigInt(i) })));
-    const cid = await store.addBytes(new TextEncoder().encode(JSON.stringify(tree.tree.dump())));
+    // the distributor's connected set: leaves (index, device, heartbeat signature), dump on IPFS
+    const registry = addr("DeviceRegistry");
+    const domain = { chainId: pub.chain!.id, verifyingContract: registry };
+    const sigs = await Promise.all(devices.map((d) => signHeartbeatMessage(d, domain, 0)));
+    const tree = buildConnectedSet(
+      devices.map((d, i) => ({ device: d.address, signature: sigs[i]! })),
+    );
+    const dump = tree.tree.dump();
+    const cid = await store.addBytes(new TextEncoder().encode(JSON.stringify(dump)));
     const end = (await pub.readContract({
       address: pool,
       abi: abi("GrowthPool"),
@@ -203,7 +230,7 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
       args: [0n],
     })) as bigint;
     await conn.networkHelpers.time.increaseTo(end);
-    const post = await pub.waitForTransactionReceipt({
+    await pub.waitForTransactionReceipt({
       hash: await op.writeContract({
         address: pool,
         abi: abi("GrowthPool"),
@@ -211,9 +238,24 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
         args: [0n, tree.root, BigInt(devices.length), cid],
       }),
     });
+    const { challengeDeadline } = (await pub.readContract({
+      address: pool,
+      abi: abi("GrowthPool"),
+      functionName: "epochInfo",
+      args: [0n],
+    })) as { challengeDeadline: bigint };
+    await conn.networkHelpers.time.increaseTo(challengeDeadline + 1n);
+    const drawn = await pub.waitForTransactionReceipt({
+      hash: await op.writeContract({
+        address: pool,
+        abi: abi("GrowthPool"),
+        functionName: "requestDraw",
+        args: [0n],
+      }),
+    });
     const [req] = parseEventLogs({
       abi: abi("GrowthPool"),
-      logs: post.logs,
+      logs: drawn.logs,
       eventName: "DrawRequested",
     });
     const requestId = (req?.args as unknown as { requestId: bigint }).requestId;
@@ -250,24 +292,15 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
     // a device outside the set, and a dump whose root differs from the chain's, are refused before any transaction
     const outsider = privateKeyToAccount(generatePrivateKey());
     await assert.rejects(
-      fetchVerifiedLeaf(store, cid, tree.root, outsider.address),
+      claimGrowthWins(clientsFor(outsider), store, pool, 0n),
       (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",
     );
-    const other = buildMerkleTree(
-      devices.slice(1).map((d, i) => ({ account: d.address, value: BigInt(i) })),
+    assert.equal(loadConnectedSet(dump, tree.root).leafOf(outsider.address), undefined);
+    const other = buildConnectedSet(
+      devices.slice(1).map((d, i) => ({ device: d.address, signature: sigs[i + 1]! })),
     );
-    const otherCid = await store.addBytes(
-      new TextEncoder().encode(JSON.stringify(other.tree.dump())),
-    );
-    await assert.rejects(
-      fetchVerifiedLeaf(store, otherCid, tree.root, devices[1]!.address),
-      (e) => e instanceof DeviceError && e.code === "PROOF_INVALID",
-    );
-    const junk = await store.addBytes(new TextEncoder().encode('{"format":"standard-v1"}'));
-    await assert.rejects(
-      fetchVerifiedLeaf(store, junk, tree.root, devices[1]!.address),
-      (e) => e instanceof DeviceError && e.code === "PROOF_INVALID",
-    );
+    assert.throws(() => loadConnectedSet(other.tree.dump(), tree.root), MerkleInputError);
+    assert.throws(() => loadConnectedSet({ format: "standard-v1" }, tree.root), MerkleInputError);
 
     // transfers
     let rich = devices[0]!;

@@ -273,9 +273,18 @@ describe("corrections, idle policy, heartbeats", () => {
       verifyHeartbeat(hb, { ...domain, chainId: 1 }, { nowSeconds: now }),
       "HEARTBEAT_INVALID",
     );
+    // the signature covers (device, epoch) only: another device cannot reuse it; schemas are unsigned transport
     await rejects(
-      verifyHeartbeat({ ...hb, schemas: [schemaHash("other")] }, domain, { nowSeconds: now }),
+      verifyHeartbeat(
+        { ...hb, device: privateKeyToAccount(generatePrivateKey()).address },
+        domain,
+        { nowSeconds: now },
+      ),
       "HEARTBEAT_INVALID",
+    );
+    assert.equal(
+      await verifyHeartbeat({ ...hb, schemas: [schemaHash("other")] }, domain, { nowSeconds: now }),
+      acc.address,
     );
     await rejects(
       verifyHeartbeat({ ...hb, extra: 1 }, domain, { nowSeconds: now }),

@@ -19,10 +19,11 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
         address winner = devices[index];
         uint256 before = token.balanceOf(winner);
         uint256 bobBefore = token.balanceOf(bob);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, index);
         vm.expectEmit(address(pool));
         emit IGrowthPool.Claimed(0, 1, winner, index, perWinner);
         vm.prank(bob); // anyone may submit; tokens go to the device
-        pool.claim(0, 1, winner, index, tree.proofOf(winner, index));
+        pool.claim(0, 1, leaf, _proof(tree, leaf));
         assertEq(token.balanceOf(winner) - before, perWinner);
         assertEq(token.balanceOf(bob), bobBefore);
         assertEq(pool.totalClaimed(), perWinner);
@@ -36,23 +37,28 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
         // one device: every draw picks index 0 and the device claims each draw once
         address[] memory devices = _devices(1, 7);
         bytes32[] memory tree = _postAndDraw(0, devices, 99);
-        bytes32[] memory proof = tree.proofOf(devices[0], 0);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, 0);
+        bytes32[] memory proof = _proof(tree, leaf);
         assertEq(proof.length, 0);
         uint256 perWinner = pool.epochInfo(0).perWinner;
         for (uint256 j = 0; j < K; ++j) {
             assertEq(pool.winnerIndex(0, j), 0);
-            pool.claim(0, j, devices[0], 0, proof);
+            pool.claim(0, j, leaf, proof);
         }
         assertEq(token.balanceOf(devices[0]), perWinner * K);
         assertEq(pool.totalClaimed(), pool.totalEmitted());
     }
 
     function test_claim_revertsBeforeDraw() public {
+        IGrowthPool.Leaf memory leaf = IGrowthPool.Leaf(0, alice, "");
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotDrawn.selector, 0));
-        pool.claim(0, 0, alice, 0, new bytes32[](0));
-        _post(0, _devices(2, 1));
+        pool.claim(0, 0, leaf, new bytes32[](0));
+        _postOnly(0, _devices(2, 1));
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotDrawn.selector, 0));
-        pool.claim(0, 0, alice, 0, new bytes32[](0));
+        pool.claim(0, 0, leaf, new bytes32[](0));
+        _requestDraw(0);
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotDrawn.selector, 0));
+        pool.claim(0, 0, leaf, new bytes32[](0));
     }
 
     function test_claim_windowBoundaries() public {
@@ -62,19 +68,20 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
         vm.warp(deadline);
         _claimDraw(0, 0, devices, tree); // last second still open
         vm.warp(deadline + 1);
-        uint256 index = pool.winnerIndex(0, 1);
-        bytes32[] memory proof = tree.proofOf(devices[index], index);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, pool.winnerIndex(0, 1));
+        bytes32[] memory proof = _proof(tree, leaf);
         vm.expectRevert(
             abi.encodeWithSelector(IGrowthPool.GrowthPoolClaimWindowClosed.selector, 0, deadline)
         );
-        pool.claim(0, 1, devices[index], index, proof);
+        pool.claim(0, 1, leaf, proof);
     }
 
     function test_claim_revertsOnInvalidDraw() public {
         address[] memory devices = _devices(4, 1);
         _postAndDraw(0, devices, 5);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, 0);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidDraw.selector, 0, K));
-        pool.claim(0, K, devices[0], 0, new bytes32[](0));
+        pool.claim(0, K, leaf, new bytes32[](0));
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidDraw.selector, 0, K));
         pool.winnerIndex(0, K);
     }
@@ -82,11 +89,11 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
     function test_claim_revertsOnDoubleClaim() public {
         address[] memory devices = _devices(4, 1);
         bytes32[] memory tree = _postAndDraw(0, devices, 5);
-        address winner = _claimDraw(0, 2, devices, tree);
-        uint256 index = pool.winnerIndex(0, 2);
-        bytes32[] memory proof = tree.proofOf(winner, index);
+        _claimDraw(0, 2, devices, tree);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, pool.winnerIndex(0, 2));
+        bytes32[] memory proof = _proof(tree, leaf);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolAlreadyClaimed.selector, 0, 2));
-        pool.claim(0, 2, winner, index, proof);
+        pool.claim(0, 2, leaf, proof);
     }
 
     function test_claim_revertsForLoser() public {
@@ -94,27 +101,37 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
         bytes32[] memory tree = _postAndDraw(0, devices, 5);
         uint256 index = pool.winnerIndex(0, 0);
         uint256 other = (index + 1) % 8;
-        bytes32[] memory proof = tree.proofOf(devices[other], other);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, other);
+        bytes32[] memory proof = _proof(tree, leaf);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotWinner.selector, 0, 0, other));
-        pool.claim(0, 0, devices[other], other, proof);
+        pool.claim(0, 0, leaf, proof);
     }
 
     function test_claim_revertsOnInvalidProof() public {
         address[] memory devices = _devices(8, 1);
         bytes32[] memory tree = _postAndDraw(0, devices, 5);
         uint256 index = pool.winnerIndex(0, 0);
-        bytes32[] memory proof = tree.proofOf(devices[index], index);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, index);
+        bytes32[] memory proof = _proof(tree, leaf);
         // right index, wrong account
+        IGrowthPool.Leaf memory other = IGrowthPool.Leaf(index, alice, leaf.signature);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, alice, index));
-        pool.claim(0, 0, alice, index, proof);
+        pool.claim(0, 0, other, proof);
+        // right device, another signature (another epoch's heartbeat)
+        other = IGrowthPool.Leaf(index, devices[index], _heartbeat(devices[index], 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, devices[index], index)
+        );
+        pool.claim(0, 0, other, proof);
         // tampered proof
         proof[0] = bytes32(uint256(proof[0]) ^ 1);
         vm.expectRevert(
             abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, devices[index], index)
         );
-        pool.claim(0, 0, devices[index], index, proof);
+        pool.claim(0, 0, leaf, proof);
+        other = IGrowthPool.Leaf(index, address(0), leaf.signature);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolZeroAddress.selector));
-        pool.claim(0, 0, address(0), index, proof);
+        pool.claim(0, 0, other, proof);
         assertEq(pool.totalClaimed(), 0);
     }
 
@@ -124,11 +141,12 @@ contract GrowthPoolClaimTest is GrowthPoolBase {
         bytes32[] memory treeA = _postAndDraw(0, devicesA, 5);
         _postAndDraw(1, devicesB, 5); // same word: same winning indices, different list
         uint256 index = pool.winnerIndex(1, 0);
-        bytes32[] memory proof = treeA.proofOf(devicesA[index], index);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devicesA, index);
+        bytes32[] memory proof = _proof(treeA, leaf);
         vm.expectRevert(
             abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 1, devicesA[index], index)
         );
-        pool.claim(1, 0, devicesA[index], index, proof);
+        pool.claim(1, 0, leaf, proof);
     }
 
     // ================================================================ sweep

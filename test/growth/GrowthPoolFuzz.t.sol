@@ -52,6 +52,10 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
             _warpToEnd(e);
             vm.prank(distributor);
             pool.postEpoch(e, root, n, "");
+            if (n != 0) {
+                assertEq(pool.remaining(), available); // nothing allocated before the window closes
+                _requestDraw(e);
+            }
             IGrowthPool.EpochInfo memory info = pool.epochInfo(e);
             if (n == 0) {
                 assertEq(info.budget, 0);
@@ -75,8 +79,8 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
         j = bound(j, 0, K - 1);
         _warpToEnd(0);
         vm.prank(distributor);
-        uint256 requestId = pool.postEpoch(0, keccak256("root"), n, "");
-        _fulfilWith(requestId, word);
+        pool.postEpoch(0, keccak256("root"), n, "");
+        _fulfilWith(_requestDraw(0), word);
         uint256 index = pool.winnerIndex(0, j);
         assertLt(index, n);
         assertEq(index, uint256(keccak256(abi.encode(word, j))) % n);
@@ -97,21 +101,23 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
         bytes32[] memory tree = _postAndDraw(0, devices, word);
         uint256 index = pool.winnerIndex(0, j);
         address winner = devices[index];
-        bytes32[] memory proof = tree.proofOf(winner, index);
+        IGrowthPool.Leaf memory leaf = _leaf(0, devices, index);
+        bytes32[] memory proof = _proof(tree, leaf);
 
         wrongIndex = bound(wrongIndex, 0, n - 1);
         if (wrongIndex != index) {
-            bytes32[] memory otherProof = tree.proofOf(devices[wrongIndex], wrongIndex);
+            IGrowthPool.Leaf memory otherLeaf = _leaf(0, devices, wrongIndex);
+            bytes32[] memory otherProof = _proof(tree, otherLeaf);
             vm.expectRevert(
                 abi.encodeWithSelector(IGrowthPool.GrowthPoolNotWinner.selector, 0, j, wrongIndex)
             );
-            pool.claim(0, j, devices[wrongIndex], wrongIndex, otherProof);
+            pool.claim(0, j, otherLeaf, otherProof);
         }
         if (wrongAccount != winner && wrongAccount != address(0)) {
             vm.expectRevert(
                 abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, wrongAccount, index)
             );
-            pool.claim(0, j, wrongAccount, index, proof);
+            pool.claim(0, j, IGrowthPool.Leaf(index, wrongAccount, leaf.signature), proof);
         }
         if (proof.length != 0) {
             bytes32[] memory bad = new bytes32[](proof.length);
@@ -122,17 +128,17 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
                 vm.expectRevert(
                     abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidProof.selector, 0, winner, index)
                 );
-                pool.claim(0, j, winner, index, bad);
+                pool.claim(0, j, leaf, bad);
             }
         }
         assertEq(pool.totalClaimed(), 0);
 
         uint256 perWinner = pool.epochInfo(0).perWinner;
         uint256 before = token.balanceOf(winner);
-        pool.claim(0, j, winner, index, proof);
+        pool.claim(0, j, leaf, proof);
         assertEq(token.balanceOf(winner) - before, perWinner);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolAlreadyClaimed.selector, 0, j));
-        pool.claim(0, j, winner, index, proof);
+        pool.claim(0, j, leaf, proof);
         assertEq(pool.totalClaimed(), perWinner);
     }
 
@@ -146,8 +152,8 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
         vm.warp(block.timestamp + delay);
         bool open = block.timestamp <= info.claimDeadline;
         for (uint256 j = 0; j < claims; ++j) {
-            uint256 index = pool.winnerIndex(0, j);
-            bytes32[] memory proof = tree.proofOf(devices[index], index);
+            IGrowthPool.Leaf memory leaf = _leaf(0, devices, pool.winnerIndex(0, j));
+            bytes32[] memory proof = _proof(tree, leaf);
             if (!open) {
                 vm.expectRevert(
                     abi.encodeWithSelector(
@@ -157,7 +163,7 @@ contract GrowthPoolFuzzTest is GrowthPoolBase {
                     )
                 );
             }
-            pool.claim(0, j, devices[index], index, proof);
+            pool.claim(0, j, leaf, proof);
         }
         uint256 paid = open ? claims * info.perWinner : 0;
         assertEq(pool.totalClaimed(), paid);

@@ -64,6 +64,10 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
         pool.setClaimWindow(2 days);
         vm.expectRevert(err);
         pool.setVrfConfig(_vrf());
+        vm.expectRevert(err);
+        pool.setChallengeWindow(2 hours);
+        vm.expectRevert(err);
+        pool.setSlashAmount(1 ether);
         address v2 = deployCode(POOL_V2_ARTIFACT);
         vm.expectRevert(err);
         pool.upgradeToAndCall(v2, "");
@@ -95,6 +99,32 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
         assertEq(pool.config().winnersPerEpoch, K);
         assertEq(pool.config().claimWindow, WINDOW);
         assertEq(pool.vrfConfig().coordinator, address(coordinator));
+    }
+
+    function test_setChallengeParams_boundedAndEmitted() public {
+        vm.startPrank(governance);
+        vm.expectEmit(address(pool));
+        emit IGrowthPool.ChallengeWindowUpdated(CHALLENGE_WINDOW, 2 hours);
+        pool.setChallengeWindow(2 hours);
+        vm.expectEmit(address(pool));
+        emit IGrowthPool.SlashAmountUpdated(SLASH, 1 ether);
+        pool.setSlashAmount(1 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, UNBONDING_DELAY)
+        );
+        pool.setChallengeWindow(uint64(UNBONDING_DELAY));
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, 31 days)
+        );
+        pool.setChallengeWindow(31 days);
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidSlashAmount.selector, 0));
+        pool.setSlashAmount(0);
+        vm.stopPrank();
+        assertEq(pool.challengeConfig().challengeWindow, 2 hours);
+        assertEq(pool.challengeConfig().slashAmount, 1 ether);
+        // a post after the change uses the new window
+        _postOnly(0, _devices(2, 1));
+        assertEq(pool.epochInfo(0).challengeDeadline, block.timestamp + 2 hours);
     }
 
     function test_setWinnersAndWindow_emitEvents() public {
@@ -134,8 +164,7 @@ contract GrowthPoolGovernanceTest is GrowthPoolBase {
             )
         );
         pool.rawFulfillRandomWords(oldRequest, words);
-        vm.warp(block.timestamp + 1 days);
-        uint256 requestId = pool.retryDraw(0);
+        uint256 requestId = pool.retryDraw(0); // allowed at once: the replaced coordinator cannot deliver
         next.fulfillRandomWords(requestId, address(pool));
         assertTrue(pool.epochInfo(0).drawn);
     }

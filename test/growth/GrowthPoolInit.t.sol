@@ -9,6 +9,7 @@ import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
+import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 
 /// @notice GrowthPool unit tests. Initialisation: state, events, every revert.
 contract GrowthPoolInitTest is GrowthPoolBase {
@@ -72,8 +73,10 @@ contract GrowthPoolInitTest is GrowthPoolBase {
             governance,
             IERC20(address(token)),
             INodeStaking(address(staking)),
+            IDeviceRegistry(address(registry)),
             _config(),
-            _vrf()
+            _vrf(),
+            _challenge()
         );
     }
 
@@ -83,8 +86,10 @@ contract GrowthPoolInitTest is GrowthPoolBase {
             governance,
             IERC20(address(token)),
             INodeStaking(address(staking)),
+            IDeviceRegistry(address(registry)),
             _config(),
-            _vrf()
+            _vrf(),
+            _challenge()
         );
     }
 
@@ -152,7 +157,54 @@ contract GrowthPoolInitTest is GrowthPoolBase {
         );
     }
 
+    function test_initialize_revertsOnInvalidChallengeConfig() public {
+        IGrowthPool.ChallengeConfig memory ch = _challenge();
+        ch.challengeWindow = uint64(UNBONDING_DELAY); // must be shorter than the unbonding delay
+        _fundNext();
+        _expectInitRevert(
+            _initData(governance, address(token), address(staking), _config(), _vrf(), ch),
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, UNBONDING_DELAY)
+        );
+        ch = _challenge();
+        ch.challengeWindow = 10 minutes - 1;
+        _fundNext();
+        _expectInitRevert(
+            _initData(governance, address(token), address(staking), _config(), _vrf(), ch),
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidChallengeWindow.selector, 10 minutes - 1)
+        );
+        ch = _challenge();
+        ch.slashAmount = 0;
+        _fundNext();
+        _expectInitRevert(
+            _initData(governance, address(token), address(staking), _config(), _vrf(), ch),
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolInvalidSlashAmount.selector, 0)
+        );
+        // zero registry
+        bytes memory data = abi.encodeCall(
+            IGrowthPoolTestable.initialize,
+            (
+                governance,
+                IERC20(address(token)),
+                INodeStaking(address(staking)),
+                IDeviceRegistry(address(0)),
+                _config(),
+                _vrf(),
+                _challenge()
+            )
+        );
+        _fundNext();
+        _expectInitRevert(data, abi.encodeWithSelector(IGrowthPool.GrowthPoolZeroAddress.selector));
+        assertEq(pool.registry(), address(registry));
+        assertEq(pool.challengeConfig().challengeWindow, CHALLENGE_WINDOW);
+        assertEq(pool.challengeConfig().slashAmount, SLASH);
+    }
+
     // ================================================================ helpers
+
+    /// @dev Funds the address of the next proxy this test creates (the pool's cap check comes first).
+    function _fundNext() internal {
+        _fund(vm.computeCreateAddress(address(this), vm.getNonce(address(this))), 1 ether);
+    }
 
     function _expectInitRevert(bytes memory data, bytes memory err) internal {
         vm.expectRevert(err);

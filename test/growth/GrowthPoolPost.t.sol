@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {GrowthPoolBase} from "./GrowthPoolBase.sol";
+import {GrowthPoolBase, IVRFCoordinatorMockLike} from "./GrowthPoolBase.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
@@ -12,40 +12,72 @@ contract GrowthPoolPostTest is GrowthPoolBase {
 
     // ================================================================ postEpoch
 
-    function test_postEpoch_storesEpochAndRequestsDraw() public {
+    function test_postEpoch_storesPostAndOpensChallengeWindow() public {
         address[] memory devices = _devices(5, 1);
-        bytes32[] memory tree = MerkleHelper.build(devices);
+        bytes32[] memory tree = _tree(0, devices);
         _warpToEnd(0);
+        uint256 deadline = block.timestamp + CHALLENGE_WINDOW;
+        vm.expectEmit(address(pool));
+        emit IGrowthPool.EpochPosted(0, distributor, tree.root(), 5, deadline, "cid0");
+        vm.prank(distributor);
+        pool.postEpoch(0, tree.root(), 5, "cid0");
+
+        assertEq(pool.nextEpoch(), 1);
+        // nothing is allocated or requested before the window closes
+        assertEq(pool.totalEmitted(), 0);
+        assertEq(pool.carry(), 0);
+        IGrowthPool.EpochInfo memory info = pool.epochInfo(0);
+        assertTrue(info.posted);
+        assertFalse(info.drawn);
+        assertEq(uint8(info.status), uint8(IGrowthPool.EpochStatus.Posted));
+        assertEq(info.poster, distributor);
+        assertEq(info.challengeDeadline, deadline);
+        assertEq(info.root, tree.root());
+        assertEq(info.n, 5);
+        assertEq(info.k, 0);
+        assertEq(info.requestId, 0);
+        assertEq(info.postedAt, block.timestamp);
+    }
+
+    function test_requestDraw_afterWindowAllocatesAndRequests() public {
+        address[] memory devices = _devices(5, 1);
+        bytes32[] memory tree = _postOnly(0, devices);
+        uint256 deadline = pool.epochInfo(0).challengeDeadline;
+        vm.warp(deadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(IGrowthPool.GrowthPoolChallengeWindowOpen.selector, 0, deadline)
+        );
+        pool.requestDraw(0);
+        vm.warp(deadline + 1);
         uint256 budget = _e0();
         uint256 perWinner = budget / K;
         uint256 dust = budget - perWinner * K;
         vm.expectEmit(address(pool));
-        emit IGrowthPool.EpochPosted(0, distributor, tree.root(), 5, K, budget, perWinner, dust, "cid0");
+        emit IGrowthPool.EpochAllocated(0, K, budget, perWinner, dust);
         vm.expectEmit(address(pool));
         emit IGrowthPool.DrawRequested(0, 1);
-        vm.prank(distributor);
-        uint256 requestId = pool.postEpoch(0, tree.root(), 5, "cid0");
-
+        vm.prank(alice); // permissionless
+        uint256 requestId = pool.requestDraw(0);
         assertEq(requestId, 1);
-        assertEq(pool.nextEpoch(), 1);
         assertEq(pool.totalEmitted(), perWinner * K);
         assertEq(pool.remaining(), POOL_CAP - perWinner * K);
         assertEq(pool.carry(), dust);
         IGrowthPool.EpochInfo memory info = pool.epochInfo(0);
-        assertTrue(info.posted);
-        assertFalse(info.drawn);
-        assertFalse(info.swept);
+        assertEq(uint8(info.status), uint8(IGrowthPool.EpochStatus.Settled));
         assertEq(info.root, tree.root());
-        assertEq(info.n, 5);
         assertEq(info.k, K);
         assertEq(info.budget, budget);
         assertEq(info.perWinner, perWinner);
         assertEq(info.requestId, 1);
-        assertEq(info.postedAt, block.timestamp);
         assertEq(info.requestedAt, block.timestamp);
+        assertEq(info.requestCoordinator, address(coordinator));
         assertEq(info.claimWindow, WINDOW);
         assertEq(info.claimDeadline, 0);
-        assertEq(info.claimedCount, 0);
+        // once only
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolAlreadySettled.selector, 0));
+        pool.requestDraw(0);
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolNotPosted.selector, 1));
+        pool.requestDraw(1);
     }
 
     function test_postEpoch_allowsAnyActiveDistributor() public {
@@ -114,10 +146,14 @@ contract GrowthPoolPostTest is GrowthPoolBase {
     function test_postEpoch_emptyEpochRollsOver() public {
         _warpToEnd(0);
         vm.expectEmit(address(pool));
-        emit IGrowthPool.EpochPosted(0, distributor, bytes32(0), 0, 0, 0, 0, _e0(), "");
+        emit IGrowthPool.EpochPosted(0, distributor, bytes32(0), 0, 0, "");
+        vm.expectEmit(address(pool));
+        emit IGrowthPool.EpochAllocated(0, 0, 0, 0, _e0());
         vm.prank(distributor);
-        uint256 requestId = pool.postEpoch(0, bytes32(0), 0, "");
-        assertEq(requestId, 0);
+        pool.postEpoch(0, bytes32(0), 0, "");
+        assertEq(uint8(pool.epochInfo(0).status), uint8(IGrowthPool.EpochStatus.Settled));
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolAlreadySettled.selector, 0));
+        pool.requestDraw(0);
         assertEq(pool.carry(), _e0());
         assertEq(pool.totalEmitted(), 0);
         IGrowthPool.EpochInfo memory info = pool.epochInfo(0);
@@ -163,7 +199,8 @@ contract GrowthPoolPostTest is GrowthPoolBase {
         assertLe(pool.totalEmitted(), POOL_CAP);
     }
 
-    function test_postEpoch_usesWinnersAndWindowAtPostTime() public {
+    /// k and the claim window are snapshotted when the budget is allocated (requestDraw).
+    function test_postEpoch_usesWinnersAndWindowAtAllocation() public {
         _post(0, _devices(3, 1));
         vm.startPrank(governance);
         pool.setWinnersPerEpoch(7);
@@ -224,29 +261,54 @@ contract GrowthPoolPostTest is GrowthPoolBase {
         pool.rawFulfillRandomWords(requestId, words);
     }
 
-    function test_retryDraw_afterDelayReplacesRequest() public {
+    /// Low: a pending request is never re-rolled, however late it is; only a request to a replaced coordinator
+    /// (which can no longer deliver) is requested again.
+    function test_retryDraw_neverWhileTheCoordinatorCanDeliver() public {
         (uint256 first, ) = _post(0, _devices(3, 1));
-        uint256 retryAt = block.timestamp + pool.DRAW_RETRY_DELAY();
-        vm.warp(retryAt - 1);
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolRetryTooEarly.selector, 0, retryAt));
-        pool.retryDraw(0);
-        vm.warp(retryAt);
-        vm.expectEmit(address(pool));
-        emit IGrowthPool.DrawRequested(0, first + 1);
+        vm.warp(block.timestamp + 365 days);
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolRequestPending.selector, 0, first));
         vm.prank(alice);
-        uint256 second = pool.retryDraw(0);
-        assertEq(second, first + 1);
-        assertEq(pool.epochInfo(0).requestId, second);
-        assertEq(pool.epochInfo(0).requestedAt, retryAt);
-        // the stale request is refused, the new one draws
-        uint256[] memory words = new uint256[](1);
-        vm.prank(address(coordinator));
-        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolUnknownRequest.selector, first));
-        pool.rawFulfillRandomWords(first, words);
-        _fulfil(second);
+        pool.retryDraw(0);
+        assertEq(pool.epochInfo(0).requestId, first);
+        // the first request still arrives and draws
+        _fulfil(first);
         assertTrue(pool.epochInfo(0).drawn);
         vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolAlreadyDrawn.selector, 0));
         pool.retryDraw(0);
+    }
+
+    function test_retryDraw_afterCoordinatorReplacedRequestsAgain() public {
+        (uint256 first, ) = _post(0, _devices(3, 1));
+        IVRFCoordinatorMockLike next = _newCoordinator();
+        uint256 nextSub = next.createSubscription();
+        next.fundSubscription(nextSub, 1_000_000 ether);
+        next.addConsumer(nextSub, address(pool));
+        IGrowthPool.VrfConfig memory v = _vrf();
+        v.coordinator = address(next);
+        v.subscriptionId = nextSub;
+        vm.prank(governance);
+        pool.setVrfConfig(v);
+        // the old coordinator can no longer deliver
+        uint256[] memory words = new uint256[](1);
+        vm.prank(address(coordinator));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IGrowthPool.GrowthPoolOnlyCoordinator.selector,
+                address(coordinator),
+                address(next)
+            )
+        );
+        pool.rawFulfillRandomWords(first, words);
+        vm.expectEmit(address(pool));
+        emit IGrowthPool.DrawRequested(0, 1);
+        vm.prank(alice);
+        uint256 second = pool.retryDraw(0);
+        assertEq(pool.epochInfo(0).requestCoordinator, address(next));
+        // the new request is pending at the configured coordinator: no second retry
+        vm.expectRevert(abi.encodeWithSelector(IGrowthPool.GrowthPoolRequestPending.selector, 0, second));
+        pool.retryDraw(0);
+        next.fulfillRandomWords(second, address(pool));
+        assertTrue(pool.epochInfo(0).drawn);
     }
 
     function test_retryDraw_revertsWithoutDraw() public {

@@ -16,6 +16,7 @@ import {
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { ConfigError, ManifestError } from "#sdk/chain/errors.ts";
 import { readManifest, toJson } from "#sdk/chain/manifest.ts";
+import { assertConfigForChain, parseDeployConfig } from "../../script/lib/config.ts";
 import {
   deployProtocol,
   GENESIS_SALT,
@@ -142,6 +143,16 @@ describe("deployProtocol", () => {
     const faucet = getAddress(faucetWallet!.account.address);
     const allocation = 1_000_000n * 10n ** 18n;
     assert.equal(await bal(faucet), allocation);
+    // allocated holders vote from day one (DMLToken.allocate self-delegates them)
+    assert.equal(
+      await publicClient.readContract({
+        address: token,
+        abi: erc20,
+        functionName: "getVotes",
+        args: [faucet],
+      }),
+      allocation,
+    );
     assert.equal(await bal(timelock), supply - (supply * 900n) / 10_000n - allocation);
     assert.equal(await bal(deployer), 0n);
     assert.equal(
@@ -156,7 +167,7 @@ describe("deployProtocol", () => {
         [token, timelock],
         [0n, 0n],
         [
-          encodeFunctionData({ abi: erc20, functionName: "transfer", args: [faucet, allocation] }),
+          encodeFunctionData({ abi: erc20, functionName: "allocate", args: [faucet, allocation] }),
           encodeFunctionData({ abi: tl, functionName: "updateDelay", args: [2n * 86_400n] }),
         ],
         zeroHash,
@@ -253,5 +264,46 @@ describe("deployProtocol", () => {
     writeFileSync(broken, toJson({ ...m, contracts }));
     await assert.rejects(deployProtocol({ clients, manifestPath: broken }), ManifestError);
     assert.equal(await publicClient.getTransactionCount({ address: deployer }), nonce);
+  });
+
+  it("real networks need genesis voters who can reach quorum; growth winnings never can (§7.8)", () => {
+    const real = {
+      vrf: {
+        coordinator: `0x${"11".repeat(20)}`,
+        subscriptionId: 7n,
+        keyHash: `0x${"22".repeat(32)}`,
+      },
+    };
+    // the default config names no genesis allocation: refused with a clear (zod) message
+    const defaults = parseDeployConfig(real);
+    assert.equal(defaults.governor.quorumPercent, 5n);
+    assert.throws(
+      () => assertConfigForChain(defaults, false),
+      (e) => e instanceof ConfigError && /genesis\.allocations/.test(e.message),
+    );
+    const holder = `0x${"33".repeat(20)}`;
+    const tooFew = parseDeployConfig({
+      ...real,
+      genesis: { allocations: [{ to: holder, amount: 1_000n * 10n ** 18n }] },
+    });
+    assert.throws(
+      () => assertConfigForChain(tooFew, false),
+      (e) => e instanceof ConfigError && /quorum/.test(e.message),
+    );
+    const ok = parseDeployConfig({
+      ...real,
+      genesis: { allocations: [{ to: holder, amount: 50_000_000n * 10n ** 18n }] },
+    });
+    assert.doesNotThrow(() => assertConfigForChain(ok, false));
+    assert.doesNotThrow(
+      () => assertConfigForChain(parseDeployConfig({}), true),
+      "dev chain: faucet",
+    );
+    // quorum must stay above the first halving period's emission (4.5% of supply)
+    assert.throws(() => parseDeployConfig({ governor: { quorumPercent: 4 } }), ConfigError);
+    assert.throws(
+      () => parseDeployConfig({ growthPool: { challengeWindow: 7n * 86_400n } }),
+      (e) => e instanceof ConfigError && /unbondingDelay/.test(e.message),
+    );
   });
 });

@@ -155,8 +155,15 @@ describe("Fine-tuning bounty (§7.7): hidden split, drawn and paid attestors, tr
       ),
       "FineTuningNotDevice",
     );
+    // every trainer is a registered device: it posts the registration bond first
+    const bond = await env.read<bigint>("DeviceRegistry", "deviceBond", []);
+    await env.fund(
+      trainers.map((t) => t.address),
+      bond,
+    );
     for (const t of trainers) {
       const w = await env.localWallet(t);
+      await env.send(w, "DMLToken", "approve", [env.addr("DeviceRegistry"), bond]);
       await env.send(w, "DeviceRegistry", "register", [
         [SCHEMA],
         { anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n },

@@ -1,6 +1,8 @@
 /**
  * Growth pool end to end on the in-process EDR chain: deploy with script/deploy.ts, stake a distributor,
- * register 1,000 devices (each signs its own transaction), post the connected set as a Merkle root, fulfil
+ * register 1,000 devices (each approves and posts its bond and signs its own transactions), collect each device's
+ * EIP-712 heartbeat, post the connected set (leaves `(index, device, signature)`) as a Merkle root, check that a
+ * baseless challenge fails and that nothing is drawn inside the challenge window, request the draw after it, fulfil
  * the VRF request through Chainlink's mock coordinator, derive the winners off-chain and claim every draw.
  */
 import assert from "node:assert/strict";
@@ -19,6 +21,7 @@ import {
   getAddress,
   keccak256,
   parseEventLogs,
+  recoverAddress,
   toHex,
   type Abi,
   type Address,
@@ -27,13 +30,16 @@ import {
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
-import { buildMerkleTree, type AddressMerkleTree } from "#sdk/chain/merkle.ts";
+import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
+import { signHeartbeatMessage } from "../../device-runner/heartbeat.ts";
 import { deployProtocol, type DeployClients } from "../../script/deploy.ts";
 
 const DEVICES = 1_000;
 const K = 10;
 const H = 4;
 const EPOCH_LENGTH = 3_600n;
+const CHALLENGE_WINDOW = 1_800n;
+const DEVICE_BOND = 10n * 10n ** 18n;
 const DISTRIBUTOR_STAKE = 10_000n * 10n ** 18n;
 const SCHEMA = keccak256(toHex("dml.schema.email.v1"));
 
@@ -64,7 +70,8 @@ describe("GrowthPool integration (1,000 devices)", () => {
   let pool: Address;
   let token: Address;
   let devices: PrivateKeyAccount[];
-  let tree: AddressMerkleTree;
+  let tree: ConnectedSetTree;
+  let registry: Address;
   let distributor: Address;
 
   before(async () => {
@@ -86,7 +93,9 @@ describe("GrowthPool integration (1,000 devices)", () => {
           halvingEpochs: H,
           winnersPerEpoch: K,
           claimWindow: 86_400n,
+          challengeWindow: CHALLENGE_WINDOW,
         },
+        deviceRegistry: { deviceBond: DEVICE_BOND },
       },
     });
     manifest = readManifest(manifestPath);
@@ -129,43 +138,80 @@ describe("GrowthPool integration (1,000 devices)", () => {
     );
   });
 
-  it("registers 1,000 devices, each signing its own transaction", async () => {
+  it("registers 1,000 devices, each posting its bond and signing its own transactions", async () => {
     devices = Array.from({ length: DEVICES }, (_, i) =>
       privateKeyToAccount(keccak256(toHex(`dml-test-device-${i}`))),
     );
-    const registry = manifest.contracts.DeviceRegistry?.address as Address;
+    registry = manifest.contracts.DeviceRegistry?.address as Address;
+    assert.equal(
+      await pub.readContract({
+        address: registry,
+        abi: abi("DeviceRegistry"),
+        functionName: "deviceBond",
+      }),
+      DEVICE_BOND,
+    );
     const chain = pub.chain;
-    const data = encodeFunctionData({
+    const approve = encodeFunctionData({
+      abi: abi("DMLToken"),
+      functionName: "approve",
+      args: [registry, DEVICE_BOND],
+    });
+    const register = encodeFunctionData({
       abi: abi("DeviceRegistry"),
       functionName: "register",
       args: [[SCHEMA], { anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n }],
     });
     const block = await pub.getBlock();
     const maxFeePerGas = (block.baseFeePerGas ?? 10n ** 9n) * 4n + 10n ** 9n;
+    // the faucet (the distributor's account) pays every device its bond
+    const faucet = await conn.viem.getWalletClient(distributor);
+    let faucetNonce = await pub.getTransactionCount({ address: distributor });
+    const funded: Hex[] = [];
+    for (const d of devices) {
+      funded.push(
+        await faucet.writeContract({
+          address: token,
+          abi: abi("DMLToken"),
+          functionName: "transfer",
+          args: [d.address, DEVICE_BOND],
+          nonce: faucetNonce++,
+        }),
+      );
+    }
+    const fundReceipts = await Promise.all(
+      funded.map((hash) => pub.getTransactionReceipt({ hash })),
+    );
+    assert.equal(fundReceipts.filter((r) => r.status === "success").length, DEVICES);
     const hashes: Hex[] = [];
     const BATCH = 100;
     for (let start = 0; start < DEVICES; start += BATCH) {
       const batch = devices.slice(start, start + BATCH);
       await Promise.all(batch.map((d) => conn.networkHelpers.setBalance(d.address, 10n ** 17n)));
-      const sent = await Promise.all(
-        batch.map(async (d) => {
-          const w = createWalletClient({ account: d, chain, transport: custom(conn.provider) });
-          const serialized = await w.signTransaction({
-            to: registry,
-            data,
-            nonce: 0,
-            gas: 300_000n,
-            maxFeePerGas,
-            maxPriorityFeePerGas: 10n ** 9n,
-            chain,
-          });
-          return w.sendRawTransaction({ serializedTransaction: serialized });
-        }),
-      );
-      hashes.push(...sent);
+      for (const [nonce, to, data] of [
+        [0, token, approve],
+        [1, registry, register],
+      ] as const) {
+        const sent = await Promise.all(
+          batch.map(async (d) => {
+            const w = createWalletClient({ account: d, chain, transport: custom(conn.provider) });
+            const serialized = await w.signTransaction({
+              to,
+              data,
+              nonce,
+              gas: 300_000n,
+              maxFeePerGas,
+              maxPriorityFeePerGas: 10n ** 9n,
+              chain,
+            });
+            return w.sendRawTransaction({ serializedTransaction: serialized });
+          }),
+        );
+        hashes.push(...sent);
+      }
     }
     const receipts = await Promise.all(hashes.map((hash) => pub.getTransactionReceipt({ hash })));
-    assert.equal(receipts.filter((r) => r.status === "success").length, DEVICES);
+    assert.equal(receipts.filter((r) => r.status === "success").length, 2 * DEVICES);
     const registered = await Promise.all(
       devices.map((d) =>
         pub.readContract({
@@ -177,14 +223,44 @@ describe("GrowthPool integration (1,000 devices)", () => {
       ),
     );
     assert.equal(registered.filter((r) => r === true).length, DEVICES);
+    assert.equal(
+      await pub.readContract({
+        address: token,
+        abi: abi("DMLToken"),
+        functionName: "balanceOf",
+        args: [registry],
+      }),
+      BigInt(DEVICES) * DEVICE_BOND,
+    );
   });
 
   it("posts the connected set after the epoch, draws through VRF and pays every winner E(0)/k", async () => {
     const gp = abi("GrowthPool");
     const erc20 = abi("DMLToken");
     const dist = await conn.viem.getWalletClient(distributor);
-    tree = buildMerkleTree(devices.map((d, i) => ({ account: d.address, value: BigInt(i) })));
+    // each device's heartbeat for epoch 0: EIP-712 over (device, epoch), verified on-chain by DeviceRegistry
+    const domain = { chainId: pub.chain!.id, verifyingContract: registry };
+    const signatures = await Promise.all(devices.map((d) => signHeartbeatMessage(d, domain, 0)));
+    const digest0 = (await pub.readContract({
+      address: registry,
+      abi: abi("DeviceRegistry"),
+      functionName: "heartbeatDigest",
+      args: [devices[0]!.address, 0n],
+    })) as Hex;
+    assert.equal(
+      await recoverAddress({ hash: digest0, signature: signatures[0]! }),
+      devices[0]!.address,
+      "the off-chain heartbeat is the on-chain digest",
+    );
+    tree = buildConnectedSet(
+      devices.map((d, i) => ({ device: d.address, signature: signatures[i]! })),
+    );
     assert.equal(tree.size, DEVICES);
+    const leafArg = (a: Address) => {
+      const l = tree.leafOf(a)!;
+      return { index: l.index, device: l.device, signature: l.signature };
+    };
+    const proofOf = (a: Address) => tree.leafOf(a)!.proof;
 
     // Too early: the epoch has not ended.
     const end = (await pub.readContract({
@@ -213,9 +289,47 @@ describe("GrowthPool integration (1,000 devices)", () => {
     });
     const postReceipt = await pub.waitForTransactionReceipt({ hash: postHash });
     assert.equal(postReceipt.status, "success");
+    const [posted] = parseEventLogs({ abi: gp, logs: postReceipt.logs, eventName: "EpochPosted" });
+    const challengeDeadline = (posted?.args as { challengeDeadline: bigint } | undefined)
+      ?.challengeDeadline;
+    assert.ok(challengeDeadline !== undefined);
+
+    // Inside the window: no draw, and a baseless challenge (a valid heartbeat) reverts and changes nothing.
+    const open = await revertName(
+      pub.simulateContract({
+        address: pool,
+        abi: gp,
+        functionName: "requestDraw",
+        args: [0n],
+        account: distributor,
+      }),
+    );
+    assert.equal(open.name, "GrowthPoolChallengeWindowOpen");
+    const d7 = devices[7]!.address;
+    const baseless = await revertName(
+      pub.simulateContract({
+        address: pool,
+        abi: gp,
+        functionName: "challengeSignature",
+        args: [0n, leafArg(d7), proofOf(d7)],
+        account: devices[7]!.address,
+      }),
+    );
+    assert.equal(baseless.name, "GrowthPoolNoFault");
+
+    // After the window anyone requests the draw.
+    await conn.networkHelpers.time.increaseTo(challengeDeadline + 1n);
+    const requestHash = await dist.writeContract({
+      address: pool,
+      abi: gp,
+      functionName: "requestDraw",
+      args: [0n],
+    });
+    const requestReceipt = await pub.waitForTransactionReceipt({ hash: requestHash });
+    assert.equal(requestReceipt.status, "success");
     const [requested] = parseEventLogs({
       abi: gp,
-      logs: postReceipt.logs,
+      logs: requestReceipt.logs,
       eventName: "DrawRequested",
     });
     const requestId = (requested?.args as { requestId: bigint } | undefined)?.requestId;
@@ -316,7 +430,7 @@ describe("GrowthPool integration (1,000 devices)", () => {
         address: pool,
         abi: gp,
         functionName: "claim",
-        args: [0n, 0n, devices[loser]!.address, BigInt(loser), tree.proof(devices[loser]!.address)],
+        args: [0n, 0n, leafArg(devices[loser]!.address), proofOf(devices[loser]!.address)],
         account: devices[loser]!.address,
       }),
     );
@@ -327,7 +441,7 @@ describe("GrowthPool integration (1,000 devices)", () => {
         address: pool,
         abi: gp,
         functionName: "claim",
-        args: [0n, 0n, w0.address, BigInt(winners[0]!), tree.proof(devices[loser]!.address)],
+        args: [0n, 0n, leafArg(w0.address), proofOf(devices[loser]!.address)],
         account: w0.address,
       }),
     );
@@ -364,7 +478,7 @@ describe("GrowthPool integration (1,000 devices)", () => {
         address: pool,
         abi: gp,
         functionName: "claim",
-        args: [0n, BigInt(j), d.address, BigInt(winners[j]!), tree.proof(d.address)],
+        args: [0n, BigInt(j), leafArg(d.address), proofOf(d.address)],
       });
       assert.equal((await pub.waitForTransactionReceipt({ hash })).status, "success", `claim ${j}`);
       assert.equal(
@@ -401,7 +515,7 @@ describe("GrowthPool integration (1,000 devices)", () => {
         address: pool,
         abi: gp,
         functionName: "claim",
-        args: [0n, 0n, w0.address, BigInt(winners[0]!), tree.proof(w0.address)],
+        args: [0n, 0n, leafArg(w0.address), proofOf(w0.address)],
         account: w0.address,
       }),
     );

@@ -42,6 +42,7 @@ abstract contract JobMarketBase is BaseTest {
     address internal marketTreasury = makeAddr("marketTreasury");
     uint16 internal constant MARKET_FEE_BPS = 500;
     uint256 internal constant MIN_STAKE = 10_000 ether;
+    uint256 internal constant DEVICE_BOND = 10 ether;
 
     DMLToken internal token;
     JobMarket internal jm;
@@ -77,7 +78,7 @@ abstract contract JobMarketBase is BaseTest {
         registry = DeviceRegistry(
             deployProxy(
                 address(new DeviceRegistry()),
-                abi.encodeCall(DeviceRegistry.initialize, (governance))
+                abi.encodeCall(DeviceRegistry.initialize, (governance, IERC20(address(token)), DEVICE_BOND))
             )
         );
         JobMarket impl = new JobMarket();

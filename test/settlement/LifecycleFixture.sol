@@ -68,7 +68,7 @@ interface IStakingInit {
 }
 
 interface IRegistryInit {
-    function initialize(address governance) external;
+    function initialize(address governance, IERC20 token, uint256 deviceBond) external;
 }
 
 interface IMarketInit {
@@ -181,7 +181,7 @@ abstract contract LifecycleFixture is BaseTest {
         registry = IDeviceRegistry(
             deployProxy(
                 deployArtifact("DeviceRegistry", ""),
-                abi.encodeCall(IRegistryInit.initialize, (governance))
+                abi.encodeCall(IRegistryInit.initialize, (governance, IERC20(address(token)), 10 ether))
             )
         );
         market = IAlgorithmMarketplace(
@@ -318,8 +318,12 @@ abstract contract LifecycleFixture is BaseTest {
         schemas[0] = SCHEMA;
         IDeviceRegistry.Consent memory c;
         c.anyAlgorithmInSchema = true;
-        vm.prank(device);
+        uint256 bond = registry.deviceBond();
+        fund(device, bond);
+        vm.startPrank(device);
+        IERC20(address(token)).approve(address(registry), bond);
         registry.register(schemas, c);
+        vm.stopPrank();
     }
 
     // ------------------------------------------------------------------------------------------------ job flow

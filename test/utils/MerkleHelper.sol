@@ -102,6 +102,42 @@ library MerkleHelper {
         return proof(tree, payoutLeaf(index, account, amount));
     }
 
+    // ------------------------------------------------------------------------------------------------------
+    // Connected sets (growth pool): leaf i = (i, devices[i], signatures[i]), types ["uint256", "address", "bytes"]
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @dev keccak256(bytes.concat(keccak256(abi.encode(index, device, signature)))).
+    function heartbeatLeaf(
+        uint256 index,
+        address device,
+        bytes memory signature
+    ) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(index, device, signature))));
+    }
+
+    /// @dev The connected-set tree over the given leaves (any indices; the caller chooses them).
+    function buildHeartbeats(
+        uint256[] memory indices,
+        address[] memory devices,
+        bytes[] memory signatures
+    ) internal pure returns (bytes32[] memory tree) {
+        uint256 n = devices.length;
+        if (n == 0 || indices.length != n || signatures.length != n) revert MerkleHelperEmpty();
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) leaves[i] = heartbeatLeaf(indices[i], devices[i], signatures[i]);
+        return _tree(leaves);
+    }
+
+    /// @dev The proof of leaf (index, device, signature) in a tree built by `buildHeartbeats`.
+    function heartbeatProof(
+        bytes32[] memory tree,
+        uint256 index,
+        address device,
+        bytes memory signature
+    ) internal pure returns (bytes32[] memory) {
+        return proof(tree, heartbeatLeaf(index, device, signature));
+    }
+
     /// @dev Sorts the leaves and lays out the complete binary tree (root at 0, leaves at the end, reversed).
     function _tree(bytes32[] memory leaves) private pure returns (bytes32[] memory tree) {
         uint256 n = leaves.length;

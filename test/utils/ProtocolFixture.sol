@@ -20,7 +20,8 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 ///         3. DMLGovernor over the token and timelock;
 ///         4. NodeStaking and DeviceRegistry behind ERC1967 proxies, governance = timelock;
 ///         5. VRFCoordinatorV2_5Mock, GrowthPool implementation + proxy (at the predicted address), subscription;
-///         6. genesis: the timelock executes (delay 0) the genesis allocations and `updateDelay(2 days)`;
+///         6. genesis: the timelock executes (delay 0) the genesis allocations (`DMLToken.allocate`: self-delegated
+///            holders) and `updateDelay(2 days)`;
 ///         7. roles: governor = proposer + canceller, deployer loses every role, admin renounced.
 ///         Afterwards only governance proposals move treasury funds, upgrade proxies or change parameters.
 abstract contract ProtocolFixture is BaseTest {
@@ -40,6 +41,9 @@ abstract contract ProtocolFixture is BaseTest {
     uint64 internal constant UNBONDING_DELAY = 7 days;
     uint16 internal constant CHALLENGER_SHARE_BPS = 1_000; // 10%
     bool internal constant BURN_SLASHED = true;
+
+    // ---------------------------------------------------------------- device registry parameters
+    uint256 internal constant DEVICE_BOND = 10 ether;
 
     // ---------------------------------------------------------------- growth pool / VRF parameters
     uint64 internal constant EPOCH_LENGTH = 1 days;
@@ -137,7 +141,13 @@ abstract contract ProtocolFixture is BaseTest {
         );
         registryImpl = new DeviceRegistry(); // +4
         registry = DeviceRegistry(
-            deployProxy(address(registryImpl), abi.encodeCall(DeviceRegistry.initialize, (address(timelock)))) // +5
+            deployProxy(
+                address(registryImpl),
+                abi.encodeCall(
+                    DeviceRegistry.initialize,
+                    (address(timelock), IERC20(address(token)), DEVICE_BOND)
+                )
+            ) // +5
         );
     }
 
@@ -205,7 +215,8 @@ abstract contract ProtocolFixture is BaseTest {
         ];
         for (uint256 i = 0; i < 5; ++i) {
             targets[i] = address(token);
-            calldatas[i] = abi.encodeCall(IERC20.transfer, (to[i], amount[i]));
+            // allocate: the recipient votes from day one (PROTOCOL.md §7.8), as script/deploy.ts does
+            calldatas[i] = abi.encodeCall(DMLToken.allocate, (to[i], amount[i]));
         }
         targets[5] = address(timelock);
         calldatas[5] = abi.encodeCall(TimelockController.updateDelay, (TIMELOCK_MIN_DELAY));
@@ -236,12 +247,17 @@ abstract contract ProtocolFixture is BaseTest {
         vm.stopPrank();
     }
 
-    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor.
+    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor; funds and
+    ///      approves its bond from the faucet first.
     function _registerDevice(address key, bytes32 schema) internal {
         bytes32[] memory schemas = new bytes32[](1);
         schemas[0] = schema;
-        vm.prank(key);
+        uint256 bond = registry.deviceBond();
+        _fund(key, bond);
+        vm.startPrank(key);
+        token.approve(address(registry), bond);
         registry.register(schemas, IDeviceRegistry.Consent(true, new uint256[](0), 0));
+        vm.stopPrank();
     }
 
     /// @dev Runs a proposal through the full lifecycle: alice and bob delegate to themselves, alice proposes,
