@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { network } from "hardhat";
 import { encodeAbiParameters, keccak256, toHex, type Address, type Hex } from "viem";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { linkBytecode, loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
   attestorSeed,
   INVALID,
@@ -54,11 +54,12 @@ describe("sdk/chain/result: resultHash, INVALID and job seeds match the contract
     const conn = await network.create();
     pub = await conn.viem.getPublicClient();
     const [deployer] = await conn.viem.getWalletClients();
+    const libraries: Record<string, Address> = {};
     const deploy = async (name: string, args: readonly unknown[]): Promise<Address> => {
       const art = loadArtifact(name);
       const hash = await deployer!.deployContract({
         abi: art.abi,
-        bytecode: art.bytecode,
+        bytecode: linkBytecode(art, libraries),
         args,
       } as never);
       const r = await pub.waitForTransactionReceipt({ hash });
@@ -67,6 +68,7 @@ describe("sdk/chain/result: resultHash, INVALID and job seeds match the contract
     };
     // Implementations are enough: resultHashOf is pure and INVALID() a constant.
     settlement = await deploy("Settlement", ["0x000000000000000000000000000000000000dEaD"]);
+    libraries.AttestationQuorum = await deploy("AttestationQuorum", []);
     attestation = await deploy("ResultAttestation", []);
   });
 
