@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {ResultAttestation} from "../../contracts/ResultAttestation.sol";
 
 /// @notice Upgrade target used to prove that ResultAttestation storage survives a UUPS upgrade.
-/// @custom:oz-upgrades-unsafe-allow missing-initializer
+/// @custom:oz-upgrades-unsafe-allow missing-initializer external-library-linking
 /// @custom:oz-upgrades-from contracts/ResultAttestation.sol:ResultAttestation
 contract ResultAttestationV2 is ResultAttestation {
     /// @notice Emitted by the V2 reinitializer.
