@@ -244,7 +244,7 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
         r.status = RoundStatus.Attesting;
         // Until drawn, the quorum's reveal deadline is the draw deadline (select sets fresh windows).
         Params memory p = $.params;
-        r.quorum.revealDeadline = uint64(block.timestamp) + p.commitWindow + p.revealWindow;
+        r.quorum.revealDeadline = uint40(block.timestamp + p.commitWindow + p.revealWindow);
         emit SplitRevealed(bountyId, index, splitCid, salt);
         if (block.number > r.seed.blockNumber) _draw($, r, bountyId, index);
     }

@@ -466,6 +466,18 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IGrowthPool
+    function connectedSet(uint256 epoch) external view returns (bytes32 root, uint256 n, uint256 finalAt) {
+        EpochData storage ep = _getGrowthPoolStorage().epochs[epoch];
+        root = ep.root;
+        n = ep.n;
+        EpochStatus status = ep.status;
+        // a voided post has a zero root; a Settled one with devices went through its whole challenge window
+        if (root != bytes32(0) && (status == EpochStatus.Posted || status == EpochStatus.Settled)) {
+            finalAt = ep.challengeDeadline;
+        }
+    }
+
+    /// @inheritdoc IGrowthPool
     function winnerIndex(uint256 epoch, uint256 j) external view returns (uint256) {
         EpochData storage ep = _getGrowthPoolStorage().epochs[epoch];
         if (ep.claimDeadline == 0) revert GrowthPoolNotDrawn(epoch);

@@ -10,10 +10,14 @@ import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {AttestationQuorum} from "./attestation/AttestationQuorum.sol";
 import {FutureSeed} from "./utils/FutureSeed.sol";
 import {IJobLifecycleHook} from "./interfaces/IJobLifecycleHook.sol";
+import {IGrowthPool} from "./interfaces/IGrowthPool.sol";
+import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 /// @title ResultAttestation
 /// @notice Cohort assignment with the attestor draw, the aggregator's result commitment, the attestor
-///         commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4 steps 3 and 6, §7.1, §7.4, §7.6).
+///         commit-reveal quorum and slashing for prediction jobs (PROTOCOL.md §4 steps 3 and 6, §7.1, §7.3, §7.4,
+///         §7.6), and the fraud proofs against a cohort that is not the one the job's seed draws.
 ///         Authorised in the JobMarket as `ATTESTATION_MODULE` and in NodeStaking as a slasher.
 /// @custom:oz-upgrades-unsafe-allow external-library-linking
 contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAttestation {
@@ -26,14 +30,17 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     bytes32 private constant REASON_AGGREGATOR_SILENT = "AGGREGATOR_SILENT";
     bytes32 private constant REASON_LATE = "ATTESTATION_LATE";
     bytes32 private constant REASON_INVALID = "TRANSCRIPT_INVALID";
+    bytes32 private constant REASON_COHORT = "COHORT_FAULT";
     bytes32 private constant ATTESTOR_SEED_TAG = "dml.attestors";
+    bytes32 private constant JOB_SEED_TAG = "dml.job"; // JobMarket's tag: job seed = derive(epoch seed, tag, jobId)
 
     struct Record {
         Status status;
         bool aggregatorRevealed;
         address aggregator;
         uint16 agreeMask;
-        uint64 jobDeadline; // the JobMarket deadline of the job's Committed phase
+        uint40 jobDeadline; // the JobMarket deadline of the job's Committed phase
+        uint24 connectedEpoch; // the growth-pool epoch whose connected set the cohort is drawn from
         bytes32 aggregate; // the aggregator's commitment; replaced by its revealed result hash
         AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`;
         // `round.lockAmount`: stake locked for each bound node (distributor, attestors, aggregator once committed)
@@ -45,6 +52,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         INodeStaking staking;
         Params params;
         mapping(uint256 jobId => Record) records;
+        IGrowthPool growthPool; // connected sets the cohorts are drawn from
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.ResultAttestation")) - 1)) & ~bytes32(uint256(0xff))
@@ -55,19 +63,25 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     /// @param governance_ The governance timelock.
     /// @param jobMarket_ The JobMarket whose jobs are attested.
     /// @param staking_ NodeStaking (selection of attestors, slashing).
+    /// @param growthPool_ GrowthPool (the connected sets cohorts are drawn from).
     /// @param params_ Initial parameters.
     function initialize(
         address governance_,
         IJobMarket jobMarket_,
         INodeStaking staking_,
+        IGrowthPool growthPool_,
         Params calldata params_
     ) external initializer {
         __GovernedUUPS_init(governance_);
-        if (address(jobMarket_) == address(0) || address(staking_) == address(0))
-            revert AttestationZeroAddress();
+        if (
+            address(jobMarket_) == address(0) ||
+            address(staking_) == address(0) ||
+            address(growthPool_) == address(0)
+        ) revert AttestationZeroAddress();
         ResultAttestationStorage storage $ = _getStorage();
         $.jobMarket = jobMarket_;
         $.staking = staking_;
+        $.growthPool = growthPool_;
         _setParams($, params_);
     }
 
@@ -86,7 +100,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         bytes32 cohortRoot,
         uint32 deviceCount,
         string calldata cohortCid,
-        address aggregator
+        address aggregator,
+        uint256 connectedEpoch
     ) external nonReentrant {
         ResultAttestationStorage storage $ = _getStorage();
         INodeStaking staking_ = $.staking;
@@ -106,7 +121,30 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             msg.sender,
             aggregator
         );
-        _draw($, staking_, jobId, seed, aggregator);
+        _checkConnectedSet($, jobId, connectedEpoch, deviceCount);
+        _draw($, staking_, jobId, seed, aggregator, connectedEpoch);
+    }
+
+    /// @dev The cohort is drawn from the latest connected set that stood when the job's seed could first be drawn
+    ///      (the end of the scheduling epoch's reveal window; the seed is armed at `finalizeEpoch`, not before): a
+    ///      set that was still open to challenges then could have been chosen knowing the seed.
+    function _checkConnectedSet(
+        ResultAttestationStorage storage $,
+        uint256 jobId,
+        uint256 connectedEpoch,
+        uint256 deviceCount
+    ) private view {
+        IJobMarket market = $.jobMarket;
+        (, , uint256 seedTime, ) = market.epochWindows(market.getJob(jobId).scheduledEpoch);
+        IGrowthPool pool = $.growthPool;
+        (, uint256 n, uint256 finalAt) = pool.connectedSet(connectedEpoch);
+        if (finalAt == 0 || finalAt > seedTime || connectedEpoch >= type(uint24).max) {
+            revert AttestationNotLatestConnectedSet(connectedEpoch);
+        }
+        (, , uint256 nextFinalAt) = pool.connectedSet(connectedEpoch + 1);
+        if (nextFinalAt != 0 && nextFinalAt <= seedTime)
+            revert AttestationNotLatestConnectedSet(connectedEpoch);
+        if (n < deviceCount) revert AttestationConnectedSetTooSmall(n, deviceCount);
     }
 
     /// @dev Draws the job's attestors (never the aggregator), binds the distributor and them, and locks stake.
@@ -115,7 +153,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         INodeStaking staking_,
         uint256 jobId,
         bytes32 seed,
-        address aggregator
+        address aggregator,
+        uint256 connectedEpoch
     ) private {
         // A job is Scheduled → Assigned exactly once, so its record is fresh here.
         Record storage rec = $.records[jobId];
@@ -129,9 +168,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         );
         rec.status = Status.Drawn;
         rec.aggregator = aggregator;
+        rec.connectedEpoch = uint24(connectedEpoch); // < 2^24 − 1 (checked in _checkConnectedSet)
         uint256 lockAmount = $.params.slashAmount;
         rec.round.lockAmount = uint88(lockAmount); // ≤ 2^88 − 1 (checked in _setParams)
-        emit AttestorsDrawn(jobId, msg.sender, seed, chosen);
+        emit AttestorsDrawn(jobId, msg.sender, seed, connectedEpoch, chosen);
         _lockNodes(staking_, chosen, lockAmount);
     }
 
@@ -148,11 +188,11 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         if (rec.status != Status.Drawn) revert AttestationInvalidStatus(jobId, rec.status);
         Params memory p = $.params;
         AttestationQuorum.Round storage r = rec.round;
-        uint64 commitDeadline = uint64(block.timestamp + (duration * p.commitWindowBps) / BPS);
+        uint40 commitDeadline = uint40(block.timestamp + (duration * p.commitWindowBps) / BPS);
         r.commitDeadline = commitDeadline;
-        r.revealDeadline = uint64(commitDeadline + (duration * p.revealWindowBps) / BPS);
+        r.revealDeadline = uint40(commitDeadline + (duration * p.revealWindowBps) / BPS);
         rec.status = Status.Committed;
-        rec.jobDeadline = uint64(block.timestamp + duration);
+        rec.jobDeadline = uint40(block.timestamp + duration);
         rec.aggregate = commitment;
         emit AggregateCommitted(
             jobId,
@@ -198,6 +238,84 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.aggregate = aggregateHash;
         emit AggregateRevealed(jobId, msg.sender, aggregateHash);
         _finalizeIfUnanimous(rec, jobId);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Cohort fraud proofs (PROTOCOL.md §7.3)
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IResultAttestation
+    function challengeCohortMember(
+        uint256 jobId,
+        CohortProof calldata memberProof,
+        IGrowthPool.Leaf calldata connected,
+        bytes32[] calldata connectedProof
+    ) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        (Record storage rec, IJobMarket.Job memory job) = _challengeable($, jobId);
+        CohortMember calldata member = _checkMember(jobId, job.cohortRoot, memberProof);
+        CohortFault fault = CohortFault.PositionOutOfRange;
+        if (member.position < job.deviceCount) {
+            fault = CohortFault.NotConnected;
+            uint256 epoch = rec.connectedEpoch;
+            (bytes32 root, uint256 n, ) = $.growthPool.connectedSet(epoch);
+            if (member.connectedIndex < n) {
+                _checkConnected(epoch, root, connected, connectedProof);
+                if (connected.index != member.connectedIndex || connected.device == member.device) {
+                    revert AttestationNoCohortFault(jobId, fault);
+                }
+            }
+        }
+        _cohortFault($, rec, jobId, job, fault);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function challengeCohortIneligible(uint256 jobId, CohortProof calldata member) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        (Record storage rec, IJobMarket.Job memory job) = _challengeable($, jobId);
+        address device = _checkMember(jobId, job.cohortRoot, member).device;
+        if (_eligibleSinceAssignment($, rec, job, device) != Eligibility.Ineligible) {
+            revert AttestationNoCohortFault(jobId, CohortFault.Ineligible);
+        }
+        _cohortFault($, rec, jobId, job, CohortFault.Ineligible);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function challengeCohortOrder(
+        uint256 jobId,
+        CohortProof calldata aProof,
+        CohortProof calldata bProof
+    ) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        (Record storage rec, IJobMarket.Job memory job) = _challengeable($, jobId);
+        CohortMember calldata a = _checkMember(jobId, job.cohortRoot, aProof);
+        CohortMember calldata b = _checkMember(jobId, job.cohortRoot, bProof);
+        bytes32 seed = _jobSeed($, job, jobId);
+        if (b.position != a.position + 1 || _score(seed, b.device) > _score(seed, a.device)) {
+            revert AttestationNoCohortFault(jobId, CohortFault.OutOfOrder);
+        }
+        _cohortFault($, rec, jobId, job, CohortFault.OutOfOrder);
+    }
+
+    /// @inheritdoc IResultAttestation
+    function challengeCohortOmission(
+        uint256 jobId,
+        IGrowthPool.Leaf calldata omitted,
+        bytes32[] calldata omittedProof,
+        CohortProof calldata belowProof,
+        CohortProof calldata aboveProof
+    ) external nonReentrant {
+        ResultAttestationStorage storage $ = _getStorage();
+        (Record storage rec, IJobMarket.Job memory job) = _challengeable($, jobId);
+        bytes32 seed = _jobSeed($, job, jobId);
+        uint256 score = _omittedScore($, rec, seed, omitted, omittedProof);
+        if (
+            !_ranksBetween(jobId, job.cohortRoot, seed, score, belowProof, aboveProof) ||
+            _eligibleSinceAssignment($, rec, job, omitted.device) != Eligibility.Eligible
+        ) {
+            revert AttestationNoCohortFault(jobId, CohortFault.Omitted);
+        }
+        _cohortFault($, rec, jobId, job, CohortFault.Omitted);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -289,6 +407,8 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         a.attestors = r.membersOf();
         if (rec.status != Status.None) a.distributor = _getStorage().jobMarket.getJob(jobId).distributor;
         a.lockAmount = r.lockAmount;
+        a.connectedEpoch = rec.connectedEpoch;
+        a.assignedAt = r.openedAt;
     }
 
     /// @inheritdoc IResultAttestation
@@ -334,6 +454,16 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         return _getStorage().staking;
     }
 
+    /// @inheritdoc IResultAttestation
+    function growthPool() external view returns (IGrowthPool) {
+        return _getStorage().growthPool;
+    }
+
+    /// @inheritdoc IResultAttestation
+    function cohortScore(bytes32 jobSeed, address device) external pure returns (uint256) {
+        return _score(jobSeed, device);
+    }
+
     // ------------------------------------------------------------------------------------------------------
     // Internal
     // ------------------------------------------------------------------------------------------------------
@@ -362,6 +492,139 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.agreeMask = all;
         emit AttestationFinalized(jobId, true, true, value, all, 0, false);
         _getStorage().jobMarket.markAttested(jobId);
+    }
+
+    /// @dev Where a device stands for a job, as far as the distributor could know at the assignment.
+    enum Eligibility {
+        Eligible,
+        Ineligible,
+        ChangedSinceAssignment
+    }
+
+    /// @dev A cohort can be disproved while its attestation is open and the job is live (it is then still locked).
+    function _challengeable(
+        ResultAttestationStorage storage $,
+        uint256 jobId
+    ) private view returns (Record storage rec, IJobMarket.Job memory job) {
+        rec = $.records[jobId];
+        Status s = rec.status;
+        if (s != Status.Drawn && s != Status.Committed) revert AttestationCohortNotChallengeable(jobId);
+        job = $.jobMarket.getJob(jobId);
+        if (job.status != IJobMarket.JobStatus.Assigned && job.status != IJobMarket.JobStatus.Committed) {
+            revert AttestationCohortNotChallengeable(jobId);
+        }
+    }
+
+    /// @dev The proven member; reverts unless its proof holds against the cohort root.
+    function _checkMember(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        CohortProof calldata p
+    ) private pure returns (CohortMember calldata m) {
+        m = p.member;
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(m.position, m.connectedIndex, m.device))));
+        if (!MerkleProof.verifyCalldata(p.proof, cohortRoot, leaf)) {
+            revert AttestationNotCohortMember(jobId, m.device, m.position);
+        }
+    }
+
+    function _checkConnected(
+        uint256 epoch,
+        bytes32 root,
+        IGrowthPool.Leaf calldata leaf,
+        bytes32[] calldata proof
+    ) private pure {
+        bytes32 hash = keccak256(
+            bytes.concat(keccak256(abi.encode(leaf.index, leaf.device, leaf.signature)))
+        );
+        if (!MerkleProof.verifyCalldata(proof, root, hash)) {
+            revert AttestationNotConnected(epoch, leaf.device, leaf.index);
+        }
+    }
+
+    /// @dev A device whose registration changed at or after the assignment is neither a provable member fault nor
+    ///      a provable omission: the distributor could not have known (and the device cannot frame it).
+    function _eligibleSinceAssignment(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        IJobMarket.Job memory job,
+        address device
+    ) private view returns (Eligibility) {
+        IJobMarket market = $.jobMarket;
+        IDeviceRegistry registry = market.registry();
+        if (registry.lastChange(device) >= rec.round.openedAt) return Eligibility.ChangedSinceAssignment;
+        bytes32 schema = market.market().getAlgorithm(job.algorithmId).schema;
+        return
+            registry.isEligible(device, schema, job.algorithmId, job.rewardPerDevice)
+                ? Eligibility.Eligible
+                : Eligibility.Ineligible;
+    }
+
+    /// @dev The draw score of a device proven in the cohort's connected set (type(uint256).max when its index is
+    ///      out of the set's range: no device of the set).
+    function _omittedScore(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        bytes32 seed,
+        IGrowthPool.Leaf calldata omitted,
+        bytes32[] calldata proof
+    ) private view returns (uint256) {
+        uint256 epoch = rec.connectedEpoch;
+        (bytes32 root, uint256 n, ) = $.growthPool.connectedSet(epoch);
+        _checkConnected(epoch, root, omitted, proof);
+        return omitted.index < n ? _score(seed, omitted.device) : type(uint256).max;
+    }
+
+    /// @dev True when `score` ranks below the member `above` and either `above` is at position 0 or `below` is the
+    ///      member just before it with a lower score: a device with that score belongs in the cohort.
+    function _ranksBetween(
+        uint256 jobId,
+        bytes32 cohortRoot,
+        bytes32 seed,
+        uint256 score,
+        CohortProof calldata belowProof,
+        CohortProof calldata aboveProof
+    ) private pure returns (bool) {
+        CohortMember calldata above = _checkMember(jobId, cohortRoot, aboveProof);
+        if (score >= _score(seed, above.device)) return false;
+        if (above.position == 0) return true;
+        CohortMember calldata below = _checkMember(jobId, cohortRoot, belowProof);
+        return below.position + 1 == above.position && score > _score(seed, below.device);
+    }
+
+    function _jobSeed(
+        ResultAttestationStorage storage $,
+        IJobMarket.Job memory job,
+        uint256 jobId
+    ) private view returns (bytes32) {
+        return FutureSeed.derive($.jobMarket.epochSeed(job.scheduledEpoch), JOB_SEED_TAG, jobId);
+    }
+
+    function _score(bytes32 jobSeed, address device) private pure returns (uint256) {
+        return uint256(keccak256(abi.encode(jobSeed, device)));
+    }
+
+    /// @dev A proven cohort fault: the job fails (refunding the customer, unlocking every node through
+    ///      `onJobClosed`) and the distributor loses the stake it locked for the job.
+    function _cohortFault(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        uint256 jobId,
+        IJobMarket.Job memory job,
+        CohortFault fault
+    ) private {
+        rec.status = Status.Failed;
+        address distributor = job.distributor;
+        address challenger = _challengerOf(rec, job);
+        uint256 slashed = $.staking.slash(
+            distributor,
+            INodeStaking.Role.Distributor,
+            rec.round.lockAmount,
+            challenger
+        );
+        emit CohortChallenged(jobId, distributor, msg.sender, fault, slashed);
+        emit NodeSlashed(jobId, distributor, INodeStaking.Role.Distributor, slashed, challenger);
+        $.jobMarket.markFailed(jobId, REASON_COHORT);
     }
 
     function _committed(uint256 jobId) private view returns (Record storage rec) {
@@ -397,8 +660,11 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         Record storage rec,
         uint256 jobId
     ) private view returns (address) {
+        return _challengerOf(rec, $.jobMarket.getJob(jobId));
+    }
+
+    function _challengerOf(Record storage rec, IJobMarket.Job memory job) private view returns (address) {
         if (msg.sender == rec.aggregator || rec.round.isMember(msg.sender)) return address(0);
-        IJobMarket.Job memory job = $.jobMarket.getJob(jobId);
         return msg.sender == job.customer || msg.sender == job.distributor ? address(0) : msg.sender;
     }
 
@@ -440,7 +706,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     function _unlockNodes(INodeStaking staking_, Record storage rec, address distributor) private {
         AttestationQuorum.Round storage r = rec.round;
         uint256 q = r.size;
-        bool aggregatorBound = rec.status >= Status.Committed;
+        bool aggregatorBound = r.commitDeadline != 0; // set by commitAggregate, when the aggregator bound itself
         uint256 n = q + (aggregatorBound ? 2 : 1);
         address[] memory nodes = new address[](n);
         INodeStaking.Role[] memory roles = new INodeStaking.Role[](n);

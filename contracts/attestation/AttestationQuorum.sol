@@ -24,12 +24,13 @@ library AttestationQuorum {
 
     /// @notice One quorum round. Lives inside the owning contract's ERC-7201 struct.
     struct Round {
-        uint64 commitDeadline; // commits accepted while block.timestamp <= commitDeadline
-        uint64 revealDeadline; // reveals accepted while block.timestamp <= revealDeadline
+        uint40 commitDeadline; // commits accepted while block.timestamp <= commitDeadline
+        uint40 revealDeadline; // reveals accepted while block.timestamp <= revealDeadline
         uint16 committedMask;
         uint16 revealedMask;
         uint8 size;
         uint88 lockAmount; // stake the owning contract locked per bound node (packs into the first slot)
+        uint40 openedAt; // when `select` drew the members (packs into the first slot)
         address[MAX_SIZE] members;
         bytes32[MAX_SIZE] slots; // member i's commitment; replaced by its revealed value once revealed
     }
@@ -70,8 +71,9 @@ library AttestationQuorum {
             r.members[j] = candidate;
         }
         r.size = uint8(q);
-        r.commitDeadline = commitDeadline;
-        r.revealDeadline = revealDeadline;
+        r.commitDeadline = uint40(commitDeadline);
+        r.revealDeadline = uint40(revealDeadline);
+        r.openedAt = uint40(block.timestamp);
     }
 
     /// @notice Index of `who` among the members; reverts `QuorumNotMember` when not selected.

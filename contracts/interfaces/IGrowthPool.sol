@@ -354,6 +354,11 @@ interface IGrowthPool {
     /// @notice Everything stored about `epoch`.
     function epochInfo(uint256 epoch) external view returns (EpochInfo memory);
 
+    /// @notice The epoch's connected set as jobs draw cohorts from it (PROTOCOL.md §7.3): its root and size, and
+    ///         `finalAt`, the end of its challenge window (zero while there is no live post with devices: not
+    ///         posted, voided, or posted empty). From `finalAt` on the post stands for good: nobody can void it.
+    function connectedSet(uint256 epoch) external view returns (bytes32 root, uint256 n, uint256 finalAt);
+
     /// @notice The winning device index of draw `j` of `epoch`.
     function winnerIndex(uint256 epoch, uint256 j) external view returns (uint256);
 

@@ -5,6 +5,7 @@ import {IJobMarket} from "./IJobMarket.sol";
 import {INodeStaking} from "./INodeStaking.sol";
 import {IAttestationQuorum} from "./IAttestationQuorum.sol";
 import {IJobLifecycleHook} from "./IJobLifecycleHook.sol";
+import {IGrowthPool} from "./IGrowthPool.sol";
 
 /// @title IResultAttestation
 /// @notice Steps 3 and 6 of a prediction job (PROTOCOL.md §7.4). A staked distributor assigns a scheduled job's
@@ -53,11 +54,60 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
         address[] attestors;
         address distributor;
         uint96 lockAmount; // stake locked for each bound node until the job is terminal
+        uint256 connectedEpoch; // growth-pool epoch whose connected set the cohort is drawn from
+        uint256 assignedAt; // when the cohort was assigned (eligibility is judged against this time)
+    }
+
+    /// @notice A cohort member as the distributor's cohort tree lists it (PROTOCOL.md §7.3): an OpenZeppelin
+    ///         StandardMerkleTree leaf `["uint256", "uint256", "address"]`, i.e.
+    ///         `keccak256(bytes.concat(keccak256(abi.encode(position, connectedIndex, device))))`.
+    /// @param position Rank of the device's draw score `keccak256(abi.encode(jobSeed, device))`, ascending, from 0.
+    /// @param connectedIndex The device's index in the connected set the cohort is drawn from.
+    /// @param device The device address.
+    struct CohortMember {
+        uint256 position;
+        uint256 connectedIndex;
+        address device;
+    }
+
+    /// @notice A cohort member with its Merkle proof against the job's cohort root.
+    struct CohortProof {
+        CohortMember member;
+        bytes32[] proof;
+    }
+
+    /// @notice The provable faults of a cohort (PROTOCOL.md §7.3): the cohort must be the `deviceCount` eligible
+    ///         devices of the connected set with the lowest draw scores, listed in ascending score.
+    /// @param NotConnected A member's connected index is out of range or holds another device.
+    /// @param PositionOutOfRange A member's position is ≥ the job's `deviceCount`.
+    /// @param Ineligible A member is not eligible for the job and has not changed since the assignment.
+    /// @param OutOfOrder Two adjacent members are not in strictly ascending score (covers a device listed twice).
+    /// @param Omitted An eligible connected device ranks below the first member or between two adjacent members.
+    enum CohortFault {
+        NotConnected,
+        PositionOutOfRange,
+        Ineligible,
+        OutOfOrder,
+        Omitted
     }
 
     // ------------------------------------------------------------------------------------------------------
     // Errors
     // ------------------------------------------------------------------------------------------------------
+
+    /// @notice `epoch` is not the latest connected set that stood (challenge window over) when the job's seed
+    ///         could first be drawn (the end of its scheduling epoch's reveal window).
+    error AttestationNotLatestConnectedSet(uint256 epoch);
+    /// @notice The connected set has fewer devices than the cohort.
+    error AttestationConnectedSetTooSmall(uint256 n, uint256 deviceCount);
+    /// @notice The job's cohort can no longer be challenged (its attestation is final or the job is closed).
+    error AttestationCohortNotChallengeable(uint256 jobId);
+    /// @notice The proof does not show `device` at `position` of the job's cohort.
+    error AttestationNotCohortMember(uint256 jobId, address device, uint256 position);
+    /// @notice The proof does not show `device` at `index` of the connected set the cohort is drawn from.
+    error AttestationNotConnected(uint256 epoch, address device, uint256 index);
+    /// @notice The evidence is valid but shows no fault of the cohort.
+    error AttestationNoCohortFault(uint256 jobId, CohortFault fault);
 
     /// @notice An initializer/setter address is zero.
     error AttestationZeroAddress();
@@ -99,7 +149,16 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
         uint256 indexed jobId,
         address indexed distributor,
         bytes32 seed,
+        uint256 connectedEpoch,
         address[] attestors
+    );
+    /// @notice A cohort fault was proven: the distributor was slashed and the job failed (refunded).
+    event CohortChallenged(
+        uint256 indexed jobId,
+        address indexed distributor,
+        address indexed challenger,
+        CohortFault fault,
+        uint256 slashed
     );
     /// @notice The aggregator committed (and bound itself); the attestors' windows opened.
     event AggregateCommitted(
@@ -145,12 +204,49 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
     /// @notice An active distributor assigns a scheduled job's cohort (`deviceCount` ≥ `kMin`) and names an active
     ///         aggregator (Scheduled → Assigned). Draws the attestors from the job's seed, weighted by stake, and locks
     ///         `slashAmount` of the distributor's and each attestor's stake until the job is terminal.
+    /// @dev The cohort (root over `CohortMember` leaves, list at `cohortCid`) must be the `deviceCount` devices of
+    ///      the connected set of `connectedEpoch` that are eligible (`DeviceRegistry.isEligible` for the job's schema,
+    ///      algorithm and reward) with the lowest `keccak256(abi.encode(jobSeed, device))`, in ascending order.
+    ///      `connectedEpoch` must be the latest growth-pool epoch whose post stood (challenge window over) by the end
+    ///      of the job's scheduling epoch's reveal window, before anyone could know the seed. The membership is
+    ///      not checked here; anyone can disprove it with the `challengeCohort*` functions until the attestation is
+    ///      final.
     function assignCohort(
         uint256 jobId,
         bytes32 cohortRoot,
         uint32 deviceCount,
         string calldata cohortCid,
-        address aggregator
+        address aggregator,
+        uint256 connectedEpoch
+    ) external;
+
+    /// @notice Proves that `member` is not in the connected set at its index (`connected` is the leaf at that
+    ///         index, with its proof; ignored when the index is ≥ the set's size) or that its position is ≥ the job's
+    ///         `deviceCount`. Slashes the distributor, pays the caller the challenger share unless it is a party
+    ///         of the job, and fails the job (the customer is refunded).
+    function challengeCohortMember(
+        uint256 jobId,
+        CohortProof calldata member,
+        IGrowthPool.Leaf calldata connected,
+        bytes32[] calldata connectedProof
+    ) external;
+
+    /// @notice Proves that `member` is not eligible for the job although its registration has not changed since the
+    ///         assignment (a device that changes after the assignment cannot make the distributor liable).
+    function challengeCohortIneligible(uint256 jobId, CohortProof calldata member) external;
+
+    /// @notice Proves that `a` and `b` hold adjacent positions but `b`'s draw score is not above `a`'s.
+    function challengeCohortOrder(uint256 jobId, CohortProof calldata a, CohortProof calldata b) external;
+
+    /// @notice Proves that an eligible, unchanged device of the connected set (`omitted`, with its proof) was left
+    ///         out: its draw score is below `above`'s, and either `above` is at position 0 (`below` is then ignored)
+    ///         or `below` holds the position just before `above` with a lower score than `omitted`'s.
+    function challengeCohortOmission(
+        uint256 jobId,
+        IGrowthPool.Leaf calldata omitted,
+        bytes32[] calldata omittedProof,
+        CohortProof calldata below,
+        CohortProof calldata above
     ) external;
 
     /// @notice The job's aggregator commits `keccak256(abi.encode(resultHash, salt))` and the transcript CID
@@ -198,4 +294,10 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
 
     /// @notice The node staking contract (this contract must be an authorised slasher).
     function staking() external view returns (INodeStaking);
+
+    /// @notice The growth pool whose connected sets cohorts are drawn from.
+    function growthPool() external view returns (IGrowthPool);
+
+    /// @notice A device's draw score for a job: cohorts take the eligible devices with the lowest scores.
+    function cohortScore(bytes32 jobSeed, address device) external pure returns (uint256);
 }

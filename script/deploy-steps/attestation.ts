@@ -63,13 +63,15 @@ export async function deployAttestationStep(d: AttestationStepDeps): Promise<voi
   const marketplace = d.addressOf("AlgorithmMarketplace");
   const registry = d.addressOf("DeviceRegistry");
   const token = d.addressOf("DMLToken");
-  if (!jobMarket || !staking || !marketplace || !registry || !token) return;
+  const growthPool = d.addressOf("GrowthPool");
+  if (!jobMarket || !staking || !marketplace || !registry || !token || !growthPool) return;
   const { resultAttestation: ra, settlement: st, fineTuning: ft } = d.config;
 
   const attestation = await d.ensureProxy("ResultAttestation", () => [
     d.deployer,
     jobMarket,
     staking,
+    growthPool,
     {
       quorum: ra.quorum,
       commitWindowBps: ra.commitWindowBps,

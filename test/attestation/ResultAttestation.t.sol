@@ -29,7 +29,7 @@ contract ResultAttestationTest is LifecycleFixture {
 
     function test_initialize_revertsTwice() public {
         vm.expectRevert(bytes4(keccak256("InvalidInitialization()")));
-        IAttestationInit(address(ra)).initialize(governance, jm, staking, raParams());
+        IAttestationInit(address(ra)).initialize(governance, jm, staking, growth, raParams());
     }
 
     function test_initialize_revertsOnZeroAddress() public {
@@ -39,7 +39,7 @@ contract ResultAttestationTest is LifecycleFixture {
             impl,
             abi.encodeCall(
                 IAttestationInit.initialize,
-                (governance, IJobMarket(address(0)), staking, raParams())
+                (governance, IJobMarket(address(0)), staking, growth, raParams())
             )
         );
     }
@@ -111,7 +111,7 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 epoch = jm.getJob(jobId).scheduledEpoch;
         vm.recordLogs();
         vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator, CONNECTED_EPOCH);
         bytes32 jobSeed = keccak256(abi.encode(jm.epochSeed(epoch), bytes32("dml.job"), jobId));
         assertTrue(jm.epochSeed(epoch) != bytes32(0), "the first assignment fixed the epoch seed");
 
@@ -144,7 +144,10 @@ contract ResultAttestationTest is LifecycleFixture {
             found = true;
             assertEq(uint256(logs[i].topics[1]), jobId);
             assertEq(address(uint160(uint256(logs[i].topics[2]))), distributor);
-            (bytes32 seed, address[] memory chosen) = abi.decode(logs[i].data, (bytes32, address[]));
+            (bytes32 seed, , address[] memory chosen) = abi.decode(
+                logs[i].data,
+                (bytes32, uint256, address[])
+            );
             assertEq(seed, jobSeed);
             assertEq(chosen, a.attestors);
         }
@@ -155,7 +158,7 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 jobId = jm.jobCount();
         vm.expectRevert(err);
         vm.prank(who);
-        ra.assignCohort(jobId, keccak256("cohort"), count, "bafy-cohort", agg);
+        ra.assignCohort(jobId, keccak256("cohort"), count, "bafy-cohort", agg, CONNECTED_EPOCH);
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.None));
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
     }
@@ -210,7 +213,7 @@ contract ResultAttestationTest is LifecycleFixture {
         );
         _operator(distributor, INodeStaking.Role.Distributor);
         vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 15, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), 15, "bafy-cohort", aggregator, CONNECTED_EPOCH);
         assertEq(jm.getJob(jobId).deviceCount, 15);
         // assigned once
         vm.expectRevert(
@@ -221,7 +224,7 @@ contract ResultAttestationTest is LifecycleFixture {
             )
         );
         vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator, CONNECTED_EPOCH);
         assertEq(jm.getJob(jobId).deviceCount, 15);
     }
 
@@ -233,7 +236,7 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 jobId = scheduledJob();
         vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotEnoughAttestors.selector, 5, 6));
         vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator, CONNECTED_EPOCH);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
     }
 

@@ -245,7 +245,7 @@ contract LifecycleTest is LifecycleFixture {
             address(ra),
             abi.encodeCall(
                 IResultAttestation.assignCohort,
-                (jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator)
+                (jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator, CONNECTED_EPOCH)
             )
         );
         assertTrue(jm.epochSeed(epoch) != bytes32(0));

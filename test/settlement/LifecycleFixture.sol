@@ -9,6 +9,7 @@ import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
+import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 
 /// @notice Merkle trees exactly as OpenZeppelin's StandardMerkleTree ["address","uint256"] verifies them
@@ -98,7 +99,20 @@ interface IAttestationInit {
         address governance,
         IJobMarket jobMarket,
         INodeStaking staking,
+        IGrowthPool growthPool,
         IResultAttestation.Params calldata params
+    ) external;
+}
+
+interface IGrowthPoolInit {
+    function initialize(
+        address governance,
+        IERC20 token,
+        INodeStaking staking,
+        IDeviceRegistry registry,
+        IGrowthPool.Config calldata config,
+        IGrowthPool.VrfConfig calldata vrf,
+        IGrowthPool.ChallengeConfig calldata challenge
     ) external;
 }
 
@@ -133,6 +147,12 @@ abstract contract LifecycleFixture is BaseTest {
     uint256 internal constant N_ATTESTORS = 5;
     /// @dev Smallest cohort ResultAttestation accepts (below every job's `minDevices` here).
     uint32 internal constant K_MIN = 5;
+    /// @dev Growth-pool epoch length and challenge window of the fixture's pool.
+    uint64 internal constant GROWTH_EPOCH = 1 days;
+    uint64 internal constant GROWTH_CHALLENGE_WINDOW = 1 hours;
+    /// @dev The growth-pool epoch whose (standing) connected set the suites' cohorts are drawn from, and its size.
+    uint256 internal constant CONNECTED_EPOCH = 0;
+    uint256 internal constant CONNECTED_N = 1_000;
     /// @dev The aggregate hash of the attested results the suites report.
     bytes32 internal constant AGG_HASH = keccak256("aggregate");
 
@@ -155,6 +175,7 @@ abstract contract LifecycleFixture is BaseTest {
     IJobMarket internal jm;
     IResultAttestation internal ra;
     ISettlement internal settlement;
+    IGrowthPool internal growth;
     uint256 internal algorithmId;
 
     /// @dev Deploys `name`'s artifact with constructor arguments `args`.
@@ -190,6 +211,7 @@ abstract contract LifecycleFixture is BaseTest {
                 abi.encodeCall(IMarketInit.initialize, (governance, token, treasury, 500, 2_000))
             )
         );
+        growth = _deployGrowthPool();
         jm = IJobMarket(
             deployProxy(
                 deployArtifact("JobMarket", ""),
@@ -202,7 +224,7 @@ abstract contract LifecycleFixture is BaseTest {
         ra = IResultAttestation(
             deployProxy(
                 deployArtifact("ResultAttestation", ""),
-                abi.encodeCall(IAttestationInit.initialize, (governance, jm, staking, raParams()))
+                abi.encodeCall(IAttestationInit.initialize, (governance, jm, staking, growth, raParams()))
             )
         );
         settlement = ISettlement(
@@ -212,6 +234,56 @@ abstract contract LifecycleFixture is BaseTest {
             )
         );
         _wireAndStake();
+    }
+
+    /// @dev A real GrowthPool (its connected sets are what cohorts are drawn from); funded at its predicted
+    ///      address, as the token's genesis mint funds it in the deployment. No VRF request is made here.
+    function _deployGrowthPool() internal returns (IGrowthPool) {
+        address impl = deployArtifact("GrowthPool", "");
+        token.transfer(vm.computeCreateAddress(address(this), vm.getNonce(address(this))), 1_000_000 ether);
+        return
+            IGrowthPool(
+                deployProxy(
+                    impl,
+                    abi.encodeCall(
+                        IGrowthPoolInit.initialize,
+                        (
+                            governance,
+                            token,
+                            staking,
+                            registry,
+                            IGrowthPool.Config({
+                                genesis: uint64(block.timestamp),
+                                epochLength: GROWTH_EPOCH,
+                                halvingEpochs: 4,
+                                winnersPerEpoch: 3,
+                                claimWindow: 7 days
+                            }),
+                            IGrowthPool.VrfConfig({
+                                coordinator: makeAddr("vrfCoordinator"),
+                                keyHash: keccak256("key-hash"),
+                                subscriptionId: 1,
+                                requestConfirmations: 3,
+                                callbackGasLimit: 200_000
+                            }),
+                            IGrowthPool.ChallengeConfig({
+                                challengeWindow: GROWTH_CHALLENGE_WINDOW,
+                                slashAmount: SLASH
+                            })
+                        )
+                    )
+                )
+            );
+    }
+
+    /// @dev The distributor posts `epoch`'s connected set once the epoch is over; the post stands after its
+    ///      challenge window.
+    function postStandingConnectedSet(uint256 epoch, bytes32 root, uint256 n) internal {
+        uint256 end = growth.epochEnd(epoch);
+        if (block.timestamp < end) vm.warp(end);
+        vm.prank(distributor);
+        growth.postEpoch(epoch, root, n, "bafy-connected-set");
+        vm.warp(block.timestamp + GROWTH_CHALLENGE_WINDOW + 1);
     }
 
     /// @dev Authorises the modules, lists the algorithm, stakes the operators and funds the customer.
@@ -237,6 +309,9 @@ abstract contract LifecycleFixture is BaseTest {
         fund(customer, 10_000_000 ether);
         vm.prank(customer);
         token.approve(address(jm), type(uint256).max);
+        // Cohorts come from the latest standing connected set (a placeholder root: these suites do not prove
+        // membership; test/exploits/H4_* posts a real one).
+        postStandingConnectedSet(CONNECTED_EPOCH, keccak256("connected set"), CONNECTED_N);
     }
 
     // ------------------------------------------------------------------------------------------------ params
@@ -352,7 +427,7 @@ abstract contract LifecycleFixture is BaseTest {
     function assignedJob(uint32 deviceCount) internal returns (uint256 jobId) {
         jobId = scheduledJob();
         vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator);
+        ra.assignCohort(jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator, CONNECTED_EPOCH);
     }
 
     function aggSalt(uint256 jobId) internal pure returns (bytes32) {

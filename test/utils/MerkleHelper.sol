@@ -138,6 +138,27 @@ library MerkleHelper {
         return proof(tree, heartbeatLeaf(index, device, signature));
     }
 
+    // ------------------------------------------------------------------------------------------------------
+    // Cohorts: leaf = (position, connectedIndex, device), types ["uint256", "uint256", "address"]
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @dev keccak256(bytes.concat(keccak256(abi.encode(position, connectedIndex, device)))).
+    function cohortLeaf(
+        uint256 position,
+        uint256 connectedIndex,
+        address device
+    ) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(position, connectedIndex, device))));
+    }
+
+    /// @dev The tree over already hashed leaves (a copy is sorted; `leaves` is left as it is).
+    function buildLeaves(bytes32[] memory leaves) internal pure returns (bytes32[] memory) {
+        if (leaves.length == 0) revert MerkleHelperEmpty();
+        bytes32[] memory copy = new bytes32[](leaves.length);
+        for (uint256 i = 0; i < leaves.length; ++i) copy[i] = leaves[i];
+        return _tree(copy);
+    }
+
     /// @dev Sorts the leaves and lays out the complete binary tree (root at 0, leaves at the end, reversed).
     function _tree(bytes32[] memory leaves) private pure returns (bytes32[] memory tree) {
         uint256 n = leaves.length;

@@ -185,7 +185,8 @@ contract JobLifecycleHandler is Test {
         ghost[jobId].resultSeed = reportSeed;
         if (stage >= 1) {
             vm.prank(distributor);
-            ra.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
+            // epoch 0: the fixture's standing connected set (LifecycleFixture.CONNECTED_EPOCH)
+            ra.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator, 0);
         }
         if (stage >= 2) {
             _attest(jobId, behaviourSeed);
