@@ -1,37 +1,88 @@
 /**
  * Cohort lists. A distributor posts the cohort's Merkle root and the CID of this JSON on-chain
  * (`JobMarket.CohortAssigned`); a device fetches the JSON, rebuilds the tree and accepts the list only when the root
- * matches the chain. Leaves are `(address device, uint256 clientId)` as `@openzeppelin/merkle-tree` builds them, so
- * the same proof format serves every Merkle set of the protocol. `clientId` is the device's SecAgg client id.
+ * matches the chain. Two versions, built with `@openzeppelin/merkle-tree`:
+ * - version 2, a prediction job's cohort drawn from a connected set (PROTOCOL.md §7.3): members in ascending draw
+ *   score, client id = position + 1, leaves `(position, connectedIndex, device)` as `ResultAttestation` proves them
+ *   (`sdk/chain/cohort.ts`);
+ * - version 1, a group list (fine-tuning groups, off-chain sessions): leaves `(address device, uint256 clientId)`.
+ * `clientId` is the device's SecAgg client id.
  */
 import { buildMerkleTree } from "#sdk/chain/merkle.ts";
+import { buildCohortTree } from "#sdk/chain/cohort.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { DeviceError } from "./errors.ts";
 
 export const COHORT_LIST_VERSION = 1;
+export const DRAWN_COHORT_LIST_VERSION = 2;
 
-export const cohortListSchema = z.strictObject({
-  version: z.literal(COHORT_LIST_VERSION),
-  /** Job id (decimal string). */
-  jobId: z.string().regex(/^[0-9]{1,78}$/),
-  members: z
-    .array(
-      z.strictObject({
-        id: z.number().int().min(1).max(0xffffffff),
-        address: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),
-      }),
-    )
-    .min(1)
-    .max(100_000),
-});
+const jobIdSchema = z.string().regex(/^[0-9]{1,78}$/);
+const addressSchema = z.string().refine((a) => isAddress(a, { strict: false }), "not an address");
+const idSchema = z.number().int().min(1).max(0xffffffff);
+
+export const cohortListSchema = z.discriminatedUnion("version", [
+  z.strictObject({
+    version: z.literal(COHORT_LIST_VERSION),
+    /** Job id (decimal string). */
+    jobId: jobIdSchema,
+    members: z
+      .array(z.strictObject({ id: idSchema, address: addressSchema }))
+      .min(1)
+      .max(100_000),
+  }),
+  z.strictObject({
+    version: z.literal(DRAWN_COHORT_LIST_VERSION),
+    jobId: jobIdSchema,
+    /** Growth-pool epoch whose connected set the cohort is drawn from. */
+    connectedEpoch: z.string().regex(/^[0-9]{1,78}$/),
+    /** In ascending draw score: member i has client id i + 1. */
+    members: z
+      .array(
+        z.strictObject({
+          id: idSchema,
+          address: addressSchema,
+          connectedIndex: z.string().regex(/^[0-9]{1,78}$/),
+        }),
+      )
+      .min(1)
+      .max(100_000)
+      .refine((ms) => ms.every((m, i) => m.id === i + 1), "member i must have client id i + 1"),
+  }),
+]);
 export type CohortList = z.infer<typeof cohortListSchema>;
 
 export function cohortRoot(list: CohortList): Hex {
+  if (list.version === DRAWN_COHORT_LIST_VERSION)
+    return buildCohortTree(
+      list.members.map((m) => ({
+        position: m.id - 1,
+        connectedIndex: BigInt(m.connectedIndex),
+        device: m.address as Address,
+      })),
+    ).root;
   return buildMerkleTree(
     list.members.map((m) => ({ account: m.address as Address, value: BigInt(m.id) })),
   ).root;
+}
+
+/** The version-2 list of a drawn cohort (`sdk/chain/cohort.ts` `drawCohort`). */
+export function drawnCohortList(
+  jobId: bigint,
+  connectedEpoch: bigint,
+  members: readonly { position: number; connectedIndex: bigint; device: Address }[],
+): CohortList {
+  return {
+    version: DRAWN_COHORT_LIST_VERSION,
+    jobId: jobId.toString(),
+    connectedEpoch: connectedEpoch.toString(),
+    members: members.map((m) => ({
+      id: m.position + 1,
+      address: m.device,
+      connectedIndex: m.connectedIndex.toString(),
+    })),
+  };
 }
 
 /** Encodes a cohort list (what a distributor publishes). */

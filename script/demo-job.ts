@@ -70,7 +70,16 @@ import {
   type FixedPointEncoding,
 } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../device-runner/chain.ts";
-import { cohortRoot, encodeCohortList, type CohortList } from "../device-runner/cohort.ts";
+import {
+  cohortRoot,
+  drawnCohortList,
+  encodeCohortList,
+  type CohortList,
+} from "../device-runner/cohort.ts";
+import { registerConsent } from "../device-runner/consent.ts";
+import { signHeartbeatMessage } from "../device-runner/heartbeat.ts";
+import { buildConnectedSet } from "#sdk/chain/connected-set.ts";
+import { drawCohort, type CohortCandidate } from "#sdk/chain/cohort.ts";
 import { deviceConfigSchema } from "../device-runner/config.ts";
 import { runDaemon } from "../device-runner/daemon.ts";
 import { importDataset, schemaHash } from "../device-runner/dataset.ts";
@@ -230,6 +239,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
   ].map(wallet) as [Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet];
   const attestors = [7, 8, 9, 10].map(wallet);
   const who = (w: Wallet) => getAddress(w.account.address);
+  const deviceClients = (account: PrivateKeyAccount) =>
+    ({
+      publicClient: chain.pub,
+      walletClient: createChainWalletClient(account, ctx.rpcUrl, chainId),
+    }) as unknown as DeviceClients;
 
   const root = path.join(ctx.dataDir, "demo");
   await rm(root, { recursive: true, force: true });
@@ -274,6 +288,69 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       await chain.send(w, "NodeStaking", "stake", [role, min]);
     }
     print(`${stakes.length} operators staked; aggregator SecAgg endpoint ${aggregatorUrl}`);
+
+    // devices: device runners with their own keys and inboxes; each registers with the DeviceRegistry (posting
+    // its bond, consenting to the schema) and signs its heartbeat for the growth pool's epoch; the distributor
+    // posts their connected set, which stands after its challenge window — before any job's seed exists, so
+    // cohorts are drawn from it (PROTOCOL.md §7.2–7.3)
+    const devices: { paths: DevicePaths; account: PrivateKeyAccount }[] = [];
+    for (let i = 0; i < DEVICES; i++) {
+      const paths = devicePaths(path.join(root, "devices", String(i)));
+      const inbox = workload.split.inboxes[i]!.emails;
+      const src = path.join(root, `inbox-${i}.jsonl`);
+      await writeFile(
+        src,
+        inbox.map((e) => JSON.stringify({ id: e.id, subject: e.subject, text: e.body })).join("\n"),
+      );
+      await importDataset(paths.datasets, SCHEMA_ID, "jsonl", src);
+      await rm(src);
+      devices.push({
+        paths,
+        account: privateKeyToAccount(keccak256(toHex(`dml demo device ${i}`))),
+      });
+    }
+    const registry = chain.addr("DeviceRegistry");
+    const bond = await chain.read<bigint>("DeviceRegistry", "deviceBond");
+    for (const d of devices) {
+      await chain.send(faucet, "DMLToken", "transfer", [d.account.address, bond]);
+      const gas = await faucet.sendTransaction({
+        to: d.account.address,
+        value: parseEther("0.01"),
+      });
+      await chain.pub.waitForTransactionReceipt({ hash: gas });
+      await registerConsent(deviceClients(d.account), registry, {
+        schemas: [SCHEMA_ID],
+        anyAlgorithmInSchema: true,
+        algorithms: [],
+        priceFloor: 0n,
+      });
+    }
+    const growthEpoch = await chain.read<bigint>("GrowthPool", "nextEpoch");
+    await chain.warpTo(await chain.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
+    const heartbeatDomain = { chainId, verifyingContract: registry };
+    const connected = buildConnectedSet(
+      await Promise.all(
+        devices.map(async (d) => ({
+          device: d.account.address,
+          signature: await signHeartbeatMessage(d.account, heartbeatDomain, growthEpoch),
+        })),
+      ),
+    );
+    await chain.send(distributor, "GrowthPool", "postEpoch", [
+      growthEpoch,
+      connected.root,
+      BigInt(devices.length),
+      await store.addBytes(new TextEncoder().encode(JSON.stringify(connected.tree.dump()))),
+    ]);
+    const [, , standsAt] = await chain.read<readonly [Hex, bigint, bigint]>(
+      "GrowthPool",
+      "connectedSet",
+      [growthEpoch],
+    );
+    await chain.warpTo(standsAt + 1n);
+    print(
+      `${devices.length} devices registered; their connected set for growth epoch ${growthEpoch} stands`,
+    );
 
     // customer: a job with its report key, one sealed bid
     const reportKey = reportKeyPair();
@@ -324,28 +401,6 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       throw new ChainError("START", `job ${jobId} was not scheduled`);
     print(`job ${jobId} created and scheduled in auction epoch ${epoch}`);
 
-    // distributor: the cohort (device runners with their own keys and inboxes)
-    const devices: { paths: DevicePaths; account: PrivateKeyAccount }[] = [];
-    for (let i = 0; i < DEVICES; i++) {
-      const paths = devicePaths(path.join(root, "devices", String(i)));
-      const inbox = workload.split.inboxes[i]!.emails;
-      const src = path.join(root, `inbox-${i}.jsonl`);
-      await writeFile(
-        src,
-        inbox.map((e) => JSON.stringify({ id: e.id, subject: e.subject, text: e.body })).join("\n"),
-      );
-      await importDataset(paths.datasets, SCHEMA_ID, "jsonl", src);
-      await rm(src);
-      devices.push({
-        paths,
-        account: privateKeyToAccount(keccak256(toHex(`dml demo device ${i}`))),
-      });
-    }
-    const cohort: CohortList = {
-      version: 1,
-      jobId: jobId.toString(),
-      members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
-    };
     const startBlock = await chain.pub.getBlockNumber({ cacheTime: 0 });
     // The epoch's seed is the hash of the block after finalizeEpoch's (EpochSeedArmed): it must exist before the
     // distributor assigns (the assignment fixes it). A live chain moves on by itself; the dev chain mines on demand.
@@ -359,12 +414,35 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const seedBlock = (armed as unknown as { args: { blockNumber: bigint } }).args.blockNumber;
     if (startBlock <= seedBlock)
       await chain.test.mine({ blocks: Number(seedBlock - startBlock + 1n) });
+    // distributor: the cohort is drawn, not chosen — the eligible devices of the standing connected set with the
+    // lowest keccak256(jobSeed, device), in ascending order (anyone can disprove another list on-chain)
+    const seed = jobSeed((await chain.pub.getBlock({ blockNumber: seedBlock })).hash!, jobId);
+    const now = await chain.now();
+    const candidates: CohortCandidate[] = [];
+    for (const d of devices) {
+      const address = d.account.address;
+      const eligible =
+        (await chain.read<boolean>("DeviceRegistry", "isEligible", [
+          address,
+          schemaHash(SCHEMA_ID),
+          algorithmId,
+          REWARD,
+        ])) && (await chain.read<bigint>("DeviceRegistry", "lastChange", [address])) < now;
+      if (eligible)
+        candidates.push({ connectedIndex: connected.leafOf(address)!.index, device: address });
+    }
+    const cohort: CohortList = drawnCohortList(
+      jobId,
+      growthEpoch,
+      drawCohort(seed, candidates, DEVICES),
+    );
     const assigned = await chain.send(distributor, "ResultAttestation", "assignCohort", [
       jobId,
       cohortRoot(cohort),
       DEVICES,
       await store.addBytes(encodeCohortList(cohort)),
       who(aggregator),
+      growthEpoch,
     ]);
     // the attestors were drawn in the same transaction from the job's seed (never the aggregator)
     const [drawn] = await chain.pub.getContractEvents({
@@ -573,11 +651,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         value: parseEther("0.01"),
       });
       await chain.pub.waitForTransactionReceipt({ hash: gas });
-      const clients = {
-        publicClient: chain.pub,
-        walletClient: createChainWalletClient(d.account, ctx.rpcUrl, chainId),
-      } as unknown as DeviceClients;
-      const r = await claimJobPayout(clients, store, {
+      const r = await claimJobPayout(deviceClients(d.account), store, {
         settlement: chain.addr("Settlement"),
         jobId,
       });

@@ -16,6 +16,7 @@ import {
   ZERO_HASH,
   type JobResult,
 } from "#sdk/chain/result.ts";
+import { cohortScore } from "#sdk/chain/cohort.ts";
 
 const h = (s: string): Hex => keccak256(toHex(s));
 
@@ -92,6 +93,23 @@ describe("sdk/chain/result: resultHash, INVALID and job seeds match the contract
       { ...CASES[0]!, qualityMet: false },
     ])
       assert.notEqual(resultHash(changed), base);
+  });
+
+  it("cohortScore equals ResultAttestation.cohortScore", async () => {
+    for (const [i, device] of [
+      "0x0000000000000000000000000000000000000001",
+      "0x00000000000000000000000000000000DeaDBeef",
+      "0xFFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF",
+    ].entries()) {
+      const seed = h(`seed-${i}`);
+      const onChain = await pub.readContract({
+        address: attestation,
+        abi: loadArtifact("ResultAttestation").abi,
+        functionName: "cohortScore",
+        args: [seed, device as Address],
+      });
+      assert.equal(cohortScore(seed, device as Address), onChain);
+    }
   });
 
   it("INVALID equals ResultAttestation.INVALID()", async () => {

@@ -43,7 +43,12 @@ import {
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../../device-runner/chain.ts";
-import { cohortRoot, encodeCohortList, type CohortList } from "../../device-runner/cohort.ts";
+import {
+  cohortRoot,
+  drawnCohortList,
+  encodeCohortList,
+  type CohortList,
+} from "../../device-runner/cohort.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
@@ -115,14 +120,22 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
   });
 
   it("nine device runners serve the assigned job; the aggregate is the exact sum of their plaintext vectors", async () => {
+    // the devices are registered and connected; the cohort is drawn from their connected set by the job's seed
+    await life.connect(devices.map((d) => d.account));
     jobId = await life.schedule(life.spec(N, { devices: N, participants: N - 2 }));
-    list = {
-      version: 1,
-      jobId: jobId.toString(),
-      members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
-    };
+    const drawn = await life.drawCohortOf(jobId, N);
+    list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
+    // from here on devices[i] is the member with client id i + 1
+    devices = drawn.devices.map((a) => devices.find((d) => d.account.address === a.address)!);
     const startBlock = await pub.getBlockNumber();
-    await life.assign(jobId, cohortRoot(list), N, await store.addBytes(encodeCohortList(list)));
+    await life.assign(
+      jobId,
+      cohortRoot(list),
+      N,
+      await store.addBytes(encodeCohortList(list)),
+      drawn.connectedEpoch,
+    );
+    assert.equal(cohortRoot(list), drawn.tree.root, "the list's root is the drawn tree's");
     assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Assigned);
 
     // the aggregator derives the session from chain data exactly as the devices do

@@ -16,6 +16,7 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { JOB_MARKET_EVENTS, type DevicePublicClient } from "../../device-runner/chain.ts";
 import {
   cohortRoot,
+  drawnCohortList,
   encodeCohortList,
   fetchCohort,
   type CohortList,
@@ -87,6 +88,8 @@ describe("device runner on the real JobMarket (EDR)", () => {
     await env.approve(customer, "JobMarket");
     await env.approve(customer, "AlgorithmMarketplace");
 
+    // the cohort devices are registered and connected before the job exists (PROTOCOL.md §7.3)
+    const connected = await env.postConnectedSet(distributor, inCohort, SCHEMA);
     await env.warpToCommitWindow();
     await env.send(customer, "JobMarket", "createJob", [
       {
@@ -124,19 +127,16 @@ describe("device runner on the real JobMarket (EDR)", () => {
     await env.send(keeper, "JobMarket", "finalizeEpoch", [epoch]);
     assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Scheduled);
 
-    list = {
-      version: 1,
-      jobId: jobId.toString(),
-      members: inCohort.map((a, i) => ({ id: i + 1, address: a.address })),
-    };
+    // the distributor draws the cohort from the set by the job's seed (its block must exist first)
+    const drawn = await env.drawCohortOf(jobId, inCohort.length, [connected]);
+    list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
+    inCohort.splice(0, inCohort.length, ...drawn.devices); // inCohort[i] has client id i + 1
     cid = await store.addBytes(encodeCohortList(list));
-    // the epoch seed is the hash of the block after finalizeEpoch's: it must exist before anyone assigns
-    await env.conn.networkHelpers.mine(1);
     const hash = await distributor.writeContract({
       address: env.addr("ResultAttestation"),
       abi: abi("ResultAttestation"),
       functionName: "assignCohort",
-      args: [jobId, cohortRoot(list), list.members.length, cid, aggregator],
+      args: [jobId, cohortRoot(list), list.members.length, cid, aggregator, drawn.connectedEpoch],
     });
     const receipt = await env.pub.waitForTransactionReceipt({ hash });
     assert.equal(receipt.status, "success");

@@ -1,7 +1,9 @@
 /**
  * One prediction job on the protocol deployed by script/deploy.ts, driven through every on-chain step with real
- * signatures: create → sealed bid → reveal → finalise the epoch → the distributor assigns the cohort (OpenZeppelin
- * Merkle root) through `ResultAttestation.assignCohort`, which draws 3 attestors from the job's seed → the aggregator
+ * signatures: registered devices sign heartbeats and the distributor posts their connected set to the growth pool,
+ * which stands after its challenge window → create → sealed bid → reveal → finalise the epoch → the distributor
+ * draws the cohort from that set by the job's seed (`sdk/chain/cohort.ts`) and assigns its Merkle root through
+ * `ResultAttestation.assignCohort`, which draws 3 attestors from the job's seed → the aggregator
  * commits the job's `resultHash` → the attestors derive it on their own and commit-reveal it (or `INVALID`) →
  * (unanimous reveal finalises) → the reporter presents the attested preimage with the encrypted report. Shared by
  * test/integration/job-lifecycle.test.ts, the device-runner tests and bench/job-gas.ts.
@@ -9,7 +11,7 @@
 import assert from "node:assert/strict";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { buildMerkleTree, type MerkleEntry } from "#sdk/chain/merkle.ts";
+import type { MerkleEntry } from "#sdk/chain/merkle.ts";
 import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { INVALID, resultHash, ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import {
@@ -23,6 +25,8 @@ import {
   memberCommitment,
   ProtocolEnv,
   Role,
+  type ConnectedSet,
+  type DrawnCohort,
   type GasRow,
 } from "./protocol.ts";
 
@@ -118,6 +122,9 @@ export function jobResult(
 
 /** A deployed protocol with a staked distributor, aggregator, reporter, five attestors and a listed algorithm. */
 export class JobLifecycle {
+  /** Connected sets this lifecycle posted, oldest first. */
+  readonly connectedSets: ConnectedSet[] = [];
+
   private constructor(
     readonly env: ProtocolEnv,
     readonly algorithmId: bigint,
@@ -201,13 +208,36 @@ export class JobLifecycle {
     return w;
   }
 
-  /** The job's cohort devices (deterministic per job id). */
-  devicesOf(jobId: bigint, n: number): PrivateKeyAccount[] {
-    return Array.from({ length: n }, (_, i) => localAccount(`job-${jobId}-device-${i}`));
+  /** The first `n` devices of this lifecycle's device pool (deterministic keys). */
+  poolDevices(n: number): PrivateKeyAccount[] {
+    return Array.from({ length: n }, (_, i) => localAccount(`pool-device-${i}`));
+  }
+
+  /**
+   * Registers the devices that are not registered yet and has the distributor post their connected set for the
+   * growth pool's next epoch (`ProtocolEnv.postConnectedSet`); jobs scheduled from now on draw from it.
+   */
+  async connect(devices: PrivateKeyAccount[]): Promise<ConnectedSet> {
+    const set = await this.env.postConnectedSet(this.distributor, devices, JOB.SCHEMA);
+    this.connectedSets.push(set);
+    return set;
+  }
+
+  /** Makes sure the latest standing connected set holds at least `n` devices of the pool. */
+  async ensureConnected(n: number): Promise<ConnectedSet> {
+    const latest = this.connectedSets.at(-1);
+    if (latest && latest.devices.length >= n) return latest;
+    return this.connect(this.poolDevices(n));
+  }
+
+  /** The distributor's draw of the job's `n` devices from the sets this lifecycle posted. */
+  async drawCohortOf(jobId: bigint, n: number): Promise<DrawnCohort> {
+    return this.env.drawCohortOf(jobId, n, this.connectedSets);
   }
 
   /** Runs a job up to Attested (or Failed): the attestors derive the result `opts` describes. */
   async runToAttested(nDevices: number, opts: RunOptions = {}): Promise<JobRun> {
+    await this.ensureConnected(nDevices);
     const start = this.env.gasLog.length;
     const jobId = await this.schedule(this.spec(nDevices));
     const devices = await this.assignDevices(jobId, nDevices);
@@ -219,19 +249,20 @@ export class JobLifecycle {
     return { jobId, gas: this.env.gasLog.slice(start), devices, attestors, result };
   }
 
-  /** The distributor's cohort of `n` devices: a StandardMerkleTree ["address","uint256"] over (device, index). */
+  /** The distributor draws the job's cohort of `n` devices and assigns it; returns the devices by position. */
   async assignDevices(jobId: bigint, n: number): Promise<PrivateKeyAccount[]> {
-    const devices = this.devicesOf(jobId, n);
-    const cohort = buildMerkleTree(
-      devices.map((d, i) => ({ account: d.address, value: BigInt(i) })),
-    );
-    await this.assign(jobId, cohort.root, n, JOB.COHORT);
-    return devices;
+    const cohort = await this.drawCohortOf(jobId, n);
+    await this.assign(jobId, cohort.tree.root, n, JOB.COHORT, cohort.connectedEpoch);
+    return cohort.devices;
   }
 
-  /** createJob → sealed bid → reveal → finalizeEpoch: the job is `Scheduled`. */
+  /**
+   * createJob → sealed bid → reveal → finalizeEpoch: the job is `Scheduled`. First makes sure a connected set of at
+   * least `spec.maxDevices` pool devices stands (unless a larger one already does) to draw the cohort from.
+   */
   async schedule(spec: ReturnType<JobLifecycle["spec"]>): Promise<bigint> {
     const { env, customer, keeper } = this;
+    await this.ensureConnected(spec.maxDevices);
     await env.warpToCommitWindow();
     await env.send(customer, "JobMarket", "createJob", [spec]);
     const jobId = await env.read<bigint>("JobMarket", "jobCount");
@@ -251,28 +282,9 @@ export class JobLifecycle {
     return jobId;
   }
 
-  /**
-   * Waits until the block whose hash seeds the job's epoch exists (`EpochSeedArmed`): on EDR every transaction is a
-   * block, so right after `finalizeEpoch` one more block is mined; a live chain just moves on.
-   */
-  async awaitSeedBlock(jobId: bigint): Promise<bigint> {
-    const { env } = this;
-    const job = await env.read<{ scheduledEpoch: number }>("JobMarket", "getJob", [jobId]);
-    const epoch = BigInt(job.scheduledEpoch);
-    if ((await env.read<Hex>("JobMarket", "epochSeed", [epoch])) !== ZERO_HASH) return epoch;
-    const armed = await env.pub.getContractEvents({
-      address: env.addr("JobMarket"),
-      abi: abi("JobMarket"),
-      eventName: "EpochSeedArmed",
-      args: { epoch },
-      fromBlock: 0n,
-    });
-    const seedBlock = (armed.at(-1) as unknown as { args: { blockNumber: bigint } } | undefined)
-      ?.args.blockNumber;
-    assert.ok(seedBlock !== undefined, `epoch ${epoch} armed a seed`);
-    const head = await env.pub.getBlockNumber({ cacheTime: 0 });
-    if (head <= seedBlock) await env.conn.networkHelpers.mine(Number(seedBlock - head + 1n));
-    return epoch;
+  /** Waits until the block whose hash seeds the job's epoch exists (`ProtocolEnv.awaitSeedBlock`). */
+  awaitSeedBlock(jobId: bigint): Promise<bigint> {
+    return this.env.awaitSeedBlock(jobId);
   }
 
   /**
@@ -285,6 +297,7 @@ export class JobLifecycle {
     root: Hex,
     count: number,
     cid: string,
+    connectedEpoch: bigint,
   ): Promise<{ seed: Hex; attestors: Address[] }> {
     const { env } = this;
     await this.awaitSeedBlock(jobId);
@@ -294,6 +307,7 @@ export class JobLifecycle {
       count,
       cid,
       who(this.aggregator),
+      connectedEpoch,
     ]);
     const [drawn] = await env.pub.getContractEvents({
       address: env.addr("ResultAttestation"),

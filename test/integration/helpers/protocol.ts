@@ -13,6 +13,7 @@ import {
   ContractFunctionRevertedError,
   createWalletClient,
   custom,
+  encodeFunctionData,
   getAddress,
   keccak256,
   toHex,
@@ -22,6 +23,15 @@ import {
 } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
+import {
+  buildCohortTree,
+  drawCohort,
+  type CohortMember,
+  type CohortTree,
+} from "#sdk/chain/cohort.ts";
+import { jobSeed, ZERO_HASH } from "#sdk/chain/result.ts";
+import { signHeartbeatMessage } from "../../../device-runner/heartbeat.ts";
 export { aggregateCommitment, bidCommitment, memberCommitment } from "#sdk/chain/commitments.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import type { DeployConfigInput } from "../../../script/lib/config.ts";
@@ -230,10 +240,237 @@ export class ProtocolEnv {
     return epoch;
   }
 
+  /**
+   * Registers every device of `devices` that is not registered yet, each signing its own `approve` (its bond) and
+   * `register` (serving `schema`, any algorithm of it, no price floor); the treasury pays the bonds. Transactions
+   * are pre-signed and sent in batches, so a thousand devices take seconds.
+   */
+  async registerDevices(devices: readonly PrivateKeyAccount[], schema: Hex): Promise<void> {
+    const registry = this.addr("DeviceRegistry");
+    const token = this.addr("DMLToken");
+    const flags = await Promise.all(
+      devices.map((d) => this.read<boolean>("DeviceRegistry", "isRegistered", [d.address])),
+    );
+    const todo = devices.filter((_, i) => !flags[i]);
+    if (todo.length === 0) return;
+    const bond = await this.read<bigint>("DeviceRegistry", "deviceBond");
+    const faucet = this.wallet(12);
+    await this.fund([getAddress(faucet.account.address)], bond * BigInt(todo.length));
+    const block = await this.pub.getBlock();
+    const fees = {
+      maxFeePerGas: (block.baseFeePerGas ?? 10n ** 9n) * 4n + 10n ** 9n,
+      maxPriorityFeePerGas: 10n ** 9n,
+    };
+    const chain = this.pub.chain;
+    let nonce = await this.pub.getTransactionCount({ address: faucet.account.address });
+    const approve = encodeFunctionData({
+      abi: abi("DMLToken"),
+      functionName: "approve",
+      args: [registry, bond],
+    });
+    const register = encodeFunctionData({
+      abi: abi("DeviceRegistry"),
+      functionName: "register",
+      args: [[schema], { anyAlgorithmInSchema: true, algorithms: [], priceFloor: 0n }],
+    });
+    const BATCH = 100;
+    for (let start = 0; start < todo.length; start += BATCH) {
+      const batch = todo.slice(start, start + BATCH);
+      const hashes: Hex[] = [];
+      for (const d of batch)
+        hashes.push(
+          await faucet.writeContract({
+            address: token,
+            abi: abi("DMLToken"),
+            functionName: "transfer",
+            args: [d.address, bond],
+            nonce: nonce++,
+            ...fees,
+          } as never),
+        );
+      await Promise.all(batch.map((d) => this.conn.networkHelpers.setBalance(d.address, ETHER)));
+      for (const [to, data] of [
+        [token, approve],
+        [registry, register],
+      ] as const) {
+        const sent = await Promise.all(
+          batch.map(async (d) => {
+            const w = createWalletClient({
+              account: d,
+              chain,
+              transport: custom(this.conn.provider),
+            });
+            const serializedTransaction = await w.signTransaction({
+              to,
+              data,
+              nonce: await this.pub.getTransactionCount({
+                address: d.address,
+                blockTag: "pending",
+              }),
+              gas: 300_000n,
+              chain,
+              ...fees,
+            });
+            return w.sendRawTransaction({ serializedTransaction });
+          }),
+        );
+        hashes.push(...sent);
+      }
+      const receipts = await Promise.all(
+        hashes.map((hash) => this.pub.waitForTransactionReceipt({ hash })),
+      );
+      assert.ok(
+        receipts.every((r) => r.status === "success"),
+        "every device funded, approved and registered",
+      );
+    }
+  }
+
+  /**
+   * Registers the devices that are not registered yet, signs each one's heartbeat for the growth pool's next
+   * epoch and has `distributor` post their connected set once that epoch ended; returns when the post stands (its
+   * challenge window is over), so jobs scheduled from now on draw their cohorts from it.
+   */
+  async postConnectedSet(
+    distributor: Wallet,
+    devices: PrivateKeyAccount[],
+    schema: Hex,
+  ): Promise<ConnectedSet> {
+    await this.registerDevices(devices, schema);
+    const epoch = await this.read<bigint>("GrowthPool", "nextEpoch");
+    await this.warpTo(await this.read<bigint>("GrowthPool", "epochEnd", [epoch]));
+    const domain = { chainId: this.pub.chain!.id, verifyingContract: this.addr("DeviceRegistry") };
+    const signatures = await Promise.all(
+      devices.map((d) => signHeartbeatMessage(d, domain, epoch)),
+    );
+    const tree = buildConnectedSet(
+      devices.map((d, i) => ({ device: d.address, signature: signatures[i]! })),
+    );
+    await this.send(distributor, "GrowthPool", "postEpoch", [
+      epoch,
+      tree.root,
+      BigInt(devices.length),
+      "bafy-connected-set",
+    ]);
+    const [, , finalAt] = await this.read<readonly [Hex, bigint, bigint]>(
+      "GrowthPool",
+      "connectedSet",
+      [epoch],
+    );
+    await this.warpTo(finalAt + 1n);
+    return { epoch, finalAt, tree, devices };
+  }
+
+  /**
+   * Waits until the block whose hash seeds the job's epoch exists (`EpochSeedArmed`): on EDR every transaction is a
+   * block, so right after `finalizeEpoch` one more block is mined; a live chain just moves on. Returns the epoch.
+   */
+  async awaitSeedBlock(jobId: bigint): Promise<bigint> {
+    const job = await this.read<{ scheduledEpoch: number }>("JobMarket", "getJob", [jobId]);
+    const epoch = BigInt(job.scheduledEpoch);
+    if ((await this.read<Hex>("JobMarket", "epochSeed", [epoch])) !== ZERO_HASH) return epoch;
+    const seedBlock = await this.seedBlockOf(epoch);
+    const head = await this.pub.getBlockNumber({ cacheTime: 0 });
+    if (head <= seedBlock) await this.conn.networkHelpers.mine(Number(seedBlock - head + 1n));
+    return epoch;
+  }
+
+  private async seedBlockOf(epoch: bigint): Promise<bigint> {
+    const armed = await this.pub.getContractEvents({
+      address: this.addr("JobMarket"),
+      abi: abi("JobMarket"),
+      eventName: "EpochSeedArmed",
+      args: { epoch },
+      fromBlock: 0n,
+    });
+    const seedBlock = (armed.at(-1) as unknown as { args: { blockNumber: bigint } } | undefined)
+      ?.args.blockNumber;
+    assert.ok(seedBlock !== undefined, `epoch ${epoch} armed a seed`);
+    return seedBlock;
+  }
+
+  /**
+   * The job's seed, computed as the contracts do: the epoch seed is the hash of the block `finalizeEpoch` armed
+   * (read from the chain once fixed), the job seed `keccak256(abi.encode(epochSeed, "dml.job", jobId))`.
+   */
+  async jobSeedOf(jobId: bigint): Promise<Hex> {
+    const epoch = await this.awaitSeedBlock(jobId);
+    let epochSeed = await this.read<Hex>("JobMarket", "epochSeed", [epoch]);
+    if (epochSeed === ZERO_HASH)
+      epochSeed = (await this.pub.getBlock({ blockNumber: await this.seedBlockOf(epoch) })).hash!;
+    return jobSeed(epochSeed, jobId);
+  }
+
+  /**
+   * The distributor's draw (PROTOCOL.md §7.3): of `sets` (oldest first), the latest that stood by the end of the
+   * job's scheduling epoch's reveal window; its devices that are eligible for the job and unchanged since before
+   * now; the `n` lowest draw scores of the job's seed, in ascending order.
+   */
+  async drawCohortOf(
+    jobId: bigint,
+    n: number,
+    sets: readonly ConnectedSet[],
+  ): Promise<DrawnCohort> {
+    const job = await this.read<{
+      scheduledEpoch: number;
+      rewardPerDevice: bigint;
+      algorithmId: bigint;
+    }>("JobMarket", "getJob", [jobId]);
+    const [, , seedTime] = await this.epochWindows(BigInt(job.scheduledEpoch));
+    const set = sets.filter((s) => s.finalAt <= seedTime!).at(-1);
+    assert.ok(set, `a connected set stood before job ${jobId}'s seed`);
+    const seed = await this.jobSeedOf(jobId);
+    const schema = (
+      await this.read<{ schema: Hex }>("AlgorithmMarketplace", "getAlgorithm", [job.algorithmId])
+    ).schema;
+    const now = await this.now();
+    const eligible = await Promise.all(
+      set.devices.map(
+        async (d) =>
+          (await this.read<boolean>("DeviceRegistry", "isEligible", [
+            d.address,
+            schema,
+            job.algorithmId,
+            job.rewardPerDevice,
+          ])) && (await this.read<bigint>("DeviceRegistry", "lastChange", [d.address])) < now,
+      ),
+    );
+    const members = drawCohort(
+      seed,
+      set.devices
+        .map((d) => ({ connectedIndex: set.tree.leafOf(d.address)!.index, device: d.address }))
+        .filter((_, i) => eligible[i]),
+      n,
+    );
+    const byAddress = new Map(set.devices.map((d) => [getAddress(d.address), d]));
+    return {
+      connectedEpoch: set.epoch,
+      members,
+      tree: buildCohortTree(members),
+      devices: members.map((m) => byAddress.get(getAddress(m.device))!),
+    };
+  }
+
   /** [start, commitEnd, revealEnd, end] of an auction epoch. */
   async epochWindows(epoch: bigint): Promise<readonly bigint[]> {
     return this.read<readonly bigint[]>("JobMarket", "epochWindows", [epoch]);
   }
+}
+
+/** A connected set posted to the growth pool: its epoch, when it stood, its tree and devices. */
+export interface ConnectedSet {
+  epoch: bigint;
+  finalAt: bigint;
+  tree: ConnectedSetTree;
+  devices: PrivateKeyAccount[];
+}
+
+/** A job's drawn cohort: its members in ascending draw score, their tree and the set they come from. */
+export interface DrawnCohort {
+  connectedEpoch: bigint;
+  members: CohortMember[];
+  tree: CohortTree;
+  devices: PrivateKeyAccount[];
 }
 
 /** Formats a gas table for the console. */
