@@ -11,7 +11,9 @@ import {JobLifecycleInvariantBase} from "./JobLifecycleInvariantBase.sol";
 ///         an honest majority always finalises its value, a unanimous quorum finalises itself at its last reveal,
 ///         when a majority revealed every equivocating or silent attestor is slashed (without one, no attestor
 ///         is: PROTOCOL.md §7.4), a silent aggregator always is, no honest node is, an aggregator that never
-///         committed is not, and every job reaches a terminal state once its deadlines pass.
+///         committed is not, the challenger share goes to an outsider who finalizes and never to a party of the
+///         job (customer, distributor, aggregator, drawn attestor), and every job reaches a terminal state once its
+///         deadlines pass.
 contract AttestationInvariantTest is JobLifecycleInvariantBase {
     function setUp() public override {
         super.setUp();
@@ -36,6 +38,12 @@ contract AttestationInvariantTest is JobLifecycleInvariantBase {
     function invariant_faultsSlashedHonestNodesNot() public view {
         assertEq(handler.ghostUnslashedFaults(), 0, "equivocation or silence unslashed");
         assertEq(handler.ghostWrongSlashes(), 0, "honest node slashed");
+    }
+
+    /// hardhat-config: invariant.depth = 64
+    function invariant_noChallengerRewardToAParty() public view {
+        assertEq(handler.ghostPartyRewarded(), 0, "a party of the job earned the challenger share");
+        assertEq(handler.ghostChallengerUnpaid(), 0, "an outsider finalizing a slash earned nothing");
     }
 
     /// hardhat-config: invariant.depth = 64

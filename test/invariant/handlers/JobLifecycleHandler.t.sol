@@ -84,6 +84,9 @@ contract JobLifecycleHandler is Test {
     uint256 public ghostWrongSlashes; // an honest node slashed
     uint256 public ghostTimeoutFailures;
     uint256 public ghostPayoutAboveEscrow;
+    uint256 public ghostPartyRewarded; // a party of the job earned a challenger share by finalizing
+    uint256 public ghostChallengerUnpaid; // an outsider finalized a slashing outcome and earned nothing
+    uint256 public ghostPartyFinalizes;
 
     // Coverage counters.
     uint256 public ghostClaims;
@@ -191,7 +194,7 @@ contract JobLifecycleHandler is Test {
         if (stage >= 2) {
             _attest(jobId, behaviourSeed);
             if (stage >= 3 && ra.statusOf(jobId) == IResultAttestation.Status.Committed) {
-                _finalize(jobId, relayers[(actorSeed >> 8) % relayers.length]);
+                _finalize(jobId, _finalizer(jobId, actorSeed >> 8));
             }
             if (stage >= 4 && jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, reportSeed);
         }
@@ -213,7 +216,7 @@ contract JobLifecycleHandler is Test {
         if (jobId == 0) return;
         IResultAttestation.Attestation memory a = ra.attestationOf(jobId);
         if (block.timestamp <= a.revealDeadline) vm.warp(uint256(a.revealDeadline) + 1);
-        _finalize(jobId, relayers[senderSeed % relayers.length]);
+        _finalize(jobId, _finalizer(jobId, senderSeed));
         if (reportAfter && jm.status(jobId) == IJobMarket.JobStatus.Attested) _report(jobId, reportSeed);
         _expireOverdue(senderSeed);
     }
@@ -476,6 +479,23 @@ contract JobLifecycleHandler is Test {
         IJobMarket.JobStatus jsBefore;
     }
 
+    /// @dev Who calls `finalize`: half the time an outsider (a relayer), otherwise a party of the job — its customer,
+    ///      the distributor, the aggregator or a drawn attestor (PROTOCOL.md §7.6: never paid the challenger share).
+    function _finalizer(uint256 jobId, uint256 seed) internal view returns (address) {
+        uint256 k = seed % 8;
+        if (k < 4) return relayers[(seed >> 3) % relayers.length];
+        if (k == 4) return ghost[jobId].customer;
+        if (k == 5) return distributor;
+        if (k == 6) return aggregator;
+        return ra.attestationOf(jobId).attestors[(seed >> 3) % Q];
+    }
+
+    function _isParty(uint256 jobId, address who, address[] memory attestors) internal view returns (bool) {
+        if (who == ghost[jobId].customer || who == distributor || who == aggregator) return true;
+        for (uint256 i = 0; i < attestors.length; ++i) if (attestors[i] == who) return true;
+        return false;
+    }
+
     /// @dev Finalizes an open quorum (after its reveal deadline unless everyone revealed) and checks the outcome:
     ///      an honest majority is final; with a majority every silent or deviating attestor is slashed, without
     ///      one no attestor is (PROTOCOL.md §7.4); a silent aggregator always is; nobody else.
@@ -483,11 +503,14 @@ contract JobLifecycleHandler is Test {
         JobGhost storage g = ghost[jobId];
         Expectation memory e = _expect(jobId);
         uint256 customerBefore = token.balanceOf(g.customer);
+        uint256 senderBefore = token.balanceOf(sender);
         vm.prank(sender);
         ra.finalize(jobId);
         ++ghostFinalizeCalls;
         g.finalised = true;
-        ghostRefunded += token.balanceOf(g.customer) - customerBefore;
+        uint256 refund = token.balanceOf(g.customer) - customerBefore;
+        ghostRefunded += refund;
+        _checkChallengerShare(jobId, sender, token.balanceOf(sender) - senderBefore, refund, e);
 
         for (uint256 i = 0; i < Q; ++i) {
             uint8 kind = g.kinds[i];
@@ -500,6 +523,26 @@ contract JobLifecycleHandler is Test {
             ++ghostHonestMajorityNotFinal;
         if (e.majority && !aggFault && e.jsBefore == IJobMarket.JobStatus.Committed && e.inTime) {
             if (jm.status(jobId) != IJobMarket.JobStatus.Attested) ++ghostHonestMajorityNotFinal;
+        }
+    }
+
+    /// @dev The challenger share of any slash goes to an outsider who finalizes, never to a party of the job.
+    function _checkChallengerShare(
+        uint256 jobId,
+        address sender,
+        uint256 gain,
+        uint256 refund,
+        Expectation memory e
+    ) internal {
+        if (sender == ghost[jobId].customer) gain -= refund;
+        uint256 slashed = e.aggBefore - staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
+        for (uint256 i = 0; i < Q; ++i)
+            slashed += e.stakeBefore[i] - staking.stakeOf(e.attestors[i], INodeStaking.Role.Attestor);
+        if (_isParty(jobId, sender, e.attestors)) {
+            ++ghostPartyFinalizes;
+            if (gain != 0) ++ghostPartyRewarded;
+        } else if (slashed != 0 && staking.challengerShareBps() != 0 && gain == 0) {
+            ++ghostChallengerUnpaid;
         }
     }
 
