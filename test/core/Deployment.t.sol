@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
+import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 
 /// @notice The fixture leaves governance exactly as the deploy script does.
 contract DeploymentTest is ProtocolFixture {
@@ -50,5 +51,26 @@ contract DeploymentTest is ProtocolFixture {
         assertEq(governor.CLOCK_MODE(), "mode=timestamp");
         assertEq(governor.clock(), block.timestamp);
         assertEq(governor.name(), "DMLGovernor");
+    }
+
+    function test_deploy_everyProxyGovernedByTimelock() public view {
+        address[9] memory proxies = _proxies();
+        for (uint256 i = 0; i < proxies.length; ++i) {
+            assertEq(IGovernedUUPS(proxies[i]).governance(), address(timelock), "proxy governance");
+        }
+        assertEq(governance, address(timelock));
+    }
+
+    function test_deploy_wiringAsTheScript() public view {
+        assertEq(address(pool), growthPoolAddress);
+        assertTrue(staking.isSlasher(address(pool)));
+        assertTrue(staking.isSlasher(address(ra)));
+        assertTrue(staking.isSlasher(address(ft)));
+        assertEq(jm.moduleOf(jm.ATTESTATION_MODULE()), address(ra));
+        assertEq(jm.moduleOf(jm.SETTLEMENT_MODULE()), address(settlement));
+        assertTrue(market.isPublisher(address(ft)));
+        assertTrue(coordinator.consumerIsAdded(subId, address(pool)));
+        assertEq(market.treasury(), address(timelock));
+        assertEq(pool.vrfConfig().coordinator, address(coordinator));
     }
 }

@@ -16,7 +16,7 @@ import {DeviceRegistryV2} from "../mocks/DeviceRegistryV2.sol";
 
 contract GovernanceTest is ProtocolFixture {
     INodeStaking.Role internal constant AGG = INodeStaking.Role.Aggregator;
-    bytes32 internal constant SCHEMA = keccak256("schema:email-text/v1");
+    bytes32 internal constant DEVICE_SCHEMA = keccak256("schema:email-text/v1");
     address internal operator = makeAddr("operator");
     address internal device = makeAddr("device");
     address internal grantee = makeAddr("grantee");
@@ -27,7 +27,7 @@ contract GovernanceTest is ProtocolFixture {
 
     function test_upgrade_viaProposal_keepsStorage() public {
         _stakeAs(operator, AGG, MIN_STAKE_AGGREGATOR * 3);
-        _registerDevice(device, SCHEMA);
+        _registerDevice(device, DEVICE_SCHEMA);
         NodeStakingV2 stakingV2 = new NodeStakingV2();
         DeviceRegistryV2 registryV2 = new DeviceRegistryV2();
 
@@ -56,7 +56,7 @@ contract GovernanceTest is ProtocolFixture {
         assertEq(s2.governance(), address(timelock));
         assertEq(s2.minStake(AGG), MIN_STAKE_AGGREGATOR);
         DeviceRegistryV2 r2 = DeviceRegistryV2(address(registry));
-        assertTrue(r2.isEligible(device, SCHEMA, 1, 0));
+        assertTrue(r2.isEligible(device, DEVICE_SCHEMA, 1, 0));
         vm.prank(device);
         r2.heartbeat();
         assertEq(r2.heartbeats(), 1);

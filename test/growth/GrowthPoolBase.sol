@@ -2,30 +2,18 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
+import {VRFCoordinatorV2_5Mock} from "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
+import {GrowthPool} from "../../contracts/GrowthPool.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 
-/// @notice Everything the tests call on the GrowthPool proxy (and on GrowthPoolV2 after an upgrade).
-/// @dev The tests never import GrowthPool.sol or the VRF mock: the npm wasm solc crashes on a compilation job holding
-///      both the ProtocolFixture and GrowthPool (or the mock), so those are deployed from their artifacts with
-///      `deployCode`. Run the tests together with `test/mocks/GrowthPoolV2.sol` and
-///      `test/mocks/GrowthPoolVRFCoordinatorMock.sol` so their artifacts exist (see docs/growth-pool.md).
+/// @notice What the tests call on the GrowthPool proxy after an upgrade to `GrowthPoolV2` (deployed from its
+///         artifact `test/mocks/GrowthPoolV2.sol:GrowthPoolV2`).
 interface IGrowthPoolTestable is IGrowthPool, IGovernedUUPS {
-    function initialize(
-        address governance,
-        IERC20 token,
-        INodeStaking staking,
-        IDeviceRegistry registry,
-        IGrowthPool.Config calldata config,
-        IGrowthPool.VrfConfig calldata vrf,
-        IGrowthPool.ChallengeConfig calldata challenge
-    ) external;
-
     function upgradeToAndCall(address implementation, bytes calldata data) external payable;
 
     function version() external pure returns (uint256);
@@ -51,17 +39,14 @@ interface IVRFCoordinatorMockLike {
 }
 
 /// @title GrowthPoolBase
-/// @notice The shared ProtocolFixture (token with 9% minted to the predicted pool proxy, timelock governance, real
-///         NodeStaking behind a proxy) plus, through its `_deployGrowthPool` hook, Chainlink's VRFCoordinatorV2_5Mock
-///         with a funded subscription and the GrowthPool proxy at the predicted address. Small test parameters
-///         (H = 4, k = 3) keep halvings and duplicate winners reachable. Two staked distributors.
+/// @notice Growth-pool domain layer over the shared ProtocolFixture (which deploys the pool, Chainlink's VRF mock
+///         and its subscription exactly as script/deploy.ts does). It only sets the pool parameters its tests were
+///         written for through the fixture's config hook — small H = 4 and k = 3 keep halvings and duplicate
+///         winners reachable — stakes a second distributor, and adds epoch/heartbeat/Merkle helpers.
 abstract contract GrowthPoolBase is ProtocolFixture {
     using MerkleHelper for bytes32[];
 
-    string internal constant POOL_ARTIFACT = "contracts/GrowthPool.sol:GrowthPool";
     string internal constant POOL_V2_ARTIFACT = "test/mocks/GrowthPoolV2.sol:GrowthPoolV2";
-    string internal constant VRF_MOCK_ARTIFACT =
-        "test/mocks/GrowthPoolVRFCoordinatorMock.sol:GrowthPoolVRFCoordinatorMock";
 
     uint64 internal constant EPOCH = 1 days;
     uint32 internal constant H = 4;
@@ -76,61 +61,46 @@ abstract contract GrowthPoolBase is ProtocolFixture {
     uint256 internal constant SECP256K1_N =
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
-    address internal distributor = makeAddr("distributor");
     address internal distributor2 = makeAddr("distributor2");
-    /// @dev The governance address: the timelock (tests prank it for parameter calls).
-    address internal governance;
 
-    IVRFCoordinatorMockLike internal coordinator;
-    IGrowthPoolTestable internal pool;
+    /// @dev The pool implementation behind the proxy.
     address internal implementation;
-    uint256 internal subId;
+    /// @dev Start of epoch 0: one hour after deployment.
     uint64 internal genesis;
     /// @dev Private key of every device address `_devices` made.
     mapping(address device => uint256 key) internal keyOf;
 
     function setUp() public virtual override {
         super.setUp();
-        governance = address(timelock);
-        // The pool proves faults and slashes distributors (script/deploy.ts wires the same).
-        vm.prank(governance);
-        staking.setSlasher(address(pool), true);
+        implementation = address(poolImpl);
+        genesis = cfg.poolGenesis;
         _stakeAs(distributor, INodeStaking.Role.Distributor, MIN_STAKE_DISTRIBUTOR);
         _stakeAs(distributor2, INodeStaking.Role.Distributor, MIN_STAKE_DISTRIBUTOR);
     }
 
-    /// @dev The deployer creates only the pool proxy; the mock and implementation come from this contract.
-    function _growthCreates() internal pure override returns (uint256) {
-        return 1;
-    }
-
-    /// @dev Runs inside the fixture as the deployer, before genesis allocations and the governance hand-over.
-    function _deployGrowthPool() internal override {
-        vm.stopPrank();
-        genesis = uint64(block.timestamp + 1 hours);
-        coordinator = _newCoordinator();
-        subId = coordinator.createSubscription();
-        coordinator.fundSubscription(subId, 1_000_000 ether);
-        implementation = deployCode(POOL_ARTIFACT);
-        vm.startPrank(deployer);
-        pool = IGrowthPoolTestable(
-            address(
-                new ERC1967Proxy(
-                    implementation,
-                    _initData(address(timelock), address(token), address(staking), _config(), _vrf())
-                )
-            )
-        );
-        vm.stopPrank();
-        assertEq(address(pool), growthPoolAddress, "pool proxy address prediction");
-        coordinator.addConsumer(subId, address(pool));
-        vm.startPrank(deployer);
+    /// @dev The growth-pool parameters of these tests (the rest is the fixture's default deployment).
+    function _deployConfig() internal view virtual override returns (Config memory c) {
+        c = super._deployConfig();
+        c.poolGenesis = uint64(GENESIS_TIME + 1 hours);
+        c.poolEpochLength = EPOCH;
+        c.halvingEpochs = H;
+        c.winnersPerEpoch = K;
+        c.poolClaimWindow = WINDOW;
+        c.poolChallengeWindow = CHALLENGE_WINDOW;
+        c.poolSlashAmount = uint96(SLASH);
+        c.vrfKeyHash = KEY_HASH;
+        c.vrfConfirmations = 3;
+        c.vrfCallbackGas = CALLBACK_GAS;
     }
 
     // ---------------------------------------------------------------- setup helpers
 
+    /// @dev A second Chainlink mock coordinator (for coordinator changes).
     function _newCoordinator() internal returns (IVRFCoordinatorMockLike) {
-        return IVRFCoordinatorMockLike(deployCode(VRF_MOCK_ARTIFACT, abi.encode(0.1 ether, 1 gwei, 4e15)));
+        return
+            IVRFCoordinatorMockLike(
+                address(new VRFCoordinatorV2_5Mock(VRF_BASE_FEE, VRF_GAS_PRICE, VRF_WEI_PER_UNIT_LINK))
+            );
     }
 
     function _initData(
@@ -153,35 +123,24 @@ abstract contract GrowthPoolBase is ProtocolFixture {
     ) internal view returns (bytes memory) {
         return
             abi.encodeCall(
-                IGrowthPoolTestable.initialize,
+                GrowthPool.initialize,
                 (gov, IERC20(tok), INodeStaking(stk), IDeviceRegistry(address(registry)), c, v, ch)
             );
     }
 
-    function _challenge() internal pure returns (IGrowthPool.ChallengeConfig memory) {
-        return IGrowthPool.ChallengeConfig({challengeWindow: CHALLENGE_WINDOW, slashAmount: uint96(SLASH)});
+    /// @dev The deployed pool's challenge configuration.
+    function _challenge() internal view returns (IGrowthPool.ChallengeConfig memory) {
+        return _poolChallenge();
     }
 
+    /// @dev The deployed pool's configuration.
     function _config() internal view returns (IGrowthPool.Config memory) {
-        return
-            IGrowthPool.Config({
-                genesis: genesis,
-                epochLength: EPOCH,
-                halvingEpochs: H,
-                winnersPerEpoch: K,
-                claimWindow: WINDOW
-            });
+        return _poolConfig();
     }
 
+    /// @dev The deployed pool's VRF configuration.
     function _vrf() internal view returns (IGrowthPool.VrfConfig memory) {
-        return
-            IGrowthPool.VrfConfig({
-                coordinator: address(coordinator),
-                keyHash: KEY_HASH,
-                subscriptionId: subId,
-                requestConfirmations: 3,
-                callbackGasLimit: CALLBACK_GAS
-            });
+        return _poolVrf();
     }
 
     // ---------------------------------------------------------------- epoch helpers

@@ -11,7 +11,7 @@ import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 contract GrowthPoolChallengeTest is GrowthPoolBase {
     using MerkleHelper for bytes32[];
 
-    uint256 internal constant REWARD = (SLASH * CHALLENGER_SHARE_BPS) / BPS;
+    uint256 internal constant CHALLENGER_REWARD = (SLASH * CHALLENGER_SHARE_BPS) / BPS;
 
     address[] internal honest;
 
@@ -56,7 +56,7 @@ contract GrowthPoolChallengeTest is GrowthPoolBase {
         assertEq(info.n, 0);
         assertEq(info.repostDeadline, block.timestamp + CHALLENGE_WINDOW);
         assertEq(stakeBefore - staking.stakeOf(distributor, INodeStaking.Role.Distributor), SLASH);
-        assertEq(token.balanceOf(challenger) - challengerBefore, REWARD);
+        assertEq(token.balanceOf(challenger) - challengerBefore, CHALLENGER_REWARD);
         assertEq(pool.totalEmitted(), 0);
         assertEq(token.balanceOf(address(pool)), POOL_CAP);
     }
@@ -132,7 +132,7 @@ contract GrowthPoolChallengeTest is GrowthPoolBase {
             pool.challengeSignature(epoch, leaves[0], _proof(tree, leaves[0]));
             assertEq(uint8(pool.epochInfo(epoch).status), uint8(IGrowthPool.EpochStatus.Voided));
             assertEq(stakeBefore - staking.stakeOf(distributor, INodeStaking.Role.Distributor), SLASH);
-            assertEq(token.balanceOf(challenger) - rewardBefore, REWARD);
+            assertEq(token.balanceOf(challenger) - rewardBefore, CHALLENGER_REWARD);
             // keep the distributor above the minimum for the next round
             _stakeAs(distributor, INodeStaking.Role.Distributor, SLASH);
         }

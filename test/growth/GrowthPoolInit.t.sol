@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
-import {GrowthPoolBase, IGrowthPoolTestable} from "./GrowthPoolBase.sol";
+import {GrowthPoolBase} from "./GrowthPoolBase.sol";
+import {GrowthPool} from "../../contracts/GrowthPool.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {IGrowthPool} from "../../contracts/interfaces/IGrowthPool.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
@@ -82,7 +83,7 @@ contract GrowthPoolInitTest is GrowthPoolBase {
 
     function test_initialize_revertsOnImplementation() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        IGrowthPoolTestable(implementation).initialize(
+        GrowthPool(implementation).initialize(
             governance,
             IERC20(address(token)),
             INodeStaking(address(staking)),
@@ -181,7 +182,7 @@ contract GrowthPoolInitTest is GrowthPoolBase {
         );
         // zero registry
         bytes memory data = abi.encodeCall(
-            IGrowthPoolTestable.initialize,
+            GrowthPool.initialize,
             (
                 governance,
                 IERC20(address(token)),
