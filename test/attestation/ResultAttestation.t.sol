@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 import {Vm} from "forge-std/Vm.sol";
 import {IERC1967} from "@openzeppelin/contracts/interfaces/IERC1967.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {LifecycleFixture, IAttestationInit} from "../settlement/LifecycleFixture.sol";
+import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
+import {ResultAttestation} from "../../contracts/ResultAttestation.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
@@ -29,16 +30,16 @@ contract ResultAttestationTest is LifecycleFixture {
 
     function test_initialize_revertsTwice() public {
         vm.expectRevert(bytes4(keccak256("InvalidInitialization()")));
-        IAttestationInit(address(ra)).initialize(governance, jm, staking, raParams());
+        ra.initialize(governance, jm, staking, raParams());
     }
 
     function test_initialize_revertsOnZeroAddress() public {
-        address impl = deployArtifact("ResultAttestation", "");
+        address impl = address(new ResultAttestation());
         vm.expectRevert(IResultAttestation.AttestationZeroAddress.selector);
         deployProxy(
             impl,
             abi.encodeCall(
-                IAttestationInit.initialize,
+                ResultAttestation.initialize,
                 (governance, IJobMarket(address(0)), staking, raParams())
             )
         );
@@ -110,8 +111,7 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 jobId = scheduledJob();
         uint256 epoch = jm.getJob(jobId).scheduledEpoch;
         vm.recordLogs();
-        vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        _assignCohort(distributor, jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
         bytes32 jobSeed = keccak256(abi.encode(jm.epochSeed(epoch), bytes32("dml.job"), jobId));
         assertTrue(jm.epochSeed(epoch) != bytes32(0), "the first assignment fixed the epoch seed");
 
@@ -154,8 +154,7 @@ contract ResultAttestationTest is LifecycleFixture {
     function _expectAssignRevert(address who, uint32 count, address agg, bytes memory err) internal {
         uint256 jobId = jm.jobCount();
         vm.expectRevert(err);
-        vm.prank(who);
-        ra.assignCohort(jobId, keccak256("cohort"), count, "bafy-cohort", agg);
+        _assignCohort(who, jobId, keccak256("cohort"), count, "bafy-cohort", agg);
         assertEq(uint8(ra.statusOf(jobId)), uint8(IResultAttestation.Status.None));
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
     }
@@ -209,8 +208,7 @@ contract ResultAttestationTest is LifecycleFixture {
             abi.encodeWithSelector(IResultAttestation.AttestationNotDistributor.selector, distributor)
         );
         _operator(distributor, INodeStaking.Role.Distributor);
-        vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 15, "bafy-cohort", aggregator);
+        _assignCohort(distributor, jobId, keccak256("cohort"), 15, "bafy-cohort", aggregator);
         assertEq(jm.getJob(jobId).deviceCount, 15);
         // assigned once
         vm.expectRevert(
@@ -220,8 +218,7 @@ contract ResultAttestationTest is LifecycleFixture {
                 IJobMarket.JobStatus.Assigned
             )
         );
-        vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        _assignCohort(distributor, jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
         assertEq(jm.getJob(jobId).deviceCount, 15);
     }
 
@@ -232,8 +229,7 @@ contract ResultAttestationTest is LifecycleFixture {
         ra.setParams(p);
         uint256 jobId = scheduledJob();
         vm.expectRevert(abi.encodeWithSelector(IAttestationQuorum.QuorumNotEnoughAttestors.selector, 5, 6));
-        vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
+        _assignCohort(distributor, jobId, keccak256("cohort"), 20, "bafy-cohort", aggregator);
         assertEq(uint8(jm.status(jobId)), uint8(IJobMarket.JobStatus.Scheduled));
     }
 

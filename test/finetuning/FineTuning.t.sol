@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {FineTuningFixture} from "./FineTuningFixture.sol";
-import {TestMerkle} from "../settlement/LifecycleFixture.sol";
+import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
@@ -67,7 +67,7 @@ contract FineTuningTest is FineTuningFixture {
         assertEq(FineTuningV2(address(ft)).version(), 2);
         IFineTuning.Bounty memory b = ft.getBounty(id);
         assertEq(b.rewardPool, POOL);
-        assertEq(b.splitRoot, TestMerkle.root(splitLeaves(ROUNDS)));
+        assertEq(b.splitRoot, MerkleHelper.rootOfLeaves(splitLeaves(ROUNDS)));
         assertEq(b.acceptedMetric, BASELINE);
         assertEq(ft.totalHeld(), POOL);
         IFineTuning.RoundInfo memory r = ft.getRound(id, 0);
@@ -215,10 +215,10 @@ contract FineTuningTest is FineTuningFixture {
         for (uint256 i = 0; i < trainers.length; ++i) {
             vm.expectEmit(address(ft));
             emit IFineTuning.TrainerPaid(id, 0, trainers[i], (i + 1) * 5 ether);
-            ft.claim(id, 0, trainers[i], (i + 1) * 5 ether, TestMerkle.proof(leaves, i));
+            ft.claim(id, 0, trainers[i], (i + 1) * 5 ether, MerkleHelper.proofOfLeaves(leaves, i));
             assertEq(token.balanceOf(trainers[i]), (i + 1) * 5 ether);
         }
-        bytes32[] memory p0 = TestMerkle.proof(leaves, 0);
+        bytes32[] memory p0 = MerkleHelper.proofOfLeaves(leaves, 0);
         vm.expectRevert(
             abi.encodeWithSelector(IFineTuning.FineTuningAlreadyClaimed.selector, id, 0, trainers[0])
         );
@@ -645,7 +645,7 @@ contract FineTuningTest is FineTuningFixture {
         assertEq(uint8(r.status), uint8(IFineTuning.RoundStatus.Accepted));
         assertEq(r.payoutTotal, BUDGET);
         assertEq(ft.getBounty(id).attestorsPaid, 0, "no attestor drawn, none paid");
-        ft.claim(id, 0, trainers[1], 10 ether, TestMerkle.proof(trainerLeaves(), 1));
+        ft.claim(id, 0, trainers[1], 10 ether, MerkleHelper.proofOfLeaves(trainerLeaves(), 1));
         assertEq(token.balanceOf(trainers[1]), 10 ether);
     }
 
@@ -703,7 +703,7 @@ contract FineTuningTest is FineTuningFixture {
         ft.closeRound(id);
 
         bytes32[] memory leaves = trainerLeaves();
-        ft.claim(id, 0, trainers[0], 5 ether, TestMerkle.proof(leaves, 0));
+        ft.claim(id, 0, trainers[0], 5 ether, MerkleHelper.proofOfLeaves(leaves, 0));
         uint64 claimDeadline = ft.getRound(id, 0).claimDeadline;
         vm.expectRevert(
             abi.encodeWithSelector(IFineTuning.FineTuningClaimWindowOpen.selector, id, 0, claimDeadline)
@@ -715,7 +715,7 @@ contract FineTuningTest is FineTuningFixture {
         assertEq(token.balanceOf(customer) - mid, BUDGET - 5 ether);
         assertEq(ft.totalHeld(), 0);
         assertEq(token.balanceOf(address(ft)), 0);
-        bytes32[] memory p1 = TestMerkle.proof(leaves, 1);
+        bytes32[] memory p1 = MerkleHelper.proofOfLeaves(leaves, 1);
         vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningAlreadySwept.selector, id, 0));
         ft.claim(id, 0, trainers[1], 10 ether, p1);
     }
@@ -726,10 +726,10 @@ contract FineTuningTest is FineTuningFixture {
         ft.enrol(id);
         runRound(id, AFTER, votesFor(valueOf(NEW_SHA, AFTER, payoutRoot())));
         bytes32[] memory leaves = trainerLeaves();
-        bytes32[] memory p1 = TestMerkle.proof(leaves, 1);
+        bytes32[] memory p1 = MerkleHelper.proofOfLeaves(leaves, 1);
         vm.expectRevert(abi.encodeWithSelector(IFineTuning.FineTuningNotTrainer.selector, id, trainers[1]));
         ft.claim(id, 0, trainers[1], 10 ether, p1);
-        bytes32[] memory p0 = TestMerkle.proof(leaves, 0);
+        bytes32[] memory p0 = MerkleHelper.proofOfLeaves(leaves, 0);
         vm.expectRevert(
             abi.encodeWithSelector(IFineTuning.FineTuningInvalidProof.selector, id, 0, trainers[0], 6 ether)
         );

@@ -1,26 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {LifecycleFixture, TestMerkle} from "../settlement/LifecycleFixture.sol";
+import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
+import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {IFineTuning} from "../../contracts/interfaces/IFineTuning.sol";
 
-interface IFineTuningInit {
-    function initialize(
-        address governance,
-        IERC20 token,
-        IAlgorithmMarketplace market,
-        INodeStaking staking,
-        IDeviceRegistry registry,
-        IFineTuning.Params calldata params
-    ) external;
-}
-
-/// @notice LifecycleFixture plus a FineTuning proxy authorised as marketplace publisher and slasher, and
-///         enrolled trainer devices.
+/// @notice Fine-tuning domain layer: the LifecycleFixture (whose deployment includes the FineTuning proxy, authorised
+///         as marketplace publisher and slasher as script/deploy.ts wires it) plus enrolled trainer devices and
+///         bounty helpers.
 abstract contract FineTuningFixture is LifecycleFixture {
     bytes32 internal constant ACCURACY = keccak256("accuracy");
     string internal constant CONTROL = "bafybeicontrolgroupcontrolgroupcontrolgroupcontrolgroup";
@@ -32,26 +22,12 @@ abstract contract FineTuningFixture is LifecycleFixture {
     uint16 internal constant ATTESTOR_SHARE_BPS = 1_000; // 10% of each round's 100 DML: 90 DML trainer budget
     uint256 internal constant BASELINE = 0.90e18;
 
-    IFineTuning internal ft;
     address[] internal trainers;
     /// @dev Liquid DML every attestor holds after staking (attestor pay is measured above it).
     uint256 internal attestorFloat;
 
     function setUp() public virtual override {
         super.setUp();
-        ft = IFineTuning(
-            deployProxy(
-                deployArtifact("FineTuning", ""),
-                abi.encodeCall(
-                    IFineTuningInit.initialize,
-                    (governance, token, market, staking, registry, ftParams())
-                )
-            )
-        );
-        vm.startPrank(governance);
-        staking.setSlasher(address(ft), true);
-        market.setPublisher(address(ft), true);
-        vm.stopPrank();
         vm.prank(customer);
         token.approve(address(ft), type(uint256).max);
         attestorFloat = token.balanceOf(attestorSet[0]);
@@ -62,16 +38,8 @@ abstract contract FineTuningFixture is LifecycleFixture {
         }
     }
 
-    function ftParams() internal pure returns (IFineTuning.Params memory) {
-        return
-            IFineTuning.Params({
-                quorum: Q,
-                commitWindow: 1 hours,
-                revealWindow: 1 hours,
-                slashAmount: SLASH,
-                claimWindow: 30 days,
-                attestorShareBps: ATTESTOR_SHARE_BPS
-            });
+    function ftParams() internal view returns (IFineTuning.Params memory) {
+        return cfg.fineTuning;
     }
 
     // ------------------------------------------------------------------------------------ hidden splits
@@ -92,7 +60,7 @@ abstract contract FineTuningFixture is LifecycleFixture {
     }
 
     function splitProof(uint256 round) internal pure returns (bytes32[] memory) {
-        return TestMerkle.proof(splitLeaves(ROUNDS), round);
+        return MerkleHelper.proofOfLeaves(splitLeaves(ROUNDS), round);
     }
 
     function bountyInput() internal view returns (IFineTuning.BountyInput memory b) {
@@ -104,7 +72,7 @@ abstract contract FineTuningFixture is LifecycleFixture {
         b.rounds = ROUNDS;
         b.groupSize = 0;
         b.roundDuration = 1 days;
-        b.splitRoot = TestMerkle.root(splitLeaves(ROUNDS));
+        b.splitRoot = MerkleHelper.rootOfLeaves(splitLeaves(ROUNDS));
         b.baselineMetric = BASELINE;
         b.splitWindow = 1 days;
     }
@@ -125,11 +93,12 @@ abstract contract FineTuningFixture is LifecycleFixture {
     /// @dev Trainer payout leaves: trainer i paid (i + 1) × 5 DML (total 50 DML for 4 trainers).
     function trainerLeaves() internal view returns (bytes32[] memory l) {
         l = new bytes32[](trainers.length);
-        for (uint256 i = 0; i < trainers.length; ++i) l[i] = TestMerkle.leaf(trainers[i], (i + 1) * 5 ether);
+        for (uint256 i = 0; i < trainers.length; ++i)
+            l[i] = MerkleHelper.leaf(trainers[i], (i + 1) * 5 ether);
     }
 
     function payoutRoot() internal view returns (bytes32) {
-        return TestMerkle.root(trainerLeaves());
+        return MerkleHelper.rootOfLeaves(trainerLeaves());
     }
 
     function refinerSalt(uint256 id, uint256 round) internal pure returns (bytes32) {

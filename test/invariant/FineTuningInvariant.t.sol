@@ -18,7 +18,7 @@ contract FineTuningInvariantTest is FineTuningFixture {
             token,
             ft,
             staking,
-            [customer, refiner, address(this)],
+            [customer, refiner, faucet],
             algorithmId,
             trainers,
             attestorSet

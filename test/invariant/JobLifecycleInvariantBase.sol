@@ -29,7 +29,7 @@ abstract contract JobLifecycleInvariantBase is LifecycleFixture {
         actors.aggregator = aggregator;
         actors.developer = developer;
         actors.treasury = treasury;
-        actors.funder = address(this); // the handler pranks as this contract to top up slashed nodes
+        actors.funder = faucet; // the handler pranks as the faucet to top up slashed nodes
         handler = new JobLifecycleHandler(token, jm, staking, ra, settlement, actors, attestorSet, spec());
         targetContract(address(handler));
     }

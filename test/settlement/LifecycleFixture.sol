@@ -1,132 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
-import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
-import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {IResultAttestation} from "../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
+import {IFineTuning} from "../../contracts/interfaces/IFineTuning.sol";
 import {MerkleHelper} from "../utils/MerkleHelper.sol";
 
-/// @notice Merkle trees exactly as OpenZeppelin's StandardMerkleTree ["address","uint256"] verifies them
-///         (double-hashed leaves, sorted-pair hashing); any tree shape built this way verifies with MerkleProof.
-library TestMerkle {
-    function leaf(address account, uint256 amount) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
-    }
-
-    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
-    }
-
-    function root(bytes32[] memory leaves) internal pure returns (bytes32) {
-        bytes32[] memory layer = leaves;
-        while (layer.length > 1) layer = _up(layer);
-        return layer[0];
-    }
-
-    function proof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory p) {
-        bytes32[] memory tmp = new bytes32[](32);
-        uint256 n = 0;
-        bytes32[] memory layer = leaves;
-        while (layer.length > 1) {
-            uint256 sibling = index ^ 1;
-            if (sibling < layer.length) tmp[n++] = layer[sibling];
-            layer = _up(layer);
-            index /= 2;
-        }
-        p = new bytes32[](n);
-        for (uint256 i = 0; i < n; ++i) p[i] = tmp[i];
-    }
-
-    function _up(bytes32[] memory layer) private pure returns (bytes32[] memory next) {
-        next = new bytes32[]((layer.length + 1) / 2);
-        for (uint256 i = 0; i < next.length; ++i) {
-            uint256 left = 2 * i;
-            next[i] = left + 1 < layer.length ? hashPair(layer[left], layer[left + 1]) : layer[left];
-        }
-    }
-}
-
-/// @dev Initializers of the real contracts (not part of their interfaces). The fixture deploys implementations
-///      from their Hardhat artifacts (`vm.getCode`) so that test compilation units stay small. `vm.getCode`
-///      reads `artifacts/`, which `hardhat test solidity` does not rewrite: run `npx hardhat build` after
-///      changing a contract, or these tests exercise the previous bytecode.
-interface IStakingInit {
-    function initialize(
-        address governance,
-        IERC20 token,
-        address treasury,
-        uint256[5] calldata minStakes,
-        uint64 unbondingDelay,
-        uint16 challengerShareBps,
-        bool burnSlashed
-    ) external;
-}
-
-interface IRegistryInit {
-    function initialize(address governance, IERC20 token, uint256 deviceBond) external;
-}
-
-interface IMarketInit {
-    function initialize(
-        address governance,
-        IERC20 token,
-        address treasury,
-        uint16 protocolFeeBps,
-        uint16 parentShareBps
-    ) external;
-}
-
-interface IJobMarketInit {
-    function initialize(
-        address governance,
-        IERC20 token,
-        IAlgorithmMarketplace market,
-        INodeStaking staking,
-        IDeviceRegistry registry,
-        address treasury,
-        IJobMarket.Params calldata params
-    ) external;
-}
-
-interface IAttestationInit {
-    function initialize(
-        address governance,
-        IJobMarket jobMarket,
-        INodeStaking staking,
-        IResultAttestation.Params calldata params
-    ) external;
-}
-
-interface ISettlementInit {
-    function initialize(
-        address governance,
-        IJobMarket jobMarket,
-        IResultAttestation attestation,
-        uint64 claimWindow
-    ) external;
-}
-
-/// @notice Deploys the real protocol behind ERC1967 proxies — DMLToken, NodeStaking, DeviceRegistry,
-///         AlgorithmMarketplace, JobMarket, ResultAttestation, Settlement, FineTuning — wires modules, slashers and
-///         the publisher, stakes operators and offers lifecycle helpers.
-abstract contract LifecycleFixture is BaseTest {
-    /// @dev The artifact's creation code reverted.
-    error FixtureDeployFailed(string name);
-
-    bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
-    bytes32 internal constant MODEL = 0xd7c4b743081e6ccdf263598ab3a94f5df38c9f2aec014973c0806819d7762f26;
-    string internal constant PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+/// @notice Job-lifecycle domain layer (attestation, settlement, fine-tuning, exploits, lifecycle invariants) over
+///         the shared ProtocolFixture, which deploys and wires the whole protocol as script/deploy.ts does. This
+///         layer only sets the parameters its suites' assertions were written for (`_deployConfig`: 1,000 DML
+///         minimum stakes, slashes to the treasury, 5% marketplace fee, a capacity-2 job market, quorum 3), lists
+///         the algorithm, stakes one node per role and five attestors, funds the customer, and adds lifecycle
+///         helpers.
+abstract contract LifecycleFixture is ProtocolFixture {
     string internal constant TRANSCRIPT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
     string internal constant REPORT = "bafkreie5nuy3b5kzkz5ouyy4v7y2yhqj5qfq2h2zjt7hslzmq3zyqmfgmi";
     string internal constant PAYOUTS = "bafkreiapayoutlistpayoutlistpayoutlistpayoutlistpayoutlist";
-    uint256 internal constant USE_PRICE = 5 ether;
-    uint96 internal constant REWARD = 2 ether;
-    uint32 internal constant MAX_DEVICES = 50;
     uint256 internal constant MIN_STAKE = 1_000 ether;
     uint96 internal constant SLASH = 100 ether;
     uint8 internal constant Q = 3;
@@ -136,95 +28,15 @@ abstract contract LifecycleFixture is BaseTest {
     /// @dev The aggregate hash of the attested results the suites report.
     bytes32 internal constant AGG_HASH = keccak256("aggregate");
 
-    address internal governance = makeAddr("governance");
-    address internal treasury = makeAddr("treasury");
-    address internal growthPool = makeAddr("growthPool");
-    address internal developer = makeAddr("developer");
-    address internal customer = makeAddr("customer");
-    address internal distributor = makeAddr("distributor");
-    address internal aggregator = makeAddr("aggregator");
-    address internal reporter = makeAddr("reporter");
-    address internal refiner = makeAddr("refiner");
-    address internal keeper = makeAddr("keeper");
+    /// @dev The protocol treasury (the timelock) that receives fees, slashes and penalties.
+    address internal treasury;
     address[] internal attestorSet;
-
-    IERC20 internal token;
-    INodeStaking internal staking;
-    IDeviceRegistry internal registry;
-    IAlgorithmMarketplace internal market;
-    IJobMarket internal jm;
-    IResultAttestation internal ra;
-    ISettlement internal settlement;
     uint256 internal algorithmId;
 
-    /// @dev Deploys `name`'s artifact with constructor arguments `args`.
-    function deployArtifact(string memory name, bytes memory args) internal returns (address a) {
-        bytes memory code = bytes.concat(vm.getCode(name), args);
-        assembly {
-            a := create(0, add(code, 0x20), mload(code))
-        }
-        if (a == address(0)) revert FixtureDeployFailed(name);
-    }
-
-    function setUp() public virtual {
-        token = IERC20(deployArtifact("DMLToken", abi.encode(address(this), growthPool)));
-        uint256[5] memory mins = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];
-        staking = INodeStaking(
-            deployProxy(
-                deployArtifact("NodeStaking", ""),
-                abi.encodeCall(
-                    IStakingInit.initialize,
-                    (governance, token, treasury, mins, 7 days, 1_000, false)
-                )
-            )
-        );
-        registry = IDeviceRegistry(
-            deployProxy(
-                deployArtifact("DeviceRegistry", ""),
-                abi.encodeCall(IRegistryInit.initialize, (governance, IERC20(address(token)), 10 ether))
-            )
-        );
-        market = IAlgorithmMarketplace(
-            deployProxy(
-                deployArtifact("AlgorithmMarketplace", ""),
-                abi.encodeCall(IMarketInit.initialize, (governance, token, treasury, 500, 2_000))
-            )
-        );
-        jm = IJobMarket(
-            deployProxy(
-                deployArtifact("JobMarket", ""),
-                abi.encodeCall(
-                    IJobMarketInit.initialize,
-                    (governance, token, market, staking, registry, treasury, jobParams())
-                )
-            )
-        );
-        ra = IResultAttestation(
-            deployProxy(
-                deployArtifact("ResultAttestation", ""),
-                abi.encodeCall(IAttestationInit.initialize, (governance, jm, staking, raParams()))
-            )
-        );
-        settlement = ISettlement(
-            deployProxy(
-                deployArtifact("Settlement", abi.encode(address(token))),
-                abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days))
-            )
-        );
-        _wireAndStake();
-    }
-
-    /// @dev Authorises the modules, lists the algorithm, stakes the operators and funds the customer.
-    function _wireAndStake() internal {
-        vm.startPrank(governance);
-        jm.setModule(jm.ATTESTATION_MODULE(), address(ra));
-        jm.setModule(jm.SETTLEMENT_MODULE(), address(settlement));
-        staking.setSlasher(address(ra), true);
-        vm.stopPrank();
-
-        vm.prank(developer);
-        algorithmId = market.list(PKG, MODEL, SCHEMA, USE_PRICE, 100 ether, 0, "");
-
+    function setUp() public virtual override {
+        super.setUp();
+        treasury = address(timelock);
+        algorithmId = _listAlgorithm(developer);
         _operator(distributor, INodeStaking.Role.Distributor);
         _operator(aggregator, INodeStaking.Role.Aggregator);
         _operator(reporter, INodeStaking.Role.Reporter);
@@ -234,31 +46,37 @@ abstract contract LifecycleFixture is BaseTest {
             attestorSet.push(a);
             _operator(a, INodeStaking.Role.Attestor);
         }
-        fund(customer, 10_000_000 ether);
-        vm.prank(customer);
-        token.approve(address(jm), type(uint256).max);
+        _fundAndApprove(customer, 10_000_000 ether, address(jm));
+    }
+
+    /// @dev The lifecycle suites' parameters on top of the default deployment.
+    function _deployConfig() internal view virtual override returns (Config memory c) {
+        c = super._deployConfig();
+        c.minStakes = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];
+        c.unbondingDelay = 7 days;
+        c.challengerShareBps = 1_000;
+        c.burnSlashed = false;
+        c.deviceBond = 10 ether;
+        c.marketFeeBps = 500;
+        c.parentShareBps = 2_000;
+        c.jobMarket = jobParams();
+        c.attestation = raParams();
+        c.settlementClaimWindow = 30 days;
+        c.fineTuning = IFineTuning.Params({
+            quorum: Q,
+            commitWindow: 1 hours,
+            revealWindow: 1 hours,
+            slashAmount: SLASH,
+            claimWindow: 30 days,
+            attestorShareBps: 1_000
+        });
     }
 
     // ------------------------------------------------------------------------------------------------ params
 
     function jobParams() internal pure returns (IJobMarket.Params memory p) {
-        p.epochLength = 1 hours;
-        p.commitWindow = 30 minutes;
-        p.revealWindow = 20 minutes;
+        p = _defaultJobParams();
         p.capacity = 2;
-        p.maxBidsPerEpoch = 64;
-        p.reservePrice = 1 ether;
-        p.unrevealedPenaltyBps = 1_000;
-        p.fees = IJobMarket.FeeBps({
-            distributor: 200,
-            aggregator: 300,
-            attestors: 300,
-            reporter: 200,
-            protocol: 250,
-            royalty: 500
-        });
-        p.minPhaseDuration = 10 minutes;
-        p.maxPhaseDuration = 30 days;
     }
 
     function raParams() internal pure returns (IResultAttestation.Params memory) {
@@ -273,86 +91,42 @@ abstract contract LifecycleFixture is BaseTest {
     }
 
     function durations() internal pure returns (IJobMarket.PhaseDurations memory) {
-        return
-            IJobMarket.PhaseDurations({
-                bidding: 7 days,
-                assignment: 1 hours,
-                commit: 2 hours,
-                attestation: 1 hours,
-                report: 1 hours,
-                settlement: 1 hours
-            });
+        return _defaultDurations();
     }
 
-    function spec() internal view returns (IJobMarket.JobSpec memory s) {
-        s.algorithmId = algorithmId;
-        s.schema = SCHEMA;
-        s.minDevices = 10;
-        s.maxDevices = MAX_DEVICES;
-        s.rewardPerDevice = REWARD;
-        s.minParticipants = 8;
-        s.maxStdError = 0.05e18;
-        s.encryptionKey = abi.encodePacked(bytes1(0x02), keccak256("customer-key"));
-        s.durations = durations();
-        s.maxUsePrice = uint96(USE_PRICE);
+    function spec() internal view returns (IJobMarket.JobSpec memory) {
+        return _jobSpec(algorithmId);
     }
 
     // ------------------------------------------------------------------------------------------------ actors
 
     function fund(address to, uint256 amount) internal {
-        token.transfer(to, amount);
+        _fund(to, amount);
     }
 
+    /// @dev Stakes `MIN_STAKE` in `role` for `op` and leaves it `MIN_STAKE` liquid, approved to the staking.
     function _operator(address op, INodeStaking.Role role) internal {
-        fund(op, MIN_STAKE * 2);
-        vm.startPrank(op);
-        if (!staking.isRegistered(op))
-            staking.register("https://node.example", keccak256(abi.encode(op)), "");
+        _fund(op, MIN_STAKE);
+        _stakeAs(op, role, MIN_STAKE);
+        vm.prank(op);
         token.approve(address(staking), type(uint256).max);
-        staking.stake(role, MIN_STAKE);
-        vm.stopPrank();
     }
 
     function registerDevice(address device) internal {
-        bytes32[] memory schemas = new bytes32[](1);
-        schemas[0] = SCHEMA;
-        IDeviceRegistry.Consent memory c;
-        c.anyAlgorithmInSchema = true;
-        uint256 bond = registry.deviceBond();
-        fund(device, bond);
-        vm.startPrank(device);
-        IERC20(address(token)).approve(address(registry), bond);
-        registry.register(schemas, c);
-        vm.stopPrank();
+        _registerDevice(device, SCHEMA);
     }
 
     // ------------------------------------------------------------------------------------------------ job flow
 
-    /// @dev create → commit bid → reveal → finalize epoch: returns a Scheduled job.
+    /// @dev create → commit bid → reveal → finalize epoch: returns a Scheduled job of `customer`.
     function scheduledJob() internal returns (uint256 jobId) {
-        IJobMarket.JobSpec memory s = spec();
-        (, uint256 cEnd, , uint256 eEnd) = jm.epochWindows(jm.currentEpoch());
-        if (block.timestamp >= cEnd) vm.warp(eEnd);
-        vm.prank(customer);
-        jobId = jm.createJob(s);
-        uint256 epoch = jm.currentEpoch();
-        bytes32 salt = keccak256(abi.encode("bid", jobId));
-        vm.prank(customer);
-        jm.commitBid(jobId, keccak256(abi.encode(jobId, uint256(2 ether), salt, customer)), 2 ether);
-        (, uint256 commitEnd, uint256 revealEnd, ) = jm.epochWindows(epoch);
-        vm.warp(commitEnd);
-        jm.revealBid(jobId, 2 ether, salt);
-        vm.warp(revealEnd);
-        jm.finalizeEpoch(epoch);
-        // the epoch's seed is the hash of the block after finalisation (PROTOCOL.md §7.1): mine past it
-        vm.roll(block.number + 2);
+        jobId = _scheduleJob(customer, spec());
     }
 
     /// @dev The distributor assigns the cohort through ResultAttestation, which draws the attestors.
     function assignedJob(uint32 deviceCount) internal returns (uint256 jobId) {
         jobId = scheduledJob();
-        vm.prank(distributor);
-        ra.assignCohort(jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator);
+        _assignCohort(distributor, jobId, keccak256("cohort"), deviceCount, "bafy-cohort", aggregator);
     }
 
     function aggSalt(uint256 jobId) internal pure returns (bytes32) {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {LifecycleFixture, ISettlementInit} from "./LifecycleFixture.sol";
+import {LifecycleFixture} from "./LifecycleFixture.sol";
+import {Settlement} from "../../contracts/Settlement.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IGovernedUUPS} from "../../contracts/interfaces/IGovernedUUPS.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
@@ -12,6 +14,9 @@ import {MerkleHelper} from "../utils/MerkleHelper.sol";
 import {SettlementV2} from "../mocks/SettlementV2.sol";
 
 contract SettlementTest is LifecycleFixture {
+    /// @dev A relayer holding no DML (alice is a genesis voter in the shared fixture).
+    address internal relayer = makeAddr("relayer");
+
     /// @dev An attested job settled with `n` devices paid `amount` each (20 participants at most).
     function _settled(uint256 n, uint256 amount) internal returns (uint256 jobId, Payouts memory p) {
         p = payouts(n, amount);
@@ -68,25 +73,22 @@ contract SettlementTest is LifecycleFixture {
 
     function test_initialize_revertsOnTokenMismatch() public {
         address other = makeAddr("otherToken");
-        address impl = deployArtifact("Settlement", abi.encode(other));
+        address impl = address(new Settlement(IERC20(other)));
         vm.expectRevert(
             abi.encodeWithSelector(ISettlement.SettlementTokenMismatch.selector, address(token), other)
         );
-        deployProxy(impl, abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 30 days)));
+        deployProxy(impl, abi.encodeCall(Settlement.initialize, (governance, jm, ra, 30 days)));
     }
 
     function test_initialize_revertsOnInvalidInput() public {
-        address impl = deployArtifact("Settlement", abi.encode(address(token)));
+        address impl = address(new Settlement(IERC20(address(token))));
         vm.expectRevert(ISettlement.SettlementZeroAddress.selector);
         deployProxy(
             impl,
-            abi.encodeCall(
-                ISettlementInit.initialize,
-                (governance, jm, IResultAttestation(address(0)), 30 days)
-            )
+            abi.encodeCall(Settlement.initialize, (governance, jm, IResultAttestation(address(0)), 30 days))
         );
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementInvalidClaimWindow.selector, 1 days));
-        deployProxy(impl, abi.encodeCall(ISettlementInit.initialize, (governance, jm, ra, 1 days)));
+        deployProxy(impl, abi.encodeCall(Settlement.initialize, (governance, jm, ra, 1 days)));
     }
 
     function test_setClaimWindow_updatesEmitsAndGuards() public {
@@ -508,14 +510,14 @@ contract SettlementTest is LifecycleFixture {
         uint256 before = token.balanceOf(aggregator);
         vm.expectEmit(address(settlement));
         emit ISettlement.FeesWithdrawn(aggregator, owed);
-        vm.prank(alice);
+        vm.prank(relayer);
         settlement.withdrawFees(aggregator);
         assertEq(token.balanceOf(aggregator) - before, owed);
-        assertEq(token.balanceOf(alice), 0);
+        assertEq(token.balanceOf(relayer), 0);
         assertEq(settlement.feesOf(aggregator), 0);
         assertEq(token.balanceOf(address(settlement)), outstanding - owed);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementNoFees.selector, aggregator));
-        vm.prank(alice);
+        vm.prank(relayer);
         settlement.withdrawFees(aggregator);
         _assertSolvent(p.total);
     }
@@ -674,10 +676,10 @@ contract SettlementTest is LifecycleFixture {
         bytes32[] memory proof = proofOf(p, 3);
         vm.expectEmit(address(settlement));
         emit ISettlement.PayoutClaimed(jobId, 3, p.devices[3], 1 ether);
-        vm.prank(alice); // a relayer may submit; the device is paid
+        vm.prank(relayer); // a relayer may submit; the device is paid
         settlement.claim(jobId, 3, p.devices[3], 1 ether, proof);
         assertEq(token.balanceOf(p.devices[3]), 1 ether);
-        assertEq(token.balanceOf(alice), 0);
+        assertEq(token.balanceOf(relayer), 0);
         assertEq(settlement.reportOf(jobId).claimed, 1 ether);
         assertEq(token.balanceOf(address(settlement)), outstanding - 1 ether);
         assertTrue(settlement.isClaimed(jobId, 3));

@@ -8,6 +8,7 @@ import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IResultAttestation} from "../../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../../contracts/interfaces/ISettlement.sol";
 import {MerkleHelper} from "../../utils/MerkleHelper.sol";
+import {Cohorts} from "../../utils/ProtocolFixture.sol";
 
 /// @notice Drives prediction jobs through JobMarket, ResultAttestation and Settlement with fuzzed behaviour:
 ///         jobs stall at any phase (distributor, aggregator, attestors or reporter silent) or run to the end;
@@ -185,7 +186,7 @@ contract JobLifecycleHandler is Test {
         ghost[jobId].resultSeed = reportSeed;
         if (stage >= 1) {
             vm.prank(distributor);
-            ra.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
+            Cohorts.assign(ra, jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator);
         }
         if (stage >= 2) {
             _attest(jobId, behaviourSeed);
