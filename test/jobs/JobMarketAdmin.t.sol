@@ -270,7 +270,7 @@ contract JobMarketAdminTest is JobMarketBase {
         vm.expectRevert(abi.encodeWithSelector(IGovernedUUPS.GovernedUnauthorized.selector, alice));
         vm.prank(alice);
         jm.setModule(role, alice);
-        assertEq(jm.moduleOf(role), settlement);
+        assertEq(jm.moduleOf(role), settlementModule);
     }
 
     // ---------------------------------------------------------------- upgrade
@@ -297,7 +297,7 @@ contract JobMarketAdminTest is JobMarketBase {
         assertEq(jm.jobCount(), 2);
         assertEq(jm.governance(), governance);
         assertEq(jm.treasury(), treasury);
-        assertEq(jm.moduleOf(jm.SETTLEMENT_MODULE()), settlement);
+        assertEq(jm.moduleOf(jm.SETTLEMENT_MODULE()), settlementModule);
         assertEq(token.balanceOf(address(jm)), bal);
         assertEq(abi.encode(jm.params()), abi.encode(defaultParams()));
         // still works after the upgrade

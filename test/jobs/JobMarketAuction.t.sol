@@ -499,7 +499,7 @@ contract JobMarketAuctionTest is JobMarketBase {
         uint256 b = bound(bid, 1 ether, 4e8 ether);
         uint256 d = b + bound(extra, 0, 4e8 ether);
         uint256 id = createJobAs(alice);
-        vm.prank(deployer);
+        vm.prank(faucet);
         token.transfer(alice, d);
         bytes32 c = keccak256(abi.encode(id, b, salt, alice));
         vm.prank(alice);

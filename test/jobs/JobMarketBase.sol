@@ -1,17 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {JobMarket} from "../../contracts/JobMarket.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
-import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
-import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
-import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
-import {NodeStaking} from "../../contracts/NodeStaking.sol";
-import {DeviceRegistry} from "../../contracts/DeviceRegistry.sol";
 
 /// @notice Stands in for the attestation module: records the JobMarket's terminal hook (`onJobClosed`).
 contract JobHookRecorder {
@@ -22,90 +14,36 @@ contract JobHookRecorder {
     }
 }
 
-/// @notice Deploys DMLToken and the real AlgorithmMarketplace, NodeStaking, DeviceRegistry and JobMarket behind
-///         ERC1967 proxies; a developer lists the algorithm, a distributor and an aggregator stake.
-abstract contract JobMarketBase is BaseTest {
-    bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
-    uint256 internal constant USE_PRICE = 5 ether;
-    uint96 internal constant REWARD = 2 ether;
-    uint32 internal constant MAX_DEVICES = 50;
-
-    address internal governance = makeAddr("governance");
-    address internal treasury = makeAddr("treasury");
-    address internal growthPool = makeAddr("growthPool");
-    address internal developer = makeAddr("developer");
-    address internal distributor = makeAddr("distributor");
-    address internal aggregator = makeAddr("aggregator");
-    /// @dev The attestation module: a `JobHookRecorder` (the JobMarket calls its terminal hook).
-    address internal attestation;
-    address internal settlement = makeAddr("settlementModule");
-    address internal marketTreasury = makeAddr("marketTreasury");
+/// @notice JobMarket unit-test domain layer over the shared ProtocolFixture (the whole protocol deployed and wired
+///         as script/deploy.ts does). The JobMarket is tested through its module interface, so after deployment
+///         governance points its attestation module at a `JobHookRecorder` and its settlement module at a plain
+///         address that the tests prank. Parameters (`_deployConfig`): 10,000 DML minimum stakes, a 5% marketplace
+///         fee to `marketTreasury`, a capacity-2 job market whose treasury is `treasury`. A developer lists the
+///         algorithm, a distributor and an aggregator stake, alice, bob, carol and dave are funded customers.
+abstract contract JobMarketBase is ProtocolFixture {
     uint16 internal constant MARKET_FEE_BPS = 500;
     uint256 internal constant MIN_STAKE = 10_000 ether;
-    uint256 internal constant DEVICE_BOND = 10 ether;
 
-    DMLToken internal token;
-    JobMarket internal jm;
-    AlgorithmMarketplace internal market;
-    NodeStaking internal staking;
-    DeviceRegistry internal registry;
+    address internal treasury = makeAddr("treasury");
+    address internal marketTreasury = makeAddr("marketTreasury");
+    /// @dev The attestation module: a `JobHookRecorder` (the JobMarket calls its terminal hook).
+    address internal attestation;
+    /// @dev The settlement module: an address the tests prank.
+    address internal settlementModule = makeAddr("settlementModule");
+
     uint256 internal algorithmId;
     address[] internal customers;
 
-    function setUp() public virtual {
+    function setUp() public virtual override {
+        super.setUp();
         attestation = address(new JobHookRecorder());
         vm.label(attestation, "attestationModule");
-        token = new DMLToken(deployer, growthPool);
-        market = AlgorithmMarketplace(
-            deployProxy(
-                address(new AlgorithmMarketplace()),
-                abi.encodeCall(
-                    AlgorithmMarketplace.initialize,
-                    (governance, IERC20(address(token)), marketTreasury, MARKET_FEE_BPS, 2_000)
-                )
-            )
-        );
-        uint256[5] memory minStakes = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];
-        staking = NodeStaking(
-            deployProxy(
-                address(new NodeStaking()),
-                abi.encodeCall(
-                    NodeStaking.initialize,
-                    (governance, IERC20(address(token)), treasury, minStakes, 7 days, 1_000, true)
-                )
-            )
-        );
-        registry = DeviceRegistry(
-            deployProxy(
-                address(new DeviceRegistry()),
-                abi.encodeCall(DeviceRegistry.initialize, (governance, IERC20(address(token)), DEVICE_BOND))
-            )
-        );
-        JobMarket impl = new JobMarket();
-        jm = JobMarket(
-            deployProxy(
-                address(impl),
-                abi.encodeCall(
-                    JobMarket.initialize,
-                    (
-                        governance,
-                        IERC20(address(token)),
-                        IAlgorithmMarketplace(address(market)),
-                        INodeStaking(address(staking)),
-                        IDeviceRegistry(address(registry)),
-                        treasury,
-                        defaultParams()
-                    )
-                )
-            )
-        );
-        vm.prank(developer);
-        algorithmId = market.list("bafy-package", keccak256("model"), SCHEMA, USE_PRICE, 100 ether, 0, "");
+        algorithmId = _listAlgorithm(developer);
         stakeAs(distributor, INodeStaking.Role.Distributor);
         stakeAs(aggregator, INodeStaking.Role.Aggregator);
         vm.startPrank(governance);
         jm.setModule(jm.ATTESTATION_MODULE(), attestation);
-        jm.setModule(jm.SETTLEMENT_MODULE(), settlement);
+        jm.setModule(jm.SETTLEMENT_MODULE(), settlementModule);
         vm.stopPrank();
 
         customers.push(alice);
@@ -113,23 +51,31 @@ abstract contract JobMarketBase is BaseTest {
         customers.push(carol);
         customers.push(dave);
         for (uint256 i = 0; i < customers.length; ++i) {
-            vm.prank(deployer);
-            token.transfer(customers[i], 10_000_000 ether);
-            vm.prank(customers[i]);
-            token.approve(address(jm), type(uint256).max);
+            _fundAndApprove(customers[i], 10_000_000 ether, address(jm));
         }
     }
 
+    /// @dev The JobMarket suites' parameters on top of the default deployment.
+    function _deployConfig() internal view virtual override returns (Config memory c) {
+        c = super._deployConfig();
+        // as these suites were written: the customers hold only what setUp gives them and the faucet holds nearly
+        // the whole treasury (fuzzed bids reach 800M DML)
+        c.genesisTo = new address[](1);
+        c.genesisAmounts = new uint256[](1);
+        (c.genesisTo[0], c.genesisAmounts[0]) = (faucet, 900_000_000 ether);
+        c.treasury = treasury;
+        c.marketTreasury = marketTreasury;
+        c.minStakes = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];
+        c.unbondingDelay = 7 days;
+        c.challengerShareBps = 1_000;
+        c.burnSlashed = true;
+        c.marketFeeBps = MARKET_FEE_BPS;
+        c.parentShareBps = 2_000;
+        c.jobMarket = defaultParams();
+    }
+
     function stakeAs(address operator, INodeStaking.Role role) internal {
-        vm.prank(deployer);
-        token.transfer(operator, MIN_STAKE);
-        vm.startPrank(operator);
-        if (!staking.isRegistered(operator)) {
-            staking.register("https://node.example", keccak256(abi.encode(operator)), "");
-        }
-        token.approve(address(staking), MIN_STAKE);
-        staking.stake(role, MIN_STAKE);
-        vm.stopPrank();
+        _stakeAs(operator, role, MIN_STAKE);
     }
 
     /// @dev `customer` buys a perpetual licence for the algorithm.
@@ -146,52 +92,20 @@ abstract contract JobMarketBase is BaseTest {
     }
 
     function defaultParams() internal pure returns (IJobMarket.Params memory p) {
-        p.epochLength = 1 hours;
-        p.commitWindow = 30 minutes;
-        p.revealWindow = 20 minutes;
+        p = _defaultJobParams();
         p.capacity = 2;
-        p.maxBidsPerEpoch = 64;
-        p.reservePrice = 1 ether;
-        p.unrevealedPenaltyBps = 1_000;
-        p.fees = IJobMarket.FeeBps({
-            distributor: 200,
-            aggregator: 300,
-            attestors: 300,
-            reporter: 200,
-            protocol: 250,
-            royalty: 500
-        });
-        p.minPhaseDuration = 10 minutes;
-        p.maxPhaseDuration = 30 days;
     }
 
     function defaultDurations() internal pure returns (IJobMarket.PhaseDurations memory) {
-        return
-            IJobMarket.PhaseDurations({
-                bidding: 7 days,
-                assignment: 1 hours,
-                commit: 2 hours,
-                attestation: 1 hours,
-                report: 1 hours,
-                settlement: 1 hours
-            });
+        return _defaultDurations();
     }
 
     function encKey() internal pure returns (bytes memory) {
         return abi.encodePacked(bytes1(0x02), keccak256("customer-key"));
     }
 
-    function defaultSpec() internal view returns (IJobMarket.JobSpec memory s) {
-        s.algorithmId = algorithmId;
-        s.schema = SCHEMA;
-        s.minDevices = 10;
-        s.maxDevices = MAX_DEVICES;
-        s.rewardPerDevice = REWARD;
-        s.minParticipants = 8;
-        s.maxStdError = 0.05e18;
-        s.encryptionKey = encKey();
-        s.durations = defaultDurations();
-        s.maxUsePrice = uint96(USE_PRICE);
+    function defaultSpec() internal view returns (IJobMarket.JobSpec memory) {
+        return _jobSpec(algorithmId);
     }
 
     /// @dev Budget with the default fees: d + 17.5% of d.

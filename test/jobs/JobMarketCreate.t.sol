@@ -286,7 +286,7 @@ contract JobMarketCreateTest is JobMarketBase {
         s.minDevices = 1;
         s.minParticipants = 1;
         s.rewardPerDevice = reward;
-        vm.prank(deployer);
+        vm.prank(faucet);
         token.transfer(alice, expected);
         uint256 before = token.balanceOf(alice);
         vm.prank(alice);

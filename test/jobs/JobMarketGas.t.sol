@@ -63,14 +63,14 @@ contract JobMarketGasTest is JobMarketBase {
     function test_gas_settleSuccessAndFailure() public {
         uint256 a = attestedJob(alice);
         uint256 escrow = jm.escrowOf(a);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(a, 50 ether, true, bytes32(0));
         assertEq(uint8(jm.status(a)), uint8(IJobMarket.JobStatus.Settled));
-        assertEq(token.balanceOf(settlement), 50 ether);
+        assertEq(token.balanceOf(settlementModule), 50 ether);
         warpToNextEpoch();
         uint256 b = attestedJob(bob);
         uint256 bobBefore = token.balanceOf(bob);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(b, 0, false, "quorum");
         assertEq(uint8(jm.status(b)), uint8(IJobMarket.JobStatus.Failed));
         assertEq(token.balanceOf(bob) - bobBefore, escrow);

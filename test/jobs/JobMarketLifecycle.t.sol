@@ -66,12 +66,12 @@ contract JobMarketLifecycleTest is JobMarketBase {
             abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, distributor)
         );
         _expectAssignRevert(
-            settlement,
+            settlementModule,
             id,
             ROOT,
             20,
             "c",
-            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlementModule)
         );
         _expectAssignRevert(
             attestation,
@@ -299,7 +299,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             deadline
         );
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.EscrowPaid(id, settlement, 65 ether);
+        emit IJobMarket.EscrowPaid(id, settlementModule, 65 ether);
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.JobStatusChanged(
             id,
@@ -309,11 +309,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
         );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - 65 ether);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, 65 ether, true, bytes32(0));
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Settled));
         assertEq(jm.escrowOf(id), 0);
-        assertEq(token.balanceOf(settlement), 65 ether);
+        assertEq(token.balanceOf(settlementModule), 65 ether);
         assertEq(token.balanceOf(alice) - before, escrow - 65 ether);
         assertEq(token.balanceOf(address(jm)), 0);
         assertEq(closedCount(id), 1, "the attestation module is told the job is terminal");
@@ -333,8 +333,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         jm.settle(id, 1, true, bytes32(0));
         vm.stopPrank();
         // the settlement module cannot drive attestation hooks and vice versa
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement));
-        vm.prank(settlement);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlementModule)
+        );
+        vm.prank(settlementModule);
         jm.markCommitted(id);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, attestation));
         vm.prank(attestation);
@@ -366,10 +368,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.prank(attestation);
         jm.markAttested(id);
         vm.expectRevert(err);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.markFailed(id, "x");
         vm.expectRevert(err);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, 1, true, bytes32(0));
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 99));
         vm.prank(attestation);
@@ -401,7 +403,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             uint256 before = token.balanceOf(alice);
             vm.expectEmit(true, true, true, true);
             emit IJobMarket.JobFailed(id, "quorum", escrow);
-            vm.prank(phase % 2 == 0 ? attestation : settlement);
+            vm.prank(phase % 2 == 0 ? attestation : settlementModule);
             jm.markFailed(id, "quorum");
             assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
             assertEq(token.balanceOf(alice) - before, escrow);
@@ -413,7 +415,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
     function test_markFailed_revertsOnceSettledOrFailed() public {
         uint256 id = attestedJob(alice);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, 1 ether, true, bytes32(0));
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -422,7 +424,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
                 IJobMarket.JobStatus.Settled
             )
         );
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.markFailed(id, "late");
         warpToNextEpoch();
         uint256 f = attestedJob(alice);
@@ -431,7 +433,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, f, IJobMarket.JobStatus.Failed)
         );
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.markFailed(f, "again");
         assertEq(token.balanceOf(address(jm)), 0);
     }
@@ -448,14 +450,14 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
     function _snap(uint256 id) internal view returns (Snapshot memory s) {
         s.market = token.balanceOf(address(jm));
-        s.module = token.balanceOf(settlement);
+        s.module = token.balanceOf(settlementModule);
         s.customer = token.balanceOf(alice);
         s.job = abi.encode(jm.getJob(id));
     }
 
     function _assertUnchanged(uint256 id, Snapshot memory s) internal view {
         assertEq(token.balanceOf(address(jm)), s.market, "market balance");
-        assertEq(token.balanceOf(settlement), s.module, "module balance");
+        assertEq(token.balanceOf(settlementModule), s.module, "module balance");
         assertEq(token.balanceOf(alice), s.customer, "customer balance");
         assertEq(abi.encode(jm.getJob(id)), s.job, "job");
     }
@@ -497,10 +499,10 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.prank(governance);
         jm.setModule(role, address(0));
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             0,
-            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlementModule)
         );
         // the zero address never passes as the unset module
         _expectSettleRevert(
@@ -520,23 +522,23 @@ contract JobMarketLifecycleTest is JobMarketBase {
         vm.prank(governance);
         jm.setModule(role, next);
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             1 ether,
-            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlement)
+            abi.encodeWithSelector(IJobMarket.JobMarketUnauthorizedModule.selector, settlementModule)
         );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowPaid(id, next, 4 ether);
         vm.prank(next);
         jm.settle(id, 4 ether, true, bytes32(0));
         assertEq(token.balanceOf(next), 4 ether);
-        assertEq(token.balanceOf(settlement), 0);
+        assertEq(token.balanceOf(settlementModule), 0);
     }
 
     function _expectSettleStatusRevert(uint256 id, IJobMarket.JobStatus s) internal {
         assertEq(uint8(jm.status(id)), uint8(s));
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             0,
             abi.encodeWithSelector(IJobMarket.JobMarketInvalidStatus.selector, id, s)
@@ -545,7 +547,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
     function test_settle_revertsOnEveryNonAttestedStatus() public {
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarketUnknownJob.selector, 42));
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(42, 0, true, bytes32(0));
 
         _expectSettleStatusRevert(createJobAs(alice), IJobMarket.JobStatus.Created);
@@ -566,13 +568,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
 
         warpToNextEpoch();
         uint256 settled = attestedJob(alice);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(settled, 1 ether, true, bytes32(0));
         _expectSettleStatusRevert(settled, IJobMarket.JobStatus.Settled);
 
         warpToNextEpoch();
         uint256 failed = attestedJob(alice);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(failed, 0, false, "quality");
         _expectSettleStatusRevert(failed, IJobMarket.JobStatus.Failed);
 
@@ -598,7 +600,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(deadline, block.timestamp + 1 hours);
         vm.warp(uint256(deadline) + 1);
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             1 ether,
             abi.encodeWithSelector(IJobMarket.JobMarketDeadlinePassed.selector, id, deadline)
@@ -608,7 +610,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
     function test_settle_succeedsAtTheReportDeadline() public {
         uint256 id = attestedJob(alice);
         vm.warp(jm.getJob(id).deadline);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, 1 ether, true, bytes32(0));
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Settled));
         // a settled job cannot time out afterwards
@@ -628,13 +630,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 escrow = jm.escrowOf(id);
         assertEq(escrow, defaultBudget());
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             escrow + 1,
             abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
         );
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             type(uint256).max,
             abi.encodeWithSelector(
@@ -649,7 +651,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         createJobAs(bob);
         assertGt(token.balanceOf(address(jm)), escrow);
         _expectSettleRevert(
-            settlement,
+            settlementModule,
             id,
             escrow + 1,
             abi.encodeWithSelector(IJobMarket.JobMarketInsufficientEscrow.selector, id, escrow, escrow + 1)
@@ -673,7 +675,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             deadline
         );
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.EscrowPaid(id, settlement, amount);
+        emit IJobMarket.EscrowPaid(id, settlementModule, amount);
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.JobStatusChanged(
             id,
@@ -683,11 +685,11 @@ contract JobMarketLifecycleTest is JobMarketBase {
         );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, amount, true, "ignored-on-success");
         assertEq(_marketLogs().length, 4, "exactly four JobMarket events");
 
-        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(settlementModule), amount);
         assertEq(token.balanceOf(alice), customerBefore + escrow - amount);
         assertEq(token.balanceOf(address(jm)), marketBefore - escrow);
         IJobMarket.Job memory j = jm.getJob(id);
@@ -714,7 +716,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
             deadline
         );
         vm.expectEmit(true, true, true, true, address(jm));
-        emit IJobMarket.EscrowPaid(id, settlement, amount);
+        emit IJobMarket.EscrowPaid(id, settlementModule, amount);
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.JobFailed(id, "stderr", escrow - amount);
         vm.expectEmit(true, true, true, true, address(jm));
@@ -726,13 +728,13 @@ contract JobMarketLifecycleTest is JobMarketBase {
         );
         vm.expectEmit(true, true, true, true, address(jm));
         emit IJobMarket.EscrowRefunded(id, alice, escrow - amount);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, amount, false, "stderr");
         assertEq(_marketLogs().length, 5, "exactly five JobMarket events");
 
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
         assertEq(jm.escrowOf(id), 0);
-        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(settlementModule), amount);
         assertEq(token.balanceOf(alice), customerBefore + escrow - amount);
         assertEq(token.balanceOf(address(jm)), 0);
     }
@@ -742,7 +744,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 escrow = jm.escrowOf(id);
         uint256 customerBefore = token.balanceOf(alice);
         vm.recordLogs();
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, 0, false, "no-result");
         Vm.Log[] memory logs = _marketLogs();
         assertEq(logs.length, 4, "Reported, JobFailed, Failed, EscrowRefunded");
@@ -754,7 +756,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(reason, "no-result");
         assertEq(refunded, escrow);
         assertEq(logs[3].topics[0], IJobMarket.EscrowRefunded.selector);
-        assertEq(token.balanceOf(settlement), 0);
+        assertEq(token.balanceOf(settlementModule), 0);
         assertEq(token.balanceOf(alice), customerBefore + escrow);
         assertEq(token.balanceOf(address(jm)), 0);
         assertEq(uint8(jm.status(id)), uint8(IJobMarket.JobStatus.Failed));
@@ -765,7 +767,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 escrow = jm.escrowOf(id);
         uint256 customerBefore = token.balanceOf(alice);
         vm.recordLogs();
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, escrow, true, bytes32(0));
         Vm.Log[] memory logs = _marketLogs();
         assertEq(logs.length, 3, "Reported, EscrowPaid, Settled");
@@ -773,7 +775,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         for (uint256 i = 0; i < logs.length; ++i) {
             assertTrue(logs[i].topics[0] != IJobMarket.EscrowRefunded.selector, "no EscrowRefunded for 0");
         }
-        assertEq(token.balanceOf(settlement), escrow);
+        assertEq(token.balanceOf(settlementModule), escrow);
         assertEq(token.balanceOf(alice), customerBefore);
         assertEq(token.balanceOf(address(jm)), 0);
         assertEq(jm.escrowOf(id), 0);
@@ -788,9 +790,9 @@ contract JobMarketLifecycleTest is JobMarketBase {
         uint256 marketBefore = token.balanceOf(address(jm));
         uint256 customerBefore = token.balanceOf(alice);
         uint256 supply = token.totalSupply();
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(id, amount, success, reason);
-        assertEq(token.balanceOf(settlement), amount);
+        assertEq(token.balanceOf(settlementModule), amount);
         assertEq(token.balanceOf(alice) - customerBefore, escrow - amount);
         assertEq(marketBefore - token.balanceOf(address(jm)), escrow);
         assertEq(token.balanceOf(address(jm)), jm.escrowOf(other));
@@ -869,7 +871,7 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(t.escrow, defaultBudget());
         warpToNextEpoch();
         uint256 s = attestedJob(bob);
-        vm.prank(settlement);
+        vm.prank(settlementModule);
         jm.settle(s, 3 ether, true, bytes32(0));
         t = jm.settlementTerms(s);
         assertEq(uint8(t.status), uint8(IJobMarket.JobStatus.Settled));

@@ -107,8 +107,8 @@ abstract contract ProtocolFixture is BaseTest {
     uint256 internal constant VRF_FUND_NATIVE = 100 ether;
 
     // ---------------------------------------------------------------- marketplace / jobs / attestation parameters
-    uint16 internal constant MARKET_FEE_BPS = 250;
-    uint16 internal constant PARENT_SHARE_BPS = 1_000;
+    uint16 internal constant MARKETPLACE_FEE_BPS = 250;
+    uint16 internal constant MARKETPLACE_PARENT_SHARE_BPS = 1_000;
     uint64 internal constant SETTLEMENT_CLAIM_WINDOW = 30 days;
 
     // ---------------------------------------------------------------- genesis allocations (from the treasury)
@@ -131,6 +131,13 @@ abstract contract ProtocolFixture is BaseTest {
     /// @notice Every deployment parameter (script/lib/config.ts and script/deploy-steps/attestation-config.ts).
     struct Config {
         uint256 timelockDelay;
+        /// @dev Genesis allocations paid by the timelock (script/lib/config.ts `genesis.allocations`).
+        address[] genesisTo;
+        uint256[] genesisAmounts;
+        /// @dev Treasury of NodeStaking and JobMarket; 0 = the timelock (as the script).
+        address treasury;
+        /// @dev Treasury of the AlgorithmMarketplace; 0 = the timelock (as the script).
+        address marketTreasury;
         uint48 votingDelay;
         uint32 votingPeriod;
         uint256 proposalThreshold;
@@ -203,6 +210,13 @@ abstract contract ProtocolFixture is BaseTest {
     ///      stack with other parameters.
     function _deployConfig() internal view virtual returns (Config memory c) {
         c.timelockDelay = TIMELOCK_MIN_DELAY;
+        c.genesisTo = new address[](5);
+        c.genesisAmounts = new uint256[](5);
+        (c.genesisTo[0], c.genesisAmounts[0]) = (alice, GENESIS_VOTER);
+        (c.genesisTo[1], c.genesisAmounts[1]) = (bob, GENESIS_VOTER);
+        (c.genesisTo[2], c.genesisAmounts[2]) = (carol, GENESIS_MINOR);
+        (c.genesisTo[3], c.genesisAmounts[3]) = (dave, GENESIS_MINOR);
+        (c.genesisTo[4], c.genesisAmounts[4]) = (faucet, GENESIS_FAUCET);
         c.votingDelay = VOTING_DELAY;
         c.votingPeriod = VOTING_PERIOD;
         c.proposalThreshold = PROPOSAL_THRESHOLD;
@@ -221,8 +235,8 @@ abstract contract ProtocolFixture is BaseTest {
         c.vrfKeyHash = VRF_KEY_HASH;
         c.vrfConfirmations = VRF_CONFIRMATIONS;
         c.vrfCallbackGas = VRF_CALLBACK_GAS;
-        c.marketFeeBps = MARKET_FEE_BPS;
-        c.parentShareBps = PARENT_SHARE_BPS;
+        c.marketFeeBps = MARKETPLACE_FEE_BPS;
+        c.parentShareBps = MARKETPLACE_PARENT_SHARE_BPS;
         c.jobMarket = _defaultJobParams();
         c.attestation = IResultAttestation.Params({
             quorum: 3,
@@ -328,6 +342,11 @@ abstract contract ProtocolFixture is BaseTest {
         _label();
     }
 
+    /// @dev Treasury of NodeStaking and JobMarket.
+    function _treasury() internal view returns (address) {
+        return cfg.treasury == address(0) ? address(timelock) : cfg.treasury;
+    }
+
     function _deployVrf() private {
         coordinator = new VRFCoordinatorV2_5Mock(VRF_BASE_FEE, VRF_GAS_PRICE, VRF_WEI_PER_UNIT_LINK);
         subId = coordinator.createSubscription();
@@ -344,7 +363,7 @@ abstract contract ProtocolFixture is BaseTest {
                     (
                         deployer,
                         IERC20(address(token)),
-                        address(timelock),
+                        _treasury(),
                         cfg.minStakes,
                         cfg.unbondingDelay,
                         cfg.challengerShareBps,
@@ -425,7 +444,7 @@ abstract contract ProtocolFixture is BaseTest {
                     (
                         deployer,
                         IERC20(address(token)),
-                        address(timelock),
+                        cfg.marketTreasury == address(0) ? address(timelock) : cfg.marketTreasury,
                         cfg.marketFeeBps,
                         cfg.parentShareBps
                     )
@@ -449,7 +468,7 @@ abstract contract ProtocolFixture is BaseTest {
                         IAlgorithmMarketplace(address(market)),
                         INodeStaking(address(staking)),
                         IDeviceRegistry(address(registry)),
-                        address(timelock),
+                        _treasury(),
                         cfg.jobMarket
                     )
                 )
@@ -563,24 +582,17 @@ abstract contract ProtocolFixture is BaseTest {
         view
         returns (address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
     {
-        targets = new address[](6);
-        values = new uint256[](6);
-        calldatas = new bytes[](6);
-        address[5] memory to = [alice, bob, carol, dave, faucet];
-        uint256[5] memory amount = [
-            GENESIS_VOTER,
-            GENESIS_VOTER,
-            GENESIS_MINOR,
-            GENESIS_MINOR,
-            GENESIS_FAUCET
-        ];
-        for (uint256 i = 0; i < 5; ++i) {
+        uint256 n = cfg.genesisTo.length;
+        targets = new address[](n + 1);
+        values = new uint256[](n + 1);
+        calldatas = new bytes[](n + 1);
+        for (uint256 i = 0; i < n; ++i) {
             targets[i] = address(token);
             // allocate: the recipient votes from day one (PROTOCOL.md §7.8), as script/deploy.ts does
-            calldatas[i] = abi.encodeCall(DMLToken.allocate, (to[i], amount[i]));
+            calldatas[i] = abi.encodeCall(DMLToken.allocate, (cfg.genesisTo[i], cfg.genesisAmounts[i]));
         }
-        targets[5] = address(timelock);
-        calldatas[5] = abi.encodeCall(TimelockController.updateDelay, (cfg.timelockDelay));
+        targets[n] = address(timelock);
+        calldatas[n] = abi.encodeCall(TimelockController.updateDelay, (cfg.timelockDelay));
     }
 
     // ================================================================ helpers: funding, nodes, devices
