@@ -2,50 +2,51 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {PaymentChannels} from "../../contracts/PaymentChannels.sol";
 
-/// @notice Local setup for payment-channel tests: DMLToken with this contract as treasury, PaymentChannels behind
-///         an ERC1967 proxy governed by a test timelock address, and a funded sender whose key signs vouchers.
-abstract contract ChannelsTestBase is BaseTest {
+/// @notice Payment-channel domain layer over the shared ProtocolFixture (the whole protocol deployed as
+///         script/deploy.ts does, PaymentChannels included): the faucet holds the treasury, a funded sender whose
+///         key signs vouchers, funded alice and bob, and voucher helpers.
+abstract contract ChannelsTestBase is ProtocolFixture {
     uint256 internal constant FUNDS = 1_000_000 ether;
     bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
         "Voucher(uint256 channelId,uint256 cumulativeAmount)"
     );
 
-    DMLToken internal token;
-    PaymentChannels internal channels;
-    address internal timelock = makeAddr("timelock");
-    address internal growthPool = makeAddr("growthPool");
     address internal sender;
     uint256 internal senderKey;
     address internal recipient = makeAddr("recipient");
 
-    function setUp() public virtual {
+    function setUp() public virtual override {
+        super.setUp();
         (sender, senderKey) = makeAddrAndKey("sender");
-        token = new DMLToken(address(this), growthPool);
-        channels = _deployChannels();
         _fund(sender);
         _fund(alice);
         _fund(bob);
+        // the suites also pay from the test contract itself
+        _fund(address(this), 10_000_000 ether);
     }
 
+    function _deployConfig() internal view virtual override returns (Config memory c) {
+        c = super._deployConfig();
+        _faucetOnlyGenesis(c);
+    }
+
+    /// @dev A second PaymentChannels proxy over the same token (cross-contract voucher tests).
     function _deployChannels() internal returns (PaymentChannels) {
         PaymentChannels impl = new PaymentChannels();
         return
             PaymentChannels(
                 deployProxy(
                     address(impl),
-                    abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(token))))
+                    abi.encodeCall(PaymentChannels.initialize, (governance, IERC20(address(token))))
                 )
             );
     }
 
     function _fund(address who) internal {
-        token.transfer(who, FUNDS);
-        vm.prank(who);
-        token.approve(address(channels), type(uint256).max);
+        _fundAndApprove(who, FUNDS, address(channels));
     }
 
     function _open(uint256 amount, uint64 expiry) internal returns (uint256) {

@@ -48,7 +48,7 @@ contract PaymentChannelsTest is ChannelsTestBase {
     // ------------------------------------------------------------------ initialize
 
     function test_initialize_setsState() public view {
-        assertEq(channels.governance(), timelock);
+        assertEq(channels.governance(), governance);
         assertEq(channels.token(), address(token));
         assertEq(channels.channelCount(), 0);
         (, string memory name, string memory version, uint256 chainId, address verifying, , ) = channels
@@ -61,14 +61,14 @@ contract PaymentChannelsTest is ChannelsTestBase {
 
     function test_initialize_reverts() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        channels.initialize(timelock, IERC20(address(token)));
+        channels.initialize(governance, IERC20(address(token)));
         PaymentChannels impl = new PaymentChannels();
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        impl.initialize(timelock, IERC20(address(token)));
+        impl.initialize(governance, IERC20(address(token)));
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
         deployProxy(
             address(impl),
-            abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(0))))
+            abi.encodeCall(PaymentChannels.initialize, (governance, IERC20(address(0))))
         );
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
         deployProxy(
@@ -483,7 +483,7 @@ contract PaymentChannelsTest is ChannelsTestBase {
         channels.upgradeToAndCall(address(v2), "");
         vm.expectEmit(true, true, true, true, address(channels));
         emit PaymentChannelsV2.UpgradedToV2();
-        vm.prank(timelock);
+        vm.prank(governance);
         channels.upgradeToAndCall(address(v2), abi.encodeCall(PaymentChannelsV2.initializeV2, ()));
         assertEq(PaymentChannelsV2(address(channels)).version(), 2);
         vm.expectRevert(Initializable.InvalidInitialization.selector);

@@ -60,9 +60,7 @@ abstract contract JobMarketBase is ProtocolFixture {
         c = super._deployConfig();
         // as these suites were written: the customers hold only what setUp gives them and the faucet holds nearly
         // the whole treasury (fuzzed bids reach 800M DML)
-        c.genesisTo = new address[](1);
-        c.genesisAmounts = new uint256[](1);
-        (c.genesisTo[0], c.genesisAmounts[0]) = (faucet, 900_000_000 ether);
+        _faucetOnlyGenesis(c);
         c.treasury = treasury;
         c.marketTreasury = marketTreasury;
         c.minStakes = [MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE, MIN_STAKE];

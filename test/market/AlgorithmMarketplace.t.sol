@@ -14,7 +14,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     // ------------------------------------------------------------------ initialize
 
     function test_initialize_setsParameters() public view {
-        assertEq(market.governance(), timelock);
+        assertEq(market.governance(), governance);
         assertEq(market.token(), address(token));
         assertEq(market.treasury(), treasury);
         assertEq(market.protocolFeeBps(), FEE_BPS);
@@ -27,14 +27,14 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     function test_initialize_emitsEvents() public {
         AlgorithmMarketplace impl = new AlgorithmMarketplace();
         vm.expectEmit(true, true, true, true);
-        emit IGovernedUUPS.GovernanceTransferred(address(0), timelock);
+        emit IGovernedUUPS.GovernanceTransferred(address(0), governance);
         vm.expectEmit(true, true, true, true);
         emit IAlgorithmMarketplace.TreasuryUpdated(address(0), treasury);
         vm.expectEmit(true, true, true, true);
         emit IAlgorithmMarketplace.ProtocolFeeUpdated(0, 100);
         vm.expectEmit(true, true, true, true);
         emit IAlgorithmMarketplace.ParentShareUpdated(0, 300);
-        deployProxy(address(impl), _initData(timelock, address(token), treasury, 100, 300));
+        deployProxy(address(impl), _initData(governance, address(token), treasury, 100, 300));
     }
 
     function test_initialize_revertsOnZeroAddresses() public {
@@ -42,9 +42,9 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
         deployProxy(address(impl), _initData(address(0), address(token), treasury, 0, 0));
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
-        deployProxy(address(impl), _initData(timelock, address(0), treasury, 0, 0));
+        deployProxy(address(impl), _initData(governance, address(0), treasury, 0, 0));
         vm.expectRevert(IGovernedUUPS.GovernedZeroAddress.selector);
-        deployProxy(address(impl), _initData(timelock, address(token), address(0), 0, 0));
+        deployProxy(address(impl), _initData(governance, address(token), address(0), 0, 0));
     }
 
     function test_initialize_revertsOnBpsAboveBounds() public {
@@ -52,19 +52,19 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.expectRevert(
             abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000)
         );
-        deployProxy(address(impl), _initData(timelock, address(token), treasury, 2_001, 0));
+        deployProxy(address(impl), _initData(governance, address(token), treasury, 2_001, 0));
         vm.expectRevert(
             abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceParentShareTooHigh.selector, 5_001, 5_000)
         );
-        deployProxy(address(impl), _initData(timelock, address(token), treasury, 0, 5_001));
+        deployProxy(address(impl), _initData(governance, address(token), treasury, 0, 5_001));
     }
 
     function test_initialize_revertsTwiceAndOnImplementation() public {
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        market.initialize(timelock, IERC20(address(token)), treasury, 0, 0);
+        market.initialize(governance, IERC20(address(token)), treasury, 0, 0);
         AlgorithmMarketplace impl = new AlgorithmMarketplace();
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        impl.initialize(timelock, IERC20(address(token)), treasury, 0, 0);
+        impl.initialize(governance, IERC20(address(token)), treasury, 0, 0);
     }
 
     // ------------------------------------------------------------------ list
@@ -588,7 +588,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         vm.expectRevert(IAlgorithmMarketplace.MarketplaceZeroModelHash.selector);
         market.publishChildVersion(parent, bob, CID, bytes32(0));
         vm.stopPrank();
-        vm.prank(timelock);
+        vm.prank(governance);
         market.setPublisher(publisher, false);
         vm.prank(publisher);
         vm.expectRevert(
@@ -919,7 +919,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     }
 
     function test_setters_updateAndEmit() public {
-        vm.startPrank(timelock);
+        vm.startPrank(governance);
         vm.expectEmit(true, true, true, true, address(market));
         emit IAlgorithmMarketplace.ProtocolFeeUpdated(FEE_BPS, 2_000);
         market.setProtocolFeeBps(2_000);
@@ -940,7 +940,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     }
 
     function test_setters_revertOnBoundsAndZeroAddress() public {
-        vm.startPrank(timelock);
+        vm.startPrank(governance);
         vm.expectRevert(
             abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, 2_001, 2_000)
         );
@@ -968,7 +968,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         AlgorithmMarketplaceV2 v2 = new AlgorithmMarketplaceV2();
         vm.expectEmit(true, true, true, true, address(market));
         emit AlgorithmMarketplaceV2.UpgradedToV2();
-        vm.prank(timelock);
+        vm.prank(governance);
         market.upgradeToAndCall(address(v2), abi.encodeCall(AlgorithmMarketplaceV2.initializeV2, ()));
         assertEq(AlgorithmMarketplaceV2(address(market)).version(), 2);
         vm.expectRevert(Initializable.InvalidInitialization.selector);
@@ -980,7 +980,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         assertEq(market.getRequest(req).bounty, 7 ether);
         assertEq(market.totalEscrowed(), 7 ether);
         assertEq(market.protocolFeeBps(), FEE_BPS);
-        assertEq(market.governance(), timelock);
+        assertEq(market.governance(), governance);
         assertTrue(market.isPublisher(publisher));
         vm.prank(dave);
         market.buyLicence(child, 10 ether);
@@ -993,7 +993,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
         price = bound(price, 1, FUNDS);
         feeBps = uint16(bound(feeBps, 0, 2_000));
         shareBps = uint16(bound(shareBps, 0, 5_000));
-        vm.startPrank(timelock);
+        vm.startPrank(governance);
         market.setProtocolFeeBps(feeBps);
         market.setParentShareBps(shareBps);
         vm.stopPrank();
@@ -1015,7 +1015,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     function test_fuzz_payUse_callerPaysExactPrice(uint256 price, uint16 feeBps, address payer) public {
         price = bound(price, 0, FUNDS);
         feeBps = uint16(bound(feeBps, 0, 2_000));
-        vm.prank(timelock);
+        vm.prank(governance);
         market.setProtocolFeeBps(feeBps);
         uint256 id = _list(alice, 0, price, 0);
         vm.prank(dave);
@@ -1026,7 +1026,7 @@ contract AlgorithmMarketplaceTest is MarketplaceTestBase {
     }
 
     function test_fuzz_setProtocolFeeBps_bounded(uint16 feeBps) public {
-        vm.prank(timelock);
+        vm.prank(governance);
         if (feeBps > 2_000) {
             vm.expectRevert(
                 abi.encodeWithSelector(IAlgorithmMarketplace.MarketplaceFeeTooHigh.selector, feeBps, 2_000)

@@ -1,50 +1,38 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 
-/// @notice Local setup for marketplace tests: DMLToken with this contract as treasury, the marketplace behind
-///         an ERC1967 proxy governed by a test timelock address, funded and approving actors.
-abstract contract MarketplaceTestBase is BaseTest {
+/// @notice Marketplace domain layer over the shared ProtocolFixture (the whole protocol deployed as script/deploy.ts
+///         does). Parameters (`_deployConfig`): a 5% protocol fee and a 20% parent share paid to `treasury`; the
+///         faucet holds the treasury. Funded, approving actors and a publisher authorised by governance.
+abstract contract MarketplaceTestBase is ProtocolFixture {
     uint16 internal constant FEE_BPS = 500; // 5%
     uint16 internal constant SHARE_BPS = 2_000; // 20%
-    bytes32 internal constant SCHEMA = keccak256("email/rfc822-v1");
     bytes32 internal constant OTHER_SCHEMA = keccak256("tabular/iris-v1");
-    bytes32 internal constant MODEL = 0xd7c4b743081e6ccdf263598ab3a94f5df38c9f2aec014973c0806819d7762f26; // sha256("model.onnx"); a literal so no precompile call eats a prank
     string internal constant CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
     string internal constant META = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
     uint256 internal constant FUNDS = 1_000_000 ether;
 
-    DMLToken internal token;
-    AlgorithmMarketplace internal market;
-    address internal timelock = makeAddr("timelock");
     address internal treasury = makeAddr("treasury");
-    address internal growthPool = makeAddr("growthPool");
     address internal publisher = makeAddr("publisher");
 
-    function setUp() public virtual {
-        token = new DMLToken(address(this), growthPool);
-        AlgorithmMarketplace impl = new AlgorithmMarketplace();
-        market = AlgorithmMarketplace(
-            deployProxy(
-                address(impl),
-                abi.encodeCall(
-                    AlgorithmMarketplace.initialize,
-                    (timelock, IERC20(address(token)), treasury, FEE_BPS, SHARE_BPS)
-                )
-            )
-        );
+    function setUp() public virtual override {
+        super.setUp();
         address[5] memory actors = [alice, bob, carol, dave, publisher];
-        for (uint256 i; i < actors.length; ++i) {
-            token.transfer(actors[i], FUNDS);
-            vm.prank(actors[i]);
-            token.approve(address(market), type(uint256).max);
-        }
-        vm.prank(timelock);
+        for (uint256 i; i < actors.length; ++i) _fundAndApprove(actors[i], FUNDS, address(market));
+        // the suites also pay from the test contract itself
+        _fund(address(this), 10_000_000 ether);
+        vm.prank(governance);
         market.setPublisher(publisher, true);
+    }
+
+    function _deployConfig() internal view virtual override returns (Config memory c) {
+        c = super._deployConfig();
+        _faucetOnlyGenesis(c);
+        c.marketTreasury = treasury;
+        c.marketFeeBps = FEE_BPS;
+        c.parentShareBps = SHARE_BPS;
     }
 
     function _list(
