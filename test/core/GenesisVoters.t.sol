@@ -1,70 +1,52 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {Test} from "forge-std/Test.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
-import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
-import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {DMLGovernor} from "../../contracts/governance/DMLGovernor.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 
 /// @notice PROTOCOL.md §7.8 and the review's governance Low: with the DEFAULT deployment parameters
 ///         (script/lib/config.ts: quorum 5%, voting delay 1 day, period 7 days, threshold 100,000 DML, growth pool
 ///         9% with H = 365) and the genesis allocations a real network must configure, genesis holders vote from
 ///         day one without any delegation transaction, and everything an attacker could win from the growth pool
 ///         in its first halving period (cap / 2 = 4.5% of supply) can neither reach quorum alone nor outvote them.
-contract GenesisVotersTest is Test {
-    uint256 internal constant SUPPLY = 1_000_000_000 ether;
+///         The shared ProtocolFixture deploys the protocol with those parameters (`_deployConfig`).
+contract GenesisVotersTest is ProtocolFixture {
     // script/lib/config.ts defaults
-    uint256 internal constant QUORUM_PERCENT = 5;
-    uint48 internal constant VOTING_DELAY = 1 days;
-    uint32 internal constant VOTING_PERIOD = 7 days;
-    uint256 internal constant PROPOSAL_THRESHOLD = 100_000 ether;
-    uint256 internal constant HALVING_EPOCHS = 365;
+    uint256 internal constant SCRIPT_QUORUM_PERCENT = 5;
+    uint48 internal constant SCRIPT_VOTING_DELAY = 1 days;
+    uint32 internal constant SCRIPT_VOTING_PERIOD = 7 days;
+    uint256 internal constant SCRIPT_PROPOSAL_THRESHOLD = 100_000 ether;
+    uint256 internal constant SCRIPT_HALVING_EPOCHS = 365;
 
-    address internal deployer = makeAddr("deployer");
-    address internal growthPool = makeAddr("growthPool");
+    address internal growthPool;
     address internal attacker = makeAddr("attacker");
     address[3] internal holders = [makeAddr("holder0"), makeAddr("holder1"), makeAddr("holder2")];
     uint256 internal constant ALLOCATION = 20_000_000 ether; // 3 x 2% = 60M >= the 50M quorum
 
-    DMLToken internal token;
-    DMLGovernor internal governor;
-    TimelockController internal timelock;
+    /// @dev The script's governor defaults and three genesis holders as the only allocations.
+    function _deployConfig() internal view override returns (Config memory c) {
+        c = super._deployConfig();
+        c.quorumPercent = SCRIPT_QUORUM_PERCENT;
+        c.votingDelay = SCRIPT_VOTING_DELAY;
+        c.votingPeriod = SCRIPT_VOTING_PERIOD;
+        c.proposalThreshold = SCRIPT_PROPOSAL_THRESHOLD;
+        c.halvingEpochs = uint32(SCRIPT_HALVING_EPOCHS);
+        c.genesisTo = new address[](3);
+        c.genesisAmounts = new uint256[](3);
+        for (uint256 i = 0; i < 3; ++i) (c.genesisTo[i], c.genesisAmounts[i]) = (holders[i], ALLOCATION);
+    }
 
-    function setUp() public {
-        vm.warp(1_750_000_000);
-        address[] memory bootstrap = new address[](1);
-        bootstrap[0] = deployer;
-        address[] memory anyone = new address[](1);
-        vm.startPrank(deployer);
-        timelock = new TimelockController(0, bootstrap, anyone, deployer);
-        token = new DMLToken(address(timelock), growthPool);
-        governor = new DMLGovernor(
-            IVotes(address(token)),
-            timelock,
-            VOTING_DELAY,
-            VOTING_PERIOD,
-            PROPOSAL_THRESHOLD,
-            QUORUM_PERCENT
-        );
-        // genesis batch as script/deploy.ts runs it: `allocate` from the treasury (no delegation calls by the
-        // holders), then the governor takes over
-        for (uint256 i = 0; i < 3; ++i) {
-            bytes memory data = abi.encodeCall(DMLToken.allocate, (holders[i], ALLOCATION));
-            timelock.schedule(address(token), 0, data, bytes32(0), bytes32(i), 0);
-            timelock.execute(address(token), 0, data, bytes32(0), bytes32(i));
-        }
-        timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
-        vm.stopPrank();
+    function setUp() public override {
+        super.setUp();
+        growthPool = growthPoolAddress;
         vm.warp(block.timestamp + 1);
     }
 
     /// The attacker's best case: every draw of the first halving period (epochs 0..H-1), E0 = cap / (2H) each.
     function _firstHalvingWinnings() internal view returns (uint256) {
         uint256 cap = token.balanceOf(growthPool);
-        return (cap / (2 * HALVING_EPOCHS)) * HALVING_EPOCHS;
+        return (cap / (2 * SCRIPT_HALVING_EPOCHS)) * SCRIPT_HALVING_EPOCHS;
     }
 
     function _propose(address proposer) internal returns (uint256 id) {
@@ -75,7 +57,7 @@ contract GenesisVotersTest is Test {
         calldatas[0] = abi.encodeCall(IERC20.transfer, (proposer, 800_000_000 ether)); // drain the treasury
         vm.prank(proposer);
         id = governor.propose(targets, values, calldatas, "drain");
-        vm.warp(block.timestamp + VOTING_DELAY + 1);
+        vm.warp(block.timestamp + SCRIPT_VOTING_DELAY + 1);
     }
 
     function test_growthWinningsAloneCannotReachQuorum() public {
@@ -89,7 +71,7 @@ contract GenesisVotersTest is Test {
         uint256 id = _propose(attacker);
         vm.prank(attacker);
         governor.castVote(id, 1);
-        vm.warp(block.timestamp + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + SCRIPT_VOTING_PERIOD + 1);
         assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Defeated));
     }
 
@@ -109,7 +91,7 @@ contract GenesisVotersTest is Test {
             vm.prank(holders[i]);
             governor.castVote(id, 0);
         }
-        vm.warp(block.timestamp + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + SCRIPT_VOTING_PERIOD + 1);
         assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Defeated));
         (uint256 against, uint256 forVotes, ) = governor.proposalVotes(id);
         assertGt(against, forVotes);
@@ -121,7 +103,7 @@ contract GenesisVotersTest is Test {
             vm.prank(holders[i]);
             governor.castVote(id, 1);
         }
-        vm.warp(block.timestamp + VOTING_PERIOD + 1);
+        vm.warp(block.timestamp + SCRIPT_VOTING_PERIOD + 1);
         assertEq(uint8(governor.state(id)), uint8(IGovernor.ProposalState.Succeeded));
     }
 }
