@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {GrowthPoolBase, IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../growth/GrowthPoolBase.sol";
+import {GrowthPoolBase, IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../utils/GrowthPoolBase.sol";
 import {GrowthPoolHandler} from "./handlers/GrowthPoolHandler.t.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
+import {LifecycleFixture} from "../utils/LifecycleFixture.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {JobLifecycleHandler} from "./handlers/JobLifecycleHandler.t.sol";
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {JobMarketBase} from "../jobs/JobMarketBase.sol";
+import {JobMarketBase} from "../utils/JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {JobMarketHandler} from "./handlers/JobMarketHandler.t.sol";
 

@@ -66,7 +66,7 @@ library Cohorts {
 ///         parameter calls or run real proposals (`_executeProposal`).
 ///
 ///         Parameters come from `_deployConfig()`, an overridable hook (defaults: the constants below). A domain layer
-///         (e.g. test/settlement/LifecycleFixture.sol) overrides it to run the same deployment with the parameters
+///         (e.g. test/utils/LifecycleFixture.sol) overrides it to run the same deployment with the parameters
 ///         its assertions were written for; domain layers add helpers only, never a deployment of their own.
 abstract contract ProtocolFixture is BaseTest {
     // ---------------------------------------------------------------- governance parameters
@@ -731,6 +731,33 @@ abstract contract ProtocolFixture is BaseTest {
     ) internal {
         vm.prank(by);
         Cohorts.assign(IResultAttestation(address(ra)), jobId, cohortRoot, deviceCount, cohortCid, agg);
+    }
+
+    // ================================================================ helpers: bounds (Morpho Blue BaseTest style)
+
+    /// @dev A fuzzed stake for `role`: at least its configured minimum, at most what the faucet can spare.
+    function _boundStake(INodeStaking.Role role, uint256 amount) internal view returns (uint256) {
+        return bound(amount, cfg.minStakes[uint8(role)], 1_000_000 ether);
+    }
+
+    /// @dev A fuzzed cohort size ResultAttestation and the default job spec accept.
+    function _boundDeviceCount(uint256 count) internal view returns (uint32) {
+        return uint32(bound(count, cfg.attestation.kMin, MAX_DEVICES));
+    }
+
+    /// @dev A fuzzed basis-point value.
+    function _boundBps(uint256 bps) internal pure returns (uint16) {
+        return uint16(bound(bps, 0, BPS));
+    }
+
+    /// @dev A fuzzed actor that is none of the protocol's contracts nor the zero address.
+    function _boundActor(address a) internal view returns (address) {
+        a = boundAddr(a);
+        address[9] memory proxies = _proxies();
+        for (uint256 i = 0; i < proxies.length; ++i) if (a == proxies[i]) return address(uint160(a) + 1);
+        if (a == address(token) || a == address(timelock) || a == address(governor))
+            return address(uint160(a) + 1);
+        return a;
     }
 
     // ================================================================ helpers: governance
