@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {JobMarketBase} from "./utils/JobMarketBase.sol";
 import {IJobMarket} from "../contracts/interfaces/IJobMarket.sol";
 
-/// @notice Gas scenario for `npx hardhat test solidity --gas-stats test/jobs`: K = 2, five bids, one
+/// @notice Gas scenario for `npx hardhat test solidity --gas-stats test/JobMarketGas.t.sol`: K = 2, five bids, one
 ///         assignment, one timeout. Each test also checks the outcome so a broken path cannot report gas.
 contract JobMarketGasTest is JobMarketBase {
     function test_gas_fullEpochKEquals2FiveBids() public {
