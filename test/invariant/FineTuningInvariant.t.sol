@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {FineTuningFixture} from "../finetuning/FineTuningFixture.sol";
+import {FineTuningFixture} from "../utils/FineTuningFixture.sol";
 import {IFineTuning} from "../../contracts/interfaces/IFineTuning.sol";
 import {FineTuningHandler} from "./handlers/FineTuningHandler.t.sol";
 
@@ -18,7 +18,7 @@ contract FineTuningInvariantTest is FineTuningFixture {
             token,
             ft,
             staking,
-            [customer, refiner, address(this)],
+            [customer, refiner, faucet],
             algorithmId,
             trainers,
             attestorSet

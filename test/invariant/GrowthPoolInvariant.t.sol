@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {GrowthPoolBase} from "../growth/GrowthPoolBase.sol";
+import {GrowthPoolBase, IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../utils/GrowthPoolBase.sol";
 import {GrowthPoolHandler} from "./handlers/GrowthPoolHandler.t.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "../../contracts/interfaces/IDeviceRegistry.sol";
@@ -21,9 +21,9 @@ contract GrowthPoolInvariantTest is GrowthPoolBase {
         for (uint256 i = 0; i < 8; ++i) keys[i] = keyOf[devices[i]];
         handler = new GrowthPoolHandler(
             GrowthPoolHandler.Ctx({
-                pool: pool,
+                pool: IGrowthPoolTestable(address(pool)),
                 token: IERC20(address(token)),
-                coordinator: coordinator,
+                coordinator: IVRFCoordinatorMockLike(address(coordinator)),
                 staking: INodeStaking(address(staking)),
                 registry: IDeviceRegistry(address(registry)),
                 governance: governance
@@ -70,6 +70,6 @@ contract GrowthPoolInvariantTest is GrowthPoolBase {
 
     function invariant_upgradeKeepsState() public view {
         assertFalse(handler.upgradeChangedState());
-        if (handler.upgraded()) assertEq(pool.version(), 2);
+        if (handler.upgraded()) assertEq(IGrowthPoolTestable(address(pool)).version(), 2);
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {LifecycleFixture} from "../settlement/LifecycleFixture.sol";
+import {LifecycleFixture} from "../utils/LifecycleFixture.sol";
 import {INodeStaking} from "../../contracts/interfaces/INodeStaking.sol";
 import {JobLifecycleHandler} from "./handlers/JobLifecycleHandler.t.sol";
 
@@ -29,7 +29,7 @@ abstract contract JobLifecycleInvariantBase is LifecycleFixture {
         actors.aggregator = aggregator;
         actors.developer = developer;
         actors.treasury = treasury;
-        actors.funder = address(this); // the handler pranks as this contract to top up slashed nodes
+        actors.funder = faucet; // the handler pranks as the faucet to top up slashed nodes
         handler = new JobLifecycleHandler(token, jm, staking, ra, settlement, actors, attestorSet, spec());
         targetContract(address(handler));
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {JobMarketBase} from "../jobs/JobMarketBase.sol";
+import {JobMarketBase} from "../utils/JobMarketBase.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {JobMarketHandler} from "./handlers/JobMarketHandler.t.sol";
 
@@ -19,7 +19,7 @@ contract JobMarketInvariantTest is JobMarketBase {
             jm,
             governance,
             attestation,
-            settlement,
+            settlementModule,
             distributor,
             aggregator,
             algorithmId,
@@ -60,7 +60,7 @@ contract JobMarketInvariantTest is JobMarketBase {
 
     function _trackedBalances() internal view returns (uint256 sum) {
         for (uint256 i = 0; i < customers.length; ++i) sum += token.balanceOf(customers[i]);
-        sum += token.balanceOf(address(jm)) + token.balanceOf(settlement) + token.balanceOf(treasury);
+        sum += token.balanceOf(address(jm)) + token.balanceOf(settlementModule) + token.balanceOf(treasury);
         sum += token.balanceOf(developer) + token.balanceOf(marketTreasury);
     }
 
@@ -84,7 +84,7 @@ contract JobMarketInvariantTest is JobMarketBase {
     /// @dev The settlement module received exactly what settle paid it, and every settle paid the module
     ///      `amount`, refunded the customer the rest and rejected amounts above the escrow.
     function invariant_settlePaysExactly() public view {
-        assertEq(token.balanceOf(settlement), handler.paidOut());
+        assertEq(token.balanceOf(settlementModule), handler.paidOut());
         assertEq(handler.settleMismatches(), 0);
     }
 

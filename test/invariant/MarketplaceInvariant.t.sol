@@ -1,46 +1,34 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {AlgorithmMarketplace} from "../../contracts/AlgorithmMarketplace.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {IAlgorithmMarketplace} from "../../contracts/interfaces/IAlgorithmMarketplace.sol";
 import {MarketplaceHandler} from "./handlers/MarketplaceHandler.t.sol";
 
 /// @dev Run with its handler so Hardhat compiles the handler's artifact:
 ///      npx hardhat test solidity test/invariant/MarketplaceInvariant.t.sol \
 ///        test/invariant/handlers/MarketplaceHandler.t.sol
-contract MarketplaceInvariantTest is BaseTest {
-    DMLToken internal token;
-    AlgorithmMarketplace internal market;
+contract MarketplaceInvariantTest is ProtocolFixture {
     MarketplaceHandler internal handler;
-    address internal timelock = makeAddr("timelock");
     address internal treasury = makeAddr("treasury");
 
-    function setUp() public {
-        token = new DMLToken(address(this), makeAddr("growthPool"));
-        AlgorithmMarketplace impl = new AlgorithmMarketplace();
-        market = AlgorithmMarketplace(
-            deployProxy(
-                address(impl),
-                abi.encodeCall(
-                    AlgorithmMarketplace.initialize,
-                    (timelock, IERC20(address(token)), treasury, 500, 2_000)
-                )
-            )
-        );
+    function _deployConfig() internal view override returns (Config memory c) {
+        c = super._deployConfig();
+        _faucetOnlyGenesis(c);
+        c.marketTreasury = treasury;
+        c.marketFeeBps = 500;
+        c.parentShareBps = 2_000;
+    }
+
+    function setUp() public override {
+        super.setUp();
         address[] memory actors = new address[](4);
         actors[0] = alice;
         actors[1] = bob;
         actors[2] = carol;
         actors[3] = dave;
-        for (uint256 i; i < actors.length; ++i) {
-            token.transfer(actors[i], 10_000_000 ether);
-            vm.prank(actors[i]);
-            token.approve(address(market), type(uint256).max);
-        }
-        handler = new MarketplaceHandler(token, market, timelock, actors);
+        for (uint256 i; i < actors.length; ++i) _fundAndApprove(actors[i], 10_000_000 ether, address(market));
+        handler = new MarketplaceHandler(token, market, governance, actors);
         targetContract(address(handler));
     }
 
@@ -83,7 +71,7 @@ contract MarketplaceInvariantTest is BaseTest {
     function invariant_parametersBounded() public view {
         assertLe(market.protocolFeeBps(), 2_000);
         assertLe(market.parentShareBps(), 5_000);
-        assertEq(market.governance(), timelock);
+        assertEq(market.governance(), address(timelock));
     }
 
     /// @notice At the end of each run every request still open is refunded after its deadline and ends terminal.

@@ -1,40 +1,29 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {BaseTest} from "../utils/BaseTest.sol";
-import {DMLToken} from "../../contracts/DMLToken.sol";
-import {PaymentChannels} from "../../contracts/PaymentChannels.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
 import {PaymentChannelsHandler} from "./handlers/PaymentChannelsHandler.t.sol";
 
 /// @dev Run with its handler so Hardhat compiles the handler's artifact:
 ///      npx hardhat test solidity test/invariant/PaymentChannelsInvariant.t.sol \
 ///        test/invariant/handlers/PaymentChannelsHandler.t.sol
-contract PaymentChannelsInvariantTest is BaseTest {
-    DMLToken internal token;
-    PaymentChannels internal channels;
+contract PaymentChannelsInvariantTest is ProtocolFixture {
     PaymentChannelsHandler internal handler;
-    address internal timelock = makeAddr("timelock");
 
-    function setUp() public {
-        token = new DMLToken(address(this), makeAddr("growthPool"));
-        PaymentChannels impl = new PaymentChannels();
-        channels = PaymentChannels(
-            deployProxy(
-                address(impl),
-                abi.encodeCall(PaymentChannels.initialize, (timelock, IERC20(address(token))))
-            )
-        );
+    function _deployConfig() internal view override returns (Config memory c) {
+        c = super._deployConfig();
+        _faucetOnlyGenesis(c);
+    }
+
+    function setUp() public override {
+        super.setUp();
         uint256[] memory keys = new uint256[](4);
         for (uint256 i; i < keys.length; ++i) {
             keys[i] = (uint256(keccak256(abi.encode("channel-actor", i))) % (SECP256K1_ORDER - 1)) + 1;
-            address actor = vm.addr(keys[i]);
-            token.transfer(actor, 100_000_000 ether);
-            vm.prank(actor);
-            token.approve(address(channels), type(uint256).max);
+            _fundAndApprove(vm.addr(keys[i]), 100_000_000 ether, address(channels));
         }
-        handler = new PaymentChannelsHandler(token, channels, timelock, keys);
+        handler = new PaymentChannelsHandler(token, channels, governance, keys);
         targetContract(address(handler));
     }
 
@@ -68,7 +57,7 @@ contract PaymentChannelsInvariantTest is BaseTest {
 
     /// @notice Governance and token survive the upgrade the handler may perform.
     function invariant_upgradeKeepsConfiguration() public view {
-        assertEq(channels.governance(), timelock);
+        assertEq(channels.governance(), address(timelock));
         assertEq(channels.token(), address(token));
     }
 

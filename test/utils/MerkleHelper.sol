@@ -7,7 +7,7 @@ import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 /// @notice Builds Merkle trees in Solidity exactly like `@openzeppelin/merkle-tree`'s `StandardMerkleTree.of`:
 ///         double-hashed leaves, leaves sorted by hash, the complete-binary-tree array layout and sorted-pair
 ///         (commutative) hashing, so roots and proofs match the JS library and verify with OpenZeppelin's
-///         `MerkleProof`. Two leaf encodings: `["address", "uint256"]` (growth pool, fine-tuning) and the indexed
+///         `MerkleProof`. The one Merkle helper of the Solidity tests. Leaf encodings: `["address", "uint256"]` (growth pool, fine-tuning) and the indexed
 ///         job payout leaf `["uint256", "address", "uint256"]` = (index, account, amount) that
 ///         `sdk/chain/payouts.ts` `buildPayoutTree` builds and `Settlement.claim` verifies.
 library MerkleHelper {
@@ -67,6 +67,28 @@ library MerkleHelper {
         uint256 index
     ) internal pure returns (bytes32[] memory) {
         return proof(tree, leaf(account, index));
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Any pre-hashed leaves (e.g. fine-tuning splits and trainer payouts)
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @dev The StandardMerkleTree over `leaves` (already double-hashed); `leaves` itself is left unchanged.
+    function buildFromLeaves(bytes32[] memory leaves) internal pure returns (bytes32[] memory) {
+        if (leaves.length == 0) revert MerkleHelperEmpty();
+        bytes32[] memory copy = new bytes32[](leaves.length);
+        for (uint256 i = 0; i < leaves.length; ++i) copy[i] = leaves[i];
+        return _tree(copy);
+    }
+
+    /// @dev The root of the tree over `leaves`.
+    function rootOfLeaves(bytes32[] memory leaves) internal pure returns (bytes32) {
+        return buildFromLeaves(leaves)[0];
+    }
+
+    /// @dev The proof of `leaves[index]` in the tree over `leaves`.
+    function proofOfLeaves(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory) {
+        return proof(buildFromLeaves(leaves), leaves[index]);
     }
 
     // ------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IFineTuning} from "../../../contracts/interfaces/IFineTuning.sol";
-import {TestMerkle} from "../../settlement/LifecycleFixture.sol";
+import {MerkleHelper} from "../../utils/MerkleHelper.sol";
 
 /// @notice Drives FineTuning bounties (PROTOCOL.md §7.7): creation, rounds with fuzzed outcomes (accepted, low
 ///         gain, lying refiner, no majority, poster silent, refiner silent, no candidate), finalisations by
@@ -70,7 +70,7 @@ contract FineTuningHandler is Test {
         b.rewardPool = uint128(bound(poolSeed, 4 ether, 1_000 ether));
         b.rounds = uint8(bound(roundsSeed, 1, 3));
         b.roundDuration = 1 days;
-        b.splitRoot = TestMerkle.root(_splitLeaves(b.rounds));
+        b.splitRoot = MerkleHelper.rootOfLeaves(_splitLeaves(b.rounds));
         b.baselineMetric = 0.9e18;
         b.splitWindow = 1 days;
         vm.prank(poster);
@@ -102,7 +102,7 @@ contract FineTuningHandler is Test {
         uint256 roundReward = b.rewardPool / b.rounds;
         uint256 budget = roundReward - (roundReward * ft.params().attestorShareBps) / 10_000;
         uint256 each = bound(paySeed, 1, budget / trainers.length);
-        bytes32 root = TestMerkle.root(_leaves(each));
+        bytes32 root = MerkleHelper.rootOfLeaves(_leaves(each));
         uint256 metric = kind == 2 ? b.acceptedMetric : b.acceptedMetric + 0.01e18; // kind 2: no gain
         bytes32 salt = keccak256(abi.encode("refiner", id, round));
         vm.prank(refiner);
@@ -120,7 +120,7 @@ contract FineTuningHandler is Test {
                 id,
                 _splitCid(round),
                 _splitSalt(round),
-                TestMerkle.proof(_splitLeaves(b.rounds), round)
+                MerkleHelper.proofOfLeaves(_splitLeaves(b.rounds), round)
             );
             uint64 revealDeadline = _attest(id, round, kind, keccak256(abi.encode(MODEL_SHA, metric, root)));
             if (kind != 6) {
@@ -147,7 +147,7 @@ contract FineTuningHandler is Test {
         uint256 each = perTrainer[id][round];
         if (each == 0) return;
         uint256 t = trainerSeed % trainers.length;
-        bytes32[] memory proof = TestMerkle.proof(_leaves(each), t);
+        bytes32[] memory proof = MerkleHelper.proofOfLeaves(_leaves(each), t);
         bool expectOk = claimCount[id][round][trainers[t]] == 0 && !ft.getRound(id, round).swept;
         try ft.claim(id, round, trainers[t], each, proof) {
             if (!expectOk) ++ghostDoubleClaims;
@@ -252,7 +252,7 @@ contract FineTuningHandler is Test {
 
     function _leaves(uint256 each) internal view returns (bytes32[] memory l) {
         l = new bytes32[](trainers.length);
-        for (uint256 i = 0; i < trainers.length; ++i) l[i] = TestMerkle.leaf(trainers[i], each);
+        for (uint256 i = 0; i < trainers.length; ++i) l[i] = MerkleHelper.leaf(trainers[i], each);
     }
 
     function _topUp(address op, INodeStaking.Role role) internal {

@@ -7,7 +7,7 @@ import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {MerkleHelper} from "../../utils/MerkleHelper.sol";
-import {IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../../growth/GrowthPoolBase.sol";
+import {IGrowthPoolTestable, IVRFCoordinatorMockLike} from "../../utils/GrowthPoolBase.sol";
 import {IGrowthPool} from "../../../contracts/interfaces/IGrowthPool.sol";
 import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "../../../contracts/interfaces/IDeviceRegistry.sol";

@@ -8,6 +8,7 @@ import {INodeStaking} from "../../../contracts/interfaces/INodeStaking.sol";
 import {IResultAttestation} from "../../../contracts/interfaces/IResultAttestation.sol";
 import {ISettlement} from "../../../contracts/interfaces/ISettlement.sol";
 import {MerkleHelper} from "../../utils/MerkleHelper.sol";
+import {Cohorts} from "../../utils/ProtocolFixture.sol";
 
 /// @notice Drives prediction jobs through JobMarket, ResultAttestation and Settlement with fuzzed behaviour:
 ///         jobs stall at any phase (distributor, aggregator, attestors or reporter silent) or run to the end;
@@ -189,7 +190,15 @@ contract JobLifecycleHandler is Test {
         if (stage >= 1) {
             vm.prank(distributor);
             // epoch 0: the fixture's standing connected set (LifecycleFixture.CONNECTED_EPOCH)
-            ra.assignCohort(jobId, keccak256(abi.encode("cohort", jobId)), 20, "bafy-cohort", aggregator, 0);
+            Cohorts.assign(
+                ra,
+                jobId,
+                keccak256(abi.encode("cohort", jobId)),
+                20,
+                "bafy-cohort",
+                aggregator,
+                0
+            );
         }
         if (stage >= 2) {
             _attest(jobId, behaviourSeed);
