@@ -25,7 +25,6 @@ import {JobSpecLib} from "./jobs/JobSpecLib.sol";
 contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
-    using FutureSeed for FutureSeed.Seed;
 
     /// @inheritdoc IJobMarket
     bytes32 public constant ATTESTATION_MODULE = keccak256("dml.JobMarket.module.attestation");
@@ -63,7 +62,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         mapping(uint256 jobId => Job) jobs;
         mapping(uint256 epoch => JobAuctionLib.EpochResult) epochResults;
         mapping(bytes32 role => address) modules;
-        mapping(uint256 epoch => FutureSeed.Seed) epochSeeds;
+        mapping(uint256 epoch => bytes32) epochSeeds; // fixed values; the armed block is `EpochResult.seedBlock`
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.JobMarket")) - 1)) & ~bytes32(uint256(0xff))
@@ -339,10 +338,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         result.revealedCount = uint16(ctx.revealedCount);
         emit EpochFinalized(epoch, ctx.price, result.bidCount, ctx.revealedCount, ctx.winners);
         if (ctx.winners != 0) {
-            // The scheduled jobs' cohorts and attestors are drawn from the hash of a block nobody knows yet.
-            FutureSeed.Seed storage seed = $.epochSeeds[epoch];
-            seed.arm();
-            emit EpochSeedArmed(epoch, seed.blockNumber);
+            // The scheduled jobs' cohorts and attestors are drawn from the hash of a block nobody knows yet
+            // (FutureSeed's rule; an epoch is finalised once, so its seed value is still zero).
+            result.seedBlock = uint40(block.number + 1);
+            emit EpochSeedArmed(epoch, block.number + 1);
         }
     }
 
@@ -368,13 +367,22 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function fixSeed(uint256 epoch) public returns (bytes32 seed) {
-        FutureSeed.Seed storage fs = _getJobMarketStorage().epochSeeds[epoch];
-        if (fs.blockNumber == 0) revert JobMarketNoSeed(epoch);
-        if (fs.value != bytes32(0)) return fs.value;
-        bool rearmed;
-        (seed, rearmed) = fs.fix();
-        if (rearmed) emit EpochSeedArmed(epoch, fs.blockNumber);
-        else emit EpochSeedFixed(epoch, seed);
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        JobAuctionLib.EpochResult storage er = $.epochResults[epoch];
+        uint256 b = er.seedBlock;
+        if (b == 0) revert JobMarketNoSeed(epoch);
+        seed = $.epochSeeds[epoch];
+        if (seed != bytes32(0)) return seed;
+        // FutureSeed.fix on the packed block number: the armed block's hash, or a re-arm once it expired.
+        if (block.number <= b) revert FutureSeed.FutureSeedNotReady(b);
+        seed = blockhash(b);
+        if (seed == bytes32(0)) {
+            er.seedBlock = uint40(block.number + 1);
+            emit EpochSeedArmed(epoch, block.number + 1);
+        } else {
+            $.epochSeeds[epoch] = seed;
+            emit EpochSeedFixed(epoch, seed);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -413,7 +421,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         }
         if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
         uint256 epoch = job.scheduledEpoch;
-        bytes32 epochSeed_ = $.epochSeeds[epoch].value;
+        bytes32 epochSeed_ = $.epochSeeds[epoch];
         if (epochSeed_ == bytes32(0)) {
             epochSeed_ = fixSeed(epoch);
             if (epochSeed_ == bytes32(0)) revert JobMarketSeedUnavailable(epoch);
@@ -515,7 +523,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function epochSeed(uint256 epoch) external view returns (bytes32) {
-        return _getJobMarketStorage().epochSeeds[epoch].value;
+        return _getJobMarketStorage().epochSeeds[epoch];
     }
 
     /// @inheritdoc IJobMarket

@@ -19,7 +19,8 @@ library JobAuctionLib {
     bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
 
     /// @notice An epoch's commitments (a list linked through `Job.nextInEpoch`, in commit order) and its result.
-    ///      One slot of the JobMarket's storage: the first commitment of an epoch pays for it, finalisation rewrites it.
+    ///      One slot of the JobMarket's storage: the first commitment of an epoch pays for it, finalisation rewrites
+    ///      it, arming the epoch's seed included (the seed's block shares the slot; only the fixed value needs one).
     struct EpochResult {
         bool finalized;
         uint96 clearingPrice;
@@ -28,6 +29,7 @@ library JobAuctionLib {
         uint16 bidCount;
         uint32 head;
         uint32 tail;
+        uint40 seedBlock; // the block whose hash fixes the epoch's seed (0: no job scheduled, no seed)
     }
 
     /// @notice Replaces commitment `evictJobId` (after `prevJobId`, or the head when 0) of a full epoch with job
