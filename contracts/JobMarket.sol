@@ -14,6 +14,7 @@ import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {JobAuctionLib} from "./jobs/JobAuctionLib.sol";
 import {JobSpecLib} from "./jobs/JobSpecLib.sol";
+import {JobRecord, JobRecordLib} from "./jobs/JobRecord.sol";
 
 /// @title JobMarket
 /// @notice Prediction jobs with escrowed budgets, a sealed-bid uniform second-price priority auction per epoch,
@@ -59,7 +60,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         Timing timing;
         Timing nextTiming; // start == 0: none pending
         uint256 jobCount;
-        mapping(uint256 jobId => Job) jobs;
+        mapping(uint256 jobId => JobRecord) jobs;
         mapping(uint256 epoch => JobAuctionLib.EpochResult) epochResults;
         mapping(bytes32 role => address) modules;
         mapping(uint256 epoch => bytes32) epochSeeds; // fixed values; the armed block is `EpochResult.seedBlock`
@@ -217,7 +218,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 prevJobId
     ) private {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         if (job.customer != msg.sender) {
             if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
             revert JobMarketNotCustomer(jobId, msg.sender);
@@ -348,7 +349,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function withdrawJob(uint256 jobId) external nonReentrant {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         if (job.customer != msg.sender) {
             if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
             revert JobMarketNotCustomer(jobId, msg.sender);
@@ -388,7 +389,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function timeout(uint256 jobId) external nonReentrant {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (s == JobStatus.Bidding || s >= JobStatus.Settled) revert JobMarketInvalidStatus(jobId, s);
@@ -415,7 +416,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         address aggregator
     ) external returns (bytes32 seed) {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Scheduled);
         if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
             revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
         }
@@ -427,7 +428,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             if (epochSeed_ == bytes32(0)) revert JobMarketSeedUnavailable(epoch);
         }
         seed = FutureSeed.derive(epochSeed_, JOB_SEED_TAG, jobId);
-        job.cohortRoot = cohortRoot;
+        JobRecordLib.setCohortRoot(job, cohortRoot); // in place of the spent bid fields
         job.deviceCount = deviceCount;
         job.distributor = distributor;
         job.aggregator = aggregator;
@@ -438,14 +439,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function markCommitted(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Assigned);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Assigned);
         _advance(jobId, job, JobStatus.Committed, job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
     function markAttested(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Committed);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Committed);
         _advance(jobId, job, JobStatus.Attested, job.reportDuration);
     }
 
@@ -455,7 +456,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (msg.sender != $.modules[ATTESTATION_MODULE] && msg.sender != $.modules[SETTLEMENT_MODULE]) {
             revert JobMarketUnauthorizedModule(msg.sender);
         }
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (s < JobStatus.Assigned || s > JobStatus.Attested) revert JobMarketInvalidStatus(jobId, s);
@@ -468,7 +469,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function settle(uint256 jobId, uint256 amount, bool success, bytes32 reason) external nonReentrant {
         JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Attested);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Attested);
         uint256 escrow = job.escrow;
         if (amount > escrow) revert JobMarketInsufficientEscrow(jobId, escrow, amount);
         uint256 refundAmount = escrow - amount;
@@ -498,9 +499,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
-        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        return job;
+        bytes memory encoded = JobSpecLib.encodedJob(_getJobMarketStorage().jobs, jobId);
+        assembly {
+            return(add(encoded, 0x20), mload(encoded))
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -517,7 +519,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     function attestationTerms(
         uint256 jobId
     ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
+        JobRecord storage job = _getJobMarketStorage().jobs[jobId];
         return (job.status, job.aggregator, job.attestationDuration);
     }
 
@@ -528,7 +530,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory t) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
+        JobRecord storage job = _getJobMarketStorage().jobs[jobId];
         t.status = job.status;
         if (t.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
         t.deadline = job.deadline;
@@ -666,7 +668,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (module != address(0)) IJobLifecycleHook(module).onJobClosed(jobId, $.jobs[jobId].distributor);
     }
 
-    function _refundRemaining(JobMarketStorage storage $, uint256 jobId, Job storage job) private {
+    function _refundRemaining(JobMarketStorage storage $, uint256 jobId, JobRecord storage job) private {
         uint256 amount = job.escrow;
         if (amount == 0) return;
         job.escrow = 0;
@@ -680,7 +682,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         JobMarketStorage storage $,
         uint256 jobId,
         JobStatus expected
-    ) private view returns (Job storage job) {
+    ) private view returns (JobRecord storage job) {
         job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s != expected) {
@@ -690,13 +692,13 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (block.timestamp > job.deadline) revert JobMarketDeadlinePassed(jobId, job.deadline);
     }
 
-    function _setStatus(uint256 jobId, Job storage job, JobStatus to) private {
+    function _setStatus(uint256 jobId, JobRecord storage job, JobStatus to) private {
         JobStatus from = job.status;
         job.status = to;
         emit JobStatusChanged(jobId, from, to, job.deadline);
     }
 
-    function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
+    function _advance(uint256 jobId, JobRecord storage job, JobStatus to, uint32 duration) private {
         job.deadline = uint40(block.timestamp) + duration;
         _setStatus(jobId, job, to);
     }

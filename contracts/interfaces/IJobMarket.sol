@@ -84,8 +84,9 @@ interface IJobMarket {
         uint96 maxUsePrice; // highest per-use price the customer accepts (ignored with a licence)
     }
 
-    /// @notice A job as stored: eight slots, six written at creation; the later phases rewrite them except the
-    ///         aggregator and the cohort root.
+    /// @notice A job as `getJob` returns it. Stored as `JobRecord` (contracts/jobs/JobRecord.sol): seven slots, six
+    ///         written at creation, the later phases rewrite them except the aggregator's; the cohort root takes the
+    ///         place of the bid commitment and deposit (slot 1), spent for good once the job is scheduled.
     ///         The schema (the algorithm's), the customer's encryption key, the cohort list CID, the creation time
     ///         and the clearing price paid are in the events (`JobCreated`, `CohortAssigned`, `JobScheduled`),
     ///         not in storage: no contract reads them.
@@ -128,7 +129,7 @@ interface IJobMarket {
         address distributor;
         // slot 6
         address aggregator;
-        // slot 7
+        // stored in slot 1 from assignment on
         bytes32 cohortRoot;
     }
 
