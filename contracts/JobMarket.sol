@@ -428,10 +428,9 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             if (epochSeed_ == bytes32(0)) revert JobMarketSeedUnavailable(epoch);
         }
         seed = FutureSeed.derive(epochSeed_, JOB_SEED_TAG, jobId);
-        JobRecordLib.setCohortRoot(job, cohortRoot); // in place of the spent bid fields
+        JobRecordLib.setAssignment(job, cohortRoot, aggregator); // in place of the spent bid fields
         job.deviceCount = deviceCount;
         job.distributor = distributor;
-        job.aggregator = aggregator;
         emit CohortAssigned(jobId, distributor, aggregator, cohortRoot, deviceCount, cohortCid);
         _advance(jobId, job, JobStatus.Assigned, job.commitDuration);
     }
@@ -520,7 +519,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 jobId
     ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
         JobRecord storage job = _getJobMarketStorage().jobs[jobId];
-        return (job.status, job.aggregator, job.attestationDuration);
+        return (job.status, JobRecordLib.aggregator(job), job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
@@ -549,7 +548,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             royalty: job.royaltyBps
         });
         t.distributor = job.distributor;
-        t.aggregator = job.aggregator;
+        t.aggregator = JobRecordLib.aggregator(job);
     }
 
     /// @inheritdoc IJobMarket

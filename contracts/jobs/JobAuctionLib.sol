@@ -188,7 +188,7 @@ library JobAuctionLib {
         uint256 refundAmount;
         job.deposit = 0;
         job.commitHash = NO_COMMITMENT; // keeps the slot non-zero: the next commitment is a cheap write
-        job.revealed = false;
+        // `revealed` is left as is: it counts only while Bidding, and a new commitment clears it.
         if (rank != 0) {
             uint256 price = ctx.price;
             refundAmount = deposit - price;

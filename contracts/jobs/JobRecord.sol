@@ -3,28 +3,30 @@ pragma solidity ^0.8.24;
 
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 
-/// @notice A job as the JobMarket stores it: seven slots, six written at creation. `IJobMarket.Job` (what `getJob`
-///         returns) has the same fields and the cohort root, which is stored in slot 1 in place of the bid
-///         commitment and deposit: a job is scheduled at most once and its finalisation leaves them spent
-///         (`NO_COMMITMENT`, 0) for good, so from assignment on (`deviceCount != 0`) the slot holds the root and its
-///         write rewrites a non-zero slot instead of creating one.
-/// @dev Field order and slots are those of `IJobMarket.Job` up to `aggregator` (slot 6).
+/// @notice A job as the JobMarket stores it: six slots, all written at creation, so that no later phase creates a
+///         slot. `IJobMarket.Job` (what `getJob` returns) has the same fields and the cohort root. A job is scheduled
+///         at most once and its bid fields are spent from then on, so assignment (`deviceCount != 0`) stores
+///         - the cohort root in slot 1, in place of the commitment and deposit (which finalisation left as
+///           `NO_COMMITMENT` and 0);
+///         - the aggregator in the low 160 bits of slot 2, in place of `bid`, `revealed` and `bidEpoch` (the last
+///           equals `scheduledEpoch` for a scheduled job; `revealed` is meaningful only while Bidding).
 struct JobRecord {
     // slot 0
     address customer;
     IJobMarket.JobStatus status;
-    bool revealed;
-    uint32 bidEpoch;
     uint40 deadline;
+    uint48 algorithmId; // ids are a counter: 2^48 is out of reach (checked at creation)
     // slot 1: the bid commitment and deposit while the job bids; from assignment on, the cohort root
     bytes20 commitHash;
     uint96 deposit;
-    // slot 2
+    // slot 2: bits 0..159 hold `bid | revealed | bidEpoch` until assignment, the aggregator from then on
     uint96 bid;
+    bool revealed; // the current commitment was revealed (meaningful only while Bidding)
+    uint32 bidEpoch;
+    uint24 unused;
     uint32 minDevices;
     uint32 maxDevices;
     uint32 deviceCount;
-    uint64 algorithmId;
     // slot 3
     uint96 escrow;
     uint96 rewardPerDevice;
@@ -45,8 +47,6 @@ struct JobRecord {
     uint16 protocolFeeBps;
     uint16 royaltyBps;
     address distributor;
-    // slot 6
-    address aggregator;
 }
 
 /// @title JobRecordLib
@@ -55,6 +55,8 @@ library JobRecordLib {
     /// @dev Placeholder commit hash of a job that is not bidding (JobAuctionLib.NO_COMMITMENT).
     bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
 
+    uint256 private constant ADDRESS_BITS = (1 << 160) - 1;
+
     /// @notice The cohort root of an assigned job (slot 1 of its record).
     function cohortRoot(JobRecord storage job) internal view returns (bytes32 root) {
         assembly {
@@ -62,22 +64,31 @@ library JobRecordLib {
         }
     }
 
-    /// @notice Stores the cohort root of a job being assigned (its bid fields are spent).
-    function setCohortRoot(JobRecord storage job, bytes32 root) internal {
+    /// @notice The aggregator of an assigned job (low 160 bits of slot 2), zero before assignment.
+    function aggregator(JobRecord storage job) internal view returns (address a) {
+        if (job.deviceCount == 0) return address(0);
         assembly {
-            sstore(add(job.slot, 1), root)
+            a := and(sload(add(job.slot, 2)), ADDRESS_BITS)
         }
     }
 
-    /// @notice The record as `IJobMarket.Job`: the bid fields read as finalisation left them once the cohort root
-    ///         took their slot, the cohort root as zero before.
+    /// @notice Stores the cohort root and the aggregator of a job being assigned, in place of its spent bid fields
+    ///         (the caller stores `deviceCount`, which marks the job as assigned).
+    function setAssignment(JobRecord storage job, bytes32 root, address aggregator_) internal {
+        assembly {
+            sstore(add(job.slot, 1), root)
+            let s := add(job.slot, 2)
+            sstore(s, or(and(sload(s), not(ADDRESS_BITS)), and(aggregator_, ADDRESS_BITS)))
+        }
+    }
+
+    /// @notice The record as `IJobMarket.Job`. Once assigned: the commitment and deposit read as finalisation left
+    ///         them (`NO_COMMITMENT`, 0), `bidEpoch` as `scheduledEpoch`, `revealed` false and `bid` 0 (the winning bid
+    ///         is in `BidRevealed`). Before: cohort root and aggregator zero, `revealed` only while Bidding.
     function toJob(JobRecord storage r) internal view returns (IJobMarket.Job memory j) {
         j.customer = r.customer;
         j.status = r.status;
-        j.revealed = r.revealed;
-        j.bidEpoch = r.bidEpoch;
         j.deadline = r.deadline;
-        j.bid = r.bid;
         j.minDevices = r.minDevices;
         j.maxDevices = r.maxDevices;
         j.deviceCount = r.deviceCount;
@@ -99,13 +110,17 @@ library JobRecordLib {
         j.protocolFeeBps = r.protocolFeeBps;
         j.royaltyBps = r.royaltyBps;
         j.distributor = r.distributor;
-        j.aggregator = r.aggregator;
         if (r.deviceCount != 0) {
             j.commitHash = NO_COMMITMENT;
+            j.bidEpoch = r.scheduledEpoch;
+            j.aggregator = aggregator(r);
             j.cohortRoot = cohortRoot(r);
         } else {
+            j.revealed = r.revealed && r.status == IJobMarket.JobStatus.Bidding;
+            j.bidEpoch = r.bidEpoch;
             j.commitHash = r.commitHash;
             j.deposit = r.deposit;
+            j.bid = r.bid;
         }
     }
 }

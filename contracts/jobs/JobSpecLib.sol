@@ -62,7 +62,7 @@ library JobSpecLib {
         job.commitHash = JobRecordLib.NO_COMMITMENT; // pre-warms the commitment slot (later the cohort root)
         job.minDevices = spec.minDevices;
         job.maxDevices = spec.maxDevices;
-        job.algorithmId = spec.algorithmId.toUint64();
+        job.algorithmId = spec.algorithmId.toUint48();
         job.escrow = uint96(budget);
         job.rewardPerDevice = spec.rewardPerDevice;
         job.minParticipants = spec.minParticipants;
