@@ -129,7 +129,7 @@ interface IJobMarket {
         bytes32 cohortRoot;
     }
 
-    /// @notice What the settlement module reads of a job (one call, five storage slots).
+    /// @notice What the settlement module reads of a job (one call, four storage slots).
     struct SettlementTerms {
         JobStatus status;
         uint40 deadline;

@@ -157,13 +157,15 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     }
     // Issue 4's budget is ≤ 1.5M execution gas for the whole lifecycle with 3 attestors (receipt gas less the
     // 21,000 intrinsic cost and calldata of each tx). The trust-model change (attested result, attestor draw by
-    // stake at assignment, epoch seed, stake locks on five nodes and their release) measures ~1.70–1.73M in steady
-    // state and ~1.94M for the first job: OVER the budget, a known, reported excess to optimise. These bounds keep
-    // it from growing unnoticed.
+    // stake at assignment, epoch seed, stake locks on five nodes and their release) measured ~1.70–1.73M in steady
+    // state; with a job in six slots that assignment only rewrites and the seed's block packed into the epoch's
+    // result it measures ~1.62–1.67M (up to ~68k more when the draw picks attestors whose lock word and fee credit
+    // are still fresh) and ~1.86–1.88M for the first job: still OVER the budget, a known, reported excess (the rest
+    // is mostly fresh attestation-round slots and ERC20Votes checkpoints). These bounds keep it from growing.
     const steady = gasByDevices.get("200/steady state")!;
-    assert.ok(steady.execution <= 1_760_000n, `lifecycle execution gas ${steady.execution}`);
+    assert.ok(steady.execution <= 1_710_000n, `lifecycle execution gas ${steady.execution}`);
     const first = gasByDevices.get("200/first job")!.execution;
-    assert.ok(first <= 1_960_000n, `first job execution gas ${first}`);
+    assert.ok(first <= 1_920_000n, `first job execution gas ${first}`);
   });
 
   it("happy path with 200 devices: exact fees, royalty, protocol fee, refund; every device claims", async () => {
