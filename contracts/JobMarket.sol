@@ -14,6 +14,7 @@ import {INodeStaking} from "./interfaces/INodeStaking.sol";
 import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 import {JobAuctionLib} from "./jobs/JobAuctionLib.sol";
 import {JobSpecLib} from "./jobs/JobSpecLib.sol";
+import {JobRecord, JobRecordLib} from "./jobs/JobRecord.sol";
 
 /// @title JobMarket
 /// @notice Prediction jobs with escrowed budgets, a sealed-bid uniform second-price priority auction per epoch,
@@ -25,7 +26,6 @@ import {JobSpecLib} from "./jobs/JobSpecLib.sol";
 contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
-    using FutureSeed for FutureSeed.Seed;
 
     /// @inheritdoc IJobMarket
     bytes32 public constant ATTESTATION_MODULE = keccak256("dml.JobMarket.module.attestation");
@@ -60,10 +60,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         Timing timing;
         Timing nextTiming; // start == 0: none pending
         uint256 jobCount;
-        mapping(uint256 jobId => Job) jobs;
+        mapping(uint256 jobId => JobRecord) jobs;
         mapping(uint256 epoch => JobAuctionLib.EpochResult) epochResults;
         mapping(bytes32 role => address) modules;
-        mapping(uint256 epoch => FutureSeed.Seed) epochSeeds;
+        mapping(uint256 epoch => bytes32) epochSeeds; // fixed values; the armed block is `EpochResult.seedBlock`
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.JobMarket")) - 1)) & ~bytes32(uint256(0xff))
@@ -218,7 +218,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         uint256 prevJobId
     ) private {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         if (job.customer != msg.sender) {
             if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
             revert JobMarketNotCustomer(jobId, msg.sender);
@@ -339,17 +339,17 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         result.revealedCount = uint16(ctx.revealedCount);
         emit EpochFinalized(epoch, ctx.price, result.bidCount, ctx.revealedCount, ctx.winners);
         if (ctx.winners != 0) {
-            // The scheduled jobs' cohorts and attestors are drawn from the hash of a block nobody knows yet.
-            FutureSeed.Seed storage seed = $.epochSeeds[epoch];
-            seed.arm();
-            emit EpochSeedArmed(epoch, seed.blockNumber);
+            // The scheduled jobs' cohorts and attestors are drawn from the hash of a block nobody knows yet
+            // (FutureSeed's rule; an epoch is finalised once, so its seed value is still zero).
+            result.seedBlock = uint40(block.number + 1);
+            emit EpochSeedArmed(epoch, block.number + 1);
         }
     }
 
     /// @inheritdoc IJobMarket
     function withdrawJob(uint256 jobId) external nonReentrant {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         if (job.customer != msg.sender) {
             if (job.customer == address(0)) revert JobMarketUnknownJob(jobId);
             revert JobMarketNotCustomer(jobId, msg.sender);
@@ -368,19 +368,28 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function fixSeed(uint256 epoch) public returns (bytes32 seed) {
-        FutureSeed.Seed storage fs = _getJobMarketStorage().epochSeeds[epoch];
-        if (fs.blockNumber == 0) revert JobMarketNoSeed(epoch);
-        if (fs.value != bytes32(0)) return fs.value;
-        bool rearmed;
-        (seed, rearmed) = fs.fix();
-        if (rearmed) emit EpochSeedArmed(epoch, fs.blockNumber);
-        else emit EpochSeedFixed(epoch, seed);
+        JobMarketStorage storage $ = _getJobMarketStorage();
+        JobAuctionLib.EpochResult storage er = $.epochResults[epoch];
+        uint256 b = er.seedBlock;
+        if (b == 0) revert JobMarketNoSeed(epoch);
+        seed = $.epochSeeds[epoch];
+        if (seed != bytes32(0)) return seed;
+        // FutureSeed.fix on the packed block number: the armed block's hash, or a re-arm once it expired.
+        if (block.number <= b) revert FutureSeed.FutureSeedNotReady(b);
+        seed = blockhash(b);
+        if (seed == bytes32(0)) {
+            er.seedBlock = uint40(block.number + 1);
+            emit EpochSeedArmed(epoch, block.number + 1);
+        } else {
+            $.epochSeeds[epoch] = seed;
+            emit EpochSeedFixed(epoch, seed);
+        }
     }
 
     /// @inheritdoc IJobMarket
     function timeout(uint256 jobId) external nonReentrant {
         JobMarketStorage storage $ = _getJobMarketStorage();
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (s == JobStatus.Bidding || s >= JobStatus.Settled) revert JobMarketInvalidStatus(jobId, s);
@@ -407,22 +416,21 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         address aggregator
     ) external returns (bytes32 seed) {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Scheduled);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Scheduled);
         if (deviceCount < job.minDevices || deviceCount > job.maxDevices) {
             revert JobMarketDeviceCountOutOfRange(deviceCount, job.minDevices, job.maxDevices);
         }
         if (cohortRoot == bytes32(0) || bytes(cohortCid).length == 0) revert JobMarketInvalidCohort();
         uint256 epoch = job.scheduledEpoch;
-        bytes32 epochSeed_ = $.epochSeeds[epoch].value;
+        bytes32 epochSeed_ = $.epochSeeds[epoch];
         if (epochSeed_ == bytes32(0)) {
             epochSeed_ = fixSeed(epoch);
             if (epochSeed_ == bytes32(0)) revert JobMarketSeedUnavailable(epoch);
         }
         seed = FutureSeed.derive(epochSeed_, JOB_SEED_TAG, jobId);
-        job.cohortRoot = cohortRoot;
+        JobRecordLib.setAssignment(job, cohortRoot, aggregator); // in place of the spent bid fields
         job.deviceCount = deviceCount;
         job.distributor = distributor;
-        job.aggregator = aggregator;
         emit CohortAssigned(jobId, distributor, aggregator, cohortRoot, deviceCount, cohortCid);
         _advance(jobId, job, JobStatus.Assigned, job.commitDuration);
     }
@@ -430,14 +438,14 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function markCommitted(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Assigned);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Assigned);
         _advance(jobId, job, JobStatus.Committed, job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
     function markAttested(uint256 jobId) external {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Committed);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Committed);
         _advance(jobId, job, JobStatus.Attested, job.reportDuration);
     }
 
@@ -447,7 +455,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (msg.sender != $.modules[ATTESTATION_MODULE] && msg.sender != $.modules[SETTLEMENT_MODULE]) {
             revert JobMarketUnauthorizedModule(msg.sender);
         }
-        Job storage job = $.jobs[jobId];
+        JobRecord storage job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (s < JobStatus.Assigned || s > JobStatus.Attested) revert JobMarketInvalidStatus(jobId, s);
@@ -460,7 +468,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     /// @inheritdoc IJobMarket
     function settle(uint256 jobId, uint256 amount, bool success, bytes32 reason) external nonReentrant {
         JobMarketStorage storage $ = _onlyModule(SETTLEMENT_MODULE);
-        Job storage job = _liveJob($, jobId, JobStatus.Attested);
+        JobRecord storage job = _liveJob($, jobId, JobStatus.Attested);
         uint256 escrow = job.escrow;
         if (amount > escrow) revert JobMarketInsufficientEscrow(jobId, escrow, amount);
         uint256 refundAmount = escrow - amount;
@@ -490,9 +498,10 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
 
     /// @inheritdoc IJobMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
-        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        return job;
+        bytes memory encoded = JobSpecLib.encodedJob(_getJobMarketStorage().jobs, jobId);
+        assembly {
+            return(add(encoded, 0x20), mload(encoded))
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -509,18 +518,18 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     function attestationTerms(
         uint256 jobId
     ) external view returns (JobStatus status_, address aggregator, uint32 attestationDuration) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
-        return (job.status, job.aggregator, job.attestationDuration);
+        JobRecord storage job = _getJobMarketStorage().jobs[jobId];
+        return (job.status, JobRecordLib.aggregator(job), job.attestationDuration);
     }
 
     /// @inheritdoc IJobMarket
     function epochSeed(uint256 epoch) external view returns (bytes32) {
-        return _getJobMarketStorage().epochSeeds[epoch].value;
+        return _getJobMarketStorage().epochSeeds[epoch];
     }
 
     /// @inheritdoc IJobMarket
     function settlementTerms(uint256 jobId) external view returns (SettlementTerms memory t) {
-        Job storage job = _getJobMarketStorage().jobs[jobId];
+        JobRecord storage job = _getJobMarketStorage().jobs[jobId];
         t.status = job.status;
         if (t.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
         t.deadline = job.deadline;
@@ -539,7 +548,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
             royalty: job.royaltyBps
         });
         t.distributor = job.distributor;
-        t.aggregator = job.aggregator;
+        t.aggregator = JobRecordLib.aggregator(job);
     }
 
     /// @inheritdoc IJobMarket
@@ -658,7 +667,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (module != address(0)) IJobLifecycleHook(module).onJobClosed(jobId, $.jobs[jobId].distributor);
     }
 
-    function _refundRemaining(JobMarketStorage storage $, uint256 jobId, Job storage job) private {
+    function _refundRemaining(JobMarketStorage storage $, uint256 jobId, JobRecord storage job) private {
         uint256 amount = job.escrow;
         if (amount == 0) return;
         job.escrow = 0;
@@ -672,7 +681,7 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         JobMarketStorage storage $,
         uint256 jobId,
         JobStatus expected
-    ) private view returns (Job storage job) {
+    ) private view returns (JobRecord storage job) {
         job = $.jobs[jobId];
         JobStatus s = job.status;
         if (s != expected) {
@@ -682,13 +691,13 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         if (block.timestamp > job.deadline) revert JobMarketDeadlinePassed(jobId, job.deadline);
     }
 
-    function _setStatus(uint256 jobId, Job storage job, JobStatus to) private {
+    function _setStatus(uint256 jobId, JobRecord storage job, JobStatus to) private {
         JobStatus from = job.status;
         job.status = to;
         emit JobStatusChanged(jobId, from, to, job.deadline);
     }
 
-    function _advance(uint256 jobId, Job storage job, JobStatus to, uint32 duration) private {
+    function _advance(uint256 jobId, JobRecord storage job, JobStatus to, uint32 duration) private {
         job.deadline = uint40(block.timestamp) + duration;
         _setStatus(jobId, job, to);
     }

@@ -308,7 +308,13 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     /// @inheritdoc INodeStaking
     function isActive(address operator, Role role) public view returns (bool) {
         NodeStakingStorage storage $ = _getNodeStakingStorage();
-        return _qualifies($, operator, role, $.stakes[operator][role].bonded);
+        RoleStake storage s = $.stakes[operator][role];
+        uint256 bonded = s.bonded;
+        if (bonded == 0 || bonded < $.minStake[uint256(role)]) return false;
+        // Registered: an operator in the active array (`activeIndex` shares the stake slot) was registered when it
+        // joined, and registration is permanent (no function clears an encryption key), so the cold read of the
+        // operator record is needed only for an operator outside the array (e.g. before `refreshActive`).
+        return s.activeIndex != 0 || $.operators[operator].encryptionKey != bytes32(0);
     }
 
     /// @inheritdoc INodeStaking
@@ -434,20 +440,8 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         op.metadata = metadata;
     }
 
-    function _qualifies(
-        NodeStakingStorage storage $,
-        address operator,
-        Role role,
-        uint256 bonded
-    ) private view returns (bool) {
-        return
-            bonded != 0 &&
-            bonded >= $.minStake[uint256(role)] &&
-            $.operators[operator].encryptionKey != bytes32(0);
-    }
-
     /// @dev Adds or removes `operator` from the active array of `role` so that membership matches
-    ///      `_qualifies`, and keeps the sum tree in step: `oldBonded` is the operator's bonded stake before the
+    ///      `isActive`, and keeps the sum tree in step: `oldBonded` is the operator's bonded stake before the
     ///      change (its current weight if it is active), `s.bonded` the new one. Updates `s.activeIndex` in memory
     ///      (the caller stores `s`).
     function _syncActive(

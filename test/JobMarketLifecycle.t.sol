@@ -39,6 +39,48 @@ contract JobMarketLifecycleTest is JobMarketBase {
         assertEq(seed, keccak256(abi.encode(es, bytes32("dml.job"), id)));
     }
 
+    /// @dev The cohort root and the aggregator are stored in place of the spent bid fields: the view keeps every
+    ///      other field, reads the bid fields as finalisation left them, and a later phase changes none of them.
+    function test_markAssigned_bidFieldsGiveWayToTheCohort() public {
+        uint256 id = scheduledJob(alice);
+        IJobMarket.Job memory before = jm.getJob(id);
+        assertEq(before.bid, 2 ether, "the winning bid until assignment");
+        assertEq(before.bidEpoch, before.scheduledEpoch);
+        assertFalse(before.revealed, "meaningful only while Bidding");
+        assertEq(before.aggregator, address(0));
+        assertEq(before.cohortRoot, bytes32(0));
+        assign(id, 20);
+        IJobMarket.Job memory j = jm.getJob(id);
+        assertEq(j.cohortRoot, keccak256("root"));
+        assertEq(j.aggregator, aggregator);
+        assertEq(j.deviceCount, 20);
+        assertEq(j.commitHash, bytes20(uint160(1)), "NO_COMMITMENT");
+        assertEq(j.deposit, 0);
+        assertEq(j.bid, 0);
+        assertFalse(j.revealed);
+        assertEq(j.bidEpoch, before.scheduledEpoch);
+        assertEq(j.customer, before.customer);
+        assertEq(j.minDevices, before.minDevices);
+        assertEq(j.maxDevices, before.maxDevices);
+        assertEq(j.algorithmId, before.algorithmId);
+        assertEq(j.escrow, before.escrow);
+        assertEq(j.rewardPerDevice, before.rewardPerDevice);
+        assertEq(j.minParticipants, before.minParticipants);
+        assertEq(j.scheduledEpoch, before.scheduledEpoch);
+        assertEq(j.maxStdError, before.maxStdError);
+        assertEq(j.commitDuration, before.commitDuration);
+        assertEq(j.royaltyBps, before.royaltyBps);
+        (, address agg, ) = jm.attestationTerms(id);
+        assertEq(agg, aggregator);
+        assertEq(jm.settlementTerms(id).aggregator, aggregator);
+        vm.prank(attestation);
+        jm.markCommitted(id);
+        IJobMarket.Job memory c = jm.getJob(id);
+        assertEq(c.cohortRoot, keccak256("root"));
+        assertEq(c.aggregator, aggregator);
+        assertEq(c.maxDevices, before.maxDevices);
+    }
+
     function _expectAssignRevert(
         address who,
         uint256 id,

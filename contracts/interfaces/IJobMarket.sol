@@ -84,33 +84,31 @@ interface IJobMarket {
         uint96 maxUsePrice; // highest per-use price the customer accepts (ignored with a licence)
     }
 
-    /// @notice A job as stored: eight slots, six written at creation; the later phases rewrite them except the
-    ///         aggregator and the cohort root.
+    /// @notice A job as `getJob` returns it. Stored as `JobRecord` (contracts/jobs/JobRecord.sol): six slots, all
+    ///         written at creation; the cohort root and the aggregator take the place of the bid fields, spent for
+    ///         good once the job is scheduled, so an assigned job reads `bid` 0, `revealed` false and `bidEpoch` =
+    ///         `scheduledEpoch` (the winning bid is in `BidRevealed`).
     ///         The schema (the algorithm's), the customer's encryption key, the cohort list CID, the creation time
     ///         and the clearing price paid are in the events (`JobCreated`, `CohortAssigned`, `JobScheduled`),
     ///         not in storage: no contract reads them.
     struct Job {
-        // slot 0
         address customer;
         JobStatus status;
         bool revealed; // the current commitment was revealed
         uint32 bidEpoch; // epoch of the current / last commitment
         uint40 deadline; // deadline of the current phase
-        // slot 1
         bytes20 commitHash; // leading 20 bytes of keccak256(abi.encode(jobId, bid, salt, customer)) while Bidding
         uint96 deposit; // bid deposit held while Bidding
-        // slot 2
         uint96 bid; // revealed bid of the current commitment
         uint32 minDevices;
         uint32 maxDevices;
         uint32 deviceCount; // assigned cohort size
         uint64 algorithmId;
-        // slot 3
         uint96 escrow; // budget still escrowed for the job (≤ total supply)
         uint96 rewardPerDevice;
         uint32 minParticipants;
         uint32 nextInEpoch; // next job committed in the same epoch (list of `epochBids`)
-        // slot 4: durations of the phases after scheduling (bidding is spent at creation; settlement is
+        // durations of the phases after scheduling (bidding is spent at creation; settlement is
         // atomic in `settle`), the epoch that scheduled the job and its quality bound
         uint32 assignmentDuration;
         uint32 commitDuration;
@@ -118,7 +116,7 @@ interface IJobMarket {
         uint32 reportDuration;
         uint32 scheduledEpoch;
         uint96 maxStdError;
-        // slot 5: fee rates snapshotted at creation (flat: a nested struct would take slots of its own)
+        // fee rates snapshotted at creation (flat: a nested struct would take slots of its own)
         uint16 distributorFeeBps;
         uint16 aggregatorFeeBps;
         uint16 attestorsFeeBps;
@@ -126,13 +124,12 @@ interface IJobMarket {
         uint16 protocolFeeBps;
         uint16 royaltyBps;
         address distributor;
-        // slot 6
         address aggregator;
-        // slot 7
+        // (stored in place of the bid fields)
         bytes32 cohortRoot;
     }
 
-    /// @notice What the settlement module reads of a job (one call, five storage slots).
+    /// @notice What the settlement module reads of a job (one call, four storage slots).
     struct SettlementTerms {
         JobStatus status;
         uint40 deadline;

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {AuctionLib} from "./AuctionLib.sol";
+import {JobRecord, JobRecordLib} from "./JobRecord.sol";
 
 /// @title JobAuctionLib
 /// @notice Finalisation of one epoch of the JobMarket's sealed-bid uniform second-price auction. Linked
@@ -16,10 +17,11 @@ library JobAuctionLib {
 
     uint256 private constant BPS = 10_000;
     /// @dev Placeholder commit hash of a job that is not bidding (never the prefix of a real commitment in practice).
-    bytes20 internal constant NO_COMMITMENT = bytes20(uint160(1));
+    bytes20 internal constant NO_COMMITMENT = JobRecordLib.NO_COMMITMENT;
 
     /// @notice An epoch's commitments (a list linked through `Job.nextInEpoch`, in commit order) and its result.
-    ///      One slot of the JobMarket's storage: the first commitment of an epoch pays for it, finalisation rewrites it.
+    ///      One slot of the JobMarket's storage: the first commitment of an epoch pays for it, finalisation rewrites
+    ///      it, arming the epoch's seed included (the seed's block shares the slot; only the fixed value needs one).
     struct EpochResult {
         bool finalized;
         uint96 clearingPrice;
@@ -28,13 +30,14 @@ library JobAuctionLib {
         uint16 bidCount;
         uint32 head;
         uint32 tail;
+        uint40 seedBlock; // the block whose hash fixes the epoch's seed (0: no job scheduled, no seed)
     }
 
     /// @notice Replaces commitment `evictJobId` (after `prevJobId`, or the head when 0) of a full epoch with job
     ///         `id32` in the same list position, provided its deposit is smaller than `deposit`, and returns the
     ///         evicted job to `Created`. The JobMarket refunds `refund` to `customer`.
     function evict(
-        mapping(uint256 => IJobMarket.Job) storage jobs,
+        mapping(uint256 => JobRecord) storage jobs,
         EpochResult storage er,
         uint256 epoch,
         uint32 id32,
@@ -42,13 +45,13 @@ library JobAuctionLib {
         uint256 evictJobId,
         uint256 prevJobId
     ) external returns (address customer, uint256 refund) {
-        IJobMarket.Job storage victim = jobs[evictJobId];
+        JobRecord storage victim = jobs[evictJobId];
         // `nextInEpoch` links outlive their epoch and the tail's link is never rewritten on append: only a live,
         // non-tail commitment of this epoch proves the victim's position (a stale link would cut the list).
         bool linked;
         if (prevJobId == 0) linked = er.head == evictJobId;
         else {
-            IJobMarket.Job storage prev = jobs[prevJobId];
+            JobRecord storage prev = jobs[prevJobId];
             linked =
                 prevJobId != er.tail &&
                 prev.status == IJobMarket.JobStatus.Bidding &&
@@ -93,8 +96,8 @@ library JobAuctionLib {
     }
 
     /// @notice Opens a job's sealed bid in the reveal window of its commitment's epoch (see `IJobMarket.revealBid`).
-    function reveal(mapping(uint256 => IJobMarket.Job) storage jobs, Reveal memory r) external {
-        IJobMarket.Job storage job = jobs[r.jobId];
+    function reveal(mapping(uint256 => JobRecord) storage jobs, Reveal memory r) external {
+        JobRecord storage job = jobs[r.jobId];
         if (job.status != IJobMarket.JobStatus.Bidding) {
             if (job.status == IJobMarket.JobStatus.None) revert IJobMarket.JobMarketUnknownJob(r.jobId);
             revert IJobMarket.JobMarketInvalidStatus(r.jobId, job.status);
@@ -133,7 +136,7 @@ library JobAuctionLib {
     ///         bids, penalises unrevealed commitments and pays prices and penalties to the treasury.
     /// @return out `ctx` with price, winners, revealedCount and toTreasury filled in.
     function settleEpoch(
-        mapping(uint256 => IJobMarket.Job) storage jobs,
+        mapping(uint256 => JobRecord) storage jobs,
         uint64[] memory list,
         Ctx memory ctx
     ) external returns (Ctx memory out) {
@@ -141,7 +144,7 @@ library JobAuctionLib {
         uint256[] memory bids = new uint256[](n);
         bool[] memory revealed = new bool[](n);
         for (uint256 i = 0; i < n; ++i) {
-            IJobMarket.Job storage job = jobs[list[i]];
+            JobRecord storage job = jobs[list[i]];
             revealed[i] = job.revealed;
             bids[i] = job.bid;
         }
@@ -174,18 +177,18 @@ library JobAuctionLib {
 
     /// @dev Settles one commitment: schedule (rank != 0), refund a lost bid, or penalise an unrevealed one.
     function _settleBid(
-        mapping(uint256 => IJobMarket.Job) storage jobs,
+        mapping(uint256 => JobRecord) storage jobs,
         Ctx memory ctx,
         uint256 jobId,
         uint256 rank,
         bool revealed
     ) private {
-        IJobMarket.Job storage job = jobs[jobId];
+        JobRecord storage job = jobs[jobId];
         uint256 deposit = job.deposit;
         uint256 refundAmount;
         job.deposit = 0;
         job.commitHash = NO_COMMITMENT; // keeps the slot non-zero: the next commitment is a cheap write
-        job.revealed = false;
+        // `revealed` is left as is: it counts only while Bidding, and a new commitment clears it.
         if (rank != 0) {
             uint256 price = ctx.price;
             refundAmount = deposit - price;

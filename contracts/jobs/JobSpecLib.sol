@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {IAlgorithmMarketplace} from "../interfaces/IAlgorithmMarketplace.sol";
+import {JobRecord, JobRecordLib} from "./JobRecord.sol";
 
 /// @title JobSpecLib
 /// @notice Validation and storage of a new JobMarket job. Linked (delegatecalled) by JobMarket: storage and
@@ -18,7 +19,7 @@ library JobSpecLib {
     /// @return budget The escrow to pull from the customer.
     /// @return usePrice The per-use price due (0 when the customer holds a licence).
     function createJob(
-        mapping(uint256 => IJobMarket.Job) storage jobs,
+        mapping(uint256 => JobRecord) storage jobs,
         uint256 jobId,
         IJobMarket.JobSpec calldata spec,
         IAlgorithmMarketplace market,
@@ -49,7 +50,7 @@ library JobSpecLib {
     }
 
     function _store(
-        IJobMarket.Job storage job,
+        JobRecord storage job,
         IJobMarket.JobSpec calldata spec,
         IJobMarket.FeeBps memory fees,
         uint256 budget,
@@ -58,10 +59,10 @@ library JobSpecLib {
         job.customer = msg.sender;
         job.status = IJobMarket.JobStatus.Created;
         job.deadline = deadline;
-        job.commitHash = bytes20(uint160(1)); // JobAuctionLib.NO_COMMITMENT: pre-warms the commitment slot
+        job.commitHash = JobRecordLib.NO_COMMITMENT; // pre-warms the commitment slot (later the cohort root)
         job.minDevices = spec.minDevices;
         job.maxDevices = spec.maxDevices;
-        job.algorithmId = spec.algorithmId.toUint64();
+        job.algorithmId = spec.algorithmId.toUint48();
         job.escrow = uint96(budget);
         job.rewardPerDevice = spec.rewardPerDevice;
         job.minParticipants = spec.minParticipants;
@@ -77,6 +78,17 @@ library JobSpecLib {
         job.reporterFeeBps = fees.reporter;
         job.protocolFeeBps = fees.protocol;
         job.royaltyBps = fees.royalty;
+    }
+
+    /// @notice Job `jobId` ABI-encoded as `IJobMarket.Job` (a static struct: exactly `getJob`'s return data, which
+    ///         the JobMarket returns as is); reverts for an unknown job.
+    function encodedJob(
+        mapping(uint256 => JobRecord) storage jobs,
+        uint256 jobId
+    ) external view returns (bytes memory) {
+        JobRecord storage job = jobs[jobId];
+        if (job.status == IJobMarket.JobStatus.None) revert IJobMarket.JobMarketUnknownJob(jobId);
+        return abi.encode(JobRecordLib.toJob(job));
     }
 
     /// @notice Escrowed budget: `d + Σ floor(d × bps / 10_000)` over the six fee rates, `d = maxDevices × reward`.
