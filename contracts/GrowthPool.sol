@@ -468,13 +468,13 @@ contract GrowthPool is GovernedUUPS, IGrowthPool, ReentrancyGuardTransient {
     /// @inheritdoc IGrowthPool
     function connectedSet(uint256 epoch) external view returns (bytes32 root, uint256 n, uint256 finalAt) {
         EpochData storage ep = _getGrowthPoolStorage().epochs[epoch];
+        EpochStatus status = ep.status;
+        // not posted or voided: nothing to read (a cohort's assignment asks about the next epoch every time)
+        if (status != EpochStatus.Posted && status != EpochStatus.Settled) return (bytes32(0), 0, 0);
         root = ep.root;
         n = ep.n;
-        EpochStatus status = ep.status;
-        // a voided post has a zero root; a Settled one with devices went through its whole challenge window
-        if (root != bytes32(0) && (status == EpochStatus.Posted || status == EpochStatus.Settled)) {
-            finalAt = ep.challengeDeadline;
-        }
+        // a Settled post with devices went through its whole challenge window; an empty one has a zero root
+        if (root != bytes32(0)) finalAt = ep.challengeDeadline;
     }
 
     /// @inheritdoc IGrowthPool

@@ -436,10 +436,12 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
     }
 
     /// @inheritdoc IJobMarket
-    function markCommitted(uint256 jobId) external {
+    function markCommitted(uint256 jobId) external returns (uint256 attestationDuration) {
         JobMarketStorage storage $ = _onlyModule(ATTESTATION_MODULE);
         JobRecord storage job = _liveJob($, jobId, JobStatus.Assigned);
-        _advance(jobId, job, JobStatus.Committed, job.attestationDuration);
+        uint32 duration = job.attestationDuration;
+        attestationDuration = duration;
+        _advance(jobId, job, JobStatus.Committed, duration);
     }
 
     /// @inheritdoc IJobMarket

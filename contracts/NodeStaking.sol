@@ -229,8 +229,10 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
         uint256 amount
     ) external onlySlasher {
         if (operators.length != roles.length) revert StakingLengthMismatch();
+        if (amount == 0) return;
         NodeStakingStorage storage $ = _getNodeStakingStorage();
-        for (uint256 i = 0; i < operators.length; ++i) _lock($, operators[i], roles[i], amount);
+        for (uint256 i = 0; i < operators.length; ++i) _setLock($, operators[i], roles[i], amount, true);
+        emit StakesLocked(msg.sender, operators, roles, amount);
     }
 
     /// @inheritdoc INodeStaking
@@ -246,26 +248,42 @@ contract NodeStaking is GovernedUUPS, ReentrancyGuardTransient, INodeStaking {
     ) external onlySlasher {
         if (operators.length != roles.length) revert StakingLengthMismatch();
         NodeStakingStorage storage $ = _getNodeStakingStorage();
-        for (uint256 i = 0; i < operators.length; ++i) _unlock($, operators[i], roles[i], amount);
+        for (uint256 i = 0; i < operators.length; ++i) _setLock($, operators[i], roles[i], amount, false);
+        emit StakesUnlocked(msg.sender, operators, roles, amount);
     }
 
     /// @dev A liability, not a reservation: it may exceed the bonded stake (then nothing can be unbonded), and each
     ///      module releases exactly what it locked, so one job's unlock never frees another job's liability.
     function _lock(NodeStakingStorage storage $, address operator, Role role, uint256 amount) private {
         if (amount == 0) return;
-        uint256 current = uint256(uint128($.locks[operator][role])) + amount;
-        if (current > type(uint128).max) revert StakingInvalidLock(current);
-        $.locks[operator][role] = LOCK_WORD_USED | current;
+        uint256 current = _setLock($, operator, role, amount, true);
         emit StakeLocked(operator, role, msg.sender, amount, current);
     }
 
     function _unlock(NodeStakingStorage storage $, address operator, Role role, uint256 amount) private {
-        uint256 current = uint128($.locks[operator][role]);
-        uint256 released = amount < current ? amount : current;
-        if (released == 0) return;
-        current -= released;
+        uint256 before = uint128($.locks[operator][role]);
+        uint256 current = _setLock($, operator, role, amount, false);
+        if (before != current) emit StakeUnlocked(operator, role, msg.sender, before - current, current);
+    }
+
+    /// @dev Adds `amount` to (or releases up to `amount` of) the operator's lock; returns the new total. The word
+    ///      keeps a marker bit, so it never returns to zero and later locks rewrite it instead of creating it.
+    function _setLock(
+        NodeStakingStorage storage $,
+        address operator,
+        Role role,
+        uint256 amount,
+        bool add
+    ) private returns (uint256 current) {
+        current = uint128($.locks[operator][role]);
+        if (add) {
+            current += amount;
+            if (current > type(uint128).max) revert StakingInvalidLock(current);
+        } else {
+            if (current == 0) return 0;
+            current = amount < current ? current - amount : 0;
+        }
         $.locks[operator][role] = LOCK_WORD_USED | current;
-        emit StakeUnlocked(operator, role, msg.sender, released, current);
     }
 
     // ---------------------------------------------------------------- governance

@@ -38,12 +38,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         Status status;
         bool aggregatorRevealed;
         address aggregator;
-        uint16 agreeMask;
         uint40 jobDeadline; // the JobMarket deadline of the job's Committed phase
         uint24 connectedEpoch; // the growth-pool epoch whose connected set the cohort is drawn from
+        uint16 roundId; // the job's quorum round in the pool (`rounds`); released when the job closes
         bytes32 aggregate; // the aggregator's commitment; replaced by its revealed result hash
-        AttestationQuorum.Round round; // the final value is the revealed value of any member in `agreeMask`;
-        // `round.lockAmount`: stake locked for each bound node (distributor, attestors, aggregator once committed)
     }
 
     /// @custom:storage-location erc7201:dml.storage.ResultAttestation
@@ -53,6 +51,13 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         Params params;
         mapping(uint256 jobId => Record) records;
         IGrowthPool growthPool; // connected sets the cohorts are drawn from
+        // Quorum rounds are pooled: a closed job's round is reused by a later job, so its slots are rewritten, not
+        // created (a fresh slot costs 20,000 gas, a rewrite 2,900). `roundJob` tells whose a round is now.
+        uint16 freeCount; // number of released rounds on the `freeRounds` stack
+        uint16 roundCount; // rounds ever created (ids 1..roundCount)
+        mapping(uint256 roundId => AttestationQuorum.Round) rounds;
+        mapping(uint256 roundId => uint256 jobId) roundJob;
+        mapping(uint256 position => uint16 roundId) freeRounds;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.ResultAttestation")) - 1)) & ~bytes32(uint256(0xff))
@@ -156,9 +161,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         address aggregator,
         uint256 connectedEpoch
     ) private {
-        // A job is Scheduled → Assigned exactly once, so its record is fresh here.
+        // A job is Scheduled → Assigned exactly once, so its record is fresh here; its round comes from the pool.
         Record storage rec = $.records[jobId];
-        address[] memory chosen = rec.round.select(
+        rec.roundId = _acquireRound($, jobId);
+        address[] memory chosen = _roundOf(rec).select(
             staking_,
             FutureSeed.derive(seed, ATTESTOR_SEED_TAG, jobId),
             $.params.quorum,
@@ -170,24 +176,30 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         rec.aggregator = aggregator;
         rec.connectedEpoch = uint24(connectedEpoch); // < 2^24 − 1 (checked in _checkConnectedSet)
         uint256 lockAmount = $.params.slashAmount;
-        rec.round.lockAmount = uint88(lockAmount); // ≤ 2^88 − 1 (checked in _setParams)
+        _roundOf(rec).lockAmount = uint80(lockAmount); // ≤ 2^80 − 1 (checked in _setParams)
         emit AttestorsDrawn(jobId, msg.sender, seed, connectedEpoch, chosen);
         _lockNodes(staking_, chosen, lockAmount);
     }
 
     /// @inheritdoc IResultAttestation
-    function commitAggregate(uint256 jobId, bytes32 commitment, string calldata transcriptCid) external {
+    function commitAggregate(
+        uint256 jobId,
+        bytes32 commitment,
+        string calldata transcriptCid
+    ) external nonReentrant {
         ResultAttestationStorage storage $ = _getStorage();
-        IJobMarket market = $.jobMarket;
-        uint256 duration = _checkAggregator(market, jobId);
         uint256 cidLength = bytes(transcriptCid).length;
         if (commitment == bytes32(0) || cidLength == 0 || cidLength > MAX_CID_LENGTH) {
             revert AttestationInvalidCommitment();
         }
         Record storage rec = $.records[jobId];
         if (rec.status != Status.Drawn) revert AttestationInvalidStatus(jobId, rec.status);
+        if (msg.sender != rec.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
+        // The JobMarket checks that the job is still Assigned and in time, moves it to Committed and returns the
+        // length of its attestation phase (it calls nothing back).
+        uint256 duration = $.jobMarket.markCommitted(jobId);
         Params memory p = $.params;
-        AttestationQuorum.Round storage r = rec.round;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         uint40 commitDeadline = uint40(block.timestamp + (duration * p.commitWindowBps) / BPS);
         r.commitDeadline = commitDeadline;
         r.revealDeadline = uint40(commitDeadline + (duration * p.revealWindowBps) / BPS);
@@ -203,20 +215,19 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
             r.revealDeadline
         );
         _lockAggregator(rec);
-        market.markCommitted(jobId);
     }
 
     /// @inheritdoc IResultAttestation
     function commitAttestation(uint256 jobId, bytes32 commitment) external {
         Record storage rec = _committed(jobId);
-        rec.round.commit(msg.sender, commitment);
+        _roundOf(rec).commit(msg.sender, commitment);
         emit AttestationCommitted(jobId, msg.sender, commitment);
     }
 
     /// @inheritdoc IResultAttestation
     function revealAttestation(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external nonReentrant {
         Record storage rec = _committed(jobId);
-        rec.round.reveal(msg.sender, aggregateHash, salt);
+        _roundOf(rec).reveal(msg.sender, aggregateHash, salt);
         emit AttestationRevealed(jobId, msg.sender, aggregateHash);
         _finalizeIfUnanimous(rec, jobId);
     }
@@ -225,7 +236,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     function revealAggregate(uint256 jobId, bytes32 aggregateHash, bytes32 salt) external nonReentrant {
         Record storage rec = _committed(jobId);
         if (msg.sender != rec.aggregator) revert AttestationNotAggregator(jobId, msg.sender);
-        AttestationQuorum.Round storage r = rec.round;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         if (!r.revealOpen() || block.timestamp > r.revealDeadline) {
             revert QuorumNotInRevealPhase(r.commitDeadline, r.revealDeadline);
         }
@@ -326,7 +337,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     function finalize(uint256 jobId) external nonReentrant {
         ResultAttestationStorage storage $ = _getStorage();
         Record storage rec = _committed(jobId);
-        AttestationQuorum.Round storage r = rec.round;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         r.requireOver();
         if (!rec.aggregatorRevealed && block.timestamp <= r.revealDeadline) {
             revert AttestationAggregatorRevealPending(jobId, r.revealDeadline);
@@ -345,7 +356,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
         // Effects.
         rec.status = attested ? Status.Attested : Status.Failed;
-        rec.agreeMask = uint16(agreeMask);
+        _roundOf(rec).agreeMask = uint16(agreeMask);
         emit AttestationFinalized(
             jobId,
             attested,
@@ -361,7 +372,11 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
         IJobMarket market = $.jobMarket;
         IJobMarket.JobStatus js = market.status(jobId);
-        if (js != IJobMarket.JobStatus.Committed) return; // already expired through JobMarket.timeout
+        if (js != IJobMarket.JobStatus.Committed) {
+            // already expired through JobMarket.timeout, which kept the round open for this call: release it
+            _releaseRound($, rec);
+            return;
+        }
         if (attested) {
             if (block.timestamp <= rec.jobDeadline) market.markAttested(jobId);
             else market.markFailed(jobId, REASON_LATE);
@@ -375,9 +390,14 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         ResultAttestationStorage storage $ = _getStorage();
         if (msg.sender != address($.jobMarket)) revert AttestationNotJobMarket(msg.sender);
         Record storage rec = $.records[jobId];
-        // The JobMarket closes a job once; a job assigned before locks existed has nothing locked.
-        if (rec.status == Status.None || rec.round.lockAmount == 0) return;
-        _unlockNodes($.staking, rec, distributor);
+        // The JobMarket closes a job once.
+        Status s = rec.status;
+        if (s == Status.None) return;
+        if (_roundOf(rec).lockAmount != 0) _unlockNodes($.staking, rec, distributor);
+        // A round whose outcome is final (or that was never committed to) is done: a later job reuses its slots.
+        // A quorum still open (the job expired while Committed) keeps its round so `finalize` can still settle
+        // its faults.
+        if (s != Status.Committed) _releaseRound($, rec);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -386,28 +406,33 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
     /// @inheritdoc IResultAttestation
     function attestationOf(uint256 jobId) external view returns (Attestation memory a) {
-        Record storage rec = _getStorage().records[jobId];
-        AttestationQuorum.Round storage r = rec.round;
+        ResultAttestationStorage storage $ = _getStorage();
+        Record storage rec = $.records[jobId];
         a.status = rec.status;
         a.aggregatorRevealed = rec.aggregatorRevealed;
         a.aggregator = rec.aggregator;
+        if (rec.aggregatorRevealed) a.aggregateHash = rec.aggregate;
+        else a.aggregatorCommitment = rec.aggregate;
+        a.connectedEpoch = rec.connectedEpoch;
+        if (rec.status != Status.None) a.distributor = $.jobMarket.getJob(jobId).distributor;
+        if (rec.status == Status.Attested) a.finalHash = rec.aggregate;
+        // The round's details (attestors, windows, masks, lock) until a later job reuses the round; the events
+        // (`AttestorsDrawn`, `AttestationFinalized`) keep them for good.
+        if (!_ownsRound($, rec, jobId)) return a;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         a.commitDeadline = r.commitDeadline;
         a.revealDeadline = r.revealDeadline;
         a.committedMask = r.committedMask;
         a.revealedMask = r.revealedMask;
-        a.agreeMask = rec.agreeMask;
-        if (rec.aggregatorRevealed) a.aggregateHash = rec.aggregate;
-        else a.aggregatorCommitment = rec.aggregate;
-        uint256 agree = rec.agreeMask;
+        uint256 agree = r.agreeMask;
+        a.agreeMask = uint16(agree);
         if (agree != 0) {
             uint256 i = 0;
             while (agree & (1 << i) == 0) ++i;
             a.finalHash = r.slots[i];
         }
         a.attestors = r.membersOf();
-        if (rec.status != Status.None) a.distributor = _getStorage().jobMarket.getJob(jobId).distributor;
         a.lockAmount = r.lockAmount;
-        a.connectedEpoch = rec.connectedEpoch;
         a.assignedAt = r.openedAt;
     }
 
@@ -429,14 +454,17 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
     /// @inheritdoc IResultAttestation
     function agreeingAttestors(uint256 jobId) external view returns (address[] memory list) {
-        Record storage rec = _getStorage().records[jobId];
-        uint256 mask = rec.agreeMask;
-        uint256 size = rec.round.size;
+        ResultAttestationStorage storage $ = _getStorage();
+        Record storage rec = $.records[jobId];
+        if (!_ownsRound($, rec, jobId)) return list; // the round went to a later job (see `attestationOf`)
+        AttestationQuorum.Round storage r = _roundOf(rec);
+        uint256 mask = r.agreeMask;
+        uint256 size = r.size;
         uint256 n = 0;
         for (uint256 i = 0; i < size; ++i) if (mask & (1 << i) != 0) ++n;
         list = new address[](n);
         n = 0;
-        for (uint256 i = 0; i < size; ++i) if (mask & (1 << i) != 0) list[n++] = rec.round.members[i];
+        for (uint256 i = 0; i < size; ++i) if (mask & (1 << i) != 0) list[n++] = r.members[i];
     }
 
     /// @inheritdoc IResultAttestation
@@ -468,20 +496,10 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     // Internal
     // ------------------------------------------------------------------------------------------------------
 
-    /// @dev Checks the job is Assigned to the caller; returns its attestation phase duration.
-    function _checkAggregator(IJobMarket market, uint256 jobId) private view returns (uint256) {
-        (IJobMarket.JobStatus jobStatus, address aggregator, uint32 duration) = market.attestationTerms(
-            jobId
-        );
-        if (jobStatus != IJobMarket.JobStatus.Assigned) revert AttestationInvalidJobStatus(jobId, jobStatus);
-        if (msg.sender != aggregator) revert AttestationNotAggregator(jobId, msg.sender);
-        return duration;
-    }
-
     /// @dev Once the aggregator and every attestor revealed the same value, the outcome cannot change and nobody
     ///      is at fault: finalise as Attested now instead of waiting for a separate `finalize`.
     function _finalizeIfUnanimous(Record storage rec, uint256 jobId) private {
-        AttestationQuorum.Round storage r = rec.round;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         if (!rec.aggregatorRevealed || !r.allRevealed()) return;
         bytes32 value = rec.aggregate;
         uint256 size = r.size;
@@ -489,7 +507,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         if (block.timestamp > rec.jobDeadline) return;
         uint16 all = uint16((1 << size) - 1);
         rec.status = Status.Attested;
-        rec.agreeMask = all;
+        _roundOf(rec).agreeMask = all;
         emit AttestationFinalized(jobId, true, true, value, all, 0, false);
         _getStorage().jobMarket.markAttested(jobId);
     }
@@ -552,7 +570,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     ) private view returns (Eligibility) {
         IJobMarket market = $.jobMarket;
         IDeviceRegistry registry = market.registry();
-        if (registry.lastChange(device) >= rec.round.openedAt) return Eligibility.ChangedSinceAssignment;
+        if (registry.lastChange(device) >= _roundOf(rec).openedAt) return Eligibility.ChangedSinceAssignment;
         bytes32 schema = market.market().getAlgorithm(job.algorithmId).schema;
         return
             registry.isEligible(device, schema, job.algorithmId, job.rewardPerDevice)
@@ -619,12 +637,53 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         uint256 slashed = $.staking.slash(
             distributor,
             INodeStaking.Role.Distributor,
-            rec.round.lockAmount,
+            _roundOf(rec).lockAmount,
             challenger
         );
         emit CohortChallenged(jobId, distributor, msg.sender, fault, slashed);
         emit NodeSlashed(jobId, distributor, INodeStaking.Role.Distributor, slashed, challenger);
         $.jobMarket.markFailed(jobId, REASON_COHORT);
+    }
+
+    /// @dev The job's round (valid for a job that has one and whose round was not reused since it closed).
+    function _roundOf(Record storage rec) private view returns (AttestationQuorum.Round storage) {
+        return _getStorage().rounds[rec.roundId];
+    }
+
+    function _ownsRound(
+        ResultAttestationStorage storage $,
+        Record storage rec,
+        uint256 jobId
+    ) private view returns (bool) {
+        uint256 id = rec.roundId;
+        return id != 0 && $.roundJob[id] == jobId;
+    }
+
+    /// @dev A round for `jobId`: the last one released, else a new one. A reused round keeps stale members and
+    ///      commitments beyond what `select` and the masks cover; every read goes through `size` and the masks.
+    function _acquireRound(ResultAttestationStorage storage $, uint256 jobId) private returns (uint16 id) {
+        uint256 free = $.freeCount;
+        if (free != 0) {
+            id = $.freeRounds[free - 1];
+            $.freeCount = uint16(free - 1);
+            AttestationQuorum.Round storage r = $.rounds[id];
+            r.committedMask = 0;
+            r.revealedMask = 0;
+            r.agreeMask = 0;
+        } else {
+            uint256 next = uint256($.roundCount) + 1;
+            if (next > type(uint16).max) revert AttestationNoRound();
+            id = uint16(next);
+            $.roundCount = id;
+        }
+        $.roundJob[id] = jobId;
+    }
+
+    /// @dev Puts the job's round on the free stack (a later assignment rewrites it).
+    function _releaseRound(ResultAttestationStorage storage $, Record storage rec) private {
+        uint256 free = $.freeCount;
+        $.freeRounds[free] = rec.roundId;
+        $.freeCount = uint16(free + 1); // ≤ roundCount < 2^16
     }
 
     function _committed(uint256 jobId) private view returns (Record storage rec) {
@@ -642,10 +701,17 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         INodeStaking staking_ = $.staking;
         uint256 amount = $.params.slashAmount;
         address challenger = _challenger($, rec, jobId);
-        uint256 size = rec.round.size;
+        uint256 size = _roundOf(rec).size;
         for (uint256 i = 0; i < size; ++i) {
             if (faultMask & (1 << i) != 0) {
-                _slash(staking_, jobId, rec.round.members[i], INodeStaking.Role.Attestor, amount, challenger);
+                _slash(
+                    staking_,
+                    jobId,
+                    _roundOf(rec).members[i],
+                    INodeStaking.Role.Attestor,
+                    amount,
+                    challenger
+                );
             }
         }
         if (aggregatorFault) {
@@ -664,7 +730,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
     }
 
     function _challengerOf(Record storage rec, IJobMarket.Job memory job) private view returns (address) {
-        if (msg.sender == rec.aggregator || rec.round.isMember(msg.sender)) return address(0);
+        if (msg.sender == rec.aggregator || _roundOf(rec).isMember(msg.sender)) return address(0);
         return msg.sender == job.customer || msg.sender == job.distributor ? address(0) : msg.sender;
     }
 
@@ -698,13 +764,13 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
 
     /// @dev Locks the aggregator's stake once it has bound itself by committing.
     function _lockAggregator(Record storage rec) private {
-        uint256 amount = rec.round.lockAmount;
+        uint256 amount = _roundOf(rec).lockAmount;
         if (amount != 0) _getStorage().staking.lock(rec.aggregator, INodeStaking.Role.Aggregator, amount);
     }
 
     /// @dev Releases exactly what `_lockNodes` / `_lockAggregator` locked (the aggregator once it committed).
     function _unlockNodes(INodeStaking staking_, Record storage rec, address distributor) private {
-        AttestationQuorum.Round storage r = rec.round;
+        AttestationQuorum.Round storage r = _roundOf(rec);
         uint256 q = r.size;
         bool aggregatorBound = r.commitDeadline != 0; // set by commitAggregate, when the aggregator bound itself
         uint256 n = q + (aggregatorBound ? 2 : 1);
@@ -727,7 +793,7 @@ contract ResultAttestation is GovernedUUPS, ReentrancyGuardTransient, IResultAtt
         if (
             p.quorum == 0 ||
             p.kMin == 0 ||
-            p.slashAmount > type(uint88).max ||
+            p.slashAmount > type(uint80).max ||
             p.quorum > AttestationQuorum.MAX_SIZE ||
             p.commitWindowBps == 0 ||
             p.revealWindowBps == 0 ||

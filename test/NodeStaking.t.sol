@@ -486,6 +486,39 @@ contract NodeStakingTest is ProtocolFixture {
         assertEq(staking.totalActiveStake(ATT), 10_000 ether);
     }
 
+    function test_lockMany_unlockMany_batchAndEmitOnce() public {
+        _stakeAs(alice, ATT, 10_000 ether);
+        _stakeAs(bob, DIST, 10_000 ether);
+        address[] memory ops = new address[](2);
+        INodeStaking.Role[] memory roles = new INodeStaking.Role[](2);
+        (ops[0], roles[0], ops[1], roles[1]) = (alice, ATT, bob, DIST);
+        vm.prank(slasher);
+        staking.lock(alice, ATT, 50 ether); // another job's liability
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakesLocked(slasher, ops, roles, 100 ether);
+        vm.recordLogs();
+        vm.prank(slasher);
+        staking.lockMany(ops, roles, 100 ether);
+        assertEq(vm.getRecordedLogs().length, 1, "one event for the batch");
+        assertEq(staking.lockedOf(alice, ATT), 150 ether);
+        assertEq(staking.lockedOf(bob, DIST), 100 ether);
+        vm.expectEmit(address(staking));
+        emit INodeStaking.StakesUnlocked(slasher, ops, roles, 120 ether);
+        vm.prank(slasher);
+        staking.unlockMany(ops, roles, 120 ether);
+        assertEq(staking.lockedOf(alice, ATT), 30 ether, "released 120 of 150");
+        assertEq(staking.lockedOf(bob, DIST), 0, "released at most what was locked");
+        // lengths must match; only slashers
+        INodeStaking.Role[] memory one = new INodeStaking.Role[](1);
+        vm.expectRevert(INodeStaking.StakingLengthMismatch.selector);
+        vm.prank(slasher);
+        staking.lockMany(ops, one, 1 ether);
+        vm.expectRevert();
+        vm.prank(alice);
+        staking.lockMany(ops, roles, 1 ether);
+        assertEq(staking.lockedOf(alice, ATT), 30 ether, "nothing changed");
+    }
+
     function test_lock_liabilityMayExceedBonded() public {
         _stakeAs(alice, ATT, 100 ether);
         vm.startPrank(slasher);

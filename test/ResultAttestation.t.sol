@@ -292,9 +292,9 @@ contract ResultAttestationTest is LifecycleFixture {
         uint256 jobId = scheduledJob();
         vm.expectRevert(
             abi.encodeWithSelector(
-                IResultAttestation.AttestationInvalidJobStatus.selector,
+                IResultAttestation.AttestationInvalidStatus.selector,
                 jobId,
-                IJobMarket.JobStatus.Scheduled
+                IResultAttestation.Status.None
             )
         );
         vm.prank(aggregator);
@@ -306,9 +306,9 @@ contract ResultAttestationTest is LifecycleFixture {
         commitAggregate(jobId, AGG);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IResultAttestation.AttestationInvalidJobStatus.selector,
+                IResultAttestation.AttestationInvalidStatus.selector,
                 jobId,
-                IJobMarket.JobStatus.Committed
+                IResultAttestation.Status.Committed
             )
         );
         vm.prank(aggregator);
@@ -778,6 +778,57 @@ contract ResultAttestationTest is LifecycleFixture {
         );
     }
 
+    /// @dev Quorum rounds are pooled: a closed job's round is rewritten by a later job (its record keeps the status,
+    ///      the result and the connected epoch); a job that expired with its quorum still open keeps its round until
+    ///      `finalize` settles it.
+    function test_roundPool_reusesOnlyRoundsOfClosedJobs() public {
+        bytes32 invalid = ra.INVALID();
+        bytes32[] memory votes = honestVotes(invalid);
+        uint256 a = assignedJob(20);
+        address[] memory attsA = attestorsOf(a);
+        attestWith(a, AGG, votes); // a majority for INVALID: the job fails and closes
+        assertEq(uint8(jm.status(a)), uint8(IJobMarket.JobStatus.Failed));
+        assertEq(attestorsOf(a).length, Q, "the closed job's round is still readable");
+        _operator(aggregator, INodeStaking.Role.Aggregator); // slashed for a: active again
+        uint256 b = assignedJob(20);
+        assertEq(attestorsOf(b).length, Q);
+        IResultAttestation.Attestation memory oldA = ra.attestationOf(a);
+        assertEq(oldA.attestors.length, 0, "a's round went to b");
+        assertEq(uint8(oldA.status), uint8(IResultAttestation.Status.Failed), "a's record stays");
+        assertEq(oldA.aggregateHash, AGG);
+        assertEq(oldA.connectedEpoch, CONNECTED_EPOCH);
+        assertEq(ra.agreeingAttestors(a).length, 0);
+        // b starts clean: nothing committed or revealed, although the round held a's votes
+        IResultAttestation.Attestation memory nb = ra.attestationOf(b);
+        assertEq(nb.committedMask, 0);
+        assertEq(nb.revealedMask, 0);
+        assertEq(nb.agreeMask, 0);
+        assertEq(nb.finalHash, bytes32(0));
+        // b runs to Attested with its own quorum
+        attestWith(b, AGG, honestVotes(AGG));
+        assertEq(ra.resultOf(b), AGG);
+        assertEq(ra.agreeingAttestors(b).length, Q);
+        attsA; // (a's attestors were drawn independently of b's)
+
+        // c expires while its quorum is open: its round is kept for finalize, d gets another one
+        uint256 c = assignedJob(20);
+        commitAggregate(c, AGG);
+        vm.warp(jm.getJob(c).deadline + 1);
+        jm.timeout(c);
+        uint256 d = assignedJob(20);
+        assertEq(attestorsOf(c).length, Q, "c keeps its round");
+        assertEq(attestorsOf(d).length, Q);
+        uint256 aggStake = staking.stakeOf(aggregator, INodeStaking.Role.Aggregator);
+        ra.finalize(c); // the silent aggregator of c is slashed from c's own round
+        assertEq(staking.stakeOf(aggregator, INodeStaking.Role.Aggregator), aggStake - SLASH);
+        _operator(aggregator, INodeStaking.Role.Aggregator); // active again
+        // finalize released c's round: the next job reuses it
+        uint256 e = assignedJob(20);
+        assertEq(attestorsOf(e).length, Q);
+        assertEq(ra.attestationOf(c).attestors.length, 0, "c's round went to e");
+        assertEq(uint8(ra.statusOf(c)), uint8(IResultAttestation.Status.Failed));
+    }
+
     function test_finalize_afterTimeout_stillSlashes() public {
         uint256 jobId = assignedJob(20);
         commitAggregate(jobId, AGG);
@@ -821,9 +872,10 @@ contract ResultAttestationTest is LifecycleFixture {
         );
         vm.prank(keeper);
         ra.finalize(jobId);
+        // the JobMarket refuses to move an expired job (the record alone would still say Drawn)
         vm.expectRevert(
             abi.encodeWithSelector(
-                IResultAttestation.AttestationInvalidJobStatus.selector,
+                IJobMarket.JobMarketInvalidStatus.selector,
                 jobId,
                 IJobMarket.JobStatus.Expired
             )

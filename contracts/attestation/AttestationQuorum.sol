@@ -29,8 +29,9 @@ library AttestationQuorum {
         uint16 committedMask;
         uint16 revealedMask;
         uint8 size;
-        uint88 lockAmount; // stake the owning contract locked per bound node (packs into the first slot)
+        uint80 lockAmount; // stake the owning contract locked per bound node (packs into the first slot)
         uint40 openedAt; // when `select` drew the members (packs into the first slot)
+        uint16 agreeMask; // members who revealed the final value, set by the owning contract (first slot)
         address[MAX_SIZE] members;
         bytes32[MAX_SIZE] slots; // member i's commitment; replaced by its revealed value once revealed
     }

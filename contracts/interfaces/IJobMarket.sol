@@ -394,8 +394,9 @@ interface IJobMarket {
         address aggregator
     ) external returns (bytes32 seed);
 
-    /// @notice Assigned → Committed. Only the attestation module, before the deadline.
-    function markCommitted(uint256 jobId) external;
+    /// @notice Assigned → Committed. Only the attestation module, before the deadline. Returns the job's attestation
+    ///         phase duration (the new deadline is now + it).
+    function markCommitted(uint256 jobId) external returns (uint256 attestationDuration);
 
     /// @notice Committed → Attested. Only the attestation module, before the deadline.
     function markAttested(uint256 jobId) external;

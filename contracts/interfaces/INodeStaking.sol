@@ -129,6 +129,12 @@ interface INodeStaking {
         uint256 amount,
         uint256 locked
     );
+    /// @notice Module `module` locked `amount` more of each `operators[i]`'s bonded stake in `roles[i]`
+    ///         (`lockMany`: one event for the batch; each operator's total is `lockedOf`).
+    event StakesLocked(address indexed module, address[] operators, Role[] roles, uint256 amount);
+    /// @notice Module `module` released up to `amount` of each `operators[i]`'s locked liability in `roles[i]`
+    ///         (`unlockMany`; an operator with less locked is released to zero).
+    event StakesUnlocked(address indexed module, address[] operators, Role[] roles, uint256 amount);
     /// @notice Governance authorised or revoked a slasher contract.
     event SlasherSet(address indexed slasher, bool allowed);
     /// @notice Governance set the minimum stake of `role`.

@@ -34,7 +34,7 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
         uint8 quorum; // q: attestors selected per job (1..15)
         uint16 commitWindowBps; // share of the job's attestation phase for attestor commits
         uint16 revealWindowBps; // share of the job's attestation phase for reveals (commit + reveal < 100%)
-        uint96 slashAmount; // stake slashed per fault and locked per bound node until the job ends (token wei)
+        uint96 slashAmount; // stake slashed per fault and locked per bound node until the job ends (token wei, < 2^80)
         uint32 kMin; // smallest cohort any job may be assigned (PROTOCOL.md §7.3)
     }
 
@@ -109,12 +109,13 @@ interface IResultAttestation is IAttestationQuorum, IJobLifecycleHook {
     /// @notice The evidence is valid but shows no fault of the cohort.
     error AttestationNoCohortFault(uint256 jobId, CohortFault fault);
 
+    /// @notice 65,535 quorum rounds are in use at once (none is free to reuse).
+    error AttestationNoRound();
+
     /// @notice An initializer/setter address is zero.
     error AttestationZeroAddress();
     /// @notice Parameters are outside their bounds.
     error AttestationInvalidParams();
-    /// @notice The job is not in the JobMarket status this action needs.
-    error AttestationInvalidJobStatus(uint256 jobId, IJobMarket.JobStatus status);
     /// @notice The attestation of the job is not in the status this action needs.
     error AttestationInvalidStatus(uint256 jobId, Status status);
     /// @notice The caller is not the aggregator assigned to the job.

@@ -159,14 +159,23 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
       assert.ok(abs(rest) < 2_000n, `gas differs by ${rest} (draw-dependent costs removed)`);
     }
     // Issue 4's budget is ≤ 1.5M execution gas for the whole lifecycle with 3 attestors (receipt gas less the
-    // 21,000 intrinsic cost and calldata of each tx). The trust-model change (attested result, attestor draw by
-    // stake at assignment, epoch seed, stake locks on five nodes and their release) measures ~1.71–1.78M in steady
-    // state and ~1.94M for the first job: OVER the budget, a known, reported excess to optimise. These bounds keep
-    // it from growing unnoticed.
+    // 21,000 intrinsic cost and calldata of each tx). In steady state — nodes that served before, a quorum round
+    // reused from a closed job, a customer that does not delegate votes — it measures ~1.43–1.47M. An attestor's
+    // first job writes two fresh slots (its lock word and its first fee credit, 17,100 more each), so the bound
+    // allows for the attestors the seed happened to draw for the first time. The first job on a fresh deployment
+    // (every slot created: quorum round, fee ledger, pool counters) measures ~1.83M.
     const steady = gasByDevices.get("200/steady state")!;
-    assert.ok(steady.execution <= 1_800_000n, `lifecycle execution gas ${steady.execution}`);
+    const freshAttestors = freshByDevices.get("200/steady state")!;
+    const allowance = freshAttestors * 2n * FRESH_CREDIT;
+    console.log(
+      `    steady state 200 devices: ${steady.execution} execution gas, ${freshAttestors} first-time attestor(s)`,
+    );
+    assert.ok(
+      steady.execution - allowance <= 1_500_000n,
+      `lifecycle execution gas ${steady.execution} (${freshAttestors} first-time attestors)`,
+    );
     const first = gasByDevices.get("200/first job")!.execution;
-    assert.ok(first <= 2_000_000n, `first job execution gas ${first}`);
+    assert.ok(first <= 1_880_000n, `first job execution gas ${first}`);
   });
 
   it("happy path with 200 devices: exact fees, royalty, protocol fee, refund; every device claims", async () => {
