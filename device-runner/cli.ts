@@ -384,7 +384,7 @@ program
       });
       const entry = await runner.handle(job);
       console.log(JSON.stringify(entry));
-      if (entry.status === "failed") process.exitCode = 1;
+      if (entry.status === "failed" || entry.status === "refused") process.exitCode = 1;
     } finally {
       await store.close();
     }
