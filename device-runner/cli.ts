@@ -32,7 +32,8 @@ import {
   deviceConfigSchema,
   startBlockOf,
 } from "./config.ts";
-import { registerConsent, consentSchema } from "./consent.ts";
+import { chainViewOf } from "./admission.ts";
+import { registerConsent, consentSchema, saveLocalConsent } from "./consent.ts";
 import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
 import { runDaemon } from "./daemon.ts";
 import {
@@ -299,20 +300,28 @@ program
   .option("--any-algorithm", "accept any algorithm in the schemas", false)
   .option("--algorithm <id...>", "accepted algorithm ids", [] as string[])
   .option("--price-floor <dml>", "minimum reward per job (DML)", "0")
+  .option(
+    "--min-cohort <n>",
+    "local only: refuse cohorts smaller than this (on top of the chain's kMin)",
+  )
   .action(
     async (o: {
       schema: string[];
       anyAlgorithm: boolean;
       algorithm: string[];
       priceFloor: string;
+      minCohort?: string;
     }) => {
-      const { config, clients } = await context();
+      const { p, config, clients } = await context();
       const consent = consentSchema.parse({
         schemas: o.schema,
         anyAlgorithmInSchema: o.anyAlgorithm,
         algorithms: o.algorithm,
         priceFloor: parseUnits(o.priceFloor, 18),
+        ...(o.minCohort !== undefined ? { minCohort: Number(o.minCohort) } : {}),
       });
+      // the owner's wish is kept locally first: the runner follows it even if the registration fails
+      await saveLocalConsent(p.consent, consent);
       const hashes = await registerConsent(
         clients,
         contractAddress(config, "DeviceRegistry"),
@@ -356,7 +365,7 @@ program
   .description("run one job from a JSON descriptor (drills, or jobs relayed off-chain)")
   .requiredOption("--file <job.json>")
   .action(async (o: { file: string }) => {
-    const { p, config, account } = await context();
+    const { p, config, account, clients } = await context();
     const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
     const job =
       raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
@@ -365,10 +374,17 @@ program
       ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
     });
     try {
-      const runner = await DeviceRunner.open({ paths: p, account, store, idle: config.idle, log });
+      const runner = await DeviceRunner.open({
+        paths: p,
+        account,
+        store,
+        idle: config.idle,
+        chain: chainViewOf(clients.publicClient, config),
+        log,
+      });
       const entry = await runner.handle(job);
       console.log(JSON.stringify(entry));
-      if (entry.status === "failed") process.exitCode = 1;
+      if (entry.status === "failed" || entry.status === "refused") process.exitCode = 1;
     } finally {
       await store.close();
     }

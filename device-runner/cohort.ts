@@ -92,12 +92,20 @@ export function encodeCohortList(list: CohortList): Uint8Array {
 
 /**
  * Fetches the list, checks its schema, job id and Merkle root against the chain's, and returns the list plus this
- * device's client id. @throws DeviceError COHORT_INVALID | COHORT_ROOT_MISMATCH | NOT_IN_COHORT
+ * device's client id. With `drawn` (a prediction job, PROTOCOL.md §7.3 and §7.9) the list must also be a drawn
+ * (version 2) cohort of exactly the on-chain `deviceCount` members and at least `kMin`; these are checked before the
+ * root, so a short roster is refused as such whatever root it comes with.
+ * @throws DeviceError COHORT_INVALID | COHORT_TOO_SMALL | COHORT_SIZE_MISMATCH | COHORT_ROOT_MISMATCH | NOT_IN_COHORT
  */
 export async function fetchCohort(
   store: ContentStore,
   cid: string,
-  expected: { root: Hex; jobId: bigint; device: Address },
+  expected: {
+    root: Hex;
+    jobId: bigint;
+    device: Address;
+    drawn?: { deviceCount: number; kMin: number };
+  },
 ): Promise<{ list: CohortList; clientId: number }> {
   let list: CohortList;
   try {
@@ -116,6 +124,25 @@ export async function fetchCohort(
       "COHORT_INVALID",
       `cohort list ${cid} is for job ${list.jobId}, not ${expected.jobId}`,
     );
+  if (expected.drawn !== undefined) {
+    const { deviceCount, kMin } = expected.drawn;
+    const n = list.members.length;
+    if (list.version !== DRAWN_COHORT_LIST_VERSION)
+      throw new DeviceError(
+        "COHORT_INVALID",
+        `cohort list ${cid} is a version-${list.version} list; a prediction job's cohort is drawn (version ${DRAWN_COHORT_LIST_VERSION})`,
+      );
+    if (n < kMin)
+      throw new DeviceError(
+        "COHORT_TOO_SMALL",
+        `cohort list ${cid} has ${n} devices, fewer than kMin = ${kMin}`,
+      );
+    if (n !== deviceCount)
+      throw new DeviceError(
+        "COHORT_SIZE_MISMATCH",
+        `cohort list ${cid} has ${n} devices, the chain assigned ${deviceCount}`,
+      );
+  }
   let root: Hex;
   try {
     root = cohortRoot(list);

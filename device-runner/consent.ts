@@ -1,8 +1,11 @@
 /**
  * Consent (PROTOCOL.md §2 DeviceRegistry): which schemas the device serves, which algorithms it accepts (any in the
- * schema, or an explicit list) and the minimum reward per job. Registered on-chain by the device key.
+ * schema, or an explicit list) and the minimum reward per job. Registered on-chain by the device key, and kept in
+ * the data dir (`consent.json`): the local copy is what the owner wants and is authoritative for the runner, which
+ * also requires the chain's `isEligible` (admission.ts) — a job must pass both.
  */
 import { z } from "zod";
+import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { KNOWN_SCHEMAS, schemaHash } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
@@ -17,8 +20,38 @@ export const consentSchema = z.strictObject({
   algorithms: z.array(z.coerce.bigint().positive()).max(256).default([]),
   /** Minimum reward per job, token wei. */
   priceFloor: z.coerce.bigint().min(0n),
+  /**
+   * Local only (not registered): the smallest cohort the owner accepts, on top of the chain's `kMin` (the runner
+   * uses the larger of the two).
+   */
+  minCohort: z.number().int().min(1).max(100_000).optional(),
 });
 export type Consent = z.infer<typeof consentSchema>;
+
+/** Writes the owner's consent to `consent.json` (atomic; bigints as decimal strings). */
+export async function saveLocalConsent(file: string, input: Consent): Promise<void> {
+  const c = consentSchema.parse(input);
+  await writeJsonAtomic(file, {
+    schemas: c.schemas,
+    anyAlgorithmInSchema: c.anyAlgorithmInSchema,
+    algorithms: c.algorithms.map(String),
+    priceFloor: c.priceFloor.toString(),
+    ...(c.minCohort !== undefined ? { minCohort: c.minCohort } : {}),
+  });
+}
+
+/** The owner's consent from `consent.json`; `undefined` when none was given. @throws DeviceError CONFIG_INVALID */
+export async function loadLocalConsent(file: string): Promise<Consent | undefined> {
+  try {
+    return await readJsonFile(file, consentSchema);
+  } catch (e) {
+    throw new DeviceError(
+      "CONFIG_INVALID",
+      `${file}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+}
 
 function onChain(c: Consent) {
   return {

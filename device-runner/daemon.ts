@@ -5,6 +5,7 @@
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { Logger } from "pino";
 import type { Address, LocalAccount } from "viem";
+import { chainViewOf, type ChainView } from "./admission.ts";
 import { fetchCohort } from "./cohort.ts";
 import { contractAddress, startBlockOf, type DeviceConfig } from "./config.ts";
 import { abiOf, type DevicePublicClient } from "./chain.ts";
@@ -28,6 +29,8 @@ export async function runDaemon(opts: {
   resolveJob?: (ev: CohortEvent) => Promise<DeviceJob>;
   /** Idle check override (tests). */
   idleCheck?: () => string | undefined;
+  /** Admission's chain reads; default `chainViewOf(publicClient, config)`. */
+  chain?: ChainView;
 }): Promise<void> {
   const { config, paths, account, publicClient: pub, store, log } = opts;
   const jobMarket = contractAddress(config, "JobMarket");
@@ -57,6 +60,7 @@ export async function runDaemon(opts: {
     account,
     store,
     idle: config.idle,
+    chain: opts.chain ?? chainViewOf(pub, config),
     log,
     ...(opts.idleCheck ? { idleCheck: opts.idleCheck } : {}),
   });

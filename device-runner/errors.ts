@@ -20,7 +20,24 @@ export type DeviceErrorCode =
   | "NOT_IN_PAYOUT"
   | "CORRECTIONS_INVALID"
   | "HEARTBEAT_INVALID"
-  | "CHAIN";
+  | "CHAIN"
+  // refusals: the device decides not to serve a job (admission.ts); recorded as `refused`, never retried
+  | "CONSENT_DENIED"
+  | "BELOW_PRICE_FLOOR"
+  | "NOT_ELIGIBLE"
+  | "COHORT_TOO_SMALL"
+  | "COHORT_SIZE_MISMATCH"
+  | "MODEL_OUT_OF_BOUNDS";
+
+/** Codes by which the device refuses a job it could run (consent, price, eligibility, cohort, model bounds). */
+export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCode>([
+  "CONSENT_DENIED",
+  "BELOW_PRICE_FLOOR",
+  "NOT_ELIGIBLE",
+  "COHORT_TOO_SMALL",
+  "COHORT_SIZE_MISMATCH",
+  "MODEL_OUT_OF_BOUNDS",
+]);
 
 export class DeviceError extends Error {
   readonly code: DeviceErrorCode;

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
 
 export const jobEntrySchema = z.strictObject({
-  status: z.enum(["pending", "running", "done", "failed"]),
+  /** `refused`: the device declined the job (admission.ts); like `done` and `failed` it is never re-run. */
+  status: z.enum(["pending", "running", "done", "failed", "refused"]),
   attempts: z.number().int().min(0),
   updatedAt: z.string(),
   error: z.string().optional(),
@@ -41,7 +42,7 @@ export class JobStateStore {
       ...patch,
       updatedAt: new Date().toISOString(),
     };
-    if (patch.status !== "failed") {
+    if (patch.status !== "failed" && patch.status !== "refused") {
       delete next.error;
       delete next.code;
     }

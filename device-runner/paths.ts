@@ -6,6 +6,8 @@ import path from "node:path";
 export interface DevicePaths {
   root: string;
   config: string;
+  /** The owner's consent (what the device may serve), written by `dml-device consent`. */
+  consent: string;
   keystore: string;
   datasets: string;
   jobState: string;
@@ -19,6 +21,7 @@ export function devicePaths(dataDir: string): DevicePaths {
   return {
     root,
     config: path.join(root, "device.json"),
+    consent: path.join(root, "consent.json"),
     keystore: path.join(root, "keystore.json"),
     datasets: path.join(root, "datasets"),
     jobState: path.join(root, "jobs.json"),

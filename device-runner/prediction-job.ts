@@ -1,8 +1,9 @@
 /**
- * One prediction job on one device (PROTOCOL.md §4 step 4–5): verify the cohort against the chain's root, fetch and
- * verify the package against the on-chain model hash, run ONNX Runtime over the authorised local dataset, reduce the
- * outputs to the result vector and take part in secure aggregation. Only masked vectors and SecAgg protocol messages
- * leave the device.
+ * One prediction job on one device (PROTOCOL.md §4 step 4–5): decide whether to serve it (admission.ts: the owner's
+ * consent and price floor, on-chain eligibility), verify the cohort against the chain's root, size and kMin, fetch
+ * and verify the package against the on-chain model hash and the model-output bounds, run ONNX Runtime over the
+ * authorised local dataset, reduce the outputs to the result vector and take part in secure aggregation. Only masked
+ * vectors and SecAgg protocol messages leave the device, and nothing leaves it before every check passed.
  */
 import { classifyRecords, loadPackage, PackageError, type LoadedPackage } from "#sdk/ml/index.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
@@ -13,9 +14,11 @@ import {
   type PollOptions,
 } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
-import type { Address, Hex, LocalAccount } from "viem";
+import type { Address, LocalAccount } from "viem";
 import { z } from "zod";
+import { admitPredictionJob, checkModelBounds, type ChainView } from "./admission.ts";
 import { fetchCohort } from "./cohort.ts";
+import type { Consent } from "./consent.ts";
 import { KNOWN_SCHEMAS, loadDataset, schemaHash } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
 import { reduceToResultVector } from "./result-vector.ts";
@@ -111,6 +114,10 @@ export async function runPredictionJob(opts: {
   store: ContentStore;
   account: Pick<LocalAccount, "address" | "signTypedData">;
   datasetsDir: string;
+  /** The chain's view of the job (terms, kMin, eligibility). */
+  chain: ChainView;
+  /** The owner's consent (`consent.json`); `undefined` → every job is refused. */
+  consent: Consent | undefined;
   poll?: PollOptions;
   log?: Logger;
   /** Test hook: receives the plaintext vector before masking (never used by the CLI). */
@@ -118,20 +125,28 @@ export async function runPredictionJob(opts: {
 }): Promise<PredictionRun> {
   const { job, store } = opts;
   const schemaId = schemaIdOf(job.schema);
-  const { list, clientId } = await fetchCohort(store, job.cohortCid, {
-    root: job.cohortRoot as Hex,
-    jobId: job.jobId,
+  const { terms, kMin } = await admitPredictionJob({
+    job,
+    chain: opts.chain,
+    consent: opts.consent,
     device: opts.account.address,
   });
+  const { list, clientId } = await fetchCohort(store, job.cohortCid, {
+    root: terms.cohortRoot,
+    jobId: job.jobId,
+    device: opts.account.address,
+    drawn: { deviceCount: terms.deviceCount, kMin },
+  });
   opts.log?.info(
-    { jobId: job.jobId.toString(), clientId, cohort: list.members.length },
+    { jobId: job.jobId.toString(), clientId, cohort: list.members.length, kMin },
     "in cohort",
   );
-  const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
+  const pkg = await loadVerifiedPackage(store, terms.packageCid, terms.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
+  const classes = pkg.manifest.outputLabels.length;
+  checkModelBounds(classes, list.members.length, kMin);
   const dataset = await loadDataset(opts.datasetsDir, schemaId);
   const records = dataset.records.slice(0, MAX_RECORDS_PER_JOB);
-  const classes = pkg.manifest.outputLabels.length;
   const predictions = await classifyRecords(
     pkg,
     records.map((r) => ({ subject: r.subject, body: r.body })),

@@ -1,14 +1,17 @@
 /**
  * The device runner: takes the jobs the chain assigns to this device and runs each one in isolation. A failing job
  * (bad package, bad cohort, unreachable aggregator, …) is recorded as failed in `jobs.json` with its error code and
- * the runner moves on; the device's data and keys are only ever read. A job that arrives while the device is busy
- * stays pending and is retried on the next pass.
+ * the runner moves on; a job the device declines to serve (admission.ts: consent, price floor, eligibility, cohort
+ * size, model bounds) is recorded as refused, logged, and nothing is sent for it. The device's data and keys are only
+ * ever read. A job that arrives while the device is busy stays pending and is retried on the next pass.
  */
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
 import type { LocalAccount } from "viem";
-import { DeviceError, describeError } from "./errors.ts";
+import type { ChainView } from "./admission.ts";
+import { loadLocalConsent } from "./consent.ts";
+import { DeviceError, describeError, REFUSAL_CODES } from "./errors.ts";
 import { idleReason, type IdlePolicy } from "./idle.ts";
 import { JobStateStore, type JobEntry } from "./job-state.ts";
 import type { DevicePaths } from "./paths.ts";
@@ -28,6 +31,8 @@ export interface RunnerOptions {
   account: Pick<LocalAccount, "address" | "signTypedData">;
   store: ContentStore;
   idle: IdlePolicy;
+  /** Chain reads for admission (job terms, kMin, `isEligible`): `chainViewOf(publicClient, config)`. */
+  chain: ChainView;
   log?: Logger;
   poll?: PollOptions;
   /** Clock/load injection for the idle policy (tests). */
@@ -48,7 +53,11 @@ export class DeviceRunner {
   async handle(job: DeviceJob): Promise<JobEntry> {
     const key = jobKey(job);
     const prev = this.state.get(key);
-    if (prev !== undefined && (prev.status === "done" || prev.status === "failed")) return prev;
+    if (
+      prev !== undefined &&
+      (prev.status === "done" || prev.status === "failed" || prev.status === "refused")
+    )
+      return prev;
     const busy = this.opts.idleCheck ? this.opts.idleCheck() : idleReason(this.opts.idle);
     if (busy !== undefined) {
       this.opts.log?.info({ job: key, reason: busy }, "not idle; job stays pending");
@@ -63,6 +72,9 @@ export class DeviceRunner {
           store: this.opts.store,
           account: this.opts.account,
           datasetsDir: this.opts.paths.datasets,
+          chain: this.opts.chain,
+          // read on every job: a consent the owner just changed applies to the next job
+          consent: await loadLocalConsent(this.opts.paths.consent),
           poll: this.opts.poll,
           log: this.opts.log,
         });
@@ -79,9 +91,13 @@ export class DeviceRunner {
       return await this.state.set(key, { status: "done", attempts });
     } catch (e) {
       const code = e instanceof DeviceError ? e.code : "INTERNAL";
-      this.opts.log?.warn({ job: key, code, err: describeError(e) }, "job failed");
+      const refused = e instanceof DeviceError && REFUSAL_CODES.has(e.code);
+      this.opts.log?.warn(
+        { job: key, code, err: describeError(e) },
+        refused ? "job refused" : "job failed",
+      );
       return await this.state.set(key, {
-        status: "failed",
+        status: refused ? "refused" : "failed",
         attempts,
         code,
         error: describeError(e),

@@ -76,7 +76,7 @@ import {
   encodeCohortList,
   type CohortList,
 } from "../device-runner/cohort.ts";
-import { registerConsent } from "../device-runner/consent.ts";
+import { registerConsent, saveLocalConsent } from "../device-runner/consent.ts";
 import { signHeartbeatMessage } from "../device-runner/heartbeat.ts";
 import { buildConnectedSet } from "#sdk/chain/connected-set.ts";
 import { drawCohort, type CohortCandidate } from "#sdk/chain/cohort.ts";
@@ -318,12 +318,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         value: parseEther("0.01"),
       });
       await chain.pub.waitForTransactionReceipt({ hash: gas });
-      await registerConsent(deviceClients(d.account), registry, {
+      // the owner's consent, kept locally (what the runner follows) and registered on chain
+      const consent = {
         schemas: [SCHEMA_ID],
         anyAlgorithmInSchema: true,
         algorithms: [],
         priceFloor: 0n,
-      });
+      };
+      await saveLocalConsent(d.paths.consent, consent);
+      await registerConsent(deviceClients(d.account), registry, consent);
     }
     const growthEpoch = await chain.read<bigint>("GrowthPool", "nextEpoch");
     await chain.warpTo(await chain.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
@@ -477,6 +480,8 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         JobMarket: chain.addr("JobMarket"),
         AlgorithmMarketplace: chain.addr("AlgorithmMarketplace"),
         NodeStaking: chain.addr("NodeStaking"),
+        DeviceRegistry: chain.addr("DeviceRegistry"),
+        ResultAttestation: chain.addr("ResultAttestation"),
       },
       startBlock: startBlock.toString(),
       confirmations: 0,

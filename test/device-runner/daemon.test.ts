@@ -33,7 +33,12 @@ import {
 } from "#sdk/ml/index.ts";
 import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import type { DevicePublicClient } from "../../device-runner/chain.ts";
-import { cohortRoot, encodeCohortList, type CohortList } from "../../device-runner/cohort.ts";
+import {
+  cohortRoot,
+  drawnCohortList,
+  encodeCohortList,
+  type CohortList,
+} from "../../device-runner/cohort.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
@@ -43,7 +48,7 @@ import type { PredictionJob } from "../../device-runner/prediction-job.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import type { CohortEvent } from "../../device-runner/watcher.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
-import { deviceWithInbox } from "./helpers.ts";
+import { deviceWithInbox, FakeChain, giveConsent } from "./helpers.ts";
 
 const EMITTER_INIT = ("0x601f600c600039601f6000f3" +
   "36608090038060806000376060359060403590602035906000359060" +
@@ -162,6 +167,17 @@ describe("device daemon (run loop)", () => {
       confirmations: 0,
       distributorUrl: `http://127.0.0.1:${port}`,
     });
+    // the chain's view for admission: job 101's terms, kMin = 3, the devices registered for any email algorithm
+    const chain = new FakeChain(emitter, 3);
+    for (const d of devices) {
+      await giveConsent(d.paths);
+      chain.register(d.account.address, {
+        schemas: [schemaHash("email/rfc822-v1")],
+        anyAlgorithmInSchema: true,
+        algorithms: [],
+        priceFloor: 0n,
+      });
+    }
     const resolveJob = async (ev: CohortEvent): Promise<PredictionJob> => ({
       kind: "predict",
       jobId: ev.jobId,
@@ -176,21 +192,35 @@ describe("device daemon (run loop)", () => {
       attempt: 0,
     });
     // job 100: a foreign cohort (no device of ours); job 101: our three devices
-    const foreign: CohortList = {
-      version: 1,
-      jobId: "100",
-      members: [1, 2, 3].map((id) => ({
-        id,
-        address: privateKeyToAccount(generatePrivateKey()).address,
-      })),
-    };
+    const drawn = (jobId: bigint, addresses: Address[]): CohortList =>
+      drawnCohortList(
+        jobId,
+        1n,
+        addresses.map((device, position) => ({
+          position,
+          connectedIndex: BigInt(position),
+          device,
+        })),
+      );
+    const foreign = drawn(
+      100n,
+      [1, 2, 3].map(() => privateKeyToAccount(generatePrivateKey()).address),
+    );
     await emit(100n, foreign, await store.addBytes(encodeCohortList(foreign)));
-    const ours: CohortList = {
-      version: 1,
-      jobId: "101",
-      members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
-    };
+    const ours = drawn(
+      101n,
+      devices.map((d) => d.account.address),
+    );
     const oursBlock = await emit(101n, ours, await store.addBytes(encodeCohortList(ours)));
+    chain.terms.set(101n, {
+      algorithmId: 1n,
+      rewardPerDevice: 10n ** 18n,
+      cohortRoot: cohortRoot(ours),
+      deviceCount: 3,
+      schema: schemaHash("email/rfc822-v1"),
+      packageCid: pkg.cid,
+      modelSha256: `0x${pkg.sha}`,
+    });
     const session = jobSessionConfig({
       chainId,
       jobMarket: emitter,
@@ -199,7 +229,7 @@ describe("device daemon (run loop)", () => {
       classes: 2,
     });
     http.addSession(session, { roundTimeoutMs: 30_000 });
-    const base = { config, publicClient: pub, store, log, once: true, resolveJob };
+    const base = { config, publicClient: pub, store, log, once: true, resolveJob, chain };
 
     // device 0 is busy: job 101 stays pending and the cursor stops just before its block
     await runDaemon({

@@ -1,10 +1,16 @@
-/** Shared fixtures of the device-runner tests: temp device dirs, a recording loopback proxy, the reference package. */
+/**
+ * Shared fixtures of the device-runner tests: temp device dirs, a recording loopback proxy, the reference package, and
+ * an in-memory chain view for admission (job terms, kMin, `DeviceRegistry.isEligible` semantics).
+ */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Email } from "#sdk/ml/index.ts";
+import { getAddress, type Address, type Hex } from "viem";
+import type { ChainView, JobTerms } from "../../device-runner/admission.ts";
+import { saveLocalConsent, type Consent } from "../../device-runner/consent.ts";
 import { importDataset } from "../../device-runner/dataset.ts";
 import { devicePaths, type DevicePaths } from "../../device-runner/paths.ts";
 
@@ -66,7 +72,17 @@ export async function deviceWithInbox(
 ): Promise<DevicePaths> {
   const root = await mkdtemp(path.join(tmpdir(), "dml-device-"));
   const paths = devicePaths(root);
-  const src = path.join(root, "inbox.jsonl");
+  await importInbox(paths, emails, labelled);
+  return paths;
+}
+
+/** (Re-)imports `emails` as the device's email/rfc822-v1 dataset. */
+export async function importInbox(
+  paths: DevicePaths,
+  emails: readonly Email[],
+  labelled = true,
+): Promise<void> {
+  const src = path.join(paths.root, "inbox.jsonl");
   await writeFile(
     src,
     emails
@@ -81,7 +97,6 @@ export async function deviceWithInbox(
       .join("\n") + "\n",
   );
   await importDataset(paths.datasets, "email/rfc822-v1", "jsonl", src);
-  return paths;
 }
 
 /** sha256 of every file under `dir` (to prove a job left the data and keys untouched). */
@@ -99,4 +114,66 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
   };
   await walk(dir);
   return out;
+}
+
+/** Consent to every algorithm of the email schema at any price. */
+export const OPEN_CONSENT: Consent = {
+  schemas: ["email/rfc822-v1"],
+  anyAlgorithmInSchema: true,
+  algorithms: [],
+  priceFloor: 0n,
+};
+
+/** Writes the owner's local consent (`consent.json`) of a device. */
+export async function giveConsent(paths: DevicePaths, consent: Consent = OPEN_CONSENT) {
+  await saveLocalConsent(paths.consent, consent);
+}
+
+/**
+ * An in-memory chain for admission: job terms by id, `kMin`, and registrations with `DeviceRegistry.isEligible`'s
+ * rule (registered, serves the schema, reward ≥ floor, any algorithm in the schema or a listed one).
+ */
+export class FakeChain implements ChainView {
+  readonly terms = new Map<bigint, JobTerms>();
+  readonly registrations = new Map<
+    Address,
+    { schemas: Hex[]; anyAlgorithmInSchema: boolean; algorithms: bigint[]; priceFloor: bigint }
+  >();
+  constructor(
+    private readonly market: Address,
+    public kMinValue = 5,
+  ) {}
+
+  jobMarket(): Address {
+    return this.market;
+  }
+
+  async jobTerms(jobId: bigint): Promise<JobTerms> {
+    const t = this.terms.get(jobId);
+    if (t === undefined) throw new Error(`no job ${jobId}`);
+    return t;
+  }
+
+  async kMin(): Promise<number> {
+    return this.kMinValue;
+  }
+
+  register(
+    device: Address,
+    r: { schemas: Hex[]; anyAlgorithmInSchema: boolean; algorithms: bigint[]; priceFloor: bigint },
+  ) {
+    this.registrations.set(getAddress(device), r);
+  }
+
+  async isEligible(
+    device: Address,
+    schema: Hex,
+    algorithmId: bigint,
+    reward: bigint,
+  ): Promise<boolean> {
+    const r = this.registrations.get(getAddress(device));
+    if (r === undefined || reward < r.priceFloor) return false;
+    if (!r.schemas.some((s) => s.toLowerCase() === schema.toLowerCase())) return false;
+    return r.anyAlgorithmInSchema || r.algorithms.includes(algorithmId);
+  }
 }

@@ -14,6 +14,7 @@ import {
   buildClassifierPackage,
   classifyRecords,
   exportLogRegOnnx,
+  hashedBowSpec,
   prepareWorkload,
   publishPackage,
   referenceManifestFields,
@@ -25,13 +26,25 @@ import {
   loadPackage,
 } from "#sdk/ml/index.ts";
 import { SecAggHttpServer, encodeVector, fromJson } from "#sdk/secagg/index.ts";
+import pino from "pino";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { zeroAddress, type Address, type Hex } from "viem";
-import { cohortRoot, encodeCohortList, type CohortList } from "../../device-runner/cohort.ts";
+import {
+  cohortRoot,
+  drawnCohortList,
+  encodeCohortList,
+  type CohortList,
+} from "../../device-runner/cohort.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
 import { createKeystore, LIGHT_SCRYPT } from "../../device-runner/keystore.ts";
 import { ALWAYS_IDLE } from "../../device-runner/idle.ts";
 import type { PredictionJob } from "../../device-runner/prediction-job.ts";
+import {
+  MAX_OUTPUT_CLASSES,
+  MAX_RESULT_VECTOR_LENGTH,
+  maxOutputClasses,
+  type JobTerms,
+} from "../../device-runner/admission.ts";
 import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { DeviceRunner, jobKey } from "../../device-runner/runner.ts";
 import {
@@ -42,7 +55,14 @@ import {
 import { runTrainingJob, type TrainingJob } from "../../device-runner/trainer.ts";
 import { sendHeartbeat, signHeartbeat, verifyHeartbeat } from "../../device-runner/heartbeat.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
-import { deviceWithInbox, RecordingProxy, snapshot } from "./helpers.ts";
+import {
+  deviceWithInbox,
+  FakeChain,
+  giveConsent,
+  importInbox,
+  RecordingProxy,
+  snapshot,
+} from "./helpers.ts";
 
 const N = 5;
 const CHAIN_ID = 31337;
@@ -51,6 +71,10 @@ const FINE_TUNING = "0x00000000000000000000000000000000000b0b00" as Address;
 const REGISTRY = "0x0000000000000000000000000000000000000dee" as Address;
 const SCHEMA = schemaHash("email/rfc822-v1");
 const POLL = { initialDelayMs: 10, maxDelayMs: 200, roundTimeoutMs: 60_000 };
+const ALGORITHM = 7n;
+const REWARD = 2n * 10n ** 18n;
+// the chain's view of every job: terms as JobMarket/the marketplace state them, kMin = 5 (the deployment default)
+const chain = new FakeChain(JOB_MARKET, 5);
 
 interface Device {
   paths: DevicePaths;
@@ -71,16 +95,39 @@ let proxy: RecordingProxy;
 let proxyUrl: string;
 let hbServer: Server;
 let nextJobId = 1n;
+const cohortSizes = new Map<string, number>();
 
-async function publishCohort(members: CohortList["members"], jobId: bigint) {
-  const list: CohortList = { version: 1, jobId: jobId.toString(), members };
+/** A prediction job's cohort: a drawn (version-2) list, client id = position + 1. */
+async function publishCohort(addresses: readonly Address[], jobId: bigint) {
+  const list = drawnCohortList(
+    jobId,
+    1n,
+    addresses.map((device, position) => ({
+      position,
+      connectedIndex: BigInt(position),
+      device,
+    })),
+  );
+  const cid = await store.addBytes(encodeCohortList(list));
+  cohortSizes.set(cid, list.members.length);
+  return { list, cid, root: cohortRoot(list) };
+}
+
+/** A fine-tuning group list (version 1). */
+async function publishGroup(members: CohortList["members"], bountyId: bigint) {
+  const list: CohortList = { version: 1, jobId: bountyId.toString(), members };
   return { list, cid: await store.addBytes(encodeCohortList(list)), root: cohortRoot(list) };
 }
 
+/**
+ * A job descriptor, and the chain's terms for it: by default the chain states exactly what the descriptor says
+ * (cohort root and size, schema, package, ALGORITHM at REWARD); `terms` overrides what the chain says.
+ */
 function predictionJob(
   over: Partial<PredictionJob> & Pick<PredictionJob, "jobId" | "cohortCid" | "cohortRoot">,
+  terms: Partial<JobTerms> = {},
 ): PredictionJob {
-  return {
+  const job: PredictionJob = {
     kind: "predict",
     chainId: CHAIN_ID,
     jobMarket: JOB_MARKET,
@@ -91,6 +138,28 @@ function predictionJob(
     attempt: 0,
     ...over,
   };
+  chain.terms.set(job.jobId, {
+    algorithmId: ALGORITHM,
+    rewardPerDevice: REWARD,
+    cohortRoot: job.cohortRoot as Hex,
+    deviceCount: cohortSizes.get(job.cohortCid) ?? 0,
+    schema: job.schema as Hex,
+    packageCid: job.packageCid,
+    modelSha256: `0x${job.modelSha256.replace(/^0x/, "")}`,
+    ...terms,
+  });
+  return job;
+}
+
+/** Every device consents to any algorithm of the email schema at any price, locally and on the chain. */
+async function openConsent(d: { paths: DevicePaths; account: { address: Address } }) {
+  await giveConsent(d.paths);
+  chain.register(d.account.address, {
+    schemas: [SCHEMA],
+    anyAlgorithmInSchema: true,
+    algorithms: [],
+    priceFloor: 0n,
+  });
 }
 
 before(async () => {
@@ -114,8 +183,10 @@ before(async () => {
       account,
       store,
       idle: ALWAYS_IDLE,
+      chain,
       poll: POLL,
     });
+    await openConsent({ paths, account });
     devices.push({ paths, account, emails, runner });
   }
   http = new SecAggHttpServer();
@@ -174,8 +245,10 @@ function privateTokens(): Set<string> {
 describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP)", () => {
   it("the aggregate equals the sum of the plaintext result vectors; the crowd spam ratio is close to the truth", async () => {
     const jobId = nextJobId++;
-    const members = devices.map((d, i) => ({ id: i + 1, address: d.account.address }));
-    const cohort = await publishCohort(members, jobId);
+    const cohort = await publishCohort(
+      devices.map((d) => d.account.address),
+      jobId,
+    );
     const config = jobSessionConfig({
       chainId: CHAIN_ID,
       jobMarket: JOB_MARKET,
@@ -241,7 +314,7 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
   it("a training round: the group's aggregate equals the sum of the clipped updates", async () => {
     const members = devices.slice(0, 3).map((d, i) => ({ id: i + 1, address: d.account.address }));
     const bountyId = 7n;
-    const group = await publishCohort(members, bountyId);
+    const group = await publishGroup(members, bountyId);
     const job: TrainingJob = {
       kind: "train",
       chainId: CHAIN_ID,
@@ -367,11 +440,15 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
             chainId: CHAIN_ID,
             jobMarket: JOB_MARKET,
             jobId: 1n,
-            cohort: {
-              version: 1,
-              jobId: "1",
-              members: devices.map((d, i) => ({ id: i + 1, address: d.account.address })),
-            },
+            cohort: drawnCohortList(
+              1n,
+              1n,
+              devices.map((d, position) => ({
+                position,
+                connectedIndex: BigInt(position),
+                device: d.account.address,
+              })),
+            ),
             classes: 2,
           }).encoding,
         ).buffer,
@@ -399,8 +476,9 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
 describe("bad input: clear error, data and keys untouched, the runner continues", () => {
   it("corrupt package, unknown featurizer, malformed dataset, cohort excluding the device, unreachable aggregator", async () => {
     const d = devices[0]!;
-    const others = devices.slice(1, 3);
-    const membersAll = [d, ...others].map((x, i) => ({ id: i + 1, address: x.account.address }));
+    const others = devices.slice(1);
+    // cohorts of kMin = 5 devices: the smallest a device serves
+    const membersAll = [d, ...others].map((x) => x.account.address);
     const beforeSnap = await snapshot(d.paths.datasets);
     const keyBefore = await snapshot(path.dirname(d.paths.keystore)).then(
       (s) => s["keystore.json"],
@@ -474,7 +552,10 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(
-            others.map((x, i) => ({ id: i + 1, address: x.account.address })),
+            [
+              ...others.map((x) => x.account.address),
+              privateKeyToAccount(generatePrivateKey()).address,
+            ],
             id,
           );
           return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root });
@@ -569,6 +650,7 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       account: d.account,
       store,
       idle: ALWAYS_IDLE,
+      chain,
     });
     const failed = Object.values(reopened.state.all()).filter((e) => e.status === "failed");
     assert.equal(failed.length, cases.length + 1);
@@ -582,10 +664,11 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       account: d.account,
       store,
       idle: ALWAYS_IDLE,
+      chain,
       idleCheck: () => "load 3.00/core > 0.5",
     });
     const id = nextJobId++;
-    const c = await publishCohort([{ id: 1, address: d.account.address }], id);
+    const c = await publishCohort([d.account.address], id);
     const e = await busy.handle(
       predictionJob({
         jobId: id,
@@ -596,5 +679,272 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
     );
     assert.equal(e.status, "pending");
     assert.equal(e.attempts, 0);
+  });
+});
+
+describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
+  it("model-output bounds: named constants; the classes allowed grow with |cohort| / kMin", () => {
+    assert.equal(MAX_OUTPUT_CLASSES, 16);
+    assert.equal(MAX_RESULT_VECTOR_LENGTH, 1 + 3 * MAX_OUTPUT_CLASSES);
+    assert.equal(maxOutputClasses(5, 5), 2, "a binary model is always allowed");
+    assert.equal(maxOutputClasses(14, 5), 2);
+    assert.equal(maxOutputClasses(15, 5), 3);
+    assert.equal(maxOutputClasses(40, 5), 8);
+    assert.equal(maxOutputClasses(10_000, 5), MAX_OUTPUT_CLASSES);
+  });
+
+  it("Sybil cohort, 1,000-class model, below the price floor, algorithm outside consent, not eligible, no consent: refused, logged, nothing sent", async () => {
+    const victim = devices[0]!;
+    // the bad-input test left this device's dataset corrupt: the owner re-imports the inbox
+    await importInbox(victim.paths, victim.emails);
+    const FLOOR = REWARD / 2n;
+    // the owner consents to one algorithm at a floor; the chain's registration has a higher floor (set elsewhere)
+    await giveConsent(victim.paths, {
+      schemas: ["email/rfc822-v1"],
+      anyAlgorithmInSchema: false,
+      algorithms: [ALGORITHM],
+      priceFloor: FLOOR,
+    });
+    chain.register(victim.account.address, {
+      schemas: [SCHEMA],
+      anyAlgorithmInSchema: false,
+      algorithms: [ALGORITHM],
+      priceFloor: REWARD,
+    });
+    const logLines: { msg: string; code?: string; job?: string }[] = [];
+    const runner = await DeviceRunner.open({
+      paths: victim.paths,
+      account: victim.account,
+      store,
+      idle: ALWAYS_IDLE,
+      chain,
+      poll: POLL,
+      log: pino(
+        { level: "info" },
+        { write: (line: string) => void logLines.push(JSON.parse(line) as never) },
+      ),
+    });
+    const cohort5 = [victim, ...devices.slice(1)].map((d) => d.account.address);
+    const sybils = [0, 1].map(() => privateKeyToAccount(generatePrivateKey()).address);
+
+    // a real 1,000-class model (hashed bag of words, 16 buckets) in a package with a known featurizer
+    const CLASSES = 1000;
+    const wide = buildClassifierPackage(
+      {
+        classes: CLASSES,
+        dim: 16,
+        W: new Float32Array(CLASSES * 16).map((_, i) => ((i * 7919) % 13) / 13 - 0.5),
+        b: new Float32Array(CLASSES),
+      },
+      {
+        ...referenceManifestFields("6.6.6"),
+        name: "inbox-fingerprint",
+        featurizer: hashedBowSpec({ buckets: 16 }),
+        outputLabels: Array.from({ length: CLASSES }, (_, k) => `c${k}`),
+      },
+    );
+    const wideCid = await publishPackage(store, wide.manifest, wide.model);
+    // a 3-class model: within MAX_OUTPUT_CLASSES, but 3 · kMin > 5 devices
+    const three = buildClassifierPackage(
+      { classes: 3, dim: 16, W: new Float32Array(48), b: new Float32Array(3) },
+      {
+        ...referenceManifestFields("3.3.3"),
+        featurizer: hashedBowSpec({ buckets: 16 }),
+        outputLabels: ["ham", "spam", "phish"],
+      },
+    );
+    const threeCid = await publishPackage(store, three.manifest, three.model);
+
+    const cases: {
+      name: string;
+      code: string;
+      detail: RegExp;
+      job: () => Promise<PredictionJob>;
+    }[] = [
+      {
+        name: "cohort {victim, 2 Sybils} as the chain's cohort",
+        code: "COHORT_TOO_SMALL",
+        detail: /3 devices, fewer than kMin = 5/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort([victim.account.address, ...sybils], id);
+          return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root });
+        },
+      },
+      {
+        name: "cohort {victim, 2 Sybils} relayed for a job the chain assigned to 5 devices",
+        code: "COHORT_TOO_SMALL",
+        detail: /fewer than kMin/,
+        job: async () => {
+          const id = nextJobId++;
+          const real = await publishCohort(cohort5, id);
+          const fake = await publishCohort([victim.account.address, ...sybils], id);
+          return predictionJob(
+            { jobId: id, cohortCid: fake.cid, cohortRoot: fake.root },
+            { cohortRoot: real.root, deviceCount: 5 },
+          );
+        },
+      },
+      {
+        name: "a roster of 5 where the chain assigned 6",
+        code: "COHORT_SIZE_MISMATCH",
+        detail: /5 devices, the chain assigned 6/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob(
+            { jobId: id, cohortCid: c.cid, cohortRoot: c.root },
+            { deviceCount: 6 },
+          );
+        },
+      },
+      {
+        name: "a 1,000-class model",
+        code: "MODEL_OUT_OF_BOUNDS",
+        detail: /1000 output classes/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            packageCid: wideCid,
+            modelSha256: wide.manifest.modelSha256,
+          });
+        },
+      },
+      {
+        name: "a 3-class model for 5 devices",
+        code: "MODEL_OUT_OF_BOUNDS",
+        detail: /3 output classes; a cohort of 5 with kMin = 5 allows at most 2/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob({
+            jobId: id,
+            cohortCid: c.cid,
+            cohortRoot: c.root,
+            packageCid: threeCid,
+            modelSha256: three.manifest.modelSha256,
+          });
+        },
+      },
+      {
+        name: "a job below the price floor",
+        code: "BELOW_PRICE_FLOOR",
+        detail: /below the owner's price floor/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob(
+            { jobId: id, cohortCid: c.cid, cohortRoot: c.root },
+            { rewardPerDevice: FLOOR - 1n },
+          );
+        },
+      },
+      {
+        name: "an algorithm outside consent",
+        code: "CONSENT_DENIED",
+        detail: /algorithm 8 is outside the owner's consent/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob(
+            { jobId: id, cohortCid: c.cid, cohortRoot: c.root },
+            { algorithmId: ALGORITHM + 1n },
+          );
+        },
+      },
+      {
+        name: "within the owner's consent, but not eligible on chain",
+        code: "NOT_ELIGIBLE",
+        detail: /isEligible\(.*\) is false/,
+        job: async () => {
+          const id = nextJobId++;
+          const c = await publishCohort(cohort5, id);
+          return predictionJob(
+            { jobId: id, cohortCid: c.cid, cohortRoot: c.root },
+            { rewardPerDevice: FLOOR },
+          );
+        },
+      },
+    ];
+    const dataBefore = await snapshot(victim.paths.datasets);
+    const sentBefore = proxy.records.length;
+    for (const c of cases) {
+      const job = await c.job();
+      const lines = logLines.length;
+      const entry = await runner.handle(job);
+      assert.equal(entry.status, "refused", `${c.name}: ${entry.code} ${entry.error}`);
+      assert.equal(entry.code, c.code, `${c.name}: ${entry.error}`);
+      assert.match(entry.error ?? "", c.detail, c.name);
+      assert.equal(proxy.records.length, sentBefore, `${c.name}: nothing sent`);
+      const logged = logLines.slice(lines).find((l) => l.msg === "job refused");
+      assert.ok(logged, `${c.name}: refusal logged`);
+      assert.equal(logged.code, c.code);
+      assert.equal(logged.job, jobKey(job));
+      // refused once and for all: handling the job again neither runs nor counts an attempt
+      const again = await runner.handle(job);
+      assert.deepEqual(again, entry, `${c.name}: not retried`);
+    }
+
+    // no consent at all (no consent.json): every job is refused
+    await rm(victim.paths.consent);
+    const id = nextJobId++;
+    const c = await publishCohort(cohort5, id);
+    const none = await runner.handle(
+      predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root }),
+    );
+    assert.equal(none.status, "refused");
+    assert.equal(none.code, "CONSENT_DENIED");
+    assert.match(none.error ?? "", /no consent/);
+    assert.equal(proxy.records.length, sentBefore, "no consent: nothing sent");
+
+    // the refusals are persisted as such across a restart; data untouched
+    const reopened = await DeviceRunner.open({
+      paths: victim.paths,
+      account: victim.account,
+      store,
+      idle: ALWAYS_IDLE,
+      chain,
+    });
+    assert.equal(
+      Object.values(reopened.state.all()).filter((e) => e.status === "refused").length,
+      cases.length + 1,
+    );
+    assert.deepEqual(await snapshot(victim.paths.datasets), dataBefore);
+
+    // the runner keeps serving: with the owner's consent back, a job within it completes for the whole cohort
+    await giveConsent(victim.paths, {
+      schemas: ["email/rfc822-v1"],
+      anyAlgorithmInSchema: false,
+      algorithms: [ALGORITHM],
+      priceFloor: FLOOR,
+    });
+    chain.register(victim.account.address, {
+      schemas: [SCHEMA],
+      anyAlgorithmInSchema: false,
+      algorithms: [ALGORITHM],
+      priceFloor: FLOOR,
+    });
+    const okId = nextJobId++;
+    const ok = await publishCohort(cohort5, okId);
+    const config = jobSessionConfig({
+      chainId: CHAIN_ID,
+      jobMarket: JOB_MARKET,
+      jobId: okId,
+      cohort: ok.list,
+      classes: 2,
+    });
+    http.addSession(config, { roundTimeoutMs: 60_000 });
+    const good = predictionJob({ jobId: okId, cohortCid: ok.cid, cohortRoot: ok.root });
+    const done = await Promise.all([
+      runner.handle(good),
+      ...devices.slice(1).map((x) => x.runner.handle(good)),
+    ]);
+    for (const e of done) assert.equal(e.status, "done", e.error);
+    assert.ok(proxy.records.length > sentBefore, "the accepted job's SecAgg messages were sent");
+    assert.deepEqual((await http.result(config.sessionId)).survivors, [1, 2, 3, 4, 5]);
   });
 });

@@ -59,7 +59,7 @@ import { claimJobPayout } from "../../device-runner/rewards.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import { JOB, jobResult, JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
-import { deviceWithInbox } from "./helpers.ts";
+import { deviceWithInbox, giveConsent } from "./helpers.ts";
 
 const N = 10;
 const OFFLINE = N - 1; // index of the device that never comes online
@@ -104,11 +104,10 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     devices = [];
     for (let i = 0; i < N; i++) {
       const emails = workload.split.inboxes[i]!.emails;
-      devices.push({
-        paths: await deviceWithInbox(emails),
-        account: localAccount(`real-job-device-${i}`),
-        emails,
-      });
+      const paths = await deviceWithInbox(emails);
+      // the owner's consent: any email algorithm at any price (as ProtocolEnv registers it on chain)
+      await giveConsent(paths);
+      devices.push({ paths, account: localAccount(`real-job-device-${i}`), emails });
     }
   });
 
@@ -156,6 +155,8 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
         JobMarket: jobMarket,
         AlgorithmMarketplace: life.env.addr("AlgorithmMarketplace"),
         NodeStaking: life.env.addr("NodeStaking"),
+        DeviceRegistry: life.env.addr("DeviceRegistry"),
+        ResultAttestation: life.env.addr("ResultAttestation"),
       },
       startBlock: startBlock.toString(),
       confirmations: 0,

@@ -2,7 +2,9 @@
  * The device runner against the REAL JobMarket: the whole protocol is deployed on an in-process EDR chain by
  * script/deploy.ts, a job goes through create → sealed bid → finalizeEpoch → ResultAttestation.assignCohort (root
  * and CID of a device-runner cohort list of kMin = 5 devices published on Helia; three attestors are drawn), and the runner's own watcher, `jobFromEvent`, `fetchCohort` and
- * run loop pick the job up for a device in the cohort and skip it for a device outside it.
+ * run loop pick the job up for a device in the cohort and skip it for a device outside it. Admission reads the real
+ * contracts (`getJob`, the listing, `ResultAttestation.params().kMin`, `DeviceRegistry.isEligible`): members whose
+ * owner's consent or on-chain registration excludes the job refuse it and send nothing.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -21,7 +23,10 @@ import {
   fetchCohort,
   type CohortList,
 } from "../../device-runner/cohort.ts";
+import { chainViewOf } from "../../device-runner/admission.ts";
+import type { DeviceClients } from "../../device-runner/chain.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
+import { registerConsent } from "../../device-runner/consent.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { JobStateStore } from "../../device-runner/job-state.ts";
@@ -37,6 +42,7 @@ import {
   ProtocolEnv,
   Role,
 } from "../integration/helpers/protocol.ts";
+import { giveConsent, OPEN_CONSENT, RecordingProxy } from "./helpers.ts";
 
 const SCHEMA = label("email/rfc822-v1");
 const MODEL_SHA = label("model.onnx");
@@ -258,5 +264,85 @@ describe("device runner on the real JobMarket (EDR)", () => {
     const other = await run(outsider, "outsider");
     assert.deepEqual(other.entries, {});
     assert.ok(other.cursor >= assignBlock, "the outsider's cursor moved past the job");
+  });
+
+  it("admission on the real contracts: refused below the owner's floor, outside consent, not eligible; nothing sent", async () => {
+    const chainId = await pub.getChainId();
+    // the aggregator's endpoint is a recording proxy: whatever a device would send for the job is recorded there
+    const proxy = new RecordingProxy("http://127.0.0.1:9");
+    const proxyUrl = await proxy.listen();
+    await env.send(env.wallet(4), "NodeStaking", "updateOperator", [
+      proxyUrl,
+      label("x25519:aggregator"),
+      "{}",
+    ]);
+    const config = deviceConfigSchema.parse({
+      chainId,
+      contracts: {
+        JobMarket: env.addr("JobMarket"),
+        AlgorithmMarketplace: env.addr("AlgorithmMarketplace"),
+        NodeStaking: env.addr("NodeStaking"),
+        DeviceRegistry: env.addr("DeviceRegistry"),
+        ResultAttestation: env.addr("ResultAttestation"),
+      },
+      startBlock: env.manifest.startBlock.toString(),
+      confirmations: 0,
+    });
+    // the chain view reads the job's terms and kMin from the deployed contracts
+    const view = chainViewOf(pub, config);
+    assert.equal(await view.kMin(), 5);
+    const terms = await view.jobTerms(jobId);
+    assert.deepEqual(
+      [terms.algorithmId, terms.rewardPerDevice, terms.cohortRoot, terms.deviceCount, terms.schema],
+      [algorithmId, REWARD, cohortRoot(list), 5, SCHEMA],
+    );
+
+    // member 2 keeps an open local consent but raises its on-chain floor above the reward (the registry says no)
+    const registry = env.addr("DeviceRegistry");
+    const clients: DeviceClients = {
+      publicClient: pub,
+      walletClient: (await env.localWallet(
+        inCohort[2]!,
+      )) as unknown as DeviceClients["walletClient"],
+    };
+    await registerConsent(clients, registry, { ...OPEN_CONSENT, priceFloor: 3n * ETHER });
+    assert.equal(await view.isEligible(inCohort[2]!.address, SCHEMA, algorithmId, REWARD), false);
+    const owners = [
+      {
+        name: "floor",
+        code: "BELOW_PRICE_FLOOR",
+        consent: { ...OPEN_CONSENT, priceFloor: 3n * ETHER },
+      },
+      {
+        name: "algorithm",
+        code: "CONSENT_DENIED",
+        consent: { ...OPEN_CONSENT, anyAlgorithmInSchema: false, algorithms: [algorithmId + 1n] },
+      },
+      { name: "ineligible", code: "NOT_ELIGIBLE", consent: OPEN_CONSENT },
+      // admitted: consent, floor, eligibility, cohort (drawn list, 5 = deviceCount ≥ kMin) all hold; the job then
+      // fails on the package, which this test never published
+      { name: "admitted", code: "PACKAGE_INVALID", consent: OPEN_CONSENT },
+    ];
+    for (const [i, o] of owners.entries()) {
+      const account = inCohort[i]!;
+      const paths = devicePaths(path.join(tmp, `admission-${o.name}`));
+      await giveConsent(paths, o.consent);
+      await runDaemon({
+        config,
+        paths,
+        account,
+        publicClient: pub,
+        store,
+        log,
+        once: true,
+        idleCheck: () => undefined,
+      });
+      const entries = Object.values((await JobStateStore.open(paths.jobState)).all());
+      assert.equal(entries.length, 1, o.name);
+      assert.equal(entries[0]!.code, o.code, `${o.name}: ${entries[0]!.error}`);
+      assert.equal(entries[0]!.status, o.code === "PACKAGE_INVALID" ? "failed" : "refused");
+    }
+    assert.deepEqual(proxy.records, [], "no device sent anything to the aggregator");
+    await proxy.close();
   });
 });
