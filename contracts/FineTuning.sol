@@ -45,6 +45,10 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
     bytes32 private constant REASON_PUBLISH = "PUBLISH_FAILED";
     bytes32 private constant REASON_REFINER_SILENT = "REFINER_SILENT";
     bytes32 private constant REASON_NO_QUORUM = "NO_QUORUM";
+    /// @dev What attestors reveal when the poster's revealed split cannot be fetched or does not parse (the poster's
+    ///      fault, never the refiner's): a majority for it treats the split as not revealed (§7.7), so the round
+    ///      stands on the refiner's own revealed metric. `INVALID` stays the verdict on the refiner's candidate.
+    bytes32 private constant SPLIT_INVALID = keccak256("dml.finetuning.SPLIT_INVALID");
 
     struct Round {
         RoundStatus status;
@@ -570,6 +574,8 @@ contract FineTuning is GovernedUUPS, ReentrancyGuardTransient, IFineTuning {
                 (o.faultMask, o.agreeMask) = q.faults(o.value, majority);
                 if (!revealed) (o.reason, o.refinerFault) = (REASON_REFINER_SILENT, true);
                 else if (!majority) o.reason = REASON_NO_MAJORITY;
+                else if (o.value == SPLIT_INVALID)
+                    o.value = r.claimHash; // the poster withheld: as unrevealed
                 else if (o.value != r.claimHash) (o.reason, o.refinerFault) = (REASON_REFINER_WRONG, true);
             }
         } else {

@@ -22,7 +22,8 @@ import {IAttestationQuorum} from "./IAttestationQuorum.sol";
 ///            previous accepted metric by `minGainBps`: a child version is published and the trainer budget
 ///            (`rewardPool / rounds` less the attestors' share) opens for Merkle claims. The attestors who revealed
 ///            the majority value share `attestorShareBps` of the round reward, accepted or not.
-///         A split not revealed in time accepts the round on the refiner's own revealed metric.
+///         A split not revealed in time — or revealed but unfetchable, as a majority attests with `SPLIT_INVALID` —
+///         accepts the round on the refiner's own revealed metric.
 ///         See docs/attestation-settlement-finetuning.md.
 interface IFineTuning is IAttestationQuorum {
     /// @notice Bounty status.
@@ -329,8 +330,11 @@ interface IFineTuning is IAttestationQuorum {
     /// @notice A drawn attestor commits `keccak256(abi.encode(value, salt, attestor))`.
     function commitAttestation(uint256 bountyId, bytes32 commitment) external;
 
-    /// @notice A drawn attestor reveals the value it recomputed (`AttestationQuorum.INVALID` when it could not
-    ///         fetch or verify the candidate, the split or the round list).
+    /// @notice A drawn attestor reveals the value it recomputed: `AttestationQuorum.INVALID` when it could not
+    ///         fetch or verify the refiner's candidate or round list (a majority for it slashes the refiner), and
+    ///         `keccak256("dml.finetuning.SPLIT_INVALID")` when the poster's revealed split cannot be fetched or
+    ///         parsed (a majority for it treats the split as not revealed: the round stands on the refiner's own
+    ///         metric and nobody is slashed).
     function revealAttestation(uint256 bountyId, bytes32 value, bytes32 salt) external;
 
     /// @notice The round's refiner opens its commitment and states the candidate's metric on the revealed split.

@@ -6,7 +6,9 @@
  *   refiner committed that round's candidate;
  * - the refiner's hidden commitment `keccak256(abi.encode(modelSha256, payoutRoot, salt))`;
  * - the value attestors (and the refiner) reveal, `keccak256(abi.encode(modelSha256, metric, payoutRoot))`, or
- *   `ATTESTATION_INVALID` when the candidate, the split or the round list cannot be fetched or verified;
+ *   `ATTESTATION_INVALID` when the candidate or the round list cannot be fetched or verified (the refiner's fault),
+ *   `SPLIT_INVALID` when the poster's revealed split cannot be fetched or parsed (the poster's fault: the round then
+ *   stands on the refiner's own metric and nobody is slashed);
  * - the canonical trainer payout list every attestor recomputes from the accepted groups' sample counts, and the
  *   round list document (`dml/ft-round-v1`) the refiner publishes under the candidate's `listCid`.
  */
@@ -17,6 +19,9 @@ import { buildMerkleTree, MerkleInputError, type AddressMerkleTree } from "./mer
 
 /** `AttestationQuorum.INVALID`: the reserved value of an attestor that could not fetch or verify its input. */
 export const ATTESTATION_INVALID: Hex = keccak256(toHex("dml.attestation.INVALID"));
+
+/** `FineTuning`'s reserved value for a revealed split nobody can fetch or parse (the poster withheld it). */
+export const SPLIT_INVALID: Hex = keccak256(toHex("dml.finetuning.SPLIT_INVALID"));
 /** Format tag of a published round list. */
 export const ROUND_LIST_FORMAT = "dml/ft-round-v1";
 /** Leaf encoding of the hidden split tree. */
