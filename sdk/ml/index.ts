@@ -111,3 +111,16 @@ export {
   type TrainingRecipe,
   type Workload,
 } from "./reference.ts";
+export {
+  adjustedEstimate,
+  classRates,
+  clusterSums,
+  ratioEstimate,
+  shareEstimate,
+  Z95,
+  type AdjustedEstimate,
+  type ClassRates,
+  type ClusterSums,
+  type Confusion,
+  type Estimate,
+} from "./estimate.ts";

@@ -1,0 +1,166 @@
+/**
+ * Honest crowd estimates of a class share (PROTOCOL.md §7.11), computed from secure-aggregation sums only.
+ *
+ * **Classify-and-count as a ratio estimator.** Device i holds n_i records, c_i of which the model predicts as class k.
+ * The crowd's predicted share is the ratio q̂ = Σc_i / Σn_i. Devices are the sampled units (a cohort drawn from the
+ * device population), and records within a device are not independent (each inbox has its own spam ratio), so the
+ * variance is the ratio estimator's cluster-robust (linearisation) variance
+ *
+ *   Var(q̂) = m/(m−1) · Σ_i (c_i − q̂ n_i)² / (Σn_i)²,
+ *
+ * whose numerator expands to Σc_i² − 2q̂ Σc_i n_i + q̂² Σn_i²: the devices contribute their totals' squares and
+ * cross-products through SecAgg, and the aggregate reveals the between-device variance without revealing any device.
+ *
+ * **Adjusted classify-and-count.** A classifier with true-positive rate t = P(predict k | k) and false-positive rate
+ * f = P(predict k | not k) predicts k with probability f + (t − f)·p on a population with share p, so
+ *
+ *   p̂ = (q̂ − f) / (t − f)
+ *
+ * corrects the bias of q̂. t and f are measured on the public labelled control group (published in the package
+ * manifest), from n₊ records of class k and n₋ of other classes; by the delta method
+ *
+ *   Var(p̂) ≈ [Var(q̂) + p̂² · t(1−t)/n₊ + (1−p̂)² · f(1−f)/n₋] / (t − f)².
+ *
+ * For two classes this is exact one-vs-rest; for more classes f depends on the mix of the other classes, and the
+ * one-vs-rest correction is an approximation.
+ */
+
+/** 97.5% quantile of the standard normal: the half-width of a 95% interval is Z95 standard errors. */
+export const Z95 = 1.959963984540054;
+
+/**
+ * Confusion counts of a classifier on a labelled set: `confusion[t][p]` records of true class t predicted as class p.
+ */
+export type Confusion = readonly (readonly number[])[];
+
+/** One-vs-rest rates of class k measured on a labelled set. */
+export interface ClassRates {
+  /** True-positive rate P(predict k | k). */
+  tpr: number;
+  /** False-positive rate P(predict k | not k). */
+  fpr: number;
+  /** Records of class k (the TPR's denominator). */
+  positives: number;
+  /** Records of other classes (the FPR's denominator). */
+  negatives: number;
+}
+
+/** Class k's true- and false-positive rates from a confusion matrix. */
+export function classRates(confusion: Confusion, k: number): ClassRates {
+  const C = confusion.length;
+  if (!(k >= 0 && k < C)) throw new RangeError(`class ${k} outside the ${C}×${C} confusion matrix`);
+  let positives = 0;
+  let tp = 0;
+  let negatives = 0;
+  let fp = 0;
+  for (let t = 0; t < C; t++) {
+    const row = confusion[t]!;
+    if (row.length !== C) throw new RangeError("the confusion matrix is not square");
+    const total = row.reduce((a, b) => a + b, 0);
+    if (t === k) {
+      positives = total;
+      tp = row[k]!;
+    } else {
+      negatives += total;
+      fp += row[k]!;
+    }
+  }
+  if (positives === 0 || negatives === 0)
+    throw new RangeError(`class ${k}: the control group needs records of the class and of others`);
+  return { tpr: tp / positives, fpr: fp / negatives, positives, negatives };
+}
+
+/**
+ * What the devices' SecAgg sum holds about one class: m devices and, over devices, Σn_i, Σc_i, Σn_i², Σn_i·c_i, Σc_i².
+ */
+export interface ClusterSums {
+  devices: number;
+  n: number;
+  c: number;
+  nn: number;
+  nc: number;
+  cc: number;
+}
+
+/** Per-device (n_i, c_i) pairs summed into {@link ClusterSums} (a direct computation; devices send these via SecAgg). */
+export function clusterSums(perDevice: readonly (readonly [n: number, c: number])[]): ClusterSums {
+  const s: ClusterSums = { devices: 0, n: 0, c: 0, nn: 0, nc: 0, cc: 0 };
+  for (const [n, c] of perDevice) {
+    s.devices += 1;
+    s.n += n;
+    s.c += c;
+    s.nn += n * n;
+    s.nc += n * c;
+    s.cc += c * c;
+  }
+  return s;
+}
+
+export interface Estimate {
+  estimate: number;
+  variance: number;
+  stdError: number;
+  /** 95% normal interval, clipped to [0, 1]. */
+  interval: [number, number];
+}
+
+function withInterval(estimate: number, variance: number): Estimate {
+  const stdError = Math.sqrt(variance);
+  return {
+    estimate,
+    variance,
+    stdError,
+    interval: [
+      Math.min(1, Math.max(0, estimate - Z95 * stdError)),
+      Math.min(1, Math.max(0, estimate + Z95 * stdError)),
+    ],
+  };
+}
+
+/**
+ * Classify-and-count: the ratio q̂ = Σc/Σn with its cluster-robust variance m/(m−1)·Σ(c_i − q̂n_i)²/(Σn)².
+ * With fewer than two devices the variance is not identified (Infinity).
+ */
+export function ratioEstimate(s: ClusterSums): Estimate {
+  if (!(s.n > 0)) throw new RangeError("no records");
+  const q = s.c / s.n;
+  if (s.devices < 2) return withInterval(q, Infinity);
+  // Σ(c_i − q n_i)², clamped at 0 against the rounding of the fixed-point sums
+  const ss = Math.max(0, s.cc - 2 * q * s.nc + q * q * s.nn);
+  return withInterval(q, ((s.devices / (s.devices - 1)) * ss) / (s.n * s.n));
+}
+
+export interface AdjustedEstimate extends Estimate {
+  /** The classify-and-count estimate it corrects. */
+  classifyAndCount: Estimate;
+  rates: ClassRates;
+  /** The variance's parts: from the crowd's q̂, and from the control group's t and f (before ÷ (t − f)²). */
+  varianceParts: { crowd: number; tpr: number; fpr: number };
+}
+
+/**
+ * Adjusted classify-and-count: p̂ = (q̂ − f)/(t − f) with the delta-method variance of q̂, t and f (module comment).
+ * The estimate is not clipped (clipping would bias it); the interval is. The delta-method weights use p̂ clipped to
+ * [0, 1].
+ * @throws RangeError when t ≤ f (the classifier carries no information about the class)
+ */
+export function adjustedEstimate(cc: Estimate, rates: ClassRates): AdjustedEstimate {
+  const { tpr: t, fpr: f, positives, negatives } = rates;
+  const d = t - f;
+  if (!(d > 0))
+    throw new RangeError(`TPR ${t} ≤ FPR ${f}: the classify-and-count cannot be corrected`);
+  const p = (cc.estimate - f) / d;
+  const w = Math.min(1, Math.max(0, p));
+  const parts = {
+    crowd: cc.variance,
+    tpr: (w * w * t * (1 - t)) / positives,
+    fpr: ((1 - w) * (1 - w) * f * (1 - f)) / negatives,
+  };
+  const variance = (parts.crowd + parts.tpr + parts.fpr) / (d * d);
+  return { ...withInterval(p, variance), classifyAndCount: cc, rates, varianceParts: parts };
+}
+
+/** Both estimates of class k's share from the crowd's sums and the control group's confusion matrix. */
+export function shareEstimate(s: ClusterSums, confusion: Confusion, k: number): AdjustedEstimate {
+  return adjustedEstimate(ratioEstimate(s), classRates(confusion, k));
+}
