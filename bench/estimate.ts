@@ -10,7 +10,8 @@
  *   - in-process SecAgg over the cohort (real clients and server, signatures, masks), one device dropping out on
  *     every other run;
  *   - the crowd estimates from the decoded sum alone: classify-and-count (cluster-robust interval) and adjusted
- *     classify-and-count (control-group TPR/FPR, delta-method interval).
+ *     classify-and-count (control-group TPR/FPR, delta-method interval), 95% intervals with Student's t quantile
+ *     (`Estimate.halfWidth`).
  *
  * The truth is the spam share over all D inboxes (the device population the cohort is drawn from). It prints bias,
  * RMSE and the coverage of the 95% interval of each estimator (and, for reference, of the mean predicted probability
@@ -90,11 +91,16 @@ interface Tally {
 const tally = (): Tally => ({ err: [], se: [], covered: 0, coveredCohort: 0 });
 const results = { cc: tally(), adjusted: tally(), meanProb: tally() };
 const byCohort = new Map<number, { cc: Tally; adjusted: Tally }>();
-const record = (t: Tally, estimate: number, se: number, truth: number, cohortTruth: number) => {
-  t.err.push(estimate - truth);
-  t.se.push(se);
-  if (Math.abs(estimate - truth) <= Z95 * se) t.covered++;
-  if (Math.abs(estimate - cohortTruth) <= Z95 * se) t.coveredCohort++;
+const record = (
+  t: Tally,
+  e: Pick<Estimate, "estimate" | "stdError" | "halfWidth">,
+  truth: number,
+  cohortTruth: number,
+) => {
+  t.err.push(e.estimate - truth);
+  t.se.push(e.stdError);
+  if (Math.abs(e.estimate - truth) <= e.halfWidth) t.covered++;
+  if (Math.abs(e.estimate - cohortTruth) <= e.halfWidth) t.coveredCohort++;
 };
 
 const started = performance.now();
@@ -172,10 +178,15 @@ for (let run = 0; run < opts.runs; run++) {
   fprSum += adj.rates.fpr;
   const per = byCohort.get(m) ?? { cc: tally(), adjusted: tally() };
   byCohort.set(m, per);
-  for (const t of [results.cc, per.cc]) record(t, cc.estimate, cc.stdError, truth, cohortTruth);
-  for (const t of [results.adjusted, per.adjusted])
-    record(t, adj.estimate, adj.stdError, truth, cohortTruth);
-  record(results.meanProb, est.meanProbability[spam]!, est.stdError[spam]!, truth, cohortTruth);
+  for (const t of [results.cc, per.cc]) record(t, cc, truth, cohortTruth);
+  for (const t of [results.adjusted, per.adjusted]) record(t, adj, truth, cohortTruth);
+  const se = est.stdError[spam]!;
+  record(
+    results.meanProb,
+    { estimate: est.meanProbability[spam]!, stdError: se, halfWidth: Z95 * se },
+    truth,
+    cohortTruth,
+  );
   progress(run + 1, opts.runs);
 }
 

@@ -23,10 +23,44 @@
  *
  * For two classes this is exact one-vs-rest; for more classes f depends on the mix of the other classes, and the
  * one-vs-rest correction is an approximation.
+ *
+ * **Small cohorts.** The cluster-robust variance rests on m devices, so intervals use Student's t quantile with the
+ * Welch–Satterthwaite degrees of freedom of the variance's parts (m − 1 for the crowd's, n₊ − 1 and n₋ − 1 for the
+ * control group's), not the normal's 1.96: with 5 devices the half-width is 2.78 standard errors, not 1.96.
  */
 
 /** 97.5% quantile of the standard normal: the half-width of a 95% interval is Z95 standard errors. */
 export const Z95 = 1.959963984540054;
+
+// 97.5% quantiles of Student's t with 1..30 degrees of freedom
+const T975 = [
+  12.70620474, 4.30265273, 3.18244631, 2.77644511, 2.57058184, 2.44691185, 2.36462425, 2.30600414,
+  2.26215716, 2.22813885, 2.20098516, 2.17881283, 2.16036866, 2.14478669, 2.13144955, 2.1199053,
+  2.10981558, 2.10092204, 2.09302405, 2.08596345, 2.07961384, 2.07387307, 2.06865761, 2.06389856,
+  2.05953855, 2.05552944, 2.05183052, 2.04840714, 2.04522964, 2.04227246,
+];
+
+/**
+ * 97.5% quantile of Student's t with `df` degrees of freedom: the table for integer df ≤ 30 (linear in 1/df between
+ * integers, which errs on the wide side), the Cornish–Fisher expansion above 30 (error < 1e-5), Z95 for df = ∞.
+ * df < 1 is treated as 1.
+ */
+export function tQuantile975(df: number): number {
+  if (df === Infinity) return Z95;
+  const d = Math.max(1, df);
+  if (d <= 30) {
+    const lo = Math.floor(d);
+    const hi = Math.ceil(d);
+    if (lo === hi) return T975[lo - 1]!;
+    const w = (1 / lo - 1 / d) / (1 / lo - 1 / hi);
+    return T975[lo - 1]! + w * (T975[hi - 1]! - T975[lo - 1]!);
+  }
+  const z = Z95;
+  const g1 = (z ** 3 + z) / 4;
+  const g2 = (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96;
+  const g3 = (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384;
+  return z + g1 / d + g2 / d ** 2 + g3 / d ** 3;
+}
 
 /**
  * Confusion counts of a classifier on a labelled set: `confusion[t][p]` records of true class t predicted as class p.
@@ -100,19 +134,26 @@ export interface Estimate {
   estimate: number;
   variance: number;
   stdError: number;
-  /** 95% normal interval, clipped to [0, 1]. */
+  /** Degrees of freedom of the variance (Welch–Satterthwaite; Infinity when exact). */
+  df: number;
+  /** Half-width of the 95% interval: tQuantile975(df) · stdError. */
+  halfWidth: number;
+  /** estimate ± halfWidth, clipped to [0, 1]. */
   interval: [number, number];
 }
 
-function withInterval(estimate: number, variance: number): Estimate {
+function withInterval(estimate: number, variance: number, df: number): Estimate {
   const stdError = Math.sqrt(variance);
+  const halfWidth = tQuantile975(df) * stdError;
   return {
     estimate,
     variance,
     stdError,
+    df,
+    halfWidth,
     interval: [
-      Math.min(1, Math.max(0, estimate - Z95 * stdError)),
-      Math.min(1, Math.max(0, estimate + Z95 * stdError)),
+      Math.min(1, Math.max(0, estimate - halfWidth)),
+      Math.min(1, Math.max(0, estimate + halfWidth)),
     ],
   };
 }
@@ -124,10 +165,10 @@ function withInterval(estimate: number, variance: number): Estimate {
 export function ratioEstimate(s: ClusterSums): Estimate {
   if (!(s.n > 0)) throw new RangeError("no records");
   const q = s.c / s.n;
-  if (s.devices < 2) return withInterval(q, Infinity);
+  if (s.devices < 2) return withInterval(q, Infinity, 1);
   // Σ(c_i − q n_i)², clamped at 0 against the rounding of the fixed-point sums
   const ss = Math.max(0, s.cc - 2 * q * s.nc + q * q * s.nn);
-  return withInterval(q, ((s.devices / (s.devices - 1)) * ss) / (s.n * s.n));
+  return withInterval(q, ((s.devices / (s.devices - 1)) * ss) / (s.n * s.n), s.devices - 1);
 }
 
 export interface AdjustedEstimate extends Estimate {
@@ -156,8 +197,20 @@ export function adjustedEstimate(cc: Estimate, rates: ClassRates): AdjustedEstim
     tpr: (w * w * t * (1 - t)) / positives,
     fpr: ((1 - w) * (1 - w) * f * (1 - f)) / negatives,
   };
-  const variance = (parts.crowd + parts.tpr + parts.fpr) / (d * d);
-  return { ...withInterval(p, variance), classifyAndCount: cc, rates, varianceParts: parts };
+  const sum = parts.crowd + parts.tpr + parts.fpr;
+  // Welch–Satterthwaite: each part's df (a zero part contributes nothing)
+  const share = (v: number, df: number) => (v > 0 ? (v * v) / df : 0);
+  const denom =
+    share(parts.crowd, cc.df) +
+    share(parts.tpr, Math.max(1, positives - 1)) +
+    share(parts.fpr, Math.max(1, negatives - 1));
+  const df = denom > 0 ? (sum * sum) / denom : Infinity;
+  return {
+    ...withInterval(p, sum / (d * d), df),
+    classifyAndCount: cc,
+    rates,
+    varianceParts: parts,
+  };
 }
 
 /** Both estimates of class k's share from the crowd's sums and the control group's confusion matrix. */

@@ -122,6 +122,7 @@ export {
   clusterSums,
   ratioEstimate,
   shareEstimate,
+  tQuantile975,
   Z95,
   type AdjustedEstimate,
   type ClassRates,

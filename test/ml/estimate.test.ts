@@ -7,6 +7,7 @@ import {
   Prng,
   ratioEstimate,
   shareEstimate,
+  tQuantile975,
   Z95,
   type ClusterSums,
 } from "#sdk/ml/index.ts";
@@ -79,8 +80,11 @@ describe("ratio estimator (classify-and-count)", () => {
     close(e.estimate, 0.3);
     close(e.variance, ((4 / 3) * 14) / 100 ** 2);
     close(e.stdError, Math.sqrt(((4 / 3) * 14) / 100 ** 2));
-    close(e.interval[0], 0.3 - Z95 * e.stdError);
-    close(e.interval[1], 0.3 + Z95 * e.stdError);
+    // 4 devices: t with 3 degrees of freedom
+    assert.equal(e.df, 3);
+    close(e.halfWidth, 3.18244631 * e.stdError);
+    close(e.interval[0], 0.3 - 3.18244631 * e.stdError);
+    close(e.interval[1], 0.3 + 3.18244631 * e.stdError);
   });
 
   it("matches a direct computation from per-device values on random cohorts", () => {
@@ -119,6 +123,23 @@ describe("adjusted classify-and-count", () => {
     close(a.varianceParts.fpr, 0.0004591836734693878);
     close(a.variance, 0.005013188949049007, 1e-12);
     close(a.stdError, 0.07080387665268764, 1e-12);
+    // Welch–Satterthwaite: (Σv)² / (v_crowd²/3 + v_tpr²/99 + v_fpr²/99)
+    const [vc, vt, vf] = [0.0018666666666666666, 0.00013061224489795917, 0.0004591836734693878];
+    close(a.df, (vc + vt + vf) ** 2 / (vc ** 2 / 3 + vt ** 2 / 99 + vf ** 2 / 99), 1e-12);
+    close(a.halfWidth, tQuantile975(a.df) * a.stdError);
+  });
+
+  it("uses Student's t quantiles for few devices", () => {
+    close(tQuantile975(1), 12.70620474);
+    close(tQuantile975(4), 2.77644511);
+    close(tQuantile975(30), 2.04227246);
+    // scipy: t.ppf(0.975, 50) = 2.0085591121, t.ppf(0.975, 100) = 1.9839715185
+    close(tQuantile975(50), 2.0085591121, 1e-6);
+    close(tQuantile975(100), 1.9839715185, 1e-6);
+    assert.equal(tQuantile975(Infinity), Z95);
+    // between integers it errs on the wide side: t.ppf(0.975, 2.5) = 3.5747
+    const t25 = tQuantile975(2.5);
+    assert.ok(t25 > 3.5747 && t25 < 3.7);
   });
 
   it("does not clip the estimate, only the interval", () => {
@@ -184,7 +205,7 @@ describe("adjusted classify-and-count", () => {
       ccErr2 += e1 * e1;
       adjErr += e2;
       adjErr2 += e2 * e2;
-      if (Math.abs(e2) <= Z95 * a.stdError) covered++;
+      if (Math.abs(e2) <= a.halfWidth) covered++;
     }
     const mcSe = (sum: number, sum2: number) => Math.sqrt((sum2 / reps - (sum / reps) ** 2) / reps);
     const ccBias = ccErr / reps;
