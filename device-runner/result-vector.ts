@@ -8,15 +8,16 @@
  *   v[1 + k]           = Σ_records p_k            (k = 0..C−1)
  *   v[1 + C + k]       = Σ_records p_k²
  *   v[1 + 2C + k]      = c_k
- *   v[1 + 3C]          = n² / K                   (per-device totals' squares and cross-products)
- *   v[2 + 3C + k]      = n · c_k / K
- *   v[2 + 4C + k]      = c_k² / K
+ *   v[1 + 3C + 2j]     = ⌊x_j / K⌋,  v[2 + 3C + 2j] = x_j mod K      (j = 0..2C)
  *
- * Length 2 + 5C (12 for the binary spam model). Summed over a cohort this gives the crowd's record count, mean
+ * where the per-device pairs are x_0 = n², x_{1+k} = n·c_k, x_{1+C+k} = c_k². Each pair is an integer below K² (n ≤
+ * MAX_RECORDS_PER_JOB = K), split into two integers ≤ K so that it stays within the fixed-point clip and sums exactly
+ * (integers decode without rounding whenever the encoding's scale is ≥ 1): Σx_j = K·Σhigh + Σlow.
+ *
+ * Length 3 + 7C (17 for the binary spam model). Summed over a cohort this gives the crowd's record count, mean
  * predicted probability per class (and its spread, from the sums of squares), the predicted class histogram and, from
- * the last 1 + 2C coordinates, the between-device variance of each class's predicted share (the ratio estimator's
- * cluster-robust variance, PROTOCOL.md §7.11) — never anything about one record or one device. The squares are
- * divided by K = MAX_RECORDS_PER_JOB so each coordinate stays within the fixed-point encoding's clip.
+ * the per-device squares and cross-products, the between-device variance of each class's predicted share (the ratio
+ * estimator's cluster-robust variance, PROTOCOL.md §7.11) — never anything about one record or one device.
  */
 import {
   shareEstimate,
@@ -30,11 +31,11 @@ import type { Prediction } from "#sdk/ml/index.ts";
 
 export const RESULT_KIND = "classification-stats/v2";
 
-/** Divisor of the per-device squares and cross-products (= MAX_RECORDS_PER_JOB, the encoding's clip). */
+/** Base of the per-device squares' and cross-products' two-digit split (= MAX_RECORDS_PER_JOB, the encoding's clip). */
 export const PAIR_SCALE = 100_000;
 
 export function resultVectorLength(classes: number): number {
-  return 2 + 5 * classes;
+  return 3 + 7 * classes;
 }
 
 export function reduceToResultVector(
@@ -53,11 +54,15 @@ export function reduceToResultVector(
     }
     v[1 + 2 * classes + p.label]! += 1;
   }
-  v[1 + 3 * classes] = (n * n) / PAIR_SCALE;
+  const put = (j: number, x: number) => {
+    v[1 + 3 * classes + 2 * j] = Math.floor(x / PAIR_SCALE);
+    v[2 + 3 * classes + 2 * j] = x % PAIR_SCALE;
+  };
+  put(0, n * n);
   for (let k = 0; k < classes; k++) {
     const c = v[1 + 2 * classes + k]!;
-    v[2 + 3 * classes + k] = (n * c) / PAIR_SCALE;
-    v[2 + 4 * classes + k] = (c * c) / PAIR_SCALE;
+    put(1 + k, n * c);
+    put(1 + classes + k, c * c);
   }
   return v;
 }
@@ -88,13 +93,15 @@ export function clusterSumsOf(
   devices: number,
   k: number,
 ): ClusterSums {
+  const pair = (j: number) =>
+    (sum[1 + 3 * classes + 2 * j] ?? 0) * PAIR_SCALE + (sum[2 + 3 * classes + 2 * j] ?? 0);
   return {
     devices,
     n: sum[0] ?? 0,
     c: sum[1 + 2 * classes + k] ?? 0,
-    nn: (sum[1 + 3 * classes] ?? 0) * PAIR_SCALE,
-    nc: (sum[2 + 3 * classes + k] ?? 0) * PAIR_SCALE,
-    cc: (sum[2 + 4 * classes + k] ?? 0) * PAIR_SCALE,
+    nn: pair(0),
+    nc: pair(1 + k),
+    cc: pair(1 + classes + k),
   };
 }
 
