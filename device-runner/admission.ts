@@ -39,7 +39,7 @@ import { resultVectorLength } from "./result-vector.ts";
 
 /** Largest number of output classes any job may have, whatever the cohort. */
 export const MAX_OUTPUT_CLASSES = 16;
-/** Largest result vector a device contributes (`classification-stats/v1`: 1 + 3C). */
+/** Largest result vector a device contributes (`classification-stats/v2`: 3 + 7C). */
 export const MAX_RESULT_VECTOR_LENGTH = resultVectorLength(MAX_OUTPUT_CLASSES);
 /** Classes allowed whatever the cohort size (a binary classifier). */
 export const MIN_ALLOWED_CLASSES = 2;

@@ -1,23 +1,41 @@
 /**
- * The fixed-length result vector a device contributes to a prediction job ("classification-stats/v1").
+ * The fixed-length result vector a device contributes to a prediction job ("classification-stats/v2").
  *
- * For a model with C output classes (manifest `outputLabels` order) and the device's n records:
+ * For a model with C output classes (manifest `outputLabels` order), the device's n records and c_k records whose
+ * argmax is k, with K = PAIR_SCALE:
  *
  *   v[0]               = n
  *   v[1 + k]           = Σ_records p_k            (k = 0..C−1)
  *   v[1 + C + k]       = Σ_records p_k²
- *   v[1 + 2C + k]      = #records whose argmax is k
+ *   v[1 + 2C + k]      = c_k
+ *   v[1 + 3C + 2j]     = ⌊x_j / K⌋,  v[2 + 3C + 2j] = x_j mod K      (j = 0..2C)
  *
- * Length 1 + 3C (7 for the binary spam model). Summed over a cohort this gives the crowd's record count, mean
- * predicted probability per class (and its spread, from the sums of squares) and the predicted class histogram —
- * never anything about one record or one device.
+ * where the per-device pairs are x_0 = n², x_{1+k} = n·c_k, x_{1+C+k} = c_k². Each pair is an integer below K² (n ≤
+ * MAX_RECORDS_PER_JOB = K), split into two integers ≤ K so that it stays within the fixed-point clip and sums exactly
+ * (integers decode without rounding whenever the encoding's scale is ≥ 1): Σx_j = K·Σhigh + Σlow.
+ *
+ * Length 3 + 7C (17 for the binary spam model). Summed over a cohort this gives the crowd's record count, mean
+ * predicted probability per class (and its spread, from the sums of squares), the predicted class histogram and, from
+ * the per-device squares and cross-products, the between-device variance of each class's predicted share (the ratio
+ * estimator's cluster-robust variance, PROTOCOL.md §7.11) — never anything about one record or one device.
  */
+import {
+  shareEstimate,
+  ratioEstimate,
+  type AdjustedEstimate,
+  type ClusterSums,
+  type Confusion,
+  type Estimate,
+} from "#sdk/ml/estimate.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
 
-export const RESULT_KIND = "classification-stats/v1";
+export const RESULT_KIND = "classification-stats/v2";
+
+/** Base of the per-device squares' and cross-products' two-digit split (= MAX_RECORDS_PER_JOB, the encoding's clip). */
+export const PAIR_SCALE = 100_000;
 
 export function resultVectorLength(classes: number): number {
-  return 1 + 3 * classes;
+  return 3 + 7 * classes;
 }
 
 export function reduceToResultVector(
@@ -25,7 +43,9 @@ export function reduceToResultVector(
   classes: number,
 ): Float64Array {
   const v = new Float64Array(resultVectorLength(classes));
-  v[0] = predictions.length;
+  const n = predictions.length;
+  if (n > PAIR_SCALE) throw new RangeError(`${n} records, more than ${PAIR_SCALE}`);
+  v[0] = n;
   for (const p of predictions) {
     for (let k = 0; k < classes; k++) {
       const pk = p.probabilities[k] ?? 0;
@@ -34,31 +54,92 @@ export function reduceToResultVector(
     }
     v[1 + 2 * classes + p.label]! += 1;
   }
+  const put = (j: number, x: number) => {
+    v[1 + 3 * classes + 2 * j] = Math.floor(x / PAIR_SCALE);
+    v[2 + 3 * classes + 2 * j] = x % PAIR_SCALE;
+  };
+  put(0, n * n);
+  for (let k = 0; k < classes; k++) {
+    const c = v[1 + 2 * classes + k]!;
+    put(1 + k, n * c);
+    put(1 + classes + k, c * c);
+  }
   return v;
 }
 
 export interface CrowdEstimate {
   records: number;
+  /** Surviving devices whose vectors the sum holds. */
+  devices: number;
   /** Mean predicted probability of each class. */
   meanProbability: number[];
-  /** Standard error of each mean (population variance of p over records / n). */
+  /** Standard error of each mean as if records were independent (population variance of p over records / n). */
   stdError: number[];
   /** Share of records predicted as each class. */
   predictedShare: number[];
+  /** Classify-and-count per class: the predicted share with the ratio estimator's cluster-robust interval. */
+  classifyAndCount: Estimate[];
+  /**
+   * Adjusted classify-and-count per class (corrected with the control group's TPR/FPR, delta-method variance);
+   * present when the package publishes its control-group confusion matrix.
+   */
+  adjusted?: AdjustedEstimate[];
 }
 
-/** Turns an aggregated result vector into the crowd's estimates. */
-export function crowdEstimate(sum: ArrayLike<number>, classes: number): CrowdEstimate {
+/** Class k's cluster sums out of an aggregated result vector of `devices` devices. */
+export function clusterSumsOf(
+  sum: ArrayLike<number>,
+  classes: number,
+  devices: number,
+  k: number,
+): ClusterSums {
+  const pair = (j: number) =>
+    (sum[1 + 3 * classes + 2 * j] ?? 0) * PAIR_SCALE + (sum[2 + 3 * classes + 2 * j] ?? 0);
+  return {
+    devices,
+    n: sum[0] ?? 0,
+    c: sum[1 + 2 * classes + k] ?? 0,
+    nn: pair(0),
+    nc: pair(1 + k),
+    cc: pair(1 + classes + k),
+  };
+}
+
+/**
+ * Turns an aggregated result vector of `devices` surviving devices into the crowd's estimates; with the package's
+ * control-group confusion matrix, also the adjusted (corrected) estimates.
+ */
+export function crowdEstimate(
+  sum: ArrayLike<number>,
+  classes: number,
+  devices: number,
+  confusion?: Confusion,
+): CrowdEstimate {
   const n = sum[0] ?? 0;
   const mean: number[] = [];
   const se: number[] = [];
   const share: number[] = [];
+  const cc: Estimate[] = [];
+  const adjusted: AdjustedEstimate[] = [];
   for (let k = 0; k < classes; k++) {
     const m = n > 0 ? (sum[1 + k] ?? 0) / n : 0;
     const m2 = n > 0 ? (sum[1 + classes + k] ?? 0) / n : 0;
     mean.push(m);
     se.push(n > 1 ? Math.sqrt(Math.max(0, m2 - m * m) / (n - 1)) : 0);
     share.push(n > 0 ? (sum[1 + 2 * classes + k] ?? 0) / n : 0);
+    if (n > 0) {
+      const s = clusterSumsOf(sum, classes, devices, k);
+      cc.push(ratioEstimate(s));
+      if (confusion) adjusted.push(shareEstimate(s, confusion, k));
+    }
   }
-  return { records: n, meanProbability: mean, stdError: se, predictedShare: share };
+  return {
+    records: n,
+    devices,
+    meanProbability: mean,
+    stdError: se,
+    predictedShare: share,
+    classifyAndCount: cc,
+    ...(confusion && n > 0 ? { adjusted } : {}),
+  };
 }

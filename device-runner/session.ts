@@ -6,10 +6,10 @@
 import { makeEncoding, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
 import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
 import type { CohortList } from "./cohort.ts";
-import { resultVectorLength } from "./result-vector.ts";
+import { PAIR_SCALE, resultVectorLength } from "./result-vector.ts";
 
 /** Records a device contributes at most (its first MAX_RECORDS_PER_JOB records); also the encoding's clip. */
-export const MAX_RECORDS_PER_JOB = 100_000;
+export const MAX_RECORDS_PER_JOB = PAIR_SCALE;
 
 export function jobSessionId(chainId: number, jobMarket: Address, jobId: bigint, attempt = 0): Hex {
   return keccak256(

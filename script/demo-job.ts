@@ -53,8 +53,9 @@ import type { Manifest } from "#sdk/chain/manifest.ts";
 import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { decryptReport, encryptReport, reportKeyPair } from "#sdk/crypto/report.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
+import type { AdjustedEstimate, Confusion, Estimate } from "#sdk/ml/estimate.ts";
 import {
-  buildClassifierPackage,
+  buildReferencePackage,
   prepareWorkload,
   publishPackage,
   trainReference,
@@ -183,6 +184,7 @@ function deriveResult(
     encoding: FixedPointEncoding;
     classes: number;
     spam: number;
+    confusion?: Confusion;
   },
 ): Derived {
   if (transcript.sessionId !== job.sessionId.toLowerCase())
@@ -195,7 +197,7 @@ function deriveResult(
     transcript.survivors.length,
     job.encoding,
   );
-  const estimate = crowdEstimate(decoded, job.classes);
+  const estimate = crowdEstimate(decoded, job.classes, transcript.survivors.length, job.confusion);
   const stdError = estimate.stdError[job.spam]!;
   const participants = transcript.survivors.length;
   const qualityMet = participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
@@ -253,7 +255,8 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // developer: train, package, publish, list
     print("training the reference spam classifier on the developer's public slice …");
     const workload = await prepareWorkload();
-    const built = buildClassifierPackage(trainReference(workload));
+    // the package publishes the model's confusion matrix on the held-out control group (PROTOCOL.md §7.11)
+    const built = await buildReferencePackage(workload, trainReference(workload));
     const packageCid = await publishPackage(store, built.manifest, built.model);
     await chain.send(developer, "AlgorithmMarketplace", "list", [
       packageCid,
@@ -524,6 +527,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       encoding: session.encoding,
       classes: built.manifest.outputLabels.length,
       spam: built.manifest.outputLabels.indexOf("spam"),
+      ...(built.manifest.controlGroup ? { confusion: built.manifest.controlGroup.confusion } : {}),
     };
     const transcript = transcriptOf(result);
     const transcriptCid = await store.addBytes(encodeTranscript(transcript));
@@ -634,8 +638,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       aggregateHash: Hex;
       records: number;
       meanProbability: number[];
+      devices: number;
       stdError: number[];
       predictedShare: number[];
+      classifyAndCount: Estimate[];
+      adjusted?: AdjustedEstimate[];
     };
     if (opened.aggregateHash !== rp.aggregateHash)
       throw new ChainError("START", "the report is not the attested aggregate's");
@@ -644,8 +651,21 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         (s, _, i) => s + workload.split.inboxes[i]!.emails.filter((e) => e.label === 1).length,
         0,
       ) / opened.records;
+    const allInboxes = workload.split.inboxes.flatMap((i) => i.emails);
+    const population = allInboxes.filter((e) => e.label === 1).length / allInboxes.length;
+    const f = (x: number) => x.toFixed(4);
+    const interval = (e: Estimate) => `95% [${f(e.interval[0])}, ${f(e.interval[1])}]`;
+    const cc = opened.classifyAndCount[spam]!;
+    const adj = opened.adjusted?.[spam];
     print(
-      `customer's report: ${opened.records} emails, spam probability ${opened.meanProbability[spam]!.toFixed(4)} ± ${opened.stdError[spam]!.toFixed(4)} (ground truth ${truth.toFixed(4)}, never seen by anyone)`,
+      `customer's report: ${opened.records} emails on ${opened.devices} devices; spam share ` +
+        (adj
+          ? `${f(adj.estimate)} ± ${f(adj.stdError)} (${interval(adj)}; adjusted classify-and-count, control-group TPR ${f(adj.rates.tpr)} FPR ${f(adj.rates.fpr)}) — `
+          : "") +
+        `ground truth ${f(truth)} on these devices' emails, ${f(population)} over all ${workload.split.inboxes.length} inboxes (never seen by anyone)`,
+    );
+    print(
+      `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
 
     // devices: claims from chain data alone

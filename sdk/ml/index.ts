@@ -75,12 +75,14 @@ export {
 } from "./onnx-export.ts";
 export { OnnxClassifier, OnnxInferenceError } from "./onnx-runtime.ts";
 export {
+  controlGroupSchema,
   EMAIL_INPUT_SCHEMA,
   inputSchemaSchema,
   MANIFEST_FILE,
   manifestSchema,
   MODEL_FILE,
   recordText,
+  type ControlGroup,
   type InputSchema,
   type Manifest,
 } from "./manifest.ts";
@@ -100,9 +102,12 @@ export { cliProgress } from "./progress.ts";
 export {
   BASELINE_RECIPE,
   buildClassifierPackage,
+  buildReferencePackage,
   concatVectors,
+  measureConfusion,
   prepareWorkload,
   REFERENCE_RECIPE,
+  recordsSha256,
   referenceManifestFields,
   trainBaseline,
   trainReference,
@@ -111,3 +116,17 @@ export {
   type TrainingRecipe,
   type Workload,
 } from "./reference.ts";
+export {
+  adjustedEstimate,
+  classRates,
+  clusterSums,
+  ratioEstimate,
+  shareEstimate,
+  tQuantile975,
+  Z95,
+  type AdjustedEstimate,
+  type ClassRates,
+  type ClusterSums,
+  type Confusion,
+  type Estimate,
+} from "./estimate.ts";

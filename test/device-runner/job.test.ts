@@ -12,11 +12,14 @@ import path from "node:path";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   buildClassifierPackage,
+  buildReferencePackage,
+  clusterSums,
   classifyRecords,
   exportLogRegOnnx,
   hashedBowSpec,
   prepareWorkload,
   publishPackage,
+  ratioEstimate,
   referenceManifestFields,
   sha256Hex,
   tokenize,
@@ -45,7 +48,12 @@ import {
   maxOutputClasses,
   type JobTerms,
 } from "../../device-runner/admission.ts";
-import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
+import {
+  clusterSumsOf,
+  crowdEstimate,
+  reduceToResultVector,
+  resultVectorLength,
+} from "../../device-runner/result-vector.ts";
 import { DeviceRunner, jobKey } from "../../device-runner/runner.ts";
 import {
   jobSessionConfig,
@@ -166,7 +174,7 @@ before(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), "dml-device-job-"));
   store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
   const workload = await prepareWorkload();
-  const built = buildClassifierPackage(trainReference(workload));
+  const built = await buildReferencePackage(workload, trainReference(workload));
   pkgCid = await publishPackage(store, built.manifest, built.model);
   modelSha = built.manifest.modelSha256;
   pkg = await loadPackage(store, pkgCid, modelSha);
@@ -265,10 +273,12 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     assert.deepEqual(result.survivors, [1, 2, 3, 4, 5]);
 
     const vectors = await plaintextVectors();
-    const expectedSum = new Uint32Array(7);
+    const L = resultVectorLength(2);
+    assert.equal(L, 17);
+    const expectedSum = new Uint32Array(L);
     for (const v of vectors) {
       const enc = encodeVector(v, config.encoding);
-      for (let i = 0; i < 7; i++) expectedSum[i] = (expectedSum[i]! + enc[i]!) >>> 0;
+      for (let i = 0; i < L; i++) expectedSum[i] = (expectedSum[i]! + enc[i]!) >>> 0;
     }
     assert.deepEqual(
       [...result.sum],
@@ -277,9 +287,9 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     );
     const plainSum = vectors.reduce(
       (acc, v) => acc.map((x, i) => x + v[i]!),
-      new Array<number>(7).fill(0),
+      new Array<number>(L).fill(0),
     );
-    for (let i = 0; i < 7; i++)
+    for (let i = 0; i < L; i++)
       assert.ok(
         Math.abs(result.decoded[i]! - plainSum[i]!) <= (N * 0.5) / config.encoding.scale + 1e-9,
       );
@@ -290,7 +300,12 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     );
     assert.equal(result.decoded[5]! + result.decoded[6]!, result.decoded[0]);
 
-    const est = crowdEstimate(result.decoded, 2);
+    const est = crowdEstimate(result.decoded, 2, N, pkg.manifest.controlGroup?.confusion);
+    // the cluster-robust sums from SecAgg equal the direct computation from the per-device values, exactly
+    const direct = clusterSums(vectors.map((v) => [v[0]!, v[6]!] as const));
+    assert.deepEqual(clusterSumsOf(result.decoded, 2, N, 1), direct);
+    assert.equal(est.classifyAndCount[1]!.variance, ratioEstimate(direct).variance);
+    assert.equal(est.classifyAndCount[1]!.estimate, ratioEstimate(direct).estimate);
     const truth =
       devices.reduce((s, d) => s + d.emails.filter((e) => e.label === 1).length, 0) / est.records;
     console.log(
@@ -303,6 +318,12 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       "mean spam probability within 5 points of ground truth",
     );
     assert.ok(est.stdError[1]! > 0 && est.stdError[1]! < 0.02);
+    // the adjusted classify-and-count, corrected with the package's control-group rates
+    const adj = est.adjusted![1]!;
+    console.log(
+      `adjusted classify-and-count ${adj.estimate.toFixed(4)} ± ${adj.stdError.toFixed(4)} (classify-and-count ${adj.classifyAndCount.estimate.toFixed(4)} ± ${adj.classifyAndCount.stdError.toFixed(4)})`,
+    );
+    assert.ok(Math.abs(adj.estimate - truth) < 3 * adj.stdError);
     assert.ok(proxy.records.length > before);
     // the job is persisted as done and not repeated
     const again = await devices[0]!.runner.handle(job);
@@ -685,7 +706,7 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
 describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
   it("model-output bounds: named constants; the classes allowed grow with |cohort| / kMin", () => {
     assert.equal(MAX_OUTPUT_CLASSES, 16);
-    assert.equal(MAX_RESULT_VECTOR_LENGTH, 1 + 3 * MAX_OUTPUT_CLASSES);
+    assert.equal(MAX_RESULT_VECTOR_LENGTH, 3 + 7 * MAX_OUTPUT_CLASSES);
     assert.equal(maxOutputClasses(5, 5), 2, "a binary model is always allowed");
     assert.equal(maxOutputClasses(14, 5), 2);
     assert.equal(maxOutputClasses(15, 5), 3);

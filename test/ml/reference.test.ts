@@ -3,13 +3,17 @@ import assert from "node:assert/strict";
 import {
   accuracy,
   applyDelta,
+  buildReferencePackage,
+  classRates,
   clipL2,
   decodeLogRegOnnx,
   exportLogRegOnnx,
   forward,
   OnnxClassifier,
   OnnxInferenceError,
+  predict,
   prepareWorkload,
+  recordsSha256,
   trainBaseline,
   trainFrom,
   trainReference,
@@ -44,6 +48,33 @@ describe("reference workload accuracy", () => {
 
   it("training is reproducible", () => {
     assert.deepEqual(trainReference(workload).W, reference.W);
+  });
+});
+
+describe("control-group rates in the reference package", () => {
+  it("publishes the ONNX model's confusion matrix on the held-out control group, and it can be rechecked", async () => {
+    const built = await buildReferencePackage(workload, reference);
+    const cg = built.manifest.controlGroup!;
+    assert.equal(cg.recordsSha256, recordsSha256(workload.split.control.map((e) => e.id)));
+    assert.equal(
+      cg.confusion.flat().reduce((a, b) => a + b, 0),
+      workload.control.x.length,
+    );
+    // recount with the TypeScript forward pass: float32 ONNX and float64 TS agree on (almost) every argmax
+    const recount = [
+      [0, 0],
+      [0, 0],
+    ];
+    workload.control.x.forEach(
+      (x, i) => (recount[workload.control.y[i]!]![predict(reference, x)]! += 1),
+    );
+    const diff = cg.confusion.flat().reduce((a, v, i) => a + Math.abs(v - recount.flat()[i]!), 0);
+    assert.ok(diff <= 2, `ONNX vs TS confusion differ by ${diff}`);
+    const spam = classRates(cg.confusion, 1);
+    console.log(
+      `    control group ${workload.control.x.length}: TPR ${spam.tpr.toFixed(3)}, FPR ${spam.fpr.toFixed(3)}`,
+    );
+    assert.ok(spam.tpr > spam.fpr);
   });
 });
 
