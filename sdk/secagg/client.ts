@@ -5,7 +5,9 @@
  *   advertise()               → Signed<AdvertiseBody>
  *   shareKeys(neighbourKeys)  → Signed<ShareKeysBody>       (neighbourKeys: neighbours' signed advertisements)
  *   maskedInput(shares, x)    → Signed<MaskedInputBody>     (shares: ciphertexts addressed to this client)
- *   unmask(request)           → Signed<UnmaskBody>          (request: survivors U3 and dropped U2 \ U3)
+ *   consistency(request)      → Signed<ConsistencyBody>     (request: the survivor set U3; signed once)
+ *   unmask(request)           → Signed<UnmaskBody>          (request: U3, dropped U2 \ U3 and the certificate of
+ *                                                            round-3 signatures on U3, checked before any reveal)
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
@@ -23,8 +25,11 @@ import {
   signBody,
   verifySigned,
 } from "./messages.ts";
+import { checkCertificate } from "./consistency.ts";
 import type {
   AdvertiseBody,
+  ConsistencyBody,
+  ConsistencyRequest,
   EncryptedShare,
   MaskedInputBody,
   RevealedShare,
@@ -105,7 +110,7 @@ interface NeighbourKeys {
   sPk: Uint8Array;
 }
 
-type ClientStage = "init" | "advertised" | "shared" | "masked" | "unmasked";
+type ClientStage = "init" | "advertised" | "shared" | "masked" | "checked" | "unmasked";
 
 export class SecAggClient {
   readonly id: number;
@@ -120,6 +125,8 @@ export class SecAggClient {
   /** Shares received in round 2 (from U2 ∩ N(u)), plus our own: owner → [share(b_owner), share(sSk_owner)]. */
   private held = new Map<number, [Uint8Array, Uint8Array]>();
   private maskedWith: number[] = [];
+  /** The survivor set signed in round 3 (the only set this client will ever unmask for). */
+  private signedSurvivors: number[] | undefined;
   /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
   private shareKeyCache = new Map<number, Uint8Array>();
   private mg: MaskGenerator | undefined;
@@ -315,13 +322,47 @@ export class SecAggClient {
   }
 
   /**
-   * Round 3: reveal share(b_v) for surviving v and share(s_v^SK) for dropped v, among the clients whose shares we hold.
-   * Refuses a request that names a client both survivor and dropped (so no client's b and s^SK are ever both revealed),
-   * omits us from the survivors, or has fewer than t survivors. Answers at most once per session.
+   * Round 3 (ConsistencyCheck): sign the survivor set U3 the server announced. Signs at most one set per session, and
+   * refuses a set that omits us, is not made of roster ids, or has fewer than t members.
+   */
+  async consistency(request: ConsistencyRequest): Promise<Signed<ConsistencyBody>> {
+    const s = this.session;
+    if (this.stage !== "masked")
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
+    if (request.sessionId.toLowerCase() !== s.sessionId)
+      throw new SecAggError("WRONG_SESSION", "consistency request");
+    const survivors = [...request.survivors];
+    for (let i = 0; i < survivors.length; i++) {
+      if (!s.addressOf.has(survivors[i]!))
+        throw new SecAggError("INVALID_MESSAGE", `survivor ${survivors[i]} is not in the roster`);
+      if (i > 0 && survivors[i]! <= survivors[i - 1]!)
+        throw new SecAggError("INVALID_MESSAGE", "survivors must increase");
+    }
+    if (!survivors.includes(this.id))
+      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
+    if (survivors.length < s.threshold) {
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${survivors.length} survivors < threshold ${s.threshold}`,
+      );
+    }
+    this.expect("masked", "checked");
+    this.signedSurvivors = survivors;
+    const body: ConsistencyBody = { sessionId: s.sessionId, round: 3, sender: this.id, survivors };
+    return signBody(this.account, s.domain, body);
+  }
+
+  /**
+   * Round 4: reveal share(b_v) for surviving v and share(s_v^SK) for dropped v, among the clients whose shares we hold,
+   * only for the survivor set we signed in round 3 and only once the request's certificate carries enough signatures
+   * on that same set (consistency.ts). Refuses a request that names a client both survivor and dropped (so no client's
+   * b and s^SK are ever both revealed). Answers at most once per session; a refusal reveals nothing and may be retried
+   * with a better certificate.
    */
   async unmask(request: UnmaskRequest): Promise<Signed<UnmaskBody>> {
-    this.expect("masked", "unmasked");
     const s = this.session;
+    if (this.stage !== "checked")
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
     if (request.sessionId.toLowerCase() !== s.sessionId)
       throw new SecAggError("WRONG_SESSION", "unmask request");
     const survivors = new Set(request.survivors);
@@ -333,14 +374,9 @@ export class SecAggClient {
       if (survivors.has(v))
         throw new SecAggError("BOTH_SHARES_REQUESTED", `client ${v} is both survivor and dropped`);
     }
-    if (!survivors.has(this.id))
-      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
-    if (survivors.size < s.threshold) {
-      throw new SecAggError(
-        "TOO_FEW_SURVIVORS",
-        `${survivors.size} survivors < threshold ${s.threshold}`,
-      );
-    }
+    const owners = [...this.held.keys()].filter((w) => survivors.has(w) || dropped.has(w));
+    await checkCertificate(s, this.id, this.signedSurvivors!, request, owners);
+    this.expect("checked", "unmasked");
     const selfMaskShares: RevealedShare[] = [];
     const keyShares: RevealedShare[] = [];
     for (const [owner, [bShare, sShare]] of [...this.held.entries()].sort((a, b) => a[0] - b[0])) {
@@ -349,7 +385,7 @@ export class SecAggClient {
     }
     const body: UnmaskBody = {
       sessionId: s.sessionId,
-      round: 3,
+      round: 4,
       sender: this.id,
       selfMaskShares,
       keyShares,

@@ -21,8 +21,11 @@ export {
   verifySigned,
   wireSize,
 } from "./messages.ts";
+export { certificateSigners, checkCertificate, shareGroup, verifyBySender } from "./consistency.ts";
 export type {
   AdvertiseBody,
+  ConsistencyBody,
+  ConsistencyRequest,
   EncryptedShare,
   MaskedInputBody,
   RevealedShare,

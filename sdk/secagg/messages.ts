@@ -12,7 +12,13 @@ import { signSecAggEnvelope, verifySecAggEnvelope } from "../crypto/signing.ts";
 import type { SecAggDomain, SecAggEnvelope } from "../crypto/signing.ts";
 import { SecAggError } from "./errors.ts";
 
-export const Round = { AdvertiseKeys: 0, ShareKeys: 1, MaskedInput: 2, Unmasking: 3 } as const;
+export const Round = {
+  AdvertiseKeys: 0,
+  ShareKeys: 1,
+  MaskedInput: 2,
+  ConsistencyCheck: 3,
+  Unmasking: 4,
+} as const;
 export type RoundNumber = (typeof Round)[keyof typeof Round];
 
 export const KEY_BYTES = 32;
@@ -53,23 +59,41 @@ export interface RevealedShare {
   of: number;
   share: Uint8Array;
 }
-export interface UnmaskBody extends BodyBase {
+/** Round 3 (ConsistencyCheck, Bonawitz et al. 2017): the survivor set U3 the server announced, signed by a survivor. */
+export interface ConsistencyBody extends BodyBase {
   round: 3;
+  /** U3 in increasing order. */
+  survivors: number[];
+}
+export interface UnmaskBody extends BodyBase {
+  round: 4;
   /** Shares of b_v for surviving clients v. */
   selfMaskShares: RevealedShare[];
   /** Shares of s_v^SK for dropped clients v. */
   keyShares: RevealedShare[];
 }
-export type SecAggBody = AdvertiseBody | ShareKeysBody | MaskedInputBody | UnmaskBody;
+export type SecAggBody =
+  AdvertiseBody | ShareKeysBody | MaskedInputBody | ConsistencyBody | UnmaskBody;
 export interface Signed<B extends SecAggBody = SecAggBody> {
   body: B;
   signature: Hex;
 }
 
+/** What the server sends every survivor in round 3: the survivor set U3 to sign. */
+export interface ConsistencyRequest {
+  sessionId: Hex;
+  survivors: number[];
+}
+
+/**
+ * What the server sends a client in round 4: U3, the dropped U2 \ U3, and the certificate — the signed round-3
+ * messages of the survivors whose signatures the client needs (see consistency.ts).
+ */
 export interface UnmaskRequest {
   sessionId: Hex;
   survivors: number[];
   dropped: number[];
+  certificate: Signed<ConsistencyBody>[];
 }
 
 function u32be(out: Uint8Array, off: number, v: number): void {
@@ -114,6 +138,12 @@ export function canonicalPayload(body: SecAggBody): Uint8Array {
     case 2:
       return new Uint8Array(body.masked.buffer, body.masked.byteOffset, body.masked.byteLength);
     case 3: {
+      const out = new Uint8Array(4 + 4 * body.survivors.length);
+      u32be(out, 0, body.survivors.length);
+      body.survivors.forEach((id, i) => u32be(out, 4 + 4 * i, id));
+      return out;
+    }
+    case 4: {
       const out = new Uint8Array(
         8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES),
       );
@@ -147,6 +177,13 @@ export function checkShape(body: SecAggBody): void {
     case 2:
       break;
     case 3:
+      for (let i = 0; i < body.survivors.length; i++) {
+        const id = body.survivors[i]!;
+        if (!Number.isInteger(id) || id < 1 || id > 0xffffffff) bad("survivor ids are uint32 > 0");
+        if (i > 0 && id <= body.survivors[i - 1]!) bad("survivors must increase");
+      }
+      break;
+    case 4:
       for (const s of [...body.selfMaskShares, ...body.keyShares]) {
         if (s.share.length !== SHARE_BYTES)
           throw new SecAggError("BAD_SHARE", `share of ${s.of} must be 33 bytes`);
@@ -217,7 +254,9 @@ export function toJson(msg: Signed): unknown {
         },
         signature: msg.signature,
       };
-    case 3: {
+    case 3:
+      return { body: { ...base, survivors: [...b.survivors] }, signature: msg.signature };
+    case 4: {
       const r = (l: RevealedShare[]) => l.map((s) => ({ of: s.of, share: b64(s.share) }));
       return {
         body: { ...base, selfMaskShares: r(b.selfMaskShares), keyShares: r(b.keyShares) },
@@ -240,9 +279,10 @@ export const SignedJson = z.object({
       shares: z.array(z.object({ to: Id, ciphertext: B64 })).max(256),
     }),
     z.object({ ...BaseJson, round: z.literal(2), masked: B64 }),
+    z.object({ ...BaseJson, round: z.literal(3), survivors: z.array(Id).max(1 << 16) }),
     z.object({
       ...BaseJson,
-      round: z.literal(3),
+      round: z.literal(4),
       selfMaskShares: RevealedJson,
       keyShares: RevealedJson,
     }),
@@ -279,10 +319,13 @@ export function fromJson(input: unknown): Signed {
       };
       break;
     }
-    case 3: {
+    case 3:
+      body = { ...base, round: 3, survivors: j.survivors };
+      break;
+    case 4: {
       const r = (l: { of: number; share: string }[]) =>
         l.map((s) => ({ of: s.of, share: fromB64(s.share) }));
-      body = { ...base, round: 3, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
+      body = { ...base, round: 4, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
       break;
     }
   }

@@ -14,7 +14,8 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { hexToBytes, isAddress, isHex } from "viem";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { bytesToHex, hexToBytes, isAddress, isAddressEqual, isHex, keccak256 } from "viem";
 import type { Address, Hex } from "viem";
 import { SecAggError } from "./errors.ts";
 import type { FixedPointEncoding } from "./encoding.ts";
@@ -27,6 +28,11 @@ export interface RosterEntry {
   id: number;
   /** Device key address that signs the client's messages. */
   address: Address;
+  /**
+   * The device key's secp256k1 public key (33- or 65-byte hex), when the cohort publishes it: signatures of the
+   * ConsistencyCheck round are then verified against it directly, without public-key recovery. Must hash to `address`.
+   */
+  publicKey?: Hex;
 }
 
 export interface SecAggSessionConfig {
@@ -53,9 +59,16 @@ export interface ResolvedSession {
   m: number;
   degree: number;
   threshold: number;
+  /**
+   * Signatures on the same survivor set a client needs, from each share group whose shares it reveals, before it
+   * unmasks (ConsistencyCheck; consistency.ts): t in full mode, t + 1 (≤ k + 1) in SecAgg+ mode.
+   */
+  consistencyThreshold: number;
   mode: "full" | "plus";
   ids: readonly number[];
   addressOf: ReadonlyMap<number, Address>;
+  /** Roster public keys (uncompressed, 65 bytes) of the clients whose entry carries one. */
+  publicKeyOf: ReadonlyMap<number, Uint8Array>;
   /** Sorted neighbour ids of each client (never contains the client itself). */
   neighbours: ReadonlyMap<number, readonly number[]>;
   encoding: FixedPointEncoding;
@@ -190,12 +203,25 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   if (n > config.encoding.maxClients)
     bad(`encoding supports ${config.encoding.maxClients} clients, roster has ${n}`);
   const addressOf = new Map<number, Address>();
+  const publicKeyOf = new Map<number, Uint8Array>();
   for (const r of config.roster) {
     if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff)
       bad(`client id ${r.id} is not a positive uint32`);
     if (addressOf.has(r.id)) bad(`duplicate client id ${r.id}`);
     if (!isAddress(r.address, { strict: false })) bad(`client ${r.id} has an invalid address`);
     addressOf.set(r.id, r.address);
+    if (r.publicKey !== undefined) {
+      let point: Uint8Array | undefined;
+      try {
+        point = secp256k1.Point.fromHex(r.publicKey.slice(2)).toBytes(false);
+      } catch {
+        bad(`client ${r.id} has an invalid public key`);
+      }
+      const derived = `0x${keccak256(bytesToHex(point!.slice(1))).slice(-40)}` as Address;
+      if (!isAddressEqual(derived, r.address))
+        bad(`client ${r.id}'s public key does not match its address`);
+      publicKeyOf.set(r.id, point!);
+    }
   }
   let degree = config.degree ?? defaultDegree(n);
   if (degree >= n - 1) degree = n - 1;
@@ -219,9 +245,11 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
     m: config.vectorLength,
     degree,
     threshold,
+    consistencyThreshold: degree >= n - 1 ? threshold : Math.min(threshold + 1, degree + 1),
     mode: degree >= n - 1 ? "full" : "plus",
     ids,
     addressOf,
+    publicKeyOf,
     neighbours: harary(ids, degree, sessionIdBytes),
     encoding: config.encoding,
   };

@@ -1,16 +1,19 @@
 /**
  * SecAgg server state machine (the aggregator's side of one session). Transport-agnostic: `submit` takes each client's
  * signed message, `advance` closes the current round (all expected clients answered, or the round deadline passed:
- * silent clients count as dropped), and the `keysFor` / `sharesFor` / `unmaskRequest` accessors produce what each
+ * silent clients count as dropped), and the `keysFor` / `sharesFor` / `consistencyRequest` / `unmaskRequest` accessors produce what each
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
  */
 import { x25519 } from "@noble/curves/ed25519.js";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
-import { checkShape, verifySigned } from "./messages.ts";
+import { checkShape } from "./messages.ts";
+import { certificateSigners, sameIds, verifyBySender } from "./consistency.ts";
 import type {
   AdvertiseBody,
+  ConsistencyBody,
+  ConsistencyRequest,
   MaskedInputBody,
   ShareKeysBody,
   Signed,
@@ -24,7 +27,7 @@ import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
 
-export type ServerStage = 0 | 1 | 2 | 3 | "done" | "failed";
+export type ServerStage = 0 | 1 | 2 | 3 | 4 | "done" | "failed";
 
 export interface SecAggResult {
   sessionId: `0x${string}`;
@@ -36,7 +39,9 @@ export interface SecAggResult {
   survivors: number[];
   /** Roster clients whose inputs are not in the sum. */
   dropped: number[];
-  /** Clients that answered the unmasking round (U4). */
+  /** Survivors that signed U3 in the ConsistencyCheck round. */
+  signers: number[];
+  /** Clients that answered the unmasking round (U5). */
   unmaskers: number[];
 }
 
@@ -56,10 +61,13 @@ export class SecAggServer {
   /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
   private maskedSum: Uint32Array | undefined;
   private readonly maskedFrom = new Set<number>();
+  private readonly checks = new Map<number, Signed<ConsistencyBody>>();
   private readonly unmasks = new Map<number, UnmaskBody>();
   private u1 = new Set<number>();
   private u2 = new Set<number>();
   private u3 = new Set<number>();
+  private u3List: number[] = [];
+  private u4 = new Set<number>();
   private droppedAfterShare: number[] = [];
   private inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
   private result: SecAggResult | undefined;
@@ -95,7 +103,9 @@ export class SecAggServer {
       case 2:
         return [...this.u2].filter((id) => !this.maskedFrom.has(id));
       case 3:
-        return from(this.u3, this.unmasks);
+        return from(this.u3, this.checks);
+      case 4:
+        return from(this.u4, this.unmasks);
       default:
         return [];
     }
@@ -122,7 +132,7 @@ export class SecAggServer {
     checkShape(body);
     if (!this.skipSignatures) {
       const t0 = performance.now();
-      const ok = await verifySigned(address!, s.domain, msg);
+      const ok = await verifyBySender(s, msg);
       this.timings.verifyMs += performance.now() - t0;
       if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
     }
@@ -169,8 +179,15 @@ export class SecAggServer {
           this.maskedFrom.add(u);
         }
         break;
-      case 3: {
+      case 3:
         if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
+        if (this.checks.has(u)) reject("DUPLICATE", `client ${u} already signed the survivors`);
+        if (!sameIds(body.survivors, this.u3List))
+          reject("INVALID_MESSAGE", `client ${u} signed another survivor set`);
+        this.checks.set(u, msg as Signed<ConsistencyBody>);
+        break;
+      case 4: {
+        if (!this.u4.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not sign the survivors`);
         if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
         const group = new Set(s.neighbours.get(u)!);
         group.add(u);
@@ -237,11 +254,17 @@ export class SecAggServer {
       }
       case 2:
         this.u3 = new Set(this.maskedFrom);
+        this.u3List = [...this.u3].sort((a, b) => a - b);
         this.requireSurvivors(this.u3, "clients sent masked inputs");
         this.droppedAfterShare = [...this.u2].filter((v) => !this.u3.has(v)).sort((a, b) => a - b);
         this.stage = 3;
         break;
       case 3:
+        this.u4 = new Set(this.checks.keys());
+        this.requireSurvivors(this.u4, "survivors signed the survivor set");
+        this.stage = 4;
+        break;
+      case 4:
         this.result = await this.finalize();
         this.stage = "done";
         break;
@@ -268,15 +291,27 @@ export class SecAggServer {
     return this.inbox.get(v)!;
   }
 
-  /** Survivors U3 and dropped U2 \ U3 (round ≥ 3). */
-  unmaskRequest(): UnmaskRequest {
+  /** The survivor set U3 every survivor signs in the ConsistencyCheck round (round ≥ 3). */
+  consistencyRequest(): ConsistencyRequest {
     if (this.stage === "failed") throw this.failure!;
     if (typeof this.stage === "number" && this.stage < 3)
       throw new SecAggError("NOT_READY", "masked-input round open");
+    return { sessionId: this.session.sessionId, survivors: [...this.u3List] };
+  }
+
+  /**
+   * Survivors U3, dropped U2 \ U3 and the certificate for client `v` (round ≥ 4): the round-3 signatures of the
+   * signers `v` may need (consistency.ts `certificateSigners`).
+   */
+  unmaskRequest(v: number): UnmaskRequest {
+    this.requireStage(4, v, this.u4, "sign the survivor set");
     return {
       sessionId: this.session.sessionId,
-      survivors: [...this.u3].sort((a, b) => a - b),
+      survivors: [...this.u3List],
       dropped: [...this.droppedAfterShare],
+      certificate: certificateSigners(this.session, v)
+        .filter((x) => this.checks.has(x))
+        .map((x) => this.checks.get(x)!),
     };
   }
 
@@ -334,12 +369,12 @@ export class SecAggServer {
 
   private async finalize(): Promise<SecAggResult> {
     const s = this.session;
-    const u4 = new Set(this.unmasks.keys());
-    this.requireSurvivors(u4, "clients answered the unmasking round");
+    const u5 = new Set(this.unmasks.keys());
+    this.requireSurvivors(u5, "clients answered the unmasking round");
     const t0 = performance.now();
     const bShares = new Map<number, Uint8Array[]>();
     const sShares = new Map<number, Uint8Array[]>();
-    for (const u of [...u4].sort((a, b) => a - b)) {
+    for (const u of [...u5].sort((a, b) => a - b)) {
       const body = this.unmasks.get(u)!;
       for (const sh of body.selfMaskShares)
         (bShares.get(sh.of) ?? bShares.set(sh.of, []).get(sh.of)!).push(sh.share);
@@ -387,7 +422,8 @@ export class SecAggServer {
       decoded: decodeSum(sum, survivors.length, s.encoding),
       survivors,
       dropped,
-      unmaskers: [...u4].sort((a, b) => a - b),
+      signers: [...this.u4].sort((a, b) => a - b),
+      unmaskers: [...u5].sort((a, b) => a - b),
     };
   }
 }

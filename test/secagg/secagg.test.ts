@@ -46,7 +46,7 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string):
 }
 
 /** Drives clients and server by hand through the first rounds; returns everything for tampering tests. */
-async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
+async function toRound(n: number, m: number, upTo: 1 | 2 | 3 | 4) {
   const accounts = accountsFor(n, 7);
   const config = makeConfig(accounts, m);
   const server = new SecAggServer(config);
@@ -71,7 +71,13 @@ async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
     for (const s of masked) await server.submit(s);
     await server.advance();
   }
-  return { accounts, config, server, clients, inputs, adverts, shares, masked };
+  const checks: Signed[] = [];
+  if (upTo >= 4) {
+    for (const c of clients) checks.push(await c.consistency(server.consistencyRequest()));
+    for (const s of checks) await server.submit(s);
+    await server.advance();
+  }
+  return { accounts, config, server, clients, inputs, adverts, shares, masked, checks };
 }
 
 describe("secagg building blocks", () => {
@@ -158,9 +164,9 @@ describe("secagg building blocks", () => {
   });
 
   it("JSON codec round-trips every message kind and rejects malformed input", async () => {
-    const { shares, masked, server, clients } = await toRound(4, 9, 3);
-    const unmask = await clients[0]!.unmask(server.unmaskRequest());
-    for (const msg of [shares[0]!, masked[1]!, unmask]) {
+    const { shares, masked, checks, server, clients } = await toRound(4, 9, 4);
+    const unmask = await clients[0]!.unmask(server.unmaskRequest(1));
+    for (const msg of [shares[0]!, masked[1]!, checks[2]!, unmask]) {
       const back = fromJson(JSON.parse(JSON.stringify(toJson(msg))));
       assert.deepEqual(toJson(back), toJson(msg));
     }
@@ -201,7 +207,7 @@ describe("secagg exact sums", () => {
     assert.deepEqual([...result.decoded], [21, 42, 42]);
   });
 
-  for (const round of [0, 1, 2, 3] as const) {
+  for (const round of [0, 1, 2, 3, 4] as const) {
     it(`dropouts of n − t clients before round ${round} still give the exact sum of survivors`, async () => {
       const n = 12;
       const accounts = accountsFor(n, 20 + round);
@@ -211,8 +217,8 @@ describe("secagg exact sums", () => {
       const inputs = randomInputs(accounts.keys(), 64, 50 + round);
       const drops = new Map(droppedIds.map((id) => [id, round]));
       const { result } = await simulateSession({ config, accounts, inputs, drops });
-      // clients silent only in the unmasking round already sent their masked input: they are survivors
-      const included = [...accounts.keys()].filter((id) => round === 3 || !droppedIds.includes(id));
+      // clients silent in the consistency or unmasking round already sent their masked input: they are survivors
+      const included = [...accounts.keys()].filter((id) => round >= 3 || !droppedIds.includes(id));
       assert.deepEqual(result.survivors, included);
       assert.deepEqual(result.sum, plainSum(config, inputs, included));
     });
@@ -222,20 +228,20 @@ describe("secagg exact sums", () => {
     const accounts = accountsFor(20, 31);
     const config = makeConfig(accounts, 100);
     const inputs = randomInputs(accounts.keys(), 100, 31);
-    const drops = new Map<number, 0 | 1 | 2 | 3>([
+    const drops = new Map<number, 0 | 1 | 2 | 3 | 4>([
       [1, 0],
       [4, 1],
       [9, 1],
       [13, 2],
       [17, 2],
-      [20, 3],
+      [20, 4],
     ]);
     const { result } = await simulateSession({ config, accounts, inputs, drops });
     const included = [...accounts.keys()].filter((id) => ![1, 4, 9, 13, 17].includes(id));
     assert.deepEqual(result.sum, plainSum(config, inputs, included));
   });
 
-  for (const round of [0, 1, 2, 3] as const) {
+  for (const round of [0, 1, 2, 3, 4] as const) {
     it(`more than n − t dropouts before round ${round} fail with TOO_FEW_SURVIVORS`, async () => {
       const accounts = accountsFor(9, 40 + round);
       const config = makeConfig(accounts, 8); // t = 7
@@ -253,7 +259,7 @@ describe("secagg exact sums", () => {
     const victim = 1;
     // 4 of the victim's 6 neighbours go silent in the unmasking round: 3 shares of b_1 remain (< t = 4)
     const silent = session.neighbours.get(victim)!.slice(0, 4);
-    const drops = new Map(silent.map((id) => [id, 3 as const]));
+    const drops = new Map(silent.map((id) => [id, 4 as const]));
     const inputs = randomInputs(accounts.keys(), 8, 9);
     await rejectsWith(
       simulateSession({ config: session, accounts, inputs, drops }),
@@ -266,9 +272,9 @@ describe("secagg exact sums", () => {
     const config = makeConfig(accounts, 50, { degree: 16 });
     const inputs = randomInputs(accounts.keys(), 50, 5);
     const r = rng(77);
-    const drops = new Map<number, 0 | 1 | 2 | 3>();
+    const drops = new Map<number, 0 | 1 | 2 | 3 | 4>();
     for (const id of accounts.keys())
-      if (r() < 0.1) drops.set(id, Math.floor(r() * 4) as 0 | 1 | 2 | 3);
+      if (r() < 0.1) drops.set(id, Math.floor(r() * 5) as 0 | 1 | 2 | 3 | 4);
     const { result, server } = await simulateSession({ config, accounts, inputs, drops });
     assert.equal(server.session.mode, "plus");
     const included = [...accounts.keys()].filter((id) => (drops.get(id) ?? 3) >= 3);
@@ -297,7 +303,9 @@ describe("secagg server holds no plaintext", () => {
       check();
     }
     await server.advance();
-    for (const c of clients) await server.submit(await c.unmask(server.unmaskRequest()));
+    for (const c of clients) await server.submit(await c.consistency(server.consistencyRequest()));
+    await server.advance();
+    for (const c of clients) await server.submit(await c.unmask(server.unmaskRequest(c.id)));
     await server.advance();
     assert.equal(
       server.storedVectors().length,
@@ -374,12 +382,11 @@ describe("secagg rejections", () => {
     const masked = await c.maskedInput(server.sharesFor(c.id), new Float64Array(8));
     await server.submit(masked);
     await rejectsWith(server.submit(masked), "REPLAY");
-    const unmaskEarly = await c.unmask({
+    const signedEarly = await c.consistency({
       sessionId: server.session.sessionId,
       survivors: [1, 2, 3, 4, 5],
-      dropped: [],
     });
-    await rejectsWith(server.submit(unmaskEarly), "OUT_OF_ROUND");
+    await rejectsWith(server.submit(signedEarly), "OUT_OF_ROUND");
     // a fresh advertisement (new signature) in round 2 is out of round
     const late = await new SecAggClient({
       config: server.session,
@@ -433,19 +440,15 @@ describe("secagg rejections", () => {
   });
 
   it("never reveals both shares of a client: client refuses, server rejects", async () => {
-    const { server, clients, accounts } = await toRound(6, 8, 3);
+    const { server, clients, accounts } = await toRound(6, 8, 4);
     const c = clients[0]!;
     await rejectsWith(
-      c.unmask({
-        sessionId: server.session.sessionId,
-        survivors: [1, 2, 3, 4, 5, 6],
-        dropped: [2],
-      }),
+      c.unmask({ ...server.unmaskRequest(1), dropped: [2] }),
       "BOTH_SHARES_REQUESTED",
     );
     // the refusal consumed nothing secret; build a malicious unmask body by hand and check the server rejects it
-    const honest = await clients[1]!.unmask(server.unmaskRequest());
-    if (honest.body.round !== 3) throw new Error("unreachable");
+    const honest = await clients[1]!.unmask(server.unmaskRequest(2));
+    if (honest.body.round !== 4) throw new Error("unreachable");
     const both = await signBody(accounts.get(2)!, server.session.domain, {
       ...honest.body,
       keyShares: [{ of: 3, share: honest.body.selfMaskShares[0]!.share }],
@@ -455,10 +458,10 @@ describe("secagg rejections", () => {
   });
 
   it("a corrupted revealed share is detected at reconstruction", async () => {
-    const { server, clients, accounts, config, inputs } = await toRound(5, 8, 3); // t = 4
+    const { server, clients, accounts, config, inputs } = await toRound(5, 8, 4); // t = 4
     for (const c of clients) {
-      const msg = await c.unmask(server.unmaskRequest());
-      if (msg.body.round !== 3) throw new Error("unreachable");
+      const msg = await c.unmask(server.unmaskRequest(c.id));
+      if (msg.body.round !== 4) throw new Error("unreachable");
       if (c.id === 1) {
         const bad = msg.body.selfMaskShares.map((s) => ({
           of: s.of,
