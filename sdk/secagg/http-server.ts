@@ -165,8 +165,12 @@ export class SecAggHttpServer {
           `round ${msg.body.round} message posted to /${action}`,
         );
       }
-      await server.submit(msg);
-      if (server.pending().length === 0 && server.round === msg.body.round) await this.advance(s);
+      try {
+        await server.submit(msg);
+      } finally {
+        // a rejected message may have dropped its sender (a signed fault): the round can be complete either way
+        if (server.pending().length === 0 && server.round === msg.body.round) await this.advance(s);
+      }
       return send(res, 202, { accepted: true, round: msg.body.round });
     }
     if (req.method !== "GET")

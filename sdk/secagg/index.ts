@@ -39,7 +39,7 @@ export type {
 export { SecAggClient } from "./client.ts";
 export type { SecAggAccount } from "./client.ts";
 export { SecAggServer } from "./server.ts";
-export type { SecAggResult, ServerStage } from "./server.ts";
+export type { SecAggFault, SecAggResult, ServerStage } from "./server.ts";
 export { simulateSession } from "./simulate.ts";
 export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
 export { SecAggHttpServer } from "./http-server.ts";

@@ -103,54 +103,63 @@ function u32be(out: Uint8Array, off: number, v: number): void {
   out[off + 3] = v & 0xff;
 }
 
-function encodeRevealed(list: RevealedShare[], out: Uint8Array, off: number): number {
-  u32be(out, off, list.length);
-  off += 4;
-  for (const s of list) {
-    u32be(out, off, s.of);
-    out.set(s.share, off + 4);
-    off += 4 + SHARE_BYTES;
-  }
-  return off;
-}
-
-/** Canonical payload bytes of a body (the part hashed into `payloadHash`). */
+/**
+ * Canonical payload bytes of a body (the part hashed into `payloadHash`). Every variable-size field is length-prefixed
+ * (u32 BE), so the encoding is injective over all bodies, malformed ones included: a signed malformed message is a
+ * proof of its sender's fault that cannot be re-split into a well-formed one (or the reverse). Never throws.
+ *   round 0: len ‖ cPk ‖ len ‖ sPk
+ *   round 1: len ‖ selfMaskCommitment ‖ count ‖ (to ‖ len ‖ ciphertext)*
+ *   round 2: the masked vector, u32 little-endian
+ *   round 3: count ‖ survivor ids
+ *   round 4: count ‖ (of ‖ len ‖ share)* for selfMaskShares, then the same for keyShares
+ */
 export function canonicalPayload(body: SecAggBody): Uint8Array {
+  const parts: (Uint8Array | number)[] = [];
+  const bytes = (b: Uint8Array) => parts.push(b.length, b);
+  const revealed = (list: RevealedShare[]) => {
+    parts.push(list.length);
+    for (const sh of list) {
+      parts.push(sh.of);
+      bytes(sh.share);
+    }
+  };
   switch (body.round) {
-    case 0: {
-      const out = new Uint8Array(2 * KEY_BYTES);
-      out.set(body.cPk, 0);
-      out.set(body.sPk, KEY_BYTES);
-      return out;
-    }
-    case 1: {
-      const out = new Uint8Array(32 + 4 + body.shares.length * (4 + SHARE_CIPHERTEXT_BYTES));
-      out.set(body.selfMaskCommitment, 0);
-      u32be(out, 32, body.shares.length);
-      let off = 36;
-      for (const s of body.shares) {
-        u32be(out, off, s.to);
-        out.set(s.ciphertext, off + 4);
-        off += 4 + SHARE_CIPHERTEXT_BYTES;
+    case 0:
+      bytes(body.cPk);
+      bytes(body.sPk);
+      break;
+    case 1:
+      bytes(body.selfMaskCommitment);
+      parts.push(body.shares.length);
+      for (const sh of body.shares) {
+        parts.push(sh.to);
+        bytes(sh.ciphertext);
       }
-      return out;
-    }
+      break;
     case 2:
       return new Uint8Array(body.masked.buffer, body.masked.byteOffset, body.masked.byteLength);
-    case 3: {
-      const out = new Uint8Array(4 + 4 * body.survivors.length);
-      u32be(out, 0, body.survivors.length);
-      body.survivors.forEach((id, i) => u32be(out, 4 + 4 * i, id));
-      return out;
-    }
-    case 4: {
-      const out = new Uint8Array(
-        8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES),
-      );
-      encodeRevealed(body.keyShares, out, encodeRevealed(body.selfMaskShares, out, 0));
-      return out;
+    case 3:
+      parts.push(body.survivors.length, ...body.survivors);
+      break;
+    case 4:
+      revealed(body.selfMaskShares);
+      revealed(body.keyShares);
+      break;
+  }
+  let len = 0;
+  for (const p of parts) len += typeof p === "number" ? 4 : p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    if (typeof p === "number") {
+      u32be(out, off, p >>> 0);
+      off += 4;
+    } else {
+      out.set(p, off);
+      off += p.length;
     }
   }
+  return out;
 }
 
 /** Checks fixed-size fields so that hashing and later processing cannot misbehave on malformed input. */
@@ -289,7 +298,10 @@ export const SignedJson = z.object({
   ]),
 });
 
-/** Parses a JSON message (untrusted input); throws SecAggError INVALID_MESSAGE on any malformed field. */
+/**
+ * Parses a JSON message (untrusted input); throws SecAggError INVALID_MESSAGE when it is not a message at all. Field
+ * sizes are not checked here (`checkShape`, after the signature, decides whether the signed sender is at fault).
+ */
 export function fromJson(input: unknown): Signed {
   const parsed = SignedJson.safeParse(input);
   if (!parsed.success) throw new SecAggError("INVALID_MESSAGE", z.prettifyError(parsed.error));
@@ -329,7 +341,7 @@ export function fromJson(input: unknown): Signed {
       break;
     }
   }
-  checkShape(body);
+  // shapes are checked by the receiver after the signature (server.ts), so a signed malformed message is attributable
   return { body, signature };
 }
 

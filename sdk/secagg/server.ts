@@ -27,6 +27,24 @@ import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
 
+/** Rejections that a validly signed message can only earn by breaking the protocol: they drop the sender. */
+const FAULT_CODES: ReadonlySet<SecAggErrorCode> = new Set<SecAggErrorCode>([
+  "INVALID_MESSAGE",
+  "WRONG_LENGTH",
+  "BAD_SHARE",
+  "NOT_NEIGHBOUR",
+  "BOTH_SHARES_REQUESTED",
+]);
+
+/** A device's provable fault: its signed message (verifiable against the roster) and why it breaks the protocol. */
+export interface SecAggFault {
+  client: number;
+  round: number;
+  code: SecAggErrorCode;
+  reason: string;
+  message: Signed;
+}
+
 export type ServerStage = 0 | 1 | 2 | 3 | 4 | "done" | "failed";
 
 export interface SecAggResult {
@@ -39,6 +57,8 @@ export interface SecAggResult {
   survivors: number[];
   /** Roster clients whose inputs are not in the sum. */
   dropped: number[];
+  /** Clients dropped for a signed malformed message, with the message (in the order received). */
+  faults: SecAggFault[];
   /** Survivors that signed U3 in the ConsistencyCheck round. */
   signers: number[];
   /** Clients that answered the unmasking round (U5). */
@@ -61,6 +81,8 @@ export class SecAggServer {
   /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
   private maskedSum: Uint32Array | undefined;
   private readonly maskedFrom = new Set<number>();
+  private readonly faulty = new Set<number>();
+  private readonly faultList: SecAggFault[] = [];
   private readonly checks = new Map<number, Signed<ConsistencyBody>>();
   private readonly unmasks = new Map<number, UnmaskBody>();
   private u1 = new Set<number>();
@@ -91,17 +113,22 @@ export class SecAggServer {
     return this.failure;
   }
 
+  /** Clients dropped so far for a signed malformed message, with the message. */
+  get faults(): readonly SecAggFault[] {
+    return this.faultList;
+  }
+
   /** Clients whose message for the current round is still missing. */
   pending(): number[] {
     const from = (set: Iterable<number>, have: Map<number, unknown>) =>
-      [...set].filter((id) => !have.has(id));
+      [...set].filter((id) => !have.has(id) && !this.faulty.has(id));
     switch (this.stage) {
       case 0:
         return from(this.session.ids, this.adverts);
       case 1:
         return from(this.u1, this.shareMsgs);
       case 2:
-        return [...this.u2].filter((id) => !this.maskedFrom.has(id));
+        return [...this.u2].filter((id) => !this.maskedFrom.has(id) && !this.faulty.has(id));
       case 3:
         return from(this.u3, this.checks);
       case 4:
@@ -111,7 +138,12 @@ export class SecAggServer {
     }
   }
 
-  /** Validates and stores a client message. Throws SecAggError (and changes nothing) on any rejection. */
+  /**
+   * Validates and stores a client message. Throws SecAggError on any rejection. A rejection that a validly signed
+   * message earns by breaking the protocol (FAULT_CODES) also drops its sender for the rest of the session and keeps
+   * the message in `faults`; any other rejection (wrong session, unknown sender, bad signature, replay, late or
+   * duplicate message) changes nothing, since it proves nothing against the claimed sender.
+   */
   async submit(msg: Signed): Promise<void> {
     const s = this.session;
     const body = msg.body;
@@ -129,7 +161,6 @@ export class SecAggServer {
       reject("SESSION_FAILED", this.failure?.message ?? "session failed");
     if (body.round !== this.stage)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
-    checkShape(body);
     if (!this.skipSignatures) {
       const t0 = performance.now();
       const ok = await verifyBySender(s, msg);
@@ -141,75 +172,94 @@ export class SecAggServer {
     if (body.round !== this.stage)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     const u = body.sender;
-    switch (body.round) {
-      case 0:
-        if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
-        if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
-        if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
-          reject("INVALID_MESSAGE", "low-order public key");
-        this.adverts.set(u, msg as Signed<AdvertiseBody>);
-        break;
-      case 1: {
-        if (!this.u1.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not advertise keys`);
-        if (this.shareMsgs.has(u)) reject("DUPLICATE", `client ${u} already shared keys`);
-        const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
-        const got = new Set<number>();
-        for (const sh of body.shares) {
-          if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
-            reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
+    if (this.faulty.has(u)) reject("NOT_PARTICIPANT", `client ${u} was dropped for a fault`);
+    try {
+      checkShape(body);
+      switch (body.round) {
+        case 0:
+          if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
+          if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
+          if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
+            reject("INVALID_MESSAGE", "low-order public key");
+          this.adverts.set(u, msg as Signed<AdvertiseBody>);
+          break;
+        case 1: {
+          if (!this.u1.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not advertise keys`);
+          if (this.shareMsgs.has(u)) reject("DUPLICATE", `client ${u} already shared keys`);
+          const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
+          const got = new Set<number>();
+          for (const sh of body.shares) {
+            if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
+              reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
+            }
+            if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
+            got.add(sh.to);
           }
-          if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
-          got.add(sh.to);
+          if (got.size !== expected.length)
+            reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
+          this.shareMsgs.set(u, body);
+          break;
         }
-        if (got.size !== expected.length)
-          reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
-        this.shareMsgs.set(u, body);
-        break;
+        case 2:
+          if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
+          if (this.maskedFrom.has(u))
+            reject("DUPLICATE", `client ${u} already sent its masked input`);
+          if (body.masked.length !== s.m)
+            reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
+          {
+            const y = (body as MaskedInputBody).masked;
+            const acc = (this.maskedSum ??= new Uint32Array(s.m));
+            for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+            this.maskedFrom.add(u);
+          }
+          break;
+        case 3:
+          if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
+          if (this.checks.has(u)) reject("DUPLICATE", `client ${u} already signed the survivors`);
+          if (!sameIds(body.survivors, this.u3List))
+            reject("INVALID_MESSAGE", `client ${u} signed another survivor set`);
+          this.checks.set(u, msg as Signed<ConsistencyBody>);
+          break;
+        case 4: {
+          if (!this.u4.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not sign the survivors`);
+          if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
+          const group = new Set(s.neighbours.get(u)!);
+          group.add(u);
+          const owners = new Set<number>();
+          for (const sh of body.selfMaskShares) {
+            if (!this.u3.has(sh.of))
+              reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
+            if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+            if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
+            owners.add(sh.of);
+          }
+          for (const sh of body.keyShares) {
+            if (this.u3.has(sh.of))
+              reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
+            if (!this.u2.has(sh.of))
+              reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
+            if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+            if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
+            owners.add(sh.of);
+          }
+          this.unmasks.set(u, body);
+          break;
+        }
       }
-      case 2:
-        if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
-        if (this.maskedFrom.has(u))
-          reject("DUPLICATE", `client ${u} already sent its masked input`);
-        if (body.masked.length !== s.m)
-          reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
-        {
-          const y = (body as MaskedInputBody).masked;
-          const acc = (this.maskedSum ??= new Uint32Array(s.m));
-          for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
-          this.maskedFrom.add(u);
-        }
-        break;
-      case 3:
-        if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
-        if (this.checks.has(u)) reject("DUPLICATE", `client ${u} already signed the survivors`);
-        if (!sameIds(body.survivors, this.u3List))
-          reject("INVALID_MESSAGE", `client ${u} signed another survivor set`);
-        this.checks.set(u, msg as Signed<ConsistencyBody>);
-        break;
-      case 4: {
-        if (!this.u4.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not sign the survivors`);
-        if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
-        const group = new Set(s.neighbours.get(u)!);
-        group.add(u);
-        const owners = new Set<number>();
-        for (const sh of body.selfMaskShares) {
-          if (!this.u3.has(sh.of))
-            reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
-          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
-          if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
-          owners.add(sh.of);
-        }
-        for (const sh of body.keyShares) {
-          if (this.u3.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
-          if (!this.u2.has(sh.of))
-            reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
-          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
-          if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
-          owners.add(sh.of);
-        }
-        this.unmasks.set(u, body);
-        break;
+    } catch (e) {
+      // a validly signed message that breaks the protocol: its sender is dropped, the message kept as the proof
+      if (e instanceof SecAggError && FAULT_CODES.has(e.code)) {
+        this.faulty.add(u);
+        this.faultList.push({
+          client: u,
+          round: body.round,
+          code: e.code,
+          reason: e.message,
+          message: msg,
+        });
+        this.seen.add(sigKey);
       }
+      throw e;
     }
     this.seen.add(sigKey);
   }
@@ -422,6 +472,7 @@ export class SecAggServer {
       decoded: decodeSum(sum, survivors.length, s.encoding),
       survivors,
       dropped,
+      faults: [...this.faultList],
       signers: [...this.u4].sort((a, b) => a - b),
       unmaskers: [...u5].sort((a, b) => a - b),
     };

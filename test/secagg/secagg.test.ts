@@ -21,7 +21,7 @@ import {
   simulateSession,
   toJson,
 } from "#sdk/secagg/index.ts";
-import type { SecAggSessionConfig, Signed } from "#sdk/secagg/index.ts";
+import type { SecAggSessionConfig, ShareKeysBody, Signed } from "#sdk/secagg/index.ts";
 import { accountsFor, makeConfig, randomInputs, rng } from "./helpers.ts";
 
 /** Σ encode(x_u) mod 2^32 over `ids`: the exact value the protocol must output. */
@@ -329,7 +329,13 @@ describe("secagg rejections", () => {
       masked: good.body.round === 2 ? good.body.masked.slice(0, 15) : new Uint32Array(0),
     });
     await rejectsWith(server.submit(short), "WRONG_LENGTH");
-    await server.submit(good);
+    // the signed short vector is a proof of c2's fault: c2 is dropped, its later messages are refused
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code, f.message]),
+      [[c2.id, "WRONG_LENGTH", short]],
+    );
+    await rejectsWith(server.submit(good), "NOT_PARTICIPANT");
+    assert.ok(!server.pending().includes(c2.id));
   });
 
   it("rejects bad signatures, tampered bodies and unknown clients", async () => {
@@ -346,11 +352,16 @@ describe("secagg rejections", () => {
       sender: 2,
     });
     await rejectsWith(server.submit(forged), "BAD_SIGNATURE");
-    const lowOrder = await signBody(accounts.get(1)!, server.session.domain, {
+    const lowOrder = await signBody(accounts.get(3)!, server.session.domain, {
       ...msg.body,
+      sender: 3,
       sPk: new Uint8Array(32),
     });
     await rejectsWith(server.submit(lowOrder), "INVALID_MESSAGE");
+    assert.deepEqual(
+      server.faults.map((f) => f.client),
+      [3],
+    );
     await rejectsWith(
       server.submit({ ...msg, body: { ...msg.body, sender: 99 } } as Signed),
       "UNKNOWN_CLIENT",
@@ -367,7 +378,7 @@ describe("secagg rejections", () => {
     );
     await rejectsWith(server.submit(other), "BAD_SIGNATURE");
     await server.submit(msg);
-    assert.deepEqual(server.pending(), [2, 3, 4]);
+    assert.deepEqual(server.pending(), [2, 4]);
     assert.throws(
       () => new SecAggClient({ config, id: 2, account: accounts.get(1)! }),
       SecAggError,
@@ -406,37 +417,55 @@ describe("secagg rejections", () => {
       if (i === 0) ct[3] = ct[3]! ^ 1;
       return { from: s.from, ciphertext: ct };
     });
-    await rejectsWith(c.maskedInput(flipped, new Float64Array(8)), "BAD_SHARE");
+    // an undecryptable share does not stop the client: it masks with every sender and records the fault
+    await c.maskedInput(flipped, new Float64Array(8));
+    assert.deepEqual(
+      c.peerFaults.map((f) => [f.client, f.code]),
+      [[incoming[0]!.from, "BAD_SHARE"]],
+    );
     // a ciphertext meant for client 3 delivered to client 2 fails authentication (AD binds the pair)
     const c2 = clients[1]!;
     const misrouted = server.sharesFor(3).filter((s) => s.from !== 2);
-    await rejectsWith(c2.maskedInput(misrouted, new Float64Array(8)), "BAD_SHARE");
+    await c2.maskedInput(misrouted, new Float64Array(8));
+    assert.deepEqual(
+      c2.peerFaults.map((f) => f.code),
+      misrouted.map(() => "BAD_SHARE"),
+    );
   });
 
-  it("server rejects share-keys messages that skip or add recipients", async () => {
+  it("server rejects share-keys messages that skip or add recipients, dropping their signers", async () => {
     const { server, clients } = await toRound(5, 8, 1);
     const accounts = accountsFor(5, 7);
-    const good = await clients[0]!.shareKeys(server.keysFor(1));
-    if (good.body.round !== 1) throw new Error("unreachable");
+    const goods: Signed<ShareKeysBody>[] = [];
+    for (const c of clients) goods.push(await c.shareKeys(server.keysFor(c.id)));
+    const [g1, g2, g3] = goods.map((g) => g.body);
     const missing = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: good.body.shares.slice(1),
+      ...g1!,
+      shares: g1!.shares.slice(1),
     });
     await rejectsWith(server.submit(missing), "BAD_SHARE");
-    const doubled = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: [...good.body.shares, good.body.shares[0]!],
+    const doubled = await signBody(accounts.get(2)!, server.session.domain, {
+      ...g2!,
+      shares: [...g2!.shares, g2!.shares[0]!],
     });
     await rejectsWith(server.submit(doubled), "BAD_SHARE");
-    const self = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: [
-        { to: 1, ciphertext: good.body.shares[0]!.ciphertext },
-        ...good.body.shares.slice(1),
-      ],
+    const self = await signBody(accounts.get(3)!, server.session.domain, {
+      ...g3!,
+      shares: [{ to: 3, ciphertext: g3!.shares[0]!.ciphertext }, ...g3!.shares.slice(1)],
     });
     await rejectsWith(server.submit(self), "NOT_NEIGHBOUR");
-    await server.submit(good);
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code, f.message]),
+      [
+        [1, "BAD_SHARE", missing],
+        [2, "BAD_SHARE", doubled],
+        [3, "NOT_NEIGHBOUR", self],
+      ],
+    );
+    await rejectsWith(server.submit(goods[0]!), "NOT_PARTICIPANT");
+    await server.submit(goods[3]!);
+    await server.submit(goods[4]!);
+    assert.deepEqual(server.pending(), []);
   });
 
   it("never reveals both shares of a client: client refuses, server rejects", async () => {
@@ -454,7 +483,11 @@ describe("secagg rejections", () => {
       keyShares: [{ of: 3, share: honest.body.selfMaskShares[0]!.share }],
     });
     await rejectsWith(server.submit(both), "BOTH_SHARES_REQUESTED");
-    await server.submit(honest);
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code]),
+      [[2, "BOTH_SHARES_REQUESTED"]],
+    );
+    await rejectsWith(server.submit(honest), "NOT_PARTICIPANT");
   });
 
   it("a corrupted revealed share is detected at reconstruction", async () => {
