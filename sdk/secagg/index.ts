@@ -6,7 +6,14 @@ export { SecAggError, httpStatusOf } from "./errors.ts";
 export type { SecAggErrorCode } from "./errors.ts";
 export { makeEncoding, encodeVector, decodeSum } from "./encoding.ts";
 export type { FixedPointEncoding } from "./encoding.ts";
-export { resolveSession, defaultDegree, defaultThreshold, harary, MAX_DEGREE } from "./params.ts";
+export {
+  resolveSession,
+  defaultDegree,
+  defaultThreshold,
+  graphSeed,
+  harary,
+  MAX_DEGREE,
+} from "./params.ts";
 export type { RosterEntry, SecAggSessionConfig, ResolvedSession } from "./params.ts";
 export { MaskGenerator } from "./prg.ts";
 export {
