@@ -17,10 +17,12 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hexToBytes } from "viem";
 import { SecAggError } from "./errors.ts";
-import { envelopeOf, verifySigned } from "./messages.ts";
+import type { Hex } from "viem";
+import { envelopeOf } from "./messages.ts";
 import type { ConsistencyBody, Signed, UnmaskRequest } from "./messages.ts";
 import type { ResolvedSession } from "./params.ts";
-import { secAggDigest } from "../crypto/signing.ts";
+import { secAggDigest, verifySecAggEnvelope } from "../crypto/signing.ts";
+import type { SecAggEnvelope } from "../crypto/signing.ts";
 
 /** G(v) = N(v) ∪ {v}: the clients holding shares of v's secrets. */
 export function shareGroup(session: ResolvedSession, v: number): number[] {
@@ -36,16 +38,24 @@ export function certificateSigners(session: ResolvedSession, u: number): number[
 }
 
 /** True when `msg` is signed by roster client `id`'s device key (public key if known, else recovery). */
-export async function verifyBySender(session: ResolvedSession, msg: Signed): Promise<boolean> {
-  const id = msg.body.sender;
-  const address = session.addressOf.get(id);
+export function verifyBySender(session: ResolvedSession, msg: Signed): Promise<boolean> {
+  return verifyEnvelopeBySender(session, envelopeOf(msg.body), msg.signature);
+}
+
+/** `verifyBySender` for an already computed envelope (the certificate check hashes U3 once for all entries). */
+export async function verifyEnvelopeBySender(
+  session: ResolvedSession,
+  envelope: SecAggEnvelope,
+  signature: Hex,
+): Promise<boolean> {
+  const address = session.addressOf.get(envelope.sender);
   if (address === undefined) return false;
-  const pub = session.publicKeyOf.get(id);
-  if (pub === undefined) return verifySigned(address, session.domain, msg);
+  const pub = session.publicKeyOf.get(envelope.sender);
+  if (pub === undefined) return verifySecAggEnvelope(address, session.domain, envelope, signature);
   try {
-    const sig = hexToBytes(msg.signature);
+    const sig = hexToBytes(signature);
     if (sig.length !== 65) return false;
-    const digest = hexToBytes(secAggDigest(session.domain, envelopeOf(msg.body)));
+    const digest = hexToBytes(secAggDigest(session.domain, envelope));
     return secp256k1.verify(sig.subarray(0, 64), digest, pub, { prehash: false });
   } catch {
     return false;
@@ -78,15 +88,19 @@ export async function checkCertificate(
   let unmet = owners.length;
   if (T - 1 <= 0) unmet = 0;
   const counted = new Set<number>([self]);
-  for (const msg of request.certificate) {
+  // every entry signs the same body but for its sender: hash U3 once
+  const template = envelopeOf({
+    sessionId: session.sessionId,
+    round: 3,
+    sender: self,
+    survivors: [...signed],
+  } satisfies ConsistencyBody);
+  for (const { sender: x, signature } of request.certificate) {
     if (unmet === 0) break;
-    const body = msg.body as ConsistencyBody;
-    if (body.round !== 3 || body.sessionId.toLowerCase() !== session.sessionId) continue;
-    const x = body.sender;
-    if (counted.has(x) || !session.addressOf.has(x) || !sameIds(body.survivors, signed)) continue;
+    if (counted.has(x) || !session.addressOf.has(x)) continue;
     const groups = session.mode === "full" ? owners : shareGroup(session, x);
     if (!groups.some((w) => (need.get(w) ?? 0) > 0)) continue;
-    if (!(await verifyBySender(session, msg))) continue;
+    if (!(await verifyEnvelopeBySender(session, { ...template, sender: x }, signature))) continue;
     counted.add(x);
     for (const w of groups) {
       const left = need.get(w);

@@ -9,7 +9,8 @@ import type { SecAggAccount } from "./client.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { fromJson, toJson } from "./messages.ts";
-import type { ConsistencyBody, ConsistencyRequest, Signed, UnmaskRequest } from "./messages.ts";
+import type { ConsistencyRequest, Signed, UnmaskRequest } from "./messages.ts";
+import type { Hex } from "viem";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
 export interface PollOptions {
@@ -37,7 +38,14 @@ const UnmaskRequestJson = z.object({
   sessionId: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
   survivors: IdsJson,
   dropped: IdsJson,
-  certificate: z.array(z.unknown()).max(1 << 16),
+  certificate: z
+    .array(
+      z.object({
+        sender: z.number().int().min(1).max(0xffffffff),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+      }),
+    )
+    .max(1 << 16),
 });
 export const ResultJson = z.object({
   sessionId: z.string(),
@@ -141,23 +149,14 @@ export class SecAggHttpTransport {
     return { sessionId: r.sessionId as `0x${string}`, survivors: r.survivors };
   }
 
-  /** The unmask request for `client`; certificate entries that are not round-3 messages are dropped here. */
+  /** The unmask request for `client` (its certificate is checked by the client, `consistency.ts`). */
   async unmaskRequest(client: number): Promise<UnmaskRequest> {
     const r = UnmaskRequestJson.parse(await this.request("GET", `/unmask-request/${client}`));
-    const certificate: Signed<ConsistencyBody>[] = [];
-    for (const raw of r.certificate) {
-      try {
-        const msg = fromJson(raw);
-        if (msg.body.round === 3) certificate.push(msg as Signed<ConsistencyBody>);
-      } catch {
-        // a malformed entry counts for nothing
-      }
-    }
     return {
       sessionId: r.sessionId as `0x${string}`,
       survivors: r.survivors,
       dropped: r.dropped,
-      certificate,
+      certificate: r.certificate.map((e) => ({ sender: e.sender, signature: e.signature as Hex })),
     };
   }
 

@@ -204,7 +204,7 @@ export class SecAggHttpServer {
       return send(res, 200, server.consistencyRequest());
     if (action === "unmask-request" && client !== undefined) {
       const r = server.unmaskRequest(client);
-      return send(res, 200, { ...r, certificate: r.certificate.map(toJson) });
+      return send(res, 200, r);
     }
     if (action === "result" && parts.length === 3) {
       if (s.opts.exposeResult !== true)

@@ -28,9 +28,16 @@ export {
   verifySigned,
   wireSize,
 } from "./messages.ts";
-export { certificateSigners, checkCertificate, shareGroup, verifyBySender } from "./consistency.ts";
+export {
+  certificateSigners,
+  checkCertificate,
+  shareGroup,
+  verifyBySender,
+  verifyEnvelopeBySender,
+} from "./consistency.ts";
 export type {
   AdvertiseBody,
+  CertificateEntry,
   ConsistencyBody,
   ConsistencyRequest,
   EncryptedShare,

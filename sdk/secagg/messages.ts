@@ -86,6 +86,15 @@ export interface ConsistencyRequest {
 }
 
 /**
+ * A round-3 signature in a certificate: the signed body is (sessionId, round 3, sender, U3), and U3 is the request's
+ * own survivor set, so only sender and signature travel (O(1) per entry instead of O(n)).
+ */
+export interface CertificateEntry {
+  sender: number;
+  signature: Hex;
+}
+
+/**
  * What the server sends a client in round 4: U3, the dropped U2 \ U3, and the certificate — the signed round-3
  * messages of the survivors whose signatures the client needs (see consistency.ts).
  */
@@ -93,7 +102,7 @@ export interface UnmaskRequest {
   sessionId: Hex;
   survivors: number[];
   dropped: number[];
-  certificate: Signed<ConsistencyBody>[];
+  certificate: CertificateEntry[];
 }
 
 function u32be(out: Uint8Array, off: number, v: number): void {

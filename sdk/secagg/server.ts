@@ -361,7 +361,7 @@ export class SecAggServer {
       dropped: [...this.droppedAfterShare],
       certificate: certificateSigners(this.session, v)
         .filter((x) => this.checks.has(x))
-        .map((x) => this.checks.get(x)!),
+        .map((x) => ({ sender: x, signature: this.checks.get(x)!.signature })),
     };
   }
 

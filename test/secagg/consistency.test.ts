@@ -112,6 +112,8 @@ async function splitView(
       }
     }
   }
+  const entries = (set: string) =>
+    sigs.get(set)!.map((m) => ({ sender: m.body.sender, signature: m.signature }));
   const bShares: Uint8Array[] = [];
   const sShares: Uint8Array[] = [];
   const refused: number[] = [];
@@ -126,13 +128,13 @@ async function splitView(
     }
   };
   for (const id of sideA)
-    await ask(id, { sessionId: sid, survivors: S1, dropped: [], certificate: sigs.get("S1")! });
+    await ask(id, { sessionId: sid, survivors: S1, dropped: [], certificate: entries("S1") });
   for (const id of sideB)
     await ask(id, {
       sessionId: sid,
       survivors: S2,
       dropped: [victim],
-      certificate: sigs.get("S2")!,
+      certificate: entries("S2"),
     });
   for (const id of colluders) {
     const [b, s] = heldBy(clients.get(id)!).get(victim)!;
@@ -228,14 +230,34 @@ describe("secagg ConsistencyCheck round", () => {
     await refuses({ ...good, certificate: Array(12).fill(good.certificate[4]!) });
     // signatures by keys outside the roster, or one device's key claiming other senders, count for nothing
     const outsider = accountsFor(12, 99).get(1)!;
+    const bodyOf = (sender: number): ConsistencyBody => ({
+      sessionId: session.sessionId,
+      round: 3,
+      sender,
+      survivors: good.survivors,
+    });
+    const entry = (m: Signed) => ({ sender: m.body.sender, signature: m.signature });
     const forged = await Promise.all(
-      good.certificate.map((m) => signBody(outsider, session.domain, m.body)),
+      good.certificate.map((e) => signBody(outsider, session.domain, bodyOf(e.sender))),
     );
-    await refuses({ ...good, certificate: [...good.certificate.slice(0, 5), ...forged] });
+    await refuses({
+      ...good,
+      certificate: [...good.certificate.slice(0, 5), ...forged.map(entry)],
+    });
     const oneKey = await Promise.all(
-      good.certificate.map((m) => signBody(accounts.get(2)!, session.domain, m.body)),
+      good.certificate.map((e) => signBody(accounts.get(2)!, session.domain, bodyOf(e.sender))),
     );
-    await refuses({ ...good, certificate: oneKey });
+    await refuses({ ...good, certificate: oneKey.map(entry) });
+    // a signature on another set, presented for this one, does not verify
+    const otherSet = await Promise.all(
+      good.certificate.map((e) =>
+        signBody(accounts.get(e.sender)!, session.domain, {
+          ...bodyOf(e.sender),
+          survivors: good.survivors.slice(1),
+        }),
+      ),
+    );
+    await refuses({ ...good, certificate: otherSet.map(entry) });
     // a refusal consumed nothing: the honest certificate still works
     const msg = await c.unmask(good);
     assert.equal(msg.body.round, 4);
