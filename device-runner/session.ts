@@ -27,8 +27,16 @@ export function jobSessionConfig(opts: {
   cohort: CohortList;
   classes: number;
   attempt?: number;
+  /**
+   * The on-chain cohort root and job seed: when given, the SecAgg+ neighbour graph derives from them
+   * (`graphSeed`, docs/secagg.md). Aggregator and devices must both pass them or both omit them.
+   */
+  graph?: { cohortRoot: Hex; jobSeed: Hex };
 }): SecAggSessionConfig {
   return {
+    ...(opts.graph === undefined
+      ? {}
+      : { cohort: { root: opts.graph.cohortRoot, jobSeed: opts.graph.jobSeed } }),
     sessionId: jobSessionId(opts.chainId, opts.jobMarket, opts.jobId, opts.attempt ?? 0),
     chainId: opts.chainId,
     verifyingContract: getAddress(opts.jobMarket),

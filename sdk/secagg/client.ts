@@ -5,7 +5,9 @@
  *   advertise()               → Signed<AdvertiseBody>
  *   shareKeys(neighbourKeys)  → Signed<ShareKeysBody>       (neighbourKeys: neighbours' signed advertisements)
  *   maskedInput(shares, x)    → Signed<MaskedInputBody>     (shares: ciphertexts addressed to this client)
- *   unmask(request)           → Signed<UnmaskBody>          (request: survivors U3 and dropped U2 \ U3)
+ *   consistency(request)      → Signed<ConsistencyBody>     (request: the survivor set U3; signed once)
+ *   unmask(request)           → Signed<UnmaskBody>          (request: U3, dropped U2 \ U3 and the certificate of
+ *                                                            round-3 signatures on U3, checked before any reveal)
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
@@ -14,17 +16,20 @@ import { randomBytes } from "node:crypto";
 import { split } from "shamir-secret-sharing";
 import type { LocalAccount } from "viem";
 import { SecAggError } from "./errors.ts";
+import type { SecAggErrorCode } from "./errors.ts";
 import { encodeVector } from "./encoding.ts";
 import {
   SHARE_BYTES,
   SHARE_CIPHERTEXT_BYTES,
   SHARE_PLAINTEXT_BYTES,
-  checkShape,
   signBody,
   verifySigned,
 } from "./messages.ts";
+import { checkCertificate } from "./consistency.ts";
 import type {
   AdvertiseBody,
+  ConsistencyBody,
+  ConsistencyRequest,
   EncryptedShare,
   MaskedInputBody,
   RevealedShare,
@@ -100,12 +105,20 @@ export function selfMaskSeed(sessionIdBytes: Uint8Array, b: Uint8Array): Uint8Ar
   return deriveKey(b, sessionIdBytes, LABEL_SELF_MASK);
 }
 
+/** Another client's message this client skipped, and why. */
+export interface PeerFault {
+  client: number;
+  round: number;
+  code: SecAggErrorCode;
+  reason: string;
+}
+
 interface NeighbourKeys {
   cPk: Uint8Array;
   sPk: Uint8Array;
 }
 
-type ClientStage = "init" | "advertised" | "shared" | "masked" | "unmasked";
+type ClientStage = "init" | "advertised" | "shared" | "masked" | "checked" | "unmasked";
 
 export class SecAggClient {
   readonly id: number;
@@ -120,6 +133,9 @@ export class SecAggClient {
   /** Shares received in round 2 (from U2 ∩ N(u)), plus our own: owner → [share(b_owner), share(sSk_owner)]. */
   private held = new Map<number, [Uint8Array, Uint8Array]>();
   private maskedWith: number[] = [];
+  private readonly peerFaultList: PeerFault[] = [];
+  /** The survivor set signed in round 3 (the only set this client will ever unmask for). */
+  private signedSurvivors: number[] | undefined;
   /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
   private shareKeyCache = new Map<number, Uint8Array>();
   private mg: MaskGenerator | undefined;
@@ -197,25 +213,39 @@ export class SecAggClient {
     const nbrs = new Set(this.neighbours);
     for (const msg of neighbourKeys) {
       const body = msg.body;
-      if (body.round !== 0)
-        throw new SecAggError("INVALID_MESSAGE", "expected AdvertiseKeys messages");
-      if (body.sessionId.toLowerCase() !== s.sessionId)
-        throw new SecAggError("WRONG_SESSION", "key of another session");
-      if (!nbrs.has(body.sender))
-        throw new SecAggError("NOT_NEIGHBOUR", `${body.sender} is not a neighbour`);
-      if (this.keys.has(body.sender))
-        throw new SecAggError("DUPLICATE", `two keys for ${body.sender}`);
-      checkShape(body);
+      // a malformed or forged advertisement drops that neighbour (never this client): no share goes to it
+      const skip = (code: SecAggErrorCode, reason: string) =>
+        this.peerFaultList.push({ client: body.sender, round: 0, code, reason });
+      if (body.round !== 0) {
+        skip("INVALID_MESSAGE", "expected an AdvertiseKeys message");
+        continue;
+      }
+      if (body.sessionId.toLowerCase() !== s.sessionId) {
+        skip("WRONG_SESSION", "key of another session");
+        continue;
+      }
+      if (!nbrs.has(body.sender) || this.keys.has(body.sender)) {
+        skip("NOT_NEIGHBOUR", `${body.sender} is not a neighbour, or sent two keys`);
+        continue;
+      }
+      if (body.cPk.length !== 32 || body.sPk.length !== 32) {
+        skip("INVALID_MESSAGE", "public keys must be 32 bytes");
+        continue;
+      }
       if (
         this.verifyNeighbours &&
         !(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))
       ) {
-        throw new SecAggError("BAD_SIGNATURE", `advertisement of ${body.sender}`);
+        skip("BAD_SIGNATURE", `advertisement of ${body.sender}`);
+        continue;
       }
-      if (equalBytes(body.cPk, body.sPk))
-        throw new SecAggError("INVALID_MESSAGE", `${body.sender} reused a key`);
-      if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk)) {
-        throw new SecAggError("INVALID_MESSAGE", `${body.sender} advertised a low-order key`);
+      if (
+        equalBytes(body.cPk, body.sPk) ||
+        isWeakPublicKey(body.cPk) ||
+        isWeakPublicKey(body.sPk)
+      ) {
+        skip("INVALID_MESSAGE", `${body.sender} reused a key or advertised a low-order key`);
+        continue;
       }
       this.keys.set(body.sender, { cPk: body.cPk, sPk: body.sPk });
     }
@@ -258,6 +288,31 @@ export class SecAggClient {
     return signBody(this.account, s.domain, body);
   }
 
+  /** Decrypts and checks the share pair `v` sent us, or says why it is unusable. */
+  private decryptShare(v: number, ciphertext: Uint8Array): [Uint8Array, Uint8Array] | string {
+    const s = this.session;
+    if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES) return `share from ${v}: length`;
+    let pt: Uint8Array;
+    try {
+      pt = chacha20poly1305(
+        this.shareKey(v),
+        shareNonce(v, this.id),
+        shareAssociatedData(s.sessionIdBytes, v, this.id),
+      ).decrypt(ciphertext);
+    } catch {
+      return `share from ${v} failed authentication`;
+    }
+    const dv = new DataView(pt.buffer, pt.byteOffset);
+    if (dv.getUint32(0) !== v || dv.getUint32(4) !== this.id)
+      return `share from ${v} is addressed to another pair`;
+    return [pt.slice(8, 8 + SHARE_BYTES), pt.slice(8 + SHARE_BYTES, 8 + 2 * SHARE_BYTES)];
+  }
+
+  /** Faults of other clients this client observed (their messages were skipped; the session went on). */
+  get peerFaults(): readonly PeerFault[] {
+    return this.peerFaultList;
+  }
+
   /**
    * Round 2: decrypt and check the shares addressed to us (their senders form U2 ∩ N(u)), then send
    * y_u = x_u + PRG(b_u) + Σ_{v∈U2∩N(u), u<v} PRG(s_uv) − Σ_{v∈U2∩N(u), u>v} PRG(s_uv)  (mod 2^32).
@@ -271,34 +326,25 @@ export class SecAggClient {
     const s = this.session;
     if (input.length !== s.m)
       throw new SecAggError("WRONG_LENGTH", `input has ${input.length} elements, need ${s.m}`);
+    // Every live neighbour whose ciphertext the server relayed sent its shares (it is in U2), so we mask with it even
+    // when its ciphertext is malformed or does not decrypt: the pairwise mask comes from the advertised keys, and the
+    // server's unmasking assumes it. We just hold no share of that neighbour's secrets, and record its fault.
     const from = new Set<number>();
     for (const { from: v, ciphertext } of incoming) {
-      const keys = this.keys.get(v);
-      if (keys === undefined)
-        throw new SecAggError("NOT_NEIGHBOUR", `share from ${v}, who is not a live neighbour`);
-      if (from.has(v)) throw new SecAggError("DUPLICATE", `two shares from ${v}`);
-      if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES)
-        throw new SecAggError("BAD_SHARE", `share from ${v}: length`);
-      const key = this.shareKey(v);
-      let pt: Uint8Array;
-      try {
-        pt = chacha20poly1305(
-          key,
-          shareNonce(v, this.id),
-          shareAssociatedData(s.sessionIdBytes, v, this.id),
-        ).decrypt(ciphertext);
-      } catch {
-        throw new SecAggError("BAD_SHARE", `share from ${v} failed authentication`);
+      const skip = (code: SecAggErrorCode, reason: string) =>
+        this.peerFaultList.push({ client: v, round: 1, code, reason });
+      if (!this.keys.has(v)) {
+        skip("NOT_NEIGHBOUR", `share from ${v}, who is not a live neighbour`);
+        continue;
       }
-      const dv = new DataView(pt.buffer, pt.byteOffset);
-      if (dv.getUint32(0) !== v || dv.getUint32(4) !== this.id) {
-        throw new SecAggError("BAD_SHARE", `share from ${v} is addressed to another pair`);
+      if (from.has(v)) {
+        skip("DUPLICATE", `two shares from ${v}`);
+        continue;
       }
       from.add(v);
-      this.held.set(v, [
-        pt.slice(8, 8 + SHARE_BYTES),
-        pt.slice(8 + SHARE_BYTES, 8 + 2 * SHARE_BYTES),
-      ]);
+      const held = this.decryptShare(v, ciphertext);
+      if (typeof held === "string") skip("BAD_SHARE", held);
+      else this.held.set(v, held);
     }
     const x = input instanceof Uint32Array ? input : encodeVector(input, s.encoding);
     const y = new Uint32Array(x); // copy: the caller's plaintext is never aliased by the message
@@ -315,13 +361,47 @@ export class SecAggClient {
   }
 
   /**
-   * Round 3: reveal share(b_v) for surviving v and share(s_v^SK) for dropped v, among the clients whose shares we hold.
-   * Refuses a request that names a client both survivor and dropped (so no client's b and s^SK are ever both revealed),
-   * omits us from the survivors, or has fewer than t survivors. Answers at most once per session.
+   * Round 3 (ConsistencyCheck): sign the survivor set U3 the server announced. Signs at most one set per session, and
+   * refuses a set that omits us, is not made of roster ids, or has fewer than t members.
+   */
+  async consistency(request: ConsistencyRequest): Promise<Signed<ConsistencyBody>> {
+    const s = this.session;
+    if (this.stage !== "masked")
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
+    if (request.sessionId.toLowerCase() !== s.sessionId)
+      throw new SecAggError("WRONG_SESSION", "consistency request");
+    const survivors = [...request.survivors];
+    for (let i = 0; i < survivors.length; i++) {
+      if (!s.addressOf.has(survivors[i]!))
+        throw new SecAggError("INVALID_MESSAGE", `survivor ${survivors[i]} is not in the roster`);
+      if (i > 0 && survivors[i]! <= survivors[i - 1]!)
+        throw new SecAggError("INVALID_MESSAGE", "survivors must increase");
+    }
+    if (!survivors.includes(this.id))
+      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
+    if (survivors.length < s.threshold) {
+      throw new SecAggError(
+        "TOO_FEW_SURVIVORS",
+        `${survivors.length} survivors < threshold ${s.threshold}`,
+      );
+    }
+    this.expect("masked", "checked");
+    this.signedSurvivors = survivors;
+    const body: ConsistencyBody = { sessionId: s.sessionId, round: 3, sender: this.id, survivors };
+    return signBody(this.account, s.domain, body);
+  }
+
+  /**
+   * Round 4: reveal share(b_v) for surviving v and share(s_v^SK) for dropped v, among the clients whose shares we hold,
+   * only for the survivor set we signed in round 3 and only once the request's certificate carries enough signatures
+   * on that same set (consistency.ts). Refuses a request that names a client both survivor and dropped (so no client's
+   * b and s^SK are ever both revealed). Answers at most once per session; a refusal reveals nothing and may be retried
+   * with a better certificate.
    */
   async unmask(request: UnmaskRequest): Promise<Signed<UnmaskBody>> {
-    this.expect("masked", "unmasked");
     const s = this.session;
+    if (this.stage !== "checked")
+      throw new SecAggError("OUT_OF_ROUND", `client ${this.id} is at ${this.stage}`);
     if (request.sessionId.toLowerCase() !== s.sessionId)
       throw new SecAggError("WRONG_SESSION", "unmask request");
     const survivors = new Set(request.survivors);
@@ -333,14 +413,9 @@ export class SecAggClient {
       if (survivors.has(v))
         throw new SecAggError("BOTH_SHARES_REQUESTED", `client ${v} is both survivor and dropped`);
     }
-    if (!survivors.has(this.id))
-      throw new SecAggError("INVALID_MESSAGE", "we are not listed as a survivor");
-    if (survivors.size < s.threshold) {
-      throw new SecAggError(
-        "TOO_FEW_SURVIVORS",
-        `${survivors.size} survivors < threshold ${s.threshold}`,
-      );
-    }
+    const owners = [...this.held.keys()].filter((w) => survivors.has(w) || dropped.has(w));
+    await checkCertificate(s, this.id, this.signedSurvivors!, request, owners);
+    this.expect("checked", "unmasked");
     const selfMaskShares: RevealedShare[] = [];
     const keyShares: RevealedShare[] = [];
     for (const [owner, [bShare, sShare]] of [...this.held.entries()].sort((a, b) => a[0] - b[0])) {
@@ -349,7 +424,7 @@ export class SecAggClient {
     }
     const body: UnmaskBody = {
       sessionId: s.sessionId,
-      round: 3,
+      round: 4,
       sender: this.id,
       selfMaskShares,
       keyShares,

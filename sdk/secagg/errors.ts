@@ -13,6 +13,7 @@ export type SecAggErrorCode =
   | "BAD_SHARE"
   | "NOT_NEIGHBOUR"
   | "BOTH_SHARES_REQUESTED"
+  | "CONSISTENCY_FAILED"
   | "TOO_FEW_SURVIVORS"
   | "TOO_FEW_SHARES"
   | "RECONSTRUCTION_FAILED"
@@ -45,6 +46,7 @@ export function httpStatusOf(code: SecAggErrorCode): number {
     case "NOT_PARTICIPANT":
     case "SESSION_FAILED":
       return 409;
+    case "CONSISTENCY_FAILED":
     case "TOO_FEW_SURVIVORS":
     case "TOO_FEW_SHARES":
     case "RECONSTRUCTION_FAILED":

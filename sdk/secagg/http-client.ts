@@ -9,7 +9,8 @@ import type { SecAggAccount } from "./client.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { fromJson, toJson } from "./messages.ts";
-import type { Signed, UnmaskRequest } from "./messages.ts";
+import type { ConsistencyRequest, Signed, UnmaskRequest } from "./messages.ts";
+import type { Hex } from "viem";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
 export interface PollOptions {
@@ -28,10 +29,23 @@ const SharesJson = z.object({
     z.object({ from: z.number().int().min(1).max(0xffffffff), ciphertext: z.string().max(4096) }),
   ),
 });
+const IdsJson = z.array(z.number().int().min(1).max(0xffffffff)).max(1 << 16);
+const ConsistencyRequestJson = z.object({
+  sessionId: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  survivors: IdsJson,
+});
 const UnmaskRequestJson = z.object({
   sessionId: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
-  survivors: z.array(z.number().int().min(1).max(0xffffffff)),
-  dropped: z.array(z.number().int().min(1).max(0xffffffff)),
+  survivors: IdsJson,
+  dropped: IdsJson,
+  certificate: z
+    .array(
+      z.object({
+        sender: z.number().int().min(1).max(0xffffffff),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+      }),
+    )
+    .max(1 << 16),
 });
 export const ResultJson = z.object({
   sessionId: z.string(),
@@ -55,6 +69,7 @@ const KNOWN_CODES = new Set<string>([
   "BAD_SHARE",
   "NOT_NEIGHBOUR",
   "BOTH_SHARES_REQUESTED",
+  "CONSISTENCY_FAILED",
   "TOO_FEW_SURVIVORS",
   "TOO_FEW_SHARES",
   "RECONSTRUCTION_FAILED",
@@ -113,7 +128,7 @@ export class SecAggHttpTransport {
   }
 
   async post(msg: Signed): Promise<void> {
-    const route = ["advertise", "shares", "masked", "unmask"][msg.body.round]!;
+    const route = ["advertise", "shares", "masked", "consistency", "unmask"][msg.body.round]!;
     await this.request("POST", `/${route}`, toJson(msg));
   }
 
@@ -129,9 +144,20 @@ export class SecAggHttpTransport {
     }));
   }
 
-  async unmaskRequest(): Promise<UnmaskRequest> {
-    const r = UnmaskRequestJson.parse(await this.request("GET", "/unmask-request"));
-    return { sessionId: r.sessionId as `0x${string}`, survivors: r.survivors, dropped: r.dropped };
+  async consistencyRequest(): Promise<ConsistencyRequest> {
+    const r = ConsistencyRequestJson.parse(await this.request("GET", "/consistency-request"));
+    return { sessionId: r.sessionId as `0x${string}`, survivors: r.survivors };
+  }
+
+  /** The unmask request for `client` (its certificate is checked by the client, `consistency.ts`). */
+  async unmaskRequest(client: number): Promise<UnmaskRequest> {
+    const r = UnmaskRequestJson.parse(await this.request("GET", `/unmask-request/${client}`));
+    return {
+      sessionId: r.sessionId as `0x${string}`,
+      survivors: r.survivors,
+      dropped: r.dropped,
+      certificate: r.certificate.map((e) => ({ sender: e.sender, signature: e.signature as Hex })),
+    };
   }
 
   async result(): Promise<z.infer<typeof ResultJson>> {
@@ -159,7 +185,7 @@ export class SecAggHttpTransport {
 
 export interface HttpClientRun {
   id: number;
-  /** Last round this client completed (3 = answered the unmasking round). */
+  /** Last round this client completed (4 = answered the unmasking round). */
   completedRound: number;
   bytesSent: number;
   bytesReceived: number;
@@ -176,11 +202,11 @@ export async function runSecAggHttpClient(opts: {
   account: SecAggAccount;
   input: ArrayLike<number> | Uint32Array;
   poll?: PollOptions;
-  stopBeforeRound?: 0 | 1 | 2 | 3;
+  stopBeforeRound?: 0 | 1 | 2 | 3 | 4;
 }): Promise<HttpClientRun> {
   const client = new SecAggClient({ config: opts.config, id: opts.id, account: opts.account });
   const t = new SecAggHttpTransport(opts.baseUrl, client.session.sessionId);
-  const stop = opts.stopBeforeRound ?? 4;
+  const stop = opts.stopBeforeRound ?? 5;
   const run: HttpClientRun = { id: opts.id, completedRound: -1, bytesSent: 0, bytesReceived: 0 };
   const finish = () => ({ ...run, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived });
   if (stop <= 0) return finish();
@@ -195,8 +221,12 @@ export async function runSecAggHttpClient(opts: {
   await t.post(await client.maskedInput(shares, opts.input));
   run.completedRound = 2;
   if (stop <= 3) return finish();
-  const request = await t.poll(() => t.unmaskRequest(), opts.poll);
-  await t.post(await client.unmask(request));
+  const survivors = await t.poll(() => t.consistencyRequest(), opts.poll);
+  await t.post(await client.consistency(survivors));
   run.completedRound = 3;
+  if (stop <= 4) return finish();
+  const request = await t.poll(() => t.unmaskRequest(opts.id), opts.poll);
+  await t.post(await client.unmask(request));
+  run.completedRound = 4;
   return finish();
 }

@@ -7,8 +7,11 @@
  *   POST /sessions/:id/shares             round 1 message            → 202
  *   GET  /sessions/:id/shares/:client     ciphertexts for the client (409 NOT_READY until round 1 closes)
  *   POST /sessions/:id/masked             round 2 message            → 202
- *   GET  /sessions/:id/unmask-request     survivors and dropped      (409 NOT_READY until round 2 closes)
- *   POST /sessions/:id/unmask             round 3 message            → 202
+ *   GET  /sessions/:id/consistency-request  survivor set U3        (409 NOT_READY until round 2 closes)
+ *   POST /sessions/:id/consistency        round 3 message (signed U3) → 202
+ *   GET  /sessions/:id/unmask-request/:client  U3, dropped and the client's certificate of round-3 signatures
+ *                                         (409 NOT_READY until round 3 closes)
+ *   POST /sessions/:id/unmask             round 4 message            → 202
  *   GET  /sessions/:id/result             the aggregate (only when the session was added with exposeResult)
  *
  * Bodies are zod-validated JSON (binary as base64); every error is `{ "error": { "code", "message" } }` with a 4xx
@@ -41,7 +44,13 @@ interface HostedSession {
   settle: { resolve: (r: SecAggResult) => void; reject: (e: unknown) => void };
 }
 
-const ROUTE_ROUND: Record<string, number> = { advertise: 0, shares: 1, masked: 2, unmask: 3 };
+const ROUTE_ROUND: Record<string, number> = {
+  advertise: 0,
+  shares: 1,
+  masked: 2,
+  consistency: 3,
+  unmask: 4,
+};
 
 export class SecAggHttpServer {
   private readonly sessions = new Map<string, HostedSession>();
@@ -156,8 +165,12 @@ export class SecAggHttpServer {
           `round ${msg.body.round} message posted to /${action}`,
         );
       }
-      await server.submit(msg);
-      if (server.pending().length === 0 && server.round === msg.body.round) await this.advance(s);
+      try {
+        await server.submit(msg);
+      } finally {
+        // a rejected message may have dropped its sender (a signed fault): the round can be complete either way
+        if (server.pending().length === 0 && server.round === msg.body.round) await this.advance(s);
+      }
       return send(res, 202, { accepted: true, round: msg.body.round });
     }
     if (req.method !== "GET")
@@ -187,8 +200,12 @@ export class SecAggHttpServer {
         .map((x) => ({ from: x.from, ciphertext: b64(x.ciphertext) }));
       return send(res, 200, { shares });
     }
-    if (action === "unmask-request" && parts.length === 3)
-      return send(res, 200, server.unmaskRequest());
+    if (action === "consistency-request" && parts.length === 3)
+      return send(res, 200, server.consistencyRequest());
+    if (action === "unmask-request" && client !== undefined) {
+      const r = server.unmaskRequest(client);
+      return send(res, 200, r);
+    }
     if (action === "result" && parts.length === 3) {
       if (s.opts.exposeResult !== true)
         throw new HttpError(403, "FORBIDDEN", "results are not served by this node");

@@ -6,7 +6,14 @@ export { SecAggError, httpStatusOf } from "./errors.ts";
 export type { SecAggErrorCode } from "./errors.ts";
 export { makeEncoding, encodeVector, decodeSum } from "./encoding.ts";
 export type { FixedPointEncoding } from "./encoding.ts";
-export { resolveSession, defaultDegree, defaultThreshold, harary, MAX_DEGREE } from "./params.ts";
+export {
+  resolveSession,
+  defaultDegree,
+  defaultThreshold,
+  graphSeed,
+  harary,
+  MAX_DEGREE,
+} from "./params.ts";
 export type { RosterEntry, SecAggSessionConfig, ResolvedSession } from "./params.ts";
 export { MaskGenerator } from "./prg.ts";
 export {
@@ -21,8 +28,18 @@ export {
   verifySigned,
   wireSize,
 } from "./messages.ts";
+export {
+  certificateSigners,
+  checkCertificate,
+  shareGroup,
+  verifyBySender,
+  verifyEnvelopeBySender,
+} from "./consistency.ts";
 export type {
   AdvertiseBody,
+  CertificateEntry,
+  ConsistencyBody,
+  ConsistencyRequest,
   EncryptedShare,
   MaskedInputBody,
   RevealedShare,
@@ -36,7 +53,7 @@ export type {
 export { SecAggClient } from "./client.ts";
 export type { SecAggAccount } from "./client.ts";
 export { SecAggServer } from "./server.ts";
-export type { SecAggResult, ServerStage } from "./server.ts";
+export type { SecAggFault, SecAggResult, ServerStage } from "./server.ts";
 export { simulateSession } from "./simulate.ts";
 export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
 export { SecAggHttpServer } from "./http-server.ts";

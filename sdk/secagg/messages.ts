@@ -12,7 +12,13 @@ import { signSecAggEnvelope, verifySecAggEnvelope } from "../crypto/signing.ts";
 import type { SecAggDomain, SecAggEnvelope } from "../crypto/signing.ts";
 import { SecAggError } from "./errors.ts";
 
-export const Round = { AdvertiseKeys: 0, ShareKeys: 1, MaskedInput: 2, Unmasking: 3 } as const;
+export const Round = {
+  AdvertiseKeys: 0,
+  ShareKeys: 1,
+  MaskedInput: 2,
+  ConsistencyCheck: 3,
+  Unmasking: 4,
+} as const;
 export type RoundNumber = (typeof Round)[keyof typeof Round];
 
 export const KEY_BYTES = 32;
@@ -53,23 +59,50 @@ export interface RevealedShare {
   of: number;
   share: Uint8Array;
 }
-export interface UnmaskBody extends BodyBase {
+/** Round 3 (ConsistencyCheck, Bonawitz et al. 2017): the survivor set U3 the server announced, signed by a survivor. */
+export interface ConsistencyBody extends BodyBase {
   round: 3;
+  /** U3 in increasing order. */
+  survivors: number[];
+}
+export interface UnmaskBody extends BodyBase {
+  round: 4;
   /** Shares of b_v for surviving clients v. */
   selfMaskShares: RevealedShare[];
   /** Shares of s_v^SK for dropped clients v. */
   keyShares: RevealedShare[];
 }
-export type SecAggBody = AdvertiseBody | ShareKeysBody | MaskedInputBody | UnmaskBody;
+export type SecAggBody =
+  AdvertiseBody | ShareKeysBody | MaskedInputBody | ConsistencyBody | UnmaskBody;
 export interface Signed<B extends SecAggBody = SecAggBody> {
   body: B;
   signature: Hex;
 }
 
+/** What the server sends every survivor in round 3: the survivor set U3 to sign. */
+export interface ConsistencyRequest {
+  sessionId: Hex;
+  survivors: number[];
+}
+
+/**
+ * A round-3 signature in a certificate: the signed body is (sessionId, round 3, sender, U3), and U3 is the request's
+ * own survivor set, so only sender and signature travel (O(1) per entry instead of O(n)).
+ */
+export interface CertificateEntry {
+  sender: number;
+  signature: Hex;
+}
+
+/**
+ * What the server sends a client in round 4: U3, the dropped U2 \ U3, and the certificate — the signed round-3
+ * messages of the survivors whose signatures the client needs (see consistency.ts).
+ */
 export interface UnmaskRequest {
   sessionId: Hex;
   survivors: number[];
   dropped: number[];
+  certificate: CertificateEntry[];
 }
 
 function u32be(out: Uint8Array, off: number, v: number): void {
@@ -79,48 +112,63 @@ function u32be(out: Uint8Array, off: number, v: number): void {
   out[off + 3] = v & 0xff;
 }
 
-function encodeRevealed(list: RevealedShare[], out: Uint8Array, off: number): number {
-  u32be(out, off, list.length);
-  off += 4;
-  for (const s of list) {
-    u32be(out, off, s.of);
-    out.set(s.share, off + 4);
-    off += 4 + SHARE_BYTES;
-  }
-  return off;
-}
-
-/** Canonical payload bytes of a body (the part hashed into `payloadHash`). */
+/**
+ * Canonical payload bytes of a body (the part hashed into `payloadHash`). Every variable-size field is length-prefixed
+ * (u32 BE), so the encoding is injective over all bodies, malformed ones included: a signed malformed message is a
+ * proof of its sender's fault that cannot be re-split into a well-formed one (or the reverse). Never throws.
+ *   round 0: len ‖ cPk ‖ len ‖ sPk
+ *   round 1: len ‖ selfMaskCommitment ‖ count ‖ (to ‖ len ‖ ciphertext)*
+ *   round 2: the masked vector, u32 little-endian
+ *   round 3: count ‖ survivor ids
+ *   round 4: count ‖ (of ‖ len ‖ share)* for selfMaskShares, then the same for keyShares
+ */
 export function canonicalPayload(body: SecAggBody): Uint8Array {
+  const parts: (Uint8Array | number)[] = [];
+  const bytes = (b: Uint8Array) => parts.push(b.length, b);
+  const revealed = (list: RevealedShare[]) => {
+    parts.push(list.length);
+    for (const sh of list) {
+      parts.push(sh.of);
+      bytes(sh.share);
+    }
+  };
   switch (body.round) {
-    case 0: {
-      const out = new Uint8Array(2 * KEY_BYTES);
-      out.set(body.cPk, 0);
-      out.set(body.sPk, KEY_BYTES);
-      return out;
-    }
-    case 1: {
-      const out = new Uint8Array(32 + 4 + body.shares.length * (4 + SHARE_CIPHERTEXT_BYTES));
-      out.set(body.selfMaskCommitment, 0);
-      u32be(out, 32, body.shares.length);
-      let off = 36;
-      for (const s of body.shares) {
-        u32be(out, off, s.to);
-        out.set(s.ciphertext, off + 4);
-        off += 4 + SHARE_CIPHERTEXT_BYTES;
+    case 0:
+      bytes(body.cPk);
+      bytes(body.sPk);
+      break;
+    case 1:
+      bytes(body.selfMaskCommitment);
+      parts.push(body.shares.length);
+      for (const sh of body.shares) {
+        parts.push(sh.to);
+        bytes(sh.ciphertext);
       }
-      return out;
-    }
+      break;
     case 2:
       return new Uint8Array(body.masked.buffer, body.masked.byteOffset, body.masked.byteLength);
-    case 3: {
-      const out = new Uint8Array(
-        8 + (body.selfMaskShares.length + body.keyShares.length) * (4 + SHARE_BYTES),
-      );
-      encodeRevealed(body.keyShares, out, encodeRevealed(body.selfMaskShares, out, 0));
-      return out;
+    case 3:
+      parts.push(body.survivors.length, ...body.survivors);
+      break;
+    case 4:
+      revealed(body.selfMaskShares);
+      revealed(body.keyShares);
+      break;
+  }
+  let len = 0;
+  for (const p of parts) len += typeof p === "number" ? 4 : p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    if (typeof p === "number") {
+      u32be(out, off, p >>> 0);
+      off += 4;
+    } else {
+      out.set(p, off);
+      off += p.length;
     }
   }
+  return out;
 }
 
 /** Checks fixed-size fields so that hashing and later processing cannot misbehave on malformed input. */
@@ -147,6 +195,13 @@ export function checkShape(body: SecAggBody): void {
     case 2:
       break;
     case 3:
+      for (let i = 0; i < body.survivors.length; i++) {
+        const id = body.survivors[i]!;
+        if (!Number.isInteger(id) || id < 1 || id > 0xffffffff) bad("survivor ids are uint32 > 0");
+        if (i > 0 && id <= body.survivors[i - 1]!) bad("survivors must increase");
+      }
+      break;
+    case 4:
       for (const s of [...body.selfMaskShares, ...body.keyShares]) {
         if (s.share.length !== SHARE_BYTES)
           throw new SecAggError("BAD_SHARE", `share of ${s.of} must be 33 bytes`);
@@ -217,7 +272,9 @@ export function toJson(msg: Signed): unknown {
         },
         signature: msg.signature,
       };
-    case 3: {
+    case 3:
+      return { body: { ...base, survivors: [...b.survivors] }, signature: msg.signature };
+    case 4: {
       const r = (l: RevealedShare[]) => l.map((s) => ({ of: s.of, share: b64(s.share) }));
       return {
         body: { ...base, selfMaskShares: r(b.selfMaskShares), keyShares: r(b.keyShares) },
@@ -240,16 +297,20 @@ export const SignedJson = z.object({
       shares: z.array(z.object({ to: Id, ciphertext: B64 })).max(256),
     }),
     z.object({ ...BaseJson, round: z.literal(2), masked: B64 }),
+    z.object({ ...BaseJson, round: z.literal(3), survivors: z.array(Id).max(1 << 16) }),
     z.object({
       ...BaseJson,
-      round: z.literal(3),
+      round: z.literal(4),
       selfMaskShares: RevealedJson,
       keyShares: RevealedJson,
     }),
   ]),
 });
 
-/** Parses a JSON message (untrusted input); throws SecAggError INVALID_MESSAGE on any malformed field. */
+/**
+ * Parses a JSON message (untrusted input); throws SecAggError INVALID_MESSAGE when it is not a message at all. Field
+ * sizes are not checked here (`checkShape`, after the signature, decides whether the signed sender is at fault).
+ */
 export function fromJson(input: unknown): Signed {
   const parsed = SignedJson.safeParse(input);
   if (!parsed.success) throw new SecAggError("INVALID_MESSAGE", z.prettifyError(parsed.error));
@@ -279,14 +340,17 @@ export function fromJson(input: unknown): Signed {
       };
       break;
     }
-    case 3: {
+    case 3:
+      body = { ...base, round: 3, survivors: j.survivors };
+      break;
+    case 4: {
       const r = (l: { of: number; share: string }[]) =>
         l.map((s) => ({ of: s.of, share: fromB64(s.share) }));
-      body = { ...base, round: 3, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
+      body = { ...base, round: 4, selfMaskShares: r(j.selfMaskShares), keyShares: r(j.keyShares) };
       break;
     }
   }
-  checkShape(body);
+  // shapes are checked by the receiver after the signature (server.ts), so a signed malformed message is attributable
   return { body, signature };
 }
 

@@ -5,7 +5,9 @@
  *   shared among its n − 1 neighbours plus itself, with threshold t = ⌊2n/3⌋ + 1 (the paper's bound for active
  *   adversaries), so up to n − t (≈ a third) of the cohort may drop out.
  * - SecAgg+ mode (Bell et al. 2020): clients sit on a Harary graph H(k, n) over a permutation of the roster derived
- *   from the session id (so neither the server nor a client chooses it); each client shares among its k neighbours
+ *   from the graph seed (`graphSeed`: keccak256 of the on-chain cohort root, the job seed and n when the session
+ *   names its cohort, else the session id), so neither the server nor a client chooses it and every party computes
+ *   it itself; each client shares among its k neighbours
  *   plus itself with threshold t = ⌊(k + 1)/2⌋ + 1 (honest majority of the neighbourhood), and masks only with its k
  *   neighbours. k is the smallest even degree for which random dropout at `dropoutRate` leaves some neighbourhood
  *   with fewer than t live members with probability ≤ `failureProbability` (union bound), capped at 254
@@ -14,7 +16,16 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { hexToBytes, isAddress, isHex } from "viem";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import {
+  bytesToHex,
+  encodeAbiParameters,
+  hexToBytes,
+  isAddress,
+  isAddressEqual,
+  isHex,
+  keccak256,
+} from "viem";
 import type { Address, Hex } from "viem";
 import { SecAggError } from "./errors.ts";
 import type { FixedPointEncoding } from "./encoding.ts";
@@ -27,6 +38,11 @@ export interface RosterEntry {
   id: number;
   /** Device key address that signs the client's messages. */
   address: Address;
+  /**
+   * The device key's secp256k1 public key (33- or 65-byte hex), when the cohort publishes it: signatures of the
+   * ConsistencyCheck round are then verified against it directly, without public-key recovery. Must hash to `address`.
+   */
+  publicKey?: Hex;
 }
 
 export interface SecAggSessionConfig {
@@ -42,20 +58,35 @@ export interface SecAggSessionConfig {
   degree?: number;
   /** Reconstruction threshold t over a share group of k + 1; default from `defaultThreshold`. */
   threshold?: number;
+  /**
+   * The on-chain cohort the roster comes from: its Merkle root (JobMarket `CohortAssigned`) and the job seed it was
+   * drawn with. When set, the neighbour graph derives from `graphSeed(cohortRoot, jobSeed, n)`; otherwise (off-chain
+   * sessions, tests) from the session id.
+   */
+  cohort?: { root: Hex; jobSeed: Hex };
 }
 
 export interface ResolvedSession {
   config: SecAggSessionConfig;
   sessionId: Hex;
   sessionIdBytes: Uint8Array;
+  /** Seed of the neighbour graph's permutation (see `graphSeed`). */
+  graphSeed: Uint8Array;
   domain: { chainId: number; verifyingContract: Address };
   n: number;
   m: number;
   degree: number;
   threshold: number;
+  /**
+   * Signatures on the same survivor set a client needs, from each share group whose shares it reveals, before it
+   * unmasks (ConsistencyCheck; consistency.ts): t in full mode, t + 1 (≤ k + 1) in SecAgg+ mode.
+   */
+  consistencyThreshold: number;
   mode: "full" | "plus";
   ids: readonly number[];
   addressOf: ReadonlyMap<number, Address>;
+  /** Roster public keys (uncompressed, 65 bytes) of the clients whose entry carries one. */
+  publicKeyOf: ReadonlyMap<number, Uint8Array>;
   /** Sorted neighbour ids of each client (never contains the client itself). */
   neighbours: ReadonlyMap<number, readonly number[]>;
   encoding: FixedPointEncoding;
@@ -97,7 +128,23 @@ export function defaultDegree(
   return MAX_DEGREE;
 }
 
-/** Deterministic uniform integers in [0, bound) from a ChaCha20 stream keyed by HKDF(sessionId). */
+/**
+ * Seed of the SecAgg+ neighbour graph of an on-chain cohort:
+ * keccak256(abi.encode(string "DML-SecAgg/2 graph", bytes32 cohortRoot, bytes32 jobSeed, uint32 n)). A deterministic
+ * function of chain data only: same inputs → same graph, for the aggregator and for every device.
+ */
+export function graphSeed(cohortRoot: Hex, jobSeed: Hex, n: number): Uint8Array {
+  return hexToBytes(
+    keccak256(
+      encodeAbiParameters(
+        [{ type: "string" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint32" }],
+        ["DML-SecAgg/2 graph", cohortRoot, jobSeed, n],
+      ),
+    ),
+  );
+}
+
+/** Deterministic uniform integers in [0, bound) from a ChaCha20 stream keyed by HKDF(seed). */
 function sessionRng(sessionIdBytes: Uint8Array, label: string): (bound: number) => number {
   const key = hkdf(
     sha256,
@@ -129,7 +176,7 @@ function sessionRng(sessionIdBytes: Uint8Array, label: string): (bound: number) 
 }
 
 /**
- * Harary-style k-regular graph: clients are placed on a ring in a session-seeded random order and each is connected to
+ * Harary-style k-regular graph: clients are placed on a ring in a seeded random order (`seed`: the graph seed) and each is connected to
  * the k/2 nearest on each side. Returns sorted neighbour lists.
  */
 export function harary(
@@ -190,12 +237,25 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   if (n > config.encoding.maxClients)
     bad(`encoding supports ${config.encoding.maxClients} clients, roster has ${n}`);
   const addressOf = new Map<number, Address>();
+  const publicKeyOf = new Map<number, Uint8Array>();
   for (const r of config.roster) {
     if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff)
       bad(`client id ${r.id} is not a positive uint32`);
     if (addressOf.has(r.id)) bad(`duplicate client id ${r.id}`);
     if (!isAddress(r.address, { strict: false })) bad(`client ${r.id} has an invalid address`);
     addressOf.set(r.id, r.address);
+    if (r.publicKey !== undefined) {
+      let point: Uint8Array | undefined;
+      try {
+        point = secp256k1.Point.fromHex(r.publicKey.slice(2)).toBytes(false);
+      } catch {
+        bad(`client ${r.id} has an invalid public key`);
+      }
+      const derived = `0x${keccak256(bytesToHex(point!.slice(1))).slice(-40)}` as Address;
+      if (!isAddressEqual(derived, r.address))
+        bad(`client ${r.id}'s public key does not match its address`);
+      publicKeyOf.set(r.id, point!);
+    }
   }
   let degree = config.degree ?? defaultDegree(n);
   if (degree >= n - 1) degree = n - 1;
@@ -209,20 +269,33 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   if (degree < n - 1 && threshold <= (degree + 1) / 2)
     bad("threshold must exceed half of the share group");
   const sessionIdBytes = hexToBytes(config.sessionId);
+  const isBytes32 = (x: unknown) => typeof x === "string" && isHex(x) && x.length === 66;
+  if (
+    config.cohort !== undefined &&
+    (!isBytes32(config.cohort.root) || !isBytes32(config.cohort.jobSeed))
+  )
+    bad("cohort root and job seed must be bytes32 hex");
+  const seed =
+    config.cohort === undefined
+      ? sessionIdBytes
+      : graphSeed(config.cohort.root, config.cohort.jobSeed, n);
   const ids = [...addressOf.keys()].sort((a, b) => a - b);
   return {
     config,
     sessionId: config.sessionId.toLowerCase() as Hex,
     sessionIdBytes,
+    graphSeed: seed,
     domain: { chainId: config.chainId, verifyingContract: config.verifyingContract },
     n,
     m: config.vectorLength,
     degree,
     threshold,
+    consistencyThreshold: degree >= n - 1 ? threshold : Math.min(threshold + 1, degree + 1),
     mode: degree >= n - 1 ? "full" : "plus",
     ids,
     addressOf,
-    neighbours: harary(ids, degree, sessionIdBytes),
+    publicKeyOf,
+    neighbours: harary(ids, degree, seed),
     encoding: config.encoding,
   };
 }

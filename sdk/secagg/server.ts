@@ -1,16 +1,19 @@
 /**
  * SecAgg server state machine (the aggregator's side of one session). Transport-agnostic: `submit` takes each client's
  * signed message, `advance` closes the current round (all expected clients answered, or the round deadline passed:
- * silent clients count as dropped), and the `keysFor` / `sharesFor` / `unmaskRequest` accessors produce what each
+ * silent clients count as dropped), and the `keysFor` / `sharesFor` / `consistencyRequest` / `unmaskRequest` accessors produce what each
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
  */
 import { x25519 } from "@noble/curves/ed25519.js";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
-import { checkShape, verifySigned } from "./messages.ts";
+import { checkShape } from "./messages.ts";
+import { certificateSigners, sameIds, verifyBySender } from "./consistency.ts";
 import type {
   AdvertiseBody,
+  ConsistencyBody,
+  ConsistencyRequest,
   MaskedInputBody,
   ShareKeysBody,
   Signed,
@@ -24,7 +27,25 @@ import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
 
-export type ServerStage = 0 | 1 | 2 | 3 | "done" | "failed";
+/** Rejections that a validly signed message can only earn by breaking the protocol: they drop the sender. */
+const FAULT_CODES: ReadonlySet<SecAggErrorCode> = new Set<SecAggErrorCode>([
+  "INVALID_MESSAGE",
+  "WRONG_LENGTH",
+  "BAD_SHARE",
+  "NOT_NEIGHBOUR",
+  "BOTH_SHARES_REQUESTED",
+]);
+
+/** A device's provable fault: its signed message (verifiable against the roster) and why it breaks the protocol. */
+export interface SecAggFault {
+  client: number;
+  round: number;
+  code: SecAggErrorCode;
+  reason: string;
+  message: Signed;
+}
+
+export type ServerStage = 0 | 1 | 2 | 3 | 4 | "done" | "failed";
 
 export interface SecAggResult {
   sessionId: `0x${string}`;
@@ -36,7 +57,11 @@ export interface SecAggResult {
   survivors: number[];
   /** Roster clients whose inputs are not in the sum. */
   dropped: number[];
-  /** Clients that answered the unmasking round (U4). */
+  /** Clients dropped for a signed malformed message, with the message (in the order received). */
+  faults: SecAggFault[];
+  /** Survivors that signed U3 in the ConsistencyCheck round. */
+  signers: number[];
+  /** Clients that answered the unmasking round (U5). */
   unmaskers: number[];
 }
 
@@ -56,10 +81,15 @@ export class SecAggServer {
   /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
   private maskedSum: Uint32Array | undefined;
   private readonly maskedFrom = new Set<number>();
+  private readonly faulty = new Set<number>();
+  private readonly faultList: SecAggFault[] = [];
+  private readonly checks = new Map<number, Signed<ConsistencyBody>>();
   private readonly unmasks = new Map<number, UnmaskBody>();
   private u1 = new Set<number>();
   private u2 = new Set<number>();
   private u3 = new Set<number>();
+  private u3List: number[] = [];
+  private u4 = new Set<number>();
   private droppedAfterShare: number[] = [];
   private inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
   private result: SecAggResult | undefined;
@@ -83,25 +113,37 @@ export class SecAggServer {
     return this.failure;
   }
 
+  /** Clients dropped so far for a signed malformed message, with the message. */
+  get faults(): readonly SecAggFault[] {
+    return this.faultList;
+  }
+
   /** Clients whose message for the current round is still missing. */
   pending(): number[] {
     const from = (set: Iterable<number>, have: Map<number, unknown>) =>
-      [...set].filter((id) => !have.has(id));
+      [...set].filter((id) => !have.has(id) && !this.faulty.has(id));
     switch (this.stage) {
       case 0:
         return from(this.session.ids, this.adverts);
       case 1:
         return from(this.u1, this.shareMsgs);
       case 2:
-        return [...this.u2].filter((id) => !this.maskedFrom.has(id));
+        return [...this.u2].filter((id) => !this.maskedFrom.has(id) && !this.faulty.has(id));
       case 3:
-        return from(this.u3, this.unmasks);
+        return from(this.u3, this.checks);
+      case 4:
+        return from(this.u4, this.unmasks);
       default:
         return [];
     }
   }
 
-  /** Validates and stores a client message. Throws SecAggError (and changes nothing) on any rejection. */
+  /**
+   * Validates and stores a client message. Throws SecAggError on any rejection. A rejection that a validly signed
+   * message earns by breaking the protocol (FAULT_CODES) also drops its sender for the rest of the session and keeps
+   * the message in `faults`; any other rejection (wrong session, unknown sender, bad signature, replay, late or
+   * duplicate message) changes nothing, since it proves nothing against the claimed sender.
+   */
   async submit(msg: Signed): Promise<void> {
     const s = this.session;
     const body = msg.body;
@@ -119,10 +161,9 @@ export class SecAggServer {
       reject("SESSION_FAILED", this.failure?.message ?? "session failed");
     if (body.round !== this.stage)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
-    checkShape(body);
     if (!this.skipSignatures) {
       const t0 = performance.now();
-      const ok = await verifySigned(address!, s.domain, msg);
+      const ok = await verifyBySender(s, msg);
       this.timings.verifyMs += performance.now() - t0;
       if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
     }
@@ -131,68 +172,94 @@ export class SecAggServer {
     if (body.round !== this.stage)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     const u = body.sender;
-    switch (body.round) {
-      case 0:
-        if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
-        if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
-        if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
-          reject("INVALID_MESSAGE", "low-order public key");
-        this.adverts.set(u, msg as Signed<AdvertiseBody>);
-        break;
-      case 1: {
-        if (!this.u1.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not advertise keys`);
-        if (this.shareMsgs.has(u)) reject("DUPLICATE", `client ${u} already shared keys`);
-        const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
-        const got = new Set<number>();
-        for (const sh of body.shares) {
-          if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
-            reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
+    if (this.faulty.has(u)) reject("NOT_PARTICIPANT", `client ${u} was dropped for a fault`);
+    try {
+      checkShape(body);
+      switch (body.round) {
+        case 0:
+          if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
+          if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
+          if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
+            reject("INVALID_MESSAGE", "low-order public key");
+          this.adverts.set(u, msg as Signed<AdvertiseBody>);
+          break;
+        case 1: {
+          if (!this.u1.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not advertise keys`);
+          if (this.shareMsgs.has(u)) reject("DUPLICATE", `client ${u} already shared keys`);
+          const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
+          const got = new Set<number>();
+          for (const sh of body.shares) {
+            if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
+              reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
+            }
+            if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
+            got.add(sh.to);
           }
-          if (got.has(sh.to)) reject("BAD_SHARE", `two shares for ${sh.to}`);
-          got.add(sh.to);
+          if (got.size !== expected.length)
+            reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
+          this.shareMsgs.set(u, body);
+          break;
         }
-        if (got.size !== expected.length)
-          reject("BAD_SHARE", `expected ${expected.length} shares, got ${got.size}`);
-        this.shareMsgs.set(u, body);
-        break;
+        case 2:
+          if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
+          if (this.maskedFrom.has(u))
+            reject("DUPLICATE", `client ${u} already sent its masked input`);
+          if (body.masked.length !== s.m)
+            reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
+          {
+            const y = (body as MaskedInputBody).masked;
+            const acc = (this.maskedSum ??= new Uint32Array(s.m));
+            for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+            this.maskedFrom.add(u);
+          }
+          break;
+        case 3:
+          if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
+          if (this.checks.has(u)) reject("DUPLICATE", `client ${u} already signed the survivors`);
+          if (!sameIds(body.survivors, this.u3List))
+            reject("INVALID_MESSAGE", `client ${u} signed another survivor set`);
+          this.checks.set(u, msg as Signed<ConsistencyBody>);
+          break;
+        case 4: {
+          if (!this.u4.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not sign the survivors`);
+          if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
+          const group = new Set(s.neighbours.get(u)!);
+          group.add(u);
+          const owners = new Set<number>();
+          for (const sh of body.selfMaskShares) {
+            if (!this.u3.has(sh.of))
+              reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
+            if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+            if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
+            owners.add(sh.of);
+          }
+          for (const sh of body.keyShares) {
+            if (this.u3.has(sh.of))
+              reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
+            if (!this.u2.has(sh.of))
+              reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
+            if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
+            if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
+            owners.add(sh.of);
+          }
+          this.unmasks.set(u, body);
+          break;
+        }
       }
-      case 2:
-        if (!this.u2.has(u)) reject("NOT_PARTICIPANT", `client ${u} did not share keys`);
-        if (this.maskedFrom.has(u))
-          reject("DUPLICATE", `client ${u} already sent its masked input`);
-        if (body.masked.length !== s.m)
-          reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
-        {
-          const y = (body as MaskedInputBody).masked;
-          const acc = (this.maskedSum ??= new Uint32Array(s.m));
-          for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
-          this.maskedFrom.add(u);
-        }
-        break;
-      case 3: {
-        if (!this.u3.has(u)) reject("NOT_PARTICIPANT", `client ${u} is not a survivor`);
-        if (this.unmasks.has(u)) reject("DUPLICATE", `client ${u} already unmasked`);
-        const group = new Set(s.neighbours.get(u)!);
-        group.add(u);
-        const owners = new Set<number>();
-        for (const sh of body.selfMaskShares) {
-          if (!this.u3.has(sh.of))
-            reject("BAD_SHARE", `self-mask share of ${sh.of}, who is not a survivor`);
-          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
-          if (owners.has(sh.of)) reject("BAD_SHARE", `two shares of ${sh.of}`);
-          owners.add(sh.of);
-        }
-        for (const sh of body.keyShares) {
-          if (this.u3.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `key share of survivor ${sh.of}`);
-          if (!this.u2.has(sh.of))
-            reject("BAD_SHARE", `key share of ${sh.of}, who never shared keys`);
-          if (!group.has(sh.of)) reject("NOT_NEIGHBOUR", `${u} holds no share of ${sh.of}`);
-          if (owners.has(sh.of)) reject("BOTH_SHARES_REQUESTED", `two shares of ${sh.of}`);
-          owners.add(sh.of);
-        }
-        this.unmasks.set(u, body);
-        break;
+    } catch (e) {
+      // a validly signed message that breaks the protocol: its sender is dropped, the message kept as the proof
+      if (e instanceof SecAggError && FAULT_CODES.has(e.code)) {
+        this.faulty.add(u);
+        this.faultList.push({
+          client: u,
+          round: body.round,
+          code: e.code,
+          reason: e.message,
+          message: msg,
+        });
+        this.seen.add(sigKey);
       }
+      throw e;
     }
     this.seen.add(sigKey);
   }
@@ -237,11 +304,17 @@ export class SecAggServer {
       }
       case 2:
         this.u3 = new Set(this.maskedFrom);
+        this.u3List = [...this.u3].sort((a, b) => a - b);
         this.requireSurvivors(this.u3, "clients sent masked inputs");
         this.droppedAfterShare = [...this.u2].filter((v) => !this.u3.has(v)).sort((a, b) => a - b);
         this.stage = 3;
         break;
       case 3:
+        this.u4 = new Set(this.checks.keys());
+        this.requireSurvivors(this.u4, "survivors signed the survivor set");
+        this.stage = 4;
+        break;
+      case 4:
         this.result = await this.finalize();
         this.stage = "done";
         break;
@@ -268,15 +341,27 @@ export class SecAggServer {
     return this.inbox.get(v)!;
   }
 
-  /** Survivors U3 and dropped U2 \ U3 (round ≥ 3). */
-  unmaskRequest(): UnmaskRequest {
+  /** The survivor set U3 every survivor signs in the ConsistencyCheck round (round ≥ 3). */
+  consistencyRequest(): ConsistencyRequest {
     if (this.stage === "failed") throw this.failure!;
     if (typeof this.stage === "number" && this.stage < 3)
       throw new SecAggError("NOT_READY", "masked-input round open");
+    return { sessionId: this.session.sessionId, survivors: [...this.u3List] };
+  }
+
+  /**
+   * Survivors U3, dropped U2 \ U3 and the certificate for client `v` (round ≥ 4): the round-3 signatures of the
+   * signers `v` may need (consistency.ts `certificateSigners`).
+   */
+  unmaskRequest(v: number): UnmaskRequest {
+    this.requireStage(4, v, this.u4, "sign the survivor set");
     return {
       sessionId: this.session.sessionId,
-      survivors: [...this.u3].sort((a, b) => a - b),
+      survivors: [...this.u3List],
       dropped: [...this.droppedAfterShare],
+      certificate: certificateSigners(this.session, v)
+        .filter((x) => this.checks.has(x))
+        .map((x) => ({ sender: x, signature: this.checks.get(x)!.signature })),
     };
   }
 
@@ -334,12 +419,12 @@ export class SecAggServer {
 
   private async finalize(): Promise<SecAggResult> {
     const s = this.session;
-    const u4 = new Set(this.unmasks.keys());
-    this.requireSurvivors(u4, "clients answered the unmasking round");
+    const u5 = new Set(this.unmasks.keys());
+    this.requireSurvivors(u5, "clients answered the unmasking round");
     const t0 = performance.now();
     const bShares = new Map<number, Uint8Array[]>();
     const sShares = new Map<number, Uint8Array[]>();
-    for (const u of [...u4].sort((a, b) => a - b)) {
+    for (const u of [...u5].sort((a, b) => a - b)) {
       const body = this.unmasks.get(u)!;
       for (const sh of body.selfMaskShares)
         (bShares.get(sh.of) ?? bShares.set(sh.of, []).get(sh.of)!).push(sh.share);
@@ -387,7 +472,9 @@ export class SecAggServer {
       decoded: decodeSum(sum, survivors.length, s.encoding),
       survivors,
       dropped,
-      unmaskers: [...u4].sort((a, b) => a - b),
+      faults: [...this.faultList],
+      signers: [...this.u4].sort((a, b) => a - b),
+      unmaskers: [...u5].sort((a, b) => a - b),
     };
   }
 }

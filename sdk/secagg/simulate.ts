@@ -4,6 +4,7 @@
  */
 import type { LocalAccount } from "viem";
 import { SecAggClient } from "./client.ts";
+import { SecAggError } from "./errors.ts";
 import { wireSize } from "./messages.ts";
 import type { Signed } from "./messages.ts";
 import { MaskGenerator } from "./prg.ts";
@@ -12,8 +13,11 @@ import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { SecAggServer } from "./server.ts";
 import type { SecAggResult } from "./server.ts";
 
-/** Round before which a client goes silent (0 = never advertises, 3 = never answers the unmasking round). */
-export type DropPlan = ReadonlyMap<number, 0 | 1 | 2 | 3>;
+/**
+ * Round before which a client goes silent (0 = never advertises, 3 = never signs the survivor set, 4 = never answers
+ * the unmasking round).
+ */
+export type DropPlan = ReadonlyMap<number, 0 | 1 | 2 | 3 | 4>;
 
 export interface ClientStats {
   id: number;
@@ -65,7 +69,7 @@ export async function simulateSession(opts: {
     stats.set(id, { id, computeMs: 0, bytesSent: 0, bytesReceived: 0 });
   }
   let serverMs = 0;
-  const live = (round: number) => session.ids.filter((id) => (drops.get(id) ?? 4) > round);
+  const live = (round: number) => session.ids.filter((id) => (drops.get(id) ?? 5) > round);
   const step = async (
     round: number,
     make: (c: SecAggClient, st: ClientStats) => Promise<Signed | undefined>,
@@ -106,9 +110,21 @@ export async function simulateSession(opts: {
     return c.maskedInput(shares, input);
   });
   await step(3, async (c, st) => {
-    const req = server.unmaskRequest();
+    const req = server.consistencyRequest();
     if (measure) st.bytesReceived += jsonSize(req);
-    return c.unmask(req);
+    return c.consistency(req);
+  });
+  await step(4, async (c, st) => {
+    if (!server.pending().includes(c.id)) return undefined; // did not sign in round 3
+    const req = server.unmaskRequest(c.id);
+    if (measure) st.bytesReceived += jsonSize(req);
+    try {
+      return await c.unmask(req);
+    } catch (e) {
+      // an honest client refusing to unmask (certificate short of signatures) stays silent
+      if (e instanceof SecAggError && e.code === "CONSISTENCY_FAILED") return undefined;
+      throw e;
+    }
   });
   return { result: server.getResult(), server, clients: [...stats.values()], serverMs };
 }

@@ -417,7 +417,10 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     for (const r of records) {
       if (r.method === "GET") {
         assert.equal(r.body.length, 0);
-        assert.match(r.url, /^\/sessions\/0x[0-9a-f]{64}\/(keys|shares|unmask-request)(\/\d+)?$/);
+        assert.match(
+          r.url,
+          /^\/sessions\/0x[0-9a-f]{64}\/(keys|shares|consistency-request|unmask-request)(\/\d+)?$/,
+        );
         continue;
       }
       const json = JSON.parse(r.body.toString("utf8")) as unknown;

@@ -19,12 +19,17 @@ export function makeConfig(
   accounts: Map<number, LocalAccount>,
   m: number,
   extra: Partial<SecAggSessionConfig> = {},
+  opts: { publicKeys?: boolean } = {},
 ): SecAggSessionConfig {
   return {
     sessionId: bytesToHex(randomBytes(32)),
     chainId: 31337,
     verifyingContract: zeroAddress,
-    roster: [...accounts.entries()].map(([id, a]) => ({ id, address: a.address })),
+    roster: [...accounts.entries()].map(([id, a]) =>
+      opts.publicKeys === true
+        ? { id, address: a.address, publicKey: a.publicKey }
+        : { id, address: a.address },
+    ),
     vectorLength: m,
     encoding: makeEncoding({ clip: 8, maxClients: Math.max(accounts.size, 2) }),
     ...extra,

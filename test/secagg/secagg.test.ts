@@ -21,7 +21,7 @@ import {
   simulateSession,
   toJson,
 } from "#sdk/secagg/index.ts";
-import type { SecAggSessionConfig, Signed } from "#sdk/secagg/index.ts";
+import type { SecAggSessionConfig, ShareKeysBody, Signed } from "#sdk/secagg/index.ts";
 import { accountsFor, makeConfig, randomInputs, rng } from "./helpers.ts";
 
 /** Σ encode(x_u) mod 2^32 over `ids`: the exact value the protocol must output. */
@@ -46,7 +46,7 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string):
 }
 
 /** Drives clients and server by hand through the first rounds; returns everything for tampering tests. */
-async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
+async function toRound(n: number, m: number, upTo: 1 | 2 | 3 | 4) {
   const accounts = accountsFor(n, 7);
   const config = makeConfig(accounts, m);
   const server = new SecAggServer(config);
@@ -71,7 +71,13 @@ async function toRound(n: number, m: number, upTo: 1 | 2 | 3) {
     for (const s of masked) await server.submit(s);
     await server.advance();
   }
-  return { accounts, config, server, clients, inputs, adverts, shares, masked };
+  const checks: Signed[] = [];
+  if (upTo >= 4) {
+    for (const c of clients) checks.push(await c.consistency(server.consistencyRequest()));
+    for (const s of checks) await server.submit(s);
+    await server.advance();
+  }
+  return { accounts, config, server, clients, inputs, adverts, shares, masked, checks };
 }
 
 describe("secagg building blocks", () => {
@@ -158,9 +164,9 @@ describe("secagg building blocks", () => {
   });
 
   it("JSON codec round-trips every message kind and rejects malformed input", async () => {
-    const { shares, masked, server, clients } = await toRound(4, 9, 3);
-    const unmask = await clients[0]!.unmask(server.unmaskRequest());
-    for (const msg of [shares[0]!, masked[1]!, unmask]) {
+    const { shares, masked, checks, server, clients } = await toRound(4, 9, 4);
+    const unmask = await clients[0]!.unmask(server.unmaskRequest(1));
+    for (const msg of [shares[0]!, masked[1]!, checks[2]!, unmask]) {
       const back = fromJson(JSON.parse(JSON.stringify(toJson(msg))));
       assert.deepEqual(toJson(back), toJson(msg));
     }
@@ -201,7 +207,7 @@ describe("secagg exact sums", () => {
     assert.deepEqual([...result.decoded], [21, 42, 42]);
   });
 
-  for (const round of [0, 1, 2, 3] as const) {
+  for (const round of [0, 1, 2, 3, 4] as const) {
     it(`dropouts of n − t clients before round ${round} still give the exact sum of survivors`, async () => {
       const n = 12;
       const accounts = accountsFor(n, 20 + round);
@@ -211,8 +217,8 @@ describe("secagg exact sums", () => {
       const inputs = randomInputs(accounts.keys(), 64, 50 + round);
       const drops = new Map(droppedIds.map((id) => [id, round]));
       const { result } = await simulateSession({ config, accounts, inputs, drops });
-      // clients silent only in the unmasking round already sent their masked input: they are survivors
-      const included = [...accounts.keys()].filter((id) => round === 3 || !droppedIds.includes(id));
+      // clients silent in the consistency or unmasking round already sent their masked input: they are survivors
+      const included = [...accounts.keys()].filter((id) => round >= 3 || !droppedIds.includes(id));
       assert.deepEqual(result.survivors, included);
       assert.deepEqual(result.sum, plainSum(config, inputs, included));
     });
@@ -222,20 +228,20 @@ describe("secagg exact sums", () => {
     const accounts = accountsFor(20, 31);
     const config = makeConfig(accounts, 100);
     const inputs = randomInputs(accounts.keys(), 100, 31);
-    const drops = new Map<number, 0 | 1 | 2 | 3>([
+    const drops = new Map<number, 0 | 1 | 2 | 3 | 4>([
       [1, 0],
       [4, 1],
       [9, 1],
       [13, 2],
       [17, 2],
-      [20, 3],
+      [20, 4],
     ]);
     const { result } = await simulateSession({ config, accounts, inputs, drops });
     const included = [...accounts.keys()].filter((id) => ![1, 4, 9, 13, 17].includes(id));
     assert.deepEqual(result.sum, plainSum(config, inputs, included));
   });
 
-  for (const round of [0, 1, 2, 3] as const) {
+  for (const round of [0, 1, 2, 3, 4] as const) {
     it(`more than n − t dropouts before round ${round} fail with TOO_FEW_SURVIVORS`, async () => {
       const accounts = accountsFor(9, 40 + round);
       const config = makeConfig(accounts, 8); // t = 7
@@ -253,7 +259,7 @@ describe("secagg exact sums", () => {
     const victim = 1;
     // 4 of the victim's 6 neighbours go silent in the unmasking round: 3 shares of b_1 remain (< t = 4)
     const silent = session.neighbours.get(victim)!.slice(0, 4);
-    const drops = new Map(silent.map((id) => [id, 3 as const]));
+    const drops = new Map(silent.map((id) => [id, 4 as const]));
     const inputs = randomInputs(accounts.keys(), 8, 9);
     await rejectsWith(
       simulateSession({ config: session, accounts, inputs, drops }),
@@ -266,9 +272,9 @@ describe("secagg exact sums", () => {
     const config = makeConfig(accounts, 50, { degree: 16 });
     const inputs = randomInputs(accounts.keys(), 50, 5);
     const r = rng(77);
-    const drops = new Map<number, 0 | 1 | 2 | 3>();
+    const drops = new Map<number, 0 | 1 | 2 | 3 | 4>();
     for (const id of accounts.keys())
-      if (r() < 0.1) drops.set(id, Math.floor(r() * 4) as 0 | 1 | 2 | 3);
+      if (r() < 0.1) drops.set(id, Math.floor(r() * 5) as 0 | 1 | 2 | 3 | 4);
     const { result, server } = await simulateSession({ config, accounts, inputs, drops });
     assert.equal(server.session.mode, "plus");
     const included = [...accounts.keys()].filter((id) => (drops.get(id) ?? 3) >= 3);
@@ -297,7 +303,9 @@ describe("secagg server holds no plaintext", () => {
       check();
     }
     await server.advance();
-    for (const c of clients) await server.submit(await c.unmask(server.unmaskRequest()));
+    for (const c of clients) await server.submit(await c.consistency(server.consistencyRequest()));
+    await server.advance();
+    for (const c of clients) await server.submit(await c.unmask(server.unmaskRequest(c.id)));
     await server.advance();
     assert.equal(
       server.storedVectors().length,
@@ -321,7 +329,13 @@ describe("secagg rejections", () => {
       masked: good.body.round === 2 ? good.body.masked.slice(0, 15) : new Uint32Array(0),
     });
     await rejectsWith(server.submit(short), "WRONG_LENGTH");
-    await server.submit(good);
+    // the signed short vector is a proof of c2's fault: c2 is dropped, its later messages are refused
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code, f.message]),
+      [[c2.id, "WRONG_LENGTH", short]],
+    );
+    await rejectsWith(server.submit(good), "NOT_PARTICIPANT");
+    assert.ok(!server.pending().includes(c2.id));
   });
 
   it("rejects bad signatures, tampered bodies and unknown clients", async () => {
@@ -338,11 +352,16 @@ describe("secagg rejections", () => {
       sender: 2,
     });
     await rejectsWith(server.submit(forged), "BAD_SIGNATURE");
-    const lowOrder = await signBody(accounts.get(1)!, server.session.domain, {
+    const lowOrder = await signBody(accounts.get(3)!, server.session.domain, {
       ...msg.body,
+      sender: 3,
       sPk: new Uint8Array(32),
     });
     await rejectsWith(server.submit(lowOrder), "INVALID_MESSAGE");
+    assert.deepEqual(
+      server.faults.map((f) => f.client),
+      [3],
+    );
     await rejectsWith(
       server.submit({ ...msg, body: { ...msg.body, sender: 99 } } as Signed),
       "UNKNOWN_CLIENT",
@@ -359,7 +378,7 @@ describe("secagg rejections", () => {
     );
     await rejectsWith(server.submit(other), "BAD_SIGNATURE");
     await server.submit(msg);
-    assert.deepEqual(server.pending(), [2, 3, 4]);
+    assert.deepEqual(server.pending(), [2, 4]);
     assert.throws(
       () => new SecAggClient({ config, id: 2, account: accounts.get(1)! }),
       SecAggError,
@@ -374,12 +393,11 @@ describe("secagg rejections", () => {
     const masked = await c.maskedInput(server.sharesFor(c.id), new Float64Array(8));
     await server.submit(masked);
     await rejectsWith(server.submit(masked), "REPLAY");
-    const unmaskEarly = await c.unmask({
+    const signedEarly = await c.consistency({
       sessionId: server.session.sessionId,
       survivors: [1, 2, 3, 4, 5],
-      dropped: [],
     });
-    await rejectsWith(server.submit(unmaskEarly), "OUT_OF_ROUND");
+    await rejectsWith(server.submit(signedEarly), "OUT_OF_ROUND");
     // a fresh advertisement (new signature) in round 2 is out of round
     const late = await new SecAggClient({
       config: server.session,
@@ -399,66 +417,84 @@ describe("secagg rejections", () => {
       if (i === 0) ct[3] = ct[3]! ^ 1;
       return { from: s.from, ciphertext: ct };
     });
-    await rejectsWith(c.maskedInput(flipped, new Float64Array(8)), "BAD_SHARE");
+    // an undecryptable share does not stop the client: it masks with every sender and records the fault
+    await c.maskedInput(flipped, new Float64Array(8));
+    assert.deepEqual(
+      c.peerFaults.map((f) => [f.client, f.code]),
+      [[incoming[0]!.from, "BAD_SHARE"]],
+    );
     // a ciphertext meant for client 3 delivered to client 2 fails authentication (AD binds the pair)
     const c2 = clients[1]!;
     const misrouted = server.sharesFor(3).filter((s) => s.from !== 2);
-    await rejectsWith(c2.maskedInput(misrouted, new Float64Array(8)), "BAD_SHARE");
+    await c2.maskedInput(misrouted, new Float64Array(8));
+    assert.deepEqual(
+      c2.peerFaults.map((f) => f.code),
+      misrouted.map(() => "BAD_SHARE"),
+    );
   });
 
-  it("server rejects share-keys messages that skip or add recipients", async () => {
+  it("server rejects share-keys messages that skip or add recipients, dropping their signers", async () => {
     const { server, clients } = await toRound(5, 8, 1);
     const accounts = accountsFor(5, 7);
-    const good = await clients[0]!.shareKeys(server.keysFor(1));
-    if (good.body.round !== 1) throw new Error("unreachable");
+    const goods: Signed<ShareKeysBody>[] = [];
+    for (const c of clients) goods.push(await c.shareKeys(server.keysFor(c.id)));
+    const [g1, g2, g3] = goods.map((g) => g.body);
     const missing = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: good.body.shares.slice(1),
+      ...g1!,
+      shares: g1!.shares.slice(1),
     });
     await rejectsWith(server.submit(missing), "BAD_SHARE");
-    const doubled = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: [...good.body.shares, good.body.shares[0]!],
+    const doubled = await signBody(accounts.get(2)!, server.session.domain, {
+      ...g2!,
+      shares: [...g2!.shares, g2!.shares[0]!],
     });
     await rejectsWith(server.submit(doubled), "BAD_SHARE");
-    const self = await signBody(accounts.get(1)!, server.session.domain, {
-      ...good.body,
-      shares: [
-        { to: 1, ciphertext: good.body.shares[0]!.ciphertext },
-        ...good.body.shares.slice(1),
-      ],
+    const self = await signBody(accounts.get(3)!, server.session.domain, {
+      ...g3!,
+      shares: [{ to: 3, ciphertext: g3!.shares[0]!.ciphertext }, ...g3!.shares.slice(1)],
     });
     await rejectsWith(server.submit(self), "NOT_NEIGHBOUR");
-    await server.submit(good);
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code, f.message]),
+      [
+        [1, "BAD_SHARE", missing],
+        [2, "BAD_SHARE", doubled],
+        [3, "NOT_NEIGHBOUR", self],
+      ],
+    );
+    await rejectsWith(server.submit(goods[0]!), "NOT_PARTICIPANT");
+    await server.submit(goods[3]!);
+    await server.submit(goods[4]!);
+    assert.deepEqual(server.pending(), []);
   });
 
   it("never reveals both shares of a client: client refuses, server rejects", async () => {
-    const { server, clients, accounts } = await toRound(6, 8, 3);
+    const { server, clients, accounts } = await toRound(6, 8, 4);
     const c = clients[0]!;
     await rejectsWith(
-      c.unmask({
-        sessionId: server.session.sessionId,
-        survivors: [1, 2, 3, 4, 5, 6],
-        dropped: [2],
-      }),
+      c.unmask({ ...server.unmaskRequest(1), dropped: [2] }),
       "BOTH_SHARES_REQUESTED",
     );
     // the refusal consumed nothing secret; build a malicious unmask body by hand and check the server rejects it
-    const honest = await clients[1]!.unmask(server.unmaskRequest());
-    if (honest.body.round !== 3) throw new Error("unreachable");
+    const honest = await clients[1]!.unmask(server.unmaskRequest(2));
+    if (honest.body.round !== 4) throw new Error("unreachable");
     const both = await signBody(accounts.get(2)!, server.session.domain, {
       ...honest.body,
       keyShares: [{ of: 3, share: honest.body.selfMaskShares[0]!.share }],
     });
     await rejectsWith(server.submit(both), "BOTH_SHARES_REQUESTED");
-    await server.submit(honest);
+    assert.deepEqual(
+      server.faults.map((f) => [f.client, f.code]),
+      [[2, "BOTH_SHARES_REQUESTED"]],
+    );
+    await rejectsWith(server.submit(honest), "NOT_PARTICIPANT");
   });
 
   it("a corrupted revealed share is detected at reconstruction", async () => {
-    const { server, clients, accounts, config, inputs } = await toRound(5, 8, 3); // t = 4
+    const { server, clients, accounts, config, inputs } = await toRound(5, 8, 4); // t = 4
     for (const c of clients) {
-      const msg = await c.unmask(server.unmaskRequest());
-      if (msg.body.round !== 3) throw new Error("unreachable");
+      const msg = await c.unmask(server.unmaskRequest(c.id));
+      if (msg.body.round !== 4) throw new Error("unreachable");
       if (c.id === 1) {
         const bad = msg.body.selfMaskShares.map((s) => ({
           of: s.of,
