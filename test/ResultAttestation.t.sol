@@ -785,7 +785,6 @@ contract ResultAttestationTest is LifecycleFixture {
         bytes32 invalid = ra.INVALID();
         bytes32[] memory votes = honestVotes(invalid);
         uint256 a = assignedJob(20);
-        address[] memory attsA = attestorsOf(a);
         attestWith(a, AGG, votes); // a majority for INVALID: the job fails and closes
         assertEq(uint8(jm.status(a)), uint8(IJobMarket.JobStatus.Failed));
         assertEq(attestorsOf(a).length, Q, "the closed job's round is still readable");
@@ -808,7 +807,6 @@ contract ResultAttestationTest is LifecycleFixture {
         attestWith(b, AGG, honestVotes(AGG));
         assertEq(ra.resultOf(b), AGG);
         assertEq(ra.agreeingAttestors(b).length, Q);
-        attsA; // (a's attestors were drawn independently of b's)
 
         // c expires while its quorum is open: its round is kept for finalize, d gets another one
         uint256 c = assignedJob(20);
