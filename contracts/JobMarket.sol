@@ -375,9 +375,9 @@ contract JobMarket is GovernedUUPS, ReentrancyGuardTransient, IJobMarket {
         seed = $.epochSeeds[epoch];
         if (seed != bytes32(0)) return seed;
         // FutureSeed.fix on the packed block number: the armed block's hash, or a re-arm once it expired.
-        if (block.number <= b) revert FutureSeed.FutureSeedNotReady(b);
-        seed = blockhash(b);
-        if (seed == bytes32(0)) {
+        bool expired;
+        (seed, expired) = FutureSeed.hashOf(b);
+        if (expired) {
             er.seedBlock = uint40(block.number + 1);
             emit EpochSeedArmed(epoch, block.number + 1);
         } else {

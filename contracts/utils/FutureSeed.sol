@@ -31,15 +31,18 @@ library FutureSeed {
     function fix(Seed storage s) internal returns (bytes32 value, bool rearmed) {
         value = s.value;
         if (value != bytes32(0)) return (value, false);
-        uint256 b = s.blockNumber;
+        (value, rearmed) = hashOf(s.blockNumber);
+        if (rearmed) s.blockNumber = uint64(block.number + 1);
+        else s.value = value;
+    }
+
+    /// @notice The hash of the armed block `b`: `(hash, false)` once `b` is mined, `(0, true)` when its hash has
+    ///         expired (the caller re-arms on the next block). For a seed whose block number is stored elsewhere.
+    function hashOf(uint256 b) internal view returns (bytes32 value, bool expired) {
         if (b == 0) revert FutureSeedNotArmed();
         if (block.number <= b) revert FutureSeedNotReady(b);
         value = blockhash(b);
-        if (value == bytes32(0)) {
-            s.blockNumber = uint64(block.number + 1);
-            return (bytes32(0), true);
-        }
-        s.value = value;
+        expired = value == bytes32(0);
     }
 
     /// @notice The fixed value, or zero while the seed is not fixed.
