@@ -346,6 +346,13 @@ describe("transcript v2: record, encode, replay", () => {
       rs.map((r) => (roundOf(r) === 3 && senderOf(r) === 1 ? { fault: false, message: split } : r)),
     );
     assert.equal(await causeCode(replayTranscript(t, expected)), "INVALID_MESSAGE");
+    // the codec keeps each signed set (a repeated set is stored once, a different one in full)
+    const sets = (x: SessionTranscript) =>
+      x.records
+        .filter((r) => roundOf(r) === 3)
+        .map((r) => (r.message.body as ConsistencyBody).survivors);
+    assert.deepEqual(sets(decodeTranscriptV2(encodeTranscriptV2(t))), sets(t));
+    assert.ok(encodeTranscriptV2(t).length > encodeTranscriptV2(transcript).length);
     // recorded as a fault it is one: 1 is dropped from the signers, which leaves 4 < t = 5 of them
     const asFault = withRecords(transcript, (rs) =>
       rs.map((r) => (roundOf(r) === 3 && senderOf(r) === 1 ? { fault: true, message: split } : r)),
