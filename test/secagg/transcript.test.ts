@@ -181,6 +181,16 @@ describe("transcript v2: record, encode, replay", () => {
     const back = decodeTranscriptV2(bytes);
     assert.deepEqual(encodeTranscriptV2(back), bytes, "decode ∘ encode is the identity on bytes");
     assert.equal(back.records.length, transcript.records.length);
+    // every field of every body survives the codec (a field added to a message body must be added to the codec)
+    const plain = (x: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(x, (_k, v: unknown) =>
+          ArrayBuffer.isView(v)
+            ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")
+            : v,
+        ),
+      );
+    assert.deepEqual(plain(back), plain(transcript));
     // round-1 records carry digests only
     for (const r of back.records.filter((x) => roundOf(x) === 1)) {
       const b = r.message.body as ShareKeysBody;
