@@ -21,7 +21,7 @@ import { z } from "zod";
 import { ByteReader, ByteWriter } from "../crypto/byte-codec.ts";
 import { SecAggError } from "./errors.ts";
 import type { EncryptedShare, RevealedShare, SecAggBody, Signed } from "./messages.ts";
-import type { SecAggSessionConfig } from "./params.ts";
+import type { RosterEntry, SecAggSessionConfig } from "./params.ts";
 import type { RecordedMessage, SecAggServer } from "./server.ts";
 
 export const TRANSCRIPT_V2_VERSION = 2;
@@ -37,6 +37,7 @@ const Bytes32 = z.string().regex(/^0x[0-9a-f]{64}$/) as unknown as z.ZodType<Hex
 const AddressSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<`0x${string}`>;
+const KeyHex = z.string().regex(/^0x([0-9a-fA-F]{2}){1,128}$/) as unknown as z.ZodType<Hex>;
 const Uint = (max: number) => z.number().int().min(0).max(max);
 
 /** The session config as a transcript carries it: degree and threshold always resolved. */
@@ -49,9 +50,9 @@ export const transcriptConfigSchema = z.strictObject({
       z.strictObject({
         id: Uint(0xffffffff).min(1),
         address: AddressSchema,
-        publicKey: (
-          z.string().regex(/^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{130})$/) as unknown as z.ZodType<Hex>
-        ).optional(),
+        /** Roster keys, as the roster carries them (secp256k1 public key, or a registered session key). */
+        publicKey: KeyHex.optional(),
+        sessionKey: KeyHex.optional(),
       }),
     )
     .min(3)
@@ -91,11 +92,8 @@ export function transcriptV2Of(server: SecAggServer): SessionTranscript {
     sessionId: s.sessionId,
     chainId: c.chainId,
     verifyingContract: c.verifyingContract,
-    roster: c.roster.map((r) =>
-      r.publicKey === undefined
-        ? { id: r.id, address: r.address }
-        : { id: r.id, address: r.address, publicKey: r.publicKey },
-    ),
+    // the entries as the roster has them (the codec checks them against the schema)
+    roster: c.roster.map((r) => ({ ...r })),
     vectorLength: s.m,
     encoding: { ...s.encoding },
     degree: s.degree,
@@ -112,9 +110,15 @@ export function transcriptV2Of(server: SecAggServer): SessionTranscript {
   return { version: TRANSCRIPT_V2_VERSION, config, records: [...server.recorded()] };
 }
 
-/** The session config of a transcript, as `SecAggServer` / `resolveSession` take it. */
-export function sessionConfigOf(config: TranscriptConfig): SecAggSessionConfig {
-  return { ...config, roster: config.roster.map((r) => ({ ...r })) };
+/**
+ * The session config of a transcript over `roster` (the verifier's own, from the chain: the transcript's roster is
+ * only checked against it), as `SecAggServer` / `resolveSession` take it.
+ */
+export function sessionConfigOf(
+  config: TranscriptConfig,
+  roster: readonly RosterEntry[],
+): SecAggSessionConfig {
+  return { ...config, roster: [...roster] };
 }
 
 /** Codec state across records: the last round-3 survivor set written or read. */
