@@ -532,7 +532,7 @@ describe("transcript v2: bad input", () => {
     // the cohort on chain has another device in slot 5: the transcript's roster names a non-member
     const stranger = accountsFor(1, 7777).get(1)!;
     const roster = expected.roster.map((r) =>
-      r.id === 5 ? { id: 5, address: stranger.address } : r,
+      r.id === 5 ? { ...r, address: stranger.address } : r,
     );
     assert.equal(
       await rejectsCode(replayTranscript(transcript, { ...expected, roster })),
