@@ -20,7 +20,7 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { MaskGenerator } from "./prg.ts";
+import { MaskGenerator, addWords } from "./prg.ts";
 import { combineShares } from "./shamir.ts";
 import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
@@ -163,7 +163,7 @@ export class SecAggServer {
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     if (!this.skipSignatures) {
       const t0 = performance.now();
-      const ok = await verifyBySender(s, msg);
+      const ok = verifyBySender(s, msg);
       this.timings.verifyMs += performance.now() - t0;
       if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
     }
@@ -209,7 +209,7 @@ export class SecAggServer {
           {
             const y = (body as MaskedInputBody).masked;
             const acc = (this.maskedSum ??= new Uint32Array(s.m));
-            for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+            addWords(acc, y);
             this.maskedFrom.add(u);
           }
           break;
