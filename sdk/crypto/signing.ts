@@ -65,9 +65,7 @@ const TYPE_HASH = keccak_256(
   enc.encode("SecAggMessage(bytes32 sessionId,uint8 round,uint32 sender,bytes32 payloadHash)"),
 );
 const DOMAIN_TYPE_HASH = keccak_256(
-  enc.encode(
-    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
-  ),
+  enc.encode("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
 );
 const separators = new Map<string, Uint8Array>();
 
@@ -139,11 +137,7 @@ export function verifySecAggEnvelope(
 ): boolean {
   try {
     if (!isHex(signature) || signature.length !== 130) return false;
-    return verifySessionSignature(
-      key,
-      secAggDigestBytes(domain, envelope),
-      hexToBytes(signature),
-    );
+    return verifySessionSignature(key, secAggDigestBytes(domain, envelope), hexToBytes(signature));
   } catch {
     return false;
   }

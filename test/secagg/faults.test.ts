@@ -26,7 +26,10 @@ function signRaw<B extends SecAggBody>(
   domain: { chainId: number; verifyingContract: `0x${string}` },
   body: B,
 ): Promise<Signed<B>> {
-  return Promise.resolve({ body, signature: signSecAggEnvelope(account, domain, envelopeOf(body)) });
+  return Promise.resolve({
+    body,
+    signature: signSecAggEnvelope(account, domain, envelopeOf(body)),
+  });
 }
 
 type Tamper = (round: number, msg: Signed, account: SessionSigner) => Promise<Signed | undefined>;
