@@ -8,7 +8,6 @@ import * as nodeCrypto from "node:crypto";
 import type { KeyObject } from "node:crypto";
 
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
 let native = typeof nodeCrypto.diffieHellman === "function";
 try {
@@ -30,10 +29,10 @@ function nativeShared(sk: Uint8Array | KeyObject, pk: Uint8Array): Uint8Array {
           type: "pkcs8",
         })
       : sk;
+  // JWK import is ≈ 12× cheaper than SPKI DER in node:crypto (0.012 vs 0.145 ms): it dominated agreements
   const publicKey = nodeCrypto.createPublicKey({
-    key: Buffer.concat([SPKI_PREFIX, pk]),
-    format: "der",
-    type: "spki",
+    key: { kty: "OKP", crv: "X25519", x: Buffer.from(pk).toString("base64url") },
+    format: "jwk",
   });
   return new Uint8Array(nodeCrypto.diffieHellman({ privateKey, publicKey }));
 }
