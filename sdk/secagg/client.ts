@@ -13,6 +13,7 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { split } from "shamir-secret-sharing";
 import type { SessionSigner } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
@@ -96,7 +97,7 @@ export function selfMaskCommitment(
 export function pairwiseSeed(
   sessionIdBytes: Uint8Array,
   sSk: X25519Secret,
-  otherSPk: Uint8Array,
+  otherSPk: Uint8Array | KeyObject,
 ): Uint8Array {
   return deriveKey(sSk.agree(otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
 }

@@ -22,7 +22,8 @@ import type {
 } from "./messages.ts";
 import { MaskGenerator, addWords } from "./prg.ts";
 import { combineShares } from "./shamir.ts";
-import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
+import { X25519Secret, isWeakPublicKey, preparePublicKey } from "./x25519.ts";
+import type { KeyObject } from "node:crypto";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -455,10 +456,17 @@ export class SecAggServer {
     this.maskedSum = undefined;
     const mg = new MaskGenerator(s.m);
     for (const seed of selfSeeds) mg.sub(sum, seed);
+    // each survivor's s^PK is prepared once, then used for every dropped neighbour of it
+    const survivorKeys = new Map<number, Uint8Array | KeyObject>();
     for (const { w, sSk } of droppedKeys) {
       for (const u of s.neighbours.get(w)!) {
         if (!this.u3.has(u)) continue;
-        const seed = pairwiseSeed(s.sessionIdBytes, sSk, this.adverts.get(u)!.body.sPk);
+        let pk = survivorKeys.get(u);
+        if (pk === undefined) {
+          pk = preparePublicKey(this.adverts.get(u)!.body.sPk);
+          survivorKeys.set(u, pk);
+        }
+        const seed = pairwiseSeed(s.sessionIdBytes, sSk, pk);
         // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
         if (u < w) mg.sub(sum, seed);
         else mg.add(sum, seed);
