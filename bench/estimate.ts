@@ -23,8 +23,8 @@
  *   npm run bench:estimate -- --runs 200 [--cohorts 5,10,20,40] [--population-factor 10] [--seed s] [--dp]
  */
 import { Command, InvalidArgumentError } from "commander";
-import { privateKeyToAccount } from "viem/accounts";
-import { keccak256, toHex, zeroAddress, type LocalAccount } from "viem";
+import { sessionSignerOf, type SessionSigner } from "#sdk/crypto/session-key.ts";
+import { keccak256, toHex, zeroAddress } from "viem";
 import {
   buildReferencePackage,
   cliProgress,
@@ -75,10 +75,10 @@ const vectors = (emails: readonly Email[]): LabelledVectors => ({
   y: emails.map((e) => e.label),
 });
 
-const accounts = new Map<number, LocalAccount>();
+const accounts = new Map<number, SessionSigner>();
 const account = (id: number) => {
   let a = accounts.get(id);
-  if (!a) accounts.set(id, (a = privateKeyToAccount(keccak256(toHex(`bench device ${id}`)))));
+  if (!a) accounts.set(id, (a = sessionSignerOf(keccak256(toHex(`bench device ${id}`)))));
   return a;
 };
 
@@ -155,6 +155,7 @@ for (let run = 0; run < opts.runs; run++) {
     jobMarket: zeroAddress,
     jobId: BigInt(run + 1),
     cohort: { members: roster } as never,
+    sessionKeys: roster.map((r) => account(r.id).sessionKey),
     classes,
   });
   const drops = new Map<number, 0 | 1 | 2 | 3>(run % 2 === 1 ? [[m, 2]] : []);

@@ -14,6 +14,8 @@ import {IDeviceRegistry} from "./interfaces/IDeviceRegistry.sol";
 ///         replacing or deleting a list is O(new list) and never iterates old entries. Registering posts a DML
 ///         bond (PROTOCOL.md §7.2: the price of a Sybil), returned `BOND_RETURN_DELAY` after deregistration. The
 ///         registry is the EIP-712 verifying contract of device heartbeats and records each device's last change.
+///         Each registration also sets, once, the device's Ed25519 session signing key (SecAgg message signatures);
+///         a device without one is not eligible.
 contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTransient, IDeviceRegistry {
     using SafeERC20 for IERC20;
 
@@ -56,6 +58,8 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
         IERC20 token;
         uint96 deviceBond;
         mapping(address device => BondReturn) bondReturns;
+        // appended: Ed25519 session signing keys (zero = unset), set once per registration
+        mapping(address device => bytes32) sessionKeys;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dml.storage.DeviceRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -132,6 +136,7 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
             lastChange: uint40(block.timestamp),
             bond: 0
         });
+        delete $.sessionKeys[msg.sender];
         BondReturn storage r = $.bondReturns[msg.sender];
         uint256 amount = uint256(r.amount) + d.bond;
         uint256 readyAt = block.timestamp + BOND_RETURN_DELAY;
@@ -139,6 +144,19 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
         r.readyAt = uint40(readyAt);
         emit DeviceDeregistered(msg.sender);
         emit DeviceBondReturnStarted(msg.sender, amount, readyAt);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function setSessionKey(bytes32 sessionKey) external {
+        DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
+        Device storage d = $.devices[msg.sender];
+        if (!d.registered) revert DeviceNotRegistered(msg.sender);
+        if (sessionKey == bytes32(0)) revert DeviceZeroSessionKey();
+        bytes32 current = $.sessionKeys[msg.sender];
+        if (current != bytes32(0)) revert DeviceSessionKeyAlreadySet(msg.sender, current);
+        $.sessionKeys[msg.sender] = sessionKey;
+        d.lastChange = uint40(block.timestamp);
+        emit DeviceSessionKeySet(msg.sender, sessionKey);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -183,6 +201,18 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IDeviceRegistry
+    function sessionKeyOf(address device) external view returns (bytes32) {
+        return _getDeviceRegistryStorage().sessionKeys[device];
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function sessionKeysOf(address[] calldata devices) external view returns (bytes32[] memory keys) {
+        DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
+        keys = new bytes32[](devices.length);
+        for (uint256 i = 0; i < devices.length; ++i) keys[i] = $.sessionKeys[devices[i]];
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function deviceBond() external view returns (uint256) {
         return _getDeviceRegistryStorage().deviceBond;
     }
@@ -202,6 +232,7 @@ contract DeviceRegistry is GovernedUUPS, EIP712Upgradeable, ReentrancyGuardTrans
         DeviceRegistryStorage storage $ = _getDeviceRegistryStorage();
         Device storage d = $.devices[device];
         if (!d.registered || reward < d.priceFloor) return false;
+        if ($.sessionKeys[device] == bytes32(0)) return false;
         if (!$.schemas[device][d.schemaGeneration][schema]) return false;
         return d.anyAlgorithmInSchema || $.algorithms[device][d.consentGeneration][algorithmId];
     }

@@ -17,6 +17,7 @@
  * `DeviceError` with one of `REFUSAL_CODES`; the runner records the job as `refused` and sends nothing.
  */
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { jobSeed } from "#sdk/chain/result.ts";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { abiOf, type DevicePublicClient } from "./chain.ts";
@@ -91,6 +92,13 @@ export interface ChainView {
   kMin(): Promise<number>;
   /** `DeviceRegistry.isEligible`. */
   isEligible(device: Address, schema: Hex, algorithmId: bigint, reward: bigint): Promise<boolean>;
+  /** `DeviceRegistry.sessionKeysOf(devices)`: the registered SecAgg session keys, zero when unset (one call). */
+  sessionKeysOf(devices: readonly Address[]): Promise<Hex[]>;
+  /**
+   * The job's seed, `keccak256(abi.encode(JobMarket.epochSeed(job.scheduledEpoch), "dml.job", jobId))` (the seed
+   * its cohort was drawn from); the SecAgg neighbour graph derives from it and the cohort root.
+   */
+  jobSeed(jobId: bigint): Promise<Hex>;
 }
 
 export interface ChainViewAddresses {
@@ -102,6 +110,7 @@ export interface ChainViewAddresses {
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 const getJobSchema = z.looseObject({
+  scheduledEpoch: z.number().int().min(0),
   algorithmId: z.bigint(),
   rewardPerDevice: z.bigint(),
   cohortRoot: hex32,
@@ -180,6 +189,43 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
           args: [device, schema, algorithmId, reward],
         });
         return z.boolean().parse(ok);
+      }),
+    sessionKeysOf: (devices) =>
+      chainRead("DeviceRegistry.sessionKeysOf", async () => {
+        const keys = await pub.readContract({
+          address: addresses().registry,
+          abi: abiOf("DeviceRegistry"),
+          functionName: "sessionKeysOf",
+          args: [devices],
+        });
+        const parsed = z.array(hex32).parse(keys) as Hex[];
+        if (parsed.length !== devices.length)
+          throw new DeviceError("CHAIN", "sessionKeysOf answered another number of keys");
+        return parsed;
+      }),
+    jobSeed: (jobId) =>
+      chainRead(`JobMarket.epochSeed(job ${jobId})`, async () => {
+        const a = addresses();
+        const abi = loadArtifact("JobMarket").abi;
+        const job = getJobSchema.parse(
+          await pub.readContract({
+            address: a.jobMarket,
+            abi,
+            functionName: "getJob",
+            args: [jobId],
+          }),
+        );
+        const epochSeed = hex32.parse(
+          await pub.readContract({
+            address: a.jobMarket,
+            abi,
+            functionName: "epochSeed",
+            args: [BigInt(job.scheduledEpoch)],
+          }),
+        ) as Hex;
+        if (/^0x0{64}$/.test(epochSeed))
+          throw new DeviceError("CHAIN", `job ${jobId}'s epoch seed is not fixed yet`);
+        return jobSeed(epochSeed, jobId);
       }),
   };
 }

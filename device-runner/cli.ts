@@ -312,7 +312,7 @@ program
       priceFloor: string;
       minCohort?: string;
     }) => {
-      const { p, config, clients } = await context();
+      const { p, config, clients, account } = await context();
       const consent = consentSchema.parse({
         schemas: o.schema,
         anyAlgorithmInSchema: o.anyAlgorithm,
@@ -326,6 +326,7 @@ program
         clients,
         contractAddress(config, "DeviceRegistry"),
         consent,
+        account.session.sessionKey,
       );
       console.log(hashes.join("\n"));
     },

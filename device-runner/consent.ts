@@ -5,6 +5,7 @@
  * also requires the chain's `isEligible` (admission.ts) — a job must pass both.
  */
 import { z } from "zod";
+import { NO_SESSION_KEY } from "#sdk/crypto/session-key.ts";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { KNOWN_SCHEMAS, schemaHash } from "./dataset.ts";
@@ -66,12 +67,16 @@ function onChain(c: Consent) {
 
 /**
  * Registers the device (approving its bond in DML first), or updates schemas and consent when it is already
- * registered. Returns tx hashes.
+ * registered, and registers its SecAgg session key (`sessionKey`, derived from the device key: session-key.ts) when
+ * the registration has none yet. Returns tx hashes.
+ * @throws DeviceError SESSION_KEY_MISMATCH when the registration already holds another session key (keys are
+ *   immutable while registered: deregister and register again), CHAIN when a transaction fails.
  */
 export async function registerConsent(
   clients: DeviceClients,
   registry: Address,
   input: Consent,
+  sessionKey: Hex,
 ): Promise<Hex[]> {
   const consent = consentSchema.parse(input);
   const { schemas, consent: c } = onChain(consent);
@@ -95,6 +100,21 @@ export async function registerConsent(
         { address: registry, abi, functionName: "updateConsent", args: [c] },
       ]
     : [{ address: registry, abi, functionName: "register", args: [schemas, c] }];
+  const current = registered
+    ? ((await pub.readContract({
+        address: registry,
+        abi,
+        functionName: "sessionKeyOf",
+        args: [device],
+      })) as Hex)
+    : NO_SESSION_KEY;
+  if (current === NO_SESSION_KEY || /^0x0{64}$/.test(current))
+    calls.push({ address: registry, abi, functionName: "setSessionKey", args: [sessionKey] });
+  else if (current.toLowerCase() !== sessionKey.toLowerCase())
+    throw new DeviceError(
+      "SESSION_KEY_MISMATCH",
+      `DeviceRegistry holds session key ${current} for ${device}, not this device's ${sessionKey}: deregister and register again`,
+    );
   if (!registered) {
     // Registering posts the device bond (PROTOCOL.md §7.2): let the registry pull it first.
     const bond = (await pub.readContract({

@@ -4,7 +4,7 @@
  */
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { Logger } from "pino";
-import type { Address, LocalAccount } from "viem";
+import type { Address } from "viem";
 import { chainViewOf, type ChainView } from "./admission.ts";
 import { fetchCohort } from "./cohort.ts";
 import { contractAddress, startBlockOf, type DeviceConfig } from "./config.ts";
@@ -14,12 +14,13 @@ import { DeviceError, describeError } from "./errors.ts";
 import { sendHeartbeat, signHeartbeat } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
 import { DeviceRunner, type DeviceJob } from "./runner.ts";
+import type { DeviceSigner } from "./prediction-job.ts";
 import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
 
 export async function runDaemon(opts: {
   config: DeviceConfig;
   paths: DevicePaths;
-  account: LocalAccount;
+  account: DeviceSigner;
   publicClient: DevicePublicClient;
   store: ContentStore;
   log: Logger;

@@ -27,7 +27,8 @@ export type DeviceErrorCode =
   | "NOT_ELIGIBLE"
   | "COHORT_TOO_SMALL"
   | "COHORT_SIZE_MISMATCH"
-  | "MODEL_OUT_OF_BOUNDS";
+  | "MODEL_OUT_OF_BOUNDS"
+  | "SESSION_KEY_MISMATCH";
 
 /** Codes by which the device refuses a job it could run (consent, price, eligibility, cohort, model bounds). */
 export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCode>([
@@ -37,6 +38,7 @@ export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCo
   "COHORT_TOO_SMALL",
   "COHORT_SIZE_MISMATCH",
   "MODEL_OUT_OF_BOUNDS",
+  "SESSION_KEY_MISMATCH",
 ]);
 
 export class DeviceError extends Error {

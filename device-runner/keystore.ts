@@ -1,11 +1,12 @@
 /**
  * The device key, kept only as a Web3 Secret Storage v3 keystore (scrypt + AES-128-CTR, `@ethereumjs/wallet`).
- * The decrypted key lives in memory as a viem account and is never written or logged.
+ * The decrypted key lives in memory as a viem account (with its derived SecAgg session key, session-key.ts) and is
+ * never written or logged.
  */
 import { readFile } from "node:fs/promises";
 import { Wallet } from "@ethereumjs/wallet";
 import { bytesToHex, hexToBytes, type Hex } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-fs.ts";
 import { DeviceError } from "./errors.ts";
@@ -56,7 +57,7 @@ export async function createKeystore(
   file: string,
   password: string,
   opts: { importKey?: Hex; scrypt?: ScryptParams } = {},
-): Promise<PrivateKeyAccount> {
+): Promise<DeviceAccount> {
   try {
     await readFile(file);
     throw new DeviceError("KEYSTORE_EXISTS", `a keystore already exists at ${file}`);
@@ -71,14 +72,14 @@ export async function createKeystore(
   } else {
     key = bytesToHex(Wallet.generate().getPrivateKey());
   }
-  const account = privateKeyToAccount(key);
+  const account = deviceAccount(key);
   const json = await encryptKey(key, password, opts.scrypt);
   await writeFileAtomic(file, json + "\n", 0o600);
   return account;
 }
 
 /** Decrypts the keystore. @throws DeviceError KEYSTORE_MISSING | KEYSTORE_INVALID | WRONG_PASSWORD */
-export async function unlockKeystore(file: string, password: string): Promise<PrivateKeyAccount> {
+export async function unlockKeystore(file: string, password: string): Promise<DeviceAccount> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -102,7 +103,7 @@ export async function unlockKeystore(file: string, password: string): Promise<Pr
     if (/passphrase/i.test(msg)) throw new DeviceError("WRONG_PASSWORD", "wrong keystore password");
     throw new DeviceError("KEYSTORE_INVALID", `cannot decrypt ${file}: ${msg}`, { cause: e });
   }
-  return privateKeyToAccount(bytesToHex(wallet.getPrivateKey()));
+  return deviceAccount(bytesToHex(wallet.getPrivateKey()));
 }
 
 /** The keystore's address without decrypting it. */

@@ -14,10 +14,11 @@ import {
   type PollOptions,
 } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
-import type { Address, LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
+import type { SessionSigner } from "#sdk/crypto/session-key.ts";
 import { z } from "zod";
 import { admitPredictionJob, checkModelBounds, type ChainView } from "./admission.ts";
-import { fetchCohort } from "./cohort.ts";
+import { fetchCohort, type CohortList } from "./cohort.ts";
 import type { Consent } from "./consent.ts";
 import { KNOWN_SCHEMAS, loadDataset, schemaHash } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
@@ -103,6 +104,38 @@ export async function aggregate(
   }
 }
 
+/** A device account: its address, EIP-712 signer and derived SecAgg session signer (session-key.ts). */
+export type DeviceSigner = Pick<LocalAccount, "address" | "signTypedData"> & {
+  readonly session: SessionSigner;
+};
+
+/**
+ * The cohort members' registered session keys (one `sessionKeysOf` call), checked before anything is sent: this
+ * device's key on chain must be the one it derives (else it could not sign: SESSION_KEY_MISMATCH), and at least
+ * `kMin` members must hold a key (a keyless member cannot sign and counts as dropped: COHORT_TOO_SMALL otherwise).
+ */
+export async function cohortSessionKeys(
+  chain: Pick<ChainView, "sessionKeysOf">,
+  members: CohortList["members"],
+  self: { clientId: number; session: SessionSigner },
+  kMin: number,
+): Promise<Hex[]> {
+  const keys = await chain.sessionKeysOf(members.map((m) => m.address as Address));
+  const i = members.findIndex((m) => m.id === self.clientId);
+  if (keys[i]?.toLowerCase() !== self.session.sessionKey.toLowerCase())
+    throw new DeviceError(
+      "SESSION_KEY_MISMATCH",
+      `DeviceRegistry holds session key ${keys[i]} for this device, not its own ${self.session.sessionKey}`,
+    );
+  const keyed = keys.filter((k) => !/^0x0{64}$/.test(k)).length;
+  if (keyed < kMin)
+    throw new DeviceError(
+      "COHORT_TOO_SMALL",
+      `only ${keyed} of ${members.length} cohort members registered a session key (kMin = ${kMin})`,
+    );
+  return keys;
+}
+
 export interface PredictionRun {
   clientId: number;
   records: number;
@@ -112,7 +145,7 @@ export interface PredictionRun {
 export async function runPredictionJob(opts: {
   job: PredictionJob;
   store: ContentStore;
-  account: Pick<LocalAccount, "address" | "signTypedData">;
+  account: DeviceSigner;
   datasetsDir: string;
   /** The chain's view of the job (terms, kMin, eligibility). */
   chain: ChainView;
@@ -141,6 +174,12 @@ export async function runPredictionJob(opts: {
     { jobId: job.jobId.toString(), clientId, cohort: list.members.length, kMin },
     "in cohort",
   );
+  const sessionKeys = await cohortSessionKeys(
+    opts.chain,
+    list.members,
+    { clientId, session: opts.account.session },
+    kMin,
+  );
   const pkg = await loadVerifiedPackage(store, terms.packageCid, terms.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
   const classes = pkg.manifest.outputLabels.length;
@@ -153,19 +192,22 @@ export async function runPredictionJob(opts: {
   );
   const vector = reduceToResultVector(predictions, classes);
   opts.onVector?.(vector);
+  // the neighbour graph derives from the on-chain cohort root and the job's seed (nobody chooses neighbours)
   const config = jobSessionConfig({
     chainId: job.chainId,
     jobMarket: job.jobMarket as Address,
     jobId: job.jobId,
     cohort: list,
+    sessionKeys,
     classes,
     attempt: job.attempt,
+    graph: { cohortRoot: terms.cohortRoot, jobSeed: await opts.chain.jobSeed(job.jobId) },
   });
   const secagg = await aggregate({
     baseUrl: job.aggregatorUrl,
     config,
     id: clientId,
-    account: opts.account,
+    account: opts.account.session,
     input: vector,
     poll: opts.poll,
   });

@@ -8,14 +8,13 @@
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
-import type { LocalAccount } from "viem";
 import type { ChainView } from "./admission.ts";
 import { loadLocalConsent } from "./consent.ts";
 import { DeviceError, describeError, REFUSAL_CODES } from "./errors.ts";
 import { idleReason, type IdlePolicy } from "./idle.ts";
 import { JobStateStore, type JobEntry } from "./job-state.ts";
 import type { DevicePaths } from "./paths.ts";
-import { runPredictionJob, type PredictionJob } from "./prediction-job.ts";
+import { runPredictionJob, type DeviceSigner, type PredictionJob } from "./prediction-job.ts";
 import { runTrainingJob, type TrainingJob } from "./trainer.ts";
 
 export type DeviceJob = PredictionJob | TrainingJob;
@@ -28,7 +27,8 @@ export function jobKey(job: DeviceJob): string {
 
 export interface RunnerOptions {
   paths: DevicePaths;
-  account: Pick<LocalAccount, "address" | "signTypedData">;
+  /** The device key and its SecAgg session signer (`deviceAccount`, session-key.ts). */
+  account: DeviceSigner;
   store: ContentStore;
   idle: IdlePolicy;
   /** Chain reads for admission (job terms, kMin, `isEligible`): `chainViewOf(publicClient, config)`. */
@@ -83,6 +83,7 @@ export class DeviceRunner {
           job,
           store: this.opts.store,
           account: this.opts.account,
+          chain: this.opts.chain,
           paths: this.opts.paths,
           poll: this.opts.poll,
           log: this.opts.log,

@@ -1,11 +1,13 @@
 /**
  * How a job's SecAgg session is derived from chain data, identically on devices and on the aggregator:
- * session id = keccak256(abi.encode(chainId, jobMarket, jobId, attempt)), roster = the cohort list, vector length
- * and fixed-point encoding from the result kind (`jobSessionConfig`) or the trainer update (`trainingSessionConfig`).
+ * session id = keccak256(abi.encode(chainId, jobMarket, jobId, attempt)), roster = the cohort list with each member's
+ * registered session key (`DeviceRegistry.sessionKeysOf`, in member order), vector length and fixed-point encoding
+ * from the result kind (`jobSessionConfig`) or the trainer update (`trainingSessionConfig`).
  */
 import { makeEncoding, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
 import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
 import type { CohortList } from "./cohort.ts";
+import { DeviceError } from "./errors.ts";
 import { PAIR_SCALE, resultVectorLength } from "./result-vector.ts";
 
 /** Records a device contributes at most (its first MAX_RECORDS_PER_JOB records); also the encoding's clip. */
@@ -20,11 +22,30 @@ export function jobSessionId(chainId: number, jobMarket: Address, jobId: bigint,
   );
 }
 
+/** The roster of a member list with its on-chain session keys (same order). */
+export function rosterOf(
+  members: CohortList["members"],
+  sessionKeys: readonly Hex[],
+): SecAggSessionConfig["roster"] {
+  if (sessionKeys.length !== members.length)
+    throw new DeviceError(
+      "COHORT_INVALID",
+      `${sessionKeys.length} session keys for ${members.length} members`,
+    );
+  return members.map((m, i) => ({
+    id: m.id,
+    address: getAddress(m.address),
+    sessionKey: sessionKeys[i]!,
+  }));
+}
+
 export function jobSessionConfig(opts: {
   chainId: number;
   jobMarket: Address;
   jobId: bigint;
   cohort: CohortList;
+  /** The members' registered session keys, in member order (`DeviceRegistry.sessionKeysOf`). */
+  sessionKeys: readonly Hex[];
   classes: number;
   attempt?: number;
   /**
@@ -40,7 +61,7 @@ export function jobSessionConfig(opts: {
     sessionId: jobSessionId(opts.chainId, opts.jobMarket, opts.jobId, opts.attempt ?? 0),
     chainId: opts.chainId,
     verifyingContract: getAddress(opts.jobMarket),
-    roster: opts.cohort.members.map((m) => ({ id: m.id, address: getAddress(m.address) })),
+    roster: rosterOf(opts.cohort.members, opts.sessionKeys),
     vectorLength: resultVectorLength(opts.classes),
     encoding: makeEncoding({ clip: MAX_RECORDS_PER_JOB, maxClients: opts.cohort.members.length }),
   };
@@ -56,6 +77,8 @@ export function trainingSessionConfig(opts: {
   round: bigint;
   group: number;
   members: CohortList["members"];
+  /** The members' registered session keys, in member order. */
+  sessionKeys: readonly Hex[];
   parameters: number;
   clipNorm: number;
 }): SecAggSessionConfig {
@@ -74,7 +97,7 @@ export function trainingSessionConfig(opts: {
     ),
     chainId: opts.chainId,
     verifyingContract: getAddress(opts.fineTuning),
-    roster: opts.members.map((m) => ({ id: m.id, address: getAddress(m.address) })),
+    roster: rosterOf(opts.members, opts.sessionKeys),
     vectorLength: opts.parameters + 1,
     encoding: makeEncoding({ clip: Math.max(1, opts.clipNorm), maxClients: opts.members.length }),
   };

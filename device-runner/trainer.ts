@@ -15,18 +15,21 @@ import {
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
-import type { Address, Hex, LocalAccount } from "viem";
+import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { fetchCohort } from "./cohort.ts";
 import { labelledRecords, loadCorrections } from "./corrections.ts";
 import { loadDataset } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
 import type { DevicePaths } from "./paths.ts";
+import type { ChainView } from "./admission.ts";
 import {
   aggregate,
   checkPackageFitsSchema,
   loadVerifiedPackage,
   schemaIdOf,
+  cohortSessionKeys,
+  type DeviceSigner,
 } from "./prediction-job.ts";
 import { SAMPLE_SCALE, trainingSessionConfig } from "./session.ts";
 
@@ -56,7 +59,9 @@ export type TrainingJob = z.infer<typeof trainingJobSchema>;
 export async function runTrainingJob(opts: {
   job: TrainingJob;
   store: ContentStore;
-  account: Pick<LocalAccount, "address" | "signTypedData">;
+  account: DeviceSigner;
+  /** Reads the group members' session keys (`DeviceRegistry.sessionKeysOf`). */
+  chain: Pick<ChainView, "sessionKeysOf">;
   paths: DevicePaths;
   poll?: PollOptions;
   log?: Logger;
@@ -69,6 +74,12 @@ export async function runTrainingJob(opts: {
     jobId: job.bountyId,
     device: opts.account.address,
   });
+  const sessionKeys = await cohortSessionKeys(
+    opts.chain,
+    list.members,
+    { clientId, session: opts.account.session },
+    Math.min(3, list.members.length),
+  );
   const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
   const dataset = await loadDataset(opts.paths.datasets, schemaId);
@@ -109,6 +120,7 @@ export async function runTrainingJob(opts: {
     round: job.round,
     group: job.group,
     members: list.members,
+    sessionKeys,
     parameters: delta.length,
     clipNorm: job.clipNorm,
   });
@@ -116,7 +128,7 @@ export async function runTrainingJob(opts: {
     baseUrl: job.aggregatorUrl,
     config,
     id: clientId,
-    account: opts.account,
+    account: opts.account.session,
     input: vector,
     poll: opts.poll,
   });

@@ -37,7 +37,8 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
   createChainWalletClient,
@@ -296,7 +297,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // its bond, consenting to the schema) and signs its heartbeat for the growth pool's epoch; the distributor
     // posts their connected set, which stands after its challenge window — before any job's seed exists, so
     // cohorts are drawn from it (PROTOCOL.md §7.2–7.3)
-    const devices: { paths: DevicePaths; account: PrivateKeyAccount }[] = [];
+    const devices: { paths: DevicePaths; account: DeviceAccount }[] = [];
     for (let i = 0; i < DEVICES; i++) {
       const paths = devicePaths(path.join(root, "devices", String(i)));
       const inbox = workload.split.inboxes[i]!.emails;
@@ -309,7 +310,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       await rm(src);
       devices.push({
         paths,
-        account: privateKeyToAccount(keccak256(toHex(`dml demo device ${i}`))),
+        account: deviceAccount(keccak256(toHex(`dml demo device ${i}`))),
       });
     }
     const registry = chain.addr("DeviceRegistry");
@@ -329,7 +330,12 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         priceFloor: 0n,
       };
       await saveLocalConsent(d.paths.consent, consent);
-      await registerConsent(deviceClients(d.account), registry, consent);
+      await registerConsent(
+        deviceClients(d.account),
+        registry,
+        consent,
+        d.account.session.sessionKey,
+      );
     }
     const growthEpoch = await chain.read<bigint>("GrowthPool", "nextEpoch");
     await chain.warpTo(await chain.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
@@ -468,11 +474,16 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     );
 
     // aggregator: the session; devices: one pass of the run loop each
+    // the roster's session keys and the neighbour graph's seed come from the chain, as every device reads them
     const session = jobSessionConfig({
       chainId,
       jobMarket: chain.addr("JobMarket"),
       jobId,
       cohort,
+      sessionKeys: await chain.read<Hex[]>("DeviceRegistry", "sessionKeysOf", [
+        cohort.members.map((m) => m.address),
+      ]),
+      graph: { cohortRoot: cohortRoot(cohort), jobSeed: seed },
       classes: built.manifest.outputLabels.length,
     });
     secagg.addSession(session, { roundTimeoutMs: 5_000 });

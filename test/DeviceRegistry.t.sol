@@ -43,6 +43,11 @@ contract DeviceRegistryTest is ProtocolFixture {
         return IDeviceRegistry.Consent(true, new uint256[](0), floor);
     }
 
+    function _setKey(address who) internal {
+        vm.prank(who);
+        registry.setSessionKey(_sessionKeyOf(who));
+    }
+
     // ---------------------------------------------------------------- initialize
 
     function test_initialize_proxyTwice_reverts() public {
@@ -211,6 +216,8 @@ contract DeviceRegistryTest is ProtocolFixture {
         assertTrue(registry.isRegistered(device));
         assertTrue(registry.servesSchema(device, SPAM));
         assertFalse(registry.servesSchema(device, IMG));
+        assertFalse(registry.isEligible(device, SPAM, 42, 0), "no session key yet");
+        _setKey(device);
         assertTrue(registry.isEligible(device, SPAM, 42, 0));
         assertFalse(registry.isEligible(device, IMG, 42, 0));
         IDeviceRegistry.DeviceInfo memory info = registry.deviceInfo(device);
@@ -234,6 +241,7 @@ contract DeviceRegistryTest is ProtocolFixture {
     function test_register_explicitConsentAndFloor() public {
         vm.prank(device);
         registry.register(_two(SPAM, IMG), _explicit(7, 5 ether));
+        _setKey(device);
         assertTrue(registry.consentsTo(device, 7));
         assertFalse(registry.consentsTo(device, 8));
         assertTrue(registry.isEligible(device, IMG, 7, 5 ether));
@@ -355,11 +363,13 @@ contract DeviceRegistryTest is ProtocolFixture {
     function test_deregister_clearsAndAllowsReRegistration() public {
         vm.prank(device);
         registry.register(_two(SPAM, IMG), _explicit(4, 1 ether));
+        _setKey(device);
         vm.expectEmit(address(registry));
         emit IDeviceRegistry.DeviceDeregistered(device);
         vm.prank(device);
         registry.deregister();
         assertFalse(registry.isRegistered(device));
+        assertEq(registry.sessionKeyOf(device), bytes32(0), "session key cleared");
         assertFalse(registry.isEligible(device, SPAM, 4, 1 ether));
         assertFalse(registry.servesSchema(device, SPAM));
         assertFalse(registry.consentsTo(device, 4));
@@ -373,6 +383,94 @@ contract DeviceRegistryTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceNotRegistered.selector, device));
         vm.prank(device);
         registry.deregister();
+    }
+
+    // ---------------------------------------------------------------- session keys
+
+    function test_setSessionKey_storesEmitsAndCountsAsChange() public {
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        vm.warp(block.timestamp + 1 hours);
+        bytes32 key = keccak256("ed25519 public key");
+        vm.expectEmit(address(registry));
+        emit IDeviceRegistry.DeviceSessionKeySet(device, key);
+        vm.prank(device);
+        registry.setSessionKey(key);
+        assertEq(registry.sessionKeyOf(device), key);
+        assertEq(registry.lastChange(device), block.timestamp, "a key makes the device eligible: a change");
+        assertTrue(registry.isEligible(device, SPAM, 1, 0));
+    }
+
+    function test_setSessionKey_unregistered_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(IDeviceRegistry.DeviceNotRegistered.selector, device));
+        vm.prank(device);
+        registry.setSessionKey(bytes32(uint256(1)));
+        assertEq(registry.sessionKeyOf(device), bytes32(0));
+    }
+
+    function test_setSessionKey_zero_reverts() public {
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        vm.expectRevert(IDeviceRegistry.DeviceZeroSessionKey.selector);
+        vm.prank(device);
+        registry.setSessionKey(bytes32(0));
+        assertFalse(registry.isEligible(device, SPAM, 1, 0));
+    }
+
+    function test_setSessionKey_second_reverts() public {
+        _registerDevice(device, SPAM);
+        bytes32 first = _sessionKeyOf(device);
+        vm.expectRevert(
+            abi.encodeWithSelector(IDeviceRegistry.DeviceSessionKeyAlreadySet.selector, device, first)
+        );
+        vm.prank(device);
+        registry.setSessionKey(bytes32(uint256(7)));
+        assertEq(registry.sessionKeyOf(device), first, "immutable while registered");
+    }
+
+    function test_setSessionKey_afterReRegistration_takesANewKey() public {
+        _registerDevice(device, SPAM);
+        vm.prank(device);
+        registry.deregister();
+        assertFalse(registry.isEligible(device, SPAM, 1, 0));
+        vm.startPrank(device);
+        token.approve(address(registry), type(uint256).max);
+        registry.register(_one(SPAM), _any(0));
+        vm.stopPrank();
+        assertEq(registry.sessionKeyOf(device), bytes32(0), "a new registration starts without a key");
+        vm.prank(device);
+        registry.setSessionKey(bytes32(uint256(7)));
+        assertEq(registry.sessionKeyOf(device), bytes32(uint256(7)));
+    }
+
+    function test_sessionKeysOf_batch() public {
+        address other = makeAddr("other");
+        address keyless = makeAddr("keyless");
+        _registerDevice(device, SPAM);
+        _registerDevice(other, SPAM);
+        address[] memory devices = new address[](4);
+        devices[0] = other;
+        devices[1] = keyless;
+        devices[2] = device;
+        devices[3] = other;
+        bytes32[] memory keys = registry.sessionKeysOf(devices);
+        assertEq(keys.length, 4);
+        assertEq(keys[0], _sessionKeyOf(other));
+        assertEq(keys[1], bytes32(0));
+        assertEq(keys[2], _sessionKeyOf(device));
+        assertEq(keys[3], _sessionKeyOf(other));
+        assertEq(registry.sessionKeysOf(new address[](0)).length, 0);
+    }
+
+    function test_setSessionKey_gas() public {
+        vm.prank(device);
+        registry.register(_one(SPAM), _any(0));
+        vm.prank(device);
+        uint256 g = gasleft();
+        registry.setSessionKey(bytes32(uint256(7)));
+        g -= gasleft();
+        emit log_named_uint("setSessionKey gas (excl. 21k intrinsic)", g);
+        assertLt(g + 21_000, 60_000);
     }
 
     function test_upgradeToAndCall_nonGovernance_reverts() public {
@@ -397,6 +495,7 @@ contract DeviceRegistryTest is ProtocolFixture {
         IDeviceRegistry.Consent memory consent = any ? _any(floor) : _explicit(algorithm, floor);
         vm.prank(device);
         registry.register(_one(schema), consent);
+        _setKey(device);
         assertEq(registry.isEligible(device, schema, algorithm, reward), reward >= floor);
         assertEq(registry.isEligible(device, schema, otherAlgorithm, reward), any && reward >= floor);
         assertFalse(registry.isEligible(device, other, algorithm, reward));

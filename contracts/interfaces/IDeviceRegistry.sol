@@ -55,6 +55,10 @@ interface IDeviceRegistry {
     error DeviceNoBondToWithdraw(address device);
     /// @notice The returned bond can be withdrawn from `readyAt`.
     error DeviceBondNotReady(address device, uint256 readyAt);
+    /// @notice A session key is zero (zero means "unset").
+    error DeviceZeroSessionKey();
+    /// @notice The device already set its session key for this registration (it is immutable until deregistration).
+    error DeviceSessionKeyAlreadySet(address device, bytes32 sessionKey);
 
     // ---------------------------------------------------------------- events
 
@@ -74,6 +78,8 @@ interface IDeviceRegistry {
     event DeviceBondWithdrawn(address indexed device, uint256 amount);
     /// @notice Governance changed the bond new registrations post.
     event DeviceBondUpdated(uint256 oldBond, uint256 newBond);
+    /// @notice A device registered its Ed25519 session signing key (the key its SecAgg messages are verified against).
+    event DeviceSessionKeySet(address indexed device, bytes32 sessionKey);
 
     // ---------------------------------------------------------------- mutations (called by the device key)
 
@@ -94,6 +100,13 @@ interface IDeviceRegistry {
     /// @notice Pays the caller's returned bond once its delay has passed.
     function withdrawBond() external returns (uint256 amount);
 
+    /// @notice Registers the caller's Ed25519 session signing key (raw 32-byte public key; the device derives it from
+    ///         its device key, docs/secagg.md). Once per registration: it cannot be rotated while registered, so a
+    ///         device cannot disown messages it signed in a session (attestors verify transcripts against it); it is
+    ///         cleared on deregistration. Counts as a registration change (`lastChange`), since it makes the device
+    ///         eligible.
+    function setSessionKey(bytes32 sessionKey) external;
+
     // ---------------------------------------------------------------- governance
 
     /// @notice Sets the bond that new registrations post (registered devices keep the bond they posted).
@@ -104,8 +117,9 @@ interface IDeviceRegistry {
     /// @notice True when `device` is registered (and not deregistered).
     function isRegistered(address device) external view returns (bool);
 
-    /// @notice True when `device` is registered, serves `schema`, consents to `algorithmId` (explicitly or
-    ///         because it accepts any algorithm within the schema) and `reward` meets its price floor.
+    /// @notice True when `device` is registered, has set its session key, serves `schema`, consents to
+    ///         `algorithmId` (explicitly or because it accepts any algorithm within the schema) and `reward` meets its
+    ///         price floor. A device without a session key cannot sign SecAgg messages, so distributors never draw it.
     function isEligible(
         address device,
         bytes32 schema,
@@ -123,7 +137,7 @@ interface IDeviceRegistry {
     function deviceInfo(address device) external view returns (DeviceInfo memory);
 
     /// @notice Time of the device's last registration change (register, updateSchemas, updateConsent,
-    ///         deregister); 0 when it never registered. Fraud proofs use it: a device that changed after a post
+    ///         setSessionKey, deregister); 0 when it never registered. Fraud proofs use it: a device that changed after a post
     ///         cannot frame the operator that posted it.
     function lastChange(address device) external view returns (uint256);
 
@@ -135,6 +149,12 @@ interface IDeviceRegistry {
     function bondInfo(
         address device
     ) external view returns (uint256 posted, uint256 returning, uint256 readyAt);
+
+    /// @notice The session key of `device` (zero when unset or not registered).
+    function sessionKeyOf(address device) external view returns (bytes32);
+
+    /// @notice The session keys of `devices`, in order (zero for unset): one call reads a whole cohort's keys.
+    function sessionKeysOf(address[] calldata devices) external view returns (bytes32[] memory keys);
 
     /// @notice Bond new registrations post, in token wei.
     function deviceBond() external view returns (uint256);

@@ -1,5 +1,6 @@
 /**
- * Cohort draws (PROTOCOL.md §7.3). A job's cohort is the `deviceCount` eligible devices of a connected set with the
+ * Cohort draws (PROTOCOL.md §7.3). A job's cohort is the `deviceCount` eligible devices (`DeviceRegistry.isEligible`,
+ * which requires a registered SecAgg session key: a device that cannot sign is never drawn) of a connected set with the
  * lowest draw score `keccak256(abi.encode(jobSeed, device))`, listed in ascending score. The distributor posts the
  * root of an OpenZeppelin StandardMerkleTree over `["uint256", "uint256", "address"]` leaves
  * `(position, connectedIndex, device)`; `ResultAttestation.challengeCohort*` takes the same leaves and proofs, so

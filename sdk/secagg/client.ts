@@ -13,8 +13,9 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { split } from "shamir-secret-sharing";
-import type { LocalAccount } from "viem";
+import type { SessionSigner } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { encodeVector } from "./encoding.ts";
@@ -23,9 +24,8 @@ import {
   SHARE_CIPHERTEXT_BYTES,
   SHARE_PLAINTEXT_BYTES,
   signBody,
-  verifySigned,
 } from "./messages.ts";
-import { checkCertificate } from "./consistency.ts";
+import { checkCertificate, verifyBySender } from "./consistency.ts";
 import type {
   AdvertiseBody,
   ConsistencyBody,
@@ -49,7 +49,8 @@ import { resolveSession } from "./params.ts";
 import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
-export type SecAggAccount = Pick<LocalAccount, "address" | "signTypedData">;
+/** What signs a client's messages: the device address and its registered Ed25519 session key (session-key.ts). */
+export type SecAggAccount = SessionSigner;
 
 const random = (len: number): Uint8Array => new Uint8Array(randomBytes(len));
 
@@ -96,7 +97,7 @@ export function selfMaskCommitment(
 export function pairwiseSeed(
   sessionIdBytes: Uint8Array,
   sSk: X25519Secret,
-  otherSPk: Uint8Array,
+  otherSPk: Uint8Array | KeyObject,
 ): Uint8Array {
   return deriveKey(sSk.agree(otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
 }
@@ -162,6 +163,13 @@ export class SecAggClient {
       throw new SecAggError(
         "INVALID_CONFIG",
         `account ${opts.account.address} is not client ${opts.id}'s device key`,
+      );
+    }
+    const registered = this.session.config.roster.find((r) => r.id === opts.id)!.sessionKey;
+    if (registered.toLowerCase() !== opts.account.sessionKey.toLowerCase()) {
+      throw new SecAggError(
+        "INVALID_CONFIG",
+        `client ${opts.id}'s registered session key is not this device's (${opts.account.sessionKey})`,
       );
     }
     this.cSk = new X25519Secret(x25519.utils.randomSecretKey());
@@ -232,10 +240,7 @@ export class SecAggClient {
         skip("INVALID_MESSAGE", "public keys must be 32 bytes");
         continue;
       }
-      if (
-        this.verifyNeighbours &&
-        !(await verifySigned(s.addressOf.get(body.sender)!, s.domain, msg))
-      ) {
+      if (this.verifyNeighbours && !verifyBySender(s, msg)) {
         skip("BAD_SIGNATURE", `advertisement of ${body.sender}`);
         continue;
       }

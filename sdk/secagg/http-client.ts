@@ -9,7 +9,8 @@ import type { SecAggAccount } from "./client.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { fromJson, toJson } from "./messages.ts";
-import type { ConsistencyRequest, Signed, UnmaskRequest } from "./messages.ts";
+import type { ConsistencyRequest, MaskedInputBody, Signed, UnmaskRequest } from "./messages.ts";
+import { MASKED_BINARY_CONTENT_TYPE, encodeMaskedBinary } from "./binary.ts";
 import type { Hex } from "viem";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
@@ -42,7 +43,7 @@ const UnmaskRequestJson = z.object({
     .array(
       z.object({
         sender: z.number().int().min(1).max(0xffffffff),
-        signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+        signature: z.string().regex(/^0x[0-9a-fA-F]{128}$/),
       }),
     )
     .max(1 << 16),
@@ -90,13 +91,25 @@ export class SecAggHttpTransport {
     this.sessionId = sessionId;
   }
 
-  private async request(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
-    const data = body === undefined ? undefined : JSON.stringify(body);
+  private async request(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    binary?: Uint8Array,
+  ): Promise<unknown> {
+    const data: string | Uint8Array | undefined =
+      binary ?? (body === undefined ? undefined : JSON.stringify(body));
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}/sessions/${this.sessionId}${path}`, {
         method,
-        headers: data === undefined ? {} : { "content-type": "application/json" },
+        headers:
+          data === undefined
+            ? {}
+            : {
+                "content-type":
+                  binary === undefined ? "application/json" : MASKED_BINARY_CONTENT_TYPE,
+              },
         body: data,
       });
     } catch (e) {
@@ -106,7 +119,8 @@ export class SecAggHttpTransport {
       );
     }
     const text = await res.text();
-    this.bytesSent += data === undefined ? 0 : Buffer.byteLength(data);
+    this.bytesSent +=
+      data === undefined ? 0 : typeof data === "string" ? Buffer.byteLength(data) : data.length;
     this.bytesReceived += Buffer.byteLength(text);
     let json: unknown;
     try {
@@ -127,9 +141,17 @@ export class SecAggHttpTransport {
     return json;
   }
 
+  /** Posts a signed message: the masked input (round 2) as its binary form (binary.ts), the others as JSON. */
   async post(msg: Signed): Promise<void> {
     const route = ["advertise", "shares", "masked", "consistency", "unmask"][msg.body.round]!;
-    await this.request("POST", `/${route}`, toJson(msg));
+    if (msg.body.round === 2) {
+      await this.request(
+        "POST",
+        `/${route}`,
+        undefined,
+        encodeMaskedBinary(msg as Signed<MaskedInputBody>),
+      );
+    } else await this.request("POST", `/${route}`, toJson(msg));
   }
 
   async keys(client: number): Promise<Signed[]> {

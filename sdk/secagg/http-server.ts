@@ -6,7 +6,7 @@
  *   GET  /sessions/:id/keys/:client       neighbours' signed keys    (409 NOT_READY until round 0 closes)
  *   POST /sessions/:id/shares             round 1 message            → 202
  *   GET  /sessions/:id/shares/:client     ciphertexts for the client (409 NOT_READY until round 1 closes)
- *   POST /sessions/:id/masked             round 2 message            → 202
+ *   POST /sessions/:id/masked             round 2 message (JSON or application/octet-stream, binary.ts) → 202
  *   GET  /sessions/:id/consistency-request  survivor set U3        (409 NOT_READY until round 2 closes)
  *   POST /sessions/:id/consistency        round 3 message (signed U3) → 202
  *   GET  /sessions/:id/unmask-request/:client  U3, dropped and the client's certificate of round-3 signatures
@@ -23,6 +23,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SecAggError, httpStatusOf } from "./errors.ts";
 import { fromJson, toJson } from "./messages.ts";
+import { MASKED_BINARY_CONTENT_TYPE, decodeMaskedBinary } from "./binary.ts";
 import type { SecAggSessionConfig } from "./params.ts";
 import { SecAggServer } from "./server.ts";
 import type { SecAggResult } from "./server.ts";
@@ -169,8 +170,12 @@ export class SecAggHttpServer {
       action !== undefined &&
       action in ROUTE_ROUND
     ) {
-      const json = await this.readJson(req);
-      const msg = fromJson(json);
+      const raw = await this.readBody(req);
+      // the masked input (round 2) may come as its compact binary form (binary.ts); everything else is JSON
+      const binary =
+        action === "masked" &&
+        (req.headers["content-type"] ?? "").startsWith(MASKED_BINARY_CONTENT_TYPE);
+      const msg = binary ? decodeMaskedBinary(raw) : fromJson(parseJson(raw));
       if (msg.body.round !== ROUTE_ROUND[action]) {
         throw new SecAggError(
           "INVALID_MESSAGE",
@@ -233,7 +238,7 @@ export class SecAggHttpServer {
     throw new HttpError(404, "NOT_FOUND", `no route GET ${url.pathname}`);
   }
 
-  private async readJson(req: IncomingMessage): Promise<unknown> {
+  private async readBody(req: IncomingMessage): Promise<Uint8Array> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -242,11 +247,7 @@ export class SecAggHttpServer {
         throw new HttpError(413, "BODY_TOO_LARGE", `body over ${this.maxBodyBytes} bytes`);
       chunks.push(chunk);
     }
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      throw new SecAggError("INVALID_MESSAGE", "body is not JSON");
-    }
+    return Buffer.concat(chunks);
   }
 
   private sendError(res: ServerResponse, e: unknown): void {
@@ -267,6 +268,14 @@ class HttpError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+function parseJson(raw: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("utf8"));
+  } catch {
+    throw new SecAggError("INVALID_MESSAGE", "body is not JSON");
   }
 }
 

@@ -30,6 +30,13 @@ export {
   wireSize,
 } from "./messages.ts";
 export {
+  MASKED_BINARY_CONTENT_TYPE,
+  MASKED_BINARY_HEADER_BYTES,
+  decodeMaskedBinary,
+  encodeMaskedBinary,
+  transportSize,
+} from "./binary.ts";
+export {
   certificateSigners,
   checkCertificate,
   shareGroup,

@@ -16,17 +16,10 @@
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-import {
-  bytesToHex,
-  encodeAbiParameters,
-  hexToBytes,
-  isAddress,
-  isAddressEqual,
-  isHex,
-  keccak256,
-} from "viem";
+import type { KeyObject } from "node:crypto";
+import { encodeAbiParameters, hexToBytes, isAddress, isHex, keccak256 } from "viem";
 import type { Address, Hex } from "viem";
+import { sessionVerifyingKey } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
 import type { FixedPointEncoding } from "./encoding.ts";
 
@@ -36,13 +29,14 @@ export const MAX_DEGREE = MAX_SHARE_GROUP - 1;
 export interface RosterEntry {
   /** Client id, a positive uint32, unique in the session. */
   id: number;
-  /** Device key address that signs the client's messages. */
+  /** The device's address (its registration in `DeviceRegistry`). */
   address: Address;
   /**
-   * The device key's secp256k1 public key (33- or 65-byte hex), when the cohort publishes it: signatures of the
-   * ConsistencyCheck round are then verified against it directly, without public-key recovery. Must hash to `address`.
+   * The device's Ed25519 session key (bytes32 hex) as registered in `DeviceRegistry.sessionKeysOf`: every message of
+   * this client is verified against it (no recovery). Zero (unset) or an invalid point: the client cannot sign, so its
+   * messages never verify and it counts as dropped; it still occupies its place in the neighbour graph.
    */
-  publicKey?: Hex;
+  sessionKey: Hex;
 }
 
 export interface SecAggSessionConfig {
@@ -85,8 +79,8 @@ export interface ResolvedSession {
   mode: "full" | "plus";
   ids: readonly number[];
   addressOf: ReadonlyMap<number, Address>;
-  /** Roster public keys (uncompressed, 65 bytes) of the clients whose entry carries one. */
-  publicKeyOf: ReadonlyMap<number, Uint8Array>;
+  /** Verifying session keys (node:crypto, built once) of the clients whose registered key is usable. */
+  sessionKeyOf: ReadonlyMap<number, KeyObject>;
   /** Sorted neighbour ids of each client (never contains the client itself). */
   neighbours: ReadonlyMap<number, readonly number[]>;
   encoding: FixedPointEncoding;
@@ -110,8 +104,17 @@ export function defaultThreshold(n: number, degree: number): number {
 }
 
 /**
+ * Signatures on one survivor set a client needs from a share group before revealing its share (consistency.ts): t in
+ * full mode, t + 1 (at most the group size k + 1) in SecAgg+ mode.
+ */
+export function consistencyThresholdOf(n: number, degree: number, threshold: number): number {
+  return degree >= n - 1 ? threshold : Math.min(threshold + 1, degree + 1);
+}
+
+/**
  * Default neighbourhood degree: n − 1 (full mode) when the computed SecAgg+ degree would not be smaller, otherwise the
- * smallest even k with n · P(Bin(k, 1 − dropoutRate) < t(k)) ≤ failureProbability, capped at 254.
+ * smallest even k with n · P(Bin(k, 1 − dropoutRate) < T(k)) ≤ failureProbability (T = t + 1, the consistency
+ * threshold a dropped client's k neighbours must still meet), capped at 254.
  */
 export function defaultDegree(
   n: number,
@@ -121,8 +124,10 @@ export function defaultDegree(
   const failureProbability = opts.failureProbability ?? 1e-6;
   const fullOk = n - 1 <= MAX_DEGREE;
   for (let k = 4; k <= Math.min(MAX_DEGREE, n - 2); k += 2) {
-    const t = defaultThreshold(n, k);
-    if (n * binomialLowerTail(k, 1 - dropoutRate, t) <= failureProbability) return k;
+    // liveness of the unmasking round: a dropped client's k neighbours must still hold T = t + 1 live signers of the
+    // survivor set (the ConsistencyCheck certificate), not just t live share holders
+    const T = consistencyThresholdOf(n, k, defaultThreshold(n, k));
+    if (n * binomialLowerTail(k, 1 - dropoutRate, T) <= failureProbability) return k;
   }
   if (fullOk) return n - 1;
   return MAX_DEGREE;
@@ -237,25 +242,17 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
   if (n > config.encoding.maxClients)
     bad(`encoding supports ${config.encoding.maxClients} clients, roster has ${n}`);
   const addressOf = new Map<number, Address>();
-  const publicKeyOf = new Map<number, Uint8Array>();
+  const sessionKeyOf = new Map<number, KeyObject>();
   for (const r of config.roster) {
     if (!Number.isInteger(r.id) || r.id < 1 || r.id > 0xffffffff)
       bad(`client id ${r.id} is not a positive uint32`);
     if (addressOf.has(r.id)) bad(`duplicate client id ${r.id}`);
     if (!isAddress(r.address, { strict: false })) bad(`client ${r.id} has an invalid address`);
     addressOf.set(r.id, r.address);
-    if (r.publicKey !== undefined) {
-      let point: Uint8Array | undefined;
-      try {
-        point = secp256k1.Point.fromHex(r.publicKey.slice(2)).toBytes(false);
-      } catch {
-        bad(`client ${r.id} has an invalid public key`);
-      }
-      const derived = `0x${keccak256(bytesToHex(point!.slice(1))).slice(-40)}` as Address;
-      if (!isAddressEqual(derived, r.address))
-        bad(`client ${r.id}'s public key does not match its address`);
-      publicKeyOf.set(r.id, point!);
-    }
+    if (typeof r.sessionKey !== "string" || !isHex(r.sessionKey) || r.sessionKey.length !== 66)
+      bad(`client ${r.id}'s session key must be bytes32 hex`);
+    const key = sessionVerifyingKey(r.sessionKey);
+    if (key !== undefined) sessionKeyOf.set(r.id, key);
   }
   let degree = config.degree ?? defaultDegree(n);
   if (degree >= n - 1) degree = n - 1;
@@ -290,11 +287,11 @@ export function resolveSession(config: SecAggSessionConfig): ResolvedSession {
     m: config.vectorLength,
     degree,
     threshold,
-    consistencyThreshold: degree >= n - 1 ? threshold : Math.min(threshold + 1, degree + 1),
+    consistencyThreshold: consistencyThresholdOf(n, degree, threshold),
     mode: degree >= n - 1 ? "full" : "plus",
     ids,
     addressOf,
-    publicKeyOf,
+    sessionKeyOf,
     neighbours: harary(ids, degree, seed),
     encoding: config.encoding,
   };

@@ -54,11 +54,14 @@ export class MaskGenerator {
     this.native = (opts.native ?? true) && hasNativeChacha;
   }
 
-  /** Expands `seed` to m uint32 words (the returned view is overwritten by the next call). */
+  /**
+   * Expands `seed` to m uint32 words. The returned view is only valid until the next call (native: a fresh keystream
+   * buffer used in place, without a copy when it is 4-byte aligned; noble: a reused buffer).
+   */
   expand(seed: Uint8Array): Uint32Array {
     if (this.native) {
-      const c = nodeCrypto.createCipheriv("chacha20", seed, ZERO_IV16);
-      const r = c.update(this.zero);
+      const r = nodeCrypto.createCipheriv("chacha20", seed, ZERO_IV16).update(this.zero);
+      if (r.byteOffset % 4 === 0) return new Uint32Array(r.buffer, r.byteOffset, this.m);
       this.bytes.set(r);
     } else {
       chacha20(seed, ZERO_NONCE, this.zero, this.bytes);
@@ -68,13 +71,27 @@ export class MaskGenerator {
 
   /** acc += PRG(seed) (mod 2^32). */
   add(acc: Uint32Array, seed: Uint8Array): void {
-    const w = this.expand(seed);
-    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + w[i]!;
+    addWords(acc, this.expand(seed));
   }
 
   /** acc −= PRG(seed) (mod 2^32). */
   sub(acc: Uint32Array, seed: Uint8Array): void {
-    const w = this.expand(seed);
-    for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! - w[i]!;
+    subWords(acc, this.expand(seed));
   }
+}
+
+/** acc += w (mod 2^32), on int32 views: V8 keeps the loop in small-integer arithmetic (≈ 25% faster than uint32). */
+export function addWords(acc: Uint32Array, w: Uint32Array): void {
+  const a = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
+  const b = new Int32Array(w.buffer, w.byteOffset, acc.length);
+  const n = a.length;
+  for (let i = 0; i < n; i++) a[i] = (a[i]! + b[i]!) | 0;
+}
+
+/** acc −= w (mod 2^32). */
+export function subWords(acc: Uint32Array, w: Uint32Array): void {
+  const a = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
+  const b = new Int32Array(w.buffer, w.byteOffset, acc.length);
+  const n = a.length;
+  for (let i = 0; i < n; i++) a[i] = (a[i]! - b[i]!) | 0;
 }

@@ -21,9 +21,10 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { MaskGenerator } from "./prg.ts";
+import { MaskGenerator, addWords } from "./prg.ts";
 import { combineShares } from "./shamir.ts";
-import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
+import { X25519Secret, isWeakPublicKey, preparePublicKey } from "./x25519.ts";
+import type { KeyObject } from "node:crypto";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -213,7 +214,7 @@ export class SecAggServer {
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     if (!this.skipSignatures) {
       const t0 = performance.now();
-      const ok = await verifyBySender(s, msg);
+      const ok = verifyBySender(s, msg);
       this.timings.verifyMs += performance.now() - t0;
       if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
     }
@@ -261,7 +262,7 @@ export class SecAggServer {
           {
             const y = (body as MaskedInputBody).masked;
             const acc = (this.maskedSum ??= new Uint32Array(s.m));
-            for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + y[i]!;
+            addWords(acc, y);
             this.maskedFrom.add(u);
           }
           break;
@@ -515,10 +516,17 @@ export class SecAggServer {
     this.maskedSum = undefined;
     const mg = new MaskGenerator(s.m);
     for (const seed of selfSeeds) mg.sub(sum, seed);
+    // each survivor's s^PK is prepared once, then used for every dropped neighbour of it
+    const survivorKeys = new Map<number, Uint8Array | KeyObject>();
     for (const { w, sSk } of droppedKeys) {
       for (const u of s.neighbours.get(w)!) {
         if (!this.u3.has(u)) continue;
-        const seed = pairwiseSeed(s.sessionIdBytes, sSk, this.adverts.get(u)!.body.sPk);
+        let pk = survivorKeys.get(u);
+        if (pk === undefined) {
+          pk = preparePublicKey(this.adverts.get(u)!.body.sPk);
+          survivorKeys.set(u, pk);
+        }
+        const seed = pairwiseSeed(s.sessionIdBytes, sSk, pk);
         // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
         if (u < w) mg.sub(sum, seed);
         else mg.add(sum, seed);

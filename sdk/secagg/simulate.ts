@@ -1,11 +1,12 @@
 /**
  * In-process driver: runs one whole session with real clients and server, no transport. Used by tests and the bench
- * (messages are serialised to JSON once to account their size).
+ * (messages are serialised once to account their size as the HTTP transport sends them: JSON, binary masked input).
  */
-import type { LocalAccount } from "viem";
+import type { SecAggAccount } from "./client.ts";
 import { SecAggClient } from "./client.ts";
 import { SecAggError } from "./errors.ts";
 import { wireSize } from "./messages.ts";
+import { transportSize } from "./binary.ts";
 import type { Signed } from "./messages.ts";
 import { MaskGenerator } from "./prg.ts";
 import { resolveSession } from "./params.ts";
@@ -35,7 +36,7 @@ export interface SimulationReport {
 
 export async function simulateSession(opts: {
   config: SecAggSessionConfig | ResolvedSession;
-  accounts: ReadonlyMap<number, Pick<LocalAccount, "address" | "signTypedData">>;
+  accounts: ReadonlyMap<number, SecAggAccount>;
   /** Each client's input (real values, or an already encoded Uint32Array), as a map or computed on demand. */
   inputs:
     | ReadonlyMap<number, ArrayLike<number> | Uint32Array>
@@ -83,7 +84,7 @@ export async function simulateSession(opts: {
       const msg = await make(clients.get(id)!, st);
       st.computeMs += performance.now() - t0;
       if (msg === undefined) continue;
-      if (measure) st.bytesSent += wireSize(msg);
+      if (measure) st.bytesSent += transportSize(msg);
       const t1 = performance.now();
       await server.submit(msg);
       serverMs += performance.now() - t1;

@@ -8,7 +8,6 @@ import * as nodeCrypto from "node:crypto";
 import type { KeyObject } from "node:crypto";
 
 const PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
 let native = typeof nodeCrypto.diffieHellman === "function";
 try {
@@ -21,7 +20,23 @@ try {
   native = false;
 }
 
-function nativeShared(sk: Uint8Array | KeyObject, pk: Uint8Array): Uint8Array {
+function nativePublicKey(pk: Uint8Array): KeyObject {
+  // JWK import is ≈ 12× cheaper than SPKI DER in node:crypto (0.012 vs 0.145 ms): it dominated agreements
+  return nodeCrypto.createPublicKey({
+    key: { kty: "OKP", crv: "X25519", x: Buffer.from(pk).toString("base64url") },
+    format: "jwk",
+  });
+}
+
+/**
+ * A peer public key prepared once for many agreements (the server's unmasking agrees with each live client's s^PK
+ * once per dropped neighbour): a node:crypto KeyObject when native, else the bytes.
+ */
+export function preparePublicKey(pk: Uint8Array): Uint8Array | KeyObject {
+  return native ? nativePublicKey(pk) : pk;
+}
+
+function nativeShared(sk: Uint8Array | KeyObject, pk: Uint8Array | KeyObject): Uint8Array {
   const privateKey =
     sk instanceof Uint8Array
       ? nodeCrypto.createPrivateKey({
@@ -30,12 +45,13 @@ function nativeShared(sk: Uint8Array | KeyObject, pk: Uint8Array): Uint8Array {
           type: "pkcs8",
         })
       : sk;
-  const publicKey = nodeCrypto.createPublicKey({
-    key: Buffer.concat([SPKI_PREFIX, pk]),
-    format: "der",
-    type: "spki",
-  });
+  const publicKey = pk instanceof Uint8Array ? nativePublicKey(pk) : pk;
   return new Uint8Array(nodeCrypto.diffieHellman({ privateKey, publicKey }));
+}
+
+function rawOf(key: KeyObject): Uint8Array {
+  const jwk = key.export({ format: "jwk" });
+  return new Uint8Array(Buffer.from(String(jwk.x), "base64url"));
 }
 
 /** A secret key prepared once for many agreements. */
@@ -57,10 +73,10 @@ export class X25519Secret {
     return x25519.getPublicKey(this.secret);
   }
   /** X25519(secret, peer); throws on a low-order peer key (all-zero shared secret). */
-  agree(peer: Uint8Array): Uint8Array {
+  agree(peer: Uint8Array | KeyObject): Uint8Array {
     const out = this.keyObject
       ? nativeShared(this.keyObject, peer)
-      : x25519.getSharedSecret(this.secret, peer);
+      : x25519.getSharedSecret(this.secret, peer instanceof Uint8Array ? peer : rawOf(peer));
     let acc = 0;
     for (const b of out) acc |= b;
     if (acc === 0) throw new Error("x25519: low-order public key");

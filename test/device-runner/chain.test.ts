@@ -21,7 +21,8 @@ import {
   type Abi,
   type Address,
 } from "viem";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import { buildConnectedSet, loadConnectedSet } from "#sdk/chain/connected-set.ts";
@@ -45,9 +46,9 @@ let pub: DevicePublicClient;
 let manifest: Manifest;
 let store: HeliaStore;
 let tmp: string;
-let devices: PrivateKeyAccount[];
+let devices: DeviceAccount[];
 
-function clientsFor(account: PrivateKeyAccount): DeviceClients {
+function clientsFor(account: DeviceAccount): DeviceClients {
   return {
     publicClient: pub,
     walletClient: createWalletClient({
@@ -78,7 +79,7 @@ before(async () => {
   });
   manifest = readManifest(path.join(tmp, "manifest.json"));
   store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
-  devices = Array.from({ length: 4 }, () => privateKeyToAccount(generatePrivateKey()));
+  devices = Array.from({ length: 4 }, () => deviceAccount(generatePrivateKey()));
   // ETH for gas, and DML for the registration bond from the dev faucet (account #1)
   const [, faucet] = await conn.viem.getWalletClients();
   for (const d of devices) {
@@ -102,13 +103,28 @@ describe("consent registration (DeviceRegistry on EDR)", () => {
   it("registers schemas and consent, then updates them; eligibility follows the price floor", async () => {
     const registry = addr("DeviceRegistry");
     const d = clientsFor(devices[0]!);
-    const hashes = await registerConsent(d, registry, {
-      schemas: ["email/rfc822-v1"],
-      anyAlgorithmInSchema: false,
-      algorithms: [3n, 5n],
-      priceFloor: 10n ** 18n,
-    });
-    assert.equal(hashes.length, 2, "approve the bond, then register");
+    const hashes = await registerConsent(
+      d,
+      registry,
+      {
+        schemas: ["email/rfc822-v1"],
+        anyAlgorithmInSchema: false,
+        algorithms: [3n, 5n],
+        priceFloor: 10n ** 18n,
+      },
+      devices[0]!.session.sessionKey,
+    );
+    assert.equal(hashes.length, 3, "approve the bond, register, then set the session key");
+    assert.equal(
+      await pub.readContract({
+        address: registry,
+        abi: abi("DeviceRegistry"),
+        functionName: "sessionKeyOf",
+        args: [devices[0]!.address],
+      }),
+      devices[0]!.session.sessionKey,
+      "the Ed25519 key derived from the device key is registered",
+    );
     const receipt = await pub.getTransactionReceipt({ hash: hashes[1]! });
     const [ev] = parseEventLogs({
       abi: abi("DeviceRegistry"),
@@ -147,34 +163,64 @@ describe("consent registration (DeviceRegistry on EDR)", () => {
       "below the floor",
     );
     // second call updates (two transactions) instead of reverting with DeviceAlreadyRegistered
-    const upd = await registerConsent(d, registry, {
-      schemas: ["email/rfc822-v1"],
-      anyAlgorithmInSchema: true,
-      algorithms: [],
-      priceFloor: 0n,
-    });
-    assert.equal(upd.length, 2);
+    const upd = await registerConsent(
+      d,
+      registry,
+      {
+        schemas: ["email/rfc822-v1"],
+        anyAlgorithmInSchema: true,
+        algorithms: [],
+        priceFloor: 0n,
+      },
+      devices[0]!.session.sessionKey,
+    );
+    assert.equal(upd.length, 2, "the session key is set once: not sent again");
+    // a registration holding another session key is refused before any transaction (keys cannot rotate)
+    await assert.rejects(
+      registerConsent(
+        d,
+        registry,
+        {
+          schemas: ["email/rfc822-v1"],
+          anyAlgorithmInSchema: true,
+          algorithms: [],
+          priceFloor: 0n,
+        },
+        devices[1]!.session.sessionKey,
+      ),
+      (e: unknown) => e instanceof DeviceError && e.code === "SESSION_KEY_MISMATCH",
+    );
     assert.equal(
       await isEligible(d, registry, devices[0]!.address, "email/rfc822-v1", 4n, 1n),
       true,
     );
     // invalid consent never reaches the chain
     await assert.rejects(
-      registerConsent(d, registry, {
-        schemas: ["image/png-v1"],
-        anyAlgorithmInSchema: true,
-        algorithms: [],
-        priceFloor: 0n,
-      }),
+      registerConsent(
+        d,
+        registry,
+        {
+          schemas: ["image/png-v1"],
+          anyAlgorithmInSchema: true,
+          algorithms: [],
+          priceFloor: 0n,
+        },
+        devices[0]!.session.sessionKey,
+      ),
     );
     // every device registers (growth-pool eligibility below)
     for (const dev of devices.slice(1))
-      await registerConsent(clientsFor(dev), registry, {
-        schemas: ["email/rfc822-v1"],
-        anyAlgorithmInSchema: true,
-        algorithms: [],
-        priceFloor: 0n,
-      });
+      await registerConsent(
+        clientsFor(dev),
+        registry,
+        {
+          schemas: ["email/rfc822-v1"],
+          anyAlgorithmInSchema: true,
+          algorithms: [],
+          priceFloor: 0n,
+        },
+        dev.session.sessionKey,
+      );
     assert.equal(schemaHash("email/rfc822-v1"), keccak256(toHex("email/rfc822-v1")));
   });
 });
@@ -290,7 +336,7 @@ describe("growth-pool claims with a locally verified proof, balances, transfers"
     assert.equal(totalWon, Number(info.k), "every draw claimed by its winner");
 
     // a device outside the set, and a dump whose root differs from the chain's, are refused before any transaction
-    const outsider = privateKeyToAccount(generatePrivateKey());
+    const outsider = deviceAccount(generatePrivateKey());
     await assert.rejects(
       claimGrowthWins(clientsFor(outsider), store, pool, 0n),
       (e) => e instanceof DeviceError && e.code === "NOT_IN_PAYOUT",

@@ -21,7 +21,8 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { generatePrivateKey } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import pino from "pino";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -48,7 +49,7 @@ import type { PredictionJob } from "../../device-runner/prediction-job.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import type { CohortEvent } from "../../device-runner/watcher.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
-import { deviceWithInbox, FakeChain, giveConsent } from "./helpers.ts";
+import { deviceWithInbox, fakeJobSeed, FakeChain, giveConsent } from "./helpers.ts";
 
 const EMITTER_INIT = ("0x601f600c600039601f6000f3" +
   "36608090038060806000376060359060403590602035906000359060" +
@@ -67,7 +68,7 @@ let aggUrl: string;
 let hb: Server;
 const heartbeats: string[] = [];
 let pkg: { cid: string; sha: string };
-let devices: { paths: DevicePaths; account: PrivateKeyAccount }[];
+let devices: { paths: DevicePaths; account: DeviceAccount }[];
 
 async function emit(jobId: bigint, list: CohortList, cid: string): Promise<bigint> {
   const [w] = await conn.viem.getWalletClients();
@@ -123,7 +124,7 @@ before(async () => {
     }));
     devices.push({
       paths: await deviceWithInbox(emails),
-      account: privateKeyToAccount(generatePrivateKey()),
+      account: deviceAccount(generatePrivateKey()),
     });
   }
   http = new SecAggHttpServer();
@@ -176,6 +177,7 @@ describe("device daemon (run loop)", () => {
         anyAlgorithmInSchema: true,
         algorithms: [],
         priceFloor: 0n,
+        sessionKey: d.account.session.sessionKey,
       });
     }
     const resolveJob = async (ev: CohortEvent): Promise<PredictionJob> => ({
@@ -204,7 +206,7 @@ describe("device daemon (run loop)", () => {
       );
     const foreign = drawn(
       100n,
-      [1, 2, 3].map(() => privateKeyToAccount(generatePrivateKey()).address),
+      [1, 2, 3].map(() => deviceAccount(generatePrivateKey()).address),
     );
     await emit(100n, foreign, await store.addBytes(encodeCohortList(foreign)));
     const ours = drawn(
@@ -226,6 +228,8 @@ describe("device daemon (run loop)", () => {
       jobMarket: emitter,
       jobId: 101n,
       cohort: ours,
+      sessionKeys: chain.keysOf(ours.members),
+      graph: { cohortRoot: cohortRoot(ours), jobSeed: fakeJobSeed(101n) },
       classes: 2,
     });
     http.addSession(session, { roundTimeoutMs: 30_000 });

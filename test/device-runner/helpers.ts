@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Email } from "#sdk/ml/index.ts";
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
 import type { ChainView, JobTerms } from "../../device-runner/admission.ts";
 import { saveLocalConsent, type Consent } from "../../device-runner/consent.ts";
 import { importDataset } from "../../device-runner/dataset.ts";
@@ -129,15 +129,27 @@ export async function giveConsent(paths: DevicePaths, consent: Consent = OPEN_CO
   await saveLocalConsent(paths.consent, consent);
 }
 
+/** The job seed `FakeChain` reports for `jobId` (tests build the aggregator's session config with it). */
+export function fakeJobSeed(jobId: bigint): Hex {
+  return keccak256(toHex(`fake job seed ${jobId}`));
+}
+
 /**
  * An in-memory chain for admission: job terms by id, `kMin`, and registrations with `DeviceRegistry.isEligible`'s
- * rule (registered, serves the schema, reward ≥ floor, any algorithm in the schema or a listed one).
+ * rule (registered with a session key, serves the schema, reward ≥ floor, any algorithm in the schema or a listed one),
+ * `sessionKeysOf` and job seeds (`fakeJobSeed`).
  */
 export class FakeChain implements ChainView {
   readonly terms = new Map<bigint, JobTerms>();
   readonly registrations = new Map<
     Address,
-    { schemas: Hex[]; anyAlgorithmInSchema: boolean; algorithms: bigint[]; priceFloor: bigint }
+    {
+      schemas: Hex[];
+      anyAlgorithmInSchema: boolean;
+      algorithms: bigint[];
+      priceFloor: bigint;
+      sessionKey?: Hex;
+    }
   >();
   constructor(
     private readonly market: Address,
@@ -160,9 +172,32 @@ export class FakeChain implements ChainView {
 
   register(
     device: Address,
-    r: { schemas: Hex[]; anyAlgorithmInSchema: boolean; algorithms: bigint[]; priceFloor: bigint },
+    r: {
+      schemas: Hex[];
+      anyAlgorithmInSchema: boolean;
+      algorithms: bigint[];
+      priceFloor: bigint;
+      sessionKey?: Hex;
+    },
   ) {
     this.registrations.set(getAddress(device), r);
+  }
+
+  async sessionKeysOf(devices: readonly Address[]): Promise<Hex[]> {
+    return this.keysOf(devices.map((address) => ({ address })));
+  }
+
+  /** The registered session keys of `members` (zero when unset), synchronously, for building rosters in tests. */
+  keysOf(members: readonly { address: string }[]): Hex[] {
+    return members.map(
+      (m) =>
+        this.registrations.get(getAddress(m.address))?.sessionKey ??
+        (`0x${"00".repeat(32)}` as Hex),
+    );
+  }
+
+  async jobSeed(jobId: bigint): Promise<Hex> {
+    return fakeJobSeed(jobId);
   }
 
   async isEligible(
@@ -172,7 +207,7 @@ export class FakeChain implements ChainView {
     reward: bigint,
   ): Promise<boolean> {
     const r = this.registrations.get(getAddress(device));
-    if (r === undefined || reward < r.priceFloor) return false;
+    if (r === undefined || reward < r.priceFloor || r.sessionKey === undefined) return false;
     if (!r.schemas.some((s) => s.toLowerCase() === schema.toLowerCase())) return false;
     return r.anyAlgorithmInSchema || r.algorithms.includes(algorithmId);
   }

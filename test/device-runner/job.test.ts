@@ -28,9 +28,10 @@ import {
   type LoadedPackage,
   loadPackage,
 } from "#sdk/ml/index.ts";
-import { SecAggHttpServer, encodeVector, fromJson } from "#sdk/secagg/index.ts";
+import { SecAggHttpServer, decodeMaskedBinary, encodeVector, fromJson } from "#sdk/secagg/index.ts";
 import pino from "pino";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { generatePrivateKey } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { zeroAddress, type Address, type Hex } from "viem";
 import {
   cohortRoot,
@@ -66,6 +67,7 @@ import type { DevicePaths } from "../../device-runner/paths.ts";
 import {
   deviceWithInbox,
   FakeChain,
+  fakeJobSeed,
   giveConsent,
   importInbox,
   RecordingProxy,
@@ -86,7 +88,7 @@ const chain = new FakeChain(JOB_MARKET, 5);
 
 interface Device {
   paths: DevicePaths;
-  account: PrivateKeyAccount;
+  account: DeviceAccount;
   emails: Email[];
   runner: DeviceRunner;
 }
@@ -160,13 +162,14 @@ function predictionJob(
 }
 
 /** Every device consents to any algorithm of the email schema at any price, locally and on the chain. */
-async function openConsent(d: { paths: DevicePaths; account: { address: Address } }) {
+async function openConsent(d: { paths: DevicePaths; account: DeviceAccount }) {
   await giveConsent(d.paths);
   chain.register(d.account.address, {
     schemas: [SCHEMA],
     anyAlgorithmInSchema: true,
     algorithms: [],
     priceFloor: 0n,
+    sessionKey: d.account.session.sessionKey,
   });
 }
 
@@ -185,7 +188,7 @@ before(async () => {
     const account =
       i === 0
         ? await createKeystore(paths.keystore, "device-0-password", { scrypt: LIGHT_SCRYPT })
-        : privateKeyToAccount(generatePrivateKey());
+        : deviceAccount(generatePrivateKey());
     const runner = await DeviceRunner.open({
       paths,
       account,
@@ -262,6 +265,8 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       jobMarket: JOB_MARKET,
       jobId,
       cohort: cohort.list,
+      sessionKeys: chain.keysOf(cohort.list.members),
+      graph: { cohortRoot: cohort.root, jobSeed: fakeJobSeed(jobId) },
       classes: 2,
     });
     http.addSession(config, { roundTimeoutMs: 60_000 });
@@ -361,6 +366,7 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       round: 1n,
       group: 0,
       members,
+      sessionKeys: chain.keysOf(members),
       parameters: params,
       clipNorm: 1.2,
     });
@@ -372,6 +378,7 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
           job,
           store,
           account: d.account,
+          chain,
           paths: d.paths,
           poll: POLL,
           onVector: (v) => (vectors[i] = v),
@@ -423,6 +430,12 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
         );
         continue;
       }
+      if (r.url.endsWith("/masked")) {
+        // the masked input travels in its binary form (secagg binary.ts)
+        const msg = decodeMaskedBinary(new Uint8Array(r.body));
+        assert.equal(msg.body.round, 2);
+        continue;
+      }
       const json = JSON.parse(r.body.toString("utf8")) as unknown;
       if (r.url === "/heartbeats")
         await verifyHeartbeat(
@@ -439,6 +452,11 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
     for (const r of records) {
       values.push(r.url);
       for (const seg of r.url.split(/[/-]/)) structural.add(seg.toLowerCase());
+      if (r.url.endsWith("/masked")) {
+        // binary: the masked vector (uniformly random words) and the header; scanned as text too
+        values.push(r.body.toString("latin1"));
+        continue;
+      }
       if (r.body.length > 0)
         JSON.stringify(JSON.parse(r.body.toString("utf8")), (_k, v: unknown) => {
           if (typeof v === "string" || typeof v === "number") values.push(String(v));
@@ -473,6 +491,7 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
                 device: d.account.address,
               })),
             ),
+            sessionKeys: devices.map((d) => d.account.session.sessionKey),
             classes: 2,
           }).encoding,
         ).buffer,
@@ -480,6 +499,10 @@ describe("prediction job end to end (5 devices, Helia, ONNX Runtime, SecAgg HTTP
       assert.ok(
         !traffic.includes(enc.toString("base64").toLowerCase().slice(0, 24)),
         "plaintext encoding sent",
+      );
+      assert.ok(
+        !records.some((r) => r.body.includes(enc.subarray(0, 24))),
+        "plaintext encoding sent in a binary body",
       );
     }
     const preds = await classifyRecords(
@@ -576,10 +599,7 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
         job: async () => {
           const id = nextJobId++;
           const c = await publishCohort(
-            [
-              ...others.map((x) => x.account.address),
-              privateKeyToAccount(generatePrivateKey()).address,
-            ],
+            [...others.map((x) => x.account.address), deviceAccount(generatePrivateKey()).address],
             id,
           );
           return predictionJob({ jobId: id, cohortCid: c.cid, cohortRoot: c.root });
@@ -649,6 +669,8 @@ describe("bad input: clear error, data and keys untouched, the runner continues"
       jobMarket: JOB_MARKET,
       jobId: id,
       cohort: c.list,
+      sessionKeys: chain.keysOf(c.list.members),
+      graph: { cohortRoot: c.root, jobSeed: fakeJobSeed(id) },
       classes: 2,
     });
     http.addSession(config, { roundTimeoutMs: 60_000 });
@@ -734,6 +756,7 @@ describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
       anyAlgorithmInSchema: false,
       algorithms: [ALGORITHM],
       priceFloor: REWARD,
+      sessionKey: victim.account.session.sessionKey,
     });
     const logLines: { msg: string; code?: string; job?: string }[] = [];
     const runner = await DeviceRunner.open({
@@ -749,7 +772,7 @@ describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
       ),
     });
     const cohort5 = [victim, ...devices.slice(1)].map((d) => d.account.address);
-    const sybils = [0, 1].map(() => privateKeyToAccount(generatePrivateKey()).address);
+    const sybils = [0, 1].map(() => deviceAccount(generatePrivateKey()).address);
 
     // a real 1,000-class model (hashed bag of words, 16 buckets) in a package with a known featurizer
     const CLASSES = 1000;
@@ -951,6 +974,7 @@ describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
       anyAlgorithmInSchema: false,
       algorithms: [ALGORITHM],
       priceFloor: FLOOR,
+      sessionKey: victim.account.session.sessionKey,
     });
     const okId = nextJobId++;
     const ok = await publishCohort(cohort5, okId);
@@ -959,6 +983,8 @@ describe("the device decides what it serves (PROTOCOL.md §7.3, §7.9)", () => {
       jobMarket: JOB_MARKET,
       jobId: okId,
       cohort: ok.list,
+      sessionKeys: chain.keysOf(ok.list.members),
+      graph: { cohortRoot: ok.root, jobSeed: fakeJobSeed(okId) },
       classes: 2,
     });
     http.addSession(config, { roundTimeoutMs: 60_000 });

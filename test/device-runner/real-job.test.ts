@@ -17,7 +17,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { getAddress, type Address } from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
+import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
 import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
@@ -57,6 +57,7 @@ import type { DevicePaths } from "../../device-runner/paths.ts";
 import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { claimJobPayout } from "../../device-runner/rewards.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
+import { chainViewOf } from "../../device-runner/admission.ts";
 import { JOB, jobResult, JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
 import { deviceWithInbox, giveConsent } from "./helpers.ts";
@@ -67,7 +68,7 @@ const log = pino({ level: "silent" });
 
 interface Device {
   paths: DevicePaths;
-  account: PrivateKeyAccount;
+  account: DeviceAccount;
   emails: readonly Email[];
 }
 
@@ -140,14 +141,6 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     // the aggregator derives the session from chain data exactly as the devices do
     const chainId = await pub.getChainId();
     const jobMarket = life.env.addr("JobMarket");
-    session = jobSessionConfig({
-      chainId,
-      jobMarket,
-      jobId,
-      cohort: list,
-      classes: pkg.manifest.outputLabels.length,
-    });
-    http.addSession(session, { roundTimeoutMs: 5_000 });
 
     const config = deviceConfigSchema.parse({
       chainId,
@@ -161,6 +154,19 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
       startBlock: startBlock.toString(),
       confirmations: 0,
     });
+    // session keys and the graph seed are read from the chain, as each device reads them (admission.ts chainView)
+    const view = chainViewOf(pub, config);
+    session = jobSessionConfig({
+      chainId,
+      jobMarket,
+      jobId,
+      cohort: list,
+      sessionKeys: await view.sessionKeysOf(list.members.map((m) => getAddress(m.address))),
+      graph: { cohortRoot: cohortRoot(list), jobSeed: await view.jobSeed(jobId) },
+      classes: pkg.manifest.outputLabels.length,
+    });
+    assert.ok(session.cohort !== undefined, "the neighbour graph is seeded from chain data");
+    http.addSession(session, { roundTimeoutMs: 5_000 });
     const online = devices.slice(0, OFFLINE);
     await Promise.all(
       online.map((d) =>

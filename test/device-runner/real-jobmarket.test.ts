@@ -136,7 +136,9 @@ describe("device runner on the real JobMarket (EDR)", () => {
     // the distributor draws the cohort from the set by the job's seed (its block must exist first)
     const drawn = await env.drawCohortOf(jobId, inCohort.length, [connected]);
     list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
-    inCohort.splice(0, inCohort.length, ...drawn.devices); // inCohort[i] has client id i + 1
+    const byAddress = new Map(inCohort.map((d) => [d.address, d]));
+    // inCohort[i] has client id i + 1
+    inCohort.splice(0, inCohort.length, ...drawn.devices.map((a) => byAddress.get(a.address)!));
     cid = await store.addBytes(encodeCohortList(list));
     const hash = await distributor.writeContract({
       address: env.addr("ResultAttestation"),
@@ -305,7 +307,12 @@ describe("device runner on the real JobMarket (EDR)", () => {
         inCohort[2]!,
       )) as unknown as DeviceClients["walletClient"],
     };
-    await registerConsent(clients, registry, { ...OPEN_CONSENT, priceFloor: 3n * ETHER });
+    await registerConsent(
+      clients,
+      registry,
+      { ...OPEN_CONSENT, priceFloor: 3n * ETHER },
+      inCohort[2]!.session.sessionKey,
+    );
     assert.equal(await view.isEligible(inCohort[2]!.address, SCHEMA, algorithmId, REWARD), false);
     const owners = [
       {

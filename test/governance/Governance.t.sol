@@ -57,6 +57,7 @@ contract GovernanceTest is ProtocolFixture {
         assertEq(s2.minStake(AGG), MIN_STAKE_AGGREGATOR);
         DeviceRegistryV2 r2 = DeviceRegistryV2(address(registry));
         assertTrue(r2.isEligible(device, DEVICE_SCHEMA, 1, 0));
+        assertEq(r2.sessionKeyOf(device), _sessionKeyOf(device), "appended session-key storage survives");
         vm.prank(device);
         r2.heartbeat();
         assertEq(r2.heartbeats(), 1);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { x25519 } from "@noble/curves/ed25519.js";
-import type { LocalAccount } from "viem";
+import type { Hex } from "viem";
 import { selfMaskCommitment } from "#sdk/secagg/client.ts";
 import { combineShares } from "#sdk/secagg/shamir.ts";
 import {
@@ -26,9 +26,7 @@ import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
 /** Rounds 0–2 run honestly for every client; returns the clients ready for round 3. */
 async function maskedSession(n: number, degree: number | undefined, seed: number) {
   const accounts = accountsFor(n, seed);
-  const config = makeConfig(accounts, 8, degree === undefined ? {} : { degree }, {
-    publicKeys: true,
-  });
+  const config = makeConfig(accounts, 8, degree === undefined ? {} : { degree });
   const server = new SecAggServer(config, { skipSignatureChecks: true });
   const session = server.session;
   const clients = new Map<number, SecAggClient>();
@@ -94,7 +92,7 @@ async function splitView(
     ["S2", []],
   ]);
   const forge = async (id: number, survivors: number[]) =>
-    signBody(accounts.get(id)! as LocalAccount, session.domain, {
+    signBody(accounts.get(id)!, session.domain, {
       sessionId: sid,
       round: 3,
       sender: id,
@@ -286,17 +284,37 @@ describe("secagg ConsistencyCheck round", () => {
     assert.ok(signers.length <= 2 * session.degree + 1);
   });
 
-  it("a roster public key must match its address", () => {
+  it("roster session keys: malformed ones are refused, unset or invalid points leave the member unable to sign", async () => {
     const accounts = accountsFor(4, 76);
-    const config = makeConfig(accounts, 4, {}, { publicKeys: true });
-    const roster = config.roster.map((r, i) =>
-      i === 0 ? { ...r, publicKey: accounts.get(2)!.publicKey } : r,
-    );
+    const config = makeConfig(accounts, 4);
+    const withKey = (i: number, sessionKey: Hex) =>
+      config.roster.map((r, j) => (j === i ? { ...r, sessionKey } : r));
     assert.throws(
-      () => resolveSession({ ...config, roster }),
+      () => resolveSession({ ...config, roster: withKey(0, "0x1234") }),
       (e: unknown) => e instanceof SecAggError && e.code === "INVALID_CONFIG",
     );
     const ok: ResolvedSession = resolveSession(config);
-    assert.equal(ok.publicKeyOf.size, 4);
+    assert.equal(ok.sessionKeyOf.size, 4);
+    // unset (zero) key: client 1 stays in the roster and the graph, but nothing it signs verifies
+    const keyless = resolveSession({ ...config, roster: withKey(0, `0x${"00".repeat(32)}`) });
+    assert.deepEqual(keyless.ids, ok.ids);
+    assert.equal(keyless.sessionKeyOf.has(1), false);
+    // another device's key registered for client 1: its own messages do not verify either
+    const server = new SecAggServer({ ...config, roster: withKey(0, accounts.get(2)!.sessionKey) });
+    const c1 = new SecAggClient({ config, id: 1, account: accounts.get(1)! });
+    await assert.rejects(
+      server.submit(await c1.advertise()),
+      (e: unknown) => e instanceof SecAggError && e.code === "BAD_SIGNATURE",
+    );
+    // a device whose registered key is not its own cannot even build a client
+    assert.throws(
+      () =>
+        new SecAggClient({
+          config: { ...config, roster: withKey(0, accounts.get(2)!.sessionKey) },
+          id: 1,
+          account: accounts.get(1)!,
+        }),
+      (e: unknown) => e instanceof SecAggError && e.code === "INVALID_CONFIG",
+    );
   });
 });

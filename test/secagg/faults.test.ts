@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import type { LocalAccount } from "viem";
+import type { SessionSigner } from "#sdk/crypto/session-key.ts";
 import { signSecAggEnvelope } from "#sdk/crypto/signing.ts";
 import {
   SecAggClient,
@@ -21,15 +21,18 @@ const M = 16;
 const CULPRIT = 4;
 
 /** Signs any body, malformed ones included (honest devices never do; `signBody` refuses malformed shapes). */
-async function signRaw<B extends SecAggBody>(
-  account: LocalAccount,
+function signRaw<B extends SecAggBody>(
+  account: SessionSigner,
   domain: { chainId: number; verifyingContract: `0x${string}` },
   body: B,
 ): Promise<Signed<B>> {
-  return { body, signature: await signSecAggEnvelope(account, domain, envelopeOf(body)) };
+  return Promise.resolve({
+    body,
+    signature: signSecAggEnvelope(account, domain, envelopeOf(body)),
+  });
 }
 
-type Tamper = (round: number, msg: Signed, account: LocalAccount) => Promise<Signed | undefined>;
+type Tamper = (round: number, msg: Signed, account: SessionSigner) => Promise<Signed | undefined>;
 
 /**
  * Runs a whole session in process where client CULPRIT's message of some round is replaced by `tamper`'s (undefined:
@@ -98,7 +101,8 @@ async function assertProof(
   );
   const proof = r.result.faults[0]!.message;
   assert.equal(proof.body.sender, CULPRIT);
-  assert.ok(await verifySigned(r.session.addressOf.get(CULPRIT)!, r.session.domain, proof));
+  // the proof verifies against the culprit's registered session key
+  assert.ok(verifySigned(r.session.sessionKeyOf.get(CULPRIT)!, r.session.domain, proof));
 }
 
 describe("secagg: a malformed message drops its sender, never the session", () => {

@@ -1,35 +1,39 @@
 import { randomBytes } from "node:crypto";
 import { bytesToHex, zeroAddress } from "viem";
-import type { Hex, LocalAccount } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import type { Hex } from "viem";
+import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
+import type { SessionSigner } from "#sdk/crypto/session-key.ts";
 import { makeEncoding } from "#sdk/secagg/encoding.ts";
 import type { SecAggSessionConfig } from "#sdk/secagg/params.ts";
 
-/** Deterministic device keys (index i → private key i+1 padded), so tests are reproducible. */
-export function accountsFor(n: number, base = 1): Map<number, LocalAccount> {
-  const out = new Map<number, LocalAccount>();
+/**
+ * Deterministic device keys (index i → private key i+1 padded), so tests are reproducible; each as its session signer
+ * (address and the Ed25519 session key derived from the device key, session-key.ts).
+ */
+export function accountsFor(n: number, base = 1): Map<number, SessionSigner> {
+  const out = new Map<number, SessionSigner>();
   for (let i = 0; i < n; i++) {
     const pk = `0x${(base * 100000 + i + 1).toString(16).padStart(64, "0")}` as Hex;
-    out.set(i + 1, privateKeyToAccount(pk));
+    out.set(i + 1, sessionSignerOf(pk));
   }
   return out;
 }
 
+/** A session config whose roster registers every account's session key. */
 export function makeConfig(
-  accounts: Map<number, LocalAccount>,
+  accounts: Map<number, SessionSigner>,
   m: number,
   extra: Partial<SecAggSessionConfig> = {},
-  opts: { publicKeys?: boolean } = {},
 ): SecAggSessionConfig {
   return {
     sessionId: bytesToHex(randomBytes(32)),
     chainId: 31337,
     verifyingContract: zeroAddress,
-    roster: [...accounts.entries()].map(([id, a]) =>
-      opts.publicKeys === true
-        ? { id, address: a.address, publicKey: a.publicKey }
-        : { id, address: a.address },
-    ),
+    roster: [...accounts.entries()].map(([id, a]) => ({
+      id,
+      address: a.address,
+      sessionKey: a.sessionKey,
+    })),
     vectorLength: m,
     encoding: makeEncoding({ clip: 8, maxClients: Math.max(accounts.size, 2) }),
     ...extra,

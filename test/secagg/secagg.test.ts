@@ -6,7 +6,7 @@ import { combine, split } from "shamir-secret-sharing";
 import { combineShares } from "#sdk/secagg/shamir.ts";
 import { LABEL_PAIR_MASK, deriveKey } from "#sdk/secagg/prg.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
-import { privateKeyToAccount } from "viem/accounts";
+import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
 import {
   MaskGenerator,
   SecAggClient,
@@ -346,7 +346,7 @@ describe("secagg rejections", () => {
     const msg = await c1.advertise();
     const tampered = { ...msg, body: { ...msg.body, sPk: new Uint8Array(32).fill(9) } } as Signed;
     await rejectsWith(server.submit(tampered), "BAD_SIGNATURE");
-    const stranger = privateKeyToAccount(`0x${"11".repeat(32)}`);
+    const stranger = sessionSignerOf(`0x${"11".repeat(32)}`);
     const forged = await signBody(stranger, server.session.domain, {
       ...msg.body,
       sender: 2,

@@ -89,4 +89,16 @@ describe("upgrade safety (@openzeppelin/upgrades-core)", () => {
     assert.match(explanation, /Inserted `inserted`/);
     assert.equal(bad.upgradeableContractReports[0]?.storageLayoutReport?.ok, false);
   });
+
+  it("DeviceRegistry's session keys are appended to its namespace (upgrade from the pre-session-key layout)", async () => {
+    const report = checkUpgradeSafety(await contracts, {
+      contract: "DeviceRegistry",
+      reference: "DeviceRegistryPreSessionKeys",
+    });
+    assert.ok(report.ok, report.explain(false));
+    assert.equal(
+      report.upgradeableContractReports[0]?.reference?.split(":").pop(),
+      "DeviceRegistryPreSessionKeys",
+    );
+  });
 });

@@ -642,8 +642,8 @@ abstract contract ProtocolFixture is BaseTest {
         vm.stopPrank();
     }
 
-    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor; funds and
-    ///      approves its bond from the faucet first.
+    /// @dev Registers device `key` serving `schema` with any-algorithm consent and no price floor, and sets its
+    ///      session key (`_sessionKeyOf(key)`); funds and approves its bond from the faucet first.
     function _registerDevice(address key, bytes32 schema) internal {
         bytes32[] memory schemas = new bytes32[](1);
         schemas[0] = schema;
@@ -652,7 +652,13 @@ abstract contract ProtocolFixture is BaseTest {
         vm.startPrank(key);
         token.approve(address(registry), bond);
         registry.register(schemas, IDeviceRegistry.Consent(true, new uint256[](0), 0));
+        registry.setSessionKey(_sessionKeyOf(key));
         vm.stopPrank();
+    }
+
+    /// @dev A deterministic, nonzero stand-in session key for device `key` (Solidity tests never verify Ed25519).
+    function _sessionKeyOf(address key) internal pure returns (bytes32) {
+        return keccak256(abi.encode("session key", key));
     }
 
     /// @dev Funds `who` from the faucet and approves `spender` for everything it holds.

@@ -21,7 +21,8 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { deviceAccount, type DeviceAccount, type SessionSigner } from "#sdk/crypto/session-key.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
 import {
@@ -71,8 +72,11 @@ export async function revertName(p: Promise<unknown>): Promise<string> {
 /** A deterministic 32-byte label. */
 export const label = (s: string): Hex => keccak256(toHex(s));
 
-/** A deterministic local account (devices, trainers). */
-export const localAccount = (s: string): PrivateKeyAccount => privateKeyToAccount(label(s));
+/** A deterministic local account (devices, trainers), with its derived SecAgg session signer. */
+export const localAccount = (s: string): DeviceAccount => deviceAccount(label(s));
+
+/** A device account, with its session signer when it has one. */
+type DeviceLike = PrivateKeyAccount & { readonly session?: SessionSigner };
 
 type Conn = Awaited<ReturnType<typeof network.create>>;
 type Pub = Awaited<ReturnType<Conn["viem"]["getPublicClient"]>>;
@@ -241,11 +245,12 @@ export class ProtocolEnv {
   }
 
   /**
-   * Registers every device of `devices` that is not registered yet, each signing its own `approve` (its bond) and
-   * `register` (serving `schema`, any algorithm of it, no price floor); the treasury pays the bonds. Transactions
-   * are pre-signed and sent in batches, so a thousand devices take seconds.
+   * Registers every device of `devices` that is not registered yet, each signing its own `approve` (its bond),
+   * `register` (serving `schema`, any algorithm of it, no price floor) and `setSessionKey` (its real Ed25519 key when
+   * it has a session signer, `deviceAccount`; else a stand-in, for devices that never run SecAgg); the treasury pays
+   * the bonds. Transactions are pre-signed and sent in batches, so a thousand devices take seconds.
    */
-  async registerDevices(devices: readonly PrivateKeyAccount[], schema: Hex): Promise<void> {
+  async registerDevices(devices: readonly DeviceLike[], schema: Hex): Promise<void> {
     const registry = this.addr("DeviceRegistry");
     const token = this.addr("DMLToken");
     const flags = await Promise.all(
@@ -289,12 +294,20 @@ export class ProtocolEnv {
           } as never),
         );
       await Promise.all(batch.map((d) => this.conn.networkHelpers.setBalance(d.address, ETHER)));
-      for (const [to, data] of [
-        [token, approve],
-        [registry, register],
+      const setKey = (d: DeviceLike) =>
+        encodeFunctionData({
+          abi: abi("DeviceRegistry"),
+          functionName: "setSessionKey",
+          args: [d.session?.sessionKey ?? label(`session key ${d.address}`)],
+        });
+      for (const [to, dataOf] of [
+        [token, () => approve],
+        [registry, () => register],
+        [registry, setKey],
       ] as const) {
         const sent = await Promise.all(
           batch.map(async (d) => {
+            const data = dataOf(d);
             const w = createWalletClient({
               account: d,
               chain,
