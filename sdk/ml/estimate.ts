@@ -24,6 +24,14 @@
  * For two classes this is exact one-vs-rest; for more classes f depends on the mix of the other classes, and the
  * one-vs-rest correction is an approximation.
  *
+ * **Distributed DP noise** (docs/privacy.md). With DP, every sum carries independent zero-mean noise of known variance
+ * (σ_n², σ_c², σ_nn², σ_nc², σ_cc²). q̂ = (Σc + Z_c)/(Σn + Z_n) stays unbiased to first order and its variance gains
+ * the noise term (σ_c² + q̂² σ_n²)/(Σn)² (delta method; known exactly, no degrees of freedom lost). The numerator
+ * S = Σc_i² − 2q̂ Σc_i n_i + q̂² Σn_i² of the cluster-robust variance stays unbiased, but is noisier, with noise
+ * variance V_S = σ_cc² + 4q̂² σ_nc² + q̂⁴ σ_nn²: the crowd part's degrees of freedom become the Satterthwaite value
+ * 2S²/(2S²/(m−1) + V_S), and a noisy S below its own noise level √V_S is raised to √V_S (the data cannot tell it
+ * from that level: a conservative floor instead of 0, which would give an interval of width 0).
+ *
  * **Small cohorts.** The cluster-robust variance rests on m devices, so intervals use Student's t quantile with the
  * Welch–Satterthwaite degrees of freedom of the variance's parts (m − 1 for the crowd's, n₊ − 1 and n₋ − 1 for the
  * control group's), not the normal's 1.96: with 5 devices the half-width is 2.78 standard errors, not 1.96.
@@ -130,6 +138,15 @@ export function clusterSums(perDevice: readonly (readonly [n: number, c: number]
   return s;
 }
 
+/** Variances of the zero-mean DP noise each of the {@link ClusterSums} carries (0 or absent: no noise). */
+export interface ClusterNoise {
+  n: number;
+  c: number;
+  nn: number;
+  nc: number;
+  cc: number;
+}
+
 export interface Estimate {
   estimate: number;
   variance: number;
@@ -140,6 +157,8 @@ export interface Estimate {
   halfWidth: number;
   /** estimate ± halfWidth, clipped to [0, 1]. */
   interval: [number, number];
+  /** The part of `variance` due to DP noise (0 without noise). */
+  dpVariance?: number;
 }
 
 function withInterval(estimate: number, variance: number, df: number): Estimate {
@@ -162,13 +181,22 @@ function withInterval(estimate: number, variance: number, df: number): Estimate 
  * Classify-and-count: the ratio q̂ = Σc/Σn with its cluster-robust variance m/(m−1)·Σ(c_i − q̂n_i)²/(Σn)².
  * With fewer than two devices the variance is not identified (Infinity).
  */
-export function ratioEstimate(s: ClusterSums): Estimate {
+export function ratioEstimate(s: ClusterSums, noise?: ClusterNoise): Estimate {
   if (!(s.n > 0)) throw new RangeError("no records");
   const q = s.c / s.n;
   if (s.devices < 2) return withInterval(q, Infinity, 1);
-  // Σ(c_i − q n_i)², clamped at 0 against the rounding of the fixed-point sums
-  const ss = Math.max(0, s.cc - 2 * q * s.nc + q * q * s.nn);
-  return withInterval(q, ((s.devices / (s.devices - 1)) * ss) / (s.n * s.n), s.devices - 1);
+  // Σ(c_i − q n_i)², clamped against the rounding of the fixed-point sums (and, with DP, at its noise level)
+  const raw = s.cc - 2 * q * s.nc + q * q * s.nn;
+  const m = s.devices;
+  if (noise === undefined)
+    return withInterval(q, ((m / (m - 1)) * Math.max(0, raw)) / (s.n * s.n), m - 1);
+  const vS = noise.cc + 4 * q * q * noise.nc + q ** 4 * noise.nn;
+  const ss = Math.max(raw, Math.sqrt(vS), 0);
+  const crowd = ((m / (m - 1)) * ss) / (s.n * s.n);
+  const dp = (noise.c + q * q * noise.n) / (s.n * s.n);
+  const dfCrowd = ss > 0 ? (2 * ss * ss) / ((2 * ss * ss) / (m - 1) + vS) : m - 1;
+  const df = crowd > 0 ? ((crowd + dp) * (crowd + dp)) / ((crowd * crowd) / dfCrowd) : Infinity;
+  return { ...withInterval(q, crowd + dp, df), dpVariance: dp };
 }
 
 export interface AdjustedEstimate extends Estimate {
@@ -214,6 +242,11 @@ export function adjustedEstimate(cc: Estimate, rates: ClassRates): AdjustedEstim
 }
 
 /** Both estimates of class k's share from the crowd's sums and the control group's confusion matrix. */
-export function shareEstimate(s: ClusterSums, confusion: Confusion, k: number): AdjustedEstimate {
-  return adjustedEstimate(ratioEstimate(s), classRates(confusion, k));
+export function shareEstimate(
+  s: ClusterSums,
+  confusion: Confusion,
+  k: number,
+  noise?: ClusterNoise,
+): AdjustedEstimate {
+  return adjustedEstimate(ratioEstimate(s, noise), classRates(confusion, k));
 }

@@ -4,3 +4,4 @@ export * from "./random.ts";
 export * from "./discrete-gaussian.ts";
 export * from "./zcdp.ts";
 export * from "./ddp.ts";
+export * from "./spec.ts";
