@@ -27,7 +27,11 @@ export type DeviceErrorCode =
   | "NOT_ELIGIBLE"
   | "COHORT_TOO_SMALL"
   | "COHORT_SIZE_MISMATCH"
-  | "MODEL_OUT_OF_BOUNDS";
+  | "MODEL_OUT_OF_BOUNDS"
+  // differential privacy (privacy-ledger.ts, result-privacy.ts): also refusals, nothing is sent
+  | "PRIVACY_BUDGET_EXCEEDED"
+  | "PRIVACY_LEDGER_CORRUPT"
+  | "NOISE_PARAMS_INVALID";
 
 /** Codes by which the device refuses a job it could run (consent, price, eligibility, cohort, model bounds). */
 export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCode>([
@@ -37,6 +41,9 @@ export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCo
   "COHORT_TOO_SMALL",
   "COHORT_SIZE_MISMATCH",
   "MODEL_OUT_OF_BOUNDS",
+  "PRIVACY_BUDGET_EXCEEDED",
+  "PRIVACY_LEDGER_CORRUPT",
+  "NOISE_PARAMS_INVALID",
 ]);
 
 export class DeviceError extends Error {
