@@ -32,7 +32,7 @@ function inboxes(m: number, seed: string): Float64Array[] {
     const preds: Prediction[] = Array.from({ length: n }, () => {
       const spam = rng.next() < ratio;
       const p = spam ? 0.6 + 0.4 * rng.next() : 0.4 * rng.next();
-      return { probabilities: [1 - p, p], label: p > 0.5 ? 1 : 0 };
+      return { probabilities: Float32Array.of(1 - p, p), label: p > 0.5 ? 1 : 0 };
     });
     return reduceToResultVector(preds, CLASSES);
   });
