@@ -184,7 +184,9 @@ export async function runPredictionJob(opts: {
   const key = predictionJobKey(job);
   if (spec !== undefined) {
     try {
-      privacy = jobPrivacy(spec, classes, config, kMin);
+      // n_min from the chain's kMin alone (not the owner's local minCohort): every device, the aggregator and the
+      // attestors must agree on the noise each device adds
+      privacy = jobPrivacy(spec, classes, config, await opts.chain.kMin());
     } catch (e) {
       throw e instanceof PrivacyError ? privacyRefusal(job, e) : e;
     }
