@@ -72,11 +72,16 @@ const opts = new Command()
   )
   .option("--population-factor <k>", "device population D = k · cohort size", positiveInt, 10)
   .option("--seed <seed>", "bench seed", "dml/bench-estimate/v1")
-  .option("--dp <mode>", "distributed DP: off, on or both", (v) => {
-    if (v !== "off" && v !== "on" && v !== "both")
-      throw new InvalidArgumentError("expected off, on or both");
-    return v;
-  }, "both")
+  .option(
+    "--dp <mode>",
+    "distributed DP: off, on or both",
+    (v) => {
+      if (v !== "off" && v !== "on" && v !== "both")
+        throw new InvalidArgumentError("expected off, on or both");
+      return v;
+    },
+    "both",
+  )
   .parse()
   .opts<{
     runs: number;

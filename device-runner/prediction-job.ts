@@ -199,7 +199,10 @@ export async function runPredictionJob(opts: {
     await ledger.check(key, privacy.rho);
   }
   const dataset = await loadDataset(opts.datasetsDir, schemaId);
-  const records = dataset.records.slice(0, Math.min(MAX_RECORDS_PER_JOB, spec?.maxRecords ?? Infinity));
+  const records = dataset.records.slice(
+    0,
+    Math.min(MAX_RECORDS_PER_JOB, spec?.maxRecords ?? Infinity),
+  );
   const predictions = await classifyRecords(
     pkg,
     records.map((r) => ({ subject: r.subject, body: r.body })),
@@ -216,7 +219,12 @@ export async function runPredictionJob(opts: {
     // durable before the masked input can leave: a crash from here on keeps the job's ρ counted, once
     await ledger.reserve(key, privacy.rho, { epsilon: privacy.epsilon, delta: privacy.delta });
     opts.log?.info(
-      { jobId: job.jobId.toString(), rho: privacy.rho, epsilon: privacy.epsilon, delta: privacy.delta },
+      {
+        jobId: job.jobId.toString(),
+        rho: privacy.rho,
+        epsilon: privacy.epsilon,
+        delta: privacy.delta,
+      },
       "privacy budget reserved",
     );
   }

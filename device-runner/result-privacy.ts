@@ -139,7 +139,10 @@ export function checkWithinPrivacyBounds(
     const hi = v[lowDigit(classes, j) - 1]!;
     const lo = v[lowDigit(classes, j)]!;
     if (hi !== 0 || !(lo >= 0 && lo < PAIR_SCALE))
-      throw new PrivacyError("SENSITIVITY_UNDEFINED", `pair ${j} = (${hi}, ${lo}) is out of bounds`);
+      throw new PrivacyError(
+        "SENSITIVITY_UNDEFINED",
+        `pair ${j} = (${hi}, ${lo}) is out of bounds`,
+      );
   }
   for (let j = 0; j < v.length; j++)
     if (!Number.isFinite(v[j]!) || v[j]! < 0)

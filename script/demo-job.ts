@@ -486,7 +486,12 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     secagg.addSession(session, { roundTimeoutMs: 5_000 });
     const { kMin } = await chain.read<{ kMin: number }>("ResultAttestation", "params");
     const privacy = built.manifest.privacy
-      ? jobPrivacy(built.manifest.privacy, built.manifest.outputLabels.length, session, Number(kMin))
+      ? jobPrivacy(
+          built.manifest.privacy,
+          built.manifest.outputLabels.length,
+          session,
+          Number(kMin),
+        )
       : undefined;
     const config = deviceConfigSchema.parse({
       chainId,
@@ -613,7 +618,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       aggregateHash: mine.result.aggregateHash,
       ...estimate,
       labels: built.manifest.outputLabels,
-      ...(privacy ? { privacy: { rho: privacy.rho, epsilon: privacy.epsilon, delta: privacy.delta } } : {}),
+      ...(privacy
+        ? { privacy: { rho: privacy.rho, epsilon: privacy.epsilon, delta: privacy.delta } }
+        : {}),
     });
     await chain.send(reporter, "Settlement", "report", [
       jobId,

@@ -202,12 +202,21 @@ describe("DP prediction job (distributed discrete Gaussian, per-owner zCDP ledge
       if (noiseVariance[i] === 0) assert.ok(Math.abs(diff) < 1e-6, `coordinate ${i} has no noise`);
       else {
         if (Math.abs(diff) > 1e-6) noisy++;
-        assert.ok(Math.abs(diff) < 6 * Math.sqrt(noiseVariance[i]!) + 1, `coordinate ${i}: ${diff}`);
+        assert.ok(
+          Math.abs(diff) < 6 * Math.sqrt(noiseVariance[i]!) + 1,
+          `coordinate ${i}: ${diff}`,
+        );
       }
     }
     assert.ok(noisy >= 8, `${noisy} coordinates carry noise`);
     assert.ok(Math.abs(decoded[0]! - records) < 6 * Math.sqrt(noiseVariance[0]!));
-    const est = crowdEstimate(decoded, 2, N, dp.pkg.manifest.controlGroup?.confusion, noiseVariance);
+    const est = crowdEstimate(
+      decoded,
+      2,
+      N,
+      dp.pkg.manifest.controlGroup?.confusion,
+      noiseVariance,
+    );
     const adj = est.adjusted![1]!;
     assert.ok(adj.dpVariance === undefined && adj.classifyAndCount.dpVariance! > 0);
 

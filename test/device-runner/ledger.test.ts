@@ -89,7 +89,10 @@ describe("privacy ledger (per-owner zCDP)", () => {
     for (const [name, content] of [
       ["truncated", '{"version":1,"entries":{"job-1":{"rho":0.5,'],
       ["wrong version", '{"version":2,"entries":{}}'],
-      ["negative rho", '{"version":1,"entries":{"j":{"rho":-1,"status":"reserved","reservedAt":"2026-01-01T00:00:00Z"}}}'],
+      [
+        "negative rho",
+        '{"version":1,"entries":{"j":{"rho":-1,"status":"reserved","reservedAt":"2026-01-01T00:00:00Z"}}}',
+      ],
       ["garbage", "\u0000\u0001not json"],
     ] as const) {
       const file = path.join(dir, `corrupt-${name.replace(/ /g, "-")}.json`);

@@ -82,7 +82,9 @@ describe("distributed discrete Gaussian mechanism", () => {
       assert.ok(tight < simple && tight > rho, `ρ=${rho}: ${tight} vs ${simple}`);
       assert.ok(epsilonOf(rho * 1.1, 1e-6) > tight);
     }
-    assert.ok(Math.abs(epsilonSimple(0.5, 1e-6) - (0.5 + 2 * Math.sqrt(0.5 * Math.log(1e6)))) < 1e-12);
+    assert.ok(
+      Math.abs(epsilonSimple(0.5, 1e-6) - (0.5 + 2 * Math.sqrt(0.5 * Math.log(1e6)))) < 1e-12,
+    );
     assert.throws(() => epsilonOf(0.5, 0), invalid);
     assert.throws(() => epsilonOf(-1, 1e-6), invalid);
   });

@@ -102,7 +102,10 @@ describe("exact discrete Gaussian sampler", () => {
     const dg = new DiscreteGaussian(4096 ** 2 * 17.3, cryptoRandom());
     const xs = Array.from({ length: 2000 }, () => dg.sampleNumber());
     const v = xs.reduce((a, x) => a + x * x, 0) / xs.length;
-    assert.ok(Math.abs(v / (4096 ** 2 * 17.3) - 1) < 0.2, `variance ratio ${v / (4096 ** 2 * 17.3)}`);
+    assert.ok(
+      Math.abs(v / (4096 ** 2 * 17.3) - 1) < 0.2,
+      `variance ratio ${v / (4096 ** 2 * 17.3)}`,
+    );
     assert.ok(new Set(xs).size > 1900, "draws repeat too often");
   });
 });

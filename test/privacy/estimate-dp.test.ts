@@ -85,10 +85,16 @@ describe("crowd estimate with distributed DP noise", () => {
     const v = errs.reduce((a, e) => a + (e - mean) ** 2, 0) / (T - 1);
     const predicted = dpVar / T;
     // unbiased: the mean error over T draws within 4 of its standard errors
-    assert.ok(Math.abs(mean) < 4 * Math.sqrt(predicted / T), `bias ${mean} vs SE ${Math.sqrt(predicted / T)}`);
+    assert.ok(
+      Math.abs(mean) < 4 * Math.sqrt(predicted / T),
+      `bias ${mean} vs SE ${Math.sqrt(predicted / T)}`,
+    );
     // the noise's share of the estimate's variance is what the estimator adds (±30% over 300 draws: a ratio's
     // relative standard error is √(2/299) = 8%)
-    assert.ok(Math.abs(v / predicted - 1) < 0.3, `empirical DP variance ${v} vs predicted ${predicted}`);
+    assert.ok(
+      Math.abs(v / predicted - 1) < 0.3,
+      `empirical DP variance ${v} vs predicted ${predicted}`,
+    );
     // on average the interval is wider than without noise by at least the noise's own variance
     assert.ok(
       meanVariance > clean.variance + 0.9 * predicted,
