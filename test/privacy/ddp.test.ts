@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { makeEncoding } from "#sdk/secagg/encoding.ts";
 import {
   checkHeadroom,
+  DEFAULT_PRIVACY_SPEC,
   ddpMechanism,
   decodeNoisySum,
   encodeWithNoise,
@@ -11,6 +12,7 @@ import {
   overflowProbability,
   PrivacyError,
   privacyCost,
+  privacySpecSchema,
   sampleDeviceNoise,
   seededRandom,
   sumNoiseVariances,
@@ -156,5 +158,29 @@ describe("distributed discrete Gaussian mechanism", () => {
       () => checkHeadroom(huge, e),
       (x: unknown) => x instanceof PrivacyError && x.code === "DECODE_HEADROOM",
     );
+  });
+});
+
+describe("the manifest's privacy block", () => {
+  it("accepts the default and refuses out-of-range noise parameters", () => {
+    assert.ok(privacySpecSchema.safeParse(DEFAULT_PRIVACY_SPEC).success);
+    for (const bad of [
+      { sigma: 0 },
+      { sigma: -5 },
+      { sigma: Infinity },
+      { secondOrderSigma: NaN },
+      { maxRecords: 0 },
+      { maxRecords: 317 },
+      { maxRecords: 2.5 },
+      { delta: 0 },
+      { delta: 0.5 },
+      { mechanism: "gaussian" },
+      { extra: 1 },
+    ])
+      assert.equal(
+        privacySpecSchema.safeParse({ ...DEFAULT_PRIVACY_SPEC, ...bad }).success,
+        false,
+        JSON.stringify(bad),
+      );
   });
 });
