@@ -14,6 +14,7 @@ import {
   checkWithinPrivacyBounds,
 } from "../../device-runner/result-privacy.ts";
 import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
+import { ratioEstimate, tQuantile975 } from "#sdk/ml/estimate.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import { PrivacyError } from "#sdk/privacy/index.ts";
 
@@ -100,6 +101,25 @@ describe("crowd estimate with distributed DP noise", () => {
       meanVariance > clean.variance + 0.9 * predicted,
       `mean variance ${meanVariance} vs ${clean.variance} + ${predicted}`,
     );
+  });
+
+  it("adds the noise's variance and the cluster-robust numerator's noise margin (known answer)", () => {
+    const sums = { devices: 6, n: 1200, c: 300, nn: 250_000, nc: 64_000, cc: 17_500 };
+    const noise = { n: 30, c: 40, nn: 9e5, nc: 8e5, cc: 7e5 };
+    const q = 0.25;
+    const raw = 17_500 - 2 * q * 64_000 + q * q * 250_000;
+    const vS = 7e5 + 4 * q * q * 8e5 + q ** 4 * 9e5;
+    const crowd = ((6 / 5) * (raw + Math.sqrt(vS))) / 1200 ** 2;
+    const dp = (40 + q * q * 30) / 1200 ** 2;
+    const e = ratioEstimate(sums, noise);
+    assert.equal(e.estimate, q);
+    assert.ok(Math.abs(e.variance - (crowd + dp)) < 1e-15);
+    assert.equal(e.dpVariance, dp);
+    const df = (crowd + dp) ** 2 / (crowd ** 2 / 5);
+    assert.ok(Math.abs(e.df - df) < 1e-9);
+    assert.ok(Math.abs(e.halfWidth - tQuantile975(df) * Math.sqrt(crowd + dp)) < 1e-12);
+    // without noise: the plain cluster-robust variance
+    assert.ok(Math.abs(ratioEstimate(sums).variance - ((6 / 5) * raw) / 1200 ** 2) < 1e-15);
   });
 
   it("refuses a vector outside the DP bounds (SENSITIVITY_UNDEFINED)", () => {
