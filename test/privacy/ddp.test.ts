@@ -87,6 +87,22 @@ describe("distributed discrete Gaussian mechanism", () => {
     assert.ok(
       Math.abs(epsilonSimple(0.5, 1e-6) - (0.5 + 2 * Math.sqrt(0.5 * Math.log(1e6)))) < 1e-12,
     );
+    // the tight ε is the conversion's infimum: CKS20 Corollary 13's δ(ε) = inf_α exp((α−1)(αρ−ε))/(α−1)·(1−1/α)^α,
+    // minimised here by brute force over a fine α grid, is ≤ δ at ε and > δ just below it
+    const deltaAt = (rho: number, eps: number) => {
+      let best = Infinity;
+      for (let a = 1.001; a < 200; a *= 1.0005)
+        best = Math.min(
+          best,
+          Math.exp((a - 1) * (a * rho - eps) + a * Math.log1p(-1 / a) - Math.log(a - 1)),
+        );
+      return best;
+    };
+    for (const rho of [0.1, 1.04, 5]) {
+      const eps = epsilonOf(rho, 1e-6);
+      assert.ok(deltaAt(rho, eps) <= 1e-6 * 1.001, `ρ=${rho}: δ(ε) = ${deltaAt(rho, eps)}`);
+      assert.ok(deltaAt(rho, eps - 0.01) > 1e-6, `ρ=${rho}: ε is not the infimum`);
+    }
     assert.throws(() => epsilonOf(0.5, 0), invalid);
     assert.throws(() => epsilonOf(-1, 1e-6), invalid);
   });
