@@ -63,6 +63,7 @@ let tmp: string;
 let store: HeliaStore;
 let dp: { cid: string; sha: string; pkg: LoadedPackage };
 let plain: { cid: string; sha: string };
+let tiny: { cid: string; sha: string };
 let devices: Device[];
 let http: SecAggHttpServer;
 let proxy: RecordingProxy;
@@ -130,6 +131,15 @@ before(async () => {
     cid: dpCid,
     sha: builtDp.manifest.modelSha256,
     pkg: await loadPackage(store, dpCid, builtDp.manifest.modelSha256),
+  };
+  // σ so small that a device's share of the noise is below a quarter of one encoded unit: no mechanism
+  const builtTiny = await buildReferencePackage(workload, weights, {
+    ...referenceManifestFields(),
+    privacy: { ...DEFAULT_PRIVACY_SPEC, sigma: 1e-6 },
+  });
+  tiny = {
+    cid: await publishPackage(store, builtTiny.manifest, builtTiny.model),
+    sha: builtTiny.manifest.modelSha256,
   };
   const builtPlain = await buildReferencePackage(workload, weights);
   plain = {
@@ -259,6 +269,19 @@ describe("DP prediction job (distributed discrete Gaussian, per-owner zCDP ledge
     assert.equal(proxy.records.length, sent, "nothing was sent");
     assert.deepEqual(await readFile(devices[0]!.paths.privacyLedger), ledgerBefore);
     assert.deepEqual(await snapshot(devices[0]!.paths.datasets), dataBefore);
+  });
+
+  it("noise parameters out of range: refused with NOISE_PARAMS_INVALID, nothing sent, the ledger untouched", async () => {
+    const d = devices[2]!;
+    const ledgerBefore = await readFile(d.paths.privacyLedger);
+    const { job: j } = await job(devices, tiny);
+    const sent = proxy.records.length;
+    const entry = await d.runner.handle(j);
+    assert.equal(entry.status, "refused");
+    assert.equal(entry.code, "NOISE_PARAMS_INVALID");
+    assert.match(entry.error ?? "", /INVALID_NOISE_PARAMS/);
+    assert.equal(proxy.records.length, sent, "nothing was sent");
+    assert.deepEqual(await readFile(d.paths.privacyLedger), ledgerBefore);
   });
 
   it("a corrupt ledger refuses DP jobs (file untouched, nothing sent); a job without DP is still served", async () => {
