@@ -17,10 +17,13 @@
  * RMSE and the coverage of the 95% interval of each estimator (and, for reference, of the mean predicted probability
  * with the records-as-independent standard error, the estimate `npm start` used to report).
  *
- * `--dp`: there is no differential-privacy code yet (PROTOCOL.md §7.10 is built later), so the flag is accepted and
- * recorded but adds no noise; the runs are identical with and without it.
+ * `--dp off|on|both` (default both): every run also (or only) aggregates with distributed DP (docs/privacy.md): each
+ * device reads at most the reference privacy spec's `maxRecords` records and adds its share of discrete Gaussian
+ * noise (seeded per run here, for reproducibility; devices use the CSPRNG) to its encoded vector before masking; the
+ * sum is decoded exactly (`decodeNoisyResult`) and the estimators include the noise variance. Both grids use the
+ * same runs (same splits, models, cohorts and dropouts), so they differ by the noise alone.
  *
- *   npm run bench:estimate -- --runs 200 [--cohorts 5,10,20,40] [--population-factor 10] [--seed s] [--dp]
+ *   npm run bench:estimate -- --runs 200 [--cohorts 5,10,20,40] [--population-factor 10] [--seed s] [--dp both]
  */
 import { Command, InvalidArgumentError } from "commander";
 import { sessionSignerOf, type SessionSigner } from "#sdk/crypto/session-key.ts";
@@ -44,6 +47,12 @@ import {
   type Workload,
 } from "#sdk/ml/index.ts";
 import { simulateSession } from "#sdk/secagg/index.ts";
+import { DEFAULT_PRIVACY_SPEC, seededRandom } from "#sdk/privacy/index.ts";
+import {
+  decodeNoisyResult,
+  jobPrivacy,
+  noisyResultVector,
+} from "../device-runner/result-privacy.ts";
 import { crowdEstimate, reduceToResultVector } from "../device-runner/result-vector.ts";
 import { jobSessionConfig } from "../device-runner/session.ts";
 
@@ -63,9 +72,26 @@ const opts = new Command()
   )
   .option("--population-factor <k>", "device population D = k · cohort size", positiveInt, 10)
   .option("--seed <seed>", "bench seed", "dml/bench-estimate/v1")
-  .option("--dp", "distributed DP on (no DP code exists yet: adds no noise)", false)
+  .option(
+    "--dp <mode>",
+    "distributed DP: off, on or both",
+    (v) => {
+      if (v !== "off" && v !== "on" && v !== "both")
+        throw new InvalidArgumentError("expected off, on or both");
+      return v;
+    },
+    "both",
+  )
   .parse()
-  .opts<{ runs: number; cohorts: number[]; populationFactor: number; seed: string; dp: boolean }>();
+  .opts<{
+    runs: number;
+    cohorts: number[];
+    populationFactor: number;
+    seed: string;
+    dp: "off" | "on" | "both";
+  }>();
+const modes = opts.dp === "both" ? (["off", "on"] as const) : ([opts.dp] as const);
+const spec = DEFAULT_PRIVACY_SPEC;
 
 const corpus = await loadCorpus({ onProgress: cliProgress("parsing SpamAssassin corpus") });
 const featurizer = getFeaturizer(hashedBowSpec());
@@ -89,8 +115,12 @@ interface Tally {
   coveredCohort: number;
 }
 const tally = (): Tally => ({ err: [], se: [], covered: 0, coveredCohort: 0 });
-const results = { cc: tally(), adjusted: tally(), meanProb: tally() };
-const byCohort = new Map<number, { cc: Tally; adjusted: Tally }>();
+const grid = () => ({ cc: tally(), adjusted: tally(), meanProb: tally() });
+const results = { off: grid(), on: grid() };
+const byCohort = new Map<string, { cc: Tally; adjusted: Tally }>();
+let rhoSum = 0;
+let epsSum = 0;
+let truncated = 0;
 const record = (
   t: Tally,
   e: Pick<Estimate, "estimate" | "stdError" | "halfWidth">,
@@ -132,6 +162,8 @@ for (let run = 0; run < opts.runs; run++) {
     .slice(0, m);
   const session = await OnnxClassifier.load(built.model, featurizer.dim, classes);
   const inputs = new Map<number, Float64Array>();
+  // DP jobs read each device's first spec.maxRecords records
+  const dpInputs = new Map<number, Float64Array>();
   try {
     for (const [j, d] of cohort.entries()) {
       const probs = await session.run(vectors(split.inboxes[d]!.emails).x);
@@ -143,6 +175,8 @@ for (let run = 0; run < opts.runs; run++) {
         return { probabilities: p, label };
       });
       inputs.set(j + 1, reduceToResultVector(preds, classes));
+      if (preds.length > spec.maxRecords) truncated++;
+      dpInputs.set(j + 1, reduceToResultVector(preds.slice(0, spec.maxRecords), classes));
     }
   } finally {
     await session.release();
@@ -159,35 +193,58 @@ for (let run = 0; run < opts.runs; run++) {
     classes,
   });
   const drops = new Map<number, 0 | 1 | 2 | 3>(run % 2 === 1 ? [[m, 2]] : []);
-  const report = await simulateSession({
-    config,
-    accounts: new Map(roster.map((r) => [r.id, account(r.id)])),
-    inputs,
-    drops,
-  });
-  const { decoded, survivors } = report.result;
-  // opts.dp: no DP noise exists yet; nothing is added (see the module comment)
-  const est = crowdEstimate(decoded, classes, survivors.length, confusion);
-
+  const privacy = jobPrivacy(spec, classes, config, 1);
+  const noise = seededRandom(`${opts.seed}/${run}/noise`);
   const share = (emails: readonly Email[]) =>
     emails.filter((e) => e.label === 1).length / emails.length;
   const truth = share(split.inboxes.flatMap((i) => i.emails));
-  const cohortTruth = share(survivors.flatMap((id) => split.inboxes[cohort[id - 1]!]!.emails));
-  const cc: Estimate = est.classifyAndCount[spam]!;
-  const adj = est.adjusted![spam]!;
-  tprSum += adj.rates.tpr;
-  fprSum += adj.rates.fpr;
-  const per = byCohort.get(m) ?? { cc: tally(), adjusted: tally() };
-  byCohort.set(m, per);
-  for (const t of [results.cc, per.cc]) record(t, cc, truth, cohortTruth);
-  for (const t of [results.adjusted, per.adjusted]) record(t, adj, truth, cohortTruth);
-  const se = est.stdError[spam]!;
-  record(
-    results.meanProb,
-    { estimate: est.meanProbability[spam]!, stdError: se, halfWidth: Z95 * se },
-    truth,
-    cohortTruth,
-  );
+
+  for (const mode of modes) {
+    const report = await simulateSession({
+      config,
+      accounts: new Map(roster.map((r) => [r.id, account(r.id)])),
+      inputs:
+        mode === "off"
+          ? inputs
+          : new Map(
+              [...dpInputs].map(([id, v]) => [id, noisyResultVector(v, classes, privacy, noise)]),
+            ),
+      drops,
+    });
+    const { survivors } = report.result;
+    const est =
+      mode === "off"
+        ? crowdEstimate(report.result.decoded, classes, survivors.length, confusion)
+        : (() => {
+            const { decoded, noiseVariance } = decodeNoisyResult(
+              report.result.sum,
+              survivors.length,
+              privacy,
+            );
+            return crowdEstimate(decoded, classes, survivors.length, confusion, noiseVariance);
+          })();
+    const cohortTruth = share(survivors.flatMap((id) => split.inboxes[cohort[id - 1]!]!.emails));
+    const cc: Estimate = est.classifyAndCount[spam]!;
+    const adj = est.adjusted![spam]!;
+    const res = results[mode];
+    if (mode === modes[0]) {
+      tprSum += adj.rates.tpr;
+      fprSum += adj.rates.fpr;
+    }
+    const per = byCohort.get(`${mode}/${m}`) ?? { cc: tally(), adjusted: tally() };
+    byCohort.set(`${mode}/${m}`, per);
+    for (const t of [res.cc, per.cc]) record(t, cc, truth, cohortTruth);
+    for (const t of [res.adjusted, per.adjusted]) record(t, adj, truth, cohortTruth);
+    const se = est.stdError[spam]!;
+    record(
+      res.meanProb,
+      { estimate: est.meanProbability[spam]!, stdError: se, halfWidth: Z95 * se },
+      truth,
+      cohortTruth,
+    );
+  }
+  rhoSum += privacy.rho;
+  epsSum += privacy.epsilon;
   progress(run + 1, opts.runs);
 }
 
@@ -205,14 +262,30 @@ const line = (name: string, t: Tally) => {
 };
 console.log(
   `\n${opts.runs} jobs, cohorts ${opts.cohorts.join("/")} of populations ${opts.populationFactor}×, ` +
-    `one dropout every other run, DP ${opts.dp ? "on (no DP code yet: no noise added)" : "off"}; ` +
+    `one dropout every other run; ` +
     `mean control-group TPR ${(tprSum / opts.runs).toFixed(3)}, FPR ${(fprSum / opts.runs).toFixed(3)}; ` +
     `${((performance.now() - started) / 1000).toFixed(0)} s`,
 );
-console.log(line("adjusted classify-and-count (delta method)", results.adjusted));
-console.log(line("classify-and-count (cluster-robust)", results.cc));
-console.log(line("mean probability (records as independent)", results.meanProb));
-for (const [m, t] of [...byCohort.entries()].sort((a, b) => a[0] - b[0])) {
-  console.log(line(`  cohort ${m}: adjusted`, t.adjusted));
-  console.log(line(`  cohort ${m}: classify-and-count`, t.cc));
+if (modes.includes("on" as never))
+  console.log(
+    `DP on: distributed discrete Gaussian, σ = ${spec.sigma} records (counts), σ₂ = ${spec.secondOrderSigma} ` +
+      `(squares, cross-products), ≤ ${spec.maxRecords} records per device (${truncated} device inboxes truncated); ` +
+      `mean ρ = ${(rhoSum / opts.runs).toFixed(3)} per job, (ε, δ) = (${(epsSum / opts.runs).toFixed(2)}, ${spec.delta})`,
+  );
+for (const mode of modes) {
+  const r = results[mode];
+  console.log(`DP ${mode}:`);
+  console.log(line("adjusted classify-and-count (delta method)", r.adjusted));
+  console.log(line("classify-and-count (cluster-robust)", r.cc));
+  console.log(line("mean probability (records as independent)", r.meanProb));
+  for (const m of [...new Set(opts.cohorts)].sort((a, b) => a - b)) {
+    const t = byCohort.get(`${mode}/${m}`);
+    if (!t) continue;
+    console.log(line(`  cohort ${m}: adjusted`, t.adjusted));
+    console.log(line(`  cohort ${m}: classify-and-count`, t.cc));
+  }
 }
+console.log(
+  `\ntargets at N = 200 (adjusted, DP off and on): coverage ≥ 93%, |bias| ≤ 0.5 SE — ` +
+    `npm run bench:estimate -- --runs 200 --dp both`,
+);

@@ -304,6 +304,10 @@ program
     "--min-cohort <n>",
     "local only: refuse cohorts smaller than this (on top of the chain's kMin)",
   )
+  .option(
+    "--privacy-budget <rho>",
+    "local only: lifetime zCDP budget ρ over DP jobs (default 5; docs/privacy.md)",
+  )
   .action(
     async (o: {
       schema: string[];
@@ -311,6 +315,7 @@ program
       algorithm: string[];
       priceFloor: string;
       minCohort?: string;
+      privacyBudget?: string;
     }) => {
       const { p, config, clients, account } = await context();
       const consent = consentSchema.parse({
@@ -319,6 +324,7 @@ program
         algorithms: o.algorithm,
         priceFloor: parseUnits(o.priceFloor, 18),
         ...(o.minCohort !== undefined ? { minCohort: Number(o.minCohort) } : {}),
+        ...(o.privacyBudget !== undefined ? { privacyBudget: Number(o.privacyBudget) } : {}),
       });
       // the owner's wish is kept locally first: the runner follows it even if the registration fails
       await saveLocalConsent(p.consent, consent);

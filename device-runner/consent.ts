@@ -26,6 +26,11 @@ export const consentSchema = z.strictObject({
    * uses the larger of the two).
    */
   minCohort: z.number().int().min(1).max(100_000).optional(),
+  /**
+   * Local only: the owner's lifetime zCDP budget ρ over all DP jobs (privacy-ledger.ts); absent →
+   * DEFAULT_PRIVACY_BUDGET.
+   */
+  privacyBudget: z.number().nonnegative().finite().max(1000).optional(),
 });
 export type Consent = z.infer<typeof consentSchema>;
 
@@ -38,6 +43,7 @@ export async function saveLocalConsent(file: string, input: Consent): Promise<vo
     algorithms: c.algorithms.map(String),
     priceFloor: c.priceFloor.toString(),
     ...(c.minCohort !== undefined ? { minCohort: c.minCohort } : {}),
+    ...(c.privacyBudget !== undefined ? { privacyBudget: c.privacyBudget } : {}),
   });
 }
 

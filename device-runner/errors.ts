@@ -28,7 +28,11 @@ export type DeviceErrorCode =
   | "COHORT_TOO_SMALL"
   | "COHORT_SIZE_MISMATCH"
   | "MODEL_OUT_OF_BOUNDS"
-  | "SESSION_KEY_MISMATCH";
+  | "SESSION_KEY_MISMATCH"
+  // differential privacy (privacy-ledger.ts, result-privacy.ts): also refusals, nothing is sent
+  | "PRIVACY_BUDGET_EXCEEDED"
+  | "PRIVACY_LEDGER_CORRUPT"
+  | "NOISE_PARAMS_INVALID";
 
 /** Codes by which the device refuses a job it could run (consent, price, eligibility, cohort, model bounds). */
 export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCode>([
@@ -39,6 +43,9 @@ export const REFUSAL_CODES: ReadonlySet<DeviceErrorCode> = new Set<DeviceErrorCo
   "COHORT_SIZE_MISMATCH",
   "MODEL_OUT_OF_BOUNDS",
   "SESSION_KEY_MISMATCH",
+  "PRIVACY_BUDGET_EXCEEDED",
+  "PRIVACY_LEDGER_CORRUPT",
+  "NOISE_PARAMS_INVALID",
 ]);
 
 export class DeviceError extends Error {

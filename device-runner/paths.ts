@@ -14,6 +14,8 @@ export interface DevicePaths {
   chainCursor: string;
   helia: string;
   corrections: string;
+  /** The owner's zCDP ledger (privacy-ledger.ts). */
+  privacyLedger: string;
 }
 
 export function devicePaths(dataDir: string): DevicePaths {
@@ -28,5 +30,6 @@ export function devicePaths(dataDir: string): DevicePaths {
     chainCursor: path.join(root, "chain-cursor.json"),
     helia: path.join(root, "ipfs"),
     corrections: path.join(root, "corrections"),
+    privacyLedger: path.join(root, "privacy-ledger.json"),
   };
 }

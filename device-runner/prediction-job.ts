@@ -4,6 +4,10 @@
  * and verify the package against the on-chain model hash and the model-output bounds, run ONNX Runtime over the
  * authorised local dataset, reduce the outputs to the result vector and take part in secure aggregation. Only masked
  * vectors and SecAgg protocol messages leave the device, and nothing leaves it before every check passed.
+ *
+ * A package with a privacy block (docs/privacy.md) makes it a DP job: the device reads at most `maxRecords` records,
+ * checks the job's ρ against the owner's ledger before reading any data, reserves it durably just before the masked
+ * input leaves, and adds its share of discrete Gaussian noise to the encoded vector before masking.
  */
 import { classifyRecords, loadPackage, PackageError, type LoadedPackage } from "#sdk/ml/index.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
@@ -21,7 +25,10 @@ import { admitPredictionJob, checkModelBounds, type ChainView } from "./admissio
 import { fetchCohort, type CohortList } from "./cohort.ts";
 import type { Consent } from "./consent.ts";
 import { KNOWN_SCHEMAS, loadDataset, schemaHash } from "./dataset.ts";
+import { PrivacyError } from "#sdk/privacy/index.ts";
 import { DeviceError } from "./errors.ts";
+import { DEFAULT_PRIVACY_BUDGET, PrivacyLedger } from "./privacy-ledger.ts";
+import { jobPrivacy, noisyResultVector, type JobPrivacy } from "./result-privacy.ts";
 import { reduceToResultVector } from "./result-vector.ts";
 import { jobSessionConfig, MAX_RECORDS_PER_JOB } from "./session.ts";
 
@@ -140,6 +147,21 @@ export interface PredictionRun {
   clientId: number;
   records: number;
   secagg: HttpClientRun;
+  /** The DP job's mechanism and cost (absent for a job without noise). */
+  privacy?: JobPrivacy;
+}
+
+/** The runner's key of a prediction job session (also its privacy-ledger key). */
+export function predictionJobKey(job: PredictionJob): string {
+  return `predict:${job.chainId}:${job.jobMarket.toLowerCase()}:${job.jobId}:${job.attempt}`;
+}
+
+function privacyRefusal(job: PredictionJob, e: unknown): DeviceError {
+  return new DeviceError(
+    "NOISE_PARAMS_INVALID",
+    `job ${job.jobId}: ${e instanceof Error ? e.message : String(e)}`,
+    { cause: e },
+  );
 }
 
 export async function runPredictionJob(opts: {
@@ -151,6 +173,8 @@ export async function runPredictionJob(opts: {
   chain: ChainView;
   /** The owner's consent (`consent.json`); `undefined` → every job is refused. */
   consent: Consent | undefined;
+  /** The owner's privacy ledger file (`privacy-ledger.json`); DP jobs are refused without one. */
+  privacyLedger?: string;
   poll?: PollOptions;
   log?: Logger;
   /** Test hook: receives the plaintext vector before masking (never used by the CLI). */
@@ -184,14 +208,6 @@ export async function runPredictionJob(opts: {
   checkPackageFitsSchema(pkg, schemaId);
   const classes = pkg.manifest.outputLabels.length;
   checkModelBounds(classes, list.members.length, kMin);
-  const dataset = await loadDataset(opts.datasetsDir, schemaId);
-  const records = dataset.records.slice(0, MAX_RECORDS_PER_JOB);
-  const predictions = await classifyRecords(
-    pkg,
-    records.map((r) => ({ subject: r.subject, body: r.body })),
-  );
-  const vector = reduceToResultVector(predictions, classes);
-  opts.onVector?.(vector);
   // the neighbour graph derives from the on-chain cohort root and the job's seed (nobody chooses neighbours)
   const config = jobSessionConfig({
     chainId: job.chainId,
@@ -203,14 +219,66 @@ export async function runPredictionJob(opts: {
     attempt: job.attempt,
     graph: { cohortRoot: terms.cohortRoot, jobSeed: await opts.chain.jobSeed(job.jobId) },
   });
+  // a DP job: its cost is checked against the owner's budget before any data is read
+  const spec = pkg.manifest.privacy;
+  let privacy: JobPrivacy | undefined;
+  let ledger: PrivacyLedger | undefined;
+  const key = predictionJobKey(job);
+  if (spec !== undefined) {
+    try {
+      // n_min from the chain's kMin alone (not the owner's local minCohort): every device, the aggregator and the
+      // attestors must agree on the noise each device adds
+      privacy = jobPrivacy(spec, classes, config, await opts.chain.kMin());
+    } catch (e) {
+      throw e instanceof PrivacyError ? privacyRefusal(job, e) : e;
+    }
+    if (opts.privacyLedger === undefined)
+      throw new DeviceError("CONFIG_INVALID", `job ${job.jobId} adds DP noise: no privacy ledger`);
+    ledger = new PrivacyLedger(
+      opts.privacyLedger,
+      opts.consent?.privacyBudget ?? DEFAULT_PRIVACY_BUDGET,
+    );
+    await ledger.check(key, privacy.rho);
+  }
+  const dataset = await loadDataset(opts.datasetsDir, schemaId);
+  const records = dataset.records.slice(
+    0,
+    Math.min(MAX_RECORDS_PER_JOB, spec?.maxRecords ?? Infinity),
+  );
+  const predictions = await classifyRecords(
+    pkg,
+    records.map((r) => ({ subject: r.subject, body: r.body })),
+  );
+  const vector = reduceToResultVector(predictions, classes);
+  opts.onVector?.(vector);
+  let input: Float64Array | Uint32Array = vector;
+  if (privacy !== undefined && ledger !== undefined) {
+    try {
+      input = noisyResultVector(vector, classes, privacy);
+    } catch (e) {
+      throw e instanceof PrivacyError ? privacyRefusal(job, e) : e;
+    }
+    // durable before the masked input can leave: a crash from here on keeps the job's ρ counted, once
+    await ledger.reserve(key, privacy.rho, { epsilon: privacy.epsilon, delta: privacy.delta });
+    opts.log?.info(
+      {
+        jobId: job.jobId.toString(),
+        rho: privacy.rho,
+        epsilon: privacy.epsilon,
+        delta: privacy.delta,
+      },
+      "privacy budget reserved",
+    );
+  }
   const secagg = await aggregate({
     baseUrl: job.aggregatorUrl,
     config,
     id: clientId,
     account: opts.account.session,
-    input: vector,
+    input,
     poll: opts.poll,
   });
+  if (ledger !== undefined) await ledger.commit(key);
   opts.log?.info({ jobId: job.jobId.toString(), round: secagg.completedRound }, "job done");
-  return { clientId, records: records.length, secagg };
+  return { clientId, records: records.length, secagg, ...(privacy ? { privacy } : {}) };
 }

@@ -23,6 +23,7 @@ import {
   shareEstimate,
   ratioEstimate,
   type AdjustedEstimate,
+  type ClusterNoise,
   type ClusterSums,
   type Confusion,
   type Estimate,
@@ -105,15 +106,35 @@ export function clusterSumsOf(
   };
 }
 
+/** Variances of class k's cluster sums' DP noise, from the per-coordinate noise variances of the sum. */
+export function clusterNoiseOf(
+  noiseVariance: ArrayLike<number>,
+  classes: number,
+  k: number,
+): ClusterNoise {
+  const pair = (j: number) =>
+    (noiseVariance[1 + 3 * classes + 2 * j] ?? 0) * PAIR_SCALE ** 2 +
+    (noiseVariance[2 + 3 * classes + 2 * j] ?? 0);
+  return {
+    n: noiseVariance[0] ?? 0,
+    c: noiseVariance[1 + 2 * classes + k] ?? 0,
+    nn: pair(0),
+    nc: pair(1 + k),
+    cc: pair(1 + classes + k),
+  };
+}
+
 /**
  * Turns an aggregated result vector of `devices` surviving devices into the crowd's estimates; with the package's
- * control-group confusion matrix, also the adjusted (corrected) estimates.
+ * control-group confusion matrix, also the adjusted (corrected) estimates. With distributed DP, `noiseVariance` is
+ * the variance of the noise each coordinate of the sum carries (`decodeNoisyResult`), and the intervals include it.
  */
 export function crowdEstimate(
   sum: ArrayLike<number>,
   classes: number,
   devices: number,
   confusion?: Confusion,
+  noiseVariance?: ArrayLike<number>,
 ): CrowdEstimate {
   const n = sum[0] ?? 0;
   const mean: number[] = [];
@@ -129,8 +150,9 @@ export function crowdEstimate(
     share.push(n > 0 ? (sum[1 + 2 * classes + k] ?? 0) / n : 0);
     if (n > 0) {
       const s = clusterSumsOf(sum, classes, devices, k);
-      cc.push(ratioEstimate(s));
-      if (confusion) adjusted.push(shareEstimate(s, confusion, k));
+      const noise = noiseVariance && clusterNoiseOf(noiseVariance, classes, k);
+      cc.push(ratioEstimate(s, noise));
+      if (confusion) adjusted.push(shareEstimate(s, confusion, k, noise));
     }
   }
   return {

@@ -14,14 +14,19 @@ import { DeviceError, describeError, REFUSAL_CODES } from "./errors.ts";
 import { idleReason, type IdlePolicy } from "./idle.ts";
 import { JobStateStore, type JobEntry } from "./job-state.ts";
 import type { DevicePaths } from "./paths.ts";
-import { runPredictionJob, type DeviceSigner, type PredictionJob } from "./prediction-job.ts";
+import {
+  predictionJobKey,
+  runPredictionJob,
+  type DeviceSigner,
+  type PredictionJob,
+} from "./prediction-job.ts";
 import { runTrainingJob, type TrainingJob } from "./trainer.ts";
 
 export type DeviceJob = PredictionJob | TrainingJob;
 
 export function jobKey(job: DeviceJob): string {
   return job.kind === "predict"
-    ? `predict:${job.chainId}:${job.jobMarket.toLowerCase()}:${job.jobId}:${job.attempt}`
+    ? predictionJobKey(job)
     : `train:${job.chainId}:${job.fineTuning.toLowerCase()}:${job.bountyId}:${job.round}:${job.group}`;
 }
 
@@ -75,6 +80,7 @@ export class DeviceRunner {
           chain: this.opts.chain,
           // read on every job: a consent the owner just changed applies to the next job
           consent: await loadLocalConsent(this.opts.paths.consent),
+          privacyLedger: this.opts.paths.privacyLedger,
           poll: this.opts.poll,
           log: this.opts.log,
         });

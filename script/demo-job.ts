@@ -58,6 +58,7 @@ import type { AdjustedEstimate, Confusion, Estimate } from "#sdk/ml/estimate.ts"
 import {
   buildReferencePackage,
   prepareWorkload,
+  referenceManifestFields,
   publishPackage,
   trainReference,
 } from "#sdk/ml/index.ts";
@@ -88,6 +89,8 @@ import { importDataset, schemaHash } from "../device-runner/dataset.ts";
 import { JobStateStore } from "../device-runner/job-state.ts";
 import { devicePaths, type DevicePaths } from "../device-runner/paths.ts";
 import { crowdEstimate, type CrowdEstimate } from "../device-runner/result-vector.ts";
+import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
+import { decodeNoisyResult, jobPrivacy, type JobPrivacy } from "../device-runner/result-privacy.ts";
 import { claimJobPayout } from "../device-runner/rewards.ts";
 import { jobSessionConfig } from "../device-runner/session.ts";
 
@@ -186,6 +189,8 @@ function deriveResult(
     classes: number;
     spam: number;
     confusion?: Confusion;
+    /** The package's distributed DP (docs/privacy.md): the sum is decoded with its noise and its variance. */
+    privacy?: JobPrivacy;
   },
 ): Derived {
   if (transcript.sessionId !== job.sessionId.toLowerCase())
@@ -193,12 +198,11 @@ function deriveResult(
   const members = transcript.survivors.map((id) => job.cohort.members[id - 1]);
   if (members.some((m) => m === undefined))
     throw new ChainError("START", "the transcript names a survivor outside the cohort");
-  const decoded = decodeSum(
-    Uint32Array.from(transcript.sum),
-    transcript.survivors.length,
-    job.encoding,
-  );
-  const estimate = crowdEstimate(decoded, job.classes, transcript.survivors.length, job.confusion);
+  const sum = Uint32Array.from(transcript.sum);
+  const n = transcript.survivors.length;
+  const noisy = job.privacy && decodeNoisyResult(sum, n, job.privacy);
+  const decoded = noisy?.decoded ?? decodeSum(sum, n, job.encoding);
+  const estimate = crowdEstimate(decoded, job.classes, n, job.confusion, noisy?.noiseVariance);
   const stdError = estimate.stdError[job.spam]!;
   const participants = transcript.survivors.length;
   const qualityMet = participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
@@ -257,7 +261,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print("training the reference spam classifier on the developer's public slice …");
     const workload = await prepareWorkload();
     // the package publishes the model's confusion matrix on the held-out control group (PROTOCOL.md §7.11)
-    const built = await buildReferencePackage(workload, trainReference(workload));
+    // … with distributed DP noise on every device's result vector (docs/privacy.md)
+    const built = await buildReferencePackage(workload, trainReference(workload), {
+      ...referenceManifestFields(),
+      privacy: DEFAULT_PRIVACY_SPEC,
+    });
     const packageCid = await publishPackage(store, built.manifest, built.model);
     await chain.send(developer, "AlgorithmMarketplace", "list", [
       packageCid,
@@ -487,6 +495,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       classes: built.manifest.outputLabels.length,
     });
     secagg.addSession(session, { roundTimeoutMs: 5_000 });
+    const { kMin } = await chain.read<{ kMin: number }>("ResultAttestation", "params");
+    const privacy = built.manifest.privacy
+      ? jobPrivacy(
+          built.manifest.privacy,
+          built.manifest.outputLabels.length,
+          session,
+          Number(kMin),
+        )
+      : undefined;
     const config = deviceConfigSchema.parse({
       chainId,
       rpcUrl: ctx.rpcUrl,
@@ -539,6 +556,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       classes: built.manifest.outputLabels.length,
       spam: built.manifest.outputLabels.indexOf("spam"),
       ...(built.manifest.controlGroup ? { confusion: built.manifest.controlGroup.confusion } : {}),
+      ...(privacy ? { privacy } : {}),
     };
     const transcript = transcriptOf(result);
     const transcriptCid = await store.addBytes(encodeTranscript(transcript));
@@ -611,6 +629,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       aggregateHash: mine.result.aggregateHash,
       ...estimate,
       labels: built.manifest.outputLabels,
+      ...(privacy
+        ? { privacy: { rho: privacy.rho, epsilon: privacy.epsilon, delta: privacy.delta } }
+        : {}),
     });
     await chain.send(reporter, "Settlement", "report", [
       jobId,
@@ -654,14 +675,17 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       predictedShare: number[];
       classifyAndCount: Estimate[];
       adjusted?: AdjustedEstimate[];
+      privacy?: { rho: number; epsilon: number; delta: number };
     };
     if (opened.aggregateHash !== rp.aggregateHash)
       throw new ChainError("START", "the report is not the attested aggregate's");
+    // the emails the devices read (a DP job reads each device's first maxRecords)
+    const read = online.map((_, i) =>
+      workload.split.inboxes[i]!.emails.slice(0, privacy?.spec.maxRecords ?? Infinity),
+    );
     const truth =
-      online.reduce(
-        (s, _, i) => s + workload.split.inboxes[i]!.emails.filter((e) => e.label === 1).length,
-        0,
-      ) / opened.records;
+      read.reduce((s, r) => s + r.filter((e) => e.label === 1).length, 0) /
+      read.reduce((s, r) => s + r.length, 0);
     const allInboxes = workload.split.inboxes.flatMap((i) => i.emails);
     const population = allInboxes.filter((e) => e.label === 1).length / allInboxes.length;
     const f = (x: number) => x.toFixed(4);
@@ -669,7 +693,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const cc = opened.classifyAndCount[spam]!;
     const adj = opened.adjusted?.[spam];
     print(
-      `customer's report: ${opened.records} emails on ${opened.devices} devices; spam share ` +
+      `customer's report: ${opened.records.toFixed(0)} emails on ${opened.devices} devices` +
+        (opened.privacy
+          ? ` (distributed DP: (ε, δ) = (${opened.privacy.epsilon.toFixed(2)}, ${opened.privacy.delta}) per email, ρ = ${opened.privacy.rho.toFixed(3)} zCDP)`
+          : "") +
+        `; spam share ` +
         (adj
           ? `${f(adj.estimate)} ± ${f(adj.stdError)} (${interval(adj)}; adjusted classify-and-count, control-group TPR ${f(adj.rates.tpr)} FPR ${f(adj.rates.fpr)}) — `
           : "") +

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { isCid } from "../ipfs/cid.ts";
 import { featurizerSpecSchema } from "./featurizer.ts";
+import { privacySpecSchema } from "../privacy/spec.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 export const MODEL_FILE = "model.onnx";
@@ -54,6 +55,8 @@ export const manifestSchema = z.strictObject({
   parent: z.string().refine(isCid, "a CID").optional(),
   /** The model's confusion matrix on the public control group (for adjusted estimates). */
   controlGroup: controlGroupSchema.optional(),
+  /** Distributed DP noise every device adds to its result vector (docs/privacy.md); absent → no noise. */
+  privacy: privacySpecSchema.optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
