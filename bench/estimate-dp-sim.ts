@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/estimate-dp-sim.ts [runs per cohort size = 1000]
  */
-import { zeroAddress } from "viem";
+import { zeroAddress, zeroHash } from "viem";
 import { DEFAULT_PRIVACY_SPEC, seededRandom } from "#sdk/privacy/index.ts";
 import { Prng, type Prediction } from "#sdk/ml/index.ts";
 import {
@@ -56,6 +56,8 @@ for (const m of [5, 10, 20, 40]) {
     cohort: {
       members: Array.from({ length: m }, (_, i) => ({ id: i + 1, address: zeroAddress })),
     } as never,
+    // the simulation signs nothing: no session keys registered
+    sessionKeys: Array.from({ length: m }, () => zeroHash),
     classes: 2,
   });
   const privacy = jobPrivacy(DEFAULT_PRIVACY_SPEC, 2, config, 1);

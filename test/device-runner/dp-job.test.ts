@@ -23,7 +23,8 @@ import {
 } from "#sdk/ml/index.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { SecAggHttpServer } from "#sdk/secagg/index.ts";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { generatePrivateKey } from "viem/accounts";
+import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import type { Address, Hex } from "viem";
 import { cohortRoot, drawnCohortList, encodeCohortList } from "../../device-runner/cohort.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
@@ -38,6 +39,7 @@ import { jobSessionConfig } from "../../device-runner/session.ts";
 import {
   deviceWithInbox,
   FakeChain,
+  fakeJobSeed,
   giveConsent,
   OPEN_CONSENT,
   RecordingProxy,
@@ -54,7 +56,7 @@ const chain = new FakeChain(JOB_MARKET, KMIN);
 
 interface Device {
   paths: DevicePaths;
-  account: PrivateKeyAccount;
+  account: DeviceAccount;
   emails: Email[];
   runner: DeviceRunner;
 }
@@ -112,7 +114,9 @@ async function job(
     jobMarket: JOB_MARKET,
     jobId,
     cohort: list,
+    sessionKeys: chain.keysOf(list.members),
     classes: 2,
+    graph: { cohortRoot: j.cohortRoot as Hex, jobSeed: fakeJobSeed(jobId) },
   });
   return { job: j, config };
 }
@@ -150,7 +154,7 @@ before(async () => {
   for (let i = 0; i < N; i++) {
     const emails = workload.split.inboxes[i]!.emails;
     const paths = await deviceWithInbox(emails);
-    const account = privateKeyToAccount(generatePrivateKey());
+    const account = deviceAccount(generatePrivateKey());
     const runner = await DeviceRunner.open({
       paths,
       account,
@@ -165,6 +169,7 @@ before(async () => {
       anyAlgorithmInSchema: true,
       algorithms: [],
       priceFloor: 0n,
+      sessionKey: account.session.sessionKey,
     });
     devices.push({ paths, account, emails, runner });
   }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { zeroAddress } from "viem";
+import { zeroAddress, zeroHash } from "viem";
 import { DEFAULT_PRIVACY_SPEC, epsilonOf, seededRandom } from "#sdk/privacy/index.ts";
 import { Prng, type Confusion, type Prediction } from "#sdk/ml/index.ts";
 import {
@@ -48,6 +48,8 @@ describe("crowd estimate with distributed DP noise", () => {
     cohort: {
       members: Array.from({ length: m }, (_, i) => ({ id: i + 1, address: zeroAddress })),
     } as never,
+    // the simulation signs nothing: no session keys registered
+    sessionKeys: Array.from({ length: m }, () => zeroHash),
     classes: CLASSES,
   });
   const privacy = jobPrivacy(DEFAULT_PRIVACY_SPEC, CLASSES, config, 3);
