@@ -1,0 +1,113 @@
+/**
+ * The chain reads an attestor needs (PROTOCOL.md §7.4), typed and zod-checked: the job's cohort root and size, payout
+ * rule and quality bound (`JobMarket.getJob`); the attestation record (`ResultAttestation.attestationOf`: status,
+ * aggregator, drawn attestors, commit deadline) with the transcript CID of the aggregator's `AggregateCommitted` event;
+ * a node's registered X25519 key (`NodeStaking.encryptionKey`). `chainAttestorReads` implements them over viem.
+ */
+import { getAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { z } from "zod";
+import { loadArtifact } from "#sdk/chain/artifacts.ts";
+
+/** What `attestJob` reads of a job. */
+export interface AttestedJob {
+  cohortRoot: Hex;
+  deviceCount: number;
+  rewardPerDevice: bigint;
+  minParticipants: number;
+  maxStdError: bigint;
+}
+
+/** The job's attestation record as the attestor uses it. */
+export interface AttestationRecord {
+  /** `IResultAttestation.Status` (2 = Committed). */
+  status: number;
+  aggregator: Address;
+  attestors: Address[];
+  commitDeadline: bigint;
+  revealDeadline: bigint;
+  /** CID the aggregator committed with its result (`AggregateCommitted`); undefined before the commitment. */
+  transcriptCid?: string;
+}
+
+export interface AttestorChainReads {
+  job(jobId: bigint): Promise<AttestedJob>;
+  attestation(jobId: bigint): Promise<AttestationRecord>;
+  /** The operator's registered X25519 public key (32 bytes, hex). */
+  encryptionKey(operator: Address): Promise<Hex>;
+}
+
+export interface AttestorContracts {
+  JobMarket: Address;
+  ResultAttestation: Address;
+  NodeStaking: Address;
+}
+
+type ReadClient = Pick<PublicClient, "readContract" | "getContractEvents">;
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/)
+  .transform((a) => getAddress(a));
+const u32 = z.union([z.number(), z.bigint()]).transform((x) => Number(x));
+
+const jobSchema = z.looseObject({
+  cohortRoot: hex32,
+  deviceCount: u32,
+  rewardPerDevice: z.bigint(),
+  minParticipants: u32,
+  maxStdError: z.bigint(),
+});
+const attestationSchema = z.looseObject({
+  status: u32,
+  aggregator: address,
+  attestors: z.array(address),
+  commitDeadline: z.bigint(),
+  revealDeadline: z.bigint(),
+});
+const committedSchema = z.looseObject({
+  args: z.looseObject({ transcriptCid: z.string() }),
+});
+
+const abis = new Map<string, Abi>();
+const abiOf = (name: string): Abi => {
+  let a = abis.get(name);
+  if (!a) abis.set(name, (a = loadArtifact(name).abi));
+  return a;
+};
+
+/** The attestor's reads over a viem public client and the deployed contracts' addresses. */
+export function chainAttestorReads(
+  client: ReadClient,
+  contracts: AttestorContracts,
+): AttestorChainReads {
+  const read = (name: keyof AttestorContracts, functionName: string, args: readonly unknown[]) =>
+    client.readContract({ address: contracts[name], abi: abiOf(name), functionName, args });
+  return {
+    async job(jobId) {
+      return jobSchema.parse(await read("JobMarket", "getJob", [jobId]));
+    },
+    async attestation(jobId) {
+      const record = attestationSchema.parse(
+        await read("ResultAttestation", "attestationOf", [jobId]),
+      );
+      const events = await client.getContractEvents({
+        address: contracts.ResultAttestation,
+        abi: abiOf("ResultAttestation"),
+        eventName: "AggregateCommitted",
+        args: { jobId },
+        fromBlock: 0n,
+      });
+      const last = events.at(-1);
+      return {
+        ...record,
+        ...(last === undefined
+          ? {}
+          : { transcriptCid: committedSchema.parse(last).args.transcriptCid }),
+      };
+    },
+    async encryptionKey(operator) {
+      return hex32.parse(await read("NodeStaking", "encryptionKey", [operator]));
+    },
+  };
+}
