@@ -18,7 +18,10 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { getAddress, type Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
+import type { CohortMember } from "#sdk/chain/cohort.ts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import type { AttestOutcome } from "#sdk/protocol/attestor.ts";
+import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
 import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -33,12 +36,10 @@ import {
 } from "#sdk/ml/index.ts";
 import {
   aggregateHashOf,
-  decodeTranscript,
   encodeTranscript,
   encodeVector,
   SecAggHttpServer,
   transcriptOf,
-  type AggregationTranscript,
   type SecAggResult,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
@@ -57,7 +58,7 @@ import type { DevicePaths } from "../../device-runner/paths.ts";
 import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { claimJobPayout } from "../../device-runner/rewards.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
-import { JOB, jobResult, JobLifecycle, who } from "../integration/helpers/job-run.ts";
+import { JOB, JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
 import { deviceWithInbox, giveConsent } from "./helpers.ts";
 
@@ -81,6 +82,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
   let devices: Device[];
   let jobId: bigint;
   let list: CohortList;
+  let members: CohortMember[];
   let session: SecAggSessionConfig;
   let result: SecAggResult;
 
@@ -124,6 +126,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     jobId = await life.schedule(life.spec(N, { devices: N, participants: N - 2 }));
     const drawn = await life.drawCohortOf(jobId, N);
     list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
+    members = drawn.members;
     // from here on devices[i] is the member with client id i + 1
     devices = drawn.devices.map((a) => devices.find((d) => d.account.address === a.address)!);
     const startBlock = await pub.getBlockNumber();
@@ -212,26 +215,39 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     const transcript = transcriptOf(result);
     const aggregate = aggregateHashOf(transcript);
     const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    // the result a transcript yields: the survivors (client id → cohort member) are paid the reward each
-    const payoutsOf = (t: AggregationTranscript) =>
-      t.survivors.map((id) => ({
-        account: getAddress(list.members[id - 1]!.address),
-        value: JOB.REWARD,
-      }));
-    const entries = payoutsOf(transcript);
-    const committed = jobResult(entries, true, aggregate).result;
-    // an attestor's derivation: fetch, validate, hash, payout list and result — on its own
-    const recompute = async (cid: string) => {
-      const fetched = decodeTranscript(await store.getBytes(cid));
-      return jobResult(payoutsOf(fetched), true, aggregateHashOf(fetched)).result;
+    // the aggregator derives the job's result from the aggregate and the job's on-chain rule (sdk/protocol)
+    const model: JobModel = {
+      classes: pkg.manifest.outputLabels.length,
+      qualityClass: pkg.manifest.outputLabels.indexOf("spam"),
+      ...(pkg.manifest.controlGroup ? { confusion: pkg.manifest.controlGroup.confusion } : {}),
     };
-    assert.equal(resultHash(await recompute(transcriptCid)), resultHash(committed));
+    const mine = deriveJobResult(transcript as JobAggregate, {
+      members: list.members.map((m) => getAddress(m.address)),
+      encoding: session.encoding,
+      model,
+      rule: await life.env.read("JobMarket", "getJob", [jobId]),
+    });
+    const committed = mine.result;
+    assert.equal(committed.aggregateHash, aggregate);
+    assert.equal(committed.qualityMet, true, `standard error ${mine.stdError}`);
+    const entries = transcript.survivors.map((id) => ({
+      account: getAddress(list.members[id - 1]!.address),
+      value: JOB.REWARD,
+    }));
+    assert.equal(committed.payoutRoot, buildPayoutTree(entries).root, "survivors paid the reward");
     assert.notEqual(
       aggregateHashOf({ ...transcript, survivors: [...transcript.survivors, N] }),
       aggregate,
       "the hash binds the survivor set",
     );
-    const attestors = await life.attest(jobId, committed, transcriptCid, { recompute });
+    // each drawn attestor derives the result on its own: sdk/protocol/attestor.ts attestJob
+    const outcomes = new Map<Address, AttestOutcome>();
+    const vote = life.attestorVotes({ jobId, store, cohort: members, model, outcomes });
+    const attestors = await life.attest(jobId, committed, transcriptCid, { vote });
+    assert.deepEqual(
+      [...outcomes.values()].map((o) => [o.reason, o.value]),
+      attestors.map(() => ["OK", resultHash(committed)]),
+    );
     assert.ok(!attestors.includes(who(life.aggregator)), "the aggregator does not attest itself");
     assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
     assert.equal(
