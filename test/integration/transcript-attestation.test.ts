@@ -152,6 +152,8 @@ describe("attestors derive the job's result from its transcript on the real cont
       "only the aggregator is slashed",
     );
     assert.equal(await env.read("JobMarket", "escrowOf", [jobId]), 0n, "the job is refunded");
+    // the aggregator tops its stake up again so that the next case's job can name it
+    await env.stakeNode(life.aggregator, Role.Aggregator, JOB.SLASH);
   }
 
   it("an honest transcript: every attestor derives the aggregator's value; unanimous, the job is attested", async () => {
