@@ -20,11 +20,17 @@ import { buildCohortTree, type CohortMember } from "#sdk/chain/cohort.ts";
 import { INVALID, resultHash } from "#sdk/chain/result.ts";
 import { ContentTooLargeError, type ContentStore } from "#sdk/ipfs/index.ts";
 import type { AttestationRecord, AttestedJob, AttestorChainReads } from "./attestor-chain.ts";
-import { deriveJobResult, JobResultError, type DerivedJobResult, type JobModel } from "./job-result.ts";
+import {
+  deriveJobResult,
+  JobResultError,
+  type DerivedJobResult,
+  type JobModel,
+} from "./job-result.ts";
 import { expectedSession, recoverAggregate, type TranscriptFault } from "./transcript-check.ts";
 
 /** Why an attestor attests what it attests: `OK` for a derived `resultHash`, any other code for `INVALID`. */
-export type AttestReason = "OK" | TranscriptFault | "TRANSCRIPT_UNFETCHABLE" | "TRANSCRIPT_TOO_LARGE";
+export type AttestReason =
+  "OK" | TranscriptFault | "TRANSCRIPT_UNFETCHABLE" | "TRANSCRIPT_TOO_LARGE";
 
 export interface AttestOutcome {
   /** The value to commit and reveal: the derived `resultHash`, or `INVALID`. */
@@ -36,11 +42,7 @@ export interface AttestOutcome {
 }
 
 export type AttestorErrorCode =
-  | "NOT_COMMITTED"
-  | "NOT_DRAWN"
-  | "COHORT_MISMATCH"
-  | "KEY_MISMATCH"
-  | "CHAIN_READ";
+  "NOT_COMMITTED" | "NOT_DRAWN" | "COHORT_MISMATCH" | "KEY_MISMATCH" | "CHAIN_READ";
 
 /** The attestor cannot attest at all (its own situation, never the aggregator's input). */
 export class AttestorError extends Error {

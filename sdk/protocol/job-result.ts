@@ -25,10 +25,7 @@ import {
 import { crowdEstimate, type CrowdEstimate } from "../../device-runner/result-vector.ts";
 
 export type JobResultErrorCode =
-  | "SURVIVOR_NOT_IN_COHORT"
-  | "SURVIVORS_NOT_CANONICAL"
-  | "EMPTY_AGGREGATE"
-  | "BAD_MODEL";
+  "SURVIVOR_NOT_IN_COHORT" | "SURVIVORS_NOT_CANONICAL" | "EMPTY_AGGREGATE" | "BAD_MODEL";
 
 export class JobResultError extends Error {
   readonly code: JobResultErrorCode;
@@ -130,11 +127,19 @@ export function deriveJobResult(aggregate: JobAggregate, facts: JobFacts): Deriv
       stdError,
       result: { aggregateHash, payoutRoot: ZERO_HASH, payoutTotal: 0n, participants, qualityMet },
     };
-  const tree = buildPayoutTree(members.map((account) => ({ account, value: rule.rewardPerDevice })));
+  const tree = buildPayoutTree(
+    members.map((account) => ({ account, value: rule.rewardPerDevice })),
+  );
   return {
     estimate,
     stdError,
     tree,
-    result: { aggregateHash, payoutRoot: tree.root, payoutTotal: tree.total, participants, qualityMet },
+    result: {
+      aggregateHash,
+      payoutRoot: tree.root,
+      payoutTotal: tree.total,
+      participants,
+      qualityMet,
+    },
   };
 }

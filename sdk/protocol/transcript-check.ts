@@ -21,8 +21,7 @@ export type TranscriptFault =
   | "INCONSISTENT";
 
 export type Recovered =
-  | { ok: true; aggregate: JobAggregate }
-  | { ok: false; reason: TranscriptFault; detail: string };
+  { ok: true; aggregate: JobAggregate } | { ok: false; reason: TranscriptFault; detail: string };
 
 /** The job's session config, as every party derives it from chain data and the cohort list. */
 export function expectedSession(
@@ -41,7 +40,11 @@ export function expectedSession(
   });
 }
 
-const fault = (reason: TranscriptFault, detail: string): Recovered => ({ ok: false, reason, detail });
+const fault = (reason: TranscriptFault, detail: string): Recovered => ({
+  ok: false,
+  reason,
+  detail,
+});
 
 /**
  * Recovers the aggregate from a transcript's bytes. Never throws for the transcript's content.
