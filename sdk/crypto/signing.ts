@@ -6,15 +6,18 @@
 import { hashTypedData, recoverAddress, isAddressEqual, zeroAddress } from "viem";
 import type { Address, Hex, LocalAccount } from "viem";
 
-/** EIP-712 domain of SecAgg messages: name "DML SecAgg", version "2", the chain and the JobMarket (or zero address). */
+/** EIP-712 domain of SecAgg messages: name "DML SecAgg", version "3", the chain and the JobMarket (or zero address). */
 export interface SecAggDomain {
   chainId: number;
   verifyingContract: Address;
 }
 
 export const SECAGG_DOMAIN_NAME = "DML SecAgg";
-/** "2": the ConsistencyCheck round (3) was added and unmasking moved to round 4. */
-export const SECAGG_DOMAIN_VERSION = "2";
+/**
+ * "3": round 1's payload hash covers `to ‖ sha256(ciphertext)` per share (transcript v2 keeps only the digests).
+ * "2": the ConsistencyCheck round (3) was added and unmasking moved to round 4.
+ */
+export const SECAGG_DOMAIN_VERSION = "3";
 
 /** The signed struct: session, round, sender id and the SHA-256 of the round's canonical payload encoding. */
 export const SECAGG_TYPES = {

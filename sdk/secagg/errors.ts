@@ -20,12 +20,22 @@ export type SecAggErrorCode =
   | "NOT_READY"
   | "SESSION_FAILED"
   | "UNKNOWN_SESSION"
-  | "TRANSPORT";
+  | "TRANSPORT"
+  /** Transcript v2 (transcript-v2.ts, replay.ts): inconsistent, unverifiable or not replayable. */
+  | "TRANSCRIPT_INVALID"
+  /** Transcript v2 of another session (session id, chain, contract or cohort differ from the expected ones). */
+  | "TRANSCRIPT_OTHER_SESSION"
+  /** Transcript v2 names a client or sender that is not in the expected roster. */
+  | "TRANSCRIPT_NON_MEMBER"
+  /** Transcript v2 bytes over MAX_TRANSCRIPT_BYTES (refused before decoding). */
+  | "TRANSCRIPT_TOO_LARGE"
+  /** Transcript v2 bytes end inside a field. */
+  | "TRANSCRIPT_TRUNCATED";
 
 export class SecAggError extends Error {
   readonly code: SecAggErrorCode;
-  constructor(code: SecAggErrorCode, message: string) {
-    super(`${code}: ${message}`);
+  constructor(code: SecAggErrorCode, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options);
     this.name = "SecAggError";
     this.code = code;
   }
@@ -53,6 +63,8 @@ export function httpStatusOf(code: SecAggErrorCode): number {
       return 409;
     case "TRANSPORT":
       return 502;
+    case "TRANSCRIPT_TOO_LARGE":
+      return 413;
     default:
       return 400;
   }

@@ -26,12 +26,16 @@ import { fromJson, toJson } from "./messages.ts";
 import type { SecAggSessionConfig } from "./params.ts";
 import { SecAggServer } from "./server.ts";
 import type { SecAggResult } from "./server.ts";
+import { transcriptV2Of } from "./transcript-v2.ts";
+import type { SessionTranscript } from "./transcript-v2.ts";
 
 export interface HttpSessionOptions {
   /** Time each round stays open after it starts; silent clients are dropped when it passes. */
   roundTimeoutMs: number;
   /** Serve GET /result (off by default: the aggregate is confidential to the job's customer). */
   exposeResult?: boolean;
+  /** Record the session for transcript v2 (`SecAggServerOptions.recordTranscript`); read it with `transcript()`. */
+  recordTranscript?: boolean;
 }
 
 interface HostedSession {
@@ -85,7 +89,7 @@ export class SecAggHttpServer {
 
   /** Hosts a session; its round-0 deadline starts now. */
   addSession(config: SecAggSessionConfig, opts: HttpSessionOptions): SecAggServer {
-    const server = new SecAggServer(config);
+    const server = new SecAggServer(config, { recordTranscript: opts.recordTranscript ?? false });
     const id = server.session.sessionId;
     if (this.sessions.has(id))
       throw new SecAggError("INVALID_CONFIG", `session ${id} already hosted`);
@@ -109,6 +113,14 @@ export class SecAggHttpServer {
   /** Resolves with the session's result once the unmasking round closed (rejects if the session failed). */
   result(sessionId: string): Promise<SecAggResult> {
     return this.get(sessionId).done;
+  }
+
+  /**
+   * Transcript v2 of a finished session (hosted with `recordTranscript`).
+   * @throws SecAggError UNKNOWN_SESSION, NOT_READY (not finished or not recording)
+   */
+  transcript(sessionId: string): SessionTranscript {
+    return transcriptV2Of(this.get(sessionId).server);
   }
 
   private get(sessionId: string): HostedSession {

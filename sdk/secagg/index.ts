@@ -22,6 +22,7 @@ export {
   SHARE_CIPHERTEXT_BYTES,
   canonicalPayload,
   envelopeOf,
+  shareDigest,
   fromJson,
   signBody,
   toJson,
@@ -53,7 +54,13 @@ export type {
 export { SecAggClient } from "./client.ts";
 export type { SecAggAccount } from "./client.ts";
 export { SecAggServer } from "./server.ts";
-export type { SecAggFault, SecAggResult, ServerStage } from "./server.ts";
+export type {
+  RecordedMessage,
+  SecAggFault,
+  SecAggResult,
+  SecAggServerOptions,
+  ServerStage,
+} from "./server.ts";
 export { simulateSession } from "./simulate.ts";
 export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
 export { SecAggHttpServer } from "./http-server.ts";
@@ -69,3 +76,25 @@ export {
   transcriptSchema,
 } from "./transcript.ts";
 export type { AggregationTranscript } from "./transcript.ts";
+export {
+  MAX_TRANSCRIPT_BYTES,
+  TRANSCRIPT_V2_VERSION,
+  decodeTranscriptV2,
+  encodeTranscriptV2,
+  sessionConfigOf,
+  transcriptConfigSchema,
+  transcriptV2Of,
+} from "./transcript-v2.ts";
+export type { SessionTranscript, TranscriptConfig } from "./transcript-v2.ts";
+export { replayTranscript } from "./replay.ts";
+export type { ExpectedSession, ReplayResult } from "./replay.ts";
+export { openSealedTranscript, sealTranscript, transcriptContext } from "./sealed-transcript.ts";
+export {
+  MAX_SEALED_BYTES,
+  SealedError,
+  openSealed,
+  sealBytes,
+  sealedContext,
+  sealedRecipients,
+} from "../crypto/sealed.ts";
+export type { SealOpener, SealRecipient, SealedErrorCode } from "../crypto/sealed.ts";

@@ -43,6 +43,12 @@ export interface AdvertiseBody extends BodyBase {
 export interface EncryptedShare {
   to: number;
   ciphertext: Uint8Array;
+  /**
+   * Transcript form only (transcript v2): SHA-256 of the ciphertext, which is then withheld (`ciphertext` empty). The
+   * round-1 signature covers `to ‖ sha256(ciphertext)` per share, so it verifies from the digest alone. Only a
+   * replaying server (`SecAggServer` with `transcriptReplay`) accepts it; a live server drops a sender that sends it.
+   */
+  ciphertextDigest?: Uint8Array;
 }
 export interface ShareKeysBody extends BodyBase {
   round: 1;
@@ -117,7 +123,8 @@ function u32be(out: Uint8Array, off: number, v: number): void {
  * (u32 BE), so the encoding is injective over all bodies, malformed ones included: a signed malformed message is a
  * proof of its sender's fault that cannot be re-split into a well-formed one (or the reverse). Never throws.
  *   round 0: len ‖ cPk ‖ len ‖ sPk
- *   round 1: len ‖ selfMaskCommitment ‖ count ‖ (to ‖ len ‖ ciphertext)*
+ *   round 1: len ‖ selfMaskCommitment ‖ count ‖ (to ‖ sha256(ciphertext))*   (digests, so a transcript that keeps
+ *            only the digests still verifies; each entry is 36 bytes, so the layout stays injective)
  *   round 2: the masked vector, u32 little-endian
  *   round 3: count ‖ survivor ids
  *   round 4: count ‖ (of ‖ len ‖ share)* for selfMaskShares, then the same for keyShares
@@ -142,7 +149,7 @@ export function canonicalPayload(body: SecAggBody): Uint8Array {
       parts.push(body.shares.length);
       for (const sh of body.shares) {
         parts.push(sh.to);
-        bytes(sh.ciphertext);
+        parts.push(shareDigest(sh));
       }
       break;
     case 2:
@@ -171,6 +178,14 @@ export function canonicalPayload(body: SecAggBody): Uint8Array {
   return out;
 }
 
+/** SHA-256 of a share's ciphertext (the recorded digest when the share is in transcript form). */
+export function shareDigest(sh: EncryptedShare): Uint8Array {
+  const d = sh.ciphertextDigest;
+  if (d === undefined) return sha256(sh.ciphertext);
+  // a malformed digest still hashes to a fixed 32 bytes, so the payload layout stays injective
+  return d.length === 32 ? d : sha256(d);
+}
+
 /** Checks fixed-size fields so that hashing and later processing cannot misbehave on malformed input. */
 export function checkShape(body: SecAggBody): void {
   const bad = (msg: string): never => {
@@ -184,6 +199,11 @@ export function checkShape(body: SecAggBody): void {
     case 1:
       if (body.selfMaskCommitment.length !== 32) bad("selfMaskCommitment must be 32 bytes");
       for (const s of body.shares) {
+        if (s.ciphertextDigest !== undefined) {
+          if (s.ciphertextDigest.length !== 32 || s.ciphertext.length !== 0)
+            bad(`share to ${s.to}: a 32-byte digest and no ciphertext`);
+          continue;
+        }
         if (s.ciphertext.length !== SHARE_CIPHERTEXT_BYTES) {
           throw new SecAggError(
             "BAD_SHARE",
@@ -260,7 +280,12 @@ export function toJson(msg: Signed): unknown {
         body: {
           ...base,
           selfMaskCommitment: b64(b.selfMaskCommitment),
-          shares: b.shares.map((s) => ({ to: s.to, ciphertext: b64(s.ciphertext) })),
+          // the digest form only exists in transcripts; the wire schema below accepts ciphertexts only
+          shares: b.shares.map((s) =>
+            s.ciphertextDigest === undefined
+              ? { to: s.to, ciphertext: b64(s.ciphertext) }
+              : { to: s.to, ciphertext: "", ciphertextDigest: b64(s.ciphertextDigest) },
+          ),
         },
         signature: msg.signature,
       };

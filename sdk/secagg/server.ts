@@ -3,12 +3,13 @@
  * signed message, `advance` closes the current round (all expected clients answered, or the round deadline passed:
  * silent clients count as dropped), and the `keysFor` / `sharesFor` / `consistencyRequest` / `unmaskRequest` accessors produce what each
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
+ * With `recordTranscript` it also keeps every accepted message and signed fault for transcript v2.
  */
 import { x25519 } from "@noble/curves/ed25519.js";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
-import { checkShape } from "./messages.ts";
+import { checkShape, shareDigest } from "./messages.ts";
 import { certificateSigners, sameIds, verifyBySender } from "./consistency.ts";
 import type {
   AdvertiseBody,
@@ -26,6 +27,17 @@ import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
+
+/** A round-1 message with every ciphertext replaced by its SHA-256 (the signature covers the digests). */
+function digestShares(msg: Signed): Signed {
+  if (msg.body.round !== 1) return msg;
+  const shares = msg.body.shares.map((sh) => ({
+    to: sh.to,
+    ciphertext: new Uint8Array(0),
+    ciphertextDigest: shareDigest(sh),
+  }));
+  return { body: { ...msg.body, shares }, signature: msg.signature };
+}
 
 /** Rejections that a validly signed message can only earn by breaking the protocol: they drop the sender. */
 const FAULT_CODES: ReadonlySet<SecAggErrorCode> = new Set<SecAggErrorCode>([
@@ -46,6 +58,32 @@ export interface SecAggFault {
 }
 
 export type ServerStage = 0 | 1 | 2 | 3 | 4 | "done" | "failed";
+
+/**
+ * One message the server recorded for the transcript (`recordTranscript`): accepted, or a signed fault that dropped
+ * its sender. Accepted round-1 messages keep their shares as ciphertext digests (`DigestedShare`); faults are kept
+ * whole (the fault may be in a ciphertext's length).
+ */
+export interface RecordedMessage {
+  fault: boolean;
+  message: Signed;
+}
+
+export interface SecAggServerOptions {
+  /** Skip signature verification (benchmarks of the arithmetic only). Never set in production. */
+  skipSignatureChecks?: boolean;
+  /**
+   * Record every accepted message and every signed fault, in arrival order, for transcript v2 (`transcript-v2.ts`).
+   * Costs the messages' memory: n · 4m bytes of masked inputs plus O(n · k) digests. Off by default; an aggregator
+   * that must publish a transcript turns it on.
+   */
+  recordTranscript?: boolean;
+  /**
+   * Replay mode (`replay.ts`): round-1 shares are accepted in digest form (no ciphertexts are relayed). Never set on a
+   * live server.
+   */
+  transcriptReplay?: boolean;
+}
 
 export interface SecAggResult {
   sessionId: `0x${string}`;
@@ -96,13 +134,25 @@ export class SecAggServer {
   readonly timings: ServerTimings = { verifyMs: 0, reconstructMs: 0, unmaskMs: 0 };
   /** Skip signature verification (benchmarks of the arithmetic only). Never set in production. */
   private readonly skipSignatures: boolean;
+  private readonly replay: boolean;
+  /** Recorded messages (when `recordTranscript`), in arrival order. */
+  private readonly record: RecordedMessage[] | undefined;
 
-  constructor(
-    config: SecAggSessionConfig | ResolvedSession,
-    opts: { skipSignatureChecks?: boolean } = {},
-  ) {
+  constructor(config: SecAggSessionConfig | ResolvedSession, opts: SecAggServerOptions = {}) {
     this.session = "sessionIdBytes" in config ? config : resolveSession(config);
     this.skipSignatures = opts.skipSignatureChecks ?? false;
+    this.replay = opts.transcriptReplay ?? false;
+    this.record = opts.recordTranscript === true ? [] : undefined;
+  }
+
+  /**
+   * The recorded messages (accepted and faults, arrival order) when the server was built with `recordTranscript`.
+   * @throws SecAggError NOT_READY when recording is off
+   */
+  recorded(): readonly RecordedMessage[] {
+    if (this.record === undefined)
+      throw new SecAggError("NOT_READY", "server was not built with recordTranscript");
+    return this.record;
   }
 
   get round(): ServerStage {
@@ -189,6 +239,8 @@ export class SecAggServer {
           const expected = s.neighbours.get(u)!.filter((v) => this.u1.has(v));
           const got = new Set<number>();
           for (const sh of body.shares) {
+            if (!this.replay && sh.ciphertextDigest !== undefined)
+              reject("INVALID_MESSAGE", `share for ${sh.to} carries a digest, not a ciphertext`);
             if (!this.u1.has(sh.to) || !s.neighbours.get(u)!.includes(sh.to)) {
               reject("NOT_NEIGHBOUR", `share for ${sh.to}, who is not a live neighbour of ${u}`);
             }
@@ -258,10 +310,12 @@ export class SecAggServer {
           message: msg,
         });
         this.seen.add(sigKey);
+        this.record?.push({ fault: true, message: msg });
       }
       throw e;
     }
     this.seen.add(sigKey);
+    this.record?.push({ fault: false, message: body.round === 1 ? digestShares(msg) : msg });
   }
 
   private fail(err: SecAggError): never {
@@ -296,8 +350,11 @@ export class SecAggServer {
         this.requireSurvivors(this.u2, "clients shared keys");
         this.inbox = new Map([...this.u2].map((v) => [v, []]));
         for (const [u, body] of [...this.shareMsgs.entries()].sort((a, b) => a[0] - b[0])) {
-          for (const sh of body.shares)
-            this.inbox.get(sh.to)?.push({ from: u, ciphertext: sh.ciphertext });
+          for (const sh of body.shares) {
+            // digest-form shares (replay only) have nothing to relay
+            if (sh.ciphertextDigest === undefined)
+              this.inbox.get(sh.to)?.push({ from: u, ciphertext: sh.ciphertext });
+          }
         }
         this.stage = 2;
         break;
@@ -376,7 +433,10 @@ export class SecAggServer {
    * input is folded in on arrival and not kept). Exposed so tests can prove no plaintext is ever stored.
    */
   storedVectors(): Uint32Array[] {
-    return this.maskedSum === undefined ? [] : [this.maskedSum];
+    const out = this.maskedSum === undefined ? [] : [this.maskedSum];
+    for (const r of this.record ?? [])
+      if (r.message.body.round === 2) out.push(r.message.body.masked);
+    return out;
   }
 
   private requireStage(min: number, v: number, set: Set<number>, what: string): void {

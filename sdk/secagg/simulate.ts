@@ -43,6 +43,8 @@ export async function simulateSession(opts: {
   drops?: DropPlan;
   measureBytes?: boolean;
   skipServerSignatureChecks?: boolean;
+  /** Build the server with `recordTranscript` (so `transcriptV2Of(report.server)` works). */
+  recordTranscript?: boolean;
   /** See SecAggClient's `verifyNeighbourSignatures` (default true). */
   verifyNeighbourSignatures?: boolean;
 }): Promise<SimulationReport> {
@@ -52,6 +54,7 @@ export async function simulateSession(opts: {
   const mg = new MaskGenerator(session.m);
   const server = new SecAggServer(session, {
     skipSignatureChecks: opts.skipServerSignatureChecks ?? false,
+    recordTranscript: opts.recordTranscript ?? false,
   });
   const stats = new Map<number, ClientStats>();
   const clients = new Map<number, SecAggClient>();

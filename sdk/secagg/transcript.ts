@@ -35,12 +35,19 @@ export function transcriptOf(result: SecAggResult): AggregationTranscript {
   });
 }
 
-/** The aggregate hash the aggregator commits and attestors recompute. */
-export function aggregateHashOf(t: AggregationTranscript): Hex {
+/**
+ * The aggregate hash the aggregator commits and attestors recompute, of a v1 transcript or of a result (a session's
+ * or `replayTranscript`'s, whose survivors are increasing).
+ */
+export function aggregateHashOf(t: {
+  sessionId: string;
+  survivors: readonly number[];
+  sum: ArrayLike<number>;
+}): Hex {
   return keccak256(
     encodeAbiParameters(
       [{ type: "bytes32" }, { type: "uint32[]" }, { type: "uint32[]" }],
-      [t.sessionId as Hex, t.survivors, t.sum],
+      [t.sessionId.toLowerCase() as Hex, [...t.survivors], Array.from(t.sum)],
     ),
   );
 }
