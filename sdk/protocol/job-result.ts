@@ -16,12 +16,7 @@ import { getAddress, type Address, type Hex } from "viem";
 import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import type { Confusion } from "#sdk/ml/estimate.ts";
-import {
-  aggregateHashOf,
-  decodeSum,
-  TRANSCRIPT_VERSION,
-  type FixedPointEncoding,
-} from "#sdk/secagg/index.ts";
+import { aggregateHashOf, decodeSum, type FixedPointEncoding } from "#sdk/secagg/index.ts";
 import { crowdEstimate, type CrowdEstimate } from "../../device-runner/result-vector.ts";
 
 export type JobResultErrorCode =
@@ -80,12 +75,7 @@ export interface DerivedJobResult {
 
 /** Aggregate hash of a recomputed aggregate: keccak256(abi.encode(sessionId, survivors, sum)) (`aggregateHashOf`). */
 export function aggregateHashOfAggregate(a: JobAggregate): Hex {
-  return aggregateHashOf({
-    version: TRANSCRIPT_VERSION,
-    sessionId: a.sessionId.toLowerCase(),
-    survivors: [...a.survivors],
-    sum: Array.from(a.sum),
-  });
+  return aggregateHashOf(a);
 }
 
 /** Derives the job's result. @throws JobResultError when a survivor is not a cohort member or nothing survived */

@@ -1,12 +1,21 @@
 /**
- * From a transcript's published bytes to the aggregate an attestor derives the job's result from, or the typed
- * reason it cannot (PROTOCOL.md §7.4). The expected session is rebuilt from chain data exactly as the devices and the
+ * From a sealed transcript's bytes to the aggregate an attestor derives the job's result from, or the typed reason it
+ * cannot (PROTOCOL.md §7.4). The expected session is rebuilt from chain data exactly as the devices and the
  * aggregator build it (`jobSessionConfig`): session id from (chain, JobMarket, job), roster = the cohort list, vector
- * length and encoding from the result kind.
+ * length and encoding from the result kind. The transcript must be a v2 transcript (every signed message of the
+ * session) sealed to this attestor for this session; its survivors and sum are recomputed by replaying it through a
+ * fresh SecAgg server (`replayTranscript`), never read from the aggregator.
  */
 import type { Address, Hex } from "viem";
 import type { CohortMember } from "#sdk/chain/cohort.ts";
-import { decodeTranscript, SecAggError, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
+import {
+  decodeTranscriptV2,
+  openSealedTranscript,
+  replayTranscript,
+  SecAggError,
+  SealedError,
+  type SecAggSessionConfig,
+} from "#sdk/secagg/index.ts";
 import { drawnCohortList } from "../../device-runner/cohort.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import type { JobAggregate } from "./job-result.ts";
@@ -18,10 +27,12 @@ export type TranscriptFault =
   | "MALFORMED"
   | "OTHER_SESSION"
   | "NON_MEMBER"
-  | "INCONSISTENT";
+  | "INCONSISTENT"
+  | "TRANSCRIPT_TOO_LARGE";
 
 export type Recovered =
-  { ok: true; aggregate: JobAggregate } | { ok: false; reason: TranscriptFault; detail: string };
+  | { ok: true; aggregate: JobAggregate; dropped: number[] }
+  | { ok: false; reason: TranscriptFault; detail: string };
 
 /** The job's session config, as every party derives it from chain data and the cohort list. */
 export function expectedSession(
@@ -46,35 +57,72 @@ const fault = (reason: TranscriptFault, detail: string): Recovered => ({
   detail,
 });
 
+function sealedFault(e: SealedError): Recovered {
+  switch (e.code) {
+    case "NOT_A_RECIPIENT":
+      return fault("NOT_A_RECIPIENT", e.message);
+    case "UNDECRYPTABLE":
+      return fault("UNDECRYPTABLE", e.message);
+    case "WRONG_CONTEXT":
+      return fault("OTHER_SESSION", e.message);
+    case "TOO_LARGE":
+      return fault("TRANSCRIPT_TOO_LARGE", e.message);
+    default:
+      return fault("MALFORMED", e.message);
+  }
+}
+
+function replayFault(e: SecAggError): Recovered {
+  switch (e.code) {
+    case "TRANSCRIPT_OTHER_SESSION":
+      return fault("OTHER_SESSION", e.message);
+    case "TRANSCRIPT_NON_MEMBER":
+      return fault("NON_MEMBER", e.message);
+    case "TRANSCRIPT_TOO_LARGE":
+      return fault("TRANSCRIPT_TOO_LARGE", e.message);
+    case "TRANSCRIPT_TRUNCATED":
+      return fault("MALFORMED", e.message);
+    default:
+      return fault("INCONSISTENT", e.message);
+  }
+}
+
 /**
- * Recovers the aggregate from a transcript's bytes. Never throws for the transcript's content.
- * Version 1 (plaintext `{sessionId, survivors, sum}`): decoded, checked to be this session's, survivors in the roster,
- * the sum of the session's vector length.
+ * Opens (as `me`), decodes and replays a sealed transcript v2 of `session`; returns the recomputed aggregate.
+ * Never throws for the transcript's content.
  */
 export async function recoverAggregate(
   bytes: Uint8Array,
   ctx: { session: SecAggSessionConfig; me: { address: Address; x25519SecretKey: Uint8Array } },
 ): Promise<Recovered> {
   const { session } = ctx;
-  let t;
+  let plain: Uint8Array;
   try {
-    t = decodeTranscript(bytes);
+    plain = openSealedTranscript(bytes, ctx.me, session.sessionId);
   } catch (e) {
-    return fault("MALFORMED", e instanceof SecAggError ? e.message : String(e));
+    if (e instanceof SealedError) return sealedFault(e);
+    return fault("UNDECRYPTABLE", String(e));
   }
-  if (t.sessionId !== session.sessionId.toLowerCase())
-    return fault("OTHER_SESSION", `transcript of session ${t.sessionId}, not ${session.sessionId}`);
-  const roster = new Set(session.roster.map((r) => r.id));
-  const outsider = t.survivors.find((id) => !roster.has(id));
-  if (outsider !== undefined)
-    return fault("NON_MEMBER", `survivor ${outsider} is not in the session's roster`);
-  if (t.sum.length !== session.vectorLength)
-    return fault(
-      "INCONSISTENT",
-      `sum of length ${t.sum.length}, the session's vectors have ${session.vectorLength}`,
-    );
-  return {
-    ok: true,
-    aggregate: { sessionId: t.sessionId as Hex, survivors: t.survivors, sum: t.sum },
-  };
+  try {
+    const transcript = decodeTranscriptV2(plain);
+    const replayed = await replayTranscript(transcript, {
+      sessionId: session.sessionId,
+      roster: session.roster,
+      domain: { chainId: session.chainId, verifyingContract: session.verifyingContract },
+      ...(session.cohort === undefined ? {} : { cohort: session.cohort }),
+      vectorLength: session.vectorLength,
+    });
+    return {
+      ok: true,
+      aggregate: {
+        sessionId: session.sessionId,
+        survivors: [...replayed.survivors].sort((a, b) => a - b),
+        sum: replayed.sum,
+      },
+      dropped: [...replayed.dropped],
+    };
+  } catch (e) {
+    if (e instanceof SecAggError) return replayFault(e);
+    return fault("INCONSISTENT", e instanceof Error ? e.message : String(e));
+  }
 }

@@ -1,29 +1,39 @@
 /**
  * Attestation of a job's transcript on the real contracts (PROTOCOL.md §7.4): a real SecAgg session runs in-process
- * with the cohort devices' own keys (the devices drawn on-chain), the aggregator publishes the transcript on Helia and
- * commits the job's `resultHash`; every drawn attestor runs `attestJob` (sdk/protocol/attestor.ts) with its
- * wallet-derived X25519 key, commits and reveals what it derived; the quorum finalises. An honest transcript gives the
- * unanimous value; a committed result the transcript does not yield, or a transcript nobody can fetch, slashes the
- * aggregator and refunds the job. One deployment serves every case (each its own job).
+ * with the cohort devices' own keys (the devices drawn on-chain), the aggregator seals its transcript v2 (every signed
+ * message) to the drawn attestors' registered X25519 keys, publishes it on Helia and commits the job's `resultHash`;
+ * every drawn attestor runs `attestJob` (sdk/protocol/attestor.ts) with its wallet-derived key — open, decode, replay
+ * through a fresh SecAgg server, derive — commits and reveals what it derived; the quorum finalises. An honest
+ * transcript gives the unanimous value; a committed result the transcript does not yield, a transcript nobody can
+ * fetch, or a tampered one (a changed masked input, a dropped signature, a survivor added or removed) leads the
+ * attestors to INVALID or another value and slashes the aggregator. A staked node that was not drawn cannot open the
+ * transcript. One deployment serves every case (each its own job).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import { INVALID, resultHash, type JobResult } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
-import type { AttestOutcome } from "#sdk/protocol/attestor.ts";
+import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
+import { AttestorError, type AttestOutcome } from "#sdk/protocol/attestor.ts";
+import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
 import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
+import { recoverAggregate } from "#sdk/protocol/transcript-check.ts";
+import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
 import {
-  encodeTranscript,
+  decodeTranscriptV2,
+  encodeTranscriptV2,
+  openSealedTranscript,
+  SealedError,
   simulateSession,
-  transcriptOf,
-  type AggregationTranscript,
+  transcriptV2Of,
   type SecAggSessionConfig,
+  type SessionTranscript,
 } from "#sdk/secagg/index.ts";
 import { drawnCohortList, encodeCohortList } from "../../device-runner/cohort.ts";
 import { reduceToResultVector } from "../../device-runner/result-vector.ts";
@@ -49,8 +59,15 @@ interface SessionJob {
   jobId: bigint;
   drawn: DrawnCohort;
   session: SecAggSessionConfig;
-  transcript: AggregationTranscript;
+  /** The session's transcript v2 as the aggregator's server recorded it. */
+  transcript: SessionTranscript;
+  /** The aggregate the session computed (survivors increasing). */
+  aggregate: JobAggregate;
 }
+
+/** A deep copy of a transcript (through its encoding), to tamper with. */
+const copyOf = (t: SessionTranscript): SessionTranscript =>
+  decodeTranscriptV2(encodeTranscriptV2(t));
 
 describe("attestors derive the job's result from its transcript on the real contracts", () => {
   let life: JobLifecycle;
@@ -92,13 +109,32 @@ describe("attestors derive the job's result from its transcript on the real cont
       accounts: new Map(drawn.devices.map((d, i) => [i + 1, d])),
       inputs: (id) => deviceVector(id),
       drops: new Map([[N, 0]]),
+      recordTranscript: true,
     });
-    const transcript = transcriptOf(report.result);
+    const survivors = [...report.result.survivors].sort((a, b) => a - b);
     assert.deepEqual(
-      transcript.survivors,
+      survivors,
       Array.from({ length: N - 1 }, (_, i) => i + 1),
     );
-    return { jobId, drawn, session, transcript };
+    return {
+      jobId,
+      drawn,
+      session,
+      transcript: transcriptV2Of(report.server),
+      aggregate: { sessionId: session.sessionId, survivors, sum: report.result.sum },
+    };
+  }
+
+  const reads = () =>
+    chainAttestorReads(life.env.pub, {
+      JobMarket: life.env.addr("JobMarket"),
+      ResultAttestation: life.env.addr("ResultAttestation"),
+      NodeStaking: life.env.addr("NodeStaking"),
+    });
+
+  /** The aggregator seals `transcript` to the job's drawn attestors and publishes it; returns the CID. */
+  async function publish(job: SessionJob, transcript = job.transcript): Promise<string> {
+    return publishSealedTranscript(store, transcript, await attestorRecipients(reads(), job.jobId));
   }
 
   /** The result the aggregator derives from `aggregate` (sdk/protocol/job-result.ts). */
@@ -158,8 +194,8 @@ describe("attestors derive the job's result from its transcript on the real cont
 
   it("an honest transcript: every attestor derives the aggregator's value; unanimous, the job is attested", async () => {
     const job = await sessionJob();
-    const cid = await store.addBytes(encodeTranscript(job.transcript));
-    const committed = await derive(job, job.transcript as JobAggregate);
+    const cid = await publish(job);
+    const committed = await derive(job, job.aggregate);
     assert.equal(committed.qualityMet, true);
     assert.equal(committed.participants, N - 1);
     const stake = await aggregatorStake();
@@ -178,11 +214,11 @@ describe("attestors derive the job's result from its transcript on the real cont
 
   it("a wrong sum: the aggregator commits a result whose sum the transcript does not hold; it is slashed", async () => {
     const job = await sessionJob();
-    const cid = await store.addBytes(encodeTranscript(job.transcript));
-    const sum = [...job.transcript.sum];
+    const cid = await publish(job);
+    const sum = Array.from(job.aggregate.sum);
     sum[1] = (sum[1]! + 1_000) >>> 0;
-    const committed = await derive(job, { ...(job.transcript as JobAggregate), sum });
-    const honest = resultHash(await derive(job, job.transcript as JobAggregate));
+    const committed = await derive(job, { ...job.aggregate, sum });
+    const honest = resultHash(await derive(job, job.aggregate));
     assert.notEqual(resultHash(committed), honest);
     const stake = await aggregatorStake();
     const { outcomes } = await attest(job, committed, cid);
@@ -196,7 +232,7 @@ describe("attestors derive the job's result from its transcript on the real cont
 
   it("an unfetchable transcript CID: every attestor attests INVALID; the aggregator is slashed", async () => {
     const job = await sessionJob();
-    const committed = await derive(job, job.transcript as JobAggregate);
+    const committed = await derive(job, job.aggregate);
     const stake = await aggregatorStake();
     // a well-formed CID whose content the aggregator never published
     const { outcomes } = await attest(job, committed, JOB.TRANSCRIPT);
@@ -205,5 +241,141 @@ describe("attestors derive the job's result from its transcript on the real cont
       outcomes.map(() => ["TRANSCRIPT_UNFETCHABLE", INVALID]),
     );
     await assertAggregatorSlashed(job.jobId, stake, INVALID);
+  });
+
+  /**
+   * The aggregator commits the session's honest result but publishes `tamper(transcript)`: every attestor reaches
+   * INVALID or another value than the committed one, and the aggregator is slashed.
+   */
+  async function tampered(
+    ctx: TestContext,
+    tamper: (t: SessionTranscript) => SessionTranscript,
+    expectReasons: readonly string[],
+  ): Promise<AttestOutcome[]> {
+    const job = await sessionJob();
+    const cid = await publish(job, tamper(copyOf(job.transcript)));
+    const committed = resultHash(await derive(job, job.aggregate));
+    const stake = await aggregatorStake();
+    const { outcomes } = await attest(job, await derive(job, job.aggregate), cid);
+    for (const o of outcomes) {
+      assert.notEqual(o.value, committed, `${o.reason}: ${o.detail}`);
+      assert.ok(expectReasons.includes(o.reason), `${o.reason}: ${o.detail}`);
+    }
+    const finalHash = outcomes[0]!.value;
+    assert.ok(
+      outcomes.every((o) => o.value === finalHash),
+      "the attestors agree",
+    );
+    await assertAggregatorSlashed(job.jobId, stake, finalHash);
+    ctx.diagnostic(`attestors: ${outcomes[0]!.reason} (${outcomes[0]!.detail.slice(0, 160)})`);
+    return outcomes;
+  }
+
+  const roundOf = (t: SessionTranscript, i: number) => t.records[i]!.message.body.round;
+
+  it("a changed masked input: its signature no longer verifies; INVALID, the aggregator is slashed", async (ctx) => {
+    const outcomes = await tampered(
+      ctx,
+      (t) => {
+        const r = t.records.find((x) => x.message.body.round === 2)!;
+        const body = r.message.body as { masked: Uint32Array };
+        body.masked[0] = (body.masked[0]! + 1) >>> 0;
+        return t;
+      },
+      ["INCONSISTENT"],
+    );
+    assert.ok(outcomes.every((o) => o.value === INVALID));
+  });
+
+  it("a dropped signature: a consistency signature removed; INVALID or another value, the aggregator is slashed", async (ctx) => {
+    await tampered(
+      ctx,
+      (t) => {
+        const i = t.records.findIndex((_, j) => roundOf(t, j) === 3);
+        t.records.splice(i, 1);
+        return t;
+      },
+      ["INCONSISTENT", "OK"],
+    );
+  });
+
+  it("a survivor added: a message passed off as the offline device's; INVALID, the aggregator is slashed", async (ctx) => {
+    const outcomes = await tampered(
+      ctx,
+      (t) => {
+        const i = t.records.findIndex((_, j) => roundOf(t, j) === 0);
+        const forged = structuredClone(t.records[i]!);
+        forged.message.body.sender = N;
+        t.records.splice(i + 1, 0, forged);
+        return t;
+      },
+      ["INCONSISTENT", "NON_MEMBER"],
+    );
+    assert.ok(outcomes.every((o) => o.value === INVALID));
+  });
+
+  it("a survivor removed: every message of survivor 1 deleted; INVALID or another value, the aggregator is slashed", async (ctx) => {
+    await tampered(
+      ctx,
+      (t) => {
+        t.records = t.records.filter((r) => r.message.body.sender !== 1);
+        return t;
+      },
+      ["INCONSISTENT", "OK"],
+    );
+  });
+
+  it("a staked attestor that was not drawn cannot open the transcript", async () => {
+    const job = await sessionJob();
+    const cid = await publish(job);
+    const att = await reads().attestation(job.jobId);
+    const outsider = life.attestorWallets.find((w) => !att.attestors.includes(who(w)));
+    assert.ok(outsider, "five staked attestors, three drawn");
+    const key = await deriveOperatorKey(walletSigner(outsider));
+    assert.equal(
+      key.publicKey,
+      await life.env.read("NodeStaking", "encryptionKey", [who(outsider)]),
+      "its registered key",
+    );
+    const sealed = await store.getBytes(cid);
+    const me = { address: who(outsider), x25519SecretKey: key.secretKey };
+    const recovered = await recoverAggregate(sealed, { session: job.session, me });
+    assert.equal(recovered.ok ? "OK" : recovered.reason, "NOT_A_RECIPIENT");
+    // posing as a drawn attestor with its own key does not help: the wrapped content key does not open
+    assert.throws(
+      () =>
+        openSealedTranscript(
+          sealed,
+          { address: att.attestors[0]!, x25519SecretKey: key.secretKey },
+          job.session.sessionId,
+        ),
+      (e) => e instanceof SealedError && e.code === "UNDECRYPTABLE",
+    );
+    // and attestJob refuses to attest for a node that was not drawn (after the aggregator committed)
+    const committed = await derive(job, job.aggregate);
+    const outcomes = new Map<Address, AttestOutcome>();
+    await life.attest(job.jobId, committed, cid, {
+      vote: life.attestorVotes({
+        jobId: job.jobId,
+        store,
+        cohort: job.drawn.members,
+        model: MODEL,
+        outcomes,
+      }),
+    });
+    assert.deepEqual(
+      [...outcomes.values()].map((o) => o.reason),
+      att.attestors.map(() => "OK"),
+    );
+    const vote = life.attestorVotes({
+      jobId: job.jobId,
+      store,
+      cohort: job.drawn.members,
+      model: MODEL,
+    });
+    await assert.rejects(
+      vote(who(outsider)),
+      (e) => e instanceof AttestorError && e.code === "NOT_DRAWN",
+    );
   });
 });
