@@ -61,8 +61,9 @@ import {
 import { attestJob } from "#sdk/protocol/attestor.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
 import { commitVote, revealVote } from "#sdk/protocol/attestor-vote.ts";
-import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
-import { encodeTranscript, SecAggHttpServer, transcriptOf } from "#sdk/secagg/index.ts";
+import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
+import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../device-runner/chain.ts";
 import {
   cohortRoot,
@@ -401,7 +402,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       cohort,
       classes: built.manifest.outputLabels.length,
     });
-    secagg.addSession(session, { roundTimeoutMs: 5_000 });
+    secagg.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
     const config = deviceConfigSchema.parse({
       chainId,
       rpcUrl: ctx.rpcUrl,
@@ -457,14 +458,27 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       minParticipants: number;
       maxStdError: bigint;
     }>("JobMarket", "getJob", [jobId]);
-    const transcript = transcriptOf(result);
-    const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    const mine = deriveJobResult(transcript as JobAggregate, {
-      members: cohort.members.map((m) => m.address as Address),
-      encoding: session.encoding,
-      model,
-      rule: onChainJob,
+    const reads = chainAttestorReads(chain.pub, {
+      JobMarket: chain.addr("JobMarket"),
+      ResultAttestation: chain.addr("ResultAttestation"),
+      NodeStaking: chain.addr("NodeStaking"),
     });
+    // transcript v2 (every signed message), sealed to the drawn attestors' registered keys: nobody else reads it
+    const transcriptCid = await publishSealedTranscript(
+      store,
+      secagg.transcript(session.sessionId),
+      await attestorRecipients(reads, jobId),
+    );
+    const survivors = [...result.survivors].sort((a, b) => a - b);
+    const mine = deriveJobResult(
+      { sessionId: session.sessionId, survivors, sum: result.sum },
+      {
+        members: cohort.members.map((m) => m.address as Address),
+        encoding: session.encoding,
+        model,
+        rule: onChainJob,
+      },
+    );
     const committed = resultHash(mine.result);
     const aggSalt = keccak256(randomBytes(32));
     await chain.send(aggregator, "ResultAttestation", "commitAggregate", [
@@ -477,11 +491,6 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       "attestationOf",
       [jobId],
     );
-    const reads = chainAttestorReads(chain.pub, {
-      JobMarket: chain.addr("JobMarket"),
-      ResultAttestation: chain.addr("ResultAttestation"),
-      NodeStaking: chain.addr("NodeStaking"),
-    });
     const quorum = await Promise.all(
       att.attestors.map(async (a) => {
         const w = attestors.find((x) => who(x) === getAddress(a));
@@ -540,7 +549,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const sealed = encryptReport(customerKey, {
       jobId: jobId.toString(),
       algorithmId: algorithmId.toString(),
-      participants: transcript.survivors.length,
+      participants: mine.result.participants,
       aggregateHash: mine.result.aggregateHash,
       ...estimate,
       labels: built.manifest.outputLabels,

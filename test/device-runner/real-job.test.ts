@@ -21,7 +21,9 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import type { CohortMember } from "#sdk/chain/cohort.ts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
 import type { AttestOutcome } from "#sdk/protocol/attestor.ts";
-import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
+import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
+import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
 import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -36,10 +38,8 @@ import {
 } from "#sdk/ml/index.ts";
 import {
   aggregateHashOf,
-  encodeTranscript,
   encodeVector,
   SecAggHttpServer,
-  transcriptOf,
   type SecAggResult,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
@@ -150,7 +150,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
       cohort: list,
       classes: pkg.manifest.outputLabels.length,
     });
-    http.addSession(session, { roundTimeoutMs: 5_000 });
+    http.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
 
     const config = deviceConfigSchema.parse({
       chainId,
@@ -211,32 +211,49 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     );
   });
 
-  it("the attestors derive the committed result from the transcript on Helia; the report settles the job", async () => {
-    const transcript = transcriptOf(result);
-    const aggregate = aggregateHashOf(transcript);
-    const transcriptCid = await store.addBytes(encodeTranscript(transcript));
+  it("the attestors open the sealed transcript v2 on Helia, replay it and derive the committed result; the report settles the job", async () => {
+    const survivors = [...result.survivors].sort((a, b) => a - b);
+    const aggregate = aggregateHashOf({ sessionId: session.sessionId, survivors, sum: result.sum });
+    // transcript v2 (every signed message) sealed to the drawn attestors' registered X25519 keys
+    const reads = chainAttestorReads(life.env.pub, {
+      JobMarket: life.env.addr("JobMarket"),
+      ResultAttestation: life.env.addr("ResultAttestation"),
+      NodeStaking: life.env.addr("NodeStaking"),
+    });
+    const transcriptCid = await publishSealedTranscript(
+      store,
+      http.transcript(session.sessionId),
+      await attestorRecipients(reads, jobId),
+    );
     // the aggregator derives the job's result from the aggregate and the job's on-chain rule (sdk/protocol)
     const model: JobModel = {
       classes: pkg.manifest.outputLabels.length,
       qualityClass: pkg.manifest.outputLabels.indexOf("spam"),
       ...(pkg.manifest.controlGroup ? { confusion: pkg.manifest.controlGroup.confusion } : {}),
     };
-    const mine = deriveJobResult(transcript as JobAggregate, {
-      members: list.members.map((m) => getAddress(m.address)),
-      encoding: session.encoding,
-      model,
-      rule: await life.env.read("JobMarket", "getJob", [jobId]),
-    });
+    const mine = deriveJobResult(
+      { sessionId: session.sessionId, survivors, sum: result.sum },
+      {
+        members: list.members.map((m) => getAddress(m.address)),
+        encoding: session.encoding,
+        model,
+        rule: await life.env.read("JobMarket", "getJob", [jobId]),
+      },
+    );
     const committed = mine.result;
     assert.equal(committed.aggregateHash, aggregate);
     assert.equal(committed.qualityMet, true, `standard error ${mine.stdError}`);
-    const entries = transcript.survivors.map((id) => ({
+    const entries = survivors.map((id) => ({
       account: getAddress(list.members[id - 1]!.address),
       value: JOB.REWARD,
     }));
     assert.equal(committed.payoutRoot, buildPayoutTree(entries).root, "survivors paid the reward");
     assert.notEqual(
-      aggregateHashOf({ ...transcript, survivors: [...transcript.survivors, N] }),
+      aggregateHashOf({
+        sessionId: session.sessionId,
+        survivors: [...survivors, N],
+        sum: result.sum,
+      }),
       aggregate,
       "the hash binds the survivor set",
     );
