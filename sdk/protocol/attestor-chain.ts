@@ -76,10 +76,14 @@ const abiOf = (name: string): Abi => {
   return a;
 };
 
-/** The attestor's reads over a viem public client and the deployed contracts' addresses. */
+/**
+ * The attestor's reads over a viem public client and the deployed contracts' addresses. `fromBlock` bounds the
+ * `AggregateCommitted` log query (default 0: fine on the dev chain; a relayer passes its deployment or watch block).
+ */
 export function chainAttestorReads(
   client: ReadClient,
   contracts: AttestorContracts,
+  opts: { fromBlock?: bigint } = {},
 ): AttestorChainReads {
   const read = (name: keyof AttestorContracts, functionName: string, args: readonly unknown[]) =>
     client.readContract({ address: contracts[name], abi: abiOf(name), functionName, args });
@@ -96,7 +100,7 @@ export function chainAttestorReads(
         abi: abiOf("ResultAttestation"),
         eventName: "AggregateCommitted",
         args: { jobId },
-        fromBlock: 0n,
+        fromBlock: opts.fromBlock ?? 0n,
       });
       const last = events.at(-1);
       return {
