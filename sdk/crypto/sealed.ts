@@ -8,11 +8,12 @@
  *   per recipient (address A, X25519 key P): e ← random X25519 key; z = X25519(e, P);
  *              kek = HKDF-SHA256(ikm z, salt E ‖ P, info "DML-sealed/1 wrap"); wrapped = ChaCha20-Poly1305(kek,
  *              zero nonce (kek is single-use), AD = "DML-sealed/1 wrap" ‖ A ‖ E ‖ P ‖ u32 len ‖ context)(k)
- *   envelope:  "DMLS" ‖ u8 version (1) ‖ u32 len ‖ context ‖ u32 count ‖ (A[20] ‖ P[32] ‖ E[32] ‖ wrapped[48])* ‖
+ *   envelope:  "DMLS" ‖ u8 version (1) ‖ u32 len ‖ context ‖ sha256("DML-sealed/1 key" ‖ k) ‖ u32 count ‖ (A[20] ‖ P[32] ‖ E[32] ‖ wrapped[48])* ‖
  *              nonce[12] ‖ content ciphertext (plaintext + 16-byte tag)
  *
  * The context (e.g. the SecAgg session id) and the recipient's address are authenticated in every wrap, so a wrapped
- * key cannot be moved to another recipient entry or another envelope's context. Primitives from @noble (x25519,
+ * key cannot be moved to another recipient entry or another envelope's context. The commitment to k makes the
+ * envelope key-committing: every recipient that opens it reads the same plaintext. Primitives from @noble (x25519,
  * chacha20poly1305, hkdf); nothing hand-written.
  */
 import { randomBytes } from "node:crypto";
@@ -65,6 +66,7 @@ const ENTRY_BYTES = 20 + 32 + 32 + 48;
 const enc = (s: string) => new TextEncoder().encode(s);
 const CONTENT_TAG = enc("DML-sealed/1 content");
 const WRAP_TAG = enc("DML-sealed/1 wrap");
+const KEY_TAG = enc("DML-sealed/1 key");
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const w = new ByteWriter();
@@ -76,6 +78,12 @@ const u32 = (n: number) => new ByteWriter().u32(n).finish();
 const contentAd = (context: Uint8Array) => concat(CONTENT_TAG, u32(context.length), context);
 const wrapAd = (address: Uint8Array, e: Uint8Array, p: Uint8Array, context: Uint8Array) =>
   concat(WRAP_TAG, address, e, p, u32(context.length), context);
+/**
+ * sha256(tag ‖ k): ChaCha20-Poly1305 is not key-committing, so without it a sealer could wrap different keys for
+ * different recipients under one ciphertext that decrypts to different plaintexts ("invisible salamanders"); with it,
+ * every recipient that opens has the same key, hence the same plaintext.
+ */
+const keyCommitment = (k: Uint8Array) => sha256(concat(KEY_TAG, k));
 const kekOf = (z: Uint8Array, e: Uint8Array, p: Uint8Array) =>
   hkdf(sha256, z, concat(e, p), WRAP_TAG, 32);
 
@@ -105,7 +113,12 @@ export function sealBytes(
   if (plaintext.length + overhead > MAX_SEALED_BYTES)
     throw new SealedError("TOO_LARGE", `${plaintext.length} bytes of content`);
   const contentKey = new Uint8Array(randomBytes(32));
-  const w = new ByteWriter().raw(MAGIC).u8(SEALED_VERSION).bytes(context).u32(recipients.length);
+  const w = new ByteWriter()
+    .raw(MAGIC)
+    .u8(SEALED_VERSION)
+    .bytes(context)
+    .raw(keyCommitment(contentKey))
+    .u32(recipients.length);
   const seen = new Set<string>();
   for (const r of recipients) {
     if (!isAddress(r.address, { strict: false }))
@@ -138,6 +151,7 @@ export function sealBytes(
 
 interface ParsedEnvelope {
   context: Uint8Array;
+  commitment: Uint8Array;
   entries: { address: Uint8Array; p: Uint8Array; e: Uint8Array; wrapped: Uint8Array }[];
   nonce: Uint8Array;
   ciphertext: Uint8Array;
@@ -159,6 +173,7 @@ function parse(envelope: Uint8Array, maxBytes: number): ParsedEnvelope {
   if (contextLen > MAX_CONTEXT_BYTES)
     throw new SealedError("INVALID_ENVELOPE", `context of ${contextLen} bytes`);
   const context = r.raw(contextLen, "context");
+  const commitment = r.raw(32, "key commitment");
   const n = r.count("recipients", ENTRY_BYTES);
   if (n < 1 || n > MAX_RECIPIENTS) throw new SealedError("INVALID_ENVELOPE", `${n} recipients`);
   const entries: ParsedEnvelope["entries"] = [];
@@ -172,7 +187,7 @@ function parse(envelope: Uint8Array, maxBytes: number): ParsedEnvelope {
   }
   const nonce = r.raw(12, "nonce");
   r.need(16, "content tag");
-  return { context, entries, nonce, ciphertext: r.raw(r.remaining, "content") };
+  return { context, commitment, entries, nonce, ciphertext: r.raw(r.remaining, "content") };
 }
 
 /** The envelope's context (authenticated only once opened). @throws SealedError on a malformed envelope */
@@ -227,6 +242,9 @@ export function openSealed(
     throw new SealedError("UNDECRYPTABLE", `content key does not unwrap: ${(e as Error).message}`);
   }
   try {
+    const c = keyCommitment(contentKey);
+    if (!c.every((x, i) => x === env.commitment[i]))
+      throw new Error("content key does not match its commitment");
     return chacha20poly1305(contentKey, env.nonce, contentAd(env.context)).decrypt(env.ciphertext);
   } catch (e) {
     throw new SealedError("UNDECRYPTABLE", `content does not decrypt: ${(e as Error).message}`);

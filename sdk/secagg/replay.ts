@@ -77,7 +77,7 @@ function checkSession(t: SessionTranscript, expected: ExpectedSession): Resolved
   }
   try {
     // the verifier's own roster (its public keys), the transcript's parameters
-    return resolveSession({ ...sessionConfigOf(c), roster: [...expected.roster] });
+    return resolveSession(sessionConfigOf(c, expected.roster));
   } catch (e) {
     return invalid(`session parameters: ${(e as Error).message}`, e);
   }

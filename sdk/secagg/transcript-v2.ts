@@ -11,7 +11,8 @@
  *   body 0: bytes cPk ‖ bytes sPk                       (bytes = u32 len ‖ data)
  *   body 1: bytes commitment ‖ u32 count ‖ (u32 to ‖ u8 form ‖ (form 0: digest[32] | form 1: bytes ciphertext))*
  *   body 2: bytes masked (u32 little-endian, as signed)
- *   body 3: u32 count ‖ u32 id*
+ *   body 3: u8 form ‖ (form 0: u32 count ‖ u32 id* | form 1: the previous round-3 record's set, which every honest
+ *           signer shares: 1 byte instead of 4n)
  *   body 4: u32 count ‖ (u32 of ‖ bytes share)* for b, then the same for s^SK
  */
 import { bytesToHex, hexToBytes } from "viem";
@@ -20,7 +21,7 @@ import { z } from "zod";
 import { ByteReader, ByteWriter } from "../crypto/byte-codec.ts";
 import { SecAggError } from "./errors.ts";
 import type { EncryptedShare, RevealedShare, SecAggBody, Signed } from "./messages.ts";
-import type { SecAggSessionConfig } from "./params.ts";
+import type { RosterEntry, SecAggSessionConfig } from "./params.ts";
 import type { RecordedMessage, SecAggServer } from "./server.ts";
 
 export const TRANSCRIPT_V2_VERSION = 2;
@@ -36,6 +37,7 @@ const Bytes32 = z.string().regex(/^0x[0-9a-f]{64}$/) as unknown as z.ZodType<Hex
 const AddressSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/) as unknown as z.ZodType<`0x${string}`>;
+const KeyHex = z.string().regex(/^0x([0-9a-fA-F]{2}){1,128}$/) as unknown as z.ZodType<Hex>;
 const Uint = (max: number) => z.number().int().min(0).max(max);
 
 /** The session config as a transcript carries it: degree and threshold always resolved. */
@@ -48,9 +50,9 @@ export const transcriptConfigSchema = z.strictObject({
       z.strictObject({
         id: Uint(0xffffffff).min(1),
         address: AddressSchema,
-        publicKey: (
-          z.string().regex(/^0x([0-9a-fA-F]{66}|[0-9a-fA-F]{130})$/) as unknown as z.ZodType<Hex>
-        ).optional(),
+        /** Roster keys, as the roster carries them (secp256k1 public key, or a registered session key). */
+        publicKey: KeyHex.optional(),
+        sessionKey: KeyHex.optional(),
       }),
     )
     .min(3)
@@ -90,11 +92,8 @@ export function transcriptV2Of(server: SecAggServer): SessionTranscript {
     sessionId: s.sessionId,
     chainId: c.chainId,
     verifyingContract: c.verifyingContract,
-    roster: c.roster.map((r) =>
-      r.publicKey === undefined
-        ? { id: r.id, address: r.address }
-        : { id: r.id, address: r.address, publicKey: r.publicKey },
-    ),
+    // the entries as the roster has them (the codec checks them against the schema)
+    roster: c.roster.map((r) => ({ ...r })),
     vectorLength: s.m,
     encoding: { ...s.encoding },
     degree: s.degree,
@@ -111,12 +110,26 @@ export function transcriptV2Of(server: SecAggServer): SessionTranscript {
   return { version: TRANSCRIPT_V2_VERSION, config, records: [...server.recorded()] };
 }
 
-/** The session config of a transcript, as `SecAggServer` / `resolveSession` take it. */
-export function sessionConfigOf(config: TranscriptConfig): SecAggSessionConfig {
-  return { ...config, roster: config.roster.map((r) => ({ ...r })) };
+/**
+ * The session config of a transcript over `roster` (the verifier's own, from the chain: the transcript's roster is
+ * only checked against it), as `SecAggServer` / `resolveSession` take it.
+ */
+export function sessionConfigOf(
+  config: TranscriptConfig,
+  roster: readonly RosterEntry[],
+): SecAggSessionConfig {
+  return { ...config, roster: [...roster] };
 }
 
-function writeBody(w: ByteWriter, b: SecAggBody): void {
+/** Codec state across records: the last round-3 survivor set written or read. */
+interface SetMemo {
+  last?: readonly number[];
+}
+
+const sameSet = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+function writeBody(w: ByteWriter, b: SecAggBody, memo: SetMemo): void {
   const revealed = (list: RevealedShare[]) => {
     w.u32(list.length);
     for (const sh of list) w.u32(sh.of).bytes(sh.share);
@@ -140,8 +153,13 @@ function writeBody(w: ByteWriter, b: SecAggBody): void {
       w.bytes(new Uint8Array(b.masked.buffer, b.masked.byteOffset, b.masked.byteLength));
       break;
     case 3:
-      w.u32(b.survivors.length);
+      if (memo.last !== undefined && sameSet(memo.last, b.survivors)) {
+        w.u8(1);
+        break;
+      }
+      w.u8(0).u32(b.survivors.length);
       for (const id of b.survivors) w.u32(id);
+      memo.last = b.survivors;
       break;
     case 4:
       revealed(b.selfMaskShares);
@@ -155,6 +173,7 @@ export function encodeTranscriptV2(t: SessionTranscript): Uint8Array {
   const parsed = transcriptConfigSchema.safeParse(t.config);
   if (!parsed.success) bad(`config: ${z.prettifyError(parsed.error)}`);
   const header = new TextEncoder().encode(JSON.stringify(parsed.data));
+  const memo: SetMemo = {};
   const w = new ByteWriter()
     .raw(MAGIC)
     .u8(TRANSCRIPT_V2_VERSION)
@@ -171,7 +190,7 @@ export function encodeTranscriptV2(t: SessionTranscript): Uint8Array {
       .u32(b.sender)
       .u8(sig.length)
       .raw(sig);
-    writeBody(w, b);
+    writeBody(w, b, memo);
   }
   if (w.length > MAX_TRANSCRIPT_BYTES)
     throw new SecAggError("TRANSCRIPT_TOO_LARGE", `${w.length} bytes > ${MAX_TRANSCRIPT_BYTES}`);
@@ -182,6 +201,7 @@ function readBody(
   r: ByteReader,
   base: { sessionId: Hex; sender: number },
   round: number,
+  memo: SetMemo,
 ): SecAggBody {
   const revealed = (what: string): RevealedShare[] => {
     const n = r.count(what, 8);
@@ -220,10 +240,17 @@ function readBody(
       };
     }
     case 3: {
+      const form = r.u8("survivors form");
+      if (form === 1) {
+        if (memo.last === undefined) bad("survivor set refers to no previous set");
+        return { ...base, round: 3, survivors: [...memo.last!] };
+      }
+      if (form !== 0) bad(`survivors form ${form}`);
       const n = r.count("survivors", 4);
       const survivors: number[] = [];
       for (let i = 0; i < n; i++) survivors.push(r.u32("survivor"));
-      return { ...base, round: 3, survivors };
+      memo.last = survivors;
+      return { ...base, round: 3, survivors: [...survivors] };
     }
     case 4:
       return {
@@ -274,6 +301,7 @@ export function decodeTranscriptV2(
   const base = { sessionId: config.sessionId };
   const n = r.count("records", 7);
   const records: RecordedMessage[] = [];
+  const memo: SetMemo = {};
   for (let i = 0; i < n; i++) {
     const flags = r.u8("record flags");
     if (flags > 1) bad(`record ${i}: flags ${flags}`);
@@ -281,7 +309,7 @@ export function decodeTranscriptV2(
     const sender = r.u32("record sender");
     const sigLen = r.u8("signature length");
     const signature = bytesToHex(r.raw(sigLen, "signature"));
-    const body = readBody(r, { ...base, sender }, round);
+    const body = readBody(r, { ...base, sender }, round, memo);
     const message: Signed = { body, signature };
     records.push({ fault: flags === 1, message });
   }

@@ -10,7 +10,10 @@
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
 import { z } from "zod";
 import { SecAggError } from "./errors.ts";
+import { SecAggServer } from "./server.ts";
 import type { SecAggResult } from "./server.ts";
+import { transcriptV2Of } from "./transcript-v2.ts";
+import type { SessionTranscript } from "./transcript-v2.ts";
 
 export const TRANSCRIPT_VERSION = 1;
 
@@ -25,8 +28,17 @@ export const transcriptSchema = z.strictObject({
 });
 export type AggregationTranscript = z.infer<typeof transcriptSchema>;
 
-/** The transcript of a finished session. */
-export function transcriptOf(result: SecAggResult): AggregationTranscript {
+/**
+ * The transcript of a session: v1 (`{sessionId, survivors, sum}`) of a result, v2 (every signed message,
+ * transcript-v2.ts) of a server built with `recordTranscript`.
+ */
+export function transcriptOf(result: SecAggResult): AggregationTranscript;
+export function transcriptOf(server: SecAggServer): SessionTranscript;
+export function transcriptOf(
+  x: SecAggResult | SecAggServer,
+): AggregationTranscript | SessionTranscript {
+  if (x instanceof SecAggServer) return transcriptV2Of(x);
+  const result = x;
   return transcriptSchema.parse({
     version: TRANSCRIPT_VERSION,
     sessionId: result.sessionId.toLowerCase(),

@@ -57,7 +57,7 @@ describe("sealed envelopes", () => {
       ctx,
     );
     // 132 bytes per recipient (address, its key, ephemeral key, wrapped key), the content once
-    assert.equal(env.length, 4 + 1 + 4 + ctx.length + 4 + 3 * 132 + 12 + plain.length + 16);
+    assert.equal(env.length, 4 + 1 + 4 + ctx.length + 32 + 4 + 3 * 132 + 12 + plain.length + 16);
     assert.ok(
       !Buffer.from(env).includes(Buffer.from(plain.subarray(0, 32))),
       "plaintext not visible",
@@ -104,7 +104,7 @@ describe("sealed envelopes", () => {
     const [a] = [party()];
     const env = sealBytes(new Uint8Array(randomBytes(200)), [a.recipient], ctx);
     const me = { address: a.address, x25519SecretKey: a.secret };
-    const headerEnd = 4 + 1 + 4 + ctx.length + 4;
+    const headerEnd = 4 + 1 + 4 + ctx.length + 32 + 4;
     // the entry: address[20] ‖ P[32] ‖ E[32] ‖ wrapped[48]; flipping the address makes us a non-recipient
     for (const at of [
       headerEnd + 20 + 32 + 5,
@@ -134,6 +134,37 @@ describe("sealed envelopes", () => {
     );
   });
 
+  it("is key-committing: a recipient entry wrapping another content key does not open", () => {
+    const [a, b] = [party(), party()];
+    const one = sealBytes(
+      new TextEncoder().encode("transcript X"),
+      [a.recipient, b.recipient],
+      ctx,
+    );
+    const two = sealBytes(
+      new TextEncoder().encode("transcript Y"),
+      [a.recipient, b.recipient],
+      ctx,
+    );
+    // b's entry of the second envelope spliced into the first: it unwraps (same address, key, context)…
+    const entry = (env: Uint8Array, i: number) => {
+      const at = 4 + 1 + 4 + ctx.length + 32 + 4 + i * 132;
+      return [at, env.subarray(at, at + 132)] as const;
+    };
+    const mixed = one.slice();
+    const [at, bTwo] = entry(two, 1);
+    mixed.set(bTwo, at);
+    assert.deepEqual(
+      openSealed(mixed, { address: a.address, x25519SecretKey: a.secret }),
+      new TextEncoder().encode("transcript X"),
+    );
+    // …but its key is not the committed one: b cannot be shown another plaintext than a
+    assert.throws(
+      () => openSealed(mixed, { address: b.address, x25519SecretKey: b.secret }),
+      (e: SealedError) => e.code === "UNDECRYPTABLE" && /commitment/.test(e.message),
+    );
+  });
+
   it("truncated, oversized or malformed envelopes and bad recipients get typed errors", () => {
     const a = party();
     const env = sealBytes(new Uint8Array(64), [a.recipient], ctx);
@@ -151,7 +182,7 @@ describe("sealed envelopes", () => {
     );
     assert.ok(MAX_SEALED_BYTES > 512 * 1024 * 1024);
     const huge = env.slice();
-    new DataView(huge.buffer).setUint32(9 + ctx.length, 0xffffffff, false); // recipient count
+    new DataView(huge.buffer).setUint32(9 + ctx.length + 32, 0xffffffff, false); // recipient count
     assert.equal(
       codeOf(() => openSealed(huge, me)),
       "TRUNCATED",

@@ -10,6 +10,7 @@ import {
   MAX_TRANSCRIPT_BYTES,
   SecAggClient,
   SecAggError,
+  SecAggHttpServer,
   SecAggServer,
   aggregateHashOf,
   decodeTranscript,
@@ -18,6 +19,7 @@ import {
   encodeTranscriptV2,
   envelopeOf,
   replayTranscript,
+  runSecAggHttpClient,
   shareDigest,
   signBody,
   simulateSession,
@@ -179,6 +181,16 @@ describe("transcript v2: record, encode, replay", () => {
     const back = decodeTranscriptV2(bytes);
     assert.deepEqual(encodeTranscriptV2(back), bytes, "decode ∘ encode is the identity on bytes");
     assert.equal(back.records.length, transcript.records.length);
+    // every field of every body survives the codec (a field added to a message body must be added to the codec)
+    const plain = (x: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(x, (_k, v: unknown) =>
+          ArrayBuffer.isView(v)
+            ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")
+            : v,
+        ),
+      );
+    assert.deepEqual(plain(back), plain(transcript));
     // round-1 records carry digests only
     for (const r of back.records.filter((x) => roundOf(x) === 1)) {
       const b = r.message.body as ShareKeysBody;
@@ -344,6 +356,13 @@ describe("transcript v2: record, encode, replay", () => {
       rs.map((r) => (roundOf(r) === 3 && senderOf(r) === 1 ? { fault: false, message: split } : r)),
     );
     assert.equal(await causeCode(replayTranscript(t, expected)), "INVALID_MESSAGE");
+    // the codec keeps each signed set (a repeated set is stored once, a different one in full)
+    const sets = (x: SessionTranscript) =>
+      x.records
+        .filter((r) => roundOf(r) === 3)
+        .map((r) => (r.message.body as ConsistencyBody).survivors);
+    assert.deepEqual(sets(decodeTranscriptV2(encodeTranscriptV2(t))), sets(t));
+    assert.ok(encodeTranscriptV2(t).length > encodeTranscriptV2(transcript).length);
     // recorded as a fault it is one: 1 is dropped from the signers, which leaves 4 < t = 5 of them
     const asFault = withRecords(transcript, (rs) =>
       rs.map((r) => (roundOf(r) === 3 && senderOf(r) === 1 ? { fault: true, message: split } : r)),
@@ -537,6 +556,19 @@ describe("transcript v2: bad input", () => {
     );
   });
 
+  it("a server that does not record has no transcript (NOT_READY)", () => {
+    const accounts = accountsFor(4, 516);
+    const server = new SecAggServer(makeConfig(accounts, 4));
+    assert.equal(
+      code(() => transcriptV2Of(server)),
+      "NOT_READY",
+    );
+    assert.equal(
+      code(() => transcriptOf(server)),
+      "NOT_READY",
+    );
+  });
+
   it("a live server refuses digest-form shares as a signed fault", async () => {
     const accounts = accountsFor(5, 513);
     const config = makeConfig(accounts, 4);
@@ -563,5 +595,52 @@ describe("transcript v2: bad input", () => {
       server.faults.map((f) => f.client),
       [1],
     );
+  });
+});
+
+describe("transcript v2 over HTTP", () => {
+  it("SecAggHttpServer records a session whose transcript replays to the served result", async () => {
+    const http = new SecAggHttpServer();
+    const url = await http.listen();
+    try {
+      const n = 8;
+      const m = 16;
+      const accounts = accountsFor(n, 515);
+      const config = makeConfig(accounts, m);
+      const server = http.addSession(config, { roundTimeoutMs: 15_000, recordTranscript: true });
+      const inputs = randomInputs(accounts.keys(), m, 515);
+      const stopBefore = new Map<number, 0 | 1 | 2 | 3 | 4>([[6, 2]]);
+      await Promise.all(
+        [...accounts.entries()].map(([id, account]) =>
+          runSecAggHttpClient({
+            baseUrl: url,
+            config,
+            id,
+            account,
+            input: inputs.get(id)!,
+            poll: { initialDelayMs: 20, maxDelayMs: 300, roundTimeoutMs: 60_000 },
+            stopBeforeRound: stopBefore.get(id),
+          }),
+        ),
+      );
+      const result = await http.result(config.sessionId);
+      const t = http.transcript(config.sessionId);
+      assert.deepEqual(transcriptOf(server), t, "transcriptOf(server) is v2");
+      // messages came as JSON over HTTP: the round-1 digests are of the relayed ciphertexts
+      const replayed = await replayTranscript(decodeTranscriptV2(encodeTranscriptV2(t)), {
+        sessionId: config.sessionId,
+        roster: config.roster,
+        domain: { chainId: config.chainId, verifyingContract: config.verifyingContract },
+      });
+      assert.deepEqual(replayed.survivors, [1, 2, 3, 4, 5, 7, 8]);
+      assert.deepEqual([...replayed.sum], [...result.sum]);
+      assert.equal(replayed.aggregateHash, aggregateHashOf(transcriptOf(result)));
+      assert.throws(
+        () => http.transcript(`0x${"00".repeat(32)}`),
+        (e: SecAggError) => e.code === "UNKNOWN_SESSION",
+      );
+    } finally {
+      await http.close();
+    }
   });
 });
