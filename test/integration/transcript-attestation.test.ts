@@ -30,6 +30,7 @@ import {
   encodeTranscriptV2,
   openSealedTranscript,
   SealedError,
+  SecAggClient,
   simulateSession,
   transcriptV2Of,
   type SecAggSessionConfig,
@@ -40,7 +41,7 @@ import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import { rng } from "../secagg/helpers.ts";
 import { JOB, JobLifecycle, who } from "./helpers/job-run.ts";
-import { abi, JobStatus, Role, type DrawnCohort } from "./helpers/protocol.ts";
+import { abi, JobStatus, localAccount, Role, type DrawnCohort } from "./helpers/protocol.ts";
 
 const N = 10; // cohort size; client N never comes online
 const MODEL: JobModel = { classes: 2, qualityClass: 1 };
@@ -249,11 +250,14 @@ describe("attestors derive the job's result from its transcript on the real cont
    */
   async function tampered(
     ctx: TestContext,
-    tamper: (t: SessionTranscript) => SessionTranscript,
+    tamper: (
+      t: SessionTranscript,
+      job: SessionJob,
+    ) => SessionTranscript | Promise<SessionTranscript>,
     expectReasons: readonly string[],
   ): Promise<AttestOutcome[]> {
     const job = await sessionJob();
-    const cid = await publish(job, tamper(copyOf(job.transcript)));
+    const cid = await publish(job, await tamper(copyOf(job.transcript), job));
     const committed = resultHash(await derive(job, job.aggregate));
     const stake = await aggregatorStake();
     const { outcomes } = await attest(job, await derive(job, job.aggregate), cid);
@@ -299,17 +303,27 @@ describe("attestors derive the job's result from its transcript on the real cont
     );
   });
 
-  it("a survivor added: a message passed off as the offline device's; INVALID, the aggregator is slashed", async (ctx) => {
+  it("a survivor added: the offline device's advertisement forged with another key; INVALID, the aggregator is slashed", async (ctx) => {
     const outcomes = await tampered(
       ctx,
-      (t) => {
-        const i = t.records.findIndex((_, j) => roundOf(t, j) === 0);
-        const forged = structuredClone(t.records[i]!);
-        forged.message.body.sender = N;
-        t.records.splice(i + 1, 0, forged);
+      async (t, job) => {
+        // the aggregator (or a Sybil) signs a round-0 message as client N, which never came online
+        const forger = localAccount("forger");
+        const forged = await new SecAggClient({
+          config: {
+            ...job.session,
+            roster: job.session.roster.map((r) =>
+              r.id === N ? { id: N, address: forger.address } : r,
+            ),
+          },
+          id: N,
+          account: forger,
+        }).advertise();
+        const i = t.records.findIndex((r) => r.message.body.round === 1);
+        t.records.splice(i, 0, { fault: false, message: forged });
         return t;
       },
-      ["INCONSISTENT", "NON_MEMBER"],
+      ["INCONSISTENT"],
     );
     assert.ok(outcomes.every((o) => o.value === INVALID));
   });
