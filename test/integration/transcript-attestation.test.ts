@@ -11,13 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import { INVALID, resultHash, type JobResult } from "#sdk/chain/result.ts";
-import { HeliaStore } from "#sdk/ipfs/index.ts";
+import { HeliaStore, KuboStore } from "#sdk/ipfs/index.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
 import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { AttestorError, type AttestOutcome } from "#sdk/protocol/attestor.ts";
@@ -236,12 +238,41 @@ describe("attestors derive the job's result from its transcript on the real cont
     const committed = await derive(job, job.aggregate);
     const stake = await aggregatorStake();
     // a well-formed CID whose content the aggregator never published
-    const { outcomes } = await attest(job, committed, JOB.TRANSCRIPT);
+    const { attestors, outcomes } = await attest(job, committed, JOB.TRANSCRIPT);
     assert.deepEqual(
       outcomes.map((o) => [o.reason, o.value]),
       outcomes.map(() => ["TRANSCRIPT_UNFETCHABLE", INVALID]),
     );
     await assertAggregatorSlashed(job.jobId, stake, INVALID);
+
+    // an IPFS node that accepts the request and never answers: the attestor's fetch timeout gives INVALID in time
+    const silent = createServer(() => undefined);
+    await new Promise<void>((ok) => silent.listen(0, "127.0.0.1", ok));
+    const kubo = await KuboStore.open({
+      url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      cacheDir: path.join(tmp, "kubo-cache"),
+      timeoutMs: 60_000,
+    });
+    try {
+      const late = new Map<Address, AttestOutcome>();
+      const t0 = Date.now();
+      await life.attestorVotes({
+        jobId: job.jobId,
+        store: kubo,
+        cohort: job.drawn.members,
+        model: MODEL,
+        fetchTimeoutMs: 300,
+        outcomes: late,
+      })(attestors[0]!);
+      assert.ok(Date.now() - t0 < 10_000, "the timeout, not the store's 60 s, ended the wait");
+      const o = late.get(attestors[0]!)!;
+      assert.deepEqual([o.reason, o.value], ["TRANSCRIPT_UNFETCHABLE", INVALID]);
+      assert.match(o.detail, /within 300 ms/);
+    } finally {
+      await kubo.close();
+      silent.closeAllConnections();
+      await new Promise((ok) => silent.close(ok));
+    }
   });
 
   /**
