@@ -464,10 +464,14 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       NodeStaking: chain.addr("NodeStaking"),
     });
     // transcript v2 (every signed message), sealed to the drawn attestors' registered keys: nobody else reads it
+    const recipients = await attestorRecipients(reads, jobId);
     const transcriptCid = await publishSealedTranscript(
       store,
       secagg.transcript(session.sessionId),
-      await attestorRecipients(reads, jobId),
+      recipients,
+    );
+    print(
+      `transcript v2 (every signed SecAgg message) sealed to the ${recipients.length} drawn attestors' keys: ${transcriptCid}`,
     );
     const survivors = [...result.survivors].sort((a, b) => a - b);
     const mine = deriveJobResult(
