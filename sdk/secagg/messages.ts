@@ -11,6 +11,9 @@ import { z } from "zod";
 import { signSecAggEnvelope, verifySecAggEnvelope } from "../crypto/signing.ts";
 import type { SecAggDomain, SecAggEnvelope } from "../crypto/signing.ts";
 import { SecAggError } from "./errors.ts";
+import { shareDigest } from "./share-digest.ts";
+
+export { shareDigest } from "./share-digest.ts";
 
 export const Round = {
   AdvertiseKeys: 0,
@@ -176,14 +179,6 @@ export function canonicalPayload(body: SecAggBody): Uint8Array {
     }
   }
   return out;
-}
-
-/** SHA-256 of a share's ciphertext (the recorded digest when the share is in transcript form). */
-export function shareDigest(sh: EncryptedShare): Uint8Array {
-  const d = sh.ciphertextDigest;
-  if (d === undefined) return sha256(sh.ciphertext);
-  // a malformed digest still hashes to a fixed 32 bytes, so the payload layout stays injective
-  return d.length === 32 ? d : sha256(d);
 }
 
 /** Checks fixed-size fields so that hashing and later processing cannot misbehave on malformed input. */

@@ -447,6 +447,66 @@ describe("transcript v2: record, encode, replay", () => {
   });
 });
 
+describe("transcript v2: a round-1 fault", () => {
+  it("keeps the faulty share message whole (ciphertexts, not digests) and the replay finds BAD_SHARE", async () => {
+    const accounts = accountsFor(6, 517);
+    const config = makeConfig(accounts, 5);
+    const server = new SecAggServer(config, { recordTranscript: true });
+    const clients = [...accounts].map(
+      ([id, account]) => new SecAggClient({ config: server.session, id, account }),
+    );
+    const inputs = randomInputs(accounts.keys(), 5, 517);
+    for (const c of clients) await server.submit(await c.advertise());
+    await server.advance();
+    const domain = server.session.domain;
+    for (const c of clients) {
+      const msg = await c.shareKeys(server.keysFor(c.id));
+      if (c.id !== 3) {
+        await server.submit(msg);
+        continue;
+      }
+      // client 3 signs a share message with one ciphertext cut short
+      const b = msg.body as ShareKeysBody;
+      const body: ShareKeysBody = {
+        ...b,
+        shares: b.shares.map((sh, i) =>
+          i === 0 ? { to: sh.to, ciphertext: sh.ciphertext.subarray(0, 10) } : sh,
+        ),
+      };
+      const bad = {
+        body,
+        signature: await signSecAggEnvelope(accounts.get(3)!, domain, envelopeOf(body)),
+      };
+      await assert.rejects(server.submit(bad), (e: SecAggError) => e.code === "BAD_SHARE");
+    }
+    await server.advance();
+    const live = clients.filter((c) => c.id !== 3);
+    for (const c of live)
+      await server.submit(await c.maskedInput(server.sharesFor(c.id), inputs.get(c.id)!));
+    await server.advance();
+    for (const c of live) await server.submit(await c.consistency(server.consistencyRequest()));
+    await server.advance();
+    for (const c of live) await server.submit(await c.unmask(server.unmaskRequest(c.id)));
+    await server.advance();
+    const t = decodeTranscriptV2(encodeTranscriptV2(transcriptV2Of(server)));
+    const fault = t.records.find((r) => r.fault)!;
+    const shares = (fault.message.body as ShareKeysBody).shares;
+    assert.equal(shares[0]!.ciphertext.length, 10, "kept whole");
+    assert.equal(shares[0]!.ciphertextDigest, undefined);
+    const replayed = await replayTranscript(t, {
+      sessionId: config.sessionId,
+      roster: config.roster,
+      domain,
+    });
+    assert.deepEqual(
+      replayed.faults.map((f) => [f.client, f.round, f.code]),
+      [[3, 1, "BAD_SHARE"]],
+    );
+    assert.deepEqual(replayed.survivors, [1, 2, 4, 5, 6]);
+    assert.deepEqual([...replayed.sum], [...server.getResult().sum]);
+  });
+});
+
 describe("transcript v2: bad input", () => {
   it("truncated bytes → TRANSCRIPT_TRUNCATED; trailing or foreign bytes → TRANSCRIPT_INVALID", async () => {
     const { transcript } = await recordedSession({ n: 5, m: 4, seed: 510 });
@@ -532,7 +592,7 @@ describe("transcript v2: bad input", () => {
     // the cohort on chain has another device in slot 5: the transcript's roster names a non-member
     const stranger = accountsFor(1, 7777).get(1)!;
     const roster = expected.roster.map((r) =>
-      r.id === 5 ? { id: 5, address: stranger.address } : r,
+      r.id === 5 ? { ...r, address: stranger.address } : r,
     );
     assert.equal(
       await rejectsCode(replayTranscript(transcript, { ...expected, roster })),
