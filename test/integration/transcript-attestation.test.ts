@@ -24,6 +24,7 @@ import type { Prediction } from "#sdk/ml/index.ts";
 import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { AttestorError, type AttestOutcome } from "#sdk/protocol/attestor.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
+import { commitAndReveal } from "#sdk/protocol/attestor-vote.ts";
 import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
 import { recoverAggregate } from "#sdk/protocol/transcript-check.ts";
 import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
@@ -43,7 +44,15 @@ import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import { rng } from "../secagg/helpers.ts";
 import { JOB, JobLifecycle, who } from "./helpers/job-run.ts";
-import { abi, JobStatus, localAccount, Role, type DrawnCohort } from "./helpers/protocol.ts";
+import {
+  abi,
+  aggregateCommitment,
+  JobStatus,
+  label,
+  localAccount,
+  Role,
+  type DrawnCohort,
+} from "./helpers/protocol.ts";
 
 const N = 10; // cohort size; client N never comes online
 const MODEL: JobModel = { classes: 2, qualityClass: 1 };
@@ -202,11 +211,56 @@ describe("attestors derive the job's result from its transcript on the real cont
     assert.equal(committed.qualityMet, true);
     assert.equal(committed.participants, N - 1);
     const stake = await aggregatorStake();
-    const { outcomes } = await attest(job, committed, cid);
+    const { env, aggregator } = life;
+    const value = resultHash(committed);
+    const aggSalt = label(`agg-salt-${job.jobId}`);
+    await env.send(aggregator, "ResultAttestation", "commitAggregate", [
+      job.jobId,
+      aggregateCommitment(value, aggSalt),
+      cid,
+    ]);
+    // every drawn attestor, concurrently: attestJob, then the sdk's commitAndReveal (the reveal opens once all
+    // committed)
+    const { attestors } = await reads().attestation(job.jobId);
+    const found = new Map<Address, AttestOutcome>();
+    const vote = life.attestorVotes({
+      jobId: job.jobId,
+      store,
+      cohort: job.drawn.members,
+      model: MODEL,
+      outcomes: found,
+    });
+    let pending = attestors.length;
+    let release = () => {};
+    const allCommitted = new Promise<void>((ok) => (release = ok));
+    const votes = await Promise.all(
+      attestors.map(async (a) =>
+        commitAndReveal(
+          {
+            resultAttestation: env.addr("ResultAttestation"),
+            wallet: life.attestorWallet(a),
+            publicClient: env.pub,
+          },
+          job.jobId,
+          await vote(a),
+          async () => {
+            if (--pending === 0) release();
+            await allCommitted;
+          },
+        ),
+      ),
+    );
+    assert.deepEqual(
+      votes.map((v) => v.value),
+      attestors.map(() => value),
+    );
+    const outcomes = attestors.map((a) => found.get(a)!);
     assert.deepEqual(
       outcomes.map((o) => [o.reason, o.value]),
-      outcomes.map(() => ["OK", resultHash(committed)]),
+      outcomes.map(() => ["OK", value]),
     );
+    // the aggregator's reveal completes the unanimous set: attested in that transaction
+    await env.send(aggregator, "ResultAttestation", "revealAggregate", [job.jobId, value, aggSalt]);
     assert.equal(await life.env.read("JobMarket", "status", [job.jobId]), JobStatus.Attested);
     assert.equal(
       await life.env.read("ResultAttestation", "resultOf", [job.jobId]),
