@@ -267,6 +267,27 @@ describe("attestors derive the job's result from its transcript on the real cont
       resultHash(committed),
     );
     assert.equal(await aggregatorStake(), stake, "the aggregator keeps its stake");
+
+    // the same sealed transcript through a store whose read limit it exceeds: TRANSCRIPT_TOO_LARGE, INVALID
+    const small = await HeliaStore.open({
+      dir: path.join(tmp, "helia-small"),
+      maxReadBytes: 4_096,
+    });
+    try {
+      assert.equal(await small.addBytes(await store.getBytes(cid)), cid, "content-addressed");
+      const limited = new Map<Address, AttestOutcome>();
+      await life.attestorVotes({
+        jobId: job.jobId,
+        store: small,
+        cohort: job.drawn.members,
+        model: MODEL,
+        outcomes: limited,
+      })(attestors[0]!);
+      const o = limited.get(attestors[0]!)!;
+      assert.deepEqual([o.reason, o.value], ["TRANSCRIPT_TOO_LARGE", INVALID]);
+    } finally {
+      await small.close();
+    }
   });
 
   it("a wrong sum: the aggregator commits a result whose sum the transcript does not hold; it is slashed", async () => {
