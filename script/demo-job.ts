@@ -23,10 +23,8 @@
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { x25519 } from "@noble/curves/ed25519.js";
 import pino from "pino";
 import {
-  bytesToHex,
   createTestClient,
   formatEther,
   getAddress,
@@ -46,15 +44,15 @@ import {
   type ChainPublicClient,
   type ChainWalletClient,
 } from "#sdk/chain/clients.ts";
-import { aggregateCommitment, bidCommitment, memberCommitment } from "#sdk/chain/commitments.ts";
-import { INVALID, jobSeed, resultHash, ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
+import { aggregateCommitment, bidCommitment } from "#sdk/chain/commitments.ts";
+import { jobSeed, resultHash } from "#sdk/chain/result.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
-import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { decryptReport, encryptReport, reportKeyPair } from "#sdk/crypto/report.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
-import type { AdjustedEstimate, Confusion, Estimate } from "#sdk/ml/estimate.ts";
+import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
+import type { AdjustedEstimate, Estimate } from "#sdk/ml/estimate.ts";
 import {
   buildReferencePackage,
   prepareWorkload,
@@ -62,16 +60,12 @@ import {
   publishPackage,
   trainReference,
 } from "#sdk/ml/index.ts";
-import {
-  aggregateHashOf,
-  decodeSum,
-  decodeTranscript,
-  encodeTranscript,
-  SecAggHttpServer,
-  transcriptOf,
-  type AggregationTranscript,
-  type FixedPointEncoding,
-} from "#sdk/secagg/index.ts";
+import { attestJob } from "#sdk/protocol/attestor.ts";
+import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
+import { commitVote, revealVote } from "#sdk/protocol/attestor-vote.ts";
+import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
+import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../device-runner/chain.ts";
 import {
   cohortRoot,
@@ -88,9 +82,8 @@ import { runDaemon } from "../device-runner/daemon.ts";
 import { importDataset, schemaHash } from "../device-runner/dataset.ts";
 import { JobStateStore } from "../device-runner/job-state.ts";
 import { devicePaths, type DevicePaths } from "../device-runner/paths.ts";
-import { crowdEstimate, type CrowdEstimate } from "../device-runner/result-vector.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
-import { decodeNoisyResult, jobPrivacy, type JobPrivacy } from "../device-runner/result-privacy.ts";
+import { jobPrivacy } from "../device-runner/result-privacy.ts";
 import { claimJobPayout } from "../device-runner/rewards.ts";
 import { jobSessionConfig } from "../device-runner/session.ts";
 
@@ -165,71 +158,6 @@ class Chain {
   }
 }
 
-/** What the job's transcript yields: the crowd estimate, the quality verdict, the payout list and the result. */
-interface Derived {
-  estimate: CrowdEstimate;
-  stdError: number;
-  tree?: PayoutTree;
-  result: JobResult;
-}
-
-/**
- * Derives the job's result from a transcript exactly as the aggregator, every attestor and the reporter do, each on
- * its own (PROTOCOL.md §7.4): the transcript must be this job's session over cohort members; the survivors' sum gives
- * the crowd estimate and its standard error; quality holds when at least MIN_PARTICIPANTS survived and the spam
- * class's standard error is within MAX_STD_ERROR; then every survivor is paid the reward (canonical order: the
- * survivors' client ids in increasing order), else nobody. Throws when the transcript does not verify.
- */
-function deriveResult(
-  transcript: AggregationTranscript,
-  job: {
-    sessionId: Hex;
-    cohort: CohortList;
-    encoding: FixedPointEncoding;
-    classes: number;
-    spam: number;
-    confusion?: Confusion;
-    /** The package's distributed DP (docs/privacy.md): the sum is decoded with its noise and its variance. */
-    privacy?: JobPrivacy;
-  },
-): Derived {
-  if (transcript.sessionId !== job.sessionId.toLowerCase())
-    throw new ChainError("START", "the transcript is another session's");
-  const members = transcript.survivors.map((id) => job.cohort.members[id - 1]);
-  if (members.some((m) => m === undefined))
-    throw new ChainError("START", "the transcript names a survivor outside the cohort");
-  const sum = Uint32Array.from(transcript.sum);
-  const n = transcript.survivors.length;
-  const noisy = job.privacy && decodeNoisyResult(sum, n, job.privacy);
-  const decoded = noisy?.decoded ?? decodeSum(sum, n, job.encoding);
-  const estimate = crowdEstimate(decoded, job.classes, n, job.confusion, noisy?.noiseVariance);
-  const stdError = estimate.stdError[job.spam]!;
-  const participants = transcript.survivors.length;
-  const qualityMet = participants >= MIN_PARTICIPANTS && stdError * 1e18 <= Number(MAX_STD_ERROR);
-  const aggregateHash = aggregateHashOf(transcript);
-  if (!qualityMet)
-    return {
-      estimate,
-      stdError,
-      result: { aggregateHash, payoutRoot: ZERO_HASH, payoutTotal: 0n, participants, qualityMet },
-    };
-  const tree = buildPayoutTree(
-    members.map((m) => ({ account: getAddress(m!.address), value: REWARD })),
-  );
-  return {
-    estimate,
-    stdError,
-    tree,
-    result: {
-      aggregateHash,
-      payoutRoot: tree.root,
-      payoutTotal: tree.total,
-      participants,
-      qualityMet,
-    },
-  };
-}
-
 /** Runs the demo job; returns the job id and the total the devices claimed. */
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
   const started = Date.now();
@@ -294,8 +222,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     for (const [w, role, endpoint] of stakes) {
       const min = await chain.read<bigint>("NodeStaking", "minStake", [role]);
       await chain.send(faucet, "DMLToken", "transfer", [who(w), min]);
-      const encryptionKey = bytesToHex(x25519.getPublicKey(randomBytes(32)));
-      await chain.send(w, "NodeStaking", "register", [endpoint, encryptionKey, "{}"]);
+      // the operator's X25519 key derives from its wallet (sdk/crypto/operator-key.ts): sealed transcripts reach it
+      const { publicKey } = await deriveOperatorKey(walletSigner(w));
+      await chain.send(w, "NodeStaking", "register", [endpoint, publicKey, "{}"]);
       await chain.send(w, "DMLToken", "approve", [chain.addr("NodeStaking"), min]);
       await chain.send(w, "NodeStaking", "stake", [role, min]);
     }
@@ -451,11 +380,8 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       if (eligible)
         candidates.push({ connectedIndex: connected.leafOf(address)!.index, device: address });
     }
-    const cohort: CohortList = drawnCohortList(
-      jobId,
-      growthEpoch,
-      drawCohort(seed, candidates, DEVICES),
-    );
+    const drawnMembers = drawCohort(seed, candidates, DEVICES);
+    const cohort: CohortList = drawnCohortList(jobId, growthEpoch, drawnMembers);
     const assigned = await chain.send(distributor, "ResultAttestation", "assignCohort", [
       jobId,
       cohortRoot(cohort),
@@ -494,7 +420,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       graph: { cohortRoot: cohortRoot(cohort), jobSeed: seed },
       classes: built.manifest.outputLabels.length,
     });
-    secagg.addSession(session, { roundTimeoutMs: 5_000 });
+    secagg.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
     const { kMin } = await chain.read<{ kMin: number }>("ResultAttestation", "params");
     const privacy = built.manifest.privacy
       ? jobPrivacy(
@@ -548,19 +474,44 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     );
 
     // aggregator: transcript + the job's result, committed; attestors: each derives the result from the transcript
-    // on its own (INVALID when it cannot fetch or verify it) and commit-reveals it
-    const jobView = {
-      sessionId: session.sessionId,
-      cohort,
-      encoding: session.encoding,
+    // on its own (attestJob: INVALID when it cannot fetch, open or verify it) and commit-reveals it
+    const model: JobModel = {
       classes: built.manifest.outputLabels.length,
-      spam: built.manifest.outputLabels.indexOf("spam"),
+      qualityClass: built.manifest.outputLabels.indexOf("spam"),
       ...(built.manifest.controlGroup ? { confusion: built.manifest.controlGroup.confusion } : {}),
       ...(privacy ? { privacy } : {}),
     };
-    const transcript = transcriptOf(result);
-    const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    const mine = deriveResult(transcript, jobView);
+    const onChainJob = await chain.read<{
+      rewardPerDevice: bigint;
+      minParticipants: number;
+      maxStdError: bigint;
+    }>("JobMarket", "getJob", [jobId]);
+    const reads = chainAttestorReads(chain.pub, {
+      JobMarket: chain.addr("JobMarket"),
+      ResultAttestation: chain.addr("ResultAttestation"),
+      NodeStaking: chain.addr("NodeStaking"),
+      DeviceRegistry: chain.addr("DeviceRegistry"),
+    });
+    // transcript v2 (every signed message), sealed to the drawn attestors' registered keys: nobody else reads it
+    const recipients = await attestorRecipients(reads, jobId);
+    const transcriptCid = await publishSealedTranscript(
+      store,
+      secagg.transcript(session.sessionId),
+      recipients,
+    );
+    print(
+      `transcript v2 (every signed SecAgg message) sealed to the ${recipients.length} drawn attestors' keys: ${transcriptCid}`,
+    );
+    const survivors = [...result.survivors].sort((a, b) => a - b);
+    const mine = deriveJobResult(
+      { sessionId: session.sessionId, survivors, sum: result.sum },
+      {
+        members: cohort.members.map((m) => m.address as Address),
+        encoding: session.encoding,
+        model,
+        rule: onChainJob,
+      },
+    );
     const committed = resultHash(mine.result);
     const aggSalt = keccak256(randomBytes(32));
     await chain.send(aggregator, "ResultAttestation", "commitAggregate", [
@@ -577,25 +528,31 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       att.attestors.map(async (a) => {
         const w = attestors.find((x) => who(x) === getAddress(a));
         if (!w) throw new ChainError("START", `attestor ${a} is not one of the demo's`);
-        let value: Hex;
-        try {
-          value = resultHash(
-            deriveResult(decodeTranscript(await store.getBytes(transcriptCid)), jobView).result,
-          );
-        } catch {
-          value = INVALID;
-        }
-        return { w, value, salt: keccak256(randomBytes(32)) };
+        const key = await deriveOperatorKey(walletSigner(w));
+        const outcome = await attestJob(
+          {
+            chain: reads,
+            store,
+            fetchTimeoutMs: 10_000,
+            cohort: drawnMembers,
+            me: { address: who(w), x25519SecretKey: key.secretKey },
+            model,
+            session: { chainId, jobMarket: chain.addr("JobMarket") },
+          },
+          jobId,
+        );
+        return { w, outcome };
       }),
     );
-    for (const q of quorum)
-      await chain.send(q.w, "ResultAttestation", "commitAttestation", [
-        jobId,
-        memberCommitment(q.value, q.salt, who(q.w)),
-      ]);
+    const io = (w: Wallet) => ({
+      resultAttestation: chain.addr("ResultAttestation"),
+      wallet: w,
+      publicClient: chain.pub,
+    });
+    const votes = [];
+    for (const q of quorum) votes.push(await commitVote(io(q.w), jobId, q.outcome.value));
     await chain.warpTo(BigInt(att.commitDeadline) + 1n);
-    for (const q of quorum)
-      await chain.send(q.w, "ResultAttestation", "revealAttestation", [jobId, q.value, q.salt]);
+    for (const [i, q] of quorum.entries()) await revealVote(io(q.w), votes[i]!);
     await chain.send(aggregator, "ResultAttestation", "revealAggregate", [
       jobId,
       committed,
@@ -605,14 +562,14 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       await chain.send(keeper, "ResultAttestation", "finalize", [jobId]);
     if ((await chain.status(jobId)) !== JobStatus.Attested)
       throw new ChainError("START", `job ${jobId} was not attested`);
-    const agreeing = quorum.filter((q) => q.value === committed).length;
+    const agreeing = quorum.filter((q) => q.outcome.value === committed).length;
     print(
       `result ${committed.slice(0, 18)}… (aggregate ${mine.result.aggregateHash.slice(0, 10)}…, ${mine.result.participants} participants, quality ${mine.result.qualityMet ? "met" : "failed"}) attested by ${agreeing} of ${quorum.length} attestors`,
     );
 
     // reporter: the estimate from the attested result, the encrypted report and the payout list
     const { estimate, tree } = mine;
-    const spam = jobView.spam;
+    const spam = model.qualityClass;
     const created = await chain.pub.getContractEvents({
       address: chain.addr("JobMarket"),
       abi: loadArtifact("JobMarket").abi,
@@ -625,7 +582,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const sealed = encryptReport(customerKey, {
       jobId: jobId.toString(),
       algorithmId: algorithmId.toString(),
-      participants: transcript.survivors.length,
+      participants: mine.result.participants,
       aggregateHash: mine.result.aggregateHash,
       ...estimate,
       labels: built.manifest.outputLabels,

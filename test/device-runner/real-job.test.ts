@@ -18,7 +18,12 @@ import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { getAddress, type Address } from "viem";
 import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
+import type { CohortMember } from "#sdk/chain/cohort.ts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import type { AttestOutcome } from "#sdk/protocol/attestor.ts";
+import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
+import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
 import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
@@ -33,12 +38,8 @@ import {
 } from "#sdk/ml/index.ts";
 import {
   aggregateHashOf,
-  decodeTranscript,
-  encodeTranscript,
   encodeVector,
   SecAggHttpServer,
-  transcriptOf,
-  type AggregationTranscript,
   type SecAggResult,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
@@ -58,7 +59,7 @@ import { reduceToResultVector } from "../../device-runner/result-vector.ts";
 import { claimJobPayout } from "../../device-runner/rewards.ts";
 import { jobSessionConfig } from "../../device-runner/session.ts";
 import { chainViewOf } from "../../device-runner/admission.ts";
-import { JOB, jobResult, JobLifecycle, who } from "../integration/helpers/job-run.ts";
+import { JOB, JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
 import { deviceWithInbox, giveConsent } from "./helpers.ts";
 
@@ -82,6 +83,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
   let devices: Device[];
   let jobId: bigint;
   let list: CohortList;
+  let members: CohortMember[];
   let session: SecAggSessionConfig;
   let result: SecAggResult;
 
@@ -125,6 +127,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     jobId = await life.schedule(life.spec(N, { devices: N, participants: N - 2 }));
     const drawn = await life.drawCohortOf(jobId, N);
     list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
+    members = drawn.members;
     // from here on devices[i] is the member with client id i + 1
     devices = drawn.devices.map((a) => devices.find((d) => d.account.address === a.address)!);
     const startBlock = await pub.getBlockNumber();
@@ -166,7 +169,7 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
       classes: pkg.manifest.outputLabels.length,
     });
     assert.ok(session.cohort !== undefined, "the neighbour graph is seeded from chain data");
-    http.addSession(session, { roundTimeoutMs: 5_000 });
+    http.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
     const online = devices.slice(0, OFFLINE);
     await Promise.all(
       online.map((d) =>
@@ -214,30 +217,61 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
     );
   });
 
-  it("the attestors derive the committed result from the transcript on Helia; the report settles the job", async () => {
-    const transcript = transcriptOf(result);
-    const aggregate = aggregateHashOf(transcript);
-    const transcriptCid = await store.addBytes(encodeTranscript(transcript));
-    // the result a transcript yields: the survivors (client id → cohort member) are paid the reward each
-    const payoutsOf = (t: AggregationTranscript) =>
-      t.survivors.map((id) => ({
-        account: getAddress(list.members[id - 1]!.address),
-        value: JOB.REWARD,
-      }));
-    const entries = payoutsOf(transcript);
-    const committed = jobResult(entries, true, aggregate).result;
-    // an attestor's derivation: fetch, validate, hash, payout list and result — on its own
-    const recompute = async (cid: string) => {
-      const fetched = decodeTranscript(await store.getBytes(cid));
-      return jobResult(payoutsOf(fetched), true, aggregateHashOf(fetched)).result;
+  it("the attestors open the sealed transcript v2 on Helia, replay it and derive the committed result; the report settles the job", async () => {
+    const survivors = [...result.survivors].sort((a, b) => a - b);
+    const aggregate = aggregateHashOf({ sessionId: session.sessionId, survivors, sum: result.sum });
+    // transcript v2 (every signed message) sealed to the drawn attestors' registered X25519 keys
+    const reads = chainAttestorReads(life.env.pub, {
+      JobMarket: life.env.addr("JobMarket"),
+      ResultAttestation: life.env.addr("ResultAttestation"),
+      NodeStaking: life.env.addr("NodeStaking"),
+      DeviceRegistry: life.env.addr("DeviceRegistry"),
+    });
+    const transcriptCid = await publishSealedTranscript(
+      store,
+      http.transcript(session.sessionId),
+      await attestorRecipients(reads, jobId),
+    );
+    // the aggregator derives the job's result from the aggregate and the job's on-chain rule (sdk/protocol)
+    const model: JobModel = {
+      classes: pkg.manifest.outputLabels.length,
+      qualityClass: pkg.manifest.outputLabels.indexOf("spam"),
+      ...(pkg.manifest.controlGroup ? { confusion: pkg.manifest.controlGroup.confusion } : {}),
     };
-    assert.equal(resultHash(await recompute(transcriptCid)), resultHash(committed));
+    const mine = deriveJobResult(
+      { sessionId: session.sessionId, survivors, sum: result.sum },
+      {
+        members: list.members.map((m) => getAddress(m.address)),
+        encoding: session.encoding,
+        model,
+        rule: await life.env.read("JobMarket", "getJob", [jobId]),
+      },
+    );
+    const committed = mine.result;
+    assert.equal(committed.aggregateHash, aggregate);
+    assert.equal(committed.qualityMet, true, `standard error ${mine.stdError}`);
+    const entries = survivors.map((id) => ({
+      account: getAddress(list.members[id - 1]!.address),
+      value: JOB.REWARD,
+    }));
+    assert.equal(committed.payoutRoot, buildPayoutTree(entries).root, "survivors paid the reward");
     assert.notEqual(
-      aggregateHashOf({ ...transcript, survivors: [...transcript.survivors, N] }),
+      aggregateHashOf({
+        sessionId: session.sessionId,
+        survivors: [...survivors, N],
+        sum: result.sum,
+      }),
       aggregate,
       "the hash binds the survivor set",
     );
-    const attestors = await life.attest(jobId, committed, transcriptCid, { recompute });
+    // each drawn attestor derives the result on its own: sdk/protocol/attestor.ts attestJob
+    const outcomes = new Map<Address, AttestOutcome>();
+    const vote = life.attestorVotes({ jobId, store, cohort: members, model, outcomes });
+    const attestors = await life.attest(jobId, committed, transcriptCid, { vote });
+    assert.deepEqual(
+      [...outcomes.values()].map((o) => [o.reason, o.value]),
+      attestors.map(() => ["OK", resultHash(committed)]),
+    );
     assert.ok(!attestors.includes(who(life.aggregator)), "the aggregator does not attest itself");
     assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
     assert.equal(

@@ -11,7 +11,13 @@
 import assert from "node:assert/strict";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
+import type { CohortMember } from "#sdk/chain/cohort.ts";
 import type { MerkleEntry } from "#sdk/chain/merkle.ts";
+import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
+import { attestJob, type AttestOutcome } from "#sdk/protocol/attestor.ts";
+import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
+import type { JobModel } from "#sdk/protocol/job-result.ts";
 import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { INVALID, resultHash, ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import {
@@ -79,11 +85,16 @@ export interface JobReport {
 /** Per attestor: how it derives the job's result from the transcript CID (a rejection means it could not). */
 export type Recompute = (transcriptCid: string) => Promise<JobResult>;
 
+/** Per attestor: the value it attests (e.g. `attestJob(...).value`, sdk/protocol/attestor.ts). */
+export type Vote = (attestor: Address) => Promise<Hex>;
+
 export interface AttestOptions {
   /** The attestor at this index of the drawn quorum reveals another value. */
   liarIndex?: number;
   /** The attestors' own derivation (default: they arrive at the aggregator's result). */
   recompute?: Recompute;
+  /** Each attestor's own value (takes precedence over `recompute`). */
+  vote?: Vote;
 }
 
 export const who = (w: { account: { address: Address } }): Address => getAddress(w.account.address);
@@ -205,7 +216,7 @@ export class JobLifecycle {
     };
   }
 
-  private attestorWallet(a: Address): Wallet {
+  attestorWallet(a: Address): Wallet {
     const w = this.attestorWallets.find((x) => who(x) === a);
     assert.ok(w, `attestor ${a}`);
     return w;
@@ -353,6 +364,7 @@ export class JobLifecycle {
     const votes: Hex[] = [];
     for (const [i] of attestors.entries()) {
       if (i === opts.liarIndex) votes.push(label("a lie"));
+      else if (opts.vote) votes.push(await opts.vote(attestors[i]!));
       else if (!opts.recompute) votes.push(value);
       else
         votes.push(
@@ -380,6 +392,44 @@ export class JobLifecycle {
     if ((await env.read("JobMarket", "status", [jobId])) === JobStatus.Committed)
       await env.send(keeper, "ResultAttestation", "finalize", [jobId]);
     return attestors;
+  }
+
+  /**
+   * The drawn attestors' own derivation (sdk/protocol/attestor.ts): each runs `attestJob` with its wallet-derived
+   * X25519 key, the cohort list and the job's model; each outcome is recorded in `outcomes` (by attestor).
+   */
+  attestorVotes(opts: {
+    jobId: bigint;
+    store: Pick<ContentStore, "getBytes">;
+    cohort: readonly CohortMember[];
+    model: JobModel;
+    fetchTimeoutMs?: number;
+    outcomes?: Map<Address, AttestOutcome>;
+  }): Vote {
+    const { env } = this;
+    const reads = chainAttestorReads(env.pub, {
+      JobMarket: env.addr("JobMarket"),
+      ResultAttestation: env.addr("ResultAttestation"),
+      NodeStaking: env.addr("NodeStaking"),
+      DeviceRegistry: env.addr("DeviceRegistry"),
+    });
+    return async (a) => {
+      const key = await deriveOperatorKey(walletSigner(this.attestorWallet(a)));
+      const outcome = await attestJob(
+        {
+          chain: reads,
+          store: opts.store,
+          ...(opts.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: opts.fetchTimeoutMs }),
+          cohort: opts.cohort,
+          me: { address: a, x25519SecretKey: key.secretKey },
+          model: opts.model,
+          session: { chainId: env.pub.chain!.id, jobMarket: env.addr("JobMarket") },
+        },
+        opts.jobId,
+      );
+      opts.outcomes?.set(a, outcome);
+      return outcome.value;
+    };
   }
 
   /** Payouts: every device but each tenth (dropouts) gets the full reward. */

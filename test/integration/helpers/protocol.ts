@@ -32,6 +32,7 @@ import {
   type CohortTree,
 } from "#sdk/chain/cohort.ts";
 import { jobSeed, ZERO_HASH } from "#sdk/chain/result.ts";
+import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { signHeartbeatMessage } from "../../../device-runner/heartbeat.ts";
 export { aggregateCommitment, bidCommitment, memberCommitment } from "#sdk/chain/commitments.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
@@ -208,9 +209,11 @@ export class ProtocolEnv {
     const who = getAddress(w.account.address);
     await this.fund([who], amount);
     if (!(await this.read<boolean>("NodeStaking", "isRegistered", [who]))) {
+      // a real X25519 key, derived from the wallet (sdk/crypto/operator-key.ts): sealed transcripts reach it
+      const { publicKey } = await deriveOperatorKey(walletSigner(w));
       await this.send(w, "NodeStaking", "register", [
         `http://127.0.0.1:${9000 + role}`,
-        label(`x25519:${who}`),
+        publicKey,
         "{}",
       ]);
     }
