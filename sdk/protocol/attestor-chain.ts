@@ -151,9 +151,7 @@ export function chainAttestorReads(
       });
       const at = assigned.at(-1)?.blockNumber ?? undefined;
       if (at === undefined) throw new Error(`job ${jobId} has no CohortAssigned event`);
-      return z
-        .array(hex32)
-        .parse(await read("DeviceRegistry", "sessionKeysOf", [devices], at));
+      return z.array(hex32).parse(await read("DeviceRegistry", "sessionKeysOf", [devices], at));
     },
   };
 }

@@ -124,7 +124,10 @@ describe("attestors derive the job's result from its transcript on the real cont
       jobMarket: life.env.addr("JobMarket"),
       jobId,
       cohort: list,
-      sessionKeys: await reads().sessionKeysOf(jobId, drawn.members.map((m) => m.device)),
+      sessionKeys: await reads().sessionKeysOf(
+        jobId,
+        drawn.members.map((m) => m.device),
+      ),
       graph: { cohortRoot: drawn.tree.root, jobSeed: await reads().jobSeed(jobId) },
       classes: MODEL.classes,
     });

@@ -25,9 +25,7 @@ import { rng } from "../secagg/helpers.ts";
 
 const N = 6;
 const JOB_ID = 42n;
-const devices = Array.from({ length: N }, (_, i) =>
-  deviceAccount(keccak256(toHex(`tc-${i}`))),
-);
+const devices = Array.from({ length: N }, (_, i) => deviceAccount(keccak256(toHex(`tc-${i}`))));
 const cohort = devices.map((d, i) => ({
   position: i,
   connectedIndex: BigInt(i),
