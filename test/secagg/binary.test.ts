@@ -10,13 +10,12 @@ import {
   defaultDegree,
   defaultThreshold,
   encodeMaskedBinary,
-  runSecAggHttpClient,
   transportSize,
   verifyBySender,
   wireSize,
 } from "#sdk/secagg/index.ts";
 import type { MaskedInputBody, Signed } from "#sdk/secagg/index.ts";
-import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
+import { accountsFor, makeConfig, randomInputs, runHttpClients } from "./helpers.ts";
 
 /** A real signed masked input of client 1 in a 4-client session with vectors of length m. */
 async function maskedMessage(m: number): Promise<{
@@ -105,18 +104,13 @@ describe("secagg binary masked input", () => {
     const config = makeConfig(accounts, m);
     http.addSession(config, { roundTimeoutMs: 30_000 });
     const inputs = randomInputs(accounts.keys(), m, 53);
-    const runs = await Promise.all(
-      [...accounts].map(([id, account]) =>
-        runSecAggHttpClient({
-          baseUrl: url,
-          config,
-          id,
-          account,
-          input: inputs.get(id)!,
-          poll: { initialDelayMs: 10, maxDelayMs: 100 },
-        }),
-      ),
-    );
+    const runs = await runHttpClients({
+      baseUrl: url,
+      config,
+      accounts,
+      inputs,
+      poll: { initialDelayMs: 10, maxDelayMs: 100 },
+    });
     assert.equal((await http.result(config.sessionId)).survivors.length, n);
     for (const r of runs) {
       assert.equal(r.completedRound, 4);

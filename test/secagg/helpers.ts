@@ -4,6 +4,11 @@ import type { Hex } from "viem";
 import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
 import type { SessionSigner } from "#sdk/crypto/session-key.ts";
 import { makeEncoding } from "#sdk/secagg/encoding.ts";
+import {
+  runSecAggHttpClient,
+  type HttpClientRun,
+  type PollOptions,
+} from "#sdk/secagg/http-client.ts";
 import type { SecAggSessionConfig } from "#sdk/secagg/params.ts";
 
 /**
@@ -66,4 +71,31 @@ export function randomInputs(
     out.set(id, x);
   }
   return out;
+}
+
+/**
+ * Runs every account's client of `config` against the SecAgg HTTP server at `baseUrl`, each with its input; a client
+ * in `stopBefore` stops before that round (a dropout).
+ */
+export function runHttpClients(opts: {
+  baseUrl: string;
+  config: SecAggSessionConfig;
+  accounts: Map<number, SessionSigner>;
+  inputs: Map<number, Float64Array>;
+  poll: PollOptions;
+  stopBefore?: ReadonlyMap<number, 0 | 1 | 2 | 3 | 4>;
+}): Promise<HttpClientRun[]> {
+  return Promise.all(
+    [...opts.accounts.entries()].map(([id, account]) =>
+      runSecAggHttpClient({
+        baseUrl: opts.baseUrl,
+        config: opts.config,
+        id,
+        account,
+        input: opts.inputs.get(id)!,
+        poll: opts.poll,
+        stopBeforeRound: opts.stopBefore?.get(id),
+      }),
+    ),
+  );
 }

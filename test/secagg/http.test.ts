@@ -10,7 +10,7 @@ import {
   runSecAggHttpClient,
   toJson,
 } from "#sdk/secagg/index.ts";
-import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
+import { accountsFor, makeConfig, randomInputs, runHttpClients } from "./helpers.ts";
 
 describe("secagg over HTTP (loopback)", () => {
   const http = new SecAggHttpServer();
@@ -38,19 +38,14 @@ describe("secagg over HTTP (loopback)", () => {
       [1, 2],
       [19, 2],
     ]);
-    const runs = await Promise.all(
-      [...accounts.entries()].map(([id, account]) =>
-        runSecAggHttpClient({
-          baseUrl: url,
-          config,
-          id,
-          account,
-          input: inputs.get(id)!,
-          poll: { initialDelayMs: 20, maxDelayMs: 300, roundTimeoutMs: 60_000 },
-          stopBeforeRound: stopBefore.get(id),
-        }),
-      ),
-    );
+    const runs = await runHttpClients({
+      baseUrl: url,
+      config,
+      accounts,
+      inputs,
+      poll: { initialDelayMs: 20, maxDelayMs: 300, roundTimeoutMs: 60_000 },
+      stopBefore,
+    });
     const result = await http.result(config.sessionId);
     const survivors = [...accounts.keys()].filter((id) => !stopBefore.has(id));
     assert.deepEqual(result.survivors, survivors);

@@ -19,7 +19,6 @@ import {
   encodeTranscriptV2,
   envelopeOf,
   replayTranscript,
-  runSecAggHttpClient,
   shareDigest,
   signBody,
   simulateSession,
@@ -35,7 +34,7 @@ import {
   type SessionTranscript,
   type ShareKeysBody,
 } from "#sdk/secagg/index.ts";
-import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
+import { accountsFor, makeConfig, randomInputs, runHttpClients } from "./helpers.ts";
 
 const code = (f: () => unknown): string => {
   try {
@@ -670,19 +669,14 @@ describe("transcript v2 over HTTP", () => {
       const server = http.addSession(config, { roundTimeoutMs: 15_000, recordTranscript: true });
       const inputs = randomInputs(accounts.keys(), m, 515);
       const stopBefore = new Map<number, 0 | 1 | 2 | 3 | 4>([[6, 2]]);
-      await Promise.all(
-        [...accounts.entries()].map(([id, account]) =>
-          runSecAggHttpClient({
-            baseUrl: url,
-            config,
-            id,
-            account,
-            input: inputs.get(id)!,
-            poll: { initialDelayMs: 20, maxDelayMs: 300, roundTimeoutMs: 60_000 },
-            stopBeforeRound: stopBefore.get(id),
-          }),
-        ),
-      );
+      await runHttpClients({
+        baseUrl: url,
+        config,
+        accounts,
+        inputs,
+        poll: { initialDelayMs: 20, maxDelayMs: 300, roundTimeoutMs: 60_000 },
+        stopBefore,
+      });
       const result = await http.result(config.sessionId);
       const t = http.transcript(config.sessionId);
       assert.deepEqual(transcriptOf(server), t, "transcriptOf(server) is v2");
