@@ -3,7 +3,10 @@
  * aggregator, every attestor and the reporter derive it, each on its own (PROTOCOL.md §7.4–7.5):
  *
  * - the survivors' sum (Z_2^32, fixed point) decodes to the crowd estimate of the "classification-stats/v2" result
- *   vector (`device-runner/result-vector.ts`) and the quality class's standard error;
+ *   vector (`device-runner/result-vector.ts`) and the standard error of the quality class's estimated share — the
+ *   adjusted classify-and-count's (control-group TPR/FPR, delta method) when the package publishes its confusion
+ *   matrix, else the cluster-robust classify-and-count's; never the records-as-independent error, which ignores that
+ *   inboxes differ (docs/ml.md);
  * - quality holds when at least `minParticipants` devices survived and that standard error is within `maxStdError`
  *   (1e18 fixed point, as `IJobMarket.Job` stores it);
  * - on success every survivor is paid `rewardPerDevice`, in canonical order (survivors' client ids increasing, client
@@ -43,7 +46,7 @@ export interface JobAggregate {
 export interface JobRule {
   rewardPerDevice: bigint;
   minParticipants: number;
-  /** Largest standard error of the quality class's mean, 1e18 fixed point. */
+  /** Largest standard error of the quality class's estimated share, 1e18 fixed point. */
   maxStdError: bigint;
 }
 
@@ -69,7 +72,7 @@ export interface JobFacts {
 
 export interface DerivedJobResult {
   estimate: CrowdEstimate;
-  /** Standard error of the quality class's mean predicted probability. */
+  /** Standard error of the quality class's estimated share (adjusted, else cluster-robust classify-and-count). */
   stdError: number;
   /** The payout tree (absent when quality failed: nobody is paid). */
   tree?: PayoutTree;
@@ -118,7 +121,14 @@ export function deriveJobResult(aggregate: JobAggregate, facts: JobFacts): Deriv
     model.confusion,
     noisy?.noiseVariance,
   );
-  const stdError = estimate.stdError[model.qualityClass] ?? Number.POSITIVE_INFINITY;
+  // the honest error of the quality class's share (adjusted with the control group when the package publishes it,
+  // else the cluster-robust classify-and-count): devices' inboxes differ, so records are not independent
+  const honest =
+    estimate.adjusted?.[model.qualityClass] ?? estimate.classifyAndCount[model.qualityClass];
+  const stdError =
+    honest !== undefined && Number.isFinite(honest.stdError)
+      ? honest.stdError
+      : Number.POSITIVE_INFINITY;
   const qualityMet =
     participants >= rule.minParticipants && stdError * 1e18 <= Number(rule.maxStdError);
   const aggregateHash = aggregateHashOfAggregate(aggregate);
