@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { chacha20 } from "@noble/ciphers/chacha.js";
+import { chacha20, chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { combine, split } from "shamir-secret-sharing";
 import { combineShares } from "#sdk/secagg/shamir.ts";
 import { LABEL_PAIR_MASK, deriveKey } from "#sdk/secagg/prg.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
+import { openShare, sealShare } from "#sdk/secagg/share-cipher.ts";
 import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
 import {
   MaskGenerator,
@@ -109,6 +110,43 @@ describe("secagg building blocks", () => {
     assert.throws(() =>
       new X25519Secret(x25519.utils.randomSecretKey(), { native: false }).agree(new Uint8Array(32)),
     );
+  });
+
+  it("native X25519 public keys equal @noble's (clamping included)", () => {
+    const secrets = [
+      new Uint8Array(32).fill(0xff),
+      new Uint8Array(32),
+      ...Array.from({ length: 5 }, () => x25519.utils.randomSecretKey()),
+    ];
+    for (const sk of secrets) {
+      const native = new X25519Secret(sk, { native: true }).publicKey();
+      assert.deepEqual(native, x25519.getPublicKey(sk));
+      assert.deepEqual(new X25519Secret(sk, { native: false }).publicKey(), native);
+    }
+  });
+
+  it("native and @noble ChaCha20-Poly1305 share ciphertexts are byte-identical and both refuse tampering", () => {
+    const r = rng(17);
+    const bytes = (len: number) => new Uint8Array(len).map(() => Math.floor(r() * 256));
+    for (const len of [0, 1, 80, 81, 200]) {
+      const [key, nonce, aad, pt] = [bytes(32), bytes(12), bytes(len % 60), bytes(len)];
+      const native = sealShare(key, nonce, aad, pt, { native: true });
+      const noble = sealShare(key, nonce, aad, pt, { native: false });
+      assert.deepEqual(native, noble);
+      assert.deepEqual(native, chacha20poly1305(key, nonce, aad).encrypt(pt));
+      for (const opt of [true, false]) {
+        assert.deepEqual(openShare(key, nonce, aad, native, { native: opt }), pt);
+        const flipped = new Uint8Array(native);
+        flipped[Math.floor(r() * flipped.length)]! ^= 1;
+        assert.equal(openShare(key, nonce, aad, flipped, { native: opt }), undefined);
+        const otherAad = new Uint8Array([...aad, 1]);
+        assert.equal(openShare(key, nonce, otherAad, native, { native: opt }), undefined);
+        assert.equal(
+          openShare(key, nonce, aad, native.subarray(0, 15), { native: opt }),
+          undefined,
+        );
+      }
+    }
   });
 
   it("fast Shamir reconstruction matches shamir-secret-sharing's combine", async () => {
@@ -406,6 +444,37 @@ describe("secagg rejections", () => {
     }).advertise();
     await rejectsWith(server.submit(late), "OUT_OF_ROUND");
     await rejectsWith(c.advertise(), "OUT_OF_ROUND");
+  });
+
+  it("a client refuses neighbours advertising low-order or reused keys, and sends them no share", async () => {
+    const { server, clients, accounts } = await toRound(10, 8, 1);
+    const c = clients[0]!;
+    const adverts = server.keysFor(c.id);
+    assert.equal(adverts.length, 9);
+    // order-8 point (RFC 7748 / libsodium blocklist) and the zero point: all-zero shared secret with every scalar
+    const order8 = Uint8Array.from(
+      Buffer.from("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800", "hex"),
+    );
+    const forge = async (i: number, cPk: Uint8Array, sPk: Uint8Array) => {
+      const body = { ...adverts[i]!.body, cPk, sPk } as Signed["body"];
+      return signBody(accounts.get(body.sender)!, server.session.domain, body);
+    };
+    const good = adverts[2]!.body as { cPk: Uint8Array; sPk: Uint8Array };
+    const tampered = [
+      await forge(0, order8, good.sPk),
+      await forge(1, good.cPk, new Uint8Array(32)),
+      await forge(2, good.cPk, good.cPk),
+      ...adverts.slice(3),
+    ];
+    const msg = await c.shareKeys(tampered);
+    assert.deepEqual(
+      c.peerFaults.map((f) => [f.client, f.code]),
+      [0, 1, 2].map((i) => [adverts[i]!.body.sender, "INVALID_MESSAGE"]),
+    );
+    assert.deepEqual(
+      (msg.body as ShareKeysBody).shares.map((s) => s.to),
+      adverts.slice(3).map((a) => a.body.sender),
+    );
   });
 
   it("rejects bad shares: AEAD failure and wrong recipient at the client, wrong routing at the server", async () => {
