@@ -7,7 +7,7 @@
  * every byte (O(len · t)). Equivalence with its `combine` is tested.
  *
  * Splitting (`splitSecret`) is the package's `split` with the same share layout and field, minus its per-multiplication
- * argument checks and `% 255`: ≈ 5× faster at the client's 223 shares of threshold 112 (two 32-byte secrets per
+ * argument checks and `% 255` at the client's 223 shares of threshold 112 (two 32-byte secrets per
  * session were ≈ 10 ms of a client's ≈ 100 ms). Coefficients and x coordinates come from node:crypto's CSPRNG (x: an
  * unbiased Fisher–Yates shuffle of 1..255). Its shares combine with the package's `combine` and with `combineShares`
  * (tested), so shares made by either are interchangeable.

@@ -1,6 +1,6 @@
 /**
  * ChaCha20-Poly1305 (RFC 8439) for SecAgg share ciphertexts: the native OpenSSL AEAD of node:crypto when available
- * (≈ 5× cheaper per share than @noble/ciphers at these 80-byte plaintexts: no per-call key schedule in JavaScript),
+ * (≈ 3× cheaper per share than @noble/ciphers at these 74-byte plaintexts: 7 µs against 23 µs),
  * else @noble/ciphers. Both produce the same `ciphertext ‖ 16-byte tag` bytes (tested).
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";

@@ -136,8 +136,9 @@ describe("secagg building blocks", () => {
       assert.deepEqual(native, chacha20poly1305(key, nonce, aad).encrypt(pt));
       for (const opt of [true, false]) {
         assert.deepEqual(openShare(key, nonce, aad, native, { native: opt }), pt);
-        const flipped = new Uint8Array(native);
-        flipped[Math.floor(r() * flipped.length)]! ^= 1;
+        const flipped: Uint8Array = new Uint8Array(native);
+        const at = Math.floor(r() * flipped.length);
+        flipped[at] = flipped[at]! ^ 1;
         assert.equal(openShare(key, nonce, aad, flipped, { native: opt }), undefined);
         const otherAad = new Uint8Array([...aad, 1]);
         assert.equal(openShare(key, nonce, otherAad, native, { native: opt }), undefined);
