@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { hkdfSync as nodeHkdf } from "node:crypto";
 import { chacha20, chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { combine, split } from "shamir-secret-sharing";
@@ -95,6 +96,15 @@ describe("secagg building blocks", () => {
       deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: true }),
       deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: false }),
     );
+    const r = rng(3);
+    for (const len of [0, 1, 32, 65]) {
+      const bytes = (l: number) => new Uint8Array(l).map(() => Math.floor(r() * 256));
+      const [k, sa, info] = [bytes(len), bytes(32), bytes(len % 40)];
+      const native = deriveKey(k, sa, info, { native: true });
+      assert.equal(native.length, 32);
+      assert.deepEqual(native, deriveKey(k, sa, info, { native: false }));
+      assert.deepEqual(native, new Uint8Array(nodeHkdf("sha256", k, sa, info, 32)));
+    }
   });
 
   it("native and @noble X25519 agree (including on unclamped secrets) and low-order keys are refused", () => {
