@@ -9,12 +9,10 @@
  *   unmask(request)           → Signed<UnmaskBody>          (request: U3, dropped U2 \ U3 and the certificate of
  *                                                            round-3 signatures on U3, checked before any reveal)
  */
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { split } from "shamir-secret-sharing";
 import type { SessionSigner } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
@@ -46,7 +44,9 @@ import {
   deriveKey,
 } from "./prg.ts";
 import { resolveSession } from "./params.ts";
-import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
+import { splitSecret } from "./shamir.ts";
+import { X25519Secret, preparePublicKey } from "./x25519.ts";
+import { openShare, sealShare } from "./share-cipher.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 
 /** What signs a client's messages: the device address and its registered Ed25519 session key (session-key.ts). */
@@ -139,6 +139,11 @@ export class SecAggClient {
   private signedSurvivors: number[] | undefined;
   /** AEAD keys per neighbour, derived once from X25519(c_u^SK, c_v^PK) (same key both directions). */
   private shareKeyCache = new Map<number, Uint8Array>();
+  /**
+   * Pairwise mask seeds per neighbour, from X25519(s_u^SK, s_v^PK), derived in round 1: the agreement doubles as the
+   * low-order check of s_v^PK, so each advertised key costs one agreement instead of two.
+   */
+  private pairSeedCache = new Map<number, Uint8Array>();
   private mg: MaskGenerator | undefined;
   private readonly verifyNeighbours: boolean;
 
@@ -188,14 +193,9 @@ export class SecAggClient {
     this.stage = next;
   }
 
+  /** The AEAD key shared with live neighbour `v` (derived when its advertisement was accepted). */
   private shareKey(v: number): Uint8Array {
-    let key = this.shareKeyCache.get(v);
-    if (key === undefined) {
-      const shared = this.cSk.agree(this.keys.get(v)!.cPk);
-      key = deriveKey(shared, this.session.sessionIdBytes, LABEL_SHARE_KEY);
-      this.shareKeyCache.set(v, key);
-    }
-    return key;
+    return this.shareKeyCache.get(v)!;
   }
 
   /** Round 0: advertise the two X25519 public keys. */
@@ -244,15 +244,31 @@ export class SecAggClient {
         skip("BAD_SIGNATURE", `advertisement of ${body.sender}`);
         continue;
       }
-      if (
-        equalBytes(body.cPk, body.sPk) ||
-        isWeakPublicKey(body.cPk) ||
-        isWeakPublicKey(body.sPk)
-      ) {
+      // The two agreements this neighbour needs anyway (share key, pairwise mask seed) are the low-order check: a
+      // low-order point gives the all-zero secret with every clamped scalar, so `agree` throws exactly when
+      // isWeakPublicKey would refuse the key; each public key is imported once (preparePublicKey).
+      let derived: [Uint8Array, Uint8Array] | undefined;
+      if (!equalBytes(body.cPk, body.sPk)) {
+        try {
+          derived = [
+            deriveKey(
+              this.cSk.agree(preparePublicKey(body.cPk)),
+              s.sessionIdBytes,
+              LABEL_SHARE_KEY,
+            ),
+            pairwiseSeed(s.sessionIdBytes, this.sSk, preparePublicKey(body.sPk)),
+          ];
+        } catch {
+          derived = undefined;
+        }
+      }
+      if (derived === undefined) {
         skip("INVALID_MESSAGE", `${body.sender} reused a key or advertised a low-order key`);
         continue;
       }
       this.keys.set(body.sender, { cPk: body.cPk, sPk: body.sPk });
+      this.shareKeyCache.set(body.sender, derived[0]);
+      this.pairSeedCache.set(body.sender, derived[1]);
     }
     const holders = [...this.keys.keys()].sort((a, b) => a - b);
     if (holders.length + 1 < s.threshold) {
@@ -263,10 +279,8 @@ export class SecAggClient {
     }
     this.b = random(32);
     const count = holders.length + 1;
-    const [bShares, sShares] = await Promise.all([
-      split(this.b, count, s.threshold),
-      split(new Uint8Array(this.sSk.secret), count, s.threshold),
-    ]);
+    const bShares = splitSecret(this.b, count, s.threshold);
+    const sShares = splitSecret(this.sSk.secret, count, s.threshold);
     this.held.set(this.id, [bShares[count - 1]!, sShares[count - 1]!]);
     const shares: EncryptedShare[] = holders.map((v, i) => {
       const pt = new Uint8Array(SHARE_PLAINTEXT_BYTES);
@@ -275,13 +289,13 @@ export class SecAggClient {
       dv.setUint32(4, v);
       pt.set(bShares[i]!, 8);
       pt.set(sShares[i]!, 8 + SHARE_BYTES);
-      const key = this.shareKey(v);
-      const aead = chacha20poly1305(
-        key,
+      const ciphertext = sealShare(
+        this.shareKey(v),
         shareNonce(this.id, v),
         shareAssociatedData(s.sessionIdBytes, this.id, v),
+        pt,
       );
-      return { to: v, ciphertext: aead.encrypt(pt) };
+      return { to: v, ciphertext };
     });
     const body: ShareKeysBody = {
       sessionId: s.sessionId,
@@ -297,16 +311,13 @@ export class SecAggClient {
   private decryptShare(v: number, ciphertext: Uint8Array): [Uint8Array, Uint8Array] | string {
     const s = this.session;
     if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES) return `share from ${v}: length`;
-    let pt: Uint8Array;
-    try {
-      pt = chacha20poly1305(
-        this.shareKey(v),
-        shareNonce(v, this.id),
-        shareAssociatedData(s.sessionIdBytes, v, this.id),
-      ).decrypt(ciphertext);
-    } catch {
-      return `share from ${v} failed authentication`;
-    }
+    const pt = openShare(
+      this.shareKey(v),
+      shareNonce(v, this.id),
+      shareAssociatedData(s.sessionIdBytes, v, this.id),
+      ciphertext,
+    );
+    if (pt === undefined) return `share from ${v} failed authentication`;
     const dv = new DataView(pt.buffer, pt.byteOffset);
     if (dv.getUint32(0) !== v || dv.getUint32(4) !== this.id)
       return `share from ${v} is addressed to another pair`;
@@ -357,7 +368,7 @@ export class SecAggClient {
     mg.add(y, selfMaskSeed(s.sessionIdBytes, this.b!));
     this.maskedWith = [...from].sort((a, b) => a - b);
     for (const v of this.maskedWith) {
-      const seed = pairwiseSeed(s.sessionIdBytes, this.sSk, this.keys.get(v)!.sPk);
+      const seed = this.pairSeedCache.get(v)!;
       if (this.id < v) mg.add(y, seed);
       else mg.sub(y, seed);
     }

@@ -24,17 +24,26 @@ export const LABEL_SELF_MASK = enc.encode("DML-SecAgg/1 self mask");
 export const LABEL_PAIR_MASK = enc.encode("DML-SecAgg/1 pairwise mask");
 export const LABEL_SHARE_KEY = enc.encode("DML-SecAgg/1 share encryption");
 
-const hasNativeHkdf = typeof nodeCrypto.hkdfSync === "function";
+const hasNativeHmac = typeof nodeCrypto.createHmac === "function";
+const BLOCK_1 = new Uint8Array([1]);
 
-/** HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key (native node:crypto when present, else noble). */
+/**
+ * HKDF-SHA256(ikm, salt = session id, info = label) → 32-byte key (RFC 5869), native when present, else noble. With
+ * L = 32 = HashLen the expansion is the single block T(1): PRK = HMAC(salt, ikm), OKM = HMAC(PRK, info ‖ 0x01),
+ * written as two native HMACs (≈ 4.7 µs against 9.6 µs for `hkdfSync`, which builds a secret KeyObject per call; a
+ * client derives 2k + 1 keys). Byte-identical to noble's hkdf (tested).
+ */
 export function deriveKey(
   ikm: Uint8Array,
   sessionIdBytes: Uint8Array,
   label: Uint8Array,
   opts: { native?: boolean } = {},
 ): Uint8Array {
-  if ((opts.native ?? true) && hasNativeHkdf) {
-    return new Uint8Array(nodeCrypto.hkdfSync("sha256", ikm, sessionIdBytes, label, 32));
+  if ((opts.native ?? true) && hasNativeHmac) {
+    const prk = nodeCrypto.createHmac("sha256", sessionIdBytes).update(ikm).digest();
+    const okm = nodeCrypto.createHmac("sha256", prk).update(label).update(BLOCK_1).digest();
+    prk.fill(0);
+    return new Uint8Array(okm.buffer, okm.byteOffset, 32);
   }
   return hkdf(sha256, ikm, sessionIdBytes, label, 32);
 }

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { chacha20 } from "@noble/ciphers/chacha.js";
+import { hkdfSync as nodeHkdf } from "node:crypto";
+import { chacha20, chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { combine, split } from "shamir-secret-sharing";
-import { combineShares } from "#sdk/secagg/shamir.ts";
+import { combineShares, splitSecret } from "#sdk/secagg/shamir.ts";
 import { LABEL_PAIR_MASK, deriveKey } from "#sdk/secagg/prg.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
+import { openShare, sealShare } from "#sdk/secagg/share-cipher.ts";
 import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
 import {
   MaskGenerator,
@@ -94,6 +96,15 @@ describe("secagg building blocks", () => {
       deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: true }),
       deriveKey(ikm, salt, LABEL_PAIR_MASK, { native: false }),
     );
+    const r = rng(3);
+    for (const len of [0, 1, 32, 65]) {
+      const bytes = (l: number) => new Uint8Array(l).map(() => Math.floor(r() * 256));
+      const [k, sa, info] = [bytes(len), bytes(32), bytes(len % 40)];
+      const native = deriveKey(k, sa, info, { native: true });
+      assert.equal(native.length, 32);
+      assert.deepEqual(native, deriveKey(k, sa, info, { native: false }));
+      assert.deepEqual(native, new Uint8Array(nodeHkdf("sha256", k, sa, info, 32)));
+    }
   });
 
   it("native and @noble X25519 agree (including on unclamped secrets) and low-order keys are refused", () => {
@@ -109,6 +120,44 @@ describe("secagg building blocks", () => {
     assert.throws(() =>
       new X25519Secret(x25519.utils.randomSecretKey(), { native: false }).agree(new Uint8Array(32)),
     );
+  });
+
+  it("native X25519 public keys equal @noble's (clamping included)", () => {
+    const secrets = [
+      new Uint8Array(32).fill(0xff),
+      new Uint8Array(32),
+      ...Array.from({ length: 5 }, () => x25519.utils.randomSecretKey()),
+    ];
+    for (const sk of secrets) {
+      const native = new X25519Secret(sk, { native: true }).publicKey();
+      assert.deepEqual(native, x25519.getPublicKey(sk));
+      assert.deepEqual(new X25519Secret(sk, { native: false }).publicKey(), native);
+    }
+  });
+
+  it("native and @noble ChaCha20-Poly1305 share ciphertexts are byte-identical and both refuse tampering", () => {
+    const r = rng(17);
+    const bytes = (len: number) => new Uint8Array(len).map(() => Math.floor(r() * 256));
+    for (const len of [0, 1, 80, 81, 200]) {
+      const [key, nonce, aad, pt] = [bytes(32), bytes(12), bytes(len % 60), bytes(len)];
+      const native = sealShare(key, nonce, aad, pt, { native: true });
+      const noble = sealShare(key, nonce, aad, pt, { native: false });
+      assert.deepEqual(native, noble);
+      assert.deepEqual(native, chacha20poly1305(key, nonce, aad).encrypt(pt));
+      for (const opt of [true, false]) {
+        assert.deepEqual(openShare(key, nonce, aad, native, { native: opt }), pt);
+        const flipped: Uint8Array = new Uint8Array(native);
+        const at = Math.floor(r() * flipped.length);
+        flipped[at] = flipped[at]! ^ 1;
+        assert.equal(openShare(key, nonce, aad, flipped, { native: opt }), undefined);
+        const otherAad = new Uint8Array([...aad, 1]);
+        assert.equal(openShare(key, nonce, otherAad, native, { native: opt }), undefined);
+        assert.equal(
+          openShare(key, nonce, aad, native.subarray(0, 15), { native: opt }),
+          undefined,
+        );
+      }
+    }
   });
 
   it("fast Shamir reconstruction matches shamir-secret-sharing's combine", async () => {
@@ -127,6 +176,44 @@ describe("secagg building blocks", () => {
         assert.notDeepEqual(combineShares(subset.slice(1)), secret, "t − 1 shares do not suffice");
     }
     assert.throws(() => combineShares([new Uint8Array(33)]), SecAggError);
+  });
+
+  it("splitSecret shares have the package's layout and reconstruct with its combine and combineShares", async () => {
+    const r = rng(5);
+    for (const [n, t] of [
+      [2, 2],
+      [5, 3],
+      [223, 112],
+      [255, 255],
+    ] as const) {
+      const secret = new Uint8Array(32).map(() => Math.floor(r() * 256));
+      const shares = splitSecret(secret, n, t);
+      assert.equal(shares.length, n);
+      const xs = shares.map((sh) => sh[32]!);
+      assert.equal(new Set(xs).size, n, "distinct x coordinates");
+      assert.ok(xs.every((x) => x >= 1 && x <= 255));
+      // any t shares: the last t, and t taken from both ends
+      for (const subset of [
+        shares.slice(n - t),
+        [...shares.slice(0, t >> 1), ...shares.slice(n - (t - (t >> 1)))],
+      ]) {
+        assert.deepEqual(combineShares(subset), secret);
+        assert.deepEqual(await combine(subset), secret);
+      }
+      if (t > 2) assert.notDeepEqual(combineShares(shares.slice(n - t + 1)), secret);
+      assert.notDeepEqual(
+        splitSecret(secret, n, t)[0]!.subarray(0, 32),
+        shares[0]!.subarray(0, 32),
+      );
+    }
+    for (const [n, t] of [
+      [1, 1],
+      [5, 6],
+      [256, 2],
+      [5, 1.5],
+    ])
+      assert.throws(() => splitSecret(new Uint8Array(32), n!, t!), SecAggError);
+    assert.throws(() => splitSecret(new Uint8Array(0), 3, 2), SecAggError);
   });
 
   it("fixed-point encoding clips, offsets and decodes sums of maxClients without wrapping", () => {
@@ -406,6 +493,37 @@ describe("secagg rejections", () => {
     }).advertise();
     await rejectsWith(server.submit(late), "OUT_OF_ROUND");
     await rejectsWith(c.advertise(), "OUT_OF_ROUND");
+  });
+
+  it("a client refuses neighbours advertising low-order or reused keys, and sends them no share", async () => {
+    const { server, clients, accounts } = await toRound(10, 8, 1);
+    const c = clients[0]!;
+    const adverts = server.keysFor(c.id);
+    assert.equal(adverts.length, 9);
+    // order-8 point (RFC 7748 / libsodium blocklist) and the zero point: all-zero shared secret with every scalar
+    const order8 = Uint8Array.from(
+      Buffer.from("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800", "hex"),
+    );
+    const forge = async (i: number, cPk: Uint8Array, sPk: Uint8Array) => {
+      const body = { ...adverts[i]!.body, cPk, sPk } as Signed["body"];
+      return signBody(accounts.get(body.sender)!, server.session.domain, body);
+    };
+    const good = adverts[2]!.body as { cPk: Uint8Array; sPk: Uint8Array };
+    const tampered = [
+      await forge(0, order8, good.sPk),
+      await forge(1, good.cPk, new Uint8Array(32)),
+      await forge(2, good.cPk, good.cPk),
+      ...adverts.slice(3),
+    ];
+    const msg = await c.shareKeys(tampered);
+    assert.deepEqual(
+      c.peerFaults.map((f) => [f.client, f.code]),
+      [0, 1, 2].map((i) => [adverts[i]!.body.sender, "INVALID_MESSAGE"]),
+    );
+    assert.deepEqual(
+      (msg.body as ShareKeysBody).shares.map((s) => s.to),
+      adverts.slice(3).map((a) => a.body.sender),
+    );
   });
 
   it("rejects bad shares: AEAD failure and wrong recipient at the client, wrong routing at the server", async () => {
