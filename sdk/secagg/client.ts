@@ -13,6 +13,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
 import type { KeyObject } from "node:crypto";
+import { split } from "shamir-secret-sharing";
 import type { SessionSigner } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
@@ -44,7 +45,6 @@ import {
   deriveKey,
 } from "./prg.ts";
 import { resolveSession } from "./params.ts";
-import { splitSecret } from "./shamir.ts";
 import { X25519Secret, preparePublicKey } from "./x25519.ts";
 import { openShare, sealShare } from "./share-cipher.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
@@ -279,8 +279,10 @@ export class SecAggClient {
     }
     this.b = random(32);
     const count = holders.length + 1;
-    const bShares = splitSecret(this.b, count, s.threshold);
-    const sShares = splitSecret(this.sSk.secret, count, s.threshold);
+    const [bShares, sShares] = await Promise.all([
+      split(this.b, count, s.threshold),
+      split(new Uint8Array(this.sSk.secret), count, s.threshold),
+    ]);
     this.held.set(this.id, [bShares[count - 1]!, sShares[count - 1]!]);
     const shares: EncryptedShare[] = holders.map((v, i) => {
       const pt = new Uint8Array(SHARE_PLAINTEXT_BYTES);

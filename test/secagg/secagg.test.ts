@@ -4,7 +4,7 @@ import { hkdfSync as nodeHkdf } from "node:crypto";
 import { chacha20, chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { combine, split } from "shamir-secret-sharing";
-import { combineShares, splitSecret } from "#sdk/secagg/shamir.ts";
+import { combineShares } from "#sdk/secagg/shamir.ts";
 import { LABEL_PAIR_MASK, deriveKey } from "#sdk/secagg/prg.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
 import { openShare, sealShare } from "#sdk/secagg/share-cipher.ts";
@@ -176,44 +176,6 @@ describe("secagg building blocks", () => {
         assert.notDeepEqual(combineShares(subset.slice(1)), secret, "t − 1 shares do not suffice");
     }
     assert.throws(() => combineShares([new Uint8Array(33)]), SecAggError);
-  });
-
-  it("splitSecret shares have the package's layout and reconstruct with its combine and combineShares", async () => {
-    const r = rng(5);
-    for (const [n, t] of [
-      [2, 2],
-      [5, 3],
-      [223, 112],
-      [255, 255],
-    ] as const) {
-      const secret = new Uint8Array(32).map(() => Math.floor(r() * 256));
-      const shares = splitSecret(secret, n, t);
-      assert.equal(shares.length, n);
-      const xs = shares.map((sh) => sh[32]!);
-      assert.equal(new Set(xs).size, n, "distinct x coordinates");
-      assert.ok(xs.every((x) => x >= 1 && x <= 255));
-      // any t shares: the last t, and t taken from both ends
-      for (const subset of [
-        shares.slice(n - t),
-        [...shares.slice(0, t >> 1), ...shares.slice(n - (t - (t >> 1)))],
-      ]) {
-        assert.deepEqual(combineShares(subset), secret);
-        assert.deepEqual(await combine(subset), secret);
-      }
-      if (t > 2) assert.notDeepEqual(combineShares(shares.slice(n - t + 1)), secret);
-      assert.notDeepEqual(
-        splitSecret(secret, n, t)[0]!.subarray(0, 32),
-        shares[0]!.subarray(0, 32),
-      );
-    }
-    for (const [n, t] of [
-      [1, 1],
-      [5, 6],
-      [256, 2],
-      [5, 1.5],
-    ])
-      assert.throws(() => splitSecret(new Uint8Array(32), n!, t!), SecAggError);
-    assert.throws(() => splitSecret(new Uint8Array(0), 3, 2), SecAggError);
   });
 
   it("fixed-point encoding clips, offsets and decodes sums of maxClients without wrapping", () => {
