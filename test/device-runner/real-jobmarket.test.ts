@@ -105,7 +105,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
         maxDevices: 10,
         rewardPerDevice: REWARD,
         minParticipants: 2,
-        maxStdError: 5n * 10n ** 16n,
+        maxStdError: 15n * 10n ** 16n,
         encryptionKey: `0x02${label("customer-key").slice(2)}`,
         durations: {
           bidding: 7 * 86_400,

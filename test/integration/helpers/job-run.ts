@@ -202,7 +202,7 @@ export class JobLifecycle {
       maxDevices,
       rewardPerDevice: JOB.REWARD,
       minParticipants: min.participants,
-      maxStdError: 5n * 10n ** 16n,
+      maxStdError: 15n * 10n ** 16n, // 0.15 on the honest (adjusted or cluster-robust) standard error
       encryptionKey: `0x02${label("customer-key").slice(2)}` as Hex,
       durations: {
         bidding: 7 * 86_400,
