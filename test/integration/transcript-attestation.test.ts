@@ -516,4 +516,28 @@ describe("attestors derive the job's result from its transcript on the real cont
       (e) => e instanceof AttestorError && e.code === "NOT_DRAWN",
     );
   });
+  // Framing attempt: a survivor clears its registered session key (deregister) after the session, so that the
+  // transcript's signatures would no longer verify against the current registry and the attestors would vote
+  // INVALID against an honest aggregator. Attestors read the keys as of the cohort assignment, so it fails.
+  it("a survivor deregisters after the session: attestors verify against the keys at assignment; the honest aggregator keeps its stake", async () => {
+    const job = await sessionJob();
+    const cid = await publish(job);
+    const committed = await derive(job, job.aggregate);
+    const survivor = job.drawn.devices[0]!;
+    await life.env.send(await life.env.localWallet(survivor), "DeviceRegistry", "deregister", []);
+    const zero = `0x${"00".repeat(32)}`;
+    assert.equal(
+      await life.env.read("DeviceRegistry", "sessionKeyOf", [survivor.address]),
+      zero,
+      "the survivor's key is cleared now",
+    );
+    const stake = await aggregatorStake();
+    const { outcomes } = await attest(job, committed, cid);
+    assert.deepEqual(
+      outcomes.map((o) => [o.reason, o.value]),
+      outcomes.map(() => ["OK", resultHash(committed)]),
+    );
+    assert.equal(await life.env.read("JobMarket", "status", [job.jobId]), JobStatus.Attested);
+    assert.equal(await aggregatorStake(), stake, "the aggregator keeps its stake");
+  });
 });
