@@ -17,10 +17,12 @@ const fileSchema = z.strictObject({
 });
 
 export class JobStateStore {
-  private constructor(
-    private readonly file: string,
-    private readonly jobs: Record<string, JobEntry>,
-  ) {}
+  private readonly file: string;
+  private readonly jobs: Record<string, JobEntry>;
+  private constructor(file: string, jobs: Record<string, JobEntry>) {
+    this.file = file;
+    this.jobs = jobs;
+  }
 
   static async open(file: string): Promise<JobStateStore> {
     const data = await readJsonFile(file, fileSchema);

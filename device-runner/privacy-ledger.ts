@@ -56,10 +56,11 @@ async function locked<T>(file: string, f: () => Promise<T>): Promise<T> {
 const EPS = 1e-12;
 
 export class PrivacyLedger {
-  constructor(
-    readonly file: string,
-    readonly budget: number,
-  ) {
+  readonly file: string;
+  readonly budget: number;
+  constructor(file: string, budget: number) {
+    this.file = file;
+    this.budget = budget;
     if (!(budget >= 0) || !Number.isFinite(budget))
       throw new DeviceError("CONFIG_INVALID", `privacy budget ${budget} must be a finite ρ ≥ 0`);
   }

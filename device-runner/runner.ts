@@ -45,10 +45,12 @@ export interface RunnerOptions {
 }
 
 export class DeviceRunner {
-  private constructor(
-    private readonly opts: RunnerOptions,
-    readonly state: JobStateStore,
-  ) {}
+  private readonly opts: RunnerOptions;
+  readonly state: JobStateStore;
+  private constructor(opts: RunnerOptions, state: JobStateStore) {
+    this.opts = opts;
+    this.state = state;
+  }
 
   static async open(opts: RunnerOptions): Promise<DeviceRunner> {
     return new DeviceRunner(opts, await JobStateStore.open(opts.paths.jobState));

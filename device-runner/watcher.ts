@@ -26,21 +26,24 @@ export const cohortEventSchema = z.object({
 });
 export type CohortEvent = z.infer<typeof cohortEventSchema> & { blockNumber: bigint };
 
+export interface CohortWatcherOptions {
+  publicClient: DevicePublicClient;
+  chainId: number;
+  jobMarket: Address;
+  cursorFile: string;
+  /** First block to scan when there is no cursor (the JobMarket deployment block). */
+  startBlock: bigint;
+  /** Blocks to stay behind the head (reorg safety). */
+  confirmations?: bigint;
+  /** Largest getLogs range. */
+  maxRange?: bigint;
+}
+
 export class CohortWatcher {
-  constructor(
-    private readonly opts: {
-      publicClient: DevicePublicClient;
-      chainId: number;
-      jobMarket: Address;
-      cursorFile: string;
-      /** First block to scan when there is no cursor (the JobMarket deployment block). */
-      startBlock: bigint;
-      /** Blocks to stay behind the head (reorg safety). */
-      confirmations?: bigint;
-      /** Largest getLogs range. */
-      maxRange?: bigint;
-    },
-  ) {}
+  private readonly opts: CohortWatcherOptions;
+  constructor(opts: CohortWatcherOptions) {
+    this.opts = opts;
+  }
 
   async cursor(): Promise<bigint> {
     const c = await readJsonFile(this.opts.cursorFile, cursorSchema);

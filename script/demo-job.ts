@@ -110,11 +110,18 @@ type Wallet = ChainWalletClient;
 /** Chain I/O of the demo: named contract calls that must succeed, time moves, gas accounting. */
 class Chain {
   gasUsed = 0n;
+  readonly pub: ChainPublicClient;
+  readonly manifest: Manifest;
+  readonly test: ReturnType<typeof createTestClient>;
   constructor(
-    readonly pub: ChainPublicClient,
-    readonly manifest: Manifest,
-    readonly test: ReturnType<typeof createTestClient>,
-  ) {}
+    pub: ChainPublicClient,
+    manifest: Manifest,
+    test: ReturnType<typeof createTestClient>,
+  ) {
+    this.pub = pub;
+    this.manifest = manifest;
+    this.test = test;
+  }
 
   addr(name: string): Address {
     const a = this.manifest.contracts[name]?.address;

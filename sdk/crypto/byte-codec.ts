@@ -48,11 +48,13 @@ export class ByteReader {
   private off = 0;
   private readonly view: DataView;
 
+  private readonly buf: Uint8Array;
+  private readonly truncated: (what: string) => Error;
+
   /** `truncated(what)` builds the error thrown when the input ends inside `what`. */
-  constructor(
-    private readonly buf: Uint8Array,
-    private readonly truncated: (what: string) => Error,
-  ) {
+  constructor(buf: Uint8Array, truncated: (what: string) => Error) {
+    this.buf = buf;
+    this.truncated = truncated;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 

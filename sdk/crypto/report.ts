@@ -9,12 +9,14 @@ import { decrypt, encrypt } from "eciesjs";
 import { bytesToHex, hexToBytes, keccak256, type Hex } from "viem";
 
 export class ReportError extends Error {
+  readonly code: "BAD_KEY" | "COMMITMENT_MISMATCH" | "UNDECRYPTABLE";
   constructor(
-    readonly code: "BAD_KEY" | "COMMITMENT_MISMATCH" | "UNDECRYPTABLE",
+    code: "BAD_KEY" | "COMMITMENT_MISMATCH" | "UNDECRYPTABLE",
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = code;
     this.name = "ReportError";
   }
 }

@@ -15,16 +15,15 @@ export interface BlockSource {
 /** Content whose bytes do not hash to the CID that named it. */
 export class ContentIntegrityError extends Error {
   override readonly name = "ContentIntegrityError";
-  constructor(
-    readonly cid: string,
-    cause: unknown,
-  ) {
+  readonly cid: string;
+  constructor(cid: string, cause: unknown) {
     super(
       `content ${cid} failed hash verification: ${(cause as Error)?.message ?? String(cause)}`,
       {
         cause,
       },
     );
+    this.cid = cid;
   }
 }
 

@@ -3,11 +3,10 @@ import { CID } from "multiformats/cid";
 
 export class InvalidCidError extends Error {
   override readonly name = "InvalidCidError";
-  constructor(
-    readonly input: unknown,
-    reason: string,
-  ) {
+  readonly input: unknown;
+  constructor(input: unknown, reason: string) {
     super(`invalid CID ${JSON.stringify(String(input)).slice(0, 120)}: ${reason}`);
+    this.input = input;
   }
 }
 

@@ -28,25 +28,26 @@ export const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
 
 export class ContentNotFoundError extends Error {
   override readonly name = "ContentNotFoundError";
-  constructor(
-    readonly cid: string,
-    readonly path: string | undefined,
-    cause: unknown,
-  ) {
+  readonly cid: string;
+  readonly path: string | undefined;
+  constructor(cid: string, path: string | undefined, cause: unknown) {
     super(
       `content ${cid}${path === undefined ? "" : `/${path}`} is not available: ${(cause as Error)?.message ?? String(cause)}`,
       { cause },
     );
+    this.cid = cid;
+    this.path = path;
   }
 }
 
 export class ContentTooLargeError extends Error {
   override readonly name = "ContentTooLargeError";
-  constructor(
-    readonly cid: string,
-    readonly limit: number,
-  ) {
+  readonly cid: string;
+  readonly limit: number;
+  constructor(cid: string, limit: number) {
     super(`content ${cid} exceeds the ${limit}-byte read limit`);
+    this.cid = cid;
+    this.limit = limit;
   }
 }
 

@@ -33,11 +33,12 @@ export interface Featurizer {
 
 export class UnknownFeaturizerError extends Error {
   override readonly name = "UnknownFeaturizerError";
-  constructor(
-    readonly id: string,
-    readonly version: number,
-  ) {
+  readonly id: string;
+  readonly version: number;
+  constructor(id: string, version: number) {
     super(`unknown featurizer "${id}" version ${version}; known: ${knownFeaturizers().join(", ")}`);
+    this.id = id;
+    this.version = version;
   }
 }
 

@@ -25,12 +25,10 @@ export type PackageErrorCode =
 
 export class PackageError extends Error {
   override readonly name = "PackageError";
-  constructor(
-    readonly code: PackageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  readonly code: PackageErrorCode;
+  constructor(code: PackageErrorCode, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options);
+    this.code = code;
   }
 }
 

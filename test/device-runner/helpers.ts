@@ -24,7 +24,10 @@ export interface Recorded {
 export class RecordingProxy {
   readonly records: Recorded[] = [];
   private server: Server | undefined;
-  constructor(private readonly target: string) {}
+  private readonly target: string;
+  constructor(target: string) {
+    this.target = target;
+  }
 
   async listen(): Promise<string> {
     const read = async (req: IncomingMessage) => {
@@ -151,10 +154,12 @@ export class FakeChain implements ChainView {
       sessionKey?: Hex;
     }
   >();
-  constructor(
-    private readonly market: Address,
-    public kMinValue = 5,
-  ) {}
+  private readonly market: Address;
+  kMinValue: number;
+  constructor(market: Address, kMinValue = 5) {
+    this.market = market;
+    this.kMinValue = kMinValue;
+  }
 
   jobMarket(): Address {
     return this.market;

@@ -136,17 +136,36 @@ export class JobLifecycle {
   /** Connected sets this lifecycle posted, oldest first. */
   readonly connectedSets: ConnectedSet[] = [];
 
+  readonly env: ProtocolEnv;
+  readonly algorithmId: bigint;
+  readonly customer: Wallet;
+  readonly developer: Wallet;
+  readonly distributor: Wallet;
+  readonly aggregator: Wallet;
+  readonly reporter: Wallet;
+  readonly keeper: Wallet;
+  readonly attestorWallets: Wallet[];
   private constructor(
-    readonly env: ProtocolEnv,
-    readonly algorithmId: bigint,
-    readonly customer: Wallet,
-    readonly developer: Wallet,
-    readonly distributor: Wallet,
-    readonly aggregator: Wallet,
-    readonly reporter: Wallet,
-    readonly keeper: Wallet,
-    readonly attestorWallets: Wallet[],
-  ) {}
+    env: ProtocolEnv,
+    algorithmId: bigint,
+    customer: Wallet,
+    developer: Wallet,
+    distributor: Wallet,
+    aggregator: Wallet,
+    reporter: Wallet,
+    keeper: Wallet,
+    attestorWallets: Wallet[],
+  ) {
+    this.env = env;
+    this.algorithmId = algorithmId;
+    this.customer = customer;
+    this.developer = developer;
+    this.distributor = distributor;
+    this.aggregator = aggregator;
+    this.reporter = reporter;
+    this.keeper = keeper;
+    this.attestorWallets = attestorWallets;
+  }
 
   /** `pkg`: the listed algorithm's package (default: a placeholder CID and hash nothing fetches). */
   static async create(pkg?: { cid: string; modelSha256: Hex }): Promise<JobLifecycle> {

@@ -89,12 +89,16 @@ export class ProtocolEnv {
   /** Every transaction sent through `send`: receipt gas and execution gas (receipt − intrinsic − calldata). */
   readonly gasLog: GasRow[] = [];
 
-  private constructor(
-    readonly conn: Conn,
-    readonly pub: Pub,
-    readonly wallets: Wallet[],
-    readonly manifest: Manifest,
-  ) {}
+  readonly conn: Conn;
+  readonly pub: Pub;
+  readonly wallets: Wallet[];
+  readonly manifest: Manifest;
+  private constructor(conn: Conn, pub: Pub, wallets: Wallet[], manifest: Manifest) {
+    this.conn = conn;
+    this.pub = pub;
+    this.wallets = wallets;
+    this.manifest = manifest;
+  }
 
   /** Deploys with `config` through script/deploy.ts (wallet #0 deploys) on a new EDR chain. */
   static async create(config: DeployConfigInput = {}): Promise<ProtocolEnv> {
