@@ -11,13 +11,9 @@
 import { zeroAddress, zeroHash } from "viem";
 import { DEFAULT_PRIVACY_SPEC, seededRandom } from "#sdk/privacy/index.ts";
 import { Prng, type Prediction } from "#sdk/ml/index.ts";
-import {
-  decodeNoisyResult,
-  jobPrivacy,
-  noisyResultVector,
-} from "../device-runner/result-privacy.ts";
-import { crowdEstimate, reduceToResultVector } from "../device-runner/result-vector.ts";
-import { jobSessionConfig } from "../device-runner/session.ts";
+import { decodeNoisyResult, jobPrivacy, noisyResultVector } from "#sdk/protocol/result-privacy.ts";
+import { crowdEstimate, reduceToResultVector } from "#sdk/protocol/result-vector.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 const rng = new Prng("sim");
 const noise = seededRandom("simnoise");
 const gamma = (a: number): number => {

@@ -48,13 +48,9 @@ import {
 } from "#sdk/ml/index.ts";
 import { simulateSession } from "#sdk/secagg/index.ts";
 import { DEFAULT_PRIVACY_SPEC, seededRandom } from "#sdk/privacy/index.ts";
-import {
-  decodeNoisyResult,
-  jobPrivacy,
-  noisyResultVector,
-} from "../device-runner/result-privacy.ts";
-import { crowdEstimate, reduceToResultVector } from "../device-runner/result-vector.ts";
-import { jobSessionConfig } from "../device-runner/session.ts";
+import { decodeNoisyResult, jobPrivacy, noisyResultVector } from "#sdk/protocol/result-privacy.ts";
+import { crowdEstimate, reduceToResultVector } from "#sdk/protocol/result-vector.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 
 const positiveInt = (v: string): number => {
   const n = Number(v);

@@ -15,8 +15,8 @@
  */
 import type { Address } from "viem";
 import { buildCohortTree, type CohortMember } from "#sdk/chain/cohort.ts";
-import { printGas, Role, sumGas, type GasRow } from "../test/integration/helpers/protocol.ts";
-import { JOB, JobLifecycle } from "../test/integration/helpers/job-run.ts";
+import { printGas, Role, sumGas, type GasRow } from "./fixture/protocol.ts";
+import { JOB, JobLifecycle } from "./fixture/job-run.ts";
 
 const TARGET_LIFECYCLE = 1_500_000n;
 const TARGET_CLAIM = 80_000n;

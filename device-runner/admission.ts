@@ -25,7 +25,7 @@ import { contractAddress, type DeviceConfig } from "./config.ts";
 import type { Consent } from "./consent.ts";
 import { schemaHash } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
-import { resultVectorLength } from "./result-vector.ts";
+import { resultVectorLength } from "#sdk/protocol/result-vector.ts";
 
 // ------------------------------------------------------------------------------------------------ model bounds
 //

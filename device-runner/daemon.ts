@@ -6,12 +6,13 @@ import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { Logger } from "pino";
 import type { Address } from "viem";
 import { chainViewOf, type ChainView } from "./admission.ts";
-import { fetchCohort } from "./cohort.ts";
+import { fetchCohort } from "#sdk/protocol/cohort.ts";
+import { ProtocolError } from "#sdk/protocol/errors.ts";
 import { contractAddress, startBlockOf, type DeviceConfig } from "./config.ts";
 import { abiOf, type DevicePublicClient } from "./chain.ts";
 import { schemaHash, listDatasets } from "./dataset.ts";
-import { DeviceError, describeError } from "./errors.ts";
-import { sendHeartbeat, signHeartbeat } from "./heartbeat.ts";
+import { describeError } from "./errors.ts";
+import { sendHeartbeat, signHeartbeat } from "#sdk/protocol/heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
 import { DeviceRunner, type DeviceJob } from "./runner.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
@@ -113,7 +114,7 @@ export async function runDaemon(opts: {
               device: account.address as Address,
             });
           } catch (e) {
-            if (e instanceof DeviceError && e.code === "NOT_IN_COHORT") continue;
+            if (e instanceof ProtocolError && e.code === "NOT_IN_COHORT") continue;
             log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "cohort rejected");
             continue;
           }

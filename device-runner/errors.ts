@@ -1,5 +1,12 @@
-/** Typed errors of the device runner: every failure a data owner can hit carries a stable `code`. */
+/**
+ * Typed errors of the device runner: every failure a data owner can hit carries a stable `code`. The wire formats'
+ * own failures (cohort list, heartbeat) are `ProtocolError`s from `#sdk/protocol/errors.ts`; their codes are part of
+ * `DeviceErrorCode`, and `errorCode` reads the code of either.
+ */
+import { ProtocolError, type ProtocolErrorCode } from "#sdk/protocol/errors.ts";
+
 export type DeviceErrorCode =
+  | ProtocolErrorCode
   | "KEYSTORE_MISSING"
   | "KEYSTORE_EXISTS"
   | "KEYSTORE_INVALID"
@@ -8,9 +15,6 @@ export type DeviceErrorCode =
   | "DATASET_MISSING"
   | "UNKNOWN_SCHEMA"
   | "CONFIG_INVALID"
-  | "COHORT_INVALID"
-  | "COHORT_ROOT_MISMATCH"
-  | "NOT_IN_COHORT"
   | "PACKAGE_INVALID"
   | "SCHEMA_MISMATCH"
   | "AGGREGATOR_UNREACHABLE"
@@ -19,14 +23,11 @@ export type DeviceErrorCode =
   | "PROOF_INVALID"
   | "NOT_IN_PAYOUT"
   | "CORRECTIONS_INVALID"
-  | "HEARTBEAT_INVALID"
   | "CHAIN"
   // refusals: the device decides not to serve a job (admission.ts); recorded as `refused`, never retried
   | "CONSENT_DENIED"
   | "BELOW_PRICE_FLOOR"
   | "NOT_ELIGIBLE"
-  | "COHORT_TOO_SMALL"
-  | "COHORT_SIZE_MISMATCH"
   | "MODEL_OUT_OF_BOUNDS"
   | "SESSION_KEY_MISMATCH"
   // differential privacy (privacy-ledger.ts, result-privacy.ts): also refusals, nothing is sent
@@ -55,6 +56,11 @@ export class DeviceError extends Error {
     this.name = "DeviceError";
     this.code = code;
   }
+}
+
+/** The code of a `DeviceError` or `ProtocolError`; undefined for any other thrown value. */
+export function errorCode(e: unknown): DeviceErrorCode | undefined {
+  return e instanceof DeviceError || e instanceof ProtocolError ? e.code : undefined;
 }
 
 /** A short human-readable description of any thrown value. */

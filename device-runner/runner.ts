@@ -10,7 +10,7 @@ import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
 import type { ChainView } from "./admission.ts";
 import { loadLocalConsent } from "./consent.ts";
-import { DeviceError, describeError, REFUSAL_CODES } from "./errors.ts";
+import { describeError, errorCode, REFUSAL_CODES } from "./errors.ts";
 import { idleReason, type IdlePolicy } from "./idle.ts";
 import { JobStateStore, type JobEntry } from "./job-state.ts";
 import type { DevicePaths } from "./paths.ts";
@@ -99,8 +99,9 @@ export class DeviceRunner {
       }
       return await this.state.set(key, { status: "done", attempts });
     } catch (e) {
-      const code = e instanceof DeviceError ? e.code : "INTERNAL";
-      const refused = e instanceof DeviceError && REFUSAL_CODES.has(e.code);
+      const known = errorCode(e);
+      const code = known ?? "INTERNAL";
+      const refused = known !== undefined && REFUSAL_CODES.has(known);
       this.opts.log?.warn(
         { job: key, code, err: describeError(e) },
         refused ? "job refused" : "job failed",

@@ -17,7 +17,7 @@ import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
 import type { Address, Hex } from "viem";
 import { z } from "zod";
-import { fetchCohort } from "./cohort.ts";
+import { fetchCohort } from "#sdk/protocol/cohort.ts";
 import { labelledRecords, loadCorrections } from "./corrections.ts";
 import { loadDataset } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
@@ -31,7 +31,7 @@ import {
   cohortSessionKeys,
   type DeviceSigner,
 } from "./prediction-job.ts";
-import { SAMPLE_SCALE, trainingSessionConfig } from "./session.ts";
+import { SAMPLE_SCALE, trainingSessionConfig } from "#sdk/protocol/session.ts";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 

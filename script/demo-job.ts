@@ -72,9 +72,9 @@ import {
   drawnCohortList,
   encodeCohortList,
   type CohortList,
-} from "../device-runner/cohort.ts";
+} from "#sdk/protocol/cohort.ts";
 import { registerConsent, saveLocalConsent } from "../device-runner/consent.ts";
-import { signHeartbeatMessage } from "../device-runner/heartbeat.ts";
+import { signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
 import { buildConnectedSet } from "#sdk/chain/connected-set.ts";
 import { drawCohort, type CohortCandidate } from "#sdk/chain/cohort.ts";
 import { deviceConfigSchema } from "../device-runner/config.ts";
@@ -83,9 +83,9 @@ import { importDataset, schemaHash } from "../device-runner/dataset.ts";
 import { JobStateStore } from "../device-runner/job-state.ts";
 import { devicePaths, type DevicePaths } from "../device-runner/paths.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
-import { jobPrivacy } from "../device-runner/result-privacy.ts";
+import { jobPrivacy } from "#sdk/protocol/result-privacy.ts";
 import { claimJobPayout } from "../device-runner/rewards.ts";
-import { jobSessionConfig } from "../device-runner/session.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 
 const DEVICES = 8;
 const OFFLINE = 1; // the last device never comes online

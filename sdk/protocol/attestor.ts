@@ -65,7 +65,7 @@ export interface AttestorDeps {
   me: { address: Address; x25519SecretKey: Uint8Array };
   /** The job's algorithm as its package manifest describes the result vector. */
   model: JobModel;
-  /** The chain and JobMarket the job's SecAgg session is bound to (`device-runner/session.ts`); the roster's keys
+  /** The chain and JobMarket the job's SecAgg session is bound to (`session.ts`); the roster's keys
    * and the graph seed are read from the chain. */
   session: { chainId: number; jobMarket: Address };
 }

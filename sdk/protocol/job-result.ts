@@ -3,7 +3,7 @@
  * aggregator, every attestor and the reporter derive it, each on its own (PROTOCOL.md §7.4–7.5):
  *
  * - the survivors' sum (Z_2^32, fixed point) decodes to the crowd estimate of the "classification-stats/v2" result
- *   vector (`device-runner/result-vector.ts`) and the standard error of the quality class's estimated share — the
+ *   vector (`result-vector.ts`) and the standard error of the quality class's estimated share — the
  *   adjusted classify-and-count's (control-group TPR/FPR, delta method) when the package publishes its confusion
  *   matrix, else the cluster-robust classify-and-count's; never the records-as-independent error, which ignores that
  *   inboxes differ (docs/ml.md);
@@ -20,8 +20,8 @@ import { buildPayoutTree, type PayoutTree } from "#sdk/chain/payouts.ts";
 import { ZERO_HASH, type JobResult } from "#sdk/chain/result.ts";
 import type { Confusion } from "#sdk/ml/estimate.ts";
 import { aggregateHashOf, decodeSum, type FixedPointEncoding } from "#sdk/secagg/index.ts";
-import { decodeNoisyResult, type JobPrivacy } from "../../device-runner/result-privacy.ts";
-import { crowdEstimate, type CrowdEstimate } from "../../device-runner/result-vector.ts";
+import { decodeNoisyResult, type JobPrivacy } from "./result-privacy.ts";
+import { crowdEstimate, type CrowdEstimate } from "./result-vector.ts";
 
 export type JobResultErrorCode =
   "SURVIVOR_NOT_IN_COHORT" | "SURVIVORS_NOT_CANONICAL" | "EMPTY_AGGREGATE" | "BAD_MODEL";

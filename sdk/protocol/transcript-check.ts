@@ -17,8 +17,8 @@ import {
   SealedError,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
-import { drawnCohortList } from "../../device-runner/cohort.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { drawnCohortList } from "./cohort.ts";
+import { jobSessionConfig } from "./session.ts";
 import type { JobAggregate } from "./job-result.ts";
 
 /** Why a transcript yields no aggregate (each makes the attestor attest `INVALID`). */

@@ -33,7 +33,7 @@ import type { DeviceClients, DevicePublicClient } from "../../device-runner/chai
 import { isEligible, registerConsent } from "../../device-runner/consent.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
-import { signHeartbeatMessage } from "../../device-runner/heartbeat.ts";
+import { signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
 import { claimGrowthWins } from "../../device-runner/rewards.ts";
 import { balances, transfer } from "../../device-runner/wallet.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The device runner claims job payouts from chain data alone, against the real protocol deployed by
- * script/deploy.ts on EDR: a job runs to `Settled` (test/integration/helpers/job-run.ts), the reporter's payout list
+ * script/deploy.ts on EDR: a job runs to `Settled` (bench/fixture/job-run.ts), the reporter's payout list
  * (`dml/payouts-v1`) is published on Helia and its CID posted in `Settlement.report`; each device finds its leaf
  * through `ReportPosted`, verifies the list and its proof locally and sends one `Settlement.claim` with its own key.
  * A second claim sends nothing; a dropout, a failed job and a report pointing at another job's list are refused
@@ -19,8 +19,8 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../../device-runner/chain.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { claimJobPayout, findJobPayout } from "../../device-runner/rewards.ts";
-import { JOB, JobLifecycle, type JobRun } from "../integration/helpers/job-run.ts";
-import { JobStatus } from "../integration/helpers/protocol.ts";
+import { JOB, JobLifecycle, type JobRun } from "../../bench/fixture/job-run.ts";
+import { JobStatus } from "../../bench/fixture/protocol.ts";
 
 const N_DEVICES = 12;
 

@@ -39,14 +39,14 @@ import {
   drawnCohortList,
   encodeCohortList,
   type CohortList,
-} from "../../device-runner/cohort.ts";
+} from "#sdk/protocol/cohort.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
-import { verifyHeartbeat } from "../../device-runner/heartbeat.ts";
+import { verifyHeartbeat } from "#sdk/protocol/heartbeat.ts";
 import { JobStateStore } from "../../device-runner/job-state.ts";
 import type { PredictionJob } from "../../device-runner/prediction-job.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import type { CohortEvent } from "../../device-runner/watcher.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
 import { deviceWithInbox, fakeJobSeed, FakeChain, giveConsent } from "./helpers.ts";

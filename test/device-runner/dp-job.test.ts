@@ -26,16 +26,16 @@ import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import { generatePrivateKey } from "viem/accounts";
 import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import type { Address, Hex } from "viem";
-import { cohortRoot, drawnCohortList, encodeCohortList } from "../../device-runner/cohort.ts";
+import { cohortRoot, drawnCohortList, encodeCohortList } from "#sdk/protocol/cohort.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
 import { ALWAYS_IDLE } from "../../device-runner/idle.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
 import type { PredictionJob } from "../../device-runner/prediction-job.ts";
 import { PrivacyLedger } from "../../device-runner/privacy-ledger.ts";
-import { decodeNoisyResult, jobPrivacy } from "../../device-runner/result-privacy.ts";
-import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
+import { decodeNoisyResult, jobPrivacy } from "#sdk/protocol/result-privacy.ts";
+import { crowdEstimate, reduceToResultVector } from "#sdk/protocol/result-vector.ts";
 import { DeviceRunner, jobKey } from "../../device-runner/runner.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import {
   deviceWithInbox,
   FakeChain,

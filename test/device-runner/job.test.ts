@@ -38,7 +38,7 @@ import {
   drawnCohortList,
   encodeCohortList,
   type CohortList,
-} from "../../device-runner/cohort.ts";
+} from "#sdk/protocol/cohort.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
 import { createKeystore, LIGHT_SCRYPT } from "../../device-runner/keystore.ts";
 import { ALWAYS_IDLE } from "../../device-runner/idle.ts";
@@ -54,15 +54,11 @@ import {
   crowdEstimate,
   reduceToResultVector,
   resultVectorLength,
-} from "../../device-runner/result-vector.ts";
+} from "#sdk/protocol/result-vector.ts";
 import { DeviceRunner, jobKey } from "../../device-runner/runner.ts";
-import {
-  jobSessionConfig,
-  SAMPLE_SCALE,
-  trainingSessionConfig,
-} from "../../device-runner/session.ts";
+import { jobSessionConfig, SAMPLE_SCALE, trainingSessionConfig } from "#sdk/protocol/session.ts";
 import { runTrainingJob, type TrainingJob } from "../../device-runner/trainer.ts";
-import { sendHeartbeat, signHeartbeat, verifyHeartbeat } from "../../device-runner/heartbeat.ts";
+import { sendHeartbeat, signHeartbeat, verifyHeartbeat } from "#sdk/protocol/heartbeat.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
 import {
   deviceWithInbox,

@@ -49,18 +49,18 @@ import {
   drawnCohortList,
   encodeCohortList,
   type CohortList,
-} from "../../device-runner/cohort.ts";
+} from "#sdk/protocol/cohort.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { JobStateStore } from "../../device-runner/job-state.ts";
 import type { DevicePaths } from "../../device-runner/paths.ts";
-import { reduceToResultVector } from "../../device-runner/result-vector.ts";
+import { reduceToResultVector } from "#sdk/protocol/result-vector.ts";
 import { claimJobPayout } from "../../device-runner/rewards.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import { chainViewOf } from "../../device-runner/admission.ts";
-import { JOB, JobLifecycle, who } from "../integration/helpers/job-run.ts";
-import { JobStatus, label, localAccount } from "../integration/helpers/protocol.ts";
+import { JOB, JobLifecycle, who } from "../../bench/fixture/job-run.ts";
+import { JobStatus, label, localAccount } from "../../bench/fixture/protocol.ts";
 import { deviceWithInbox, giveConsent } from "./helpers.ts";
 
 const N = 10;

@@ -22,13 +22,13 @@ import {
   encodeCohortList,
   fetchCohort,
   type CohortList,
-} from "../../device-runner/cohort.ts";
+} from "#sdk/protocol/cohort.ts";
 import { chainViewOf } from "../../device-runner/admission.ts";
 import type { DeviceClients } from "../../device-runner/chain.ts";
 import { deviceConfigSchema } from "../../device-runner/config.ts";
 import { registerConsent } from "../../device-runner/consent.ts";
 import { runDaemon } from "../../device-runner/daemon.ts";
-import { DeviceError } from "../../device-runner/errors.ts";
+import { ProtocolError } from "#sdk/protocol/errors.ts";
 import { JobStateStore } from "../../device-runner/job-state.ts";
 import { devicePaths } from "../../device-runner/paths.ts";
 import { CohortWatcher, jobFromEvent } from "../../device-runner/watcher.ts";
@@ -41,7 +41,7 @@ import {
   localAccount,
   ProtocolEnv,
   Role,
-} from "../integration/helpers/protocol.ts";
+} from "../../bench/fixture/protocol.ts";
 import { giveConsent, OPEN_CONSENT, RecordingProxy } from "./helpers.ts";
 
 const SCHEMA = label("email/rfc822-v1");
@@ -216,7 +216,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
         jobId,
         device: outsider.address,
       }),
-      (e) => e instanceof DeviceError && e.code === "NOT_IN_COHORT",
+      (e) => e instanceof ProtocolError && e.code === "NOT_IN_COHORT",
     );
     await assert.rejects(
       fetchCohort(store, ev.cohortCid, {
@@ -224,7 +224,7 @@ describe("device runner on the real JobMarket (EDR)", () => {
         jobId,
         device: inCohort[0]!.address,
       }),
-      (e) => e instanceof DeviceError && e.code === "COHORT_ROOT_MISMATCH",
+      (e) => e instanceof ProtocolError && e.code === "COHORT_ROOT_MISMATCH",
     );
   });
 

@@ -31,7 +31,7 @@ import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
-import { signHeartbeatMessage } from "../../device-runner/heartbeat.ts";
+import { signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
 import { deployProtocol, type DeployClients } from "../../script/deploy.ts";
 
 const DEVICES = 1_000;

@@ -30,8 +30,8 @@ import {
   sumGas,
   ETHER,
   type GasRow,
-} from "./helpers/protocol.ts";
-import { JOB, jobResult, JobLifecycle, who, type RunOptions } from "./helpers/job-run.ts";
+} from "../../bench/fixture/protocol.ts";
+import { JOB, jobResult, JobLifecycle, who, type RunOptions } from "../../bench/fixture/job-run.ts";
 
 /** The custom error (name and arguments) a transaction reverted with. */
 async function revertOf(

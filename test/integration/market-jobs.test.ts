@@ -23,7 +23,7 @@ import {
   printGas,
   ProtocolEnv,
   revertName,
-} from "./helpers/protocol.ts";
+} from "../../bench/fixture/protocol.ts";
 
 const SCHEMA = label("email/rfc822-v1");
 const PKG = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";

@@ -39,11 +39,11 @@ import {
   type SecAggSessionConfig,
   type SessionTranscript,
 } from "#sdk/secagg/index.ts";
-import { drawnCohortList, encodeCohortList } from "../../device-runner/cohort.ts";
-import { reduceToResultVector } from "../../device-runner/result-vector.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { drawnCohortList, encodeCohortList } from "#sdk/protocol/cohort.ts";
+import { reduceToResultVector } from "#sdk/protocol/result-vector.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import { rng } from "../secagg/helpers.ts";
-import { JOB, JobLifecycle, who } from "./helpers/job-run.ts";
+import { JOB, JobLifecycle, who } from "../../bench/fixture/job-run.ts";
 import {
   abi,
   aggregateCommitment,
@@ -52,7 +52,7 @@ import {
   localAccount,
   Role,
   type DrawnCohort,
-} from "./helpers/protocol.ts";
+} from "../../bench/fixture/protocol.ts";
 import type { PrivateKeyAccount } from "viem/accounts";
 import type { DeviceAccount, SessionSigner } from "#sdk/crypto/session-key.ts";
 

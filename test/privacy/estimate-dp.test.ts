@@ -12,10 +12,10 @@ import {
   jobPrivacy,
   noisyResultVector,
   checkWithinPrivacyBounds,
-} from "../../device-runner/result-privacy.ts";
-import { crowdEstimate, reduceToResultVector } from "../../device-runner/result-vector.ts";
+} from "#sdk/protocol/result-privacy.ts";
+import { crowdEstimate, reduceToResultVector } from "#sdk/protocol/result-vector.ts";
 import { ratioEstimate, tQuantile975 } from "#sdk/ml/estimate.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
+import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import { PrivacyError } from "#sdk/privacy/index.ts";
 
 const CLASSES = 2;

@@ -20,7 +20,7 @@ import {
   transcriptOf,
   transcriptV2Of,
 } from "#sdk/secagg/index.ts";
-import { reduceToResultVector } from "../../device-runner/result-vector.ts";
+import { reduceToResultVector } from "#sdk/protocol/result-vector.ts";
 import { rng } from "../secagg/helpers.ts";
 
 const N = 6;

@@ -18,7 +18,7 @@ import {
   type LocalAccount,
 } from "viem";
 import { z } from "zod";
-import { DeviceError } from "./errors.ts";
+import { ProtocolError } from "./errors.ts";
 
 export const HEARTBEAT_DOMAIN_NAME = "DML Device";
 export const HEARTBEAT_DOMAIN_VERSION = "1";
@@ -89,7 +89,7 @@ export async function signHeartbeat(
 /**
  * Checks a heartbeat received from the network: shape, signature by `device`, the expected epoch and a timestamp
  * within `maxSkewSeconds` of `nowSeconds`. Returns the checksummed device address.
- * @throws DeviceError HEARTBEAT_INVALID
+ * @throws ProtocolError HEARTBEAT_INVALID
  */
 export async function verifyHeartbeat(
   input: unknown,
@@ -98,19 +98,19 @@ export async function verifyHeartbeat(
 ): Promise<Address> {
   const parsed = heartbeatSchema.safeParse(input);
   if (!parsed.success)
-    throw new DeviceError(
+    throw new ProtocolError(
       "HEARTBEAT_INVALID",
       `malformed heartbeat: ${parsed.error.issues[0]?.message ?? ""}`,
     );
   const hb = parsed.data;
   if (opts.epoch !== undefined && hb.epoch !== opts.epoch)
-    throw new DeviceError(
+    throw new ProtocolError(
       "HEARTBEAT_INVALID",
       `heartbeat for epoch ${hb.epoch}, expected ${opts.epoch}`,
     );
   const skew = opts.maxSkewSeconds ?? 300;
   if (Math.abs(hb.timestamp - opts.nowSeconds) > skew)
-    throw new DeviceError(
+    throw new ProtocolError(
       "HEARTBEAT_INVALID",
       `heartbeat timestamp ${hb.timestamp} is more than ${skew}s off`,
     );
@@ -124,10 +124,10 @@ export async function verifyHeartbeat(
       signature: hb.signature as Hex,
     });
   } catch {
-    throw new DeviceError("HEARTBEAT_INVALID", "unrecoverable heartbeat signature");
+    throw new ProtocolError("HEARTBEAT_INVALID", "unrecoverable heartbeat signature");
   }
   if (signer !== getAddress(hb.device))
-    throw new DeviceError("HEARTBEAT_INVALID", `heartbeat not signed by ${hb.device}`);
+    throw new ProtocolError("HEARTBEAT_INVALID", `heartbeat not signed by ${hb.device}`);
   return signer;
 }
 
@@ -146,14 +146,14 @@ export async function sendHeartbeat(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
-    throw new DeviceError(
+    throw new ProtocolError(
       "HEARTBEAT_INVALID",
       `distributor ${distributorUrl} unreachable: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
   await res.arrayBuffer();
   if (!res.ok)
-    throw new DeviceError(
+    throw new ProtocolError(
       "HEARTBEAT_INVALID",
       `distributor rejected the heartbeat: HTTP ${res.status}`,
     );

@@ -13,7 +13,7 @@ import { buildCohortTree } from "#sdk/chain/cohort.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { DeviceError } from "./errors.ts";
+import { ProtocolError } from "./errors.ts";
 
 export const COHORT_LIST_VERSION = 1;
 export const DRAWN_COHORT_LIST_VERSION = 2;
@@ -95,7 +95,7 @@ export function encodeCohortList(list: CohortList): Uint8Array {
  * device's client id. With `drawn` (a prediction job, PROTOCOL.md §7.3 and §7.9) the list must also be a drawn
  * (version 2) cohort of exactly the on-chain `deviceCount` members and at least `kMin`; these are checked before the
  * root, so a short roster is refused as such whatever root it comes with.
- * @throws DeviceError COHORT_INVALID | COHORT_TOO_SMALL | COHORT_SIZE_MISMATCH | COHORT_ROOT_MISMATCH | NOT_IN_COHORT
+ * @throws ProtocolError COHORT_INVALID | COHORT_TOO_SMALL | COHORT_SIZE_MISMATCH | COHORT_ROOT_MISMATCH | NOT_IN_COHORT
  */
 export async function fetchCohort(
   store: ContentStore,
@@ -113,14 +113,14 @@ export async function fetchCohort(
       JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
     );
   } catch (e) {
-    throw new DeviceError(
+    throw new ProtocolError(
       "COHORT_INVALID",
       `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
       { cause: e },
     );
   }
   if (BigInt(list.jobId) !== expected.jobId)
-    throw new DeviceError(
+    throw new ProtocolError(
       "COHORT_INVALID",
       `cohort list ${cid} is for job ${list.jobId}, not ${expected.jobId}`,
     );
@@ -128,17 +128,17 @@ export async function fetchCohort(
     const { deviceCount, kMin } = expected.drawn;
     const n = list.members.length;
     if (list.version !== DRAWN_COHORT_LIST_VERSION)
-      throw new DeviceError(
+      throw new ProtocolError(
         "COHORT_INVALID",
         `cohort list ${cid} is a version-${list.version} list; a prediction job's cohort is drawn (version ${DRAWN_COHORT_LIST_VERSION})`,
       );
     if (n < kMin)
-      throw new DeviceError(
+      throw new ProtocolError(
         "COHORT_TOO_SMALL",
         `cohort list ${cid} has ${n} devices, fewer than kMin = ${kMin}`,
       );
     if (n !== deviceCount)
-      throw new DeviceError(
+      throw new ProtocolError(
         "COHORT_SIZE_MISMATCH",
         `cohort list ${cid} has ${n} devices, the chain assigned ${deviceCount}`,
       );
@@ -147,25 +147,25 @@ export async function fetchCohort(
   try {
     root = cohortRoot(list);
   } catch (e) {
-    throw new DeviceError(
+    throw new ProtocolError(
       "COHORT_INVALID",
       `cohort list ${cid}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
   if (root.toLowerCase() !== expected.root.toLowerCase())
-    throw new DeviceError(
+    throw new ProtocolError(
       "COHORT_ROOT_MISMATCH",
       `cohort list ${cid} has root ${root}, the chain says ${expected.root}`,
     );
   const ids = new Set<number>();
   for (const m of list.members) {
     if (ids.has(m.id))
-      throw new DeviceError("COHORT_INVALID", `cohort list ${cid}: duplicate client id ${m.id}`);
+      throw new ProtocolError("COHORT_INVALID", `cohort list ${cid}: duplicate client id ${m.id}`);
     ids.add(m.id);
   }
   const me = list.members.find((m) => getAddress(m.address) === getAddress(expected.device));
   if (me === undefined)
-    throw new DeviceError(
+    throw new ProtocolError(
       "NOT_IN_COHORT",
       `device ${expected.device} is not in the cohort of job ${expected.jobId}`,
     );

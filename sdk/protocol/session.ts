@@ -7,7 +7,7 @@
 import { makeEncoding, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
 import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
 import type { CohortList } from "./cohort.ts";
-import { DeviceError } from "./errors.ts";
+import { ProtocolError } from "./errors.ts";
 import { PAIR_SCALE, resultVectorLength } from "./result-vector.ts";
 
 /** Records a device contributes at most (its first MAX_RECORDS_PER_JOB records); also the encoding's clip. */
@@ -28,7 +28,7 @@ export function rosterOf(
   sessionKeys: readonly Hex[],
 ): SecAggSessionConfig["roster"] {
   if (sessionKeys.length !== members.length)
-    throw new DeviceError(
+    throw new ProtocolError(
       "COHORT_INVALID",
       `${sessionKeys.length} session keys for ${members.length} members`,
     );
