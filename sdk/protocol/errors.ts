@@ -15,7 +15,11 @@ export type ProtocolErrorCode =
   /** The device is not a member of the cohort. */
   | "NOT_IN_COHORT"
   /** A heartbeat that is malformed, unsigned, stale, for another epoch, or that the distributor refused. */
-  | "HEARTBEAT_INVALID";
+  | "HEARTBEAT_INVALID"
+  /** Session parameters out of range (chain id, job id, attempt, classes). */
+  | "SESSION_INVALID"
+  /** A result vector (or sum of them) of the wrong length or with a non-finite coordinate. */
+  | "RESULT_VECTOR_INVALID";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

@@ -29,6 +29,8 @@ import {
   type Estimate,
 } from "#sdk/ml/estimate.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
+import { z } from "zod";
+import { ProtocolError } from "./errors.ts";
 
 export const RESULT_KIND = "classification-stats/v2";
 
@@ -37,6 +39,38 @@ export const PAIR_SCALE = 100_000;
 
 export function resultVectorLength(classes: number): number {
   return 3 + 7 * classes;
+}
+
+/** Output classes of a result vector: a positive integer. */
+export const classesSchema = z.number().int().min(1).max(0xffff);
+
+/** A result vector of a `classes`-class model, or a cohort's sum of them: exactly 3 + 7C finite coordinates. */
+export function resultVectorSchema(classes: number) {
+  return z.array(z.number()).length(resultVectorLength(classesSchema.parse(classes)));
+}
+
+/**
+ * Checks a result vector (or sum) that crossed a boundary — decoded from an aggregate, read from a transcript or a
+ * file — against `classes`. @throws ProtocolError RESULT_VECTOR_INVALID
+ */
+export function parseResultVector(
+  v: ArrayLike<number>,
+  classes: number,
+  what = "result vector",
+): Float64Array {
+  const c = classesSchema.safeParse(classes);
+  if (!c.success)
+    throw new ProtocolError(
+      "RESULT_VECTOR_INVALID",
+      `${what}: ${classes} is not a number of classes`,
+    );
+  const r = resultVectorSchema(c.data).safeParse(Array.from(v));
+  if (!r.success)
+    throw new ProtocolError(
+      "RESULT_VECTOR_INVALID",
+      `${what} of ${v.length} coordinates for ${classes} classes: ${r.error.issues[0]?.message ?? ""}`,
+    );
+  return Float64Array.from(r.data);
 }
 
 export function reduceToResultVector(
@@ -128,6 +162,7 @@ export function clusterNoiseOf(
  * Turns an aggregated result vector of `devices` surviving devices into the crowd's estimates; with the package's
  * control-group confusion matrix, also the adjusted (corrected) estimates. With distributed DP, `noiseVariance` is
  * the variance of the noise each coordinate of the sum carries (`decodeNoisyResult`), and the intervals include it.
+ * @throws ProtocolError RESULT_VECTOR_INVALID for a sum (or noise variance) that is not a `classes`-class vector
  */
 export function crowdEstimate(
   sum: ArrayLike<number>,
@@ -136,6 +171,8 @@ export function crowdEstimate(
   confusion?: Confusion,
   noiseVariance?: ArrayLike<number>,
 ): CrowdEstimate {
+  parseResultVector(sum, classes, "aggregated result vector");
+  if (noiseVariance !== undefined) parseResultVector(noiseVariance, classes, "noise variance");
   const n = sum[0] ?? 0;
   const mean: number[] = [];
   const se: number[] = [];

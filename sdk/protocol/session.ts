@@ -5,19 +5,50 @@
  * from the result kind (`jobSessionConfig`) or the trainer update (`trainingSessionConfig`).
  */
 import { makeEncoding, type SecAggSessionConfig } from "#sdk/secagg/index.ts";
-import { encodeAbiParameters, getAddress, keccak256, type Address, type Hex } from "viem";
+import {
+  encodeAbiParameters,
+  getAddress,
+  isAddress,
+  keccak256,
+  type Address,
+  type Hex,
+} from "viem";
+import { z } from "zod";
 import type { CohortList } from "./cohort.ts";
 import { ProtocolError } from "./errors.ts";
-import { PAIR_SCALE, resultVectorLength } from "./result-vector.ts";
+import { classesSchema, PAIR_SCALE, resultVectorLength } from "./result-vector.ts";
 
 /** Records a device contributes at most (its first MAX_RECORDS_PER_JOB records); also the encoding's clip. */
 export const MAX_RECORDS_PER_JOB = PAIR_SCALE;
 
+/** The scalars a job's session derives from (chain data), checked before anything is hashed. */
+export const jobSessionParamsSchema = z.object({
+  chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  jobMarket: z.string().refine((a) => isAddress(a, { strict: false }), "not an address"),
+  jobId: z
+    .bigint()
+    .min(0n)
+    .max(2n ** 256n - 1n),
+  attempt: z.number().int().min(0).max(0xffffffff),
+});
+
+/** @throws ProtocolError SESSION_INVALID */
+function checkSessionParams(p: z.input<typeof jobSessionParamsSchema>): void {
+  const r = jobSessionParamsSchema.safeParse(p);
+  if (!r.success)
+    throw new ProtocolError(
+      "SESSION_INVALID",
+      `session of job ${String(p.jobId)}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+}
+
+/** @throws ProtocolError SESSION_INVALID */
 export function jobSessionId(chainId: number, jobMarket: Address, jobId: bigint, attempt = 0): Hex {
+  checkSessionParams({ chainId, jobMarket, jobId, attempt });
   return keccak256(
     encodeAbiParameters(
       [{ type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint32" }],
-      [BigInt(chainId), jobMarket, jobId, attempt],
+      [BigInt(chainId), getAddress(jobMarket), jobId, attempt],
     ),
   );
 }
@@ -39,6 +70,7 @@ export function rosterOf(
   }));
 }
 
+/** @throws ProtocolError SESSION_INVALID | COHORT_INVALID */
 export function jobSessionConfig(opts: {
   chainId: number;
   jobMarket: Address;
@@ -54,6 +86,11 @@ export function jobSessionConfig(opts: {
    */
   graph?: { cohortRoot: Hex; jobSeed: Hex };
 }): SecAggSessionConfig {
+  if (!classesSchema.safeParse(opts.classes).success)
+    throw new ProtocolError(
+      "SESSION_INVALID",
+      `session of job ${opts.jobId}: ${opts.classes} is not a number of classes`,
+    );
   return {
     ...(opts.graph === undefined
       ? {}
