@@ -34,9 +34,16 @@ export interface UnmaskWork {
 export interface UnmaskOptions {
   /** Worker threads for the pairwise masks (default: the machine's parallelism, at most 8; 1 = inline). */
   workers?: number;
-  /** Run inline below this many keystream words (expansions × m; default 2^24 ≈ 64 MB of keystream). */
-  minParallelWords?: number;
+  /**
+   * Run inline below this much work, counted in keystream words: each pairwise mask costs m words plus
+   * {@link SEED_COST_WORDS} for its X25519 agreement and HKDF. Default 2^29 (≈ 0.5 s of work on one core here), so
+   * a worker's start-up (≈ 0.1–0.3 s) is only paid when it pays back.
+   */
+  minParallelWork?: number;
 }
+
+/** One pairwise seed (X25519 agreement + HKDF, ≈ 0.05 ms) in keystream-word equivalents (≈ 1 ns per word). */
+export const SEED_COST_WORDS = 50_000;
 
 export interface UnmaskStats {
   expansions: number;
@@ -58,7 +65,9 @@ export async function removeMasks(
   const expansions = work.selfSeeds.length + pairs;
   const wanted = Math.max(1, Math.min(opts.workers ?? Math.min(availableParallelism(), 8), 64));
   const workers =
-    pairs * work.m < (opts.minParallelWords ?? 2 ** 24) ? 1 : Math.min(wanted, work.dropped.length);
+    pairs * (work.m + SEED_COST_WORDS) < (opts.minParallelWork ?? 2 ** 29)
+      ? 1
+      : Math.min(wanted, work.dropped.length);
   if (workers <= 1) {
     accumulatePairwise(sum, work, work.dropped);
     return { expansions, workers: 1, fallbacks: 0 };

@@ -56,7 +56,7 @@ describe("removeMasks (server unmasking)", () => {
 
   it("test_removeMasks_workerThreads_equalInline", async () => {
     const sum = masked.slice();
-    const stats = await removeMasks(sum, work, { workers: 3, minParallelWords: 0 });
+    const stats = await removeMasks(sum, work, { workers: 3, minParallelWork: 0 });
     assert.equal(stats.workers, 3);
     assert.equal(stats.fallbacks, 0, "every slice ran in its worker thread");
     assert.deepEqual(sum, expected);
@@ -77,7 +77,7 @@ describe("removeMasks (server unmasking)", () => {
       ),
     };
     const sum = masked.slice();
-    await removeMasks(sum, flipped, { workers: 2, minParallelWords: 0 });
+    await removeMasks(sum, flipped, { workers: 2, minParallelWork: 0 });
     assert.notDeepEqual(sum, expected);
   });
 });
