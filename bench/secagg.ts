@@ -21,11 +21,11 @@ import { bytesToHex, zeroAddress } from "viem";
 import type { Hex } from "viem";
 import { sessionSignerOf } from "#sdk/crypto/session-key.ts";
 import type { SessionSigner } from "#sdk/crypto/session-key.ts";
-import { pairwiseSeed, selfMaskSeed } from "#sdk/secagg/client.ts";
-import { X25519Secret, preparePublicKey } from "#sdk/secagg/x25519.ts";
+import { selfMaskSeed } from "#sdk/secagg/client.ts";
+import { X25519Secret } from "#sdk/secagg/x25519.ts";
 import {
-  MaskGenerator,
   makeEncoding,
+  removeMasks,
   resolveSession,
   simulateSession,
   verifySigned,
@@ -40,6 +40,7 @@ const program = new Command()
   .option("--dropout <list>", "dropout rates", "0,0.3")
   .option("--degree <k>", "SecAgg+ neighbourhood degree (default: defaultDegree(n))")
   .option("--budget-min <minutes>", "do not start a new config after this many minutes", "40")
+  .option("--workers <n>", "unmasking worker threads (default: the machine's cores; 1 = inline)")
   .option(
     "--unmask-only",
     "time only the server's unmasking work (the same key agreements, HKDF and PRG expansions as finalize) per cell",
@@ -52,7 +53,9 @@ const opts = program.opts<{
   degree?: string;
   budgetMin: string;
   unmaskOnly?: boolean;
+  workers?: string;
 }>();
+const unmaskOptions = opts.workers === undefined ? {} : { workers: Number(opts.workers) };
 
 function mulberry(seed: number): () => number {
   let a = seed >>> 0;
@@ -123,7 +126,7 @@ const load = () =>
  * exactly the loop of `SecAggServer.finalize` after reconstruction. For cells whose full simulation would take
  * minutes (n = 1000, m = 100,000: the 1000 simulated clients alone expand ≈ 2·10⁵ masks).
  */
-function unmaskOnly(n: number, m: number, d: number): void {
+async function unmaskOnly(n: number, m: number, d: number): Promise<void> {
   const session = resolveSession(
     baseConfig(n, m, opts.degree === undefined ? undefined : Number(opts.degree)),
   );
@@ -139,34 +142,33 @@ function unmaskOnly(n: number, m: number, d: number): void {
   const sPk = new Map(session.ids.map((id) => [id, secret(id).publicKey()]));
   const sum = new Uint32Array(m);
   const t0 = performance.now();
-  const mg = new MaskGenerator(m);
-  let expansions = 0;
-  for (const u of session.ids)
-    if (!dropped.has(u)) {
-      mg.sub(sum, selfMaskSeed(session.sessionIdBytes, sPk.get(u)!));
-      expansions++;
-    }
-  const prepared = new Map<number, ReturnType<typeof preparePublicKey>>();
-  for (const w of dropped) {
-    const sk = secret(w);
-    for (const u of session.neighbours.get(w)!) {
-      if (dropped.has(u)) continue;
-      let pk = prepared.get(u);
-      if (pk === undefined) prepared.set(u, (pk = preparePublicKey(sPk.get(u)!)));
-      const seed = pairwiseSeed(session.sessionIdBytes, sk, pk);
-      if (u < w) mg.sub(sum, seed);
-      else mg.add(sum, seed);
-      expansions++;
-    }
-  }
+  const survivors = session.ids.filter((u) => !dropped.has(u));
+  const keyOf = new Map(survivors.map((u, i) => [u, i]));
+  const { expansions, workers } = await removeMasks(
+    sum,
+    {
+      m,
+      sessionIdBytes: session.sessionIdBytes,
+      selfSeeds: survivors.map((u) => selfMaskSeed(session.sessionIdBytes, sPk.get(u)!)),
+      publicKeys: survivors.map((u) => sPk.get(u)!),
+      dropped: [...dropped].map((w) => ({
+        secret: secret(w).secret,
+        peers: session.neighbours
+          .get(w)!
+          .filter((u) => !dropped.has(u))
+          .map((u) => ({ key: keyOf.get(u)!, sign: u < w ? (-1 as const) : (1 as const) })),
+      })),
+    },
+    unmaskOptions,
+  );
   const ms = performance.now() - t0;
   console.log(
-    `| ${n} | ${m} | ${d} | ${session.mode} ${session.degree}/${session.threshold} | unmask only: ${expansions} mask expansions | ${fmtMs(ms)} | ${(ms / expansions).toFixed(3)} ms each | ${load()} |`,
+    `| ${n} | ${m} | ${d} | ${session.mode} ${session.degree}/${session.threshold} | unmask only: ${expansions} mask expansions on ${workers} thread(s) | ${fmtMs(ms)} | ${(ms / expansions).toFixed(3)} ms each | ${load()} |`,
   );
 }
 
 if (opts.unmaskOnly === true) {
-  for (const { n, m, d } of configs) unmaskOnly(n, m, d);
+  for (const { n, m, d } of configs) await unmaskOnly(n, m, d);
   process.exit(0);
 }
 

@@ -12,7 +12,6 @@
 import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
-import type { KeyObject } from "node:crypto";
 import { split } from "shamir-secret-sharing";
 import type { SessionSigner } from "../crypto/session-key.ts";
 import { SecAggError } from "./errors.ts";
@@ -37,13 +36,7 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import {
-  LABEL_PAIR_MASK,
-  LABEL_SELF_MASK,
-  LABEL_SHARE_KEY,
-  MaskGenerator,
-  deriveKey,
-} from "./prg.ts";
+import { LABEL_SHARE_KEY, MaskGenerator, deriveKey } from "./prg.ts";
 import { resolveSession } from "./params.ts";
 import { X25519Secret, preparePublicKey } from "./x25519.ts";
 import { openShare, sealShare } from "./share-cipher.ts";
@@ -93,18 +86,8 @@ export function selfMaskCommitment(
   return sha256(buf);
 }
 
-/** Seed of the pairwise mask between two clients, from X25519(s_u^SK, s_v^PK). */
-export function pairwiseSeed(
-  sessionIdBytes: Uint8Array,
-  sSk: X25519Secret,
-  otherSPk: Uint8Array | KeyObject,
-): Uint8Array {
-  return deriveKey(sSk.agree(otherSPk), sessionIdBytes, LABEL_PAIR_MASK);
-}
-
-export function selfMaskSeed(sessionIdBytes: Uint8Array, b: Uint8Array): Uint8Array {
-  return deriveKey(b, sessionIdBytes, LABEL_SELF_MASK);
-}
+export { pairwiseSeed, selfMaskSeed } from "./mask-seeds.ts";
+import { pairwiseSeed, selfMaskSeed } from "./mask-seeds.ts";
 
 /** Another client's message this client skipped, and why. */
 export interface PeerFault {

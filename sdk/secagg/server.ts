@@ -21,13 +21,14 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { MaskGenerator, addWords } from "./prg.ts";
+import { addWords } from "./prg.ts";
+import { removeMasks } from "./unmask.ts";
+import type { DroppedMasks, UnmaskOptions } from "./unmask.ts";
 import { combineShares } from "./shamir.ts";
-import { X25519Secret, isWeakPublicKey, preparePublicKey } from "./x25519.ts";
-import type { KeyObject } from "node:crypto";
+import { isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
-import { equalBytes, pairwiseSeed, selfMaskCommitment, selfMaskSeed } from "./client.ts";
+import { equalBytes, selfMaskCommitment, selfMaskSeed } from "./client.ts";
 
 /** A round-1 message with every ciphertext replaced by its SHA-256 (the signature covers the digests). */
 function digestShares(msg: Signed): Signed {
@@ -84,6 +85,8 @@ export interface SecAggServerOptions {
    * live server.
    */
   transcriptReplay?: boolean;
+  /** How the unmasking spreads over worker threads (`unmask.ts`); default: the machine's cores for large work. */
+  unmask?: UnmaskOptions;
 }
 
 export interface SecAggResult {
@@ -132,6 +135,7 @@ export class SecAggServer {
   private droppedAfterShare: number[] = [];
   private inbox = new Map<number, { from: number; ciphertext: Uint8Array }[]>();
   private result: SecAggResult | undefined;
+  private readonly unmaskOptions: UnmaskOptions;
   readonly timings: ServerTimings = { verifyMs: 0, reconstructMs: 0, unmaskMs: 0 };
   /** Skip signature verification (benchmarks of the arithmetic only). Never set in production. */
   private readonly skipSignatures: boolean;
@@ -144,6 +148,7 @@ export class SecAggServer {
     this.skipSignatures = opts.skipSignatureChecks ?? false;
     this.replay = opts.transcriptReplay ?? false;
     this.record = opts.recordTranscript === true ? [] : undefined;
+    this.unmaskOptions = opts.unmask ?? {};
   }
 
   /**
@@ -501,37 +506,42 @@ export class SecAggServer {
       );
       selfSeeds.push(selfMaskSeed(s.sessionIdBytes, b));
     }
-    const droppedKeys: { w: number; sSk: X25519Secret }[] = [];
+    const droppedKeys: { w: number; sSk: Uint8Array }[] = [];
     for (const w of this.droppedAfterShare) {
       const sPk = this.adverts.get(w)!.body.sPk;
       const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
         equalBytes(x25519.getPublicKey(x), sPk),
       );
-      droppedKeys.push({ w, sSk: new X25519Secret(sSk) });
+      droppedKeys.push({ w, sSk });
     }
     const t1 = performance.now();
     this.timings.reconstructMs = t1 - t0;
 
     const sum = this.maskedSum ?? new Uint32Array(s.m);
     this.maskedSum = undefined;
-    const mg = new MaskGenerator(s.m);
-    for (const seed of selfSeeds) mg.sub(sum, seed);
-    // each survivor's s^PK is prepared once, then used for every dropped neighbour of it
-    const survivorKeys = new Map<number, Uint8Array | KeyObject>();
-    for (const { w, sSk } of droppedKeys) {
-      for (const u of s.neighbours.get(w)!) {
-        if (!this.u3.has(u)) continue;
-        let pk = survivorKeys.get(u);
-        if (pk === undefined) {
-          pk = preparePublicKey(this.adverts.get(u)!.body.sPk);
-          survivorKeys.set(u, pk);
-        }
-        const seed = pairwiseSeed(s.sessionIdBytes, sSk, pk);
-        // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
-        if (u < w) mg.sub(sum, seed);
-        else mg.add(sum, seed);
-      }
-    }
+    // each survivor's s^PK is listed once, then used for every dropped neighbour of it
+    const keyIndex = new Map<number, number>();
+    const publicKeys: Uint8Array[] = [];
+    const droppedMasks: DroppedMasks[] = droppedKeys.map(({ w, sSk }) => ({
+      secret: sSk,
+      peers: s.neighbours
+        .get(w)!
+        .filter((u) => this.u3.has(u))
+        .map((u) => {
+          let key = keyIndex.get(u);
+          if (key === undefined) {
+            key = publicKeys.push(this.adverts.get(u)!.body.sPk) - 1;
+            keyIndex.set(u, key);
+          }
+          // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
+          return { key, sign: u < w ? (-1 as const) : (1 as const) };
+        }),
+    }));
+    await removeMasks(
+      sum,
+      { m: s.m, sessionIdBytes: s.sessionIdBytes, selfSeeds, publicKeys, dropped: droppedMasks },
+      this.unmaskOptions,
+    );
     this.timings.unmaskMs = performance.now() - t1;
     const dropped = s.ids.filter((id) => !this.u3.has(id));
     return {
