@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { bytesToHex, getAddress, type Address, type Hex } from "viem";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { resultAttestationAbi } from "#sdk/chain/abi/index.ts";
 import { memberCommitment } from "#sdk/chain/commitments.ts";
 
 export interface VoteIo {
@@ -38,7 +38,7 @@ async function send(io: VoteIo, functionName: string, args: readonly unknown[]):
   const hash = await io.wallet.writeContract({
     account: io.wallet.account,
     address: io.resultAttestation,
-    abi: loadArtifact("ResultAttestation").abi,
+    abi: resultAttestationAbi,
     functionName,
     args,
   } as never);

@@ -23,7 +23,7 @@ import {
 } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { deviceAccount, type DeviceAccount, type SessionSigner } from "#sdk/crypto/session-key.ts";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { protocolAbi } from "#sdk/chain/contracts.ts";
 import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
 import {
   buildCohortTree,
@@ -45,15 +45,9 @@ export const BPS = 10_000n;
 
 export { JobStatus, Role } from "#sdk/chain/enums.ts";
 
-const abiCache = new Map<string, Abi>();
-/** ABI of a compiled contract. */
+/** The generated ABI of a protocol contract (sdk/chain/abi), widened for calls named at run time. */
 export function abi(name: string): Abi {
-  let a = abiCache.get(name);
-  if (!a) {
-    a = loadArtifact(name).abi;
-    abiCache.set(name, a);
-  }
-  return a;
+  return protocolAbi(name);
 }
 
 /** The custom error a call reverted with. */
