@@ -57,6 +57,9 @@ export interface EventCursorOptions {
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
 const stateSchema = z.object({
   version: z.literal(1),
+  /** What the state is about: a file of another chain or contract set is refused. */
+  chainId: z.number().int().positive(),
+  addresses: z.array(z.string()),
   /** Oldest first; the last entry is the position. */
   checkpoints: z.array(z.object({ block: z.string().regex(/^\d+$/), hash: hex32 })).min(1),
 });
@@ -93,7 +96,8 @@ export class EventCursor {
     const pub = this.opts.publicClient;
     await this.load();
     await this.checkReorg();
-    const head = await pub.getBlockNumber();
+    // cacheTime 0: viem caches the block number for a polling interval, which would hide blocks just mined
+    const head = await pub.getBlockNumber({ cacheTime: 0 });
     const safe = head - this.confirmations;
     let delivered = 0;
     let from = this.nextBlock();
@@ -205,6 +209,14 @@ export class EventCursor {
         cause,
       });
     }
+    if (
+      state &&
+      (state.chainId !== this.chainId() || state.addresses.join() !== this.addresses().join())
+    )
+      throw new CursorError(
+        "CURSOR_STATE",
+        `cursor state ${this.opts.stateFile} belongs to chain ${state.chainId} / ${state.addresses.join(", ")}, not this cursor's`,
+      );
     this.checkpoints = (state?.checkpoints ?? []).map((c) => ({
       block: BigInt(c.block),
       hash: c.hash.toLowerCase() as Hex,
@@ -212,9 +224,20 @@ export class EventCursor {
     return this.checkpoints;
   }
 
+  private chainId(): number {
+    return this.opts.publicClient.chain.id;
+  }
+
+  private addresses(): string[] {
+    const a = Array.isArray(this.opts.address) ? this.opts.address : [this.opts.address];
+    return a.map((x) => x.toLowerCase()).sort();
+  }
+
   private async save(): Promise<void> {
     await writeJsonAtomic(this.opts.stateFile, {
       version: 1,
+      chainId: this.chainId(),
+      addresses: this.addresses(),
       checkpoints: (this.checkpoints ?? []).map((c) => ({
         block: c.block.toString(),
         hash: c.hash,

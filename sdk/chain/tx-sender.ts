@@ -1,6 +1,6 @@
 /**
  * The one way to send a transaction. Per signer: one transaction in flight (a queue), the nonce read from the chain
- * (`pending` count) on start and again after any failure, every call simulated first (a revert becomes a
+ * (`pending` count) on start and before every transaction, every call simulated first (a revert becomes a
  * `TxError("TX_REVERTED")` naming the custom error, decoded against every protocol ABI, and nothing is sent), the
  * receipt awaited with a timeout, and a transaction not mined in time replaced at the SAME nonce with fees bumped
  * by at least 12.5% (capped by `maxFeePerGasCap`). Only one of the transactions sent for a call can be mined (they
@@ -92,15 +92,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const bumpFee = (x: bigint): bigint =>
   x + (x * FEE_BUMP_PER_MILLE + 999n) / 1000n + (x === 0n ? 1n : 0n);
 
-/**
- * Shared by every sender of one signer in this process: the queue (one transaction in flight per signer) and the
- * next nonce (undefined when it must be re-read from the chain).
- */
+/** Shared by every sender of one signer in this process: one transaction in flight per signer. */
 const queues = new Map<string, Promise<unknown>>();
-const nonces = new Map<string, number | undefined>();
 
 export class TxSender {
   readonly address: Address;
+  private nonce: number | undefined;
   private readonly key: string;
   private readonly timeoutMs: number;
   private readonly maxReplacements: number;
@@ -128,14 +125,6 @@ export class TxSender {
     return this.nonce;
   }
 
-  private get nonce(): number | undefined {
-    return nonces.get(this.key);
-  }
-
-  private set nonce(n: number | undefined) {
-    nonces.set(this.key, n);
-  }
-
   /** Re-reads the next nonce from the chain (`pending` count). */
   async syncNonce(): Promise<number> {
     this.nonce = await this.opts.publicClient.getTransactionCount({
@@ -148,20 +137,31 @@ export class TxSender {
   /**
    * Simulates, sends and waits for `req` after every earlier call of this signer has finished.
    * @throws TxError TX_REVERTED (simulation or receipt), TX_TIMEOUT, TX_UNDERPRICED, TX_INSUFFICIENT_FUNDS,
-   *   NONCE_CONFLICT (another sender used the nonce: nothing of this call was mined; the nonce is re-read), TX_SEND.
+   *   NONCE_CONFLICT (another sender took the nonce twice in a row: nothing of this call was sent), TX_SEND.
    */
   send<
     const abi extends Abi | readonly unknown[],
     functionName extends ContractFunctionName<abi, WriteMutability>,
   >(req: TxRequest<abi, functionName>): Promise<TxResult> {
     const prev = queues.get(this.key) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => this.run(req as unknown as TxRequest));
+    const run = prev.catch(() => undefined).then(() => this.runOnce(req as unknown as TxRequest));
     const tail = run.catch(() => undefined);
     queues.set(this.key, tail);
     void tail.then(() => {
       if (queues.get(this.key) === tail) queues.delete(this.key);
     });
     return run;
+  }
+
+  /** Runs `req`; when another sender took the nonce before anything of ours was sent, starts over once. */
+  private async runOnce(req: TxRequest): Promise<TxResult> {
+    try {
+      return await this.run(req);
+    } catch (err) {
+      if (err instanceof TxError && err.code === "NONCE_CONFLICT" && err.hashes.length === 0)
+        return await this.run(req);
+      throw err;
+    }
   }
 
   private async run(req: TxRequest): Promise<TxResult> {
@@ -177,8 +177,9 @@ export class TxSender {
     } catch (err) {
       throw this.revertError(err, `${req.functionName} would revert`);
     }
-    if (this.nonce === undefined) await this.syncNonce();
-    const nonce = this.nonce as number;
+    // The chain's pending count, read before every transaction: with one in flight per signer it is exact, and a
+    // transaction sent with the same key by anything else (another tool, a restarted process) is accounted for.
+    const nonce = await this.syncNonce();
     let gas = req.gas;
     if (gas === undefined) {
       try {

@@ -95,6 +95,9 @@ describe("sdk/chain/event-cursor on EDR", () => {
       "nothing above head − confirmations",
     );
     assert.deepEqual(amounts(got), [1n, 2n, 3n, 4n, 5n], "the last two are not confirmed yet");
+    const ours = got.filter((l) => (l.args as { from?: Address }).from === from);
+    assert.equal(ours[3]!.blockNumber, ours[4]!.blockNumber, "4 and 5 share a block");
+    assert.equal(new Set(ours.map((l) => l.blockNumber)).size, 4, "1, 2, 3 in blocks of their own");
     for (let i = 1; i < got.length; i++) {
       const [p, q] = [got[i - 1]!, got[i]!];
       assert.ok(
@@ -176,6 +179,21 @@ describe("sdk/chain/event-cursor on EDR", () => {
     assert.equal(reorgs.length, 1);
     const pos = await cur.position(); // the first instance's view is stale in memory; a fresh one reads the file
     assert.ok(pos);
+  });
+
+  it("refuses the state file of another contract with CURSOR_STATE", async () => {
+    await cursor("mine.json", 0n).poll(() => undefined);
+    const other = new EventCursor({
+      publicClient: c.pub,
+      address: to,
+      abi: dmlTokenAbi,
+      stateFile: path.join(dir, "mine.json"),
+      fromBlock: 0n,
+    });
+    await assert.rejects(
+      other.poll(() => undefined),
+      (e: unknown) => e instanceof CursorError && e.code === "CURSOR_STATE",
+    );
   });
 
   it("rejects a corrupt state file with CURSOR_STATE", async () => {
