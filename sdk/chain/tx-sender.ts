@@ -303,7 +303,8 @@ export class TxSender {
     });
     if (receipt.status === "success")
       return { hash: receipt.transactionHash, nonce, receipt, hashes };
-    // Passed simulation but reverted when mined (state changed in between): replay it to name the error.
+    // Passed simulation but reverted when mined: the transactions before it in its block changed the state. Replay it
+    // on the state at the end of that block (ours changed nothing) to name the error.
     let decoded;
     try {
       await this.opts.publicClient.call({
@@ -315,7 +316,7 @@ export class TxSender {
           args: req.args as readonly unknown[],
         }),
         value: req.value,
-        blockNumber: receipt.blockNumber - 1n,
+        blockNumber: receipt.blockNumber,
       });
     } catch (err) {
       const d = revertData(err);

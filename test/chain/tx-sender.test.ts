@@ -165,6 +165,70 @@ describe("sdk/chain/tx-sender on EDR", () => {
     }
   });
 
+  it("mined but reverted (the state changed after the simulation): TX_REVERTED naming the custom error", async () => {
+    const { account, wallet } = await c.funded("raced", 2n * ONE);
+    const to = addressOf("raced-to");
+    await c.rpc("evm_setAutomine", [false]);
+    try {
+      // the whole balance leaves in a transaction still pending when the sender simulates on the latest state
+      await wallet.writeContract({ ...transfer(to, 2n * ONE), gas: 100_000n });
+      const sender = await TxSender.create({
+        publicClient: c.pub,
+        walletClient: wallet,
+        pollIntervalMs: 25,
+        onEvent: (e) => {
+          if (e.type === "sent") void c.rpc("evm_mine");
+        },
+      });
+      const err = await sender.send({ ...transfer(to, ONE), gas: 100_000n }).then(
+        () => assert.fail("should revert when mined"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof TxError);
+      assert.equal(err.code, "TX_REVERTED");
+      assert.equal(err.errorName, "ERC20InsufficientBalance");
+      assert.deepEqual(err.errorArgs, [getAddress(account.address), 0n, ONE]);
+      assert.equal(err.hashes.length, 1);
+      const receipt = await c.pub.getTransactionReceipt({ hash: err.hashes[0]! });
+      assert.equal(receipt.status, "reverted");
+      assert.equal(await balanceOf(to), 2n * ONE);
+    } finally {
+      await c.rpc("evm_setAutomine", [true]);
+    }
+  });
+
+  it("at the fee cap no replacement is possible: TX_TIMEOUT with the one hash sent, which may still be mined", async () => {
+    const { account, wallet } = await c.funded("capped", 2n * ONE);
+    const to = addressOf("capped-to");
+    const fees = await c.pub.estimateFeesPerGas();
+    await c.rpc("evm_setAutomine", [false]);
+    try {
+      const sender = await TxSender.create({
+        publicClient: c.pub,
+        walletClient: wallet,
+        receiptTimeoutMs: 200,
+        pollIntervalMs: 25,
+        maxFeePerGasCap: fees.maxFeePerGas,
+      });
+      const err = await sender.send(transfer(to, ONE)).then(
+        () => assert.fail("not mined"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof TxError);
+      assert.equal(err.code, "TX_TIMEOUT");
+      assert.match(err.message, /fee cap/);
+      assert.equal(err.hashes.length, 1, "no replacement above the cap");
+      const tx = await c.pub.getTransaction({ hash: err.hashes[0]! });
+      assert.ok(tx.maxFeePerGas! <= fees.maxFeePerGas);
+      await c.rpc("evm_mine");
+      assert.equal((await c.pub.getTransactionReceipt({ hash: err.hashes[0]! })).status, "success");
+      assert.equal(await balanceOf(to), ONE);
+      assert.equal(await c.pub.getTransactionCount({ address: account.address }), tx.nonce + 1);
+    } finally {
+      await c.rpc("evm_setAutomine", [true]);
+    }
+  });
+
   it("a key used behind the sender's back: the next send takes the chain's pending count, once", async () => {
     const { account, wallet } = await c.funded("stale", 10n * ONE);
     const to = addressOf("stale-to");
