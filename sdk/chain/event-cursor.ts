@@ -71,7 +71,10 @@ export class EventCursor {
   private readonly maxRange: bigint;
   private readonly history: number;
 
-  constructor(private readonly opts: EventCursorOptions) {
+  private readonly opts: EventCursorOptions;
+
+  constructor(opts: EventCursorOptions) {
+    this.opts = opts;
     const wanted = opts.eventNames ? new Set(opts.eventNames) : undefined;
     this.events = (opts.abi as Abi).filter(
       (i): i is AbiEvent => i.type === "event" && (!wanted || wanted.has(i.name)),

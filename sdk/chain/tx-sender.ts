@@ -104,7 +104,10 @@ export class TxSender {
   private readonly cap: bigint;
   private readonly pollMs: number;
 
-  private constructor(private readonly opts: TxSenderOptions) {
+  private readonly opts: TxSenderOptions;
+
+  private constructor(opts: TxSenderOptions) {
+    this.opts = opts;
     this.address = opts.walletClient.account.address;
     this.key = `${opts.walletClient.chain.id}:${this.address.toLowerCase()}`;
     this.timeoutMs = opts.receiptTimeoutMs ?? 60_000;
