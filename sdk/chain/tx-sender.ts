@@ -14,7 +14,9 @@ import {
   NonceTooLowError,
   TransactionReceiptNotFoundError,
   type Abi,
+  type Account,
   type Address,
+  type Chain,
   type ContractFunctionArgs,
   type ContractFunctionName,
   type Hex,
@@ -29,8 +31,10 @@ export const FEE_BUMP_PER_MILLE = 125n;
 
 export interface TxSenderOptions {
   publicClient: ChainPublicClient;
-  /** Signs and sends; its account is the signer. */
+  /** Signs and sends; its account is the signer unless `account` is given. */
   walletClient: ChainWalletClient;
+  /** The signer, when the wallet client has no account of its own (or another one). */
+  account?: Account;
   /** How long to wait for a receipt before replacing (ms). Default 60 s. */
   receiptTimeoutMs?: number;
   /** Replacements at the same nonce before giving up with TX_TIMEOUT. Default 3. */
@@ -97,6 +101,8 @@ const queues = new Map<string, Promise<unknown>>();
 
 export class TxSender {
   readonly address: Address;
+  private readonly account: Account;
+  private readonly chain: Chain;
   private nonce: number | undefined;
   private readonly key: string;
   private readonly timeoutMs: number;
@@ -108,8 +114,10 @@ export class TxSender {
 
   private constructor(opts: TxSenderOptions) {
     this.opts = opts;
-    this.address = opts.walletClient.account.address;
-    this.key = `${opts.walletClient.chain.id}:${this.address.toLowerCase()}`;
+    this.account = opts.account ?? opts.walletClient.account;
+    this.address = this.account.address;
+    this.chain = opts.walletClient.chain ?? opts.publicClient.chain;
+    this.key = `${this.chain.id}:${this.address.toLowerCase()}`;
     this.timeoutMs = opts.receiptTimeoutMs ?? 60_000;
     this.maxReplacements = opts.maxReplacements ?? 3;
     this.cap = opts.maxFeePerGasCap ?? 500n * GWEI;
@@ -168,13 +176,13 @@ export class TxSender {
   }
 
   private async run(req: TxRequest): Promise<TxResult> {
-    const { publicClient: pub, walletClient: wallet } = this.opts;
+    const { publicClient: pub } = this.opts;
     const data = encodeFunctionData({
       abi: req.abi,
       functionName: req.functionName,
       args: req.args as readonly unknown[],
     });
-    const call = { account: wallet.account, to: req.address, data, value: req.value };
+    const call = { account: this.account, to: req.address, data, value: req.value };
     try {
       await pub.call(call);
     } catch (err) {
@@ -236,8 +244,8 @@ export class TxSender {
     try {
       return await wallet.sendTransaction({
         ...tx,
-        account: wallet.account,
-        chain: wallet.chain,
+        account: this.account,
+        chain: this.chain,
         type: "eip1559",
       });
     } catch (err) {
@@ -311,7 +319,7 @@ export class TxSender {
     let decoded;
     try {
       await this.opts.publicClient.call({
-        account: this.opts.walletClient.account,
+        account: this.account,
         to: req.address,
         data: encodeFunctionData({
           abi: req.abi,
