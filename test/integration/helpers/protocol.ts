@@ -24,6 +24,9 @@ import {
 import type { PrivateKeyAccount } from "viem/accounts";
 import { deviceAccount, type DeviceAccount, type SessionSigner } from "#sdk/crypto/session-key.ts";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
+import type { ChainPublicClient, ChainWalletClient } from "#sdk/chain/clients.ts";
+import { TxError } from "#sdk/chain/errors.ts";
+import { TxSender } from "#sdk/chain/tx-sender.ts";
 import { buildConnectedSet, type ConnectedSetTree } from "#sdk/chain/connected-set.ts";
 import {
   buildCohortTree,
@@ -55,6 +58,7 @@ export async function revertName(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (err) {
+    if (err instanceof TxError && err.errorName) return err.errorName;
     if (err instanceof BaseError) {
       const r = err.walk((e) => e instanceof ContractFunctionRevertedError);
       if (r instanceof ContractFunctionRevertedError && r.data) return r.data.errorName;
@@ -142,7 +146,10 @@ export class ProtocolEnv {
     })) as T;
   }
 
-  /** Sends `fn` from `from`, asserts success, records and returns its gas. */
+  /** One TxSender per signer (sdk/chain/tx-sender.ts), as every operator uses. */
+  private readonly senders = new Map<Address, Promise<TxSender>>();
+
+  /** Sends `fn` from `from` through its TxSender, asserts success, records and returns its gas. */
   async send(
     from: { writeContract: Wallet["writeContract"] } | Wallet,
     contract: string,
@@ -150,13 +157,19 @@ export class ProtocolEnv {
     args: readonly unknown[],
     gasLabel?: string,
   ): Promise<bigint> {
-    const hash = await (from as Wallet).writeContract({
-      address: this.addr(contract),
-      abi: abi(contract),
-      functionName: fn,
-      args,
-    } as never);
-    const receipt = await this.pub.waitForTransactionReceipt({ hash });
+    const wallet = from as unknown as ChainWalletClient;
+    assert.ok(wallet.account, "a wallet client with an account");
+    let sender = this.senders.get(wallet.account.address);
+    if (!sender) {
+      sender = TxSender.create({
+        publicClient: this.pub as unknown as ChainPublicClient,
+        walletClient: wallet,
+      });
+      this.senders.set(wallet.account.address, sender);
+    }
+    const { hash, receipt } = await (
+      await sender
+    ).send({ address: this.addr(contract), abi: abi(contract), functionName: fn, args });
     assert.equal(receipt.status, "success", `${contract}.${fn}`);
     const tx = await this.pub.getTransaction({ hash });
     if (process.env.DML_TRACE?.split(",").includes(fn))
