@@ -53,7 +53,8 @@ export type TxErrorCode =
   | "TX_UNDERPRICED"
   | "TX_INSUFFICIENT_FUNDS"
   | "NONCE_CONFLICT"
-  | "TX_SEND";
+  | "TX_SEND"
+  | "TX_INVALID";
 
 /** A transaction failed; `code` says how. Reverts carry the decoded custom error. */
 export class TxError extends ChainError {

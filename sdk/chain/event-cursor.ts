@@ -8,7 +8,7 @@
  * (or a process that dies) before a block's checkpoint sees that block's logs again.
  */
 import { z } from "zod";
-import { type Abi, type AbiEvent, type Address, type Hex, type Log } from "viem";
+import type { Abi, AbiEvent, Address, ContractEventName, Hex, Log } from "viem";
 import { readJsonFile, writeJsonAtomic } from "#sdk/fs/atomic.ts";
 import type { ChainPublicClient } from "./clients.ts";
 import { CursorError } from "./errors.ts";
@@ -19,11 +19,15 @@ export interface Checkpoint {
   hash: Hex;
 }
 
-/** A delivered log, decoded against the watched events. */
-export type CursorLog = Log<bigint, number, false> & {
-  eventName: string;
-  args: Record<string, unknown> | readonly unknown[];
-};
+/** A delivered log, decoded against the watched ABI: `eventName` and `args` are typed by it. */
+export type CursorLog<abi extends Abi | readonly unknown[] = Abi> = Log<
+  bigint,
+  number,
+  false,
+  undefined,
+  true,
+  abi extends Abi ? abi : Abi
+>;
 
 export interface ReorgInfo {
   /** The checkpoint that is no longer on the chain. */
@@ -32,14 +36,14 @@ export interface ReorgInfo {
   ancestor: Checkpoint;
 }
 
-export interface EventCursorOptions {
+export interface EventCursorOptions<abi extends Abi | readonly unknown[] = Abi> {
   publicClient: ChainPublicClient;
   /** Contracts to watch. */
   address: Address | Address[];
   /** ABIs (or ABI fragments) whose events are delivered; other events are ignored. */
-  abi: Abi | readonly unknown[];
+  abi: abi;
   /** Only these event names (default: every event of `abi`). */
-  eventNames?: readonly string[];
+  eventNames?: readonly ContractEventName<abi>[];
   /** State file (JSON, written atomically). */
   stateFile: string;
   /** First block to scan when there is no state file. */
@@ -64,18 +68,18 @@ const stateSchema = z.object({
   checkpoints: z.array(z.object({ block: z.string().regex(/^\d+$/), hash: hex32 })).min(1),
 });
 
-export class EventCursor {
+export class EventCursor<const abi extends Abi | readonly unknown[] = Abi> {
   private checkpoints: Checkpoint[] | undefined;
   private readonly events: AbiEvent[];
   private readonly confirmations: bigint;
   private readonly maxRange: bigint;
   private readonly history: number;
 
-  private readonly opts: EventCursorOptions;
+  private readonly opts: EventCursorOptions<abi>;
 
-  constructor(opts: EventCursorOptions) {
+  constructor(opts: EventCursorOptions<abi>) {
     this.opts = opts;
-    const wanted = opts.eventNames ? new Set(opts.eventNames) : undefined;
+    const wanted = opts.eventNames ? new Set<string>(opts.eventNames) : undefined;
     this.events = (opts.abi as Abi).filter(
       (i): i is AbiEvent => i.type === "event" && (!wanted || wanted.has(i.name)),
     );
@@ -95,7 +99,7 @@ export class EventCursor {
    * One pass: checks for a reorg, then delivers every log up to `head − confirmations`, range by range.
    * Returns the number of logs delivered. A failing handler stops the pass; its block is delivered again next time.
    */
-  async poll(handler: (log: CursorLog) => void | Promise<void>): Promise<number> {
+  async poll(handler: (log: CursorLog<abi>) => void | Promise<void>): Promise<number> {
     const pub = this.opts.publicClient;
     await this.load();
     await this.checkReorg();
@@ -111,8 +115,8 @@ export class EventCursor {
         events: this.events,
         fromBlock: from,
         toBlock: to,
-        strict: false,
-      })) as unknown as CursorLog[];
+        strict: true, // a log that does not decode against the ABI is not delivered
+      })) as unknown as CursorLog<abi>[];
       logs.sort((a, b) =>
         a.blockNumber === b.blockNumber
           ? a.logIndex - b.logIndex
@@ -121,7 +125,7 @@ export class EventCursor {
             : 1,
       );
       for (let i = 0; i < logs.length; i++) {
-        const log = logs[i] as CursorLog;
+        const log = logs[i] as CursorLog<abi>;
         await handler(log);
         delivered++;
         const next = logs[i + 1];
@@ -137,7 +141,7 @@ export class EventCursor {
 
   /** Polls every `intervalMs` until `signal` aborts. Errors go to `onError` (default: rethrow, ending the loop). */
   async run(
-    handler: (log: CursorLog) => void | Promise<void>,
+    handler: (log: CursorLog<abi>) => void | Promise<void>,
     opts: { intervalMs: number; signal: AbortSignal; onError?: (err: unknown) => void },
   ): Promise<void> {
     while (!opts.signal.aborted) {

@@ -147,7 +147,7 @@ export class TxSender {
 
   /**
    * Simulates, sends and waits for `req` after every earlier call of this signer has finished.
-   * @throws TxError TX_REVERTED (simulation or receipt), TX_TIMEOUT, TX_UNDERPRICED, TX_INSUFFICIENT_FUNDS,
+   * @throws TxError TX_INVALID (no such function, or arguments that do not encode), TX_REVERTED (simulation or receipt), TX_TIMEOUT, TX_UNDERPRICED, TX_INSUFFICIENT_FUNDS,
    *   NONCE_CONFLICT (another sender took the nonce twice in a row: nothing of this call was sent), TX_SEND.
    */
   send<
@@ -177,11 +177,18 @@ export class TxSender {
 
   private async run(req: TxRequest): Promise<TxResult> {
     const { publicClient: pub } = this.opts;
-    const data = encodeFunctionData({
-      abi: req.abi,
-      functionName: req.functionName,
-      args: req.args as readonly unknown[],
-    });
+    let data: Hex;
+    try {
+      data = encodeFunctionData({
+        abi: req.abi,
+        functionName: req.functionName,
+        args: req.args as readonly unknown[],
+      });
+    } catch (cause) {
+      throw new TxError("TX_INVALID", `${req.functionName} does not encode against the ABI`, {
+        cause,
+      });
+    }
     const call = { account: this.account, to: req.address, data, value: req.value };
     try {
       await pub.call(call);

@@ -14,7 +14,12 @@ import { privateKeyToAccount } from "viem/accounts";
 import { dmlTokenAbi } from "#sdk/chain/abi/index.ts";
 import type { ChainWalletClient } from "#sdk/chain/clients.ts";
 import { CursorError } from "#sdk/chain/errors.ts";
-import { EventCursor, type CursorLog, type ReorgInfo } from "#sdk/chain/event-cursor.ts";
+import {
+  EventCursor,
+  type CursorLog,
+  type EventCursorOptions,
+  type ReorgInfo,
+} from "#sdk/chain/event-cursor.ts";
 import { TxSender } from "#sdk/chain/tx-sender.ts";
 import { tokenChain, type TokenChain } from "./helpers/token-chain.ts";
 
@@ -48,7 +53,7 @@ describe("sdk/chain/event-cursor on EDR", () => {
   const cursor = (
     file: string,
     fromBlock: bigint,
-    extra: Partial<ConstructorParameters<typeof EventCursor>[0]> = {},
+    extra: Partial<EventCursorOptions<typeof dmlTokenAbi>> = {},
   ) =>
     new EventCursor({
       publicClient: c.pub,
@@ -193,6 +198,29 @@ describe("sdk/chain/event-cursor on EDR", () => {
     await assert.rejects(
       other.poll(() => undefined),
       (e: unknown) => e instanceof CursorError && e.code === "CURSOR_STATE",
+    );
+  });
+
+  it("delivers logs typed by the ABI; an event name the ABI lacks is refused (at compile time too)", async () => {
+    const start = (await c.pub.getBlockNumber()) + 1n;
+    await pay(51n);
+    const values: bigint[] = [];
+    await cursor("typed.json", start).poll((l) => {
+      if (l.eventName === "Transfer") values.push(l.args.value); // typed: bigint, no cast
+    });
+    assert.deepEqual(values, [51n]);
+    assert.throws(
+      () =>
+        new EventCursor({
+          publicClient: c.pub,
+          address: c.token,
+          abi: dmlTokenAbi,
+          // @ts-expect-error not an event of DMLToken
+          eventNames: ["Transferred"],
+          stateFile: path.join(dir, "none.json"),
+          fromBlock: 0n,
+        }),
+      (e: unknown) => e instanceof CursorError,
     );
   });
 

@@ -77,6 +77,15 @@ describe("sdk/chain/tx-sender on EDR", () => {
       await c.pub.getTransactionCount({ address: account.address, blockTag: "pending" }),
       nonce,
     );
+    // a request that does not encode is refused before anything else (and is a type error at compile time)
+    const bad = await sender
+      // @ts-expect-error the amount is a uint256, not a string
+      .send({ ...transfer(addressOf("x"), ONE), args: [addressOf("x"), "lots"] })
+      .then(
+        () => assert.fail("should not encode"),
+        (e: unknown) => e,
+      );
+    assert.ok(bad instanceof TxError && bad.code === "TX_INVALID");
     // the sender still works afterwards, at the same nonce
     const ok = await sender.send(transfer(addressOf("x"), ONE / 2n));
     assert.equal(ok.nonce, nonce);
