@@ -45,6 +45,8 @@ export interface TxSenderOptions {
   pollIntervalMs?: number;
   /** Extra ABI to decode reverts with (the protocol ABIs are always used). */
   errorAbi?: Abi;
+  /** Told when receipt polling failed (the RPC, not the transaction) before a timeout; polling goes on. */
+  onRpcError?: (err: unknown) => void;
   /** Progress events (sent, replaced, mined), e.g. for logs and metrics. */
   onEvent?: (event: TxEvent) => void;
 }
@@ -295,15 +297,20 @@ export class TxSender {
   /** The receipt of whichever of `hashes` is mined first, or undefined after `timeoutMs`. */
   private async waitAny(hashes: Hex[], timeoutMs: number): Promise<TransactionReceipt | undefined> {
     const deadline = Date.now() + timeoutMs;
+    let lastRpcError: unknown;
     for (;;) {
       for (const hash of hashes) {
         try {
           return await this.opts.publicClient.getTransactionReceipt({ hash });
         } catch (err) {
-          if (!(err instanceof TransactionReceiptNotFoundError)) throw err;
+          // not mined yet, or the RPC failed this time: either way, ask again until the deadline
+          if (!(err instanceof TransactionReceiptNotFoundError)) lastRpcError = err;
         }
       }
-      if (Date.now() >= deadline) return undefined;
+      if (Date.now() >= deadline) {
+        if (lastRpcError !== undefined) this.opts.onRpcError?.(lastRpcError);
+        return undefined;
+      }
       await sleep(Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
     }
   }
