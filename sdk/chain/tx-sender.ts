@@ -191,7 +191,8 @@ export class TxSender {
         cause,
       });
     }
-    const call = { account: this.account, to: req.address, data, value: req.value };
+    // `from` as a plain address: viem would otherwise re-prepare (nonce, fees) for a local account on every estimate
+    const call = { account: this.address, to: req.address, data, value: req.value };
     try {
       await pub.call(call);
     } catch (err) {
@@ -249,8 +250,18 @@ export class TxSender {
     tx: { to: Address; data: Hex; value?: bigint; gas: bigint; nonce: number } & Fees,
     ours: Hex[],
   ): Promise<Hex | undefined> {
-    const { walletClient: wallet } = this.opts;
+    const { walletClient: wallet, publicClient: pub } = this.opts;
     try {
+      const { signTransaction } = this.account;
+      if (this.account.type === "local" && signTransaction) {
+        // Every field is known: sign here and send the raw bytes (no re-preparation round trips).
+        const raw = await signTransaction({
+          ...tx,
+          chainId: this.chain.id,
+          type: "eip1559",
+        });
+        return await pub.sendRawTransaction({ serializedTransaction: raw });
+      }
       return await wallet.sendTransaction({
         ...tx,
         account: this.account,
@@ -274,7 +285,11 @@ export class TxSender {
           nonce: tx.nonce,
           cause: err,
         });
-      if (e?.walk((x) => x instanceof InsufficientFundsError))
+      if (
+        e?.walk((x) => x instanceof InsufficientFundsError) ||
+        text.includes("insufficient funds") || // geth
+        text.includes("enough funds") // EDR: "Sender doesn't have enough funds to send tx"
+      )
         throw new TxError("TX_INSUFFICIENT_FUNDS", `${this.address} cannot pay for gas`, {
           nonce: tx.nonce,
           hashes: ours,

@@ -238,6 +238,23 @@ describe("sdk/chain/tx-sender on EDR", () => {
     }
   });
 
+  it("a signer without ETH for gas gets TX_INSUFFICIENT_FUNDS and nothing is mined", async () => {
+    const { account, wallet } = await c.funded("no-gas", ONE);
+    await c.conn.networkHelpers.setBalance(account.address, 0n);
+    const sender = await TxSender.create({ publicClient: c.pub, walletClient: wallet });
+    const err = await sender.send(transfer(addressOf("no-gas-to"), ONE)).then(
+      () => assert.fail("cannot pay for gas"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TxError);
+    assert.equal(err.code, "TX_INSUFFICIENT_FUNDS", String((err.cause as Error).message));
+    assert.equal(await balanceOf(account.address), ONE);
+    assert.equal(
+      await c.pub.getTransactionCount({ address: account.address, blockTag: "pending" }),
+      0,
+    );
+  });
+
   it("a key used behind the sender's back: the next send takes the chain's pending count, once", async () => {
     const { account, wallet } = await c.funded("stale", 10n * ONE);
     const to = addressOf("stale-to");
