@@ -186,6 +186,48 @@ describe("sdk/chain/event-cursor on EDR", () => {
     assert.ok(pos);
   });
 
+  it("a reorg no deeper than the confirmations is never seen: no reorg callback, only the final chain's logs", async () => {
+    const reorgs: ReorgInfo[] = [];
+    const got: CursorLog[] = [];
+    const cur = cursor("shallow.json", (await c.pub.getBlockNumber()) + 1n, {
+      confirmations: 3,
+      onReorg: (r) => void reorgs.push(r),
+    });
+    await cur.poll(() => undefined);
+    const snapshot = await c.rpc("evm_snapshot");
+    await pay(61n); // one block, not yet confirmed
+    await cur.poll((l) => void got.push(l));
+    assert.equal(got.length, 0, "unconfirmed: not delivered");
+    assert.equal(await c.rpc("evm_revert", [snapshot]), true);
+    await sender.syncNonce();
+    await pay(62n);
+    await c.conn.networkHelpers.mine(3);
+    await cur.poll((l) => void got.push(l));
+    assert.deepEqual(amounts(got), [62n]);
+    assert.equal(reorgs.length, 0);
+  });
+
+  it("run() polls until aborted", async () => {
+    const start = (await c.pub.getBlockNumber()) + 1n;
+    const cur = cursor("run.json", start);
+    const seen: bigint[] = [];
+    const stop = new AbortController();
+    let arrived!: () => void;
+    const first = new Promise<void>((r) => (arrived = r));
+    const loop = cur.run(
+      (l) => {
+        if (l.eventName === "Transfer") seen.push(l.args.value);
+        arrived();
+      },
+      { intervalMs: 20, signal: stop.signal },
+    );
+    await pay(71n);
+    await first;
+    stop.abort();
+    await loop;
+    assert.deepEqual(seen, [71n]);
+  });
+
   it("refuses the state file of another contract with CURSOR_STATE", async () => {
     await cursor("mine.json", 0n).poll(() => undefined);
     const other = new EventCursor({
