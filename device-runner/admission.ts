@@ -16,7 +16,6 @@
  * time, never taken from the job descriptor: a descriptor that disagrees with the chain is rejected. A refusal is a
  * `DeviceError` with one of `REFUSAL_CODES`; the runner records the job as `refused` and sends nothing.
  */
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { jobSeed } from "#sdk/chain/result.ts";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
@@ -146,7 +145,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
         const job = getJobSchema.parse(
           await pub.readContract({
             address: a.jobMarket,
-            abi: loadArtifact("JobMarket").abi,
+            abi: abiOf("JobMarket"),
             functionName: "getJob",
             args: [jobId],
           }),
@@ -174,7 +173,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
         const p = paramsSchema.parse(
           await pub.readContract({
             address: addresses().attestation,
-            abi: loadArtifact("ResultAttestation").abi,
+            abi: abiOf("ResultAttestation"),
             functionName: "params",
           }),
         );
@@ -206,7 +205,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
     jobSeed: (jobId) =>
       chainRead(`JobMarket.epochSeed(job ${jobId})`, async () => {
         const a = addresses();
-        const abi = loadArtifact("JobMarket").abi;
+        const abi = abiOf("JobMarket");
         const job = getJobSchema.parse(
           await pub.readContract({
             address: a.jobMarket,

@@ -1,15 +1,15 @@
 /**
  * Chain access for the device: viem clients for the configured RPC and the device key, and the ABIs the runner uses.
- * ABIs come from Hardhat artifacts; the JobMarket event the watcher polls is the human-readable fragment below,
- * which matches its interface (test/device-runner/real-jobmarket.test.ts checks it).
+ * ABIs are the generated const ABIs of `sdk/chain/abi` (typed reads and writes), the JobMarket event the watcher
+ * polls included.
  */
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { jobMarketAbi, protocolAbis } from "#sdk/chain/abi/index.ts";
+import { ArtifactError } from "#sdk/chain/errors.ts";
 import {
   createPublicClient,
   createWalletClient,
   http,
   parseAbi,
-  type Abi,
   type Account,
   type Chain,
   type PublicClient,
@@ -34,20 +34,33 @@ export function deviceClients(rpcUrl: string, chainId: number, account: Account)
   };
 }
 
-export const abiOf = (
-  name:
+/** The const-typed ABI of a protocol contract the device talks to. */
+export const abiOf = <
+  N extends
     | "DeviceRegistry"
     | "GrowthPool"
     | "DMLToken"
     | "AlgorithmMarketplace"
     | "NodeStaking"
     | "Settlement"
-    | "FineTuning",
-): Abi => loadArtifact(name).abi;
+    | "FineTuning"
+    | "JobMarket"
+    | "ResultAttestation",
+>(
+  name: N,
+): (typeof protocolAbis)[N] => protocolAbis[name];
 
-export const JOB_MARKET_EVENTS = parseAbi([
-  "event CohortAssigned(uint256 indexed jobId, address indexed distributor, address indexed aggregator, bytes32 cohortRoot, uint32 deviceCount, string cohortCid)",
-]);
+type JobMarketItem = (typeof jobMarketAbi)[number];
+type CohortAssignedEvent = Extract<JobMarketItem, { type: "event"; name: "CohortAssigned" }>;
+const cohortAssigned = jobMarketAbi.find(
+  (i): i is CohortAssignedEvent => i.type === "event" && i.name === "CohortAssigned",
+);
+if (!cohortAssigned)
+  throw new ArtifactError(
+    "the generated JobMarket ABI has no CohortAssigned event: `npm run gen:abis`",
+  );
+/** The JobMarket events the watcher polls (from the generated ABI). */
+export const JOB_MARKET_EVENTS = [cohortAssigned] as const;
 export const ERC20_ABI = parseAbi([
   "function balanceOf(address) view returns (uint256)",
   "function transfer(address to, uint256 amount) returns (bool)",

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { NO_SESSION_KEY } from "#sdk/crypto/session-key.ts";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
+import { TxSender, type TxRequest } from "#sdk/chain/tx-sender.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { KNOWN_SCHEMAS, schemaHash } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
@@ -95,12 +96,7 @@ export async function registerConsent(
     functionName: "isRegistered",
     args: [device],
   })) as boolean;
-  const calls: {
-    address: Address;
-    abi: typeof abi;
-    functionName: string;
-    args: readonly unknown[];
-  }[] = registered
+  const calls: TxRequest[] = registered
     ? [
         { address: registry, abi, functionName: "updateSchemas", args: [schemas] },
         { address: registry, abi, functionName: "updateConsent", args: [c] },
@@ -141,16 +137,10 @@ export async function registerConsent(
     });
   }
   const hashes: Hex[] = [];
+  const sender = await TxSender.create({ publicClient: pub, walletClient: wallet });
   for (const call of calls) {
     try {
-      const { request } = await pub.simulateContract({
-        account: wallet.account,
-        ...call,
-      });
-      const hash = await wallet.writeContract(request);
-      const receipt = await pub.waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success") throw new Error(`${call.functionName} reverted`);
-      hashes.push(hash);
+      hashes.push((await sender.send(call)).hash);
     } catch (e) {
       throw new DeviceError(
         "CHAIN",

@@ -22,6 +22,7 @@ import {
 } from "#sdk/chain/payouts.ts";
 import { roundListSchema } from "#sdk/chain/finetuning.ts";
 import { loadConnectedSet, verifyConnectedLeaf } from "#sdk/chain/connected-set.ts";
+import { TxSender, type TxRequest } from "#sdk/chain/tx-sender.ts";
 import { abiOf, type DeviceClients } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 
@@ -98,19 +99,13 @@ function verifiedLeafOf(raw: unknown, cid: string, root: Hex, account: Address):
   throw new DeviceError("NOT_IN_PAYOUT", `${me} is not in Merkle list ${cid}`);
 }
 
-async function send(
-  clients: DeviceClients,
-  call: { address: Address; abi: never; functionName: string; args: readonly unknown[] },
-): Promise<Hex> {
+async function send(clients: DeviceClients, call: TxRequest): Promise<Hex> {
   try {
-    const { request } = await clients.publicClient.simulateContract({
-      ...call,
-      account: clients.walletClient.account,
-    } as never);
-    const hash = await clients.walletClient.writeContract(request as never);
-    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error("claim reverted");
-    return hash;
+    const sender = await TxSender.create({
+      publicClient: clients.publicClient,
+      walletClient: clients.walletClient,
+    });
+    return (await sender.send(call)).hash;
   } catch (e) {
     throw new DeviceError(
       "CHAIN",

@@ -4,7 +4,6 @@
  * Each event is turned into a `PredictionJob` from chain data only: the job (`getJob`), its algorithm listing
  * (package CID + model sha256) and the aggregator's endpoint (`NodeStaking.operatorInfo`).
  */
-import { hasArtifact, loadArtifact } from "#sdk/chain/artifacts.ts";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
@@ -111,12 +110,10 @@ export async function jobFromEvent(
   addresses: { chainId: number; jobMarket: Address; marketplace: Address; staking: Address },
   ev: CohortEvent,
 ): Promise<PredictionJob & { algorithmId: bigint; rewardPerDevice: bigint }> {
-  if (!hasArtifact("JobMarket"))
-    throw new DeviceError("CONFIG_INVALID", "the JobMarket artifact is not built");
   const job = jobSchema.parse(
     await pub.readContract({
       address: addresses.jobMarket,
-      abi: loadArtifact("JobMarket").abi,
+      abi: abiOf("JobMarket"),
       functionName: "getJob",
       args: [ev.jobId],
     }),

@@ -37,7 +37,8 @@ import {
 } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { protocolAbi } from "#sdk/chain/contracts.ts";
+import { TxSender } from "#sdk/chain/tx-sender.ts";
 import {
   createChainWalletClient,
   devAccount,
@@ -132,23 +133,26 @@ class Chain {
   read<T>(name: string, functionName: string, args: readonly unknown[] = []): Promise<T> {
     return this.pub.readContract({
       address: this.addr(name),
-      abi: loadArtifact(name).abi,
+      abi: protocolAbi(name),
       functionName,
       args,
     }) as Promise<T>;
   }
 
+  /** One TxSender per signer: nonces from the chain, reverts named, stuck transactions replaced. */
+  private readonly senders = new Map<Address, Promise<TxSender>>();
+
   async send(w: Wallet, name: string, functionName: string, args: readonly unknown[]) {
-    const hash = await w.writeContract({
-      address: this.addr(name),
-      abi: loadArtifact(name).abi,
-      functionName,
-      args,
-    } as never);
-    const r = await this.pub.waitForTransactionReceipt({ hash });
-    if (r.status !== "success") throw new ChainError("START", `${name}.${functionName} reverted`);
-    this.gasUsed += r.gasUsed;
-    return r;
+    let sender = this.senders.get(w.account.address);
+    if (!sender) {
+      sender = TxSender.create({ publicClient: this.pub, walletClient: w });
+      this.senders.set(w.account.address, sender);
+    }
+    const { receipt } = await (
+      await sender
+    ).send({ address: this.addr(name), abi: protocolAbi(name), functionName, args });
+    this.gasUsed += receipt.gasUsed;
+    return receipt;
   }
 
   async now(): Promise<bigint> {
@@ -363,7 +367,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // distributor assigns (the assignment fixes it). A live chain moves on by itself; the dev chain mines on demand.
     const [armed] = await chain.pub.getContractEvents({
       address: chain.addr("JobMarket"),
-      abi: loadArtifact("JobMarket").abi,
+      abi: protocolAbi("JobMarket"),
       eventName: "EpochSeedArmed",
       args: { epoch },
       fromBlock: 0n,
@@ -401,7 +405,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // the attestors were drawn in the same transaction from the job's seed (never the aggregator)
     const [drawn] = await chain.pub.getContractEvents({
       address: chain.addr("ResultAttestation"),
-      abi: loadArtifact("ResultAttestation").abi,
+      abi: protocolAbi("ResultAttestation"),
       eventName: "AttestorsDrawn",
       args: { jobId },
       fromBlock: assigned.blockNumber,
@@ -580,7 +584,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const spam = model.qualityClass;
     const created = await chain.pub.getContractEvents({
       address: chain.addr("JobMarket"),
-      abi: loadArtifact("JobMarket").abi,
+      abi: protocolAbi("JobMarket"),
       eventName: "JobCreated",
       args: { jobId },
       fromBlock: 0n,
@@ -617,7 +621,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // customer: the report, from ReportPosted and Helia
     const posted = await chain.pub.getContractEvents({
       address: chain.addr("Settlement"),
-      abi: loadArtifact("Settlement").abi,
+      abi: protocolAbi("Settlement"),
       eventName: "ReportPosted",
       args: { jobId },
       fromBlock: startBlock,

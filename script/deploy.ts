@@ -45,8 +45,17 @@ import {
   DEV_CHAIN_ID,
   devAccount,
   parsePrivateKey,
+  type ChainPublicClient,
+  type ChainWalletClient,
 } from "#sdk/chain/clients.ts";
-import { ChainError, ConfigError, DeploymentError, ManifestError } from "#sdk/chain/errors.ts";
+import {
+  ChainError,
+  ConfigError,
+  DeploymentError,
+  ManifestError,
+  TxError,
+} from "#sdk/chain/errors.ts";
+import { TxSender } from "#sdk/chain/tx-sender.ts";
 import {
   defaultManifestPath,
   MANIFEST_VERSION,
@@ -134,6 +143,8 @@ interface Ctx {
   artifactsDir: string;
   log: (msg: string, data?: Record<string, unknown>) => void;
   result: DeployResult;
+  /** The deployer's transaction sender, made on the first call. */
+  sender?: Promise<TxSender>;
 }
 
 // ------------------------------------------------------------------------------------------ helpers
@@ -209,16 +220,24 @@ async function send(
   args: readonly unknown[],
   value?: bigint,
 ): Promise<TransactionReceipt> {
-  const hash = await ctx.wallet.writeContract({
-    address,
-    abi,
-    functionName,
-    args,
+  ctx.result.txCount += 1;
+  // Every call goes through the deployer's TxSender (sdk/chain/tx-sender.ts): nonce from the chain, simulated
+  // first, the revert named, a stuck transaction replaced at the same nonce.
+  ctx.sender ??= TxSender.create({
+    publicClient: ctx.pub as unknown as ChainPublicClient,
+    walletClient: ctx.wallet as unknown as ChainWalletClient,
     account: ctx.account,
-    chain: ctx.chain,
-    ...(value === undefined ? {} : { value }),
   });
-  return confirm(ctx, hash, what);
+  try {
+    const { receipt } = await (
+      await ctx.sender
+    ).send({ address, abi, functionName, args, ...(value === undefined ? {} : { value }) });
+    return receipt;
+  } catch (err) {
+    if (err instanceof TxError)
+      throw new DeploymentError(`${what}: ${err.code} ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 async function read(

@@ -13,7 +13,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import { formatEther, type Address } from "viem";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { protocolAbi } from "#sdk/chain/contracts.ts";
 import {
   createChainPublicClient,
   fetchChainId,
@@ -111,7 +111,7 @@ async function tryRead(
   args: readonly unknown[] = [],
 ): Promise<unknown> {
   try {
-    return await pub.readContract({ address, abi: loadArtifact(artifact).abi, functionName, args });
+    return await pub.readContract({ address, abi: protocolAbi(artifact), functionName, args });
   } catch {
     return undefined;
   }

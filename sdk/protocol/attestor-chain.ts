@@ -10,7 +10,7 @@
  */
 import { getAddress, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { z } from "zod";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { protocolAbis } from "#sdk/chain/abi/index.ts";
 import { jobSeed } from "#sdk/chain/result.ts";
 
 /** What `attestJob` reads of a job. */
@@ -81,12 +81,8 @@ const committedSchema = z.looseObject({
   args: z.looseObject({ transcriptCid: z.string() }),
 });
 
-const abis = new Map<string, Abi>();
-const abiOf = (name: string): Abi => {
-  let a = abis.get(name);
-  if (!a) abis.set(name, (a = loadArtifact(name).abi));
-  return a;
-};
+/** The generated const ABI of `name`, widened: the reads below name their functions at run time. */
+const abiOf = (name: keyof AttestorContracts): Abi => protocolAbis[name];
 
 /**
  * The attestor's reads over a viem public client and the deployed contracts' addresses. `fromBlock` bounds the

@@ -4,19 +4,16 @@
  * The salt is random unless given; keep the returned vote until the reveal.
  */
 import { randomBytes } from "node:crypto";
-import { bytesToHex, getAddress, type Address, type Hex } from "viem";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { bytesToHex, getAddress, type Abi, type Address, type Hex } from "viem";
+import { resultAttestationAbi } from "#sdk/chain/abi/index.ts";
+import type { ChainPublicClient, ChainWalletClient } from "#sdk/chain/clients.ts";
 import { memberCommitment } from "#sdk/chain/commitments.ts";
+import { TxSender } from "#sdk/chain/tx-sender.ts";
 
 export interface VoteIo {
   resultAttestation: Address;
-  wallet: {
-    account: { address: Address };
-    writeContract(args: never): Promise<Hex>;
-  };
-  publicClient: {
-    waitForTransactionReceipt(args: { hash: Hex }): Promise<{ status: "success" | "reverted" }>;
-  };
+  wallet: ChainWalletClient;
+  publicClient: ChainPublicClient;
 }
 
 export interface Vote {
@@ -26,28 +23,22 @@ export interface Vote {
   commitment: Hex;
 }
 
-export class VoteError extends Error {
-  readonly code = "TX_REVERTED";
-  constructor(message: string) {
-    super(`TX_REVERTED: ${message}`);
-    this.name = "VoteError";
-  }
-}
-
-async function send(io: VoteIo, functionName: string, args: readonly unknown[]): Promise<void> {
-  const hash = await io.wallet.writeContract({
-    account: io.wallet.account,
+/** Sends through the signer's TxSender: simulated first, a revert is a TxError naming the custom error. */
+async function send(
+  io: VoteIo,
+  functionName: "commitAttestation" | "revealAttestation",
+  args: readonly [bigint, Hex] | readonly [bigint, Hex, Hex],
+): Promise<void> {
+  const sender = await TxSender.create({ publicClient: io.publicClient, walletClient: io.wallet });
+  await sender.send({
     address: io.resultAttestation,
-    abi: loadArtifact("ResultAttestation").abi,
+    abi: resultAttestationAbi as Abi,
     functionName,
     args,
-  } as never);
-  const receipt = await io.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success")
-    throw new VoteError(`ResultAttestation.${functionName} reverted (${hash})`);
+  });
 }
 
-/** Commits `value` for `jobId`. @throws VoteError */
+/** Commits `value` for `jobId`. @throws TxError */
 export async function commitVote(io: VoteIo, jobId: bigint, value: Hex, salt?: Hex): Promise<Vote> {
   const s = salt ?? bytesToHex(randomBytes(32));
   const commitment = memberCommitment(value, s, getAddress(io.wallet.account.address));
@@ -55,14 +46,14 @@ export async function commitVote(io: VoteIo, jobId: bigint, value: Hex, salt?: H
   return { jobId, value, salt: s, commitment };
 }
 
-/** Reveals a committed vote. @throws VoteError */
+/** Reveals a committed vote. @throws TxError */
 export async function revealVote(io: VoteIo, vote: Vote): Promise<void> {
   await send(io, "revealAttestation", [vote.jobId, vote.value, vote.salt]);
 }
 
 /**
  * Commits, waits for the reveal phase (`untilReveal`: e.g. until the commit deadline passed), reveals.
- * @throws VoteError
+ * @throws TxError
  */
 export async function commitAndReveal(
   io: VoteIo,

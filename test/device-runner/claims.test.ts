@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getAddress, type Address } from "viem";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
+import { settlementAbi } from "#sdk/chain/abi/index.ts";
 import { buildPayoutTree } from "#sdk/chain/payouts.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../../device-runner/chain.ts";
@@ -112,7 +112,7 @@ describe("device runner: job payout claims from ReportPosted (Settlement on EDR)
     const run2 = await life.runToAttested(N_DEVICES);
     const [posted] = await life.env.pub.getContractEvents({
       address: settlement,
-      abi: loadArtifact("Settlement").abi,
+      abi: settlementAbi,
       eventName: "ReportPosted",
       args: { jobId: run.jobId },
       fromBlock: 0n,

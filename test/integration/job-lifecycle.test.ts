@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { BaseError, ContractFunctionRevertedError, getAddress, type Address, type Hex } from "viem";
+import { TxError } from "#sdk/chain/errors.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { INVALID, jobSeed, resultHash } from "#sdk/chain/result.ts";
 import { buildCohortTree } from "#sdk/chain/cohort.ts";
@@ -40,6 +41,9 @@ async function revertOf(
   try {
     await p;
   } catch (err) {
+    // env.send goes through the TxSender: its TxError names the custom error
+    if (err instanceof TxError && err.errorName)
+      return { errorName: err.errorName, args: err.errorArgs };
     if (err instanceof BaseError) {
       const r = err.walk((e) => e instanceof ContractFunctionRevertedError);
       if (r instanceof ContractFunctionRevertedError && r.data)

@@ -25,6 +25,7 @@ import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { AttestorError, type AttestOutcome } from "#sdk/protocol/attestor.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
 import { commitAndReveal } from "#sdk/protocol/attestor-vote.ts";
+import type { ChainPublicClient, ChainWalletClient } from "#sdk/chain/clients.ts";
 import { deriveJobResult, type JobAggregate, type JobModel } from "#sdk/protocol/job-result.ts";
 import { recoverAggregate } from "#sdk/protocol/transcript-check.ts";
 import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
@@ -254,8 +255,8 @@ describe("attestors derive the job's result from its transcript on the real cont
         commitAndReveal(
           {
             resultAttestation: env.addr("ResultAttestation"),
-            wallet: life.attestorWallet(a),
-            publicClient: env.pub,
+            wallet: life.attestorWallet(a) as unknown as ChainWalletClient,
+            publicClient: env.pub as unknown as ChainPublicClient,
           },
           job.jobId,
           await vote(a),
