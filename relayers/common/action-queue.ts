@@ -161,7 +161,7 @@ export class ActionQueue {
       const at = new Date(now());
       const res = await db.query(
         `UPDATE relayer_actions
-            SET status = 'queued', recoveries = recoveries + 1, updated_at = $1, not_before = $1,
+            SET status = 'queued', recoveries = recoveries + 1, updated_at = $1,
                 last_failure = 'interrupted: the relayer stopped while this action ran; re-queued at start'
           WHERE status = 'running'
         RETURNING *`,

@@ -32,22 +32,14 @@ export type ConfigOf<F extends FieldSpecs> = { [K in keyof F]: z.output<F[K]["sc
 
 /** An integer field that also accepts its decimal string (flags and env are strings). */
 export function intField(min: number, max: number) {
-  return z
-    .union([
-      z.number(),
-      z
-        .string()
-        .trim()
-        .regex(/^-?\d+$/, "expected an integer")
-        .transform(Number),
-    ])
-    .pipe(
-      z
-        .number()
-        .int("expected an integer")
-        .min(min, `expected at least ${min}`)
-        .max(max, `expected at most ${max}`),
-    );
+  return z.preprocess(
+    (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: "expected an integer" })
+      .int("expected an integer")
+      .min(min, `expected at least ${min}`)
+      .max(max, `expected at most ${max}`),
+  );
 }
 
 const urlField = z.string().trim().pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }));

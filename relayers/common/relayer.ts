@@ -43,6 +43,11 @@ export interface RoleDefinition<F extends FieldSpecs = FieldSpecs> {
   create(ctx: RoleContext<CommonConfig & ConfigOf<F>>): Promise<RoleRuntime>;
 }
 
+/** Identity, for type inference of a role's config from its fields. */
+export function defineRole<F extends FieldSpecs>(role: RoleDefinition<F>): RoleDefinition<F> {
+  return role;
+}
+
 /** Every field of `role`: the common ones, then its own. */
 export function roleFields<F extends FieldSpecs>(role: RoleDefinition<F>) {
   return { ...commonFields(role.name), ...role.fields };
@@ -113,6 +118,7 @@ export async function runRelayer<F extends FieldSpecs>(
         address: account?.address,
         dataDir: config.dataDir,
         recovered: queue.recovered.length,
+        config,
       },
       "relayer started",
     );
