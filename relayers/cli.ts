@@ -62,7 +62,10 @@ function addRole(program: Command, role: RoleDefinition<FieldSpecs>): void {
     .command(role.name)
     .summary(role.summary)
     .description(role.description)
-    .option("--config <file>", "JSON config file (keys are the flags in camelCase); env DML_CONFIG");
+    .option(
+      "--config <file>",
+      "JSON config file (keys are the flags in camelCase); env DML_CONFIG",
+    );
   addConfigOptions(cmd, role.fields, `${role.name} options:`);
   addConfigOptions(cmd, commonFields(role.name), "Relayer options:");
   cmd.addHelpText("after", `\nExamples:\n${role.examples.map((e) => `  ${e}`).join("\n")}`);

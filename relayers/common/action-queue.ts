@@ -28,12 +28,7 @@ export const ACTION_STATUSES = ["queued", "running", "succeeded", "failed", "aba
 export type ActionStatus = (typeof ACTION_STATUSES)[number];
 
 export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([

@@ -42,7 +42,10 @@ export function intField(min: number, max: number) {
   );
 }
 
-const urlField = z.string().trim().pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }));
+const urlField = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }));
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -50,7 +53,10 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export function commonFields(role: string) {
   return {
     dataDir: {
-      schema: z.string().min(1).default(path.join(os.homedir(), ".dml-relayer", role)),
+      schema: z
+        .string()
+        .min(1)
+        .default(path.join(os.homedir(), ".dml-relayer", role)),
       arg: "<dir>",
       help: `data directory: the action queue (PGlite) and its lock [default: ~/.dml-relayer/${role}]`,
     },
@@ -191,8 +197,7 @@ export async function loadConfig<F extends FieldSpecs>(
   const key = String(issue?.path[0] ?? "?");
   const given = merged[key];
   const from = source[key] ?? "default";
-  const shown =
-    given === undefined ? "" : ` = ${JSON.stringify(given).slice(0, 80)}`;
+  const shown = given === undefined ? "" : ` = ${JSON.stringify(given).slice(0, 80)}`;
   throw new RelayerError(
     "CONFIG_INVALID",
     `invalid config: ${key} (${from}${shown}): ${issue?.message ?? "invalid value"}`,

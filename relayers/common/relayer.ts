@@ -11,7 +11,13 @@
 import type { Logger } from "pino";
 import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { ActionQueue } from "./action-queue.ts";
-import { commonFields, unlockOperator, type CommonConfig, type ConfigOf, type FieldSpecs } from "./config.ts";
+import {
+  commonFields,
+  unlockOperator,
+  type CommonConfig,
+  type ConfigOf,
+  type FieldSpecs,
+} from "./config.ts";
 import { describeError } from "./errors.ts";
 import { RelayerLoop, type RoleRuntime } from "./loop.ts";
 import { RelayerMetrics } from "./metrics.ts";
@@ -154,7 +160,10 @@ function installSignals(
     log.info({ signal: sig, drainTimeoutMs }, "stopping: draining the action in flight");
     controller.abort();
     timer = setTimeout(() => {
-      log.error({ drainTimeoutMs }, "drain timed out: exiting; the action in flight is re-queued at start");
+      log.error(
+        { drainTimeoutMs },
+        "drain timed out: exiting; the action in flight is re-queued at start",
+      );
       process.exit(1);
     }, drainTimeoutMs);
     timer.unref();

@@ -130,7 +130,8 @@ export async function unlockKeystore(file: string, password: string): Promise<De
     wallet = await Wallet.fromV3(parsed as never, password);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/passphrase/i.test(msg)) throw new KeystoreError("WRONG_PASSWORD", "wrong keystore password");
+    if (/passphrase/i.test(msg))
+      throw new KeystoreError("WRONG_PASSWORD", "wrong keystore password");
     throw new KeystoreError("KEYSTORE_INVALID", `cannot decrypt ${file}: ${msg}`, { cause: e });
   }
   return deviceAccount(bytesToHex(wallet.getPrivateKey()));

@@ -132,7 +132,11 @@ describe("action queue", () => {
       assert.match(b.lastFailure ?? "", /interrupted/);
       assert.equal((await q.get("c"))?.status, "queued");
       const next = await q.claimNext();
-      assert.equal(next?.key, "b", "the recovered action runs first (its handler re-checks the chain)");
+      assert.equal(
+        next?.key,
+        "b",
+        "the recovered action runs first (its handler re-checks the chain)",
+      );
       assert.equal(next.attempts, 2);
     } finally {
       await q.close();

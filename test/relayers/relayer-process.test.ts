@@ -77,7 +77,10 @@ describe("dml-relayer process", () => {
     assert.match(metrics, /dml_relayer_actions\{role="effect",status="succeeded"\} 3/);
     assert.match(metrics, /dml_relayer_ticks_total\{role="effect",outcome="(ok|error)"\} \d+/);
     assert.match(metrics, /dml_relayer_tick_duration_seconds_count\{role="effect"\} \d+/);
-    assert.match(metrics, /dml_relayer_action_latency_seconds_count\{role="effect",type="effect"\} 3/);
+    assert.match(
+      metrics,
+      /dml_relayer_action_latency_seconds_count\{role="effect",type="effect"\} 3/,
+    );
     assert.match(
       metrics,
       /dml_relayer_action_runs_total\{role="effect",type="effect",outcome="retry"\} 1/,
@@ -173,7 +176,10 @@ describe("dml-relayer process", () => {
     await writeFile(file, JSON.stringify({ jobs: 3, maxAttemps: 2 }));
     const typo = startRelayer([...args(d), "--config", file]);
     assert.equal(await typo.exited, 2);
-    assert.match(typo.stderr(), /^dml-relayer: CONFIG_INVALID: invalid config: unknown key "maxAttemps" in .*cfg\.json/);
+    assert.match(
+      typo.stderr(),
+      /^dml-relayer: CONFIG_INVALID: invalid config: unknown key "maxAttemps" in .*cfg\.json/,
+    );
     assert.equal(typo.stderr().split("\n").length, 2, "one line");
   });
 
@@ -188,7 +194,10 @@ describe("dml-relayer process", () => {
       wrong.stderr(),
       `dml-relayer: WRONG_PASSWORD: wrong password for the keystore ${keystore}\n`,
     );
-    await assert.rejects(access(d.dataDir), "the key is checked before the data directory is touched");
+    await assert.rejects(
+      access(d.dataDir),
+      "the key is checked before the data directory is touched",
+    );
     const none = startRelayer(a, { DML_KEYSTORE_PASSWORD: "" });
     assert.equal(await none.exited, 1);
     assert.match(none.stderr(), /^dml-relayer: KEYSTORE: no keystore password/);
