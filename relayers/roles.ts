@@ -4,5 +4,6 @@
  */
 import type { FieldSpecs } from "./common/config.ts";
 import type { RoleDefinition } from "./common/relayer.ts";
+import { attestorRole } from "./attestor/index.ts";
 
-export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [];
+export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole];

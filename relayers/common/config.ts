@@ -71,9 +71,9 @@ export function commonFields(role: string) {
       help: "expected chain id; the relayer refuses to start on another chain [default: asked from the RPC]",
     },
     manifest: {
-      schema: z.string().min(1).default("deployments/localhost.json"),
+      schema: z.string().min(1).optional(),
       arg: "<file>",
-      help: "deployment manifest written by script/deploy.ts [default: deployments/localhost.json]",
+      help: "deployment manifest written by script/deploy.ts [default: deployments/<chain-id>.local.json]",
     },
     keystore: {
       schema: z.string().min(1).optional(),
