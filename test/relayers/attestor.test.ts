@@ -13,37 +13,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getAddress, type Address } from "viem";
-import { resultHash } from "#sdk/chain/result.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
-import type { Prediction } from "#sdk/ml/index.ts";
-import type { DeviceAccount, SessionSigner } from "#sdk/crypto/session-key.ts";
-import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
-import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
-import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
-import { simulateSession, transcriptV2Of } from "#sdk/secagg/index.ts";
-import type { PrivateKeyAccount } from "viem/accounts";
-import { drawnCohortList, encodeCohortList } from "../../device-runner/cohort.ts";
-import { reduceToResultVector } from "../../device-runner/result-vector.ts";
-import { jobSessionConfig } from "../../device-runner/session.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Attestor } from "../../relayers/attestor/Attestor.ts";
-import { rng } from "../secagg/helpers.ts";
 import { JobLifecycle, who } from "../integration/helpers/job-run.ts";
 import { abi, aggregateCommitment, JobStatus, label } from "../integration/helpers/protocol.ts";
+import { attestorContracts, MODEL, prepareJob } from "./attestor-fixture.ts";
 
 const N = 8;
-const MODEL: JobModel = { classes: 2, qualityClass: 1 };
-
-function deviceVector(id: number, records = 20): Float64Array {
-  const r = rng(2_000 + id);
-  const preds: Prediction[] = Array.from({ length: records }, () => {
-    const p = r();
-    return { probabilities: Float32Array.from([1 - p, p]), label: p >= 0.5 ? 1 : 0 };
-  });
-  return reduceToResultVector(preds, MODEL.classes);
-}
 
 describe("attestor relayer on the real contracts", () => {
   let life: JobLifecycle;
@@ -61,67 +40,11 @@ describe("attestor relayer on the real contracts", () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  const contracts = () => ({
-    JobMarket: life.env.addr("JobMarket"),
-    ResultAttestation: life.env.addr("ResultAttestation"),
-    NodeStaking: life.env.addr("NodeStaking"),
-    DeviceRegistry: life.env.addr("DeviceRegistry"),
-  });
+  const contracts = () => attestorContracts(life);
 
   it("commits and reveals each drawn attestor's vote exactly once; the job is attested", async () => {
     const { env } = life;
-    const reads = chainAttestorReads(env.pub, contracts());
-    const jobId = await life.schedule(life.spec(N, { devices: N, participants: N - 2 }));
-    const drawn = await life.drawCohortOf(jobId, N);
-    const list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
-    await life.assign(
-      jobId,
-      drawn.tree.root,
-      N,
-      await store.addBytes(encodeCohortList(list)),
-      drawn.connectedEpoch,
-    );
-    const session = jobSessionConfig({
-      chainId: env.pub.chain!.id,
-      jobMarket: env.addr("JobMarket"),
-      jobId,
-      cohort: list,
-      sessionKeys: await reads.sessionKeysOf(
-        jobId,
-        drawn.members.map((m) => m.device),
-      ),
-      graph: { cohortRoot: drawn.tree.root, jobSeed: await reads.jobSeed(jobId) },
-      classes: MODEL.classes,
-    });
-    const report = await simulateSession({
-      config: session,
-      accounts: new Map(
-        drawn.devices.map((d: PrivateKeyAccount, i: number) => [
-          i + 1,
-          (d as Partial<DeviceAccount>).session as SessionSigner,
-        ]),
-      ),
-      inputs: (id) => deviceVector(id),
-      drops: new Map([[N, 0]]),
-      recordTranscript: true,
-    });
-    const survivors = [...report.result.survivors].sort((a, b) => a - b);
-    const result = deriveJobResult(
-      { sessionId: session.sessionId, survivors, sum: report.result.sum },
-      {
-        members: drawn.members.map((m) => m.device),
-        encoding: session.encoding,
-        model: MODEL,
-        rule: await env.read("JobMarket", "getJob", [jobId]),
-      },
-    ).result;
-    const cid = await publishSealedTranscript(
-      store,
-      transcriptV2Of(report.server),
-      await attestorRecipients(reads, jobId),
-    );
-
-    const drawnAttestors = (await reads.attestation(jobId)).attestors.map((a) => getAddress(a));
+    const { jobId, drawn, value, cid, attestors: drawnAttestors } = await prepareJob(life, store, N);
     const notDrawn = life.attestorWallets.map(who).filter((a) => !drawnAttestors.includes(a));
     assert.equal(drawnAttestors.length, 3);
     assert.ok(notDrawn.length >= 1);
@@ -161,7 +84,6 @@ describe("attestor relayer on the real contracts", () => {
       await tickAll();
       for (const r of relayers) assert.equal((await r.queue.list()).length, 0);
 
-      const value = resultHash(result);
       const aggSalt = label(`agg-salt-${jobId}`);
       await env.send(life.aggregator, "ResultAttestation", "commitAggregate", [
         jobId,
