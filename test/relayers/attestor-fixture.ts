@@ -50,7 +50,11 @@ export interface PreparedJob {
   attestors: Address[];
 }
 
-export async function prepareJob(life: JobLifecycle, store: HeliaStore, n: number): Promise<PreparedJob> {
+export async function prepareJob(
+  life: JobLifecycle,
+  store: HeliaStore,
+  n: number,
+): Promise<PreparedJob> {
   const { env } = life;
   const reads = chainAttestorReads(env.pub, attestorContracts(life));
   const jobId = await life.schedule(life.spec(n, { devices: n, participants: n - 2 }));

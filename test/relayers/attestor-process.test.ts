@@ -49,9 +49,13 @@ async function serveRpc(provider: {
       for await (const c of req) chunks.push(c as Buffer);
       const body = JSON.parse(Buffer.concat(chunks).toString()) as Req | Req[];
       const out = Array.isArray(body) ? await Promise.all(body.map(one)) : await one(body);
-      res.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)),
-      );
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(
+          JSON.stringify(out, (_k, v: unknown) =>
+            typeof v === "bigint" ? `0x${v.toString(16)}` : v,
+          ),
+        );
     })();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -85,7 +89,9 @@ describe("dml-relayer attestor processes on EDR", () => {
     writeManifest(manifestFile, env.manifest);
 
     // each drawn attestor: a keystore of its dev-chain key, a data dir, a copy of the published blocks
-    const hd = Array.from({ length: 20 }, (_, i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }));
+    const hd = Array.from({ length: 20 }, (_, i) =>
+      mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i }),
+    );
     const setup = await Promise.all(
       job.attestors.map(async (a, i) => {
         const acct = hd.find((h) => getAddress(h.address) === a);
@@ -195,7 +201,8 @@ describe("dml-relayer attestor processes on EDR", () => {
         await env.send(life.keeper, "ResultAttestation", "finalize", [job.jobId]);
       assert.equal(await env.read("JobMarket", "status", [job.jobId]), JobStatus.Attested);
     } finally {
-      for (const p of procs) if (p !== undefined && p.child.exitCode === null) p.child.kill("SIGKILL");
+      for (const p of procs)
+        if (p !== undefined && p.child.exitCode === null) p.child.kill("SIGKILL");
     }
   });
 });

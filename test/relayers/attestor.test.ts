@@ -44,7 +44,13 @@ describe("attestor relayer on the real contracts", () => {
 
   it("commits and reveals each drawn attestor's vote exactly once; the job is attested", async () => {
     const { env } = life;
-    const { jobId, drawn, value, cid, attestors: drawnAttestors } = await prepareJob(life, store, N);
+    const {
+      jobId,
+      drawn,
+      value,
+      cid,
+      attestors: drawnAttestors,
+    } = await prepareJob(life, store, N);
     const notDrawn = life.attestorWallets.map(who).filter((a) => !drawnAttestors.includes(a));
     assert.equal(drawnAttestors.length, 3);
     assert.ok(notDrawn.length >= 1);
