@@ -21,7 +21,7 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { JobLifecycle } from "../integration/helpers/job-run.ts";
 import { abi, aggregateCommitment, JobStatus, label } from "../integration/helpers/protocol.ts";
 import { attestorContracts, prepareJob } from "./attestor-fixture.ts";
-import { startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
+import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
 const PASSWORD = "attestor password";
@@ -75,6 +75,7 @@ describe("dml-relayer attestor processes on EDR", () => {
     rpc = await serveRpc(life.env.conn.provider);
   });
   after(async () => {
+    killAll();
     rpc.server.closeAllConnections();
     rpc.server.close();
     await store.close().catch(() => undefined);

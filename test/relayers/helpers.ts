@@ -14,6 +14,14 @@ export interface RelayerProcess {
   ready: Promise<string>;
 }
 
+const running = new Set<ChildProcessWithoutNullStreams>();
+
+/** SIGKILLs every relayer a test started and left running (call from `after`), so a failed test cannot hang. */
+export function killAll(): void {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  running.clear();
+}
+
 export function startRelayer(
   args: string[],
   env: NodeJS.ProcessEnv = {},
@@ -23,6 +31,7 @@ export function startRelayer(
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
+  running.add(child);
   let err = "";
   let resolveReady: (url: string) => void = () => undefined;
   let rejectReady: (e: Error) => void = () => undefined;

@@ -10,13 +10,16 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
-import { fileLines, startRelayer, waitFor } from "./helpers.ts";
+import { fileLines, killAll, startRelayer, waitFor } from "./helpers.ts";
 
 let root: string;
 before(async () => {
   root = await mkdtemp(path.join(tmpdir(), "dml-relayer-proc-"));
 });
-after(() => rm(root, { recursive: true, force: true }));
+after(async () => {
+  killAll();
+  await rm(root, { recursive: true, force: true });
+});
 
 function dirs(name: string) {
   const base = path.join(root, name);
@@ -54,7 +57,10 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 describe("dml-relayer process", () => {
   it("reconciles and acts each tick, retries a failed action, serves /healthz and /metrics, exits 0 on SIGTERM", async () => {
     const d = dirs("run");
-    const r = startRelayer(args(d, ["--jobs", "3", "--fail-keys", "effect:2"]));
+    // the retry waits 100 ms, so it runs in a later tick than the failure (a flag given twice: the last wins)
+    const r = startRelayer(
+      args(d, ["--jobs", "3", "--fail-keys", "effect:2", "--retry-base-ms", "100"]),
+    );
     const url = await r.ready;
     await waitFor("3 effects", async () => (await fileLines(d.effects)).length === 3);
     await waitFor("3 succeeded", async () => {
@@ -65,7 +71,7 @@ describe("dml-relayer process", () => {
     assert.equal(health.status, 200);
     assert.equal(health.body.status, "ok");
     assert.equal(health.body.role, "effect");
-    assert.ok((health.body.ticks as number) >= 2);
+    assert.ok((health.body.ticks as number) >= 2, "the retry ran in a later tick");
     assert.deepEqual(health.body.queue, {
       queued: 0,
       running: 0,
