@@ -181,13 +181,24 @@ describe("dml-relayer attestor processes on EDR", () => {
         procs.map(async (p) => {
           const text = await (await fetch(`${await p!.ready}/metrics`)).text();
           const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+          const latency = (type: string) =>
+            num(
+              new RegExp(
+                `^dml_relayer_action_latency_seconds_sum\\{role="attestor",type="${type}"\\} (\\S+)$`,
+                "m",
+              ),
+            );
           return {
             cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
-            rssMiB: num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20,
+            rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+            commitLatencyS: latency("commit"),
+            revealLatencyS: latency("reveal"),
           };
         }),
       );
-      console.log("attestor processes (CPU s, RSS MiB):", JSON.stringify(numbers));
+      // CPU is counted from the registry's creation (after start-up); latency is enqueue → success (NaN: not run by
+      // this process, e.g. the restarted attestor's commit ran before its SIGKILL)
+      console.log("attestor processes:", JSON.stringify(numbers));
       for (const p of procs) p!.child.kill("SIGTERM");
       for (const p of procs) assert.equal(await p!.exited, 0, p!.stderr());
 
