@@ -18,6 +18,8 @@ import {
   keystorePath,
   loadConfig,
 } from "./common/config.ts";
+import { z } from "zod";
+import { ACTION_STATUSES, ActionQueue } from "./common/action-queue.ts";
 import { describeError, RelayerError } from "./common/errors.ts";
 import { roleFields, runRelayer, type RoleDefinition } from "./common/relayer.ts";
 import type { FieldSpecs } from "./common/config.ts";
@@ -46,6 +48,7 @@ export function buildProgram(roles: readonly RoleDefinition<FieldSpecs>[]): Comm
   for (const role of roles) addRole(program, role);
   program.commandsGroup("Tools:");
   addKeystore(program);
+  addQueue(program);
   program.addHelpText(
     "after",
     `
@@ -112,6 +115,40 @@ Examples:
       ...(flags.lightKdf === true ? { scrypt: LIGHT_SCRYPT } : {}),
     });
     console.log(`${account.address} ${file}`);
+  });
+}
+
+function addQueue(program: Command): void {
+  const fields = { dataDir: commonFields("relayer").dataDir };
+  const list = program
+    .command("queue")
+    .description("inspect a stopped relayer's action queue")
+    .command("list")
+    .description(
+      "Print every action of the queue in <data-dir> as JSON lines (key, type, status, attempts, recoveries, last " +
+        "failure, timestamps). The relayer must be stopped: one process owns a data directory.",
+    )
+    .option("--status <status>", `only this status: ${ACTION_STATUSES.join(", ")}`);
+  addConfigOptions(list, fields, "Options:");
+  list.addHelpText(
+    "after",
+    "\nExamples:\n  dml-relayer queue list --data-dir ~/.dml-relayer/attestor --status failed",
+  );
+  list.action(async (flags: Record<string, unknown>) => {
+    const config = await loadConfig(fields, { flags, env: process.env });
+    const status = z.enum(ACTION_STATUSES).optional().safeParse(flags.status);
+    if (!status.success)
+      throw new RelayerError(
+        "CONFIG_INVALID",
+        `invalid --status: expected one of ${ACTION_STATUSES.join(", ")}`,
+      );
+    const queue = await ActionQueue.open(config.dataDir);
+    try {
+      for (const a of await queue.list(status.data === undefined ? {} : { status: status.data }))
+        console.log(JSON.stringify(a));
+    } finally {
+      await queue.close();
+    }
   });
 }
 

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { commonFields, flagName } from "../../relayers/common/config.ts";
 import { attestorFields } from "../../relayers/attestor/config.ts";
+import { ActionQueue } from "../../relayers/common/action-queue.ts";
 
 const exec = promisify(execFile);
 const BIN = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
@@ -71,5 +72,39 @@ describe("dml-relayer CLI", () => {
         .join("\n"),
       "dml-relayer: RPC_UNREACHABLE: no JSON-RPC answer from http://127.0.0.1:9",
     );
+  });
+
+  it("queue list prints a stopped relayer's actions, filtered by status", async () => {
+    const dataDir = path.join(root, "queue");
+    const q = await ActionQueue.open(dataDir);
+    await q.enqueue({ key: "commit:1", type: "commit", payload: { jobId: "1" } });
+    await q.enqueue({ key: "commit:2", type: "commit", payload: { jobId: "2" } });
+    const a = await q.claimNext();
+    await q.fail(a!.id, "reverted");
+    await q.close();
+    const all = await run(["queue", "list", "--data-dir", dataDir]);
+    assert.equal(all.code, 0, all.stderr);
+    const rows = all.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { key: string; status: string });
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.status]),
+      [
+        ["commit:1", "failed"],
+        ["commit:2", "queued"],
+      ],
+    );
+    const failed = await run(["queue", "list", "--data-dir", dataDir, "--status", "failed"]);
+    assert.deepEqual(
+      failed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { lastFailure: string }).lastFailure),
+      ["reverted"],
+    );
+    const bad = await run(["queue", "list", "--data-dir", dataDir, "--status", "done"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^dml-relayer: CONFIG_INVALID: invalid --status/);
   });
 });
