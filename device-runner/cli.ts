@@ -44,7 +44,12 @@ import {
   type DatasetSource,
 } from "./dataset.ts";
 import { describeError } from "./errors.ts";
-import { createKeystore, keystoreAddress, LIGHT_SCRYPT, unlockKeystore } from "./keystore.ts";
+import {
+  createKeystore,
+  keystoreAddress,
+  LIGHT_SCRYPT,
+  unlockKeystore,
+} from "#sdk/crypto/keystore.ts";
 import { devicePaths } from "./paths.ts";
 import { loadVerifiedPackage, predictionJobSchema } from "./prediction-job.ts";
 import { claimGrowthWins, claimJobPayout, claimTrainerPayout } from "./rewards.ts";

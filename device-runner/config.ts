@@ -8,7 +8,7 @@ import { z } from "zod";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
 import { DeviceError } from "./errors.ts";
 import { idlePolicySchema } from "./idle.ts";
-import { DEFAULT_SCRYPT, scryptParamsSchema } from "./keystore.ts";
+import { DEFAULT_SCRYPT, scryptParamsSchema } from "#sdk/crypto/keystore.ts";
 
 const addr = z.string().refine((a) => isAddress(a, { strict: false }), "not an address");
 

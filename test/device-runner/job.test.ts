@@ -40,7 +40,7 @@ import {
   type CohortList,
 } from "#sdk/protocol/cohort.ts";
 import { schemaHash } from "../../device-runner/dataset.ts";
-import { createKeystore, LIGHT_SCRYPT } from "../../device-runner/keystore.ts";
+import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { ALWAYS_IDLE } from "../../device-runner/idle.ts";
 import type { PredictionJob } from "../../device-runner/prediction-job.ts";
 import {

@@ -11,10 +11,11 @@ import { datasetFile, importDataset, loadDataset, splitMbox } from "../../device
 import { DeviceError } from "../../device-runner/errors.ts";
 import {
   createKeystore,
+  KeystoreError,
   LIGHT_SCRYPT,
   unlockKeystore,
   keystoreAddress,
-} from "../../device-runner/keystore.ts";
+} from "#sdk/crypto/keystore.ts";
 import { idleReason, inWindow } from "../../device-runner/idle.ts";
 import { parseCorrectionsFile, labelledRecords } from "../../device-runner/corrections.ts";
 
@@ -24,11 +25,14 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-async function rejects(p: Promise<unknown>, code: string): Promise<DeviceError> {
+async function rejects(p: Promise<unknown>, code: string): Promise<DeviceError | KeystoreError> {
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof DeviceError, `expected DeviceError, got ${String(e)}`);
+    assert.ok(
+      e instanceof DeviceError || e instanceof KeystoreError,
+      `expected DeviceError or KeystoreError, got ${String(e)}`,
+    );
     assert.equal(e.code, code, e.message);
     return e;
   }

@@ -1,0 +1,365 @@
+/**
+ * The relayer's durable action queue: every transaction a relayer means to send is first an action row in an embedded
+ * Postgres (PGlite) in the relayer's own data directory, so a crash, a SIGKILL or a reboot loses nothing.
+ *
+ *   key        what the action is about, e.g. `commit:job-7`: enqueueing the same key again is a no-op (idempotent),
+ *              so each tick's reconcile can re-derive the whole desired state without duplicating work;
+ *   type       selects the handler; `payload` is its JSON input;
+ *   status     queued → running → succeeded | failed | abandoned (a retryable failure goes back to queued, with
+ *              `attempts`, `last_failure` and a `not_before` back-off);
+ *   recoveries how many times a crash left it `running` and a restart put it back to `queued`.
+ *
+ * Recovery rule. On open, every action still `running` was interrupted (the process died inside its handler, maybe
+ * after its transaction was sent, maybe before): it returns to `queued`. Its handler therefore runs again, so **every
+ * handler must first check the chain for its own effect** (already committed? already revealed? already posted?) and
+ * succeed without sending when the effect is there. The queue gives at-least-once execution; the handler's chain check
+ * turns it into exactly-once effects. See docs/relayers.md.
+ *
+ * One process owns a data directory at a time (`relayer.lock`, holding the owner's pid; a lock whose pid is dead is
+ * taken over, which is what a restart after SIGKILL needs).
+ */
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { z } from "zod";
+import { RelayerError } from "./errors.ts";
+
+export const ACTION_STATUSES = ["queued", "running", "succeeded", "failed", "abandoned"] as const;
+export type ActionStatus = (typeof ACTION_STATUSES)[number];
+
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const jsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonSchema),
+    z.record(z.string(), jsonSchema),
+  ]),
+);
+
+const rowSchema = z.object({
+  id: z.number().int(),
+  key: z.string(),
+  type: z.string(),
+  payload: jsonSchema,
+  status: z.enum(ACTION_STATUSES),
+  attempts: z.number().int(),
+  recoveries: z.number().int(),
+  last_failure: z.string().nullable(),
+  not_before: z.date(),
+  created_at: z.date(),
+  updated_at: z.date(),
+  started_at: z.date().nullable(),
+  finished_at: z.date().nullable(),
+});
+
+export interface Action {
+  id: number;
+  key: string;
+  type: string;
+  payload: JsonValue;
+  status: ActionStatus;
+  /** Handler runs started (a recovered run counts). */
+  attempts: number;
+  /** Times a restart found it `running` and re-queued it. */
+  recoveries: number;
+  lastFailure: string | undefined;
+  notBefore: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+}
+
+export interface NewAction {
+  key: string;
+  type: string;
+  payload?: JsonValue;
+  /** Earliest time to run it (default: now). */
+  notBefore?: Date;
+}
+
+export interface QueueOptions {
+  /** Clock (ms since the epoch); tests may pin it. */
+  now?: () => number;
+}
+
+const SCHEMA_VERSION = 1;
+const MIGRATION = `
+CREATE TABLE IF NOT EXISTS relayer_meta (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS relayer_actions (
+  id          serial PRIMARY KEY,
+  key         text NOT NULL UNIQUE,
+  type        text NOT NULL,
+  payload     jsonb NOT NULL,
+  status      text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'abandoned')),
+  attempts    integer NOT NULL DEFAULT 0,
+  recoveries  integer NOT NULL DEFAULT 0,
+  last_failure text,
+  not_before  timestamptz NOT NULL,
+  created_at  timestamptz NOT NULL,
+  updated_at  timestamptz NOT NULL,
+  started_at  timestamptz,
+  finished_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS relayer_actions_ready ON relayer_actions (status, not_before, id);
+`;
+
+export class ActionQueue {
+  readonly dataDir: string;
+  /** Actions found `running` at open and put back to `queued`. */
+  readonly recovered: readonly Action[];
+  private readonly db: PGlite;
+  private readonly now: () => number;
+  private readonly lockFile: string;
+  private closed = false;
+
+  private constructor(
+    dataDir: string,
+    db: PGlite,
+    now: () => number,
+    lockFile: string,
+    recovered: Action[],
+  ) {
+    this.dataDir = dataDir;
+    this.db = db;
+    this.now = now;
+    this.lockFile = lockFile;
+    this.recovered = recovered;
+  }
+
+  /**
+   * Opens (creating if needed) the queue in `dataDir`/queue, takes the directory's lock and applies the recovery
+   * rule. @throws RelayerError DATA_DIR_LOCKED | QUEUE
+   */
+  static async open(dataDir: string, opts: QueueOptions = {}): Promise<ActionQueue> {
+    const now = opts.now ?? Date.now;
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const lockFile = path.join(dataDir, "relayer.lock");
+    await takeLock(lockFile);
+    let db: PGlite | undefined;
+    try {
+      db = await PGlite.create(path.join(dataDir, "queue"));
+      await db.exec(MIGRATION);
+      const v = await db.query<{ version: number }>("SELECT version FROM relayer_meta");
+      if (v.rows.length === 0)
+        await db.query("INSERT INTO relayer_meta (version) VALUES ($1)", [SCHEMA_VERSION]);
+      else if (v.rows[0]?.version !== SCHEMA_VERSION)
+        throw new RelayerError(
+          "QUEUE",
+          `queue schema version ${v.rows[0]?.version} in ${dataDir} is not ${SCHEMA_VERSION}`,
+        );
+      const at = new Date(now());
+      const res = await db.query(
+        `UPDATE relayer_actions
+            SET status = 'queued', recoveries = recoveries + 1, updated_at = $1,
+                last_failure = 'interrupted: the relayer stopped while this action ran; re-queued at start'
+          WHERE status = 'running'
+        RETURNING *`,
+        [at],
+      );
+      return new ActionQueue(dataDir, db, now, lockFile, res.rows.map(toAction));
+    } catch (e) {
+      await db?.close().catch(() => undefined);
+      await rm(lockFile, { force: true });
+      if (e instanceof RelayerError) throw e;
+      throw new RelayerError("QUEUE", `cannot open the action queue in ${dataDir}: ${msg(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** Adds an action unless one with the same key exists (whatever its status). */
+  async enqueue(a: NewAction): Promise<{ action: Action; created: boolean }> {
+    this.assertOpen();
+    if (a.key.length === 0 || a.type.length === 0)
+      throw new RelayerError("QUEUE", "an action needs a non-empty key and type");
+    let payload: string;
+    try {
+      payload = JSON.stringify(jsonSchema.parse(a.payload ?? null));
+    } catch (e) {
+      throw new RelayerError("QUEUE", `action ${a.key}: the payload is not JSON: ${msg(e)}`, {
+        cause: e,
+      });
+    }
+    const at = new Date(this.now());
+    const ins = await this.db.query(
+      `INSERT INTO relayer_actions (key, type, payload, status, not_before, created_at, updated_at)
+       VALUES ($1, $2, $3::jsonb, 'queued', $4, $5, $5)
+       ON CONFLICT (key) DO NOTHING
+       RETURNING *`,
+      [a.key, a.type, payload, a.notBefore ?? at, at],
+    );
+    if (ins.rows[0] !== undefined) return { action: toAction(ins.rows[0]), created: true };
+    const existing = await this.get(a.key);
+    if (existing === undefined) throw new RelayerError("QUEUE", `action ${a.key} vanished`);
+    return { action: existing, created: false };
+  }
+
+  /** Atomically takes the oldest ready `queued` action and marks it `running` (attempts + 1). */
+  async claimNext(): Promise<Action | undefined> {
+    this.assertOpen();
+    const at = new Date(this.now());
+    const res = await this.db.query(
+      `UPDATE relayer_actions
+          SET status = 'running', attempts = attempts + 1, started_at = $1, updated_at = $1
+        WHERE id = (SELECT id FROM relayer_actions
+                     WHERE status = 'queued' AND not_before <= $1
+                     ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING *`,
+      [at],
+    );
+    return res.rows[0] === undefined ? undefined : toAction(res.rows[0]);
+  }
+
+  async succeed(id: number): Promise<Action> {
+    return this.finish(id, "succeeded", null);
+  }
+
+  /** The action will never be done (e.g. its deadline passed on chain); `reason` says why. */
+  async abandon(id: number, reason: string): Promise<Action> {
+    return this.finish(id, "abandoned", reason);
+  }
+
+  /** A terminal failure: attempts exhausted or an error a retry cannot fix. */
+  async fail(id: number, reason: string): Promise<Action> {
+    return this.finish(id, "failed", reason);
+  }
+
+  /** A failed attempt to be retried at `retryAt`: back to `queued`, the reason kept. */
+  async retry(id: number, reason: string, retryAt: Date): Promise<Action> {
+    this.assertOpen();
+    const res = await this.db.query(
+      `UPDATE relayer_actions SET status = 'queued', last_failure = $2, not_before = $3, updated_at = $4
+        WHERE id = $1 AND status = 'running' RETURNING *`,
+      [id, reason, retryAt, new Date(this.now())],
+    );
+    return this.one(res.rows, id);
+  }
+
+  async get(key: string): Promise<Action | undefined> {
+    this.assertOpen();
+    const res = await this.db.query("SELECT * FROM relayer_actions WHERE key = $1", [key]);
+    return res.rows[0] === undefined ? undefined : toAction(res.rows[0]);
+  }
+
+  async list(filter: { status?: ActionStatus; type?: string } = {}): Promise<Action[]> {
+    this.assertOpen();
+    const res = await this.db.query(
+      `SELECT * FROM relayer_actions
+        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2)
+        ORDER BY id`,
+      [filter.status ?? null, filter.type ?? null],
+    );
+    return res.rows.map(toAction);
+  }
+
+  /** Number of actions in each status (every status present, zeros included). */
+  async counts(): Promise<Record<ActionStatus, number>> {
+    this.assertOpen();
+    const res = await this.db.query<{ status: string; n: number }>(
+      "SELECT status, count(*)::int AS n FROM relayer_actions GROUP BY status",
+    );
+    const out = Object.fromEntries(ACTION_STATUSES.map((s) => [s, 0])) as Record<
+      ActionStatus,
+      number
+    >;
+    for (const r of res.rows) {
+      const s = z.enum(ACTION_STATUSES).parse(r.status);
+      out[s] = r.n;
+    }
+    return out;
+  }
+
+  /** Closes the database and releases the data directory. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+    await rm(this.lockFile, { force: true });
+  }
+
+  private async finish(
+    id: number,
+    status: "succeeded" | "failed" | "abandoned",
+    reason: string | null,
+  ): Promise<Action> {
+    this.assertOpen();
+    const at = new Date(this.now());
+    const res = await this.db.query(
+      `UPDATE relayer_actions
+          SET status = $2, last_failure = COALESCE($3, last_failure), finished_at = $4, updated_at = $4
+        WHERE id = $1 AND status = 'running' RETURNING *`,
+      [id, status, reason, at],
+    );
+    return this.one(res.rows, id);
+  }
+
+  private one(rows: unknown[], id: number): Action {
+    if (rows[0] === undefined)
+      throw new RelayerError("QUEUE", `action ${id} is not running (it cannot change status)`);
+    return toAction(rows[0]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RelayerError("QUEUE", "the action queue is closed");
+  }
+}
+
+function toAction(row: unknown): Action {
+  const r = rowSchema.parse(row);
+  return {
+    id: r.id,
+    key: r.key,
+    type: r.type,
+    payload: r.payload,
+    status: r.status,
+    attempts: r.attempts,
+    recoveries: r.recoveries,
+    lastFailure: r.last_failure ?? undefined,
+    notBefore: r.not_before,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    startedAt: r.started_at ?? undefined,
+    finishedAt: r.finished_at ?? undefined,
+  };
+}
+
+/** Creates `file` holding our pid; takes over a lock whose process is gone. */
+async function takeLock(file: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, "wx", 0o600);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const pid = Number.parseInt((await readFile(file, "utf8").catch(() => "")).trim(), 10);
+    if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || alive(pid)))
+      throw new RelayerError(
+        "DATA_DIR_LOCKED",
+        `${path.dirname(file)} is in use by process ${pid} (one relayer per data directory)`,
+      );
+    await rm(file, { force: true }); // stale: its owner died (e.g. SIGKILL)
+  }
+  throw new RelayerError("DATA_DIR_LOCKED", `cannot take the lock ${file}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function msg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,9 @@
+/**
+ * The roles `dml-relayer` runs. Each role lives in its own folder and registers itself here with one line: its
+ * `index.ts` exports a `RoleDefinition` (name, help, config fields, reconcile and handlers).
+ */
+import type { FieldSpecs } from "./common/config.ts";
+import type { RoleDefinition } from "./common/relayer.ts";
+import { attestorRole } from "./attestor/index.ts";
+
+export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole];

@@ -1,0 +1,145 @@
+/** The durable action queue (PGlite on disk): idempotent keys, atomic claims, statuses, and recovery after SIGKILL. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { RelayerError } from "../../relayers/common/errors.ts";
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "dml-queue-"));
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof RelayerError, `expected RelayerError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+describe("action queue", () => {
+  it("is idempotent by key, claims oldest-ready first, and records every status change", async () => {
+    let now = 1_700_000_000_000;
+    const q = await ActionQueue.open(path.join(root, "basic"), { now: () => now });
+    try {
+      const first = await q.enqueue({ key: "commit:7", type: "commit", payload: { jobId: "7" } });
+      assert.equal(first.created, true);
+      const again = await q.enqueue({ key: "commit:7", type: "commit", payload: { jobId: "8" } });
+      assert.equal(again.created, false);
+      assert.equal(again.action.id, first.action.id);
+      assert.deepEqual(again.action.payload, { jobId: "7" }, "the first payload stays");
+      now += 1;
+      await q.enqueue({ key: "reveal:7", type: "reveal", notBefore: new Date(now + 10_000) });
+      await q.enqueue({ key: "commit:8", type: "commit", payload: { jobId: "8" } });
+      assert.deepEqual(await q.counts(), {
+        queued: 3,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        abandoned: 0,
+      });
+
+      const c1 = await q.claimNext();
+      assert.equal(c1?.key, "commit:7");
+      assert.equal(c1.status, "running");
+      assert.equal(c1.attempts, 1);
+      const c2 = await q.claimNext();
+      assert.equal(c2?.key, "commit:8", "reveal:7 is not ready before its not_before");
+      assert.equal(await q.claimNext(), undefined);
+
+      await q.succeed(c1.id);
+      await rejectsCode(q.succeed(c1.id), "QUEUE"); // only a running action changes status
+      const retried = await q.retry(c2.id, "RPC: timeout", new Date(now + 5_000));
+      assert.equal(retried.status, "queued");
+      assert.equal(retried.lastFailure, "RPC: timeout");
+      assert.equal(await q.claimNext(), undefined, "back-off holds the retry");
+
+      now += 10_000;
+      const c3 = await q.claimNext();
+      assert.equal(c3?.key, "commit:8", "older not_before first");
+      assert.equal(c3.attempts, 2);
+      await q.fail(c3.id, "reverted: JobMarketWrongPhase");
+      const c4 = await q.claimNext();
+      assert.equal(c4?.key, "reveal:7");
+      await q.abandon(c4.id, "reveal deadline passed");
+
+      const done = await q.get("commit:7");
+      assert.equal(done?.status, "succeeded");
+      assert.ok(done.finishedAt !== undefined && done.startedAt !== undefined);
+      assert.equal((await q.get("commit:8"))?.lastFailure, "reverted: JobMarketWrongPhase");
+      assert.deepEqual(
+        (await q.list({ status: "abandoned" })).map((a) => a.key),
+        ["reveal:7"],
+      );
+      assert.deepEqual(await q.counts(), {
+        queued: 0,
+        running: 0,
+        succeeded: 1,
+        failed: 1,
+        abandoned: 1,
+      });
+      // a finished key is never re-enqueued: the reconcile of a later tick cannot resurrect it
+      assert.equal((await q.enqueue({ key: "commit:8", type: "commit" })).created, false);
+      assert.equal(await q.claimNext(), undefined);
+
+      await rejectsCode(q.enqueue({ key: "", type: "commit" }), "QUEUE");
+      await rejectsCode(
+        q.enqueue({ key: "x", type: "t", payload: { n: 1n } as unknown as null }),
+        "QUEUE",
+      );
+      assert.equal(await q.get("x"), undefined, "a rejected action changes nothing");
+    } finally {
+      await q.close();
+    }
+  });
+
+  it("survives SIGKILL: the action left running returns to queued, the rest is intact, the lock is taken over", async () => {
+    const dir = path.join(root, "crash");
+    // node itself (not the tsx wrapper), so SIGKILL hits the process that holds the database
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "fixtures/queue-child.ts"), dir],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        if (d.toString().includes("READY")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`child exited ${code}: ${stderr}`)));
+    });
+    // while the child lives, its data directory is locked
+    await rejectsCode(ActionQueue.open(dir), "DATA_DIR_LOCKED");
+    const exited = new Promise((r) => child.once("exit", (_c, sig) => r(sig)));
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL");
+
+    const q = await ActionQueue.open(dir);
+    try {
+      assert.deepEqual(
+        q.recovered.map((a) => [a.key, a.status, a.attempts, a.recoveries]),
+        [["b", "queued", 1, 1]],
+      );
+      assert.equal((await q.get("a"))?.status, "succeeded");
+      const b = await q.get("b");
+      assert.equal(b?.status, "queued");
+      assert.match(b.lastFailure ?? "", /interrupted/);
+      assert.equal((await q.get("c"))?.status, "queued");
+      const next = await q.claimNext();
+      assert.equal(
+        next?.key,
+        "b",
+        "the recovered action runs first (its handler re-checks the chain)",
+      );
+      assert.equal(next.attempts, 2);
+    } finally {
+      await q.close();
+    }
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * `dml-relayer` through its package bin (relayers/bin/dml-relayer.mjs), as an operator runs it: Foundry-style help for
+ * the program and each role, and start failures (unreachable RPC) as one line with a non-zero exit.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
+import { commonFields, flagName } from "../../relayers/common/config.ts";
+import { attestorFields } from "../../relayers/attestor/config.ts";
+import { ActionQueue } from "../../relayers/common/action-queue.ts";
+
+const exec = promisify(execFile);
+const BIN = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "dml-relayer-cli-"));
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+describe("dml-relayer CLI", () => {
+  it("--help says what it does, lists the roles and shows examples", async () => {
+    const r = await run(["--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: dml-relayer <role> \[options\]/);
+    assert.match(r.stdout, /durable queue/);
+    assert.match(r.stdout, /Roles:\n\s+attestor \[options\]\s+recompute each drawn job.s result/);
+    assert.match(r.stdout, /Examples:\n\s+DML_KEYSTORE_PASSWORD=… dml-relayer keystore create/);
+  });
+
+  it("<role> --help documents every flag with its env variable, and an example", async () => {
+    const r = await run(["attestor", "--help"]);
+    assert.equal(r.code, 0);
+    for (const key of Object.keys({ ...commonFields("attestor"), ...attestorFields }))
+      assert.ok(r.stdout.includes(flagName(key)), `${key} in the help`);
+    assert.match(r.stdout, /env DML_RPC_URL/);
+    assert.match(r.stdout, /Examples:\n\s+DML_KEYSTORE_PASSWORD=… dml-relayer attestor --rpc-url/);
+  });
+
+  it("an unreachable RPC is one line at start and exit 1", async () => {
+    const keystore = path.join(root, "ks.json");
+    await createKeystore(keystore, "password-1234", { scrypt: LIGHT_SCRYPT });
+    const r = await run(
+      [
+        "attestor",
+        "--keystore",
+        keystore,
+        "--data-dir",
+        path.join(root, "data"),
+        "--rpc-url",
+        "http://127.0.0.1:9",
+        "--metrics-port",
+        "0",
+      ],
+      { DML_KEYSTORE_PASSWORD: "password-1234" },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("dml-relayer:"))
+        .join("\n"),
+      "dml-relayer: RPC_UNREACHABLE: no JSON-RPC answer from http://127.0.0.1:9",
+    );
+  });
+
+  it("queue list prints a stopped relayer's actions, filtered by status", async () => {
+    const dataDir = path.join(root, "queue");
+    const q = await ActionQueue.open(dataDir);
+    await q.enqueue({ key: "commit:1", type: "commit", payload: { jobId: "1" } });
+    await q.enqueue({ key: "commit:2", type: "commit", payload: { jobId: "2" } });
+    const a = await q.claimNext();
+    await q.fail(a!.id, "reverted");
+    await q.close();
+    const all = await run(["queue", "list", "--data-dir", dataDir]);
+    assert.equal(all.code, 0, all.stderr);
+    const rows = all.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { key: string; status: string });
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.status]),
+      [
+        ["commit:1", "failed"],
+        ["commit:2", "queued"],
+      ],
+    );
+    const failed = await run(["queue", "list", "--data-dir", dataDir, "--status", "failed"]);
+    assert.deepEqual(
+      failed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { lastFailure: string }).lastFailure),
+      ["reverted"],
+    );
+    const bad = await run(["queue", "list", "--data-dir", dataDir, "--status", "done"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^dml-relayer: CONFIG_INVALID: invalid --status/);
+  });
+});
