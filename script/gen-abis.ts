@@ -8,26 +8,11 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { format, resolveConfig } from "prettier";
 import { DEFAULT_ARTIFACTS_DIR, loadArtifact } from "#sdk/chain/artifacts.ts";
+import { DEPLOYED_CONTRACTS, type DeployedContractName } from "#sdk/chain/contract-names.ts";
 
-/**
- * The contracts clients call, read or decode: the deployed protocol contracts and the governor. (solc puts the errors
- * and events of the JobMarket's linked libraries into the JobMarket's ABI, so they need no file of their own.)
- */
-export const ABI_CONTRACTS = [
-  "AlgorithmMarketplace",
-  "DeviceRegistry",
-  "DMLGovernor",
-  "DMLToken",
-  "FineTuning",
-  "GrowthPool",
-  "JobMarket",
-  "NodeStaking",
-  "PaymentChannels",
-  "ResultAttestation",
-  "Settlement",
-] as const;
-
-export type AbiContractName = (typeof ABI_CONTRACTS)[number];
+/** The contracts that get a generated ABI: every contract a deployment manifest names. */
+export const ABI_CONTRACTS = DEPLOYED_CONTRACTS;
+export type AbiContractName = DeployedContractName;
 
 /** Where the generated files live. */
 export const ABI_DIR = path.resolve(import.meta.dirname, "..", "sdk", "chain", "abi");

@@ -19,26 +19,13 @@ import { formatAbiItem } from "viem/utils";
 import { protocolAbis } from "./abi/index.ts";
 
 type AbiError = Extract<Abi[number], { type: "error" }>;
+import { DEPLOYED_CONTRACTS, type DeployedContractName } from "./contract-names.ts";
 import { ArtifactError, ManifestError } from "./errors.ts";
 import type { Manifest } from "./manifest.ts";
 
 export { protocolAbis } from "./abi/index.ts";
 
-/** The protocol contracts a deployment manifest names (the two JobMarket libraries are linked, not called). */
-export const DEPLOYED_CONTRACTS = [
-  "AlgorithmMarketplace",
-  "DeviceRegistry",
-  "DMLGovernor",
-  "DMLToken",
-  "FineTuning",
-  "GrowthPool",
-  "JobMarket",
-  "NodeStaking",
-  "PaymentChannels",
-  "ResultAttestation",
-  "Settlement",
-] as const;
-export type DeployedContractName = (typeof DEPLOYED_CONTRACTS)[number];
+export { DEPLOYED_CONTRACTS, type DeployedContractName } from "./contract-names.ts";
 
 /** The clients a contract instance is bound to: a public client, and a wallet client for writes. */
 export interface ContractClients {
