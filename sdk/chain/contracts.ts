@@ -128,13 +128,13 @@ export function decodeRevert(data: Hex, extraAbi: Abi = []): DecodedRevert | und
 /**
  * The generated ABI of `name`, widened to `Abi`, for callers that name contracts and functions at run time (test
  * helpers, the demo). Prefer the typed constants or `protocolContracts`.
- * @throws ArtifactError when no ABI is generated for `name` (add it to `ABI_CONTRACTS` in script/gen-abis.ts).
+ * @throws ArtifactError when no ABI is generated for `name` (add it to `DEPLOYED_CONTRACTS` in contract-names.ts).
  */
 export function protocolAbi(name: string): Abi {
   const abi = (protocolAbis as Record<string, Abi>)[name];
   if (!abi)
     throw new ArtifactError(
-      `no generated ABI for ${name}: add it to ABI_CONTRACTS in script/gen-abis.ts and run \`npm run gen:abis\``,
+      `no generated ABI for ${name}: add it to DEPLOYED_CONTRACTS in sdk/chain/contract-names.ts and run \`npm run gen:abis\``,
     );
   return abi;
 }
