@@ -69,6 +69,11 @@ export interface AttestorOptions {
   };
   /** First block to scan for `AttestorsDrawn` (the deployment block). */
   fromBlock?: bigint;
+  /**
+   * Blocks below the last scanned head that every tick scans again (default 64), so an `AttestorsDrawn` that a
+   * reorg of at most this depth moved to another block is still seen.
+   */
+  rescanBlocks?: bigint;
   fetchTimeoutMs?: number;
 }
 
@@ -94,6 +99,9 @@ export class Attestor implements RoleRuntime {
   private readonly o: AttestorOptions;
   private readonly abi = resultAttestationAbi;
   private x25519: Uint8Array | undefined;
+  /** Jobs this operator was drawn for and that are not finished (rebuilt by one full scan after a restart). */
+  private readonly open = new Set<bigint>();
+  private scannedTo: bigint | undefined;
 
   constructor(opts: AttestorOptions) {
     this.o = opts;
@@ -106,25 +114,64 @@ export class Attestor implements RoleRuntime {
 
   /** The vote transactions the chain calls for now (the reconcile's pure part; exported for tests and tools). */
   async desired(): Promise<DesiredVote[]> {
-    const logs = await this.o.publicClient.getContractEvents({
-      address: this.o.contracts.ResultAttestation,
-      abi: this.abi,
-      eventName: "AttestorsDrawn",
-      fromBlock: this.o.fromBlock ?? 0n,
-    });
-    const jobs = new Set<bigint>();
-    for (const log of logs) {
-      const { args } = drawnSchema.parse(log);
-      if (args.attestors.some((a) => getAddress(a) === this.address)) jobs.add(args.jobId);
+    // incremental: the first call scans from the deployment block, later calls only the new blocks (and a margin)
+    const head = await this.o.publicClient.getBlockNumber();
+    const start = this.o.fromBlock ?? 0n;
+    const margin = this.o.rescanBlocks ?? 64n;
+    const from =
+      this.scannedTo === undefined
+        ? start
+        : this.scannedTo + 1n - margin > start
+          ? this.scannedTo + 1n - margin
+          : start;
+    if (from <= head) {
+      const logs = await this.o.publicClient.getContractEvents({
+        address: this.o.contracts.ResultAttestation,
+        abi: this.abi,
+        eventName: "AttestorsDrawn",
+        fromBlock: from,
+        toBlock: head,
+      });
+      for (const log of logs) {
+        const { args } = drawnSchema.parse(log);
+        if (args.attestors.some((a) => getAddress(a) === this.address)) this.open.add(args.jobId);
+      }
     }
+    this.scannedTo = head;
     const now = await this.chainTime();
     const out: DesiredVote[] = [];
-    for (const jobId of [...jobs].sort((a, b) => (a < b ? -1 : 1))) {
+    for (const jobId of [...this.open].sort((a, b) => (a < b ? -1 : 1))) {
       const att = await this.attestation(jobId);
+      if (this.finished(att, now)) {
+        this.open.delete(jobId);
+        continue;
+      }
       const phase = this.phaseOf(att, now);
       if (phase !== undefined) out.push({ jobId, phase });
     }
     return out;
+  }
+
+  /** Jobs still open for this operator (drawn, not finished), for tools and tests. */
+  openJobs(): bigint[] {
+    return [...this.open].sort((a, b) => (a < b ? -1 : 1));
+  }
+
+  /**
+   * Nothing more to do for this job: finalised (Attested, Failed), gone (None: its draw was reorged away; a redraw
+   * within the rescan margin adds it again), my vote revealed, or the reveal window over.
+   */
+  private finished(att: Attestation, now: bigint): boolean {
+    if (
+      att.status === AttestationStatus.None ||
+      att.status === AttestationStatus.Attested ||
+      att.status === AttestationStatus.Failed
+    )
+      return true;
+    if (att.status !== AttestationStatus.Committed) return false;
+    const i = att.attestors.indexOf(this.address);
+    if (i < 0) return true;
+    return (att.revealedMask & (1n << BigInt(i))) !== 0n || now > att.revealDeadline;
   }
 
   async reconcile({ queue }: ReconcileContext): Promise<void> {

@@ -87,6 +87,8 @@ describe("attestor relayer on the real contracts", () => {
     try {
       // before the aggregator commits there is nothing to attest
       for (const r of relayers) assert.deepEqual(await r.role.desired(), []);
+      for (const r of relayers)
+        assert.deepEqual(r.role.openJobs(), [jobId], "drawn: the job is open");
       await tickAll();
       for (const r of relayers) assert.equal((await r.queue.list()).length, 0);
 
@@ -164,6 +166,15 @@ describe("attestor relayer on the real contracts", () => {
         jobId,
       ]);
       assert.equal(att.finalHash, value, "the attestors derived the aggregator's value");
+      // finished jobs leave the open set: later ticks read nothing for them
+      for (const r of relayers) {
+        assert.deepEqual(await r.role.desired(), []);
+        assert.deepEqual(r.role.openJobs(), []);
+      }
+      // a restarted attestor rebuilds its open set with one full scan and finds nothing to do
+      const restarted = attestorOf(drawnAttestors[0]!);
+      assert.deepEqual(await restarted.desired(), []);
+      assert.deepEqual(restarted.openJobs(), []);
 
       // exactly one commit and one reveal per attestor, each revealing the derived value
       const events = async (eventName: string) =>
@@ -188,8 +199,9 @@ describe("attestor relayer on the real contracts", () => {
       );
       for (const e of reveals) assert.equal(e.args.aggregateHash, value);
 
-      // done: a further tick wants nothing
+      // done: a further tick wants nothing, and the finished job left the open set
       for (const r of relayers) assert.deepEqual(await r.role.desired(), []);
+      for (const r of relayers) assert.deepEqual(r.role.openJobs(), []);
       await tickAll();
       for (const r of relayers) assert.equal((await r.queue.list()).length, 2);
     } finally {
