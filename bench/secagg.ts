@@ -24,6 +24,7 @@ import type { SessionSigner } from "#sdk/crypto/session-key.ts";
 import { selfMaskSeed } from "#sdk/secagg/client.ts";
 import { X25519Secret } from "#sdk/secagg/x25519.ts";
 import {
+  droppedMasksOf,
   makeEncoding,
   removeMasks,
   resolveSession,
@@ -143,21 +144,18 @@ async function unmaskOnly(n: number, m: number, d: number): Promise<void> {
   const sum = new Uint32Array(m);
   const t0 = performance.now();
   const survivors = session.ids.filter((u) => !dropped.has(u));
-  const keyOf = new Map(survivors.map((u, i) => [u, i]));
   const { expansions, workers } = await removeMasks(
     sum,
     {
       m,
       sessionIdBytes: session.sessionIdBytes,
       selfSeeds: survivors.map((u) => selfMaskSeed(session.sessionIdBytes, sPk.get(u)!)),
-      publicKeys: survivors.map((u) => sPk.get(u)!),
-      dropped: [...dropped].map((w) => ({
-        secret: secret(w).secret,
-        peers: session.neighbours
-          .get(w)!
-          .filter((u) => !dropped.has(u))
-          .map((u) => ({ key: keyOf.get(u)!, sign: u < w ? (-1 as const) : (1 as const) })),
-      })),
+      ...droppedMasksOf(
+        [...dropped].map((w) => ({ w, secret: secret(w).secret })),
+        session.neighbours,
+        (u) => !dropped.has(u),
+        (u) => sPk.get(u)!,
+      ),
     },
     unmaskOptions,
   );

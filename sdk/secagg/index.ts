@@ -16,7 +16,7 @@ export {
 } from "./params.ts";
 export type { RosterEntry, SecAggSessionConfig, ResolvedSession } from "./params.ts";
 export { MaskGenerator } from "./prg.ts";
-export { removeMasks } from "./unmask.ts";
+export { droppedMasksOf, removeMasks } from "./unmask.ts";
 export type { DroppedMasks, UnmaskOptions, UnmaskStats, UnmaskWork } from "./unmask.ts";
 export {
   Round,

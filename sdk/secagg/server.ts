@@ -22,8 +22,8 @@ import type {
   UnmaskRequest,
 } from "./messages.ts";
 import { addWords } from "./prg.ts";
-import { removeMasks } from "./unmask.ts";
-import type { DroppedMasks, UnmaskOptions } from "./unmask.ts";
+import { droppedMasksOf, removeMasks } from "./unmask.ts";
+import type { UnmaskOptions } from "./unmask.ts";
 import { combineShares } from "./shamir.ts";
 import { isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
@@ -519,27 +519,19 @@ export class SecAggServer {
 
     const sum = this.maskedSum ?? new Uint32Array(s.m);
     this.maskedSum = undefined;
-    // each survivor's s^PK is listed once, then used for every dropped neighbour of it
-    const keyIndex = new Map<number, number>();
-    const publicKeys: Uint8Array[] = [];
-    const droppedMasks: DroppedMasks[] = droppedKeys.map(({ w, sSk }) => ({
-      secret: sSk,
-      peers: s.neighbours
-        .get(w)!
-        .filter((u) => this.u3.has(u))
-        .map((u) => {
-          let key = keyIndex.get(u);
-          if (key === undefined) {
-            key = publicKeys.push(this.adverts.get(u)!.body.sPk) - 1;
-            keyIndex.set(u, key);
-          }
-          // u added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise: undo it
-          return { key, sign: u < w ? (-1 as const) : (1 as const) };
-        }),
-    }));
     await removeMasks(
       sum,
-      { m: s.m, sessionIdBytes: s.sessionIdBytes, selfSeeds, publicKeys, dropped: droppedMasks },
+      {
+        m: s.m,
+        sessionIdBytes: s.sessionIdBytes,
+        selfSeeds,
+        ...droppedMasksOf(
+          droppedKeys.map(({ w, sSk }) => ({ w, secret: sSk })),
+          s.neighbours,
+          (u) => this.u3.has(u),
+          (u) => this.adverts.get(u)!.body.sPk,
+        ),
+      },
       this.unmaskOptions,
     );
     this.timings.unmaskMs = performance.now() - t1;

@@ -31,6 +31,33 @@ export interface UnmaskWork {
   dropped: DroppedMasks[];
 }
 
+/**
+ * The pairwise masks to remove for the clients in `dropped` (with their reconstructed s^SK): each surviving neighbour
+ * u of a dropped w added +PRG(s_uw) when u < w and −PRG(s_uw) otherwise, so the sign undoes that. Each survivor's
+ * s^PK is listed once in `publicKeys`, however many dropped neighbours it has.
+ */
+export function droppedMasksOf(
+  dropped: readonly { w: number; secret: Uint8Array }[],
+  neighbours: ReadonlyMap<number, readonly number[]>,
+  survived: (u: number) => boolean,
+  publicKeyOf: (u: number) => Uint8Array,
+): Pick<UnmaskWork, "publicKeys" | "dropped"> {
+  const keyIndex = new Map<number, number>();
+  const publicKeys: Uint8Array[] = [];
+  const masks = dropped.map(({ w, secret }) => ({
+    secret,
+    peers: (neighbours.get(w) ?? []).filter(survived).map((u) => {
+      let key = keyIndex.get(u);
+      if (key === undefined) {
+        key = publicKeys.push(publicKeyOf(u)) - 1;
+        keyIndex.set(u, key);
+      }
+      return { key, sign: u < w ? (-1 as const) : (1 as const) };
+    }),
+  }));
+  return { publicKeys, dropped: masks };
+}
+
 export interface UnmaskOptions {
   /** Worker threads for the pairwise masks (default: the machine's parallelism, at most 8; 1 = inline). */
   workers?: number;
