@@ -112,6 +112,8 @@ export const attestorRole = defineRole({
     return {
       reconcile: (ctx) => attestor.reconcile(ctx),
       handlers: attestor.handlers,
+      chain: publicClient,
+      onReorg: (e) => attestor.onReorg(e),
       close: () => store.close(),
     };
   },
