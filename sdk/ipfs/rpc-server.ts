@@ -239,7 +239,10 @@ export class IpfsRpcServer {
       options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       options.maxEntries ?? 10_000,
     );
-    server.on("request", (req, res) => void rpc.#handle(req, res));
+    server.on("request", (req, res) => {
+      rpc.#handle(req, res).catch(() => res.destroy()); // #handle answers its own errors; never throws
+    });
+    server.on("clientError", (_e, socket) => socket.destroy());
     server.headersTimeout = 30_000;
     server.requestTimeout = 10 * 60_000;
     await new Promise<void>((resolve, reject) => {

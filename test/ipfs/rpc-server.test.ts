@@ -251,6 +251,13 @@ describe("KuboStore against the dml-ipfs RPC server", () => {
       await first.close();
     }
     assert.equal(existsSync(join(nodeDir, DAEMON_LOCK_FILE)), false, "lock released");
+    // a port already taken: a typed start failure that leaves no lock behind
+    const port = Number(new URL(daemon.url).port);
+    await assert.rejects(
+      IpfsDaemon.start({ dir: nodeDir, port }),
+      (e: unknown) => e instanceof IpfsDaemonError && e.code === "LISTEN_FAILED",
+    );
+    assert.equal(existsSync(join(nodeDir, DAEMON_LOCK_FILE)), false, "lock released on failure");
     const second = await IpfsDaemon.start({ dir: nodeDir, port: 0 });
     try {
       const reader = await kubo(second.url, "c-r"); // empty cache: every block comes from the node
