@@ -242,7 +242,6 @@ export class IpfsRpcServer {
     server.on("request", (req, res) => {
       rpc.#handle(req, res).catch(() => res.destroy()); // #handle answers its own errors; never throws
     });
-    server.on("clientError", (_e, socket) => socket.destroy());
     server.headersTimeout = 30_000;
     server.requestTimeout = 10 * 60_000;
     await new Promise<void>((resolve, reject) => {
