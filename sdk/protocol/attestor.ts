@@ -100,10 +100,7 @@ export type ReplayDeps = AttestorDeps;
  *   INVALID); AttestorError for the recipient's own situation (nothing committed, a key or cohort list that does not
  *   match the chain, a chain read failing)
  */
-export async function replayTranscript(
-  deps: ReplayDeps,
-  jobId: bigint,
-): Promise<DerivedJobResult> {
+export async function replayTranscript(deps: ReplayDeps, jobId: bigint): Promise<DerivedJobResult> {
   const me = getAddress(deps.me.address);
   const [job, record, myKey] = await reads(deps, jobId, me);
   return replayRead(deps, jobId, me, job, record, myKey);

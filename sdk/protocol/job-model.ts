@@ -99,7 +99,10 @@ export function jobModelOfManifest(
 ): JobModel {
   const classes = manifest.outputLabels.length;
   if (manifest.privacy !== undefined && dp === undefined)
-    throw new JobModelError("PRIVACY_INVALID", "a DP package's model needs the job's session and kMin");
+    throw new JobModelError(
+      "PRIVACY_INVALID",
+      "a DP package's model needs the job's session and kMin",
+    );
   return {
     classes,
     qualityClass: qualityClassOf(manifest),

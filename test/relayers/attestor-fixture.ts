@@ -12,11 +12,7 @@ import type { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
 import type { DeviceAccount, SessionSigner } from "#sdk/crypto/session-key.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
-import {
-  deriveJobResult,
-  type DerivedJobResult,
-  type JobModel,
-} from "#sdk/protocol/job-result.ts";
+import { deriveJobResult, type DerivedJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
 import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
 import {
   simulateSession,
@@ -167,7 +163,12 @@ export async function prepareJob(
     inputs: (id) =>
       privacy === undefined
         ? deviceVector(id)
-        : noisyResultVector(deviceVector(id), model.classes, privacy, seededRandom(`fixture device noise ${jobId} ${id}`)),
+        : noisyResultVector(
+            deviceVector(id),
+            model.classes,
+            privacy,
+            seededRandom(`fixture device noise ${jobId} ${id}`),
+          ),
     drops: new Map([[n, 0]]),
     recordTranscript: true,
   });

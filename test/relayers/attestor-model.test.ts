@@ -76,10 +76,17 @@ describe("attestor role: the job's model from its package", () => {
     };
     // the bug: the model of the old `classes`/`qualityClass` config fields decodes the noisy sum without its noise
     // and ignores the control group
-    const configOnly = await attestJob({ ...deps, model: { classes: 2, qualityClass: 1 } }, job.jobId);
+    const configOnly = await attestJob(
+      { ...deps, model: { classes: 2, qualityClass: 1 } },
+      job.jobId,
+    );
     assert.equal(configOnly.reason, "OK");
     assert.equal(job.derived.result.qualityMet, false, "the package's error misses the 0.01 bound");
-    assert.equal(configOnly.derived?.result.qualityMet, true, "the config-only model's error does not");
+    assert.equal(
+      configOnly.derived?.result.qualityMet,
+      true,
+      "the config-only model's error does not",
+    );
     assert.notEqual(configOnly.value, job.value, "a config-only model derives another resultHash");
     const loaded = await jobModelOf(
       {

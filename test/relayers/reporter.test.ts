@@ -171,7 +171,11 @@ describe("reporter relayer on the real contracts", () => {
         privacy?: { epsilon: number };
         adjusted?: { estimate: number }[];
       };
-      assert.equal(report.aggregateHash, posted.aggregateHash, "the report is the attested aggregate's");
+      assert.equal(
+        report.aggregateHash,
+        posted.aggregateHash,
+        "the report is the attested aggregate's",
+      );
       assert.equal(report.participants, N - 1);
       assert.deepEqual(report.labels, ["ham", "spam"]);
       assert.ok(report.privacy && report.privacy.epsilon > 0, "the DP figures");
@@ -274,7 +278,11 @@ describe("reporter relayer on the real contracts", () => {
       assert.equal(a?.status, "succeeded", a?.lastFailure);
       assert.equal(b?.status, "succeeded", b?.lastFailure);
       assert.equal(b.attempts, 1);
-      assert.equal(await nonce(second), nonceB, "the loser's report reverted in simulation: nothing sent");
+      assert.equal(
+        await nonce(second),
+        nonceB,
+        "the loser's report reverted in simulation: nothing sent",
+      );
       const reports = await reportsOf(job.jobId);
       assert.equal(reports.length, 1);
       assert.equal(getAddress(reports[0]!.reporter), who(life.reporter));
