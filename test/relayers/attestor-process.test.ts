@@ -2,7 +2,8 @@
  * Real `dml-relayer attestor` processes against the EDR chain (served over HTTP JSON-RPC on 127.0.0.1), each with its
  * own keystore, data directory and Helia copy. Two drawn attestors start and commit; one is SIGKILLed while it waits
  * for the reveal window; the third starts and commits (the window opens); the killed one restarts on the same data
- * directory and reveals. Every attestor commits once and reveals once, the job is attested, SIGTERM exits 0; per
+ * directory and reveals. The job's algorithm is the reference package (confusion matrix, DP noise): each process
+ * derives the job's model from it. Every attestor commits once and reveals once, the job is attested, SIGTERM exits 0; per
  * process CPU time and memory are read from /metrics.
  */
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { JobLifecycle } from "../../bench/fixture/job-run.ts";
 import { abi, aggregateCommitment, JobStatus, label } from "../../bench/fixture/protocol.ts";
-import { attestorContracts, prepareJob } from "./attestor-fixture.ts";
+import { attestorContracts, prepareJob, referencePackage } from "./attestor-fixture.ts";
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
@@ -34,7 +35,8 @@ describe("dml-relayer attestor processes on EDR", () => {
   before(async () => {
     tmp = await mkdtemp(path.join(tmpdir(), "dml-attestor-proc-"));
     store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
-    life = await JobLifecycle.create();
+    // the job's algorithm is the reference package (confusion + DP): each process derives the model from it
+    life = await JobLifecycle.create(await referencePackage(store));
     rpc = await serveRpc(life.env.conn.provider);
   });
   after(async () => {
@@ -46,7 +48,7 @@ describe("dml-relayer attestor processes on EDR", () => {
 
   it("three attestor processes commit and reveal once each across a SIGKILL and restart; the job is attested", async () => {
     const { env } = life;
-    const job = await prepareJob(life, store, 8);
+    const job = await prepareJob(life, store, 8, { fromPackage: true });
     await store.close(); // its blocks are copied into each attestor's own Helia directory below
     const manifestFile = path.join(tmp, "manifest.json");
     writeManifest(manifestFile, env.manifest);
