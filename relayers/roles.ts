@@ -4,6 +4,7 @@
  */
 import type { FieldSpecs } from "./common/config.ts";
 import type { RoleDefinition } from "./common/relayer.ts";
+import { aggregatorRole } from "./aggregator/index.ts";
 import { attestorRole } from "./attestor/index.ts";
 
-export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole];
+export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole, aggregatorRole];
