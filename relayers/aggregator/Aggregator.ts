@@ -108,7 +108,13 @@ export type AggregatorEvent =
   | { type: "session-done"; jobId: bigint; survivors: number; at: number }
   | { type: "session-failed"; jobId: bigint; reason: string }
   | { type: "result-persisted"; jobId: bigint; transcriptCid: string; resultHash: Hex; ms: number }
-  | { type: "sent"; jobId: bigint; phase: "commit" | "reveal" | "finalize"; gasUsed: bigint; at: number };
+  | {
+      type: "sent";
+      jobId: bigint;
+      phase: "commit" | "reveal" | "finalize";
+      gasUsed: bigint;
+      at: number;
+    };
 
 const u = z.union([z.number(), z.bigint()]).transform((x) => BigInt(x));
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/) as unknown as z.ZodType<Hex>;
@@ -302,7 +308,8 @@ export class Aggregator implements RoleRuntime {
       if (revealOpen && now <= att.revealDeadline) return "reveal";
     }
     const all = (1n << BigInt(att.attestors.length)) - 1n;
-    const over = now > att.revealDeadline || (att.aggregatorRevealed && (att.revealedMask & all) === all);
+    const over =
+      now > att.revealDeadline || (att.aggregatorRevealed && (att.revealedMask & all) === all);
     return over ? "finalize" : undefined;
   }
 
@@ -316,7 +323,10 @@ export class Aggregator implements RoleRuntime {
     if (att.aggregator !== this.address)
       throw new PermanentActionError(`${this.address} is not job ${jobId}'s aggregator`);
     if (att.status !== AttestationStatus.Drawn)
-      return { status: "abandoned", reason: `job ${jobId} is past the session (status ${att.status})` };
+      return {
+        status: "abandoned",
+        reason: `job ${jobId} is past the session (status ${att.status})`,
+      };
     if ((await this.record(jobId)) !== undefined) return { status: "succeeded" }; // result already persisted
     if (this.hosted.has(jobId)) return { status: "succeeded" };
     const cid = this.open.get(jobId) ?? (await this.cohortCid(jobId));
@@ -325,21 +335,24 @@ export class Aggregator implements RoleRuntime {
     let model: JobModel;
     try {
       const job = await this.reads.job(jobId);
-      const { kMin } = z
-        .looseObject({ kMin: u.transform(Number) })
-        .parse(
-          await this.o.publicClient.readContract({
-            address: this.o.contracts.ResultAttestation,
-            abi: resultAttestationAbi,
-            functionName: "params",
-          }),
-        );
-      const list = await loadCohort(this.o.store, cid, {
-        jobId,
-        root: job.cohortRoot,
-        deviceCount: job.deviceCount,
-        kMin,
-      }, this.o.fetchTimeoutMs);
+      const { kMin } = z.looseObject({ kMin: u.transform(Number) }).parse(
+        await this.o.publicClient.readContract({
+          address: this.o.contracts.ResultAttestation,
+          abi: resultAttestationAbi,
+          functionName: "params",
+        }),
+      );
+      const list = await loadCohort(
+        this.o.store,
+        cid,
+        {
+          jobId,
+          root: job.cohortRoot,
+          deviceCount: job.deviceCount,
+          kMin,
+        },
+        this.o.fetchTimeoutMs,
+      );
       members = list.members.map((m) => getAddress(m.address));
       const [sessionKeys, seed] = await Promise.all([
         this.reads.sessionKeysOf(jobId, members),
@@ -385,7 +398,12 @@ export class Aggregator implements RoleRuntime {
       (r) => {
         h.state = "done";
         h.result = r;
-        this.o.onEvent?.({ type: "session-done", jobId, survivors: r.survivors.length, at: Date.now() });
+        this.o.onEvent?.({
+          type: "session-done",
+          jobId,
+          survivors: r.survivors.length,
+          at: Date.now(),
+        });
       },
       (e: unknown) => {
         h.state = "failed";
@@ -411,7 +429,9 @@ export class Aggregator implements RoleRuntime {
       return { status: "abandoned", reason: `job ${jobId}'s commit phase is over` };
     const rec = await this.record(jobId);
     if (rec === undefined)
-      throw new PermanentActionError(`job ${jobId}: no persisted result to commit (${this.recordFile(jobId)})`);
+      throw new PermanentActionError(
+        `job ${jobId}: no persisted result to commit (${this.recordFile(jobId)})`,
+      );
     const salt = await this.salt(jobId);
     await this.send(jobId, "commit", "commitAggregate", [
       jobId,
@@ -427,12 +447,17 @@ export class Aggregator implements RoleRuntime {
     const att = await this.attestation(jobId);
     if (att.aggregatorRevealed) return { status: "succeeded" };
     if (att.status !== AttestationStatus.Committed)
-      return { status: "abandoned", reason: `job ${jobId} is not in its attestation (status ${att.status})` };
+      return {
+        status: "abandoned",
+        reason: `job ${jobId} is not in its attestation (status ${att.status})`,
+      };
     if ((await this.chainTime()) > att.revealDeadline)
       return { status: "abandoned", reason: `job ${jobId}'s reveal window closed` };
     const rec = await this.record(jobId);
     if (rec === undefined)
-      throw new PermanentActionError(`job ${jobId}: no persisted result to reveal (${this.recordFile(jobId)})`);
+      throw new PermanentActionError(
+        `job ${jobId}: no persisted result to reveal (${this.recordFile(jobId)})`,
+      );
     const salt = await this.salt(jobId);
     if (aggregateCommitment(rec.resultHash, salt) !== att.aggregatorCommitment)
       throw new PermanentActionError(

@@ -97,7 +97,10 @@ export const aggregatorRole = defineRole({
       onEvent: (e) => {
         const { type, jobId, ...rest } = e;
         const fields = Object.fromEntries(
-          Object.entries({ jobId, ...rest }).map(([k, v]) => [k, typeof v === "bigint" ? `${v}` : v]),
+          Object.entries({ jobId, ...rest }).map(([k, v]) => [
+            k,
+            typeof v === "bigint" ? `${v}` : v,
+          ]),
         );
         if (type === "session-failed") log.warn(fields, `aggregator: ${type}`);
         else log.info(fields, `aggregator: ${type}`);

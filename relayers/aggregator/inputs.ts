@@ -66,7 +66,10 @@ export async function loadCohort(
     });
   }
   const bad = (why: string): never => {
-    throw new AggregatorError("COHORT_INVALID", `job ${expected.jobId}'s cohort list ${cid}: ${why}`);
+    throw new AggregatorError(
+      "COHORT_INVALID",
+      `job ${expected.jobId}'s cohort list ${cid}: ${why}`,
+    );
   };
   let json: unknown;
   try {

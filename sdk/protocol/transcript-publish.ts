@@ -53,7 +53,10 @@ export async function transcriptRecipients(
   jobId: bigint,
 ): Promise<SealRecipient[]> {
   const attestors = await attestorRecipients(chain, jobId);
-  const read = (functionName: "activeCount" | "activeAt" | "encryptionKey", args: readonly unknown[]) =>
+  const read = (
+    functionName: "activeCount" | "activeAt" | "encryptionKey",
+    args: readonly unknown[],
+  ) =>
     staking.client.readContract({
       address: staking.nodeStaking,
       abi: nodeStakingAbi,
