@@ -313,6 +313,62 @@ describe("aggregator relayer on the real contracts", () => {
     }
   });
 
+  it("reveals after the commit deadline and finalises after the reveal deadline when an attestor is silent", async () => {
+    const { env } = life;
+    const dataDir = path.join(tmp, "agg-final");
+    const job = await assignJob(life, store, N);
+    const { jobId } = job;
+    const queue = await ActionQueue.open(dataDir);
+    const role = aggregatorOn(dataDir, secagg);
+    const loop = loopOf(queue, role);
+    try {
+      await tick(loop);
+      assert.equal(role.sessionState(jobId), "running");
+      await runDevices(life, job, { offline: [N] });
+      await tick(loop);
+      assert.equal((await queue.get(`commit:${jobId}`))?.status, "succeeded");
+      const rec = await role.record(jobId);
+      assert.ok(rec);
+      const att = await env.read<{
+        attestors: readonly Address[];
+        commitDeadline: bigint;
+        revealDeadline: bigint;
+      }>("ResultAttestation", "attestationOf", [jobId]);
+      const io = (a: Address) => ({
+        resultAttestation: env.addr("ResultAttestation"),
+        wallet: life.attestorWallet(getAddress(a)),
+        publicClient: env.pub,
+      });
+      // two attestors commit, the third stays silent: no reveal before the commit deadline
+      const votes: Vote[] = [];
+      for (const a of att.attestors.slice(0, 2))
+        votes.push(await commitVote(io(a), jobId, rec.resultHash));
+      assert.deepEqual(await role.desired(), []);
+      await env.warpTo(BigInt(att.commitDeadline) + 1n);
+      assert.deepEqual(await role.desired(), [{ jobId, phase: "reveal" }]);
+      await tick(loop);
+      assert.equal((await queue.get(`reveal:${jobId}`))?.status, "succeeded");
+      for (const [i, a] of att.attestors.slice(0, 2).entries()) await revealVote(io(a), votes[i]!);
+      // not unanimous: still Committed until someone finalises after the reveal deadline
+      assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Committed);
+      assert.deepEqual(await role.desired(), []);
+      await env.warpTo(BigInt(att.revealDeadline) + 1n);
+      assert.deepEqual(await role.desired(), [{ jobId, phase: "finalize" }]);
+      await tick(loop);
+      const fin = await queue.get(`finalize:${jobId}`);
+      assert.equal(fin?.status, "succeeded", fin?.lastFailure);
+      assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
+      const final = await env.read<{ finalHash: Hex }>("ResultAttestation", "attestationOf", [
+        jobId,
+      ]);
+      assert.equal(final.finalHash, rec.resultHash);
+      assert.deepEqual(await role.desired(), []);
+      assert.deepEqual(role.openJobs(), []);
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("a malformed cohort list fails the serve permanently with the reason; nothing is committed", async () => {
     const dataDir = path.join(tmp, "agg-bad");
     const job = await assignJob(
