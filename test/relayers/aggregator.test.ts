@@ -130,8 +130,26 @@ describe("aggregator relayer on the real contracts", () => {
       assert.deepEqual(await role.desired(), [], "session running: nothing to do yet");
 
       // the devices run the session over HTTP; client N stays offline (dropped by the round deadline)
+      // watch the session's round on the SecAgg server: round 3 starts when the last masked input is in
+      const sOpen = events.find((e) => e.type === "session-opened" && e.jobId === jobId);
+      assert.ok(sOpen !== undefined && sOpen.type === "session-opened");
+      assert.equal(sOpen.devices, N);
+      let maskedInAt: number | undefined;
+      let watching = true;
+      const watcher = (async () => {
+        while (watching && maskedInAt === undefined) {
+          const st = (await (
+            await fetch(`http://127.0.0.1:${port}/sessions/${sOpen.sessionId}`)
+          ).json()) as { round: number };
+          if (st.round >= 3) maskedInAt = Date.now();
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
       const runs = await runDevices(life, job, { offline: [N] });
       const clientsDone = Date.now();
+      watching = false;
+      await watcher;
+      assert.ok(maskedInAt !== undefined, "round 3 was seen");
       assert.equal(runs.filter((r) => r.completedRound === 4).length, N - 1);
       const done = events.find((e) => e.type === "session-done" && e.jobId === jobId);
       assert.ok(done !== undefined && done.type === "session-done");
@@ -147,7 +165,7 @@ describe("aggregator relayer on the real contracts", () => {
       const persisted = events.find((e) => e.type === "result-persisted");
       assert.ok(persisted !== undefined && persisted.type === "result-persisted");
       console.log(
-        `aggregator: session done → commit receipt ${sentCommit.at - done.at} ms (seal+publish+persist ${persisted.ms} ms; clients returned ${clientsDone - done.at} ms after the session closed); commitAggregate gas ${sentCommit.gasUsed}`,
+        `aggregator: last masked input → session done ${done.at - maskedInAt} ms (rounds 3-4); session done → commit receipt ${sentCommit.at - done.at} ms (seal+publish+persist ${persisted.ms} ms; clients returned ${clientsDone - done.at} ms after the session closed); commitAggregate gas ${sentCommit.gasUsed}`,
       );
       assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Committed);
       const rec = jobRecordSchema.parse(
@@ -253,6 +271,9 @@ describe("aggregator relayer on the real contracts", () => {
         rec.resultHash,
         "the restarted aggregator revealed the same value",
       );
+      const sentReveal = events.find((e) => e.type === "sent" && e.phase === "reveal");
+      assert.ok(sentReveal !== undefined && sentReveal.type === "sent");
+      console.log(`aggregator: revealAggregate gas ${sentReveal.gasUsed}`);
 
       // a reveal handler re-run sends nothing
       const sent = events.filter((e) => e.type === "sent").length;
@@ -357,6 +378,9 @@ describe("aggregator relayer on the real contracts", () => {
       await tick(loop);
       const fin = await queue.get(`finalize:${jobId}`);
       assert.equal(fin?.status, "succeeded", fin?.lastFailure);
+      const sentFinalize = events.find((e) => e.type === "sent" && e.phase === "finalize");
+      assert.ok(sentFinalize !== undefined && sentFinalize.type === "sent");
+      console.log(`aggregator: finalize gas ${sentFinalize.gasUsed} (one silent attestor slashed)`);
       assert.equal(await env.read("JobMarket", "status", [jobId]), JobStatus.Attested);
       const final = await env.read<{ finalHash: Hex }>("ResultAttestation", "attestationOf", [
         jobId,
