@@ -393,6 +393,45 @@ describe("aggregator relayer on the real contracts", () => {
     }
   });
 
+  it("a restart mid-session re-opens the session at round 0; devices already in it do not rejoin (the round is lost)", async () => {
+    const dataDir = path.join(tmp, "agg-mid");
+    const job = await assignJob(life, store, N);
+    const { jobId } = job;
+    let queue = await ActionQueue.open(dataDir);
+    let role = aggregatorOn(dataDir, secagg);
+    await tick(loopOf(queue, role));
+    const sOpen = events.find((e) => e.type === "session-opened" && e.jobId === jobId);
+    assert.ok(sOpen !== undefined && sOpen.type === "session-opened");
+    const runs = runDevices(life, job);
+    runs.catch(() => undefined); // observed below
+    // wait until every device advertised (round 0 closed), then "crash": the server and the role go away
+    for (;;) {
+      const st = (await (
+        await fetch(`http://127.0.0.1:${port}/sessions/${sOpen.sessionId}`)
+      ).json()) as { round: number };
+      if (st.round >= 1) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await queue.close();
+    await secagg.close();
+    secagg = new SecAggHttpServer({ port });
+    await secagg.listen();
+    queue = await ActionQueue.open(dataDir);
+    role = aggregatorOn(dataDir, secagg);
+    await tick(loopOf(queue, role));
+    assert.equal(role.sessionState(jobId), "running", "the restart re-opened the session");
+    const outcome = await Promise.allSettled([runs]);
+    assert.equal(outcome[0]!.status, "rejected", "the devices in the old session fail");
+    // nobody advertises in the new session: it fails at the round-0 deadline; nothing is committed
+    await new Promise((r) => setTimeout(r, ROUND_MS + 500));
+    assert.equal(role.sessionState(jobId), "failed");
+    assert.ok(events.some((e) => e.type === "session-failed" && e.jobId === jobId));
+    assert.deepEqual(await role.desired(), []);
+    assert.equal(await queue.get(`commit:${jobId}`), undefined);
+    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Assigned);
+    await queue.close();
+  });
+
   it("a malformed cohort list fails the serve permanently with the reason; nothing is committed", async () => {
     const dataDir = path.join(tmp, "agg-bad");
     const job = await assignJob(
@@ -412,7 +451,10 @@ describe("aggregator relayer on the real contracts", () => {
       assert.equal(role.sessionState(job.jobId), undefined);
       // later ticks in this process do not ask again, and nothing was committed
       await tick(loopOf(queue, role));
-      assert.equal((await queue.list()).length, 1);
+      assert.deepEqual(
+        (await queue.list()).filter((a) => a.key.includes(`:${job.jobId}`)).map((a) => a.key),
+        [`serve:${job.jobId}:${role.bootId}`],
+      );
       assert.equal(await life.env.read("JobMarket", "status", [job.jobId]), JobStatus.Assigned);
     } finally {
       await queue.close();
