@@ -168,7 +168,6 @@ const jobSchema = z.looseObject({
   algorithmId: u,
   rewardPerDevice: u,
 });
-const challengerLog = z.looseObject({ args: z.looseObject({ challenger: addr }) });
 
 const leafJson = z.strictObject({
   index: dec,
