@@ -299,6 +299,12 @@ export class Watcher implements RoleRuntime {
       if (a !== undefined) out.push(a);
     }
     for (const [jobId, asg] of [...this.jobs]) {
+      // a settled verdict (ok, unprovable) never changes: a device that changes after the assignment cannot make
+      // the distributor liable, so the cohort leaves the open set without further reads
+      if (this.settled(`cohort:${jobId}`)) {
+        this.jobs.delete(jobId);
+        continue;
+      }
       const state = await this.cohortState(jobId);
       if (state === undefined) {
         this.jobs.delete(jobId);
@@ -308,6 +314,12 @@ export class Watcher implements RoleRuntime {
       if (a !== undefined) out.push(a);
     }
     return out;
+  }
+
+  /** Whether `subject` was judged for good with nothing to challenge (ok or unprovable). */
+  private settled(subject: string): boolean {
+    const s = this.judged.get(subject)?.verdict.status;
+    return s === "ok" || s === "unprovable";
   }
 
   // ------------------------------------------------------------------------------------------ scanning
@@ -358,7 +370,7 @@ export class Watcher implements RoleRuntime {
       }
       for (const log of assigned) {
         const { blockNumber, args } = assignedLog.parse(log);
-        if (this.judged.get(`cohort:${args.jobId}`)?.verdict.status === "ok") continue;
+        if (this.settled(`cohort:${args.jobId}`)) continue;
         this.jobs.set(args.jobId, {
           jobId: args.jobId,
           cohortRoot: args.cohortRoot,

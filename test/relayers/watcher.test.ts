@@ -227,6 +227,9 @@ describe("watcher relayer on the real contracts", () => {
         await share(JOB.SLASH),
         "challenger share paid",
       );
+      const gas = (await env().pub.getTransactionReceipt({ hash: events[0]!.transactionHash! }))
+        .gasUsed;
+      console.log(`    ${c.kind}: challenge gas ${gas}`);
 
       // a re-run after a crash that lost the queue: the chain shows this watcher's challenge, nothing is sent
       const nonce = await nonceOf(me);
@@ -301,7 +304,11 @@ describe("watcher relayer on the real contracts", () => {
         await share(ev.slashed),
         "challenger share paid",
       );
-      console.log(`    ${c.kind}: post → challenge mined in ${ms.toFixed(0)} ms (one tick, EDR)`);
+      const gas = (await env().pub.getTransactionReceipt({ hash: events[0]!.transactionHash! }))
+        .gasUsed;
+      console.log(
+        `    ${c.kind}: post → challenge mined in ${ms.toFixed(0)} ms (one tick, EDR); challenge gas ${gas}`,
+      );
 
       const nonce = await nonceOf(me);
       const lost = await relayer();
