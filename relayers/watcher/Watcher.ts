@@ -212,6 +212,9 @@ const setPayload = z.strictObject({
 });
 const cohortPayload = z.strictObject({ jobId: dec, block: dec, fault: cohortFaultJson });
 
+/** Loaded connected sets kept in memory. */
+const SETS_KEPT = 4;
+
 /** Reverts meaning "the chain disagrees with the evidence" (a watcher bug), not "too late". */
 const NO_FAULT = new Set([
   "GrowthPoolNoFault",
@@ -246,6 +249,8 @@ export class Watcher implements RoleRuntime {
   private readonly jobs = new Map<bigint, Assignment>();
   /** The verdict of each subject checked; a `pending` one is checked again next tick. */
   private readonly judged = new Map<string, { verdict: Verdict; action?: NewAction }>();
+  /** Settled cohorts that left the open set, by the block of their assignment: forgotten once no re-scan sees them. */
+  private readonly retired = new Map<string, bigint>();
   /** Loaded connected sets by `<epoch>:<root>` (cohort checks reuse them). */
   private readonly sets = new Map<string, ConnectedSetTree | WatcherError>();
   private scannedTo: bigint | undefined;
@@ -267,7 +272,7 @@ export class Watcher implements RoleRuntime {
     }
   }
 
-  /** Every verdict so far (subjects still open and closed ones), for tools and tests. */
+  /** The verdicts held: subjects still open, and settled cohorts until the re-scan margin passes them. */
   verdicts(): Verdict[] {
     return [...this.judged.values()].map((j) => j.verdict);
   }
@@ -293,6 +298,7 @@ export class Watcher implements RoleRuntime {
         now > post.deadline
       ) {
         this.posts.delete(k); // voided, reposted, settled or past its window: nothing more to prove
+        this.judged.delete(`set:${k}`); // a re-scan may see it again: closed, it is dropped unchecked
         continue;
       }
       const a = await this.judge(`set:${k}`, () => this.checkPost(post, info.postedAt));
@@ -303,11 +309,13 @@ export class Watcher implements RoleRuntime {
       // the distributor liable, so the cohort leaves the open set without further reads
       if (this.settled(`cohort:${jobId}`)) {
         this.jobs.delete(jobId);
+        this.retired.set(`cohort:${jobId}`, asg.block);
         continue;
       }
       const state = await this.cohortState(jobId);
       if (state === undefined) {
         this.jobs.delete(jobId);
+        this.judged.delete(`cohort:${jobId}`); // closed: a re-scan drops it after one read
         continue;
       }
       const a = await this.judge(`cohort:${jobId}`, () => this.checkAssignment(asg, state));
@@ -335,6 +343,11 @@ export class Watcher implements RoleRuntime {
         : this.scannedTo + 1n - margin > start
           ? this.scannedTo + 1n - margin
           : start;
+    for (const [subject, block] of [...this.retired])
+      if (block < from) {
+        this.retired.delete(subject);
+        this.judged.delete(subject);
+      }
     if (from <= head) {
       const [posted, assigned] = await Promise.all([
         pub.getContractEvents({
@@ -563,6 +576,9 @@ export class Watcher implements RoleRuntime {
       );
     }
     this.sets.set(key, out);
+    // cohorts draw from the latest standing sets: keep a few, the oldest go first (a set can be tens of MiB)
+    for (const old of [...this.sets.keys()].slice(0, Math.max(0, this.sets.size - SETS_KEPT)))
+      this.sets.delete(old);
     return out;
   }
 
