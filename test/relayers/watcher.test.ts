@@ -5,6 +5,7 @@
  * device twice, a cohort out of draw order and a cohort with a non-drawn member: each is challenged exactly once, the
  * poster is slashed, the post voided or the job failed, and the watcher's DML balance rises by the challenger share.
  * A handler re-run with a lost queue (a crash after sending) finds its own challenge on the chain and sends nothing.
+ * A list whose root is not the posted one is reported `unprovable`, an unfetchable one `pending`; neither is challenged.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -337,5 +338,39 @@ describe("watcher relayer on the real contracts", () => {
     const info = await env().read<{ status: number }>("GrowthPool", "epochInfo", [epoch]);
     assert.equal(info.status, EpochStatus.Voided);
     await r.queue.close();
+  });
+  it("a list that cannot be fetched, or whose root is not the posted one: reported, never challenged", async () => {
+    await env().stakeNode(rogue(), Role.Distributor, 10_000n * ETHER);
+    const w = newWatcher();
+    await w.desired(); // catches up with the history first
+    // the published dump is honest, but the post commits to another root (a forged leaf)
+    const epoch = await env().read<bigint>("GrowthPool", "nextEpoch");
+    await env().warpTo(await env().read<bigint>("GrowthPool", "epochEnd", [epoch]));
+    const honest = StandardMerkleTree.of(await honestLeaves(epoch), [
+      ...CONNECTED_SET_LEAF_ENCODING,
+    ]);
+    const cid = await store.addBytes(new TextEncoder().encode(JSON.stringify(honest.dump())));
+    const forged = await honestLeaves(epoch);
+    forged[0]![2] = forged[1]![2];
+    const posted = StandardMerkleTree.of(forged, [...CONNECTED_SET_LEAF_ENCODING]);
+    await env().send(rogue(), "GrowthPool", "postEpoch", [epoch, posted.root, BigInt(SET), cid]);
+    // the next epoch's list was never published anywhere
+    await env().warpTo(await env().read<bigint>("GrowthPool", "epochEnd", [epoch + 1n]));
+    await env().send(rogue(), "GrowthPool", "postEpoch", [
+      epoch + 1n,
+      posted.root,
+      BigInt(SET),
+      JOB.TRANSCRIPT,
+    ]);
+
+    assert.deepEqual(await w.desired(), [], "nothing on chain proves either");
+    const byEpoch = (e: bigint) => w.verdicts().find((v) => v.subject.startsWith(`set:${e}:`));
+    assert.equal(byEpoch(epoch)?.status, "unprovable");
+    assert.match(byEpoch(epoch)?.reason ?? "", /root/);
+    assert.equal(byEpoch(epoch + 1n)?.status, "pending", "retried next tick");
+    assert.equal(
+      (await env().read<{ status: number }>("GrowthPool", "epochInfo", [epoch])).status,
+      EpochStatus.Posted,
+    );
   });
 });
