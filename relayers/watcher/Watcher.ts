@@ -324,6 +324,30 @@ export class Watcher implements RoleRuntime {
     return out;
   }
 
+  /**
+   * After a reorg (relayers/common/reorg.ts): scan again from the common ancestor and forget what was read above it
+   * (posts and assignments there may have moved or changed: they are judged again as the new branch has them).
+   */
+  onReorg(event: { ancestor: bigint }): void {
+    if (this.scannedTo !== undefined && this.scannedTo > event.ancestor)
+      this.scannedTo = event.ancestor;
+    for (const [k, p] of [...this.posts])
+      if (p.block > event.ancestor) {
+        this.posts.delete(k);
+        this.judged.delete(`set:${k}`);
+      }
+    for (const [jobId, a] of [...this.jobs])
+      if (a.block > event.ancestor) {
+        this.jobs.delete(jobId);
+        this.judged.delete(`cohort:${jobId}`);
+      }
+    for (const [subject, block] of [...this.retired])
+      if (block > event.ancestor) {
+        this.retired.delete(subject);
+        this.judged.delete(subject);
+      }
+  }
+
   /** Whether `subject` was judged for good with nothing to challenge (ok or unprovable). */
   private settled(subject: string): boolean {
     const s = this.judged.get(subject)?.verdict.status;

@@ -81,6 +81,8 @@ export const watcherRole = defineRole({
     return {
       reconcile: (ctx) => watcher.reconcile(ctx),
       handlers: watcher.handlers,
+      chain: publicClient,
+      onReorg: (e) => watcher.onReorg(e),
       close: () => store.close(),
     };
   },
