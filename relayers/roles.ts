@@ -7,9 +7,11 @@ import type { RoleDefinition } from "./common/relayer.ts";
 import { aggregatorRole } from "./aggregator/index.ts";
 import { attestorRole } from "./attestor/index.ts";
 import { reporterRole } from "./reporter/index.ts";
+import { watcherRole } from "./watcher/index.ts";
 
 export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [
   aggregatorRole,
   attestorRole,
   reporterRole,
+  watcherRole,
 ];
