@@ -49,6 +49,7 @@ import {
   type ReconcileContext,
   type RoleRuntime,
 } from "../common/loop.ts";
+import { ScanWindow } from "../common/scan-window.ts";
 import {
   checkCohort,
   checkConnectedSet,
@@ -253,12 +254,13 @@ export class Watcher implements RoleRuntime {
   private readonly retired = new Map<string, bigint>();
   /** Loaded connected sets by `<epoch>:<root>` (cohort checks reuse them). */
   private readonly sets = new Map<string, ConnectedSetTree | WatcherError>();
-  private scannedTo: bigint | undefined;
+  private readonly window: ScanWindow;
   private sender: Promise<TxSender> | undefined;
 
   constructor(opts: WatcherOptions) {
     this.o = opts;
     this.address = getAddress(opts.wallet.account.address);
+    this.window = new ScanWindow(opts.fromBlock ?? 0n, opts.rescanBlocks);
     this.handlers = {
       "challenge-set": (a) => this.challengeSet(a),
       "challenge-cohort": (a) => this.challengeCohort(a),
@@ -329,8 +331,7 @@ export class Watcher implements RoleRuntime {
    * (posts and assignments there may have moved or changed: they are judged again as the new branch has them).
    */
   onReorg(event: { ancestor: bigint }): void {
-    if (this.scannedTo !== undefined && this.scannedTo > event.ancestor)
-      this.scannedTo = event.ancestor;
+    this.window.onReorg(event.ancestor);
     for (const [k, p] of [...this.posts])
       if (p.block > event.ancestor) {
         this.posts.delete(k);
@@ -358,35 +359,27 @@ export class Watcher implements RoleRuntime {
 
   private async scan(): Promise<void> {
     const pub = this.o.publicClient;
-    const head = await pub.getBlockNumber();
-    const start = this.o.fromBlock ?? 0n;
-    const margin = this.o.rescanBlocks ?? 64n;
-    const from =
-      this.scannedTo === undefined
-        ? start
-        : this.scannedTo + 1n - margin > start
-          ? this.scannedTo + 1n - margin
-          : start;
+    const head = await pub.getBlockNumber({ cacheTime: 0 });
+    const range = this.window.next(head);
+    const from = range?.fromBlock ?? head + 1n;
     for (const [subject, block] of [...this.retired])
       if (block < from) {
         this.retired.delete(subject);
         this.judged.delete(subject);
       }
-    if (from <= head) {
+    if (range !== undefined) {
       const [posted, assigned] = await Promise.all([
         pub.getContractEvents({
           address: this.o.contracts.GrowthPool,
           abi: growthPoolAbi,
           eventName: "EpochPosted",
-          fromBlock: from,
-          toBlock: head,
+          ...range,
         }),
         pub.getContractEvents({
           address: this.o.contracts.JobMarket,
           abi: jobMarketAbi,
           eventName: "CohortAssigned",
-          fromBlock: from,
-          toBlock: head,
+          ...range,
         }),
       ]);
       const now = await this.chainTime();
@@ -417,7 +410,7 @@ export class Watcher implements RoleRuntime {
         });
       }
     }
-    this.scannedTo = head;
+    this.window.done(head);
   }
 
   /** Runs `check` once per subject (again while `pending`); returns the challenge its fault calls for. */
