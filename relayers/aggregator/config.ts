@@ -1,26 +1,11 @@
 /** The aggregator's own configuration fields (the common ones are in relayers/common/config.ts). */
 import { z } from "zod";
 import { intField, type FieldSpecs } from "../common/config.ts";
+import { fromBlockField, ipfsFields } from "../common/connect.ts";
 
 export const aggregatorFields = {
-  heliaDir: {
-    schema: z.string().min(1).optional(),
-    arg: "<dir>",
-    help: "embedded Helia node's stores (with --kubo-url: the verified block cache) [default: <data-dir>/ipfs]",
-  },
-  kuboUrl: {
-    schema: z
-      .string()
-      .pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }))
-      .optional(),
-    arg: "<url>",
-    help: "Kubo RPC API to read cohort lists and packages from and publish transcripts to [default: embedded Helia]",
-  },
-  fromBlock: {
-    schema: intField(0, 2 ** 53 - 1).optional(),
-    arg: "<block>",
-    help: "first block scanned for CohortAssigned [default: the manifest's startBlock]",
-  },
+  ...ipfsFields("read cohort lists and packages from and publish transcripts to"),
+  ...fromBlockField("CohortAssigned"),
   listenHost: {
     schema: z.string().min(1).default("127.0.0.1"),
     arg: "<host>",

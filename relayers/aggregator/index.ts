@@ -5,14 +5,8 @@
 import path from "node:path";
 import { z } from "zod";
 import { nodeStakingAbi } from "#sdk/chain/abi/NodeStaking.ts";
-import {
-  createChainPublicClient,
-  createChainWalletClient,
-  fetchChainId,
-} from "#sdk/chain/clients.ts";
-import { contractAddress, defaultManifestPath, readManifest } from "#sdk/chain/manifest.ts";
-import { openContentStore } from "#sdk/ipfs/index.ts";
 import { SecAggHttpServer } from "#sdk/secagg/index.ts";
+import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Aggregator } from "./Aggregator.ts";
@@ -43,33 +37,11 @@ export const aggregatorRole = defineRole({
   needsKey: true,
   async create({ config, account, log }) {
     if (account === undefined) throw new RelayerError("KEYSTORE", "the aggregator needs a key");
-    let chainId: number;
-    try {
-      chainId = await fetchChainId(config.rpcUrl);
-    } catch (e) {
-      throw new RelayerError("RPC_UNREACHABLE", `no JSON-RPC answer from ${config.rpcUrl}`, {
-        cause: e,
-      });
-    }
-    if (config.chainId !== undefined && config.chainId !== chainId)
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: chainId (${config.chainId}): the RPC serves chain ${chainId}`,
-      );
-    const manifest = readManifest(config.manifest ?? defaultManifestPath(chainId));
-    const contracts = {
-      JobMarket: contractAddress(manifest, "JobMarket"),
-      ResultAttestation: contractAddress(manifest, "ResultAttestation"),
-      NodeStaking: contractAddress(manifest, "NodeStaking"),
-      DeviceRegistry: contractAddress(manifest, "DeviceRegistry"),
-      AlgorithmMarketplace: contractAddress(manifest, "AlgorithmMarketplace"),
-    };
-    const publicClient = await createChainPublicClient(config.rpcUrl, chainId);
-    const wallet = createChainWalletClient(account, config.rpcUrl, chainId);
-    const store = await openContentStore({
-      heliaDir: config.heliaDir ?? path.join(config.dataDir, "ipfs"),
-      ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
-    });
+    const { chainId, publicClient, wallet, store, fromBlock, contracts } = await connectRole(
+      config,
+      account,
+      ["JobMarket", "ResultAttestation", "NodeStaking", "DeviceRegistry", "AlgorithmMarketplace"],
+    );
     const secagg = new SecAggHttpServer({ host: config.listenHost, port: config.listenPort });
     let secaggUrl: string;
     try {
@@ -82,7 +54,6 @@ export const aggregatorRole = defineRole({
         { cause: e },
       );
     }
-    const fromBlock = BigInt(config.fromBlock ?? manifest.startBlock);
     const aggregator = new Aggregator({
       publicClient,
       wallet,

@@ -1,26 +1,10 @@
 /** The attestor's own configuration fields (the common ones are in relayers/common/config.ts). */
-import { z } from "zod";
 import { intField, type FieldSpecs } from "../common/config.ts";
+import { fromBlockField, ipfsFields } from "../common/connect.ts";
 
 export const attestorFields = {
-  heliaDir: {
-    schema: z.string().min(1).optional(),
-    arg: "<dir>",
-    help: "embedded Helia node's stores (with --kubo-url: the verified block cache) [default: <data-dir>/ipfs]",
-  },
-  kuboUrl: {
-    schema: z
-      .string()
-      .pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }))
-      .optional(),
-    arg: "<url>",
-    help: "Kubo RPC API to fetch transcripts and cohort lists from [default: embedded Helia]",
-  },
-  fromBlock: {
-    schema: intField(0, 2 ** 53 - 1).optional(),
-    arg: "<block>",
-    help: "first block scanned for AttestorsDrawn [default: the manifest's startBlock]",
-  },
+  ...ipfsFields("fetch transcripts and cohort lists from"),
+  ...fromBlockField("AttestorsDrawn"),
   fetchTimeoutMs: {
     schema: intField(100, 600_000).default(30_000),
     arg: "<ms>",

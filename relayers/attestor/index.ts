@@ -2,17 +2,10 @@
  * `dml-relayer attestor`: wires the Attestor (Attestor.ts) to the chain (viem, the deployment manifest), the
  * operator key (keystore) and IPFS (embedded Helia or Kubo) for the common runtime.
  */
-import path from "node:path";
-import {
-  createChainPublicClient,
-  createChainWalletClient,
-  fetchChainId,
-} from "#sdk/chain/clients.ts";
 import type { CohortMember } from "#sdk/chain/cohort.ts";
-import { contractAddress, defaultManifestPath, readManifest } from "#sdk/chain/manifest.ts";
-import { openContentStore } from "#sdk/ipfs/index.ts";
 import { chainJobModelReads, jobModelOf, publishedCohortOf } from "#sdk/protocol/job-model.ts";
 import type { JobModel } from "#sdk/protocol/job-result.ts";
+import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Attestor } from "./Attestor.ts";
@@ -38,34 +31,11 @@ export const attestorRole = defineRole({
   needsKey: true,
   async create({ config, account, log }) {
     if (account === undefined) throw new RelayerError("KEYSTORE", "the attestor needs a key");
-    let chainId: number;
-    try {
-      chainId = await fetchChainId(config.rpcUrl);
-    } catch (e) {
-      throw new RelayerError("RPC_UNREACHABLE", `no JSON-RPC answer from ${config.rpcUrl}`, {
-        cause: e,
-      });
-    }
-    if (config.chainId !== undefined && config.chainId !== chainId)
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: chainId (${config.chainId}): the RPC serves chain ${chainId}`,
-      );
-    const manifest = readManifest(config.manifest ?? defaultManifestPath(chainId));
-    const contracts = {
-      JobMarket: contractAddress(manifest, "JobMarket"),
-      ResultAttestation: contractAddress(manifest, "ResultAttestation"),
-      NodeStaking: contractAddress(manifest, "NodeStaking"),
-      DeviceRegistry: contractAddress(manifest, "DeviceRegistry"),
-      AlgorithmMarketplace: contractAddress(manifest, "AlgorithmMarketplace"),
-    };
-    const publicClient = await createChainPublicClient(config.rpcUrl, chainId);
-    const wallet = createChainWalletClient(account, config.rpcUrl, chainId);
-    const store = await openContentStore({
-      heliaDir: config.heliaDir ?? path.join(config.dataDir, "ipfs"),
-      ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
-    });
-    const fromBlock = BigInt(config.fromBlock ?? manifest.startBlock);
+    const { chainId, publicClient, wallet, store, fromBlock, contracts } = await connectRole(
+      config,
+      account,
+      ["JobMarket", "ResultAttestation", "NodeStaking", "DeviceRegistry", "AlgorithmMarketplace"],
+    );
     const cohorts = new Map<bigint, Promise<readonly CohortMember[]>>();
     const models = new Map<bigint, Promise<JobModel>>();
     // the list the distributor published; attestJob checks it against the on-chain root and size

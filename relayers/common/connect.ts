@@ -21,7 +21,8 @@ import {
   type Manifest,
 } from "#sdk/chain/manifest.ts";
 import { openContentStore, type ContentStore } from "#sdk/ipfs/index.ts";
-import type { CommonConfig } from "./config.ts";
+import { z } from "zod";
+import { intField, type CommonConfig, type FieldSpecs } from "./config.ts";
 import { RelayerError } from "./errors.ts";
 
 /** The IPFS fields of a role that reads or writes content (`heliaDir`, `kuboUrl`). */
@@ -116,4 +117,66 @@ export async function openRoleStore(
     heliaDir: config.heliaDir ?? path.join(config.dataDir, "ipfs"),
     ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
   });
+}
+
+/** Everything a transacting role connects to at start (chain, manifest addresses, wallet, IPFS). */
+export interface RoleConnection<N extends DeployedContractName> extends ChainConnection {
+  wallet: ChainWalletClient;
+  store: ContentStore;
+  contracts: Record<N, Address>;
+}
+
+/**
+ * Connects a role: the chain (checked), the addresses of `names` from the manifest, the operator's wallet and the
+ * content store (checked). @throws RelayerError RPC_UNREACHABLE | CONFIG_INVALID | IPFS_UNREACHABLE
+ */
+export async function connectRole<const N extends DeployedContractName>(
+  config: Pick<CommonConfig, "rpcUrl" | "chainId" | "manifest" | "dataDir"> &
+    IpfsConfig & { fromBlock?: number | undefined },
+  account: Account,
+  names: readonly N[],
+): Promise<RoleConnection<N>> {
+  const chain = await connectChain(config);
+  let contracts: Record<N, Address>;
+  try {
+    contracts = Object.fromEntries(names.map((n) => [n, chain.address(n)])) as Record<N, Address>;
+  } catch (e) {
+    throw new RelayerError(
+      "CONFIG_INVALID",
+      `invalid config: manifest: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
+  }
+  const store = await openRoleStore(config);
+  return { ...chain, wallet: operatorWallet(account, config, chain), store, contracts };
+}
+
+/** The IPFS fields of a role that reads (and maybe writes) content; `what` says what it fetches. */
+export function ipfsFields(what: string) {
+  return {
+    heliaDir: {
+      schema: z.string().min(1).optional(),
+      arg: "<dir>",
+      help: "embedded Helia node's stores (with --kubo-url: the verified block cache) [default: <data-dir>/ipfs]",
+    },
+    kuboUrl: {
+      schema: z
+        .string()
+        .pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }))
+        .optional(),
+      arg: "<url>",
+      help: `Kubo RPC API (or dml-ipfs) to ${what} [default: embedded Helia]`,
+    },
+  } satisfies FieldSpecs;
+}
+
+/** The first block a role's event scan reads; `events` names them. */
+export function fromBlockField(events: string) {
+  return {
+    fromBlock: {
+      schema: intField(0, 2 ** 53 - 1).optional(),
+      arg: "<block>",
+      help: `first block scanned for ${events} [default: the manifest's startBlock]`,
+    },
+  } satisfies FieldSpecs;
 }

@@ -3,14 +3,7 @@
  * key (keystore: challenges are sent from it and the challenger share is paid to it) and IPFS (embedded Helia or
  * Kubo) for the common runtime.
  */
-import path from "node:path";
-import {
-  createChainPublicClient,
-  createChainWalletClient,
-  fetchChainId,
-} from "#sdk/chain/clients.ts";
-import { contractAddress, defaultManifestPath, readManifest } from "#sdk/chain/manifest.ts";
-import { openContentStore } from "#sdk/ipfs/index.ts";
+import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { watcherFields } from "./config.ts";
@@ -39,34 +32,11 @@ export const watcherRole = defineRole({
   needsKey: true,
   async create({ config, account, log }) {
     if (account === undefined) throw new RelayerError("KEYSTORE", "the watcher needs a key");
-    let chainId: number;
-    try {
-      chainId = await fetchChainId(config.rpcUrl);
-    } catch (e) {
-      throw new RelayerError("RPC_UNREACHABLE", `no JSON-RPC answer from ${config.rpcUrl}`, {
-        cause: e,
-      });
-    }
-    if (config.chainId !== undefined && config.chainId !== chainId)
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: chainId (${config.chainId}): the RPC serves chain ${chainId}`,
-      );
-    const manifest = readManifest(config.manifest ?? defaultManifestPath(chainId));
-    const contracts = {
-      GrowthPool: contractAddress(manifest, "GrowthPool"),
-      ResultAttestation: contractAddress(manifest, "ResultAttestation"),
-      JobMarket: contractAddress(manifest, "JobMarket"),
-      DeviceRegistry: contractAddress(manifest, "DeviceRegistry"),
-      AlgorithmMarketplace: contractAddress(manifest, "AlgorithmMarketplace"),
-    };
-    const publicClient = await createChainPublicClient(config.rpcUrl, chainId);
-    const wallet = createChainWalletClient(account, config.rpcUrl, chainId);
-    const store = await openContentStore({
-      heliaDir: config.heliaDir ?? path.join(config.dataDir, "ipfs"),
-      ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
-    });
-    const fromBlock = BigInt(config.fromBlock ?? manifest.startBlock);
+    const { chainId, publicClient, wallet, store, fromBlock, contracts } = await connectRole(
+      config,
+      account,
+      ["GrowthPool", "ResultAttestation", "JobMarket", "DeviceRegistry", "AlgorithmMarketplace"],
+    );
     const watcher = new Watcher({
       publicClient,
       wallet,
