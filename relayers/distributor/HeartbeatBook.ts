@@ -1,0 +1,75 @@
+/**
+ * The distributor's record of the epoch's heartbeats: each is checked (shape, EIP-712 signature by the device,
+ * epoch, clock skew) and a second one for the same (epoch, device) is refused, so the connected set holds one leaf
+ * per device with the first signature received.
+ */
+import type { Address, Hex } from "viem";
+import type { ConnectedDevice } from "#sdk/chain/connected-set.ts";
+import { ProtocolError } from "#sdk/protocol/errors.ts";
+import { heartbeatSchema, verifyHeartbeat, type HeartbeatDomain } from "#sdk/protocol/heartbeat.ts";
+
+export type HeartbeatErrorCode = "HEARTBEAT_INVALID" | "HEARTBEAT_REPLAY";
+
+export class HeartbeatError extends Error {
+  constructor(
+    readonly code: HeartbeatErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HeartbeatError";
+  }
+}
+
+export class HeartbeatBook {
+  readonly #byEpoch = new Map<number, Map<Address, Hex>>();
+
+  constructor(
+    readonly domain: HeartbeatDomain,
+    readonly maxSkewSeconds = 300,
+  ) {}
+
+  /**
+   * Records a heartbeat for `epoch`.
+   * @throws HeartbeatError HEARTBEAT_INVALID (bad shape, signature, epoch or time), HEARTBEAT_REPLAY (already have one)
+   */
+  async accept(input: unknown, epoch: number, nowSeconds: number): Promise<Address> {
+    let device: Address;
+    try {
+      device = await verifyHeartbeat(input, this.domain, {
+        nowSeconds,
+        epoch,
+        maxSkewSeconds: this.maxSkewSeconds,
+      });
+    } catch (e) {
+      if (e instanceof ProtocolError) throw new HeartbeatError("HEARTBEAT_INVALID", e.message);
+      throw e;
+    }
+    const hb = heartbeatSchema.parse(input);
+    let seen = this.#byEpoch.get(epoch);
+    if (!seen) {
+      seen = new Map();
+      this.#byEpoch.set(epoch, seen);
+    }
+    if (seen.has(device))
+      throw new HeartbeatError(
+        "HEARTBEAT_REPLAY",
+        `already have ${device}'s heartbeat for epoch ${epoch}`,
+      );
+    seen.set(device, hb.signature as Hex);
+    return device;
+  }
+
+  /** The epoch's connected devices, ordered by address (the connected-set leaves). */
+  connected(epoch: number): ConnectedDevice[] {
+    const seen = this.#byEpoch.get(epoch);
+    if (!seen) return [];
+    return [...seen]
+      .map(([device, signature]) => ({ device, signature }))
+      .sort((a, b) => (a.device.toLowerCase() < b.device.toLowerCase() ? -1 : 1));
+  }
+
+  /** Drops epochs before `epoch` once their set is posted. */
+  prune(epoch: number): void {
+    for (const e of this.#byEpoch.keys()) if (e < epoch) this.#byEpoch.delete(e);
+  }
+}
