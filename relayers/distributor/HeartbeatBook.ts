@@ -11,11 +11,10 @@ import { heartbeatSchema, verifyHeartbeat, type HeartbeatDomain } from "#sdk/pro
 export type HeartbeatErrorCode = "HEARTBEAT_INVALID" | "HEARTBEAT_REPLAY";
 
 export class HeartbeatError extends Error {
-  constructor(
-    readonly code: HeartbeatErrorCode,
-    message: string,
-  ) {
+  readonly code: HeartbeatErrorCode;
+  constructor(code: HeartbeatErrorCode, message: string) {
     super(message);
+    this.code = code;
     this.name = "HeartbeatError";
   }
 }
@@ -23,10 +22,12 @@ export class HeartbeatError extends Error {
 export class HeartbeatBook {
   readonly #byEpoch = new Map<number, Map<Address, Hex>>();
 
-  constructor(
-    readonly domain: HeartbeatDomain,
-    readonly maxSkewSeconds = 300,
-  ) {}
+  readonly domain: HeartbeatDomain;
+  readonly maxSkewSeconds: number;
+  constructor(domain: HeartbeatDomain, maxSkewSeconds = 300) {
+    this.domain = domain;
+    this.maxSkewSeconds = maxSkewSeconds;
+  }
 
   /**
    * Records a heartbeat for `epoch`.
