@@ -5,5 +5,6 @@
 import type { FieldSpecs } from "./common/config.ts";
 import type { RoleDefinition } from "./common/relayer.ts";
 import { attestorRole } from "./attestor/index.ts";
+import { distributorRole } from "./distributor/index.ts";
 
-export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole];
+export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [attestorRole, distributorRole];

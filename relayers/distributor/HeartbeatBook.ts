@@ -8,7 +8,11 @@ import type { ConnectedDevice } from "#sdk/chain/connected-set.ts";
 import { ProtocolError } from "#sdk/protocol/errors.ts";
 import { heartbeatSchema, verifyHeartbeat, type HeartbeatDomain } from "#sdk/protocol/heartbeat.ts";
 
-export type HeartbeatErrorCode = "HEARTBEAT_INVALID" | "HEARTBEAT_REPLAY";
+export type HeartbeatErrorCode =
+  | "HEARTBEAT_INVALID"
+  | "HEARTBEAT_REPLAY"
+  | "DEVICE_UNREGISTERED"
+  | "BODY_TOO_LARGE";
 
 export class HeartbeatError extends Error {
   readonly code: HeartbeatErrorCode;
@@ -30,10 +34,14 @@ export class HeartbeatBook {
   }
 
   /**
-   * Records a heartbeat for `epoch`.
-   * @throws HeartbeatError HEARTBEAT_INVALID (bad shape, signature, epoch or time), HEARTBEAT_REPLAY (already have one)
+   * Checks a heartbeat for `epoch` (shape, signature, epoch, clock skew) without recording it.
+   * @throws HeartbeatError HEARTBEAT_INVALID
    */
-  async accept(input: unknown, epoch: number, nowSeconds: number): Promise<Address> {
+  async verify(
+    input: unknown,
+    epoch: number,
+    nowSeconds: number,
+  ): Promise<{ device: Address; signature: Hex }> {
     let device: Address;
     try {
       device = await verifyHeartbeat(input, this.domain, {
@@ -45,7 +53,18 @@ export class HeartbeatBook {
       if (e instanceof ProtocolError) throw new HeartbeatError("HEARTBEAT_INVALID", e.message);
       throw e;
     }
-    const hb = heartbeatSchema.parse(input);
+    return { device, signature: heartbeatSchema.parse(input).signature as Hex };
+  }
+
+  /** Whether `device` already has a heartbeat for `epoch`. */
+  has(epoch: number, device: Address): boolean {
+    return this.#byEpoch.get(epoch)?.has(device) ?? false;
+  }
+
+  /**
+   * Records a verified heartbeat. @throws HeartbeatError HEARTBEAT_REPLAY when the device already has one
+   */
+  record(epoch: number, device: Address, signature: Hex): void {
     let seen = this.#byEpoch.get(epoch);
     if (!seen) {
       seen = new Map();
@@ -56,8 +75,27 @@ export class HeartbeatBook {
         "HEARTBEAT_REPLAY",
         `already have ${device}'s heartbeat for epoch ${epoch}`,
       );
-    seen.set(device, hb.signature as Hex);
+    seen.set(device, signature);
+  }
+
+  /** Forgets a recorded heartbeat (its persistence failed, so it was not acknowledged). */
+  forget(epoch: number, device: Address): void {
+    this.#byEpoch.get(epoch)?.delete(device);
+  }
+
+  /**
+   * Records a heartbeat for `epoch` (verify + record).
+   * @throws HeartbeatError HEARTBEAT_INVALID (bad shape, signature, epoch or time), HEARTBEAT_REPLAY (already have one)
+   */
+  async accept(input: unknown, epoch: number, nowSeconds: number): Promise<Address> {
+    const { device, signature } = await this.verify(input, epoch, nowSeconds);
+    this.record(epoch, device, signature);
     return device;
+  }
+
+  /** Epochs with at least one heartbeat, ascending. */
+  epochs(): number[] {
+    return [...this.#byEpoch.keys()].sort((a, b) => a - b);
   }
 
   /** The epoch's connected devices, ordered by address (the connected-set leaves). */
