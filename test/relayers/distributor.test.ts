@@ -14,6 +14,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
+import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { buildConnectedSet, loadConnectedSet } from "#sdk/chain/connected-set.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { signHeartbeat, signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
@@ -249,7 +250,7 @@ describe("distributor relayer on the real contracts", () => {
       const vrf = env.manifest.vrf!;
       await env.wallet(0).writeContract({
         address: vrf.coordinator,
-        abi: abi("VRFCoordinatorV2_5Mock"),
+        abi: loadArtifact("VRFCoordinatorV2_5Mock").abi,
         functionName: "fulfillRandomWords",
         args: [info.requestId, env.addr("GrowthPool")],
       });
