@@ -218,8 +218,7 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
     let floorMoves = true;
     for (let e = this.drawFloor; e < next; e++) {
       const info = await this.read.epochInfo(e);
-      const settledForGood =
-        info.status === EpochStatus.Settled && (info.k === 0n || info.drawn);
+      const settledForGood = info.status === EpochStatus.Settled && (info.k === 0n || info.drawn);
       if (settledForGood && floorMoves) {
         this.drawFloor = e + 1n;
         continue;
@@ -425,8 +424,12 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
     const ok = await Promise.all(
       leaves.map(
         async (c) =>
-          (await this.read.isEligible(c.device, schema, BigInt(job.algorithmId), job.rewardPerDevice)) &&
-          (await this.read.lastChange(c.device)) < now,
+          (await this.read.isEligible(
+            c.device,
+            schema,
+            BigInt(job.algorithmId),
+            job.rewardPerDevice,
+          )) && (await this.read.lastChange(c.device)) < now,
       ),
     );
     const candidates: CohortCandidate[] = leaves.filter((_, i) => ok[i]);
@@ -492,7 +495,10 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
       .filter((a) => a.root.toLowerCase() === root.toLowerCase())
       .at(-1);
     if (posted === undefined)
-      throw new DistributorError("SET_UNAVAILABLE", `no EpochPosted for epoch ${epoch} with ${root}`);
+      throw new DistributorError(
+        "SET_UNAVAILABLE",
+        `no EpochPosted for epoch ${epoch} with ${root}`,
+      );
     try {
       const bytes = await this.o.store.getBytes(posted.cid);
       const tree = loadConnectedSet(JSON.parse(new TextDecoder().decode(bytes)), root);
@@ -554,9 +560,17 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
     const c = () => this.o.contracts;
     return {
       currentEpoch: () =>
-        pub().readContract({ address: c().GrowthPool, abi: growthPoolAbi, functionName: "currentEpoch" }),
+        pub().readContract({
+          address: c().GrowthPool,
+          abi: growthPoolAbi,
+          functionName: "currentEpoch",
+        }),
       nextEpoch: () =>
-        pub().readContract({ address: c().GrowthPool, abi: growthPoolAbi, functionName: "nextEpoch" }),
+        pub().readContract({
+          address: c().GrowthPool,
+          abi: growthPoolAbi,
+          functionName: "nextEpoch",
+        }),
       epochEnd: (e: bigint) =>
         pub().readContract({
           address: c().GrowthPool,
@@ -579,7 +593,11 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
           args: [e],
         }),
       vrfConfig: () =>
-        pub().readContract({ address: c().GrowthPool, abi: growthPoolAbi, functionName: "vrfConfig" }),
+        pub().readContract({
+          address: c().GrowthPool,
+          abi: growthPoolAbi,
+          functionName: "vrfConfig",
+        }),
       isRegistered: (d: Address) =>
         pub().readContract({
           address: c().DeviceRegistry,

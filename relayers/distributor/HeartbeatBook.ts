@@ -9,10 +9,7 @@ import { ProtocolError } from "#sdk/protocol/errors.ts";
 import { heartbeatSchema, verifyHeartbeat, type HeartbeatDomain } from "#sdk/protocol/heartbeat.ts";
 
 export type HeartbeatErrorCode =
-  | "HEARTBEAT_INVALID"
-  | "HEARTBEAT_REPLAY"
-  | "DEVICE_UNREGISTERED"
-  | "BODY_TOO_LARGE";
+  "HEARTBEAT_INVALID" | "HEARTBEAT_REPLAY" | "DEVICE_UNREGISTERED" | "BODY_TOO_LARGE";
 
 export class HeartbeatError extends Error {
   readonly code: HeartbeatErrorCode;

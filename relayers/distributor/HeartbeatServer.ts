@@ -105,7 +105,10 @@ export async function startHeartbeatServer(opts: {
           return;
         }
         log?.warn({ err: e instanceof Error ? e.message : String(e) }, "heartbeat check failed");
-        reply(res, 503, { error: "UNAVAILABLE", message: "the heartbeat could not be checked now" });
+        reply(res, 503, {
+          error: "UNAVAILABLE",
+          message: "the heartbeat could not be checked now",
+        });
       }
     })();
   });

@@ -99,7 +99,12 @@ export const distributorRole = defineRole({
       );
     }
     log.info(
-      { distributor: distributor.address, chainId, fromBlock: `${fromBlock}`, heartbeatUrl: server.url },
+      {
+        distributor: distributor.address,
+        chainId,
+        fromBlock: `${fromBlock}`,
+        heartbeatUrl: server.url,
+      },
       "distributor ready",
     );
     return {

@@ -173,7 +173,10 @@ describe("distributor relayer on the real contracts", () => {
       await q1.enqueue({ key: `post:${epoch}`, type: "post", payload: { epoch: `${epoch}` } });
       const claimed = await q1.claimNext();
       assert.equal(claimed?.key, `post:${epoch}`);
-      await assert.rejects(d1.handlers.post(claimed!, { signal: new AbortController().signal, log }), Killed);
+      await assert.rejects(
+        d1.handlers.post(claimed!, { signal: new AbortController().signal, log }),
+        Killed,
+      );
       assert.equal((await q1.get(`post:${epoch}`))?.status, "running");
       await q1.close();
     } finally {
@@ -209,14 +212,22 @@ describe("distributor relayer on the real contracts", () => {
       const posted = await events("GrowthPool", "EpochPosted", { epoch });
       assert.equal(posted.length, 1, "posted exactly once");
       assert.equal(posted[0]!.root, expected.root);
-      assert.equal(built, expected.root, "the restarted distributor posted the set the first one built");
+      assert.equal(
+        built,
+        expected.root,
+        "the restarted distributor posted the set the first one built",
+      );
       assert.equal(posted[0]!.n, BigInt(N));
       assert.equal(getAddress(posted[0]!.distributor as Address), who(life.distributor));
       const dump = loadConnectedSet(
         JSON.parse(new TextDecoder().decode(await store.getBytes(posted[0]!.cid as string))),
         expected.root,
       );
-      assert.equal(dump.leafOf(stranger.address), undefined, "the unregistered device is not in the set");
+      assert.equal(
+        dump.leafOf(stranger.address),
+        undefined,
+        "the unregistered device is not in the set",
+      );
       // a re-run with a lost queue finds the post on chain and sends nothing
       const lost = await ActionQueue.open(path.join(tmp, "lost-post"));
       await lost.enqueue({ key: `post:${epoch}`, type: "post", payload: { epoch: `${epoch}` } });
@@ -226,9 +237,11 @@ describe("distributor relayer on the real contracts", () => {
       assert.equal((await events("GrowthPool", "EpochPosted", { epoch })).length, 1);
 
       // ---------------------------------------------------------------- the draw after the challenge window
-      const [, , finalAt] = await env.read<readonly [Hex, bigint, bigint]>("GrowthPool", "connectedSet", [
-        epoch,
-      ]);
+      const [, , finalAt] = await env.read<readonly [Hex, bigint, bigint]>(
+        "GrowthPool",
+        "connectedSet",
+        [epoch],
+      );
       assert.deepEqual(
         (await d2.desired()).filter((a) => a.type === "draw"),
         [],
@@ -240,9 +253,11 @@ describe("distributor relayer on the real contracts", () => {
       const drawMs = performance.now() - t1;
       const dr = await queue.get(`draw:${epoch}`);
       assert.equal(dr?.status, "succeeded", dr?.lastFailure);
-      const info = await env.read<{ status: number; requestId: bigint }>("GrowthPool", "epochInfo", [
-        epoch,
-      ]);
+      const info = await env.read<{ status: number; requestId: bigint }>(
+        "GrowthPool",
+        "epochInfo",
+        [epoch],
+      );
       assert.equal(info.status, EpochStatus.Settled);
       assert.ok(info.requestId > 0n);
       assert.equal((await events("GrowthPool", "DrawRequested", { epoch })).length, 1);
@@ -304,11 +319,19 @@ describe("distributor relayer on the real contracts", () => {
       );
       assert.ok(!d3.watchedJobs().includes(jobId), "an assigned job leaves the watch list");
       const lostC = await ActionQueue.open(path.join(tmp, "lost-cohort"));
-      await lostC.enqueue({ key: `cohort:${jobId}`, type: "cohort", payload: { jobId: `${jobId}` } });
+      await lostC.enqueue({
+        key: `cohort:${jobId}`,
+        type: "cohort",
+        payload: { jobId: `${jobId}` },
+      });
       await tick(loopOf(lostC, d3));
       assert.equal((await lostC.get(`cohort:${jobId}`))?.status, "succeeded");
       await lostC.close();
-      assert.equal((await events("JobMarket", "CohortAssigned", { jobId })).length, 1, "assigned once");
+      assert.equal(
+        (await events("JobMarket", "CohortAssigned", { jobId })).length,
+        1,
+        "assigned once",
+      );
 
       t.diagnostic(
         `trigger → tx succeeded (one tick, EDR): post ${postMs.toFixed(0)} ms (n = ${N}), draw ${drawMs.toFixed(0)} ms, cohort ${cohortMs.toFixed(0)} ms (${COHORT} of ${N})`,
