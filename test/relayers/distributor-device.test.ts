@@ -13,7 +13,6 @@ import { getAddress } from "viem";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { HeartbeatSender } from "../../device-runner/heartbeat.ts";
 import type { DevicePublicClient } from "../../device-runner/chain.ts";
-import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Distributor } from "../../relayers/distributor/Distributor.ts";
 import {
   startHeartbeatServer,
