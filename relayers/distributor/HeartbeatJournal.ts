@@ -31,6 +31,9 @@ export class HeartbeatJournal {
       if (m?.[1] === undefined) continue;
       const epoch = Number(m[1]);
       const text = await readFile(path.join(dir, name), "utf8");
+      // end a torn last line, so the next append starts a line of its own
+      if (text.length > 0 && !text.endsWith("\n"))
+        await appendFile(path.join(dir, name), "\n", { flush: true });
       for (const line of text.split("\n")) {
         if (line.length === 0) continue;
         let parsed: z.infer<typeof lineSchema>;
