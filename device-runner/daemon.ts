@@ -76,19 +76,24 @@ export async function runDaemon(opts: {
   };
   const growthPool = optional("GrowthPool");
   const staking = optional("NodeStaking");
-  const heartbeats = new HeartbeatSender({
-    publicClient: pub,
-    account,
-    chainId: config.chainId,
-    contracts: {
-      DeviceRegistry: contractAddress(config, "DeviceRegistry"),
-      ...(growthPool === undefined ? {} : { GrowthPool: growthPool }),
-      ...(staking === undefined ? {} : { NodeStaking: staking }),
-    },
-    configuredUrls: config.distributorUrl === undefined ? [] : [config.distributorUrl],
-  });
+  const registry = optional("DeviceRegistry");
+  const heartbeats =
+    registry === undefined
+      ? undefined
+      : new HeartbeatSender({
+          publicClient: pub,
+          account,
+          chainId: config.chainId,
+          contracts: {
+            DeviceRegistry: registry,
+            ...(growthPool === undefined ? {} : { GrowthPool: growthPool }),
+            ...(staking === undefined ? {} : { NodeStaking: staking }),
+          },
+          configuredUrls: config.distributorUrl === undefined ? [] : [config.distributorUrl],
+        });
   let lastHeartbeat = 0;
   const heartbeat = async () => {
+    if (heartbeats === undefined) return;
     if (Date.now() - lastHeartbeat < config.heartbeatIntervalSec * 1000) return;
     lastHeartbeat = Date.now();
     try {
