@@ -290,12 +290,10 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
       await this.afterPost(epoch);
       return { status: "succeeded" }; // posted, by this distributor or another
     }
-    const registered = await Promise.all(
-      this.book.connected(Number(epoch)).map(async (d) => ({
-        d,
-        ok: await this.read.isRegistered(d.device),
-      })),
-    );
+    const registered = await mapChunked(this.book.connected(Number(epoch)), async (d) => ({
+      d,
+      ok: await this.read.isRegistered(d.device),
+    }));
     // a device that unregistered since its heartbeat would make the post challengeable: leave it out
     const devices: ConnectedDevice[] = registered.filter((r) => r.ok).map((r) => r.d);
     let tree: ConnectedSetTree | undefined;
@@ -421,16 +419,15 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
       connectedIndex: BigInt(v[0]),
       device: getAddress(v[1]),
     }));
-    const ok = await Promise.all(
-      leaves.map(
-        async (c) =>
-          (await this.read.isEligible(
-            c.device,
-            schema,
-            BigInt(job.algorithmId),
-            job.rewardPerDevice,
-          )) && (await this.read.lastChange(c.device)) < now,
-      ),
+    const ok = await mapChunked(
+      leaves,
+      async (c) =>
+        (await this.read.isEligible(
+          c.device,
+          schema,
+          BigInt(job.algorithmId),
+          job.rewardPerDevice,
+        )) && (await this.read.lastChange(c.device)) < now,
     );
     const candidates: CohortCandidate[] = leaves.filter((_, i) => ok[i]);
     const kMin = (await this.read.params()).kMin;
@@ -668,4 +665,16 @@ function parse<S extends z.ZodType>(schema: S, action: Action): z.infer<S> {
   const p = schema.safeParse(action.payload);
   if (!p.success) throw new PermanentActionError(`action ${action.key}: bad payload`);
   return p.data;
+}
+
+/** `Promise.all(items.map(f))` with at most `size` calls in flight (one RPC read each: do not flood the node). */
+async function mapChunked<T, R>(
+  items: readonly T[],
+  f: (x: T) => Promise<R>,
+  size = 128,
+): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size)
+    out.push(...(await Promise.all(items.slice(i, i + size).map(f))));
+  return out;
 }
