@@ -134,6 +134,10 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
   private readonly o: DistributorOptions;
   private readonly journal: HeartbeatJournal;
   private sender: Promise<TxSender> | undefined;
+  /** Heartbeats being checked, by epoch. */
+  private readonly inflight = new Map<number, Set<Promise<void>>>();
+  /** Epochs up to this one take no more heartbeats: their set is being built or posted. */
+  private sealedThrough = -1;
   /** Scheduled jobs not yet assigned or expired (rebuilt by one full scan after a restart). */
   private readonly openJobs = new Set<bigint>();
   private scannedTo: bigint | undefined;
@@ -174,6 +178,27 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
   async accept(body: unknown): Promise<{ device: Address; epoch: number }> {
     const [now, current] = await Promise.all([this.chainTime(), this.read.currentEpoch()]);
     const epoch = Number(current);
+    // the post of `epoch` waits for the heartbeats being checked for it (one may straddle the epoch's end)
+    const done = this.acceptOne(body, epoch, now);
+    let pending = this.inflight.get(epoch);
+    if (pending === undefined) this.inflight.set(epoch, (pending = new Set()));
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    pending.add(settled);
+    try {
+      return await done;
+    } finally {
+      pending.delete(settled);
+    }
+  }
+
+  private async acceptOne(
+    body: unknown,
+    epoch: number,
+    now: bigint,
+  ): Promise<{ device: Address; epoch: number }> {
     const { device, signature } = await this.book.verify(body, epoch, Number(now));
     if (this.book.has(epoch, device))
       throw new HeartbeatError(
@@ -182,6 +207,8 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
       );
     if (!(await this.read.isRegistered(device)))
       throw new HeartbeatError("DEVICE_UNREGISTERED", `${device} is not a registered device`);
+    if (epoch <= this.sealedThrough)
+      throw new HeartbeatError("HEARTBEAT_INVALID", `epoch ${epoch} is closed: its set is built`);
     this.book.record(epoch, device, signature); // throws HEARTBEAT_REPLAY for a concurrent duplicate
     try {
       await this.journal.append(epoch, device, signature);
@@ -290,6 +317,9 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
       await this.afterPost(epoch);
       return { status: "succeeded" }; // posted, by this distributor or another
     }
+    // no heartbeat for the epoch is recorded from now on; those being checked finish first (acknowledged → in the set)
+    this.sealedThrough = Math.max(this.sealedThrough, Number(epoch));
+    await Promise.all([...(this.inflight.get(Number(epoch)) ?? [])]);
     const registered = await mapChunked(this.book.connected(Number(epoch)), async (d) => ({
       d,
       ok: await this.read.isRegistered(d.device),
@@ -320,6 +350,8 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
   }
 
   private async afterPost(epoch: bigint): Promise<void> {
+    for (const [e, pending] of this.inflight)
+      if (e <= Number(epoch) && pending.size === 0) this.inflight.delete(e);
     this.book.prune(Number(epoch) + 1);
     await this.journal.prune(Number(epoch) + 1);
   }
