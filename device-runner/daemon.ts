@@ -18,6 +18,15 @@ import { DeviceRunner, type DeviceJob } from "./runner.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
 import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
 
+/** Thrown by the poll handler to stop the pass at a job the runner deferred (the device is not idle). */
+class DeviceBusy extends Error {
+  readonly jobId: bigint;
+  constructor(jobId: bigint) {
+    super(`device busy: job ${jobId} deferred`);
+    this.jobId = jobId;
+  }
+}
+
 export async function runDaemon(opts: {
   config: DeviceConfig;
   paths: DevicePaths;
@@ -112,45 +121,39 @@ export async function runDaemon(opts: {
     if (opts.signal?.aborted) return;
     await heartbeat();
     try {
-      const batch = await watcher.poll();
-      if (batch !== undefined) {
-        let commitTo = batch.toBlock;
-        for (const ev of batch.events) {
-          try {
-            // cheap pre-filter: only jobs whose verified cohort names this device reach the runner
-            await fetchCohort(store, ev.cohortCid, {
-              root: ev.cohortRoot as `0x${string}`,
-              jobId: ev.jobId,
-              device: account.address as Address,
-            });
-          } catch (e) {
-            if (e instanceof ProtocolError && e.code === "NOT_IN_COHORT") continue;
-            log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "cohort rejected");
-            continue;
-          }
-          try {
-            const job = await resolveJob(ev);
-            const entry = await runner.handle(job);
-            log.info(
-              { jobId: ev.jobId.toString(), status: entry.status, code: entry.code },
-              "job handled",
-            );
-            if (entry.status === "pending") {
-              // busy: do not move the cursor past this job, so it is seen again on the next poll
-              commitTo = ev.blockNumber - 1n;
-              break;
-            }
-          } catch (e) {
-            log.warn(
-              { jobId: ev.jobId.toString(), err: describeError(e) },
-              "job could not be resolved",
-            );
-          }
+      await watcher.poll(async (ev) => {
+        try {
+          // cheap pre-filter: only jobs whose verified cohort names this device reach the runner
+          await fetchCohort(store, ev.cohortCid, {
+            root: ev.cohortRoot as `0x${string}`,
+            jobId: ev.jobId,
+            device: account.address as Address,
+          });
+        } catch (e) {
+          if (e instanceof ProtocolError && e.code === "NOT_IN_COHORT") return;
+          log.warn({ jobId: ev.jobId.toString(), err: describeError(e) }, "cohort rejected");
+          return;
         }
-        await watcher.commit(commitTo);
-      }
+        let entry;
+        try {
+          entry = await runner.handle(await resolveJob(ev));
+        } catch (e) {
+          log.warn(
+            { jobId: ev.jobId.toString(), err: describeError(e) },
+            "job could not be resolved",
+          );
+          return;
+        }
+        log.info(
+          { jobId: ev.jobId.toString(), status: entry.status, code: entry.code },
+          "job handled",
+        );
+        // busy: the cursor stays before this job's block, so it is delivered again on the next poll
+        if (entry.status === "pending") throw new DeviceBusy(ev.jobId);
+      });
     } catch (e) {
-      log.warn({ err: describeError(e) }, "poll failed; retrying");
+      if (e instanceof DeviceBusy) log.debug({ jobId: e.jobId.toString() }, "busy; job deferred");
+      else log.warn({ err: describeError(e) }, "poll failed; retrying");
     }
     if (opts.once) return;
     await new Promise((r) => setTimeout(r, config.pollIntervalSec * 1000));

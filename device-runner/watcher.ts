@@ -1,17 +1,24 @@
 /**
- * Watches JobMarket for `CohortAssigned` with `getLogs` polling and a persisted cursor (`chain-cursor.json`: the last
- * block whose events were fully handled), so a restarted runner resumes where it stopped and never skips a block.
+ * Watches JobMarket for `CohortAssigned` through the sdk's one event cursor (`sdk/chain/event-cursor.ts`): getLogs
+ * polling up to `head − confirmations`, a persisted position (`chain-cursor.json`: block number and hash, with
+ * earlier checkpoints) written atomically after each block whose events were all handled, and reorg detection by
+ * block hash with a re-scan from the common ancestor. A restarted runner resumes where it stopped and never skips a
+ * block; a handler that throws (e.g. the device is busy) stops the pass, and its block is delivered again next time.
  * Each event is turned into a `PredictionJob` from chain data only: the job (`getJob`), its algorithm listing
  * (package CID + model sha256) and the aggregator's endpoint (`NodeStaking.operatorInfo`).
+ *
+ * A cursor file of the runner's earlier format (`{chainId, jobMarket, block}`) is converted once, in place.
  */
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
+import { CursorError } from "#sdk/chain/errors.ts";
+import { EventCursor } from "#sdk/chain/event-cursor.ts";
 import { readJsonFile, writeJsonAtomic } from "./atomic-fs.ts";
 import { abiOf, JOB_MARKET_EVENTS, type DevicePublicClient } from "./chain.ts";
 import { DeviceError } from "./errors.ts";
 import type { PredictionJob } from "./prediction-job.ts";
 
-const cursorSchema = z.strictObject({
+const legacyCursorSchema = z.strictObject({
   chainId: z.number().int(),
   jobMarket: z.string(),
   block: z.string().regex(/^[0-9]+$/),
@@ -40,55 +47,86 @@ export interface CohortWatcherOptions {
 
 export class CohortWatcher {
   private readonly opts: CohortWatcherOptions;
+  private readonly cursor: EventCursor<typeof JOB_MARKET_EVENTS>;
+  private migrated = false;
+
   constructor(opts: CohortWatcherOptions) {
     this.opts = opts;
-  }
-
-  async cursor(): Promise<bigint> {
-    const c = await readJsonFile(this.opts.cursorFile, cursorSchema);
-    if (c === undefined) return this.opts.startBlock - 1n;
-    if (
-      c.chainId !== this.opts.chainId ||
-      getAddress(c.jobMarket) !== getAddress(this.opts.jobMarket)
-    )
-      throw new DeviceError(
-        "CONFIG_INVALID",
-        `${this.opts.cursorFile} belongs to another chain or JobMarket`,
-      );
-    return BigInt(c.block);
-  }
-
-  async commit(block: bigint): Promise<void> {
-    await writeJsonAtomic(this.opts.cursorFile, {
-      chainId: this.opts.chainId,
-      jobMarket: this.opts.jobMarket,
-      block: block.toString(),
+    this.cursor = new EventCursor({
+      publicClient: opts.publicClient,
+      address: opts.jobMarket,
+      abi: JOB_MARKET_EVENTS,
+      stateFile: opts.cursorFile,
+      fromBlock: opts.startBlock,
+      confirmations: Number(opts.confirmations ?? 0n),
+      maxRange: Number(opts.maxRange ?? 5_000n),
     });
   }
 
-  /** Events after the cursor up to the confirmed head (at most `maxRange` blocks); call `commit(toBlock)` once handled. */
-  async poll(): Promise<{ events: CohortEvent[]; toBlock: bigint } | undefined> {
-    // cacheTime 0: viem caches the block number for a polling interval, which would hide blocks just mined
-    const head = await this.opts.publicClient.getBlockNumber({ cacheTime: 0 });
-    const safe = head - (this.opts.confirmations ?? 0n);
-    const from = (await this.cursor()) + 1n;
-    if (safe < from) return undefined;
-    const to =
-      from + (this.opts.maxRange ?? 5_000n) - 1n < safe
-        ? from + (this.opts.maxRange ?? 5_000n) - 1n
-        : safe;
-    const logs = await this.opts.publicClient.getLogs({
-      address: this.opts.jobMarket,
-      event: JOB_MARKET_EVENTS[0],
-      fromBlock: from,
-      toBlock: to,
-    });
-    const events: CohortEvent[] = [];
-    for (const log of logs) {
-      const parsed = cohortEventSchema.safeParse(log.args);
-      if (parsed.success) events.push({ ...parsed.data, blockNumber: log.blockNumber });
+  /** The last block whose events were all handled (`startBlock − 1` before the first). */
+  async position(): Promise<bigint> {
+    await this.migrate();
+    const p = await this.guard(() => this.cursor.position());
+    return p === undefined ? this.opts.startBlock - 1n : p.block;
+  }
+
+  /**
+   * Hands every `CohortAssigned` after the cursor, up to the confirmed head, to `handle` in chain order and moves
+   * the cursor past each block once its events were handled. Undecodable or malformed events are skipped. Returns
+   * the number of events handled. A throwing `handle` stops the pass (rethrown); its block comes again next time.
+   */
+  async poll(handle: (ev: CohortEvent) => Promise<void>): Promise<number> {
+    await this.migrate();
+    let n = 0;
+    await this.guard(() =>
+      this.cursor.poll(async (log) => {
+        const parsed = cohortEventSchema.safeParse(log.args);
+        if (!parsed.success) return;
+        await handle({ ...parsed.data, blockNumber: log.blockNumber });
+        n++;
+      }),
+    );
+    return n;
+  }
+
+  /** A cursor state of another chain or JobMarket is a configuration error, as it always was. */
+  private async guard<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof CursorError && e.code === "CURSOR_STATE")
+        throw new DeviceError("CONFIG_INVALID", `${this.opts.cursorFile}: ${e.message}`);
+      throw e;
     }
-    return { events, toBlock: to };
+  }
+
+  /** Converts a cursor file of the earlier format (last handled block only) to the event cursor's state. */
+  private async migrate(): Promise<void> {
+    if (this.migrated) return;
+    let legacy;
+    try {
+      legacy = await readJsonFile(this.opts.cursorFile, legacyCursorSchema);
+    } catch {
+      legacy = undefined; // not the legacy format: the event cursor validates it
+    }
+    if (legacy !== undefined) {
+      if (
+        legacy.chainId !== this.opts.chainId ||
+        getAddress(legacy.jobMarket) !== getAddress(this.opts.jobMarket)
+      )
+        throw new DeviceError(
+          "CONFIG_INVALID",
+          `${this.opts.cursorFile} belongs to another chain or JobMarket`,
+        );
+      const block = await this.opts.publicClient.getBlock({ blockNumber: BigInt(legacy.block) });
+      await writeJsonAtomic(this.opts.cursorFile, {
+        version: 1,
+        chainId: this.opts.chainId,
+        addresses: [this.opts.jobMarket.toLowerCase()],
+        checkpoints: [{ block: legacy.block, hash: block.hash }],
+      });
+    }
+    this.migrated = true;
   }
 }
 

@@ -64,7 +64,8 @@ import {
 import { attestJob } from "#sdk/protocol/attestor.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
 import { commitVote, revealVote } from "#sdk/protocol/attestor-vote.ts";
-import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { deriveJobResult } from "#sdk/protocol/job-result.ts";
+import { chainJobModelReads, jobModelOf } from "#sdk/protocol/job-model.ts";
 import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
 import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import type { DeviceClients, DevicePublicClient } from "../device-runner/chain.ts";
@@ -84,7 +85,6 @@ import { importDataset, schemaHash } from "../device-runner/dataset.ts";
 import { JobStateStore } from "../device-runner/job-state.ts";
 import { devicePaths, type DevicePaths } from "../device-runner/paths.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
-import { jobPrivacy } from "#sdk/protocol/result-privacy.ts";
 import { claimJobPayout } from "../device-runner/rewards.ts";
 import { jobSessionConfig } from "#sdk/protocol/session.ts";
 
@@ -433,15 +433,24 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       classes: built.manifest.outputLabels.length,
     });
     secagg.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
-    const { kMin } = await chain.read<{ kMin: number }>("ResultAttestation", "params");
-    const privacy = built.manifest.privacy
-      ? jobPrivacy(
-          built.manifest.privacy,
-          built.manifest.outputLabels.length,
-          session,
-          Number(kMin),
-        )
-      : undefined;
+    // the job's model as every party derives it from the chain and the package (sdk/protocol/job-model.ts):
+    // classes, quality class, the control group's confusion matrix, the DP mechanism of this session and kMin
+    const { model } = await jobModelOf(
+      {
+        chain: chainJobModelReads(chain.pub, {
+          JobMarket: chain.addr("JobMarket"),
+          ResultAttestation: chain.addr("ResultAttestation"),
+          NodeStaking: chain.addr("NodeStaking"),
+          DeviceRegistry: chain.addr("DeviceRegistry"),
+          AlgorithmMarketplace: chain.addr("AlgorithmMarketplace"),
+        }),
+        store,
+        cohort: drawnMembers,
+        session: { chainId, jobMarket: chain.addr("JobMarket") },
+      },
+      jobId,
+    );
+    const { privacy } = model;
     const config = deviceConfigSchema.parse({
       chainId,
       rpcUrl: ctx.rpcUrl,
@@ -487,12 +496,6 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
 
     // aggregator: transcript + the job's result, committed; attestors: each derives the result from the transcript
     // on its own (attestJob: INVALID when it cannot fetch, open or verify it) and commit-reveals it
-    const model: JobModel = {
-      classes: built.manifest.outputLabels.length,
-      qualityClass: built.manifest.outputLabels.indexOf("spam"),
-      ...(built.manifest.controlGroup ? { confusion: built.manifest.controlGroup.confusion } : {}),
-      ...(privacy ? { privacy } : {}),
-    };
     const onChainJob = await chain.read<{
       rewardPerDevice: bigint;
       minParticipants: number;

@@ -152,6 +152,15 @@ export class Attestor implements RoleRuntime {
     return out;
   }
 
+  /**
+   * After a reorg (relayers/common/reorg.ts): scan again from the common ancestor, so a draw that moved to another
+   * block, or a new one, is seen however deep the reorg was. Open jobs stay open: `desired()` re-reads their state.
+   */
+  onReorg(event: { ancestor: bigint }): void {
+    if (this.scannedTo !== undefined && this.scannedTo > event.ancestor)
+      this.scannedTo = event.ancestor;
+  }
+
   /** Jobs still open for this operator (drawn, not finished), for tools and tests. */
   openJobs(): bigint[] {
     return [...this.open].sort((a, b) => (a < b ? -1 : 1));

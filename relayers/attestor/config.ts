@@ -26,14 +26,4 @@ export const attestorFields = {
     arg: "<ms>",
     help: "longest wait for a transcript; past it the attestor votes INVALID [default: 30000]",
   },
-  classes: {
-    schema: intField(2, 64).default(2),
-    arg: "<n>",
-    help: "output classes of the jobs' model (the result vector's layout) [default: 2]",
-  },
-  qualityClass: {
-    schema: intField(0, 63).default(1),
-    arg: "<i>",
-    help: "class whose rate the job's quality bound applies to [default: 1]",
-  },
 } satisfies FieldSpecs;

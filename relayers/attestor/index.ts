@@ -3,9 +3,6 @@
  * operator key (keystore) and IPFS (embedded Helia or Kubo) for the common runtime.
  */
 import path from "node:path";
-import { getAddress, type Address } from "viem";
-import { z } from "zod";
-import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
   createChainPublicClient,
   createChainWalletClient,
@@ -14,13 +11,12 @@ import {
 import type { CohortMember } from "#sdk/chain/cohort.ts";
 import { contractAddress, defaultManifestPath, readManifest } from "#sdk/chain/manifest.ts";
 import { openContentStore } from "#sdk/ipfs/index.ts";
-import { cohortListSchema } from "../../sdk/protocol/cohort.ts";
+import { chainJobModelReads, jobModelOf, publishedCohortOf } from "#sdk/protocol/job-model.ts";
+import type { JobModel } from "#sdk/protocol/job-result.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Attestor } from "./Attestor.ts";
 import { attestorFields } from "./config.ts";
-
-const assignedSchema = z.looseObject({ args: z.looseObject({ cohortCid: z.string() }) });
 
 export const attestorRole = defineRole({
   name: "attestor",
@@ -61,6 +57,7 @@ export const attestorRole = defineRole({
       ResultAttestation: contractAddress(manifest, "ResultAttestation"),
       NodeStaking: contractAddress(manifest, "NodeStaking"),
       DeviceRegistry: contractAddress(manifest, "DeviceRegistry"),
+      AlgorithmMarketplace: contractAddress(manifest, "AlgorithmMarketplace"),
     };
     const publicClient = await createChainPublicClient(config.rpcUrl, chainId);
     const wallet = createChainWalletClient(account, config.rpcUrl, chainId);
@@ -69,8 +66,40 @@ export const attestorRole = defineRole({
       ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
     });
     const fromBlock = BigInt(config.fromBlock ?? manifest.startBlock);
-    const cohorts = new Map<bigint, readonly CohortMember[]>();
-    const jobMarketAbi = loadArtifact("JobMarket").abi;
+    const cohorts = new Map<bigint, Promise<readonly CohortMember[]>>();
+    const models = new Map<bigint, Promise<JobModel>>();
+    // the list the distributor published; attestJob checks it against the on-chain root and size
+    const cohort = (jobId: bigint) => {
+      let known = cohorts.get(jobId);
+      if (known === undefined) {
+        known = publishedCohortOf(publicClient, contracts.JobMarket, store, jobId, fromBlock);
+        known.catch(() => cohorts.delete(jobId));
+        cohorts.set(jobId, known);
+      }
+      return known;
+    };
+    const modelReads = chainJobModelReads(publicClient, contracts, { fromBlock });
+    // the job's model from its package (classes, quality class, control-group confusion, DP): jobModelOf
+    const model = (jobId: bigint) => {
+      let known = models.get(jobId);
+      if (known === undefined) {
+        known = (async () =>
+          (
+            await jobModelOf(
+              {
+                chain: modelReads,
+                store,
+                cohort: await cohort(jobId),
+                session: { chainId, jobMarket: contracts.JobMarket },
+              },
+              jobId,
+            )
+          ).model)();
+        known.catch(() => models.delete(jobId));
+        models.set(jobId, known);
+      }
+      return known;
+    };
     const attestor = new Attestor({
       publicClient,
       wallet,
@@ -79,39 +108,14 @@ export const attestorRole = defineRole({
       store,
       fromBlock,
       fetchTimeoutMs: config.fetchTimeoutMs,
-      inputs: {
-        // the list the distributor published; attestJob checks it against the on-chain root and size
-        async cohort(jobId) {
-          const known = cohorts.get(jobId);
-          if (known !== undefined) return known;
-          const logs = await publicClient.getContractEvents({
-            address: contracts.JobMarket,
-            abi: jobMarketAbi,
-            eventName: "CohortAssigned",
-            args: { jobId },
-            fromBlock,
-          });
-          const last = logs.at(-1);
-          if (last === undefined) throw new Error(`job ${jobId} has no CohortAssigned event`);
-          const cid = assignedSchema.parse(last).args.cohortCid;
-          const list = cohortListSchema.parse(
-            JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await store.getBytes(cid))),
-          );
-          const members = list.members.map((m) => ({
-            position: m.id - 1,
-            connectedIndex: "connectedIndex" in m ? BigInt(m.connectedIndex) : 0n,
-            device: getAddress(m.address) as Address,
-          }));
-          cohorts.set(jobId, members);
-          return members;
-        },
-        model: async () => ({ classes: config.classes, qualityClass: config.qualityClass }),
-      },
+      inputs: { cohort, model },
     });
     log.info({ attestor: attestor.address, chainId, fromBlock: `${fromBlock}` }, "attestor ready");
     return {
       reconcile: (ctx) => attestor.reconcile(ctx),
       handlers: attestor.handlers,
+      chain: publicClient,
+      onReorg: (e) => attestor.onReorg(e),
       close: () => store.close(),
     };
   },

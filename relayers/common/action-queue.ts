@@ -55,6 +55,10 @@ const rowSchema = z.object({
   updated_at: z.date(),
   started_at: z.date().nullable(),
   finished_at: z.date().nullable(),
+  finished_block: z
+    .union([z.string(), z.number(), z.bigint()])
+    .nullish()
+    .transform((b) => (b === null || b === undefined ? undefined : BigInt(b))),
 });
 
 export interface Action {
@@ -73,6 +77,14 @@ export interface Action {
   updatedAt: Date;
   startedAt: Date | undefined;
   finishedAt: Date | undefined;
+  /** The chain's head when it finished: a reorg below it re-opens the action (`reopenAfter`). */
+  finishedBlock: bigint | undefined;
+}
+
+/** A chain head the relayer saw (its number and hash), kept to detect reorgs. */
+export interface Head {
+  block: bigint;
+  hash: string;
 }
 
 export interface NewAction {
@@ -107,6 +119,8 @@ CREATE TABLE IF NOT EXISTS relayer_actions (
   finished_at timestamptz
 );
 CREATE INDEX IF NOT EXISTS relayer_actions_ready ON relayer_actions (status, not_before, id);
+ALTER TABLE relayer_actions ADD COLUMN IF NOT EXISTS finished_block bigint;
+CREATE TABLE IF NOT EXISTS relayer_heads (block bigint PRIMARY KEY, hash text NOT NULL);
 `;
 
 export class ActionQueue {
@@ -216,18 +230,64 @@ export class ActionQueue {
     return res.rows[0] === undefined ? undefined : toAction(res.rows[0]);
   }
 
-  async succeed(id: number): Promise<Action> {
-    return this.finish(id, "succeeded", null);
+  /** `block`: the chain's head once its effect is on chain (a reorg below it re-opens the action). */
+  async succeed(id: number, block?: bigint): Promise<Action> {
+    return this.finish(id, "succeeded", null, block);
   }
 
   /** The action will never be done (e.g. its deadline passed on chain); `reason` says why. */
-  async abandon(id: number, reason: string): Promise<Action> {
-    return this.finish(id, "abandoned", reason);
+  async abandon(id: number, reason: string, block?: bigint): Promise<Action> {
+    return this.finish(id, "abandoned", reason, block);
   }
 
   /** A terminal failure: attempts exhausted or an error a retry cannot fix. */
-  async fail(id: number, reason: string): Promise<Action> {
-    return this.finish(id, "failed", reason);
+  async fail(id: number, reason: string, block?: bigint): Promise<Action> {
+    return this.finish(id, "failed", reason, block);
+  }
+
+  /**
+   * After a reorg whose common ancestor is `block`: every finished action that finished at a head above it goes back
+   * to `queued` (its effect, or the chain state that made it moot, may be gone). Their handlers check the chain
+   * first, so an effect that survived the reorg is not repeated. Returns the re-opened actions.
+   */
+  async reopenAfter(block: bigint, reason: string): Promise<Action[]> {
+    this.assertOpen();
+    const at = new Date(this.now());
+    const res = await this.db.query(
+      `UPDATE relayer_actions
+          SET status = 'queued', not_before = $2, updated_at = $2, finished_at = NULL, finished_block = NULL,
+              last_failure = $3
+        WHERE status IN ('succeeded', 'abandoned', 'failed') AND finished_block > $1
+      RETURNING *`,
+      [block.toString(), at, reason],
+    );
+    return res.rows.map(toAction);
+  }
+
+  /** The heads recorded by `recordHead`, oldest first. */
+  async heads(): Promise<Head[]> {
+    this.assertOpen();
+    const res = await this.db.query<{ block: string | number; hash: string }>(
+      "SELECT block::text AS block, hash FROM relayer_heads ORDER BY block",
+    );
+    return res.rows.map((r) => ({ block: BigInt(r.block), hash: r.hash }));
+  }
+
+  /** Records `head` (replacing anything at or above its height) and keeps the newest `keep` heads. */
+  async recordHead(head: Head, keep = 128): Promise<void> {
+    this.assertOpen();
+    await this.db.transaction(async (tx) => {
+      await tx.query("DELETE FROM relayer_heads WHERE block >= $1", [head.block.toString()]);
+      await tx.query("INSERT INTO relayer_heads (block, hash) VALUES ($1, $2)", [
+        head.block.toString(),
+        head.hash.toLowerCase(),
+      ]);
+      await tx.query(
+        `DELETE FROM relayer_heads WHERE block NOT IN
+           (SELECT block FROM relayer_heads ORDER BY block DESC LIMIT $1)`,
+        [keep],
+      );
+    });
   }
 
   /** A failed attempt to be retried at `retryAt`: back to `queued`, the reason kept. */
@@ -287,14 +347,16 @@ export class ActionQueue {
     id: number,
     status: "succeeded" | "failed" | "abandoned",
     reason: string | null,
+    block: bigint | undefined,
   ): Promise<Action> {
     this.assertOpen();
     const at = new Date(this.now());
     const res = await this.db.query(
       `UPDATE relayer_actions
-          SET status = $2, last_failure = COALESCE($3, last_failure), finished_at = $4, updated_at = $4
+          SET status = $2, last_failure = COALESCE($3, last_failure), finished_at = $4, updated_at = $4,
+              finished_block = $5
         WHERE id = $1 AND status = 'running' RETURNING *`,
-      [id, status, reason, at],
+      [id, status, reason, at, block === undefined ? null : block.toString()],
     );
     return this.one(res.rows, id);
   }
@@ -326,6 +388,7 @@ function toAction(row: unknown): Action {
     updatedAt: r.updated_at,
     startedAt: r.started_at ?? undefined,
     finishedAt: r.finished_at ?? undefined,
+    finishedBlock: r.finished_block,
   };
 }
 

@@ -5,6 +5,7 @@ export type RelayerErrorCode =
   | "DATA_DIR_LOCKED"
   | "QUEUE"
   | "RPC_UNREACHABLE"
+  | "IPFS_UNREACHABLE"
   | "UNKNOWN_ACTION"
   | "KEYSTORE";
 

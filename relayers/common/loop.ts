@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import type { Action, ActionQueue } from "./action-queue.ts";
 import { describeError } from "./errors.ts";
 import type { RelayerMetrics } from "./metrics.ts";
+import type { HeadReader, ReorgEvent, ReorgGuard } from "./reorg.ts";
 
 /** What a handler reports; returning nothing means succeeded. */
 export type ActionOutcome = { status: "succeeded" } | { status: "abandoned"; reason: string };
@@ -53,6 +54,10 @@ export interface RoleRuntime {
   handlers: Readonly<Record<string, ActionHandler>>;
   /** Releases the role's resources (called once, after the loop stopped). */
   close?(): Promise<void>;
+  /** The chain the role acts on: given, the loop checks it for reorgs each tick (reorg.ts). */
+  chain?: HeadReader;
+  /** Told after a reorg re-opened actions: drop caches of chain state above `event.ancestor`. */
+  onReorg?(event: ReorgEvent): void | Promise<void>;
 }
 
 export interface LoopOptions {
@@ -69,6 +74,8 @@ export interface LoopOptions {
   retryMaxMs: number;
   /** Most actions run in one tick, so reconcile sees fresh chain state regularly (default 100). */
   maxActionsPerTick?: number;
+  /** Reorg detection at the start of each tick; finished actions record the head they finished at. */
+  reorg?: ReorgGuard;
   now?: () => number;
 }
 
@@ -106,6 +113,27 @@ export class RelayerLoop {
     const t0 = this.now();
     const { log, metrics, queue, role } = this.o;
     let ok = true;
+    if (this.o.reorg !== undefined) {
+      try {
+        const event = await this.o.reorg.check();
+        if (event !== undefined) {
+          metrics?.reorg(event.reopened.length);
+          log.warn(
+            {
+              stale: `${event.stale.block}`,
+              ancestor: `${event.ancestor}`,
+              reopened: event.reopened.map((a) => a.key),
+            },
+            "chain reorganised: actions above the common ancestor re-opened",
+          );
+          await role.onReorg?.(event);
+        }
+      } catch (e) {
+        ok = false;
+        metrics?.error("reorg");
+        log.error({ err: describeError(e) }, "reorg check failed; retrying next tick");
+      }
+    }
     try {
       await role.reconcile({ signal, queue, log });
     } catch (e) {
@@ -136,6 +164,11 @@ export class RelayerLoop {
     return { ok, actionsRun, durationMs: end - t0 };
   }
 
+  /** The chain head an action finished at (undefined without reorg detection or when the RPC does not answer). */
+  private async headNumber(): Promise<bigint | undefined> {
+    return this.o.reorg?.headNumber().catch(() => undefined);
+  }
+
   /** Runs one claimed action and records its outcome; false when the attempt failed. */
   private async runAction(action: Action, signal: AbortSignal): Promise<boolean> {
     const { log: parent, metrics, queue } = this.o;
@@ -147,12 +180,13 @@ export class RelayerLoop {
       if (action.recoveries > 0 && action.attempts > 1)
         log.warn({ recoveries: action.recoveries }, "re-running an interrupted action");
       const outcome = (await handler(action, { signal, log })) ?? { status: "succeeded" };
+      const block = await this.headNumber();
       if (outcome.status === "abandoned") {
-        await queue.abandon(action.id, outcome.reason);
+        await queue.abandon(action.id, outcome.reason, block);
         metrics?.actionRun(action.type, "abandoned");
         log.info({ reason: outcome.reason }, "action abandoned");
       } else {
-        await queue.succeed(action.id);
+        await queue.succeed(action.id, block);
         metrics?.actionRun(action.type, "succeeded");
         metrics?.actionLatencySeconds(
           action.type,
@@ -166,7 +200,7 @@ export class RelayerLoop {
       metrics?.error("action");
       try {
         if (e instanceof PermanentActionError || action.attempts >= this.o.maxAttempts) {
-          await queue.fail(action.id, reason);
+          await queue.fail(action.id, reason, await this.headNumber());
           metrics?.actionRun(action.type, "failed");
           log.error({ err: reason }, "action failed for good");
         } else {

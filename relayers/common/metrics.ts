@@ -5,7 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ACTION_STATUSES, type ActionStatus } from "./action-queue.ts";
 
-export type ErrorWhere = "reconcile" | "action" | "tick";
+export type ErrorWhere = "reconcile" | "action" | "tick" | "reorg";
 
 export class RelayerMetrics {
   readonly registry: Registry;
@@ -16,6 +16,8 @@ export class RelayerMetrics {
   private readonly actionRuns: Counter<"role" | "type" | "outcome">;
   private readonly actionLatency: Histogram<"role" | "type">;
   private readonly errors: Counter<"role" | "where">;
+  private readonly reorgs: Counter<"role">;
+  private readonly reopened: Counter<"role">;
   private readonly role: string;
 
   /** `queueCounts` is read at each scrape, so the per-status gauge is always the database's truth. */
@@ -73,6 +75,23 @@ export class RelayerMetrics {
       labelNames: ["role", "where"],
       registers,
     });
+    this.reorgs = new Counter({
+      name: "dml_relayer_reorgs_total",
+      help: "Chain reorganisations seen (a remembered head's hash no longer on the chain)",
+      labelNames: ["role"],
+      registers,
+    });
+    this.reopened = new Counter({
+      name: "dml_relayer_actions_reopened_total",
+      help: "Finished actions re-opened because a reorg replaced the blocks they finished in",
+      labelNames: ["role"],
+      registers,
+    });
+  }
+
+  reorg(reopened: number): void {
+    this.reorgs.inc({ role: this.role });
+    this.reopened.inc({ role: this.role }, reopened);
   }
 
   tick(seconds: number, ok: boolean, endedAtMs: number): void {

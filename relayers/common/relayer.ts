@@ -22,6 +22,7 @@ import { describeError } from "./errors.ts";
 import { RelayerLoop, type RoleRuntime } from "./loop.ts";
 import { RelayerMetrics } from "./metrics.ts";
 import { createLogger, startTelemetryServer, type TelemetryServer } from "./telemetry.ts";
+import { ReorgGuard } from "./reorg.ts";
 
 export interface RoleContext<C> {
   config: C;
@@ -104,6 +105,7 @@ export async function runRelayer<F extends FieldSpecs>(
       maxAttempts: config.maxAttempts,
       retryBaseMs: config.retryBaseMs,
       retryMaxMs: config.retryMaxMs,
+      ...(runtime.chain === undefined ? {} : { reorg: new ReorgGuard(runtime.chain, queue) }),
     });
     server = await startTelemetryServer({
       port: config.metricsPort,

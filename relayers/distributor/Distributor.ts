@@ -304,6 +304,16 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
     return out;
   }
 
+  /**
+   * After a reorg (relayers/common/reorg.ts): scan JobScheduled again from the common ancestor and re-read every
+   * growth epoch's state (a post or a draw request may have left the chain); re-opened actions re-check the chain.
+   */
+  onReorg(event: { ancestor: bigint }): void {
+    if (this.scannedTo !== undefined && this.scannedTo > event.ancestor)
+      this.scannedTo = event.ancestor;
+    this.drawFloor = 0n;
+  }
+
   /** Scheduled jobs this distributor still watches (for tools and tests). */
   watchedJobs(): bigint[] {
     return [...this.openJobs].sort((a, b) => (a < b ? -1 : 1));
@@ -352,8 +362,10 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
   private async afterPost(epoch: bigint): Promise<void> {
     for (const [e, pending] of this.inflight)
       if (e <= Number(epoch) && pending.size === 0) this.inflight.delete(e);
-    this.book.prune(Number(epoch) + 1);
-    await this.journal.prune(Number(epoch) + 1);
+    // the epoch's own heartbeats are kept until the next post: a reorg that drops this post re-opens the action,
+    // which must rebuild the same set
+    this.book.prune(Number(epoch));
+    await this.journal.prune(Number(epoch));
   }
 
   private async draw(action: Action): Promise<ActionOutcome> {

@@ -110,6 +110,8 @@ export const distributorRole = defineRole({
     return {
       reconcile: (ctx) => distributor.reconcile(ctx),
       handlers: distributor.handlers,
+      chain: publicClient,
+      onReorg: (event) => distributor.onReorg(event),
       close: async () => {
         await server.close();
         await store.close();

@@ -70,6 +70,7 @@ const stateSchema = z.object({
 
 export class EventCursor<const abi extends Abi | readonly unknown[] = Abi> {
   private checkpoints: Checkpoint[] | undefined;
+  private chain: number | undefined;
   private readonly events: AbiEvent[];
   private readonly confirmations: bigint;
   private readonly maxRange: bigint;
@@ -208,6 +209,8 @@ export class EventCursor<const abi extends Abi | readonly unknown[] = Abi> {
 
   private async load(): Promise<Checkpoint[]> {
     if (this.checkpoints) return this.checkpoints;
+    // a client built without a chain definition is asked for the chain id once
+    this.chain = this.opts.publicClient.chain?.id ?? (await this.opts.publicClient.getChainId());
     let state;
     try {
       state = await readJsonFile(this.opts.stateFile, stateSchema);
@@ -232,7 +235,8 @@ export class EventCursor<const abi extends Abi | readonly unknown[] = Abi> {
   }
 
   private chainId(): number {
-    return this.opts.publicClient.chain.id;
+    if (this.chain === undefined) throw new CursorError("CURSOR_STATE", "cursor used before load");
+    return this.chain;
   }
 
   private addresses(): string[] {

@@ -13,7 +13,8 @@ import { unixfs } from "@helia/unixfs";
 import type { UnixFS } from "@helia/unixfs";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
 import { parseCid } from "./cid.ts";
 import {
@@ -39,6 +40,32 @@ export interface HeliaStoreOptions {
 }
 
 const IMPORT = { cidVersion: 1, rawLeaves: true } as const;
+
+/** One entry of {@link HeliaStore.importEntries}: a file (with `content`) or an empty directory. */
+export interface ImportEntry {
+  /** `/`-separated relative path; omitted for a lone unnamed file. */
+  path?: string;
+  content?: Uint8Array;
+}
+
+/** Importer settings {@link HeliaStore.importEntries} accepts (defaults: those of `addBytes`). */
+export interface ImportSettings {
+  cidVersion?: 0 | 1;
+  rawLeaves?: boolean;
+  wrapWithDirectory?: boolean;
+}
+
+/** One imported node: its path (`""` for a wrapping directory), CID and cumulative DAG size. */
+export interface ImportedEntry {
+  path: string;
+  cid: CID;
+  /** Cumulative size of the node's DAG in bytes (Kubo's `Size`, a link's `Tsize`). */
+  size: bigint;
+}
+
+/** Multicodec codes {@link HeliaStore.putBlock} accepts. */
+export const BLOCK_CODECS = { raw: 0x55, "dag-pb": 0x70 } as const;
+export type BlockCodec = keyof typeof BLOCK_CODECS;
 
 export class HeliaStore implements ContentStore {
   readonly #helia: Helia;
@@ -105,6 +132,40 @@ export class HeliaStore implements ContentStore {
   async getFile(cid: string, path: string): Promise<Uint8Array> {
     checkFileName(path);
     return this.#read(cid, path);
+  }
+
+  /**
+   * Imports files and directories with explicit UnixFS settings, yielding every node the importer
+   * emits (files, then directories, the wrapping root last); chunking and layout are Helia's defaults
+   * (1 MiB chunks, balanced, 1024 links per node). With the default settings the CIDs are
+   * exactly those of {@link addBytes} / {@link addDirectory}; the RPC server's `add` runs on this.
+   */
+  async *importEntries(
+    entries: readonly ImportEntry[],
+    settings: ImportSettings = {},
+  ): AsyncGenerator<ImportedEntry> {
+    this.#assertOpen();
+    const options = {
+      cidVersion: settings.cidVersion ?? IMPORT.cidVersion,
+      rawLeaves: settings.rawLeaves ?? IMPORT.rawLeaves,
+      wrapWithDirectory: settings.wrapWithDirectory ?? false,
+    };
+    const candidates = entries.map((e) =>
+      e.content === undefined
+        ? { path: e.path ?? "" }
+        : { content: e.content, ...(e.path === undefined ? {} : { path: e.path }) },
+    );
+    for await (const e of this.#fs.addAll(candidates, options)) {
+      yield { path: e.path ?? e.cid.toString(), cid: e.cid, size: e.size };
+    }
+  }
+
+  /** Stores one block under its sha2-256 CIDv1 with `codec` (`block/put`); returns the CID. */
+  async putBlock(bytes: Uint8Array, codec: BlockCodec = "raw"): Promise<CID> {
+    this.#assertOpen();
+    const cid = CID.createV1(BLOCK_CODECS[codec], await sha256.digest(bytes));
+    await this.#helia.blockstore.put(cid, bytes);
+    return cid;
   }
 
   /** The raw bytes of one locally stored block (for serving blocks to other stores). */

@@ -10,7 +10,22 @@ export {
   type ContentStore,
   type DirectoryFile,
 } from "./store.ts";
-export { HeliaStore, type HeliaStoreOptions } from "./helia-store.ts";
+export {
+  HeliaStore,
+  type HeliaStoreOptions,
+  type ImportEntry,
+  type ImportedEntry,
+  type ImportSettings,
+} from "./helia-store.ts";
 export { kuboBlockSource, KuboStore, type KuboStoreOptions } from "./kubo-store.ts";
 export { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
 export { openContentStore, contentStoreConfigSchema, type ContentStoreConfig } from "./open.ts";
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RPC_PORT,
+  IpfsRpcServer,
+  RpcServerError,
+  type RpcErrorCode,
+  type RpcServerOptions,
+} from "./rpc-server.ts";
+export { IpfsDaemon, IpfsDaemonError, type IpfsDaemonOptions } from "./daemon.ts";

@@ -29,7 +29,13 @@ export interface KuboStoreOptions {
   maxReadBytes?: number;
 }
 
-const IMPORT = { cidVersion: 1, rawLeaves: true, pin: true } as const;
+/**
+ * HeliaStore's import parameters, spelled out for Kubo: its default chunker is 256 KiB (Helia's is
+ * 1 MiB), so without `chunker` a multi-chunk file would get a different CID on a real Kubo node.
+ * (Kubo's balanced layout also caps nodes at 174 links, Helia's at 1024: files above 174 MiB — above
+ * the default read limit — would still differ.)
+ */
+const IMPORT = { cidVersion: 1, rawLeaves: true, pin: true, chunker: "size-1048576" } as const;
 
 /** Kubo's `block/get` as a {@link BlockSource}. */
 export function kuboBlockSource(client: KuboRPCClient, timeoutMs = 30_000): BlockSource {

@@ -10,7 +10,11 @@
  *             its survivors and sum recomputed (`transcript-check.ts`);
  *   result    crowd estimate, quality, payout list and `JobResult` (`job-result.ts`), hashed with `resultHash`.
  *
- * Bad aggregator input never throws: every failure of the transcript maps to `INVALID` with a typed reason. Only the
+ * The replay itself (fetch, open, verify, recompute, derive) is `replayTranscript`, usable by any recipient of the
+ * sealed transcript (an active reporter too); `attestJob` adds the drawn-attestor check and maps every transcript
+ * fault (`TranscriptReplayError`) to `INVALID`.
+ *
+ * Bad aggregator input never throws from `attestJob`: every failure of the transcript maps to `INVALID` with a typed reason. Only the
  * attestor's own situation throws an `AttestorError` (not drawn, nothing committed yet, a cohort list or key that does
  * not match the chain, a chain read failing): there is nothing to attest then, or the caller must retry.
  */
@@ -72,6 +76,36 @@ export interface AttestorDeps {
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 
+/** A transcript that yields no job result: why (`TranscriptFault`, unfetchable, too large) and the detail. */
+export class TranscriptReplayError extends Error {
+  readonly reason: Exclude<AttestReason, "OK">;
+  readonly detail: string;
+  constructor(reason: Exclude<AttestReason, "OK">, detail: string, options?: { cause?: unknown }) {
+    super(`${reason}: ${detail}`, options);
+    this.name = "TranscriptReplayError";
+    this.reason = reason;
+    this.detail = detail;
+  }
+}
+
+/** What a recipient's replay needs: the attestor's inputs (`me` is any recipient of the sealed transcript). */
+export type ReplayDeps = AttestorDeps;
+
+/**
+ * Replays the job's sealed transcript as `deps.me`, any recipient the aggregator sealed it to (a drawn attestor, an
+ * active reporter): fetches it (CID of `AggregateCommitted`), opens it with `me`'s X25519 secret, verifies it against
+ * the cohort (on-chain root and size) and the chain's session keys and graph seed, recomputes survivors and sum, and
+ * derives the job's result, estimate and payout tree (`deriveJobResult`).
+ * @throws TranscriptReplayError for the aggregator's input (missing, unopenable, inconsistent: an attestor votes
+ *   INVALID); AttestorError for the recipient's own situation (nothing committed, a key or cohort list that does not
+ *   match the chain, a chain read failing)
+ */
+export async function replayTranscript(deps: ReplayDeps, jobId: bigint): Promise<DerivedJobResult> {
+  const me = getAddress(deps.me.address);
+  const [job, record, myKey] = await reads(deps, jobId, me);
+  return replayRead(deps, jobId, me, job, record, myKey);
+}
+
 /** Derives the value `deps.me` attests for `jobId`. @throws AttestorError (never for the aggregator's input) */
 export async function attestJob(deps: AttestorDeps, jobId: bigint): Promise<AttestOutcome> {
   const me = getAddress(deps.me.address);
@@ -80,6 +114,31 @@ export async function attestJob(deps: AttestorDeps, jobId: bigint): Promise<Atte
     throw new AttestorError("NOT_COMMITTED", `job ${jobId}'s aggregator has not committed`);
   if (!record.attestors.some((a) => getAddress(a) === me))
     throw new AttestorError("NOT_DRAWN", `${me} is not a drawn attestor of job ${jobId}`);
+  let derived: DerivedJobResult;
+  try {
+    derived = await replayRead(deps, jobId, me, job, record, myKey);
+  } catch (e) {
+    if (e instanceof TranscriptReplayError) return invalid(e.reason, e.detail);
+    throw e;
+  }
+  return {
+    value: resultHash(derived.result),
+    reason: "OK",
+    detail: `${derived.result.participants} participants, quality ${derived.result.qualityMet ? "met" : "failed"}`,
+    derived,
+  };
+}
+
+async function replayRead(
+  deps: ReplayDeps,
+  jobId: bigint,
+  me: Address,
+  job: AttestedJob,
+  record: AttestationRecord,
+  myKey: Hex,
+): Promise<DerivedJobResult> {
+  if (record.transcriptCid === undefined)
+    throw new AttestorError("NOT_COMMITTED", `job ${jobId}'s aggregator has not committed`);
   if (bytesToHex(x25519.getPublicKey(deps.me.x25519SecretKey)) !== myKey.toLowerCase())
     throw new AttestorError("KEY_MISMATCH", `${me}'s secret is not its registered key ${myKey}`);
   checkCohort(deps.cohort, job, jobId);
@@ -92,9 +151,10 @@ export async function attestJob(deps: AttestorDeps, jobId: bigint): Promise<Atte
       deps.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
     );
   } catch (e) {
-    return invalid(
+    throw new TranscriptReplayError(
       e instanceof ContentTooLargeError ? "TRANSCRIPT_TOO_LARGE" : "TRANSCRIPT_UNFETCHABLE",
       `transcript ${cid}: ${message(e)}`,
+      { cause: e },
     );
   }
   // the roster's keys and the neighbour graph come from the chain, never from the aggregator
@@ -121,25 +181,20 @@ export async function attestJob(deps: AttestorDeps, jobId: bigint): Promise<Atte
     deps.model.classes,
   );
   const recovered = await recoverAggregate(bytes, { session, me: { ...deps.me, address: me } });
-  if (!recovered.ok) return invalid(recovered.reason, recovered.detail);
-  let derived: DerivedJobResult;
+  if (!recovered.ok) throw new TranscriptReplayError(recovered.reason, recovered.detail);
   try {
-    derived = deriveJobResult(recovered.aggregate, {
+    return deriveJobResult(recovered.aggregate, {
       members: deps.cohort.map((m) => m.device),
       encoding: session.encoding,
       model: deps.model,
       rule: job,
     });
   } catch (e) {
-    if (e instanceof JobResultError) return invalid("INCONSISTENT", e.message);
-    return invalid("INCONSISTENT", `deriving the result: ${message(e)}`);
+    if (e instanceof JobResultError) throw new TranscriptReplayError("INCONSISTENT", e.message);
+    throw new TranscriptReplayError("INCONSISTENT", `deriving the result: ${message(e)}`, {
+      cause: e,
+    });
   }
-  return {
-    value: resultHash(derived.result),
-    reason: "OK",
-    detail: `${derived.result.participants} participants, quality ${derived.result.qualityMet ? "met" : "failed"}`,
-    derived,
-  };
 }
 
 async function reads(

@@ -23,6 +23,49 @@ async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 describe("action queue", () => {
+  it("re-opens only the actions that finished above a reorg's ancestor; heads keep the newest N", async () => {
+    const q = await ActionQueue.open(path.join(root, "reorg"));
+    try {
+      const finishAt = async (
+        key: string,
+        block: bigint | undefined,
+        how: "succeed" | "abandon",
+      ) => {
+        await q.enqueue({ key, type: "t" });
+        const a = await q.claimNext();
+        assert.equal(a?.key, key);
+        if (how === "succeed") await q.succeed(a.id, block);
+        else await q.abandon(a.id, "moot", block);
+      };
+      await finishAt("a", 10n, "succeed");
+      await finishAt("b", 12n, "succeed");
+      await finishAt("c", 13n, "abandon");
+      await finishAt("d", undefined, "succeed"); // finished without a known head: never re-opened
+      const reopened = await q.reopenAfter(11n, "reorg above 11");
+      assert.deepEqual(reopened.map((a) => a.key).sort(), ["b", "c"]);
+      assert.equal((await q.get("a"))?.status, "succeeded");
+      assert.equal((await q.get("d"))?.status, "succeeded");
+      const b = await q.get("b");
+      assert.equal(b?.status, "queued");
+      assert.equal(b.lastFailure, "reorg above 11");
+      assert.equal(b.finishedBlock, undefined);
+      assert.deepEqual(await q.reopenAfter(11n, "again"), [], "nothing finished above 11 any more");
+
+      for (let i = 1n; i <= 5n; i++) await q.recordHead({ block: i, hash: `0x${i}` }, 3);
+      assert.deepEqual(
+        (await q.heads()).map((h) => h.block),
+        [3n, 4n, 5n],
+      );
+      await q.recordHead({ block: 4n, hash: "0xAB" }, 3); // a new head at 4 replaces 4 and 5
+      assert.deepEqual(await q.heads(), [
+        { block: 3n, hash: "0x3" },
+        { block: 4n, hash: "0xab" },
+      ]);
+    } finally {
+      await q.close();
+    }
+  });
+
   it("is idempotent by key, claims oldest-ready first, and records every status change", async () => {
     let now = 1_700_000_000_000;
     const q = await ActionQueue.open(path.join(root, "basic"), { now: () => now });

@@ -1,7 +1,9 @@
 /**
  * A job ready for its attestors, on the real contracts: scheduled, cohort drawn and assigned (list on Helia), a real
  * SecAgg session run with the drawn devices' keys (client N drops), the transcript v2 sealed to the drawn attestors
- * and published. Returns what the aggregator commits (`value`, `cid`) — the caller commits it.
+ * (and `extraRecipients`, e.g. reporters) and published. Returns what the aggregator commits (`value`, `cid`) — the
+ * caller commits it. With `fromPackage` the job's model is the listed package's (`jobModelOf`: control-group
+ * confusion, DP noise that each device adds to its vector), as the aggregator derives it.
  */
 import { getAddress, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
@@ -10,9 +12,24 @@ import type { HeliaStore } from "#sdk/ipfs/index.ts";
 import type { Prediction } from "#sdk/ml/index.ts";
 import type { DeviceAccount, SessionSigner } from "#sdk/crypto/session-key.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
-import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
+import { deriveJobResult, type DerivedJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
 import { attestorRecipients, publishSealedTranscript } from "#sdk/protocol/transcript-publish.ts";
-import { simulateSession, transcriptV2Of } from "#sdk/secagg/index.ts";
+import {
+  simulateSession,
+  transcriptV2Of,
+  type SealRecipient,
+  type SessionTranscript,
+} from "#sdk/secagg/index.ts";
+import {
+  buildReferencePackage,
+  prepareWorkload,
+  publishPackage,
+  referenceManifestFields,
+  trainReference,
+} from "#sdk/ml/index.ts";
+import { DEFAULT_PRIVACY_SPEC, seededRandom } from "#sdk/privacy/index.ts";
+import { chainJobModelReads, jobModelOf } from "#sdk/protocol/job-model.ts";
+import { noisyResultVector } from "#sdk/protocol/result-privacy.ts";
 import { drawnCohortList, encodeCohortList } from "../../sdk/protocol/cohort.ts";
 import { reduceToResultVector } from "../../sdk/protocol/result-vector.ts";
 import { jobSessionConfig } from "../../sdk/protocol/session.ts";
@@ -37,7 +54,28 @@ export function attestorContracts(life: JobLifecycle) {
     ResultAttestation: life.env.addr("ResultAttestation"),
     NodeStaking: life.env.addr("NodeStaking"),
     DeviceRegistry: life.env.addr("DeviceRegistry"),
+    AlgorithmMarketplace: life.env.addr("AlgorithmMarketplace"),
   };
+}
+
+let trained: Promise<Parameters<typeof buildReferencePackage>> | undefined;
+
+/**
+ * The reference spam classifier's package (trained once per process, ~7 s) with its control-group confusion matrix
+ * and, unless `privacy` is false, the default DP spec; published on `store`. Pass it to `JobLifecycle.create`.
+ */
+export async function referencePackage(
+  store: HeliaStore,
+  opts: { privacy?: boolean } = {},
+): Promise<{ cid: string; modelSha256: Hex }> {
+  trained ??= prepareWorkload().then((w) => [w, trainReference(w)]);
+  const [workload, weights] = await trained;
+  const built = await buildReferencePackage(workload, weights, {
+    ...referenceManifestFields(),
+    ...(opts.privacy === false ? {} : { privacy: DEFAULT_PRIVACY_SPEC }),
+  });
+  const cid = await publishPackage(store, built.manifest, built.model);
+  return { cid, modelSha256: `0x${built.manifest.modelSha256}` };
 }
 
 export interface PreparedJob {
@@ -48,16 +86,37 @@ export interface PreparedJob {
   /** The sealed transcript's CID. */
   cid: string;
   attestors: Address[];
+  /** The aggregator's derivation (result, estimate, payout tree) and the model it used. */
+  derived: DerivedJobResult;
+  model: JobModel;
+  transcript: SessionTranscript;
+}
+
+export interface PrepareOptions {
+  /** The job's model is its listed package's (`jobModelOf`), DP noise included (default: `MODEL`). */
+  fromPackage?: boolean;
+  /** Sealed to these too (e.g. active reporters), after the drawn attestors. */
+  extraRecipients?: readonly SealRecipient[];
+  /** The customer's report key (default: the lifecycle spec's placeholder). */
+  encryptionKey?: Hex;
+  /** The job's quality bound, 1e18 fixed point (default: the lifecycle spec's 0.15). */
+  maxStdError?: bigint;
 }
 
 export async function prepareJob(
   life: JobLifecycle,
   store: HeliaStore,
   n: number,
+  opts: PrepareOptions = {},
 ): Promise<PreparedJob> {
   const { env } = life;
   const reads = chainAttestorReads(env.pub, attestorContracts(life));
-  const jobId = await life.schedule(life.spec(n, { devices: n, participants: n - 2 }));
+  const spec = life.spec(n, { devices: n, participants: n - 2 });
+  const jobId = await life.schedule({
+    ...spec,
+    ...(opts.encryptionKey === undefined ? {} : { encryptionKey: opts.encryptionKey }),
+    ...(opts.maxStdError === undefined ? {} : { maxStdError: opts.maxStdError }),
+  });
   const drawn = await life.drawCohortOf(jobId, n);
   const list = drawnCohortList(jobId, drawn.connectedEpoch, drawn.members);
   await life.assign(
@@ -79,6 +138,20 @@ export async function prepareJob(
     graph: { cohortRoot: drawn.tree.root, jobSeed: await reads.jobSeed(jobId) },
     classes: MODEL.classes,
   });
+  const model = opts.fromPackage
+    ? (
+        await jobModelOf(
+          {
+            chain: chainJobModelReads(env.pub, attestorContracts(life)),
+            store,
+            cohort: drawn.members,
+            session: { chainId: env.pub.chain!.id, jobMarket: env.addr("JobMarket") },
+          },
+          jobId,
+        )
+      ).model
+    : MODEL;
+  const { privacy } = model;
   const report = await simulateSession({
     config: session,
     accounts: new Map(
@@ -87,25 +160,42 @@ export async function prepareJob(
         (d as Partial<DeviceAccount>).session as SessionSigner,
       ]),
     ),
-    inputs: (id) => deviceVector(id),
+    inputs: (id) =>
+      privacy === undefined
+        ? deviceVector(id)
+        : noisyResultVector(
+            deviceVector(id),
+            model.classes,
+            privacy,
+            seededRandom(`fixture device noise ${jobId} ${id}`),
+          ),
     drops: new Map([[n, 0]]),
     recordTranscript: true,
   });
   const survivors = [...report.result.survivors].sort((a, b) => a - b);
-  const result = deriveJobResult(
+  const derived = deriveJobResult(
     { sessionId: session.sessionId, survivors, sum: report.result.sum },
     {
       members: drawn.members.map((m) => m.device),
       encoding: session.encoding,
-      model: MODEL,
+      model,
       rule: await env.read("JobMarket", "getJob", [jobId]),
     },
-  ).result;
-  const cid = await publishSealedTranscript(
-    store,
-    transcriptV2Of(report.server),
-    await attestorRecipients(reads, jobId),
   );
+  const transcript = transcriptV2Of(report.server);
+  const cid = await publishSealedTranscript(store, transcript, [
+    ...(await attestorRecipients(reads, jobId)),
+    ...(opts.extraRecipients ?? []),
+  ]);
   const attestors = (await reads.attestation(jobId)).attestors.map((a) => getAddress(a));
-  return { jobId, drawn, value: resultHash(result), cid, attestors };
+  return {
+    jobId,
+    drawn,
+    value: resultHash(derived.result),
+    cid,
+    attestors,
+    derived,
+    model,
+    transcript,
+  };
 }

@@ -2,12 +2,11 @@
  * Real `dml-relayer attestor` processes against the EDR chain (served over HTTP JSON-RPC on 127.0.0.1), each with its
  * own keystore, data directory and Helia copy. Two drawn attestors start and commit; one is SIGKILLed while it waits
  * for the reveal window; the third starts and commits (the window opens); the killed one restarts on the same data
- * directory and reveals. Every attestor commits once and reveals once, the job is attested, SIGTERM exits 0; per
+ * directory and reveals. The job's algorithm is the reference package (confusion matrix, DP noise): each process
+ * derives the job's model from it. Every attestor commits once and reveals once, the job is attested, SIGTERM exits 0; per
  * process CPU time and memory are read from /metrics.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,71 +19,36 @@ import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { JobLifecycle } from "../../bench/fixture/job-run.ts";
 import { abi, aggregateCommitment, JobStatus, label } from "../../bench/fixture/protocol.ts";
-import { attestorContracts, prepareJob } from "./attestor-fixture.ts";
+import { attestorContracts, prepareJob, referencePackage } from "./attestor-fixture.ts";
+import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
 const PASSWORD = "attestor password";
 
-/** Serves an EIP-1193 provider (the in-process EDR) as HTTP JSON-RPC on 127.0.0.1. */
-async function serveRpc(provider: {
-  request(a: { method: string; params?: unknown[] }): Promise<unknown>;
-}): Promise<{ url: string; server: Server }> {
-  type Req = { id?: unknown; method: string; params?: unknown[] };
-  const one = async (r: Req) => {
-    try {
-      return { jsonrpc: "2.0", id: r.id ?? null, result: await provider.request(r) };
-    } catch (e) {
-      const err = e as { code?: number; message?: string; data?: unknown };
-      return {
-        jsonrpc: "2.0",
-        id: r.id ?? null,
-        error: { code: err.code ?? -32603, message: err.message ?? String(e), data: err.data },
-      };
-    }
-  };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as Req | Req[];
-      const out = Array.isArray(body) ? await Promise.all(body.map(one)) : await one(body);
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(
-          JSON.stringify(out, (_k, v: unknown) =>
-            typeof v === "bigint" ? `0x${v.toString(16)}` : v,
-          ),
-        );
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
 describe("dml-relayer attestor processes on EDR", () => {
   let life: JobLifecycle;
   let store: HeliaStore;
   let tmp: string;
-  let rpc: { url: string; server: Server };
+  let rpc: RpcServer;
 
   before(async () => {
     tmp = await mkdtemp(path.join(tmpdir(), "dml-attestor-proc-"));
     store = await HeliaStore.open({ dir: path.join(tmp, "helia") });
-    life = await JobLifecycle.create();
+    // the job's algorithm is the reference package (confusion + DP): each process derives the model from it
+    life = await JobLifecycle.create(await referencePackage(store));
     rpc = await serveRpc(life.env.conn.provider);
   });
   after(async () => {
     killAll();
-    rpc.server.closeAllConnections();
-    rpc.server.close();
+    rpc.close();
     await store.close().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   });
 
   it("three attestor processes commit and reveal once each across a SIGKILL and restart; the job is attested", async () => {
     const { env } = life;
-    const job = await prepareJob(life, store, 8);
+    const job = await prepareJob(life, store, 8, { fromPackage: true });
     await store.close(); // its blocks are copied into each attestor's own Helia directory below
     const manifestFile = path.join(tmp, "manifest.json");
     writeManifest(manifestFile, env.manifest);

@@ -34,7 +34,10 @@ describe("dml-relayer CLI", () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: dml-relayer <role> \[options\]/);
     assert.match(r.stdout, /durable queue/);
-    assert.match(r.stdout, /Roles:\n\s+attestor \[options\]\s+recompute each drawn job.s result/);
+    assert.match(
+      r.stdout,
+      /Roles:\n(?:\s+\S+ \[options\].*\n(?:\s{20,}.*\n)*)*\s+attestor \[options\]\s+recompute each drawn job.s result/,
+    );
     assert.match(r.stdout, /Examples:\n\s+DML_KEYSTORE_PASSWORD=… dml-relayer keystore create/);
   });
 
