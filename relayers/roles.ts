@@ -8,10 +8,12 @@ import { aggregatorRole } from "./aggregator/index.ts";
 import { attestorRole } from "./attestor/index.ts";
 import { distributorRole } from "./distributor/index.ts";
 import { reporterRole } from "./reporter/index.ts";
+import { watcherRole } from "./watcher/index.ts";
 
 export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [
   aggregatorRole,
   attestorRole,
   distributorRole,
   reporterRole,
+  watcherRole,
 ];

@@ -59,6 +59,7 @@ import {
   type ReconcileContext,
   type RoleRuntime,
 } from "../common/loop.ts";
+import { ScanWindow } from "../common/scan-window.ts";
 import { AggregatorError, loadCohort, loadJobModel, type AggregatorContracts } from "./inputs.ts";
 
 /** `IResultAttestation.Status`. */
@@ -182,12 +183,13 @@ export class Aggregator implements RoleRuntime {
   /** Jobs assigned to me that are not finished (rebuilt by one full scan after a restart), with their cohort CID. */
   private readonly open = new Map<bigint, string>();
   private readonly hosted = new Map<bigint, Hosted>();
-  private scannedTo: bigint | undefined;
+  private readonly window: ScanWindow;
   private sender: Promise<TxSender> | undefined;
 
   constructor(opts: AggregatorOptions) {
     this.o = opts;
     this.address = getAddress(opts.wallet.account.address);
+    this.window = new ScanWindow(opts.fromBlock ?? 0n, opts.rescanBlocks);
     this.bootId = opts.bootId ?? `${Date.now()}`;
     this.reads = chainAttestorReads(opts.publicClient, opts.contracts, {
       ...(opts.fromBlock === undefined ? {} : { fromBlock: opts.fromBlock }),
@@ -198,6 +200,11 @@ export class Aggregator implements RoleRuntime {
       reveal: (a) => this.reveal(a),
       finalize: (a) => this.finalize(a),
     };
+  }
+
+  /** After a reorg: scan again from the common ancestor (relayers/common/reorg.ts). */
+  onReorg(event: { ancestor: bigint }): void {
+    this.window.onReorg(event.ancestor);
   }
 
   /** Jobs still open for this operator (assigned to it, not finished), for tools and tests. */
@@ -240,30 +247,22 @@ export class Aggregator implements RoleRuntime {
   }
 
   private async scan(): Promise<void> {
-    const head = await this.o.publicClient.getBlockNumber();
-    const start = this.o.fromBlock ?? 0n;
-    const margin = this.o.rescanBlocks ?? 64n;
-    const from =
-      this.scannedTo === undefined
-        ? start
-        : this.scannedTo + 1n - margin > start
-          ? this.scannedTo + 1n - margin
-          : start;
-    if (from <= head) {
+    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
+    const range = this.window.next(head);
+    if (range !== undefined) {
       const logs = await this.o.publicClient.getContractEvents({
         address: this.o.contracts.JobMarket,
         abi: jobMarketAbi,
         eventName: "CohortAssigned",
         args: { aggregator: this.address },
-        fromBlock: from,
-        toBlock: head,
+        ...range,
       });
       for (const l of logs) {
         const { args } = assignedSchema.parse(l);
         if (!this.finishedJobs.has(args.jobId)) this.open.set(args.jobId, args.cohortCid);
       }
     }
-    this.scannedTo = head;
+    this.window.done(head);
   }
 
   /** Jobs that left the open set in this process (so the re-scan margin does not add them again). */

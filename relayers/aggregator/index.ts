@@ -130,6 +130,8 @@ export const aggregatorRole = defineRole({
     return {
       reconcile: (ctx) => aggregator.reconcile(ctx),
       handlers: aggregator.handlers,
+      chain: publicClient,
+      onReorg: (e) => aggregator.onReorg(e),
       close: async () => {
         await secagg.close();
         await store.close();

@@ -2,11 +2,11 @@
  * What the aggregator reads before it opens a job's session: the cohort list the distributor published (checked
  * against the chain) and the job's model from the algorithm's package manifest.
  *
- * `loadJobModel` is local to this role until `sdk/protocol/job-model.ts` (`jobModelOf`) lands: it builds the model the
- * way `script/demo-job.ts` does — the manifest of `AlgorithmMarketplace.getAlgorithm(job.algorithmId).packageCid`
- * (its `modelSha256` checked against the on-chain one), classes = `outputLabels.length`, the quality class = the
- * "spam" label's index (else 1, the attestor role's default: the manifest has no field for it yet), the control
- * group's confusion matrix, and `jobPrivacy(manifest.privacy, …)` with `kMin` from `ResultAttestation.params`.
+ * `loadJobModel` reads the manifest of `AlgorithmMarketplace.getAlgorithm(job.algorithmId).packageCid` (its
+ * `modelSha256` checked against the on-chain one) before the session exists (the session needs `classes`), then
+ * builds the model with the session as every attestor and the reporter do: `jobModelOfManifest`
+ * (`sdk/protocol/job-model.ts`: the last label is the quality class, the control group's confusion matrix, DP with
+ * the session and `kMin`).
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { z } from "zod";
@@ -22,7 +22,7 @@ import {
   type CohortList,
 } from "#sdk/protocol/cohort.ts";
 import type { JobModel } from "#sdk/protocol/job-result.ts";
-import { jobPrivacy } from "#sdk/protocol/result-privacy.ts";
+import { jobModelOfManifest } from "#sdk/protocol/job-model.ts";
 import type { SecAggSessionConfig } from "#sdk/secagg/index.ts";
 
 export interface AggregatorContracts extends AttestorContracts {
@@ -174,20 +174,11 @@ export async function loadJobModel(
       `algorithm ${algorithmId}'s manifest names model ${manifest.modelSha256}, the marketplace ${alg.modelSha256}`,
     );
   const classes = manifest.outputLabels.length;
-  const spam = manifest.outputLabels.indexOf("spam");
   return {
     manifest,
     classes,
-    model(session, kMin) {
-      return {
-        classes,
-        qualityClass: spam >= 0 ? spam : 1,
-        ...(manifest.controlGroup ? { confusion: manifest.controlGroup.confusion } : {}),
-        ...(manifest.privacy
-          ? { privacy: jobPrivacy(manifest.privacy, classes, session, kMin) }
-          : {}),
-      };
-    },
+    // the same model every attestor and the reporter derive (sdk/protocol/job-model.ts)
+    model: (session, kMin) => jobModelOfManifest(manifest, { session, kMin }),
   };
 }
 

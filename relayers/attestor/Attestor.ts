@@ -37,6 +37,7 @@ import {
   type ReconcileContext,
   type RoleRuntime,
 } from "../common/loop.ts";
+import { ScanWindow } from "../common/scan-window.ts";
 
 /** `IResultAttestation.Status`. */
 export const AttestationStatus = {
@@ -101,11 +102,12 @@ export class Attestor implements RoleRuntime {
   private x25519: Uint8Array | undefined;
   /** Jobs this operator was drawn for and that are not finished (rebuilt by one full scan after a restart). */
   private readonly open = new Set<bigint>();
-  private scannedTo: bigint | undefined;
+  private readonly window: ScanWindow;
 
   constructor(opts: AttestorOptions) {
     this.o = opts;
     this.address = getAddress(opts.wallet.account.address);
+    this.window = new ScanWindow(opts.fromBlock ?? 0n, opts.rescanBlocks);
     this.handlers = {
       commit: (a) => this.commit(a),
       reveal: (a) => this.reveal(a),
@@ -115,29 +117,21 @@ export class Attestor implements RoleRuntime {
   /** The vote transactions the chain calls for now (the reconcile's pure part; exported for tests and tools). */
   async desired(): Promise<DesiredVote[]> {
     // incremental: the first call scans from the deployment block, later calls only the new blocks (and a margin)
-    const head = await this.o.publicClient.getBlockNumber();
-    const start = this.o.fromBlock ?? 0n;
-    const margin = this.o.rescanBlocks ?? 64n;
-    const from =
-      this.scannedTo === undefined
-        ? start
-        : this.scannedTo + 1n - margin > start
-          ? this.scannedTo + 1n - margin
-          : start;
-    if (from <= head) {
+    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
+    const range = this.window.next(head);
+    if (range !== undefined) {
       const logs = await this.o.publicClient.getContractEvents({
         address: this.o.contracts.ResultAttestation,
         abi: this.abi,
         eventName: "AttestorsDrawn",
-        fromBlock: from,
-        toBlock: head,
+        ...range,
       });
       for (const log of logs) {
         const { args } = drawnSchema.parse(log);
         if (args.attestors.some((a) => getAddress(a) === this.address)) this.open.add(args.jobId);
       }
     }
-    this.scannedTo = head;
+    this.window.done(head);
     const now = await this.chainTime();
     const out: DesiredVote[] = [];
     for (const jobId of [...this.open].sort((a, b) => (a < b ? -1 : 1))) {
@@ -157,8 +151,7 @@ export class Attestor implements RoleRuntime {
    * block, or a new one, is seen however deep the reorg was. Open jobs stay open: `desired()` re-reads their state.
    */
   onReorg(event: { ancestor: bigint }): void {
-    if (this.scannedTo !== undefined && this.scannedTo > event.ancestor)
-      this.scannedTo = event.ancestor;
+    this.window.onReorg(event.ancestor);
   }
 
   /** Jobs still open for this operator (drawn, not finished), for tools and tests. */

@@ -43,6 +43,7 @@ import {
   type ReconcileContext,
   type RoleRuntime,
 } from "../common/loop.ts";
+import { ScanWindow } from "../common/scan-window.ts";
 
 export interface ReporterContracts extends JobModelContracts {
   Settlement: Address;
@@ -128,39 +129,37 @@ export class Reporter implements RoleRuntime {
   lastReceipt: TxResult["receipt"] | undefined;
   /** Attested jobs not yet seen reported (rebuilt by one full scan after a restart). */
   private readonly open = new Set<bigint>();
-  private scannedTo: bigint | undefined;
+  private readonly window: ScanWindow;
 
   constructor(opts: ReporterOptions) {
     this.o = opts;
     this.address = getAddress(opts.wallet.account.address);
+    this.window = new ScanWindow(opts.fromBlock ?? 0n, opts.rescanBlocks);
     this.handlers = { report: (a) => this.report(a) };
+  }
+
+  /** After a reorg: scan again from the common ancestor (relayers/common/reorg.ts). */
+  onReorg(event: { ancestor: bigint }): void {
+    this.window.onReorg(event.ancestor);
   }
 
   /** The reports the chain calls for now (the reconcile's pure part; exported for tests and tools). */
   async desired(): Promise<DesiredReport[]> {
-    const head = await this.o.publicClient.getBlockNumber();
-    const start = this.o.fromBlock ?? 0n;
-    const margin = this.o.rescanBlocks ?? 64n;
-    const from =
-      this.scannedTo === undefined
-        ? start
-        : this.scannedTo + 1n - margin > start
-          ? this.scannedTo + 1n - margin
-          : start;
-    if (from <= head) {
+    const head = await this.o.publicClient.getBlockNumber({ cacheTime: 0 });
+    const range = this.window.next(head);
+    if (range !== undefined) {
       const logs = await this.o.publicClient.getContractEvents({
         address: this.o.contracts.ResultAttestation,
         abi: resultAttestationAbi,
         eventName: "AttestationFinalized",
-        fromBlock: from,
-        toBlock: head,
+        ...range,
       });
       for (const log of logs) {
         const { args } = finalizedSchema.parse(log);
         if (args.attested) this.open.add(args.jobId);
       }
     }
-    this.scannedTo = head;
+    this.window.done(head);
     const now = await this.chainTime();
     const out: DesiredReport[] = [];
     for (const jobId of [...this.open].sort((a, b) => (a < b ? -1 : 1))) {

@@ -119,6 +119,8 @@ export const reporterRole = defineRole({
     return {
       reconcile: (ctx) => reporter.reconcile(ctx),
       handlers: reporter.handlers,
+      chain: publicClient,
+      onReorg: (e) => reporter.onReorg(e),
       close: () => store.close(),
     };
   },
