@@ -9,10 +9,10 @@ import { chainViewOf, type ChainView } from "./admission.ts";
 import { fetchCohort } from "#sdk/protocol/cohort.ts";
 import { ProtocolError } from "#sdk/protocol/errors.ts";
 import { contractAddress, startBlockOf, type DeviceConfig } from "./config.ts";
-import { abiOf, type DevicePublicClient } from "./chain.ts";
+import type { DevicePublicClient } from "./chain.ts";
 import { schemaHash, listDatasets } from "./dataset.ts";
 import { describeError } from "./errors.ts";
-import { sendHeartbeat, signHeartbeat } from "#sdk/protocol/heartbeat.ts";
+import { HeartbeatSender } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
 import { DeviceRunner, type DeviceJob } from "./runner.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
@@ -75,34 +75,44 @@ export async function runDaemon(opts: {
     log,
     ...(opts.idleCheck ? { idleCheck: opts.idleCheck } : {}),
   });
+  // once per growth epoch to every distributor it knows: the configured one and the active ones on chain
+  const optional = (name: string) => {
+    try {
+      return contractAddress(config, name);
+    } catch {
+      return undefined;
+    }
+  };
+  const growthPool = optional("GrowthPool");
+  const staking = optional("NodeStaking");
+  const registry = optional("DeviceRegistry");
+  const heartbeats =
+    registry === undefined
+      ? undefined
+      : new HeartbeatSender({
+          publicClient: pub,
+          account,
+          chainId: config.chainId,
+          contracts: {
+            DeviceRegistry: registry,
+            ...(growthPool === undefined ? {} : { GrowthPool: growthPool }),
+            ...(staking === undefined ? {} : { NodeStaking: staking }),
+          },
+          configuredUrls: config.distributorUrl === undefined ? [] : [config.distributorUrl],
+        });
   let lastHeartbeat = 0;
   const heartbeat = async () => {
-    if (config.distributorUrl === undefined) return;
+    if (heartbeats === undefined) return;
     if (Date.now() - lastHeartbeat < config.heartbeatIntervalSec * 1000) return;
     lastHeartbeat = Date.now();
     try {
       const schemas = (await listDatasets(paths.datasets)).map((d) => schemaHash(d.schema));
       if (schemas.length === 0) return;
-      const registry = contractAddress(config, "DeviceRegistry");
-      let epoch = 0;
-      try {
-        epoch = Number(
-          await pub.readContract({
-            address: contractAddress(config, "GrowthPool"),
-            abi: abiOf("GrowthPool"),
-            functionName: "currentEpoch",
-          }),
-        );
-      } catch {
-        /* growth pool not configured: epoch 0 */
-      }
-      const hb = await signHeartbeat(
-        account,
-        { chainId: config.chainId, verifyingContract: registry },
-        { epoch, timestamp: Math.floor(Date.now() / 1000), schemas },
-      );
-      await sendHeartbeat(config.distributorUrl, hb);
-      log.info({ epoch }, "heartbeat sent");
+      const sent = await heartbeats.tick(schemas);
+      if (sent.delivered.length > 0)
+        log.info({ epoch: sent.epoch, to: sent.delivered }, "heartbeat sent");
+      for (const f of sent.failed)
+        log.warn({ epoch: sent.epoch, url: f.url, err: f.error }, "heartbeat failed");
     } catch (e) {
       log.warn({ err: describeError(e) }, "heartbeat failed");
     }

@@ -6,12 +6,14 @@ import type { FieldSpecs } from "./common/config.ts";
 import type { RoleDefinition } from "./common/relayer.ts";
 import { aggregatorRole } from "./aggregator/index.ts";
 import { attestorRole } from "./attestor/index.ts";
+import { distributorRole } from "./distributor/index.ts";
 import { reporterRole } from "./reporter/index.ts";
 import { watcherRole } from "./watcher/index.ts";
 
 export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [
   aggregatorRole,
   attestorRole,
+  distributorRole,
   reporterRole,
   watcherRole,
 ];
