@@ -2,8 +2,11 @@
 import { isAddress } from "viem";
 import { z } from "zod";
 import { intField, type FieldSpecs } from "../common/config.ts";
+import { fromBlockField, ipfsFields } from "../common/connect.ts";
 
 export const distributorFields = {
+  ...ipfsFields("publish connected sets and cohort lists to"),
+  ...fromBlockField("scheduled jobs"),
   listenHost: {
     schema: z.string().min(1).default("127.0.0.1"),
     arg: "<host>",
@@ -13,11 +16,6 @@ export const distributorFields = {
     schema: intField(0, 65_535).default(8645),
     arg: "<port>",
     help: "port of the heartbeat HTTP endpoint (0: any free port) [default: 8645]",
-  },
-  fromBlock: {
-    schema: intField(0, 2 ** 53 - 1).optional(),
-    arg: "<block>",
-    help: "first block scanned for scheduled jobs [default: the manifest's startBlock]",
   },
   maxBodyBytes: {
     schema: intField(256, 1_048_576).default(16_384),
@@ -36,18 +34,5 @@ export const distributorFields = {
       .optional(),
     arg: "<address>",
     help: "aggregator named for every cohort [default: drawn from the active aggregators by the job's seed]",
-  },
-  heliaDir: {
-    schema: z.string().min(1).optional(),
-    arg: "<dir>",
-    help: "embedded Helia node's stores (with --kubo-url: the verified block cache) [default: <data-dir>/ipfs]",
-  },
-  kuboUrl: {
-    schema: z
-      .string()
-      .pipe(z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }))
-      .optional(),
-    arg: "<url>",
-    help: "Kubo RPC API to publish connected sets and cohort lists to [default: embedded Helia]",
   },
 } satisfies FieldSpecs;

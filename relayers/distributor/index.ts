@@ -2,15 +2,8 @@
  * `dml-relayer distributor`: wires the Distributor (Distributor.ts) to the chain (viem, the deployment manifest), the
  * operator key (keystore), IPFS (embedded Helia or Kubo) and its public heartbeat endpoint (HeartbeatServer.ts).
  */
-import path from "node:path";
 import { getAddress } from "viem";
-import {
-  createChainPublicClient,
-  createChainWalletClient,
-  fetchChainId,
-} from "#sdk/chain/clients.ts";
-import { contractAddress, defaultManifestPath, readManifest } from "#sdk/chain/manifest.ts";
-import { openContentStore } from "#sdk/ipfs/index.ts";
+import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Distributor } from "./Distributor.ts";
@@ -40,35 +33,18 @@ export const distributorRole = defineRole({
   needsKey: true,
   async create({ config, account, log }) {
     if (account === undefined) throw new RelayerError("KEYSTORE", "the distributor needs a key");
-    let chainId: number;
-    try {
-      chainId = await fetchChainId(config.rpcUrl);
-    } catch (e) {
-      throw new RelayerError("RPC_UNREACHABLE", `no JSON-RPC answer from ${config.rpcUrl}`, {
-        cause: e,
-      });
-    }
-    if (config.chainId !== undefined && config.chainId !== chainId)
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: chainId (${config.chainId}): the RPC serves chain ${chainId}`,
-      );
-    const manifest = readManifest(config.manifest ?? defaultManifestPath(chainId));
-    const contracts = {
-      GrowthPool: contractAddress(manifest, "GrowthPool"),
-      JobMarket: contractAddress(manifest, "JobMarket"),
-      ResultAttestation: contractAddress(manifest, "ResultAttestation"),
-      NodeStaking: contractAddress(manifest, "NodeStaking"),
-      DeviceRegistry: contractAddress(manifest, "DeviceRegistry"),
-      AlgorithmMarketplace: contractAddress(manifest, "AlgorithmMarketplace"),
-    };
-    const publicClient = await createChainPublicClient(config.rpcUrl, chainId);
-    const wallet = createChainWalletClient(account, config.rpcUrl, chainId);
-    const store = await openContentStore({
-      heliaDir: config.heliaDir ?? path.join(config.dataDir, "ipfs"),
-      ...(config.kuboUrl === undefined ? {} : { kuboUrl: config.kuboUrl }),
-    });
-    const fromBlock = BigInt(config.fromBlock ?? manifest.startBlock);
+    const { chainId, publicClient, wallet, store, fromBlock, contracts } = await connectRole(
+      config,
+      account,
+      [
+        "GrowthPool",
+        "JobMarket",
+        "ResultAttestation",
+        "NodeStaking",
+        "DeviceRegistry",
+        "AlgorithmMarketplace",
+      ],
+    );
     const distributor = await Distributor.open({
       publicClient,
       wallet,
