@@ -33,7 +33,7 @@ import { deviceConfigSchema, saveConfig } from "../../device-runner/config.ts";
 import { registerConsent, saveLocalConsent } from "../../device-runner/consent.ts";
 import { EMAIL_SCHEMA_ID, importDataset } from "../../device-runner/dataset.ts";
 import { devicePaths, type DevicePaths } from "../../device-runner/paths.ts";
-import { startRelayer, type RelayerProcess } from "../relayers/helpers.ts";
+import { killAll, startRelayer, type RelayerProcess } from "../relayers/helpers.ts";
 import { serveRpc, type RpcServer } from "./rpc.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -71,8 +71,9 @@ export function spawnTs(cli: string, args: string[], env: NodeJS.ProcessEnv = {}
   return { child, stderr: () => err, stdout: () => out, exited };
 }
 
-/** SIGKILLs every child a test started and left running. */
+/** SIGKILLs every child (relayers included) a test started and left running. */
 export function killChildren(): void {
+  killAll();
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   children.clear();
 }
@@ -233,14 +234,14 @@ export class LocalNetwork {
 
   /** Points operator `w`'s NodeStaking endpoint at `url` (where its relayer serves). */
   async setEndpoint(w: Wallet, url: string): Promise<void> {
-    const info = await this.life.env.read<{ x25519Key: Hex; metadata: string }>(
+    const info = await this.life.env.read<{ encryptionKey: Hex; metadata: string }>(
       "NodeStaking",
       "operatorInfo",
       [getAddress(w.account.address)],
     );
     await this.life.env.send(w, "NodeStaking", "updateOperator", [
       url,
-      info.x25519Key,
+      info.encryptionKey,
       info.metadata,
     ]);
   }
@@ -266,7 +267,7 @@ export class LocalNetwork {
         confirmations: 0,
         pollIntervalSec: 1,
         heartbeatIntervalSec: 10,
-        idle: { maxLoadPerCore: 1_000, windows: [] },
+        idle: { maxLoadPerCore: 64, windows: [] },
       }),
     );
     const emails = this.workload.split.inboxes[i]!.emails;

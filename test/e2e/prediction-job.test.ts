@@ -26,7 +26,14 @@ import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { abi } from "../../bench/fixture/protocol.ts";
 import { JOB } from "../../bench/fixture/job-run.ts";
 import { waitFor, type RelayerProcess } from "../relayers/helpers.ts";
-import { DEVICE_CLI, LocalNetwork, PASSWORD, spawnTs, type ChildProc } from "./network.ts";
+import {
+  DEVICE_CLI,
+  killChildren,
+  LocalNetwork,
+  PASSWORD,
+  spawnTs,
+  type ChildProc,
+} from "./network.ts";
 
 const DEVICES = 6; // kMin is 5: one device stays offline and the cohort is the other five plus it
 const OFFLINE = 1;
@@ -48,6 +55,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     net = await LocalNetwork.start({ dir: tmp, devices: DEVICES });
   });
   after(async () => {
+    killChildren(); // whatever a failed step left running
     await net?.close();
     await rm(tmp, { recursive: true, force: true });
   });
