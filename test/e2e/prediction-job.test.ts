@@ -20,9 +20,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
-import { JobStatus, Role } from "#sdk/chain/enums.ts";
+import { JobStatus } from "#sdk/chain/enums.ts";
 import { decryptReport, reportKeyPair } from "#sdk/crypto/report.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
+import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
+import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { abi } from "../../bench/fixture/protocol.ts";
 import { JOB } from "../../bench/fixture/job-run.ts";
 import { waitFor, type RelayerProcess } from "../relayers/helpers.ts";
@@ -245,12 +247,88 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     const spam = net.outputLabels.indexOf("spam");
     const est = report.adjusted?.[spam];
     assert.ok(est, "the adjusted estimate is in the report");
+    // the ground truth the devices' emails hold (a DP job reads each device's first maxRecords)
+    const read = online.flatMap((d) => d.emails.slice(0, DEFAULT_PRIVACY_SPEC.maxRecords));
+    const truth = read.filter((e) => e.label === 1).length / read.length;
+    assert.ok(est.interval[0] <= est.estimate && est.estimate <= est.interval[1]);
     console.log(
-      `e2e: job ${jobId} settled; spam share ${est.estimate.toFixed(4)} (95% [${est.interval[0].toFixed(4)}, ${est.interval[1].toFixed(4)}])`,
+      `e2e: job ${jobId} settled; spam share ${est.estimate.toFixed(4)} (95% [${est.interval[0].toFixed(4)}, ${est.interval[1].toFixed(4)}]) vs ${truth.toFixed(4)} true on the devices' emails`,
     );
+
+    // per role: CPU and memory of the process that finished the job, its actions, enqueue → success latency
+    const relayers: [string, RelayerProcess][] = [
+      ["distributor", dist],
+      ["aggregator", agg],
+      ["attestor (restarted)", a0],
+      ["attestor", attestorProcs[1]!],
+      ["attestor", attestorProcs[2]!],
+      ["reporter", reporter],
+      ["watcher", watcher],
+    ];
+    const rows = await Promise.all(
+      relayers.map(async ([name, p]) => {
+        const text = await (await fetch(`${await p.ready}/metrics`)).text();
+        const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+        const runs = [
+          ...text.matchAll(
+            /^dml_relayer_action_runs_total\{[^}]*type="([^"]+)",outcome="succeeded"\} (\S+)$/gm,
+          ),
+        ]
+          .map((m) => `${m[1]}×${m[2]}`)
+          .join(" ");
+        const latency = [
+          ...text.matchAll(
+            /^dml_relayer_action_latency_seconds_sum\{[^}]*type="([^"]+)"\} (\S+)$/gm,
+          ),
+        ]
+          .map((m) => `${m[1]} ${Number(m[2]).toFixed(2)}s`)
+          .join(" ");
+        return {
+          role: name,
+          cpuS: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m).toFixed(2),
+          rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+          succeeded: runs,
+          latency,
+        };
+      }),
+    );
+    console.table(rows);
 
     for (const p of procs)
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
-    void Role;
+    for (const [name, p] of relayers) assert.equal(await p.exited, 0, `${name}: ${p.stderr()}`);
+
+    // the queues show each effect's action once, succeeded, across the SIGKILLs and restarts
+    const queueOf = async (role: string, w: Parameters<LocalNetwork["operatorDir"]>[1]) =>
+      ActionQueue.open(await net.operatorDir(role, w));
+    const expectSucceeded = async (
+      role: string,
+      w: Parameters<LocalNetwork["operatorDir"]>[1],
+      keys: string[],
+    ) => {
+      const q = await queueOf(role, w);
+      try {
+        for (const key of keys)
+          assert.equal((await q.get(key))?.status, "succeeded", `${role} ${key}`);
+        console.log(
+          `${role} queue:`,
+          (await q.list())
+            .map((a) => `${a.key} ${a.status} (${a.attempts} run${a.attempts === 1 ? "" : "s"})`)
+            .join(", "),
+        );
+      } finally {
+        await q.close();
+      }
+    };
+    await expectSucceeded("distributor", life.distributor, [
+      `post:${growthEpoch}`,
+      `cohort:${jobId}`,
+    ]);
+    await expectSucceeded("aggregator", life.aggregator, [`commit:${jobId}`, `reveal:${jobId}`]);
+    await expectSucceeded("attestor", life.attestorWallet(getAddress(att.attestors[0]!)), [
+      `commit:${jobId}`,
+      `reveal:${jobId}`,
+    ]);
+    await expectSucceeded("reporter", life.reporter, [`report:${jobId}`]);
   });
 });
