@@ -9,10 +9,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
+import { DEPLOYED_CONTRACTS } from "#sdk/chain/contract-names.ts";
+import { MANIFEST_VERSION, writeManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { commonFields, flagName } from "../../relayers/common/config.ts";
 import { attestorFields } from "../../relayers/attestor/config.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { serveRpc } from "../e2e/rpc.ts";
 
 const exec = promisify(execFile);
 const BIN = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
@@ -75,6 +78,62 @@ describe("dml-relayer CLI", () => {
         .join("\n"),
       "dml-relayer: RPC_UNREACHABLE: no JSON-RPC answer from http://127.0.0.1:9",
     );
+  });
+
+  it("an unreachable IPFS (Kubo RPC) is one line at start and exit 1", async () => {
+    // a chain that answers: the in-process EDR served over HTTP, so the start fails at IPFS, not at the RPC
+    const { network } = await import("hardhat");
+    const conn = await network.create();
+    const rpc = await serveRpc(conn.provider);
+    try {
+      const keystore = path.join(root, "ks-ipfs.json");
+      await createKeystore(keystore, "password-1234", { scrypt: LIGHT_SCRYPT });
+      // a manifest naming every contract the watcher reads (it connects to IPFS before reading any of them)
+      const manifest = path.join(root, "manifest-ipfs.json");
+      const deployed = {
+        address: "0x0000000000000000000000000000000000000001",
+        txHash: `0x${"11".repeat(32)}`,
+        blockNumber: 0,
+      };
+      writeManifest(manifest, {
+        version: MANIFEST_VERSION,
+        chainId: 31337,
+        deployer: deployed.address,
+        startBlock: 0,
+        updatedAt: new Date(0).toISOString(),
+        contracts: Object.fromEntries(DEPLOYED_CONTRACTS.map((n) => [n, deployed])),
+        steps: {},
+        predicted: {},
+      } as Manifest);
+      const r = await run(
+        [
+          "watcher",
+          "--keystore",
+          keystore,
+          "--data-dir",
+          path.join(root, "data-ipfs"),
+          "--rpc-url",
+          rpc.url,
+          "--manifest",
+          manifest,
+          "--kubo-url",
+          "http://127.0.0.1:9",
+          "--metrics-port",
+          "0",
+        ],
+        { DML_KEYSTORE_PASSWORD: "password-1234" },
+      );
+      assert.equal(r.code, 1);
+      const lines = r.stderr.split("\n").filter((l) => l.startsWith("dml-relayer:"));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0]!,
+        /^dml-relayer: IPFS_UNREACHABLE: no Kubo RPC answer from http:\/\/127\.0\.0\.1:9/,
+      );
+    } finally {
+      rpc.close();
+      await conn.close();
+    }
   });
 
   it("queue list prints a stopped relayer's actions, filtered by status", async () => {
