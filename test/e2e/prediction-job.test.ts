@@ -25,14 +25,15 @@ import { decryptReport, reportKeyPair } from "#sdk/crypto/report.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { abi } from "../../bench/fixture/protocol.ts";
 import { JOB } from "../../bench/fixture/job-run.ts";
-import { waitFor, type RelayerProcess } from "../relayers/helpers.ts";
 import {
   DEVICE_CLI,
   killChildren,
   LocalNetwork,
   PASSWORD,
   spawnTs,
+  waitFor,
   type ChildProc,
+  type RelayerProcess,
 } from "./network.ts";
 
 const DEVICES = 6; // kMin is 5: one device stays offline and the cohort is the other five plus it
