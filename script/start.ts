@@ -1,8 +1,10 @@
 /**
- * `npm start`: starts the embedded EDR chain on 127.0.0.1 (`hardhat node`), deploys the protocol and reports
- * live state. The job is a list of steps sharing one context, so later stages append steps.
+ * `npm start`: starts the embedded EDR chain on 127.0.0.1 (`hardhat node`, a real HTTP JSON-RPC server that the
+ * relayer and device processes reach like any node), deploys the protocol and reports live state. The job is a list
+ * of steps sharing one context, so later stages append steps.
  *
- * Then runs one prediction job through every party (script/demo-job.ts).
+ * Then runs one prediction job with every operator role and every device as its own process (script/demo-job.ts,
+ * script/network/); nothing is left running when it ends (unless --keep-alive keeps the chain).
  *
  * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --keep-alive (keep the chain running until Ctrl-C),
  * --no-job (chain, deployment and report only).
@@ -34,6 +36,8 @@ export interface StartContext {
   chain?: ChildProcess;
   publicClient?: ChainPublicClient;
   manifest?: Manifest;
+  /** The deployment manifest's file (what relayer and device processes read). */
+  manifestFile?: string;
   print: (line: string) => void;
 }
 
@@ -92,6 +96,7 @@ export const deploy: StartStep = {
   async run(ctx) {
     const result = await deployProtocol({ rpcUrl: ctx.rpcUrl });
     ctx.manifest = result.manifest;
+    ctx.manifestFile = result.manifestPath;
     ctx.print(
       `deployed in ${result.txCount} transactions; manifest ${path.relative(ROOT, result.manifestPath)}`,
     );
@@ -186,11 +191,13 @@ export const predictionJob: StartStep = {
   async run(ctx) {
     const pub = ctx.publicClient;
     const m = ctx.manifest;
-    if (!pub || !m) throw new ChainError("START", "the job needs a chain and a manifest");
+    if (!pub || !m || !ctx.manifestFile)
+      throw new ChainError("START", "the job needs a chain and a manifest");
     await runDemoJob({
       rpcUrl: ctx.rpcUrl,
       publicClient: pub,
       manifest: m,
+      manifestFile: ctx.manifestFile,
       dataDir: DATA_DIR,
       print: ctx.print,
     });

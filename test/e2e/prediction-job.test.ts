@@ -27,14 +27,15 @@ import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { abi } from "../../bench/fixture/protocol.ts";
 import { JOB } from "../../bench/fixture/job-run.ts";
-import { waitFor, type RelayerProcess } from "../relayers/helpers.ts";
 import {
   DEVICE_CLI,
   killChildren,
   LocalNetwork,
   PASSWORD,
   spawnTs,
+  waitFor,
   type ChildProc,
+  type RelayerProcess,
 } from "./network.ts";
 
 const DEVICES = 6; // kMin is 5: one device stays offline and the cohort is the other five plus it

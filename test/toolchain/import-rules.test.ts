@@ -15,7 +15,7 @@ import ts from "typescript";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** Scripts that run a device (the demo registers, consents, runs daemons and claims for its devices). */
-const SCRIPTS_RUNNING_A_DEVICE = new Set(["script/demo-job.ts"]);
+const SCRIPTS_RUNNING_A_DEVICE = new Set(["script/demo-job.ts", "script/network/devices.ts"]);
 
 /** Top-level folders each folder must not import from. */
 const FORBIDDEN: Record<string, readonly string[]> = {

@@ -1,0 +1,211 @@
+/**
+ * Launching a local DML network's processes (wiring only, no role logic): the `dml-ipfs` daemon every party reads and
+ * writes through, node operators as `dml-relayer <role>` processes with their own keystores and data directories,
+ * and data owners as `dml-device` processes. Readiness is read from each process's own log lines; `stopAll` ends
+ * every process started here (also on the parent's exit), so nothing is left running.
+ *
+ * Used by `npm start` (script/demo-job.ts) and the end-to-end test (test/e2e/network.ts).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { bytesToHex, getAddress, type Hex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { DEV_MNEMONIC } from "#sdk/chain/clients.ts";
+import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+export const RELAYER_CLI = path.join(ROOT, "relayers/cli.ts");
+export const DEVICE_CLI = path.join(ROOT, "device-runner/cli.ts");
+export const IPFS_CLI = path.join(ROOT, "ipfs/cli.ts");
+/** The password of every keystore of a local network (operators' and devices'). */
+export const PASSWORD = "local network password";
+
+/** A child process with its output kept and its exit awaited. */
+export interface ChildProc {
+  child: ChildProcessWithoutNullStreams;
+  stderr: () => string;
+  stdout: () => string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+}
+
+/** A `dml-relayer` process; `ready` resolves with its metrics URL from the "relayer started" log line. */
+export interface RelayerProcess extends ChildProc {
+  ready: Promise<string>;
+}
+
+const children = new Set<ChildProcessWithoutNullStreams>();
+let exitHook = false;
+
+/** Starts `node --import tsx <cli> …args` with `env` added to this process's environment. */
+export function spawnTs(cli: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProc {
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => stopAll("SIGKILL"));
+  }
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  let err = "";
+  let out = "";
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
+  return { child, stderr: () => err, stdout: () => out, exited };
+}
+
+/** Sends `signal` to every process started here that still runs. */
+export function stopAll(signal: NodeJS.Signals = "SIGKILL"): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+  if (signal === "SIGKILL") children.clear();
+}
+
+/** SIGTERMs every running process started here and waits up to `graceMs` for them, then SIGKILLs the rest. */
+export async function stopAllGracefully(graceMs = 5_000): Promise<void> {
+  const live = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  const gone = Promise.all(
+    live.map(
+      (c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once("exit", () => r()))),
+    ),
+  );
+  for (const c of live) c.kill("SIGTERM");
+  await Promise.race([gone, new Promise((r) => setTimeout(r, graceMs).unref())]);
+  stopAll("SIGKILL");
+}
+
+/** Polls `check` every 50 ms until it returns true, or fails after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A free TCP port on 127.0.0.1 (for a process's listening endpoint, registered on chain before it starts). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Starts `dml-ipfs daemon` in `dir` on a free loopback port and waits for its RPC URL. */
+export async function startIpfs(dir: string): Promise<{ url: string; proc: ChildProc }> {
+  const proc = spawnTs(IPFS_CLI, ["daemon", "--dir", dir, "--port", "0", "--host", "127.0.0.1"]);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout() + proc.stderr());
+    if (m?.[1] !== undefined) return { url: m[1], proc };
+    if (proc.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`dml-ipfs did not start:\n${proc.stderr()}`);
+}
+
+/** The private key of a dev-mnemonic account (what an operator's keystore holds on a dev chain). */
+export function devPrivateKey(address: string): Hex {
+  const a = getAddress(address);
+  for (let i = 0; i < 40; i++) {
+    const acct = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i });
+    if (getAddress(acct.address) === a) return bytesToHex(acct.getHdKey().privateKey!);
+  }
+  throw new Error(`${a} is not a dev-mnemonic account`);
+}
+
+/** Where a local network's processes find the chain and IPFS. */
+export interface NetworkEndpoints {
+  rpcUrl: string;
+  manifestFile: string;
+  kuboUrl: string;
+}
+
+/** The data directory of operator `address` running `role` under `root`, with its keystore (created on first use). */
+export async function operatorDir(root: string, role: string, address: string): Promise<string> {
+  const dir = path.join(root, `${role}-${getAddress(address).slice(2, 10)}`);
+  await mkdir(dir, { recursive: true });
+  await createKeystore(path.join(dir, "keystore.json"), PASSWORD, {
+    importKey: devPrivateKey(address),
+    scrypt: LIGHT_SCRYPT,
+  }).catch((e: unknown) => {
+    if (!(e instanceof Error && /exist/i.test(e.message))) throw e;
+  });
+  return dir;
+}
+
+/** Starts a `dml-relayer` process with `args` (its role first). */
+export function spawnRelayer(args: string[], env: NodeJS.ProcessEnv = {}): RelayerProcess {
+  const proc = spawnTs(RELAYER_CLI, args, env);
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const m = /"metricsUrl":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(proc.stderr());
+      if (m?.[1] !== undefined) {
+        proc.child.stderr.off("data", onData);
+        resolve(m[1]);
+      }
+    };
+    proc.child.stderr.on("data", onData);
+    void proc.exited.then((code) =>
+      reject(new Error(`relayer exited (${code}) before ready:\n${proc.stderr()}`)),
+    );
+  });
+  ready.catch(() => undefined);
+  return { ...proc, ready };
+}
+
+/**
+ * Starts `dml-relayer <role>` for operator `address` on its data directory under `root` (keystore from the dev
+ * mnemonic), with the network's chain, deployment manifest and IPFS daemon; `extra` arguments are appended.
+ */
+export async function startRelayer(
+  net: NetworkEndpoints,
+  root: string,
+  role: string,
+  address: string,
+  extra: string[] = [],
+): Promise<RelayerProcess> {
+  const dir = await operatorDir(root, role, address);
+  return spawnRelayer(
+    [
+      role,
+      "--data-dir",
+      dir,
+      "--keystore",
+      path.join(dir, "keystore.json"),
+      "--rpc-url",
+      net.rpcUrl,
+      "--manifest",
+      net.manifestFile,
+      "--kubo-url",
+      net.kuboUrl,
+      "--metrics-port",
+      "0",
+      "--tick-interval-ms",
+      "200",
+      "--retry-base-ms",
+      "200",
+      ...extra,
+    ],
+    { DML_KEYSTORE_PASSWORD: PASSWORD },
+  );
+}
+
+/** Runs `dml-device --data-dir <dir> …args` (e.g. `run`, or `claim job --job 1`). */
+export function deviceCommand(dataDir: string, args: string[]): ChildProc {
+  return spawnTs(DEVICE_CLI, ["--data-dir", dataDir, ...args], { DML_DEVICE_PASSWORD: PASSWORD });
+}
