@@ -48,7 +48,13 @@ import {
 import { ScanWindow } from "../common/scan-window.ts";
 
 /** `IFineTuning.RoundStatus`. */
-export const RoundStatus = { Open: 0, Committed: 1, Accepted: 2, Rejected: 3, Attesting: 4 } as const;
+export const RoundStatus = {
+  Open: 0,
+  Committed: 1,
+  Accepted: 2,
+  Rejected: 3,
+  Attesting: 4,
+} as const;
 /** `IFineTuning.BountyStatus`. */
 export const BountyStatus = { None: 0, Active: 1, Finalized: 2 } as const;
 
@@ -90,7 +96,12 @@ export interface RefinerWork {
    * The candidate's metric (fixed point 1e18) on the round's revealed hidden split, or on the control group when
    * the split was not revealed in time (`splitCid` undefined).
    */
-  metric(bountyId: bigint, round: number, candidate: Candidate, splitCid: string | undefined): Promise<bigint>;
+  metric(
+    bountyId: bigint,
+    round: number,
+    candidate: Candidate,
+    splitCid: string | undefined,
+  ): Promise<bigint>;
 }
 
 export interface RefinerContracts {
@@ -277,7 +288,10 @@ export class Refiner implements RoleRuntime {
   /** Whether `finalizeRound` would not revert (`FineTuning._judge`). */
   private async finalizable(r: RoundInfo, now: bigint): Promise<boolean> {
     if (r.status === RoundStatus.Committed)
-      return now > (r.candidateRevealed ? r.splitDeadline : r.splitDeadline + (await this.revealWindow()));
+      return (
+        now >
+        (r.candidateRevealed ? r.splitDeadline : r.splitDeadline + (await this.revealWindow()))
+      );
     if (r.status !== RoundStatus.Attesting) return false;
     if (r.attestors.length === 0) return now > r.revealDeadline;
     const all = (1n << BigInt(r.attestors.length)) - 1n;
@@ -292,7 +306,10 @@ export class Refiner implements RoleRuntime {
     const r = await this.round(bountyId, round);
     if (bounty.currentRound !== round || r.status !== RoundStatus.Open) {
       if (r.refiner === this.address) return { status: "succeeded" }; // my commitment is on chain
-      return { status: "abandoned", reason: `round ${bountyId}/${round} left Open (status ${r.status})` };
+      return {
+        status: "abandoned",
+        reason: `round ${bountyId}/${round} left Open (status ${r.status})`,
+      };
     }
     if ((await this.chainTime()) > bounty.roundOpenedAt + bounty.roundDuration)
       return { status: "abandoned", reason: `round ${bountyId}/${round}'s deadline passed` };
@@ -304,7 +321,12 @@ export class Refiner implements RoleRuntime {
       candidate.payoutRoot as Hex,
       salt,
     );
-    await this.send("commitCandidate", [bountyId, commitment, candidate.modelCid, candidate.listCid]);
+    await this.send("commitCandidate", [
+      bountyId,
+      commitment,
+      candidate.modelCid,
+      candidate.listCid,
+    ]);
     return { status: "succeeded" };
   }
 
@@ -315,7 +337,8 @@ export class Refiner implements RoleRuntime {
     bounty: z.infer<typeof bountySchema>,
   ): Promise<PersistedCandidate> {
     const groups = await this.o.work.groups(bountyId, round);
-    if (groups === undefined) throw new Error(`round ${bountyId}/${round}: group updates not ready`);
+    if (groups === undefined)
+      throw new Error(`round ${bountyId}/${round}: group updates not ready`);
     const accepted = selectGroups(groups);
     if (accepted.length === 0)
       throw new PermanentActionError(
@@ -356,8 +379,14 @@ export class Refiner implements RoleRuntime {
     if (r.refiner !== this.address)
       return { status: "abandoned", reason: `round ${bountyId}/${round} is not mine` };
     if (r.candidateRevealed) return { status: "succeeded" }; // already on chain
-    if (bounty.currentRound !== round || !this.revealOpen(r, await this.chainTime(), await this.revealWindow()))
-      return { status: "abandoned", reason: `round ${bountyId}/${round}'s candidate reveal is not open` };
+    if (
+      bounty.currentRound !== round ||
+      !this.revealOpen(r, await this.chainTime(), await this.revealWindow())
+    )
+      return {
+        status: "abandoned",
+        reason: `round ${bountyId}/${round}'s candidate reveal is not open`,
+      };
     const c = await this.loadCandidate(bountyId, round);
     if (c === undefined)
       throw new PermanentActionError(`round ${bountyId}/${round}: the committed candidate is lost`);

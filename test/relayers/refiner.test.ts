@@ -210,7 +210,8 @@ describe("refiner relayer on the real contracts", () => {
       ]);
       await env.send(w, "FineTuning", "enrol", [bountyId]);
     }
-    const members = (from: number) => trainers.slice(from, from + 3).map((t) => getAddress(t.address));
+    const members = (from: number) =>
+      trainers.slice(from, from + 3).map((t) => getAddress(t.address));
     for (const round of [0, 1])
       ready.set(round, [
         { group: 0, members: members(0), samples: 300n, gain: 2n * 10n ** 16n },
@@ -265,7 +266,11 @@ describe("refiner relayer on the real contracts", () => {
       await tick(loop);
       const c = await queue.get(`commit:${bountyId}:0`);
       assert.equal(c?.status, "succeeded", c?.lastFailure);
-      assert.deepEqual(built, [{ round: 0, accepted: [0, 2] }], "the negative-gain group is dropped");
+      assert.deepEqual(
+        built,
+        [{ round: 0, accepted: [0, 2] }],
+        "the negative-gain group is dropped",
+      );
       const r = await getRound(0);
       assert.equal(r.status, RoundStatus.Committed);
       assert.equal(getAddress(r.refiner), who(refinerWallet));
@@ -293,7 +298,10 @@ describe("refiner relayer on the real contracts", () => {
       // trainers of the kept groups (0: 300 samples, 2: 600 samples) claim; group 1's members have no payout
       const opts = { fineTuning: env.addr("FineTuning"), bountyId, round: 0n };
       const clients = async (t: PrivateKeyAccount): Promise<DeviceClients> =>
-        ({ publicClient: env.pub, walletClient: await env.localWallet(t) }) as unknown as DeviceClients;
+        ({
+          publicClient: env.pub,
+          walletClient: await env.localWallet(t),
+        }) as unknown as DeviceClients;
       for (const [i, t] of trainers.entries()) {
         if (i >= 3 && i < 6) {
           await assert.rejects(
@@ -324,7 +332,11 @@ describe("refiner relayer on the real contracts", () => {
       // restart: a fresh Refiner (no memory) and the queue reopened; the candidate comes from the data directory
       queue = await ActionQueue.open(dir);
       const restarted = refinerOf(dir);
-      assert.deepEqual(await restarted.desired(), [], "committed already: nothing before the split");
+      assert.deepEqual(
+        await restarted.desired(),
+        [],
+        "committed already: nothing before the split",
+      );
       await posterAndAttestors(1, metrics.get(1)!);
       // a lost queue too: the commit handler re-run sends nothing (the chain shows my commitment)
       const lostDir = path.join(tmp, "refiner-lost");
