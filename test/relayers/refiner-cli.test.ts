@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { getAddress } from "viem";
+import { getAddress, type Hex } from "viem";
 import { commonFields, flagName } from "../../relayers/common/config.ts";
 import { RelayerError } from "../../relayers/common/errors.ts";
 import { refinerFields } from "../../relayers/refiner/config.ts";
@@ -21,7 +21,7 @@ const exec = promisify(execFile);
 const BIN = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const A = "0x1111111111111111111111111111111111111111";
 const B = "0x2222222222222222222222222222222222222222";
-const SHA = `0x${"ab".repeat(32)}`;
+const SHA: Hex = `0x${"ab".repeat(32)}`;
 
 let root: string;
 before(async () => {
