@@ -7,6 +7,7 @@ import type { RoleDefinition } from "./common/relayer.ts";
 import { aggregatorRole } from "./aggregator/index.ts";
 import { attestorRole } from "./attestor/index.ts";
 import { distributorRole } from "./distributor/index.ts";
+import { refinerRole } from "./refiner/index.ts";
 import { reporterRole } from "./reporter/index.ts";
 import { watcherRole } from "./watcher/index.ts";
 
@@ -14,6 +15,7 @@ export const ROLES: readonly RoleDefinition<FieldSpecs>[] = [
   aggregatorRole,
   attestorRole,
   distributorRole,
+  refinerRole,
   reporterRole,
   watcherRole,
 ];
