@@ -27,7 +27,7 @@ import {
   publishEndpoint,
   runDevices,
 } from "./fixtures/aggregator/setup.ts";
-import { serveRpc } from "./fixtures/aggregator/rpc.ts";
+import { serveRpc } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");

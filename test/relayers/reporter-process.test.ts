@@ -6,8 +6,6 @@
  * the report's latency (Attested seen → report mined) are read from /metrics.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,52 +21,17 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { JobLifecycle, who } from "../../bench/fixture/job-run.ts";
 import { abi, JobStatus } from "../../bench/fixture/protocol.ts";
 import { prepareJob, referencePackage } from "./attestor-fixture.ts";
+import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor } from "./helpers.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
 const PASSWORD = "reporter password";
 
-/** Serves an EIP-1193 provider (the in-process EDR) as HTTP JSON-RPC on 127.0.0.1 (as attestor-process.test.ts). */
-async function serveRpc(provider: {
-  request(a: { method: string; params?: unknown[] }): Promise<unknown>;
-}): Promise<{ url: string; server: Server }> {
-  type Req = { id?: unknown; method: string; params?: unknown[] };
-  const one = async (r: Req) => {
-    try {
-      return { jsonrpc: "2.0", id: r.id ?? null, result: await provider.request(r) };
-    } catch (e) {
-      const err = e as { code?: number; message?: string; data?: unknown };
-      return {
-        jsonrpc: "2.0",
-        id: r.id ?? null,
-        error: { code: err.code ?? -32603, message: err.message ?? String(e), data: err.data },
-      };
-    }
-  };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as Req | Req[];
-      const out = Array.isArray(body) ? await Promise.all(body.map(one)) : await one(body);
-      res
-        .writeHead(200, { "content-type": "application/json" })
-        .end(
-          JSON.stringify(out, (_k, v: unknown) =>
-            typeof v === "bigint" ? `0x${v.toString(16)}` : v,
-          ),
-        );
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
 describe("dml-relayer reporter process on EDR", () => {
   let life: JobLifecycle;
   let store: HeliaStore;
   let tmp: string;
-  let rpc: { url: string; server: Server };
+  let rpc: RpcServer;
 
   before(async () => {
     tmp = await mkdtemp(path.join(tmpdir(), "dml-reporter-proc-"));
