@@ -105,10 +105,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `dml-ipfs daemon` in `dir` on a free loopback port and waits for its RPC URL. */
+/** Starts `dml-ipfs daemon` in `dir` on a free loopback port and waits (up to 3 min: a loaded machine) for its RPC URL. */
 export async function startIpfs(dir: string): Promise<{ url: string; proc: ChildProc }> {
   const proc = spawnTs(IPFS_CLI, ["daemon", "--dir", dir, "--port", "0", "--host", "127.0.0.1"]);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(proc.stdout() + proc.stderr());
     if (m?.[1] !== undefined) return { url: m[1], proc };

@@ -40,6 +40,8 @@ import {
 
 const DEVICES = 6; // kMin is 5: one device stays offline and the cohort is the other five plus it
 const OFFLINE = 1;
+/** Longest wait for one phase. */
+const LONG = 420_000;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -101,11 +103,15 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     const online = net.devices.slice(0, DEVICES - OFFLINE);
     const devices = online.map((d) => net.device(d.index));
     procs.push(...devices);
+    // generous deadlines: under a loaded CI machine (other test files run beside this one) process start-up is slow
     await waitFor(
       "every online device sent a heartbeat",
       () => devices.every((p) => p.stderr().includes("heartbeat sent")),
-      120_000,
-    );
+      LONG,
+    ).catch((e: unknown) => {
+      for (const d of devices) console.log("device stderr (tail):", d.stderr().slice(-2000));
+      throw e;
+    });
     const growthEpoch = await env.read<bigint>("GrowthPool", "currentEpoch");
     await env.warpTo(await env.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
     await waitFor(
@@ -116,7 +122,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
             growthEpoch,
           ])
         )[1] > 0n,
-      120_000,
+      LONG,
     );
     const [, n, finalAt] = await env.read<readonly [Hex, bigint, bigint]>(
       "GrowthPool",
@@ -160,7 +166,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     await waitFor(
       "the distributor assigned the cohort",
       async () => (await status(jobId)) === JobStatus.Assigned,
-      120_000,
+      LONG,
     );
     const att = await env.read<{ attestors: readonly Address[] }>(
       "ResultAttestation",
@@ -178,7 +184,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     await waitFor(
       "the aggregator committed",
       async () => (await status(jobId)) === JobStatus.Committed,
-      240_000,
+      LONG,
     );
     agg.child.kill("SIGKILL");
     assert.equal(await agg.exited, "SIGKILL");
@@ -188,7 +194,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
         (await env.read<{ committedMask: bigint }>("ResultAttestation", "attestationOf", [jobId]))
           .committedMask,
       );
-    await waitFor("attestor 0 committed", async () => ((await committedMask()) & 1) === 1, 120_000);
+    await waitFor("attestor 0 committed", async () => ((await committedMask()) & 1) === 1, LONG);
     attestorProcs[0]!.child.kill("SIGKILL");
     assert.equal(await attestorProcs[0]!.exited, "SIGKILL");
     const a0 = await net.relayer("attestor", life.attestorWallet(getAddress(att.attestors[0]!)));
@@ -200,11 +206,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
     reporter = await net.relayer("reporter", life.reporter);
     procs.push(reporter);
 
-    await waitFor(
-      "the job settled",
-      async () => (await status(jobId)) === JobStatus.Settled,
-      240_000,
-    );
+    await waitFor("the job settled", async () => (await status(jobId)) === JobStatus.Settled, LONG);
 
     // no effect twice: one post, one assignment, one aggregate commit/reveal, one vote each, one report
     assert.equal((await events("GrowthPool", "EpochPosted", { epoch: growthEpoch })).length, 1);
