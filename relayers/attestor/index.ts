@@ -2,10 +2,8 @@
  * `dml-relayer attestor`: wires the Attestor (Attestor.ts) to the chain (viem, the deployment manifest), the
  * operator key (keystore) and IPFS (embedded Helia or Kubo) for the common runtime.
  */
-import type { CohortMember } from "#sdk/chain/cohort.ts";
-import { chainJobModelReads, jobModelOf, publishedCohortOf } from "#sdk/protocol/job-model.ts";
-import type { JobModel } from "#sdk/protocol/job-result.ts";
 import { connectRole } from "../common/connect.ts";
+import { publishedJobInputs } from "../common/job-inputs.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Attestor } from "./Attestor.ts";
@@ -36,40 +34,7 @@ export const attestorRole = defineRole({
       account,
       ["JobMarket", "ResultAttestation", "NodeStaking", "DeviceRegistry", "AlgorithmMarketplace"],
     );
-    const cohorts = new Map<bigint, Promise<readonly CohortMember[]>>();
-    const models = new Map<bigint, Promise<JobModel>>();
-    // the list the distributor published; attestJob checks it against the on-chain root and size
-    const cohort = (jobId: bigint) => {
-      let known = cohorts.get(jobId);
-      if (known === undefined) {
-        known = publishedCohortOf(publicClient, contracts.JobMarket, store, jobId, fromBlock);
-        known.catch(() => cohorts.delete(jobId));
-        cohorts.set(jobId, known);
-      }
-      return known;
-    };
-    const modelReads = chainJobModelReads(publicClient, contracts, { fromBlock });
-    // the job's model from its package (classes, quality class, control-group confusion, DP): jobModelOf
-    const model = (jobId: bigint) => {
-      let known = models.get(jobId);
-      if (known === undefined) {
-        known = (async () =>
-          (
-            await jobModelOf(
-              {
-                chain: modelReads,
-                store,
-                cohort: await cohort(jobId),
-                session: { chainId, jobMarket: contracts.JobMarket },
-              },
-              jobId,
-            )
-          ).model)();
-        known.catch(() => models.delete(jobId));
-        models.set(jobId, known);
-      }
-      return known;
-    };
+    const inputs = publishedJobInputs({ publicClient, contracts, store, fromBlock, chainId });
     const attestor = new Attestor({
       publicClient,
       wallet,
@@ -78,7 +43,7 @@ export const attestorRole = defineRole({
       store,
       fromBlock,
       fetchTimeoutMs: config.fetchTimeoutMs,
-      inputs: { cohort, model },
+      inputs: { cohort: inputs.cohort, model: inputs.model },
     });
     log.info({ attestor: attestor.address, chainId, fromBlock: `${fromBlock}` }, "attestor ready");
     return {

@@ -2,14 +2,8 @@
  * `dml-relayer reporter`: wires the Reporter (Reporter.ts) to the chain (viem, the deployment manifest), the
  * operator key (keystore) and IPFS (embedded Helia or Kubo) for the common runtime.
  */
-import type { CohortMember } from "#sdk/chain/cohort.ts";
-import {
-  chainJobModelReads,
-  jobModelOf,
-  publishedCohortOf,
-  type LoadedJobModel,
-} from "#sdk/protocol/job-model.ts";
 import { connectRole } from "../common/connect.ts";
+import { publishedJobInputs } from "../common/job-inputs.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
 import { Reporter } from "./Reporter.ts";
@@ -49,38 +43,7 @@ export const reporterRole = defineRole({
         "Settlement",
       ],
     );
-    const cohorts = new Map<bigint, Promise<readonly CohortMember[]>>();
-    const models = new Map<bigint, Promise<LoadedJobModel>>();
-    // the list the distributor published; replayTranscript checks it against the on-chain root and size
-    const cohort = (jobId: bigint) => {
-      let known = cohorts.get(jobId);
-      if (known === undefined) {
-        known = publishedCohortOf(publicClient, contracts.JobMarket, store, jobId, fromBlock);
-        known.catch(() => cohorts.delete(jobId));
-        cohorts.set(jobId, known);
-      }
-      return known;
-    };
-    const modelReads = chainJobModelReads(publicClient, contracts, { fromBlock });
-    // the job's model and labels from its package (jobModelOf), as the aggregator and the attestors derive them
-    const model = (jobId: bigint) => {
-      let known = models.get(jobId);
-      if (known === undefined) {
-        known = (async () =>
-          jobModelOf(
-            {
-              chain: modelReads,
-              store,
-              cohort: await cohort(jobId),
-              session: { chainId, jobMarket: contracts.JobMarket },
-            },
-            jobId,
-          ))();
-        known.catch(() => models.delete(jobId));
-        models.set(jobId, known);
-      }
-      return known;
-    };
+    const inputs = publishedJobInputs({ publicClient, contracts, store, fromBlock, chainId });
     const reporter = new Reporter({
       publicClient,
       wallet,
@@ -89,7 +52,7 @@ export const reporterRole = defineRole({
       store,
       fromBlock,
       fetchTimeoutMs: config.fetchTimeoutMs,
-      inputs: { cohort, model },
+      inputs: { cohort: inputs.cohort, model: inputs.loadedModel },
     });
     log.info({ reporter: reporter.address, chainId, fromBlock: `${fromBlock}` }, "reporter ready");
     return {
