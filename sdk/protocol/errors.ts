@@ -19,7 +19,9 @@ export type ProtocolErrorCode =
   /** Session parameters out of range (chain id, job id, attempt, classes). */
   | "SESSION_INVALID"
   /** A result vector (or sum of them) of the wrong length or with a non-finite coordinate. */
-  | "RESULT_VECTOR_INVALID";
+  | "RESULT_VECTOR_INVALID"
+  /** A labelled set (control group or acceptance split) that does not parse or does not fit the package. */
+  | "LABELLED_SET_INVALID";
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;
