@@ -33,6 +33,11 @@ import { ProtocolError } from "./errors.ts";
 export const DEFAULT_GROUP_SIZE = 8;
 /** The smallest group a round runs (SecAgg needs a threshold of at least 2 of 3). */
 export const MIN_GROUP = 3;
+/**
+ * Local training settings every trainer of a round uses and the host's session config assumes (the clip norm
+ * fixes the SecAgg encoding's range, so host and trainers must agree on it).
+ */
+export const TRAINING_DEFAULTS = { epochs: 3, learningRate: 1, clipNorm: 1.2 } as const;
 const E18 = 10n ** 18n;
 
 // ---------------------------------------------------------------- labelled sets
