@@ -6,6 +6,8 @@
  * Then runs one prediction job with every operator role and every device as its own process (script/demo-job.ts,
  * script/network/); nothing is left running when it ends (unless --keep-alive keeps the chain).
  *
+ * Then token holders upgrade one contract by proposal (script/governance-demo.ts).
+ *
  * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --keep-alive (keep the chain running until Ctrl-C),
  * --no-job (chain, deployment and report only).
  */
@@ -25,6 +27,7 @@ import { ChainError, RpcError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
 import { runDemoJob } from "./demo-job.ts";
 import { deployProtocol } from "./deploy.ts";
+import { GOVERNANCE_GENESIS, runGovernanceDemo } from "./governance-demo.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const DATA_DIR = path.join(ROOT, ".data");
@@ -94,7 +97,10 @@ export const startChain: StartStep = {
 export const deploy: StartStep = {
   name: "deploy protocol",
   async run(ctx) {
-    const result = await deployProtocol({ rpcUrl: ctx.rpcUrl });
+    const result = await deployProtocol({
+      rpcUrl: ctx.rpcUrl,
+      config: { genesis: GOVERNANCE_GENESIS },
+    });
     ctx.manifest = result.manifest;
     ctx.manifestFile = result.manifestPath;
     ctx.print(
@@ -204,8 +210,24 @@ export const predictionJob: StartStep = {
   },
 };
 
+/** Token holders upgrade AlgorithmMarketplace by proposal; its state survives (script/governance-demo.ts). */
+export const governance: StartStep = {
+  name: "governance: upgrade a contract by proposal",
+  async run(ctx) {
+    const pub = ctx.publicClient;
+    const m = ctx.manifest;
+    if (!pub || !m) throw new ChainError("START", "governance needs a chain and a manifest");
+    await runGovernanceDemo({
+      rpcUrl: ctx.rpcUrl,
+      publicClient: pub,
+      manifest: m,
+      print: ctx.print,
+    });
+  },
+};
+
 /** The job, in order. Later stages append their steps here. */
-export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob];
+export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob, governance];
 
 function stopChain(ctx: StartContext): void {
   const child = ctx.chain;
@@ -246,7 +268,7 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGTERM", onSignal);
   process.once("exit", () => stopChain(ctx));
   try {
-    for (const s of STEPS.filter((x) => opts.job || x !== predictionJob)) {
+    for (const s of STEPS.filter((x) => opts.job || (x !== predictionJob && x !== governance))) {
       console.log(`\n== ${s.name}`);
       await s.run(ctx);
     }
