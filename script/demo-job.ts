@@ -18,7 +18,10 @@
  *   customer    creates a job with its report key, commits a sealed bid, decrypts the report;
  *   keeper      reveals the customer's bid and finalizes the auction epoch;
  *   faucet      funds and stakes the operators, funds the devices' bonds and gas;
- *   clock       moves the dev chain through the growth epoch and the auction windows (`evm_setNextBlockTimestamp`).
+ *   clock       moves the dev chain through the growth epoch and the auction windows (`evm_setNextBlockTimestamp`);
+ *   oracle      delivers the growth epoch's VRF word through Chainlink's mock coordinator (the dev chain's only mock);
+ *               the distributor requested the draw after the challenge window, the winners claim with
+ *               `dml-device claim growth`.
  *
  * Accounts are Hardhat's dev mnemonic (#1 is the genesis faucet). Data under `.data/demo/` is recreated on every
  * run, like the chain; every process started here is stopped before the function returns.
@@ -40,6 +43,7 @@ import {
 } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
 import { TxSender } from "#sdk/chain/tx-sender.ts";
+import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
   createChainWalletClient,
   devAccount,
@@ -299,6 +303,49 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `${devices.length} devices registered, ${online.length} running dml-device; the distributor's connected set for growth epoch ${growthEpoch} (${connectedCount} devices) stands`,
     );
 
+    // growth pool (PROTOCOL.md §7.1–7.2): after the challenge window the distributor requests the epoch's VRF draw;
+    // on the dev chain this script plays Chainlink's oracle (the mock coordinator delivers the random word). The
+    // winners claim at the end with `dml-device claim growth`
+    const drawRequest = async () => {
+      const [log] = await chain.pub.getContractEvents({
+        address: chain.addr("GrowthPool"),
+        abi: protocolAbi("GrowthPool"),
+        eventName: "DrawRequested",
+        args: { epoch: growthEpoch },
+        fromBlock: 0n,
+      });
+      return (log as unknown as { args: { requestId: bigint } } | undefined)?.args.requestId;
+    };
+    await waitFor(
+      `the distributor requested growth epoch ${growthEpoch}'s draw`,
+      async () => (await drawRequest()) !== undefined,
+      PHASE_TIMEOUT_MS,
+    );
+    const vrf = ctx.manifest.vrf;
+    if (!vrf?.mock) throw new ChainError("START", "the dev chain has no VRF mock coordinator");
+    const oracle = createChainWalletClient(devAccount(0), ctx.rpcUrl, chainId);
+    const fulfil = await oracle.writeContract({
+      address: vrf.coordinator,
+      abi: loadArtifact("VRFCoordinatorV2_5Mock").abi,
+      functionName: "fulfillRandomWords",
+      args: [(await drawRequest())!, chain.addr("GrowthPool")],
+    });
+    await chain.pub.waitForTransactionReceipt({ hash: fulfil });
+    const growthDraw = await chain.read<{
+      drawn: boolean;
+      k: bigint;
+      budget: bigint;
+      perWinner: bigint;
+    }>("GrowthPool", "epochInfo", [growthEpoch]);
+    if (!growthDraw.drawn)
+      throw new ChainError(
+        "START",
+        `growth epoch ${growthEpoch}: the VRF word did not draw the winners`,
+      );
+    print(
+      `growth epoch ${growthEpoch}: the distributor requested the VRF draw; the word arrived: ${growthDraw.k} draws of ${formatEther(growthDraw.perWinner)} DML from ${connectedCount} connected devices (the epoch budget: ${formatEther(growthDraw.budget)} DML, its emission and the carry)`,
+    );
+
     // customer: a job with its report key, one sealed bid; keeper: reveals it, finalizes the auction
     const reportKey = reportKeyPair();
     await chain.send(faucet, "DMLToken", "transfer", [who(customer), parseEther("1000")]);
@@ -514,6 +561,30 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         );
       paid += parseUnits(m[1], 18);
     }
+    // growth-pool winners: `dml-device claim growth`, from the connected-set list and the VRF word alone
+    let draws = 0;
+    for (const d of online) {
+      const c = deviceCommand(d.paths.root, ["claim", "growth", "--epoch", `${growthEpoch}`]);
+      const code = await c.exited;
+      const m = /won draws: \[([0-9, ]*)\], claimed now: \[([0-9, ]*)\]/.exec(c.stdout());
+      if (code !== 0 || m?.[2] === undefined)
+        throw new ChainError(
+          "START",
+          `dml-device claim growth failed for ${d.account.address}:\n${c.stderr()}`,
+        );
+      draws += m[2].split(",").filter((x) => x.trim() !== "").length;
+    }
+    const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
+      growthEpoch,
+    ]);
+    if (BigInt(draws) !== info.k || info.claimedCount !== info.k)
+      throw new ChainError(
+        "START",
+        `growth epoch ${growthEpoch}: ${draws} of ${info.k} draws claimed (on chain ${info.claimedCount})`,
+      );
+    print(
+      `growth epoch ${growthEpoch}: the winners claimed all ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
+    );
     print(
       `${online.length} devices claimed ${formatEther(paid)} DML with dml-device claim job; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
