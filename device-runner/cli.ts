@@ -50,6 +50,7 @@ import {
   LIGHT_SCRYPT,
   unlockKeystore,
 } from "#sdk/crypto/keystore.ts";
+import { hostDevices } from "./host.ts";
 import { devicePaths } from "./paths.ts";
 import { loadVerifiedPackage, predictionJobSchema } from "./prediction-job.ts";
 import { claimGrowthWins, claimJobPayout, claimTrainerPayout } from "./rewards.ts";
@@ -369,6 +370,35 @@ program
       });
     } finally {
       await store.close();
+    }
+  });
+
+program
+  .command("host")
+  .description(
+    "run several devices in this one process: each data directory keeps its own key, data, clients and jobs " +
+      "(a fleet or a simulation; every keystore opens with the same password)",
+  )
+  .argument("<dirs...>", "device data directories")
+  .option("--once", "one poll per device, then exit")
+  .addHelpText(
+    "after",
+    "\nExample:\n  dml-device --password-file ./pw host ./devices/0 ./devices/1 ./devices/2",
+  )
+  .action(async (dirs: string[], o: { once?: boolean }) => {
+    const ac = new AbortController();
+    process.once("SIGINT", () => ac.abort());
+    process.once("SIGTERM", () => ac.abort());
+    const { failed } = await hostDevices({
+      dirs,
+      password: await password(),
+      log,
+      signal: ac.signal,
+      once: o.once ?? false,
+    });
+    if (failed.length > 0) {
+      console.error(`devices stopped: ${failed.join(", ")}`);
+      process.exitCode = 1;
     }
   });
 

@@ -71,6 +71,8 @@ import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/
 import {
   deviceCommand,
   freePort,
+  eachLimited,
+  hostCommand,
   startIpfs,
   startRelayer,
   stopAllGracefully,
@@ -79,9 +81,13 @@ import {
   type NetworkEndpoints,
 } from "./network/processes.ts";
 
-const DEVICES = 6;
-const OFFLINE = 1; // the last device never comes online
-const MIN_PARTICIPANTS = DEVICES - OFFLINE;
+/** Devices by default (`npm start -- --devices N`); the last one never comes online. */
+export const DEFAULT_DEVICES = 50;
+const OFFLINE = 1;
+/** Devices hosted by one `dml-device host` process (each keeps its own key, data, clients and jobs). */
+const DEVICES_PER_WORKER = 10;
+/** Claim processes run at once at the end. */
+const CLAIM_CONCURRENCY = 4;
 const REWARD = parseEther("2");
 const BID = parseEther("3");
 const USE_PRICE = parseEther("5");
@@ -97,6 +103,8 @@ export interface DemoContext {
   /** The deployment manifest file the relayer and device processes read. */
   manifestFile: string;
   dataDir: string;
+  /** Devices to simulate (default `DEFAULT_DEVICES`). */
+  devices?: number;
   print: (line: string) => void;
 }
 
@@ -168,6 +176,11 @@ class Chain {
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
   const started = Date.now();
   const { print } = ctx;
+  const DEVICES = ctx.devices ?? DEFAULT_DEVICES;
+  if (!Number.isInteger(DEVICES) || DEVICES < 6 || DEVICES > 10_000)
+    throw new ChainError("START", `--devices ${DEVICES}: between 6 and 10,000`);
+  // the customer accepts the job when at least 80% of the online devices take part (≥ 5)
+  const MIN_PARTICIPANTS = Math.max(5, Math.floor(((DEVICES - OFFLINE) * 4) / 5));
   const chainId = await ctx.publicClient.getChainId();
   const chain = new Chain(
     ctx.publicClient,
@@ -196,7 +209,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
 
     // developer: train, package, publish, list
     print("training the reference spam classifier on the developer's public slice …");
-    const workload = await prepareWorkload();
+    const workload = await prepareWorkload({ split: { devices: DEVICES } });
     // the package publishes the model's confusion matrix on the held-out control group (PROTOCOL.md §7.11)
     // … with distributed DP noise on every device's result vector (docs/privacy.md)
     const built = await buildReferencePackage(workload, trainReference(workload), {
@@ -282,10 +295,23 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       devices.push(d);
     }
     const online = devices.slice(0, DEVICES - OFFLINE);
-    const runners: ChildProc[] = online.map((d) => deviceCommand(d.paths.root, ["run"]));
+    // many devices to a `dml-device host` worker process, each with its own key, data directory and clients
+    const workers: ChildProc[] = [];
+    for (let i = 0; i < online.length; i += DEVICES_PER_WORKER)
+      workers.push(hostCommand(online.slice(i, i + DEVICES_PER_WORKER).map((d) => d.paths.root)));
+    const heartbeatSenders = () => {
+      const seen = new Set<string>();
+      for (const w of workers)
+        for (const line of w.stderr().split("\n"))
+          if (line.includes("heartbeat sent")) {
+            const m = /"device":"(0x[0-9a-fA-F]{40})"/.exec(line);
+            if (m?.[1] !== undefined) seen.add(m[1].toLowerCase());
+          }
+      return seen.size;
+    };
     await waitFor(
       "every online device sent a heartbeat",
-      () => runners.every((p) => p.stderr().includes("heartbeat sent")),
+      () => heartbeatSenders() >= online.length,
       PHASE_TIMEOUT_MS,
     );
     const growthEpoch = await chain.read<bigint>("GrowthPool", "currentEpoch");
@@ -548,32 +574,32 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
 
-    // devices: `dml-device claim job`, from ReportPosted and the payout list alone
+    // devices: `dml-device claim job` (from ReportPosted and the payout list alone) and `dml-device claim growth`
+    // (from the connected-set list and the VRF word alone), a few devices at a time
     let paid = 0n;
-    for (const d of online) {
-      const c = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
-      const code = await c.exited;
-      const m = /claimed ([0-9.]+) DML/.exec(c.stdout());
-      if (code !== 0 || m?.[1] === undefined)
-        throw new ChainError(
-          "START",
-          `dml-device claim job failed for ${d.account.address}:\n${c.stderr()}`,
-        );
-      paid += parseUnits(m[1], 18);
-    }
-    // growth-pool winners: `dml-device claim growth`, from the connected-set list and the VRF word alone
     let draws = 0;
-    for (const d of online) {
-      const c = deviceCommand(d.paths.root, ["claim", "growth", "--epoch", `${growthEpoch}`]);
-      const code = await c.exited;
-      const m = /won draws: \[([0-9, ]*)\], claimed now: \[([0-9, ]*)\]/.exec(c.stdout());
-      if (code !== 0 || m?.[2] === undefined)
+    let unpaid = 0;
+    await eachLimited(online, CLAIM_CONCURRENCY, async (d) => {
+      const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
+      const jobCode = await job.exited;
+      const m = /claimed ([0-9.]+) DML/.exec(job.stdout());
+      if (jobCode === 0 && m?.[1] !== undefined) paid += parseUnits(m[1], 18);
+      else if (job.stderr().includes("NOT_IN_PAYOUT")) unpaid++;
+      else
         throw new ChainError(
           "START",
-          `dml-device claim growth failed for ${d.account.address}:\n${c.stderr()}`,
+          `dml-device claim job failed for ${d.account.address}:\n${job.stderr()}`,
         );
-      draws += m[2].split(",").filter((x) => x.trim() !== "").length;
-    }
+      const growth = deviceCommand(d.paths.root, ["claim", "growth", "--epoch", `${growthEpoch}`]);
+      const code = await growth.exited;
+      const g = /won draws: \[([0-9, ]*)\], claimed now: \[([0-9, ]*)\]/.exec(growth.stdout());
+      if (code !== 0 || g?.[2] === undefined)
+        throw new ChainError(
+          "START",
+          `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
+        );
+      draws += g[2].split(",").filter((x) => x.trim() !== "").length;
+    });
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,
     ]);
@@ -586,7 +612,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `growth epoch ${growthEpoch}: the winners claimed all ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
     );
     print(
-      `${online.length} devices claimed ${formatEther(paid)} DML with dml-device claim job; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
+      `${online.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
     return { jobId, paid };
   } finally {

@@ -8,8 +8,8 @@
  *
  * Then token holders upgrade one contract by proposal (script/governance-demo.ts).
  *
- * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --keep-alive (keep the chain running until Ctrl-C),
- * --no-job (chain, deployment and report only).
+ * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --devices <n> (default 50), --keep-alive (keep the chain
+ * running until Ctrl-C), --no-job (chain, deployment and report only).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
@@ -25,7 +25,7 @@ import {
 } from "#sdk/chain/clients.ts";
 import { ChainError, RpcError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
-import { runDemoJob } from "./demo-job.ts";
+import { DEFAULT_DEVICES, runDemoJob } from "./demo-job.ts";
 import { deployProtocol } from "./deploy.ts";
 import { GOVERNANCE_GENESIS, runGovernanceDemo } from "./governance-demo.ts";
 
@@ -42,6 +42,8 @@ export interface StartContext {
   /** The deployment manifest's file (what relayer and device processes read). */
   manifestFile?: string;
   print: (line: string) => void;
+  /** Devices the job simulates (`--devices`). */
+  devices?: number;
 }
 
 export interface StartStep {
@@ -206,6 +208,7 @@ export const predictionJob: StartStep = {
       manifestFile: ctx.manifestFile,
       dataDir: DATA_DIR,
       print: ctx.print,
+      ...(ctx.devices === undefined ? {} : { devices: ctx.devices }),
     });
   },
 };
@@ -249,9 +252,17 @@ async function main(argv: string[]): Promise<void> {
       process.env.DML_CHAIN_PORT ?? "8545",
     )
     .option("--keep-alive", "keep the chain running after the job until Ctrl-C", false)
+    .option(
+      "--devices <n>",
+      "devices to simulate, hosted 10 to a dml-device worker process (6 to 10,000)",
+      String(DEFAULT_DEVICES),
+    )
     .option("--no-job", "only start the chain, deploy and report (no prediction job)")
     .parse(argv);
-  const opts = program.opts<{ port: string; keepAlive: boolean; job: boolean }>();
+  const opts = program.opts<{ port: string; keepAlive: boolean; job: boolean; devices: string }>();
+  const devices = Number(opts.devices);
+  if (!Number.isInteger(devices) || devices < 6 || devices > 10_000)
+    throw new ChainError("START", `--devices ${opts.devices}: an integer between 6 and 10,000`);
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65_535)
     throw new ChainError("START", `bad port ${opts.port}`);
@@ -259,6 +270,7 @@ async function main(argv: string[]): Promise<void> {
     rpcUrl: `http://127.0.0.1:${port}`,
     port,
     print: (l) => console.log(l),
+    devices,
   };
   const onSignal = (): void => {
     stopChain(ctx);

@@ -206,6 +206,33 @@ export async function startRelayer(
 }
 
 /** Runs `dml-device --data-dir <dir> …args` (e.g. `run`, or `claim job --job 1`). */
+/** `dml-device host <dirs…>`: one worker process running several devices' daemons. */
+export function hostCommand(dataDirs: readonly string[]): ChildProc {
+  return spawnTs(DEVICE_CLI, ["host", ...dataDirs], { DML_DEVICE_PASSWORD: PASSWORD });
+}
+
 export function deviceCommand(dataDir: string, args: string[]): ChildProc {
   return spawnTs(DEVICE_CLI, ["--data-dir", dataDir, ...args], { DML_DEVICE_PASSWORD: PASSWORD });
+}
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first failure after the running ones end. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure.e;
 }
