@@ -120,7 +120,10 @@ export class HostedWork implements RefinerWork {
   private readonly settling = new Map<string, Promise<RoundState>>();
   private readonly states = new Map<string, RoundState>();
   private readonly bases = new Map<bigint, Promise<BasePackage>>();
-  private readonly controls = new Map<string, Promise<{ set: LabelledSet; vectors: LabelledVectors }>>();
+  private readonly controls = new Map<
+    string,
+    Promise<{ set: LabelledSet; vectors: LabelledVectors }>
+  >();
   private opened = 0;
 
   constructor(opts: HostedWorkOptions) {

@@ -8,7 +8,9 @@
  * control gain), drops B, publishes the candidate package and the round list, commits; the poster reveals the split,
  * the attestors attest the candidate's accuracy on it, the loop reveals (its metric opens their value) and
  * finalises: the round is accepted and the candidate becomes a marketplace version. A second refiner that is not
- * the drawn host opens no session. A refiner restarted after the sessions settled reads the persisted groups.
+ * the drawn host opens no session. A refiner restarted after the sessions settled reads the persisted groups and
+ * rebuilds the same candidate. Round 2 trains from the accepted version; one group never shows up, its session
+ * fails and the group is left out.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -69,7 +71,7 @@ import { deviceWithInbox } from "../device-runner/helpers.ts";
 
 const SCHEMA = label("email/rfc822-v1");
 const REWARD_POOL = 200n * ETHER;
-const ROUNDS = 2;
+const ROUNDS = 3;
 const QUORUM = 3;
 const ATTESTOR_SHARE_BPS = 1_000;
 const BUDGET = trainerBudget(REWARD_POOL, ROUNDS, ATTESTOR_SHARE_BPS);
@@ -120,6 +122,7 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
     wallet: ProtocolEnv["wallets"][number],
     stateDir: string,
     server: SecAggHttpServer,
+    roundTimeoutMs = 20_000,
   ) =>
     new HostedWork({
       publicClient: pub(),
@@ -129,14 +132,10 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
       store,
       secagg: server,
       stateDir,
-      roundTimeoutMs: 20_000,
+      roundTimeoutMs,
       onEvent: (e) => events.push(e),
     });
-  const refinerOf = (
-    wallet: ProtocolEnv["wallets"][number],
-    stateDir: string,
-    work: HostedWork,
-  ) =>
+  const refinerOf = (wallet: ProtocolEnv["wallets"][number], stateDir: string, work: HostedWork) =>
     new Refiner({
       publicClient: pub(),
       wallet: wallet as unknown as ChainWalletClient,
@@ -219,10 +218,10 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
     splitCid = await store.addBytes(encodeLabelledSet(split));
     const splitOf = (r: number) => ({
       round: r,
-      cid: r === 1 ? splitCid : "bafkreihiddensplit0hiddensplithiddensplithiddensplit",
+      cid: r === 1 ? splitCid : `bafkreihiddensplit${r}hiddensplithiddensplithiddensplit`,
       salt: label(`split-salt-${r}`),
     });
-    splits = buildSplitTree([splitOf(0), splitOf(1)]);
+    splits = buildSplitTree([splitOf(0), splitOf(1), splitOf(2)]);
     const pool = workload.split.inboxes.flatMap((i) => i.emails);
     const spam = pool.filter((e) => e.label === 1);
     const ham = pool.filter((e) => e.label === 0);
@@ -275,26 +274,49 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
   });
 
   /** One trainer's job, built from the round as the chain states it; the group list is added to the store. */
-  async function jobOf(t: DeviceAccount): Promise<TrainingJob> {
-    const g = groupOf(round, t.address);
+  async function jobOf(
+    t: DeviceAccount,
+    r: TrainingRound = round,
+    pkg: { cid: string; sha: string } = { cid: pkgCid, sha: modelSha },
+  ): Promise<TrainingJob> {
+    const g = groupOf(r, t.address);
     assert.ok(g, `${t.address} is in a group`);
-    const { list, root } = trainingGroupList(bountyId, round.groups[g.group]!);
+    const { list, root } = trainingGroupList(bountyId, r.groups[g.group]!);
     const groupCid = await store.addBytes(encodeCohortList(list));
     return {
       kind: "train",
       chainId: env.pub.chain!.id,
       fineTuning: env.addr("FineTuning"),
       bountyId,
-      round: 1n,
+      round: r.round,
       group: g.group,
       groupRoot: root,
       groupCid,
-      packageCid: pkgCid,
-      modelSha256: modelSha,
+      packageCid: pkg.cid,
+      modelSha256: pkg.sha,
       schema: SCHEMA,
       aggregatorUrl: secaggUrl,
       ...TRAINING_DEFAULTS,
     };
+  }
+
+  /** A trainer's SecAgg round (device-runner/trainer.ts) on `mine`, from a fresh device directory. */
+  async function train(t: DeviceAccount, job: TrainingJob, mine: readonly Email[]) {
+    const paths = await deviceWithInbox(mine);
+    try {
+      return await runTrainingJob({
+        job,
+        store,
+        account: t,
+        chain: {
+          sessionKeysOf: (devices) => env.read<Hex[]>("DeviceRegistry", "sessionKeysOf", [devices]),
+        },
+        paths,
+        poll: POLL,
+      });
+    } finally {
+      await rm(paths.root, { recursive: true, force: true });
+    }
   }
 
   it("hosts both groups, keeps the honest one, commits a better candidate and pays exactly its members", async () => {
@@ -339,22 +361,7 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
             g === honestGroup
               ? sliceOf(emails.honest, h++)
               : sliceOf(emails.flipped, f++).map((e) => ({ ...e, label: 1 - e.label }) as Email);
-          const paths = await deviceWithInbox(mine);
-          try {
-            return await runTrainingJob({
-              job: await jobOf(t),
-              store,
-              account: t,
-              chain: {
-                sessionKeysOf: (devices) =>
-                  env.read<Hex[]>("DeviceRegistry", "sessionKeysOf", [devices]),
-              },
-              paths,
-              poll: POLL,
-            });
-          } finally {
-            await rm(paths.root, { recursive: true, force: true });
-          }
+          return train(t, await jobOf(t), mine);
         }),
       );
       for (const r of runs) assert.equal(r.samples, PER_TRAINER);
@@ -483,7 +490,48 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
       await server.close();
     }
   });
+
+  it("round 2 trains from the accepted version; a group whose session fails is left out", async () => {
+    const r2 = await trainingRoundOf(pub(), contracts(), bountyId, 2n);
+    assert.ok(r2);
+    const child = (await getRound(1)).childAlgorithmId;
+    assert.equal(r2.algorithmId, child, "the round opens on the accepted candidate");
+    const claim = (await getRound(1)).claim;
+    const dir = path.join(tmp, "refiner-r2");
+    const work = workOf(refinerWallet, dir, secagg, 6_000);
+    assert.equal(await work.groups(bountyId, 2), undefined);
+    assert.equal(work.sessionsOpened, 2);
+    // only the group of trainer 0 shows up; the other group's session times out with nobody in it
+    const present = r2.groups[groupOf(r2, trainers[0]!.address)!.group]!;
+    await Promise.all(
+      present.map(async (a, i) => {
+        const t = trainers.find((x) => getAddress(x.address) === a)!;
+        const job = await jobOf(t, r2, { cid: claim.modelCid, sha: claim.modelSha256 });
+        return train(t, job, sliceOf(emails.honest, i));
+      }),
+    );
+    const failed = await until(async () =>
+      events.some((e) => e.type === "session-failed" && e.round === 2) ? true : undefined,
+    );
+    assert.ok(failed);
+    const groups = await until(() => work.groups(bountyId, 2));
+    assert.deepEqual(
+      groups.map((g) => [...g.members].sort()),
+      [[...present].sort()],
+      "only the group with a result",
+    );
+  });
 });
+
+/** Polls `f` until it returns a value (20 s at most). */
+async function until<T>(f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out");
+}
 
 /** Trainer `i`'s slice of a list of 3 × PER_TRAINER emails. */
 function sliceOf(list: readonly Email[], i: number): Email[] {
