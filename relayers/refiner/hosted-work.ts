@@ -77,6 +77,7 @@ export type HostedWorkEvent =
     }
   | { type: "session-done"; bountyId: bigint; round: number; group: number; survivors: number }
   | { type: "session-failed"; bountyId: bigint; round: number; group: number; reason: string }
+  | { type: "host-failed"; bountyId: bigint; round: number; reason: string }
   | { type: "round-settled"; bountyId: bigint; round: number; groups: number; file: string };
 
 export interface HostedWorkOptions {
@@ -136,19 +137,35 @@ export class HostedWork implements RefinerWork {
     return this.opened;
   }
 
+  /**
+   * The round's settled groups, or undefined while they are not (or this refiner does not host the round). A failed
+   * read (chain, IPFS, the persisted file) is reported as `host-failed` and retried on the next call, so one
+   * bounty's trouble does not stop the refiner's reconcile of the others.
+   */
   async groups(bountyId: bigint, round: number): Promise<readonly GroupUpdate[] | undefined> {
     const key = `${bountyId}-${round}`;
-    const persisted = await this.state(bountyId, round);
-    if (persisted !== undefined) return updatesOf(persisted);
-    const hosted = await this.host(bountyId, round);
-    if (hosted === undefined || hosted.groups.some((g) => g.state === "running")) return undefined;
-    let settling = this.settling.get(key);
-    if (settling === undefined) {
-      settling = this.settle(bountyId, round, hosted);
-      this.settling.set(key, settling);
-      settling.catch(() => this.settling.delete(key));
+    try {
+      const persisted = await this.state(bountyId, round);
+      if (persisted !== undefined) return updatesOf(persisted);
+      const hosted = await this.host(bountyId, round);
+      if (hosted === undefined || hosted.groups.some((g) => g.state === "running"))
+        return undefined;
+      let settling = this.settling.get(key);
+      if (settling === undefined) {
+        settling = this.settle(bountyId, round, hosted);
+        this.settling.set(key, settling);
+        settling.catch(() => this.settling.delete(key));
+      }
+      return updatesOf(await settling);
+    } catch (e) {
+      this.o.onEvent?.({
+        type: "host-failed",
+        bountyId,
+        round,
+        reason: e instanceof Error ? e.message : String(e),
+      });
+      return undefined;
     }
-    return updatesOf(await settling);
   }
 
   async buildCandidate(

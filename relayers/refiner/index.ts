@@ -24,7 +24,7 @@ function logEvent(log: Logger, e: HostedWorkEvent): void {
   const fields = Object.fromEntries(
     Object.entries(rest).map(([k, v]) => [k, typeof v === "bigint" ? `${v}` : v]),
   );
-  if (type === "session-failed") log.warn(fields, `refiner: ${type}`);
+  if (type === "session-failed" || type === "host-failed") log.warn(fields, `refiner: ${type}`);
   else log.info(fields, `refiner: ${type}`);
 }
 
