@@ -7,8 +7,9 @@
  *   trainers the bounty's `TrainerEnrolled` accounts up to and including that block, still enrolled;
  *   groups   trainers in ascending `cohortScore(seed, trainer)`, cut into groups of the bounty's `groupSize`
  *            (0 → 8); a last group smaller than `MIN_GROUP` joins the one before it;
- *   host     `NodeStaking.drawActive(Refiner, deriveSeed(seed, "dml.ft.host", round))`: the refiner that runs the
- *            groups' SecAgg sessions at its registered endpoint (stake-weighted, like the aggregator of a job);
+ *   host     `NodeStaking.drawActive(Refiner, deriveSeed(seed, "dml.ft.host", round))` read at the opening block: the
+ *            refiner that runs the groups' SecAgg sessions at its registered endpoint (stake-weighted, like the
+ *            aggregator of a job);
  *   list     each group is a version-1 cohort list (`jobId` = bountyId, client id = position + 1) that the trainer
  *            rebuilds itself, so its root needs no trust in whoever published it.
  *
@@ -245,6 +246,9 @@ export async function trainingRoundOf(
       abi: nodeStakingAbi,
       functionName: "drawActive",
       args: [Role.Refiner, trainingHostSeed(seed, round)],
+      // at the opening block: stakes that change during the round cannot make host and trainers disagree (a node
+      // must keep that block's state, which every node does for recent blocks and an archive node for all)
+      blockNumber: log.blockNumber,
     }),
   ]);
   const groupSize = Number(bountySchema.parse(bounty).groupSize);
