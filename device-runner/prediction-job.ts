@@ -99,6 +99,7 @@ export async function aggregate(
   try {
     return await runSecAggHttpClient(opts);
   } catch (e) {
+    if (e instanceof DeviceError) throw e; // the device's own refusal while computing its input
     if (e instanceof SecAggError && e.code === "TRANSPORT")
       throw new DeviceError("AGGREGATOR_UNREACHABLE", `aggregator ${opts.baseUrl}: ${e.message}`, {
         cause: e,
@@ -245,16 +246,19 @@ export async function runPredictionJob(opts: {
     0,
     Math.min(MAX_RECORDS_PER_JOB, spec?.maxRecords ?? Infinity),
   );
-  const predictions = await classifyRecords(
-    pkg,
-    records.map((r) => ({ subject: r.subject, body: r.body })),
-  );
-  const vector = reduceToResultVector(predictions, classes);
-  opts.onVector?.(vector);
-  let input: Float64Array | Uint32Array = vector;
-  if (privacy !== undefined && ledger !== undefined) {
+  // the input is computed while the device advertises and shares its keys (rounds 0–1 need no input), so a slow
+  // device does not miss the first round's deadline; the masked input waits for it
+  const computeInput = async (): Promise<Float64Array | Uint32Array> => {
+    const predictions = await classifyRecords(
+      pkg,
+      records.map((r) => ({ subject: r.subject, body: r.body })),
+    );
+    const vector = reduceToResultVector(predictions, classes);
+    opts.onVector?.(vector);
+    if (privacy === undefined || ledger === undefined) return vector;
+    let noisy: Uint32Array;
     try {
-      input = noisyResultVector(vector, classes, privacy);
+      noisy = noisyResultVector(vector, classes, privacy);
     } catch (e) {
       throw e instanceof PrivacyError ? privacyRefusal(job, e) : e;
     }
@@ -269,7 +273,10 @@ export async function runPredictionJob(opts: {
       },
       "privacy budget reserved",
     );
-  }
+    return noisy;
+  };
+  const input = computeInput();
+  input.catch(() => undefined); // observed by the session below; never an unhandled rejection
   const secagg = await aggregate({
     baseUrl: job.aggregatorUrl,
     config,

@@ -262,7 +262,8 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         "--listen-port",
         String(aggPort),
         "--round-timeout-ms",
-        "8000",
+        // rounds close as soon as every device answered; the deadline only bounds a silent one
+        String(Math.max(8_000, DEVICES * 400)),
       ]),
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };

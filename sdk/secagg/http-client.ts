@@ -222,7 +222,12 @@ export async function runSecAggHttpClient(opts: {
   config: SecAggSessionConfig | ResolvedSession;
   id: number;
   account: SecAggAccount;
-  input: ArrayLike<number> | Uint32Array;
+  /**
+   * The vector, or a promise of it: the client advertises and shares its keys while the input is still being
+   * computed (a device classifying its records), and awaits it only for the masked input. A rejected input stops
+   * the client with that error (it then counts as dropped after round 1).
+   */
+  input: ArrayLike<number> | Uint32Array | PromiseLike<ArrayLike<number> | Uint32Array>;
   poll?: PollOptions;
   stopBeforeRound?: 0 | 1 | 2 | 3 | 4;
 }): Promise<HttpClientRun> {
@@ -240,7 +245,7 @@ export async function runSecAggHttpClient(opts: {
   run.completedRound = 1;
   if (stop <= 2) return finish();
   const shares = await t.poll(() => t.shares(opts.id), opts.poll);
-  await t.post(await client.maskedInput(shares, opts.input));
+  await t.post(await client.maskedInput(shares, await opts.input));
   run.completedRound = 2;
   if (stop <= 3) return finish();
   const survivors = await t.poll(() => t.consistencyRequest(), opts.poll);
