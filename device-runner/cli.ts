@@ -406,7 +406,9 @@ program
 // ---------------------------------------------------------------- trainer
 const train = program
   .command("train")
-  .description("trainer mode: enrol in fine-tuning bounties, review predictions and correct labels");
+  .description(
+    "trainer mode: enrol in fine-tuning bounties, review predictions and correct labels",
+  );
 train
   .command("enrol")
   .description(

@@ -93,7 +93,9 @@ export async function runDaemon(opts: {
   const training =
     opts.training !== undefined
       ? opts.training
-      : fineTuning === undefined || marketplace === undefined || optional("NodeStaking") === undefined
+      : fineTuning === undefined ||
+          marketplace === undefined ||
+          optional("NodeStaking") === undefined
         ? null
         : new TrainingWatcher({
             publicClient: pub,
