@@ -17,7 +17,7 @@ import { describeError } from "./errors.ts";
 import { HeartbeatSender } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
 import { DeviceRunner, jobKey, type DeviceJob } from "./runner.ts";
-import { TrainingWatcher } from "./training-watcher.ts";
+import { hostSession, TrainingWatcher } from "./training-watcher.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
 import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
 
@@ -27,6 +27,17 @@ class DeviceBusy extends Error {
   constructor(job: string) {
     super(`device busy: job ${job} deferred`);
     this.job = job;
+  }
+}
+
+/** Thrown by the training handler to hold a round back until its host serves the group's session. */
+class HostNotReady extends Error {
+  readonly job: string;
+  readonly host: string;
+  constructor(job: string, host: string) {
+    super(`host ${host} does not serve ${job} yet`);
+    this.job = job;
+    this.host = host;
   }
 }
 
@@ -187,6 +198,13 @@ export async function runDaemon(opts: {
     if (training !== null)
       try {
         await training.poll(async (job) => {
+          const key = jobKey(job);
+          const prev = runner.state.get(key)?.status;
+          // one try per round: wait (cursor held) until the host serves the group's session
+          if (prev !== "done" && prev !== "failed" && prev !== "refused") {
+            const host = await hostSession(job);
+            if (host === "not-yet") throw new HostNotReady(key, job.aggregatorUrl);
+          }
           const entry = await runner.handle(job);
           log.info(
             {
@@ -199,10 +217,12 @@ export async function runDaemon(opts: {
             "training round handled",
           );
           // busy: as for cohorts, the round is delivered again next poll (while it is still open)
-          if (entry.status === "pending") throw new DeviceBusy(jobKey(job));
+          if (entry.status === "pending") throw new DeviceBusy(key);
         });
       } catch (e) {
         if (e instanceof DeviceBusy) log.debug({ job: e.job }, "busy; training round deferred");
+        else if (e instanceof HostNotReady)
+          log.info({ job: e.job, host: e.host }, "the host does not serve the round yet; waiting");
         else log.warn({ err: describeError(e) }, "training poll failed; retrying");
       }
     if (opts.once) return;

@@ -27,6 +27,7 @@ import { EventCursor } from "#sdk/chain/event-cursor.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { encodeCohortList } from "#sdk/protocol/cohort.ts";
 import { ProtocolError } from "#sdk/protocol/errors.ts";
+import { trainingSessionId } from "#sdk/protocol/session.ts";
 import {
   groupOf,
   TRAINING_DEFAULTS,
@@ -281,4 +282,43 @@ function isPermanent(e: unknown): boolean {
   return (
     e instanceof BaseError && e.walk((x) => x instanceof ContractFunctionRevertedError) !== null
   );
+}
+
+const sessionStatusSchema = z.looseObject({ round: z.number().int().min(0) });
+
+/**
+ * Whether the round's host serves the group's SecAgg session (`GET <endpoint>/sessions/<id>`): `ready` while it
+ * takes advertisements (round 0), `started` once it moved past them (joining now fails), `not-yet` when the host does
+ * not answer, answers with an error, or does not know the session yet. A trainer has one try per round, so the
+ * daemon holds a `not-yet` round back (the cursor stays before it) until the host serves it or the round expires.
+ */
+export async function hostSession(
+  job: Pick<
+    TrainingJob,
+    "chainId" | "fineTuning" | "bountyId" | "round" | "group" | "aggregatorUrl"
+  >,
+  timeoutMs = 5_000,
+): Promise<"ready" | "started" | "not-yet"> {
+  const id = trainingSessionId(
+    job.chainId,
+    getAddress(job.fineTuning),
+    job.bountyId,
+    job.round,
+    job.group,
+  );
+  let res: Response;
+  try {
+    res = await fetch(`${job.aggregatorUrl}/sessions/${id}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch {
+    return "not-yet";
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    return "not-yet";
+  }
+  const status = sessionStatusSchema.safeParse(await res.json().catch(() => undefined));
+  if (!status.success) return "not-yet";
+  return status.data.round === 0 ? "ready" : "started";
 }

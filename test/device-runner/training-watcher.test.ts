@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -56,16 +56,32 @@ const SCHEMA = label("email/rfc822-v1");
 const ROUND_DURATION = 3_600n;
 const silent = pino({ level: "silent" });
 
-/** A loopback HTTP server that records request paths and answers 503 (a host that is not serving yet). */
-async function recorder(): Promise<{ url: string; paths: string[]; server: Server }> {
-  const paths: string[] = [];
-  const server = createServer((req, res) => {
-    paths.push(req.url ?? "");
+interface Recorder {
+  url: string;
+  /** `METHOD path` of every request. */
+  paths: string[];
+  server: Server;
+  /** down: 404 for everything (no session yet); serving: the session's status says round 0, the rest 503. */
+  mode: "down" | "serving";
+}
+
+/** A loopback HTTP server standing in for a refiner's host: records requests, serves only a session status. */
+async function recorder(): Promise<Recorder> {
+  const rec: Recorder = { url: "", paths: [], server: createServer(), mode: "down" };
+  rec.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    rec.paths.push(`${req.method} ${req.url ?? ""}`);
     req.resume();
-    res.writeHead(503, { "content-type": "application/json" }).end('{"error":"not yet"}');
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (rec.mode === "down")
+      return json(404, { error: { code: "NOT_FOUND", message: "no session" } });
+    if (req.method === "GET" && /^\/sessions\/0x[0-9a-f]{64}$/.test(req.url ?? ""))
+      return json(200, { round: 0, pending: 4 });
+    json(503, { error: { code: "UNAVAILABLE", message: "not today" } });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, server };
+  await new Promise<void>((r) => rec.server.listen(0, "127.0.0.1", r));
+  rec.url = `http://127.0.0.1:${(rec.server.address() as AddressInfo).port}`;
+  return rec;
 }
 
 describe("device runner: training rounds from the chain (FineTuning on EDR)", () => {
@@ -77,7 +93,7 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
   let bountyId: bigint;
   let algorithmId: bigint;
   let pkg: { cid: string; sha: Hex };
-  let hosts: Map<Address, Awaited<ReturnType<typeof recorder>>>;
+  let hosts: Map<Address, Recorder>;
   let ft: Address;
   let cursorN = 0;
   const pub = () => env.pub as unknown as DevicePublicClient;
@@ -327,7 +343,7 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     assert.equal((await poll(watcher(1, "crash"))).jobs.length, 0);
   });
 
-  it("inside runDaemon the round reaches the drawn host's session and is recorded once across a restart", async () => {
+  it("inside runDaemon the round waits for its host to serve the session, then runs once, also across a restart", async () => {
     const paths = await deviceWithInbox(
       Array.from({ length: 6 }, (_, k) => ({
         id: `m${k}`,
@@ -346,12 +362,14 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
       ),
     });
     const log1 = await openedLog(1n);
-    const host = getAddress(
-      await env.read<Address>("NodeStaking", "drawActive", [
-        Role.Refiner,
-        trainingHostSeed(trainingRoundSeed(log1.blockHash, bountyId), 1n),
-      ]),
-    );
+    const host = hosts.get(
+      getAddress(
+        await env.read<Address>("NodeStaking", "drawActive", [
+          Role.Refiner,
+          trainingHostSeed(trainingRoundSeed(log1.blockHash, bountyId), 1n),
+        ]),
+      ),
+    )!;
     const sessionId = keccak256(
       encodeAbiParameters(
         [
@@ -374,30 +392,47 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
         log: silent,
         once: true,
       });
-    await run();
     const key = `train:31337:${ft.toLowerCase()}:${bountyId}:1:0`;
-    const state = await JobStateStore.open(paths.jobState);
-    const entry = state.get(key);
-    assert.ok(entry, "the round's job was run by the runner");
-    assert.equal(entry.status, "failed", "the host serves no session yet");
-    assert.equal(entry.attempts, 1);
-    const hit = hosts.get(host)!.paths;
-    assert.ok(hit.length > 0, "the drawn host was contacted");
-    assert.ok(
-      hit.every((p) => p.startsWith(`/sessions/${sessionId}/`)),
-      `at the round's session: ${hit.join(", ")}`,
-    );
-    for (const [a, h] of hosts)
-      if (a !== host) assert.deepEqual(h.paths, [], "not the other refiner");
-    const before = hit.length;
+    const entryOf = async () => (await JobStateStore.open(paths.jobState)).get(key);
+    const cursorBlock = async () =>
+      BigInt(
+        (
+          JSON.parse(await readFile(paths.trainingCursor, "utf8")) as {
+            checkpoints: { block: string }[];
+          }
+        ).checkpoints.at(-1)!.block,
+      );
+
+    // the host does not serve the session yet: the device asks, sends nothing, and holds the round back
     await run();
-    const again = (await JobStateStore.open(paths.jobState)).get(key);
-    assert.deepEqual(again, entry, "a restarted daemon does not run the round again");
-    assert.equal(hit.length, before);
-    const cursor = JSON.parse(await readFile(paths.trainingCursor, "utf8")) as {
-      checkpoints: { block: string }[];
-    };
-    assert.ok(BigInt(cursor.checkpoints.at(-1)!.block) >= log1.blockNumber);
+    assert.deepEqual(host.paths, [`GET /sessions/${sessionId}`]);
+    assert.equal(await entryOf(), undefined, "the round was not run");
+    assert.ok((await cursorBlock()) < log1.blockNumber, "the cursor stays before RoundOpened(1)");
+
+    // served: the device trains and joins the session (the host then fails it: 503)
+    host.mode = "serving";
+    await run();
+    const entry = await entryOf();
+    assert.ok(entry, "the round's job was run by the runner");
+    assert.equal(entry.status, "failed", "the host answered 503 to the advertisement");
+    assert.equal(entry.attempts, 1);
+    assert.ok(
+      host.paths.includes(`POST /sessions/${sessionId}/advertise`),
+      `the device advertised at the round's session: ${host.paths.join(", ")}`,
+    );
+    assert.ok(
+      host.paths.every((p) => p.includes(`/sessions/${sessionId}`)),
+      "nothing but the round's session",
+    );
+    for (const h of hosts.values())
+      if (h !== host) assert.deepEqual(h.paths, [], "not the other refiner");
+    assert.ok((await cursorBlock()) >= log1.blockNumber);
+
+    // a restarted daemon neither asks nor runs again
+    const seen = host.paths.length;
+    await run();
+    assert.deepEqual(await entryOf(), entry);
+    assert.equal(host.paths.length, seen);
   });
 
   it("skips rounds that cannot take updates: expired, superseded by the next round, committed", async () => {
