@@ -4,7 +4,8 @@
  * NodeStaking endpoints are loopback recorders. Each device's `TrainingWatcher` builds exactly the job
  * `trainingRoundOf` implies — derived here independently from the RoundOpened block hash: group and client id by
  * draw score, the drawn host's endpoint, the listed package — for enrolled devices only; round 0 (opened before
- * anyone could enrol) trains nobody. A restart neither loses nor repeats a round; rounds that cannot take updates
+ * anyone could enrol) trains nobody. A restart neither loses nor repeats a round, a reorg re-derives it from the new
+ * block; rounds that cannot take updates
  * any more (expired, superseded, committed) are skipped. Inside `runDaemon` the round's job reaches the drawn host at
  * the round's SecAgg session and is recorded once in jobs.json across a restart.
  */
@@ -30,7 +31,7 @@ import {
   publishPackage,
   train,
 } from "#sdk/ml/index.ts";
-import { fetchCohort } from "#sdk/protocol/cohort.ts";
+import { cohortRoot, fetchCohort } from "#sdk/protocol/cohort.ts";
 import {
   TRAINING_DEFAULTS,
   trainingHostSeed,
@@ -125,16 +126,55 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     );
     return { jobs, skipped };
   };
-  const openedLog = async (round: bigint) => {
+  const openedLog = async (round: bigint, bounty = bountyId) => {
     const [log] = await env.pub.getContractEvents({
       address: ft,
       abi: fineTuningAbi,
       eventName: "RoundOpened",
-      args: { bountyId, round },
+      args: { bountyId: bounty, round },
       fromBlock: 0n,
     });
-    assert.ok(log, `RoundOpened(${bountyId}, ${round})`);
+    assert.ok(log, `RoundOpened(${bounty}, ${round})`);
     return log;
+  };
+  /** Posts a 3-round bounty on the listed package (the poster holds the funds) and returns its id. */
+  const postBounty = async (): Promise<bigint> => {
+    await env.send(env.wallet(3), "FineTuning", "createBounty", [
+      {
+        algorithmId,
+        controlCid: "bafkreicontrolcontrolcontrolcontrolcontrolcontrolcontrolcon",
+        metricId: label("accuracy"),
+        minGainBps: 100,
+        rewardPool: 300n * ETHER,
+        rounds: 3,
+        groupSize: 0,
+        roundDuration: Number(ROUND_DURATION),
+        splitRoot: buildSplitTree(
+          [0, 1, 2].map((round) => ({
+            round,
+            cid: `bafkreisplit${round}`,
+            salt: label(`s${round}`),
+          })),
+        ).root,
+        baselineMetric: 8n * 10n ** 17n,
+        splitWindow: 86_400,
+      },
+    ]);
+    return env.read<bigint>("FineTuning", "bountyCount");
+  };
+  /** The group root every member of `bounty`'s round derives from the RoundOpened block hash (one group of 4). */
+  const expectedRoot = (blockHash: Hex, bounty: bigint) => {
+    const seed = trainingRoundSeed(blockHash, bounty);
+    const order = [...enrolled].sort((a, b) => {
+      const x = cohortScore(seed, a);
+      const y = cohortScore(seed, b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    return cohortRoot({
+      version: 1,
+      jobId: bounty.toString(),
+      members: order.map((address, i) => ({ id: i + 1, address })),
+    });
   };
 
   before(async () => {
@@ -177,28 +217,7 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     const poster = env.wallet(3);
     await env.fund([getAddress(poster.account.address)], 1_000n * ETHER);
     await env.approve(poster, "FineTuning");
-    await env.send(poster, "FineTuning", "createBounty", [
-      {
-        algorithmId,
-        controlCid: "bafkreicontrolcontrolcontrolcontrolcontrolcontrolcontrolcon",
-        metricId: label("accuracy"),
-        minGainBps: 100,
-        rewardPool: 300n * ETHER,
-        rounds: 3,
-        groupSize: 0,
-        roundDuration: Number(ROUND_DURATION),
-        splitRoot: buildSplitTree(
-          [0, 1, 2].map((round) => ({
-            round,
-            cid: `bafkreisplit${round}`,
-            salt: label(`s${round}`),
-          })),
-        ).root,
-        baselineMetric: 8n * 10n ** 17n,
-        splitWindow: 86_400,
-      },
-    ]);
-    bountyId = await env.read<bigint>("FineTuning", "bountyCount");
+    bountyId = await postBounty();
     devices = Array.from({ length: 5 }, (_, i) => localAccount(`training-watcher device ${i}`));
     await env.registerDevices(devices, SCHEMA);
   });
@@ -464,5 +483,37 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     r = await poll(watcher(0));
     assert.equal(r.skipped.get(2n), "round-not-open");
     assert.equal(r.jobs.length, 0);
+  });
+
+  it("a reorg that moves RoundOpened re-derives the round from the new block; the runner key stays the round's", async () => {
+    const b2 = await postBounty();
+    for (const d of devices.slice(0, 4))
+      await enrolTrainer(
+        await clientsOf(d),
+        { FineTuning: ft, DeviceRegistry: env.addr("DeviceRegistry") },
+        b2,
+      );
+    const w = watcher(0, "reorg");
+    assert.equal((await poll(w)).jobs.length, 0, "nothing open to train in yet");
+    await env.warpTo(BigInt((await openedLog(0n, b2)).args.openedAt!) + ROUND_DURATION + 1n);
+    const snapshot = (await env.conn.provider.request({ method: "evm_snapshot" })) as string;
+    await env.send(env.wallet(6), "FineTuning", "closeRound", [b2]);
+    const abandoned = await openedLog(1n, b2);
+    const [a] = (await poll(w)).jobs;
+    assert.ok(a);
+    assert.equal(a.groupRoot, expectedRoot(abandoned.blockHash, b2));
+
+    await env.conn.provider.request({ method: "evm_revert", params: [snapshot] });
+    // another keeper's transaction: RoundOpened lands at the abandoned height, in another block (a cursor that kept
+    // only the block number would count that height as handled and never deliver the round)
+    await env.send(env.wallet(7), "FineTuning", "closeRound", [b2]);
+    const opened = await openedLog(1n, b2);
+    assert.equal(opened.blockNumber, abandoned.blockNumber);
+    assert.notEqual(opened.blockHash, abandoned.blockHash);
+    const again = (await poll(w)).jobs;
+    assert.equal(again.length, 1, "the new chain's round, once");
+    assert.equal(again[0]!.groupRoot, expectedRoot(opened.blockHash, b2));
+    assert.equal(jobKey(again[0]!), jobKey(a), "one run per round whatever the block");
+    assert.equal((await poll(w)).jobs.length, 0);
   });
 });
