@@ -5,9 +5,8 @@
  * `trainingRoundOf` implies — derived here independently from the RoundOpened block hash: group and client id by
  * draw score, the drawn host's endpoint, the listed package — for enrolled devices only; round 0 (opened before
  * anyone could enrol) trains nobody. A restart neither loses nor repeats a round, a reorg re-derives it from the new
- * block; rounds that cannot take updates
- * any more (expired, superseded, committed) are skipped. Inside `runDaemon` the round's job reaches the drawn host at
- * the round's SecAgg session and is recorded once in jobs.json across a restart.
+ * block; rounds that cannot take updates any more (expired, superseded, committed) are skipped. Inside `runDaemon`
+ * the round waits until its host serves the group's session, then runs once, also across a restart.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
