@@ -29,7 +29,10 @@ import {
   type LogRegWeights,
 } from "#sdk/ml/index.ts";
 import { TRAINING_DEFAULTS } from "#sdk/protocol/training-round.ts";
+import type { DeviceClients } from "../../device-runner/chain.ts";
 import { deviceConfigSchema, saveConfig } from "../../device-runner/config.ts";
+import { enrolTrainer } from "../../device-runner/enrol.ts";
+import { DeviceError } from "../../device-runner/errors.ts";
 import { EMAIL_SCHEMA_ID, importDataset } from "../../device-runner/dataset.ts";
 import { devicePaths, type DevicePaths } from "../../device-runner/paths.ts";
 import { localUpdate, trainingRows } from "../../device-runner/trainer.ts";
@@ -151,6 +154,43 @@ describe("dml-device train enrol (FineTuning on EDR over JSON-RPC)", () => {
     assert.equal(again.out, `already enrolled in bounty ${bountyId}\n`);
     const b = await env.read<{ trainerCount: number }>("FineTuning", "getBounty", [bountyId]);
     assert.equal(b.trainerCount, 1);
+  });
+
+  it("a finalised bounty takes no more trainers (BOUNTY_NOT_ACTIVE, nothing sent); its trainers stay enrolled", async () => {
+    // the bounty's only round closes without a candidate: the bounty is finalised
+    const opened = await env.read<{ roundOpenedAt: bigint; roundDuration: number }>(
+      "FineTuning",
+      "getBounty",
+      [bountyId],
+    );
+    await env.warpTo(opened.roundOpenedAt + BigInt(opened.roundDuration) + 1n);
+    await env.send(env.wallet(6), "FineTuning", "closeRound", [bountyId]);
+    const late = deviceAccount(generatePrivateKey());
+    await env.registerDevices([late], SCHEMA);
+    const clients = {
+      publicClient: env.pub,
+      walletClient: await env.localWallet(late),
+    } as unknown as DeviceClients;
+    const contracts = {
+      FineTuning: env.addr("FineTuning"),
+      DeviceRegistry: env.addr("DeviceRegistry"),
+    };
+    await assert.rejects(
+      enrolTrainer(clients, contracts, bountyId),
+      (e) =>
+        e instanceof DeviceError &&
+        e.code === "BOUNTY_NOT_ACTIVE" &&
+        e.message === `bounty ${bountyId} is finalized: it takes no more trainers`,
+    );
+    const nonce = await env.pub.getTransactionCount({ address: late.address });
+    assert.equal(nonce, 3, "approve, register, setSessionKey: no enrol sent");
+    const enrolledClients = {
+      publicClient: env.pub,
+      walletClient: await env.localWallet(device),
+    } as unknown as DeviceClients;
+    assert.deepEqual(await enrolTrainer(enrolledClients, contracts, bountyId), {
+      status: "already",
+    });
   });
 });
 
