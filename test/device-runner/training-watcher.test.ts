@@ -25,14 +25,19 @@ import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   buildClassifierPackage,
+  decodeLogRegOnnx,
+  flatten,
   getFeaturizer,
   hashedBowSpec,
   publishPackage,
   train,
 } from "#sdk/ml/index.ts";
 import { cohortRoot, fetchCohort } from "#sdk/protocol/cohort.ts";
+import { SAMPLE_SCALE, trainingSessionConfig } from "#sdk/protocol/session.ts";
+import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import {
   TRAINING_DEFAULTS,
+  trainingGroupList,
   trainingHostSeed,
   trainingRoundSeed,
 } from "#sdk/protocol/training-round.ts";
@@ -92,7 +97,8 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
   let enrolled: Address[];
   let bountyId: bigint;
   let algorithmId: bigint;
-  let pkg: { cid: string; sha: Hex };
+  let pkg: { cid: string; sha: Hex; parameters: number };
+  let b2: bigint;
   let hosts: Map<Address, Recorder>;
   let ft: Address;
   let cursorN = 0;
@@ -202,6 +208,7 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     pkg = {
       cid: await publishPackage(store, built.manifest, built.model),
       sha: `0x${built.manifest.modelSha256}`,
+      parameters: flatten(decodeLogRegOnnx(built.model)).length,
     };
     await env.send(env.wallet(2), "AlgorithmMarketplace", "list", [
       pkg.cid,
@@ -485,7 +492,7 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
   });
 
   it("a reorg that moves RoundOpened re-derives the round from the new block; the runner key stays the round's", async () => {
-    const b2 = await postBounty();
+    b2 = await postBounty();
     for (const d of devices.slice(0, 4))
       await enrolTrainer(
         await clientsOf(d),
@@ -514,5 +521,97 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
     assert.equal(again[0]!.groupRoot, expectedRoot(opened.blockHash, b2));
     assert.equal(jobKey(again[0]!), jobKey(a), "one run per round whatever the block");
     assert.equal((await poll(w)).jobs.length, 0);
+  });
+
+  it("four devices' run loops train the round unattended through the host's SecAgg session: Σ n exact, all done", async () => {
+    // b2's round 1 (open, from the reorg test): its drawn host now serves a real SecAgg server at its endpoint
+    const opened = await openedLog(1n, b2);
+    const seed = trainingRoundSeed(opened.blockHash, b2);
+    const hostAddr = getAddress(
+      await env.read<Address>("NodeStaking", "drawActive", [
+        Role.Refiner,
+        trainingHostSeed(seed, 1n),
+      ]),
+    );
+    const wallet = [4, 5]
+      .map((i) => env.wallet(i))
+      .find((w) => getAddress(w.account.address) === hostAddr)!;
+    const http = new SecAggHttpServer();
+    const url = await http.listen();
+    try {
+      const info = await env.read<{ encryptionKey: Hex }>("NodeStaking", "operatorInfo", [
+        hostAddr,
+      ]);
+      await env.send(wallet, "NodeStaking", "updateOperator", [url, info.encryptionKey, "{}"]);
+      const order = [...enrolled].sort((a, b) => {
+        const x = cohortScore(seed, a);
+        const y = cohortScore(seed, b);
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      const { list } = trainingGroupList(b2, order);
+      const config = trainingSessionConfig({
+        chainId: 31337,
+        fineTuning: ft,
+        bountyId: b2,
+        round: 1n,
+        group: 0,
+        members: list.members,
+        sessionKeys: await env.read<Hex[]>("DeviceRegistry", "sessionKeysOf", [order]),
+        parameters: pkg.parameters,
+        clipNorm: TRAINING_DEFAULTS.clipNorm,
+      });
+      http.addSession(config, { roundTimeoutMs: 60_000 });
+      const sizes = [5, 6, 7, 8];
+      const dirs = await Promise.all(
+        sizes.map((n, i) =>
+          deviceWithInbox(
+            Array.from({ length: n }, (_, k) => ({
+              id: `d${i}-m${k}`,
+              group: k % 2 ? "spam" : "easy_ham",
+              label: (k % 2) as 0 | 1,
+              subject: k % 2 ? "free prize" : "meeting",
+              body: k % 2 ? "win money now click here" : "see the attached notes at noon",
+            })),
+          ),
+        ),
+      );
+      const config0 = deviceConfigSchema.parse({
+        chainId: 31337,
+        confirmations: 0,
+        idle: { maxLoadPerCore: 64, windows: [] },
+        contracts: Object.fromEntries(
+          Object.entries(env.manifest.contracts).map(([k, v]) => [k, v.address]),
+        ),
+      });
+      await Promise.all(
+        dirs.map((paths, i) =>
+          runDaemon({
+            config: config0,
+            paths,
+            account: devices[i]!,
+            publicClient: pub(),
+            store,
+            log: silent,
+            once: true,
+          }),
+        ),
+      );
+      const result = await http.result(config.sessionId);
+      assert.equal(result.survivors.length, 4);
+      assert.equal(
+        Math.round(result.decoded[pkg.parameters]! * SAMPLE_SCALE),
+        sizes.reduce((a, b) => a + b, 0),
+        "the group's sample count",
+      );
+      for (const paths of dirs)
+        assert.equal(
+          (await JobStateStore.open(paths.jobState)).get(
+            `train:31337:${ft.toLowerCase()}:${b2}:1:0`,
+          )?.status,
+          "done",
+        );
+    } finally {
+      await http.close();
+    }
   });
 });
