@@ -6,7 +6,8 @@
  * draw score, the drawn host's endpoint, the listed package — for enrolled devices only; round 0 (opened before
  * anyone could enrol) trains nobody. A restart neither loses nor repeats a round, a reorg re-derives it from the new
  * block; rounds that cannot take updates any more (expired, superseded, committed) are skipped. Inside `runDaemon`
- * the round waits until its host serves the group's session, then runs once, also across a restart.
+ * the round waits until its host serves the group's session, then runs once, also across a restart; and with a
+ * real SecAgg server at the drawn host's endpoint, four devices' run loops train a round unattended.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
