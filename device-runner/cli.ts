@@ -43,6 +43,7 @@ import {
   loadDataset,
   type DatasetSource,
 } from "./dataset.ts";
+import { enrolTrainer } from "./enrol.ts";
 import { describeError } from "./errors.ts";
 import {
   createKeystore,
@@ -435,7 +436,33 @@ program
 // ---------------------------------------------------------------- trainer
 const train = program
   .command("train")
-  .description("trainer mode: review predictions and correct labels");
+  .description(
+    "trainer mode: enrol in fine-tuning bounties, review predictions and correct labels",
+  );
+train
+  .command("enrol")
+  .description(
+    "enrol this device as a trainer of a fine-tuning bounty; `run` then trains in each of its rounds",
+  )
+  .requiredOption("--bounty <id>")
+  .action(async (o: { bounty: string }) => {
+    if (!/^[0-9]+$/.test(o.bounty)) throw new Error(`--bounty ${o.bounty} is not a bounty id`);
+    const { config, clients } = await context();
+    const bountyId = BigInt(o.bounty);
+    const r = await enrolTrainer(
+      clients,
+      {
+        FineTuning: contractAddress(config, "FineTuning"),
+        DeviceRegistry: contractAddress(config, "DeviceRegistry"),
+      },
+      bountyId,
+    );
+    console.log(
+      r.status === "already"
+        ? `already enrolled in bounty ${bountyId}`
+        : `enrolled in bounty ${bountyId}: ${r.hash}`,
+    );
+  });
 train
   .command("review")
   .description(

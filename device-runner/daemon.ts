@@ -1,6 +1,8 @@
 /**
  * The long-running loop of `dml-device run`: poll the chain for cohorts, run each assigned job through the runner
- * (which isolates failures), commit the cursor, and send a signed heartbeat every interval.
+ * (which isolates failures), commit the cursor, and send a signed heartbeat every interval. With a FineTuning
+ * deployment configured it also trains in every round of the bounties the device enrolled in (training-watcher.ts):
+ * each round's job goes through the same runner, after the pass over cohorts.
  */
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { Logger } from "pino";
@@ -14,16 +16,28 @@ import { schemaHash, listDatasets } from "./dataset.ts";
 import { describeError } from "./errors.ts";
 import { HeartbeatSender } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
-import { DeviceRunner, type DeviceJob } from "./runner.ts";
+import { DeviceRunner, jobKey, type DeviceJob } from "./runner.ts";
+import { hostSession, TrainingWatcher } from "./training-watcher.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
 import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
 
 /** Thrown by the poll handler to stop the pass at a job the runner deferred (the device is not idle). */
 class DeviceBusy extends Error {
-  readonly jobId: bigint;
-  constructor(jobId: bigint) {
-    super(`device busy: job ${jobId} deferred`);
-    this.jobId = jobId;
+  readonly job: string;
+  constructor(job: string) {
+    super(`device busy: job ${job} deferred`);
+    this.job = job;
+  }
+}
+
+/** Thrown by the training handler to hold a round back until its host serves the group's session. */
+class HostNotReady extends Error {
+  readonly job: string;
+  readonly host: string;
+  constructor(job: string, host: string) {
+    super(`host ${host} does not serve ${job} yet`);
+    this.job = job;
+    this.host = host;
   }
 }
 
@@ -42,6 +56,8 @@ export async function runDaemon(opts: {
   idleCheck?: () => string | undefined;
   /** Admission's chain reads; default `chainViewOf(publicClient, config)`. */
   chain?: ChainView;
+  /** The training watcher; default one over the configured FineTuning (none when FineTuning is not configured). */
+  training?: TrainingWatcher | null;
 }): Promise<void> {
   const { config, paths, account, publicClient: pub, store, log } = opts;
   const jobMarket = contractAddress(config, "JobMarket");
@@ -83,6 +99,30 @@ export async function runDaemon(opts: {
       return undefined;
     }
   };
+  const fineTuning = optional("FineTuning");
+  const marketplace = optional("AlgorithmMarketplace");
+  const training =
+    opts.training !== undefined
+      ? opts.training
+      : fineTuning === undefined ||
+          marketplace === undefined ||
+          optional("NodeStaking") === undefined
+        ? null
+        : new TrainingWatcher({
+            publicClient: pub,
+            chainId: config.chainId,
+            contracts: {
+              FineTuning: fineTuning,
+              AlgorithmMarketplace: marketplace,
+              NodeStaking: contractAddress(config, "NodeStaking"),
+            },
+            device: account.address,
+            store,
+            cursorFile: paths.trainingCursor,
+            startBlock: startBlockOf(config),
+            confirmations: BigInt(config.confirmations),
+            log,
+          });
   const growthPool = optional("GrowthPool");
   const staking = optional("NodeStaking");
   const registry = optional("DeviceRegistry");
@@ -149,12 +189,42 @@ export async function runDaemon(opts: {
           "job handled",
         );
         // busy: the cursor stays before this job's block, so it is delivered again on the next poll
-        if (entry.status === "pending") throw new DeviceBusy(ev.jobId);
+        if (entry.status === "pending") throw new DeviceBusy(ev.jobId.toString());
       });
     } catch (e) {
-      if (e instanceof DeviceBusy) log.debug({ jobId: e.jobId.toString() }, "busy; job deferred");
+      if (e instanceof DeviceBusy) log.debug({ job: e.job }, "busy; job deferred");
       else log.warn({ err: describeError(e) }, "poll failed; retrying");
     }
+    if (training !== null)
+      try {
+        await training.poll(async (job) => {
+          const key = jobKey(job);
+          const prev = runner.state.get(key)?.status;
+          // one try per round: wait (cursor held) until the host serves the group's session
+          if (prev !== "done" && prev !== "failed" && prev !== "refused") {
+            const host = await hostSession(job);
+            if (host === "not-yet") throw new HostNotReady(key, job.aggregatorUrl);
+          }
+          const entry = await runner.handle(job);
+          log.info(
+            {
+              bountyId: job.bountyId.toString(),
+              round: job.round.toString(),
+              group: job.group,
+              status: entry.status,
+              code: entry.code,
+            },
+            "training round handled",
+          );
+          // busy: as for cohorts, the round is delivered again next poll (while it is still open)
+          if (entry.status === "pending") throw new DeviceBusy(key);
+        });
+      } catch (e) {
+        if (e instanceof DeviceBusy) log.debug({ job: e.job }, "busy; training round deferred");
+        else if (e instanceof HostNotReady)
+          log.info({ job: e.job, host: e.host }, "the host does not serve the round yet; waiting");
+        else log.warn({ err: describeError(e) }, "training poll failed; retrying");
+      }
     if (opts.once) return;
     await new Promise((r) => setTimeout(r, config.pollIntervalSec * 1000));
   }

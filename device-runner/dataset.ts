@@ -140,12 +140,23 @@ async function fromMbox(file: string): Promise<DatasetRecord[]> {
   return out;
 }
 
-const jsonlLineSchema = z.strictObject({
-  id: z.string().min(1).max(512).optional(),
-  subject: z.string(),
-  text: z.string(),
-  label: z.union([z.literal(0), z.literal(1), z.literal("ham"), z.literal("spam")]).optional(),
-});
+/**
+ * A JSONL line: `{id?, subject, text, label?}`, or a record of the SpamAssassin corpus as `sdk/ml/corpus.ts` caches
+ * it (`{id, group, label, subject, body}`: `body` for `text`, `group` informational), so a slice of the corpus
+ * imports with its labels and can be trained on as it is.
+ */
+const jsonlLineSchema = z
+  .strictObject({
+    id: z.string().min(1).max(512).optional(),
+    subject: z.string(),
+    text: z.string().optional(),
+    body: z.string().optional(),
+    group: z.string().max(200).optional(),
+    label: z.union([z.literal(0), z.literal(1), z.literal("ham"), z.literal("spam")]).optional(),
+  })
+  .refine((l) => (l.text === undefined) !== (l.body === undefined), {
+    message: "give exactly one of text and body",
+  });
 
 async function fromJsonl(file: string): Promise<DatasetRecord[]> {
   const lines = (await readSource(file)).split(/\r?\n/);
@@ -167,7 +178,7 @@ async function fromJsonl(file: string): Promise<DatasetRecord[]> {
     out.push({
       id: r.data.id ?? `line-${i + 1}`,
       subject: r.data.subject,
-      body: r.data.text,
+      body: r.data.text ?? r.data.body ?? "",
       ...(label === undefined ? {} : { label }),
     });
   }

@@ -24,6 +24,9 @@ export type DeviceErrorCode =
   | "NOT_IN_PAYOUT"
   | "CORRECTIONS_INVALID"
   | "CHAIN"
+  // fine-tuning enrolment (enrol.ts)
+  | "BOUNTY_NOT_ACTIVE"
+  | "NOT_REGISTERED"
   // refusals: the device decides not to serve a job (admission.ts); recorded as `refused`, never retried
   | "CONSENT_DENIED"
   | "BELOW_PRICE_FLOOR"

@@ -12,6 +12,8 @@ export interface DevicePaths {
   datasets: string;
   jobState: string;
   chainCursor: string;
+  /** Event-cursor state of the training watcher (`RoundOpened` of FineTuning). */
+  trainingCursor: string;
   helia: string;
   corrections: string;
   /** The owner's zCDP ledger (privacy-ledger.ts). */
@@ -28,6 +30,7 @@ export function devicePaths(dataDir: string): DevicePaths {
     datasets: path.join(root, "datasets"),
     jobState: path.join(root, "jobs.json"),
     chainCursor: path.join(root, "chain-cursor.json"),
+    trainingCursor: path.join(root, "training-cursor.json"),
     helia: path.join(root, "ipfs"),
     corrections: path.join(root, "corrections"),
     privacyLedger: path.join(root, "privacy-ledger.json"),

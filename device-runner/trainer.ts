@@ -11,6 +11,8 @@ import {
   recordText,
   trainFrom,
   weightDelta,
+  type LoadedPackage,
+  type LogRegWeights,
 } from "#sdk/ml/index.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { PollOptions } from "#sdk/secagg/index.ts";
@@ -19,7 +21,7 @@ import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { fetchCohort } from "#sdk/protocol/cohort.ts";
 import { labelledRecords, loadCorrections } from "./corrections.ts";
-import { loadDataset } from "./dataset.ts";
+import { loadDataset, type DatasetRecord } from "./dataset.ts";
 import { DeviceError } from "./errors.ts";
 import type { DevicePaths } from "./paths.ts";
 import type { ChainView } from "./admission.ts";
@@ -56,6 +58,58 @@ export const trainingJobSchema = z.strictObject({
 });
 export type TrainingJob = z.infer<typeof trainingJobSchema>;
 
+/**
+ * The owner's training rows for `schemaId`: imported records with a label (`dml-device data import` keeps a JSONL
+ * `label`), a correction (`train review`) overriding it; at most `SAMPLE_SCALE` rows (the sample count's encoding).
+ * @throws DeviceError DATASET_MISSING | DATASET_INVALID | CORRECTIONS_INVALID (also when no record is labelled)
+ */
+export async function trainingRows(
+  paths: Pick<DevicePaths, "datasets" | "corrections">,
+  schemaId: string,
+): Promise<{ record: DatasetRecord; label: 0 | 1 }[]> {
+  const dataset = await loadDataset(paths.datasets, schemaId);
+  const rows = labelledRecords(dataset.records, await loadCorrections(paths.corrections, schemaId));
+  if (rows.length === 0)
+    throw new DeviceError(
+      "CORRECTIONS_INVALID",
+      "no labelled records to train on (import labels or corrections)",
+    );
+  if (rows.length > SAMPLE_SCALE) rows.length = SAMPLE_SCALE;
+  return rows;
+}
+
+/**
+ * One trainer's local update: `trainFrom(before, rows, epochs)`, Δ = `clipL2(after − before, clipNorm)` and the
+ * vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError PACKAGE_INVALID when the model's shape is not its
+ * manifest's
+ */
+export function localUpdate(
+  pkg: LoadedPackage,
+  rows: readonly { record: Pick<DatasetRecord, "subject" | "body">; label: 0 | 1 }[],
+  opts: Pick<TrainingJob, "epochs" | "learningRate" | "clipNorm">,
+): { before: LogRegWeights; after: LogRegWeights; delta: Float64Array; vector: Float64Array } {
+  const before = decodeLogRegOnnx(pkg.model);
+  const classes = pkg.manifest.outputLabels.length;
+  const x = rows.map((r) =>
+    pkg.featurizer.featurize(
+      recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
+    ),
+  );
+  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, opts.epochs, {
+    learningRate: opts.learningRate,
+  });
+  const delta = clipL2(weightDelta(before, after), opts.clipNorm);
+  if (
+    delta.length !== flatten(before).length ||
+    delta.length !== parameterCount(classes, before.dim)
+  )
+    throw new DeviceError("PACKAGE_INVALID", "model shape does not match its manifest");
+  const vector = new Float64Array(delta.length + 1);
+  vector.set(delta);
+  vector[delta.length] = rows.length / SAMPLE_SCALE;
+  return { before, after, delta, vector };
+}
+
 export async function runTrainingJob(opts: {
   job: TrainingJob;
   store: ContentStore;
@@ -82,37 +136,9 @@ export async function runTrainingJob(opts: {
   );
   const pkg = await loadVerifiedPackage(store, job.packageCid, job.modelSha256);
   checkPackageFitsSchema(pkg, schemaId);
-  const dataset = await loadDataset(opts.paths.datasets, schemaId);
-  const rows = labelledRecords(
-    dataset.records,
-    await loadCorrections(opts.paths.corrections, schemaId),
-  );
-  if (rows.length === 0)
-    throw new DeviceError(
-      "CORRECTIONS_INVALID",
-      "no labelled records to train on (import labels or corrections)",
-    );
-  if (rows.length > SAMPLE_SCALE) rows.length = SAMPLE_SCALE;
-  const before = decodeLogRegOnnx(pkg.model);
-  const classes = pkg.manifest.outputLabels.length;
-  const x = rows.map((r) =>
-    pkg.featurizer.featurize(
-      recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
-    ),
-  );
-  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, job.epochs, {
-    learningRate: job.learningRate,
-  });
-  const delta = clipL2(weightDelta(before, after), job.clipNorm);
-  const vector = new Float64Array(delta.length + 1);
-  vector.set(delta);
-  vector[delta.length] = rows.length / SAMPLE_SCALE;
+  const rows = await trainingRows(opts.paths, schemaId);
+  const { delta, vector } = localUpdate(pkg, rows, job);
   opts.onVector?.(vector);
-  if (
-    delta.length !== flatten(before).length ||
-    delta.length !== parameterCount(classes, before.dim)
-  )
-    throw new DeviceError("PACKAGE_INVALID", "model shape does not match its manifest");
   const config = trainingSessionConfig({
     chainId: job.chainId,
     fineTuning: job.fineTuning as Address,

@@ -107,6 +107,28 @@ export function jobSessionConfig(opts: {
 /** Sample counts travel as n / SAMPLE_SCALE (≤ 1) in the last coordinate of a trainer update. */
 export const SAMPLE_SCALE = 2 ** 16;
 
+/** A fine-tuning group's session id: keccak256(abi.encode(chainId, fineTuning, bountyId, round, uint32 group)). */
+export function trainingSessionId(
+  chainId: number,
+  fineTuning: Address,
+  bountyId: bigint,
+  round: bigint,
+  group: number,
+): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [
+        { type: "uint256" },
+        { type: "address" },
+        { type: "uint256" },
+        { type: "uint256" },
+        { type: "uint32" },
+      ],
+      [BigInt(chainId), fineTuning, bountyId, round, group],
+    ),
+  );
+}
+
 export function trainingSessionConfig(opts: {
   chainId: number;
   fineTuning: Address;
@@ -120,17 +142,12 @@ export function trainingSessionConfig(opts: {
   clipNorm: number;
 }): SecAggSessionConfig {
   return {
-    sessionId: keccak256(
-      encodeAbiParameters(
-        [
-          { type: "uint256" },
-          { type: "address" },
-          { type: "uint256" },
-          { type: "uint256" },
-          { type: "uint32" },
-        ],
-        [BigInt(opts.chainId), opts.fineTuning, opts.bountyId, opts.round, opts.group],
-      ),
+    sessionId: trainingSessionId(
+      opts.chainId,
+      opts.fineTuning,
+      opts.bountyId,
+      opts.round,
+      opts.group,
     ),
     chainId: opts.chainId,
     verifyingContract: getAddress(opts.fineTuning),

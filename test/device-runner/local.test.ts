@@ -169,8 +169,12 @@ describe("dataset import", () => {
     await writeFile(badField, '{"subject":"a","text":"ok","label":"maybe"}\n');
     cases.push(["bad label", "jsonl", badField, "line 1"]);
     const extra = path.join(dir, "bad3.jsonl");
-    await writeFile(extra, '{"subject":"a","body":"ok"}\n');
+    await writeFile(extra, '{"subject":"a","txt":"ok"}\n');
     cases.push(["wrong field", "jsonl", extra, "line 1"]);
+    // `body` (the corpus records' field) stands for `text`, but not both at once
+    const both = path.join(dir, "bad4.jsonl");
+    await writeFile(both, '{"subject":"a","text":"ok","body":"ok"}\n');
+    cases.push(["text and body", "jsonl", both, "exactly one of text and body"]);
     const emlDir = path.join(dir, "bad-eml");
     await mkdir(emlDir);
     await writeFile(path.join(emlDir, "1.eml"), raws[0]!.text);
