@@ -27,6 +27,8 @@ export interface InboxEmail {
   id: string;
   subject: string;
   body: string;
+  /** The owner's own spam mark (0 ham, 1 spam), when it keeps one: what a trainer trains on. */
+  label?: 0 | 1;
 }
 
 /** Creates device `key`'s data directory at `dir`: keystore, device.json, the inbox imported. */
@@ -56,7 +58,16 @@ export async function createDeviceDir(
   const src = path.join(path.dirname(paths.root), `inbox-${path.basename(paths.root)}.jsonl`);
   await writeFile(
     src,
-    inbox.map((e) => JSON.stringify({ id: e.id, subject: e.subject, text: e.body })).join("\n"),
+    inbox
+      .map((e) =>
+        JSON.stringify({
+          id: e.id,
+          subject: e.subject,
+          text: e.body,
+          ...(e.label === undefined ? {} : { label: e.label }),
+        }),
+      )
+      .join("\n"),
   );
   await importDataset(paths.datasets, EMAIL_SCHEMA_ID, "jsonl", src);
   await rm(src);
