@@ -42,13 +42,11 @@ import {
   type Hex,
 } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
-import { TxSender } from "#sdk/chain/tx-sender.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import {
   createChainWalletClient,
   devAccount,
   type ChainPublicClient,
-  type ChainWalletClient,
 } from "#sdk/chain/clients.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
@@ -67,6 +65,7 @@ import {
 } from "#sdk/ml/index.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
+import { DemoChain, type Wallet } from "./network/chain.ts";
 import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
 import {
   deviceCommand,
@@ -108,69 +107,6 @@ export interface DemoContext {
   print: (line: string) => void;
 }
 
-type Wallet = ChainWalletClient;
-
-/** Chain I/O of the demo: named contract calls that must succeed, time moves, gas accounting. */
-class Chain {
-  gasUsed = 0n;
-  readonly pub: ChainPublicClient;
-  readonly manifest: Manifest;
-  readonly test: ReturnType<typeof createTestClient>;
-  constructor(
-    pub: ChainPublicClient,
-    manifest: Manifest,
-    test: ReturnType<typeof createTestClient>,
-  ) {
-    this.pub = pub;
-    this.manifest = manifest;
-    this.test = test;
-  }
-
-  addr(name: string): Address {
-    const a = this.manifest.contracts[name]?.address;
-    if (!a) throw new ChainError("START", `${name} is not in the deployment manifest`);
-    return a;
-  }
-
-  read<T>(name: string, functionName: string, args: readonly unknown[] = []): Promise<T> {
-    return this.pub.readContract({
-      address: this.addr(name),
-      abi: protocolAbi(name),
-      functionName,
-      args,
-    }) as Promise<T>;
-  }
-
-  /** One TxSender per signer: nonces from the chain, reverts named, stuck transactions replaced. */
-  private readonly senders = new Map<Address, Promise<TxSender>>();
-
-  async send(w: Wallet, name: string, functionName: string, args: readonly unknown[]) {
-    let sender = this.senders.get(w.account.address);
-    if (!sender) {
-      sender = TxSender.create({ publicClient: this.pub, walletClient: w });
-      this.senders.set(w.account.address, sender);
-    }
-    const { receipt } = await (
-      await sender
-    ).send({ address: this.addr(name), abi: protocolAbi(name), functionName, args });
-    this.gasUsed += receipt.gasUsed;
-    return receipt;
-  }
-
-  async now(): Promise<bigint> {
-    return (await this.pub.getBlock()).timestamp;
-  }
-
-  async warpTo(ts: bigint): Promise<void> {
-    if ((await this.now()) >= ts) return;
-    await this.test.setNextBlockTimestamp({ timestamp: ts });
-    await this.test.mine({ blocks: 1 });
-  }
-
-  status(jobId: bigint): Promise<number> {
-    return this.read<number>("JobMarket", "status", [jobId]);
-  }
-}
 
 /** Runs the demo job; returns the job id and the total the devices claimed. */
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
@@ -182,7 +118,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
   // the customer accepts the job when at least 80% of the online devices take part (≥ 5)
   const MIN_PARTICIPANTS = Math.max(5, Math.floor(((DEVICES - OFFLINE) * 4) / 5));
   const chainId = await ctx.publicClient.getChainId();
-  const chain = new Chain(
+  const chain = new DemoChain(
     ctx.publicClient,
     ctx.manifest,
     createTestClient({ mode: "hardhat", transport: http(ctx.rpcUrl) }),
