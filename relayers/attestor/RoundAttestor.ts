@@ -143,9 +143,7 @@ export class RoundAttestor implements RoleRuntime {
     this.window.done(head);
     const now = await this.chainTime();
     const out: DesiredRoundVote[] = [];
-    for (const [key, { bountyId, round }] of [...this.open].sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    )) {
+    for (const [key, { bountyId, round }] of [...this.open].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const [bounty, r] = await Promise.all([this.bounty(bountyId), this.round(bountyId, round)]);
       if (this.finished(bounty, r, round, now)) {
         this.open.delete(key);
@@ -195,8 +193,7 @@ export class RoundAttestor implements RoleRuntime {
     const i = r.attestors.indexOf(this.address);
     if (i < 0) return undefined;
     const bit = 1n << BigInt(i);
-    if ((r.committedMask & bit) === 0n)
-      return now <= r.commitDeadline ? "round-commit" : undefined;
+    if ((r.committedMask & bit) === 0n) return now <= r.commitDeadline ? "round-commit" : undefined;
     if ((r.revealedMask & bit) !== 0n) return undefined;
     return this.revealOpen(r, now) ? "round-reveal" : undefined;
   }
@@ -327,7 +324,9 @@ export class RoundAttestor implements RoleRuntime {
     });
     const last = logs.at(-1);
     if (last === undefined)
-      throw new Error(`round ${bountyId}/${round}: my AttestationCommitted event is not visible yet`);
+      throw new Error(
+        `round ${bountyId}/${round}: my AttestationCommitted event is not visible yet`,
+      );
     return committedSchema.parse(last).args.commitment as Hex;
   }
 

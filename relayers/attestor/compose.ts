@@ -40,7 +40,8 @@ export function composeRuntimes(
         }
       }
       if (errors.length === 1) throw errors[0];
-      if (errors.length > 1) throw new AggregateError(errors, "several runtimes failed to reconcile");
+      if (errors.length > 1)
+        throw new AggregateError(errors, "several runtimes failed to reconcile");
     },
     async onReorg(event: ReorgEvent): Promise<void> {
       for (const p of parts) await p.onReorg?.(event);

@@ -59,7 +59,10 @@ export interface RoundValueDeps {
 }
 
 /** Derives the round's attested value (never throws for bad content: that is a reserved value). */
-export async function deriveRoundValue(deps: RoundValueDeps, r: RoundInputs): Promise<RoundVerdict> {
+export async function deriveRoundValue(
+  deps: RoundValueDeps,
+  r: RoundInputs,
+): Promise<RoundVerdict> {
   const ms = deps.fetchTimeoutMs ?? DEFAULT_ROUND_FETCH_TIMEOUT_MS;
   const invalid = (reason: string): RoundVerdict => ({
     kind: "invalid",
@@ -94,7 +97,9 @@ export async function deriveRoundValue(deps: RoundValueDeps, r: RoundInputs): Pr
     return invalid(`round list ${r.listCid}: ${message(e)}`);
   }
   if (payoutRoot === ATTESTATION_INVALID)
-    return invalid(`round list ${r.listCid}: malformed, another round's, or not the canonical payouts`);
+    return invalid(
+      `round list ${r.listCid}: malformed, another round's, or not the canonical payouts`,
+    );
 
   // 3. the poster's split
   let split: LabelledSet;
@@ -110,7 +115,9 @@ export async function deriveRoundValue(deps: RoundValueDeps, r: RoundInputs): Pr
     try {
       control = await withTimeout(fetchLabelledSet(deps.store, r.controlCid), ms);
     } catch (e) {
-      return splitInvalid(`split labels differ from the candidate's; control ${r.controlCid}: ${message(e)}`);
+      return splitInvalid(
+        `split labels differ from the candidate's; control ${r.controlCid}: ${message(e)}`,
+      );
     }
     const same =
       control.labels.length === split.labels.length &&
@@ -152,4 +159,3 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

@@ -243,7 +243,11 @@ export const RESERVED_ROUND_VALUES: readonly Hex[] = [ATTESTATION_INVALID, SPLIT
  */
 export function checkRoundList(raw: unknown, bountyId: bigint, round: number, budget: bigint): Hex {
   const parsed = roundListSchema.safeParse(raw);
-  if (!parsed.success || parsed.data.bountyId !== bountyId.toString() || parsed.data.round !== round)
+  if (
+    !parsed.success ||
+    parsed.data.bountyId !== bountyId.toString() ||
+    parsed.data.round !== round
+  )
     return ATTESTATION_INVALID;
   return recomputePayoutRoot(raw, budget);
 }

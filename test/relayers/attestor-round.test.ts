@@ -72,10 +72,8 @@ import { ETHER, label, localAccount, ProtocolEnv, Role } from "../../bench/fixtu
 
 const SCHEMA = label("email/rfc822-v1");
 const REWARD_POOL = 300n * ETHER;
-const ROUNDS = 3;
 const QUORUM = 3;
 const MIN_GAIN_BPS = 100; // 1% of 1e18
-const E18 = 10n ** 18n;
 const SLASH = 100n * ETHER;
 const SPLIT_SIZE = 150;
 
@@ -128,7 +126,15 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
   }[] = [];
 
   const loopOf = (queue: ActionQueue, role: RoleRuntime) =>
-    new RelayerLoop({ queue, role, log, intervalMs: 10, maxAttempts: 3, retryBaseMs: 0, retryMaxMs: 0 });
+    new RelayerLoop({
+      queue,
+      role,
+      log,
+      intervalMs: 10,
+      maxAttempts: 3,
+      retryBaseMs: 0,
+      retryMaxMs: 0,
+    });
   const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
 
   /** An attestor process's runtime: the job attestor (idle here) and the round attestor, composed. */
@@ -203,9 +209,7 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
       bountyId,
       round,
       secrets: prepared.secrets,
-      ...(revealPublished
-        ? { publish: { store, bytes: prepared.splitBytes[round]! } }
-        : {}),
+      ...(revealPublished ? { publish: { store, bytes: prepared.splitBytes[round]! } } : {}),
     });
     assert.equal(out.status, "sent");
     const nonce = await nonceOf(poster);
@@ -218,9 +222,11 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
     const split = (await events("SplitRevealed", round))[0]!;
     assert.equal(split.args.splitCid, secretSplit.cid);
     for (let i = 0; i < 8; i++) {
-      const b = await env.read<{ currentRound: number; status: number }>("FineTuning", "getBounty", [
-        bountyId,
-      ]);
+      const b = await env.read<{ currentRound: number; status: number }>(
+        "FineTuning",
+        "getBounty",
+        [bountyId],
+      );
       if (Number(b.currentRound) > round || Number(b.status) !== 1) return;
       for (const a of attestors) await tick(a.loop);
       await tick(refiner.loop);
@@ -291,7 +297,9 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
     };
     const base = await publish(corpus.developer.slice(0, 40), 2, "1.0.0");
     for (const [i, n] of [700, 900, 1100].entries())
-      candidates.push(await publish([...corpus.developer, ...inbox.slice(0, n)], 3, `1.${i + 1}.0`));
+      candidates.push(
+        await publish([...corpus.developer, ...inbox.slice(0, n)], 3, `1.${i + 1}.0`),
+      );
     await env.send(developer, "AlgorithmMarketplace", "list", [
       base.cid,
       base.sha,
@@ -430,7 +438,11 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
     assert.equal(r.status, RoundStatus.Accepted);
     assert.equal(Number(r.revealedMask), 0b111);
     const revealed = await events("AttestationRevealed", 0);
-    assert.equal(revealed.length, QUORUM, "one reveal per drawn attestor, the restarted one included");
+    assert.equal(
+      revealed.length,
+      QUORUM,
+      "one reveal per drawn attestor, the restarted one included",
+    );
     const expected = attestedValue(candidates[0]!.sha, honest, r.claim.payoutRoot);
     for (const e of revealed) assert.equal(e.args.value, expected);
     assert.equal(r.finalHash, expected);
@@ -475,18 +487,22 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
   });
 
   it("round 2: a split the poster never published makes the attestors attest SPLIT_INVALID", async () => {
-    const before = await env.read<{ acceptedMetric: bigint }>("FineTuning", "getBounty", [bountyId]);
+    const before = await env.read<{ acceptedMetric: bigint }>("FineTuning", "getBounty", [
+      bountyId,
+    ]);
     await runRound(2, false);
     const r = await getRound(2);
     const round2 = verdicts.filter((v) => v.round === 2);
     assert.equal(round2.length, QUORUM);
     for (const v of round2) assert.equal(v.verdict.kind, "split-invalid");
-    for (const e of await events("AttestationRevealed", 2)) assert.equal(e.args.value, SPLIT_INVALID);
+    for (const e of await events("AttestationRevealed", 2))
+      assert.equal(e.args.value, SPLIT_INVALID);
     assert.notEqual(r.finalHash, ATTESTATION_INVALID);
     assert.equal(r.finalHash, r.claimHash, "the round stands on the refiner's own value");
     assert.equal((await events("NodeSlashed", 2)).length, 0, "nobody is slashed");
     assert.equal((await events("AttestorPaid", 2)).length, QUORUM, "the attestors are paid");
-    const gainMet = r.claim.metricAfter >= before.acceptedMetric + BigInt(MIN_GAIN_BPS) * 10n ** 14n;
+    const gainMet =
+      r.claim.metricAfter >= before.acceptedMetric + BigInt(MIN_GAIN_BPS) * 10n ** 14n;
     assert.equal(r.status, gainMet ? RoundStatus.Accepted : RoundStatus.Rejected);
     const b = await env.read<{ status: number }>("FineTuning", "getBounty", [bountyId]);
     assert.equal(Number(b.status), 2, "the last round finalised the bounty");
