@@ -6,11 +6,13 @@
  *
  * The poster publishes the control group, computes three hidden splits' CIDs in a private store, posts the bounty
  * (baseline = the base model's accuracy on round 0's split) and reveals each round's split once the refiner
- * committed. Three attestors are staked and drawn (quorum 3); each derives the value from the chain-named
- * content alone: round 0 (honest refiner) — the attestors' value is the refiner's and the round is accepted (the
- * metric beats the baseline by the minimum gain); one attestor is restarted between commit and reveal (its finished
- * commit re-run sends nothing, the new instance re-derives the value and reveals once); round 1 — the refiner overstates its metric, is outvoted and slashed; round 2 — the poster
- * reveals a split it never published: the attestors attest SPLIT_INVALID and the round stands on the refiner's word.
+ * committed (not before; never with secrets or bytes that do not open the bounty's split root). Three attestors
+ * are staked and drawn (quorum 3); each derives the value from the chain-named content alone: round 0 (honest
+ * refiner) — the attestors' value is the refiner's and the round is accepted (the metric beats the baseline by the
+ * minimum gain); one attestor is restarted between commit and reveal (its finished commit re-run sends nothing, the
+ * new instance re-derives the value and reveals once); round 1 — the refiner overstates its metric, is outvoted
+ * and slashed; round 2 — the poster reveals a split it never published: the attestors attest SPLIT_INVALID and the
+ * round stands on the refiner's word.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -44,6 +46,7 @@ import {
   type LoadedPackage,
 } from "#sdk/ml/index.ts";
 import {
+  BountyError,
   postBounty,
   prepareBounty,
   revealRoundSplit,
@@ -382,10 +385,26 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
       `the candidate (${honest}) beats the base (${baseline}) by the minimum gain`,
     );
 
-    // one attestor loses its queue and process state between commit and reveal
+    // the poster reveals nothing before the candidate is committed, and only the committed split
+    const nonce0 = await nonceOf(poster);
+    const reveal0 = (over: Partial<Parameters<typeof revealRoundSplit>[1]> = {}) =>
+      revealRoundSplit(posterIo, { bountyId, round: 0, secrets: prepared.secrets, ...over });
+    assert.deepEqual(await reveal0(), { status: "waiting" });
     ready.set(0, groupsOf(0));
     await tick(refiner.loop);
     await env.conn.networkHelpers.mine();
+    const forged = {
+      splits: prepared.secrets.splits.map((x, i) => (i === 0 ? { ...x, salt: label("guess") } : x)),
+    };
+    await assert.rejects(
+      reveal0({ secrets: forged }),
+      (e) => e instanceof BountyError && e.code === "SPLIT_ROOT_MISMATCH",
+    );
+    await assert.rejects(
+      reveal0({ publish: { store, bytes: prepared.splitBytes[1]! } }),
+      (e) => e instanceof BountyError && e.code === "SPLIT_CID_MISMATCH",
+    );
+    assert.equal(await nonceOf(poster), nonce0, "nothing sent");
     assert.equal(
       (
         await revealRoundSplit(posterIo, {
