@@ -215,7 +215,11 @@ export async function revealRoundSplit(
   },
 ): Promise<RevealOutcome> {
   const { bountyId, round } = opts;
-  const split = opts.secrets.splits.find((s) => s.round === round);
+  const parsed = bountySecretsSchema.safeParse(opts.secrets);
+  if (!parsed.success)
+    throw new BountyError("BOUNTY_INPUT_INVALID", `secrets: ${z.prettifyError(parsed.error)}`);
+  const secrets = parsed.data;
+  const split = secrets.splits.find((s) => s.round === round);
   if (split === undefined)
     throw new BountyError("BOUNTY_INPUT_INVALID", `no split for round ${round} in the secrets`);
   const [bounty, r] = await Promise.all([
@@ -248,7 +252,7 @@ export async function revealRoundSplit(
   if (now > r.splitDeadline)
     return { status: "closed", reason: `round ${bountyId}/${round}'s split deadline passed` };
   const tree = buildSplitTree(
-    opts.secrets.splits.map((s) => ({ round: s.round, cid: s.cid, salt: s.salt as Hex })),
+    secrets.splits.map((s) => ({ round: s.round, cid: s.cid, salt: s.salt as Hex })),
   );
   if (tree.root.toLowerCase() !== bounty.splitRoot.toLowerCase())
     throw new BountyError(
