@@ -213,3 +213,41 @@ export function recomputePayoutRoot(raw: unknown, budget: bigint): Hex {
     return ATTESTATION_INVALID;
   }
 }
+
+// ---------------------------------------------------------------- additions for the round attestor and the poster
+
+/** `IFineTuning.RoundStatus`. */
+export const FineTuningRoundStatus = {
+  Open: 0,
+  Committed: 1,
+  Accepted: 2,
+  Rejected: 3,
+  Attesting: 4,
+} as const;
+/** `IFineTuning.BountyStatus`. */
+export const BountyStatus = { None: 0, Active: 1, Finalized: 2 } as const;
+
+/** The `metricId` of an accuracy bounty (`accuracyMetric` of sdk/protocol/training-round.ts). */
+export const ACCURACY_METRIC_ID: Hex = keccak256(toHex("accuracy"));
+
+/**
+ * The values a drawn round attestor may have committed besides a recomputed one: `ATTESTATION_INVALID` (candidate
+ * or round list unusable) and `SPLIT_INVALID` (the revealed split unusable).
+ */
+export const RESERVED_ROUND_VALUES: readonly Hex[] = [ATTESTATION_INVALID, SPLIT_INVALID];
+
+/**
+ * A round list as an attestor checks it for `(bountyId, round)`: the canonical payout root it recomputes with the
+ * on-chain `budget`, or `ATTESTATION_INVALID` when the document is malformed, names another bounty or round, or its
+ * payout tree is not the canonical one (`recomputePayoutRoot` plus the round's identity).
+ */
+export function checkRoundList(raw: unknown, bountyId: bigint, round: number, budget: bigint): Hex {
+  const parsed = roundListSchema.safeParse(raw);
+  if (
+    !parsed.success ||
+    parsed.data.bountyId !== bountyId.toString() ||
+    parsed.data.round !== round
+  )
+    return ATTESTATION_INVALID;
+  return recomputePayoutRoot(raw, budget);
+}
