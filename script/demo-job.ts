@@ -43,11 +43,7 @@ import {
 } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
-import {
-  createChainWalletClient,
-  devAccount,
-  type ChainPublicClient,
-} from "#sdk/chain/clients.ts";
+import { createChainWalletClient, devAccount, type ChainPublicClient } from "#sdk/chain/clients.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
@@ -65,6 +61,7 @@ import {
 } from "#sdk/ml/index.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
+import { runFineTuningDemo } from "./finetune-demo.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
 import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
 import {
@@ -85,6 +82,8 @@ export const DEFAULT_DEVICES = 50;
 const OFFLINE = 1;
 /** Devices hosted by one `dml-device host` process (each keeps its own key, data, clients and jobs). */
 const DEVICES_PER_WORKER = 10;
+/** Devices that enrol as trainers in the fine-tuning bounty. */
+const TRAINERS = 20;
 /** Claim processes run at once at the end. */
 const CLAIM_CONCURRENCY = 4;
 const REWARD = parseEther("2");
@@ -104,9 +103,10 @@ export interface DemoContext {
   dataDir: string;
   /** Devices to simulate (default `DEFAULT_DEVICES`). */
   devices?: number;
+  /** Run the fine-tuning bounty after the prediction job (default true). */
+  fineTuning?: boolean;
   print: (line: string) => void;
 }
-
 
 /** Runs the demo job; returns the job id and the total the devices claimed. */
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
@@ -128,6 +128,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     1, 2, 3, 4, 5, 6, 11,
   ].map(wallet) as [Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet];
   const attestors = [7, 8, 9, 10].map(wallet);
+  const [refiner, poster] = [15, 16].map(wallet) as [Wallet, Wallet];
   const who = (w: Wallet) => getAddress(w.account.address);
 
   const root = path.join(ctx.dataDir, "demo");
@@ -169,10 +170,12 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // SecAgg server are their NodeStaking endpoints (where their processes will listen)
     const distPort = await freePort();
     const aggPort = await freePort();
+    const refPort = await freePort();
     const stakes: [Wallet, number, string][] = [
       [distributor, Role.Distributor, `http://127.0.0.1:${distPort}`],
       [aggregator, Role.Aggregator, `http://127.0.0.1:${aggPort}`],
       [reporter, Role.Reporter, "http://127.0.0.1:1/reporter"],
+      [refiner, Role.Refiner, `http://127.0.0.1:${refPort}`],
       ...attestors.map((a): [Wallet, number, string] => [
         a,
         Role.Attestor,
@@ -401,8 +404,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(
       `the distributor drew and assigned a cohort of ${cohortSize} devices from the connected set (the ${OFFLINE} offline device never heartbeat, so it is not in it); ${att.attestors.length} attestors drawn from the job seed ${drawSeed.slice(0, 10)}…`,
     );
-    for (const a of att.attestors)
+    const attestorsRunning = new Set<Address>();
+    for (const a of att.attestors) {
       await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
+      attestorsRunning.add(getAddress(a));
+    }
     await (
       await startRelayer(net, opsDir, "reporter", who(reporter))
     ).ready;
@@ -551,6 +557,35 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(
       `${online.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
+
+    // fine-tuning: the refiner hosts the trainer groups, every staked attestor may be drawn for a round
+    if (ctx.fineTuning !== false) {
+      await (
+        await startRelayer(net, opsDir, "refiner", who(refiner), [
+          "--listen-port",
+          String(refPort),
+          "--round-timeout-ms",
+          "60000",
+        ])
+      ).ready;
+      for (const a of attestors)
+        if (!attestorsRunning.has(who(a)))
+          await (
+            await startRelayer(net, opsDir, "attestor", who(a))
+          ).ready;
+      await chain.send(faucet, "DMLToken", "transfer", [who(poster), parseEther("500")]);
+      await runFineTuningDemo({
+        chain,
+        store,
+        workload,
+        algorithmId,
+        poster,
+        trainers: online.slice(0, Math.min(TRAINERS, online.length)),
+        groupSize: 5,
+        phaseTimeoutMs: PHASE_TIMEOUT_MS,
+        print,
+      });
+    }
     return { jobId, paid };
   } finally {
     await stopAllGracefully();
