@@ -72,4 +72,3 @@ export class DemoChain {
     return this.read<number>("JobMarket", "status", [jobId]);
   }
 }
-
