@@ -109,6 +109,17 @@ async function sigkillWhenLogged(p: ChildProc, text: string, timeoutMs: number):
   assert.equal(await p.exited, "SIGKILL");
 }
 
+/** On a failure: the exit and stderr tail of every process that is no longer running (a crash after a restart). */
+function printDead(procs: readonly ChildProc[]): void {
+  for (const p of procs) {
+    const code = p.child.exitCode ?? p.child.signalCode;
+    if (code === null || code === "SIGKILL") continue;
+    console.log(
+      `${p.child.spawnargs.slice(3, 6).join(" ")} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`,
+    );
+  }
+}
+
 /** The pino JSON lines of a process's stderr (other lines skipped). */
 function logLines(p: ChildProc): Record<string, unknown>[] {
   return p
@@ -140,422 +151,436 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
 
   it("settles the job; devices claim; the customer decrypts the estimate; a SIGKILL at each phase changes nothing twice", async () => {
     const t0 = Date.now();
-    const { life } = net;
-    const { env } = life;
     const procs: ChildProc[] = [];
     /** The kills, in order, with the test time they happened at (printed at the end). */
     const kills: string[] = [];
     const killed = (what: string) =>
       kills.push(`${((Date.now() - t0) / 1000).toFixed(1)} s  ${what}`);
-    const events = async (contract: string, eventName: string, args?: Record<string, unknown>) =>
-      env.pub.getContractEvents({
-        address: env.addr(contract),
-        abi: abi(contract),
-        eventName,
-        ...(args ? { args } : {}),
-        fromBlock: 0n,
-      });
-    const status = (jobId: bigint) => env.read<number>("JobMarket", "status", [jobId]);
-    const attestation = (jobId: bigint) =>
-      env.read<{
-        attestors: readonly Address[];
-        committedMask: number | bigint;
-        revealedMask: number | bigint;
-        aggregatorRevealed: boolean;
-      }>("ResultAttestation", "attestationOf", [jobId]);
+    try {
+      const { life } = net;
+      const { env } = life;
+      const events = async (contract: string, eventName: string, args?: Record<string, unknown>) =>
+        env.pub.getContractEvents({
+          address: env.addr(contract),
+          abi: abi(contract),
+          eventName,
+          ...(args ? { args } : {}),
+          fromBlock: 0n,
+        });
+      const status = (jobId: bigint) => env.read<number>("JobMarket", "status", [jobId]);
+      const attestation = (jobId: bigint) =>
+        env.read<{
+          attestors: readonly Address[];
+          committedMask: number | bigint;
+          revealedMask: number | bigint;
+          aggregatorRevealed: boolean;
+        }>("ResultAttestation", "attestationOf", [jobId]);
 
-    // operators: the distributor's heartbeat endpoint and the aggregator's SecAgg server are their NodeStaking endpoints
-    const distPort = await freePort();
-    const aggPort = await freePort();
-    await net.setEndpoint(life.distributor, `http://127.0.0.1:${distPort}`);
-    await net.setEndpoint(life.aggregator, `http://127.0.0.1:${aggPort}`);
-    const start = async <P extends ChildProc>(p: Promise<P> | P): Promise<P> => {
-      const proc = await p;
-      procs.push(proc);
-      return proc;
-    };
-    const distributor = () =>
-      start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)]));
-    const aggregator = () =>
-      start(
-        net.relayer("aggregator", life.aggregator, [
-          "--listen-port",
-          String(aggPort),
-          "--round-timeout-ms",
-          "8000",
-        ]),
-      );
-    const watcherProc = () => start(net.relayer("watcher", life.keeper));
-    let dist = await distributor();
-    let agg = await aggregator();
-    let watcher = await watcherProc();
-    await Promise.all([dist.ready, agg.ready, watcher.ready]);
+      // operators: the distributor's heartbeat endpoint and the aggregator's SecAgg server are their NodeStaking endpoints
+      const distPort = await freePort();
+      const aggPort = await freePort();
+      await net.setEndpoint(life.distributor, `http://127.0.0.1:${distPort}`);
+      await net.setEndpoint(life.aggregator, `http://127.0.0.1:${aggPort}`);
+      const start = async <P extends ChildProc>(p: Promise<P> | P): Promise<P> => {
+        const proc = await p;
+        procs.push(proc);
+        return proc;
+      };
+      const distributor = () =>
+        start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)]));
+      const aggregator = () =>
+        start(
+          net.relayer("aggregator", life.aggregator, [
+            "--listen-port",
+            String(aggPort),
+            "--round-timeout-ms",
+            "8000",
+          ]),
+        );
+      const watcherProc = () => start(net.relayer("watcher", life.keeper));
+      let dist = await distributor();
+      let agg = await aggregator();
+      let watcher = await watcherProc();
+      await Promise.all([dist.ready, agg.ready, watcher.ready]);
 
-    // devices: heartbeats to the distributor for the current growth epoch
-    const online = net.devices.slice(0, DEVICES - OFFLINE);
-    const devices = await Promise.all(online.map((d) => start(net.device(d.index))));
-    // generous deadlines: under a loaded CI machine (other test files run beside this one) process start-up is slow
-    await waitFor(
-      "every online device sent a heartbeat",
-      () => devices.every((p) => p.stderr().includes("heartbeat sent")),
-      LONG,
-    ).catch((e: unknown) => {
-      for (const d of devices) console.log("device stderr (tail):", d.stderr().slice(-2000));
-      throw e;
-    });
-    const growthEpoch = await env.read<bigint>("GrowthPool", "currentEpoch");
-    await env.warpTo(await env.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
-    await waitFor(
-      `the distributor posted growth epoch ${growthEpoch}'s connected set`,
-      async () =>
-        (
-          await env.read<readonly [Hex, bigint, bigint]>("GrowthPool", "connectedSet", [
-            growthEpoch,
-          ])
-        )[1] > 0n,
-      LONG,
-    );
-    const [, n, finalAt] = await env.read<readonly [Hex, bigint, bigint]>(
-      "GrowthPool",
-      "connectedSet",
-      [growthEpoch],
-    );
-    assert.equal(n, BigInt(online.length), "the connected set holds every device that heartbeat");
-    // distributor, after its post: the restarted one neither posts again nor loses its place
-    await sigkill(dist);
-    killed("distributor after its postEpoch");
-    await env.warpTo(finalAt + 1n);
-    dist = await distributor();
-    // distributor, after its requestDraw (the window just closed): in the background while the customer schedules
-    const drawKill = (async () => {
+      // devices: heartbeats to the distributor for the current growth epoch
+      const online = net.devices.slice(0, DEVICES - OFFLINE);
+      const devices = await Promise.all(online.map((d) => start(net.device(d.index))));
+      // generous deadlines: under a loaded CI machine (other test files run beside this one) process start-up is slow
       await waitFor(
-        `the distributor requested growth epoch ${growthEpoch}'s draw`,
+        "every online device sent a heartbeat",
+        () => devices.every((p) => p.stderr().includes("heartbeat sent")),
+        LONG,
+      ).catch((e: unknown) => {
+        for (const d of devices) console.log("device stderr (tail):", d.stderr().slice(-2000));
+        throw e;
+      });
+      const growthEpoch = await env.read<bigint>("GrowthPool", "currentEpoch");
+      await env.warpTo(await env.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
+      await waitFor(
+        `the distributor posted growth epoch ${growthEpoch}'s connected set`,
         async () =>
-          (await events("GrowthPool", "DrawRequested", { epoch: growthEpoch })).length > 0,
+          (
+            await env.read<readonly [Hex, bigint, bigint]>("GrowthPool", "connectedSet", [
+              growthEpoch,
+            ])
+          )[1] > 0n,
         LONG,
       );
+      const [, n, finalAt] = await env.read<readonly [Hex, bigint, bigint]>(
+        "GrowthPool",
+        "connectedSet",
+        [growthEpoch],
+      );
+      assert.equal(n, BigInt(online.length), "the connected set holds every device that heartbeat");
+      // distributor, after its post: the restarted one neither posts again nor loses its place
       await sigkill(dist);
-      killed("distributor after its requestDraw");
+      killed("distributor after its postEpoch");
+      await env.warpTo(finalAt + 1n);
       dist = await distributor();
-    })();
-
-    // customer: a job with its report key and a sealed bid; the keeper reveals it and finalizes the auction.
-    // minParticipants 4 (= the SecAgg threshold of 5): the device killed mid-session may drop out of it
-    const reportKey = reportKeyPair();
-    const spec = {
-      ...life.spec(online.length + OFFLINE, { devices: 5, participants: 4 }),
-      encryptionKey: reportKey.publicKey,
-    };
-    await env.warpToCommitWindow();
-    await env.send(life.customer, "JobMarket", "createJob", [spec]);
-    const jobId = await env.read<bigint>("JobMarket", "jobCount");
-    const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
-    const salt = keccak256(toHex(`bid ${jobId}`));
-    await env.send(life.customer, "JobMarket", "commitBid", [
-      jobId,
-      bidCommitment(jobId, JOB.BID, salt, net.addressOf(life.customer)),
-      JOB.BID,
-    ]);
-    const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
-    await env.warpTo(commitEnd!);
-    await env.send(life.keeper, "JobMarket", "revealBid", [jobId, JOB.BID, salt]);
-    await env.warpTo(revealEnd!);
-    // devices are frozen until the aggregator, killed while hosting the session, hosts it again (see the header)
-    for (const d of devices) assert.ok(d.child.kill("SIGSTOP"));
-    await env.send(life.keeper, "JobMarket", "finalizeEpoch", [epoch]);
-    assert.equal(await status(jobId), JobStatus.Scheduled);
-    await env.awaitSeedBlock(jobId);
-    await drawKill;
-
-    // distributor: draws and assigns the cohort; the attestors are drawn in the same transaction
-    await waitFor(
-      "the distributor assigned the cohort",
-      async () => (await status(jobId)) === JobStatus.Assigned,
-      LONG,
-    );
-    // distributor after its assignCohort, and the watcher as the cohort it must check lands
-    await Promise.all([sigkill(dist), sigkill(watcher)]);
-    killed("distributor after its assignCohort; watcher with the new cohort to check");
-    [dist, watcher] = await Promise.all([distributor(), watcherProc()]);
-    const att = await attestation(jobId);
-    const attestor = (i: number) =>
-      start(net.relayer("attestor", life.attestorWallet(getAddress(att.attestors[i]!))));
-    const attestorProcs = await Promise.all(att.attestors.map((_, i) => attestor(i)));
-    let reporter = await start(net.relayer("reporter", life.reporter));
-
-    // aggregator, while hosting the job's session: the restarted one hosts the same session again
-    const sessionOf = (p: ChildProc) => {
-      const line = logLines(p).find(
-        (l) => l.msg === "aggregator: session-opened" && l.jobId === `${jobId}`,
-      );
-      return typeof line?.sessionId === "string" ? line.sessionId : undefined;
-    };
-    await waitFor(
-      "the aggregator hosts the job's session",
-      () => sessionOf(agg) !== undefined,
-      LONG,
-    );
-    const sessionId = sessionOf(agg);
-    await sigkill(agg);
-    killed("aggregator while hosting the session (no device message yet)");
-    agg = await aggregator();
-    await waitFor(
-      "the restarted aggregator hosts the session again",
-      () => sessionOf(agg) !== undefined,
-      LONG,
-    );
-    assert.equal(sessionOf(agg), sessionId, "the same session (derived from the chain)");
-    // a device, as it enters the session (its privacy budget reserved): restarted, it re-runs the job
-    const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
-    for (const d of devices) assert.ok(d.child.kill("SIGCONT"));
-    await deviceKill;
-    killed("device 0 as it entered the SecAgg session");
-    devices[0] = await start(net.device(online[0]!.index));
-
-    // devices serve; the aggregator commits. SIGKILL it after its commit, before its reveal
-    await waitFor(
-      "the aggregator committed",
-      async () => (await status(jobId)) === JobStatus.Committed,
-      LONG,
-    );
-    await sigkill(agg);
-    killed("aggregator after its commit");
-    // SIGKILL attestor 0 as soon as it committed; restarted, it reveals once
-    await waitFor(
-      "attestor 0 committed",
-      async () => (Number((await attestation(jobId)).committedMask) & 1) === 1,
-      LONG,
-    );
-    await sigkill(attestorProcs[0]!);
-    killed("attestor 0 after its commit");
-    const a0 = await attestor(0);
-    agg = await aggregator();
-    // the reporter is SIGKILLed while the job is not yet attested, and restarted
-    await sigkill(reporter);
-    killed("reporter before the job is attested");
-    reporter = await start(net.relayer("reporter", life.reporter));
-
-    // aggregator after its reveal; attestor 1 after its reveal
-    await waitFor(
-      "the aggregator revealed",
-      async () => (await attestation(jobId)).aggregatorRevealed,
-      LONG,
-    );
-    await sigkill(agg);
-    killed("aggregator after its reveal");
-    agg = await aggregator();
-    await waitFor(
-      "attestor 1 revealed",
-      async () => (Number((await attestation(jobId)).revealedMask) & 2) === 2,
-      LONG,
-    );
-    await sigkill(attestorProcs[1]!);
-    killed("attestor 1 after its reveal");
-    const a1 = await attestor(1);
-    // reporter after its report is on chain
-    await waitFor(
-      "the reporter posted the report",
-      async () => (await events("Settlement", "ReportPosted", { jobId })).length > 0,
-      LONG,
-    );
-    await sigkill(reporter);
-    killed("reporter after its report");
-    reporter = await start(net.relayer("reporter", life.reporter));
-
-    await waitFor("the job settled", async () => (await status(jobId)) === JobStatus.Settled, LONG);
-    console.log(`e2e kills (test time):\n  ${kills.join("\n  ")}`);
-
-    // no effect twice: one post, one draw request, one assignment, one aggregate commit/reveal, one vote each, one
-    // report, no challenge
-    const once = async (
-      contract: string,
-      eventName: string,
-      args: Record<string, unknown>,
-      k = 1,
-    ) =>
-      assert.equal((await events(contract, eventName, args)).length, k, `${contract}.${eventName}`);
-    await once("GrowthPool", "EpochPosted", { epoch: growthEpoch });
-    await once("GrowthPool", "DrawRequested", { epoch: growthEpoch });
-    await once("JobMarket", "CohortAssigned", { jobId });
-    await once("ResultAttestation", "AggregateCommitted", { jobId });
-    await once("ResultAttestation", "AggregateRevealed", { jobId });
-    await once("ResultAttestation", "AttestationCommitted", { jobId }, 3);
-    await once("ResultAttestation", "AttestationRevealed", { jobId }, 3);
-    await once("Settlement", "ReportPosted", { jobId });
-    assert.equal((await events("GrowthPool", "PostChallenged")).length, 0);
-    assert.equal((await events("ResultAttestation", "CohortChallenged")).length, 0);
-
-    // the killed device re-ran the job once on restart (its state was `running`): refused by the session, or rejoined
-    const jobEntry = async () => {
-      const file = JSON.parse(await readFile(online[0]!.paths.jobState, "utf8")) as {
-        jobs: Record<string, { status: string; attempts: number; code?: string }>;
-      };
-      return Object.entries(file.jobs).find(
-        ([k]) => k.startsWith("predict:") && k.endsWith(`:${jobId}:0`),
-      )?.[1];
-    };
-    await waitFor(
-      "the restarted device 0 re-ran the job",
-      async () => ["done", "failed"].includes((await jobEntry())?.status ?? ""),
-      LONG,
-    );
-    const entry0 = (await jobEntry())!;
-    assert.equal(entry0.attempts, 2, "device 0 ran the job twice: killed in it, then on restart");
-
-    // devices claim from ReportPosted alone; the killed device is paid at most once
-    const claim = (d: (typeof online)[number]) =>
-      spawnTs(DEVICE_CLI, ["--data-dir", d.paths.root, "claim", "job", "--job", `${jobId}`], {
-        DML_DEVICE_PASSWORD: PASSWORD,
-      });
-    const claims = online.map((d) => claim(d));
-    const codes = await Promise.all(claims.map((c) => c.exited));
-    for (let i = 1; i < online.length; i++) assert.equal(codes[i], 0, claims[i]!.stderr());
-    const paid0 = codes[0] === 0;
-    if (!paid0) assert.match(claims[0]!.stderr(), /NOT_IN_PAYOUT/);
-    if (entry0.status === "done") assert.ok(paid0, "a device that finished the session is paid");
-    if (paid0) {
-      const again = claim(online[0]!); // a second claim finds it claimed and sends nothing
-      assert.equal(await again.exited, 0, again.stderr());
-    }
-    const claimed = await events("Settlement", "PayoutClaimed", { jobId });
-    const accounts = claimed.map((e) =>
-      getAddress((e as unknown as { args: { account: Address } }).args.account),
-    );
-    assert.equal(new Set(accounts).size, accounts.length, "no device was paid twice");
-    assert.equal(accounts.includes(getAddress(online[0]!.account.address)), paid0);
-    assert.equal(
-      claimed.length,
-      online.length - (paid0 ? 0 : 1),
-      "every surviving device was paid",
-    );
-    console.log(
-      `e2e: device 0 after its kill: job ${entry0.status}${entry0.code ? ` (${entry0.code})` : ""}, ${paid0 ? "paid once" : "not in the payout"}`,
-    );
-
-    // the customer decrypts the report: the estimate with its interval, against the devices' true spam share
-    const [posted] = await events("Settlement", "ReportPosted", { jobId });
-    const rp = (
-      posted as unknown as {
-        args: { reportCid: string; reportCommitment: Hex; aggregateHash: Hex };
-      }
-    ).args;
-    const report = decryptReport(
-      reportKey.secretKey,
-      await net.store.getBytes(rp.reportCid),
-      rp.reportCommitment,
-    ) as {
-      aggregateHash: Hex;
-      devices: number;
-      adjusted?: { estimate: number; interval: [number, number] }[];
-    };
-    assert.equal(report.aggregateHash, rp.aggregateHash);
-    assert.equal(report.devices, claimed.length, "the report counts the paid survivors");
-    const spam = net.outputLabels.indexOf("spam");
-    const est = report.adjusted?.[spam];
-    assert.ok(est, "the adjusted estimate is in the report");
-    // the ground truth the survivors' emails hold (a DP job reads each device's first maxRecords)
-    const read = online
-      .filter((d, i) => i > 0 || paid0)
-      .flatMap((d) => d.emails.slice(0, DEFAULT_PRIVACY_SPEC.maxRecords));
-    const truth = read.filter((e) => e.label === 1).length / read.length;
-    assert.ok(est.interval[0] <= est.estimate && est.estimate <= est.interval[1]);
-    console.log(
-      `e2e: job ${jobId} settled; spam share ${est.estimate.toFixed(4)} (95% [${est.interval[0].toFixed(4)}, ${est.interval[1].toFixed(4)}]) vs ${truth.toFixed(4)} true on the survivors' emails`,
-    );
-
-    // per role: CPU and memory of the process that finished the job, its actions, enqueue → success latency
-    const relayers: [string, RelayerProcess][] = [
-      ["distributor (4th start)", dist],
-      ["aggregator (4th start)", agg],
-      ["attestor 0 (restarted)", a0],
-      ["attestor 1 (restarted)", a1],
-      ["attestor 2", attestorProcs[2]!],
-      ["reporter (3rd start)", reporter],
-      ["watcher (restarted)", watcher],
-    ];
-    const rows = await Promise.all(
-      relayers.map(async ([name, p]) => {
-        const text = await (await fetch(`${await p.ready}/metrics`)).text();
-        const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
-        const runs = [
-          ...text.matchAll(
-            /^dml_relayer_action_runs_total\{[^}]*type="([^"]+)",outcome="succeeded"\} (\S+)$/gm,
-          ),
-        ]
-          .map((m) => `${m[1]}×${m[2]}`)
-          .join(" ");
-        const latency = [
-          ...text.matchAll(
-            /^dml_relayer_action_latency_seconds_sum\{[^}]*type="([^"]+)"\} (\S+)$/gm,
-          ),
-        ]
-          .map((m) => `${m[1]} ${Number(m[2]).toFixed(2)}s`)
-          .join(" ");
-        return {
-          role: name,
-          cpuS: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m).toFixed(2),
-          rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
-          succeeded: runs,
-          latency,
-        };
-      }),
-    );
-    console.table(rows);
-
-    for (const p of procs)
-      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
-    for (const [name, p] of relayers) assert.equal(await p.exited, 0, `${name}: ${p.stderr()}`);
-
-    // the queues: each effect's action succeeded once across the SIGKILLs (attempts > 1 or recoveries > 0 when a
-    // kill landed inside the handler, after the transaction and before its success was recorded)
-    const queue = async (role: string, w: Parameters<LocalNetwork["operatorDir"]>[1]) => {
-      const q = await ActionQueue.open(await net.operatorDir(role, w));
-      try {
-        const list = await q.list();
-        console.log(
-          `${role} queue:`,
-          list
-            .map(
-              (a) =>
-                `${a.key} ${a.status} (${a.attempts} run${a.attempts === 1 ? "" : "s"}, ${a.recoveries} recover${a.recoveries === 1 ? "y" : "ies"})`,
-            )
-            .join(", ") || "empty",
+      // distributor, after its requestDraw (the window just closed): in the background while the customer schedules
+      const drawKill = (async () => {
+        await waitFor(
+          `the distributor requested growth epoch ${growthEpoch}'s draw`,
+          async () =>
+            (await events("GrowthPool", "DrawRequested", { epoch: growthEpoch })).length > 0,
+          LONG,
         );
-        return list;
-      } finally {
-        await q.close();
-      }
-    };
-    const expectSucceeded = (
-      role: string,
-      list: { key: string; status: string }[],
-      keys: string[],
-    ) => {
-      for (const key of keys)
-        assert.equal(list.find((a) => a.key === key)?.status, "succeeded", `${role} ${key}`);
-    };
-    expectSucceeded("distributor", await queue("distributor", life.distributor), [
-      `post:${growthEpoch}`,
-      `draw:${growthEpoch}`,
-      `cohort:${jobId}`,
-    ]);
-    const aggQueue = await queue("aggregator", life.aggregator);
-    expectSucceeded("aggregator", aggQueue, [`commit:${jobId}`, `reveal:${jobId}`]);
-    // one serve per start that found no persisted result: the first boot and the one after the kill mid-session
-    const serves = aggQueue.filter((a) => a.key.startsWith(`serve:${jobId}:`));
-    assert.ok(serves.length >= 2, `serve actions: ${serves.map((a) => a.key).join(", ")}`);
-    for (const s of serves) assert.equal(s.status, "succeeded", s.key);
-    for (const i of [0, 1])
-      expectSucceeded(
-        `attestor ${i}`,
-        await queue("attestor", life.attestorWallet(getAddress(att.attestors[i]!))),
-        [`commit:${jobId}`, `reveal:${jobId}`],
+        await sigkill(dist);
+        killed("distributor after its requestDraw");
+        dist = await distributor();
+      })();
+
+      // customer: a job with its report key and a sealed bid; the keeper reveals it and finalizes the auction.
+      // minParticipants 4 (= the SecAgg threshold of 5): the device killed mid-session may drop out of it
+      const reportKey = reportKeyPair();
+      const spec = {
+        ...life.spec(online.length + OFFLINE, { devices: 5, participants: 4 }),
+        encryptionKey: reportKey.publicKey,
+      };
+      await env.warpToCommitWindow();
+      await env.send(life.customer, "JobMarket", "createJob", [spec]);
+      const jobId = await env.read<bigint>("JobMarket", "jobCount");
+      const epoch = await env.read<bigint>("JobMarket", "currentEpoch");
+      const salt = keccak256(toHex(`bid ${jobId}`));
+      await env.send(life.customer, "JobMarket", "commitBid", [
+        jobId,
+        bidCommitment(jobId, JOB.BID, salt, net.addressOf(life.customer)),
+        JOB.BID,
+      ]);
+      const [, commitEnd, revealEnd] = await env.epochWindows(epoch);
+      await env.warpTo(commitEnd!);
+      await env.send(life.keeper, "JobMarket", "revealBid", [jobId, JOB.BID, salt]);
+      await env.warpTo(revealEnd!);
+      // devices are frozen until the aggregator, killed while hosting the session, hosts it again (see the header)
+      for (const d of devices) assert.ok(d.child.kill("SIGSTOP"));
+      await env.send(life.keeper, "JobMarket", "finalizeEpoch", [epoch]);
+      assert.equal(await status(jobId), JobStatus.Scheduled);
+      await env.awaitSeedBlock(jobId);
+      await drawKill;
+
+      // distributor: draws and assigns the cohort; the attestors are drawn in the same transaction
+      await waitFor(
+        "the distributor assigned the cohort",
+        async () => (await status(jobId)) === JobStatus.Assigned,
+        LONG,
       );
-    expectSucceeded("reporter", await queue("reporter", life.reporter), [`report:${jobId}`]);
-    assert.deepEqual(
-      (await queue("watcher", life.keeper)).map((a) => a.key),
-      [],
-      "the watcher found nothing to challenge",
-    );
+      // distributor after its assignCohort, and the watcher as the cohort it must check lands
+      await Promise.all([sigkill(dist), sigkill(watcher)]);
+      killed("distributor after its assignCohort; watcher with the new cohort to check");
+      [dist, watcher] = await Promise.all([distributor(), watcherProc()]);
+      const att = await attestation(jobId);
+      const attestor = (i: number) =>
+        start(net.relayer("attestor", life.attestorWallet(getAddress(att.attestors[i]!))));
+      const attestorProcs = await Promise.all(att.attestors.map((_, i) => attestor(i)));
+      let reporter = await start(net.relayer("reporter", life.reporter));
+
+      // aggregator, while hosting the job's session: the restarted one hosts the same session again
+      const sessionOf = (p: ChildProc) => {
+        const line = logLines(p).find(
+          (l) => l.msg === "aggregator: session-opened" && l.jobId === `${jobId}`,
+        );
+        return typeof line?.sessionId === "string" ? line.sessionId : undefined;
+      };
+      await waitFor(
+        "the aggregator hosts the job's session",
+        () => sessionOf(agg) !== undefined,
+        LONG,
+      );
+      const sessionId = sessionOf(agg);
+      await sigkill(agg);
+      killed("aggregator while hosting the session (no device message yet)");
+      agg = await aggregator();
+      await waitFor(
+        "the restarted aggregator hosts the session again",
+        () => sessionOf(agg) !== undefined,
+        LONG,
+      );
+      assert.equal(sessionOf(agg), sessionId, "the same session (derived from the chain)");
+      // a device, as it enters the session (its privacy budget reserved): restarted, it re-runs the job
+      const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
+      for (const d of devices) assert.ok(d.child.kill("SIGCONT"));
+      await deviceKill;
+      killed("device 0 as it entered the SecAgg session");
+      devices[0] = await start(net.device(online[0]!.index));
+
+      // devices serve; the aggregator commits. SIGKILL it after its commit, before its reveal
+      await waitFor(
+        "the aggregator committed",
+        async () => (await status(jobId)) === JobStatus.Committed,
+        LONG,
+      );
+      await sigkill(agg);
+      killed("aggregator after its commit");
+      // SIGKILL attestor 0 as soon as it committed; restarted, it reveals once
+      await waitFor(
+        "attestor 0 committed",
+        async () => (Number((await attestation(jobId)).committedMask) & 1) === 1,
+        LONG,
+      );
+      await sigkill(attestorProcs[0]!);
+      killed("attestor 0 after its commit");
+      const a0 = await attestor(0);
+      agg = await aggregator();
+      // the reporter is SIGKILLed while the job is not yet attested, and restarted
+      await sigkill(reporter);
+      killed("reporter before the job is attested");
+      reporter = await start(net.relayer("reporter", life.reporter));
+
+      // aggregator after its reveal; attestor 1 after its reveal
+      await waitFor(
+        "the aggregator revealed",
+        async () => (await attestation(jobId)).aggregatorRevealed,
+        LONG,
+      );
+      await sigkill(agg);
+      killed("aggregator after its reveal");
+      agg = await aggregator();
+      await waitFor(
+        "attestor 1 revealed",
+        async () => (Number((await attestation(jobId)).revealedMask) & 2) === 2,
+        LONG,
+      );
+      await sigkill(attestorProcs[1]!);
+      killed("attestor 1 after its reveal");
+      const a1 = await attestor(1);
+      // reporter after its report is on chain
+      await waitFor(
+        "the reporter posted the report",
+        async () => (await events("Settlement", "ReportPosted", { jobId })).length > 0,
+        LONG,
+      );
+      await sigkill(reporter);
+      killed("reporter after its report");
+      reporter = await start(net.relayer("reporter", life.reporter));
+
+      await waitFor(
+        "the job settled",
+        async () => (await status(jobId)) === JobStatus.Settled,
+        LONG,
+      );
+      console.log(`e2e kills (test time):\n  ${kills.join("\n  ")}`);
+
+      // no effect twice: one post, one draw request, one assignment, one aggregate commit/reveal, one vote each, one
+      // report, no challenge
+      const once = async (
+        contract: string,
+        eventName: string,
+        args: Record<string, unknown>,
+        k = 1,
+      ) =>
+        assert.equal(
+          (await events(contract, eventName, args)).length,
+          k,
+          `${contract}.${eventName}`,
+        );
+      await once("GrowthPool", "EpochPosted", { epoch: growthEpoch });
+      await once("GrowthPool", "DrawRequested", { epoch: growthEpoch });
+      await once("JobMarket", "CohortAssigned", { jobId });
+      await once("ResultAttestation", "AggregateCommitted", { jobId });
+      await once("ResultAttestation", "AggregateRevealed", { jobId });
+      await once("ResultAttestation", "AttestationCommitted", { jobId }, 3);
+      await once("ResultAttestation", "AttestationRevealed", { jobId }, 3);
+      await once("Settlement", "ReportPosted", { jobId });
+      assert.equal((await events("GrowthPool", "PostChallenged")).length, 0);
+      assert.equal((await events("ResultAttestation", "CohortChallenged")).length, 0);
+
+      // the killed device re-ran the job once on restart (its state was `running`): refused by the session, or rejoined
+      const jobEntry = async () => {
+        const file = JSON.parse(await readFile(online[0]!.paths.jobState, "utf8")) as {
+          jobs: Record<string, { status: string; attempts: number; code?: string }>;
+        };
+        return Object.entries(file.jobs).find(
+          ([k]) => k.startsWith("predict:") && k.endsWith(`:${jobId}:0`),
+        )?.[1];
+      };
+      await waitFor(
+        "the restarted device 0 re-ran the job",
+        async () => ["done", "failed"].includes((await jobEntry())?.status ?? ""),
+        LONG,
+      );
+      const entry0 = (await jobEntry())!;
+      assert.equal(entry0.attempts, 2, "device 0 ran the job twice: killed in it, then on restart");
+
+      // devices claim from ReportPosted alone; the killed device is paid at most once
+      const claim = (d: (typeof online)[number]) =>
+        spawnTs(DEVICE_CLI, ["--data-dir", d.paths.root, "claim", "job", "--job", `${jobId}`], {
+          DML_DEVICE_PASSWORD: PASSWORD,
+        });
+      const claims = online.map((d) => claim(d));
+      const codes = await Promise.all(claims.map((c) => c.exited));
+      for (let i = 1; i < online.length; i++) assert.equal(codes[i], 0, claims[i]!.stderr());
+      const paid0 = codes[0] === 0;
+      if (!paid0) assert.match(claims[0]!.stderr(), /NOT_IN_PAYOUT/);
+      if (entry0.status === "done") assert.ok(paid0, "a device that finished the session is paid");
+      if (paid0) {
+        const again = claim(online[0]!); // a second claim finds it claimed and sends nothing
+        assert.equal(await again.exited, 0, again.stderr());
+      }
+      const claimed = await events("Settlement", "PayoutClaimed", { jobId });
+      const accounts = claimed.map((e) =>
+        getAddress((e as unknown as { args: { account: Address } }).args.account),
+      );
+      assert.equal(new Set(accounts).size, accounts.length, "no device was paid twice");
+      assert.equal(accounts.includes(getAddress(online[0]!.account.address)), paid0);
+      assert.equal(
+        claimed.length,
+        online.length - (paid0 ? 0 : 1),
+        "every surviving device was paid",
+      );
+      console.log(
+        `e2e: device 0 after its kill: job ${entry0.status}${entry0.code ? ` (${entry0.code})` : ""}, ${paid0 ? "paid once" : "not in the payout"}`,
+      );
+
+      // the customer decrypts the report: the estimate with its interval, against the devices' true spam share
+      const [posted] = await events("Settlement", "ReportPosted", { jobId });
+      const rp = (
+        posted as unknown as {
+          args: { reportCid: string; reportCommitment: Hex; aggregateHash: Hex };
+        }
+      ).args;
+      const report = decryptReport(
+        reportKey.secretKey,
+        await net.store.getBytes(rp.reportCid),
+        rp.reportCommitment,
+      ) as {
+        aggregateHash: Hex;
+        devices: number;
+        adjusted?: { estimate: number; interval: [number, number] }[];
+      };
+      assert.equal(report.aggregateHash, rp.aggregateHash);
+      assert.equal(report.devices, claimed.length, "the report counts the paid survivors");
+      const spam = net.outputLabels.indexOf("spam");
+      const est = report.adjusted?.[spam];
+      assert.ok(est, "the adjusted estimate is in the report");
+      // the ground truth the survivors' emails hold (a DP job reads each device's first maxRecords)
+      const read = online
+        .filter((d, i) => i > 0 || paid0)
+        .flatMap((d) => d.emails.slice(0, DEFAULT_PRIVACY_SPEC.maxRecords));
+      const truth = read.filter((e) => e.label === 1).length / read.length;
+      assert.ok(est.interval[0] <= est.estimate && est.estimate <= est.interval[1]);
+      console.log(
+        `e2e: job ${jobId} settled; spam share ${est.estimate.toFixed(4)} (95% [${est.interval[0].toFixed(4)}, ${est.interval[1].toFixed(4)}]) vs ${truth.toFixed(4)} true on the survivors' emails`,
+      );
+
+      // per role: CPU and memory of the process that finished the job, its actions, enqueue → success latency
+      const relayers: [string, RelayerProcess][] = [
+        ["distributor (4th start)", dist],
+        ["aggregator (4th start)", agg],
+        ["attestor 0 (restarted)", a0],
+        ["attestor 1 (restarted)", a1],
+        ["attestor 2", attestorProcs[2]!],
+        ["reporter (3rd start)", reporter],
+        ["watcher (restarted)", watcher],
+      ];
+      const rows = await Promise.all(
+        relayers.map(async ([name, p]) => {
+          const text = await (await fetch(`${await p.ready}/metrics`)).text();
+          const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+          const runs = [
+            ...text.matchAll(
+              /^dml_relayer_action_runs_total\{[^}]*type="([^"]+)",outcome="succeeded"\} (\S+)$/gm,
+            ),
+          ]
+            .map((m) => `${m[1]}×${m[2]}`)
+            .join(" ");
+          const latency = [
+            ...text.matchAll(
+              /^dml_relayer_action_latency_seconds_sum\{[^}]*type="([^"]+)"\} (\S+)$/gm,
+            ),
+          ]
+            .map((m) => `${m[1]} ${Number(m[2]).toFixed(2)}s`)
+            .join(" ");
+          return {
+            role: name,
+            cpuS: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m).toFixed(2),
+            rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+            succeeded: runs,
+            latency,
+          };
+        }),
+      );
+      console.table(rows);
+
+      for (const p of procs)
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
+      for (const [name, p] of relayers) assert.equal(await p.exited, 0, `${name}: ${p.stderr()}`);
+
+      // the queues: each effect's action succeeded once across the SIGKILLs (attempts > 1 or recoveries > 0 when a
+      // kill landed inside the handler, after the transaction and before its success was recorded)
+      const queue = async (role: string, w: Parameters<LocalNetwork["operatorDir"]>[1]) => {
+        const q = await ActionQueue.open(await net.operatorDir(role, w));
+        try {
+          const list = await q.list();
+          console.log(
+            `${role} queue:`,
+            list
+              .map(
+                (a) =>
+                  `${a.key} ${a.status} (${a.attempts} run${a.attempts === 1 ? "" : "s"}, ${a.recoveries} recover${a.recoveries === 1 ? "y" : "ies"})`,
+              )
+              .join(", ") || "empty",
+          );
+          return list;
+        } finally {
+          await q.close();
+        }
+      };
+      const expectSucceeded = (
+        role: string,
+        list: { key: string; status: string }[],
+        keys: string[],
+      ) => {
+        for (const key of keys)
+          assert.equal(list.find((a) => a.key === key)?.status, "succeeded", `${role} ${key}`);
+      };
+      expectSucceeded("distributor", await queue("distributor", life.distributor), [
+        `post:${growthEpoch}`,
+        `draw:${growthEpoch}`,
+        `cohort:${jobId}`,
+      ]);
+      const aggQueue = await queue("aggregator", life.aggregator);
+      expectSucceeded("aggregator", aggQueue, [`commit:${jobId}`, `reveal:${jobId}`]);
+      // one serve per start that found no persisted result: the first boot and the one after the kill mid-session
+      const serves = aggQueue.filter((a) => a.key.startsWith(`serve:${jobId}:`));
+      assert.ok(serves.length >= 2, `serve actions: ${serves.map((a) => a.key).join(", ")}`);
+      for (const s of serves) assert.equal(s.status, "succeeded", s.key);
+      for (const i of [0, 1])
+        expectSucceeded(
+          `attestor ${i}`,
+          await queue("attestor", life.attestorWallet(getAddress(att.attestors[i]!))),
+          [`commit:${jobId}`, `reveal:${jobId}`],
+        );
+      expectSucceeded("reporter", await queue("reporter", life.reporter), [`report:${jobId}`]);
+      assert.deepEqual(
+        (await queue("watcher", life.keeper)).map((a) => a.key),
+        [],
+        "the watcher found nothing to challenge",
+      );
+    } catch (e) {
+      console.log(`e2e kills before the failure:\n  ${kills.join("\n  ")}`);
+      printDead(procs);
+      throw e;
+    }
   });
 });
