@@ -115,24 +115,60 @@ function printDead(procs: readonly ChildProc[]): void {
     const code = p.child.exitCode ?? p.child.signalCode;
     if (code === null || code === "SIGKILL") continue;
     console.log(
-      `${p.child.spawnargs.slice(3, 6).join(" ")} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`,
+      `${p.child.spawnargs.slice(3, 5).join(" ")} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`,
     );
   }
 }
 
-/** The pino JSON lines of a process's stderr (other lines skipped). */
-function logLines(p: ChildProc): Record<string, unknown>[] {
-  return p
-    .stderr()
-    .split("\n")
-    .flatMap((l) => {
-      try {
-        const v = JSON.parse(l) as unknown;
-        return typeof v === "object" && v !== null ? [v as Record<string, unknown>] : [];
-      } catch {
-        return [];
+/**
+ * The first complete pino JSON line of `p`'s stderr that contains `marker` and satisfies `test`, checked as output
+ * arrives (no polling: this process also serves the chain's JSON-RPC, and re-parsing a relayer's whole log every
+ * 50 ms starved it past a restarted relayer's 5 s start-up `eth_chainId`).
+ */
+function loggedLine(
+  p: ChildProc,
+  marker: string,
+  test: (line: Record<string, unknown>) => boolean,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  let from = 0;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const text = p.stderr();
+      for (;;) {
+        const at = text.indexOf(marker, from);
+        if (at < 0) return;
+        const end = text.indexOf("\n", at);
+        if (end < 0) return; // the line is not complete yet
+        from = end;
+        try {
+          const line = JSON.parse(text.slice(text.lastIndexOf("\n", at) + 1, end)) as Record<
+            string,
+            unknown
+          >;
+          if (test(line)) {
+            stop();
+            resolve(line);
+            return;
+          }
+        } catch {
+          // not a JSON line
+        }
       }
-    });
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(
+        new Error(`timed out waiting for "${marker}"; stderr (tail): ${p.stderr().slice(-2000)}`),
+      );
+    }, timeoutMs);
+    const stop = () => {
+      clearTimeout(timer);
+      p.child.stderr.off("data", check);
+    };
+    p.child.stderr.on("data", check);
+    check();
+  });
 }
 
 describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, HTTP)", () => {
@@ -296,27 +332,25 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       let reporter = await start(net.relayer("reporter", life.reporter));
 
       // aggregator, while hosting the job's session: the restarted one hosts the same session again
-      const sessionOf = (p: ChildProc) => {
-        const line = logLines(p).find(
-          (l) => l.msg === "aggregator: session-opened" && l.jobId === `${jobId}`,
-        );
-        return typeof line?.sessionId === "string" ? line.sessionId : undefined;
-      };
-      await waitFor(
-        "the aggregator hosts the job's session",
-        () => sessionOf(agg) !== undefined,
-        LONG,
-      );
-      const sessionId = sessionOf(agg);
+      const sessionOf = async (p: ChildProc) =>
+        (
+          await loggedLine(
+            p,
+            "aggregator: session-opened",
+            (l) => l.msg === "aggregator: session-opened" && l.jobId === `${jobId}`,
+            LONG,
+          )
+        ).sessionId;
+      const sessionId = await sessionOf(agg);
+      assert.equal(typeof sessionId, "string");
       await sigkill(agg);
       killed("aggregator while hosting the session (no device message yet)");
       agg = await aggregator();
-      await waitFor(
-        "the restarted aggregator hosts the session again",
-        () => sessionOf(agg) !== undefined,
-        LONG,
+      assert.equal(
+        await sessionOf(agg),
+        sessionId,
+        "the restarted aggregator hosts the same session (derived from the chain)",
       );
-      assert.equal(sessionOf(agg), sessionId, "the same session (derived from the chain)");
       // a device, as it enters the session (its privacy budget reserved): restarted, it re-runs the job
       const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
       for (const d of devices) assert.ok(d.child.kill("SIGCONT"));
