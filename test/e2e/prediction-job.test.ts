@@ -78,6 +78,24 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Starts a relayer and resolves once it serves. A start that fails with RPC_UNREACHABLE (its 5 s `eth_chainId` check
+ * at start: this process serves the chain, and on a machine loaded far past its cores it can answer late) is
+ * started again, as an operator's supervisor (systemd `Restart=on-failure`) would.
+ */
+async function up(spawn: () => Promise<RelayerProcess>): Promise<RelayerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const p = await spawn();
+    try {
+      await p.ready;
+      return p;
+    } catch (e) {
+      if (attempt >= 5 || !p.stderr().includes("RPC_UNREACHABLE")) throw e;
+      console.log(`e2e: ${p.child.spawnargs[4]} got no eth_chainId answer in 5 s; started again`);
+    }
+  }
+}
+
 /** SIGKILLs `p` and checks that it died of it. */
 async function sigkill(p: ChildProc): Promise<void> {
   p.child.kill("SIGKILL");
@@ -222,25 +240,33 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
         procs.push(proc);
         return proc;
       };
+      // every relayer start resolves once the process serves (`up`)
       const distributor = () =>
-        start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)]));
+        up(() =>
+          start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)])),
+        );
       // a SecAgg round waits this long for silent devices. Round 0 starts when the (restarted) aggregator hosts the
       // session, and the devices, frozen until then, only start the job (ONNX included) at that moment: 8 s was
       // too short on a loaded machine (3 of 4 advertised in time). The killed device costs at most one such wait
       const aggregator = () =>
-        start(
-          net.relayer("aggregator", life.aggregator, [
-            "--listen-port",
-            String(aggPort),
-            "--round-timeout-ms",
-            "20000",
-          ]),
+        up(() =>
+          start(
+            net.relayer("aggregator", life.aggregator, [
+              "--listen-port",
+              String(aggPort),
+              "--round-timeout-ms",
+              "20000",
+            ]),
+          ),
         );
-      const watcherProc = () => start(net.relayer("watcher", life.keeper));
-      let dist = await distributor();
-      let agg = await aggregator();
-      let watcher = await watcherProc();
-      await Promise.all([dist.ready, agg.ready, watcher.ready]);
+      const watcherProc = () => up(() => start(net.relayer("watcher", life.keeper)));
+      const reporterProc = () => up(() => start(net.relayer("reporter", life.reporter)));
+      /** A restart nothing waits for yet: awaited where its process is next needed. */
+      const later = <T>(p: Promise<T>): Promise<T> => {
+        p.catch(() => undefined); // its failure surfaces where it is awaited
+        return p;
+      };
+      let [dist, agg, watcher] = await Promise.all([distributor(), aggregator(), watcherProc()]);
 
       // devices: heartbeats to the distributor for the current growth epoch
       const online = net.devices.slice(0, DEVICES - OFFLINE);
@@ -327,12 +353,14 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       // distributor after its assignCohort, and the watcher as the cohort it must check lands
       await Promise.all([sigkill(dist), sigkill(watcher)]);
       killed("distributor after its assignCohort; watcher with the new cohort to check");
-      [dist, watcher] = await Promise.all([distributor(), watcherProc()]);
+      const distWatcherUp = later(Promise.all([distributor(), watcherProc()]));
       const att = await attestation(jobId);
       const attestor = (i: number) =>
-        start(net.relayer("attestor", life.attestorWallet(getAddress(att.attestors[i]!))));
-      const attestorProcs = await Promise.all(att.attestors.map((_, i) => attestor(i)));
-      let reporter = await start(net.relayer("reporter", life.reporter));
+        up(() =>
+          start(net.relayer("attestor", life.attestorWallet(getAddress(att.attestors[i]!)))),
+        );
+      const attestorsUp = later(Promise.all(att.attestors.map((_, i) => attestor(i))));
+      const reporterUp = later(reporterProc());
 
       // aggregator, while hosting the job's session: the restarted one hosts the same session again
       const sessionOf = async (p: ChildProc) =>
@@ -361,6 +389,8 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       killed("device 0 as it entered the SecAgg session");
       devices[0] = await start(net.device(online[0]!.index));
 
+      const attestorProcs = await attestorsUp;
+      let reporter = await reporterUp;
       // devices serve; the aggregator commits. SIGKILL it after its commit, before its reveal
       await waitFor(
         "the aggregator committed",
@@ -377,12 +407,12 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       );
       await sigkill(attestorProcs[0]!);
       killed("attestor 0 after its commit");
-      const a0 = await attestor(0);
-      agg = await aggregator();
+      const [a0, agg3] = await Promise.all([attestor(0), aggregator()]);
+      agg = agg3;
       // the reporter is SIGKILLed while the job is not yet attested, and restarted
       await sigkill(reporter);
       killed("reporter before the job is attested");
-      reporter = await start(net.relayer("reporter", life.reporter));
+      reporter = await reporterProc();
 
       // aggregator after its reveal; attestor 1 after its reveal
       await waitFor(
@@ -392,7 +422,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       );
       await sigkill(agg);
       killed("aggregator after its reveal");
-      agg = await aggregator();
+      const aggUp = later(aggregator());
       await waitFor(
         "attestor 1 revealed",
         async () => (Number((await attestation(jobId)).revealedMask) & 2) === 2,
@@ -400,7 +430,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       );
       await sigkill(attestorProcs[1]!);
       killed("attestor 1 after its reveal");
-      const a1 = await attestor(1);
+      const a1Up = later(attestor(1));
       // reporter after its report is on chain
       await waitFor(
         "the reporter posted the report",
@@ -409,13 +439,18 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       );
       await sigkill(reporter);
       killed("reporter after its report");
-      reporter = await start(net.relayer("reporter", life.reporter));
+      const reporterUp2 = later(reporterProc());
 
       await waitFor(
         "the job settled",
         async () => (await status(jobId)) === JobStatus.Settled,
         LONG,
       );
+      // the restarts nothing waited for
+      [dist, watcher] = await distWatcherUp;
+      agg = await aggUp;
+      const a1 = await a1Up;
+      reporter = await reporterUp2;
       console.log(`e2e kills (test time):\n  ${kills.join("\n  ")}`);
 
       // no effect twice: one post, one draw request, one assignment, one aggregate commit/reveal, one vote each, one
