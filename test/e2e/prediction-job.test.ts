@@ -16,7 +16,7 @@
  * data directory (no added waits; all in this one job):
  *
  * - distributor: after its epoch post, after its `requestDraw`, after its `assignCohort`;
- * - watcher: once, right after the post it must check (it checks it after the restart and challenges nothing);
+ * - watcher: once, as the cohort it must check lands (the restarted one checks it and challenges nothing);
  * - aggregator: while hosting the job's SecAgg session (opened, no device message yet), after its commit, after its
  *   reveal;
  * - attestors: one after its commit, another after its reveal;
@@ -24,7 +24,7 @@
  * - a device: right after it reserved the job's privacy budget, i.e. as it enters the SecAgg session; restarted, it
  *   re-runs the job (its state was `running`): it rejoins when round 0 is still waiting for it, otherwise its
  *   re-run is refused (`DUPLICATE`/`OUT_OF_ROUND`) and the session completes without it (4 of 5 ≥ the threshold 4,
- *   so the job's `minParticipants` is 4). Either way it is paid at most once: the test claims twice for it.
+ *   so the job's `minParticipants` is 4). Either way it is paid at most once: when paid, the test claims twice.
  *
  * What cannot be killed and survive: the aggregator once devices have sent session messages. A SecAgg session lives
  * in the aggregator's memory (its clients' keys, shares and masked inputs; nothing is persisted before the result),
@@ -39,6 +39,9 @@
  * reveal, three attestor commits and reveals, one report, one claim per paid device, no challenge), every queue key
  * succeeded with its attempts and recoveries printed, the aggregator's session opened once per boot that needed it,
  * the killed device's job run twice (`jobs.json` attempts), the job settled.
+ *
+ * A relayer start that gets no `eth_chainId` answer within its 5 s start-up check (this process serves the chain; on a
+ * machine loaded far past its cores it answered late) is started again, as an operator's supervisor would (`up`).
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
