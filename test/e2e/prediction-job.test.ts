@@ -410,12 +410,12 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       );
       await sigkill(attestorProcs[0]!);
       killed("attestor 0 after its commit");
-      const [a0, agg3] = await Promise.all([attestor(0), aggregator()]);
-      agg = agg3;
-      // the reporter is SIGKILLed while the job is not yet attested, and restarted
+      // the reporter is SIGKILLed while the job cannot be attested yet (attestor 0 and the aggregator are down)
       await sigkill(reporter);
       killed("reporter before the job is attested");
-      reporter = await reporterProc();
+      const [a0, agg3, reporter2] = await Promise.all([attestor(0), aggregator(), reporterProc()]);
+      agg = agg3;
+      reporter = reporter2;
 
       // aggregator after its reveal; attestor 1 after its reveal
       await waitFor(
