@@ -21,10 +21,12 @@
  *   reveal;
  * - attestors: one after its commit, another after its reveal;
  * - reporter: before the job is attested, and right after its report is on chain;
- * - a device: right after it reserved the job's privacy budget, i.e. as it enters the SecAgg session; restarted, it
- *   re-runs the job (its state was `running`): it rejoins when round 0 is still waiting for it, otherwise its
- *   re-run is refused (`DUPLICATE`/`OUT_OF_ROUND`) and the session completes without it (4 of 5 ≥ the threshold 4,
- *   so the job's `minParticipants` is 4). Either way it is paid at most once: when paid, the test claims twice.
+ * - a device: mid-session, right after it reserved the job's privacy budget (its input ready; it advertised and
+ *   shared its keys while classifying, so this is just before its masked input); restarted, it re-runs the job (its
+ *   state was `running`). Its re-run cannot rejoin (refused as `DUPLICATE`/`OUT_OF_ROUND`, or the aggregator is down
+ *   at that moment: `AGGREGATOR_UNREACHABLE`) unless round 0 still waited for it, and the session completes without
+ *   it (4 of 5 ≥ the threshold 4, so the job's `minParticipants` is 4). Either way it is paid at most once: when it
+ *   is paid, the test claims twice.
  *
  * What cannot be killed and survive: the aggregator once devices have sent session messages. A SecAgg session lives
  * in the aggregator's memory (its clients' keys, shares and masked inputs; nothing is persisted before the result),
@@ -249,8 +251,8 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
           start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)])),
         );
       // a SecAgg round waits this long for silent devices. Round 0 starts when the (restarted) aggregator hosts the
-      // session, and the devices, frozen until then, only start the job (ONNX included) at that moment: 8 s was
-      // too short on a loaded machine (3 of 4 advertised in time). The killed device costs at most one such wait
+      // session, and the devices, frozen until then, only start the job at that moment: 8 s was too short on a
+      // loaded machine (3 of 4 advertised in time). The killed device costs one such wait
       const aggregator = () =>
         up(() =>
           start(
@@ -385,11 +387,11 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
         sessionId,
         "the restarted aggregator hosts the same session (derived from the chain)",
       );
-      // a device, as it enters the session (its privacy budget reserved): restarted, it re-runs the job
+      // a device, mid-session (its privacy budget reserved, just before its masked input): restarted, it re-runs the job
       const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
       for (const d of devices) assert.ok(d.child.kill("SIGCONT"));
       await deviceKill;
-      killed("device 0 as it entered the SecAgg session");
+      killed("device 0 mid-session (before its masked input)");
       devices[0] = await start(net.device(online[0]!.index));
 
       const attestorProcs = await attestorsUp;
