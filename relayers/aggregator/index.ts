@@ -2,10 +2,10 @@
  * `dml-relayer aggregator`: wires the Aggregator (Aggregator.ts) to the chain (viem, the deployment manifest), the
  * operator key (keystore), IPFS (embedded Helia or Kubo) and a SecAgg HTTP server for the common runtime.
  */
+import { listenSecAgg } from "../common/secagg-listen.ts";
 import path from "node:path";
 import { z } from "zod";
 import { nodeStakingAbi } from "#sdk/chain/abi/NodeStaking.ts";
-import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
@@ -42,18 +42,7 @@ export const aggregatorRole = defineRole({
       account,
       ["JobMarket", "ResultAttestation", "NodeStaking", "DeviceRegistry", "AlgorithmMarketplace"],
     );
-    const secagg = new SecAggHttpServer({ host: config.listenHost, port: config.listenPort });
-    let secaggUrl: string;
-    try {
-      secaggUrl = await secagg.listen();
-    } catch (e) {
-      await store.close();
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: listenPort (${config.listenHost}:${config.listenPort}): the SecAgg server cannot listen there: ${e instanceof Error ? e.message : String(e)}`,
-        { cause: e },
-      );
-    }
+    const { secagg, url: secaggUrl } = await listenSecAgg(config, () => store.close());
     const aggregator = new Aggregator({
       publicClient,
       wallet,

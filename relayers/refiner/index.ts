@@ -4,11 +4,11 @@
  * rounds it is drawn for on its own SecAgg HTTP server and builds the candidate itself (hosted-work.ts); with
  * `--rounds-dir` it reads each round's inputs from files instead (file-work.ts).
  */
+import { listenSecAgg } from "../common/secagg-listen.ts";
 import path from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { nodeStakingAbi } from "#sdk/chain/abi/NodeStaking.ts";
-import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import { connectRole } from "../common/connect.ts";
 import { RelayerError } from "../common/errors.ts";
 import { defineRole } from "../common/relayer.ts";
@@ -88,18 +88,7 @@ export const refinerRole = defineRole({
         close: () => store.close(),
       };
     }
-    const secagg = new SecAggHttpServer({ host: config.listenHost, port: config.listenPort });
-    let secaggUrl: string;
-    try {
-      secaggUrl = await secagg.listen();
-    } catch (e) {
-      await store.close();
-      throw new RelayerError(
-        "CONFIG_INVALID",
-        `invalid config: listenPort (${config.listenHost}:${config.listenPort}): the SecAgg server cannot listen there: ${e instanceof Error ? e.message : String(e)}`,
-        { cause: e },
-      );
-    }
+    const { secagg, url: secaggUrl } = await listenSecAgg(config, () => store.close());
     const work = new HostedWork({
       publicClient,
       address,
