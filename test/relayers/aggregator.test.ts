@@ -19,7 +19,13 @@ import { getAddress, type Address, type Hex } from "viem";
 import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { commitVote, revealVote, type Vote } from "#sdk/protocol/attestor-vote.ts";
-import { openSealedTranscript, SecAggHttpServer } from "#sdk/secagg/index.ts";
+import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import {
+  aggregateHashOf,
+  encodeVector,
+  openSealedTranscript,
+  SecAggHttpServer,
+} from "#sdk/secagg/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
@@ -29,9 +35,11 @@ import {
   type AggregatorEvent,
 } from "../../relayers/aggregator/Aggregator.ts";
 import { JobLifecycle, who } from "../../bench/fixture/job-run.ts";
-import { abi, JobStatus } from "../../bench/fixture/protocol.ts";
+import { abi, JobStatus, Role } from "../../bench/fixture/protocol.ts";
 import {
   assignJob,
+  deviceSession,
+  deviceVector,
   lifecycleWithPackage,
   MODEL,
   publishEndpoint,
@@ -478,5 +486,65 @@ describe("aggregator relayer on the real contracts", () => {
     } finally {
       await queue.close();
     }
+  });
+  it("30% of the cohort drops out after setting up its masks: the aggregate is exactly the survivors' sum, only survivors are paid", async () => {
+    const n = 10;
+    const dataDir = path.join(tmp, "agg-dropout");
+    // the earlier jobs of this file still lock the aggregator's stake
+    await life.env.stakeNode(life.aggregator, Role.Aggregator, 10_000n * 10n ** 18n);
+    // minParticipants 7 = the full-mode threshold ⌊2n/3⌋ + 1
+    const job = await assignJob(life, store, n, undefined, 7);
+    const { jobId } = job;
+    const queue = await ActionQueue.open(dataDir);
+    const role = aggregatorOn(dataDir, secagg);
+    const loop = loopOf(queue, role);
+    await tick(loop);
+    // devices 2, 5 and 9 shared their mask keys, then went silent before their masked inputs: their pairwise masks
+    // are in the others' masked inputs and are removed with the key shares the survivors reveal
+    const stopBefore = new Map<number, 2>([
+      [2, 2],
+      [5, 2],
+      [9, 2],
+    ]);
+    const runs = await runDevices(life, job, { stopBefore });
+    assert.deepEqual(
+      runs.map((r) => r.completedRound),
+      [4, 1, 4, 4, 1, 4, 4, 4, 1, 4],
+    );
+    for (let i = 0; i < 20 && (await queue.get(`commit:${jobId}`))?.status !== "succeeded"; i++)
+      await tick(loop);
+    assert.equal((await queue.get(`commit:${jobId}`))?.status, "succeeded");
+    const rec = jobRecordSchema.parse(
+      JSON.parse(await readFile(path.join(dataDir, "aggregator", "jobs", `${jobId}.json`), "utf8")),
+    );
+    const survivors = [1, 3, 4, 6, 7, 8, 10];
+    assert.deepEqual(rec.survivors, survivors);
+    // the exact aggregate: the survivors' plaintext vectors, encoded and summed here, hash to the committed value
+    const session = await deviceSession(life, job);
+    const sum = new Uint32Array(session.vectorLength);
+    for (const id of survivors) {
+      const e = encodeVector(deviceVector(id), session.encoding);
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + e[i]!) >>> 0;
+    }
+    assert.equal(
+      rec.result.aggregateHash,
+      aggregateHashOf({ sessionId: session.sessionId, survivors, sum }),
+    );
+    // paid: exactly the survivors' devices, each the job's reward once
+    const { rewardPerDevice } = await life.env.read<{ rewardPerDevice: bigint }>(
+      "JobMarket",
+      "getJob",
+      [jobId],
+    );
+    const tree = buildPayoutTree(
+      survivors.map((id) => ({
+        account: getAddress(job.drawn.members[id - 1]!.device),
+        value: rewardPerDevice,
+      })),
+    );
+    assert.equal(rec.result.participants, survivors.length);
+    assert.equal(rec.result.payoutRoot, tree.root);
+    assert.equal(BigInt(rec.result.payoutTotal), rewardPerDevice * BigInt(survivors.length));
+    await queue.close();
   });
 });
