@@ -56,7 +56,10 @@ const o = new Command()
   .option("--epochs <n>", "local epochs", String(TRAINING_DEFAULTS.epochs))
   .option("--learning-rate <x>", "local learning rate", String(TRAINING_DEFAULTS.learningRate))
   .option("--clip-norm <x>", "L2 clip of a trainer's update", String(TRAINING_DEFAULTS.clipNorm))
-  .option("--no-prior-shift", "train without the prior-shift correction (packages without a control group)")
+  .option(
+    "--no-prior-shift",
+    "train without the prior-shift correction (packages without a control group)",
+  )
   .option("--min-gain-bps <n>", "the bounty's minGainBps (the demo's: 10)", "10")
   .option("--seed <s>", "salt of the rounds' group draws", "")
   .parse()
@@ -88,7 +91,9 @@ const { featurizer, control } = workload;
 const test = workload.split.test;
 const slice = Math.floor(test.length / (ROUNDS + 1));
 const vec = (emails: readonly Email[]): LabelledVectors => vectorize(featurizer, emails);
-const splits = Array.from({ length: ROUNDS }, (_, r) => vec(test.slice(r * slice, (r + 1) * slice)));
+const splits = Array.from({ length: ROUNDS }, (_, r) =>
+  vec(test.slice(r * slice, (r + 1) * slice)),
+);
 const heldOut = vec(test.slice(ROUNDS * slice));
 
 const trainers = workload.split.inboxes.slice(0, TRAINERS).map((inbox, i) => ({
@@ -165,7 +170,12 @@ for (let round = 0; round < ROUNDS; round++) {
   });
   const updates: GroupUpdate[] = sums.map((g) => {
     const { delta, samples } = meanUpdateOf(g, parameters);
-    return { group: g.group, members: g.members, samples, gain: controlGain(current, delta, control) };
+    return {
+      group: g.group,
+      members: g.members,
+      samples,
+      gain: controlGain(current, delta, control),
+    };
   });
   const kept = new Set(selectGroups(updates).map((g) => g.group));
   const gains = updates.map((u) => (Number(u.gain) / 1e16).toFixed(2)).join(" ");

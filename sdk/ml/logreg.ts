@@ -138,7 +138,9 @@ export function trainFrom(
   const { classes, dim } = weights;
   const given = opt.logitOffset ?? [];
   if (given.length !== 0 && given.length !== classes)
-    throw new LogRegShapeError(`logitOffset has ${given.length} values, the model ${classes} classes`);
+    throw new LogRegShapeError(
+      `logitOffset has ${given.length} values, the model ${classes} classes`,
+    );
   const offset = Float64Array.from({ length: classes }, (_, k) => given[k] ?? 0);
   const W = Float64Array.from(weights.W);
   const b = Float64Array.from(weights.b);
