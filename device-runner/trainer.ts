@@ -103,9 +103,9 @@ export function priorShiftOffset(
 }
 
 /**
- * One trainer's local update: `trainFrom(before, rows, epochs)` with the prior-shift offset, Δ = `clipL2(after − before, clipNorm)` and the
- * vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError PACKAGE_INVALID when the model's shape is not its
- * manifest's
+ * One trainer's local update: `trainFrom(before, rows, epochs)` with the prior-shift offset, Δ =
+ * `clipL2(after − before, clipNorm)` and the vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError
+ * PACKAGE_INVALID when the model's shape is not its manifest's
  */
 export function localUpdate(
   pkg: LoadedPackage,
