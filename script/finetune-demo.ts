@@ -28,7 +28,7 @@ import type { DeviceDir } from "./network/devices.ts";
 import { deviceCommand, eachLimited, waitFor } from "./network/processes.ts";
 
 const E18 = 10n ** 18n;
-const TRAINED_ROUNDS = 3;
+const TRAINED_ROUNDS = 4;
 const ROUND_DURATION = 3_600;
 const SPLIT_WINDOW = 3_600;
 const REWARD_POOL = parseEther("400");
