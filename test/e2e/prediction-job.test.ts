@@ -129,10 +129,19 @@ async function sigkillWhenLogged(p: ChildProc, text: string, timeoutMs: number):
 function printDead(procs: readonly ChildProc[]): void {
   for (const p of procs) {
     const code = p.child.exitCode ?? p.child.signalCode;
-    if (code === null || code === "SIGKILL") continue;
-    console.log(
-      `${p.child.spawnargs.slice(3, 5).join(" ")} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`,
-    );
+    const what = p.child.spawnargs.slice(3, 5).join(" ");
+    if (code === "SIGKILL") continue;
+    if (code === null) {
+      // the live ones too: the last warnings and errors of each, which is where a stuck phase shows
+      const lines = p
+        .stderr()
+        .split("\n")
+        .filter((l) => /"level":(40|50|60)/.test(l))
+        .slice(-6);
+      if (lines.length > 0) console.log(`${what} (running) last warnings:\n${lines.join("\n")}`);
+      continue;
+    }
+    console.log(`${what} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`);
   }
 }
 
