@@ -61,7 +61,8 @@ import {
 } from "#sdk/ml/index.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
-import { runFineTuningDemo } from "./finetune-demo.ts";
+import { DEFAULT_TRAINED_ROUNDS, runFineTuningDemo } from "./finetune-demo.ts";
+import { DEMO_STEPS, type DemoEvents } from "./start/events.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
 import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
 import {
@@ -82,8 +83,8 @@ export const DEFAULT_DEVICES = 50;
 const OFFLINE = 1;
 /** Devices hosted by one `dml-device host` process (each keeps its own key, data, clients and jobs). */
 const DEVICES_PER_WORKER = 10;
-/** Devices that enrol as trainers in the fine-tuning bounty. */
-const TRAINERS = 20;
+/** Devices that enrol as trainers in the fine-tuning bounty (`npm start -- --trainers N`). */
+export const DEFAULT_TRAINERS = 20;
 /** Claim processes run at once at the end. */
 const CLAIM_CONCURRENCY = 4;
 const REWARD = parseEther("2");
@@ -105,6 +106,14 @@ export interface DemoContext {
   devices?: number;
   /** Run the fine-tuning bounty after the prediction job (default true). */
   fineTuning?: boolean;
+  /** Devices that enrol as trainers (default `DEFAULT_TRAINERS`, at most the online devices). */
+  trainers?: number;
+  /** Trained rounds of the bounty (default `DEFAULT_TRAINED_ROUNDS`). */
+  rounds?: number;
+  /** Leave every process running when the job ends (`npm start -- --keep`; the caller stops them). */
+  keep?: boolean;
+  /** Steps, key figures, progress and endpoints, for `npm start`'s bars and final table. */
+  events?: DemoEvents;
   print: (line: string) => void;
 }
 
@@ -112,6 +121,8 @@ export interface DemoContext {
 export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
   const started = Date.now();
   const { print } = ctx;
+  const emit: DemoEvents = ctx.events ?? (() => undefined);
+  emit({ kind: "step", name: DEMO_STEPS.setup });
   const DEVICES = ctx.devices ?? DEFAULT_DEVICES;
   if (!Number.isInteger(DEVICES) || DEVICES < 6 || DEVICES > 10_000)
     throw new ChainError("START", `--devices ${DEVICES}: between 6 and 10,000`);
@@ -143,6 +154,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       kuboUrl: ipfs.url,
     };
     print(`dml-ipfs daemon at ${ipfs.url}`);
+    emit({ kind: "endpoint", name: "IPFS (Kubo RPC API)", url: ipfs.url });
 
     // developer: train, package, publish, list
     print("training the reference spam classifier on the developer's public slice …");
@@ -165,6 +177,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     ]);
     const algorithmId = await chain.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     print(`algorithm ${algorithmId} listed: package ${packageCid}`);
+    emit({ kind: "figure", key: "algorithm", value: `${algorithmId}` });
 
     // faucet: operators funded, registered and staked; the distributor's heartbeat endpoint and the aggregator's
     // SecAgg server are their NodeStaking endpoints (where their processes will listen)
@@ -206,7 +219,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       ]),
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };
-    await Promise.all(Object.values(procs).map((p) => p.ready));
+    for (const [role, p] of Object.entries(procs))
+      emit({ kind: "endpoint", name: `${role} metrics`, url: await p.ready });
+    emit({ kind: "endpoint", name: "distributor heartbeats", url: `http://127.0.0.1:${distPort}` });
+    emit({ kind: "endpoint", name: "aggregator SecAgg", url: `http://127.0.0.1:${aggPort}` });
+    emit({ kind: "figure", key: "operators staked", value: `${stakes.length}` });
     print(
       `${stakes.length} operators staked; dml-relayer distributor (heartbeats http://127.0.0.1:${distPort}), aggregator (SecAgg http://127.0.0.1:${aggPort}) and watcher running`,
     );
@@ -215,6 +232,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     // consents to the schema on chain. The online ones run `dml-device run` and heartbeat to the distributor, which
     // posts their connected set for the growth epoch; it stands after its challenge window — before any job's seed
     // exists, so cohorts are drawn from it (PROTOCOL.md §7.2–7.3)
+    emit({ kind: "step", name: DEMO_STEPS.devices });
     const registry = chain.addr("DeviceRegistry");
     const bond = await chain.read<bigint>("DeviceRegistry", "deviceBond");
     const devices = [];
@@ -233,6 +251,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       await chain.pub.waitForTransactionReceipt({ hash: gas });
       await consentToEmailJobs({ rpcUrl: ctx.rpcUrl, chainId }, registry, d);
       devices.push(d);
+      emit({ kind: "progress", label: "devices registered", done: i + 1, total: DEVICES });
     }
     const online = devices.slice(0, DEVICES - OFFLINE);
     // many devices to a `dml-device host` worker process, each with its own key, data directory and clients
@@ -251,7 +270,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     };
     await waitFor(
       "every online device sent a heartbeat",
-      () => heartbeatSenders() >= online.length,
+      () => {
+        const n = heartbeatSenders();
+        emit({ kind: "progress", label: "devices online", done: n, total: online.length });
+        return n >= online.length;
+      },
       PHASE_TIMEOUT_MS,
     );
     const growthEpoch = await chain.read<bigint>("GrowthPool", "currentEpoch");
@@ -265,6 +288,10 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     );
     const [, connectedCount, standsAt] = await connectedSet();
     await chain.warpTo(standsAt + 1n);
+    emit({ kind: "figure", key: "registered", value: `${devices.length}` });
+    emit({ kind: "figure", key: "online", value: `${online.length}` });
+    emit({ kind: "figure", key: "connected set", value: `${connectedCount}` });
+    emit({ kind: "step", name: DEMO_STEPS.growthDraw });
     print(
       `${devices.length} devices registered, ${online.length} running dml-device; the distributor's connected set for growth epoch ${growthEpoch} (${connectedCount} devices) stands`,
     );
@@ -311,6 +338,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(
       `growth epoch ${growthEpoch}: the distributor requested the VRF draw; the word arrived: ${growthDraw.k} draws of ${formatEther(growthDraw.perWinner)} DML from ${connectedCount} connected devices (the epoch budget: ${formatEther(growthDraw.budget)} DML, its emission and the carry)`,
     );
+
+    emit({ kind: "figure", key: "epoch", value: `${growthEpoch}` });
+    emit({ kind: "figure", key: "draws", value: `${growthDraw.k}` });
+    emit({ kind: "figure", key: "per draw", value: `${formatEther(growthDraw.perWinner)} DML` });
+    emit({ kind: "step", name: DEMO_STEPS.job });
 
     // customer: a job with its report key, one sealed bid; keeper: reveals it, finalizes the auction
     const reportKey = reportKeyPair();
@@ -401,17 +433,19 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const cohortSize = (assignedEvent as unknown as { args: { deviceCount: number } }).args
       .deviceCount;
     const assignedAt = Date.now();
+    emit({ kind: "figure", key: "job", value: `${jobId}` });
+    emit({ kind: "figure", key: "cohort", value: `${cohortSize}` });
     print(
       `the distributor drew and assigned a cohort of ${cohortSize} devices from the connected set (the ${OFFLINE} offline device never heartbeat, so it is not in it); ${att.attestors.length} attestors drawn from the job seed ${drawSeed.slice(0, 10)}…`,
     );
     const attestorsRunning = new Set<Address>();
     for (const a of att.attestors) {
-      await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
+      const url = await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
+      emit({ kind: "endpoint", name: `attestor ${getAddress(a).slice(0, 10)} metrics`, url });
       attestorsRunning.add(getAddress(a));
     }
-    await (
-      await startRelayer(net, opsDir, "reporter", who(reporter))
-    ).ready;
+    const reporterUrl = await (await startRelayer(net, opsDir, "reporter", who(reporter))).ready;
+    emit({ kind: "endpoint", name: "reporter metrics", url: reporterUrl });
 
     // devices serve (ONNX, SecAgg with the aggregator); the aggregator seals the transcript and commits
     await waitFor(
@@ -469,6 +503,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(
       `result attested by ${revealed.length} attestor votes; report posted by the reporter; job status Settled`,
     );
+    emit({ kind: "figure", key: "status", value: "Settled" });
 
     // customer: the report, from ReportPosted and IPFS
     const opened = decryptReport(
@@ -513,6 +548,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
           : "") +
         `ground truth ${f(truth)} on these devices' emails, ${f(population)} over all ${workload.split.inboxes.length} inboxes (never seen by anyone)`,
     );
+    emit({ kind: "figure", key: "served", value: `${opened.devices}` });
+    emit({
+      kind: "figure",
+      key: "spam share",
+      value: adj ? `${f(adj.estimate)} ${interval(adj)}` : `${f(cc.estimate)} ${interval(cc)}`,
+    });
+    emit({ kind: "figure", key: "true share", value: f(truth) });
+    emit({ kind: "figure", key: "lifecycle gas", value: lifecycleGas.toLocaleString("en-US") });
+    emit({ kind: "step", name: DEMO_STEPS.claims });
     print(
       `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
@@ -522,6 +566,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     let paid = 0n;
     let draws = 0;
     let unpaid = 0;
+    let claimed = 0;
     await eachLimited(online, CLAIM_CONCURRENCY, async (d) => {
       const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
       const jobCode = await job.exited;
@@ -542,6 +587,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
           `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
         );
       draws += g[2].split(",").filter((x) => x.trim() !== "").length;
+      emit({ kind: "progress", label: "devices claimed", done: ++claimed, total: online.length });
     });
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,
@@ -554,25 +600,35 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     print(
       `growth epoch ${growthEpoch}: the winners claimed all ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
     );
+    emit({
+      kind: "figure",
+      key: "devices paid",
+      value: `${online.length - unpaid} of ${online.length}`,
+    });
+    emit({ kind: "figure", key: "job paid", value: `${formatEther(paid)} DML` });
+    emit({ kind: "figure", key: "growth winners claimed", value: `${draws} of ${info.k} draws` });
     print(
       `${online.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
 
     // fine-tuning: the refiner hosts the trainer groups, every staked attestor may be drawn for a round
     if (ctx.fineTuning !== false) {
-      await (
-        await startRelayer(net, opsDir, "refiner", who(refiner), [
-          "--listen-port",
-          String(refPort),
-          "--round-timeout-ms",
-          "60000",
-        ])
-      ).ready;
+      emit({ kind: "step", name: DEMO_STEPS.fineTuning });
+      const refinerProc = await startRelayer(net, opsDir, "refiner", who(refiner), [
+        "--listen-port",
+        String(refPort),
+        "--round-timeout-ms",
+        "60000",
+      ]);
+      emit({ kind: "endpoint", name: "refiner metrics", url: await refinerProc.ready });
+      emit({ kind: "endpoint", name: "refiner SecAgg", url: `http://127.0.0.1:${refPort}` });
       for (const a of attestors)
         if (!attestorsRunning.has(who(a)))
-          await (
-            await startRelayer(net, opsDir, "attestor", who(a))
-          ).ready;
+          emit({
+            kind: "endpoint",
+            name: `attestor ${who(a).slice(0, 10)} metrics`,
+            url: await (await startRelayer(net, opsDir, "attestor", who(a))).ready,
+          });
       await chain.send(faucet, "DMLToken", "transfer", [who(poster), parseEther("500")]);
       await runFineTuningDemo({
         chain,
@@ -580,15 +636,19 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         workload,
         algorithmId,
         poster,
-        trainers: online.slice(0, Math.min(TRAINERS, online.length)),
+        trainers: online.slice(0, Math.min(ctx.trainers ?? DEFAULT_TRAINERS, online.length)),
         groupSize: 5,
+        rounds: ctx.rounds ?? DEFAULT_TRAINED_ROUNDS,
+        ...(ctx.events === undefined ? {} : { events: ctx.events }),
         phaseTimeoutMs: PHASE_TIMEOUT_MS,
         print,
       });
     }
     return { jobId, paid };
   } finally {
-    await stopAllGracefully();
-    await store?.close().catch(() => undefined);
+    if (ctx.keep !== true) {
+      await stopAllGracefully();
+      await store?.close().catch(() => undefined);
+    }
   }
 }

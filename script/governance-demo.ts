@@ -51,7 +51,16 @@ export interface GovernanceDemoContext {
   print: (line: string) => void;
 }
 
-export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<void> {
+/** What the upgrade ended with (it throws unless Executed with the state kept). */
+export interface GovernanceOutcome {
+  proposalId: bigint;
+  state: string;
+  oldImplementation: Address;
+  implementation: Address;
+  votesFor: bigint;
+}
+
+export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<GovernanceOutcome> {
   const { publicClient: pub, manifest, print } = ctx;
   const addr = (name: string): Address => {
     const a = manifest.contracts[name]?.address;
@@ -150,6 +159,13 @@ export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<voi
       "START",
       `governance: the upgrade did not hold (state ${info.state}, implementation ${impl}, state ${same ? "kept" : "changed"})`,
     );
+  return {
+    proposalId: id,
+    state: info.state,
+    oldImplementation: oldImpl,
+    implementation: impl,
+    votesFor: info.votes.for,
+  };
 }
 
 function replacer(_k: string, v: unknown): unknown {
