@@ -43,7 +43,7 @@ import {
 } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
-import { createChainWalletClient, devAccount, type ChainPublicClient } from "#sdk/chain/clients.ts";
+import { createChainWalletClient, type ChainPublicClient } from "#sdk/chain/clients.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
@@ -63,6 +63,7 @@ import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
 import { DEFAULT_TRAINED_ROUNDS, runFineTuningDemo } from "./finetune-demo.ts";
 import { DEMO_STEPS, type DemoEvents } from "./start/events.ts";
+import { networkAccount } from "./network/accounts.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
 import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
 import {
@@ -102,6 +103,8 @@ export interface DemoContext {
   /** The deployment manifest file the relayer and device processes read. */
   manifestFile: string;
   dataDir: string;
+  /** An IPFS (Kubo RPC) API to use instead of starting a `dml-ipfs` daemon (`npm start -- --ipfs URL`). */
+  kuboUrl?: string;
   /** Devices to simulate (default `DEFAULT_DEVICES`). */
   devices?: number;
   /** Run the fine-tuning bounty after the prediction job (default true). */
@@ -134,7 +137,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     ctx.manifest,
     createTestClient({ mode: "hardhat", transport: http(ctx.rpcUrl) }),
   );
-  const wallet = (i: number) => createChainWalletClient(devAccount(i), ctx.rpcUrl, chainId);
+  const wallet = (i: number) => createChainWalletClient(networkAccount(i), ctx.rpcUrl, chainId);
   const [faucet, customer, developer, distributor, aggregator, reporter, keeper] = [
     1, 2, 3, 4, 5, 6, 11,
   ].map(wallet) as [Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet];
@@ -146,7 +149,8 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
   await rm(root, { recursive: true, force: true });
   let store: KuboStore | undefined;
   try {
-    const ipfs = await startIpfs(path.join(root, "ipfs"));
+    const ipfs =
+      ctx.kuboUrl === undefined ? await startIpfs(path.join(root, "ipfs")) : { url: ctx.kuboUrl };
     store = await KuboStore.open({ url: ipfs.url, cacheDir: path.join(root, "ipfs-client") });
     const net: NetworkEndpoints = {
       rpcUrl: ctx.rpcUrl,
@@ -316,7 +320,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     );
     const vrf = ctx.manifest.vrf;
     if (!vrf?.mock) throw new ChainError("START", "the dev chain has no VRF mock coordinator");
-    const oracle = createChainWalletClient(devAccount(0), ctx.rpcUrl, chainId);
+    const oracle = createChainWalletClient(networkAccount(0), ctx.rpcUrl, chainId);
     const fulfil = await oracle.writeContract({
       address: vrf.coordinator,
       abi: loadArtifact("VRFCoordinatorV2_5Mock").abi,

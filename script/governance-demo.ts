@@ -18,6 +18,7 @@ import { algorithmMarketplaceAbi } from "#sdk/chain/abi/AlgorithmMarketplace.ts"
 import { dmlTokenAbi } from "#sdk/chain/abi/DMLToken.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { createChainWalletClient, devAccount, type ChainPublicClient } from "#sdk/chain/clients.ts";
+import { networkAccount } from "./network/accounts.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
 import {
   castVote,
@@ -43,6 +44,16 @@ export const GOVERNANCE_GENESIS = {
     ...HOLDERS.map((i) => ({ to: devAccount(i).address, amount: HOLDER_AMOUNT })),
   ],
 };
+
+/** `GOVERNANCE_GENESIS` for the accounts in use (the dev mnemonic's, or `npm start -- --keystore DIR`'s). */
+export function governanceGenesis() {
+  return {
+    allocations: [
+      { to: networkAccount(1).address, amount: 1_000_000n * 10n ** 18n },
+      ...HOLDERS.map((i) => ({ to: networkAccount(i).address, amount: HOLDER_AMOUNT })),
+    ],
+  };
+}
 
 export interface GovernanceDemoContext {
   rpcUrl: string;
@@ -77,7 +88,9 @@ export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<Gov
     await clock.setNextBlockTimestamp({ timestamp: ts });
     await clock.mine({ blocks: 1 });
   };
-  const wallets = HOLDERS.map((i) => createChainWalletClient(devAccount(i), ctx.rpcUrl, chainId));
+  const wallets = HOLDERS.map((i) =>
+    createChainWalletClient(networkAccount(i), ctx.rpcUrl, chainId),
+  );
   const senders = await Promise.all(
     wallets.map((walletClient) => TxSender.create({ publicClient: pub, walletClient })),
   );

@@ -34,7 +34,13 @@ import { progressDisplay } from "./start/progress.ts";
 import { removeChainPid, stopStaleChain, writeChainPid } from "./start/stale-chain.ts";
 import { formatStepTable, StepLog } from "./start/step-log.ts";
 import { deployProtocol } from "./deploy.ts";
-import { GOVERNANCE_GENESIS, runGovernanceDemo } from "./governance-demo.ts";
+import { governanceGenesis, runGovernanceDemo } from "./governance-demo.ts";
+import {
+  accountKey,
+  loadKeystoreKeys,
+  SCENARIO_ACCOUNTS,
+  useAccountKeys,
+} from "./network/accounts.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const DEFAULT_DATA_DIR = path.join(ROOT, ".data");
@@ -61,6 +67,10 @@ export interface StartContext {
   rounds?: number;
   /** Leave the network serving after the scenario (`--keep`). */
   keep?: boolean;
+  /** An IPFS (Kubo RPC) API to use instead of the embedded `dml-ipfs` daemon (`--ipfs`). */
+  kuboUrl?: string;
+  /** Accounts come from `--keystore` (the deployer is account #0 of it). */
+  keystoreAccounts?: boolean;
 }
 
 export interface StartStep {
@@ -132,13 +142,27 @@ export const startChain: StartStep = {
   },
 };
 
-/** Deploys (idempotently) with Hardhat's default funded account. */
+/** `--rpc URL`: an existing chain instead of the embedded one (nothing is started, nothing stopped). */
+export const connectChain: StartStep = {
+  name: "connect to the chain",
+  async run(ctx) {
+    const id = await fetchChainId(ctx.rpcUrl, 30_000);
+    ctx.print(`chain ${id} at ${ctx.rpcUrl} (not started here)`);
+    figure(ctx, "chain", `${id}`);
+    figure(ctx, "rpc", ctx.rpcUrl);
+    ctx.events({ kind: "endpoint", name: "chain JSON-RPC", url: ctx.rpcUrl });
+    ctx.publicClient = await createChainPublicClient(ctx.rpcUrl);
+  },
+};
+
+/** Deploys (idempotently) with Hardhat's default funded account, or `--keystore`'s account #0. */
 export const deploy: StartStep = {
   name: "deploy protocol",
   async run(ctx) {
     const result = await deployProtocol({
       rpcUrl: ctx.rpcUrl,
-      config: { genesis: GOVERNANCE_GENESIS },
+      config: { genesis: governanceGenesis() },
+      ...(ctx.keystoreAccounts === true ? { deployerKey: accountKey(0) } : {}),
       // the default data directory keeps the default manifest (deployments/31337.local.json); another one its own
       ...(path.resolve(ctx.dataDir) === DEFAULT_DATA_DIR
         ? {}
@@ -257,6 +281,7 @@ export const predictionJob: StartStep = {
       ...(ctx.trainers === undefined ? {} : { trainers: ctx.trainers }),
       ...(ctx.rounds === undefined ? {} : { rounds: ctx.rounds }),
       ...(ctx.keep === true ? { keep: true } : {}),
+      ...(ctx.kuboUrl === undefined ? {} : { kuboUrl: ctx.kuboUrl }),
     });
   },
 };
@@ -334,6 +359,9 @@ interface StartOptions {
   devices: string;
   trainers: string;
   rounds: string;
+  rpc?: string;
+  keystore?: string;
+  ipfs?: string;
 }
 
 const intIn = (name: string, v: string, min: number, max: number): number => {
@@ -380,6 +408,15 @@ export async function main(argv: string[]): Promise<number> {
     )
     .addOption(new Option("--keep-alive", "alias of --keep").hideHelp().default(false))
     .option("--no-job", "only start the chain, deploy and report (no prediction job)")
+    .option(
+      "--rpc <url>",
+      "drive an existing chain's JSON-RPC instead of starting the embedded one (it must let the scenario move its clock: a Hardhat or Anvil node)",
+    )
+    .option(
+      "--keystore <dir>",
+      `sign with the ${SCENARIO_ACCOUNTS} v3 keystores in <dir> (account i = i-th file by name; password from DML_KEYSTORE_PASSWORD) instead of Hardhat's dev keys`,
+    )
+    .option("--ipfs <url>", "an IPFS Kubo RPC API to use instead of the embedded dml-ipfs daemon")
     .exitOverride()
     .parse(argv);
   const opts = program.opts<StartOptions>();
@@ -409,8 +446,14 @@ export async function main(argv: string[]): Promise<number> {
         break;
     }
   };
+  if (opts.keystore !== undefined) {
+    const password = process.env.DML_KEYSTORE_PASSWORD;
+    if (!password)
+      throw new ChainError("START", "--keystore needs DML_KEYSTORE_PASSWORD in the environment");
+    useAccountKeys(await loadKeystoreKeys(path.resolve(opts.keystore), password));
+  }
   const ctx: StartContext = {
-    rpcUrl: `http://127.0.0.1:${port}`,
+    rpcUrl: opts.rpc ?? `http://127.0.0.1:${port}`,
     port,
     dataDir: path.resolve(opts.dataDir),
     print: (l) => display.print(l),
@@ -419,9 +462,13 @@ export async function main(argv: string[]): Promise<number> {
     trainers,
     rounds,
     keep,
+    ...(opts.ipfs === undefined ? {} : { kuboUrl: opts.ipfs }),
+    ...(opts.keystore === undefined ? {} : { keystoreAccounts: true }),
   };
   const started = Date.now();
   let interrupted = false;
+  /** Every step held and `--keep` serves: Ctrl-C then ends a successful run (exit 0). */
+  let serving = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted) {
       killChainNow(ctx);
@@ -431,17 +478,21 @@ export async function main(argv: string[]): Promise<number> {
     display.stop();
     const step = log.current?.name;
     console.error(
-      `\n${sig}${step === undefined ? "" : ` during step "${step}"`}: stopping every process started here …`,
+      serving
+        ? `\n${sig}: stopping the network`
+        : `\n${sig}${step === undefined ? "" : ` during step "${step}"`}: stopping every process started here …`,
     );
     void stopAllGracefully(3_000)
       .then(() => stopChain(ctx, 3_000))
-      .finally(() => process.exit(130));
+      .finally(() => process.exit(serving ? 0 : 130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   process.once("exit", () => killChainNow(ctx));
 
-  const steps = STEPS.filter((x) => opts.job || (x !== predictionJob && x !== governance));
+  const steps = STEPS.map((x) =>
+    x === startChain && opts.rpc !== undefined ? connectChain : x,
+  ).filter((x) => opts.job || (x !== predictionJob && x !== governance));
   try {
     for (const s of steps) {
       if (!s.reportsSteps) events({ kind: "step", name: s.name });
@@ -471,6 +522,7 @@ export async function main(argv: string[]): Promise<number> {
     const w = Math.max(...endpoints.map(([n]) => n.length));
     for (const [name, url] of endpoints) console.log(`  ${name.padEnd(w)}  ${url}`);
     if (ctx.manifestFile) console.log(`  ${"manifest".padEnd(w)}  ${ctx.manifestFile}`);
+    serving = true;
     await new Promise(() => {});
   }
   await stopChain(ctx);
