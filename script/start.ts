@@ -12,7 +12,7 @@
  * running until Ctrl-C), --no-job (chain, deployment and report only).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -108,15 +108,15 @@ export const startChain: StartStep = {
         `port ${ctx.port} on 127.0.0.1 is taken (something already listens at ${ctx.rpcUrl}): stop it or choose another --port`,
       );
     const logFile = path.join(ctx.dataDir, "chain.log");
-    const out = createWriteStream(logFile);
+    // the log file itself, not a pipe through this process: the chain's life does not hang on this process's pipes
+    const out = openSync(logFile, "w");
     const bin = path.join(ROOT, "node_modules", ".bin", "hardhat");
     const child = spawn(bin, ["node", "--hostname", "127.0.0.1", "--port", String(ctx.port)], {
       cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", out, out],
       detached: true,
     });
-    child.stdout.pipe(out);
-    child.stderr.pipe(out);
+    closeSync(out);
     ctx.chain = child;
     if (child.pid !== undefined) writeChainPid(pidFile, child.pid);
     let exited: number | null | undefined;

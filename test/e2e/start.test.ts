@@ -15,6 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -73,23 +74,27 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const answers = (port: number): Promise<boolean> =>
-  fetch(`http://127.0.0.1:${port}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-    signal: AbortSignal.timeout(2_000),
-  }).then(
-    () => true,
-    () => false,
-  );
+/** Whether 127.0.0.1:`port` can be bound (nothing listens there). */
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+const chainPid = async (dataDir: string): Promise<number> =>
+  Number((await readFile(path.join(dataDir, "chain.pid"), "utf8")).trim());
 
+/** Whether `pid` runs (a zombie, exited but not reaped, does not). */
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 };
 
@@ -148,6 +153,7 @@ describe("npm start (script/start.ts as a process)", () => {
       `npm start at 12 devices, 6 trainers, ${rounds} rounds: ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
     assert.equal(code, 0, out);
+    console.log(run.stdout().slice(run.stdout().lastIndexOf("== summary")));
     assert.doesNotMatch(out, /step ".*" failed/);
     const rows = summary(run.stdout());
     for (const [name, r] of rows) assert.equal(r.result, "held", `${name}: ${r.result}`);
@@ -236,13 +242,13 @@ describe("npm start (script/start.ts as a process)", () => {
     // Ctrl-C during the deployment: the chain is stopped, the port freed, exit 130
     const first = start(args);
     await first.waitFor("== deploy protocol", 180_000);
-    const chainPid = Number((await readFile(path.join(dataDir, "chain.pid"), "utf8")).trim());
-    assert.ok(alive(chainPid));
+    const firstChain = await chainPid(dataDir);
+    assert.ok(alive(firstChain));
     first.signal("SIGINT");
     assert.equal(await first.code, 130, first.output());
     assert.match(first.output(), /SIGINT during step "deploy protocol"/);
-    assert.equal(alive(chainPid), false, "the chain process is gone");
-    assert.equal(await answers(port), false, "nothing answers on the port");
+    assert.equal(alive(firstChain), false, "the chain process is gone");
+    assert.equal(await portFree(port), true, "the port is free");
 
     // the rerun holds
     const second = start(args);
@@ -252,13 +258,19 @@ describe("npm start (script/start.ts as a process)", () => {
     // a SIGKILLed run cannot stop its chain: the next run on the data directory ends it and holds
     const third = start(args);
     await third.waitFor("== deploy protocol", 180_000);
+    const leftChain = await chainPid(dataDir);
     third.signal("SIGKILL");
     await third.code;
-    assert.equal(await answers(port), true, "the killed run's chain still answers");
+    assert.ok(alive(leftChain), "the killed run's chain outlives it");
+    assert.equal(await portFree(port), false);
     const fourth = start(args);
     assert.equal(await fourth.code, 0, fourth.output());
-    assert.match(fourth.output(), /stopped the chain an earlier run left running \(pid \d+/);
+    assert.match(
+      fourth.output(),
+      new RegExp(`stopped the chain an earlier run left running \\(pid ${leftChain},`),
+    );
     assert.match(fourth.output(), /all 3 steps held/);
-    assert.equal(await answers(port), false);
+    assert.equal(alive(leftChain), false);
+    assert.equal(await portFree(port), true, "the fourth run stopped its own chain too");
   });
 });
