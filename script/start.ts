@@ -99,8 +99,10 @@ export const startChain: StartStep = {
     mkdirSync(ctx.dataDir, { recursive: true });
     const pidFile = path.join(ctx.dataDir, "chain.pid");
     const stale = await stopStaleChain(pidFile);
-    if (stale !== undefined)
+    if (stale !== undefined) {
       ctx.print(`stopped the chain an earlier run left running (pid ${stale}, ${pidFile})`);
+      for (let i = 0; i < 100 && !(await portFree(ctx.port)); i++) await sleep(100);
+    }
     // a bind, not an eth_chainId probe: a loaded machine's chain may answer late, and a chain that fails to bind
     // would leave this run talking to whatever holds the port
     if (!(await portFree(ctx.port)))
@@ -330,6 +332,7 @@ async function stopChain(ctx: StartContext, graceMs = 5_000): Promise<void> {
   const timer = setTimeout(() => signal("SIGKILL"), graceMs);
   await gone;
   clearTimeout(timer);
+  signal("SIGKILL"); // whatever of its process group outlived the leader
 }
 
 /** The last resort on exit: SIGKILL the chain's process group (synchronous). */

@@ -67,7 +67,8 @@ export async function stopStaleChain(file: string, graceMs = 5_000): Promise<num
   signal("SIGTERM");
   const end = Date.now() + graceMs;
   while (alive(pid) && Date.now() < end) await sleep(100);
-  if (alive(pid)) signal("SIGKILL");
+  // the group's other members (the node hardhat's launcher runs) go with the leader
+  signal("SIGKILL");
   removeChainPid(file);
   return pid;
 }
