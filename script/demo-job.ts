@@ -157,7 +157,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       manifestFile: ctx.manifestFile,
       kuboUrl: ipfs.url,
     };
-    print(`dml-ipfs daemon at ${ipfs.url}`);
+    print(
+      `${ctx.kuboUrl === undefined ? "dml-ipfs daemon" : "IPFS (Kubo RPC API)"} at ${ipfs.url}`,
+    );
     emit({ kind: "endpoint", name: "IPFS (Kubo RPC API)", url: ipfs.url });
 
     // developer: train, package, publish, list

@@ -1,15 +1,19 @@
 /**
  * `npm start`: starts the embedded EDR chain on 127.0.0.1 (`hardhat node`, a real HTTP JSON-RPC server that the
- * relayer and device processes reach like any node), deploys the protocol and reports live state. The job is a list
- * of steps sharing one context, so later stages append steps.
+ * relayer and device processes reach like any node), deploys the protocol and reports live state, then runs the
+ * whole protocol with every operator role and every device as its own process: a prediction job and a growth epoch
+ * (script/demo-job.ts, script/network/), a fine-tuning bounty (script/finetune-demo.ts) and an upgrade by
+ * governance (script/governance-demo.ts). The job is a list of steps sharing one context; the demo job reports its
+ * sub-steps, key figures, progress and endpoints through `ctx.events` (script/start/events.ts).
  *
- * Then runs one prediction job with every operator role and every device as its own process (script/demo-job.ts,
- * script/network/); nothing is left running when it ends (unless --keep-alive keeps the chain).
+ * Exit 0 only when every step held; otherwise the last line is `step "<name>" failed: <reason>` and the exit code 1
+ * (2: bad options, 130: SIGINT/SIGTERM, after stopping every process started here). Bars on a terminal, plain lines
+ * otherwise; one table of every step's wall time and key figures at the end (script/start/).
  *
- * Then token holders upgrade one contract by proposal (script/governance-demo.ts).
- *
- * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --devices <n> (default 50), --keep-alive (keep the chain
- * running until Ctrl-C), --no-job (chain, deployment and report only).
+ * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --data-dir <dir> (default .data), --devices <n> (default
+ * 50), --trainers <n> (20), --rounds <n> (3), --keep (alias --keep-alive: leave everything serving until Ctrl-C),
+ * --no-job (chain, deployment and report only), --rpc <url> / --keystore <dir> / --ipfs <url> (drive an existing
+ * network: docs/deployment.md).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
