@@ -11,7 +11,7 @@
  * otherwise; one table of every step's wall time and key figures at the end (script/start/).
  *
  * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --data-dir <dir> (default .data), --devices <n> (default
- * 50), --trainers <n> (20), --rounds <n> (3), --keep (alias --keep-alive: leave everything serving until Ctrl-C),
+ * 50), --trainers <n> (20), --rounds <n> (4), --keep (alias --keep-alive: leave everything serving until Ctrl-C),
  * --no-job (chain, deployment and report only), --rpc <url> / --keystore <dir> / --ipfs <url> (drive an existing
  * network: docs/deployment.md).
  */
