@@ -38,7 +38,7 @@ import {
   type LogRegWeights,
 } from "#sdk/ml/index.ts";
 import { trainingGroups, TRAINING_DEFAULTS } from "#sdk/protocol/training-round.ts";
-import { localUpdate } from "../device-runner/trainer.ts";
+import { localUpdate } from "#sdk/protocol/local-update.ts";
 import { selectGroups, type GroupUpdate } from "../relayers/refiner/Refiner.ts";
 import {
   candidateWeights,

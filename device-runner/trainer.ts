@@ -3,17 +3,12 @@
  * corrected) records, clip the update to L2 ≤ clipNorm and send it, with the sample count, through secure aggregation
  * in the trainer's group. The update vector is `[Δ (flatten layout: W…, b…), n / SAMPLE_SCALE]`.
  */
+import { LogRegShapeError, type LoadedPackage } from "#sdk/ml/index.ts";
 import {
-  clipL2,
-  decodeLogRegOnnx,
-  flatten,
-  parameterCount,
-  recordText,
-  trainFrom,
-  weightDelta,
-  type LoadedPackage,
-  type LogRegWeights,
-} from "#sdk/ml/index.ts";
+  localUpdate as sdkLocalUpdate,
+  priorShiftOffset,
+  type LocalUpdate,
+} from "#sdk/protocol/local-update.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import type { PollOptions } from "#sdk/secagg/index.ts";
 import type { Logger } from "pino";
@@ -35,6 +30,8 @@ import {
 } from "./prediction-job.ts";
 import { SAMPLE_SCALE, trainingSessionConfig } from "#sdk/protocol/session.ts";
 import { TRAINING_DEFAULTS } from "#sdk/protocol/training-round.ts";
+
+export { priorShiftOffset };
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 
@@ -80,60 +77,21 @@ export async function trainingRows(
 }
 
 /**
- * The prior-shift correction a trainer adds to the logits while training (`TrainOptions.logitOffset`):
- * `log(π_local[k] / π[k])` per class, where π is the class shares of the package's control group (the row sums of
- * `manifest.controlGroup.confusion`, a sample of the population the model serves) and π_local the trainer's own
- * label shares, both add-one smoothed. An inbox that holds mostly ham then trains the model towards the population's
- * posterior instead of its own prior (the inboxes differ in their spam share, not in what spam looks like). Empty
- * when the manifest has no control group or its classes are not the model's.
- */
-export function priorShiftOffset(
-  manifest: LoadedPackage["manifest"],
-  labels: readonly number[],
-): number[] {
-  const classes = manifest.outputLabels.length;
-  const confusion = manifest.controlGroup?.confusion;
-  if (confusion?.length !== classes) return [];
-  const population = confusion.map((row) => row.reduce((s, v) => s + v, 0) + 1);
-  const local = new Array<number>(classes).fill(1);
-  for (const y of labels) if (y >= 0 && y < classes) local[y]! += 1;
-  const popTotal = population.reduce((s, v) => s + v, 0);
-  const localTotal = local.reduce((s, v) => s + v, 0);
-  return local.map((n, k) => Math.log(n / localTotal / (population[k]! / popTotal)));
-}
-
-/**
- * One trainer's local update: `trainFrom(before, rows, epochs)` with the prior-shift offset, Δ =
- * `clipL2(after − before, clipNorm)` and the vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError
- * PACKAGE_INVALID when the model's shape is not its manifest's
+ * One trainer's local update (`sdk/protocol/local-update.ts`), a model whose shape is not its manifest's refused as
+ * PACKAGE_INVALID. @throws DeviceError
  */
 export function localUpdate(
   pkg: LoadedPackage,
   rows: readonly { record: Pick<DatasetRecord, "subject" | "body">; label: 0 | 1 }[],
   opts: Pick<TrainingJob, "epochs" | "learningRate" | "clipNorm">,
-): { before: LogRegWeights; after: LogRegWeights; delta: Float64Array; vector: Float64Array } {
-  const before = decodeLogRegOnnx(pkg.model);
-  const classes = pkg.manifest.outputLabels.length;
-  const x = rows.map((r) =>
-    pkg.featurizer.featurize(
-      recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
-    ),
-  );
-  const y = rows.map((r) => r.label);
-  const after = trainFrom(before, { x, y }, opts.epochs, {
-    learningRate: opts.learningRate,
-    logitOffset: priorShiftOffset(pkg.manifest, y),
-  });
-  const delta = clipL2(weightDelta(before, after), opts.clipNorm);
-  if (
-    delta.length !== flatten(before).length ||
-    delta.length !== parameterCount(classes, before.dim)
-  )
-    throw new DeviceError("PACKAGE_INVALID", "model shape does not match its manifest");
-  const vector = new Float64Array(delta.length + 1);
-  vector.set(delta);
-  vector[delta.length] = rows.length / SAMPLE_SCALE;
-  return { before, after, delta, vector };
+): LocalUpdate {
+  try {
+    return sdkLocalUpdate(pkg, rows, opts);
+  } catch (e) {
+    if (e instanceof LogRegShapeError)
+      throw new DeviceError("PACKAGE_INVALID", e.message, { cause: e });
+    throw e;
+  }
 }
 
 export async function runTrainingJob(opts: {
