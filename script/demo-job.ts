@@ -105,16 +105,65 @@ export interface DemoContext {
   devices?: number;
   /** Run the fine-tuning bounty after the prediction job (default true). */
   fineTuning?: boolean;
+  /** Devices hosted by one `dml-device host` worker process (default `DEVICES_PER_WORKER`). */
+  devicesPerWorker?: number;
+  /**
+   * How many online devices run `dml-device claim` at the end (default: every one). A benchmark may claim with a
+   * sample only: then the growth check is that the sample's wins were claimed, not all k draws.
+   */
+  claimants?: number;
+  /** How long to wait for each process-driven phase (default `PHASE_TIMEOUT_MS`). */
+  phaseTimeoutMs?: number;
+  /** Called at each phase boundary with the wall-clock time (bench/e2e.ts); awaited. */
+  onPhase?: (phase: DemoPhase, at: number) => void | Promise<void>;
   print: (line: string) => void;
 }
 
+/** The boundaries `onPhase` reports, in order. */
+export const DEMO_PHASES = [
+  "started",
+  "listed",
+  "operators-running",
+  "devices-registered",
+  "devices-online",
+  "connected-set-stands",
+  "growth-drawn",
+  "job-scheduled",
+  "cohort-assigned",
+  "committed",
+  "settled",
+  "report-decrypted",
+  "claimed",
+] as const;
+export type DemoPhase = (typeof DEMO_PHASES)[number];
+
+export interface DemoJobResult {
+  jobId: bigint;
+  paid: bigint;
+  /** Blocks of `createJob` and of the report (`ReportPosted`): the job's lifecycle on chain. */
+  createdBlock: bigint;
+  reportBlock: bigint;
+  growthEpoch: bigint;
+  cohortSize: number;
+  /** Devices that claimed (`claimants`, or every online device). */
+  claimed: number;
+}
+
 /** Runs the demo job; returns the job id and the total the devices claimed. */
-export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
+export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
   const started = Date.now();
   const { print } = ctx;
+  const phase = async (p: DemoPhase) => {
+    await ctx.onPhase?.(p, Date.now());
+  };
+  await phase("started");
   const DEVICES = ctx.devices ?? DEFAULT_DEVICES;
   if (!Number.isInteger(DEVICES) || DEVICES < 6 || DEVICES > 10_000)
     throw new ChainError("START", `--devices ${DEVICES}: between 6 and 10,000`);
+  const PER_WORKER = ctx.devicesPerWorker ?? DEVICES_PER_WORKER;
+  if (!Number.isInteger(PER_WORKER) || PER_WORKER < 1)
+    throw new ChainError("START", `devices per worker ${PER_WORKER}: a positive integer`);
+  const TIMEOUT_MS = ctx.phaseTimeoutMs ?? PHASE_TIMEOUT_MS;
   // the customer accepts the job when at least 80% of the online devices take part (≥ 5)
   const MIN_PARTICIPANTS = Math.max(5, Math.floor(((DEVICES - OFFLINE) * 4) / 5));
   const chainId = await ctx.publicClient.getChainId();
@@ -165,6 +214,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     ]);
     const algorithmId = await chain.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     print(`algorithm ${algorithmId} listed: package ${packageCid}`);
+    await phase("listed");
 
     // faucet: operators funded, registered and staked; the distributor's heartbeat endpoint and the aggregator's
     // SecAgg server are their NodeStaking endpoints (where their processes will listen)
@@ -207,6 +257,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };
     await Promise.all(Object.values(procs).map((p) => p.ready));
+    await phase("operators-running");
     print(
       `${stakes.length} operators staked; dml-relayer distributor (heartbeats http://127.0.0.1:${distPort}), aggregator (SecAgg http://127.0.0.1:${aggPort}) and watcher running`,
     );
@@ -235,10 +286,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       devices.push(d);
     }
     const online = devices.slice(0, DEVICES - OFFLINE);
+    await phase("devices-registered");
     // many devices to a `dml-device host` worker process, each with its own key, data directory and clients
     const workers: ChildProc[] = [];
-    for (let i = 0; i < online.length; i += DEVICES_PER_WORKER)
-      workers.push(hostCommand(online.slice(i, i + DEVICES_PER_WORKER).map((d) => d.paths.root)));
+    for (let i = 0; i < online.length; i += PER_WORKER)
+      workers.push(hostCommand(online.slice(i, i + PER_WORKER).map((d) => d.paths.root)));
     const heartbeatSenders = () => {
       const seen = new Set<string>();
       for (const w of workers)
@@ -252,8 +304,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "every online device sent a heartbeat",
       () => heartbeatSenders() >= online.length,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
+    await phase("devices-online");
     const growthEpoch = await chain.read<bigint>("GrowthPool", "currentEpoch");
     await chain.warpTo(await chain.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
     const connectedSet = () =>
@@ -261,10 +314,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       `the distributor posted growth epoch ${growthEpoch}'s connected set`,
       async () => (await connectedSet())[1] > 0n,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const [, connectedCount, standsAt] = await connectedSet();
     await chain.warpTo(standsAt + 1n);
+    await phase("connected-set-stands");
     print(
       `${devices.length} devices registered, ${online.length} running dml-device; the distributor's connected set for growth epoch ${growthEpoch} (${connectedCount} devices) stands`,
     );
@@ -285,7 +339,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       `the distributor requested growth epoch ${growthEpoch}'s draw`,
       async () => (await drawRequest()) !== undefined,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const vrf = ctx.manifest.vrf;
     if (!vrf?.mock) throw new ChainError("START", "the dev chain has no VRF mock coordinator");
@@ -308,6 +362,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         "START",
         `growth epoch ${growthEpoch}: the VRF word did not draw the winners`,
       );
+    await phase("growth-drawn");
     print(
       `growth epoch ${growthEpoch}: the distributor requested the VRF draw; the word arrived: ${growthDraw.k} draws of ${formatEther(growthDraw.perWinner)} DML from ${connectedCount} connected devices (the epoch budget: ${formatEther(growthDraw.budget)} DML, its emission and the carry)`,
     );
@@ -359,6 +414,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     if ((await chain.status(jobId)) !== JobStatus.Scheduled)
       throw new ChainError("START", `job ${jobId} was not scheduled`);
     print(`job ${jobId} created and scheduled in auction epoch ${epoch}`);
+    await phase("job-scheduled");
     // clock: the epoch's seed is the hash of the block after finalizeEpoch's (EpochSeedArmed); a live chain moves on
     // by itself, the dev chain mines on demand
     const [armed] = await chain.pub.getContractEvents({
@@ -376,7 +432,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "the distributor assigned the cohort",
       async () => (await chain.status(jobId)) === JobStatus.Assigned,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const att = await chain.read<{ attestors: readonly Address[] }>(
       "ResultAttestation",
@@ -401,6 +457,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const cohortSize = (assignedEvent as unknown as { args: { deviceCount: number } }).args
       .deviceCount;
     const assignedAt = Date.now();
+    await phase("cohort-assigned");
     print(
       `the distributor drew and assigned a cohort of ${cohortSize} devices from the connected set (the ${OFFLINE} offline device never heartbeat, so it is not in it); ${att.attestors.length} attestors drawn from the job seed ${drawSeed.slice(0, 10)}…`,
     );
@@ -417,7 +474,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "the aggregator committed",
       async () => (await chain.status(jobId)) >= JobStatus.Committed,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const [committedEvent] = await chain.pub.getContractEvents({
       address: chain.addr("ResultAttestation"),
@@ -426,6 +483,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       args: { jobId },
       fromBlock: created.blockNumber,
     });
+    await phase("committed");
     const transcriptCid = (committedEvent as unknown as { args: { transcriptCid: string } }).args
       .transcriptCid;
     print(
@@ -436,8 +494,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "the job settled",
       async () => (await chain.status(jobId)) >= JobStatus.Settled,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
+    await phase("settled");
     const status = await chain.status(jobId);
     const revealed = await chain.pub.getContractEvents({
       address: chain.addr("ResultAttestation"),
@@ -517,12 +576,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
 
+    await phase("report-decrypted");
+
     // devices: `dml-device claim job` (from ReportPosted and the payout list alone) and `dml-device claim growth`
     // (from the connected-set list and the VRF word alone), a few devices at a time
     let paid = 0n;
     let draws = 0;
     let unpaid = 0;
-    await eachLimited(online, CLAIM_CONCURRENCY, async (d) => {
+    const claimants = online.slice(0, ctx.claimants ?? online.length);
+    await eachLimited(claimants, CLAIM_CONCURRENCY, async (d) => {
       const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
       const jobCode = await job.exited;
       const m = /claimed ([0-9.]+) DML/.exec(job.stdout());
@@ -546,16 +608,22 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,
     ]);
-    if (BigInt(draws) !== info.k || info.claimedCount !== info.k)
+    await phase("claimed");
+    const allClaimed = claimants.length === online.length;
+    if (
+      allClaimed
+        ? BigInt(draws) !== info.k || info.claimedCount !== info.k
+        : BigInt(draws) !== info.claimedCount
+    )
       throw new ChainError(
         "START",
         `growth epoch ${growthEpoch}: ${draws} of ${info.k} draws claimed (on chain ${info.claimedCount})`,
       );
     print(
-      `growth epoch ${growthEpoch}: the winners claimed all ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
+      `growth epoch ${growthEpoch}: ${allClaimed ? "the winners claimed all" : `${claimants.length} sampled devices claimed their`} ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
     );
     print(
-      `${online.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
+      `${claimants.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
 
     // fine-tuning: the refiner hosts the trainer groups, every staked attestor may be drawn for a round
@@ -582,11 +650,19 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         poster,
         trainers: online.slice(0, Math.min(TRAINERS, online.length)),
         groupSize: 5,
-        phaseTimeoutMs: PHASE_TIMEOUT_MS,
+        phaseTimeoutMs: TIMEOUT_MS,
         print,
       });
     }
-    return { jobId, paid };
+    return {
+      jobId,
+      paid,
+      createdBlock: created.blockNumber,
+      reportBlock: postedEvent.blockNumber,
+      growthEpoch,
+      cohortSize,
+      claimed: claimants.length - unpaid,
+    };
   } finally {
     await stopAllGracefully();
     await store?.close().catch(() => undefined);
