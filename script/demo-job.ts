@@ -63,7 +63,12 @@ import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
 import { runFineTuningDemo } from "./finetune-demo.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
-import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
+import {
+  consentToEmailJobs,
+  createDeviceDir,
+  EMAIL_SCHEMA_ID,
+  type DeviceDir,
+} from "./network/devices.ts";
 import {
   deviceCommand,
   freePort,
@@ -84,6 +89,8 @@ const OFFLINE = 1;
 const DEVICES_PER_WORKER = 10;
 /** Devices that enrol as trainers in the fine-tuning bounty. */
 const TRAINERS = 20;
+/** Devices set up at once (directory, funding, consent). */
+const SETUP_CONCURRENCY = 8;
 /** Claim processes run at once at the end. */
 const CLAIM_CONCURRENCY = 4;
 const REWARD = parseEther("2");
@@ -112,6 +119,11 @@ export interface DemoContext {
    * sample only: then the growth check is that the sample's wins were claimed, not all k draws.
    */
   claimants?: number;
+  /**
+   * The aggregator's SecAgg round deadline (default max(8 s, 0.4 s per device)). Rounds close as soon as every device
+   * answered, so a longer one costs nothing unless a device is silent; a loaded machine needs it longer.
+   */
+  roundTimeoutMs?: number;
   /** How long to wait for each process-driven phase (default `PHASE_TIMEOUT_MS`). */
   phaseTimeoutMs?: number;
   /** Called at each phase boundary with the wall-clock time (bench/e2e.ts); awaited. */
@@ -252,7 +264,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
         String(aggPort),
         "--round-timeout-ms",
         // rounds close as soon as every device answered; the deadline only bounds a silent one
-        String(Math.max(8_000, DEVICES * 400)),
+        String(ctx.roundTimeoutMs ?? Math.max(8_000, DEVICES * 400)),
       ]),
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };
@@ -268,23 +280,30 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     // exists, so cohorts are drawn from it (PROTOCOL.md §7.2–7.3)
     const registry = chain.addr("DeviceRegistry");
     const bond = await chain.read<bigint>("DeviceRegistry", "deviceBond");
-    const devices = [];
-    for (let i = 0; i < DEVICES; i++) {
+    // a few devices at a time: the faucet's transactions one after another (its nonces), the directories and the
+    // owners' consents in parallel (at 1,000 devices one at a time took most of the setup)
+    const devices: DeviceDir[] = new Array<DeviceDir>(DEVICES);
+    let funding: Promise<void> = Promise.resolve();
+    await eachLimited([...Array(DEVICES).keys()], SETUP_CONCURRENCY, async (i) => {
       const d = await createDeviceDir(
         { ...net, chainId },
         path.join(root, "devices", String(i)),
         keccak256(toHex(`dml demo device ${i}`)),
         workload.split.inboxes[i]!.emails,
       );
-      await chain.send(faucet, "DMLToken", "transfer", [d.account.address, bond]);
-      const gas = await faucet.sendTransaction({
-        to: d.account.address,
-        value: parseEther("0.05"),
+      const funded = funding.then(async () => {
+        await chain.send(faucet, "DMLToken", "transfer", [d.account.address, bond]);
+        const gas = await faucet.sendTransaction({
+          to: d.account.address,
+          value: parseEther("0.05"),
+        });
+        await chain.pub.waitForTransactionReceipt({ hash: gas });
       });
-      await chain.pub.waitForTransactionReceipt({ hash: gas });
+      funding = funded.catch(() => undefined);
+      await funded;
       await consentToEmailJobs({ rpcUrl: ctx.rpcUrl, chainId }, registry, d);
-      devices.push(d);
-    }
+      devices[i] = d;
+    });
     const online = devices.slice(0, DEVICES - OFFLINE);
     await phase("devices-registered");
     // many devices to a `dml-device host` worker process, each with its own key, data directory and clients

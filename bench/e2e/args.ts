@@ -7,8 +7,8 @@ import { z } from "zod";
 export const DEFAULT_SIZES = [50, 200, 1_000] as const;
 /** At most this many `dml-device host` workers by default: the rest is devices per worker. */
 const DEFAULT_MAX_WORKERS = 20;
-/** Claims run by this many devices by default (each claim is a `dml-device` process, ~1 s CPU). */
-const DEFAULT_CLAIMANTS = 100;
+/** Claims run by this many devices by default (each claim is a `dml-device` process of ~1–2 s CPU; the gas of a claim does not depend on N). */
+const DEFAULT_CLAIMANTS = 20;
 
 export class BenchArgsError extends Error {
   readonly code = "BENCH_ARGS_INVALID";
@@ -34,10 +34,14 @@ const rawSchema = z.strictObject({
   json: z.string().min(1).optional(),
   cpuProf: z.enum(["aggregator", "distributor", "reporter", "attestor", "host"]).optional(),
   timeoutS: intString(30, 86_400).optional(),
+  roundTimeoutS: intString(1, 3_600).optional(),
 });
 /** The command line's options as strings (commander's output); `devices` is parsed by `parseSizes`. */
 export type RawBenchArgs = { port: string; dataDir: string } & Partial<
-  Record<"devices" | "perWorker" | "claimants" | "json" | "cpuProf" | "timeoutS", string>
+  Record<
+    "devices" | "perWorker" | "claimants" | "json" | "cpuProf" | "timeoutS" | "roundTimeoutS",
+    string
+  >
 >;
 
 /** One benchmark run's resolved settings. */
@@ -55,6 +59,7 @@ export interface BenchArgs {
   json?: string;
   cpuProf?: "aggregator" | "distributor" | "reporter" | "attestor" | "host";
   timeoutMs?: number;
+  roundTimeoutMs?: number;
 }
 
 /** Sizes as written on the command line: "50,200,1000" or "50 200 1_000" (a comma separates sizes). */
@@ -97,5 +102,6 @@ export function parseBenchArgs(raw: RawBenchArgs): BenchArgs {
     ...(a.json === undefined ? {} : { json: a.json }),
     ...(a.cpuProf === undefined ? {} : { cpuProf: a.cpuProf }),
     ...(a.timeoutS === undefined ? {} : { timeoutMs: a.timeoutS * 1000 }),
+    ...(a.roundTimeoutS === undefined ? {} : { roundTimeoutMs: a.roundTimeoutS * 1000 }),
   };
 }

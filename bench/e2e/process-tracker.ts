@@ -3,6 +3,7 @@
  * this process: samples their CPU and memory from /proc every second, takes CPU snapshots at phase boundaries, and
  * scrapes the relayers' own /metrics. Wiring for bench/e2e.ts; no role logic.
  */
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   DEVICE_CLI,
@@ -137,6 +138,21 @@ export class ProcessTracker {
       }
     }
     return out;
+  }
+
+  /** Writes every process's stderr and stdout to `dir/<kind>-<pid>.log` (read them when a run fails). */
+  async writeLogs(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await Promise.all(
+      this.procs.map((p) =>
+        p.proc === undefined
+          ? undefined
+          : writeFile(
+              path.join(dir, `${p.kind.replace(/\W+/g, "-")}-${p.pid}.log`),
+              p.proc.stderr() + p.proc.stdout(),
+            ),
+      ),
+    );
   }
 
   async close(): Promise<void> {
