@@ -107,6 +107,7 @@ async function benchRun(run: BenchRun, args: BenchArgs): Promise<RunResult> {
       devicesPerWorker: run.perWorker,
       claimants: run.claimants,
       fineTuning: false,
+      operatorsUpFront: true,
       // the default 8 s round deadline drops devices that a shared, loaded machine starts late: the benchmark
       // measures the protocol, not a session lost to scheduling (rounds still close when every device answered)
       roundTimeoutMs: args.roundTimeoutMs ?? Math.max(60_000, run.devices * 400),
@@ -257,7 +258,7 @@ async function main(argv: string[]): Promise<void> {
       "--per-worker <n>",
       "devices per dml-device host worker [default: enough for ≤ 20 workers, ≥ 10]",
     )
-    .option("--claimants <n|all>", "devices that claim at the end [default: 20]")
+    .option("--claimants <n|all>", "devices that claim at the end [default: 8]")
     .option("--port <n>", "loopback port of the benchmark's chain", "8719")
     .option(
       "--data-dir <dir>",
