@@ -256,7 +256,7 @@ async function main(argv: string[]): Promise<void> {
     .option("--devices <sizes>", "device counts, comma-separated (6 to 10,000 each)", "50,200,1000")
     .option(
       "--per-worker <n>",
-      "devices per dml-device host worker [default: enough for ≤ 20 workers, ≥ 10]",
+      "devices per dml-device host worker [default: enough for ≤ 8 workers, ≥ 10]",
     )
     .option("--claimants <n|all>", "devices that claim at the end [default: 8]")
     .option("--port <n>", "loopback port of the benchmark's chain", "8719")

@@ -6,7 +6,7 @@ import { z } from "zod";
 /** The sizes the benchmark runs when `--devices` is not given. */
 export const DEFAULT_SIZES = [50, 200, 1_000] as const;
 /** At most this many `dml-device host` workers by default: the rest is devices per worker. */
-const DEFAULT_MAX_WORKERS = 20;
+const DEFAULT_MAX_WORKERS = 8;
 /** Claims run by this many devices by default (each claim is a `dml-device` process of ~1–2 s CPU; the gas of a claim does not depend on N). */
 const DEFAULT_CLAIMANTS = 8;
 

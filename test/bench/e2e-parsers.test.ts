@@ -36,14 +36,14 @@ describe("bench:e2e arguments", () => {
     assert.throws(() => parseSizes("50,4"), /--devices 4:/);
   });
 
-  it("defaults to 50, 200 and 1,000 devices with ≤ 20 workers of ≥ 10 devices and 8 claimants", () => {
+  it("defaults to 50, 200 and 1,000 devices with ≤ 8 workers of ≥ 10 devices and 8 claimants", () => {
     const a = parseBenchArgs(base);
     assert.deepEqual(
       a.runs.map((r) => [r.devices, r.perWorker, r.claimants]),
       [
         [50, 10, 8],
-        [200, 10, 8],
-        [1000, 50, 8],
+        [200, 25, 8],
+        [1000, 125, 8],
       ],
     );
     assert.equal(a.port, 8719);
