@@ -37,9 +37,5 @@ export default defineConfig({
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     localhost: { type: "http", url: "http://127.0.0.1:8545" },
-    // `hardhat --network benchNode node` (bench/e2e.ts): the default node gives every block a new second, so a
-    // set-up mining hundreds of blocks a second runs the chain's clock ahead of the wall clock and the distributor
-    // refuses the devices' wall-clock heartbeats (more than its 300 s skew off) from ≈ 150 devices on
-    benchNode: { type: "edr-simulated", allowBlocksWithSameTimestamp: true },
   },
 });

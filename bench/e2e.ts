@@ -108,6 +108,9 @@ async function benchRun(run: BenchRun, args: BenchArgs): Promise<RunResult> {
       claimants: run.claimants,
       fineTuning: false,
       operatorsUpFront: true,
+      // the dev chain mines a block per transaction, a new second each: the set-up runs its clock ≈ 3 s per device
+      // ahead of the devices' wall clocks, past the distributor's default 300 s heartbeat skew from ≈ 100 devices on
+      maxSkewSeconds: 3_600,
       // the default 8 s round deadline drops devices that a shared, loaded machine starts late: the benchmark
       // measures the protocol, not a session lost to scheduling (rounds still close when every device answered)
       roundTimeoutMs: args.roundTimeoutMs ?? Math.max(60_000, run.devices * 400),

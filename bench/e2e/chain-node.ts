@@ -30,7 +30,7 @@ export async function startChainNode(port: number, logFile: string): Promise<Cha
   const out = createWriteStream(logFile);
   const child = spawn(
     path.join(ROOT, "node_modules", ".bin", "hardhat"),
-    ["--network", "benchNode", "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    ["node", "--hostname", "127.0.0.1", "--port", String(port)],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   child.stdout?.pipe(out);
