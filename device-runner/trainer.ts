@@ -34,6 +34,7 @@ import {
   type DeviceSigner,
 } from "./prediction-job.ts";
 import { SAMPLE_SCALE, trainingSessionConfig } from "#sdk/protocol/session.ts";
+import { TRAINING_DEFAULTS } from "#sdk/protocol/training-round.ts";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 
@@ -52,9 +53,9 @@ export const trainingJobSchema = z.strictObject({
   modelSha256: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/),
   schema: hex32,
   aggregatorUrl: z.url(),
-  epochs: z.number().int().min(1).max(100).default(3),
-  learningRate: z.number().positive().max(100).default(1),
-  clipNorm: z.number().positive().max(1000).default(1.2),
+  epochs: z.number().int().min(1).max(100).default(TRAINING_DEFAULTS.epochs),
+  learningRate: z.number().positive().max(100).default(TRAINING_DEFAULTS.learningRate),
+  clipNorm: z.number().positive().max(1000).default(TRAINING_DEFAULTS.clipNorm),
 });
 export type TrainingJob = z.infer<typeof trainingJobSchema>;
 
@@ -79,9 +80,32 @@ export async function trainingRows(
 }
 
 /**
- * One trainer's local update: `trainFrom(before, rows, epochs)`, Δ = `clipL2(after − before, clipNorm)` and the
- * vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError PACKAGE_INVALID when the model's shape is not its
- * manifest's
+ * The prior-shift correction a trainer adds to the logits while training (`TrainOptions.logitOffset`):
+ * `log(π_local[k] / π[k])` per class, where π is the class shares of the package's control group (the row sums of
+ * `manifest.controlGroup.confusion`, a sample of the population the model serves) and π_local the trainer's own
+ * label shares, both add-one smoothed. An inbox that holds mostly ham then trains the model towards the population's
+ * posterior instead of its own prior (the inboxes differ in their spam share, not in what spam looks like). Empty
+ * when the manifest has no control group or its classes are not the model's.
+ */
+export function priorShiftOffset(
+  manifest: LoadedPackage["manifest"],
+  labels: readonly number[],
+): number[] {
+  const classes = manifest.outputLabels.length;
+  const confusion = manifest.controlGroup?.confusion;
+  if (confusion?.length !== classes) return [];
+  const population = confusion.map((row) => row.reduce((s, v) => s + v, 0) + 1);
+  const local = new Array<number>(classes).fill(1);
+  for (const y of labels) if (y >= 0 && y < classes) local[y]! += 1;
+  const popTotal = population.reduce((s, v) => s + v, 0);
+  const localTotal = local.reduce((s, v) => s + v, 0);
+  return local.map((n, k) => Math.log(n / localTotal / (population[k]! / popTotal)));
+}
+
+/**
+ * One trainer's local update: `trainFrom(before, rows, epochs)` with the prior-shift offset, Δ =
+ * `clipL2(after − before, clipNorm)` and the vector sent, `[Δ, n / SAMPLE_SCALE]`. @throws DeviceError
+ * PACKAGE_INVALID when the model's shape is not its manifest's
  */
 export function localUpdate(
   pkg: LoadedPackage,
@@ -95,8 +119,10 @@ export function localUpdate(
       recordText(pkg.manifest.inputSchema, { subject: r.record.subject, body: r.record.body }),
     ),
   );
-  const after = trainFrom(before, { x, y: rows.map((r) => r.label) }, opts.epochs, {
+  const y = rows.map((r) => r.label);
+  const after = trainFrom(before, { x, y }, opts.epochs, {
     learningRate: opts.learningRate,
+    logitOffset: priorShiftOffset(pkg.manifest, y),
   });
   const delta = clipL2(weightDelta(before, after), opts.clipNorm);
   if (

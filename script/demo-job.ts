@@ -43,7 +43,7 @@ import {
 } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
-import { createChainWalletClient, devAccount, type ChainPublicClient } from "#sdk/chain/clients.ts";
+import { createChainWalletClient, type ChainPublicClient } from "#sdk/chain/clients.ts";
 import { bidCommitment } from "#sdk/chain/commitments.ts";
 import { JobStatus, Role } from "#sdk/chain/enums.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
@@ -61,7 +61,9 @@ import {
 } from "#sdk/ml/index.ts";
 import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { schemaHash } from "../device-runner/dataset.ts";
-import { runFineTuningDemo } from "./finetune-demo.ts";
+import { DEFAULT_TRAINED_ROUNDS, runFineTuningDemo } from "./finetune-demo.ts";
+import { DEMO_STEPS, type DemoEvents } from "./start/events.ts";
+import { networkAccount } from "./network/accounts.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
 import {
   consentToEmailJobs,
@@ -87,8 +89,8 @@ export const DEFAULT_DEVICES = 50;
 const OFFLINE = 1;
 /** Devices hosted by one `dml-device host` process (each keeps its own key, data, clients and jobs). */
 const DEVICES_PER_WORKER = 10;
-/** Devices that enrol as trainers in the fine-tuning bounty. */
-const TRAINERS = 20;
+/** Devices that enrol as trainers in the fine-tuning bounty (`npm start -- --trainers N`). */
+export const DEFAULT_TRAINERS = 20;
 /** Devices set up at once (directory, funding, consent). */
 const SETUP_CONCURRENCY = 8;
 /** Claim processes run at once at the end. */
@@ -108,6 +110,8 @@ export interface DemoContext {
   /** The deployment manifest file the relayer and device processes read. */
   manifestFile: string;
   dataDir: string;
+  /** An IPFS (Kubo RPC) API to use instead of starting a `dml-ipfs` daemon (`npm start -- --ipfs URL`). */
+  kuboUrl?: string;
   /** Devices to simulate (default `DEFAULT_DEVICES`). */
   devices?: number;
   /** Run the fine-tuning bounty after the prediction job (default true). */
@@ -138,6 +142,14 @@ export interface DemoContext {
   phaseTimeoutMs?: number;
   /** Called at each phase boundary with the wall-clock time (bench/e2e.ts); awaited. */
   onPhase?: (phase: DemoPhase, at: number) => void | Promise<void>;
+  /** Devices that enrol as trainers (default `DEFAULT_TRAINERS`, at most the online devices). */
+  trainers?: number;
+  /** Trained rounds of the bounty (default `DEFAULT_TRAINED_ROUNDS`). */
+  rounds?: number;
+  /** Leave every process running when the job ends (`npm start -- --keep`; the caller stops them). */
+  keep?: boolean;
+  /** Steps, key figures, progress and endpoints, for `npm start`'s bars and final table. */
+  events?: DemoEvents;
   print: (line: string) => void;
 }
 
@@ -175,6 +187,8 @@ export interface DemoJobResult {
 export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
   const started = Date.now();
   const { print } = ctx;
+  const emit: DemoEvents = ctx.events ?? (() => undefined);
+  emit({ kind: "step", name: DEMO_STEPS.setup });
   const phase = async (p: DemoPhase) => {
     await ctx.onPhase?.(p, Date.now());
   };
@@ -194,7 +208,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     ctx.manifest,
     createTestClient({ mode: "hardhat", transport: http(ctx.rpcUrl) }),
   );
-  const wallet = (i: number) => createChainWalletClient(devAccount(i), ctx.rpcUrl, chainId);
+  const wallet = (i: number) => createChainWalletClient(networkAccount(i), ctx.rpcUrl, chainId);
   const [faucet, customer, developer, distributor, aggregator, reporter, keeper] = [
     1, 2, 3, 4, 5, 6, 11,
   ].map(wallet) as [Wallet, Wallet, Wallet, Wallet, Wallet, Wallet, Wallet];
@@ -206,14 +220,18 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
   await rm(root, { recursive: true, force: true });
   let store: KuboStore | undefined;
   try {
-    const ipfs = await startIpfs(path.join(root, "ipfs"));
+    const ipfs =
+      ctx.kuboUrl === undefined ? await startIpfs(path.join(root, "ipfs")) : { url: ctx.kuboUrl };
     store = await KuboStore.open({ url: ipfs.url, cacheDir: path.join(root, "ipfs-client") });
     const net: NetworkEndpoints = {
       rpcUrl: ctx.rpcUrl,
       manifestFile: ctx.manifestFile,
       kuboUrl: ipfs.url,
     };
-    print(`dml-ipfs daemon at ${ipfs.url}`);
+    print(
+      `${ctx.kuboUrl === undefined ? "dml-ipfs daemon" : "IPFS (Kubo RPC API)"} at ${ipfs.url}`,
+    );
+    emit({ kind: "endpoint", name: "IPFS (Kubo RPC API)", url: ipfs.url });
 
     // developer: train, package, publish, list
     print("training the reference spam classifier on the developer's public slice …");
@@ -237,6 +255,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     const algorithmId = await chain.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     print(`algorithm ${algorithmId} listed: package ${packageCid}`);
     await phase("listed");
+    emit({ kind: "figure", key: "algorithm", value: `${algorithmId}` });
 
     // faucet: operators funded, registered and staked; the distributor's heartbeat endpoint and the aggregator's
     // SecAgg server are their NodeStaking endpoints (where their processes will listen)
@@ -277,11 +296,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
         String(aggPort),
         "--round-timeout-ms",
         // rounds close as soon as every device answered; the deadline only bounds a silent one
-        String(ctx.roundTimeoutMs ?? Math.max(8_000, DEVICES * 400)),
+        String(ctx.roundTimeoutMs ?? Math.max(15_000, DEVICES * 400)),
       ]),
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };
-    await Promise.all(Object.values(procs).map((p) => p.ready));
+    for (const [role, p] of Object.entries(procs))
+      emit({ kind: "endpoint", name: `${role} metrics`, url: await p.ready });
+    emit({ kind: "endpoint", name: "distributor heartbeats", url: `http://127.0.0.1:${distPort}` });
+    emit({ kind: "endpoint", name: "aggregator SecAgg", url: `http://127.0.0.1:${aggPort}` });
+    emit({ kind: "figure", key: "operators staked", value: `${stakes.length}` });
     // always-on operators (a benchmark): every staked attestor and the reporter run before any job exists, so the
     // job's window holds no process start-up
     const attestorsRunning = new Set<Address>();
@@ -304,6 +327,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     // consents to the schema on chain. The online ones run `dml-device run` and heartbeat to the distributor, which
     // posts their connected set for the growth epoch; it stands after its challenge window — before any job's seed
     // exists, so cohorts are drawn from it (PROTOCOL.md §7.2–7.3)
+    emit({ kind: "step", name: DEMO_STEPS.devices });
     const registry = chain.addr("DeviceRegistry");
     const bond = await chain.read<bigint>("DeviceRegistry", "deviceBond");
     // SETUP_CONCURRENCY devices at a time: the faucet's transactions one after another (its nonces), the directories
@@ -329,6 +353,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
       await funded;
       await consentToEmailJobs({ rpcUrl: ctx.rpcUrl, chainId }, registry, d);
       devices[i] = d;
+      emit({ kind: "progress", label: "devices registered", done: i + 1, total: DEVICES });
     });
     const online = devices.slice(0, DEVICES - OFFLINE);
     await phase("devices-registered");
@@ -348,7 +373,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     };
     await waitFor(
       "every online device sent a heartbeat",
-      () => heartbeatSenders() >= online.length,
+      () => {
+        const n = heartbeatSenders();
+        emit({ kind: "progress", label: "devices online", done: n, total: online.length });
+        return n >= online.length;
+      },
       TIMEOUT_MS,
     );
     await phase("devices-online");
@@ -364,6 +393,10 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     const [, connectedCount, standsAt] = await connectedSet();
     await chain.warpTo(standsAt + 1n);
     await phase("connected-set-stands");
+    emit({ kind: "figure", key: "registered", value: `${devices.length}` });
+    emit({ kind: "figure", key: "online", value: `${online.length}` });
+    emit({ kind: "figure", key: "connected set", value: `${connectedCount}` });
+    emit({ kind: "step", name: DEMO_STEPS.growthDraw });
     print(
       `${devices.length} devices registered, ${online.length} running dml-device; the distributor's connected set for growth epoch ${growthEpoch} (${connectedCount} devices) stands`,
     );
@@ -388,7 +421,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     );
     const vrf = ctx.manifest.vrf;
     if (!vrf?.mock) throw new ChainError("START", "the dev chain has no VRF mock coordinator");
-    const oracle = createChainWalletClient(devAccount(0), ctx.rpcUrl, chainId);
+    const oracle = createChainWalletClient(networkAccount(0), ctx.rpcUrl, chainId);
     const fulfil = await oracle.writeContract({
       address: vrf.coordinator,
       abi: loadArtifact("VRFCoordinatorV2_5Mock").abi,
@@ -411,6 +444,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     print(
       `growth epoch ${growthEpoch}: the distributor requested the VRF draw; the word arrived: ${growthDraw.k} draws of ${formatEther(growthDraw.perWinner)} DML from ${connectedCount} connected devices (the epoch budget: ${formatEther(growthDraw.budget)} DML, its emission and the carry)`,
     );
+
+    emit({ kind: "figure", key: "epoch", value: `${growthEpoch}` });
+    emit({ kind: "figure", key: "draws", value: `${growthDraw.k}` });
+    emit({ kind: "figure", key: "per draw", value: `${formatEther(growthDraw.perWinner)} DML` });
+    emit({ kind: "step", name: DEMO_STEPS.job });
 
     // customer: a job with its report key, one sealed bid; keeper: reveals it, finalizes the auction
     const reportKey = reportKeyPair();
@@ -503,15 +541,21 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
       .deviceCount;
     const assignedAt = Date.now();
     await phase("cohort-assigned");
+    emit({ kind: "figure", key: "job", value: `${jobId}` });
+    emit({ kind: "figure", key: "cohort", value: `${cohortSize}` });
     print(
       `the distributor drew and assigned a cohort of ${cohortSize} devices from the connected set (the ${OFFLINE} offline device never heartbeat, so it is not in it); ${att.attestors.length} attestors drawn from the job seed ${drawSeed.slice(0, 10)}…`,
     );
     for (const a of att.attestors) {
       if (attestorsRunning.has(getAddress(a))) continue;
-      await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
+      const url = await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
+      emit({ kind: "endpoint", name: `attestor ${getAddress(a).slice(0, 10)} metrics`, url });
       attestorsRunning.add(getAddress(a));
     }
-    if (!reporterRunning) await (await startRelayer(net, opsDir, "reporter", who(reporter))).ready;
+    if (!reporterRunning) {
+      const reporterUrl = await (await startRelayer(net, opsDir, "reporter", who(reporter))).ready;
+      emit({ kind: "endpoint", name: "reporter metrics", url: reporterUrl });
+    }
 
     // devices serve (ONNX, SecAgg with the aggregator); the aggregator seals the transcript and commits
     await waitFor(
@@ -571,6 +615,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     print(
       `result attested by ${revealed.length} attestor votes; report posted by the reporter; job status Settled`,
     );
+    emit({ kind: "figure", key: "status", value: "Settled" });
 
     // customer: the report, from ReportPosted and IPFS
     const opened = decryptReport(
@@ -615,6 +660,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
           : "") +
         `ground truth ${f(truth)} on these devices' emails, ${f(population)} over all ${workload.split.inboxes.length} inboxes (never seen by anyone)`,
     );
+    emit({ kind: "figure", key: "served", value: `${opened.devices}` });
+    emit({
+      kind: "figure",
+      key: "spam share",
+      value: adj ? `${f(adj.estimate)} ${interval(adj)}` : `${f(cc.estimate)} ${interval(cc)}`,
+    });
+    emit({ kind: "figure", key: "true share", value: f(truth) });
+    emit({ kind: "figure", key: "lifecycle gas", value: lifecycleGas.toLocaleString("en-US") });
+    emit({ kind: "step", name: DEMO_STEPS.claims });
     print(
       `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
@@ -627,6 +681,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     let draws = 0;
     let unpaid = 0;
     const claimants = online.slice(0, ctx.claimants ?? online.length);
+    let claimed = 0;
     await eachLimited(claimants, CLAIM_CONCURRENCY, async (d) => {
       const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
       const jobCode = await job.exited;
@@ -647,6 +702,12 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
           `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
         );
       draws += g[2].split(",").filter((x) => x.trim() !== "").length;
+      emit({
+        kind: "progress",
+        label: "devices claimed",
+        done: ++claimed,
+        total: claimants.length,
+      });
     });
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,
@@ -665,25 +726,35 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     print(
       `growth epoch ${growthEpoch}: ${allClaimed ? "the winners claimed all" : `${claimants.length} sampled devices claimed their`} ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
     );
+    emit({
+      kind: "figure",
+      key: "devices paid",
+      value: `${online.length - unpaid} of ${online.length}`,
+    });
+    emit({ kind: "figure", key: "job paid", value: `${formatEther(paid)} DML` });
+    emit({ kind: "figure", key: "growth winners claimed", value: `${draws} of ${info.k} draws` });
     print(
       `${claimants.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
 
     // fine-tuning: the refiner hosts the trainer groups, every staked attestor may be drawn for a round
     if (ctx.fineTuning !== false) {
-      await (
-        await startRelayer(net, opsDir, "refiner", who(refiner), [
-          "--listen-port",
-          String(refPort),
-          "--round-timeout-ms",
-          "60000",
-        ])
-      ).ready;
+      emit({ kind: "step", name: DEMO_STEPS.fineTuning });
+      const refinerProc = await startRelayer(net, opsDir, "refiner", who(refiner), [
+        "--listen-port",
+        String(refPort),
+        "--round-timeout-ms",
+        "60000",
+      ]);
+      emit({ kind: "endpoint", name: "refiner metrics", url: await refinerProc.ready });
+      emit({ kind: "endpoint", name: "refiner SecAgg", url: `http://127.0.0.1:${refPort}` });
       for (const a of attestors)
         if (!attestorsRunning.has(who(a)))
-          await (
-            await startRelayer(net, opsDir, "attestor", who(a))
-          ).ready;
+          emit({
+            kind: "endpoint",
+            name: `attestor ${who(a).slice(0, 10)} metrics`,
+            url: await (await startRelayer(net, opsDir, "attestor", who(a))).ready,
+          });
       await chain.send(faucet, "DMLToken", "transfer", [who(poster), parseEther("500")]);
       await runFineTuningDemo({
         chain,
@@ -691,8 +762,10 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
         workload,
         algorithmId,
         poster,
-        trainers: online.slice(0, Math.min(TRAINERS, online.length)),
+        trainers: online.slice(0, Math.min(ctx.trainers ?? DEFAULT_TRAINERS, online.length)),
         groupSize: 5,
+        rounds: ctx.rounds ?? DEFAULT_TRAINED_ROUNDS,
+        ...(ctx.events === undefined ? {} : { events: ctx.events }),
         phaseTimeoutMs: TIMEOUT_MS,
         print,
       });
@@ -707,7 +780,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
       claimed: claimants.length - unpaid,
     };
   } finally {
-    await stopAllGracefully();
-    await store?.close().catch(() => undefined);
+    if (ctx.keep !== true) {
+      await stopAllGracefully();
+      await store?.close().catch(() => undefined);
+    }
   }
 }

@@ -26,9 +26,11 @@ import { accuracyMetric, type LabelledSet } from "#sdk/protocol/training-round.t
 import type { DemoChain, Wallet } from "./network/chain.ts";
 import type { DeviceDir } from "./network/devices.ts";
 import { deviceCommand, eachLimited, waitFor } from "./network/processes.ts";
+import type { DemoEvents } from "./start/events.ts";
 
 const E18 = 10n ** 18n;
-const TRAINED_ROUNDS = 3;
+/** Trained rounds of the bounty by default (`npm start -- --rounds N`). */
+export const DEFAULT_TRAINED_ROUNDS = 4;
 const ROUND_DURATION = 3_600;
 const SPLIT_WINDOW = 3_600;
 const REWARD_POOL = parseEther("400");
@@ -42,6 +44,10 @@ export interface FineTuningDemoContext {
   poster: Wallet;
   trainers: readonly DeviceDir[];
   groupSize: number;
+  /** Trained rounds (default `DEFAULT_TRAINED_ROUNDS`). */
+  rounds?: number;
+  /** Key figures and progress for `npm start`'s bars and final table. */
+  events?: DemoEvents;
   phaseTimeoutMs: number;
   print: (line: string) => void;
 }
@@ -67,7 +73,11 @@ interface RoundResult {
 export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<void> {
   const { chain, store, workload, print } = ctx;
   const fineTuning = chain.addr("FineTuning");
-  const rounds = TRAINED_ROUNDS + 1; // round 0 opens with the bounty, before anyone enrolled
+  const emit: DemoEvents = ctx.events ?? (() => undefined);
+  const trained = ctx.rounds ?? DEFAULT_TRAINED_ROUNDS;
+  if (!Number.isInteger(trained) || trained < 1)
+    throw new ChainError("START", `fine-tuning: ${trained} trained rounds (at least 1)`);
+  const rounds = trained + 1; // round 0 opens with the bounty, before anyone enrolled
   const test = workload.split.test;
   const slice = Math.floor(test.length / (rounds + 1));
   const splits = Array.from({ length: rounds }, (_, r) =>
@@ -110,6 +120,8 @@ export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<voi
       throw new ChainError("START", `dml-device train enrol failed:\n${c.stderr()}`);
   });
   print(`${ctx.trainers.length} devices enrolled as trainers (dml-device train enrol)`);
+  emit({ kind: "figure", key: "bounty", value: `${bountyId}` });
+  emit({ kind: "figure", key: "trainers", value: `${ctx.trainers.length}` });
 
   // round 0 opened with the bounty, before anyone enrolled: past its deadline the refiner closes it
   const bounty = () =>
@@ -186,6 +198,14 @@ export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<voi
       ...(controlMetric === undefined ? {} : { control: controlMetric }),
     };
     results.push(result);
+    emit({
+      kind: "figure",
+      key: `round ${round}`,
+      value:
+        `${result.accepted ? "accepted" : "rejected"}, control ${result.control === undefined ? "n/a" : pct(result.control)}` +
+        `, hidden ${result.metric === undefined ? "n/a" : pct(result.metric)}`,
+    });
+    emit({ kind: "progress", label: "fine-tuning rounds", done: round, total: rounds - 1 });
     print(
       `round ${round}: ${result.accepted ? `accepted as algorithm ${result.childAlgorithmId}` : "rejected"}; hidden split ${result.metric === undefined ? "n/a" : pct(result.metric)}` +
         (result.control === undefined ? "" : `, control group ${pct(result.control)}`) +
@@ -204,6 +224,7 @@ export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<voi
   // trainers claim every accepted round they are paid in
   let paid = 0n;
   let claims = 0;
+  let done = 0;
   await eachLimited(ctx.trainers, CONCURRENCY, async (d) => {
     for (const r of accepted) {
       const c = deviceCommand(d.paths.root, [
@@ -222,6 +243,7 @@ export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<voi
       } else if (!c.stderr().includes("NOT_IN_PAYOUT"))
         throw new ChainError("START", `dml-device claim trainer failed:\n${c.stderr()}`);
     }
+    emit({ kind: "progress", label: "trainers claimed", done: ++done, total: ctx.trainers.length });
   });
   const last = accepted.at(-1)!;
   const finalAlg = await chain.read<{ packageCid: string; modelSha256: Hex }>(
@@ -242,5 +264,12 @@ export async function runFineTuningDemo(ctx: FineTuningDemoContext): Promise<voi
     `fine-tuning: ${accepted.length} of ${results.length} trained rounds accepted; trainers claimed ${formatEther(paid)} DML in ${claims} claims; ` +
       `held-out test accuracy ${pct(baseAcc)} (reference) → ${pct(finalAcc)} (algorithm ${last.childAlgorithmId}); centralized baseline ${(central * 100).toFixed(2)}%`,
   );
+  emit({ kind: "figure", key: "accepted", value: `${accepted.length} of ${results.length}` });
+  emit({ kind: "figure", key: "trainer claims", value: `${claims} (${formatEther(paid)} DML)` });
+  emit({
+    kind: "figure",
+    key: "held-out",
+    value: `${pct(baseAcc)} → ${pct(finalAcc)}, centralized ${(central * 100).toFixed(2)}%`,
+  });
   if (claims === 0) throw new ChainError("START", "fine-tuning: no trainer was paid");
 }

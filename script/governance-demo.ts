@@ -18,6 +18,7 @@ import { algorithmMarketplaceAbi } from "#sdk/chain/abi/AlgorithmMarketplace.ts"
 import { dmlTokenAbi } from "#sdk/chain/abi/DMLToken.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { createChainWalletClient, devAccount, type ChainPublicClient } from "#sdk/chain/clients.ts";
+import { networkAccount } from "./network/accounts.ts";
 import { ChainError } from "#sdk/chain/errors.ts";
 import {
   castVote,
@@ -44,6 +45,16 @@ export const GOVERNANCE_GENESIS = {
   ],
 };
 
+/** `GOVERNANCE_GENESIS` for the accounts in use (the dev mnemonic's, or `npm start -- --keystore DIR`'s). */
+export function governanceGenesis() {
+  return {
+    allocations: [
+      { to: networkAccount(1).address, amount: 1_000_000n * 10n ** 18n },
+      ...HOLDERS.map((i) => ({ to: networkAccount(i).address, amount: HOLDER_AMOUNT })),
+    ],
+  };
+}
+
 export interface GovernanceDemoContext {
   rpcUrl: string;
   publicClient: ChainPublicClient;
@@ -51,7 +62,16 @@ export interface GovernanceDemoContext {
   print: (line: string) => void;
 }
 
-export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<void> {
+/** What the upgrade ended with (it throws unless Executed with the state kept). */
+export interface GovernanceOutcome {
+  proposalId: bigint;
+  state: string;
+  oldImplementation: Address;
+  implementation: Address;
+  votesFor: bigint;
+}
+
+export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<GovernanceOutcome> {
   const { publicClient: pub, manifest, print } = ctx;
   const addr = (name: string): Address => {
     const a = manifest.contracts[name]?.address;
@@ -68,7 +88,9 @@ export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<voi
     await clock.setNextBlockTimestamp({ timestamp: ts });
     await clock.mine({ blocks: 1 });
   };
-  const wallets = HOLDERS.map((i) => createChainWalletClient(devAccount(i), ctx.rpcUrl, chainId));
+  const wallets = HOLDERS.map((i) =>
+    createChainWalletClient(networkAccount(i), ctx.rpcUrl, chainId),
+  );
   const senders = await Promise.all(
     wallets.map((walletClient) => TxSender.create({ publicClient: pub, walletClient })),
   );
@@ -150,6 +172,13 @@ export async function runGovernanceDemo(ctx: GovernanceDemoContext): Promise<voi
       "START",
       `governance: the upgrade did not hold (state ${info.state}, implementation ${impl}, state ${same ? "kept" : "changed"})`,
     );
+  return {
+    proposalId: id,
+    state: info.state,
+    oldImplementation: oldImpl,
+    implementation: impl,
+    votesFor: info.votes.for,
+  };
 }
 
 function replacer(_k: string, v: unknown): unknown {

@@ -1,21 +1,26 @@
 /**
  * `npm start`: starts the embedded EDR chain on 127.0.0.1 (`hardhat node`, a real HTTP JSON-RPC server that the
- * relayer and device processes reach like any node), deploys the protocol and reports live state. The job is a list
- * of steps sharing one context, so later stages append steps.
+ * relayer and device processes reach like any node), deploys the protocol and reports live state, then runs the
+ * whole protocol with every operator role and every device as its own process: a prediction job and a growth epoch
+ * (script/demo-job.ts, script/network/), a fine-tuning bounty (script/finetune-demo.ts) and an upgrade by
+ * governance (script/governance-demo.ts). The job is a list of steps sharing one context; the demo job reports its
+ * sub-steps, key figures, progress and endpoints through `ctx.events` (script/start/events.ts).
  *
- * Then runs one prediction job with every operator role and every device as its own process (script/demo-job.ts,
- * script/network/); nothing is left running when it ends (unless --keep-alive keeps the chain).
+ * Exit 0 only when every step held; otherwise the last line is `step "<name>" failed: <reason>` and the exit code 1
+ * (2: bad options, 130: SIGINT/SIGTERM, after stopping every process started here). Bars on a terminal, plain lines
+ * otherwise; one table of every step's wall time and key figures at the end (script/start/).
  *
- * Then token holders upgrade one contract by proposal (script/governance-demo.ts).
- *
- * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --devices <n> (default 50), --keep-alive (keep the chain
- * running until Ctrl-C), --no-job (chain, deployment and report only).
+ * Options: --port <n> (default 8545, or DML_CHAIN_PORT), --data-dir <dir> (default .data), --devices <n> (default
+ * 50), --trainers <n> (20), --rounds <n> (4), --keep (alias --keep-alive: leave everything serving until Ctrl-C),
+ * --no-job (chain, deployment and report only), --rpc <url> / --keystore <dir> / --ipfs <url> (drive an existing
+ * network: docs/deployment.md).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { formatEther, type Address } from "viem";
 import { protocolAbi } from "#sdk/chain/contracts.ts";
 import {
@@ -25,56 +30,101 @@ import {
 } from "#sdk/chain/clients.ts";
 import { ChainError, RpcError } from "#sdk/chain/errors.ts";
 import type { Manifest } from "#sdk/chain/manifest.ts";
-import { DEFAULT_DEVICES, runDemoJob } from "./demo-job.ts";
+import { DEFAULT_DEVICES, DEFAULT_TRAINERS, runDemoJob } from "./demo-job.ts";
+import { DEFAULT_TRAINED_ROUNDS } from "./finetune-demo.ts";
+import { stopAllGracefully } from "./network/processes.ts";
+import type { DemoEvents } from "./start/events.ts";
+import { progressDisplay } from "./start/progress.ts";
+import { removeChainPid, stopStaleChain, writeChainPid } from "./start/stale-chain.ts";
+import { formatStepTable, StepLog } from "./start/step-log.ts";
 import { deployProtocol } from "./deploy.ts";
-import { GOVERNANCE_GENESIS, runGovernanceDemo } from "./governance-demo.ts";
+import { governanceGenesis, runGovernanceDemo } from "./governance-demo.ts";
+import {
+  accountKey,
+  loadKeystoreKeys,
+  SCENARIO_ACCOUNTS,
+  useAccountKeys,
+} from "./network/accounts.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const DATA_DIR = path.join(ROOT, ".data");
+const DEFAULT_DATA_DIR = path.join(ROOT, ".data");
 
 /** State shared by the steps of the job. */
 export interface StartContext {
   rpcUrl: string;
   port: number;
+  /** Where the chain's log, the manifest (unless the default data directory) and the demo's processes live. */
+  dataDir: string;
   chain?: ChildProcess;
   publicClient?: ChainPublicClient;
   manifest?: Manifest;
   /** The deployment manifest's file (what relayer and device processes read). */
   manifestFile?: string;
   print: (line: string) => void;
+  /** Steps, key figures, progress and endpoints (the bars and the final table). */
+  events: DemoEvents;
   /** Devices the job simulates (`--devices`). */
   devices?: number;
+  /** Trainers of the fine-tuning bounty (`--trainers`). */
+  trainers?: number;
+  /** Trained rounds of the fine-tuning bounty (`--rounds`). */
+  rounds?: number;
+  /** Leave the network serving after the scenario (`--keep`). */
+  keep?: boolean;
+  /** An IPFS (Kubo RPC) API to use instead of the embedded `dml-ipfs` daemon (`--ipfs`). */
+  kuboUrl?: string;
+  /** Accounts come from `--keystore` (the deployer is account #0 of it). */
+  keystoreAccounts?: boolean;
 }
 
 export interface StartStep {
   name: string;
+  /** The step reports its own sub-steps through `ctx.events` (the runner does not begin a record for it). */
+  reportsSteps?: boolean;
   run(ctx: StartContext): Promise<void>;
 }
+
+/** Whether 127.0.0.1:`port` can be bound now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+const figure = (ctx: StartContext, key: string, value: string): void =>
+  ctx.events({ kind: "figure", key, value });
 
 /** Starts `hardhat node` bound to loopback and waits until it answers eth_chainId. */
 export const startChain: StartStep = {
   name: "start embedded chain",
   async run(ctx) {
-    const busy = await fetchChainId(ctx.rpcUrl, 1_000).then(
-      () => true,
-      () => false,
-    );
-    if (busy)
+    mkdirSync(ctx.dataDir, { recursive: true });
+    const pidFile = path.join(ctx.dataDir, "chain.pid");
+    const stale = await stopStaleChain(pidFile);
+    if (stale !== undefined) {
+      ctx.print(`stopped the chain an earlier run left running (pid ${stale}, ${pidFile})`);
+      for (let i = 0; i < 100 && !(await portFree(ctx.port)); i++) await sleep(100);
+    }
+    // a bind, not an eth_chainId probe: a loaded machine's chain may answer late, and a chain that fails to bind
+    // would leave this run talking to whatever holds the port
+    if (!(await portFree(ctx.port)))
       throw new RpcError(
-        `something already answers at ${ctx.rpcUrl}: stop it or choose another --port`,
+        `port ${ctx.port} on 127.0.0.1 is taken (something already listens at ${ctx.rpcUrl}): stop it or choose another --port`,
       );
-    mkdirSync(DATA_DIR, { recursive: true });
-    const logFile = path.join(DATA_DIR, "chain.log");
-    const out = createWriteStream(logFile);
+    const logFile = path.join(ctx.dataDir, "chain.log");
+    // the log file itself, not a pipe through this process: the chain's life does not hang on this process's pipes
+    const out = openSync(logFile, "w");
     const bin = path.join(ROOT, "node_modules", ".bin", "hardhat");
     const child = spawn(bin, ["node", "--hostname", "127.0.0.1", "--port", String(ctx.port)], {
       cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", out, out],
       detached: true,
     });
-    child.stdout.pipe(out);
-    child.stderr.pipe(out);
+    closeSync(out);
     ctx.chain = child;
+    if (child.pid !== undefined) writeChainPid(pidFile, child.pid);
     let exited: number | null | undefined;
     child.once("exit", (code) => (exited = code));
     const deadline = Date.now() + 60_000;
@@ -84,6 +134,9 @@ export const startChain: StartStep = {
       try {
         const id = await fetchChainId(ctx.rpcUrl, 1_000);
         ctx.print(`chain ${id} at ${ctx.rpcUrl} (log: ${path.relative(ROOT, logFile)})`);
+        figure(ctx, "chain", `${id}`);
+        figure(ctx, "rpc", ctx.rpcUrl);
+        ctx.events({ kind: "endpoint", name: "chain JSON-RPC", url: ctx.rpcUrl });
         break;
       } catch {
         if (Date.now() > deadline)
@@ -95,14 +148,34 @@ export const startChain: StartStep = {
   },
 };
 
-/** Deploys (idempotently) with Hardhat's default funded account. */
+/** `--rpc URL`: an existing chain instead of the embedded one (nothing is started, nothing stopped). */
+export const connectChain: StartStep = {
+  name: "connect to the chain",
+  async run(ctx) {
+    const id = await fetchChainId(ctx.rpcUrl, 30_000);
+    ctx.print(`chain ${id} at ${ctx.rpcUrl} (not started here)`);
+    figure(ctx, "chain", `${id}`);
+    figure(ctx, "rpc", ctx.rpcUrl);
+    ctx.events({ kind: "endpoint", name: "chain JSON-RPC", url: ctx.rpcUrl });
+    ctx.publicClient = await createChainPublicClient(ctx.rpcUrl);
+  },
+};
+
+/** Deploys (idempotently) with Hardhat's default funded account, or `--keystore`'s account #0. */
 export const deploy: StartStep = {
   name: "deploy protocol",
   async run(ctx) {
     const result = await deployProtocol({
       rpcUrl: ctx.rpcUrl,
-      config: { genesis: GOVERNANCE_GENESIS },
+      config: { genesis: governanceGenesis() },
+      ...(ctx.keystoreAccounts === true ? { deployerKey: accountKey(0) } : {}),
+      // the default data directory keeps the default manifest (deployments/31337.local.json); another one its own
+      ...(path.resolve(ctx.dataDir) === DEFAULT_DATA_DIR
+        ? {}
+        : { manifestPath: path.join(ctx.dataDir, "deployments", "manifest.local.json") }),
     });
+    figure(ctx, "transactions", `${result.txCount}`);
+    figure(ctx, "contracts", `${Object.keys(result.manifest.contracts).length}`);
     ctx.manifest = result.manifest;
     ctx.manifestFile = result.manifestPath;
     ctx.print(
@@ -143,9 +216,9 @@ export const report: StartStep = {
     const treasury = m.contracts.TimelockController?.address;
     const pool = m.contracts.GrowthPool?.address ?? m.predicted.GrowthPool;
     if (token) {
-      ctx.print(
-        `token supply        ${tokens(await tryRead(pub, token, "DMLToken", "totalSupply"))}`,
-      );
+      const supply = tokens(await tryRead(pub, token, "DMLToken", "totalSupply"));
+      ctx.print(`token supply        ${supply}`);
+      figure(ctx, "token supply", supply);
       if (treasury)
         ctx.print(
           `treasury balance    ${tokens(await tryRead(pub, token, "DMLToken", "balanceOf", [treasury]))}`,
@@ -196,6 +269,7 @@ export const report: StartStep = {
 /** One prediction job through every party and part (script/demo-job.ts). */
 export const predictionJob: StartStep = {
   name: "run a prediction job",
+  reportsSteps: true,
   async run(ctx) {
     const pub = ctx.publicClient;
     const m = ctx.manifest;
@@ -206,9 +280,14 @@ export const predictionJob: StartStep = {
       publicClient: pub,
       manifest: m,
       manifestFile: ctx.manifestFile,
-      dataDir: DATA_DIR,
+      dataDir: ctx.dataDir,
       print: ctx.print,
+      events: ctx.events,
       ...(ctx.devices === undefined ? {} : { devices: ctx.devices }),
+      ...(ctx.trainers === undefined ? {} : { trainers: ctx.trainers }),
+      ...(ctx.rounds === undefined ? {} : { rounds: ctx.rounds }),
+      ...(ctx.keep === true ? { keep: true } : {}),
+      ...(ctx.kuboUrl === undefined ? {} : { kuboUrl: ctx.kuboUrl }),
     });
   },
 };
@@ -220,82 +299,255 @@ export const governance: StartStep = {
     const pub = ctx.publicClient;
     const m = ctx.manifest;
     if (!pub || !m) throw new ChainError("START", "governance needs a chain and a manifest");
-    await runGovernanceDemo({
+    const out = await runGovernanceDemo({
       rpcUrl: ctx.rpcUrl,
       publicClient: pub,
       manifest: m,
       print: ctx.print,
     });
+    figure(ctx, "proposal", `${out.proposalId.toString().slice(0, 12)}…`);
+    figure(ctx, "votes for", `${formatEther(out.votesFor)} DML`);
+    figure(ctx, "state", out.state);
+    figure(
+      ctx,
+      "implementation",
+      `${out.oldImplementation.slice(0, 10)}… → ${out.implementation.slice(0, 10)}…`,
+    );
   },
 };
 
 /** The job, in order. Later stages append their steps here. */
 export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob, governance];
 
-function stopChain(ctx: StartContext): void {
+/** Ends the embedded chain's process group: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+async function stopChain(ctx: StartContext, graceMs = 5_000): Promise<void> {
   const child = ctx.chain;
-  if (!child?.pid || child.exitCode !== null) return;
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    child.kill("SIGTERM");
-  }
+  removeChainPid(path.join(ctx.dataDir, "chain.pid"));
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => child.once("exit", () => r()));
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, s);
+    } catch {
+      child.kill(s);
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  await gone;
+  clearTimeout(timer);
+  signal("SIGKILL"); // whatever of its process group outlived the leader
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The last resort on exit: SIGKILL the chain's process group (synchronous). */
+function killChainNow(ctx: StartContext): void {
+  const pid = ctx.chain?.pid;
+  if (!pid || ctx.chain?.exitCode !== null || ctx.chain.signalCode !== null) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // gone already
+  }
+  removeChainPid(path.join(ctx.dataDir, "chain.pid"));
+}
+
+/** The error's first line (the whole message stays printed above the summary). */
+const oneLine = (err: unknown): string => {
+  const msg = err instanceof Error ? err.message : String(err);
+  return (msg.split("\n").find((l) => l.trim() !== "") ?? "").trim() || "unknown error";
+};
+
+interface StartOptions {
+  port: string;
+  dataDir: string;
+  keep: boolean;
+  keepAlive: boolean;
+  job: boolean;
+  devices: string;
+  trainers: string;
+  rounds: string;
+  rpc?: string;
+  keystore?: string;
+  ipfs?: string;
+}
+
+const intIn = (name: string, v: string, min: number, max: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ChainError("START", `${name} ${v}: an integer between ${min} and ${max}`);
+  return n;
+};
+
+/** Runs `npm start`; resolves with the process's exit code (0: every step held). */
+export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name("start")
-    .description("Start the embedded chain, deploy DML and run the main job")
+    .description("Start the embedded chain, deploy DML and run the whole protocol")
     .option(
       "--port <n>",
       "loopback port of the embedded chain",
       process.env.DML_CHAIN_PORT ?? "8545",
     )
-    .option("--keep-alive", "keep the chain running after the job until Ctrl-C", false)
+    .option(
+      "--data-dir <dir>",
+      "where the chain log, the demo's processes' data (and, for a non-default directory, the manifest) live",
+      DEFAULT_DATA_DIR,
+    )
     .option(
       "--devices <n>",
       "devices to simulate, hosted 10 to a dml-device worker process (6 to 10,000)",
       String(DEFAULT_DEVICES),
     )
+    .option(
+      "--trainers <n>",
+      "devices that enrol as fine-tuning trainers (3 to the online devices)",
+      String(DEFAULT_TRAINERS),
+    )
+    .option(
+      "--rounds <n>",
+      "trained rounds of the fine-tuning bounty",
+      String(DEFAULT_TRAINED_ROUNDS),
+    )
+    .option(
+      "--keep",
+      "leave the chain, IPFS, relayers and devices serving after the scenario until Ctrl-C",
+      false,
+    )
+    .addOption(new Option("--keep-alive", "alias of --keep").hideHelp().default(false))
     .option("--no-job", "only start the chain, deploy and report (no prediction job)")
+    .option(
+      "--rpc <url>",
+      "drive an existing chain's JSON-RPC instead of starting the embedded one (it must let the scenario move its clock: a Hardhat or Anvil node)",
+    )
+    .option(
+      "--keystore <dir>",
+      `sign with the ${SCENARIO_ACCOUNTS} v3 keystores in <dir> (account i = i-th file by name; password from DML_KEYSTORE_PASSWORD) instead of Hardhat's dev keys`,
+    )
+    .option("--ipfs <url>", "an IPFS Kubo RPC API to use instead of the embedded dml-ipfs daemon")
+    .exitOverride()
     .parse(argv);
-  const opts = program.opts<{ port: string; keepAlive: boolean; job: boolean; devices: string }>();
-  const devices = Number(opts.devices);
-  if (!Number.isInteger(devices) || devices < 6 || devices > 10_000)
-    throw new ChainError("START", `--devices ${opts.devices}: an integer between 6 and 10,000`);
-  const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535)
-    throw new ChainError("START", `bad port ${opts.port}`);
-  const ctx: StartContext = {
-    rpcUrl: `http://127.0.0.1:${port}`,
-    port,
-    print: (l) => console.log(l),
-    devices,
+  const opts = program.opts<StartOptions>();
+  const devices = intIn("--devices", opts.devices, 6, 10_000);
+  const trainers = intIn("--trainers", opts.trainers, 3, 10_000);
+  const rounds = intIn("--rounds", opts.rounds, 1, 20);
+  const port = intIn("--port", opts.port, 1, 65_535);
+  const keep = opts.keep || opts.keepAlive;
+
+  const log = new StepLog();
+  const display = progressDisplay(process.stdout.isTTY === true);
+  const endpoints: [string, string][] = [];
+  const events: DemoEvents = (e) => {
+    switch (e.kind) {
+      case "step":
+        log.begin(e.name);
+        display.print(`\n== ${e.name}`);
+        break;
+      case "figure":
+        log.figure(e.key, e.value);
+        break;
+      case "progress":
+        display.update(e.label, e.done, e.total);
+        break;
+      case "endpoint":
+        endpoints.push([e.name, e.url]);
+        break;
+    }
   };
-  const onSignal = (): void => {
-    stopChain(ctx);
-    process.exit(130);
+  if (opts.keystore !== undefined) {
+    const password = process.env.DML_KEYSTORE_PASSWORD;
+    if (!password)
+      throw new ChainError("START", "--keystore needs DML_KEYSTORE_PASSWORD in the environment");
+    useAccountKeys(await loadKeystoreKeys(path.resolve(opts.keystore), password));
+  }
+  const ctx: StartContext = {
+    rpcUrl: opts.rpc ?? `http://127.0.0.1:${port}`,
+    port,
+    dataDir: path.resolve(opts.dataDir),
+    print: (l) => display.print(l),
+    events,
+    devices,
+    trainers,
+    rounds,
+    keep,
+    ...(opts.ipfs === undefined ? {} : { kuboUrl: opts.ipfs }),
+    ...(opts.keystore === undefined ? {} : { keystoreAccounts: true }),
+  };
+  const started = Date.now();
+  let interrupted = false;
+  /** Every step held and `--keep` serves: Ctrl-C then ends a successful run (exit 0). */
+  let serving = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) {
+      killChainNow(ctx);
+      process.exit(130);
+    }
+    interrupted = true;
+    display.stop();
+    const step = log.current?.name;
+    console.error(
+      serving
+        ? `\n${sig}: stopping the network`
+        : `\n${sig}${step === undefined ? "" : ` during step "${step}"`}: stopping every process started here …`,
+    );
+    void stopAllGracefully(3_000)
+      .then(() => stopChain(ctx, 3_000))
+      .finally(() => process.exit(serving ? 0 : 130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  process.once("exit", () => stopChain(ctx));
+  process.once("exit", () => killChainNow(ctx));
+
+  const steps = STEPS.map((x) =>
+    x === startChain && opts.rpc !== undefined ? connectChain : x,
+  ).filter((x) => opts.job || (x !== predictionJob && x !== governance));
   try {
-    for (const s of STEPS.filter((x) => opts.job || (x !== predictionJob && x !== governance))) {
-      console.log(`\n== ${s.name}`);
+    for (const s of steps) {
+      if (!s.reportsSteps) events({ kind: "step", name: s.name });
       await s.run(ctx);
     }
-    if (opts.keepAlive) {
-      console.log(`\nchain running at ${ctx.rpcUrl}; Ctrl-C to stop`);
-      await new Promise(() => {});
-    }
-  } finally {
-    if (!opts.keepAlive) stopChain(ctx);
+    log.end(true);
+  } catch (err) {
+    // Ctrl-C makes the running step fail: the signal handler stops everything and exits 130
+    if (interrupted) return new Promise<number>(() => undefined);
+    log.end(false);
+    display.stop();
+    const failed = log.records.at(-1)?.name ?? "start";
+    console.error(err instanceof ChainError ? `${err.name}: ${err.message}` : err);
+    await stopAllGracefully(3_000);
+    await stopChain(ctx);
+    printTable(log);
+    console.error(`step "${failed}" failed: ${oneLine(err)}`);
+    return 1;
   }
+  display.stop();
+  printTable(log);
+  console.log(
+    `all ${log.records.length} steps held in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  if (keep) {
+    console.log("\nstill serving (Ctrl-C stops everything):");
+    const w = Math.max(...endpoints.map(([n]) => n.length));
+    for (const [name, url] of endpoints) console.log(`  ${name.padEnd(w)}  ${url}`);
+    if (ctx.manifestFile) console.log(`  ${"manifest".padEnd(w)}  ${ctx.manifestFile}`);
+    serving = true;
+    await new Promise(() => {});
+  }
+  await stopChain(ctx);
+  return 0;
+}
+
+function printTable(log: StepLog): void {
+  console.log("\n== summary");
+  for (const line of formatStepTable(log.records)) console.log(line);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv).catch((err: unknown) => {
-    console.error(err instanceof ChainError ? `${err.name}: ${err.message}` : err);
-    process.exitCode = 1;
-  });
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof CommanderError) process.exit(err.exitCode);
+      console.error(`step "options" failed: ${oneLine(err)}`);
+      process.exit(2);
+    },
+  );
 }

@@ -12,9 +12,11 @@
  *              `finalize:<job>`. `Attested`/`Failed`/`None`, or the JobMarket past the commit phase: the job leaves.
  *   serve      derives the session from the chain (cohort list from IPFS checked against the on-chain root and size,
  *              `sessionKeysOf` at the assignment block, cohort root + job seed, classes from the package manifest)
- *              and hosts it on the SecAgg HTTP server (`recordTranscript`). A malformed cohort list or package is a
- *              PermanentActionError. Its key carries the process's boot id: a session lives in memory, so every
- *              start re-opens the sessions of the jobs still waiting for a result.
+ *              and hosts it on the SecAgg HTTP server (`recordTranscript`), journaled to
+ *              `<data-dir>/aggregator/sessions/<job>.journal`. A malformed cohort list or package, or a damaged
+ *              journal, is a PermanentActionError. Its key carries the process's boot id: every start re-opens the
+ *              sessions of the jobs still waiting for a result, each replayed from its journal and continued in the
+ *              round it had reached (the devices retry through the outage), so a kill mid-session loses nothing.
  *   commit     chain first: already committed (status past `Drawn`) → success; job no longer `Assigned` or its
  *              phase deadline passed → abandoned. Else `commitAggregate(aggregateCommitment(resultHash, salt),
  *              transcriptCid)` from the persisted result.
@@ -27,6 +29,7 @@
  * between persisting and committing commits the same CID and hash. The salt is never stored: `keccak256(signature)`
  * of a fixed message naming the chain, the contract and the job (RFC 6979 signatures are deterministic).
  */
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { getAddress, keccak256, type Abi, type Address, type Hex } from "viem";
 import { z } from "zod";
@@ -45,6 +48,7 @@ import { deriveJobResult, type JobModel } from "#sdk/protocol/job-result.ts";
 import { jobSessionConfig } from "#sdk/protocol/session.ts";
 import { transcriptRecipients } from "#sdk/protocol/transcript-publish.ts";
 import {
+  SecAggError,
   encodeTranscriptV2,
   sealTranscript,
   type SecAggHttpServer,
@@ -382,10 +386,18 @@ export class Aggregator implements RoleRuntime {
       throw e;
     }
     const h: Hosted = { session, members, model, state: "running" };
-    this.o.secagg.addSession(session, {
-      roundTimeoutMs: this.o.roundTimeoutMs,
-      recordTranscript: true,
-    });
+    try {
+      // journaled: a restart continues this session where it was instead of losing it (sdk/secagg/journal.ts)
+      await this.o.secagg.openSession(session, {
+        roundTimeoutMs: this.o.roundTimeoutMs,
+        recordTranscript: true,
+        journalFile: this.journalFile(jobId),
+      });
+    } catch (e) {
+      if (e instanceof SecAggError && e.code === "JOURNAL_INVALID")
+        throw new PermanentActionError(e.message, { cause: e });
+      throw e;
+    }
     this.hosted.set(jobId, h);
     this.o.onEvent?.({
       type: "session-opened",
@@ -524,6 +536,8 @@ export class Aggregator implements RoleRuntime {
       finishedAt: new Date().toISOString(),
     };
     await writeJsonAtomic(this.recordFile(jobId), rec);
+    // the persisted result supersedes the session's journal
+    await rm(this.journalFile(jobId), { force: true });
     this.o.onEvent?.({
       type: "result-persisted",
       jobId,
@@ -541,6 +555,11 @@ export class Aggregator implements RoleRuntime {
 
   private jobsDir(): string {
     return path.join(this.o.stateDir, "jobs");
+  }
+
+  /** The job's SecAgg session journal (`<dir>/sessions/<job>.journal`), removed once the result is persisted. */
+  private journalFile(jobId: bigint): string {
+    return path.join(this.o.stateDir, "sessions", `${jobId}.journal`);
   }
 
   private recordFile(jobId: bigint): string {

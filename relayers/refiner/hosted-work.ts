@@ -19,6 +19,7 @@
  * re-added sessions fail for lack of members and the round is closed at its deadline). A restart after they
  * settled reads the persisted groups and commits as if nothing happened.
  */
+import path from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { deviceRegistryAbi } from "#sdk/chain/abi/DeviceRegistry.ts";
@@ -277,19 +278,29 @@ export class HostedWork implements RefinerWork {
         }),
       );
     }
-    const groups = sessions.map((session, group) => this.open(bountyId, round, group, session));
+    const groups = await Promise.all(
+      sessions.map((session, group) => this.open(bountyId, round, group, session)),
+    );
     return { base, controlCid, groups };
   }
 
-  private open(
+  private async open(
     bountyId: bigint,
     round: number,
     group: number,
     session: SecAggSessionConfig,
-  ): HostedGroup {
+  ): Promise<HostedGroup> {
     const h: HostedGroup = { group, session, state: "running" };
     try {
-      this.o.secagg.addSession(session, { roundTimeoutMs: this.o.roundTimeoutMs });
+      // journaled: a restart continues the group's session instead of losing it (sdk/secagg/journal.ts)
+      await this.o.secagg.openSession(session, {
+        roundTimeoutMs: this.o.roundTimeoutMs,
+        journalFile: path.join(
+          this.o.stateDir,
+          "sessions",
+          `${bountyId}-${round}-${group}.journal`,
+        ),
+      });
       this.opened++;
       this.o.onEvent?.({
         type: "session-opened",

@@ -14,6 +14,7 @@ import { bytesToHex, getAddress, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { DEV_MNEMONIC } from "#sdk/chain/clients.ts";
 import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
+import { keystoreKeyOf } from "./accounts.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 export const RELAYER_CLI = path.join(ROOT, "relayers/cli.ts");
@@ -146,6 +147,8 @@ export async function startIpfs(dir: string): Promise<{ url: string; proc: Child
 /** The private key of a dev-mnemonic account (what an operator's keystore holds on a dev chain). */
 export function devPrivateKey(address: string): Hex {
   const a = getAddress(address);
+  const fromKeystore = keystoreKeyOf(a); // `npm start -- --keystore DIR`
+  if (fromKeystore !== undefined) return fromKeystore;
   for (let i = 0; i < 40; i++) {
     const acct = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i });
     if (getAddress(acct.address) === a) return bytesToHex(acct.getHdKey().privateKey!);

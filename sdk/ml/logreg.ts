@@ -30,6 +30,12 @@ export const trainOptionsSchema = z.object({
   l2: z.number().min(0),
   batchSize: z.number().int().positive(),
   seed: z.string().min(1),
+  /**
+   * Added to the logits while training only (one value per class): a prior-shift correction. A device whose
+   * class shares π_local differ from the population's π trains `softmax(W x + b + log(π_local / π))`, so that
+   * `W x + b` fits the population's posterior (docs/fine-tuning-rounds.md, "Local training"). Absent or empty: none.
+   */
+  logitOffset: z.array(z.number().finite()).optional(),
 });
 export type TrainOptions = z.infer<typeof trainOptionsSchema>;
 
@@ -130,6 +136,12 @@ export function trainFrom(
   if (!Number.isInteger(epochs) || epochs < 0)
     throw new LogRegShapeError(`epochs must be a non-negative integer`);
   const { classes, dim } = weights;
+  const given = opt.logitOffset ?? [];
+  if (given.length !== 0 && given.length !== classes)
+    throw new LogRegShapeError(
+      `logitOffset has ${given.length} values, the model ${classes} classes`,
+    );
+  const offset = Float64Array.from({ length: classes }, (_, k) => given[k] ?? 0);
   const W = Float64Array.from(weights.W);
   const b = Float64Array.from(weights.b);
   const rows = data.x.map(sparsify);
@@ -146,7 +158,7 @@ export function trainFrom(
       batch.forEach((r, m) => {
         const { idx, val } = rows[r] as Sparse;
         for (let k = 0; k < classes; k++) {
-          let s = b[k] ?? 0;
+          let s = (b[k] ?? 0) + (offset[k] ?? 0);
           const row = k * dim;
           for (let t = 0; t < idx.length; t++) s += (W[row + (idx[t] ?? 0)] ?? 0) * (val[t] ?? 0);
           probs[m * classes + k] = s;

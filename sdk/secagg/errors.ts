@@ -21,6 +21,8 @@ export type SecAggErrorCode =
   | "SESSION_FAILED"
   | "UNKNOWN_SESSION"
   | "TRANSPORT"
+  /** A session journal (journal.ts) that does not parse or does not replay into its session. */
+  | "JOURNAL_INVALID"
   /** Transcript v2 (transcript-v2.ts, replay.ts): inconsistent, unverifiable or not replayable. */
   | "TRANSCRIPT_INVALID"
   /** Transcript v2 of another session (session id, chain, contract or cohort differ from the expected ones). */

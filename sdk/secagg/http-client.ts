@@ -21,7 +21,17 @@ export interface PollOptions {
   maxDelayMs?: number;
   /** Give up waiting for one round after this long (ms). */
   roundTimeoutMs?: number;
+  /**
+   * How long an unreachable aggregator (connection refused or reset, a 5xx, or the session not hosted yet: a
+   * restarting aggregator replays its journal) is retried before the client gives up with TRANSPORT (ms; default
+   * 120,000, a round's default timeout). 0 gives up at the first failure.
+   */
+  outageMs?: number;
 }
+
+/** Failures that say "the aggregator is not there right now", not "the aggregator refused". */
+const isOutage = (e: unknown): boolean =>
+  e instanceof SecAggError && (e.code === "TRANSPORT" || e.code === "UNKNOWN_SESSION");
 
 const ErrorJson = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 const KeysJson = z.object({ keys: z.array(z.unknown()) });
@@ -141,7 +151,24 @@ export class SecAggHttpTransport {
     return json;
   }
 
-  /** Posts a signed message: the masked input (round 2) as its binary form (binary.ts), the others as JSON. */
+  /**
+   * Posts a signed message, retrying through an outage (`PollOptions.outageMs`). A retry answered REPLAY means an
+   * earlier attempt was accepted (the server journals before it acknowledges, so the acknowledgement was what got
+   * lost): the message is in.
+   */
+  async send(msg: Signed, opts: PollOptions = {}): Promise<void> {
+    const outage = new Outage(opts);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.post(msg);
+      } catch (e) {
+        if (attempt > 0 && e instanceof SecAggError && e.code === "REPLAY") return;
+        await outage.wait(e);
+      }
+    }
+  }
+
+  /** Posts a signed message once: the masked input (round 2) as its binary form (binary.ts), the others as JSON. */
   async post(msg: Signed): Promise<void> {
     const route = ["advertise", "shares", "masked", "consistency", "unmask"][msg.body.round]!;
     if (msg.body.round === 2) {
@@ -186,22 +213,59 @@ export class SecAggHttpTransport {
     return ResultJson.parse(await this.request("GET", "/result"));
   }
 
-  /** Repeats `fn` while the server answers NOT_READY, with exponential backoff. */
+  /**
+   * Repeats `fn` while the server answers NOT_READY, with exponential backoff, and through an outage
+   * (`PollOptions.outageMs`).
+   */
   async poll<T>(fn: () => Promise<T>, opts: PollOptions = {}): Promise<T> {
     const maxDelay = opts.maxDelayMs ?? 1000;
     const until = Date.now() + (opts.roundTimeoutMs ?? 120_000);
+    const outage = new Outage(opts);
     let delay = opts.initialDelayMs ?? 25;
     for (;;) {
       try {
         return await fn();
       } catch (e) {
+        if (isOutage(e)) {
+          await outage.wait(e);
+          continue;
+        }
         if (!(e instanceof SecAggError && e.code === "NOT_READY")) throw e;
+        outage.end();
         if (Date.now() + delay > until)
           throw new SecAggError("NOT_READY", "gave up waiting for the round to close");
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(maxDelay, Math.ceil(delay * 1.6));
     }
+  }
+}
+
+/** One stretch of failed requests: waits with backoff between retries, rethrows once the stretch is too long. */
+class Outage {
+  private since: number | undefined;
+  private delay: number;
+  private readonly limitMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(opts: PollOptions) {
+    this.limitMs = opts.outageMs ?? 120_000;
+    this.maxDelayMs = Math.max(opts.maxDelayMs ?? 1000, 250);
+    this.delay = Math.max(opts.initialDelayMs ?? 25, 50);
+  }
+
+  /** Rethrows `e` unless it is an outage still within the limit; else sleeps before the caller retries. */
+  async wait(e: unknown): Promise<void> {
+    if (!isOutage(e)) throw e;
+    const now = Date.now();
+    this.since ??= now;
+    if (now + this.delay - this.since > this.limitMs) throw e;
+    await new Promise((r) => setTimeout(r, this.delay));
+    this.delay = Math.min(this.maxDelayMs, Math.ceil(this.delay * 1.6));
+  }
+
+  end(): void {
+    this.since = undefined;
   }
 }
 
@@ -237,23 +301,23 @@ export async function runSecAggHttpClient(opts: {
   const run: HttpClientRun = { id: opts.id, completedRound: -1, bytesSent: 0, bytesReceived: 0 };
   const finish = () => ({ ...run, bytesSent: t.bytesSent, bytesReceived: t.bytesReceived });
   if (stop <= 0) return finish();
-  await t.post(await client.advertise());
+  await t.send(await client.advertise(), opts.poll);
   run.completedRound = 0;
   if (stop <= 1) return finish();
   const keys = await t.poll(() => t.keys(opts.id), opts.poll);
-  await t.post(await client.shareKeys(keys));
+  await t.send(await client.shareKeys(keys), opts.poll);
   run.completedRound = 1;
   if (stop <= 2) return finish();
   const shares = await t.poll(() => t.shares(opts.id), opts.poll);
-  await t.post(await client.maskedInput(shares, await opts.input));
+  await t.send(await client.maskedInput(shares, await opts.input), opts.poll);
   run.completedRound = 2;
   if (stop <= 3) return finish();
   const survivors = await t.poll(() => t.consistencyRequest(), opts.poll);
-  await t.post(await client.consistency(survivors));
+  await t.send(await client.consistency(survivors), opts.poll);
   run.completedRound = 3;
   if (stop <= 4) return finish();
   const request = await t.poll(() => t.unmaskRequest(opts.id), opts.poll);
-  await t.post(await client.unmask(request));
+  await t.send(await client.unmask(request), opts.poll);
   run.completedRound = 4;
   return finish();
 }

@@ -17,6 +17,10 @@
  * Bodies are zod-validated JSON (binary as base64); every error is `{ "error": { "code", "message" } }` with a 4xx
  * status. A round closes when every expected client has answered or when its deadline passes (silent clients are
  * dropped); the unmasking round's close computes the result.
+ *
+ * A session opened with a journal file (`openSession`, journal.ts) survives a restart of the process: every accepted
+ * message and round close is on disk before the message is acknowledged or anything derived from it is served, and
+ * reopening the session replays the file and continues it where it was (the current round's deadline starts again).
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -27,6 +31,7 @@ import { MASKED_BINARY_CONTENT_TYPE, decodeMaskedBinary } from "./binary.ts";
 import type { SecAggSessionConfig } from "./params.ts";
 import { SecAggServer } from "./server.ts";
 import type { SecAggResult } from "./server.ts";
+import { SessionJournal, replayJournal } from "./journal.ts";
 import { transcriptV2Of } from "./transcript-v2.ts";
 import type { SessionTranscript } from "./transcript-v2.ts";
 
@@ -39,10 +44,16 @@ export interface HttpSessionOptions {
   recordTranscript?: boolean;
 }
 
+export interface JournaledSessionOptions extends HttpSessionOptions {
+  /** The session's journal (journal.ts): replayed when it exists, then appended to. */
+  journalFile: string;
+}
+
 interface HostedSession {
   server: SecAggServer;
   opts: HttpSessionOptions;
   deadline: number;
+  journal: SessionJournal | undefined;
   timer: NodeJS.Timeout | undefined;
   advancing: Promise<void> | undefined;
   done: Promise<SecAggResult>;
@@ -86,11 +97,45 @@ export class SecAggHttpServer {
     for (const s of this.sessions.values()) clearTimeout(s.timer);
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await Promise.all([...this.sessions.values()].map((s) => s.journal?.close()));
   }
 
-  /** Hosts a session; its round-0 deadline starts now. */
+  /** Hosts a session in memory (lost if the process stops); its round-0 deadline starts now. */
   addSession(config: SecAggSessionConfig, opts: HttpSessionOptions): SecAggServer {
     const server = new SecAggServer(config, { recordTranscript: opts.recordTranscript ?? false });
+    this.hostSession(server, opts, undefined);
+    return server;
+  }
+
+  /**
+   * Hosts a session backed by its journal: a new session when the file is absent or empty, else the replayed one,
+   * continued in the round it had reached (its deadline starts now; a finished or failed session settles at once).
+   * @throws SecAggError JOURNAL_INVALID (the file is damaged or is another session's), INVALID_CONFIG (hosted already)
+   */
+  async openSession(
+    config: SecAggSessionConfig,
+    opts: JournaledSessionOptions,
+  ): Promise<SecAggServer> {
+    const { journal, entries } = await SessionJournal.open(opts.journalFile);
+    let server: SecAggServer;
+    try {
+      server = await replayJournal(config, entries, {
+        recordTranscript: opts.recordTranscript ?? false,
+      });
+      server.attachJournal((e) => journal.append(e));
+      this.hostSession(server, opts, journal);
+    } catch (e) {
+      await journal.close();
+      throw e;
+    }
+    return server;
+  }
+
+  private hostSession(
+    server: SecAggServer,
+    opts: HttpSessionOptions,
+    journal: SessionJournal | undefined,
+  ): void {
     const id = server.session.sessionId;
     if (this.sessions.has(id))
       throw new SecAggError("INVALID_CONFIG", `session ${id} already hosted`);
@@ -101,14 +146,16 @@ export class SecAggHttpServer {
       server,
       opts,
       deadline: 0,
+      journal,
       timer: undefined,
       advancing: undefined,
       done,
       settle,
     };
     this.sessions.set(id, hosted);
-    this.armDeadline(hosted);
-    return server;
+    if (server.round === "done") settle.resolve(server.getResult());
+    else if (server.round === "failed") settle.reject(server.error);
+    else this.armDeadline(hosted);
   }
 
   /** Resolves with the session's result once the unmasking round closed (rejects if the session failed). */
@@ -187,11 +234,15 @@ export class SecAggHttpServer {
       } finally {
         // a rejected message may have dropped its sender (a signed fault): the round can be complete either way
         if (server.pending().length === 0 && server.round === msg.body.round) await this.advance(s);
+        // acknowledged (or served from) only once it is on disk
+        await s.journal?.flush();
       }
       return send(res, 202, { accepted: true, round: msg.body.round });
     }
     if (req.method !== "GET")
       throw new HttpError(405, "METHOD_NOT_ALLOWED", `${req.method} ${url.pathname}`);
+    // nothing is served that a restart could take back: the round closes it derives from are on disk first
+    await s.journal?.flush();
     if (action === undefined) {
       const sess = server.session;
       return send(res, 200, {

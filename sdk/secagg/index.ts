@@ -67,13 +67,15 @@ export type {
   RecordedMessage,
   SecAggFault,
   SecAggResult,
+  JournalEntry,
   SecAggServerOptions,
   ServerStage,
 } from "./server.ts";
+export { SessionJournal, decodeJournal, encodeJournalEntry, replayJournal } from "./journal.ts";
 export { simulateSession } from "./simulate.ts";
 export type { ClientStats, DropPlan, SimulationReport } from "./simulate.ts";
 export { SecAggHttpServer } from "./http-server.ts";
-export type { HttpSessionOptions } from "./http-server.ts";
+export type { HttpSessionOptions, JournaledSessionOptions } from "./http-server.ts";
 export { SecAggHttpTransport, runSecAggHttpClient, ResultJson } from "./http-client.ts";
 export type { HttpClientRun, PollOptions } from "./http-client.ts";
 export {

@@ -89,6 +89,15 @@ export interface SecAggServerOptions {
   unmask?: UnmaskOptions;
 }
 
+/**
+ * What changes a server's state, in order (journal.ts writes it to disk): every message it accepted or kept as a
+ * signed fault, whole (round-1 ciphertexts included), and every round close. Replaying the entries into a fresh
+ * server for the same session rebuilds the same state, so an aggregator restarted mid-session continues the one
+ * session it hosted instead of opening a second one.
+ */
+export type JournalEntry =
+  { kind: "message"; message: Signed } | { kind: "advance"; round: number };
+
 export interface SecAggResult {
   sessionId: `0x${string}`;
   /** Σ_{u ∈ survivors} encode(x_u) in Z_2^32. */
@@ -142,6 +151,10 @@ export class SecAggServer {
   private readonly replay: boolean;
   /** Recorded messages (when `recordTranscript`), in arrival order. */
   private readonly record: RecordedMessage[] | undefined;
+  /** Receives every state change, synchronously and in order (`attachJournal`). */
+  private journal: ((entry: JournalEntry) => void) | undefined;
+  /** The unmasking round is being closed: later round-4 messages are refused (they would not count). */
+  private closing = false;
 
   constructor(config: SecAggSessionConfig | ResolvedSession, opts: SecAggServerOptions = {}) {
     this.session = "sessionIdBytes" in config ? config : resolveSession(config);
@@ -159,6 +172,14 @@ export class SecAggServer {
     if (this.record === undefined)
       throw new SecAggError("NOT_READY", "server was not built with recordTranscript");
     return this.record;
+  }
+
+  /**
+   * Sends every later state change (accepted message, signed fault, round close) to `sink`, synchronously and in the
+   * order it happens (journal.ts). Attach after a replay, so the replayed entries are not written twice.
+   */
+  attachJournal(sink: (entry: JournalEntry) => void): void {
+    this.journal = sink;
   }
 
   get round(): ServerStage {
@@ -225,7 +246,7 @@ export class SecAggServer {
     }
     // state may have moved while verifying
     if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
-    if (body.round !== this.stage)
+    if (body.round !== this.stage || this.closing)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
     const u = body.sender;
     if (this.faulty.has(u)) reject("NOT_PARTICIPANT", `client ${u} was dropped for a fault`);
@@ -317,11 +338,13 @@ export class SecAggServer {
         });
         this.seen.add(sigKey);
         this.record?.push({ fault: true, message: msg });
+        this.journal?.({ kind: "message", message: msg });
       }
       throw e;
     }
     this.seen.add(sigKey);
     this.record?.push({ fault: false, message: body.round === 1 ? digestShares(msg) : msg });
+    this.journal?.({ kind: "message", message: msg });
   }
 
   private fail(err: SecAggError): never {
@@ -345,6 +368,7 @@ export class SecAggServer {
 
   /** Closes the current round; clients that did not answer are dropped. Returns the new stage. */
   async advance(): Promise<ServerStage> {
+    if (typeof this.stage === "number") this.journal?.({ kind: "advance", round: this.stage });
     switch (this.stage) {
       case 0:
         this.u1 = new Set(this.adverts.keys());
@@ -378,6 +402,7 @@ export class SecAggServer {
         this.stage = 4;
         break;
       case 4:
+        this.closing = true;
         this.result = await this.finalize();
         this.stage = "done";
         break;

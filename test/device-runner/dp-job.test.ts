@@ -50,7 +50,7 @@ const N = 5;
 const CHAIN_ID = 31337;
 const JOB_MARKET = "0x00000000000000000000000000000000000a11ce" as Address;
 const SCHEMA = schemaHash("email/rfc822-v1");
-const POLL = { initialDelayMs: 10, maxDelayMs: 200, roundTimeoutMs: 60_000 };
+const POLL = { initialDelayMs: 10, maxDelayMs: 200, roundTimeoutMs: 60_000, outageMs: 2_000 };
 const KMIN = 3;
 const chain = new FakeChain(JOB_MARKET, KMIN);
 

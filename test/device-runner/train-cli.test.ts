@@ -35,7 +35,7 @@ import { enrolTrainer } from "../../device-runner/enrol.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { EMAIL_SCHEMA_ID, importDataset } from "../../device-runner/dataset.ts";
 import { devicePaths, type DevicePaths } from "../../device-runner/paths.ts";
-import { localUpdate, trainingRows } from "../../device-runner/trainer.ts";
+import { localUpdate, priorShiftOffset, trainingRows } from "../../device-runner/trainer.ts";
 import { buildSplitTree } from "#sdk/chain/finetuning.ts";
 import { ETHER, label, ProtocolEnv } from "../../bench/fixture/protocol.ts";
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
@@ -250,6 +250,66 @@ describe("training data: a labelled SpamAssassin slice imported as dml-device da
       Math.round(vector[delta.length]! * 2 ** 16),
       slice.length,
       "n rides in the last slot",
+    );
+  });
+});
+
+describe("the prior-shift correction of a trainer's local training", () => {
+  const f = getFeaturizer(hashedBowSpec());
+  const toy = ["win money now", "free prize click here", "meeting at noon", "see the notes"];
+  const weights = train({ x: toy.map((t) => f.featurize(t)), y: [1, 1, 0, 0] }, 2, 20);
+  const plain = buildClassifierPackage(weights).manifest;
+  const withControl = {
+    ...plain,
+    controlGroup: {
+      source: "test",
+      recordsSha256: "0".repeat(64),
+      confusion: [
+        [70, 5],
+        [10, 15],
+      ],
+    },
+  };
+
+  it("is log(local share / control-group share) per class, add-one smoothed; none without a control group", () => {
+    // control group: 75 ham, 25 spam → (76, 26) / 102; the inbox: 3 ham, 1 spam → (4, 2) / 6
+    const offset = priorShiftOffset(withControl, [0, 0, 1, 0]);
+    assert.equal(offset.length, 2);
+    assert.ok(Math.abs(offset[0]! - Math.log(4 / 6 / (76 / 102))) < 1e-12);
+    assert.ok(Math.abs(offset[1]! - Math.log(2 / 6 / (26 / 102))) < 1e-12);
+    // an all-ham inbox lowers the spam logit while it trains, an all-spam one raises it
+    assert.ok(priorShiftOffset(withControl, [0, 0, 0, 0, 0, 0])[1]! < 0);
+    assert.ok(priorShiftOffset(withControl, [1, 1, 1, 1, 1, 1])[1]! > 0);
+    assert.deepEqual(priorShiftOffset(plain, [0, 1]), []);
+    assert.deepEqual(
+      priorShiftOffset(
+        { ...withControl, controlGroup: { ...withControl.controlGroup, confusion: [[1]] } },
+        [0],
+      ),
+      [],
+    );
+  });
+
+  it("localUpdate trains with it: an all-ham inbox moves the spam bias less than without it", () => {
+    const rows = [
+      "meeting moved to friday",
+      "lunch at noon",
+      "notes from the call",
+      "see attached",
+    ].map((subject, i) => ({ record: { subject, body: `hello ${i}` }, label: 0 as const }));
+    const pkg = (manifest: typeof plain): LoadedPackage => ({
+      cid: "local",
+      manifest,
+      model: buildClassifierPackage(weights).model,
+      featurizer: f,
+    });
+    const spamBias = (d: Float64Array) => d[d.length - 1]!; // flatten layout: W…, b0, b1
+    const without = localUpdate(pkg(plain), rows, TRAINING_DEFAULTS).delta;
+    const corrected = localUpdate(pkg(withControl), rows, TRAINING_DEFAULTS).delta;
+    assert.ok(spamBias(without) < 0);
+    assert.ok(
+      Math.abs(spamBias(corrected)) < Math.abs(spamBias(without)),
+      `${spamBias(corrected)} vs ${spamBias(without)}`,
     );
   });
 });

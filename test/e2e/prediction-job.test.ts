@@ -17,26 +17,19 @@
  *
  * - distributor: after its epoch post, after its `requestDraw`, after its `assignCohort`;
  * - watcher: once, as the cohort it must check lands (the restarted one checks it and challenges nothing);
- * - aggregator: while hosting the job's SecAgg session (opened, no device message yet), after its commit, after its
- *   reveal;
+ * - aggregator: mid-session, once devices have sent it session messages (advertisements in round 0), after its
+ *   commit, after its reveal. The restarted process replays the session's journal and continues the one session
+ *   (sdk/secagg/journal.ts); the devices retry through the outage. Before the journal a session lived in memory and
+ *   this kill lost the job (devices were SIGSTOPped so the kill landed before any device message);
  * - attestors: one after its commit, another after its reveal;
  * - reporter: before the job is attested, and right after its report is on chain;
  * - a device: mid-session, right after it reserved the job's privacy budget (its input ready; it advertised and
  *   shared its keys while classifying, so this is just before its masked input); restarted, it re-runs the job (its
- *   state was `running`). Its re-run cannot rejoin (refused as `DUPLICATE`/`OUT_OF_ROUND`, or the aggregator is down
- *   at that moment: `AGGREGATOR_UNREACHABLE`) unless round 0 still waited for it, and the session completes without
- *   it (4 of 5 ≥ the threshold 4, so the job's `minParticipants` is 4). Either way it is paid at most once: when it
- *   is paid, the test claims twice.
- *
- * What cannot be killed and survive: the aggregator once devices have sent session messages. A SecAgg session lives
- * in the aggregator's memory (its clients' keys, shares and masked inputs; nothing is persisted before the result),
- * and a device whose exchange fails (connection refused while the aggregator is down, or its next message refused by
- * the restarted process's fresh session) records the job `failed`, which the device runner never re-runs; the job
- * then expires at its commit deadline. So the devices are SIGSTOPped before the cohort is assigned and SIGCONTed once
- * the restarted aggregator hosts the session again: the kill lands while the session is hosted but before any device
- * message. The loss of a session past round 0 is what `test/relayers/aggregator.test.ts` checks; surviving it needs
- * devices that rejoin a re-opened session (a new `attempt`), not built yet (docs/relayers.md, "Not done yet").
- *
+ *   state was `running`). Its re-run cannot rejoin with new keys (refused as `DUPLICATE`/`OUT_OF_ROUND`: the session
+ *   journaled its first advertisement) unless round 0 still waited for it, and the session completes without it (4
+ *   of 5 ≥ the threshold 4, so the job's `minParticipants` is 4). Either way it is paid at most once: when it is
+ *   paid, the test claims twice.
+
  * Checked: each on-chain effect exactly once (events counted: post, draw request, assignment, aggregate commit and
  * reveal, three attestor commits and reveals, one report, one claim per paid device, no challenge), every queue key
  * succeeded with its attempts and recoveries printed, the aggregator's session opened once per boot that needed it,
@@ -136,10 +129,19 @@ async function sigkillWhenLogged(p: ChildProc, text: string, timeoutMs: number):
 function printDead(procs: readonly ChildProc[]): void {
   for (const p of procs) {
     const code = p.child.exitCode ?? p.child.signalCode;
-    if (code === null || code === "SIGKILL") continue;
-    console.log(
-      `${p.child.spawnargs.slice(3, 5).join(" ")} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`,
-    );
+    const what = p.child.spawnargs.slice(3, 5).join(" ");
+    if (code === "SIGKILL") continue;
+    if (code === null) {
+      // the live ones too: the last warnings and errors of each, which is where a stuck phase shows
+      const lines = p
+        .stderr()
+        .split("\n")
+        .filter((l) => /"level":(40|50|60)/.test(l))
+        .slice(-6);
+      if (lines.length > 0) console.log(`${what} (running) last warnings:\n${lines.join("\n")}`);
+      continue;
+    }
+    console.log(`${what} exited ${code}; stderr (tail):\n${p.stderr().slice(-3000)}`);
   }
 }
 
@@ -250,9 +252,8 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
         up(() =>
           start(net.relayer("distributor", life.distributor, ["--listen-port", String(distPort)])),
         );
-      // a SecAgg round waits this long for silent devices. Round 0 starts when the (restarted) aggregator hosts the
-      // session, and the devices, frozen until then, only start the job at that moment: 8 s was too short on a
-      // loaded machine (3 of 4 advertised in time). The killed device costs one such wait
+      // a SecAgg round waits this long for silent devices (the offline one, the killed one); it starts again when the
+      // restarted aggregator replays the session. 8 s was too short on a loaded machine (3 of 4 advertised in time)
       const aggregator = () =>
         up(() =>
           start(
@@ -342,8 +343,6 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       await env.warpTo(commitEnd!);
       await env.send(life.keeper, "JobMarket", "revealBid", [jobId, JOB.BID, salt]);
       await env.warpTo(revealEnd!);
-      // devices are frozen until the aggregator, killed while hosting the session, hosts it again (see the header)
-      for (const d of devices) assert.ok(d.child.kill("SIGSTOP"));
       await env.send(life.keeper, "JobMarket", "finalizeEpoch", [epoch]);
       assert.equal(await status(jobId), JobStatus.Scheduled);
       await env.awaitSeedBlock(jobId);
@@ -367,7 +366,7 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       const attestorsUp = later(Promise.all(att.attestors.map((_, i) => attestor(i))));
       const reporterUp = later(reporterProc());
 
-      // aggregator, while hosting the job's session: the restarted one hosts the same session again
+      // aggregator, mid-session: once devices have advertised, SIGKILL; the restarted one continues the same session
       const sessionOf = async (p: ChildProc) =>
         (
           await loggedLine(
@@ -379,17 +378,28 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
         ).sessionId;
       const sessionId = await sessionOf(agg);
       assert.equal(typeof sessionId, "string");
+      // a device, mid-session (its privacy budget reserved, just before its masked input): restarted, it re-runs the job
+      const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
+      const statusUrl = `http://127.0.0.1:${aggPort}/sessions/${String(sessionId)}`;
+      let seen = { round: 0 as number | string, pending: 0, n: 0 };
+      await waitFor(
+        "devices sent the aggregator session messages",
+        async () => {
+          seen = (await (await fetch(statusUrl)).json()) as typeof seen;
+          return seen.round !== 0 || seen.pending <= seen.n - 2;
+        },
+        LONG,
+      );
       await sigkill(agg);
-      killed("aggregator while hosting the session (no device message yet)");
+      killed(
+        `aggregator mid-session (round ${seen.round}, ${seen.n - seen.pending} of ${seen.n} devices in it)`,
+      );
       agg = await aggregator();
       assert.equal(
         await sessionOf(agg),
         sessionId,
-        "the restarted aggregator hosts the same session (derived from the chain)",
+        "the restarted aggregator hosts the same session (derived from the chain, replayed from its journal)",
       );
-      // a device, mid-session (its privacy budget reserved, just before its masked input): restarted, it re-runs the job
-      const deviceKill = sigkillWhenLogged(devices[0]!, "privacy budget reserved", LONG);
-      for (const d of devices) assert.ok(d.child.kill("SIGCONT"));
       await deviceKill;
       killed("device 0 mid-session (before its masked input)");
       devices[0] = await start(net.device(online[0]!.index));

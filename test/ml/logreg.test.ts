@@ -80,6 +80,38 @@ describe("softmax logistic regression", () => {
     assert.throws(() => unflatten(flat.subarray(1), 2, 8), LogRegShapeError);
   });
 
+  it("a logit offset trains a skewed sample towards the population's posterior", () => {
+    // the population is balanced; a device holds 9 of class 0 for every 1 of class 1 (a prior shift only)
+    const start = train(data, 2, 5);
+    const skewed: LabelledVectors = { x: [], y: [] };
+    data.x.forEach((x, i) => {
+      if (data.y[i] === 0 || i % 9 === 1) {
+        (skewed.x as Float32Array[]).push(x);
+        (skewed.y as number[]).push(data.y[i] ?? 0);
+      }
+    });
+    const share1 = skewed.y.filter((y) => y === 1).length / skewed.y.length;
+    const offset = [Math.log((1 - share1) / 0.5), Math.log(share1 / 0.5)];
+    const margin = (w: typeof start) => (w.b[1] ?? 0) - (w.b[0] ?? 0);
+    const plain = trainFrom(start, skewed, 20);
+    const shifted = trainFrom(start, skewed, 20, { logitOffset: offset });
+    const drift = (w: typeof start) => Math.abs(margin(w) - margin(start));
+    // without the offset the class-1 margin absorbs the device's prior (log(share1 / (1 − share1)) ≈ −2)
+    assert.ok(margin(plain) - margin(start) < -1, `plain drift ${margin(plain) - margin(start)}`);
+    assert.ok(drift(shifted) < 0.6 * drift(plain), `${drift(shifted)} vs ${drift(plain)}`);
+    assert.ok(accuracy(shifted, held) >= accuracy(plain, held));
+    // no offset, an empty one and a zero one train the same weights; a wrong length is refused
+    assert.deepEqual(
+      trainFrom(start, skewed, 2, { logitOffset: [] }).W,
+      trainFrom(start, skewed, 2).W,
+    );
+    assert.deepEqual(
+      trainFrom(start, skewed, 2, { logitOffset: [0, 0] }).W,
+      trainFrom(start, skewed, 2).W,
+    );
+    assert.throws(() => trainFrom(start, skewed, 1, { logitOffset: [1] }), LogRegShapeError);
+  });
+
   it("rejects mismatched shapes and labels", () => {
     const w = zeroWeights(2, 8);
     assert.throws(() => forward(w, new Float32Array(7)), LogRegShapeError);

@@ -6,7 +6,8 @@
  * persists the result, commits once, and — after a restart of the Aggregator object on the same data directory —
  * reveals once the attestors committed. Each attestor derives the same resultHash from the transcript on its own
  * (`attestJob`, with the reporter as an extra recipient); the reporter opens it too. A job not assigned to an
- * operator is ignored by it; a malformed cohort list fails the serve permanently with the reason.
+ * operator is ignored by it; a malformed cohort list fails the serve permanently with the reason; a restart in the
+ * middle of a session continues it from its journal.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -18,7 +19,13 @@ import { getAddress, type Address, type Hex } from "viem";
 import { deriveOperatorKey, walletSigner } from "#sdk/crypto/operator-key.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { commitVote, revealVote, type Vote } from "#sdk/protocol/attestor-vote.ts";
-import { openSealedTranscript, SecAggHttpServer } from "#sdk/secagg/index.ts";
+import { buildPayoutTree } from "#sdk/chain/payouts.ts";
+import {
+  aggregateHashOf,
+  encodeVector,
+  openSealedTranscript,
+  SecAggHttpServer,
+} from "#sdk/secagg/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
@@ -28,9 +35,11 @@ import {
   type AggregatorEvent,
 } from "../../relayers/aggregator/Aggregator.ts";
 import { JobLifecycle, who } from "../../bench/fixture/job-run.ts";
-import { abi, JobStatus } from "../../bench/fixture/protocol.ts";
+import { abi, JobStatus, Role } from "../../bench/fixture/protocol.ts";
 import {
   assignJob,
+  deviceSession,
+  deviceVector,
   lifecycleWithPackage,
   MODEL,
   publishEndpoint,
@@ -393,7 +402,9 @@ describe("aggregator relayer on the real contracts", () => {
     }
   });
 
-  it("a restart mid-session re-opens the session at round 0; devices already in it do not rejoin (the round is lost)", async () => {
+  it("a restart mid-session continues the session from its journal: the devices carry on, one commit", async () => {
+    // before the journal the session lived in memory: the restart re-opened it at round 0, the devices already in it
+    // could not rejoin, and the job expired unpaid
     const dataDir = path.join(tmp, "agg-mid");
     const job = await assignJob(life, store, N);
     const { jobId } = job;
@@ -402,6 +413,7 @@ describe("aggregator relayer on the real contracts", () => {
     await tick(loopOf(queue, role));
     const sOpen = events.find((e) => e.type === "session-opened" && e.jobId === jobId);
     assert.ok(sOpen !== undefined && sOpen.type === "session-opened");
+    const journal = path.join(dataDir, "aggregator", "sessions", `${jobId}.journal`);
     const runs = runDevices(life, job);
     runs.catch(() => undefined); // observed below
     // wait until every device advertised (round 0 closed), then "crash": the server and the role go away
@@ -414,21 +426,36 @@ describe("aggregator relayer on the real contracts", () => {
     }
     await queue.close();
     await secagg.close();
+    assert.ok((await readFile(journal, "utf8")).includes('"k":"a","round":0'), "round 0 journaled");
     secagg = new SecAggHttpServer({ port });
     await secagg.listen();
     queue = await ActionQueue.open(dataDir);
     role = aggregatorOn(dataDir, secagg);
     await tick(loopOf(queue, role));
     assert.equal(role.sessionState(jobId), "running", "the restart re-opened the session");
-    const outcome = await Promise.allSettled([runs]);
-    assert.equal(outcome[0]!.status, "rejected", "the devices in the old session fail");
-    // nobody advertises in the new session: it fails at the round-0 deadline; nothing is committed
-    await new Promise((r) => setTimeout(r, ROUND_MS + 500));
-    assert.equal(role.sessionState(jobId), "failed");
-    assert.ok(events.some((e) => e.type === "session-failed" && e.jobId === jobId));
-    assert.deepEqual(await role.desired(), []);
-    assert.equal(await queue.get(`commit:${jobId}`), undefined);
-    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Assigned);
+    const done = await runs;
+    assert.deepEqual(
+      done.map((r) => r.completedRound),
+      Array.from({ length: N }, () => 4),
+      "every device finished the one session",
+    );
+    for (let i = 0; i < 20 && (await queue.get(`commit:${jobId}`))?.status !== "succeeded"; i++)
+      await tick(loopOf(queue, role));
+    assert.equal((await queue.get(`commit:${jobId}`))?.status, "succeeded");
+    assert.equal(await life.env.read("JobMarket", "status", [jobId]), JobStatus.Committed);
+    const rec = jobRecordSchema.parse(
+      JSON.parse(await readFile(path.join(dataDir, "aggregator", "jobs", `${jobId}.json`), "utf8")),
+    );
+    assert.equal(rec.result.participants, N);
+    // the attestors derive the same value from the transcript of the resumed session
+    const att = await life.env.read<{ attestors: readonly Address[] }>(
+      "ResultAttestation",
+      "attestationOf",
+      [jobId],
+    );
+    const vote = life.attestorVotes({ jobId, store, cohort: job.drawn.members, model: MODEL });
+    assert.equal(await vote(getAddress(att.attestors[0]!)), rec.resultHash);
+    await assert.rejects(readFile(journal), "the persisted result superseded the journal");
     await queue.close();
   });
 
@@ -459,5 +486,65 @@ describe("aggregator relayer on the real contracts", () => {
     } finally {
       await queue.close();
     }
+  });
+  it("30% of the cohort drops out after setting up its masks: the aggregate is exactly the survivors' sum, only survivors are paid", async () => {
+    const n = 10;
+    const dataDir = path.join(tmp, "agg-dropout");
+    // the earlier jobs of this file still lock the aggregator's stake
+    await life.env.stakeNode(life.aggregator, Role.Aggregator, 10_000n * 10n ** 18n);
+    // minParticipants 7 = the full-mode threshold ⌊2n/3⌋ + 1
+    const job = await assignJob(life, store, n, undefined, 7);
+    const { jobId } = job;
+    const queue = await ActionQueue.open(dataDir);
+    const role = aggregatorOn(dataDir, secagg);
+    const loop = loopOf(queue, role);
+    await tick(loop);
+    // devices 2, 5 and 9 shared their mask keys, then went silent before their masked inputs: their pairwise masks
+    // are in the others' masked inputs and are removed with the key shares the survivors reveal
+    const stopBefore = new Map<number, 2>([
+      [2, 2],
+      [5, 2],
+      [9, 2],
+    ]);
+    const runs = await runDevices(life, job, { stopBefore });
+    assert.deepEqual(
+      runs.map((r) => r.completedRound),
+      [4, 1, 4, 4, 1, 4, 4, 4, 1, 4],
+    );
+    for (let i = 0; i < 20 && (await queue.get(`commit:${jobId}`))?.status !== "succeeded"; i++)
+      await tick(loop);
+    assert.equal((await queue.get(`commit:${jobId}`))?.status, "succeeded");
+    const rec = jobRecordSchema.parse(
+      JSON.parse(await readFile(path.join(dataDir, "aggregator", "jobs", `${jobId}.json`), "utf8")),
+    );
+    const survivors = [1, 3, 4, 6, 7, 8, 10];
+    assert.deepEqual(rec.survivors, survivors);
+    // the exact aggregate: the survivors' plaintext vectors, encoded and summed here, hash to the committed value
+    const session = await deviceSession(life, job);
+    const sum = new Uint32Array(session.vectorLength);
+    for (const id of survivors) {
+      const e = encodeVector(deviceVector(id), session.encoding);
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + e[i]!) >>> 0;
+    }
+    assert.equal(
+      rec.result.aggregateHash,
+      aggregateHashOf({ sessionId: session.sessionId, survivors, sum }),
+    );
+    // paid: exactly the survivors' devices, each the job's reward once
+    const { rewardPerDevice } = await life.env.read<{ rewardPerDevice: bigint }>(
+      "JobMarket",
+      "getJob",
+      [jobId],
+    );
+    const tree = buildPayoutTree(
+      survivors.map((id) => ({
+        account: getAddress(job.drawn.members[id - 1]!.device),
+        value: rewardPerDevice,
+      })),
+    );
+    assert.equal(rec.result.participants, survivors.length);
+    assert.equal(rec.result.payoutRoot, tree.root);
+    assert.equal(BigInt(rec.result.payoutTotal), rewardPerDevice * BigInt(survivors.length));
+    await queue.close();
   });
 });

@@ -26,7 +26,7 @@ describe("secagg over HTTP (loopback)", () => {
     const m = 512;
     const accounts = accountsFor(n, 61);
     const config = makeConfig(accounts, m);
-    const server = http.addSession(config, { roundTimeoutMs: 15_000, exposeResult: true });
+    const server = http.addSession(config, { roundTimeoutMs: 5_000, exposeResult: true });
     assert.equal(server.session.threshold, 14);
     const inputs = randomInputs(accounts.keys(), m, 61);
     // 6 of 20 drop: two before each of rounds 0, 1, 2 (silent ones are dropped by the round deadline)

@@ -666,7 +666,7 @@ describe("transcript v2 over HTTP", () => {
       const m = 16;
       const accounts = accountsFor(n, 515);
       const config = makeConfig(accounts, m);
-      const server = http.addSession(config, { roundTimeoutMs: 15_000, recordTranscript: true });
+      const server = http.addSession(config, { roundTimeoutMs: 4_000, recordTranscript: true });
       const inputs = randomInputs(accounts.keys(), m, 515);
       const stopBefore = new Map<number, 0 | 1 | 2 | 3 | 4>([[6, 2]]);
       await runHttpClients({
