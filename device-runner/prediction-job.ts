@@ -286,6 +286,14 @@ export async function runPredictionJob(opts: {
     poll: opts.poll,
   });
   if (ledger !== undefined) await ledger.commit(key);
-  opts.log?.info({ jobId: job.jobId.toString(), round: secagg.completedRound }, "job done");
+  opts.log?.info(
+    {
+      jobId: job.jobId.toString(),
+      round: secagg.completedRound,
+      bytesSent: secagg.bytesSent,
+      bytesReceived: secagg.bytesReceived,
+    },
+    "job done",
+  );
   return { clientId, records: records.length, secagg, ...(privacy ? { privacy } : {}) };
 }

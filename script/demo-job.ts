@@ -65,7 +65,12 @@ import { DEFAULT_TRAINED_ROUNDS, runFineTuningDemo } from "./finetune-demo.ts";
 import { DEMO_STEPS, type DemoEvents } from "./start/events.ts";
 import { networkAccount } from "./network/accounts.ts";
 import { DemoChain, type Wallet } from "./network/chain.ts";
-import { consentToEmailJobs, createDeviceDir, EMAIL_SCHEMA_ID } from "./network/devices.ts";
+import {
+  consentToEmailJobs,
+  createDeviceDir,
+  EMAIL_SCHEMA_ID,
+  type DeviceDir,
+} from "./network/devices.ts";
 import {
   deviceCommand,
   freePort,
@@ -86,6 +91,8 @@ const OFFLINE = 1;
 const DEVICES_PER_WORKER = 10;
 /** Devices that enrol as trainers in the fine-tuning bounty (`npm start -- --trainers N`). */
 export const DEFAULT_TRAINERS = 20;
+/** Devices set up at once (directory, funding, consent). */
+const SETUP_CONCURRENCY = 8;
 /** Claim processes run at once at the end. */
 const CLAIM_CONCURRENCY = 4;
 const REWARD = parseEther("2");
@@ -109,6 +116,32 @@ export interface DemoContext {
   devices?: number;
   /** Run the fine-tuning bounty after the prediction job (default true). */
   fineTuning?: boolean;
+  /** Devices hosted by one `dml-device host` worker process (default `DEVICES_PER_WORKER`). */
+  devicesPerWorker?: number;
+  /**
+   * How many online devices run `dml-device claim` at the end (default: every one). A benchmark may claim with a
+   * sample only: then the growth check is that the sample's wins were claimed, not all k draws.
+   */
+  claimants?: number;
+  /**
+   * The aggregator's SecAgg round deadline (default max(8 s, 0.4 s per device)). Rounds close as soon as every device
+   * answered, so a longer one costs nothing unless a device is silent; a loaded machine needs it longer.
+   */
+  roundTimeoutMs?: number;
+  /**
+   * Start every staked attestor and the reporter with the other operators, before the job (default: the drawn
+   * attestors and the reporter start once the cohort is assigned). A benchmark's job window then holds no start-up.
+   */
+  operatorsUpFront?: boolean;
+  /**
+   * The distributor's allowed heartbeat clock skew (`--max-skew-seconds`, default 300). A dev chain mining several
+   * blocks a second runs its clock ≈ 3 s per device set up ahead of the devices' wall clocks.
+   */
+  maxSkewSeconds?: number;
+  /** How long to wait for each process-driven phase (default `PHASE_TIMEOUT_MS`). */
+  phaseTimeoutMs?: number;
+  /** Called at each phase boundary with the wall-clock time (bench/e2e.ts); awaited. */
+  onPhase?: (phase: DemoPhase, at: number) => void | Promise<void>;
   /** Devices that enrol as trainers (default `DEFAULT_TRAINERS`, at most the online devices). */
   trainers?: number;
   /** Trained rounds of the bounty (default `DEFAULT_TRAINED_ROUNDS`). */
@@ -120,15 +153,53 @@ export interface DemoContext {
   print: (line: string) => void;
 }
 
+/** The boundaries `onPhase` reports, in order. */
+export const DEMO_PHASES = [
+  "started",
+  "listed",
+  "operators-running",
+  "devices-registered",
+  "devices-online",
+  "connected-set-stands",
+  "growth-drawn",
+  "job-scheduled",
+  "cohort-assigned",
+  "committed",
+  "settled",
+  "report-decrypted",
+  "claimed",
+] as const;
+export type DemoPhase = (typeof DEMO_PHASES)[number];
+
+export interface DemoJobResult {
+  jobId: bigint;
+  paid: bigint;
+  /** Blocks of `createJob` and of the report (`ReportPosted`): the job's lifecycle on chain. */
+  createdBlock: bigint;
+  reportBlock: bigint;
+  growthEpoch: bigint;
+  cohortSize: number;
+  /** Devices that claimed (`claimants`, or every online device). */
+  claimed: number;
+}
+
 /** Runs the demo job; returns the job id and the total the devices claimed. */
-export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; paid: bigint }> {
+export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
   const started = Date.now();
   const { print } = ctx;
   const emit: DemoEvents = ctx.events ?? (() => undefined);
   emit({ kind: "step", name: DEMO_STEPS.setup });
+  const phase = async (p: DemoPhase) => {
+    await ctx.onPhase?.(p, Date.now());
+  };
+  await phase("started");
   const DEVICES = ctx.devices ?? DEFAULT_DEVICES;
   if (!Number.isInteger(DEVICES) || DEVICES < 6 || DEVICES > 10_000)
     throw new ChainError("START", `--devices ${DEVICES}: between 6 and 10,000`);
+  const PER_WORKER = ctx.devicesPerWorker ?? DEVICES_PER_WORKER;
+  if (!Number.isInteger(PER_WORKER) || PER_WORKER < 1)
+    throw new ChainError("START", `devices per worker ${PER_WORKER}: a positive integer`);
+  const TIMEOUT_MS = ctx.phaseTimeoutMs ?? PHASE_TIMEOUT_MS;
   // the customer accepts the job when at least 80% of the online devices take part (≥ 5)
   const MIN_PARTICIPANTS = Math.max(5, Math.floor(((DEVICES - OFFLINE) * 4) / 5));
   const chainId = await ctx.publicClient.getChainId();
@@ -183,6 +254,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     ]);
     const algorithmId = await chain.read<bigint>("AlgorithmMarketplace", "algorithmCount");
     print(`algorithm ${algorithmId} listed: package ${packageCid}`);
+    await phase("listed");
     emit({ kind: "figure", key: "algorithm", value: `${algorithmId}` });
 
     // faucet: operators funded, registered and staked; the distributor's heartbeat endpoint and the aggregator's
@@ -215,14 +287,16 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       distributor: await startRelayer(net, opsDir, "distributor", who(distributor), [
         "--listen-port",
         String(distPort),
+        ...(ctx.maxSkewSeconds === undefined
+          ? []
+          : ["--max-skew-seconds", String(ctx.maxSkewSeconds)]),
       ]),
       aggregator: await startRelayer(net, opsDir, "aggregator", who(aggregator), [
         "--listen-port",
         String(aggPort),
         "--round-timeout-ms",
-        // rounds close as soon as every device answered; the deadline only bounds a silent one (round 0 waits it out
-        // for the offline device; 8 s lost 7 of 11 devices on a loaded machine)
-        String(Math.max(15_000, DEVICES * 400)),
+        // rounds close as soon as every device answered; the deadline only bounds a silent one
+        String(ctx.roundTimeoutMs ?? Math.max(15_000, DEVICES * 400)),
       ]),
       watcher: await startRelayer(net, opsDir, "watcher", who(keeper)),
     };
@@ -231,6 +305,20 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     emit({ kind: "endpoint", name: "distributor heartbeats", url: `http://127.0.0.1:${distPort}` });
     emit({ kind: "endpoint", name: "aggregator SecAgg", url: `http://127.0.0.1:${aggPort}` });
     emit({ kind: "figure", key: "operators staked", value: `${stakes.length}` });
+    // always-on operators (a benchmark): every staked attestor and the reporter run before any job exists, so the
+    // job's window holds no process start-up
+    const attestorsRunning = new Set<Address>();
+    const reporterRunning = ctx.operatorsUpFront === true;
+    if (ctx.operatorsUpFront === true) {
+      await Promise.all(
+        [
+          ...attestors.map((a) => startRelayer(net, opsDir, "attestor", who(a))),
+          startRelayer(net, opsDir, "reporter", who(reporter)),
+        ].map(async (p) => (await p).ready),
+      );
+      for (const a of attestors) attestorsRunning.add(who(a));
+    }
+    await phase("operators-running");
     print(
       `${stakes.length} operators staked; dml-relayer distributor (heartbeats http://127.0.0.1:${distPort}), aggregator (SecAgg http://127.0.0.1:${aggPort}) and watcher running`,
     );
@@ -242,29 +330,37 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     emit({ kind: "step", name: DEMO_STEPS.devices });
     const registry = chain.addr("DeviceRegistry");
     const bond = await chain.read<bigint>("DeviceRegistry", "deviceBond");
-    const devices = [];
-    for (let i = 0; i < DEVICES; i++) {
+    // SETUP_CONCURRENCY devices at a time: the faucet's transactions one after another (its nonces), the directories
+    // and the owners' consents in parallel
+    const devices: DeviceDir[] = new Array<DeviceDir>(DEVICES);
+    let funding: Promise<void> = Promise.resolve();
+    await eachLimited([...Array(DEVICES).keys()], SETUP_CONCURRENCY, async (i) => {
       const d = await createDeviceDir(
         { ...net, chainId },
         path.join(root, "devices", String(i)),
         keccak256(toHex(`dml demo device ${i}`)),
         workload.split.inboxes[i]!.emails,
       );
-      await chain.send(faucet, "DMLToken", "transfer", [d.account.address, bond]);
-      const gas = await faucet.sendTransaction({
-        to: d.account.address,
-        value: parseEther("0.05"),
+      const funded = funding.then(async () => {
+        await chain.send(faucet, "DMLToken", "transfer", [d.account.address, bond]);
+        const gas = await faucet.sendTransaction({
+          to: d.account.address,
+          value: parseEther("0.05"),
+        });
+        await chain.pub.waitForTransactionReceipt({ hash: gas });
       });
-      await chain.pub.waitForTransactionReceipt({ hash: gas });
+      funding = funded.catch(() => undefined);
+      await funded;
       await consentToEmailJobs({ rpcUrl: ctx.rpcUrl, chainId }, registry, d);
-      devices.push(d);
+      devices[i] = d;
       emit({ kind: "progress", label: "devices registered", done: i + 1, total: DEVICES });
-    }
+    });
     const online = devices.slice(0, DEVICES - OFFLINE);
+    await phase("devices-registered");
     // many devices to a `dml-device host` worker process, each with its own key, data directory and clients
     const workers: ChildProc[] = [];
-    for (let i = 0; i < online.length; i += DEVICES_PER_WORKER)
-      workers.push(hostCommand(online.slice(i, i + DEVICES_PER_WORKER).map((d) => d.paths.root)));
+    for (let i = 0; i < online.length; i += PER_WORKER)
+      workers.push(hostCommand(online.slice(i, i + PER_WORKER).map((d) => d.paths.root)));
     const heartbeatSenders = () => {
       const seen = new Set<string>();
       for (const w of workers)
@@ -282,8 +378,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         emit({ kind: "progress", label: "devices online", done: n, total: online.length });
         return n >= online.length;
       },
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
+    await phase("devices-online");
     const growthEpoch = await chain.read<bigint>("GrowthPool", "currentEpoch");
     await chain.warpTo(await chain.read<bigint>("GrowthPool", "epochEnd", [growthEpoch]));
     const connectedSet = () =>
@@ -291,10 +388,11 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       `the distributor posted growth epoch ${growthEpoch}'s connected set`,
       async () => (await connectedSet())[1] > 0n,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const [, connectedCount, standsAt] = await connectedSet();
     await chain.warpTo(standsAt + 1n);
+    await phase("connected-set-stands");
     emit({ kind: "figure", key: "registered", value: `${devices.length}` });
     emit({ kind: "figure", key: "online", value: `${online.length}` });
     emit({ kind: "figure", key: "connected set", value: `${connectedCount}` });
@@ -319,7 +417,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       `the distributor requested growth epoch ${growthEpoch}'s draw`,
       async () => (await drawRequest()) !== undefined,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const vrf = ctx.manifest.vrf;
     if (!vrf?.mock) throw new ChainError("START", "the dev chain has no VRF mock coordinator");
@@ -342,6 +440,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         "START",
         `growth epoch ${growthEpoch}: the VRF word did not draw the winners`,
       );
+    await phase("growth-drawn");
     print(
       `growth epoch ${growthEpoch}: the distributor requested the VRF draw; the word arrived: ${growthDraw.k} draws of ${formatEther(growthDraw.perWinner)} DML from ${connectedCount} connected devices (the epoch budget: ${formatEther(growthDraw.budget)} DML, its emission and the carry)`,
     );
@@ -398,6 +497,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     if ((await chain.status(jobId)) !== JobStatus.Scheduled)
       throw new ChainError("START", `job ${jobId} was not scheduled`);
     print(`job ${jobId} created and scheduled in auction epoch ${epoch}`);
+    await phase("job-scheduled");
     // clock: the epoch's seed is the hash of the block after finalizeEpoch's (EpochSeedArmed); a live chain moves on
     // by itself, the dev chain mines on demand
     const [armed] = await chain.pub.getContractEvents({
@@ -415,7 +515,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "the distributor assigned the cohort",
       async () => (await chain.status(jobId)) === JobStatus.Assigned,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const att = await chain.read<{ attestors: readonly Address[] }>(
       "ResultAttestation",
@@ -440,25 +540,28 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     const cohortSize = (assignedEvent as unknown as { args: { deviceCount: number } }).args
       .deviceCount;
     const assignedAt = Date.now();
+    await phase("cohort-assigned");
     emit({ kind: "figure", key: "job", value: `${jobId}` });
     emit({ kind: "figure", key: "cohort", value: `${cohortSize}` });
     print(
       `the distributor drew and assigned a cohort of ${cohortSize} devices from the connected set (the ${OFFLINE} offline device never heartbeat, so it is not in it); ${att.attestors.length} attestors drawn from the job seed ${drawSeed.slice(0, 10)}…`,
     );
-    const attestorsRunning = new Set<Address>();
     for (const a of att.attestors) {
+      if (attestorsRunning.has(getAddress(a))) continue;
       const url = await startRelayer(net, opsDir, "attestor", getAddress(a)).then((p) => p.ready);
       emit({ kind: "endpoint", name: `attestor ${getAddress(a).slice(0, 10)} metrics`, url });
       attestorsRunning.add(getAddress(a));
     }
-    const reporterUrl = await (await startRelayer(net, opsDir, "reporter", who(reporter))).ready;
-    emit({ kind: "endpoint", name: "reporter metrics", url: reporterUrl });
+    if (!reporterRunning) {
+      const reporterUrl = await (await startRelayer(net, opsDir, "reporter", who(reporter))).ready;
+      emit({ kind: "endpoint", name: "reporter metrics", url: reporterUrl });
+    }
 
     // devices serve (ONNX, SecAgg with the aggregator); the aggregator seals the transcript and commits
     await waitFor(
       "the aggregator committed",
       async () => (await chain.status(jobId)) >= JobStatus.Committed,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
     const [committedEvent] = await chain.pub.getContractEvents({
       address: chain.addr("ResultAttestation"),
@@ -467,6 +570,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       args: { jobId },
       fromBlock: created.blockNumber,
     });
+    await phase("committed");
     const transcriptCid = (committedEvent as unknown as { args: { transcriptCid: string } }).args
       .transcriptCid;
     print(
@@ -477,8 +581,9 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     await waitFor(
       "the job settled",
       async () => (await chain.status(jobId)) >= JobStatus.Settled,
-      PHASE_TIMEOUT_MS,
+      TIMEOUT_MS,
     );
+    await phase("settled");
     const status = await chain.status(jobId);
     const revealed = await chain.pub.getContractEvents({
       address: chain.addr("ResultAttestation"),
@@ -568,13 +673,16 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
       `  uncorrected: classify-and-count ${f(cc.estimate)} ± ${f(cc.stdError)} (${interval(cc)}, cluster-robust); mean spam probability ${f(opened.meanProbability[spam]!)} ± ${f(opened.stdError[spam]!)} (records as if independent)`,
     );
 
+    await phase("report-decrypted");
+
     // devices: `dml-device claim job` (from ReportPosted and the payout list alone) and `dml-device claim growth`
     // (from the connected-set list and the VRF word alone), a few devices at a time
     let paid = 0n;
     let draws = 0;
     let unpaid = 0;
+    const claimants = online.slice(0, ctx.claimants ?? online.length);
     let claimed = 0;
-    await eachLimited(online, CLAIM_CONCURRENCY, async (d) => {
+    await eachLimited(claimants, CLAIM_CONCURRENCY, async (d) => {
       const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
       const jobCode = await job.exited;
       const m = /claimed ([0-9.]+) DML/.exec(job.stdout());
@@ -594,18 +702,29 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
           `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
         );
       draws += g[2].split(",").filter((x) => x.trim() !== "").length;
-      emit({ kind: "progress", label: "devices claimed", done: ++claimed, total: online.length });
+      emit({
+        kind: "progress",
+        label: "devices claimed",
+        done: ++claimed,
+        total: claimants.length,
+      });
     });
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,
     ]);
-    if (BigInt(draws) !== info.k || info.claimedCount !== info.k)
+    await phase("claimed");
+    const allClaimed = claimants.length === online.length;
+    if (
+      allClaimed
+        ? BigInt(draws) !== info.k || info.claimedCount !== info.k
+        : BigInt(draws) !== info.claimedCount
+    )
       throw new ChainError(
         "START",
         `growth epoch ${growthEpoch}: ${draws} of ${info.k} draws claimed (on chain ${info.claimedCount})`,
       );
     print(
-      `growth epoch ${growthEpoch}: the winners claimed all ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
+      `growth epoch ${growthEpoch}: ${allClaimed ? "the winners claimed all" : `${claimants.length} sampled devices claimed their`} ${draws} draws (${formatEther(growthDraw.perWinner * BigInt(draws))} DML) with dml-device claim growth`,
     );
     emit({
       kind: "figure",
@@ -615,7 +734,7 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
     emit({ kind: "figure", key: "job paid", value: `${formatEther(paid)} DML` });
     emit({ kind: "figure", key: "growth winners claimed", value: `${draws} of ${info.k} draws` });
     print(
-      `${online.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
+      `${claimants.length - unpaid} devices claimed ${formatEther(paid)} DML with dml-device claim job${unpaid > 0 ? ` (${unpaid} not in the payout list: dropped from the session)` : ""}; lifecycle gas create → settled ${lifecycleGas.toLocaleString("en-US")} (all parties' transactions); ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
     );
 
     // fine-tuning: the refiner hosts the trainer groups, every staked attestor may be drawn for a round
@@ -647,11 +766,19 @@ export async function runDemoJob(ctx: DemoContext): Promise<{ jobId: bigint; pai
         groupSize: 5,
         rounds: ctx.rounds ?? DEFAULT_TRAINED_ROUNDS,
         ...(ctx.events === undefined ? {} : { events: ctx.events }),
-        phaseTimeoutMs: PHASE_TIMEOUT_MS,
+        phaseTimeoutMs: TIMEOUT_MS,
         print,
       });
     }
-    return { jobId, paid };
+    return {
+      jobId,
+      paid,
+      createdBlock: created.blockNumber,
+      reportBlock: postedEvent.blockNumber,
+      growthEpoch,
+      cohortSize,
+      claimed: claimants.length - unpaid,
+    };
   } finally {
     if (ctx.keep !== true) {
       await stopAllGracefully();

@@ -40,6 +40,29 @@ export interface RelayerProcess extends ChildProc {
 const children = new Set<ChildProcessWithoutNullStreams>();
 let exitHook = false;
 
+/** A process started here, as an observer sees it: the CLI it runs, its arguments and its handle. */
+export interface SpawnedProc {
+  cli: string;
+  args: readonly string[];
+  proc: ChildProc;
+}
+const observers = new Set<(p: SpawnedProc) => void>();
+
+let extraEnv: ((cli: string, args: readonly string[]) => NodeJS.ProcessEnv) | undefined;
+
+/** Adds `fn(cli, args)` to the environment of every process started here from now on (e.g. a profiler's flags). */
+export function setSpawnEnv(
+  fn: ((cli: string, args: readonly string[]) => NodeJS.ProcessEnv) | undefined,
+): void {
+  extraEnv = fn;
+}
+
+/** Calls `fn` with every process started here from now on (bench/e2e.ts reads their CPU, memory and logs). */
+export function observeSpawns(fn: (p: SpawnedProc) => void): () => void {
+  observers.add(fn);
+  return () => observers.delete(fn);
+}
+
 /** Starts `node --import tsx <cli> …args` with `env` added to this process's environment. */
 export function spawnTs(cli: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProc {
   if (!exitHook) {
@@ -47,7 +70,7 @@ export function spawnTs(cli: string, args: string[], env: NodeJS.ProcessEnv = {}
     process.once("exit", () => stopAll("SIGKILL"));
   }
   const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...extraEnv?.(cli, args) },
     stdio: ["pipe", "pipe", "pipe"],
   });
   children.add(child);
@@ -61,7 +84,9 @@ export function spawnTs(cli: string, args: string[], env: NodeJS.ProcessEnv = {}
       resolve(code ?? signal ?? -1);
     }),
   );
-  return { child, stderr: () => err, stdout: () => out, exited };
+  const proc = { child, stderr: () => err, stdout: () => out, exited };
+  for (const fn of observers) fn({ cli, args, proc });
+  return proc;
 }
 
 /** Sends `signal` to every process started here that still runs. */
