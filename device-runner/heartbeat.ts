@@ -17,7 +17,11 @@ export interface HeartbeatSenderOptions {
   contracts: { DeviceRegistry: Address; GrowthPool?: Address; NodeStaking?: Address };
   /** Distributor URLs from the config, used besides the on-chain ones. */
   configuredUrls?: readonly string[];
-  /** Unix seconds for the heartbeat's timestamp (default: the wall clock). */
+  /**
+   * Unix seconds for the heartbeat's timestamp. Default: the latest block's timestamp, the clock the distributor checks
+   * the skew against (a dev chain that mines a block per transaction runs ahead of the wall clock; on a live chain the
+   * two differ by at most a block).
+   */
   nowSeconds?: () => number;
   timeoutMs?: number;
 }
@@ -102,6 +106,10 @@ export class HeartbeatSender {
     return [...new Set(urls)];
   }
 
+  private async chainSeconds(): Promise<number> {
+    return Number((await this.o.publicClient.getBlock({ blockTag: "latest" })).timestamp);
+  }
+
   /** Sends this epoch's heartbeat to every endpoint that does not have it yet. */
   async tick(schemas?: readonly Hex[]): Promise<HeartbeatTick> {
     const epoch = await this.epoch();
@@ -113,7 +121,7 @@ export class HeartbeatSender {
       { chainId: this.o.chainId, verifyingContract: this.o.contracts.DeviceRegistry },
       {
         epoch,
-        timestamp: this.o.nowSeconds?.() ?? Math.floor(Date.now() / 1000),
+        timestamp: this.o.nowSeconds?.() ?? (await this.chainSeconds()),
         ...(schemas === undefined ? {} : { schemas }),
       },
     );

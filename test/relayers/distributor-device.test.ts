@@ -130,4 +130,31 @@ describe("device heartbeat sender → distributor endpoint", () => {
       [getAddress(device.address)],
     );
   });
+  it("stamps a heartbeat with chain time: accepted while the chain runs two hours ahead of the wall clock", async () => {
+    // a dev chain that mines a block per transaction runs ahead of the wall clock (≈ 4 s per device set up); with
+    // wall-clock stamps every heartbeat past the 300 s skew was refused, which stopped runs of ≈ 1,000 devices
+    const device = localAccount("chain-clock-device");
+    await env.registerDevices([device], label("email/rfc822-v1"));
+    await env.warpTo(BigInt(Math.floor(Date.now() / 1000) + 7_200));
+    const senderOf = (nowSeconds?: () => number) =>
+      new HeartbeatSender({
+        publicClient: env.pub as unknown as DevicePublicClient,
+        account: device,
+        chainId: env.pub.chain!.id,
+        contracts: {
+          DeviceRegistry: env.addr("DeviceRegistry"),
+          GrowthPool: env.addr("GrowthPool"),
+          NodeStaking: env.addr("NodeStaking"),
+        },
+        ...(nowSeconds ? { nowSeconds } : {}),
+      });
+    const wall = await senderOf(() => Math.floor(Date.now() / 1000)).tick();
+    assert.deepEqual(wall.delivered, []);
+    assert.match(wall.failed[0]?.error ?? "", /HEARTBEAT_INVALID/);
+    const chain = await senderOf().tick();
+    assert.deepEqual(chain.delivered, [server.url]);
+    assert.ok(
+      distributor.book.connected(chain.epoch).some((d) => d.device === getAddress(device.address)),
+    );
+  });
 });
