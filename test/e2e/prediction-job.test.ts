@@ -40,7 +40,6 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -52,6 +51,7 @@ import { DEFAULT_PRIVACY_SPEC } from "#sdk/privacy/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { abi } from "../../bench/fixture/protocol.ts";
 import { JOB } from "../../bench/fixture/job-run.ts";
+import { freePort } from "../../script/network/processes.ts";
 import {
   DEVICE_CLI,
   killChildren,
@@ -67,14 +67,6 @@ const DEVICES = 6; // kMin is 5: one device stays offline; the connected set and
 const OFFLINE = 1;
 /** Longest wait for one phase. */
 const LONG = 420_000;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /**
  * Starts a relayer and resolves once it serves. A start that fails with RPC_UNREACHABLE (its 5 s `eth_chainId` check

@@ -15,12 +15,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { freePort } from "../../script/network/processes.ts";
+import { alive } from "../../script/start/stale-chain.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const START = path.join(ROOT, "script/start.ts");
@@ -66,14 +67,6 @@ function start(args: string[]): Run {
   };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** Whether 127.0.0.1:`port` can be bound (nothing listens there). */
 const portFree = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -83,20 +76,6 @@ const portFree = (port: number): Promise<boolean> =>
   });
 const chainPid = async (dataDir: string): Promise<number> =>
   Number((await readFile(path.join(dataDir, "chain.pid"), "utf8")).trim());
-
-/** Whether `pid` runs (a zombie, exited but not reaped, does not). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true;
-  }
-};
 
 /** The final table's rows: step name → its figures (continuation lines joined). */
 function summary(out: string): Map<string, { result: string; figures: string }> {

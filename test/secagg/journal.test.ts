@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -28,19 +27,12 @@ import {
   type JournalEntry,
   type SecAggSessionConfig,
 } from "#sdk/secagg/index.ts";
+import { freePort } from "../../script/network/processes.ts";
 import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
 
 const HOST = path.join(import.meta.dirname, "fixtures/journal-host.ts");
 const ROUND_TIMEOUT_MS = 3_000;
 const POLL = { initialDelayMs: 20, maxDelayMs: 200, roundTimeoutMs: 30_000, outageMs: 30_000 };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 interface Host {
   child: ChildProcessWithoutNullStreams;
