@@ -17,6 +17,7 @@ import { describeError } from "./errors.ts";
 import { HeartbeatSender } from "./heartbeat.ts";
 import type { DevicePaths } from "./paths.ts";
 import { DeviceRunner, jobKey, type DeviceJob } from "./runner.ts";
+import type { PollOptions } from "#sdk/secagg/index.ts";
 import { hostSession, TrainingWatcher } from "./training-watcher.ts";
 import type { DeviceSigner } from "./prediction-job.ts";
 import { CohortWatcher, jobFromEvent, type CohortEvent } from "./watcher.ts";
@@ -58,6 +59,8 @@ export async function runDaemon(opts: {
   chain?: ChainView;
   /** The training watcher; default one over the configured FineTuning (none when FineTuning is not configured). */
   training?: TrainingWatcher | null;
+  /** SecAgg polling and outage limits (`PollOptions`); default the client's (an outage is retried for 120 s). */
+  poll?: PollOptions;
 }): Promise<void> {
   const { config, paths, account, publicClient: pub, store, log } = opts;
   const jobMarket = contractAddress(config, "JobMarket");
@@ -90,6 +93,7 @@ export async function runDaemon(opts: {
     chain: opts.chain ?? chainViewOf(pub, config),
     log,
     ...(opts.idleCheck ? { idleCheck: opts.idleCheck } : {}),
+    ...(opts.poll ? { poll: opts.poll } : {}),
   });
   // once per growth epoch to every distributor it knows: the configured one and the active ones on chain
   const optional = (name: string) => {

@@ -417,6 +417,8 @@ describe("device runner: training rounds from the chain (FineTuning on EDR)", ()
         store,
         log: silent,
         once: true,
+        // the host's 503 is an outage the client would retry for 120 s by default
+        poll: { outageMs: 500 },
       });
     const key = `train:31337:${ft.toLowerCase()}:${bountyId}:1:0`;
     const entryOf = async () => (await JobStateStore.open(paths.jobState)).get(key);

@@ -2,7 +2,7 @@
  * `npm start` as a user runs it: the real `script/start.ts` process (embedded EDR chain, deployment, every relayer
  * role and device as its own process), each run on its own port and data directory.
  *
- * - The whole scenario at a small size (12 devices, 6 trainers, 2 trained rounds): it exits 0 and its final table
+ * - The whole scenario at a small size (12 devices, 6 trainers, 1 trained round): it exits 0 and its final table
  *   shows every step held — the job settled and was served and paid per device, the growth epoch's winners claimed
  *   every draw, every trained round was recorded accepted or rejected with at least one accepted and its trainers
  *   paid, the governance proposal Executed.
@@ -113,7 +113,7 @@ describe("npm start (script/start.ts as a process)", () => {
   it("runs the whole scenario at a small size and exits 0 with every step held", async () => {
     const t0 = Date.now();
     const dataDir = await tmp("small");
-    const rounds = 2;
+    const rounds = 1;
     const run = start([
       "--port",
       String(await freePort()),

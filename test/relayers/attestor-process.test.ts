@@ -18,6 +18,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fullProfileOnly } from "../profile.ts";
 import { bytesToHex, getAddress, type Address, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { DEV_MNEMONIC } from "#sdk/chain/clients.ts";
@@ -116,102 +117,108 @@ describe("dml-relayer attestor processes on EDR", () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  it("three attestor processes commit and reveal once each across a SIGKILL and restart; the job is attested", async () => {
-    const { env } = life;
-    const job = await prepareJob(life, await openStore(), 8, { fromPackage: true });
-    await closeStore(); // its blocks are copied into each attestor's own Helia directory below
-    const manifestFile = path.join(tmp, "manifest.json");
-    writeManifest(manifestFile, env.manifest);
+  it(
+    "three attestor processes commit and reveal once each across a SIGKILL and restart; the job is attested",
+    { skip: fullProfileOnly("the e2e test's attestor kills after a commit and after a reveal") },
+    async () => {
+      const { env } = life;
+      const job = await prepareJob(life, await openStore(), 8, { fromPackage: true });
+      await closeStore(); // its blocks are copied into each attestor's own Helia directory below
+      const manifestFile = path.join(tmp, "manifest.json");
+      writeManifest(manifestFile, env.manifest);
 
-    const start = await attestorProcesses(job, "attestor", manifestFile);
-    const attestation = () =>
-      env.read<{ committedMask: number; revealedMask: number; status: number }>(
-        "ResultAttestation",
-        "attestationOf",
-        [job.jobId],
-      );
-    const events = async (eventName: string) =>
-      (
-        await env.pub.getContractEvents({
-          address: attestorContracts(life).ResultAttestation,
-          abi: abi("ResultAttestation"),
-          eventName,
-          args: { jobId: job.jobId },
-          fromBlock: 0n,
-        })
-      ).map((e) => getAddress((e as unknown as { args: { attestor: Address } }).args.attestor));
+      const start = await attestorProcesses(job, "attestor", manifestFile);
+      const attestation = () =>
+        env.read<{ committedMask: number; revealedMask: number; status: number }>(
+          "ResultAttestation",
+          "attestationOf",
+          [job.jobId],
+        );
+      const events = async (eventName: string) =>
+        (
+          await env.pub.getContractEvents({
+            address: attestorContracts(life).ResultAttestation,
+            abi: abi("ResultAttestation"),
+            eventName,
+            args: { jobId: job.jobId },
+            fromBlock: 0n,
+          })
+        ).map((e) => getAddress((e as unknown as { args: { attestor: Address } }).args.attestor));
 
-    const aggSalt = label(`agg-salt-${job.jobId}`);
-    await env.send(life.aggregator, "ResultAttestation", "commitAggregate", [
-      job.jobId,
-      aggregateCommitment(job.value, aggSalt),
-      job.cid,
-    ]);
-
-    const procs: (RelayerProcess | undefined)[] = [start(0), start(1), undefined];
-    try {
-      await Promise.all([procs[0]!.ready, procs[1]!.ready]);
-      await waitFor(
-        "attestors 0 and 1 committed",
-        async () => (Number((await attestation()).committedMask) & 0b011) === 0b011,
-        120_000,
-      );
-      // attestor 0 waits for the reveal window (attestor 2 has not committed): SIGKILL it
-      procs[0]!.child.kill("SIGKILL");
-      assert.equal(await procs[0]!.exited, "SIGKILL");
-      procs[2] = start(2);
-      await waitFor(
-        "every attestor committed",
-        async () => Number((await attestation()).committedMask) === 0b111,
-        120_000,
-      );
-      procs[0] = start(0); // same data dir: the queue shows commit succeeded; reconcile asks for the reveal
-      await waitFor(
-        "every attestor revealed",
-        async () => Number((await attestation()).revealedMask) === 0b111,
-        120_000,
-      );
-
-      const numbers = await Promise.all(
-        procs.map(async (p) => {
-          const text = await (await fetch(`${await p!.ready}/metrics`)).text();
-          const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
-          const latency = (type: string) =>
-            num(
-              new RegExp(
-                `^dml_relayer_action_latency_seconds_sum\\{role="attestor",type="${type}"\\} (\\S+)$`,
-                "m",
-              ),
-            );
-          return {
-            cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
-            rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
-            commitLatencyS: latency("commit"),
-            revealLatencyS: latency("reveal"),
-          };
-        }),
-      );
-      // CPU is counted from the registry's creation (after start-up); latency is enqueue → success (NaN: not run by
-      // this process, e.g. the restarted attestor's commit ran before its SIGKILL)
-      console.log("attestor processes:", JSON.stringify(numbers));
-      for (const p of procs) p!.child.kill("SIGTERM");
-      for (const p of procs) assert.equal(await p!.exited, 0, p!.stderr());
-
-      assert.deepEqual((await events("AttestationCommitted")).sort(), [...job.attestors].sort());
-      assert.deepEqual((await events("AttestationRevealed")).sort(), [...job.attestors].sort());
-      await env.send(life.aggregator, "ResultAttestation", "revealAggregate", [
+      const aggSalt = label(`agg-salt-${job.jobId}`);
+      await env.send(life.aggregator, "ResultAttestation", "commitAggregate", [
         job.jobId,
-        job.value,
-        aggSalt,
+        aggregateCommitment(job.value, aggSalt),
+        job.cid,
       ]);
-      if ((await env.read("JobMarket", "status", [job.jobId])) === JobStatus.Committed)
-        await env.send(life.keeper, "ResultAttestation", "finalize", [job.jobId]);
-      assert.equal(await env.read("JobMarket", "status", [job.jobId]), JobStatus.Attested);
-    } finally {
-      for (const p of procs)
-        if (p !== undefined && p.child.exitCode === null) p.child.kill("SIGKILL");
-    }
-  });
+
+      const procs: (RelayerProcess | undefined)[] = [start(0), start(1), undefined];
+      try {
+        await Promise.all([procs[0]!.ready, procs[1]!.ready]);
+        await waitFor(
+          "attestors 0 and 1 committed",
+          async () => (Number((await attestation()).committedMask) & 0b011) === 0b011,
+          120_000,
+        );
+        // attestor 0 waits for the reveal window (attestor 2 has not committed): SIGKILL it
+        procs[0]!.child.kill("SIGKILL");
+        assert.equal(await procs[0]!.exited, "SIGKILL");
+        procs[2] = start(2);
+        await waitFor(
+          "every attestor committed",
+          async () => Number((await attestation()).committedMask) === 0b111,
+          120_000,
+        );
+        procs[0] = start(0); // same data dir: the queue shows commit succeeded; reconcile asks for the reveal
+        await waitFor(
+          "every attestor revealed",
+          async () => Number((await attestation()).revealedMask) === 0b111,
+          120_000,
+        );
+
+        const numbers = await Promise.all(
+          procs.map(async (p) => {
+            const text = await (await fetch(`${await p!.ready}/metrics`)).text();
+            const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+            const latency = (type: string) =>
+              num(
+                new RegExp(
+                  `^dml_relayer_action_latency_seconds_sum\\{role="attestor",type="${type}"\\} (\\S+)$`,
+                  "m",
+                ),
+              );
+            return {
+              cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
+              rssMiB: Math.round(
+                num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20,
+              ),
+              commitLatencyS: latency("commit"),
+              revealLatencyS: latency("reveal"),
+            };
+          }),
+        );
+        // CPU is counted from the registry's creation (after start-up); latency is enqueue → success (NaN: not run by
+        // this process, e.g. the restarted attestor's commit ran before its SIGKILL)
+        console.log("attestor processes:", JSON.stringify(numbers));
+        for (const p of procs) p!.child.kill("SIGTERM");
+        for (const p of procs) assert.equal(await p!.exited, 0, p!.stderr());
+
+        assert.deepEqual((await events("AttestationCommitted")).sort(), [...job.attestors].sort());
+        assert.deepEqual((await events("AttestationRevealed")).sort(), [...job.attestors].sort());
+        await env.send(life.aggregator, "ResultAttestation", "revealAggregate", [
+          job.jobId,
+          job.value,
+          aggSalt,
+        ]);
+        if ((await env.read("JobMarket", "status", [job.jobId])) === JobStatus.Committed)
+          await env.send(life.keeper, "ResultAttestation", "finalize", [job.jobId]);
+        assert.equal(await env.read("JobMarket", "status", [job.jobId]), JobStatus.Attested);
+      } finally {
+        for (const p of procs)
+          if (p !== undefined && p.child.exitCode === null) p.child.kill("SIGKILL");
+      }
+    },
+  );
   it("a lying aggregator (its payout list pays a device that dropped out) is outvoted by the attestor processes, slashed, and the job refunded", async () => {
     const { env } = life;
     // a loose quality bound (standard error ≤ 1): the honest result meets it and pays the survivors
