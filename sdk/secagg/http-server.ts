@@ -116,6 +116,10 @@ export class SecAggHttpServer {
     config: SecAggSessionConfig,
     opts: JournaledSessionOptions,
   ): Promise<SecAggServer> {
+    // before the file is touched: the hosted session's own handle may be appending to it
+    const id = config.sessionId.toLowerCase();
+    if (this.sessions.has(id))
+      throw new SecAggError("INVALID_CONFIG", `session ${id} already hosted`);
     const { journal, entries } = await SessionJournal.open(opts.journalFile);
     let server: SecAggServer;
     try {

@@ -16,6 +16,7 @@ import { after, before, describe, it } from "node:test";
 import {
   SecAggClient,
   SecAggError,
+  SecAggHttpServer,
   SecAggHttpTransport,
   SecAggServer,
   decodeJournal,
@@ -182,6 +183,19 @@ describe("SecAgg session journal: an aggregator killed mid-session", () => {
     // the journal replays to the same result without the network
     const replayed = await replayJournal(k.config, entries);
     assert.deepEqual(replayed.getResult().sum, expected);
+    // a second open of a hosted session is refused before its journal file is read or cut
+    const http = new SecAggHttpServer();
+    try {
+      await http.openSession(k.config, { journalFile: k.journalFile, roundTimeoutMs: 1_000 });
+      const before = await readFile(k.journalFile, "utf8");
+      await assert.rejects(
+        http.openSession(k.config, { journalFile: k.journalFile, roundTimeoutMs: 1_000 }),
+        (e: SecAggError) => e.code === "INVALID_CONFIG",
+      );
+      assert.equal(await readFile(k.journalFile, "utf8"), before);
+    } finally {
+      await http.close();
+    }
   });
 
   it("restarted without its journal, it gets no second sum: clients that masked never start the session again", async () => {
