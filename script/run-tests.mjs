@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 /**
  * `npm test`: lint (tsc, eslint, solhint, prettier) runs while solc compiles the contracts — the wasm compiler uses
- * one core for minutes and lint is single-threaded too — then the Solidity tests, then the TypeScript tests. Stops at
- * the first failing stage with its exit code. Lint's output is printed whole once it ends, so the two never interleave.
+ * one core for minutes and lint is single-threaded too — then the Solidity tests, then the TypeScript tests in two
+ * lanes: the end-to-end tests (test/e2e: whole networks of processes that spend much of their time waiting on each
+ * other, the chain's clock and their deadlines) beside every other test file. Stops at the first failing stage with
+ * its exit code. A lane's captured output is printed whole once it ends, so the lanes never interleave.
+ * `npm run test:ts` still runs every TypeScript test file in one process.
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import process from "node:process";
 
-/** Runs `npm run <script>`; `capture` buffers its output instead of streaming it. */
-function run(script, capture = false) {
+/** Runs `npm run <script> [-- args]`; `capture` buffers its output instead of streaming it. */
+function run(script, capture = false, args = [], label = script) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn("npm", ["run", "--silent", script], {
-      stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit",
-    });
+    const child = spawn(
+      "npm",
+      ["run", "--silent", script, ...(args.length ? ["--", ...args] : [])],
+      {
+        stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit",
+      },
+    );
     const chunks = [];
     if (capture) {
       child.stdout.on("data", (c) => chunks.push(c));
@@ -22,7 +31,7 @@ function run(script, capture = false) {
     }
     child.on("close", (code, signal) =>
       resolve({
-        script,
+        script: label,
         code: code ?? (signal ? 1 : 0),
         seconds: (Date.now() - started) / 1000,
         output: Buffer.concat(chunks).toString(),
@@ -44,8 +53,24 @@ report(build);
 const failed = [lint, build].find((r) => r.code !== 0);
 if (failed) process.exit(failed.code);
 
-for (const script of ["test:sol", "test:ts"]) {
-  const r = await run(script);
-  report(r);
-  if (r.code !== 0) process.exit(r.code);
+const sol = await run("test:sol");
+report(sol);
+if (sol.code !== 0) process.exit(sol.code);
+
+/** Every `*.test.ts` under `dir`, relative to the repository. */
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".test.ts"))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
 }
+const e2e = testFiles("test/e2e");
+const rest = testFiles("test").filter((f) => !e2e.includes(f));
+const lanes = await Promise.all([
+  run("test:ts", false, rest, "test:ts (all but test/e2e)"),
+  run("test:ts", true, e2e, "test:ts (test/e2e)"),
+]);
+process.stdout.write(`\n[npm test] test/e2e output:\n${lanes[1].output}`);
+for (const r of lanes) report(r);
+const failedLane = lanes.find((r) => r.code !== 0);
+if (failedLane) process.exit(failedLane.code);
