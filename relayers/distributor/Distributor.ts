@@ -176,7 +176,7 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
    * @throws HeartbeatError HEARTBEAT_INVALID | DEVICE_UNREGISTERED | HEARTBEAT_REPLAY
    */
   async accept(body: unknown): Promise<{ device: Address; epoch: number }> {
-    const [now, current] = await Promise.all([this.chainTime(), this.read.currentEpoch()]);
+    const [now, current] = await this.intakeClock();
     const epoch = Number(current);
     // the post of `epoch` waits for the heartbeats being checked for it (one may straddle the epoch's end)
     const done = this.acceptOne(body, epoch, now);
@@ -581,6 +581,26 @@ export class Distributor implements RoleRuntime, HeartbeatIntake {
 
   private setFile(epoch: bigint): string {
     return path.join(this.o.dataDir, "connected", `${epoch}.json`);
+  }
+
+  /** The intake's chain time and epoch read in flight, shared by the heartbeats that arrive meanwhile. */
+  private clock: Promise<readonly [bigint, bigint]> | undefined;
+
+  /**
+   * Chain time and current epoch for the heartbeat intake. Heartbeats that arrive while a read is in flight share it
+   * (a thousand devices heartbeating at once made two thousand RPC calls and timed out); a heartbeat that arrives
+   * when none is in flight starts a fresh one, so the intake never reads a clock older than its own arrival by more
+   * than one round trip.
+   */
+  private intakeClock(): Promise<readonly [bigint, bigint]> {
+    if (this.clock !== undefined) return this.clock;
+    const value = Promise.all([this.chainTime(), this.read.currentEpoch()] as const);
+    this.clock = value;
+    const clear = () => {
+      if (this.clock === value) this.clock = undefined;
+    };
+    value.then(clear, clear);
+    return value;
   }
 
   private async chainTime(): Promise<bigint> {
