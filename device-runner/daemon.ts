@@ -42,6 +42,8 @@ class HostNotReady extends Error {
   }
 }
 
+/** The longest wait between heartbeat retries after failures (ms). */
+const HEARTBEAT_BACKOFF_MAX_MS = 60_000;
 export async function runDaemon(opts: {
   config: DeviceConfig;
   paths: DevicePaths;
@@ -144,11 +146,15 @@ export async function runDaemon(opts: {
           },
           configuredUrls: config.distributorUrl === undefined ? [] : [config.distributorUrl],
         });
-  let lastHeartbeat = 0;
+  // after a failed heartbeat the next try waits longer (doubling, up to HEARTBEAT_BACKOFF_MAX_MS) and at a random
+  // point of that wait, so a fleet that found its distributor overloaded does not retry in step and keep it so
+  let nextHeartbeat = 0;
+  let heartbeatFailures = 0;
   const heartbeat = async () => {
     if (heartbeats === undefined) return;
-    if (Date.now() - lastHeartbeat < config.heartbeatIntervalSec * 1000) return;
-    lastHeartbeat = Date.now();
+    if (Date.now() < nextHeartbeat) return;
+    const intervalMs = config.heartbeatIntervalSec * 1000;
+    let failed = false;
     try {
       const schemas = (await listDatasets(paths.datasets)).map((d) => schemaHash(d.schema));
       if (schemas.length === 0) return;
@@ -157,8 +163,15 @@ export async function runDaemon(opts: {
         log.info({ epoch: sent.epoch, to: sent.delivered }, "heartbeat sent");
       for (const f of sent.failed)
         log.warn({ epoch: sent.epoch, url: f.url, err: f.error }, "heartbeat failed");
+      failed = sent.failed.length > 0;
     } catch (e) {
       log.warn({ err: describeError(e) }, "heartbeat failed");
+      failed = true;
+    } finally {
+      heartbeatFailures = failed ? heartbeatFailures + 1 : 0;
+      const backoff = Math.min(intervalMs * 2 ** heartbeatFailures, HEARTBEAT_BACKOFF_MAX_MS);
+      nextHeartbeat =
+        Date.now() + (failed ? Math.max(intervalMs, backoff * (0.5 + Math.random())) : intervalMs);
     }
   };
   for (;;) {
