@@ -68,6 +68,8 @@ export interface FieldModel {
   readonly nonNull: boolean;
   /** The field on the referenced type this one is derived from (`@derivedFrom(field:)`); derived fields are not stored. */
   readonly derivedFrom: string | null;
+  /** The field's GraphQL type as written, e.g. `[Job!]!`. */
+  readonly typeText: string;
 }
 
 export interface EntityTypeModel {
@@ -165,7 +167,7 @@ function fieldModel(field: GraphQLField<unknown, unknown>, entityNames: Readonly
     }
     derivedFrom = arg.value.value;
   }
-  return { name: field.name, column: snakeCase(field.name), base, list, nonNull, derivedFrom };
+  return { name: field.name, column: snakeCase(field.name), base, list, nonNull, derivedFrom, typeText: String(field.type) };
 }
 
 function idKindOf(fields: readonly FieldModel[], typeName: string): IdKind {
