@@ -28,7 +28,7 @@ function coerceScalar(name: string, value: unknown): Coerced | typeof FAIL {
     case "Int":
       return isInt && (value as number) >= -2147483648 && (value as number) <= 2147483647 ? value : FAIL;
     case "Int8":
-      return isInt ? value : FAIL;
+      return isInt || typeof value === "bigint" ? String(value) : FAIL;
     case "Timestamp":
       return typeof value === "string" && /^-?\d+$/.test(value) ? value : FAIL;
     case "String":
@@ -36,7 +36,7 @@ function coerceScalar(name: string, value: unknown): Coerced | typeof FAIL {
       return typeof value === "string" ? value : FAIL;
     case "ID":
     case "BigInt":
-      return typeof value === "string" ? value : isInt ? String(value) : FAIL;
+      return typeof value === "string" ? value : isInt || typeof value === "bigint" ? String(value) : FAIL;
     case "Float":
       return typeof value === "number" ? value : FAIL;
     default:

@@ -65,6 +65,7 @@ export class QueryErrors extends Error {
 export function rustDebug(value: unknown, isEnum = false): string {
   if (value === null || value === undefined) return "Null";
   if (typeof value === "boolean") return `Boolean(${value})`;
+  if (typeof value === "bigint") return `Int(Number(${value}))`;
   if (typeof value === "number") return Number.isInteger(value) ? `Int(Number(${value}))` : `Float(${value})`;
   if (typeof value === "string") return isEnum ? `Enum(${JSON.stringify(value)})` : `String(${JSON.stringify(value)})`;
   if (value instanceof EnumValue) return `Enum(${JSON.stringify(value.name)})`;

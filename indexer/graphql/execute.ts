@@ -75,8 +75,10 @@ function astValue(node: ValueNode, variables: Record<string, unknown>): unknown 
   switch (node.kind) {
     case "Variable":
       return variables[node.name.value] ?? null;
-    case "IntValue":
-      return Number(node.value);
+    case "IntValue": {
+      const n = Number(node.value);
+      return Number.isSafeInteger(n) ? n : BigInt(node.value);
+    }
     case "FloatValue":
       return Number(node.value);
     case "StringValue":

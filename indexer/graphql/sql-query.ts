@@ -250,15 +250,24 @@ export function orderSql(
     if (field.list || field.derivedFrom !== null) {
       throw err.orderByNotSupported(type.name, field.name);
     }
-    return `order by ${alias}.${ident(field.column)}${dir}, ${alias}.id${dir}`;
+    // graph-node stores enums as Postgres enum types, which sort in declaration order.
+    const key =
+      field.base.kind === "enum"
+        ? `array_position(${ctx.params.add(field.base.values)}::text[], ${alias}.${ident(field.column)})`
+        : `${alias}.${ident(field.column)}`;
+    return `order by ${key}${dir}, ${alias}.id${dir}`;
   }
   if (field.base.kind !== "entity" || field.list) throw err.entityField(type.name, first);
   const childType = entity(ctx, field.base.name);
   const childField = childType.field.get(second);
   if (childField === undefined) throw err.entityField(childType.name, second);
   const c = nextAlias(ctx);
+  const childCol =
+    childField.base.kind === "enum"
+      ? `array_position(${ctx.params.add(childField.base.values)}::text[], ${c}.${ident(childField.column)})`
+      : `${c}.${ident(childField.column)}`;
   const key =
-    `(select ${c}.${ident(childField.column)} from ${tableRef(ctx.schemaName, childType)} ${c}` +
+    `(select ${childCol} from ${tableRef(ctx.schemaName, childType)} ${c}` +
     ` where ${visibleAt(childType, c, ctx.block)} and ${joinCondition(ctx, field, alias, c)} limit 1)`;
   return `order by ${key}${dir}, ${alias}.id${dir}`;
 }
