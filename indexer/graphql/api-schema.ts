@@ -62,7 +62,12 @@ function scalarOps(typeName: string): readonly FilterOp[] {
 
 /** What one key of a `T_filter` input means. */
 export type FilterKey =
-  | { readonly kind: "field"; readonly field: FieldModel; readonly op: FilterOp; readonly valueType: string }
+  | {
+      readonly kind: "field";
+      readonly field: FieldModel;
+      readonly op: FilterOp;
+      readonly valueType: string;
+    }
   | { readonly kind: "child"; readonly field: FieldModel; readonly child: string }
   | { readonly kind: "and" }
   | { readonly kind: "or" }
@@ -113,7 +118,8 @@ function idFilterScalar(model: SchemaModel, typeName: string): string {
 
 function supportsNocase(model: SchemaModel, field: FieldModel): boolean {
   if (field.base.kind === "scalar") return field.base.scalar === "String";
-  if (field.base.kind === "entity") return (model.entities.get(field.base.name)?.idKind ?? "String") === "String";
+  if (field.base.kind === "entity")
+    return (model.entities.get(field.base.name)?.idKind ?? "String") === "String";
   return false;
 }
 
@@ -124,7 +130,12 @@ function baseName(field: FieldModel): string {
 function filterInputs(model: SchemaModel, type: EntityTypeModel): Map<string, FilterKey> {
   const keys = new Map<string, FilterKey>();
   const add = (field: FieldModel, op: FilterOp, valueType: string) =>
-    keys.set(op === "" ? field.name : `${field.name}_${op}`, { kind: "field", field, op, valueType });
+    keys.set(op === "" ? field.name : `${field.name}_${op}`, {
+      kind: "field",
+      field,
+      op,
+      valueType,
+    });
   for (const field of type.fields) {
     const name = baseName(field);
     if (field.list) {
@@ -135,18 +146,21 @@ function filterInputs(model: SchemaModel, type: EntityTypeModel): Map<string, Fi
           : ["", "not", "contains", "not_contains"];
         for (const op of ops) add(field, op, `[${item}!]`);
       }
-      if (field.base.kind === "entity") keys.set(`${field.name}_`, { kind: "child", field, child: field.base.name });
+      if (field.base.kind === "entity")
+        keys.set(`${field.name}_`, { kind: "child", field, child: field.base.name });
       continue;
     }
     if (field.base.kind === "entity") {
       if (field.derivedFrom === null) {
         const scalar = idFilterScalar(model, field.base.name);
-        for (const op of scalarOps(scalar)) add(field, op, op === "in" || op === "not_in" ? `[${scalar}!]` : scalar);
+        for (const op of scalarOps(scalar))
+          add(field, op, op === "in" || op === "not_in" ? `[${scalar}!]` : scalar);
       }
       keys.set(`${field.name}_`, { kind: "child", field, child: field.base.name });
       continue;
     }
-    const ops = field.base.kind === "enum" ? (["", "not", "in", "not_in"] as const) : scalarOps(name);
+    const ops =
+      field.base.kind === "enum" ? (["", "not", "in", "not_in"] as const) : scalarOps(name);
     for (const op of ops) add(field, op, op === "in" || op === "not_in" ? `[${name}!]` : name);
   }
   keys.set("_change_block", { kind: "change_block" });
@@ -211,7 +225,9 @@ export function buildApiSchema(model: SchemaModel): ApiSchema {
     const { singular, plural } = queryFieldNames(type.name);
     const errorArg = "subgraphError: _SubgraphErrorPolicy_! = deny";
     queryLines.push(`  ${singular}(id: ID!, block: Block_height, ${errorArg}): ${type.name}`);
-    queryLines.push(`  ${plural}(${collectionArgs(type.name)}, block: Block_height, ${errorArg}): [${type.name}!]!`);
+    queryLines.push(
+      `  ${plural}(${collectionArgs(type.name)}, block: Block_height, ${errorArg}): [${type.name}!]!`,
+    );
     queryFields.set(singular, { kind: "single", type });
     queryFields.set(plural, { kind: "collection", type });
   }

@@ -26,7 +26,9 @@ function coerceScalar(name: string, value: unknown): Coerced | typeof FAIL {
     case "BigDecimal":
       return typeof value === "string" || typeof value === "number" ? String(value) : FAIL;
     case "Int":
-      return isInt && (value as number) >= -2147483648 && (value as number) <= 2147483647 ? value : FAIL;
+      return isInt && (value as number) >= -2147483648 && (value as number) <= 2147483647
+        ? value
+        : FAIL;
     case "Int8":
       return isInt || typeof value === "bigint" ? String(value) : FAIL;
     case "Timestamp":
@@ -36,7 +38,11 @@ function coerceScalar(name: string, value: unknown): Coerced | typeof FAIL {
       return typeof value === "string" ? value : FAIL;
     case "ID":
     case "BigInt":
-      return typeof value === "string" ? value : isInt || typeof value === "bigint" ? String(value) : FAIL;
+      return typeof value === "string"
+        ? value
+        : isInt || typeof value === "bigint"
+          ? String(value)
+          : FAIL;
     case "Float":
       return typeof value === "number" ? value : FAIL;
     default:
@@ -69,13 +75,17 @@ export function coerceValue(value: unknown, type: GraphQLInputType): Coerced | t
     return coerceScalar(type.name, value);
   }
   if (type instanceof GraphQLInputObjectType) {
-    if (typeof value !== "object" || Array.isArray(value) || value instanceof EnumValue) return FAIL;
+    if (typeof value !== "object" || Array.isArray(value) || value instanceof EnumValue)
+      return FAIL;
     const fields = type.getFields();
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const def = fields[key];
       if (def === undefined) return FAIL;
-      const c = v === undefined && def.defaultValue !== undefined ? def.defaultValue : coerceValue(v, def.type);
+      const c =
+        v === undefined && def.defaultValue !== undefined
+          ? def.defaultValue
+          : coerceValue(v, def.type);
       if (c === FAIL) return FAIL;
       out[key] = c;
     }

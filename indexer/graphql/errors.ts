@@ -44,7 +44,9 @@ export class QueryError extends Error {
     this.locations = location === undefined ? undefined : [location];
   }
   toJSON(): { message: string; locations?: Location[] } {
-    return this.locations === undefined ? { message: this.message } : { message: this.message, locations: [...this.locations] };
+    return this.locations === undefined
+      ? { message: this.message }
+      : { message: this.message, locations: [...this.locations] };
   }
 }
 
@@ -66,12 +68,16 @@ export function rustDebug(value: unknown, isEnum = false): string {
   if (value === null || value === undefined) return "Null";
   if (typeof value === "boolean") return `Boolean(${value})`;
   if (typeof value === "bigint") return `Int(Number(${value}))`;
-  if (typeof value === "number") return Number.isInteger(value) ? `Int(Number(${value}))` : `Float(${value})`;
-  if (typeof value === "string") return isEnum ? `Enum(${JSON.stringify(value)})` : `String(${JSON.stringify(value)})`;
+  if (typeof value === "number")
+    return Number.isInteger(value) ? `Int(Number(${value}))` : `Float(${value})`;
+  if (typeof value === "string")
+    return isEnum ? `Enum(${JSON.stringify(value)})` : `String(${JSON.stringify(value)})`;
   if (value instanceof EnumValue) return `Enum(${JSON.stringify(value.name)})`;
   if (Array.isArray(value)) return `List([${value.map((v) => rustDebug(v)).join(", ")}])`;
   if (typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     return `Object({${entries.map(([k, v]) => `${JSON.stringify(k)}: ${rustDebug(v)}`).join(", ")}})`;
   }
   return String(value);
@@ -87,13 +93,28 @@ export class EnumValue {
 
 export const err = {
   unknownField: (loc: Location, type: string, field: string) =>
-    new QueryError(QUERY_ERROR_CODES.unknownField, `Type \`${type}\` has no field \`${field}\``, loc),
+    new QueryError(
+      QUERY_ERROR_CODES.unknownField,
+      `Type \`${type}\` has no field \`${field}\``,
+      loc,
+    ),
   invalidArgument: (loc: Location, arg: string, value: unknown) =>
-    new QueryError(QUERY_ERROR_CODES.invalidArgument, `Invalid value provided for argument \`${arg}\`: ${rustDebug(value)}`, loc),
+    new QueryError(
+      QUERY_ERROR_CODES.invalidArgument,
+      `Invalid value provided for argument \`${arg}\`: ${rustDebug(value)}`,
+      loc,
+    ),
   missingArgument: (loc: Location, arg: string) =>
-    new QueryError(QUERY_ERROR_CODES.missingArgument, `No value provided for required argument: \`${arg}\``, loc),
+    new QueryError(
+      QUERY_ERROR_CODES.missingArgument,
+      `No value provided for required argument: \`${arg}\``,
+      loc,
+    ),
   range: (arg: "first" | "skip", max: number, actual: number) =>
-    new QueryError(QUERY_ERROR_CODES.range, `The \`${arg}\` argument must be between 0 and ${max}, but is ${actual}`),
+    new QueryError(
+      QUERY_ERROR_CODES.range,
+      `The \`${arg}\` argument must be between 0 and ${max}, but is ${actual}`,
+    ),
   invalidFilter: () => new QueryError(QUERY_ERROR_CODES.invalidFilter, "Filter must by an object"),
   invalidOrFilter: (columns: readonly string[]) => {
     const list = columns.map((c) => `'${c}'`).join(", ");
@@ -104,29 +125,46 @@ export const err = {
     );
   },
   orderByNotSupported: (entity: string, field: string) =>
-    new QueryError(QUERY_ERROR_CODES.orderBy, `Ordering by \`${field}\` is not supported for type \`${entity}\``),
+    new QueryError(
+      QUERY_ERROR_CODES.orderBy,
+      `Ordering by \`${field}\` is not supported for type \`${entity}\``,
+    ),
   entityField: (entity: string, attr: string) =>
-    new QueryError(QUERY_ERROR_CODES.entityField, `Entity \`${entity}\` has no attribute \`${attr}\``),
+    new QueryError(
+      QUERY_ERROR_CODES.entityField,
+      `Entity \`${entity}\` has no attribute \`${attr}\``,
+    ),
   listTypes: (filter: string, values: readonly string[]) =>
     new QueryError(
       QUERY_ERROR_CODES.listTypes,
       `Values passed to filter \`${filter}\` must be of the same type but are of different types: ${values.join(", ")}`,
     ),
   valueParse: (type: string, message: string) =>
-    new QueryError(QUERY_ERROR_CODES.valueParse, `Failed to decode \`${type}\` value: \`${message}\``),
+    new QueryError(
+      QUERY_ERROR_CODES.valueParse,
+      `Failed to decode \`${type}\` value: \`${message}\``,
+    ),
   unsupportedFilter: (filter: string, value: string) =>
-    new QueryError(QUERY_ERROR_CODES.unsupportedFilter, `Filter not supported by value \`${value}\`: \`${filter}\``),
+    new QueryError(
+      QUERY_ERROR_CODES.unsupportedFilter,
+      `Filter not supported by value \`${value}\`: \`${filter}\``,
+    ),
   ambiguousDerived: (loc: Location, field: string, type: string, back: string) =>
     new QueryError(
       QUERY_ERROR_CODES.ambiguousDerived,
       `Ambiguous result for derived field \`${field}\`: Multiple \`${type}\` entities refer back via \`${back}\``,
       loc,
     ),
-  notSupported: (what: string) => new QueryError(QUERY_ERROR_CODES.notSupported, `Not supported: ${what}`),
-  operationNameRequired: () => new QueryError(QUERY_ERROR_CODES.operationNameRequired, "Operation name required"),
-  operationNotFound: (name: string) => new QueryError(QUERY_ERROR_CODES.operationNotFound, `Operation name not found \`${name}\``),
-  undefinedFragment: (name: string) => new QueryError(QUERY_ERROR_CODES.undefinedFragment, `fragment \`${name}\` is not defined`),
-  namedType: (name: string) => new QueryError(QUERY_ERROR_CODES.namedType, `Failed to resolve named type \`${name}\``),
+  notSupported: (what: string) =>
+    new QueryError(QUERY_ERROR_CODES.notSupported, `Not supported: ${what}`),
+  operationNameRequired: () =>
+    new QueryError(QUERY_ERROR_CODES.operationNameRequired, "Operation name required"),
+  operationNotFound: (name: string) =>
+    new QueryError(QUERY_ERROR_CODES.operationNotFound, `Operation name not found \`${name}\``),
+  undefinedFragment: (name: string) =>
+    new QueryError(QUERY_ERROR_CODES.undefinedFragment, `fragment \`${name}\` is not defined`),
+  namedType: (name: string) =>
+    new QueryError(QUERY_ERROR_CODES.namedType, `Failed to resolve named type \`${name}\``),
   /** graph-node's answer when the deployment has a deterministic error at the queried block (policy `deny`). */
   indexing: () => new QueryError(QUERY_ERROR_CODES.indexing, "indexing_error"),
 };

@@ -32,7 +32,14 @@ import type { Row } from "../store/sql-driver.ts";
 import type { Store } from "../store/store.ts";
 import { buildApiSchema, type ApiSchema } from "./api-schema.ts";
 import { coerceArguments } from "./coerce.ts";
-import { EnumValue, QUERY_ERROR_CODES, QueryError, QueryErrors, err, type Location } from "./errors.ts";
+import {
+  EnumValue,
+  QUERY_ERROR_CODES,
+  QueryError,
+  QueryErrors,
+  err,
+  type Location,
+} from "./errors.ts";
 import { joinCondition, orderSql, rangeOf, whereSql, type SqlContext } from "./sql-query.ts";
 
 export const queryRequest = z.object({
@@ -92,7 +99,9 @@ function astValue(node: ValueNode, variables: Record<string, unknown>): unknown 
     case "ListValue":
       return node.values.map((v) => astValue(v, variables));
     case "ObjectValue":
-      return Object.fromEntries(node.fields.map((f) => [f.name.value, astValue(f.value, variables)]));
+      return Object.fromEntries(
+        node.fields.map((f) => [f.name.value, astValue(f.value, variables)]),
+      );
   }
 }
 
@@ -113,7 +122,9 @@ export class GraphQLApi {
       if (e instanceof QueryErrors) return { errors: e.errors.map((x) => x.toJSON()) };
       if (e instanceof QueryError) return { errors: [e.toJSON()] };
       if (e instanceof GraphQLError) {
-        return { errors: [{ message: e.message, ...(e.locations ? { locations: [...e.locations] } : {}) }] };
+        return {
+          errors: [{ message: e.message, ...(e.locations ? { locations: [...e.locations] } : {}) }],
+        };
       }
       return { errors: [{ message: `Store error: ${(e as Error).message}` }] };
     }
@@ -123,11 +134,18 @@ export class GraphQLApi {
     const document = parse(request.query);
     const operation = this.#operation(document, request.operationName ?? null);
     const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const d of document.definitions) if (d.kind === "FragmentDefinition") fragments.set(d.name.value, d);
+    for (const d of document.definitions)
+      if (d.kind === "FragmentDefinition") fragments.set(d.name.value, d);
 
-    const coerced = getVariableValues(this.api.schema, operation.variableDefinitions ?? [], request.variables ?? {});
+    const coerced = getVariableValues(
+      this.api.schema,
+      operation.variableDefinitions ?? [],
+      request.variables ?? {},
+    );
     if (coerced.errors !== undefined) {
-      throw new QueryErrors(coerced.errors.map((e) => new QueryError(QUERY_ERROR_CODES.variable, e.message)));
+      throw new QueryErrors(
+        coerced.errors.map((e) => new QueryError(QUERY_ERROR_CODES.variable, e.message)),
+      );
     }
     const variables = coerced.coerced;
     const errors: QueryError[] = [];
@@ -172,12 +190,18 @@ export class GraphQLApi {
     if (onlyMeta) return { data };
     if (!deny) return { data, errors: [err.indexing().toJSON()] };
     const kept: Record<string, Json> = {};
-    for (const f of plan) if (["_meta", "__schema", "__type"].includes(f.name)) kept[f.key] = data[f.key] ?? null;
-    return { ...(Object.keys(kept).length > 0 ? { data: kept } : {}), errors: [err.indexing().toJSON()] };
+    for (const f of plan)
+      if (["_meta", "__schema", "__type"].includes(f.name)) kept[f.key] = data[f.key] ?? null;
+    return {
+      ...(Object.keys(kept).length > 0 ? { data: kept } : {}),
+      errors: [err.indexing().toJSON()],
+    };
   }
 
   #operation(document: DocumentNode, name: string | null): OperationDefinitionNode {
-    const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === "OperationDefinition");
+    const ops = document.definitions.filter(
+      (d): d is OperationDefinitionNode => d.kind === "OperationDefinition",
+    );
     let op: OperationDefinitionNode | undefined;
     if (name !== null) {
       op = ops.find((o) => o.name?.value === name);
@@ -206,7 +230,12 @@ export class GraphQLApi {
       errors.push(err.namedType(typeName));
       return out;
     }
-    const skipped = (node: { directives?: readonly { name: { value: string }; arguments?: readonly { name: { value: string }; value: ValueNode }[] }[] }) => {
+    const skipped = (node: {
+      directives?: readonly {
+        name: { value: string };
+        arguments?: readonly { name: { value: string }; value: ValueNode }[];
+      }[];
+    }) => {
       for (const d of node.directives ?? []) {
         const arg = d.arguments?.find((a) => a.name.value === "if");
         const cond = arg === undefined ? null : astValue(arg.value, variables);
@@ -218,7 +247,10 @@ export class GraphQLApi {
     const push = (field: PlannedField) => {
       const existing = out.find((f) => f.key === field.key);
       if (existing === undefined) out.push(field);
-      else existing.children.push(...field.children.filter((c) => !existing.children.some((e) => e.key === c.key)));
+      else
+        existing.children.push(
+          ...field.children.filter((c) => !existing.children.some((e) => e.key === c.key)),
+        );
     };
     const visit = (set: SelectionSetNode) => {
       for (const sel of set.selections) {
@@ -240,14 +272,22 @@ export class GraphQLApi {
             }
             continue;
           }
-          const given = new Map((sel.arguments ?? []).map((a) => [a.name.value, astValue(a.value, variables)]));
+          const given = new Map(
+            (sel.arguments ?? []).map((a) => [a.name.value, astValue(a.value, variables)]),
+          );
           const { args, errors: argErrors } = coerceArguments(def.args, given, loc);
           errors.push(...argErrors);
           const named = getNamedType(def.type);
           if (isLeafType(named)) {
             push({ key, name, loc, args, children: [] });
           } else if (sel.selectionSet !== undefined) {
-            push({ key, name, loc, args, children: this.#plan(named.name, sel.selectionSet, fragments, variables, errors) });
+            push({
+              key,
+              name,
+              loc,
+              args,
+              children: this.#plan(named.name, sel.selectionSet, fragments, variables, errors),
+            });
           }
         } else if (sel.kind === "FragmentSpread") {
           const frag = fragments.get(sel.name.value);
@@ -287,8 +327,15 @@ export class GraphQLApi {
         );
       }
     };
-    const fromPtr = (p: BlockPtr): QueryBlock => ({ number: p.number, hash: p.hash, timestamp: p.timestamp });
-    const bc = field.args.block as { hash?: string | null; number?: number | null; number_gte?: number | null } | null | undefined;
+    const fromPtr = (p: BlockPtr): QueryBlock => ({
+      number: p.number,
+      hash: p.hash,
+      timestamp: p.timestamp,
+    });
+    const bc = field.args.block as
+      | { hash?: string | null; number?: number | null; number_gte?: number | null }
+      | null
+      | undefined;
     if (bc === undefined || bc === null) return fromPtr(latest);
     if (typeof bc.hash === "string") {
       const ptr = await this.#store.blockByHash(bc.hash);
@@ -314,7 +361,13 @@ export class GraphQLApi {
 
   #ctx(block: QueryBlock): SqlContext {
     const params = new Params();
-    return { api: this.api, schemaName: this.#store.schemaName, params, block: params.add(block.number), aliasCounter: 0 };
+    return {
+      api: this.api,
+      schemaName: this.#store.schemaName,
+      params,
+      block: params.add(block.number),
+      aliasCounter: 0,
+    };
   }
 
   async #resolveTop(field: PlannedField, block: QueryBlock): Promise<Json> {
@@ -333,7 +386,13 @@ export class GraphQLApi {
       const { first, skip } = rangeOf(field.args);
       const where = field.args.where as Record<string, unknown> | null | undefined;
       const cond = where === undefined || where === null ? "true" : whereSql(ctx, type, "e", where);
-      const order = orderSql(ctx, type, "e", field.args.orderBy as string | undefined, field.args.orderDirection as string | undefined);
+      const order = orderSql(
+        ctx,
+        type,
+        "e",
+        field.args.orderBy as string | undefined,
+        field.args.orderDirection as string | undefined,
+      );
       sql = `select ${selectList(this.api.model, type, "e")}, e.vid::text as "${VID}" from ${t} e
              where ${visibleAt(type, "e", ctx.block)} and (${cond}) ${order}
              limit ${ctx.params.add(first)} offset ${ctx.params.add(skip)}`;
@@ -344,13 +403,15 @@ export class GraphQLApi {
   }
 
   #idExpr(ctx: SqlContext, type: EntityTypeModel, id: string): string {
-    if (type.idKind === "String") return valueExpr(ctx.params, "String", false, { kind: "String", value: id });
+    if (type.idKind === "String")
+      return valueExpr(ctx.params, "String", false, { kind: "String", value: id });
     if (type.idKind === "Int8") {
       if (!/^-?\d+$/.test(id)) throw err.valueParse("Int8", "invalid digit found in string");
       return valueExpr(ctx.params, "Int8", false, { kind: "Int8", value: BigInt(id) });
     }
     const body = id.startsWith("0x") ? id.slice(2) : id;
-    if (body.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(body)) throw err.valueParse("Bytes", "Invalid character or odd number of digits");
+    if (body.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(body))
+      throw err.valueParse("Bytes", "Invalid character or odd number of digits");
     return valueExpr(ctx.params, "Bytes", false, { kind: "Bytes", value: hexToBytes(body) });
   }
 
@@ -360,14 +421,16 @@ export class GraphQLApi {
     for (const f of field.children) {
       if (f.name === "__typename") out[f.key] = "_Meta_";
       else if (f.name === "deployment") out[f.key] = this.#store.deployment;
-      else if (f.name === "hasIndexingErrors") out[f.key] = error !== null && error.block <= block.number;
+      else if (f.name === "hasIndexingErrors")
+        out[f.key] = error !== null && error.block <= block.number;
       else if (f.name === "block") {
         const b: Record<string, Json> = {};
         for (const g of f.children) {
           if (g.name === "__typename") b[g.key] = "_Block_";
           else if (g.name === "number") b[g.key] = block.number;
           else if (g.name === "hash") b[g.key] = block.hash;
-          else if (g.name === "timestamp") b[g.key] = block.timestamp === null ? null : Number(block.timestamp);
+          else if (g.name === "timestamp")
+            b[g.key] = block.timestamp === null ? null : Number(block.timestamp);
           else b[g.key] = null;
         }
         out[f.key] = b;
@@ -377,7 +440,12 @@ export class GraphQLApi {
   }
 
   /** Turns rows of `type` into response objects, resolving nested entity fields one batched query per field. */
-  async #materialize(block: QueryBlock, type: EntityTypeModel, rows: readonly Row[], fields: readonly PlannedField[]): Promise<Record<string, Json>[]> {
+  async #materialize(
+    block: QueryBlock,
+    type: EntityTypeModel,
+    rows: readonly Row[],
+    fields: readonly PlannedField[],
+  ): Promise<Record<string, Json>[]> {
     const entities = rows.map((r) => this.#store.decodeRow(type, r));
     const out = rows.map(() => ({}) as Record<string, Json>);
     for (const f of fields) {
@@ -405,7 +473,8 @@ export class GraphQLApi {
       if (field.list) {
         const { first, skip } = rangeOf(f.args);
         const where = f.args.where as Record<string, unknown> | null | undefined;
-        if (where !== undefined && where !== null) inner += ` and (${whereSql(ctx, childType, c, where)})`;
+        if (where !== undefined && where !== null)
+          inner += ` and (${whereSql(ctx, childType, c, where)})`;
         inner += ` ${orderSql(ctx, childType, c, f.args.orderBy as string | undefined, f.args.orderDirection as string | undefined)}`;
         inner += ` limit ${ctx.params.add(first)} offset ${ctx.params.add(skip)}`;
       } else {

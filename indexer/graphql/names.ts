@@ -13,7 +13,10 @@ const RULES: readonly (readonly [RegExp, string])[] = [
   [/(\w*(alias|[^aou]us|tlas|gas|ris))$/, "es"],
   [/(\w*(e[mn]u))s?$/, "s"],
   [/(\w*([^l]ias|[aeiou]las|[emjzr]as|[iu]am))$/, ""],
-  [/(\w*(alumn|syllab|octop|vir|radi|nucle|fung|cact|stimul|termin|bacill|foc|uter|loc|strat))(?:us|i)$/, "i"],
+  [
+    /(\w*(alumn|syllab|octop|vir|radi|nucle|fung|cact|stimul|termin|bacill|foc|uter|loc|strat))(?:us|i)$/,
+    "i",
+  ],
   [/(\w*(alumn|alg|vertebr))(?:a|ae)$/, "ae"],
   [/(\w*(seraph|cherub))(?:im)?$/, "im"],
   [/(\w*(her|at|gr))o$/, "oes"],
@@ -21,7 +24,10 @@ const RULES: readonly (readonly [RegExp, string])[] = [
     /(\w*(agend|addend|millenni|dat|extrem|bacteri|desiderat|strat|candelabr|errat|ov|symposi|curricul|automat|quor))(?:a|um)$/,
     "a",
   ],
-  [/(\w*(apheli|hyperbat|periheli|asyndet|noumen|phenomen|criteri|organ|prolegomen|hedr|automat))(?:a|on)$/, "a"],
+  [
+    /(\w*(apheli|hyperbat|periheli|asyndet|noumen|phenomen|criteri|organ|prolegomen|hedr|automat))(?:a|on)$/,
+    "a",
+  ],
   [/(\w*)sis$/, "ses"],
   [/(\w*(kni|wi|li))fe$/, "ves"],
   [/(\w*(ar|l|ea|eo|oa|hoo))f$/, "ves"],

@@ -147,14 +147,18 @@ export class GraphQLServer {
       }
       const parsed = queryRequest.safeParse(json);
       if (!parsed.success) {
-        send(res, 400, { errors: [{ message: `invalid request: ${z.prettifyError(parsed.error)}` }] });
+        send(res, 400, {
+          errors: [{ message: `invalid request: ${z.prettifyError(parsed.error)}` }],
+        });
         return;
       }
       request = parsed.data;
     } else if (req.method === "GET") {
       const parsed = getParams.safeParse(Object.fromEntries(url.searchParams));
       if (!parsed.success) {
-        send(res, 400, { errors: [{ message: `invalid request: ${z.prettifyError(parsed.error)}` }] });
+        send(res, 400, {
+          errors: [{ message: `invalid request: ${z.prettifyError(parsed.error)}` }],
+        });
         return;
       }
       request = parsed.data;

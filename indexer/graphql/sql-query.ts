@@ -16,7 +16,14 @@
 import type { Value } from "../types.ts";
 import { BLOCK_COLUMN, BLOCK_RANGE, tableRef, visibleAt } from "../store/layout.ts";
 import type { EntityTypeModel, FieldModel, SchemaModel } from "../store/schema-model.ts";
-import { Params, columnKind, hexToBytes, ident, valueExpr, type ColumnKind } from "../store/sql-values.ts";
+import {
+  Params,
+  columnKind,
+  hexToBytes,
+  ident,
+  valueExpr,
+  type ColumnKind,
+} from "../store/sql-values.ts";
 import type { ApiSchema, FilterKey, FilterOp } from "./api-schema.ts";
 import { err } from "./errors.ts";
 
@@ -49,7 +56,12 @@ function nextAlias(ctx: SqlContext): string {
 }
 
 /** The SQL condition joining rows `child` of `childType` to the parent row `parent` through `field` of the parent. */
-export function joinCondition(ctx: SqlContext, field: FieldModel, parent: string, child: string): string {
+export function joinCondition(
+  ctx: SqlContext,
+  field: FieldModel,
+  parent: string,
+  child: string,
+): string {
   if (field.base.kind !== "entity") throw err.entityField("?", field.name);
   if (field.derivedFrom === null) {
     const col = `${parent}.${ident(field.column)}`;
@@ -79,7 +91,8 @@ function toValue(kind: ColumnKind, typeName: string, raw: unknown): Value {
       if (!/^-?\d+$/.test(text)) throw err.valueParse(typeName, `invalid digit found in string`);
       return { kind, value: BigInt(text) };
     case "BigDecimal":
-      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw err.valueParse("BigDecimal", "failed to parse decimal");
+      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text))
+        throw err.valueParse("BigDecimal", "failed to parse decimal");
       return { kind, value: text };
     case "Bytes": {
       const body = text.startsWith("0x") ? text.slice(2) : text;
@@ -182,11 +195,18 @@ function fieldFilter(
 }
 
 /** The SQL condition for a `where` object on rows `alias` of `type`. */
-export function whereSql(ctx: SqlContext, type: EntityTypeModel, alias: string, where: Record<string, unknown>): string {
+export function whereSql(
+  ctx: SqlContext,
+  type: EntityTypeModel,
+  alias: string,
+  where: Record<string, unknown>,
+): string {
   const keys = ctx.api.filters.get(`${type.name}_filter`);
   if (keys === undefined) throw err.invalidFilter();
   if ("or" in where) {
-    const columns = Object.keys(where).filter((k) => k !== "or" && k !== "and" && k !== "_change_block");
+    const columns = Object.keys(where).filter(
+      (k) => k !== "or" && k !== "and" && k !== "_change_block",
+    );
     if (columns.length > 0) throw err.invalidOrFilter(columns);
   }
   const parts: string[] = [];
@@ -209,7 +229,9 @@ export function whereSql(ctx: SqlContext, type: EntityTypeModel, alias: string, 
         if (raw === null) break;
         const n = ctx.params.add((raw as { number_gte: number }).number_gte);
         parts.push(
-          type.immutable ? `${alias}.${ident(BLOCK_COLUMN)} >= ${n}::int4` : `lower(${alias}.${BLOCK_RANGE}) >= ${n}::int4`,
+          type.immutable
+            ? `${alias}.${ident(BLOCK_COLUMN)} >= ${n}::int4`
+            : `lower(${alias}.${BLOCK_RANGE}) >= ${n}::int4`,
         );
         break;
       }
@@ -241,7 +263,8 @@ export function orderSql(
   direction: string | undefined,
 ): string {
   const dir = direction === "desc" ? " desc" : "";
-  if (orderBy === undefined || orderBy === null) return `order by ${alias}.id${dir === "" ? "" : dir}`;
+  if (orderBy === undefined || orderBy === null)
+    return `order by ${alias}.id${dir === "" ? "" : dir}`;
   const [first, second] = orderBy.split("__") as [string, string | undefined];
   const field = type.field.get(first);
   if (field === undefined) throw err.entityField(type.name, first);
@@ -274,7 +297,8 @@ export function orderSql(
 
 /** Validates `first` and `skip` as graph-node's `build_range`. */
 export function rangeOf(args: Record<string, unknown>): { first: number; skip: number } {
-  const first = args.first === undefined || args.first === null ? DEFAULT_FIRST : Number(args.first);
+  const first =
+    args.first === undefined || args.first === null ? DEFAULT_FIRST : Number(args.first);
   if (!(first > 0 && first <= MAX_FIRST)) throw err.range("first", MAX_FIRST, first);
   const skip = args.skip === undefined || args.skip === null ? 0 : Number(args.skip);
   if (!(skip >= 0 && skip <= MAX_SKIP)) throw err.range("skip", MAX_SKIP, skip);

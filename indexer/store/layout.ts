@@ -58,7 +58,9 @@ export function deploymentDdl(model: SchemaModel, schemaName: string): string {
       const sqlType = f.name === "id" ? idSqlType(type.idKind) : columnSqlType(model, f);
       columns.push(`${ident(f.column)} ${sqlType}${f.nonNull ? " not null" : ""}`);
     }
-    columns.push(type.immutable ? `${ident(BLOCK_COLUMN)} int4 not null` : `${BLOCK_RANGE} int4range not null`);
+    columns.push(
+      type.immutable ? `${ident(BLOCK_COLUMN)} int4 not null` : `${BLOCK_RANGE} int4range not null`,
+    );
     out.push(`create table ${t} (\n  ${columns.join(",\n  ")}\n);`);
     const idx = (suffix: string) => ident(`${type.table}_${suffix}`);
     if (type.immutable) {
@@ -67,11 +69,15 @@ export function deploymentDdl(model: SchemaModel, schemaName: string): string {
     } else {
       out.push(`create index ${idx("block_range")} on ${t} using gist (${BLOCK_RANGE});`);
       out.push(`create index ${idx("id_lower")} on ${t} (id, lower(${BLOCK_RANGE}));`);
-      out.push(`create unique index ${idx("id_current")} on ${t} (id) where upper_inf(${BLOCK_RANGE});`);
+      out.push(
+        `create unique index ${idx("id_current")} on ${t} (id) where upper_inf(${BLOCK_RANGE});`,
+      );
     }
     for (const f of type.stored) {
       if (f.name === "id" || f.base.kind !== "entity") continue;
-      out.push(`create index ${idx(`${f.column}_ref`)} on ${t} ${f.list ? "using gin " : ""}(${ident(f.column)});`);
+      out.push(
+        `create index ${idx(`${f.column}_ref`)} on ${t} ${f.list ? "using gin " : ""}(${ident(f.column)});`,
+      );
     }
   }
   return out.join("\n");

@@ -125,7 +125,10 @@ export function snakeCase(name: string): string {
 
 const SCALARS: ReadonlySet<string> = new Set(SCALAR_KINDS);
 
-function fieldModel(field: GraphQLField<unknown, unknown>, entityNames: ReadonlySet<string>): FieldModel {
+function fieldModel(
+  field: GraphQLField<unknown, unknown>,
+  entityNames: ReadonlySet<string>,
+): FieldModel {
   let type: GraphQLOutputType = field.type;
   let nonNull = false;
   if (type instanceof GraphQLNonNull) {
@@ -138,14 +141,20 @@ function fieldModel(field: GraphQLField<unknown, unknown>, entityNames: Readonly
     let inner: GraphQLOutputType = type.ofType;
     if (inner instanceof GraphQLNonNull) inner = inner.ofType;
     if (inner instanceof GraphQLList) {
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `field ${field.name}: nested lists are not supported`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.invalid,
+        `field ${field.name}: nested lists are not supported`,
+      );
     }
   }
   const named = getNamedType(field.type);
   let base: BaseType;
   if (named instanceof GraphQLScalarType) {
     if (!SCALARS.has(named.name)) {
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `field ${field.name}: unsupported scalar ${named.name}`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.invalid,
+        `field ${field.name}: unsupported scalar ${named.name}`,
+      );
     }
     base = { kind: "scalar", scalar: named.name as ScalarKind };
   } else if (named instanceof GraphQLEnumType) {
@@ -153,7 +162,10 @@ function fieldModel(field: GraphQLField<unknown, unknown>, entityNames: Readonly
   } else if (entityNames.has(named.name)) {
     base = { kind: "entity", name: named.name };
   } else {
-    throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `field ${field.name}: unsupported type ${named.name}`);
+    throw new SchemaModelError(
+      SCHEMA_ERROR_CODES.invalid,
+      `field ${field.name}: unsupported type ${named.name}`,
+    );
   }
   const derived = field.astNode?.directives?.find((d) => d.name.value === "derivedFrom");
   let derivedFrom: string | null = null;
@@ -167,13 +179,24 @@ function fieldModel(field: GraphQLField<unknown, unknown>, entityNames: Readonly
     }
     derivedFrom = arg.value.value;
   }
-  return { name: field.name, column: snakeCase(field.name), base, list, nonNull, derivedFrom, typeText: String(field.type) };
+  return {
+    name: field.name,
+    column: snakeCase(field.name),
+    base,
+    list,
+    nonNull,
+    derivedFrom,
+    typeText: String(field.type),
+  };
 }
 
 function idKindOf(fields: readonly FieldModel[], typeName: string): IdKind {
   const id = fields.find((f) => f.name === "id");
   if (id === undefined || id.list || !id.nonNull || id.base.kind !== "scalar") {
-    throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `type ${typeName}: needs an \`id\` field of type ID!, Bytes! or Int8!`);
+    throw new SchemaModelError(
+      SCHEMA_ERROR_CODES.invalid,
+      `type ${typeName}: needs an \`id\` field of type ID!, Bytes! or Int8!`,
+    );
   }
   switch (id.base.scalar) {
     case "ID":
@@ -184,7 +207,10 @@ function idKindOf(fields: readonly FieldModel[], typeName: string): IdKind {
     case "Int8":
       return "Int8";
     default:
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `type ${typeName}: illegal type for \`id\`: ${id.base.scalar}`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.invalid,
+        `type ${typeName}: illegal type for \`id\`: ${id.base.scalar}`,
+      );
   }
 }
 
@@ -194,7 +220,10 @@ export function parseSchemaModel(sdl: string): SchemaModel {
   try {
     schema = buildSchema(GRAPH_NODE_PRELUDE + sdl);
   } catch (e) {
-    throw new SchemaModelError(SCHEMA_ERROR_CODES.invalid, `schema.graphql: ${(e as Error).message}`);
+    throw new SchemaModelError(
+      SCHEMA_ERROR_CODES.invalid,
+      `schema.graphql: ${(e as Error).message}`,
+    );
   }
   const objects: GraphQLObjectType[] = [];
   const interfaceTypes: GraphQLInterfaceType[] = [];
@@ -222,7 +251,8 @@ export function parseSchemaModel(sdl: string): SchemaModel {
     const directive = object.astNode?.directives?.find((d) => d.name.value === "entity");
     const immutableArg = directive?.arguments?.find((a) => a.name.value === "immutable");
     const timeseriesArg = directive?.arguments?.find((a) => a.name.value === "timeseries");
-    const flag = (arg: typeof immutableArg) => arg !== undefined && arg.value.kind === "BooleanValue" && arg.value.value;
+    const flag = (arg: typeof immutableArg) =>
+      arg !== undefined && arg.value.kind === "BooleanValue" && arg.value.value;
     entities.set(object.name, {
       name: object.name,
       table: snakeCase(object.name),
@@ -230,7 +260,10 @@ export function parseSchemaModel(sdl: string): SchemaModel {
       idKind: idKindOf(fields, object.name),
       fields,
       field: new Map(fields.map((f) => [f.name, f])),
-      stored: [...fields.filter((f) => f.name === "id"), ...fields.filter((f) => f.name !== "id" && f.derivedFrom === null)],
+      stored: [
+        ...fields.filter((f) => f.name === "id"),
+        ...fields.filter((f) => f.name !== "id" && f.derivedFrom === null),
+      ],
       interfaces: object.getInterfaces().map((i) => i.name),
     });
   }
@@ -281,7 +314,11 @@ function checkValue(model: SchemaModel, field: FieldModel, value: Value, where: 
   const kind = valueKindOf(model, field.base);
   const check = (v: Value) => {
     if (v.kind === "Null") {
-      if (field.list) throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: list \`${field.name}\` holds a null`);
+      if (field.list)
+        throw new SchemaModelError(
+          SCHEMA_ERROR_CODES.entityInvalid,
+          `${where}: list \`${field.name}\` holds a null`,
+        );
       return;
     }
     if (v.kind !== kind) {
@@ -300,7 +337,10 @@ function checkValue(model: SchemaModel, field: FieldModel, value: Value, where: 
   if (value.kind === "Null") return;
   if (field.list) {
     if (value.kind !== "List") {
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: field \`${field.name}\` needs a list, got ${value.kind}`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.entityInvalid,
+        `${where}: field \`${field.name}\` needs a list, got ${value.kind}`,
+      );
     }
     for (const v of value.value) check(v);
   } else {
@@ -312,27 +352,44 @@ function checkValue(model: SchemaModel, field: FieldModel, value: Value, where: 
  * Checks an entity against its type as graph-node does before writing it: every key is a stored field, every value
  * has the field's kind, and every non-null field has a value. @throws SchemaModelError (code ENTITY_INVALID)
  */
-export function validateEntity(model: SchemaModel, entityType: string, id: string, data: Entity): void {
+export function validateEntity(
+  model: SchemaModel,
+  entityType: string,
+  id: string,
+  data: Entity,
+): void {
   const type = model.entities.get(entityType);
   const where = `Entity ${entityType}[${id}]`;
   if (type === undefined) {
-    throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: unknown entity type \`${entityType}\``);
+    throw new SchemaModelError(
+      SCHEMA_ERROR_CODES.entityInvalid,
+      `${where}: unknown entity type \`${entityType}\``,
+    );
   }
   for (const [key, value] of data) {
     const field = type.field.get(key);
     if (field === undefined) {
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: unknown key \`${key}\`. It probably is not part of the schema`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.entityInvalid,
+        `${where}: unknown key \`${key}\`. It probably is not part of the schema`,
+      );
     }
     if (field.derivedFrom !== null) {
       if (value.kind === "Null") continue;
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: field \`${key}\` is derived and cannot be set`);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.entityInvalid,
+        `${where}: field \`${key}\` is derived and cannot be set`,
+      );
     }
     checkValue(model, field, value, where);
   }
   for (const field of type.stored) {
     const value = data.get(field.name);
     if (field.nonNull && (value === undefined || value.kind === "Null")) {
-      throw new SchemaModelError(SCHEMA_ERROR_CODES.entityInvalid, `${where}: missing value for non-nullable field \`${field.name}\``);
+      throw new SchemaModelError(
+        SCHEMA_ERROR_CODES.entityInvalid,
+        `${where}: missing value for non-nullable field \`${field.name}\``,
+      );
     }
   }
 }

@@ -77,7 +77,9 @@ class PostgresDriver implements SqlDriver {
     return this.#serial.run(async () => {
       await this.#client.query("begin");
       try {
-        const result = await fn({ query: async (sql, params = []) => (await this.#client.query<Row>(sql, [...params])).rows });
+        const result = await fn({
+          query: async (sql, params = []) => (await this.#client.query<Row>(sql, [...params])).rows,
+        });
         await this.#client.query("commit");
         return result;
       } catch (e) {
@@ -91,7 +93,8 @@ class PostgresDriver implements SqlDriver {
   }
 }
 
-export type DriverOptions = { readonly dataDir: string } | { readonly databaseUrl: string } | { readonly memory: true };
+export type DriverOptions =
+  { readonly dataDir: string } | { readonly databaseUrl: string } | { readonly memory: true };
 
 /** Opens PGlite in `dataDir` (or in memory), or connects to `databaseUrl` with `pg`. */
 export async function openDriver(options: DriverOptions): Promise<SqlDriver> {

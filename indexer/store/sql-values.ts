@@ -91,12 +91,15 @@ export function valueExpr(params: Params, kind: ColumnKind, list: boolean, value
     if (kind === "Timestamp") {
       return `array(select ${EPOCH} + x * interval '1 microsecond' from unnest(${params.add(items)}::int8[]) with ordinality as u(x, n) order by n)`;
     }
-    if (kind === "Int" || kind === "Bool" || kind === "String") return `${params.add(items)}::${SQL_TYPE[kind]}[]`;
+    if (kind === "Int" || kind === "Bool" || kind === "String")
+      return `${params.add(items)}::${SQL_TYPE[kind]}[]`;
     return `${params.add(items)}::text[]::${SQL_TYPE[kind]}[]`;
   }
   const text = scalarText(value);
-  if (kind === "Timestamp") return `(${EPOCH} + ${params.add(text)}::int8 * interval '1 microsecond')`;
-  if (kind === "Int" || kind === "Bool" || kind === "String") return `${params.add(text)}::${SQL_TYPE[kind]}`;
+  if (kind === "Timestamp")
+    return `(${EPOCH} + ${params.add(text)}::int8 * interval '1 microsecond')`;
+  if (kind === "Int" || kind === "Bool" || kind === "String")
+    return `${params.add(text)}::${SQL_TYPE[kind]}`;
   return `${params.add(text)}::text::${SQL_TYPE[kind]}`;
 }
 

@@ -20,9 +20,23 @@ import {
   selectList,
   tableRef,
 } from "./layout.ts";
-import { parseSchemaModel, validateEntity, type EntityTypeModel, type SchemaModel } from "./schema-model.ts";
+import {
+  parseSchemaModel,
+  validateEntity,
+  type EntityTypeModel,
+  type SchemaModel,
+} from "./schema-model.ts";
 import { openDriver, type Row, type SqlDriver, type SqlExecutor } from "./sql-driver.ts";
-import { Params, bytesToHex, columnKind, decodeValue, hexToBytes, ident, idString, valueExpr } from "./sql-values.ts";
+import {
+  Params,
+  bytesToHex,
+  columnKind,
+  decodeValue,
+  hexToBytes,
+  ident,
+  idString,
+  valueExpr,
+} from "./sql-values.ts";
 
 export const STORE_ERROR_CODES = {
   blockOrder: "STORE_BLOCK_ORDER",
@@ -53,7 +67,9 @@ const openOptions = z.object({
   dataDir: z.string().min(1).optional(),
   databaseUrl: z.string().min(1).optional(),
   memory: z.literal(true).optional(),
-  deployment: z.string().regex(/^[A-Za-z0-9_\-./]{1,200}$/, "deployment ids are letters, digits and _-./"),
+  deployment: z
+    .string()
+    .regex(/^[A-Za-z0-9_\-./]{1,200}$/, "deployment ids are letters, digits and _-./"),
 });
 
 export interface StoreOpenOptions {
@@ -83,9 +99,17 @@ const deploymentRow = z.object({
 const DEPLOYMENT_COLUMNS = `id, schema_name, schema_sdl, latest_block_number, latest_block_hash::text as latest_block_hash,
   latest_block_timestamp::text as latest_block_timestamp, first_error_block, fatal_error`;
 
-function blockPtrOf(number: number | null, hash: string | null, timestamp: string | null): BlockPtr | null {
+function blockPtrOf(
+  number: number | null,
+  hash: string | null,
+  timestamp: string | null,
+): BlockPtr | null {
   if (number === null || hash === null || timestamp === null) return null;
-  return { number, hash: bytesToHex(hexToBytes(hash.replace(/^\\x/, ""))), timestamp: BigInt(timestamp) };
+  return {
+    number,
+    hash: bytesToHex(hexToBytes(hash.replace(/^\\x/, ""))),
+    timestamp: BigInt(timestamp),
+  };
 }
 
 class MemoryHead implements HeadState {
@@ -131,16 +155,24 @@ export class Store {
     this.model = model;
     this.deployment = deployment;
     this.schemaName = row.schema_name;
-    this.#latest = blockPtrOf(row.latest_block_number, row.latest_block_hash, row.latest_block_timestamp);
+    this.#latest = blockPtrOf(
+      row.latest_block_number,
+      row.latest_block_hash,
+      row.latest_block_timestamp,
+    );
     this.#error =
-      row.first_error_block === null ? null : { block: row.first_error_block, message: row.fatal_error ?? "" };
+      row.first_error_block === null
+        ? null
+        : { block: row.first_error_block, message: row.fatal_error ?? "" };
   }
 
   /** Opens (creating on first use) the deployment's tables and loads the head. @throws StoreError */
   static async open(options: StoreOpenOptions): Promise<Store> {
     const parsed = openOptions.safeParse(options);
-    if (!parsed.success) throw new StoreError(STORE_ERROR_CODES.options, z.prettifyError(parsed.error));
-    const model = typeof options.schema === "string" ? parseSchemaModel(options.schema) : options.schema;
+    if (!parsed.success)
+      throw new StoreError(STORE_ERROR_CODES.options, z.prettifyError(parsed.error));
+    const model =
+      typeof options.schema === "string" ? parseSchemaModel(options.schema) : options.schema;
     const { dataDir, databaseUrl, memory, deployment } = parsed.data;
     const driver = await openDriver(
       databaseUrl !== undefined
@@ -150,13 +182,18 @@ export class Store {
           : memory === true
             ? { memory: true }
             : (() => {
-                throw new StoreError(STORE_ERROR_CODES.options, "Store.open needs dataDir, databaseUrl or memory");
+                throw new StoreError(
+                  STORE_ERROR_CODES.options,
+                  "Store.open needs dataDir, databaseUrl or memory",
+                );
               })(),
     );
     try {
       const row = await driver.transaction(async (tx) => {
         await tx.query(`select pg_advisory_xact_lock(7011301)`);
-        for (const stmt of REGISTRY_DDL.split(";").map((s) => s.trim()).filter((s) => s.length > 0)) {
+        for (const stmt of REGISTRY_DDL.split(";")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)) {
           await tx.query(stmt);
         }
         const found = await tx.query(
@@ -172,7 +209,10 @@ export class Store {
           `insert into ${REGISTRY_SCHEMA}.deployments (id, deployment, schema_name, schema_sdl) values ($1, $2, $3, $4)`,
           [id, deployment, schemaName, model.sdl],
         );
-        for (const stmt of deploymentDdl(model, schemaName).split(";\n").map((s) => s.trim()).filter((s) => s.length > 0)) {
+        for (const stmt of deploymentDdl(model, schemaName)
+          .split(";\n")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)) {
           await tx.query(stmt);
         }
         const created = await tx.query(
@@ -222,7 +262,8 @@ export class Store {
 
   entityType(name: string): EntityTypeModel {
     const type = this.model.entities.get(name);
-    if (type === undefined) throw new StoreError(STORE_ERROR_CODES.unknownType, `unknown entity type \`${name}\``);
+    if (type === undefined)
+      throw new StoreError(STORE_ERROR_CODES.unknownType, `unknown entity type \`${name}\``);
     return type;
   }
 
@@ -230,7 +271,9 @@ export class Store {
     this.#head.byType.clear();
     for (const type of this.model.entities.values()) {
       const where = type.immutable ? "true" : `upper_inf(${BLOCK_RANGE})`;
-      const rows = await sql.query(`select ${selectList(this.model, type, "e")} from ${tableRef(this.schemaName, type)} e where ${where}`);
+      const rows = await sql.query(
+        `select ${selectList(this.model, type, "e")} from ${tableRef(this.schemaName, type)} e where ${where}`,
+      );
       const table = new Map<string, Entity>();
       for (const row of rows) {
         const entity = this.decodeRow(type, row);
@@ -271,7 +314,10 @@ export class Store {
       );
     }
     // Fold the block's writes: key → final state (null = removed) and whether a current version existed.
-    const final = new Map<string, { type: EntityTypeModel; id: string; entity: Entity | null; existed: boolean }>();
+    const final = new Map<
+      string,
+      { type: EntityTypeModel; id: string; entity: Entity | null; existed: boolean }
+    >();
     for (const change of changes.changes) {
       const type = this.entityType(change.entityType);
       const key = `${type.name}\u0000${change.id}`;
@@ -325,11 +371,10 @@ export class Store {
         }
         await this.#insert(tx, type, ops.insert, block.number);
       }
-      await tx.query(`insert into ${blocksRef(this.schemaName)} (number, hash, timestamp) values ($1, $2::text::bytea, $3::int8)`, [
-        block.number,
-        `\\x${block.hash.slice(2)}`,
-        block.timestamp.toString(),
-      ]);
+      await tx.query(
+        `insert into ${blocksRef(this.schemaName)} (number, hash, timestamp) values ($1, $2::text::bytea, $3::int8)`,
+        [block.number, `\\x${block.hash.slice(2)}`, block.timestamp.toString()],
+      );
       await tx.query(
         `update ${REGISTRY_SCHEMA}.deployments set latest_block_number = $1, latest_block_hash = $2::text::bytea,
          latest_block_timestamp = $3::int8 where deployment = $4`,
@@ -340,9 +385,17 @@ export class Store {
     this.#latest = block;
   }
 
-  async #insert(tx: SqlExecutor, type: EntityTypeModel, entities: readonly Entity[], block: number): Promise<void> {
+  async #insert(
+    tx: SqlExecutor,
+    type: EntityTypeModel,
+    entities: readonly Entity[],
+    block: number,
+  ): Promise<void> {
     if (entities.length === 0) return;
-    const columns = [...type.stored.map((f) => ident(f.column)), type.immutable ? ident(BLOCK_COLUMN) : BLOCK_RANGE];
+    const columns = [
+      ...type.stored.map((f) => ident(f.column)),
+      type.immutable ? ident(BLOCK_COLUMN) : BLOCK_RANGE,
+    ];
     const perRow = columns.length;
     const chunk = Math.max(1, Math.floor(20_000 / perRow));
     for (let start = 0; start < entities.length; start += chunk) {
@@ -356,7 +409,10 @@ export class Store {
         cells.push(type.immutable ? `${blockParam}::int4` : `int4range(${blockParam}::int4, null)`);
         return `(${cells.join(", ")})`;
       });
-      await tx.query(`insert into ${tableRef(this.schemaName, type)} (${columns.join(", ")}) values ${rows.join(", ")}`, p.values);
+      await tx.query(
+        `insert into ${tableRef(this.schemaName, type)} (${columns.join(", ")}) values ${rows.join(", ")}`,
+        p.values,
+      );
     }
   }
 
@@ -386,7 +442,9 @@ export class Store {
          order by number desc limit 1`,
       );
       const ptr =
-        last === undefined ? null : blockPtrOf(Number(last.number), String(last.hash), String(last.timestamp));
+        last === undefined
+          ? null
+          : blockPtrOf(Number(last.number), String(last.hash), String(last.timestamp));
       await tx.query(
         `update ${REGISTRY_SCHEMA}.deployments set latest_block_number = $1, latest_block_hash = $2::text::bytea,
          latest_block_timestamp = $3::int8,
@@ -416,26 +474,35 @@ export class Store {
   async setIndexingError(block: BlockPtr, message: string): Promise<void> {
     this.#checkOpen();
     if (this.#latest !== null && block.number < this.#latest.number) {
-      throw new StoreError(STORE_ERROR_CODES.blockOrder, `error block ${block.number} is before the latest block ${this.#latest.number}`);
+      throw new StoreError(
+        STORE_ERROR_CODES.blockOrder,
+        `error block ${block.number} is before the latest block ${this.#latest.number}`,
+      );
     }
     const advance = this.#latest === null || block.number > this.#latest.number;
     await this.#driver.transaction(async (tx) => {
       if (advance) {
-        await tx.query(`insert into ${blocksRef(this.schemaName)} (number, hash, timestamp) values ($1, $2::text::bytea, $3::int8)`, [
-          block.number,
-          `\\x${block.hash.slice(2)}`,
-          block.timestamp.toString(),
-        ]);
+        await tx.query(
+          `insert into ${blocksRef(this.schemaName)} (number, hash, timestamp) values ($1, $2::text::bytea, $3::int8)`,
+          [block.number, `\\x${block.hash.slice(2)}`, block.timestamp.toString()],
+        );
       }
       await tx.query(
         `update ${REGISTRY_SCHEMA}.deployments set latest_block_number = $1, latest_block_hash = $2::text::bytea,
          latest_block_timestamp = $3::int8, first_error_block = coalesce(least(first_error_block, $1), $1),
          fatal_error = coalesce(fatal_error, $4) where deployment = $5`,
-        [block.number, `\\x${block.hash.slice(2)}`, block.timestamp.toString(), message, this.deployment],
+        [
+          block.number,
+          `\\x${block.hash.slice(2)}`,
+          block.timestamp.toString(),
+          message,
+          this.deployment,
+        ],
       );
     });
     if (advance) this.#latest = block;
-    if (this.#error === null || block.number < this.#error.block) this.#error = { block: block.number, message };
+    if (this.#error === null || block.number < this.#error.block)
+      this.#error = { block: block.number, message };
   }
 
   /** The pointer of a committed block by hash, or null. */
@@ -444,7 +511,9 @@ export class Store {
       `select number, hash::text as hash, timestamp::text as timestamp from ${blocksRef(this.schemaName)} where hash = $1::text::bytea`,
       [`\\x${hash.replace(/^0x/, "").toLowerCase()}`],
     );
-    return row === undefined ? null : blockPtrOf(Number(row.number), String(row.hash), String(row.timestamp));
+    return row === undefined
+      ? null
+      : blockPtrOf(Number(row.number), String(row.hash), String(row.timestamp));
   }
 
   /** The pointer of a committed block by number, or null (blocks without writes may not have been committed). */
@@ -453,7 +522,9 @@ export class Store {
       `select number, hash::text as hash, timestamp::text as timestamp from ${blocksRef(this.schemaName)} where number = $1`,
       [number],
     );
-    return row === undefined ? null : blockPtrOf(Number(row.number), String(row.hash), String(row.timestamp));
+    return row === undefined
+      ? null
+      : blockPtrOf(Number(row.number), String(row.hash), String(row.timestamp));
   }
 
   async close(): Promise<void> {
