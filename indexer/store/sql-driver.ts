@@ -10,14 +10,14 @@ export type Row = Record<string, unknown>;
 
 export interface SqlExecutor {
   query(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Runs several statements without parameters. */
+  exec(sql: string): Promise<void>;
 }
 
 export interface SqlDriver extends SqlExecutor {
   readonly kind: "pglite" | "postgres";
   /** Runs `fn` in one transaction; a throw rolls it back. Calls are serialised. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
-  /** Runs several statements without parameters. */
-  exec(sql: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,7 +49,12 @@ class PgliteDriver implements SqlDriver {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.#serial.run(() =>
       this.#db.transaction(async (tx) =>
-        fn({ query: async (sql, params = []) => (await tx.query<Row>(sql, [...params])).rows }),
+        fn({
+          query: async (sql, params = []) => (await tx.query<Row>(sql, [...params])).rows,
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+        }),
       ),
     );
   }
@@ -79,6 +84,9 @@ class PostgresDriver implements SqlDriver {
       try {
         const result = await fn({
           query: async (sql, params = []) => (await this.#client.query<Row>(sql, [...params])).rows,
+          exec: async (sql) => {
+            await this.#client.query(sql);
+          },
         });
         await this.#client.query("commit");
         return result;

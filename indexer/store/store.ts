@@ -191,11 +191,7 @@ export class Store {
     try {
       const row = await driver.transaction(async (tx) => {
         await tx.query(`select pg_advisory_xact_lock(7011301)`);
-        for (const stmt of REGISTRY_DDL.split(";")
-          .map((s) => s.trim())
-          .filter((s) => s.length > 0)) {
-          await tx.query(stmt);
-        }
+        await tx.exec(REGISTRY_DDL);
         const found = await tx.query(
           `select ${DEPLOYMENT_COLUMNS} from ${REGISTRY_SCHEMA}.deployments where deployment = $1`,
           [deployment],
@@ -209,12 +205,7 @@ export class Store {
           `insert into ${REGISTRY_SCHEMA}.deployments (id, deployment, schema_name, schema_sdl) values ($1, $2, $3, $4)`,
           [id, deployment, schemaName, model.sdl],
         );
-        for (const stmt of deploymentDdl(model, schemaName)
-          .split(";\n")
-          .map((s) => s.trim())
-          .filter((s) => s.length > 0)) {
-          await tx.query(stmt);
-        }
+        await tx.exec(deploymentDdl(model, schemaName));
         const created = await tx.query(
           `select ${DEPLOYMENT_COLUMNS} from ${REGISTRY_SCHEMA}.deployments where id = $1`,
           [id],

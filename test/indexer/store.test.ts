@@ -123,19 +123,17 @@ describe("Store", () => {
   });
 
   it("commits blocks as block-range versions and keeps the head equal to the latest state", async () => {
-    {
-      assert.equal(store.latestBlock(), null);
-      await commitAll(store);
-      assert.deepEqual(store.latestBlock(), blocks.at(-1)?.ptr);
-      assertHead(store, 9);
-      await assertVersionsAt(store, 9);
-      // job-002 was written twice in block 9: the second write merged over the first.
-      const j2 = store.head().get("Job", "job-002");
-      assert.deepEqual(j2?.get("status"), { kind: "String", value: "Failed" });
-      assert.deepEqual(j2?.get("devices"), { kind: "Int", value: 7 });
-      assert.deepEqual(await store.blockByHash(blockHash(4)), blocks[3]?.ptr);
-      assert.equal(await store.blockByHash(blockHash(99)), null);
-    }
+    assert.equal(store.latestBlock(), null);
+    await commitAll(store);
+    assert.deepEqual(store.latestBlock(), blocks.at(-1)?.ptr);
+    assertHead(store, 9);
+    await assertVersionsAt(store, 9);
+    // job-002 was written twice in block 9: the second write merged over the first.
+    const j2 = store.head().get("Job", "job-002");
+    assert.deepEqual(j2?.get("status"), { kind: "String", value: "Failed" });
+    assert.deepEqual(j2?.get("devices"), { kind: "Int", value: 7 });
+    assert.deepEqual(await store.blockByHash(blockHash(4)), blocks[3]?.ptr);
+    assert.equal(await store.blockByHash(blockHash(99)), null);
   });
 
   it("reopens from its data directory with the same head and block pointer", async () => {
@@ -168,130 +166,122 @@ describe("Store", () => {
   });
 
   it("reverts to an earlier block, then indexes a different chain from there", async () => {
-    {
-      await store.revertTo(6);
-      assert.deepEqual(store.latestBlock(), blocks[5]?.ptr);
-      assertHead(store, 6);
-      await assertVersionsAt(store, 6);
-      for (const b of [7, 9]) {
-        const [row] = await store.sql.query(
-          `select count(*)::int4 as n from "${store.schemaName}"."blocks$" where number = $1`,
-          [b],
-        );
-        assert.equal(row?.n, 0, `block ${b} pointer dropped`);
-      }
-      // The new chain: a different block 7 that removes job-000 and updates an account.
-      const acct = [
-        ...(stateAt(blocks, 6).get("Account") as Map<string, Record<string, unknown>>).keys(),
-      ][0] as string;
-      const fork: JsBlock = {
-        ptr: { number: 7, hash: `0x${"ee".repeat(32)}`, timestamp: 1n },
-        changes: [
-          { op: "remove", type: "Job", id: "job-000" },
-          { op: "set", type: "Account", rec: { id: acct, stake: 42n } },
-        ],
-      };
-      await store.commitBlock(toBlockChanges(fork));
-      assert.equal(store.head().get("Job", "job-000"), null);
-      assert.deepEqual(store.head().get("Account", acct)?.get("stake"), {
-        kind: "BigInt",
-        value: 42n,
-      });
-      assert.deepEqual(await store.blockByHash(fork.ptr.hash), fork.ptr);
-      assert.equal(await store.blockByHash(blockHash(7)), null, "the old block 7 is gone");
-      // Reverting everything empties the store.
-      await store.revertTo(0);
-      assert.equal(store.latestBlock(), null);
-      assert.equal(store.head().get("Account", acct), null);
+    await store.revertTo(6);
+    assert.deepEqual(store.latestBlock(), blocks[5]?.ptr);
+    assertHead(store, 6);
+    await assertVersionsAt(store, 6);
+    for (const b of [7, 9]) {
+      const [row] = await store.sql.query(
+        `select count(*)::int4 as n from "${store.schemaName}"."blocks$" where number = $1`,
+        [b],
+      );
+      assert.equal(row?.n, 0, `block ${b} pointer dropped`);
     }
+    // The new chain: a different block 7 that removes job-000 and updates an account.
+    const acct = [
+      ...(stateAt(blocks, 6).get("Account") as Map<string, Record<string, unknown>>).keys(),
+    ][0] as string;
+    const fork: JsBlock = {
+      ptr: { number: 7, hash: `0x${"ee".repeat(32)}`, timestamp: 1n },
+      changes: [
+        { op: "remove", type: "Job", id: "job-000" },
+        { op: "set", type: "Account", rec: { id: acct, stake: 42n } },
+      ],
+    };
+    await store.commitBlock(toBlockChanges(fork));
+    assert.equal(store.head().get("Job", "job-000"), null);
+    assert.deepEqual(store.head().get("Account", acct)?.get("stake"), {
+      kind: "BigInt",
+      value: 42n,
+    });
+    assert.deepEqual(await store.blockByHash(fork.ptr.hash), fork.ptr);
+    assert.equal(await store.blockByHash(blockHash(7)), null, "the old block 7 is gone");
+    // Reverting everything empties the store.
+    await store.revertTo(0);
+    assert.equal(store.latestBlock(), null);
+    assert.equal(store.head().get("Account", acct), null);
   });
 
   it("rejects out-of-order blocks, immutable updates and invalid entities without writing anything", async () => {
-    {
-      await commitAll(store, blocks.slice(0, 2));
-      const before = store.latestBlock();
-      const count = async () =>
-        (await store.sql.query(`select count(*)::int4 as n from "${store.schemaName}".job`))[0]?.n;
-      const rows = await count();
-      const next = { number: 3, hash: blockHash(3), timestamp: 3n } as const;
-      await assert.rejects(
-        store.commitBlock({ block: blocks[1]!.ptr, changes: [] }),
-        (e: unknown) => e instanceof StoreError && e.code === "STORE_BLOCK_ORDER",
-      );
-      const bid = blocks[1]!.changes.find((c) => c.type === "Bid");
-      assert.ok(bid && bid.op === "set");
-      await assert.rejects(
-        store.commitBlock({
-          block: next,
-          changes: [
-            { op: "set", entityType: "Bid", id: bid.rec.id, data: toEntity("Bid", bid.rec) },
-          ],
-        }),
-        (e: unknown) => e instanceof StoreError && e.code === "STORE_IMMUTABLE_ENTITY",
-      );
-      const jobChange = blocks[1]!.changes.find((c) => c.type === "Job");
-      assert.ok(jobChange && jobChange.op === "set");
-      const bad = [
-        new Map([
-          ...toEntity("Job", jobChange.rec),
-          ["bogus", { kind: "String", value: "x" } as const],
-        ]),
-        new Map([
-          ...toEntity("Job", jobChange.rec),
-          ["devices", { kind: "String", value: "x" } as const],
-        ]),
-        new Map([
-          ...toEntity("Job", jobChange.rec),
-          ["status", { kind: "String", value: "Nope" } as const],
-        ]),
-      ];
-      for (const data of bad) {
-        await assert.rejects(
-          store.commitBlock({
-            block: next,
-            changes: [{ op: "set", entityType: "Job", id: "job-new", data }],
-          }),
-          (e: unknown) => e instanceof SchemaModelError && e.code === "ENTITY_INVALID",
-        );
-      }
+    await commitAll(store, blocks.slice(0, 2));
+    const before = store.latestBlock();
+    const count = async () =>
+      (await store.sql.query(`select count(*)::int4 as n from "${store.schemaName}".job`))[0]?.n;
+    const rows = await count();
+    const next = { number: 3, hash: blockHash(3), timestamp: 3n } as const;
+    await assert.rejects(
+      store.commitBlock({ block: blocks[1]!.ptr, changes: [] }),
+      (e: unknown) => e instanceof StoreError && e.code === "STORE_BLOCK_ORDER",
+    );
+    const bid = blocks[1]!.changes.find((c) => c.type === "Bid");
+    assert.ok(bid && bid.op === "set");
+    await assert.rejects(
+      store.commitBlock({
+        block: next,
+        changes: [{ op: "set", entityType: "Bid", id: bid.rec.id, data: toEntity("Bid", bid.rec) }],
+      }),
+      (e: unknown) => e instanceof StoreError && e.code === "STORE_IMMUTABLE_ENTITY",
+    );
+    const jobChange = blocks[1]!.changes.find((c) => c.type === "Job");
+    assert.ok(jobChange && jobChange.op === "set");
+    const bad = [
+      new Map([
+        ...toEntity("Job", jobChange.rec),
+        ["bogus", { kind: "String", value: "x" } as const],
+      ]),
+      new Map([
+        ...toEntity("Job", jobChange.rec),
+        ["devices", { kind: "String", value: "x" } as const],
+      ]),
+      new Map([
+        ...toEntity("Job", jobChange.rec),
+        ["status", { kind: "String", value: "Nope" } as const],
+      ]),
+    ];
+    for (const data of bad) {
       await assert.rejects(
         store.commitBlock({
           block: next,
-          changes: [
-            {
-              op: "set",
-              entityType: "Job",
-              id: "job-new",
-              data: new Map([["id", { kind: "String", value: "job-new" }]]),
-            },
-          ],
+          changes: [{ op: "set", entityType: "Job", id: "job-new", data }],
         }),
-        (e: unknown) => e instanceof SchemaModelError && /non-nullable field/.test(e.message),
+        (e: unknown) => e instanceof SchemaModelError && e.code === "ENTITY_INVALID",
       );
-      await assert.rejects(
-        store.commitBlock({
-          block: next,
-          changes: [{ op: "remove", entityType: "Nope", id: "x" }],
-        }),
-        (e: unknown) => e instanceof StoreError && e.code === "STORE_UNKNOWN_ENTITY_TYPE",
-      );
-      assert.deepEqual(store.latestBlock(), before);
-      assert.equal(await count(), rows);
-      assert.equal(store.head().get("Job", "job-new"), null);
     }
+    await assert.rejects(
+      store.commitBlock({
+        block: next,
+        changes: [
+          {
+            op: "set",
+            entityType: "Job",
+            id: "job-new",
+            data: new Map([["id", { kind: "String", value: "job-new" }]]),
+          },
+        ],
+      }),
+      (e: unknown) => e instanceof SchemaModelError && /non-nullable field/.test(e.message),
+    );
+    await assert.rejects(
+      store.commitBlock({
+        block: next,
+        changes: [{ op: "remove", entityType: "Nope", id: "x" }],
+      }),
+      (e: unknown) => e instanceof StoreError && e.code === "STORE_UNKNOWN_ENTITY_TYPE",
+    );
+    assert.deepEqual(store.latestBlock(), before);
+    assert.equal(await count(), rows);
+    assert.equal(store.head().get("Job", "job-new"), null);
   });
 
   it("records a deterministic indexing error at the failed block and forgets it when that block is reverted", async () => {
-    {
-      await commitAll(store, blocks.slice(2, 3));
-      const failed = { number: 4, hash: blockHash(4), timestamp: 4n } as const;
-      await store.setIndexingError(failed, "handler panicked");
-      assert.deepEqual(store.indexingError(), { block: 4, message: "handler panicked" });
-      assert.deepEqual(store.latestBlock(), failed);
-      assertHead(store, 3);
-      await store.revertTo(3);
-      assert.equal(store.indexingError(), null);
-      assert.deepEqual(store.latestBlock(), blocks[2]?.ptr);
-    }
+    await commitAll(store, blocks.slice(2, 3));
+    const failed = { number: 4, hash: blockHash(4), timestamp: 4n } as const;
+    await store.setIndexingError(failed, "handler panicked");
+    assert.deepEqual(store.indexingError(), { block: 4, message: "handler panicked" });
+    assert.deepEqual(store.latestBlock(), failed);
+    assertHead(store, 3);
+    await store.revertTo(3);
+    assert.equal(store.indexingError(), null);
+    assert.deepEqual(store.latestBlock(), blocks[2]?.ptr);
   });
 });
