@@ -55,6 +55,14 @@ export interface SubgraphRuntimeOptions {
   readonly instancePerTrigger?: boolean;
   /** Template data sources created before (restored after a restart). */
   readonly createdDataSources?: readonly CreatedDataSource[];
+  /**
+   * Data source name → the address and start block to index instead of the build's (one build serves every
+   * deployment of the contracts: the modules do not depend on the addresses).
+   */
+  readonly sources?: ReadonlyMap<
+    string,
+    { readonly address: Address; readonly startBlock: number }
+  >;
 }
 
 interface ActiveDataSource {
@@ -133,16 +141,19 @@ export class SubgraphRuntime {
       this.#rpc = null;
       this.#ownsRpc = false;
     }
-    for (const ds of manifest.dataSources)
+    for (const ds of manifest.dataSources) {
+      const source = opts.sources?.get(ds.name);
+      const address = (source?.address.toLowerCase() as Address | undefined) ?? ds.address!;
       this.#active.push({
         name: ds.name,
         def: ds,
-        address: ds.address!,
-        addressBytes: hexToBytes(ds.address!),
-        startBlock: ds.startBlock,
+        address,
+        addressBytes: hexToBytes(address),
+        startBlock: source?.startBlock ?? ds.startBlock,
         ...(ds.endBlock !== undefined ? { endBlock: ds.endBlock } : {}),
         context: ds.context,
       });
+    }
     for (const c of opts.createdDataSources ?? []) this.#activate(c);
   }
 
@@ -188,7 +199,7 @@ export class SubgraphRuntime {
 
   /** The lowest startBlock of the manifest's data sources. */
   startBlock(): number {
-    return Math.min(...this.manifest.dataSources.map((d) => d.startBlock));
+    return Math.min(...this.#active.map((d) => d.startBlock));
   }
 
   #instantiate(ds: ActiveDataSource): LiveInstance {
