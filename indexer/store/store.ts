@@ -21,6 +21,8 @@ import {
   tableRef,
 } from "./layout.ts";
 import {
+  SCHEMA_ERROR_CODES,
+  SchemaModelError,
   parseSchemaModel,
   validateEntity,
   type EntityTypeModel,
@@ -45,6 +47,7 @@ export const STORE_ERROR_CODES = {
   unknownType: "STORE_UNKNOWN_ENTITY_TYPE",
   closed: "STORE_CLOSED",
   options: "STORE_OPTIONS_INVALID",
+  badId: "STORE_ID_INVALID",
 } as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[keyof typeof STORE_ERROR_CODES];
 
@@ -114,8 +117,12 @@ function blockPtrOf(
 
 class MemoryHead implements HeadState {
   readonly byType = new Map<string, Map<string, Entity>>();
+  readonly #canonical: (entityType: string, id: string) => string;
+  constructor(canonical: (entityType: string, id: string) => string) {
+    this.#canonical = canonical;
+  }
   get(entityType: string, id: string): Entity | null {
-    return this.byType.get(entityType)?.get(id) ?? null;
+    return this.byType.get(entityType)?.get(this.#canonical(entityType, id)) ?? null;
   }
   set(entityType: string, id: string, entity: Entity | null): void {
     let table = this.byType.get(entityType);
@@ -140,7 +147,10 @@ export class Store {
   readonly deployment: string;
   readonly schemaName: string;
   readonly #driver: SqlDriver;
-  readonly #head = new MemoryHead();
+  readonly #head = new MemoryHead((type, id) => {
+    const model = this.model.entities.get(type);
+    return model === undefined ? id : canonicalId(model, id);
+  });
   #latest: BlockPtr | null;
   #error: IndexingError | null;
   #closed = false;
@@ -311,11 +321,12 @@ export class Store {
     >();
     for (const change of changes.changes) {
       const type = this.entityType(change.entityType);
-      const key = `${type.name}\u0000${change.id}`;
+      const id = canonicalId(type, change.id);
+      const key = `${type.name}\u0000${id}`;
       let slot = final.get(key);
       if (slot === undefined) {
-        const current = this.#head.get(type.name, change.id);
-        slot = { type, id: change.id, entity: current, existed: current !== null };
+        const current = this.#head.get(type.name, id);
+        slot = { type, id, entity: current, existed: current !== null };
         final.set(key, slot);
       }
       if (change.op === "remove") {
@@ -323,6 +334,16 @@ export class Store {
       } else {
         const merged = new Map<string, Value>(slot.entity ?? []);
         for (const [k, v] of change.data) merged.set(k, v);
+        // As graph-node's store.set: a missing id is the key; a different one is an error.
+        const given = merged.get("id");
+        if (given === undefined || given.kind === "Null") {
+          merged.set("id", idValueOf(type, id));
+        } else if (!["String", "Bytes", "Int8"].includes(given.kind) || idString(given) !== id) {
+          throw new SchemaModelError(
+            SCHEMA_ERROR_CODES.entityInvalid,
+            `Value of ${type.name} attribute 'id' conflicts with ID passed to \`store.set()\`: ${given.kind === "String" || given.kind === "Bytes" || given.kind === "Int8" ? idString(given) : given.kind} != ${id}`,
+          );
+        }
         slot.entity = normalise(merged);
       }
     }
@@ -523,6 +544,21 @@ export class Store {
     this.#closed = true;
     await this.#driver.close();
   }
+}
+
+/** The canonical text of an id: Bytes ids in lowercase 0x hex, Int8 ids in decimal. @throws StoreError */
+function canonicalId(type: EntityTypeModel, id: string): string {
+  if (type.idKind === "String") return id;
+  if (type.idKind === "Bytes") {
+    const body = id.startsWith("0x") || id.startsWith("0X") ? id.slice(2) : id;
+    if (body.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(body)) {
+      throw new StoreError(STORE_ERROR_CODES.badId, `${type.name}: \`${id}\` is not a Bytes id`);
+    }
+    return `0x${body.toLowerCase()}`;
+  }
+  if (!/^-?\d+$/.test(id))
+    throw new StoreError(STORE_ERROR_CODES.badId, `${type.name}: \`${id}\` is not an Int8 id`);
+  return BigInt(id).toString();
 }
 
 function idValueOf(type: EntityTypeModel, id: string): Value {
