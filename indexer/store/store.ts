@@ -115,14 +115,52 @@ function blockPtrOf(
   };
 }
 
-class MemoryHead implements HeadState {
+/** The head, plus the lookup behind graph-ts's `store.loadRelated` (entities pointing back through a derived field). */
+export interface StoreHead extends HeadState {
+  /**
+   * The current entities of the type `entityType.field` is derived from whose back-reference holds `id`, in id order
+   * (graph-node's `load_related`). @throws StoreError when `field` is not a `@derivedFrom` field of `entityType`.
+   */
+  loadRelated(entityType: string, id: string, field: string): Entity[];
+}
+
+class MemoryHead implements StoreHead {
   readonly byType = new Map<string, Map<string, Entity>>();
+  readonly #model: SchemaModel;
   readonly #canonical: (entityType: string, id: string) => string;
-  constructor(canonical: (entityType: string, id: string) => string) {
+  constructor(model: SchemaModel, canonical: (entityType: string, id: string) => string) {
+    this.#model = model;
     this.#canonical = canonical;
   }
   get(entityType: string, id: string): Entity | null {
     return this.byType.get(entityType)?.get(this.#canonical(entityType, id)) ?? null;
+  }
+  loadRelated(entityType: string, id: string, field: string): Entity[] {
+    const f = this.#model.entities.get(entityType)?.field.get(field);
+    if (f === undefined || f.derivedFrom === null || f.base.kind !== "entity") {
+      throw new StoreError(
+        STORE_ERROR_CODES.unknownType,
+        `\`${entityType}.${field}\` is not a @derivedFrom field`,
+      );
+    }
+    const target = f.base.name;
+    const back = f.derivedFrom;
+    const key = this.#canonical(entityType, id);
+    const out: [string, Entity][] = [];
+    for (const [childId, child] of this.byType.get(target) ?? []) {
+      const v = child.get(back);
+      if (v === undefined) continue;
+      const refs = v.kind === "List" ? v.value : [v];
+      if (
+        refs.some(
+          (r) =>
+            (r.kind === "String" || r.kind === "Bytes" || r.kind === "Int8") && idString(r) === key,
+        )
+      ) {
+        out.push([childId, child]);
+      }
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
   }
   set(entityType: string, id: string, entity: Entity | null): void {
     let table = this.byType.get(entityType);
@@ -147,10 +185,7 @@ export class Store {
   readonly deployment: string;
   readonly schemaName: string;
   readonly #driver: SqlDriver;
-  readonly #head = new MemoryHead((type, id) => {
-    const model = this.model.entities.get(type);
-    return model === undefined ? id : canonicalId(model, id);
-  });
+  readonly #head: MemoryHead;
   #latest: BlockPtr | null;
   #error: IndexingError | null;
   #closed = false;
@@ -165,6 +200,14 @@ export class Store {
     this.model = model;
     this.deployment = deployment;
     this.schemaName = row.schema_name;
+    this.#head = new MemoryHead(model, (type, id) => {
+      const entity = model.entities.get(type);
+      try {
+        return entity === undefined ? id : canonicalId(entity, id);
+      } catch {
+        return id; // a malformed id matches nothing
+      }
+    });
     this.#latest = blockPtrOf(
       row.latest_block_number,
       row.latest_block_hash,
@@ -247,7 +290,7 @@ export class Store {
   }
 
   /** The latest version of every entity (what the mappings' `store.get` sees). */
-  head(): HeadState {
+  head(): StoreHead {
     return this.#head;
   }
 

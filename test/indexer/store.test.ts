@@ -132,6 +132,24 @@ describe("Store", () => {
     const j2 = store.head().get("Job", "job-002");
     assert.deepEqual(j2?.get("status"), { kind: "String", value: "Failed" });
     assert.deepEqual(j2?.get("devices"), { kind: "Int", value: 7 });
+    // loadRelated: the entities pointing back through a @derivedFrom field, in id order.
+    const state = stateAt(blocks, 9);
+    for (const [acct] of state.get("Account") as Map<string, unknown>) {
+      const expected = [...(state.get("Job") as Map<string, Record<string, unknown>>).values()]
+        .filter((j) => j.customer === acct)
+        .map((j) => String(j.id))
+        .sort();
+      const got = store
+        .head()
+        .loadRelated("Account", acct, "jobs")
+        .map((e) => (e.get("id") as { value: string }).value);
+      assert.deepEqual(got, expected, `jobs of ${acct}`);
+    }
+    const bidsOf3 = [...(state.get("Bid") as Map<string, Record<string, unknown>>).values()].filter(
+      (b) => b.job === "job-003",
+    );
+    assert.equal(store.head().loadRelated("Job", "job-003", "bids").length, bidsOf3.length);
+    assert.throws(() => store.head().loadRelated("Job", "job-003", "title"), StoreError);
     assert.deepEqual(await store.blockByHash(blockHash(4)), blocks[3]?.ptr);
     assert.equal(await store.blockByHash(blockHash(99)), null);
   });
