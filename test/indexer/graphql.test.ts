@@ -422,6 +422,11 @@ describe("GraphQL ordering and pagination", () => {
       .map((j) => j.id);
     assert.ok(all.length > 100, "the fixture has more than the default page");
     assert.deepEqual(await ids(`{ jobs { id } }`), all.slice(0, 100));
+    assert.deepEqual(
+      await ids(`{ jobs(first: 5, orderDirection: desc) { id } }`),
+      all.slice(0, 5),
+      "no orderBy: id ascending",
+    );
     for (const [first, skip] of [
       [10, 0],
       [10, 25],
