@@ -504,6 +504,30 @@ describe("GraphQL ordering and pagination", () => {
     assert.deepEqual(d2.jobs, expected2);
   });
 
+  it("resolves a single-valued @derivedFrom field, and reports graph-node's error when it is ambiguous", async () => {
+    const bids = table("Bid");
+    const count = (id: string) => bids.filter((b) => b.job === id).length;
+    const jobs = table("Job").sort(byId);
+    const none = jobs.find((j) => count(j.id) === 0) as Rec;
+    const one = jobs.find((j) => count(j.id) === 1) as Rec;
+    const two = jobs.find((j) => count(j.id) === 2) as Rec;
+    assert.ok(none && one && two, "the fixture has jobs with 0, 1 and 2 bids");
+    const d = await data(
+      `{ a: job(id: "${none.id}") { onlyBid { id } } b: job(id: "${one.id}") { onlyBid { id amount } } }`,
+    );
+    const bid = bids.find((b) => b.job === one.id) as Rec;
+    assert.deepEqual(d, {
+      a: { onlyBid: null },
+      b: { onlyBid: { id: bid.id, amount: String(bid.amount) } },
+    });
+    const [e] = await errors(`{ job(id: "${two.id}") {\n onlyBid { id } } }`);
+    assert.deepEqual(e, {
+      message:
+        "Ambiguous result for derived field `onlyBid`: Multiple `Bid` entities refer back via `job`",
+      locations: [{ line: 2, column: 2 }],
+    });
+  });
+
   it("prints every scalar kind as graph-node does, with aliases, fragments, __typename and single lookups", async () => {
     const job = table("Job").sort(byId)[3] as Rec;
     const keys = [
