@@ -263,8 +263,8 @@ export function orderSql(
   direction: string | undefined,
 ): string {
   const dir = direction === "desc" ? " desc" : "";
-  if (orderBy === undefined || orderBy === null)
-    return `order by ${alias}.id${dir === "" ? "" : dir}`;
+  // Without orderBy graph-node sorts by id ascending whatever orderDirection says (EntityOrder::Default).
+  if (orderBy === undefined || orderBy === null) return `order by ${alias}.id`;
   const [first, second] = orderBy.split("__") as [string, string | undefined];
   const field = type.field.get(first);
   if (field === undefined) throw err.entityField(type.name, first);

@@ -21,6 +21,8 @@ import {
   tableRef,
 } from "./layout.ts";
 import {
+  SCHEMA_ERROR_CODES,
+  SchemaModelError,
   parseSchemaModel,
   validateEntity,
   type EntityTypeModel,
@@ -45,6 +47,7 @@ export const STORE_ERROR_CODES = {
   unknownType: "STORE_UNKNOWN_ENTITY_TYPE",
   closed: "STORE_CLOSED",
   options: "STORE_OPTIONS_INVALID",
+  badId: "STORE_ID_INVALID",
 } as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[keyof typeof STORE_ERROR_CODES];
 
@@ -112,10 +115,52 @@ function blockPtrOf(
   };
 }
 
-class MemoryHead implements HeadState {
+/** The head, plus the lookup behind graph-ts's `store.loadRelated` (entities pointing back through a derived field). */
+export interface StoreHead extends HeadState {
+  /**
+   * The current entities of the type `entityType.field` is derived from whose back-reference holds `id`, in id order
+   * (graph-node's `load_related`). @throws StoreError when `field` is not a `@derivedFrom` field of `entityType`.
+   */
+  loadRelated(entityType: string, id: string, field: string): Entity[];
+}
+
+class MemoryHead implements StoreHead {
   readonly byType = new Map<string, Map<string, Entity>>();
+  readonly #model: SchemaModel;
+  readonly #canonical: (entityType: string, id: string) => string;
+  constructor(model: SchemaModel, canonical: (entityType: string, id: string) => string) {
+    this.#model = model;
+    this.#canonical = canonical;
+  }
   get(entityType: string, id: string): Entity | null {
-    return this.byType.get(entityType)?.get(id) ?? null;
+    return this.byType.get(entityType)?.get(this.#canonical(entityType, id)) ?? null;
+  }
+  loadRelated(entityType: string, id: string, field: string): Entity[] {
+    const f = this.#model.entities.get(entityType)?.field.get(field);
+    if (f === undefined || f.derivedFrom === null || f.base.kind !== "entity") {
+      throw new StoreError(
+        STORE_ERROR_CODES.unknownType,
+        `\`${entityType}.${field}\` is not a @derivedFrom field`,
+      );
+    }
+    const target = f.base.name;
+    const back = f.derivedFrom;
+    const key = this.#canonical(entityType, id);
+    const out: [string, Entity][] = [];
+    for (const [childId, child] of this.byType.get(target) ?? []) {
+      const v = child.get(back);
+      if (v === undefined) continue;
+      const refs = v.kind === "List" ? v.value : [v];
+      if (
+        refs.some(
+          (r) =>
+            (r.kind === "String" || r.kind === "Bytes" || r.kind === "Int8") && idString(r) === key,
+        )
+      ) {
+        out.push([childId, child]);
+      }
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
   }
   set(entityType: string, id: string, entity: Entity | null): void {
     let table = this.byType.get(entityType);
@@ -140,7 +185,7 @@ export class Store {
   readonly deployment: string;
   readonly schemaName: string;
   readonly #driver: SqlDriver;
-  readonly #head = new MemoryHead();
+  readonly #head: MemoryHead;
   #latest: BlockPtr | null;
   #error: IndexingError | null;
   #closed = false;
@@ -155,6 +200,14 @@ export class Store {
     this.model = model;
     this.deployment = deployment;
     this.schemaName = row.schema_name;
+    this.#head = new MemoryHead(model, (type, id) => {
+      const entity = model.entities.get(type);
+      try {
+        return entity === undefined ? id : canonicalId(entity, id);
+      } catch {
+        return id; // a malformed id matches nothing
+      }
+    });
     this.#latest = blockPtrOf(
       row.latest_block_number,
       row.latest_block_hash,
@@ -237,7 +290,7 @@ export class Store {
   }
 
   /** The latest version of every entity (what the mappings' `store.get` sees). */
-  head(): HeadState {
+  head(): StoreHead {
     return this.#head;
   }
 
@@ -311,11 +364,12 @@ export class Store {
     >();
     for (const change of changes.changes) {
       const type = this.entityType(change.entityType);
-      const key = `${type.name}\u0000${change.id}`;
+      const id = canonicalId(type, change.id);
+      const key = `${type.name}\u0000${id}`;
       let slot = final.get(key);
       if (slot === undefined) {
-        const current = this.#head.get(type.name, change.id);
-        slot = { type, id: change.id, entity: current, existed: current !== null };
+        const current = this.#head.get(type.name, id);
+        slot = { type, id, entity: current, existed: current !== null };
         final.set(key, slot);
       }
       if (change.op === "remove") {
@@ -323,6 +377,16 @@ export class Store {
       } else {
         const merged = new Map<string, Value>(slot.entity ?? []);
         for (const [k, v] of change.data) merged.set(k, v);
+        // As graph-node's store.set: a missing id is the key; a different one is an error.
+        const given = merged.get("id");
+        if (given === undefined || given.kind === "Null") {
+          merged.set("id", idValueOf(type, id));
+        } else if (!["String", "Bytes", "Int8"].includes(given.kind) || idString(given) !== id) {
+          throw new SchemaModelError(
+            SCHEMA_ERROR_CODES.entityInvalid,
+            `Value of ${type.name} attribute 'id' conflicts with ID passed to \`store.set()\`: ${given.kind === "String" || given.kind === "Bytes" || given.kind === "Int8" ? idString(given) : given.kind} != ${id}`,
+          );
+        }
         slot.entity = normalise(merged);
       }
     }
@@ -523,6 +587,21 @@ export class Store {
     this.#closed = true;
     await this.#driver.close();
   }
+}
+
+/** The canonical text of an id: Bytes ids in lowercase 0x hex, Int8 ids in decimal. @throws StoreError */
+function canonicalId(type: EntityTypeModel, id: string): string {
+  if (type.idKind === "String") return id;
+  if (type.idKind === "Bytes") {
+    const body = id.startsWith("0x") || id.startsWith("0X") ? id.slice(2) : id;
+    if (body.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(body)) {
+      throw new StoreError(STORE_ERROR_CODES.badId, `${type.name}: \`${id}\` is not a Bytes id`);
+    }
+    return `0x${body.toLowerCase()}`;
+  }
+  if (!/^-?\d+$/.test(id))
+    throw new StoreError(STORE_ERROR_CODES.badId, `${type.name}: \`${id}\` is not an Int8 id`);
+  return BigInt(id).toString();
 }
 
 function idValueOf(type: EntityTypeModel, id: string): Value {

@@ -422,6 +422,11 @@ describe("GraphQL ordering and pagination", () => {
       .map((j) => j.id);
     assert.ok(all.length > 100, "the fixture has more than the default page");
     assert.deepEqual(await ids(`{ jobs { id } }`), all.slice(0, 100));
+    assert.deepEqual(
+      await ids(`{ jobs(first: 5, orderDirection: desc) { id } }`),
+      all.slice(0, 5),
+      "no orderBy: id ascending",
+    );
     for (const [first, skip] of [
       [10, 0],
       [10, 25],
@@ -497,6 +502,30 @@ describe("GraphQL ordering and pagination", () => {
       ).map((a) => ({ id: a.id })),
     }));
     assert.deepEqual(d2.jobs, expected2);
+  });
+
+  it("resolves a single-valued @derivedFrom field, and reports graph-node's error when it is ambiguous", async () => {
+    const bids = table("Bid");
+    const count = (id: string) => bids.filter((b) => b.job === id).length;
+    const jobs = table("Job").sort(byId);
+    const none = jobs.find((j) => count(j.id) === 0) as Rec;
+    const one = jobs.find((j) => count(j.id) === 1) as Rec;
+    const two = jobs.find((j) => count(j.id) === 2) as Rec;
+    assert.ok(none && one && two, "the fixture has jobs with 0, 1 and 2 bids");
+    const d = await data(
+      `{ a: job(id: "${none.id}") { onlyBid { id } } b: job(id: "${one.id}") { onlyBid { id amount } } }`,
+    );
+    const bid = bids.find((b) => b.job === one.id) as Rec;
+    assert.deepEqual(d, {
+      a: { onlyBid: null },
+      b: { onlyBid: { id: bid.id, amount: String(bid.amount) } },
+    });
+    const [e] = await errors(`{ job(id: "${two.id}") {\n onlyBid { id } } }`);
+    assert.deepEqual(e, {
+      message:
+        "Ambiguous result for derived field `onlyBid`: Multiple `Bid` entities refer back via `job`",
+      locations: [{ line: 2, column: 2 }],
+    });
   });
 
   it("prints every scalar kind as graph-node does, with aliases, fragments, __typename and single lookups", async () => {

@@ -132,6 +132,24 @@ describe("Store", () => {
     const j2 = store.head().get("Job", "job-002");
     assert.deepEqual(j2?.get("status"), { kind: "String", value: "Failed" });
     assert.deepEqual(j2?.get("devices"), { kind: "Int", value: 7 });
+    // loadRelated: the entities pointing back through a @derivedFrom field, in id order.
+    const state = stateAt(blocks, 9);
+    for (const [acct] of state.get("Account") as Map<string, unknown>) {
+      const expected = [...(state.get("Job") as Map<string, Record<string, unknown>>).values()]
+        .filter((j) => j.customer === acct)
+        .map((j) => String(j.id))
+        .sort();
+      const got = store
+        .head()
+        .loadRelated("Account", acct, "jobs")
+        .map((e) => (e.get("id") as { value: string }).value);
+      assert.deepEqual(got, expected, `jobs of ${acct}`);
+    }
+    const bidsOf3 = [...(state.get("Bid") as Map<string, Record<string, unknown>>).values()].filter(
+      (b) => b.job === "job-003",
+    );
+    assert.equal(store.head().loadRelated("Job", "job-003", "bids").length, bidsOf3.length);
+    assert.throws(() => store.head().loadRelated("Job", "job-003", "title"), StoreError);
     assert.deepEqual(await store.blockByHash(blockHash(4)), blocks[3]?.ptr);
     assert.equal(await store.blockByHash(blockHash(99)), null);
   });
@@ -196,6 +214,26 @@ describe("Store", () => {
     });
     assert.deepEqual(await store.blockByHash(fork.ptr.hash), fork.ptr);
     assert.equal(await store.blockByHash(blockHash(7)), null, "the old block 7 is gone");
+    // Bytes ids are canonical lowercase hex; a write without `id` takes the key as its id.
+    const upper = `0x${acct.slice(2).toUpperCase()}`;
+    await store.commitBlock({
+      block: { number: 8, hash: blockHash(8), timestamp: 8n },
+      changes: [
+        {
+          op: "set",
+          entityType: "Account",
+          id: upper,
+          data: new Map([["stake", { kind: "BigInt", value: 7n }]]),
+        },
+      ],
+    });
+    const merged = store.head().get("Account", acct);
+    assert.deepEqual(merged?.get("stake"), { kind: "BigInt", value: 7n });
+    assert.equal(entityText(store.head().get("Account", upper)), entityText(merged ?? null));
+    assert.equal(
+      Buffer.from((merged?.get("id") as { value: Uint8Array }).value).toString("hex"),
+      acct.slice(2),
+    );
     // Reverting everything empties the store.
     await store.revertTo(0);
     assert.equal(store.latestBlock(), null);
@@ -267,6 +305,29 @@ describe("Store", () => {
         changes: [{ op: "remove", entityType: "Nope", id: "x" }],
       }),
       (e: unknown) => e instanceof StoreError && e.code === "STORE_UNKNOWN_ENTITY_TYPE",
+    );
+    await assert.rejects(
+      store.commitBlock({
+        block: next,
+        changes: [
+          {
+            op: "set",
+            entityType: "Job",
+            id: "job-new",
+            data: toEntity("Job", { ...jobChange.rec, id: "job-other" }),
+          },
+        ],
+      }),
+      (e: unknown) =>
+        e instanceof SchemaModelError &&
+        /conflicts with ID passed to `store.set\(\)`/.test(e.message),
+    );
+    await assert.rejects(
+      store.commitBlock({
+        block: next,
+        changes: [{ op: "remove", entityType: "Account", id: "0xzz" }],
+      }),
+      (e: unknown) => e instanceof StoreError && e.code === "STORE_ID_INVALID",
     );
     assert.deepEqual(store.latestBlock(), before);
     assert.equal(await count(), rows);
