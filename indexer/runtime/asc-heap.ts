@@ -77,6 +77,8 @@ export function bigIntToSignedLE(v: bigint): Uint8Array {
 }
 
 const pad16 = (n: number) => (16 - (n % 16)) % 16;
+/** Where an object starts inside an `allocate`d block (graph-node's `arena_start_ptr += 12`). */
+const ARENA_OFFSET = 12;
 
 export interface AscExports {
   readonly memory: WebAssembly.Memory;
@@ -153,8 +155,13 @@ export class AscHeap {
   alloc(typeId: TypeId, payload: Uint8Array, size = payload.length): number {
     const rtId = this.classId(typeId);
     const total = HEADER_SIZE + payload.length + pad16(payload.length);
-    const base = this.#exports.allocate(total) >>> 0;
-    if (base === 0) throw new RangeError("allocate returned a null pointer");
+    // `allocate` (AssemblyScript's untyped __alloc) returns a 16-byte aligned block after its own mmInfo; the object
+    // goes 12 bytes in, as graph-node's raw_new does, so that its content (20 header bytes later) is 16-byte aligned
+    // too — AssemblyScript's __realloc asserts that alignment when a mapping grows a host-made array (an entity's
+    // `set` of a new field pushes onto the entries the host loaded).
+    const block = this.#exports.allocate(total + ARENA_OFFSET) >>> 0;
+    if (block === 0) throw new RangeError("allocate returned a null pointer");
+    const base = block + ARENA_OFFSET;
     this.#refresh();
     this.#check(base, total);
     const v = this.#view;

@@ -50,7 +50,8 @@ const mappingSchema = z.object({
 });
 
 const dataSourceSchema = z.object({
-  kind: z.literal("ethereum"),
+  /** graph-node accepts both spellings (`ethereum/contract` is the older one graph-cli still scaffolds). */
+  kind: z.enum(["ethereum", "ethereum/contract"]),
   name: z.string(),
   network: z.string(),
   source: z.object({
