@@ -40,6 +40,12 @@ import { formatStepTable, StepLog } from "./start/step-log.ts";
 import { deployProtocol } from "./deploy.ts";
 import { governanceGenesis, runGovernanceDemo } from "./governance-demo.ts";
 import {
+  checkIndexer,
+  ensureSubgraphBuild,
+  startIndexer,
+  type RunningIndexer,
+} from "./start/indexer.ts";
+import {
   accountKey,
   loadKeystoreKeys,
   SCENARIO_ACCOUNTS,
@@ -75,6 +81,8 @@ export interface StartContext {
   kuboUrl?: string;
   /** Accounts come from `--keystore` (the deployer is account #0 of it). */
   keystoreAccounts?: boolean;
+  /** The running `dml-indexer` (the local graph host). */
+  indexer?: RunningIndexer;
 }
 
 export interface StartStep {
@@ -316,8 +324,64 @@ export const governance: StartStep = {
   },
 };
 
+/** Builds the subgraph (once per source change) and starts `dml-indexer` on the deployment. */
+export const indexer: StartStep = {
+  name: "indexer: build the subgraph, serve GraphQL",
+  async run(ctx) {
+    if (!ctx.manifestFile) throw new ChainError("START", "the indexer needs a deployment manifest");
+    const built = await ensureSubgraphBuild(ctx.manifestFile);
+    figure(ctx, "subgraph", built ? "built" : "build up to date");
+    ctx.indexer = await startIndexer(
+      ctx.rpcUrl,
+      ctx.manifestFile,
+      path.join(ctx.dataDir, "indexer"),
+    );
+    figure(ctx, "GraphQL", ctx.indexer.url);
+    ctx.events({ kind: "endpoint", name: "GraphQL (subgraph)", url: ctx.indexer.url });
+    ctx.print(`the local graph host serves ${ctx.indexer.url}`);
+  },
+};
+
+/** Every job, payout, stake, slash, growth epoch, bounty and round over GraphQL equals the contracts' state. */
+export const indexerAgrees: StartStep = {
+  name: "indexer: GraphQL equals the chain",
+  async run(ctx) {
+    const pub = ctx.publicClient;
+    if (!pub || !ctx.manifest || !ctx.indexer)
+      throw new ChainError("START", "the check needs a chain, a manifest and the indexer");
+    const r = await checkIndexer(pub, ctx.manifest, ctx.indexer);
+    const n = r.counts;
+    figure(
+      ctx,
+      "indexed to block",
+      `${r.block} (${(r.waitedMs / 1000).toFixed(1)} s behind at most)`,
+    );
+    figure(
+      ctx,
+      "compared",
+      `jobs ${n.jobs}, claims ${n.payoutClaims}, stakes ${n.stakes}, slashes ${n.slashes}, growth epochs ${n.growthEpochs}, bounties ${n.bounties}, rounds ${n.rounds}`,
+    );
+    if (r.mismatches.length > 0)
+      throw new ChainError(
+        "START",
+        `GraphQL differs from the chain in ${r.mismatches.length} places:\n  ${r.mismatches.slice(0, 20).join("\n  ")}`,
+      );
+    ctx.print(
+      `GraphQL equals the contracts' state (${Object.values(n).reduce((a, b) => a + b, 0)} entities compared)`,
+    );
+  },
+};
+
 /** The job, in order. Later stages append their steps here. */
-export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob, governance];
+export const STEPS: StartStep[] = [
+  startChain,
+  deploy,
+  report,
+  indexer,
+  predictionJob,
+  governance,
+  indexerAgrees,
+];
 
 /** Ends the embedded chain's process group: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
 async function stopChain(ctx: StartContext, graceMs = 5_000): Promise<void> {
@@ -499,7 +563,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const steps = STEPS.map((x) =>
     x === startChain && opts.rpc !== undefined ? connectChain : x,
-  ).filter((x) => opts.job || (x !== predictionJob && x !== governance));
+  ).filter((x) => opts.job || [startChain, deploy, report].includes(x));
   try {
     for (const s of steps) {
       if (!s.reportsSteps) events({ kind: "step", name: s.name });
