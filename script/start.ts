@@ -563,7 +563,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const steps = STEPS.map((x) =>
     x === startChain && opts.rpc !== undefined ? connectChain : x,
-  ).filter((x) => opts.job || [startChain, deploy, report].includes(x));
+  ).filter((x) => opts.job || [startChain, connectChain, deploy, report].includes(x));
   try {
     for (const s of steps) {
       if (!s.reportsSteps) events({ kind: "step", name: s.name });
