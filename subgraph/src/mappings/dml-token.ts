@@ -7,13 +7,14 @@ import { makeEventId } from "../helpers/ids";
 import { createOrLoadProtocol, saveProtocol } from "../helpers/protocol";
 
 export function handleTransfer(event: Transfer): void {
-  let from = createOrLoadAccount(event.params.from);
-  let to = createOrLoadAccount(event.params.to);
   let value = event.params.value;
+  // The sender is saved before the recipient is loaded, so that a self-transfer nets to zero.
+  let from = createOrLoadAccount(event.params.from);
   if (event.params.from != Address.zero()) {
     from.balance = from.balance.minus(value);
     from.save();
   }
+  let to = createOrLoadAccount(event.params.to);
   if (event.params.to != Address.zero()) {
     to.balance = to.balance.plus(value);
     to.save();
