@@ -7,7 +7,7 @@
 import { pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { z } from "zod";
-import { graph, runGraph, SUBGRAPH_DIR, SubgraphError } from "./lib/graph-cli.ts";
+import { assertReachable, graph, runGraph, SUBGRAPH_DIR, SubgraphError } from "./lib/graph-cli.ts";
 import { buildSubgraph } from "./subgraph-build.ts";
 import { addManifestOptions } from "./subgraph-manifest.ts";
 
@@ -35,11 +35,21 @@ export interface DeployResult {
   created: boolean;
 }
 
-/** @throws SubgraphError (SUBGRAPH_OPTIONS, SUBGRAPH_BUILD, SUBGRAPH_CREATE, SUBGRAPH_DEPLOY) */
+function withSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+/** @throws SubgraphError (SUBGRAPH_OPTIONS, SUBGRAPH_UNREACHABLE, SUBGRAPH_BUILD, SUBGRAPH_CREATE,
+ *         SUBGRAPH_DEPLOY) */
 export async function deploySubgraph(input: DeployOptions): Promise<DeployResult> {
   const parsed = deployOptionsSchema.safeParse(input);
   if (!parsed.success) throw new SubgraphError("SUBGRAPH_OPTIONS", z.prettifyError(parsed.error));
   const opts = parsed.data;
+  await assertReachable("graph-node (admin JSON-RPC, usually port 8020)", opts.node);
+  await assertReachable(
+    "IPFS (API, usually port 5001)",
+    new URL("api/v0/version", withSlash(opts.ipfs)).href,
+  );
   const built = await buildSubgraph({
     ...(opts.manifest ? { manifest: opts.manifest } : {}),
     ...(opts.network ? { network: opts.network } : {}),

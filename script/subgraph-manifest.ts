@@ -10,7 +10,7 @@
  * Library: `renderSubgraphFiles(manifest, opts)`, `writeSubgraphFiles(...)`. CLI:
  *   npx tsx script/subgraph-manifest.ts [--manifest FILE] [--network NAME] [--dir DIR]
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command } from "commander";
@@ -167,6 +167,11 @@ export function generateSubgraphManifest(
   opts: ManifestCliOptions = {},
 ): SubgraphFiles & { source: string } {
   const source = opts.manifest ?? defaultManifestPath(31337);
+  if (!existsSync(source))
+    throw new SubgraphError(
+      "SUBGRAPH_MANIFEST",
+      `no deployment manifest at ${source}: deploy first (npm start or npm run deploy) or pass --manifest <file>`,
+    );
   const manifest = readManifest(source);
   const files = renderSubgraphFiles(manifest, {
     ...(opts.network ? { network: opts.network } : {}),

@@ -16,7 +16,8 @@ export type SubgraphErrorCode =
   | "SUBGRAPH_BUILD"
   | "SUBGRAPH_CREATE"
   | "SUBGRAPH_DEPLOY"
-  | "SUBGRAPH_OPTIONS";
+  | "SUBGRAPH_OPTIONS"
+  | "SUBGRAPH_UNREACHABLE";
 
 export class SubgraphError extends Error {
   readonly code: SubgraphErrorCode;
@@ -83,4 +84,16 @@ export async function graph(
     throw new SubgraphError(code, `graph ${args[0] ?? ""} failed (exit ${r.code}):\n${out}`);
   }
   return r;
+}
+
+/**
+ * Fails fast (before a minute of compiling) when an endpoint does not answer at all; any HTTP answer, even an error
+ * status, means something listens there.
+ */
+export async function assertReachable(what: string, url: string, timeoutMs = 5000): Promise<void> {
+  try {
+    await fetch(url, { method: "POST", signal: AbortSignal.timeout(timeoutMs) });
+  } catch (cause) {
+    throw new SubgraphError("SUBGRAPH_UNREACHABLE", `${what} at ${url} does not answer`, { cause });
+  }
 }
