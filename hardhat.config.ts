@@ -14,7 +14,8 @@ const settings = {
   outputSelection: { "*": { "*": ["storageLayout"] } },
 };
 
-const ci = process.env.CI === "true";
+/** The full profile (npm run test:full) raises fuzz and invariant runs; npm test keeps the defaults. */
+const full = process.env.DML_TEST_PROFILE === "full";
 
 export default defineConfig({
   plugins: [hardhatViem, hardhatNodeTestRunner, hardhatNetworkHelpers],
@@ -30,8 +31,8 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      fuzz: { runs: ci ? 1024 : 256 },
-      invariant: { runs: ci ? 128 : 48, depth: ci ? 48 : 24, failOnRevert: true },
+      fuzz: { runs: full ? 1024 : 256 },
+      invariant: { runs: full ? 128 : 48, depth: full ? 48 : 24, failOnRevert: true },
     },
   },
   networks: {

@@ -21,7 +21,7 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { openContentStore } from "#sdk/ipfs/index.ts";
+import { openContentStore, type ContentStore } from "#sdk/ipfs/index.ts";
 import { classifyRecords } from "#sdk/ml/index.ts";
 import { chainFromId } from "#sdk/chain/clients.ts";
 import { deviceClients, type DevicePublicClient } from "./chain.ts";
@@ -86,11 +86,46 @@ async function password(confirm = false): Promise<string> {
   }
 }
 
-async function context() {
-  const p = paths();
+/** The device in `dir` (default: --data-dir): its paths, configuration, unlocked key and clients. */
+async function context(dir?: string) {
+  const p = dir === undefined ? paths() : devicePaths(dir);
   const config = await loadConfig(p.config);
   const account = await unlockKeystore(p.keystore, await password());
   return { p, config, account, clients: deviceClients(config.rpcUrl, config.chainId, account) };
+}
+
+type DeviceContext = Awaited<ReturnType<typeof context>>;
+
+/**
+ * Runs `fn` for the device in --data-dir, or for each of `dirs` in turn in this one process (each with its own key,
+ * configuration and content store: a fleet claims without a process per device). With several devices each output
+ * line starts with the device's directory, a failing device is reported on stderr and the others still run; the
+ * exit code is 1 when any failed.
+ */
+async function forEachDevice(
+  dirs: readonly string[],
+  fn: (c: DeviceContext, store: ContentStore) => Promise<string>,
+): Promise<void> {
+  const several = dirs.length > 0;
+  for (const dir of several ? dirs : [undefined]) {
+    const prefix = dir === undefined ? "" : `${dir}: `;
+    try {
+      const c = await context(dir);
+      const store = await openContentStore({
+        heliaDir: c.p.helia,
+        ...(c.config.kuboUrl ? { kuboUrl: c.config.kuboUrl } : {}),
+      });
+      try {
+        console.log(prefix + (await fn(c, store)));
+      } finally {
+        await store.close();
+      }
+    } catch (e) {
+      if (!several) throw e;
+      console.error(`${prefix}error: ${describeError(e)}`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 const address = (s: string): Address => {
@@ -203,51 +238,41 @@ wallet
 const claim = program
   .command("claim")
   .description("claim rewards with locally verified Merkle proofs");
+const FLEET_ARGUMENT = [
+  "[dirs...]",
+  "claim for each of these device data directories in this one process (default: --data-dir)",
+] as const;
 claim
   .command("growth")
   .requiredOption("--epoch <n>")
-  .action(async (o: { epoch: string }) => {
-    const { p, config, clients } = await context();
-    const store = await openContentStore({
-      heliaDir: p.helia,
-      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
-    });
-    try {
+  .argument(...FLEET_ARGUMENT)
+  .action(async (dirs: string[], o: { epoch: string }) => {
+    await forEachDevice(dirs, async ({ config, clients }, store) => {
       const r = await claimGrowthWins(
         clients,
         store,
         contractAddress(config, "GrowthPool"),
         BigInt(o.epoch),
       );
-      console.log(`won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`);
-    } finally {
-      await store.close();
-    }
+      return `won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`;
+    });
   });
 claim
   .command("job")
   .requiredOption("--job <id>")
+  .argument(...FLEET_ARGUMENT)
   .description("job payout: root and payout list CID are read from Settlement's ReportPosted")
-  .action(async (o: { job: string }) => {
-    const { p, config, clients } = await context();
-    const store = await openContentStore({
-      heliaDir: p.helia,
-      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
-    });
-    try {
+  .action(async (dirs: string[], o: { job: string }) => {
+    await forEachDevice(dirs, async ({ config, clients }, store) => {
       const r = await claimJobPayout(clients, store, {
         settlement: contractAddress(config, "Settlement"),
         jobId: BigInt(o.job),
         fromBlock: startBlockOf(config),
       });
-      console.log(
-        r.hash === undefined
-          ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
-          : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
-      );
-    } finally {
-      await store.close();
-    }
+      return r.hash === undefined
+        ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
+        : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
+    });
   });
 claim
   .command("trainer")
@@ -257,27 +282,19 @@ claim
     "--cid <cid>",
     "a trainer payout list CID (default: the round list CID on chain; the root is always read on chain)",
   )
-  .action(async (o: { bounty: string; round: string; cid?: string }) => {
-    const { p, config, clients } = await context();
-    const store = await openContentStore({
-      heliaDir: p.helia,
-      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
-    });
-    try {
+  .argument(...FLEET_ARGUMENT)
+  .action(async (dirs: string[], o: { bounty: string; round: string; cid?: string }) => {
+    await forEachDevice(dirs, async ({ config, clients }, store) => {
       const r = await claimTrainerPayout(clients, store, {
         fineTuning: contractAddress(config, "FineTuning"),
         bountyId: BigInt(o.bounty),
         round: BigInt(o.round),
         ...(o.cid ? { cid: o.cid } : {}),
       });
-      console.log(
-        r.hash === undefined
-          ? `${formatUnits(r.amount, 18)} DML was already claimed`
-          : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
-      );
-    } finally {
-      await store.close();
-    }
+      return r.hash === undefined
+        ? `${formatUnits(r.amount, 18)} DML was already claimed`
+        : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
+    });
   });
 
 // ---------------------------------------------------------------- data + consent

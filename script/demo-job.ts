@@ -93,8 +93,8 @@ const DEVICES_PER_WORKER = 10;
 export const DEFAULT_TRAINERS = 20;
 /** Devices set up at once (directory, funding, consent). */
 const SETUP_CONCURRENCY = 8;
-/** Claim processes run at once at the end. */
-const CLAIM_CONCURRENCY = 4;
+/** `dml-device claim` processes at the end, each claiming for its share of the devices (one per core here). */
+const CLAIM_PROCESSES = 2;
 const REWARD = parseEther("2");
 const BID = parseEther("3");
 const USE_PRICE = parseEther("5");
@@ -682,32 +682,47 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
     let unpaid = 0;
     const claimants = online.slice(0, ctx.claimants ?? online.length);
     let claimed = 0;
-    await eachLimited(claimants, CLAIM_CONCURRENCY, async (d) => {
-      const job = deviceCommand(d.paths.root, ["claim", "job", "--job", `${jobId}`]);
-      const jobCode = await job.exited;
-      const m = /claimed ([0-9.]+) DML/.exec(job.stdout());
-      if (jobCode === 0 && m?.[1] !== undefined) paid += parseUnits(m[1], 18);
-      else if (job.stderr().includes("NOT_IN_PAYOUT")) unpaid++;
-      else
-        throw new ChainError(
-          "START",
-          `dml-device claim job failed for ${d.account.address}:\n${job.stderr()}`,
-        );
-      const growth = deviceCommand(d.paths.root, ["claim", "growth", "--epoch", `${growthEpoch}`]);
+    // one `dml-device claim` process per group of devices (each device still signs its own claim)
+    const groups = Array.from({ length: CLAIM_PROCESSES }, (_, i) =>
+      claimants.filter((_, j) => j % CLAIM_PROCESSES === i),
+    ).filter((g) => g.length > 0);
+    const lineOf = (text: string, dir: string): string | undefined =>
+      text.split("\n").find((l) => l.startsWith(`${dir}: `));
+    await eachLimited(groups, CLAIM_PROCESSES, async (group) => {
+      const dirs = group.map((d) => d.paths.root);
+      const job = deviceCommand(dirs[0]!, ["claim", "job", "--job", `${jobId}`, ...dirs]);
+      await job.exited;
+      for (const d of group) {
+        const m = /claimed ([0-9.]+) DML/.exec(lineOf(job.stdout(), d.paths.root) ?? "");
+        if (m?.[1] !== undefined) paid += parseUnits(m[1], 18);
+        else if (lineOf(job.stderr(), d.paths.root)?.includes("NOT_IN_PAYOUT")) unpaid++;
+        else
+          throw new ChainError(
+            "START",
+            `dml-device claim job failed for ${d.account.address}:\n${job.stderr()}`,
+          );
+      }
+      const growth = deviceCommand(dirs[0]!, [
+        "claim",
+        "growth",
+        "--epoch",
+        `${growthEpoch}`,
+        ...dirs,
+      ]);
       const code = await growth.exited;
-      const g = /won draws: \[([0-9, ]*)\], claimed now: \[([0-9, ]*)\]/.exec(growth.stdout());
-      if (code !== 0 || g?.[2] === undefined)
-        throw new ChainError(
-          "START",
-          `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
+      for (const d of group) {
+        const g = /won draws: \[([0-9, ]*)\], claimed now: \[([0-9, ]*)\]/.exec(
+          lineOf(growth.stdout(), d.paths.root) ?? "",
         );
-      draws += g[2].split(",").filter((x) => x.trim() !== "").length;
-      emit({
-        kind: "progress",
-        label: "devices claimed",
-        done: ++claimed,
-        total: claimants.length,
-      });
+        if (code !== 0 || g?.[2] === undefined)
+          throw new ChainError(
+            "START",
+            `dml-device claim growth failed for ${d.account.address}:\n${growth.stderr()}`,
+          );
+        draws += g[2].split(",").filter((x) => x.trim() !== "").length;
+      }
+      claimed += group.length;
+      emit({ kind: "progress", label: "devices claimed", done: claimed, total: claimants.length });
     });
     const info = await chain.read<{ claimedCount: bigint; k: bigint }>("GrowthPool", "epochInfo", [
       growthEpoch,

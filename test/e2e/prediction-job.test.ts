@@ -501,21 +501,27 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
       const entry0 = (await jobEntry())!;
       assert.equal(entry0.attempts, 2, "device 0 ran the job twice: killed in it, then on restart");
 
-      // devices claim from ReportPosted alone; the killed device is paid at most once
-      const claim = (d: (typeof online)[number]) =>
-        spawnTs(DEVICE_CLI, ["--data-dir", d.paths.root, "claim", "job", "--job", `${jobId}`], {
+      // devices claim from ReportPosted alone, all in one `dml-device claim` process (each with its own key);
+      // the killed device is paid at most once, and its refusal does not stop the others
+      const dirs = online.map((d) => d.paths.root);
+      const fleetClaim = () =>
+        spawnTs(DEVICE_CLI, ["claim", "job", "--job", `${jobId}`, ...dirs], {
           DML_DEVICE_PASSWORD: PASSWORD,
         });
-      const claims = online.map((d) => claim(d));
-      const codes = await Promise.all(claims.map((c) => c.exited));
-      for (let i = 1; i < online.length; i++) assert.equal(codes[i], 0, claims[i]!.stderr());
-      const paid0 = codes[0] === 0;
-      if (!paid0) assert.match(claims[0]!.stderr(), /NOT_IN_PAYOUT/);
+      const lineOf = (text: string, dir: string): string =>
+        text.split("\n").find((l) => l.startsWith(`${dir}: `)) ?? "";
+      const first = fleetClaim();
+      const firstCode = await first.exited;
+      for (const dir of dirs.slice(1))
+        assert.match(lineOf(first.stdout(), dir), /claimed [0-9.]+ DML: 0x/, first.stderr());
+      const paid0 = /claimed [0-9.]+ DML: 0x/.test(lineOf(first.stdout(), dirs[0]!));
+      if (!paid0) assert.match(lineOf(first.stderr(), dirs[0]!), /NOT_IN_PAYOUT/);
+      assert.equal(firstCode, paid0 ? 0 : 1, "the fleet claim exits 1 when a device was refused");
       if (entry0.status === "done") assert.ok(paid0, "a device that finished the session is paid");
-      if (paid0) {
-        const again = claim(online[0]!); // a second claim finds it claimed and sends nothing
-        assert.equal(await again.exited, 0, again.stderr());
-      }
+      const again = fleetClaim(); // a second claim finds every payout claimed and sends nothing
+      await again.exited;
+      for (const dir of paid0 ? dirs : dirs.slice(1))
+        assert.match(lineOf(again.stdout(), dir), /was already claimed/, again.stderr());
       const claimed = await events("Settlement", "PayoutClaimed", { jobId });
       const accounts = claimed.map((e) =>
         getAddress((e as unknown as { args: { account: Address } }).args.account),
