@@ -154,7 +154,7 @@ export class SubgraphRuntime {
         context: ds.context,
       });
     }
-    for (const c of opts.createdDataSources ?? []) this.#activate(c);
+    for (const c of opts.createdDataSources ?? []) this.#active.push(this.#resolve(c));
   }
 
   /** Loads `<buildDir>/subgraph.yaml` (the output of `graph build`) and compiles its modules. */
@@ -162,7 +162,7 @@ export class SubgraphRuntime {
     return new SubgraphRuntime(loadManifest(buildDir), opts);
   }
 
-  #activate(c: CreatedDataSource): ActiveDataSource {
+  #resolve(c: CreatedDataSource): ActiveDataSource {
     const def = this.manifest.templates.find((t) => t.name === c.template);
     if (!def)
       throw new RuntimeError(RuntimeErrorCode.MANIFEST_INVALID, `no template named ${c.template}`);
@@ -174,18 +174,37 @@ export class SubgraphRuntime {
       startBlock: c.startBlock,
       context: c.context,
     };
-    this.#active.push(active);
     return active;
   }
 
-  /** What to ask `eth_getLogs` for: every active data source's address and its handlers' topic0s. */
-  logFilter(): { readonly addresses: readonly Address[]; readonly topics0: readonly Hex[] } {
+  /**
+   * What to ask `eth_getLogs` for: the handlers' topic0s (templates' included) and the active data sources'
+   * addresses, or `null` (any address) when the manifest has templates, because a data source created in a block
+   * also handles that block's earlier logs (graph-node re-matches the block against new data sources).
+   */
+  logFilter(): { readonly addresses: readonly Address[] | null; readonly topics0: readonly Hex[] } {
+    const handlers = [...this.#active.map((d) => d.def), ...this.manifest.templates].flatMap(
+      (d) => d.mapping.eventHandlers,
+    );
     return {
-      addresses: [...new Set(this.#active.map((d) => d.address))],
-      topics0: [
-        ...new Set(this.#active.flatMap((d) => d.def.mapping.eventHandlers.map((h) => h.topic0))),
-      ],
+      addresses:
+        this.manifest.templates.length > 0
+          ? null
+          : [...new Set(this.#active.map((d) => d.address))],
+      topics0: [...new Set(handlers.map((h) => h.topic0))],
     };
+  }
+
+  /** The data sources created from templates so far (persist them to resume after a restart). */
+  createdDataSources(): CreatedDataSource[] {
+    return this.#active
+      .filter((d) => d.def.address === undefined)
+      .map((d) => ({
+        template: d.name,
+        address: d.address,
+        context: d.context,
+        startBlock: d.startBlock,
+      }));
   }
 
   /** Whether some handler of `address` (or of any data source) takes a receipt. */
@@ -247,6 +266,7 @@ export class SubgraphRuntime {
     const { block } = input;
     const state = new BlockState(this.manifest.schema, this.#head);
     const created: CreatedDataSource[] = [];
+    const createdActive: ActiveDataSource[] = [];
     let triggers = 0;
     let prev: LogInput | null = null;
     for (const log of input.logs) {
@@ -260,19 +280,34 @@ export class SubgraphRuntime {
           `block ${block.number}: logs are not in (transactionIndex, logIndex) order`,
         );
       prev = log;
-      const address = log.address.toLowerCase();
-      // data sources created earlier in this block match the logs that follow
-      for (let i = 0; i < this.#active.length; i++) {
-        const ds = this.#active[i]!;
-        if (ds.address !== address || block.number < ds.startBlock) continue;
-        if (ds.endBlock !== undefined && block.number > ds.endBlock) continue;
-        for (const h of ds.def.mapping.eventHandlers) {
-          if (!this.#matches(h, log)) continue;
-          triggers++;
-          this.#runTrigger(ds, h, input, log, state, (c) => created.push(c));
+    }
+    const onCreate = (c: CreatedDataSource) => {
+      created.push(c);
+      createdActive.push(this.#resolve(c));
+    };
+    const run = (sources: readonly ActiveDataSource[]) => {
+      for (const log of input.logs) {
+        const address = log.address.toLowerCase();
+        for (const ds of sources) {
+          if (ds.address !== address || block.number < ds.startBlock) continue;
+          if (ds.endBlock !== undefined && block.number > ds.endBlock) continue;
+          for (const h of ds.def.mapping.eventHandlers) {
+            if (!this.#matches(h, log)) continue;
+            triggers++;
+            this.#runTrigger(ds, h, input, log, state, onCreate);
+          }
         }
       }
+    };
+    run(this.#active);
+    // graph-node's process_dynamic_data_sources: the block's triggers are re-matched against the data sources it
+    // created, breadth first, until no handler creates another one
+    for (let round = 0; round < createdActive.length;) {
+      const batch = createdActive.slice(round);
+      round = createdActive.length;
+      run(batch);
     }
+    this.#active.push(...createdActive);
     return { block, changes: state.changes(), createdDataSources: created, triggers };
   }
 
@@ -293,7 +328,7 @@ export class SubgraphRuntime {
           `${method}: the runtime has no rpcUrl to reach the chain`,
         );
       const full = [...params, `0x${block.number.toString(16)}`];
-      const key = `${method}:${JSON.stringify(full)}`;
+      const key = `${block.hash}:${method}:${JSON.stringify(params)}`;
       const hit = this.#callCache.get(key);
       if (hit) return hit;
       const out = this.#rpc.request(method, full);
@@ -381,7 +416,6 @@ export class SubgraphRuntime {
           context,
           startBlock: block.number,
         };
-        this.#activate(c);
         onCreate(c);
       };
       state.strictFields = apiVersionAtLeast(apiVersion, "0.0.8");

@@ -140,7 +140,12 @@ describe("indexer/runtime on the fixture subgraph", () => {
   const inputFor = async (runtime: SubgraphRuntime, n: number) => {
     const f = runtime.logFilter();
     const raw = (await chain.rpc("eth_getLogs", [
-      { fromBlock: toHex(n), toBlock: toHex(n), address: f.addresses, topics: [f.topics0] },
+      {
+        fromBlock: toHex(n),
+        toBlock: toHex(n),
+        ...(f.addresses ? { address: f.addresses } : {}),
+        topics: [f.topics0],
+      },
     ])) as {
       address: Address;
       topics: Hex[];
@@ -166,7 +171,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
 
   before(async () => {
     const t0 = performance.now();
-    const [c, build] = await Promise.all([
+    const [c, build] = await Promise.allSettled([
       startNodeChain().then(
         (x) => (console.log(`  chain up in ${((performance.now() - t0) / 1000).toFixed(1)} s`), x),
       ),
@@ -177,8 +182,11 @@ describe("indexer/runtime on the fixture subgraph", () => {
         ),
       ),
     ]);
-    chain = c;
-    buildDir = build;
+    // keep the chain even if the build failed, so that after() stops it
+    if (c.status === "fulfilled") chain = c.value;
+    if (c.status === "rejected") throw c.reason;
+    if (build.status === "rejected") throw build.reason;
+    buildDir = build.value;
     const t1 = await deploy();
     token = t1.address;
     startBlock = t1.block;
@@ -203,8 +211,29 @@ describe("indexer/runtime on the fixture subgraph", () => {
       });
     await chain.rpc("evm_mine");
     await chain.rpc("evm_setAutomine", [true]);
-    blocks.pair = Number(await chain.pub.getBlockNumber());
-    blocks.create = (await send(token, "approve", [token2, 777n])).block;
+    blocks.pair = Number(await chain.pub.getBlockNumber({ cacheTime: 0 }));
+    // T2's transfer comes first in the block that creates T2's data source: graph-node re-matches the block's
+    // logs against the new data source, so it is handled too
+    await chain.rpc("evm_setAutomine", [false]);
+    await w.writeContract({
+      address: token2,
+      abi: dmlTokenAbi,
+      functionName: "transfer",
+      args: [carol, 3n],
+      account: chain.deployer,
+      chain: w.chain,
+    });
+    await w.writeContract({
+      address: token,
+      abi: dmlTokenAbi,
+      functionName: "approve",
+      args: [token2, 777n],
+      account: chain.deployer,
+      chain: w.chain,
+    });
+    await chain.rpc("evm_mine");
+    await chain.rpc("evm_setAutomine", [true]);
+    blocks.create = Number(await chain.pub.getBlockNumber({ cacheTime: 0 }));
     blocks.clone = (await send(token2, "transfer", [bob, 5n])).block;
     const probe = await send(token, "approve", [dave, 1n]);
     blocks.probe = probe.block;
@@ -433,7 +462,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
       assert.deepEqual(val(a, "transferCount"), { kind: "Int", value: counts.get(account) });
       assert.equal(a!.has("sent"), false, "the derived field is not stored");
     }
-    for (const a of [alice, carol, pool])
+    for (const a of [alice, pool])
       assert.equal(
         big(head.get("Account", a.toLowerCase()), "balance"),
         await chain.pub.readContract({
@@ -463,14 +492,24 @@ describe("indexer/runtime on the fixture subgraph", () => {
         },
       ],
     );
-    assert.ok(rt.logFilter().addresses.includes(token2.toLowerCase() as Address));
+    assert.deepEqual(
+      rt.createdDataSources().map((c) => c.address),
+      [token2.toLowerCase()],
+    );
+    assert.equal(rt.logFilter().addresses, null, "templates: any address");
     const clone = head
       .all("TransferEvent")
-      .filter((t) => hex(t, "source") === token2.toLowerCase());
-    assert.equal(clone.length, 1);
-    assert.equal(hex(clone[0]!, "to"), bob.toLowerCase());
-    assert.equal(big(clone[0]!, "value"), 5n);
-    assert.equal(str(clone[0]!, "contextTag"), "clone");
+      .filter((t) => hex(t, "source") === token2.toLowerCase())
+      .map((t) => [big(t, "blockNumber"), hex(t, "to"), big(t, "value"), str(t, "contextTag")]);
+    assert.deepEqual(
+      clone.sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))),
+      [
+        [BigInt(blocks.create!), carol.toLowerCase(), 3n, "clone"],
+        [BigInt(blocks.clone!), bob.toLowerCase(), 5n, "clone"],
+      ],
+    );
+    // the same-block transfer ran after the block's own triggers (graph-node's order), one more trigger
+    assert.equal(results.get(blocks.create!)!.triggers, 2);
   });
 
   it("json.* keeps big numbers exact and try_fromBytes reports bad JSON as an error", () => {

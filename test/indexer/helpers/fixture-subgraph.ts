@@ -1,8 +1,8 @@
 /**
  * Test helper: builds the runtime-test fixture subgraph (test/indexer/fixtures/token-subgraph) with the real
  * `graph codegen && graph build`, once per content: the build output is cached in the OS temp dir under a hash of
- * the fixture's sources, the ABI and graph-cli's version. The manifest is built for a placeholder address; each
- * test gets its own copy of the build with its token's address and start block.
+ * the fixture's sources, the ABI and graph-cli's version. The fixture's manifest names a placeholder address and
+ * start block 0; each test gets its own copy of the build with its token's address and start block.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -49,10 +49,7 @@ export async function buildFixture(abi: Abi): Promise<string> {
   writeFileSync(path.join(work, "schema.graphql"), sources[1]!);
   writeFileSync(path.join(work, "src", "mapping.ts"), sources[2]!);
   writeFileSync(path.join(work, "abis", "DMLToken.json"), JSON.stringify(abi));
-  writeFileSync(
-    path.join(work, "subgraph.yaml"),
-    sources[0]!.toString().replace("{{address}}", PLACEHOLDER).replace("{{startBlock}}", "0"),
-  );
+  writeFileSync(path.join(work, "subgraph.yaml"), sources[0]!);
   symlinkSync(path.resolve("node_modules"), path.join(work, "node_modules"), "dir");
   const graph = path.resolve("node_modules", ".bin", "graph");
   const opts = { cwd: work, env: { ...process.env, DO_NOT_TRACK: "1" }, maxBuffer: 16 << 20 };
