@@ -294,7 +294,8 @@ export const predictionJob: StartStep = {
       ...(ctx.devices === undefined ? {} : { devices: ctx.devices }),
       ...(ctx.trainers === undefined ? {} : { trainers: ctx.trainers }),
       ...(ctx.rounds === undefined ? {} : { rounds: ctx.rounds }),
-      ...(ctx.keep === true ? { keep: true } : {}),
+      // the processes outlive the job: the indexer check runs after it; the runner stops them at the end
+      keep: true,
       ...(ctx.kuboUrl === undefined ? {} : { kuboUrl: ctx.kuboUrl }),
     });
   },
@@ -596,6 +597,7 @@ export async function main(argv: string[]): Promise<number> {
     serving = true;
     await new Promise(() => {});
   }
+  await stopAllGracefully(3_000);
   await stopChain(ctx);
   return 0;
 }
