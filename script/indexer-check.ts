@@ -47,6 +47,80 @@ export interface IndexerCheck {
 
 type Json = Record<string, unknown>;
 
+/** Everything the check compares, in one query (graph-node's plural of `GrowthPoolEpoch` is `growthPoolEpoches`). */
+export const CHECK_QUERY = `
+      {
+        jobs(first: 1000, orderBy: jobId) {
+          jobId
+          status
+          escrow
+          deviceCount
+          aggregator
+          distributor
+          customer {
+            id
+          }
+          algorithm {
+            id
+          }
+          payoutClaimCount
+          payoutsClaimed
+        }
+        payoutClaims(first: 1000) {
+          job {
+            jobId
+          }
+          index
+          account {
+            id
+          }
+          amount
+        }
+        stakes(first: 1000) {
+          node {
+            id
+          }
+          role
+          bonded
+          unbonding
+          unbondReadyAt
+        }
+        slashes(first: 1000) {
+          node {
+            id
+          }
+          role
+          amount
+        }
+        growthPoolEpoches(first: 1000, orderBy: epoch) {
+          epoch
+          status
+          root
+          perWinner
+          budget
+          claimCount
+        }
+        bounties(first: 1000, orderBy: bountyId) {
+          bountyId
+          status
+          trainerCount
+          rewardPool
+          currentAlgorithm {
+            id
+          }
+          roundList(first: 100, orderBy: round) {
+            round
+            status
+            refiner
+            finalHash
+            childAlgorithm {
+              id
+            }
+          }
+        }
+      }
+    `;
+
 /** POSTs one query; throws with graph-node's error messages when the response has errors. */
 export async function graphql(url: string, query: string): Promise<Json> {
   const res = await fetch(url, {
@@ -96,81 +170,7 @@ export async function checkIndexerAgainstChain(
   };
 
   // ---------------------------------------------------------------- jobs
-  const data = await graphql(
-    url,
-    `
-      {
-        jobs(first: 1000, orderBy: jobId) {
-          jobId
-          status
-          escrow
-          deviceCount
-          aggregator
-          distributor
-          customer {
-            id
-          }
-          algorithm {
-            id
-          }
-          payoutClaimCount
-          payoutsClaimed
-        }
-        payoutClaims(first: 1000) {
-          job {
-            jobId
-          }
-          index
-          account {
-            id
-          }
-          amount
-        }
-        stakes(first: 1000) {
-          node {
-            id
-          }
-          role
-          bonded
-          unbonding
-          unbondReadyAt
-        }
-        slashes(first: 1000) {
-          node {
-            id
-          }
-          role
-          amount
-        }
-        growthPoolEpochs(first: 1000, orderBy: epoch) {
-          epoch
-          status
-          root
-          perWinner
-          budget
-          claimCount
-        }
-        bounties(first: 1000, orderBy: bountyId) {
-          bountyId
-          status
-          trainerCount
-          rewardPool
-          currentAlgorithm {
-            id
-          }
-          roundList(first: 100, orderBy: round) {
-            round
-            status
-            refiner
-            finalHash
-            childAlgorithm {
-              id
-            }
-          }
-        }
-      }
-    `,
-  );
+  const data = await graphql(url, CHECK_QUERY);
   const jobCount = Number(await read<bigint>("JobMarket", "jobCount", []));
   const jobs = list(data, "jobs");
   expect("job count", jobs.length, jobCount);
@@ -270,7 +270,7 @@ export async function checkIndexerAgainstChain(
   expect("slashes", gotSlashes.join(","), wantSlashes.join(","));
 
   // ---------------------------------------------------------------- growth-pool epochs
-  const epochs = list(data, "growthPoolEpochs");
+  const epochs = list(data, "growthPoolEpoches");
   for (const e of epochs) {
     const epoch = BigInt(str(e.epoch));
     const w = await read<{
