@@ -9,7 +9,8 @@
  * `{ buffer, dataStart, byteLength[, length] }` over an ArrayBuffer; a BigInt is its two's-complement value as
  * little-endian bytes; an enum (`Value`, `ethereum.Value`, `JSONValue`) is `{ kind: u32, _padding: u32,
  * payload: u64 }`, the payload holding a scalar or a pointer. The host allocates through the module's `allocate`
- * export (AssemblyScript's `__alloc`), writes the header itself, and keeps everything 16-byte aligned.
+ * export (AssemblyScript's `__alloc`), writes the header itself, and keeps everything 16-byte aligned (or, for a
+ * module without `allocate`, through `__new`, which writes the header).
  */
 
 /** graph-ts `TypeId` (global/global.ts), the same discriminants as graph-node's `IndexForAscTypeId`. */
@@ -80,7 +81,10 @@ const pad16 = (n: number) => (16 - (n % 16)) % 16;
 
 export interface AscExports {
   readonly memory: WebAssembly.Memory;
-  readonly allocate: (size: number) => number;
+  /** graph-ts's `allocate` export (AssemblyScript's `__alloc`): raw memory, the host writes the header. */
+  readonly allocate?: (size: number) => number;
+  /** AssemblyScript's `__new(size, classId)`, used when `allocate` is not exported: it writes the header. */
+  readonly newObject?: (size: number, classId: number) => number;
   readonly idOfType: (typeId: number) => number;
 }
 
@@ -152,8 +156,18 @@ export class AscHeap {
   /** Allocates an object of class `typeId` holding `payload` (rtSize = `size`, default its length). */
   alloc(typeId: TypeId, payload: Uint8Array, size = payload.length): number {
     const rtId = this.classId(typeId);
+    const { allocate, newObject } = this.#exports;
+    if (!allocate && newObject) {
+      const ptr = newObject(payload.length, rtId) >>> 0;
+      if (ptr === 0) throw new RangeError("__new returned a null pointer");
+      this.#refresh();
+      this.#check(ptr, payload.length);
+      this.#bytes.set(payload, ptr);
+      return ptr;
+    }
+    if (!allocate) throw new RangeError("the module exports neither allocate nor __new");
     const total = HEADER_SIZE + payload.length + pad16(payload.length);
-    const base = this.#exports.allocate(total) >>> 0;
+    const base = allocate(total) >>> 0;
     if (base === 0) throw new RangeError("allocate returned a null pointer");
     this.#refresh();
     this.#check(base, total);

@@ -228,19 +228,23 @@ export class SubgraphRuntime {
     const ex = instance.exports;
     const memory = ex.memory;
     const allocate = ex.allocate;
+    const newObject = ex.__new;
     const idOfType = ex.id_of_type;
     if (
       !(memory instanceof WebAssembly.Memory) ||
-      typeof allocate !== "function" ||
+      (typeof allocate !== "function" && typeof newObject !== "function") ||
       typeof idOfType !== "function"
     )
       throw new RuntimeError(
         RuntimeErrorCode.MANIFEST_INVALID,
-        `${ds.def.mapping.wasmFile} does not export memory, allocate and id_of_type (not a graph-ts ≥ 0.22 mapping)`,
+        `${ds.def.mapping.wasmFile} does not export memory, allocate (or __new) and id_of_type (not a graph-ts mapping for apiVersion >= 0.0.5)`,
       );
     const heap = new AscHeap({
       memory,
-      allocate: allocate as (n: number) => number,
+      ...(typeof allocate === "function" ? { allocate: allocate as (n: number) => number } : {}),
+      ...(typeof newObject === "function"
+        ? { newObject: newObject as (n: number, id: number) => number }
+        : {}),
       idOfType: idOfType as (n: number) => number,
     });
     ctx.heapRef = heap;
