@@ -421,6 +421,8 @@ export class SubgraphRuntime {
         );
       (handler as (p: number) => void)(eventPtr);
     } catch (e) {
+      // a trapped instance is never reused: its memory and globals are whatever the failure left
+      this.#reused.delete(ds.def.mapping.wasm);
       if (e instanceof RuntimeError) throw e;
       if (e instanceof DeterministicHostError) throw new HandlerError(e.message, where);
       if (e instanceof WebAssembly.RuntimeError)
