@@ -196,6 +196,18 @@ export class SubgraphRuntime {
       }));
   }
 
+  /**
+   * After a reorg: forgets the data sources created by blocks above `blockNumber` (the store rolls their entities
+   * back; re-indexing the new chain's blocks creates them again if they still do).
+   */
+  rollbackTo(blockNumber: number): void {
+    const keep = this.#active.filter(
+      (d) => d.def.address !== undefined || d.startBlock <= blockNumber,
+    );
+    this.#active.splice(0, this.#active.length, ...keep);
+    this.#callCache.clear();
+  }
+
   /** Whether some handler of `address` (or of any data source) takes a receipt. */
   needsReceipts(address?: Address): boolean {
     return this.#active.some(

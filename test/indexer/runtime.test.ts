@@ -516,6 +516,32 @@ describe("indexer/runtime on the fixture subgraph", () => {
     assert.equal(results.get(blocks.create!)!.triggers, 2);
   });
 
+  it("rollbackTo forgets the data sources created above the fork point; re-indexing creates them again", async () => {
+    const other = SubgraphRuntime.load(deployBuild(buildDir, token, startBlock), {
+      rpcUrl: chain.url,
+      head: new MemoryHead(),
+    });
+    try {
+      const r = other.handleBlock(await inputFor(other, blocks.create!));
+      assert.equal(r.createdDataSources.length, 1);
+      assert.equal(other.createdDataSources().length, 1);
+      other.rollbackTo(blocks.create! - 1);
+      assert.deepEqual(other.createdDataSources(), []);
+      assert.equal(
+        other.handleBlock(await inputFor(other, blocks.create!)).createdDataSources.length,
+        1,
+      );
+      other.rollbackTo(blocks.create!);
+      assert.equal(
+        other.createdDataSources().length,
+        1,
+        "a data source created at the fork point stays",
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("json.* keeps big numbers exact and try_fromBytes reports bad JSON as an error", () => {
     const p = head.get("JsonProbe", hashes.probe!);
     assert.equal(big(p, "big"), 123456789012345678901234567890n);
