@@ -49,8 +49,18 @@ const mappingSchema = z.object({
   file: z.string(),
 });
 
+/** A block number, also as the string a rendered template leaves (`startBlock: "123"`). */
+const blockNumber = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+$/)
+    .transform((s) => Number(s)),
+]);
+
 const dataSourceSchema = z.object({
-  kind: z.literal("ethereum"),
+  // graph-node accepts both spellings of the Ethereum data source kind
+  kind: z.enum(["ethereum", "ethereum/contract"]),
   name: z.string(),
   network: z.string(),
   source: z.object({
@@ -59,8 +69,8 @@ const dataSourceSchema = z.object({
       .regex(/^0x[0-9a-fA-F]{40}$/)
       .optional(),
     abi: z.string(),
-    startBlock: z.number().int().nonnegative().optional(),
-    endBlock: z.number().int().nonnegative().optional(),
+    startBlock: blockNumber.optional(),
+    endBlock: blockNumber.optional(),
   }),
   context: z.record(z.string(), contextEntry).optional(),
   mapping: mappingSchema,
