@@ -165,6 +165,17 @@ describe("indexer/runtime value encodings", () => {
       ["uint8", "tuple", "address[]"],
     );
     assert.deepEqual(parseCallSignature("totalSupply():(uint256)").inputs, []);
+    // a struct getter as graph-cli binds it (JobMarket.getJob): one tuple output
+    const getJob = parseCallSignature(
+      "getJob(uint256):((address,uint8,bool,uint40,bytes20,uint96,bytes32))",
+    );
+    assert.equal(getJob.outputs.length, 1);
+    const out = getJob.outputs[0] as { type: string; components: { type: string }[] };
+    assert.equal(out.type, "tuple");
+    assert.deepEqual(
+      out.components.map((c) => c.type),
+      ["address", "uint8", "bool", "uint40", "bytes20", "uint96", "bytes32"],
+    );
     assert.throws(() => parseCallSignature("broken(uint256"), DeterministicHostError);
   });
 
