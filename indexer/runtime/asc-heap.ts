@@ -9,8 +9,8 @@
  * `{ buffer, dataStart, byteLength[, length] }` over an ArrayBuffer; a BigInt is its two's-complement value as
  * little-endian bytes; an enum (`Value`, `ethereum.Value`, `JSONValue`) is `{ kind: u32, _padding: u32,
  * payload: u64 }`, the payload holding a scalar or a pointer. The host allocates through the module's `allocate`
- * export (AssemblyScript's `__alloc`), writes the header itself, and keeps everything 16-byte aligned (or, for a
- * module without `allocate`, through `__new`, which writes the header).
+ * export (AssemblyScript's `__alloc`) in arenas, writes the header itself and keeps every object 16-byte aligned,
+ * as graph-node's `raw_new` does (or, for a module without `allocate`, through `__new`, which writes the header).
  */
 
 /** graph-ts `TypeId` (global/global.ts), the same discriminants as graph-node's `IndexForAscTypeId`. */
@@ -77,7 +77,11 @@ export function bigIntToSignedLE(v: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
-const pad16 = (n: number) => (16 - (n % 16)) % 16;
+/** Padding after a payload so that header + payload fill whole 16-byte units (graph-node's `padding_to_16`). */
+const pad16 = (n: number) => (16 - ((HEADER_SIZE + n) % 16)) % 16;
+
+/** graph-node's MIN_ARENA_SIZE: the host takes memory from `allocate` in chunks at least this big. */
+const MIN_ARENA_SIZE = 10_000;
 
 export interface AscExports {
   readonly memory: WebAssembly.Memory;
@@ -95,6 +99,8 @@ export class AscHeap {
   #buffer: ArrayBuffer | null = null;
   #view: DataView = new DataView(new ArrayBuffer(0));
   #bytes: Uint8Array = new Uint8Array(0);
+  #arenaPtr = 0;
+  #arenaFree = 0;
 
   constructor(exports: AscExports) {
     this.#exports = exports;
@@ -167,8 +173,19 @@ export class AscHeap {
     }
     if (!allocate) throw new RangeError("the module exports neither allocate nor __new");
     const total = HEADER_SIZE + payload.length + pad16(payload.length);
-    const base = allocate(total) >>> 0;
-    if (base === 0) throw new RangeError("allocate returned a null pointer");
+    if (total > this.#arenaFree) {
+      // graph-node's raw_new: a new arena from `allocate` (the rest of the old one is left unused). `allocate`
+      // returns a 16-aligned block without an object header; starting 12 bytes in puts each object 32 bytes in,
+      // so objects stay 16-aligned as AssemblyScript's own (its `__realloc` asserts it).
+      const size = Math.max(total, MIN_ARENA_SIZE) + 12;
+      const start = allocate(size) >>> 0;
+      if (start === 0) throw new RangeError("allocate returned a null pointer");
+      this.#arenaPtr = start + 12;
+      this.#arenaFree = size - 12;
+    }
+    const base = this.#arenaPtr;
+    this.#arenaPtr += total;
+    this.#arenaFree -= total;
     this.#refresh();
     this.#check(base, total);
     const v = this.#view;

@@ -350,6 +350,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
     assert.equal(big(t, "gasUsed"), tx.gasUsed);
     assert.equal(big(t, "receiptStatus"), 1n);
     assert.deepEqual(val(t, "receiptLogs"), { kind: "Int", value: tx.logs.length });
+    assert.deepEqual(val(t, "topicCount"), { kind: "Int", value: tx.logs[0]!.topics.length + 1 });
     // bigInt.*
     assert.equal(big(t, "sum"), V + 7n);
     assert.equal(big(t, "diff"), 7n - V);
@@ -703,6 +704,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
         idOfType: ex.id_of_type as (n: number) => number,
       });
       const ptr = writeEntity(heap, entity);
+      assert.equal(ptr % 16, 0, `${via}: objects are 16-byte aligned as AssemblyScript's`);
       assert.deepEqual(readEntity(heap, ptr), entity, via);
       // the class id in the header is the module's own id for TypedMap<string, Value>
       assert.equal(
