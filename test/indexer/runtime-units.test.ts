@@ -4,10 +4,10 @@
  * emits, and the entity rules of store.set / get / get_in_block / remove.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   bytesToHex,
   decodeAbiParameters,
@@ -383,8 +383,13 @@ dataSources:
           handler: handlePing
 ${extra}      file: m.wasm
 `;
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   const write = (text: string) => {
     const dir = mkdtempSync(path.join(tmpdir(), "dml-rt-manifest-"));
+    dirs.push(dir);
     writeFileSync(path.join(dir, "subgraph.yaml"), text);
     writeFileSync(
       path.join(dir, "schema.graphql"),

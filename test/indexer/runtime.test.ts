@@ -32,7 +32,7 @@ import { SubgraphRuntime, type BlockResult } from "../../indexer/runtime/runtime
 import type { Entity, Value } from "../../indexer/types.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { dmlTokenAbi } from "#sdk/chain/abi/index.ts";
-import { buildFixture, deployBuild } from "./helpers/fixture-subgraph.ts";
+import { buildFixture, deployBuild, removeBuildCopies } from "./helpers/fixture-subgraph.ts";
 import { startNodeChain, type NodeChain } from "./helpers/hardhat-node.ts";
 import { MemoryHead } from "./helpers/memory-head.ts";
 
@@ -268,6 +268,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
   after(async () => {
     await rt?.close();
     await chain?.stop();
+    removeBuildCopies();
   });
 
   it("the wasm graph build emitted imports the host functions graph-ts declares and exports the handlers", () => {
