@@ -9,7 +9,8 @@
  * `{ buffer, dataStart, byteLength[, length] }` over an ArrayBuffer; a BigInt is its two's-complement value as
  * little-endian bytes; an enum (`Value`, `ethereum.Value`, `JSONValue`) is `{ kind: u32, _padding: u32,
  * payload: u64 }`, the payload holding a scalar or a pointer. The host allocates through the module's `allocate`
- * export (AssemblyScript's `__alloc`), writes the header itself, and keeps everything 16-byte aligned.
+ * export (AssemblyScript's `__alloc`) in arenas, writes the header itself and keeps every object 16-byte aligned,
+ * as graph-node's `raw_new` does (or, for a module without `allocate`, through `__new`, which writes the header).
  */
 
 /** graph-ts `TypeId` (global/global.ts), the same discriminants as graph-node's `IndexForAscTypeId`. */
@@ -76,13 +77,18 @@ export function bigIntToSignedLE(v: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
-const pad16 = (n: number) => (16 - (n % 16)) % 16;
-/** Where an object starts inside an `allocate`d block (graph-node's `arena_start_ptr += 12`). */
-const ARENA_OFFSET = 12;
+/** Padding after a payload so that header + payload fill whole 16-byte units (graph-node's `padding_to_16`). */
+const pad16 = (n: number) => (16 - ((HEADER_SIZE + n) % 16)) % 16;
+
+/** graph-node's MIN_ARENA_SIZE: the host takes memory from `allocate` in chunks at least this big. */
+const MIN_ARENA_SIZE = 10_000;
 
 export interface AscExports {
   readonly memory: WebAssembly.Memory;
-  readonly allocate: (size: number) => number;
+  /** graph-ts's `allocate` export (AssemblyScript's `__alloc`): raw memory, the host writes the header. */
+  readonly allocate?: (size: number) => number;
+  /** AssemblyScript's `__new(size, classId)`, used when `allocate` is not exported: it writes the header. */
+  readonly newObject?: (size: number, classId: number) => number;
   readonly idOfType: (typeId: number) => number;
 }
 
@@ -93,6 +99,8 @@ export class AscHeap {
   #buffer: ArrayBuffer | null = null;
   #view: DataView = new DataView(new ArrayBuffer(0));
   #bytes: Uint8Array = new Uint8Array(0);
+  #arenaPtr = 0;
+  #arenaFree = 0;
 
   constructor(exports: AscExports) {
     this.#exports = exports;
@@ -154,14 +162,30 @@ export class AscHeap {
   /** Allocates an object of class `typeId` holding `payload` (rtSize = `size`, default its length). */
   alloc(typeId: TypeId, payload: Uint8Array, size = payload.length): number {
     const rtId = this.classId(typeId);
+    const { allocate, newObject } = this.#exports;
+    if (!allocate && newObject) {
+      const ptr = newObject(payload.length, rtId) >>> 0;
+      if (ptr === 0) throw new RangeError("__new returned a null pointer");
+      this.#refresh();
+      this.#check(ptr, payload.length);
+      this.#bytes.set(payload, ptr);
+      return ptr;
+    }
+    if (!allocate) throw new RangeError("the module exports neither allocate nor __new");
     const total = HEADER_SIZE + payload.length + pad16(payload.length);
-    // `allocate` (AssemblyScript's untyped __alloc) returns a 16-byte aligned block after its own mmInfo; the object
-    // goes 12 bytes in, as graph-node's raw_new does, so that its content (20 header bytes later) is 16-byte aligned
-    // too — AssemblyScript's __realloc asserts that alignment when a mapping grows a host-made array (an entity's
-    // `set` of a new field pushes onto the entries the host loaded).
-    const block = this.#exports.allocate(total + ARENA_OFFSET) >>> 0;
-    if (block === 0) throw new RangeError("allocate returned a null pointer");
-    const base = block + ARENA_OFFSET;
+    if (total > this.#arenaFree) {
+      // graph-node's raw_new: a new arena from `allocate` (the rest of the old one is left unused). `allocate`
+      // returns a 16-aligned block without an object header; starting 12 bytes in puts each object 32 bytes in,
+      // so objects stay 16-aligned as AssemblyScript's own (its `__realloc` asserts it).
+      const size = Math.max(total, MIN_ARENA_SIZE) + 12;
+      const start = allocate(size) >>> 0;
+      if (start === 0) throw new RangeError("allocate returned a null pointer");
+      this.#arenaPtr = start + 12;
+      this.#arenaFree = size - 12;
+    }
+    const base = this.#arenaPtr;
+    this.#arenaPtr += total;
+    this.#arenaFree -= total;
     this.#refresh();
     this.#check(base, total);
     const v = this.#view;

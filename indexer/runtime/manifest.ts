@@ -49,8 +49,17 @@ const mappingSchema = z.object({
   file: z.string(),
 });
 
+/** A block number, also as the string a rendered template leaves (`startBlock: "123"`). */
+const blockNumber = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+$/)
+    .transform((s) => Number(s)),
+]);
+
 const dataSourceSchema = z.object({
-  /** graph-node accepts both spellings (`ethereum/contract` is the older one graph-cli still scaffolds). */
+  // graph-node accepts both spellings of the Ethereum data source kind
   kind: z.enum(["ethereum", "ethereum/contract"]),
   name: z.string(),
   network: z.string(),
@@ -60,8 +69,8 @@ const dataSourceSchema = z.object({
       .regex(/^0x[0-9a-fA-F]{40}$/)
       .optional(),
     abi: z.string(),
-    startBlock: z.number().int().nonnegative().optional(),
-    endBlock: z.number().int().nonnegative().optional(),
+    startBlock: blockNumber.optional(),
+    endBlock: blockNumber.optional(),
   }),
   context: z.record(z.string(), contextEntry).optional(),
   mapping: mappingSchema,

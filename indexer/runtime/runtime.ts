@@ -207,6 +207,18 @@ export class SubgraphRuntime {
       }));
   }
 
+  /**
+   * After a reorg: forgets the data sources created by blocks above `blockNumber` (the store rolls their entities
+   * back; re-indexing the new chain's blocks creates them again if they still do).
+   */
+  rollbackTo(blockNumber: number): void {
+    const keep = this.#active.filter(
+      (d) => d.def.address !== undefined || d.startBlock <= blockNumber,
+    );
+    this.#active.splice(0, this.#active.length, ...keep);
+    this.#callCache.clear();
+  }
+
   /** Whether some handler of `address` (or of any data source) takes a receipt. */
   needsReceipts(address?: Address): boolean {
     return this.#active.some(
@@ -239,19 +251,23 @@ export class SubgraphRuntime {
     const ex = instance.exports;
     const memory = ex.memory;
     const allocate = ex.allocate;
+    const newObject = ex.__new;
     const idOfType = ex.id_of_type;
     if (
       !(memory instanceof WebAssembly.Memory) ||
-      typeof allocate !== "function" ||
+      (typeof allocate !== "function" && typeof newObject !== "function") ||
       typeof idOfType !== "function"
     )
       throw new RuntimeError(
         RuntimeErrorCode.MANIFEST_INVALID,
-        `${ds.def.mapping.wasmFile} does not export memory, allocate and id_of_type (not a graph-ts ≥ 0.22 mapping)`,
+        `${ds.def.mapping.wasmFile} does not export memory, allocate (or __new) and id_of_type (not a graph-ts mapping for apiVersion >= 0.0.5)`,
       );
     const heap = new AscHeap({
       memory,
-      allocate: allocate as (n: number) => number,
+      ...(typeof allocate === "function" ? { allocate: allocate as (n: number) => number } : {}),
+      ...(typeof newObject === "function"
+        ? { newObject: newObject as (n: number, id: number) => number }
+        : {}),
       idOfType: idOfType as (n: number) => number,
     });
     ctx.heapRef = heap;
@@ -428,6 +444,8 @@ export class SubgraphRuntime {
         );
       (handler as (p: number) => void)(eventPtr);
     } catch (e) {
+      // a trapped instance is never reused: its memory and globals are whatever the failure left
+      this.#reused.delete(ds.def.mapping.wasm);
       if (e instanceof RuntimeError) throw e;
       if (e instanceof DeterministicHostError) throw new HandlerError(e.message, where);
       if (e instanceof WebAssembly.RuntimeError)

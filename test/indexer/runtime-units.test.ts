@@ -4,12 +4,23 @@
  * emits, and the entity rules of store.set / get / get_in_block / remove.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { bytesToHex, decodeAbiParameters, encodeAbiParameters, hexToBytes } from "viem";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import {
+  bytesToHex,
+  decodeAbiParameters,
+  encodeAbiParameters,
+  hexToBytes,
+  keccak256,
+  toHex,
+} from "viem";
 import { bigIntFromSignedLE, bigIntToSignedLE } from "../../indexer/runtime/asc-heap.ts";
 import * as bd from "../../indexer/runtime/big-decimal.ts";
 import { BlockState } from "../../indexer/runtime/block-state.ts";
-import { DeterministicHostError } from "../../indexer/runtime/errors.ts";
+import { DeterministicHostError, RuntimeError } from "../../indexer/runtime/errors.ts";
+import { loadManifest } from "../../indexer/runtime/manifest.ts";
 import { decodeToken, encodeToken, type EthToken } from "../../indexer/runtime/ethereum-value.ts";
 import { parseCallSignature } from "../../indexer/runtime/host-functions.ts";
 import { JsonSyntaxError, parseJson } from "../../indexer/runtime/json-text.ts";
@@ -154,6 +165,17 @@ describe("indexer/runtime value encodings", () => {
       ["uint8", "tuple", "address[]"],
     );
     assert.deepEqual(parseCallSignature("totalSupply():(uint256)").inputs, []);
+    // a struct getter as graph-cli binds it (JobMarket.getJob): one tuple output
+    const getJob = parseCallSignature(
+      "getJob(uint256):((address,uint8,bool,uint40,bytes20,uint96,bytes32))",
+    );
+    assert.equal(getJob.outputs.length, 1);
+    const out = getJob.outputs[0] as { type: string; components: { type: string }[] };
+    assert.equal(out.type, "tuple");
+    assert.deepEqual(
+      out.components.map((c) => c.type),
+      ["address", "uint8", "bool", "uint40", "bytes20", "uint96", "bytes32"],
+    );
     assert.throws(() => parseCallSignature("broken(uint256"), DeterministicHostError);
   });
 
@@ -318,5 +340,103 @@ describe("indexer/runtime entity rules (graph-node's EntityCache and Entity::val
       /Entity Pet\[p1\]: immutable entities cannot be updated/,
     );
     next.set("Pet", "p2", pet(3));
+  });
+});
+
+describe("indexer/runtime manifest loading", () => {
+  const abi = [
+    {
+      type: "event",
+      name: "Ping",
+      inputs: [
+        { name: "who", type: "address", indexed: true },
+        { name: "n", type: "uint256", indexed: false },
+      ],
+      anonymous: false,
+    },
+  ];
+  // (module) — the smallest valid wasm; loading the manifest compiles it, instantiation is not tried here
+  const wasm = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const manifest = (kind: string, startBlock: string, extra = "") => `specVersion: 1.3.0
+indexerHints:
+  prune: never
+schema:
+  file: schema.graphql
+dataSources:
+  - kind: ${kind}
+    name: Pinger
+    network: hardhat
+    source:
+      address: "0x00000000000000000000000000000000000000AA"
+      abi: Pinger
+      startBlock: ${startBlock}
+    mapping:
+      kind: ethereum/events
+      apiVersion: 0.0.9
+      language: wasm/assemblyscript
+      entities: [Ping]
+      abis:
+        - name: Pinger
+          file: Pinger.json
+      eventHandlers:
+        - event: Ping(indexed address,uint256)
+          handler: handlePing
+${extra}      file: m.wasm
+`;
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const write = (text: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "dml-rt-manifest-"));
+    dirs.push(dir);
+    writeFileSync(path.join(dir, "subgraph.yaml"), text);
+    writeFileSync(
+      path.join(dir, "schema.graphql"),
+      "type Ping @entity(immutable: true) { id: ID!, n: BigInt! }",
+    );
+    writeFileSync(path.join(dir, "Pinger.json"), JSON.stringify(abi));
+    writeFileSync(path.join(dir, "m.wasm"), wasm);
+    return dir;
+  };
+
+  it("reads both data source kinds, a quoted startBlock, topic0 and the address in lower case", () => {
+    for (const [kind, start] of [
+      ["ethereum", "7"],
+      ["ethereum/contract", '"7"'],
+    ]) {
+      const m = loadManifest(write(manifest(kind!, start!)));
+      const ds = m.dataSources[0]!;
+      assert.equal(ds.startBlock, 7);
+      assert.equal(ds.address, "0x00000000000000000000000000000000000000aa");
+      assert.deepEqual(
+        ds.mapping.eventHandlers.map((h) => [h.handler, h.topic0, h.receipt]),
+        [["handlePing", keccak256(toHex("Ping(address,uint256)")), false]],
+      );
+      assert.deepEqual(ds.mapping.apiVersion, [0, 0, 9]);
+    }
+  });
+
+  it("refuses what the host cannot run, with MANIFEST_INVALID and the reason", () => {
+    const refused = (text: string, re: RegExp) =>
+      assert.throws(
+        () => loadManifest(write(text)),
+        (e: unknown) =>
+          e instanceof RuntimeError && e.code === "MANIFEST_INVALID" && re.test(e.message),
+      );
+    refused(
+      manifest("ethereum", "7").replace("Ping(indexed address,uint256)", "Pong(uint256)"),
+      /event Pong\(uint256\) of handler handlePing is not in ABI Pinger/,
+    );
+    refused(
+      manifest("ethereum", "7", "      blockHandlers:\n        - handler: handleBlock\n"),
+      /block and call handlers are not supported/,
+    );
+    refused(
+      manifest("ethereum", "7").replace("apiVersion: 0.0.9", "apiVersion: 0.0.4"),
+      /apiVersion 0\.0\.4 is older than 0\.0\.5/,
+    );
+    refused(manifest("near", "7"), /dataSources/);
+    refused(manifest("ethereum", "-1"), /startBlock/);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import assert from "node:assert/strict";
+import { pino } from "pino";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import {
@@ -23,13 +24,15 @@ import { privateKeyToAccount } from "viem/accounts";
 import { fetchBlockInput, type LogInput } from "../../indexer/runtime/block-input.ts";
 import { HandlerError, RuntimeError } from "../../indexer/runtime/errors.ts";
 import { hostImports, type HostContext } from "../../indexer/runtime/host-functions.ts";
+import { AscHeap, TypeId } from "../../indexer/runtime/asc-heap.ts";
 import { BlockState } from "../../indexer/runtime/block-state.ts";
+import { readEntity, writeEntity } from "../../indexer/runtime/store-value.ts";
 import { parseSchema } from "../../indexer/runtime/schema.ts";
 import { SubgraphRuntime, type BlockResult } from "../../indexer/runtime/runtime.ts";
 import type { Entity, Value } from "../../indexer/types.ts";
 import { loadArtifact } from "#sdk/chain/artifacts.ts";
 import { dmlTokenAbi } from "#sdk/chain/abi/index.ts";
-import { buildFixture, deployBuild } from "./helpers/fixture-subgraph.ts";
+import { buildFixture, deployBuild, removeBuildCopies } from "./helpers/fixture-subgraph.ts";
 import { startNodeChain, type NodeChain } from "./helpers/hardhat-node.ts";
 import { MemoryHead } from "./helpers/memory-head.ts";
 
@@ -252,6 +255,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
     rt = SubgraphRuntime.load(deployBuild(buildDir, token, startBlock), {
       rpcUrl: chain.url,
       head,
+      logger: pino({ level: "silent" }),
     });
     for (let n = startBlock; n <= blocks.stamp!; n++) {
       const r = rt.handleBlock(await inputFor(rt, n));
@@ -264,6 +268,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
   after(async () => {
     await rt?.close();
     await chain?.stop();
+    removeBuildCopies();
   });
 
   it("the wasm graph build emitted imports the host functions graph-ts declares and exports the handlers", () => {
@@ -346,6 +351,7 @@ describe("indexer/runtime on the fixture subgraph", () => {
     assert.equal(big(t, "gasUsed"), tx.gasUsed);
     assert.equal(big(t, "receiptStatus"), 1n);
     assert.deepEqual(val(t, "receiptLogs"), { kind: "Int", value: tx.logs.length });
+    assert.deepEqual(val(t, "topicCount"), { kind: "Int", value: tx.logs[0]!.topics.length + 1 });
     // bigInt.*
     assert.equal(big(t, "sum"), V + 7n);
     assert.equal(big(t, "diff"), 7n - V);
@@ -512,6 +518,32 @@ describe("indexer/runtime on the fixture subgraph", () => {
     assert.equal(results.get(blocks.create!)!.triggers, 2);
   });
 
+  it("rollbackTo forgets the data sources created above the fork point; re-indexing creates them again", async () => {
+    const other = SubgraphRuntime.load(deployBuild(buildDir, token, startBlock), {
+      rpcUrl: chain.url,
+      head: new MemoryHead(),
+    });
+    try {
+      const r = other.handleBlock(await inputFor(other, blocks.create!));
+      assert.equal(r.createdDataSources.length, 1);
+      assert.equal(other.createdDataSources().length, 1);
+      other.rollbackTo(blocks.create! - 1);
+      assert.deepEqual(other.createdDataSources(), []);
+      assert.equal(
+        other.handleBlock(await inputFor(other, blocks.create!)).createdDataSources.length,
+        1,
+      );
+      other.rollbackTo(blocks.create!);
+      assert.equal(
+        other.createdDataSources().length,
+        1,
+        "a data source created at the fork point stays",
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it("json.* keeps big numbers exact and try_fromBytes reports bad JSON as an error", () => {
     const p = head.get("JsonProbe", hashes.probe!);
     assert.equal(big(p, "big"), 123456789012345678901234567890n);
@@ -632,6 +664,57 @@ describe("indexer/runtime on the fixture subgraph", () => {
     } finally {
       await stuck.close();
       silentServer.close();
+    }
+  });
+
+  it("values written into the real module's memory read back the same, through allocate and through __new", () => {
+    const mod = rt.manifest.dataSources[0]!.mapping.wasm;
+    const ctx = {
+      state: new BlockState(rt.manifest.schema, new MemoryHead()),
+    } as unknown as HostContext;
+    const entity: Entity = new Map<string, Value>([
+      ["id", { kind: "String", value: "x\u00e9\u{1F600}" }],
+      ["n", { kind: "Int", value: -7 }],
+      ["i8", { kind: "Int8", value: -(2n ** 62n) }],
+      ["big", { kind: "BigInt", value: -(10n ** 40n) - 1n }],
+      ["dec", { kind: "BigDecimal", value: "-12.0625" }],
+      ["ok", { kind: "Bool", value: true }],
+      ["b", { kind: "Bytes", value: hexToBytes("0x00ff10") }],
+      ["ts", { kind: "Timestamp", value: 1_700_000_000_000_000n }],
+      ["none", { kind: "Null" }],
+      [
+        "list",
+        {
+          kind: "List",
+          value: [
+            { kind: "String", value: "a" },
+            { kind: "List", value: [] },
+          ],
+        },
+      ],
+    ]);
+    for (const via of ["allocate", "__new"] as const) {
+      const instance = new WebAssembly.Instance(mod, hostImports(mod, ctx));
+      const ex = instance.exports;
+      (ex._start as () => void)();
+      const heap = new AscHeap({
+        memory: ex.memory as WebAssembly.Memory,
+        ...(via === "allocate"
+          ? { allocate: ex.allocate as (n: number) => number }
+          : { newObject: ex.__new as (n: number, id: number) => number }),
+        idOfType: ex.id_of_type as (n: number) => number,
+      });
+      const ptr = writeEntity(heap, entity);
+      assert.equal(ptr % 16, 0, `${via}: objects are 16-byte aligned as AssemblyScript's`);
+      assert.deepEqual(readEntity(heap, ptr), entity, via);
+      // the class id in the header is the module's own id for TypedMap<string, Value>
+      assert.equal(
+        heap.u32(ptr - 8),
+        (ex.id_of_type as (n: number) => number)(TypeId.TypedMapStringStoreValue),
+      );
+      const s = heap.newString("h\u00e9llo");
+      assert.equal(heap.rtSize(s), 10);
+      assert.equal(heap.readString(s), "h\u00e9llo");
     }
   });
 

@@ -70,9 +70,17 @@ export async function buildFixture(abi: Abi): Promise<string> {
   return path.join(cached, "build");
 }
 
+const copies: string[] = [];
+
+/** Removes the copies {@link deployBuild} made. */
+export function removeBuildCopies(): void {
+  for (const dir of copies.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A copy of the build whose data source watches `address` from `startBlock`. */
 export function deployBuild(buildDir: string, address: Address, startBlock: number): string {
   const dir = mkdtempSync(path.join(tmpdir(), "dml-rt-subgraph-"));
+  copies.push(dir);
   cpSync(buildDir, dir, { recursive: true });
   const manifest = path.join(dir, "subgraph.yaml");
   const text = readFileSync(manifest, "utf8")
