@@ -197,12 +197,14 @@ export class Indexer {
       if (stored === null) continue;
       if ((await this.#hashAt(n)) !== stored.hash.toLowerCase()) continue;
       await this.#store.revertTo(n);
+      this.#runtime.rollbackTo(n);
       this.#log?.warn({ from: latest.number, to: n }, "reorg: store rolled back");
       return { kind: "reverted", from: latest.number, to: n };
     }
     if (floor < 0) {
       // nothing indexed survives: start over
       await this.#store.revertTo(-1);
+      this.#runtime.rollbackTo(-1);
       this.#log?.warn(
         { from: latest.number },
         "reorg below every indexed block: store rolled back to empty",
