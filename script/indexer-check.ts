@@ -1,7 +1,8 @@
 /**
  * Checks the local graph host against the chain after `npm start`'s scenario: every job, payout claim, stake, slash,
  * growth-pool epoch, fine-tuning bounty and round the subgraph serves over GraphQL must equal what the contracts
- * report through viem, field by field, and the subgraph must hold exactly the entities the chain's events imply
+ * report through viem, field by field, both as of one block (GraphQL's `block: { number }` beside `eth_call` at that
+ * block: the relayers keep sending transactions while the check runs), and the subgraph must hold exactly the entities the chain's events imply
  * (no job, claim or slash missing or extra). Returns one line per mismatch (empty when they agree) and the counts.
  *
  * The enum names are the Solidity declarations' (contracts/interfaces), written out here independently of the
@@ -47,10 +48,15 @@ export interface IndexerCheck {
 
 type Json = Record<string, unknown>;
 
-/** Everything the check compares, in one query (graph-node's plural of `GrowthPoolEpoch` is `growthPoolEpoches`). */
-export const CHECK_QUERY = `
+/**
+ * Everything the check compares, as of `block`, in one query (graph-node's plural of `GrowthPoolEpoch` is
+ * `growthPoolEpoches`; nested fields are read at the same block).
+ */
+export const checkQuery = (block: number): string => {
+  const at = `{ number: ${block} }`;
+  return `
       {
-        jobs(first: 1000, orderBy: jobId) {
+        jobs(first: 1000, orderBy: jobId, block: ${at}) {
           jobId
           status
           escrow
@@ -66,7 +72,7 @@ export const CHECK_QUERY = `
           payoutClaimCount
           payoutsClaimed
         }
-        payoutClaims(first: 1000) {
+        payoutClaims(first: 1000, block: ${at}) {
           job {
             jobId
           }
@@ -76,7 +82,7 @@ export const CHECK_QUERY = `
           }
           amount
         }
-        stakes(first: 1000) {
+        stakes(first: 1000, block: ${at}) {
           node {
             id
           }
@@ -85,14 +91,14 @@ export const CHECK_QUERY = `
           unbonding
           unbondReadyAt
         }
-        slashes(first: 1000) {
+        slashes(first: 1000, block: ${at}) {
           node {
             id
           }
           role
           amount
         }
-        growthPoolEpoches(first: 1000, orderBy: epoch) {
+        growthPoolEpoches(first: 1000, orderBy: epoch, block: ${at}) {
           epoch
           status
           root
@@ -100,7 +106,7 @@ export const CHECK_QUERY = `
           budget
           claimCount
         }
-        bounties(first: 1000, orderBy: bountyId) {
+        bounties(first: 1000, orderBy: bountyId, block: ${at}) {
           bountyId
           status
           trainerCount
@@ -120,6 +126,7 @@ export const CHECK_QUERY = `
         }
       }
     `;
+};
 
 /** POSTs one query; throws with graph-node's error messages when the response has errors. */
 export async function graphql(url: string, query: string): Promise<Json> {
@@ -144,6 +151,7 @@ export async function checkIndexerAgainstChain(
   pub: ChainPublicClient,
   manifest: Manifest,
   url: string,
+  block: number,
 ): Promise<IndexerCheck> {
   const mismatches: string[] = [];
   const c = (name: string): Address => {
@@ -164,13 +172,14 @@ export async function checkIndexerAgainstChain(
       abi: protocolAbi(name),
       eventName,
       fromBlock: BigInt(manifest.startBlock),
+      toBlock: BigInt(block),
     });
   const expect = (what: string, got: unknown, want: unknown): void => {
     if (str(got) !== str(want)) mismatches.push(`${what}: GraphQL ${str(got)}, chain ${str(want)}`);
   };
 
   // ---------------------------------------------------------------- jobs
-  const data = await graphql(url, CHECK_QUERY);
+  const data = await graphql(url, checkQuery(block));
   const jobCount = Number(await read<bigint>("JobMarket", "jobCount", []));
   const jobs = list(data, "jobs");
   expect("job count", jobs.length, jobCount);

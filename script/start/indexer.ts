@@ -106,5 +106,9 @@ export async function checkIndexer(
     await new Promise((r) => setTimeout(r, 250));
   }
   const waitedMs = Date.now() - t0;
-  return { ...(await checkIndexerAgainstChain(pub, manifest, indexer.url)), block: head, waitedMs };
+  return {
+    ...(await checkIndexerAgainstChain(pub, manifest, indexer.url, head)),
+    block: head,
+    waitedMs,
+  };
 }
