@@ -297,6 +297,15 @@ export async function checkIndexerAgainstChain(
     expect(`${at} claimCount`, e.claimCount, w.claimedCount);
   }
   const posted = await events("GrowthPool", "EpochPosted");
+  if (mismatches.some((m) => m.startsWith("growth epoch"))) {
+    // where the chain changed the epochs (for the failure report)
+    const allocated = await events("GrowthPool", "EpochAllocated");
+    const where = (list: typeof posted) =>
+      list.map((e) => `${String((e.args as { epoch: bigint }).epoch)}@${e.blockNumber}`).join(",");
+    mismatches.push(
+      `(growth-pool events up to block ${block}: posted ${where(posted)}; allocated ${where(allocated)})`,
+    );
+  }
   const postedEpochs = new Set(posted.map((e) => String((e.args as { epoch: bigint }).epoch)));
   for (const p of postedEpochs)
     if (!epochs.some((e) => str(e.epoch) === p))
