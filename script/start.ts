@@ -40,6 +40,12 @@ import { formatStepTable, StepLog } from "./start/step-log.ts";
 import { deployProtocol } from "./deploy.ts";
 import { governanceGenesis, runGovernanceDemo } from "./governance-demo.ts";
 import {
+  checkIndexer,
+  ensureSubgraphBuild,
+  startIndexer,
+  type RunningIndexer,
+} from "./start/indexer.ts";
+import {
   accountKey,
   loadKeystoreKeys,
   SCENARIO_ACCOUNTS,
@@ -75,6 +81,8 @@ export interface StartContext {
   kuboUrl?: string;
   /** Accounts come from `--keystore` (the deployer is account #0 of it). */
   keystoreAccounts?: boolean;
+  /** The running `dml-indexer` (the local graph host). */
+  indexer?: RunningIndexer;
 }
 
 export interface StartStep {
@@ -286,7 +294,8 @@ export const predictionJob: StartStep = {
       ...(ctx.devices === undefined ? {} : { devices: ctx.devices }),
       ...(ctx.trainers === undefined ? {} : { trainers: ctx.trainers }),
       ...(ctx.rounds === undefined ? {} : { rounds: ctx.rounds }),
-      ...(ctx.keep === true ? { keep: true } : {}),
+      // the processes outlive the job: the indexer check runs after it; the runner stops them at the end
+      keep: true,
       ...(ctx.kuboUrl === undefined ? {} : { kuboUrl: ctx.kuboUrl }),
     });
   },
@@ -316,8 +325,76 @@ export const governance: StartStep = {
   },
 };
 
+/** Builds the subgraph (once per source change) and starts `dml-indexer` on the deployment. */
+export const indexer: StartStep = {
+  name: "indexer: build the subgraph, serve GraphQL",
+  async run(ctx) {
+    if (!ctx.manifestFile) throw new ChainError("START", "the indexer needs a deployment manifest");
+    const built = await ensureSubgraphBuild(ctx.manifestFile);
+    figure(ctx, "subgraph", built ? "built" : "build up to date");
+    ctx.indexer = await startIndexer(
+      ctx.rpcUrl,
+      ctx.manifestFile,
+      path.join(ctx.dataDir, "indexer"),
+    );
+    figure(ctx, "GraphQL", ctx.indexer.url);
+    ctx.events({ kind: "endpoint", name: "GraphQL (subgraph)", url: ctx.indexer.url });
+    ctx.print(`the local graph host serves ${ctx.indexer.url}`);
+  },
+};
+
+/** Every job, payout, stake, slash, growth epoch, bounty and round over GraphQL equals the contracts' state. */
+export const indexerAgrees: StartStep = {
+  name: "indexer: GraphQL equals the chain",
+  async run(ctx) {
+    const pub = ctx.publicClient;
+    if (!pub || !ctx.manifest || !ctx.indexer)
+      throw new ChainError("START", "the check needs a chain, a manifest and the indexer");
+    // a difference that is gone at a later block (the relayers keep transacting) is reported, not failed on; one that
+    // stays through three checks fails the step
+    let r = await checkIndexer(pub, ctx.manifest, ctx.indexer);
+    const earlier: string[] = [];
+    for (let attempt = 1; r.mismatches.length > 0 && attempt < 3; attempt++) {
+      earlier.push(`at block ${r.block}: ${r.mismatches.join("; ")}`);
+      await sleep(2_000);
+      r = await checkIndexer(pub, ctx.manifest, ctx.indexer);
+    }
+    if (earlier.length > 0 && r.mismatches.length === 0)
+      ctx.print(
+        `GraphQL differed from the chain, then agreed at block ${r.block}:\n  ${earlier.join("\n  ")}`,
+      );
+    const n = r.counts;
+    figure(
+      ctx,
+      "indexed to block",
+      `${r.block} (${(r.waitedMs / 1000).toFixed(1)} s behind at most)`,
+    );
+    figure(
+      ctx,
+      "compared",
+      `jobs ${n.jobs}, claims ${n.payoutClaims}, stakes ${n.stakes}, slashes ${n.slashes}, growth epochs ${n.growthEpochs}, bounties ${n.bounties}, rounds ${n.rounds}`,
+    );
+    if (r.mismatches.length > 0)
+      throw new ChainError(
+        "START",
+        `GraphQL differs from the chain in ${r.mismatches.length} places at block ${r.block}:\n  ${r.mismatches.slice(0, 20).join("\n  ")}\n(earlier checks: ${earlier.join(" | ")})\nindexer log tail:\n${ctx.indexer.proc.stderr().slice(-3000)}`,
+      );
+    ctx.print(
+      `GraphQL equals the contracts' state (${Object.values(n).reduce((a, b) => a + b, 0)} entities compared)`,
+    );
+  },
+};
+
 /** The job, in order. Later stages append their steps here. */
-export const STEPS: StartStep[] = [startChain, deploy, report, predictionJob, governance];
+export const STEPS: StartStep[] = [
+  startChain,
+  deploy,
+  report,
+  indexer,
+  predictionJob,
+  governance,
+  indexerAgrees,
+];
 
 /** Ends the embedded chain's process group: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
 async function stopChain(ctx: StartContext, graceMs = 5_000): Promise<void> {
@@ -499,7 +576,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const steps = STEPS.map((x) =>
     x === startChain && opts.rpc !== undefined ? connectChain : x,
-  ).filter((x) => opts.job || (x !== predictionJob && x !== governance));
+  ).filter((x) => opts.job || [startChain, connectChain, deploy, report].includes(x));
   try {
     for (const s of steps) {
       if (!s.reportsSteps) events({ kind: "step", name: s.name });
@@ -532,6 +609,7 @@ export async function main(argv: string[]): Promise<number> {
     serving = true;
     await new Promise(() => {});
   }
+  await stopAllGracefully(3_000);
   await stopChain(ctx);
   return 0;
 }

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `dml-indexer` bin: loads tsx's ESM hooks, then the TypeScript CLI (indexer/cli.ts).
+import { register } from "tsx/esm/api";
+
+register();
+const { main } = await import("../cli.ts");
+await main(process.argv.slice(2));

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * `dml-indexer` — the local graph host (docs/indexer.md): indexes the protocol's subgraph from any chain into PGlite
+ * (or Postgres with DATABASE_URL) and serves The Graph's GraphQL API on 127.0.0.1.
+ *
+ * Exit codes: 0 stopped (SIGINT/SIGTERM), 1 runtime failure or a deterministic handler error, 2 invalid options.
+ */
+import { pathToFileURL } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import pino from "pino";
+import { readManifest } from "#sdk/chain/manifest.ts";
+import { DEFAULT_SUBGRAPH_NAME, GraphHost } from "./graph-host.ts";
+import { sourcesFromManifest } from "./sources.ts";
+
+const DEFAULT_PORT = 8000;
+
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError("a port is an integer in 0..65535");
+  return n;
+};
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
+  return n;
+};
+
+interface CliOptions {
+  rpc: string;
+  manifest: string;
+  subgraph: string;
+  dataDir: string;
+  databaseUrl?: string;
+  port: number;
+  name: string;
+  batchBlocks?: number;
+  reorgThreshold?: number;
+  once?: boolean;
+}
+
+export function buildProgram(): Command {
+  return new Command("dml-indexer")
+    .description(
+      "DML indexer: host the protocol's subgraph locally. Runs the `graph build` output's WebAssembly mappings " +
+        "over the chain's logs in block order, keeps the entities in a block-range versioned store (PGlite in " +
+        "--data-dir, or Postgres with --database-url / DATABASE_URL), rolls back reorgs, and serves The Graph's " +
+        "GraphQL API at http://127.0.0.1:<port>/subgraphs/name/<name>.",
+    )
+    .requiredOption("--rpc <url>", "JSON-RPC endpoint of the chain to index")
+    .requiredOption(
+      "--manifest <file>",
+      "deployment manifest (script/deploy.ts output): the data sources' addresses and start blocks",
+    )
+    .option("--subgraph <dir>", "graph build output directory", "subgraph/build")
+    .option("--data-dir <dir>", "PGlite data directory", `${process.env.HOME ?? "."}/.dml-indexer`)
+    .addOption(
+      new Option("--database-url <url>", "Postgres connection string instead of PGlite").env(
+        "DATABASE_URL",
+      ),
+    )
+    .option("--port <n>", "GraphQL port on 127.0.0.1", port, DEFAULT_PORT)
+    .option("--name <name>", "subgraph name in the query URL", DEFAULT_SUBGRAPH_NAME)
+    .option("--batch-blocks <n>", "blocks per eth_getLogs request", positive)
+    .option("--reorg-threshold <n>", "deepest reorg rolled back (blocks)", positive)
+    .option("--once", "index up to the current head, print the query URL's _meta and exit")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  dml-indexer --rpc http://127.0.0.1:8545 --manifest deployments/31337.json
+  DATABASE_URL=postgres://graph:pw@127.0.0.1:5432/graph dml-indexer --rpc $RPC --manifest deployment.json --port 8000
+  curl -s http://127.0.0.1:8000/subgraphs/name/dml/protocol -H 'content-type: application/json' \\
+    -d '{"query":"{ _meta { block { number } hasIndexingErrors } jobs(first: 5) { id status } }"}'`,
+    );
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let o: CliOptions;
+  try {
+    o = program.parse([...argv], { from: "user" }).opts<CliOptions>();
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    process.exitCode = code === 0 ? 0 : 2;
+    return;
+  }
+  const log = pino({ name: "dml-indexer" }, pino.destination(2));
+  let host: GraphHost | undefined;
+  try {
+    const manifest = readManifest(o.manifest);
+    host = await GraphHost.open({
+      buildDir: o.subgraph,
+      rpcUrl: o.rpc,
+      sources: sourcesFromManifest(manifest),
+      ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir }),
+      name: o.name,
+      port: o.port,
+      tuning: {
+        ...(o.batchBlocks ? { batchBlocks: o.batchBlocks } : {}),
+        ...(o.reorgThreshold ? { reorgThreshold: o.reorgThreshold } : {}),
+      },
+      logger: log,
+    });
+    log.info({ url: host.queryUrl, deployment: host.deployment }, "serving");
+    if (o.once) {
+      const r = await host.syncToHead();
+      const meta = await host.api.execute({
+        query: "{ _meta { block { number hash } deployment hasIndexingErrors } }",
+      });
+      console.log(JSON.stringify(meta.data ?? meta));
+      process.exitCode = r.kind === "failed" ? 1 : 0;
+      return;
+    }
+    const ac = new AbortController();
+    process.once("SIGINT", () => ac.abort());
+    process.once("SIGTERM", () => ac.abort());
+    console.log(host.queryUrl);
+    const r = await host.run(ac.signal);
+    if (r?.kind === "failed") {
+      process.stderr.write(`dml-indexer: indexing stopped at block ${r.block}: ${r.message}\n`);
+      // keep serving the data up to the failed block (with hasIndexingErrors) until stopped, as graph-node does
+      await new Promise<void>((resolve) => ac.signal.addEventListener("abort", () => resolve()));
+      process.exitCode = 1;
+    }
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const first = e instanceof Error ? (e.message.split("\n")[0] ?? e.message) : String(e);
+    process.stderr.write(`dml-indexer: ${typeof code === "string" ? `${code}: ` : ""}${first}\n`);
+    process.exitCode = 1;
+  } finally {
+    await host?.close();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href)
+  await main(process.argv.slice(2));
