@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `dml-indexer` bin: loads tsx's ESM hooks, then the TypeScript CLI (indexer/cli.ts).
+import process from "node:process";
 import { register } from "tsx/esm/api";
 
 register();
