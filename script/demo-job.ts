@@ -452,9 +452,13 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
 
     // customer: a job with its report key, one sealed bid; keeper: reveals it, finalizes the auction
     const reportKey = reportKeyPair();
-    await chain.send(faucet, "DMLToken", "transfer", [who(customer), parseEther("1000")]);
+    // the job's budget grows with its cohort (1,000 devices × the reward is past a flat allowance); 1,000 DML on top
+    // pays the licence and the bid
+    const budget = await chain.read<bigint>("JobMarket", "budgetOf", [DEVICES, REWARD]);
+    const funds = budget + parseEther("1000");
+    await chain.send(faucet, "DMLToken", "transfer", [who(customer), funds]);
     for (const spender of ["JobMarket", "AlgorithmMarketplace"])
-      await chain.send(customer, "DMLToken", "approve", [chain.addr(spender), parseEther("1000")]);
+      await chain.send(customer, "DMLToken", "approve", [chain.addr(spender), funds]);
     let epoch = await chain.read<bigint>("JobMarket", "currentEpoch");
     let windows = await chain.read<readonly bigint[]>("JobMarket", "epochWindows", [epoch]);
     if ((await chain.now()) + 60n >= windows[1]!) {
