@@ -53,6 +53,38 @@ describe("distributor heartbeat book", () => {
     assert.equal(book.connected(3).length, 0);
   });
 
+  it("concurrent appends are committed in groups: every acknowledged heartbeat of two epochs is on disk, whole", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "dml-hb-group-"));
+    try {
+      const book = new HeartbeatBook(domain);
+      const journal = await HeartbeatJournal.open(dir, book);
+      const beats = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          const acct = privateKeyToAccount(generatePrivateKey());
+          const epoch = 5 + (i % 2);
+          const hb = await signHeartbeat(acct, domain, { epoch, timestamp: now });
+          return { epoch, ...(await book.verify(hb, epoch, now)) };
+        }),
+      );
+      // all at once: the first write runs alone, the other 59 wait and go to disk in the next groups
+      await Promise.all(
+        beats.map((b) => {
+          book.record(b.epoch, b.device, b.signature);
+          return journal.append(b.epoch, b.device, b.signature);
+        }),
+      );
+      const lines = (await readFile(journal.file(5), "utf8")).split("\n").filter((l) => l !== "");
+      assert.equal(lines.length, 30);
+      for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), "a whole line");
+      const restarted = new HeartbeatBook(domain);
+      await HeartbeatJournal.open(dir, restarted);
+      assert.deepEqual(restarted.connected(5), book.connected(5));
+      assert.deepEqual(restarted.connected(6), book.connected(6));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the journal replays every flushed heartbeat after a restart and skips a line torn by a crash", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "dml-hb-journal-"));
     try {
