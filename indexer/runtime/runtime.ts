@@ -125,6 +125,11 @@ export class SubgraphRuntime {
   readonly #active: ActiveDataSource[] = [];
   readonly #reused = new Map<WebAssembly.Module, LiveInstance>();
   readonly #callCache = new Map<string, RpcOutcome>();
+  /**
+   * How many times each handler ran to completion since this runtime was loaded, keyed `<data source>.<handler>`
+   * (a block re-run after a reorg counts again): what the mapping tests check their coverage with.
+   */
+  readonly handlerRuns = new Map<string, number>();
 
   private constructor(manifest: SubgraphManifest, opts: SubgraphRuntimeOptions) {
     this.manifest = manifest;
@@ -310,7 +315,10 @@ export class SubgraphRuntime {
           for (const h of ds.def.mapping.eventHandlers) {
             if (!this.#matches(h, log)) continue;
             triggers++;
-            this.#runTrigger(ds, h, input, log, state, onCreate);
+            if (this.#runTrigger(ds, h, input, log, state, onCreate)) {
+              const key = `${ds.name}.${h.handler}`;
+              this.handlerRuns.set(key, (this.handlerRuns.get(key) ?? 0) + 1);
+            }
           }
         }
       }
@@ -362,7 +370,7 @@ export class SubgraphRuntime {
     log: LogInput,
     state: BlockState,
     onCreate: (c: CreatedDataSource) => void,
-  ): void {
+  ): boolean {
     const { block } = input;
     const where = {
       dataSource: ds.name,
@@ -394,7 +402,7 @@ export class SubgraphRuntime {
         { ...where, error: (e as Error).message },
         "log does not decode with the handler's event: skipped",
       );
-      return;
+      return false;
     }
     const trigger: EventTrigger = {
       block,
@@ -443,6 +451,7 @@ export class SubgraphRuntime {
           `${ds.def.mapping.wasmFile} does not export handler ${h.handler}`,
         );
       (handler as (p: number) => void)(eventPtr);
+      return true;
     } catch (e) {
       // a trapped instance is never reused: its memory and globals are whatever the failure left
       this.#reused.delete(ds.def.mapping.wasm);

@@ -5,7 +5,16 @@
  * and checks its GraphQL answers against the contracts (script/indexer-check.ts).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import type { Manifest } from "#sdk/chain/manifest.ts";
 import type { ChainPublicClient } from "#sdk/chain/clients.ts";
@@ -34,13 +43,42 @@ function sourcesHash(): string {
   return h.digest("hex");
 }
 
-/** Builds subgraph/build for `manifestFile` unless a build of the same sources exists. Returns whether it built. */
+/** The build's directory (what `dml-indexer --subgraph` and GraphHost take). */
+export const SUBGRAPH_BUILD_DIR = BUILD_DIR;
+const LOCK = path.join(SUBGRAPH_DIR, ".build.lock");
+/** A lock older than this was left by a killed build (one takes well under a minute). */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/**
+ * Builds subgraph/build for `manifestFile` unless a build of the same sources exists. Returns whether it built.
+ * Processes that ask at the same time (`npm start` and the mapping tests run side by side in `npm test`) take turns on
+ * a lock directory, so one builds and the others find its stamp; graph-cli writes into subgraph/ and two builds at
+ * once would clobber each other's files.
+ */
 export async function ensureSubgraphBuild(manifestFile: string): Promise<boolean> {
   const want = sourcesHash();
-  if (existsSync(STAMP) && readFileSync(STAMP, "utf8") === want) return false;
-  await buildSubgraph({ manifest: manifestFile });
-  writeFileSync(STAMP, want);
-  return true;
+  const built = () => existsSync(STAMP) && readFileSync(STAMP, "utf8") === want;
+  if (built()) return false;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const since = statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs;
+      if (since !== undefined && Date.now() - since > STALE_LOCK_MS)
+        rmSync(LOCK, { recursive: true, force: true });
+      else await sleep(250);
+    }
+  }
+  try {
+    if (built()) return false;
+    await buildSubgraph({ manifest: manifestFile });
+    writeFileSync(STAMP, want);
+    return true;
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface RunningIndexer {
