@@ -4,7 +4,7 @@
  * live on the test's own thread (an in-process EDR would never get to answer).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -28,6 +28,10 @@ export interface NodeChain {
   wallet(account: PrivateKeyAccount): WalletClient;
   rpc(method: string, params?: unknown[]): Promise<unknown>;
   stop(): Promise<void>;
+  /** Kills the node at once (synchronous: safe in a process `exit` handler). */
+  kill(): void;
+  /** Lets the test process exit while the node still runs (its `exit` handler kills it). */
+  unref(): void;
 }
 
 const freePort = () =>
@@ -75,6 +79,13 @@ export async function startNodeChain(): Promise<NodeChain> {
     deployer: privateKeyToAccount(DEPLOYER_KEY),
     wallet: (account) => createWalletClient({ account, chain: hardhat, transport: http(url) }),
     rpc: (method, params = []) => pub.request({ method: method as never, params: params as never }),
+    kill() {
+      if (exited === undefined) child.kill("SIGKILL");
+    },
+    unref() {
+      child.unref();
+      (child.stderr as Socket | null)?.unref();
+    },
     async stop() {
       if (exited !== undefined) return;
       const done = new Promise((r) => child.once("exit", r));
@@ -83,4 +94,20 @@ export async function startNodeChain(): Promise<NodeChain> {
       if (exited === undefined) child.kill("SIGKILL");
     },
   };
+}
+
+let shared: Promise<NodeChain> | undefined;
+
+/**
+ * One `hardhat node` for the whole test process (starting one costs ≈ 10 s of CLI start-up): tests that deploy their
+ * own contracts on it share only the chain (its clock and block numbers). Its `stop()` does nothing; the child is
+ * killed when the process exits.
+ */
+export function sharedNodeChain(): Promise<NodeChain> {
+  shared ??= startNodeChain().then((chain) => {
+    process.once("exit", () => chain.kill());
+    chain.unref();
+    return { ...chain, stop: async () => undefined };
+  });
+  return shared;
 }

@@ -28,7 +28,7 @@ import { ensureSubgraphBuild, SUBGRAPH_BUILD_DIR } from "../../../script/start/i
 import { GraphHost } from "../../../indexer/graph-host.ts";
 import { sourcesFromManifest } from "../../../indexer/sources.ts";
 import { ProtocolEnv } from "../../../bench/fixture/protocol.ts";
-import { startNodeChain, type NodeChain } from "../../indexer/helpers/hardhat-node.ts";
+import { sharedNodeChain, type NodeChain } from "../../indexer/helpers/hardhat-node.ts";
 
 /** A GraphQL answer's entity: field → JSON value (BigInt and Bytes as strings, references as `{ id }`). */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -165,122 +165,115 @@ const plural = (type: string) => {
       : `${t}s`;
 };
 
-/** Deploys the protocol on a fresh `hardhat node`, builds the subgraph (once per sources) and opens the host. */
+/**
+ * Deploys a fresh protocol (its own contracts, so its own subgraph deployment and tables) on the test process's shared
+ * `hardhat node`, builds the subgraph (once per sources) and opens the host on an in-memory store.
+ */
 export async function startIndexedProtocol(
   config: DeployConfigInput = {},
 ): Promise<IndexedProtocol> {
-  const chain = await startNodeChain();
-  try {
-    const env = await ProtocolEnv.create(config, { url: chain.url });
-    await ensureSubgraphBuild(env.manifestPath);
-    const host = await GraphHost.open({
-      buildDir: SUBGRAPH_BUILD_DIR,
-      rpcUrl: chain.url,
-      sources: sourcesFromManifest(env.manifest),
-      tuning: { pollMs: 20 },
-    });
-    const selections = new Map<string, string>();
-    const contracts = Object.entries(env.manifest.contracts).map(([name, c]) => ({
-      name,
-      address: c.address.toLowerCase() as Address,
-      abi: abiOrNull(name),
-    }));
-    const fromBlock = BigInt(
-      Math.min(...Object.values(env.manifest.contracts).map((c) => c.blockNumber)),
-    );
+  const chain = await sharedNodeChain();
+  const env = await ProtocolEnv.create(config, { url: chain.url });
+  await ensureSubgraphBuild(env.manifestPath);
+  const host = await GraphHost.open({
+    buildDir: SUBGRAPH_BUILD_DIR,
+    rpcUrl: chain.url,
+    sources: sourcesFromManifest(env.manifest),
+    tuning: { pollMs: 20 },
+  });
+  const selections = new Map<string, string>();
+  const contracts = Object.entries(env.manifest.contracts).map(([name, c]) => ({
+    name,
+    address: c.address.toLowerCase() as Address,
+    abi: abiOrNull(name),
+  }));
+  const fromBlock = BigInt(
+    Math.min(...Object.values(env.manifest.contracts).map((c) => c.blockNumber)),
+  );
 
-    const ix: IndexedProtocol = {
-      chain,
-      env,
-      host,
-      async sync() {
-        const r = await host.syncToHead();
-        assert.equal(
-          r.kind,
-          "synced",
-          `indexing stopped: ${JSON.stringify(host.store.indexingError())}`,
-        );
-      },
-      async query<T>(q: string, variables?: Record<string, unknown>) {
-        const res = await host.api.execute({ query: q, ...(variables ? { variables } : {}) });
-        assert.equal(
-          res.errors,
-          undefined,
-          `GraphQL errors for ${q}: ${JSON.stringify(res.errors)}`,
-        );
-        return res.data as T;
-      },
-      async entity(type, id) {
-        let sel = selections.get(type);
-        if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
-        const r = await ix.query<Record<string, EntityJson | null>>(
-          `query($id: ID!) { e: ${lowerFirst(type)}(id: $id) { ${sel} } }`,
-          { id },
-        );
-        return r.e ?? null;
-      },
-      async entities(type, where = "{}") {
-        let sel = selections.get(type);
-        if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
-        const r = await ix.query<Record<string, EntityJson[]>>(
-          `{ e: ${plural(type)}(first: 1000, where: ${where}, orderBy: id) { ${sel} } }`,
-        );
-        return r.e ?? [];
-      },
-      async logs() {
-        const out: DecodedLog[] = [];
-        const raw = await chain.pub.getLogs({
-          address: contracts.map((c) => c.address),
-          fromBlock,
-          toBlock: "latest",
+  const ix: IndexedProtocol = {
+    chain,
+    env,
+    host,
+    async sync() {
+      const r = await host.syncToHead();
+      assert.equal(
+        r.kind,
+        "synced",
+        `indexing stopped: ${JSON.stringify(host.store.indexingError())}`,
+      );
+    },
+    async query<T>(q: string, variables?: Record<string, unknown>) {
+      const res = await host.api.execute({ query: q, ...(variables ? { variables } : {}) });
+      assert.equal(res.errors, undefined, `GraphQL errors for ${q}: ${JSON.stringify(res.errors)}`);
+      return res.data as T;
+    },
+    async entity(type, id) {
+      let sel = selections.get(type);
+      if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
+      const r = await ix.query<Record<string, EntityJson | null>>(
+        `query($id: ID!) { e: ${lowerFirst(type)}(id: $id) { ${sel} } }`,
+        { id },
+      );
+      return r.e ?? null;
+    },
+    async entities(type, where = "{}") {
+      let sel = selections.get(type);
+      if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
+      const r = await ix.query<Record<string, EntityJson[]>>(
+        `{ e: ${plural(type)}(first: 1000, where: ${where}, orderBy: id) { ${sel} } }`,
+      );
+      return r.e ?? [];
+    },
+    async logs() {
+      const out: DecodedLog[] = [];
+      const raw = await chain.pub.getLogs({
+        address: contracts.map((c) => c.address),
+        fromBlock,
+        toBlock: "latest",
+      });
+      for (const log of raw) {
+        const c = contracts.find((x) => x.address === log.address.toLowerCase());
+        if (!c?.abi) continue;
+        let decoded;
+        try {
+          decoded = decodeEventLog({ abi: c.abi, data: log.data, topics: log.topics });
+        } catch {
+          continue; // an event of an implementation behind the proxy that the ABI does not list
+        }
+        out.push({
+          contract: c.name,
+          eventName: decoded.eventName ?? "",
+          args: (decoded.args ?? {}) as Record<string, unknown>,
+          log: log as Log,
+          eventId: makeEventId(log.transactionHash, log.logIndex),
         });
-        for (const log of raw) {
-          const c = contracts.find((x) => x.address === log.address.toLowerCase());
-          if (!c?.abi) continue;
-          let decoded;
-          try {
-            decoded = decodeEventLog({ abi: c.abi, data: log.data, topics: log.topics });
-          } catch {
-            continue; // an event of an implementation behind the proxy that the ABI does not list
-          }
-          out.push({
-            contract: c.name,
-            eventName: decoded.eventName ?? "",
-            args: (decoded.args ?? {}) as Record<string, unknown>,
-            log: log as Log,
-            eventId: makeEventId(log.transactionHash, log.logIndex),
-          });
-        }
-        return out;
-      },
-      async eventEntityOf(type, log) {
-        const e = await ix.entity(type, log.eventId);
-        assert.ok(e, `${type} ${log.eventId} for ${log.contract}.${log.eventName}`);
-        return e;
-      },
-      assertHandlersRan(dataSources) {
-        const missing: string[] = [];
-        for (const ds of host.runtime.manifest.dataSources) {
-          if (!dataSources.includes(ds.name)) continue;
-          for (const h of ds.mapping.eventHandlers)
-            if (!host.runtime.handlerRuns.get(`${ds.name}.${h.handler}`))
-              missing.push(`${ds.name}.${h.handler} (${h.event})`);
-        }
-        for (const name of dataSources)
-          assert.ok(
-            host.runtime.manifest.dataSources.some((d) => d.name === name),
-            `data source ${name}`,
-          );
-        assert.deepEqual(missing, [], "handlers that never ran");
-      },
-      async stop() {
-        await host.close();
-        await chain.stop();
-      },
-    };
-    return ix;
-  } catch (e) {
-    await chain.stop();
-    throw e;
-  }
+      }
+      return out;
+    },
+    async eventEntityOf(type, log) {
+      const e = await ix.entity(type, log.eventId);
+      assert.ok(e, `${type} ${log.eventId} for ${log.contract}.${log.eventName}`);
+      return e;
+    },
+    assertHandlersRan(dataSources) {
+      const missing: string[] = [];
+      for (const ds of host.runtime.manifest.dataSources) {
+        if (!dataSources.includes(ds.name)) continue;
+        for (const h of ds.mapping.eventHandlers)
+          if (!host.runtime.handlerRuns.get(`${ds.name}.${h.handler}`))
+            missing.push(`${ds.name}.${h.handler} (${h.event})`);
+      }
+      for (const name of dataSources)
+        assert.ok(
+          host.runtime.manifest.dataSources.some((d) => d.name === name),
+          `data source ${name}`,
+        );
+      assert.deepEqual(missing, [], "handlers that never ran");
+    },
+    async stop() {
+      await host.close();
+    },
+  };
+  return ix;
 }
