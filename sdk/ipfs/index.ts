@@ -19,6 +19,7 @@ export {
 } from "./helia-store.ts";
 export { kuboBlockSource, KuboStore, type KuboStoreOptions } from "./kubo-store.ts";
 export { ContentIntegrityError, isHashMismatch, type BlockSource } from "./block-source.ts";
+export { DEFAULT_SHARED_READ_BYTES, SharedReads } from "./shared-reads.ts";
 export { openContentStore, contentStoreConfigSchema, type ContentStoreConfig } from "./open.ts";
 export {
   DEFAULT_MAX_BODY_BYTES,
