@@ -119,10 +119,17 @@ async function main(argv: string[]): Promise<void> {
     )
     .option("--devices <n>", "devices of the prediction job that makes the data", "20")
     .option("--port <n>", "loopback port of the benchmark's chain", "8721")
-    .option("--rpc <url>", "index this chain instead (with --manifest): e.g. after npm start -- --keep")
+    .option(
+      "--rpc <url>",
+      "index this chain instead (with --manifest): e.g. after npm start -- --keep",
+    )
     .option("--manifest <file>", "its deployment manifest")
     .option("--samples <n>", "timed runs of each GraphQL query", "50")
-    .option("--data-dir <dir>", "where the run's data go", path.join(ROOT, ".data", "bench-indexer"))
+    .option(
+      "--data-dir <dir>",
+      "where the run's data go",
+      path.join(ROOT, ".data", "bench-indexer"),
+    )
     .option("--json <file>", "also write the results as JSON")
     .parse(argv)
     .opts<{
