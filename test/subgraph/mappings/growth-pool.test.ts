@@ -250,7 +250,10 @@ describe("subgraph mapping: GrowthPool", () => {
     assert.equal(e.root, chain.root);
     assert.equal(e.heartbeats, chain.n.toString());
     assert.equal(e.heartbeats, String(DEVICES));
-    assert.equal(e.cid, "bafy-connected-set");
+    const [posted] = ofEvent("EpochPosted").filter((l) => l.args.epoch === epoch);
+    assert.ok(posted);
+    assert.equal(e.cid, posted.args.cid);
+    assert.ok(expectEventFields(await ix.eventEntityOf("ConnectedSetPost", posted), posted) >= 4);
     assert.equal(e.challengeDeadline, chain.challengeDeadline.toString());
     assert.equal(e.challengeDeadline, drawn.finalAt.toString());
     assert.equal(e.postCount, 1);
