@@ -1,6 +1,6 @@
 // GrowthPool: per-epoch connected sets (the devices' heartbeats), their challenges, the halving emission, VRF draws,
 // winners' claims and sweeps.
-import { BigInt } from "@graphprotocol/graph-ts";
+import { BigInt, Bytes } from "@graphprotocol/graph-ts";
 import {
   ChallengeWindowUpdated,
   ClaimWindowUpdated,
@@ -44,6 +44,9 @@ import {
 } from "../helpers/protocol";
 
 const NAME = "GrowthPool";
+const ZERO_ROOT = Bytes.fromHexString(
+  "0x0000000000000000000000000000000000000000000000000000000000000000",
+);
 
 function createOrLoadEpoch(epoch: BigInt): GrowthPoolEpoch {
   let id = makeNumberId(epoch);
@@ -85,7 +88,11 @@ export function handleEpochPosted(event: EpochPosted): void {
 
 export function handlePostChallenged(event: PostChallenged): void {
   let e = createOrLoadEpoch(event.params.epoch);
+  // The contract voids the post: no current connected set until a repost (epochInfo reads a zero root and n).
   e.status = "Voided";
+  e.root = ZERO_ROOT;
+  e.heartbeats = ZERO;
+  e.challengeDeadline = ZERO;
   e.save();
   let c = new ConnectedSetChallenge(makeEventId(event));
   c.epoch = e.id;
