@@ -1,8 +1,9 @@
 /**
  * subgraph/src/mappings/fine-tuning.ts against real FineTuning events on the EDR chain (`hardhat node`), indexed by
  * the local graph host from the `graph build` output. The flow of test/integration/fine-tuning.test.ts at its
- * smallest: a two-round bounty, two registered trainers, three staked attestors. Round 0: the refiner commits, the
- * poster reveals the split (attestors drawn), one attestor reveals a lie (slashed), the two honest ones are paid, the
+ * smallest: a two-round bounty, two registered trainers, four staked attestors (quorum 3: the slashed liar leaves
+ * three active for round 1). Round 0: the refiner commits, the poster reveals the split (attestors drawn), one
+ * attestor reveals a lie (slashed), the two honest ones are paid, the
  * round is accepted into a child version; one trainer claims, the other's share is swept after the claim window.
  * Round 1: the seed's block hash expires before the split is revealed (SeedRearmed), a keeper draws the attestors
  * later, and the round is rejected (gain below the minimum), which finalises the bounty. Governance updates the
@@ -93,6 +94,8 @@ interface BountyInfo {
 const STATUS_NAME = Object.fromEntries(
   Object.entries(FineTuningRoundStatus).map(([k, v]) => [v, k]),
 ) as Record<number, string>;
+/** Event parameters stored otherwise (the round as a reference, the role as its name): compared one by one. */
+const NOT_A_FIELD = { round: "-", role: "-" };
 const lower = (a: string) => a.toLowerCase();
 const ref = (e: EntityJson, field: string) => (e[field] as { id: string } | null)?.id ?? null;
 
@@ -191,7 +194,7 @@ describe("subgraph mapping: FineTuning", () => {
     refiner = await wallet("sg-ft-refiner");
     keeper = await wallet("sg-ft-keeper");
     attestors = [];
-    for (let i = 0; i < 3; i++) attestors.push(await wallet(`sg-ft-attestor-${i}`));
+    for (let i = 0; i < 4; i++) attestors.push(await wallet(`sg-ft-attestor-${i}`));
     await env.stakeNode(refiner, Role.Refiner, 10_000n * ETHER);
     for (const w of attestors) await env.stakeNode(w, Role.Attestor, 5_000n * ETHER);
     await env.send(developer, "AlgorithmMarketplace", "list", [
@@ -275,7 +278,7 @@ describe("subgraph mapping: FineTuning", () => {
     ]);
     await ix.sync();
     rearmed = { info: await getRound(1), entity: await ix.entity("BountyRound", `${bountyId}-1`) };
-    await env.conn.networkHelpers.mine();
+    await env.conn.networkHelpers.mine(2); // past the fresh seed block (the sender simulates on the head)
     await env.send(keeper, "FineTuning", "drawAttestors", [bountyId]);
     await attestAndFinalize(1, c1);
 
@@ -449,7 +452,7 @@ describe("subgraph mapping: FineTuning", () => {
     assert.equal(paid.length, 1);
     for (const log of paid) {
       const p = await ix.eventEntityOf("TrainerPayment", log);
-      assert.ok(expectEventFields(p, log) >= 2, "account and amount compared");
+      assert.ok(expectEventFields(p, log, NOT_A_FIELD) >= 2, "account and amount compared");
       assert.equal(ref(p, "round"), `${bountyId}-${log.args.round}`);
       assert.equal(p.transactionHash, log.log.transactionHash);
       assert.equal(p.blockNumber, String(log.log.blockNumber));
@@ -466,7 +469,7 @@ describe("subgraph mapping: FineTuning", () => {
     let total = 0n;
     for (const log of attestorPaid) {
       const p = await ix.eventEntityOf("AttestorPayment", log);
-      assert.ok(expectEventFields(p, log) >= 2, "attestor and amount compared");
+      assert.ok(expectEventFields(p, log, NOT_A_FIELD) >= 2, "attestor and amount compared");
       assert.equal(ref(p, "round"), `${bountyId}-${log.args.round}`);
       assert.equal(p.transactionHash, log.log.transactionHash);
       assert.notEqual(getAddress(log.args.attestor as Address), liar);
@@ -479,7 +482,7 @@ describe("subgraph mapping: FineTuning", () => {
     assert.equal(slashed.length, 1);
     const log = slashed[0]!;
     const s = await ix.eventEntityOf("RoundSlash", log);
-    assert.ok(expectEventFields(s, log) >= 2, "node and amount compared");
+    assert.ok(expectEventFields(s, log, NOT_A_FIELD) >= 2, "node and amount compared");
     assert.equal(s.node, lower(liar));
     assert.equal(s.role, "Attestor");
     assert.equal(Number(log.args.role), Role.Attestor);
