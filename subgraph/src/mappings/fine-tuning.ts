@@ -51,6 +51,8 @@ import {
 import { createOrLoadProtocol, ONE, saveProtocol, ZERO } from "../helpers/protocol";
 
 const NAME = "FineTuning";
+/** FineTuning.DEFAULT_GROUP_SIZE: what the contract stores for a bounty that asks for group size 0. */
+const DEFAULT_GROUP_SIZE = 8;
 
 function loadBounty(bountyId: BigInt): Bounty | null {
   return Bounty.load(makeNumberId(bountyId));
@@ -73,7 +75,7 @@ export function handleBountyCreated(event: BountyCreated): void {
   b.minGainBps = input.minGainBps;
   b.rewardPool = input.rewardPool;
   b.rounds = input.rounds;
-  b.groupSize = input.groupSize;
+  b.groupSize = input.groupSize == 0 ? DEFAULT_GROUP_SIZE : input.groupSize;
   b.roundDuration = input.roundDuration;
   b.splitRoot = input.splitRoot;
   b.baselineMetric = input.baselineMetric;
@@ -131,6 +133,8 @@ export function handleCandidateCommitted(event: CandidateCommitted): void {
 export function handleSplitRevealed(event: SplitRevealed): void {
   let r = loadRound(event.params.bountyId, event.params.round);
   if (r == null) return;
+  // the contract's round is attesting from the split's reveal on, drawn or not (a re-armed seed, too few attestors)
+  r.status = "Attesting";
   r.splitCid = event.params.splitCid;
   r.salt = event.params.salt;
   r.save();
