@@ -13,14 +13,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import { implementationOf } from "#sdk/chain/governance.ts";
-import {
-  abi,
-  BPS,
-  ETHER,
-  label,
-  localAccount,
-  Role,
-} from "../../../bench/fixture/protocol.ts";
+import { abi, BPS, label, localAccount, Role } from "../../../bench/fixture/protocol.ts";
 import {
   expectEventFields,
   makeEventId,
@@ -181,7 +174,10 @@ describe("subgraph mapping: NodeStaking", () => {
       const op = await env.read<Operator>("NodeStaking", "operatorInfo", [who]);
       assert.equal(n.endpoint, op.endpoint);
       assert.equal(n.encryptionKey, lower(op.encryptionKey));
-      assert.equal(n.encryptionKey, lower(await env.read<Hex>("NodeStaking", "encryptionKey", [who])));
+      assert.equal(
+        n.encryptionKey,
+        lower(await env.read<Hex>("NodeStaking", "encryptionKey", [who])),
+      );
       assert.equal(n.metadata, op.metadata);
       const block = await env.pub.getBlock({ blockNumber: log.log.blockNumber! });
       assert.equal(n.registeredAtBlock, String(block.number));
@@ -195,7 +191,10 @@ describe("subgraph mapping: NodeStaking", () => {
     assert.equal(update.length, 1);
     const a = await ix.entity("Node", lower(alice.address));
     assert.equal(a?.endpoint, update[0]!.args.endpoint);
-    assert.notEqual(a?.endpoint, registered.find((l) => sameAddress(l.args.operator, alice.address))!.args.endpoint);
+    assert.notEqual(
+      a?.endpoint,
+      registered.find((l) => sameAddress(l.args.operator, alice.address))!.args.endpoint,
+    );
   });
 
   it("every stake holds bonded, unbonding, ready time, lock, slashed total and activity as NodeStaking reads them", async () => {
@@ -255,15 +254,18 @@ describe("subgraph mapping: NodeStaking", () => {
 
   it("stake events: Staked, UnbondRequested and Withdrawn with their amounts, totals and ready times", async () => {
     const events = stakingLogs("Staked", "UnbondRequested", "Withdrawn");
-    assert.deepEqual(
-      [...new Set(events.map((l) => l.eventName))].sort(),
-      ["Staked", "UnbondRequested", "Withdrawn"],
-    );
+    assert.deepEqual([...new Set(events.map((l) => l.eventName))].sort(), [
+      "Staked",
+      "UnbondRequested",
+      "Withdrawn",
+    ]);
     assert.equal((await ix.entities("StakeEvent")).length, events.length);
     for (const log of events) {
       const e = await ix.eventEntityOf("StakeEvent", log);
       assert.equal(e.kind, log.eventName);
-      assert.deepEqual(e.stake, { id: stakeId(log.args.operator as string, Number(log.args.role)) });
+      assert.deepEqual(e.stake, {
+        id: stakeId(log.args.operator as string, Number(log.args.role)),
+      });
       assert.equal(e.amount, (log.args.amount as bigint).toString());
       const total =
         log.eventName === "Staked"
@@ -272,7 +274,10 @@ describe("subgraph mapping: NodeStaking", () => {
             ? log.args.unbonding
             : null;
       assert.equal(e.total, total === null ? null : String(total));
-      assert.equal(e.readyAt, log.eventName === "UnbondRequested" ? String(log.args.readyAt) : null);
+      assert.equal(
+        e.readyAt,
+        log.eventName === "UnbondRequested" ? String(log.args.readyAt) : null,
+      );
       // the totals are NodeStaking's state after the event's block
       const info = await readAt<StakeInfo>(
         "stakeInfo",
@@ -300,7 +305,9 @@ describe("subgraph mapping: NodeStaking", () => {
       const e = await ix.eventEntityOf("StakeLock", log);
       assert.equal(e.kind, log.eventName === "StakeLocked" ? "Lock" : "Unlock");
       assert.ok(expectEventFields(e, log) >= 3, "module, amount and locked compared");
-      assert.deepEqual(e.stake, { id: stakeId(log.args.operator as string, Number(log.args.role)) });
+      assert.deepEqual(e.stake, {
+        id: stakeId(log.args.operator as string, Number(log.args.role)),
+      });
       assert.equal(
         e.locked,
         String(await readAt("lockedOf", [log.args.operator, log.args.role], log.log.blockNumber!)),
@@ -463,7 +470,10 @@ describe("subgraph mapping: NodeStaking", () => {
         `slasher=${s}`,
         `allowed=${await env.read<boolean>("NodeStaking", "isSlasher", [s])}`,
       ]);
-    assert.deepEqual(await latest("SlasherSet"), [`slasher=${lower(slasher.address)}`, "allowed=false"]);
+    assert.deepEqual(await latest("SlasherSet"), [
+      `slasher=${lower(slasher.address)}`,
+      "allowed=false",
+    ]);
 
     const c = await ix.entity("ProtocolContract", lower(staking));
     assert.ok(c);
