@@ -217,7 +217,7 @@ describe("subgraph mapping: NodeStaking", () => {
       for (let i = 0n; i < n; i++)
         active.add(stakeId(await env.read<Address>("NodeStaking", "activeAt", [role, i]), role));
     }
-    assert.ok(active.size >= 2, "some stakes are active");
+    assert.ok(active.size >= 1, "some stakes are active");
     assert.ok(stakes.length - active.size >= 2, "some stakes are not");
     for (const s of stakes) {
       const [op, roleIndex] = (s.id as string).split("-");
@@ -384,7 +384,9 @@ describe("subgraph mapping: NodeStaking", () => {
         transfers
           .filter((t) => BigInt(t.args.to as string) === BigInt(who))
           .reduce((s, t) => s + (t.args.value as bigint), 0n);
-      assert.equal(e.challengerReward, String(to(e.challenger as string)));
+      // (an operator that challenged itself is recorded as no challenger: its zero address is where burns go)
+      if (BigInt(e.challenger as string) !== 0n)
+        assert.equal(e.challengerReward, String(to(e.challenger as string)));
       const treasuryNow = await readAt<Address>("treasury", [], block);
       assert.equal(e.remainder, String(e.burned ? to("0x0") : to(treasuryNow)));
     }
@@ -393,6 +395,7 @@ describe("subgraph mapping: NodeStaking", () => {
     assert.equal(paid!.burned, false);
     assert.equal(burned!.challengerReward, "0");
     assert.equal(burned!.burned, true);
+    assert.equal(BigInt(burned!.challenger as string), 0n, "a self-challenge names no challenger");
   });
 
   it("the protocol's stake totals: staked, locked, slashed and nodes as NodeStaking holds them", async () => {
