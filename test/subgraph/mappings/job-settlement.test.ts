@@ -149,6 +149,30 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
   });
   after(async () => ix?.stop());
 
+  /** The drawn attestors whose bit is set in the job's agree mask (lower-case). */
+  async function agreeingOf(jobId: bigint): Promise<string[]> {
+    const read = await env.read<AttestationRead>("ResultAttestation", "attestationOf", [jobId]);
+    return read.attestors.filter((_, i) => (read.agreeMask >> i) & 1).map(lower);
+  }
+
+  /** The job's votes, in the order of its drawn attestors, through the Attestation's derived `votes`. */
+  async function votesOf(jobId: bigint): Promise<EntityJson[]> {
+    const r = await ix.query<{ attestation: { votes: { id: string }[] } | null }>(
+      `{ attestation(id: "${jobId}") { votes { id } } }`,
+    );
+    assert.ok(r.attestation);
+    const read = await env.read<AttestationRead>("ResultAttestation", "attestationOf", [jobId]);
+    const ids = read.attestors.map((a) => `${jobId}-${lower(a)}`);
+    assert.deepEqual(r.attestation.votes.map((v) => v.id).sort(), [...ids].sort());
+    return Promise.all(
+      ids.map(async (id) => {
+        const v = await ix.entity("AttestorVote", id);
+        assert.ok(v, `AttestorVote ${id}`);
+        return v;
+      }),
+    );
+  }
+
   async function expectAttestation(run: JobRun): Promise<EntityJson> {
     const a = await ix.entity("Attestation", String(run.jobId));
     assert.ok(a, `Attestation ${run.jobId}`);
@@ -187,10 +211,10 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
     assert.equal(a.finalizedAt, await timestampOf(fin));
     assert.equal(a.attested, true);
 
-    const votes = await ix.entities("AttestorVote", `{ id_starts_with: "${run.jobId}-" }`);
+    const votes = await votesOf(run.jobId);
     assert.deepEqual(
-      votes.map((v) => v.attestor).sort(),
-      read.attestors.map(lower).sort(),
+      votes.map((v) => v.attestor),
+      read.attestors.map(lower),
       "one vote per drawn attestor",
     );
     for (const v of votes) {
@@ -213,17 +237,17 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
     assert.equal(a.finalHash, await env.read("ResultAttestation", "resultOf", [honest.jobId]));
     assert.equal(a.faultMask, 0);
     assert.equal(a.majority, true);
-    const votes = await ix.entities("AttestorVote", `{ id_starts_with: "${honest.jobId}-" }`);
+    const votes = await votesOf(honest.jobId);
     for (const v of votes) assert.equal(v.aggregateHash, a.finalHash, "unanimous");
   });
 
   it("a lying attestor: its vote differs, its fault is in the mask, a JobSlash and a NodeStaking Slash record it", async () => {
     const a = await expectAttestation(lied);
     const liar = lied.attestors[1]!;
-    const agreeing = await env.read<readonly Address[]>("ResultAttestation", "agreeingAttestors", [
-      lied.jobId,
-    ]);
-    assert.ok(!agreeing.map((x) => getAddress(x)).includes(liar));
+    // agreeingAttestors is cleared once the job closes: the agree mask keeps who agreed
+    const agreeing = await agreeingOf(lied.jobId);
+    assert.equal(agreeing.length, 2);
+    assert.ok(!agreeing.includes(lower(liar)));
     assert.equal(a.faultMask, 1 << 1, "the fault mask names the attestor at index 1");
     const vote = await ix.entity("AttestorVote", `${lied.jobId}-${lower(liar)}`);
     assert.ok(vote);
@@ -315,12 +339,8 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
       expectEventFields(s, splitLog);
       for (const [k, v] of Object.entries(splitLog.args.split as Record<string, unknown>))
         assert.deepEqual(s[k], jsonOf(v), `split.${k}`);
-      const agreeing = await env.read<readonly Address[]>(
-        "ResultAttestation",
-        "agreeingAttestors",
-        [run.jobId],
-      );
-      assert.deepEqual(s.attestors, agreeing.map(lower));
+      const agreeing = await agreeingOf(run.jobId);
+      assert.deepEqual(s.attestors, agreeing);
       assert.equal(s.attestorCount, String(agreeing.length));
       assert.equal(s.devicePool, String(read.payoutTotal));
 
@@ -365,8 +385,10 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
       assert.equal(c.transactionHash, log.log.transactionHash);
       assert.equal(await env.read("Settlement", "isClaimed", [honest.jobId, log.args.index]), true);
     }
-    const claims = await ix.entities("PayoutClaim", `{ id_starts_with: "${honest.jobId}-" }`);
-    assert.equal(claims.length, claimLogs.length);
+    // the unclaimed leaf has no PayoutClaim
+    const unclaimed = tree.claims().at(-1)!;
+    assert.equal(await env.read("Settlement", "isClaimed", [honest.jobId, unclaimed.index]), false);
+    assert.equal(await ix.entity("PayoutClaim", `${honest.jobId}-${unclaimed.index}`), null);
     const job = await ix.entity("Job", String(honest.jobId));
     assert.ok(job);
     assert.equal(job.payoutsClaimed, String(read.claimed));
