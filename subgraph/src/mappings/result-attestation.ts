@@ -57,6 +57,12 @@ export function handleCohortChallenged(event: CohortChallenged): void {
   c.timestamp = event.block.timestamp;
   c.transactionHash = event.transaction.hash;
   c.save();
+  // a proven cohort fault fails the attestation (the contract's status; no AttestationFinalized follows)
+  let a = Attestation.load(c.cohort);
+  if (a == null) return;
+  a.status = "Failed";
+  a.attested = false;
+  a.save();
 }
 
 export function handleAggregateCommitted(event: AggregateCommitted): void {
