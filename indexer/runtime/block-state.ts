@@ -90,6 +90,11 @@ interface Write {
   readonly entityType: string;
   readonly id: string;
   readonly data: Entity | null;
+  /**
+   * Fields a `set` in this block cleared with a null (absent from `data`, as graph-node's merge removes them): the
+   * change tells the store so, since it merges a write over the version it holds.
+   */
+  readonly cleared?: ReadonlySet<string>;
 }
 
 export class BlockState {
@@ -226,9 +231,15 @@ export class BlockState {
       );
     const current = inBlock ? inBlock.data : this.#head.get(entityType, id);
     const merged = new Map(current ?? []);
+    const cleared = new Set(inBlock?.cleared ?? []);
     for (const [k, v] of fields) {
-      if (v.kind === "Null") merged.delete(k);
-      else merged.set(k, v);
+      if (v.kind === "Null") {
+        merged.delete(k);
+        cleared.add(k);
+      } else {
+        merged.set(k, v);
+        cleared.delete(k);
+      }
     }
     // graph-node: the given fields may be valid on their own; otherwise the merged entity must be
     if (validate(def, id, fields) !== null) {
@@ -237,7 +248,7 @@ export class BlockState {
     }
     for (const k of [...merged.keys()]) if (def.fields.get(k)?.derived) merged.delete(k);
     this.#writes.delete(key);
-    this.#writes.set(key, { entityType, id, data: merged });
+    this.#writes.set(key, { entityType, id, data: merged, cleared });
   }
 
   remove(entityType: string, rawId: string): void {
@@ -250,10 +261,12 @@ export class BlockState {
 
   /** The block's writes, one per entity, in the order of their last write. */
   changes(): EntityChange[] {
-    return [...this.#writes.values()].map((w) =>
-      w.data
-        ? { op: "set", entityType: w.entityType, id: w.id, data: w.data }
-        : { op: "remove", entityType: w.entityType, id: w.id },
-    );
+    return [...this.#writes.values()].map((w) => {
+      if (!w.data) return { op: "remove", entityType: w.entityType, id: w.id };
+      if (!w.cleared?.size) return { op: "set", entityType: w.entityType, id: w.id, data: w.data };
+      const data = new Map(w.data);
+      for (const k of w.cleared) data.set(k, { kind: "Null" });
+      return { op: "set", entityType: w.entityType, id: w.id, data };
+    });
   }
 }

@@ -268,6 +268,10 @@ describe("indexer/runtime entity rules (graph-node's EntityCache and Entity::val
     const e = st.get("Owner", owner)!;
     assert.deepEqual(e.get("name"), s("bob"));
     assert.equal(e.has("note"), false);
+    // the store merges a write over its version: the cleared field goes to it as a Null, or the old value would stay
+    const [change] = st.changes();
+    assert.ok(change?.op === "set");
+    assert.deepEqual(change.data.get("note"), { kind: "Null" });
     assert.deepEqual(e.get("id"), { kind: "Bytes", value: hexToBytes(owner) });
     assert.equal(st.getInBlock("Owner", owner)?.get("name")?.kind, "String");
     head.apply({ block: { number: 1, hash: "0x01", timestamp: 0n }, changes: st.changes() });

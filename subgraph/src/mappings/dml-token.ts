@@ -35,8 +35,12 @@ export function handleTransfer(event: Transfer): void {
 
 export function handleDelegateChanged(event: DelegateChanged): void {
   let delegator = createOrLoadAccount(event.params.delegator);
-  let delegate = createOrLoadAccount(event.params.toDelegate);
-  delegator.delegate = delegate.id;
+  if (event.params.toDelegate == Address.zero()) {
+    // delegate(address(0)) withdraws the delegation: no delegate, as for a holder who never delegated
+    delegator.delegate = null;
+  } else {
+    delegator.delegate = createOrLoadAccount(event.params.toDelegate).id;
+  }
   delegator.save();
 }
 
