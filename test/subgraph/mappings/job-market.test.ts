@@ -46,7 +46,7 @@ const COHORT = 10;
 interface ChainJob {
   customer: Address;
   status: number;
-  deadline: bigint;
+  deadline: number;
   escrow: bigint;
   minDevices: number;
   maxDevices: number;
@@ -63,6 +63,13 @@ interface ChainJob {
 }
 
 const str = (v: unknown) => String(v);
+/** The log with its small integers (decoded as numbers) as bigints, as the entities store every uint. */
+const big = (l: DecodedLog): DecodedLog => ({
+  ...l,
+  args: Object.fromEntries(
+    Object.entries(l.args).map(([k, v]) => [k, typeof v === "number" ? BigInt(v) : v]),
+  ),
+});
 const lower = (a: string) => a.toLowerCase();
 
 describe("subgraph mapping: JobMarket", () => {
@@ -84,15 +91,27 @@ describe("subgraph mapping: JobMarket", () => {
     );
 
   before(async () => {
+    try {
+      await scenario();
+    } catch (e) {
+      console.error("SCENARIO FAILED", e);
+      throw e;
+    }
+  });
+  async function scenario() {
+    const T0 = Date.now();
+    const step = (s: string) => console.error(`[${((Date.now() - T0) / 1000).toFixed(1)} s] ${s}`);
     ix = await startIndexedProtocol({
       ...JOB_CONFIG,
       jobMarket: { ...JOB_CONFIG.jobMarket, maxBidsPerEpoch: 4 },
     });
     const { env } = ix;
+    step('life = await JobLifecycle.on(e');
     life = await JobLifecycle.on(env);
     const { customer, keeper } = life;
     await life.ensureConnected(COHORT);
 
+    step('epoch = await env.warpToCommit');
     epoch = await env.warpToCommitWindow();
     for (let i = 0; i < 5; i++) {
       await env.send(customer, "JobMarket", "createJob", [life.spec(COHORT)]);
@@ -114,6 +133,7 @@ describe("subgraph mapping: JobMarket", () => {
       jobs[3],
       jobs[2],
     ]);
+    step('await ix.sync();\n    midEpoch');
     await ix.sync();
     midEpoch = {
       entity: await ix.entity("AuctionEpoch", str(epoch)),
@@ -129,20 +149,24 @@ describe("subgraph mapping: JobMarket", () => {
     await env.send(customer, "JobMarket", "withdrawJob", [jobs[3]]);
 
     // both winners get their cohorts; one settles, the other reports a failed quality requirement
+    step('const devices = await life.ass');
     const devices = await life.assignDevices(jobs[0]!, COHORT);
     await life.assignDevices(jobs[1]!, COHORT);
     const entries = life.payouts(devices);
+    step('await life.attest(jobs[0]!');
     await life.attest(jobs[0]!, jobResult(entries).result, JOB.TRANSCRIPT);
     await life.report(jobs[0]!, entries);
     await life.attest(jobs[1]!, jobResult([], false).result, JOB.TRANSCRIPT);
     await life.report(jobs[1]!, [], false);
 
     // the loser is not bid again: its bidding deadline passes and anyone expires it
+    step('const lost = await');
     const lost = await env.read<ChainJob>("JobMarket", "getJob", [jobs[2]]);
-    await env.warpTo(lost.deadline + 1n);
+    await env.warpTo(BigInt(lost.deadline) + 1n);
     await env.send(keeper, "JobMarket", "timeout", [jobs[2]]);
 
     // governance: new auction timing (from the next epoch), a new treasury, the attestation module set again
+    step('const params = await');
     const params = await env.read<Record<string, unknown> & { epochLength: number }>(
       "JobMarket",
       "params",
@@ -155,11 +179,18 @@ describe("subgraph mapping: JobMarket", () => {
     await env.asGovernance("JobMarket", "setModule", [role, env.addr("ResultAttestation")]);
     await ix.sync();
     logs = await ix.logs();
-  });
+    step("done");
+  }
   after(async () => ix?.stop());
 
   it("the auction went as its rules say: two winners at the third bid, one loser, one forfeit, one eviction", async () => {
-    const [won, failed, lost, evicted, forfeited] = jobs as [bigint, bigint, bigint, bigint, bigint];
+    const [won, failed, lost, evicted, forfeited] = jobs as [
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+    ];
     assert.deepEqual(
       jm("JobScheduled").map((l) => [l.args.jobId, l.args.rank, l.args.price]),
       [
@@ -229,7 +260,7 @@ describe("subgraph mapping: JobMarket", () => {
         str(await env.read("JobMarket", "budgetOf", [c.maxDevices, c.rewardPerDevice])),
         m,
       );
-      assert.ok(expectEventFields(e, created, { escrow: "budget" }) >= 6, m);
+      assert.ok(expectEventFields(e, big(created), { escrow: "budget" }) >= 6, m);
       assert.equal(e.createdAtBlock, str(created.log.blockNumber), m);
       assert.equal(
         e.createdAt,
@@ -342,10 +373,13 @@ describe("subgraph mapping: JobMarket", () => {
       const m = `bid ${b.id}`;
       assert.deepEqual(b.job, { id: str(j) }, m);
       assert.deepEqual(b.epoch, { id: str(ep) }, m);
-      assert.equal(expectEventFields(b, c), 5, m); // jobId, epoch, commitment, deposit, index
-      assert.equal(b.committedAt, str((await ix.env.pub.getBlock({ blockHash: c.log.blockHash! })).timestamp), m);
-      const of = (name: string) =>
-        jm(name, j).find((l) => l.args.epoch === ep);
+      assert.equal(expectEventFields(b, c), 4, m); // epoch, commitment, deposit, index
+      assert.equal(
+        b.committedAt,
+        str((await ix.env.pub.getBlock({ blockHash: c.log.blockHash! })).timestamp),
+        m,
+      );
+      const of = (name: string) => jm(name, j).find((l) => l.args.epoch === ep);
       const revealed = of("BidRevealed");
       assert.equal(b.revealed, revealed !== undefined, m);
       assert.equal(b.bid, revealed ? str(revealed.args.bid) : null, m);
@@ -355,11 +389,7 @@ describe("subgraph mapping: JobMarket", () => {
       const evicted = of("BidEvicted");
       const settledBy = won ?? lost ?? forfeited ?? evicted;
       assert.ok(settledBy, m);
-      assert.equal(
-        b.outcome,
-        won ? "Won" : lost ? "Lost" : forfeited ? "Forfeited" : "Evicted",
-        m,
-      );
+      assert.equal(b.outcome, won ? "Won" : lost ? "Lost" : forfeited ? "Forfeited" : "Evicted", m);
       assert.equal(b.refund, str(settledBy.args.refund), m);
       assert.equal(b.rank, won ? str(won.args.rank) : null, m);
       assert.equal(b.price, won ? str(won.args.price) : null, m);
@@ -438,7 +468,7 @@ describe("subgraph mapping: JobMarket", () => {
       assert.equal(e.distributor, lower(c.distributor));
       assert.equal(e.aggregator, lower(c.aggregator));
       assert.equal(getAddress(c.distributor), who(life.distributor));
-      assert.equal(expectEventFields(e, l, { cohortRoot: "root", cohortCid: "cid" }), 5);
+      assert.equal(expectEventFields(e, big(l), { cohortRoot: "root", cohortCid: "cid" }), 5);
       assert.equal(e.cid, JOB.COHORT);
       assert.equal(e.assignedAtBlock, str(l.log.blockNumber));
     }
@@ -475,8 +505,11 @@ describe("subgraph mapping: JobMarket", () => {
 
   it("governance: params, auction timing, treasury and module changes, the proxy's implementation and governance", async () => {
     const { env } = ix;
-    const changes = jm("ParamsUpdated")
-      .concat(jm("AuctionTimingScheduled"), jm("TreasuryUpdated"), jm("ModuleSet"));
+    const changes = jm("ParamsUpdated").concat(
+      jm("AuctionTimingScheduled"),
+      jm("TreasuryUpdated"),
+      jm("ModuleSet"),
+    );
     // the deployment set each; governance once more each
     for (const n of ["ParamsUpdated", "AuctionTimingScheduled", "TreasuryUpdated", "ModuleSet"])
       assert.ok(jm(n).length >= 2, n);
