@@ -91,27 +91,15 @@ describe("subgraph mapping: JobMarket", () => {
     );
 
   before(async () => {
-    try {
-      await scenario();
-    } catch (e) {
-      console.error("SCENARIO FAILED", e);
-      throw e;
-    }
-  });
-  async function scenario() {
-    const T0 = Date.now();
-    const step = (s: string) => console.error(`[${((Date.now() - T0) / 1000).toFixed(1)} s] ${s}`);
     ix = await startIndexedProtocol({
       ...JOB_CONFIG,
       jobMarket: { ...JOB_CONFIG.jobMarket, maxBidsPerEpoch: 4 },
     });
     const { env } = ix;
-    step('life = await JobLifecycle.on(e');
     life = await JobLifecycle.on(env);
     const { customer, keeper } = life;
     await life.ensureConnected(COHORT);
 
-    step('epoch = await env.warpToCommit');
     epoch = await env.warpToCommitWindow();
     for (let i = 0; i < 5; i++) {
       await env.send(customer, "JobMarket", "createJob", [life.spec(COHORT)]);
@@ -133,7 +121,6 @@ describe("subgraph mapping: JobMarket", () => {
       jobs[3],
       jobs[2],
     ]);
-    step('await ix.sync();\n    midEpoch');
     await ix.sync();
     midEpoch = {
       entity: await ix.entity("AuctionEpoch", str(epoch)),
@@ -149,24 +136,20 @@ describe("subgraph mapping: JobMarket", () => {
     await env.send(customer, "JobMarket", "withdrawJob", [jobs[3]]);
 
     // both winners get their cohorts; one settles, the other reports a failed quality requirement
-    step('const devices = await life.ass');
     const devices = await life.assignDevices(jobs[0]!, COHORT);
     await life.assignDevices(jobs[1]!, COHORT);
     const entries = life.payouts(devices);
-    step('await life.attest(jobs[0]!');
     await life.attest(jobs[0]!, jobResult(entries).result, JOB.TRANSCRIPT);
     await life.report(jobs[0]!, entries);
     await life.attest(jobs[1]!, jobResult([], false).result, JOB.TRANSCRIPT);
     await life.report(jobs[1]!, [], false);
 
     // the loser is not bid again: its bidding deadline passes and anyone expires it
-    step('const lost = await');
     const lost = await env.read<ChainJob>("JobMarket", "getJob", [jobs[2]]);
     await env.warpTo(BigInt(lost.deadline) + 1n);
     await env.send(keeper, "JobMarket", "timeout", [jobs[2]]);
 
     // governance: new auction timing (from the next epoch), a new treasury, the attestation module set again
-    step('const params = await');
     const params = await env.read<Record<string, unknown> & { epochLength: number }>(
       "JobMarket",
       "params",
@@ -179,8 +162,7 @@ describe("subgraph mapping: JobMarket", () => {
     await env.asGovernance("JobMarket", "setModule", [role, env.addr("ResultAttestation")]);
     await ix.sync();
     logs = await ix.logs();
-    step("done");
-  }
+  });
   after(async () => ix?.stop());
 
   it("the auction went as its rules say: two winners at the third bid, one loser, one forfeit, one eviction", async () => {
