@@ -184,6 +184,10 @@ export function handleBidForfeited(event: BidForfeited): void {
 }
 
 export function handleBidEvicted(event: BidEvicted): void {
+  // the evicting commitment took this one's place: the epoch holds as many commitments as before
+  let epoch = createOrLoadAuctionEpoch(event.params.epoch);
+  epoch.bidCount = epoch.bidCount.minus(ONE);
+  epoch.save();
   let bid = currentBid(event.params.jobId, event.params.epoch);
   if (bid == null) return;
   bid.outcome = "Evicted";
