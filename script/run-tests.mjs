@@ -64,7 +64,8 @@ function testFiles(dir) {
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
 }
-const e2e = testFiles("test/e2e");
+// the subgraph's mapping tests (one hardhat node for the lot, a deployment each) balance the two lanes' times
+const e2e = [...testFiles("test/e2e"), ...testFiles("test/subgraph/mappings")];
 const rest = testFiles("test").filter((f) => !e2e.includes(f));
 const lanes = await Promise.all([
   run("test:ts", false, rest, "test:ts (all but test/e2e)"),

@@ -91,7 +91,11 @@ export function expectEventFields(
     const field = rename[param] ?? param;
     if (!(field in entity) || (typeof value === "object" && !Array.isArray(value))) continue;
     const got = entity[field];
-    const want = jsonOf(value);
+    // a small integer (uint8..uint48) decodes as a number; the entity holds it as Int (number) or BigInt (string)
+    const want =
+      typeof value === "number" && typeof entity[field] === "string"
+        ? String(value)
+        : jsonOf(value);
     // a reference field holds `{ id }`
     const gotValue =
       got !== null && typeof got === "object" && !Array.isArray(got) && "id" in got ? got.id : got;
@@ -166,6 +170,22 @@ const plural = (type: string) => {
 };
 
 /**
+ * ProtocolEnv.create on the shared node, tried up to 3 times when the HTTP connection drops ("other side closed":
+ * hardhat's provider reused a keep-alive connection the node had just closed, seen on a heavily loaded machine). A
+ * retry deploys a fresh protocol; the abandoned one is never indexed.
+ */
+async function deployWithRetry(config: DeployConfigInput, url: string): Promise<ProtocolEnv> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ProtocolEnv.create(config, { url });
+    } catch (e) {
+      const text = e instanceof Error ? `${e.message} ${String(e.cause)}` : String(e);
+      if (attempt >= 3 || !/other side closed|ECONNRESET|socket hang up/i.test(text)) throw e;
+    }
+  }
+}
+
+/**
  * Deploys a fresh protocol (its own contracts, so its own subgraph deployment and tables) on the test process's shared
  * `hardhat node`, builds the subgraph (once per sources) and opens the host on an in-memory store.
  */
@@ -173,7 +193,7 @@ export async function startIndexedProtocol(
   config: DeployConfigInput = {},
 ): Promise<IndexedProtocol> {
   const chain = await sharedNodeChain();
-  const env = await ProtocolEnv.create(config, { url: chain.url });
+  const env = await deployWithRetry(config, chain.url);
   await ensureSubgraphBuild(env.manifestPath);
   const host = await GraphHost.open({
     buildDir: SUBGRAPH_BUILD_DIR,
