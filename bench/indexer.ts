@@ -268,6 +268,10 @@ async function main(argv: string[]): Promise<void> {
           eventsPerSecond: eventRate,
           cpuSeconds: (cpu.user + cpu.system) / 1e6,
           ratioToRaw: eventRate / rawRate,
+          /** Where the wall time went: waiting for logs and blocks, the mappings, the store's commits. */
+          chainSeconds: host.indexer.timings.chainMs / 1000,
+          mappingsSeconds: host.indexer.timings.mappingsMs / 1000,
+          storeSeconds: host.indexer.timings.storeMs / 1000,
         },
         graphql: {
           p50: quantile(all, 0.5),
@@ -287,6 +291,11 @@ async function main(argv: string[]): Promise<void> {
       console.log(
         `  indexed           ${String(events).padStart(6)} events in ${f(indexMs / 1000, 2).padStart(6)} s = ${f(eventRate, 0).padStart(7)} events/s ` +
           `(${f(100 * results.indexing.ratioToRaw)}% of raw; target ≥ 50%), CPU ${f(results.indexing.cpuSeconds, 2)} s`,
+      );
+      console.log(
+        `  indexing's wall time: chain (logs, blocks) ${f(results.indexing.chainSeconds, 2)} s, mappings ` +
+          `${f(results.indexing.mappingsSeconds, 2)} s (${f((1000 * results.indexing.mappingsSeconds) / Math.max(1, events), 2)} ms per event), ` +
+          `store commits ${f(results.indexing.storeSeconds, 2)} s (${f((1000 * results.indexing.storeSeconds) / Math.max(1, results.blocks), 2)} ms per block of the range)`,
       );
       console.log(`\n  GraphQL over HTTP, ${samples} runs each        p50 ms   p95 ms   max ms`);
       for (const l of latencies)

@@ -81,6 +81,11 @@ export class Indexer {
   readonly #tuning: z.output<typeof optionsSchema>;
   readonly #onCreated: IndexerOptions["onCreatedDataSources"];
   readonly #receipts: boolean;
+  /**
+   * Wall time spent since start, in ms: waiting for logs and blocks from the chain, running the mappings, committing
+   * to the store (what bounds throughput: bench:indexer prints it).
+   */
+  readonly timings = { chainMs: 0, mappingsMs: 0, storeMs: 0 };
 
   constructor(options: IndexerOptions) {
     const tuning = optionsSchema.safeParse({
@@ -123,7 +128,9 @@ export class Indexer {
     const from = latest === null ? this.#runtime.startBlock() : latest.number + 1;
     if (from > head) return { kind: "synced", head };
     const to = Math.min(head, from + this.#tuning.batchBlocks - 1);
+    let t = performance.now();
     const byBlock = await this.#logs(from, to);
+    this.timings.chainMs += performance.now() - t;
     let triggers = 0;
     let last = latest?.number ?? -1;
     // blocks (and receipts) are fetched PREFETCH_BLOCKS ahead of the one the mappings run on: the round trips overlap
@@ -140,7 +147,10 @@ export class Indexer {
     for (let k = 0; k < blocks.length; k++) {
       for (let j = k; j < k + PREFETCH_BLOCKS; j++) prefetch(j);
       const number = blocks[k]![0];
+      t = performance.now();
       const input = await inFlight.get(k)!;
+      this.timings.chainMs += performance.now() - t;
+      t = performance.now();
       inFlight.delete(k);
       let result;
       try {
@@ -154,7 +164,10 @@ export class Indexer {
         );
         return { kind: "failed", block: number, message: e.message };
       }
+      this.timings.mappingsMs += performance.now() - t;
+      t = performance.now();
       await this.#store.commitBlock(result);
+      this.timings.storeMs += performance.now() - t;
       if (result.createdDataSources.length > 0) await this.#onCreated?.(result.createdDataSources);
       triggers += result.triggers;
       last = number;
