@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getAddress, type Address, type Hex } from "viem";
 import { implementationOf } from "#sdk/chain/governance.ts";
+import { JobStatus } from "#sdk/chain/enums.ts";
 import { bidCommitment, ETHER, label } from "../../../bench/fixture/protocol.ts";
 import {
   JOB,
@@ -30,20 +31,8 @@ import {
   type IndexedProtocol,
 } from "../helpers/indexed-protocol.ts";
 
-const STATUS = [
-  "None",
-  "Created",
-  "Bidding",
-  "Scheduled",
-  "Assigned",
-  "Committed",
-  "Attested",
-  "Reported",
-  "Settled",
-  "Failed",
-  "Expired",
-  "Cancelled",
-] as const;
+/** IJobMarket.JobStatus names by value (the subgraph stores the name). */
+const STATUS = Object.keys(JobStatus) as (keyof typeof JobStatus)[];
 /** Deposits (= bids) of jobs 1–4 in commit order; the fifth evicts the fourth with `EVICTING`. */
 const DEPOSITS = [5n, 4n, 3n, 1n].map((d) => d * ETHER);
 const EVICTING = 2n * ETHER;
