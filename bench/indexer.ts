@@ -29,7 +29,7 @@ import { startChainNode, type ChainNode } from "./e2e/chain-node.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 /** The indexer's default batch (indexer/indexer.ts). */
-const BATCH_BLOCKS = 500;
+const BATCH_BLOCKS = 2_000;
 
 interface Query {
   name: string;
