@@ -147,6 +147,9 @@ async function main(argv: string[]): Promise<void> {
     throw new Error(`--devices must be an integer in [6, 1000], got ${o.devices}`);
   if (!Number.isInteger(samples) || samples < 5)
     throw new Error(`--samples must be an integer ≥ 5, got ${o.samples}`);
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new Error(`--port must be an integer in [1, 65535], got ${o.port}`);
   if ((o.rpc === undefined) !== (o.manifest === undefined))
     throw new Error("--rpc and --manifest go together");
   const dir = path.resolve(o.dataDir);
@@ -163,7 +166,7 @@ async function main(argv: string[]): Promise<void> {
       manifestFile = path.resolve(o.manifest);
     } else {
       const t0 = performance.now();
-      chain = await startChainNode(Number(o.port), path.join(dir, "chain.log"));
+      chain = await startChainNode(port, path.join(dir, "chain.log"));
       rpcUrl = chain.rpcUrl;
       const deployed = await deployProtocol({
         rpcUrl,

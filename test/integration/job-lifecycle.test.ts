@@ -32,7 +32,14 @@ import {
   ETHER,
   type GasRow,
 } from "../../bench/fixture/protocol.ts";
-import { JOB, jobResult, JobLifecycle, who, type RunOptions } from "../../bench/fixture/job-run.ts";
+import {
+  JOB,
+  jobResult,
+  JobLifecycle,
+  swapPositions,
+  who,
+  type RunOptions,
+} from "../../bench/fixture/job-run.ts";
 
 /** The custom error (name and arguments) a transaction reverted with. */
 async function revertOf(
@@ -402,13 +409,7 @@ describe("Job lifecycle (issue 4): create → attest → settle → device claim
     // the distributor swaps two members (say, to seat a chosen device earlier in the SecAgg roster)
     const other = await L.schedule(L.spec(10));
     const fair = await L.drawCohortOf(other, 10);
-    const swapped = fair.members.map((m) =>
-      m.position === 3
-        ? { ...fair.members[4]!, position: 3 }
-        : m.position === 4
-          ? { ...fair.members[3]!, position: 4 }
-          : m,
-    );
+    const swapped = swapPositions(fair.members, 3, 4);
     const tree = buildCohortTree(swapped);
     await L.assign(other, tree.root, 10, JOB.COHORT, fair.connectedEpoch);
     const customer = who(L.customer);

@@ -26,6 +26,7 @@ import { protocolAbi } from "#sdk/chain/contracts.ts";
 import type { DeployConfigInput } from "../../../script/lib/config.ts";
 import { ensureSubgraphBuild, SUBGRAPH_BUILD_DIR } from "../../../script/start/indexer.ts";
 import { GraphHost } from "../../../indexer/graph-host.ts";
+import { queryFieldNames } from "../../../indexer/graphql/names.ts";
 import { sourcesFromManifest } from "../../../indexer/sources.ts";
 import { ProtocolEnv } from "../../../bench/fixture/protocol.ts";
 import { sharedNodeChain, type NodeChain } from "../../indexer/helpers/hardhat-node.ts";
@@ -158,17 +159,6 @@ function abiOrNull(name: string): Abi | null {
   }
 }
 
-const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
-/** graph-node's collection field name (the test subgraph's types pluralise regularly). */
-const plural = (type: string) => {
-  const t = lowerFirst(type);
-  return /(s|x|ch|sh)$/.test(t)
-    ? `${t}es`
-    : /[^aeiou]y$/.test(t)
-      ? `${t.slice(0, -1)}ies`
-      : `${t}s`;
-};
-
 /**
  * ProtocolEnv.create on the shared node, tried up to 3 times when the HTTP connection drops ("other side closed":
  * hardhat's provider reused a keep-alive connection the node had just closed, seen on a heavily loaded machine). A
@@ -232,7 +222,7 @@ export async function startIndexedProtocol(
       let sel = selections.get(type);
       if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
       const r = await ix.query<Record<string, EntityJson | null>>(
-        `query($id: ID!) { e: ${lowerFirst(type)}(id: $id) { ${sel} } }`,
+        `query($id: ID!) { e: ${queryFieldNames(type).singular}(id: $id) { ${sel} } }`,
         { id },
       );
       return r.e ?? null;
@@ -241,7 +231,7 @@ export async function startIndexedProtocol(
       let sel = selections.get(type);
       if (sel === undefined) selections.set(type, (sel = await selectionOf(ix, type)));
       const r = await ix.query<Record<string, EntityJson[]>>(
-        `{ e: ${plural(type)}(first: 1000, where: ${where}, orderBy: id) { ${sel} } }`,
+        `{ e: ${queryFieldNames(type).plural}(first: 1000, where: ${where}, orderBy: id) { ${sel} } }`,
       );
       return r.e ?? [];
     },

@@ -19,6 +19,7 @@ import {
   JOB,
   JOB_LIFECYCLE_CONFIG,
   JobLifecycle,
+  swapPositions,
   who,
   type JobRun,
 } from "../../../bench/fixture/job-run.ts";
@@ -108,13 +109,7 @@ describe("subgraph mapping: ResultAttestation and Settlement (a job's attestatio
     // the distributor swaps two members of a fair draw; a watcher proves it
     challenged = await L.schedule(L.spec(10));
     const fair = await L.drawCohortOf(challenged, 10);
-    const swapped = fair.members.map((m) =>
-      m.position === 3
-        ? { ...fair.members[4]!, position: 3 }
-        : m.position === 4
-          ? { ...fair.members[3]!, position: 4 }
-          : m,
-    );
+    const swapped = swapPositions(fair.members, 3, 4);
     const bad = buildCohortTree(swapped);
     await L.assign(challenged, bad.root, 10, JOB.COHORT, fair.connectedEpoch);
     await env.send(env.wallet(13), "ResultAttestation", "challengeCohortOrder", [
