@@ -85,6 +85,22 @@ async function benchRun(run: BenchRun, args: BenchArgs): Promise<RunResult> {
   loadTimer.unref();
   let metricsAtAssigned = new Map<number, { cpuSeconds: number }>();
   let metricsAtSettled = new Map<number, { cpuSeconds: number }>();
+  // Ctrl-C: the processes' logs are what tells where a long run stood, so keep them before stopping everything
+  const interrupted = () => {
+    console.log(`\n[bench] interrupted: writing the processes' logs to ${path.join(dir, "logs")}`);
+    void (async () => {
+      try {
+        await tracker.close();
+        await stopAllGracefully();
+        await tracker.writeLogs(path.join(dir, "logs"));
+        await chain.stop();
+      } finally {
+        process.exit(130);
+      }
+    })();
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     const pub = await createChainPublicClient(chain.rpcUrl);
     marks.set("chain", { at: chainStarted, cpu: new Map(), block: 0n, load: loadStart });
@@ -244,6 +260,8 @@ async function benchRun(run: BenchRun, args: BenchArgs): Promise<RunResult> {
       },
     };
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     clearInterval(loadTimer);
     await tracker.close();
     await stopAllGracefully();

@@ -98,6 +98,12 @@ export interface ChainView {
    * its cohort was drawn from); the SecAgg neighbour graph derives from it and the cohort root.
    */
   jobSeed(jobId: bigint): Promise<Hex>;
+  /**
+   * The same reads at one block (the cohort's assignment block): every member of a cohort asks the same questions
+   * at the same block, so a process hosting many devices answers them once (sdk/chain/shared-reads.ts). Only
+   * `isEligible`, the device's own question, is still read at the latest block.
+   */
+  at?(blockNumber: bigint): ChainView;
 }
 
 export interface ChainViewAddresses {
@@ -136,14 +142,22 @@ async function chainRead<T>(what: string, f: () => Promise<T>): Promise<T> {
 }
 
 /** Admission's chain reads on a live chain; addresses are resolved on each read (so a missing one fails the job). */
-export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAddresses): ChainView {
+export function chainView(
+  pub: DevicePublicClient,
+  addresses: () => ChainViewAddresses,
+  blockNumber?: bigint,
+): ChainView {
+  // every read at `blockNumber` when pinned, at the latest block otherwise
+  const at = blockNumber === undefined ? {} : { blockNumber };
   return {
+    at: (b) => chainView(pub, addresses, b),
     jobMarket: () => addresses().jobMarket,
     jobTerms: (jobId) =>
       chainRead(`JobMarket.getJob(${jobId})`, async () => {
         const a = addresses();
         const job = getJobSchema.parse(
           await pub.readContract({
+            ...at,
             address: a.jobMarket,
             abi: abiOf("JobMarket"),
             functionName: "getJob",
@@ -152,6 +166,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
         );
         const alg = listingSchema.parse(
           await pub.readContract({
+            ...at,
             address: a.marketplace,
             abi: abiOf("AlgorithmMarketplace"),
             functionName: "getAlgorithm",
@@ -172,6 +187,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
       chainRead("ResultAttestation.params", async () => {
         const p = paramsSchema.parse(
           await pub.readContract({
+            ...at,
             address: addresses().attestation,
             abi: abiOf("ResultAttestation"),
             functionName: "params",
@@ -182,6 +198,8 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
     isEligible: (device, schema, algorithmId, reward) =>
       chainRead("DeviceRegistry.isEligible", async () => {
         const ok = await pub.readContract({
+          // the latest block even in a pinned view: the device's own eligibility now (a consent it withdrew on chain
+          // after the assignment counts), and a question no other device asks (nothing to share)
           address: addresses().registry,
           abi: abiOf("DeviceRegistry"),
           functionName: "isEligible",
@@ -192,6 +210,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
     sessionKeysOf: (devices) =>
       chainRead("DeviceRegistry.sessionKeysOf", async () => {
         const keys = await pub.readContract({
+          ...at,
           address: addresses().registry,
           abi: abiOf("DeviceRegistry"),
           functionName: "sessionKeysOf",
@@ -208,6 +227,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
         const abi = abiOf("JobMarket");
         const job = getJobSchema.parse(
           await pub.readContract({
+            ...at,
             address: a.jobMarket,
             abi,
             functionName: "getJob",
@@ -216,6 +236,7 @@ export function chainView(pub: DevicePublicClient, addresses: () => ChainViewAdd
         );
         const epochSeed = hex32.parse(
           await pub.readContract({
+            ...at,
             address: a.jobMarket,
             abi,
             functionName: "epochSeed",

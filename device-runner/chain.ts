@@ -17,6 +17,7 @@ import {
   type WalletClient,
 } from "viem";
 import { chainFromId } from "#sdk/chain/clients.ts";
+import type { SharedChainReads } from "#sdk/chain/shared-reads.ts";
 
 export type DevicePublicClient = PublicClient<Transport, Chain>;
 export type DeviceWalletClient = WalletClient<Transport, Chain, Account>;
@@ -26,10 +27,20 @@ export interface DeviceClients {
   walletClient: DeviceWalletClient;
 }
 
-export function deviceClients(rpcUrl: string, chainId: number, account: Account): DeviceClients {
+/**
+ * The device's own clients. `reads`: a process-wide read cache shared with the other devices of a `dml-device host`
+ * process (sdk/chain/shared-reads.ts); the device still has its own transport and connections.
+ */
+export function deviceClients(
+  rpcUrl: string,
+  chainId: number,
+  account: Account,
+  reads?: SharedChainReads,
+): DeviceClients {
   const chain = chainFromId(chainId, rpcUrl);
+  const reading = reads === undefined ? http(rpcUrl) : reads.wrap(http(rpcUrl));
   return {
-    publicClient: createPublicClient({ chain, transport: http(rpcUrl) }) as DevicePublicClient,
+    publicClient: createPublicClient({ chain, transport: reading }) as DevicePublicClient,
     walletClient: createWalletClient({ chain, transport: http(rpcUrl), account }),
   };
 }

@@ -1,16 +1,19 @@
 /**
  * Many devices in one process (`dml-device host <dir…>`): a simulation or a fleet operator hosts several device
  * data directories in one Node process, to spare one runtime (and one ONNX Runtime) per device. Nothing is shared
- * between the devices but the process and a read cache of content-addressed files (sdk/ipfs/shared-reads.ts: a job's
- * cohort list and model package are fetched once per process, not once per device, as a local IPFS node's blockstore
- * would serve them; each device still verifies them itself): each keeps its own keystore and key, data directory,
- * chain and IPFS clients, cursor, job queue and heartbeats — exactly what `dml-device run` does for one directory.
+ * between the devices but the process and two read caches — of content-addressed files (sdk/ipfs/shared-reads.ts: a
+ * job's cohort list and model package are fetched once per process, not once per device, as a local IPFS node's
+ * blockstore would serve them; each device still verifies them itself) and of chain reads fixed by their block number
+ * (sdk/chain/shared-reads.ts: the cohort's terms and session keys at the assignment block, the head's logs and
+ * hashes). Each device keeps its own keystore and key, data directory, chain and IPFS clients, cursor, job queue
+ * and heartbeats — exactly what `dml-device run` does for one directory.
  *
  * A device whose directory does not open (no config, wrong password) fails the whole start with its directory
  * named, before any device runs; a device whose loop fails later stops alone and is reported, the others go on.
  */
 import type { Logger } from "pino";
 import { openContentStore, SharedReads } from "#sdk/ipfs/index.ts";
+import { SharedChainReads } from "#sdk/chain/shared-reads.ts";
 import { unlockKeystore } from "#sdk/crypto/keystore.ts";
 import { deviceClients } from "./chain.ts";
 import { loadConfig } from "./config.ts";
@@ -52,6 +55,7 @@ export async function hostDevices(opts: HostOptions): Promise<{ failed: string[]
   }
   const failed: string[] = [];
   const reads = new SharedReads();
+  const chainReads = new SharedChainReads();
   await Promise.all(
     devices.map(async ({ dir, paths, config, account }) => {
       const log = opts.log.child({ device: account.address });
@@ -66,7 +70,8 @@ export async function hostDevices(opts: HostOptions): Promise<{ failed: string[]
           config,
           paths,
           account,
-          publicClient: deviceClients(config.rpcUrl, config.chainId, account).publicClient,
+          publicClient: deviceClients(config.rpcUrl, config.chainId, account, chainReads)
+            .publicClient,
           store,
           log,
           once: opts.once ?? false,

@@ -50,6 +50,8 @@ export const predictionJobSchema = z.strictObject({
   /** Aggregator endpoint (from NodeStaking). */
   aggregatorUrl: z.url(),
   attempt: z.number().int().min(0).max(0xffffffff).default(0),
+  /** The block of the `CohortAssigned` event: admission reads the chain at this block (absent: the latest). */
+  assignedBlock: z.coerce.bigint().min(0n).optional(),
 });
 export type PredictionJob = z.infer<typeof predictionJobSchema>;
 
@@ -183,9 +185,14 @@ export async function runPredictionJob(opts: {
 }): Promise<PredictionRun> {
   const { job, store } = opts;
   const schemaId = schemaIdOf(job.schema);
+  // the cohort's members all read the same terms at the assignment block (one read per hosting process)
+  const chain =
+    job.assignedBlock !== undefined && opts.chain.at !== undefined
+      ? opts.chain.at(job.assignedBlock)
+      : opts.chain;
   const { terms, kMin } = await admitPredictionJob({
     job,
-    chain: opts.chain,
+    chain,
     consent: opts.consent,
     device: opts.account.address,
   });
@@ -200,7 +207,7 @@ export async function runPredictionJob(opts: {
     "in cohort",
   );
   const sessionKeys = await cohortSessionKeys(
-    opts.chain,
+    chain,
     list.members,
     { clientId, session: opts.account.session },
     kMin,
@@ -218,7 +225,7 @@ export async function runPredictionJob(opts: {
     sessionKeys,
     classes,
     attempt: job.attempt,
-    graph: { cohortRoot: terms.cohortRoot, jobSeed: await opts.chain.jobSeed(job.jobId) },
+    graph: { cohortRoot: terms.cohortRoot, jobSeed: await chain.jobSeed(job.jobId) },
   });
   // a DP job: its cost is checked against the owner's budget before any data is read
   const spec = pkg.manifest.privacy;
@@ -229,7 +236,7 @@ export async function runPredictionJob(opts: {
     try {
       // n_min from the chain's kMin alone (not the owner's local minCohort): every device, the aggregator and the
       // attestors must agree on the noise each device adds
-      privacy = jobPrivacy(spec, classes, config, await opts.chain.kMin());
+      privacy = jobPrivacy(spec, classes, config, await chain.kMin());
     } catch (e) {
       throw e instanceof PrivacyError ? privacyRefusal(job, e) : e;
     }

@@ -150,6 +150,7 @@ export async function jobFromEvent(
 ): Promise<PredictionJob & { algorithmId: bigint; rewardPerDevice: bigint }> {
   const job = jobSchema.parse(
     await pub.readContract({
+      blockNumber: ev.blockNumber,
       address: addresses.jobMarket,
       abi: abiOf("JobMarket"),
       functionName: "getJob",
@@ -158,6 +159,7 @@ export async function jobFromEvent(
   );
   const alg = algorithmSchema.parse(
     await pub.readContract({
+      blockNumber: ev.blockNumber,
       address: addresses.marketplace,
       abi: abiOf("AlgorithmMarketplace"),
       functionName: "getAlgorithm",
@@ -166,6 +168,7 @@ export async function jobFromEvent(
   );
   const op = operatorSchema.parse(
     await pub.readContract({
+      blockNumber: ev.blockNumber,
       address: addresses.staking,
       abi: abiOf("NodeStaking"),
       functionName: "operatorInfo",
@@ -184,6 +187,7 @@ export async function jobFromEvent(
     schema: alg.schema as Hex,
     aggregatorUrl: op.endpoint,
     attempt: 0,
+    assignedBlock: ev.blockNumber,
     algorithmId: job.algorithmId,
     rewardPerDevice: job.rewardPerDevice,
   };
