@@ -7,6 +7,7 @@ import {
   BarElement,
   CategoryScale,
   Chart,
+  Colors,
   DoughnutController,
   ArcElement,
   Legend,
@@ -20,6 +21,7 @@ import {
 import { LitElement, html, css } from "lit";
 
 Chart.register(
+  Colors,
   BarController,
   BarElement,
   CategoryScale,

@@ -1,7 +1,7 @@
 /**
  * How numbers are shown, as pure functions (the page's `num()` in format.ts and the browser test both use them).
  */
-export type NumberKind = "dml" | "int" | "pct" | "share" | "block";
+export type NumberKind = "dml" | "int" | "count" | "pct" | "share" | "block";
 
 const group = (digits: string): string => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
@@ -21,6 +21,9 @@ export function format(kind: NumberKind, value: string): string {
     case "int":
     case "block":
       return group(value);
+    case "count":
+      // a noisy (DP) count: rounded to a whole number
+      return group(Math.round(Number(value)).toString());
     case "pct":
       // a fixed-point 1e18 fraction
       return `${(Number(BigInt(value) / 10n ** 12n) / 1e4).toFixed(2)}%`;

@@ -124,7 +124,8 @@ export class DmlReportView extends LitElement {
         return html`
           <p>
             The ciphertext's keccak256 equals the on-chain commitment; decrypted in this page.
-            ${num("report.records", r.records)} records on ${num("report.devices", r.devices)}
+            ${num("report.records", r.records, "count")} records on
+            ${num("report.devices", r.devices)}
             devices${
               r.privacy
                 ? html` with distributed DP (ε ${num("report.epsilon", r.privacy.epsilon, "share")},

@@ -70,6 +70,22 @@ async function gql(url: string, query: string): Promise<Json> {
   return body.data ?? {};
 }
 
+/** Mines one block (Hardhat/Anvil `evm_mine`) and returns its number. */
+async function mine(rpcUrl: string): Promise<bigint> {
+  const call = async (method: string): Promise<unknown> => {
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }),
+    });
+    const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result;
+  };
+  await call("evm_mine");
+  return BigInt(String(await call("eth_blockNumber")));
+}
+
 /** Retries `fn` until it stops throwing, for up to `ms`. */
 async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -167,9 +183,11 @@ export async function checkDashboard(t: DashboardTarget): Promise<DashboardCheck
       if (m.type() === "error") errors.push(`console: ${m.text()}`);
     });
     page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
-    page.on("requestfailed", (r) =>
-      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`),
-    );
+    page.on("requestfailed", (r) => {
+      // a navigation aborts the previous page's in-flight polls: not a failure of the page
+      const why = r.failure()?.errorText ?? "";
+      if (!why.includes("ERR_ABORTED")) errors.push(`request failed: ${r.url()} ${why}`);
+    });
     const c = new Checker(page);
 
     const visit = async (name: string, hash: string): Promise<void> => {
@@ -240,6 +258,14 @@ export async function checkDashboard(t: DashboardTarget): Promise<DashboardCheck
       assert.ok(shown >= head, `head.chain ${shown} ≥ ${head}`);
       assert.ok(shown <= (await pub.getBlockNumber({ cacheTime: 0 })));
     });
+    // live refresh: a new block reaches the header and the page re-loads at it, with no reload of the page
+    const mined = await mine(t.rpcUrl);
+    await page.waitForFunction(
+      `Number(document.querySelector("main")?.getAttribute("data-block") ?? -1) >= ${mined}`,
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.ok(BigInt((await numbers(page)).get("head.indexed")?.value ?? "-1") >= mined);
     await shot("overview");
 
     // ------------------------------------------------------------ jobs
@@ -475,4 +501,34 @@ export async function checkDashboard(t: DashboardTarget): Promise<DashboardCheck
     await browser.close();
   }
   return { pages, screenshots, numbersCompared: compared, ms: Date.now() - t0 };
+}
+
+/** The endpoints `npm start -- --keep` prints under "still serving": name → URL (or path). */
+export function servingEndpoints(stdout: string): Map<string, string> {
+  const at = stdout.lastIndexOf("still serving");
+  assert.ok(at >= 0, "npm start printed what it serves");
+  const out = new Map<string, string>();
+  for (const line of stdout.slice(at).split("\n").slice(1)) {
+    const m = /^ {2}(\S.*?)\s{2,}(\S+)\s*$/.exec(line);
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+/** The dashboard target from those endpoints. */
+export function targetFrom(endpoints: Map<string, string>, screenshotDir: string): DashboardTarget {
+  const get = (name: string): string => {
+    const v = endpoints.get(name);
+    assert.ok(v, `"${name}" among the endpoints: ${[...endpoints.keys()].join(", ")}`);
+    return v;
+  };
+  return {
+    dashboardUrl: get("dashboard"),
+    graphqlUrl: get("GraphQL (subgraph)"),
+    rpcUrl: get("chain JSON-RPC"),
+    ipfsUrl: get("IPFS (Kubo RPC API)"),
+    manifestFile: get("manifest"),
+    keyFile: get("customer's report key"),
+    screenshotDir,
+  };
 }

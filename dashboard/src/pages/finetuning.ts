@@ -130,6 +130,10 @@ export const finetuning: Page<Loaded> = {
                 },
               ],
             },
+            options: {
+              spanGaps: true,
+              scales: { y: { title: { display: true, text: "accuracy (%)" } } },
+            },
           }}
         ></dml-chart>
         <table>
