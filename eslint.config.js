@@ -12,6 +12,8 @@ export default tseslint.config(
       ".data/",
       "subgraph/",
       "vendor/",
+      "dashboard/dist/",
+      "test-results/",
     ],
   },
   js.configs.recommended,

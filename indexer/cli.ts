@@ -10,6 +10,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { readManifest } from "#sdk/chain/manifest.ts";
 import { DEFAULT_SUBGRAPH_NAME, GraphHost } from "./graph-host.ts";
+import { DASHBOARD_DIST, ensureDashboardBuild } from "./dashboard/build.ts";
+import { dashboardRoutes } from "./dashboard/serve.ts";
 import { sourcesFromManifest } from "./sources.ts";
 
 const DEFAULT_PORT = 8000;
@@ -19,6 +21,17 @@ const port = (v: string): number => {
   if (!Number.isInteger(n) || n < 0 || n > 65_535)
     throw new InvalidArgumentError("a port is an integer in 0..65535");
   return n;
+};
+const httpUrl = (v: string): string => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError("an http(s) URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new InvalidArgumentError("an http(s) URL");
+  return v.replace(/\/$/, "");
 };
 const positive = (v: string): number => {
   const n = Number(v);
@@ -37,6 +50,8 @@ interface CliOptions {
   batchBlocks?: number;
   reorgThreshold?: number;
   once?: boolean;
+  dashboard?: boolean;
+  ipfs?: string;
 }
 
 export function buildProgram(): Command {
@@ -64,11 +79,21 @@ export function buildProgram(): Command {
     .option("--batch-blocks <n>", "blocks per eth_getLogs request", positive)
     .option("--reorg-threshold <n>", "deepest reorg rolled back (blocks)", positive)
     .option("--once", "index up to the current head, print the query URL's _meta and exit")
+    .option(
+      "--dashboard",
+      "also serve the dashboard at http://127.0.0.1:<port>/dashboard/ (built with Vite first when missing or stale)",
+    )
+    .option(
+      "--ipfs <url>",
+      "IPFS Kubo RPC API the dashboard reads reports and packages from, proxied read-only at /ipfs/<cid>",
+      httpUrl,
+    )
     .addHelpText(
       "after",
       `
 Examples:
   dml-indexer --rpc http://127.0.0.1:8545 --manifest deployments/31337.json
+  dml-indexer --rpc http://127.0.0.1:8545 --manifest deployments/31337.json --dashboard --ipfs http://127.0.0.1:5001
   DATABASE_URL=postgres://graph:pw@127.0.0.1:5432/graph dml-indexer --rpc $RPC --manifest deployment.json --port 8000
   curl -s http://127.0.0.1:8000/subgraphs/name/dml/protocol -H 'content-type: application/json' \\
     -d '{"query":"{ _meta { block { number } hasIndexingErrors } jobs(first: 5) { id status } }"}'`,
@@ -90,6 +115,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   let host: GraphHost | undefined;
   try {
     const manifest = readManifest(o.manifest);
+    const name = o.name;
+    if (o.dashboard && !o.once) {
+      const built = await ensureDashboardBuild();
+      log.info({ dir: DASHBOARD_DIST, built }, built ? "dashboard built" : "dashboard up to date");
+    }
     host = await GraphHost.open({
       buildDir: o.subgraph,
       rpcUrl: o.rpc,
@@ -97,6 +127,16 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir }),
       name: o.name,
       port: o.port,
+      ...(o.dashboard && !o.once
+        ? {
+            routes: dashboardRoutes({
+              distDir: DASHBOARD_DIST,
+              graphqlPath: `/subgraphs/name/${name}`,
+              rpcUrl: o.rpc,
+              ipfsUrl: o.ipfs ?? null,
+            }),
+          }
+        : {}),
       tuning: {
         ...(o.batchBlocks ? { batchBlocks: o.batchBlocks } : {}),
         ...(o.reorgThreshold ? { reorgThreshold: o.reorgThreshold } : {}),
@@ -117,6 +157,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.once("SIGINT", () => ac.abort());
     process.once("SIGTERM", () => ac.abort());
     console.log(host.queryUrl);
+    if (o.dashboard) console.log(`${host.url}/dashboard/`);
     const r = await host.run(ac.signal);
     if (r?.kind === "failed") {
       process.stderr.write(`dml-indexer: indexing stopped at block ${r.block}: ${r.message}\n`);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { createPublicClient, http, type Address, type PublicClient } from "viem";
 import { GraphQLApi } from "./graphql/execute.ts";
-import { GraphQLServer } from "./graphql/server.ts";
+import { GraphQLServer, type GraphQLServerOptions } from "./graphql/server.ts";
 import { Indexer, type IndexerTuning, type StepResult } from "./indexer.ts";
 import { SubgraphRuntime } from "./runtime/runtime.ts";
 import { Store } from "./store/store.ts";
@@ -37,6 +37,8 @@ export interface GraphHostOptions {
   /** GraphQL port on 127.0.0.1 (0: any free port; undefined: no server). */
   readonly port?: number;
   readonly host?: string;
+  /** Other routes on the GraphQL server (the dashboard's: indexer/dashboard/serve.ts). */
+  readonly routes?: GraphQLServerOptions["routes"];
   readonly tuning?: IndexerTuning;
   readonly logger?: Logger;
   /** A client to use instead of one built from `rpcUrl` (tests). */
@@ -129,6 +131,7 @@ export class GraphHost {
               subgraphs: [{ name, deployment, api }],
               port: o.port,
               ...(o.host ? { host: o.host } : {}),
+              ...(o.routes ? { routes: o.routes } : {}),
             });
       const host = new GraphHost(deployment, name, store, runtime, indexer, server, api);
       if (server) host.#url = await server.start();

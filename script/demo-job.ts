@@ -26,10 +26,11 @@
  * Accounts are Hardhat's dev mnemonic (#1 is the genesis faucet). Data under `.data/demo/` is recreated on every
  * run, like the chain; every process started here is stopped before the function returns.
  */
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import {
+  bytesToHex,
   createTestClient,
   formatEther,
   getAddress,
@@ -102,6 +103,9 @@ const USE_PRICE = parseEther("5");
 const MAX_STD_ERROR = 15n * 10n ** 16n; // 0.15, fixed point 1e18
 /** How long the demo waits for a process-driven phase (a slow machine runs ~14 processes on few cores). */
 const PHASE_TIMEOUT_MS = 300_000;
+
+/** The customer's report key file under `<data-dir>/demo/` (`{ jobId, publicKey, secretKey }`, mode 0600). */
+export const REPORT_KEY_FILE = "customer-report-key.json";
 
 export interface DemoContext {
   rpcUrl: string;
@@ -488,6 +492,15 @@ export async function runDemoJob(ctx: DemoContext): Promise<DemoJobResult> {
       },
     ]);
     const jobId = await chain.read<bigint>("JobMarket", "jobCount");
+    // the customer's report key file: what it picks in the dashboard's customer view to decrypt the report there
+    const reportKeyFile = path.join(root, REPORT_KEY_FILE);
+    await writeFile(
+      reportKeyFile,
+      `${JSON.stringify({ jobId: jobId.toString(), publicKey: reportKey.publicKey, secretKey: bytesToHex(reportKey.secretKey) }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+    print(`the customer's report key for job ${jobId}: ${reportKeyFile}`);
+    emit({ kind: "endpoint", name: "customer's report key", url: reportKeyFile });
     const bidSalt = keccak256(randomBytes(32));
     await chain.send(customer, "JobMarket", "commitBid", [
       jobId,

@@ -45,6 +45,8 @@ import {
   startIndexer,
   type RunningIndexer,
 } from "./start/indexer.ts";
+import { ensureDashboardBuild } from "../indexer/dashboard/build.ts";
+import { startIpfs } from "./network/processes.ts";
 import {
   accountKey,
   loadKeystoreKeys,
@@ -325,21 +327,54 @@ export const governance: StartStep = {
   },
 };
 
-/** Builds the subgraph (once per source change) and starts `dml-indexer` on the deployment. */
+/**
+ * Starts the embedded `dml-ipfs` daemon (unless `--ipfs` names one) before the indexer, so the dashboard's IPFS proxy
+ * and the scenario's parties share it from the start.
+ */
+export const ipfs: StartStep = {
+  name: "start IPFS",
+  async run(ctx) {
+    if (ctx.kuboUrl !== undefined) {
+      ctx.print(`IPFS (Kubo RPC API) at ${ctx.kuboUrl} (not started here)`);
+      figure(ctx, "IPFS", ctx.kuboUrl);
+      return;
+    }
+    const daemon = await startIpfs(path.join(ctx.dataDir, "ipfs"));
+    ctx.kuboUrl = daemon.url;
+    ctx.print(`dml-ipfs daemon at ${daemon.url}`);
+    figure(ctx, "IPFS", daemon.url);
+  },
+};
+
+/**
+ * Builds the subgraph and the dashboard (each once per source change) and starts `dml-indexer --dashboard` on the
+ * deployment: GraphQL, the dashboard, its config.json and the read-only IPFS proxy on one loopback port.
+ */
 export const indexer: StartStep = {
-  name: "indexer: build the subgraph, serve GraphQL",
+  name: "indexer: build the subgraph and the dashboard, serve GraphQL",
   async run(ctx) {
     if (!ctx.manifestFile) throw new ChainError("START", "the indexer needs a deployment manifest");
     const built = await ensureSubgraphBuild(ctx.manifestFile);
     figure(ctx, "subgraph", built ? "built" : "build up to date");
+    const dashboardBuilt = await ensureDashboardBuild();
+    figure(ctx, "dashboard build", dashboardBuilt ? "built" : "up to date");
     ctx.indexer = await startIndexer(
       ctx.rpcUrl,
       ctx.manifestFile,
       path.join(ctx.dataDir, "indexer"),
+      {
+        ...(ctx.kuboUrl === undefined ? {} : { ipfsUrl: ctx.kuboUrl }),
+      },
     );
     figure(ctx, "GraphQL", ctx.indexer.url);
     ctx.events({ kind: "endpoint", name: "GraphQL (subgraph)", url: ctx.indexer.url });
-    ctx.print(`the local graph host serves ${ctx.indexer.url}`);
+    if (ctx.indexer.dashboardUrl !== undefined) {
+      figure(ctx, "dashboard", ctx.indexer.dashboardUrl);
+      ctx.events({ kind: "endpoint", name: "dashboard", url: ctx.indexer.dashboardUrl });
+    }
+    ctx.print(
+      `the local graph host serves ${ctx.indexer.url}${ctx.indexer.dashboardUrl ? ` and the dashboard at ${ctx.indexer.dashboardUrl}` : ""}`,
+    );
   },
 };
 
@@ -390,6 +425,7 @@ export const STEPS: StartStep[] = [
   startChain,
   deploy,
   report,
+  ipfs,
   indexer,
   predictionJob,
   governance,

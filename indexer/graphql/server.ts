@@ -1,7 +1,7 @@
 /**
  * The GraphQL endpoint on node:http, with graph-node's paths: `/subgraphs/name/<name>` and `/subgraphs/id/<id>`,
  * POST with a JSON body `{ query, variables, operationName }` or GET with `?query=…&variables=…`. Binds 127.0.0.1 by
- * default; the caller starts and stops it. Responses are `200` with `{ data, errors }` for anything that reached the
+ * default; the caller starts and stops it. Other paths can be answered by `routes` (the dashboard). Responses are `200` with `{ data, errors }` for anything that reached the
  * query engine, `400` for an unreadable request, `404` for an unknown subgraph.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -23,6 +23,11 @@ export interface GraphQLServerOptions {
   /** 0 picks a free port. */
   readonly port?: number;
   readonly maxBodyBytes?: number;
+  /**
+   * Other routes on the same server (the dashboard: indexer/dashboard/serve.ts), asked before the subgraph paths are
+   * matched; resolves true when it answered. GraphQL's own paths never reach it.
+   */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }
 
 const MAX_BODY = 1 << 20;
@@ -127,6 +132,12 @@ export class GraphQLServer {
       return;
     }
     const subgraph = this.#find(url.pathname);
+    if (
+      subgraph === undefined &&
+      this.#options.routes &&
+      (await this.#options.routes(req, res, url))
+    )
+      return;
     if (subgraph === undefined) {
       send(res, 404, { errors: [{ message: `subgraph not found: ${url.pathname}` }] });
       return;

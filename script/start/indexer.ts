@@ -85,14 +85,21 @@ export interface RunningIndexer {
   proc: ChildProc;
   /** The subgraph's GraphQL URL. */
   url: string;
+  /** The dashboard's URL (`--dashboard`, the default). */
+  dashboardUrl?: string;
 }
 
-/** Starts `dml-indexer` on a free loopback port (PGlite under `dataDir`) and waits for its query URL. */
+/**
+ * Starts `dml-indexer` on a free loopback port (PGlite under `dataDir`) and waits for its query URL. With the
+ * dashboard (default) it serves it too, reading reports through `ipfsUrl`.
+ */
 export async function startIndexer(
   rpcUrl: string,
   manifestFile: string,
   dataDir: string,
+  opts: { dashboard?: boolean; ipfsUrl?: string } = {},
 ): Promise<RunningIndexer> {
+  const dashboard = opts.dashboard ?? true;
   const port = await freePort();
   const proc = spawnTs(INDEXER_CLI, [
     "--rpc",
@@ -105,11 +112,16 @@ export async function startIndexer(
     dataDir,
     "--port",
     String(port),
+    ...(dashboard ? ["--dashboard"] : []),
+    ...(opts.ipfsUrl === undefined ? [] : ["--ipfs", opts.ipfsUrl]),
   ]);
   const end = Date.now() + 180_000;
   for (;;) {
-    const m = /^(http:\/\/127\.0\.0\.1:\d+\/subgraphs\/name\/\S+)$/m.exec(proc.stdout());
-    if (m?.[1]) return { proc, url: m[1] };
+    const out = proc.stdout();
+    const m = /^(http:\/\/127\.0\.0\.1:\d+\/subgraphs\/name\/\S+)$/m.exec(out);
+    const d = /^(http:\/\/127\.0\.0\.1:\d+\/dashboard\/)$/m.exec(out);
+    if (m?.[1] && (!dashboard || d?.[1]))
+      return { proc, url: m[1], ...(d?.[1] ? { dashboardUrl: d[1] } : {}) };
     const exited = await Promise.race([
       proc.exited,
       new Promise<null>((r) => setTimeout(() => r(null), 100)),

@@ -11,6 +11,11 @@
  * - Ctrl-C mid-run: SIGINT during the deployment exits 130 with the chain and the port gone; a SIGKILLed run leaves
  *   its chain, which the next run on the same data directory ends; both reruns start cleanly and hold.
  *
+ * - The dashboard, on that same run (`--keep`: the network stays up, then SIGINT ends it with exit 0): every page in
+ *   headless Debian Chromium with no console error, its numbers equal to GraphQL and viem reads, the customer's
+ *   report decrypted in the page with npm start's key file and refused with a wrong one (test/e2e/dashboard-checks.ts);
+ *   screenshots in `test-results/dashboard/` (or DML_SCREENSHOT_DIR), kept as CI artifacts.
+ *
  * Timings are printed, never asserted.
  */
 import assert from "node:assert/strict";
@@ -22,9 +27,11 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { freePort } from "../../script/network/processes.ts";
 import { alive } from "../../script/start/stale-chain.ts";
+import { checkDashboard, servingEndpoints, targetFrom } from "./dashboard-checks.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const START = path.join(ROOT, "script/start.ts");
+const SCREENSHOTS = process.env.DML_SCREENSHOT_DIR ?? path.join(ROOT, "test-results", "dashboard");
 
 interface Run {
   code: Promise<number | string>;
@@ -110,7 +117,7 @@ after(async () => {
 });
 
 describe("npm start (script/start.ts as a process)", () => {
-  it("runs the whole scenario at a small size and exits 0 with every step held", async () => {
+  it("runs the whole scenario at a small size, serves the dashboard, and exits 0 with every step held", async () => {
     const t0 = Date.now();
     const dataDir = await tmp("small");
     const rounds = 1;
@@ -125,12 +132,26 @@ describe("npm start (script/start.ts as a process)", () => {
       "6",
       "--rounds",
       String(rounds),
+      "--keep",
     ]);
-    const code = await run.code;
-    const out = run.output();
+    // every step held when it prints what it still serves (a failed step exits instead)
+    await run.waitFor("still serving", 1_500_000).catch((e: unknown) => {
+      run.signal("SIGKILL");
+      throw e;
+    });
     console.log(
       `npm start at 12 devices, 6 trainers, ${rounds} rounds: ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
+    try {
+      const d = await checkDashboard(targetFrom(servingEndpoints(run.stdout()), SCREENSHOTS));
+      console.log(
+        `dashboard: ${d.pages.length} pages, ${d.numbersCompared} numbers compared, in ${(d.ms / 1000).toFixed(1)} s; screenshots:\n  ${d.screenshots.join("\n  ")}`,
+      );
+    } finally {
+      run.signal("SIGINT");
+    }
+    const code = await run.code;
+    const out = run.output();
     assert.equal(code, 0, out);
     console.log(run.stdout().slice(run.stdout().lastIndexOf("== summary")));
     assert.doesNotMatch(out, /step ".*" failed/);

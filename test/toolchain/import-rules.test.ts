@@ -2,7 +2,7 @@
  * Where code may import from (docs/CONVENTIONS.md "Where code lives"): `sdk/` is the protocol client every other part
  * builds on and imports none of them; `relayers/` and `indexer/` (the local graph host) import `sdk/` only; `bench/` never imports test helpers;
  * `device-runner/` imports no script, bench, relayer or test; `script/` imports `device-runner/` only from the files
- * that really run a device. Every `.ts` file's import specifiers (static, `export … from`, dynamic `import()`, as
+ * that really run a device; `dashboard/` (the page) imports `sdk/` only. Every `.ts` file's import specifiers (static, `export … from`, dynamic `import()`, as
  * TypeScript's own pre-processor lists them) are resolved to a repository path and checked.
  */
 import assert from "node:assert/strict";
@@ -25,6 +25,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   bench: ["test", "device-runner"],
   "device-runner": ["script", "test", "bench", "relayers", "indexer"],
   script: ["test", "bench", "relayers", "device-runner"],
+  // the page bundles browser-safe sdk modules only (docs/dashboard.md)
+  dashboard: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
 };
 
 /** The repository path (`sdk/chain/x.ts`) an import specifier of `file` names, or undefined for a package. */
@@ -87,7 +89,7 @@ describe("import rules", () => {
     ]);
   });
 
-  it("no file in sdk/, relayers/, indexer/, bench/, device-runner/ or script/ imports across a forbidden boundary", async () => {
+  it("no file in sdk/, relayers/, indexer/, bench/, device-runner/, script/ or dashboard/ imports across a forbidden boundary", async () => {
     const files = (await Promise.all(Object.keys(FORBIDDEN).map(filesUnder))).flat();
     assert.ok(files.length > 100, `found only ${files.length} files`);
     const violations: string[] = [];

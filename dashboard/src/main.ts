@@ -1,0 +1,3 @@
+import "./chart.ts";
+import "./report-view.ts";
+import "./app.ts";
