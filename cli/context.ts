@@ -20,7 +20,7 @@ import {
 import type { DeployedContractName } from "#sdk/chain/contract-names.ts";
 import { contractAddress, readManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import { TxSender } from "#sdk/chain/tx-sender.ts";
-import { keystoreAddress, unlockKeystore, KeystoreError } from "#sdk/crypto/keystore.ts";
+import type * as Keystore from "#sdk/crypto/keystore.ts";
 import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { makeOutput, type Output } from "./output.ts";
@@ -43,6 +43,9 @@ export const DEFAULTS = {
   keystore: process.env.DML_KEYSTORE ?? path.join(DML_HOME, "keystore.json"),
   ipfsDir: process.env.DML_IPFS_DIR ?? path.join(DML_HOME, "ipfs"),
 };
+
+/** The keystore module (`@ethereumjs/wallet`, scrypt), loaded when a command needs the key. */
+const keystore = (): Promise<typeof Keystore> => import("#sdk/crypto/keystore.ts");
 
 export class Context {
   readonly opts: GlobalOptions;
@@ -107,7 +110,7 @@ export class Context {
 
   /** The keystore's address, without asking for the password. */
   async address(): Promise<Address> {
-    return getAddress(await keystoreAddress(this.opts.keystore));
+    return getAddress(await (await keystore()).keystoreAddress(this.opts.keystore));
   }
 
   /** The keystore password: DML_PASSWORD, else --password-file (one trailing newline dropped). */
@@ -133,6 +136,7 @@ export class Context {
   async signer(): Promise<{ account: DeviceAccount; sender: TxSender; wallet: ChainWalletClient }> {
     this.signerP ??= (async () => {
       const { client, manifest } = await this.connect();
+      const { unlockKeystore, KeystoreError } = await keystore();
       let account: DeviceAccount;
       try {
         account = await unlockKeystore(this.opts.keystore, await this.password());

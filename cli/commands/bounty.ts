@@ -8,12 +8,23 @@ import { algorithmInfo } from "#sdk/chain/marketplace.ts";
 import { ensureAllowance } from "#sdk/chain/token.ts";
 import { CliError } from "#sdk/cli/errors.ts";
 import { withProgress } from "#sdk/cli/progress.ts";
-import { bountyInfo, postBounty, prepareBounty } from "#sdk/protocol/bounty.ts";
-import { labelledSetSchema, type LabelledSet } from "#sdk/protocol/training-round.ts";
+import type { LabelledSet } from "#sdk/protocol/training-round.ts";
 import * as arg from "../args.ts";
 import { action, examples } from "../command.ts";
 
 const dmlText = (wei: bigint) => `${formatUnits(wei, 18)} DML`;
+
+/**
+ * The poster's sdk modules, loaded when a bounty command runs: they pull in the ML stack (ONNX Runtime), seconds of
+ * start-up every other command skips.
+ */
+async function poster() {
+  const [bounty, round] = await Promise.all([
+    import("#sdk/protocol/bounty.ts"),
+    import("#sdk/protocol/training-round.ts"),
+  ]);
+  return { ...bounty, labelledSetSchema: round.labelledSetSchema };
+}
 
 async function readLabelledSet(file: string, flag: string): Promise<LabelledSet> {
   let json: unknown;
@@ -22,6 +33,7 @@ async function readLabelledSet(file: string, flag: string): Promise<LabelledSet>
   } catch (e) {
     throw new CliError("INVALID_INPUT", `${flag} ${file}: not a readable JSON file`, { cause: e });
   }
+  const { labelledSetSchema } = await poster();
   const r = labelledSetSchema.safeParse(json);
   if (!r.success) {
     const i = r.error.issues[0];
@@ -167,6 +179,7 @@ export function registerBounty(program: Command): void {
                 await import("#sdk/ipfs/open.ts")
               ).openContentStore({ heliaDir: path.join(ctx.opts.ipfsDir, "private-splits") });
         try {
+          const { prepareBounty, postBounty } = await poster();
           const prepared = await withProgress("publishing the control group", ctx.progress, () =>
             prepareBounty({
               store,
@@ -221,6 +234,7 @@ export function registerBounty(program: Command): void {
     .argument("<id>", "bounty id", arg.id)
     .action(
       action<object, [bigint]>(async (ctx, _o, id) => {
+        const { bountyInfo } = await poster();
         const b = await bountyInfo(await ctx.client(), await ctx.addr("FineTuning"), id);
         ctx.out.result(b, [
           `bounty ${id}: ${b.status}, poster ${b.poster}, algorithm #${b.algorithmId} (now #${b.currentAlgorithmId})`,

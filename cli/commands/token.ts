@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { formatUnits, type Address, zeroAddress } from "viem";
 import { tokenBalance } from "#sdk/chain/token.ts";
 import { parsePrivateKey } from "#sdk/chain/clients.ts";
-import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import * as arg from "../args.ts";
 import { action, examples } from "../command.ts";
 
@@ -55,6 +54,7 @@ export function registerToken(program: Command): void {
             `the key in ${o.importKeyFile}`,
           );
         }
+        const { createKeystore, LIGHT_SCRYPT } = await import("#sdk/crypto/keystore.ts");
         const account = await createKeystore(ctx.opts.keystore, await ctx.password(), {
           ...(importKey ? { importKey } : {}),
           ...(o.lightKdf === true ? { scrypt: LIGHT_SCRYPT } : {}),
