@@ -22,7 +22,4 @@ export function action<O extends object, A extends unknown[] = []>(
   };
 }
 
-/** Appends a Foundry-style Examples section. */
-export function examples(cmd: Command, lines: readonly string[]): Command {
-  return cmd.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}\n`);
-}
+export { addExamples as examples } from "#sdk/cli/help.ts";

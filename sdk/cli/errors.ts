@@ -10,7 +10,7 @@
  * at least 8 characters`) with a count of the others. A viem error keeps its short message, a typed error its code.
  */
 import { BaseError } from "viem";
-import { ZodError } from "zod";
+import { ZodError, type z } from "zod";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -71,6 +71,20 @@ const oneLine = (s: string): string => {
   const line = s.split("\n").find((l) => l.trim() !== "") ?? s;
   return line.trim();
 };
+
+/**
+ * Validates command-line input with `schema`. @throws CliError INVALID_ARGUMENT (exit 2) whose message is the first
+ * issue, named by `fieldName` (e.g. `--rpc: invalid URL`), never the issue array.
+ */
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  fieldName?: (path: readonly PropertyKey[]) => string,
+): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new CliError("INVALID_ARGUMENT", zodOneLine(r.error, fieldName));
+  return r.data;
+}
 
 /** Finds a ZodError in `e` or its causes. */
 function zodErrorIn(e: unknown): ZodError | undefined {

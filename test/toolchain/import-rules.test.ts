@@ -1,6 +1,6 @@
 /**
  * Where code may import from (docs/CONVENTIONS.md "Where code lives"): `sdk/` is the protocol client every other part
- * builds on and imports none of them; `relayers/` and `indexer/` (the local graph host) import `sdk/` only; `bench/` never imports test helpers;
+ * builds on and imports none of them; `cli/` (the `dml` command line) imports `sdk/` only; `relayers/` and `indexer/` (the local graph host) import `sdk/` only; `bench/` never imports test helpers;
  * `device-runner/` imports no script, bench, relayer or test; `script/` imports `device-runner/` only from the files
  * that really run a device. Every `.ts` file's import specifiers (static, `export … from`, dynamic `import()`, as
  * TypeScript's own pre-processor lists them) are resolved to a repository path and checked.
@@ -19,9 +19,10 @@ const SCRIPTS_RUNNING_A_DEVICE = new Set(["script/demo-job.ts", "script/network/
 
 /** Top-level folders each folder must not import from. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  sdk: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
+  sdk: ["device-runner", "script", "test", "bench", "relayers", "indexer", "cli"],
+  cli: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
   indexer: ["device-runner", "script", "test", "bench", "relayers"],
-  relayers: ["device-runner", "script", "test", "bench", "indexer"],
+  relayers: ["device-runner", "script", "test", "bench", "indexer", "cli"],
   bench: ["test", "device-runner"],
   "device-runner": ["script", "test", "bench", "relayers", "indexer"],
   script: ["test", "bench", "relayers", "device-runner"],
@@ -87,7 +88,7 @@ describe("import rules", () => {
     ]);
   });
 
-  it("no file in sdk/, relayers/, indexer/, bench/, device-runner/ or script/ imports across a forbidden boundary", async () => {
+  it("no file in sdk/, cli/, relayers/, indexer/, bench/, device-runner/ or script/ imports across a forbidden boundary", async () => {
     const files = (await Promise.all(Object.keys(FORBIDDEN).map(filesUnder))).flat();
     assert.ok(files.length > 100, `found only ${files.length} files`);
     const violations: string[] = [];
