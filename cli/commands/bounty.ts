@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { dmlTokenAbi } from "#sdk/chain/abi/DMLToken.ts";
+import { bountyInfo } from "#sdk/chain/bounties.ts";
 import { algorithmInfo } from "#sdk/chain/marketplace.ts";
 import { ensureAllowance } from "#sdk/chain/token.ts";
 import { CliError } from "#sdk/cli/errors.ts";
@@ -234,7 +235,6 @@ export function registerBounty(program: Command): void {
     .argument("<id>", "bounty id", arg.id)
     .action(
       action<object, [bigint]>(async (ctx, _o, id) => {
-        const { bountyInfo } = await poster();
         const b = await bountyInfo(await ctx.client(), await ctx.addr("FineTuning"), id);
         ctx.out.result(b, [
           `bounty ${id}: ${b.status}, poster ${b.poster}, algorithm #${b.algorithmId} (now #${b.currentAlgorithmId})`,

@@ -244,42 +244,24 @@ describe("dml CLI", { timeout: 240_000 }, () => {
   it("bad input (unknown algorithm, bad address, wrong network, bad amount) is one line and changes nothing", async () => {
     const nonce = await nonceOf(who.customer);
     const balance = await env.balance(who.customer);
-    refused(
-      await dml("customer", ["algorithm", "buy", "99"]),
-      1,
-      "UNKNOWN_ALGORITHM",
-      /no algorithm 99/,
-    );
-    refused(
-      await dml("customer", ["job", "list", "--customer", "0x1234"]),
-      2,
-      "USAGE",
-      /not an address: 0x1234/,
-    );
-    refused(
-      await dml("customer", ["algorithm", "buy", "1", "--max-price", "lots"]),
-      2,
-      "USAGE",
-      /not a DML amount/,
-    );
     const other = path.join(root, "other-chain.json");
     writeFileSync(
       other,
       JSON.stringify({ ...JSON.parse(readFileSync(env.manifestPath, "utf8")), chainId: 1 }),
     );
-    refused(
-      await dml("customer", ["algorithm", "buy", "1"], { manifest: other }),
-      2,
-      "WRONG_NETWORK",
-      /is for chain 1/,
-    );
-    refused(
-      await dml("customer", ["algorithm", "buy", "1"], {
-        env: { DML_PASSWORD: "not-the-password" },
-      }),
-      1,
-      "WRONG_PASSWORD",
-    );
+    // independent refusals: run side by side
+    const [unknown, badAddress, badAmount, wrongNetwork, wrongPassword] = await Promise.all([
+      dml("customer", ["algorithm", "buy", "99"]),
+      dml("customer", ["job", "list", "--customer", "0x1234"]),
+      dml("customer", ["algorithm", "buy", "1", "--max-price", "lots"]),
+      dml("customer", ["algorithm", "buy", "1"], { manifest: other }),
+      dml("customer", ["algorithm", "buy", "1"], { env: { DML_PASSWORD: "not-the-password" } }),
+    ]);
+    refused(unknown, 1, "UNKNOWN_ALGORITHM", /no algorithm 99/);
+    refused(badAddress, 2, "USAGE", /not an address: 0x1234/);
+    refused(badAmount, 2, "USAGE", /not a DML amount/);
+    refused(wrongNetwork, 2, "WRONG_NETWORK", /is for chain 1/);
+    refused(wrongPassword, 1, "WRONG_PASSWORD");
     assert.equal(await nonceOf(who.customer), nonce);
     assert.equal(await env.balance(who.customer), balance);
   });
