@@ -92,7 +92,7 @@ describe("dml-relayer process", () => {
       /dml_relayer_action_runs_total\{role="effect",type="effect",outcome="retry"\} 1/,
     );
     assert.match(metrics, /dml_relayer_errors_total\{role="effect",where="action"\} 1/);
-    assert.match(metrics, /dml_relayer_process_resident_memory_bytes \d+/);
+    assert.match(metrics, /dml_relayer_process_resident_memory_bytes\{role="effect"\} \d+/);
     assert.equal((await fetch(`${url}/nope`)).status, 404);
 
     r.child.kill("SIGTERM");
