@@ -7,6 +7,7 @@
  * The keystore password is read from DML_DEVICE_PASSWORD, from --password-file, or prompted for.
  */
 import { readFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
 import pino from "pino";
@@ -44,7 +45,8 @@ import {
   type DatasetSource,
 } from "./dataset.ts";
 import { enrolTrainer } from "./enrol.ts";
-import { describeError } from "./errors.ts";
+import { CliError, describeCliError, parseOptions, reportCliError } from "#sdk/cli/errors.ts";
+import { addExamples } from "#sdk/cli/help.ts";
 import {
   createKeystore,
   keystoreAddress,
@@ -60,14 +62,43 @@ import { trainingJobSchema } from "./trainer.ts";
 import { balances, formatBalances, transfer } from "./wallet.ts";
 
 const log = pino({ name: "dml-device" }, pino.destination(2));
-const program = new Command("dml-device")
-  .description("DML device runner: your data stays on this device")
+export const program = new Command("dml-device")
+  .description(
+    "DML device runner: your data stays on this device. Import your data, say which algorithms may read it " +
+      "(consent), then `run`: the device watches the chain for cohorts that include it, runs the algorithm locally " +
+      "when idle and sends only a masked result; claim your rewards with `claim`.\n\n" +
+      "The keystore password comes from DML_DEVICE_PASSWORD, --password-file, or a prompt. A failure is one line on " +
+      "stderr, `dml-device: error[CODE]: message`; exit 0 success, 1 runtime failure, 2 bad options or configuration.",
+  )
+  .exitOverride()
+  .configureOutput({ outputError: () => undefined })
   .option(
     "--data-dir <dir>",
     "device data directory",
     process.env.DML_DEVICE_DIR ?? `${process.env.HOME ?? "."}/.dml-device`,
   )
   .option("--password-file <file>", "file holding the keystore password");
+
+/** device.json fields → the `config init` flags that set them (validation errors name the flag). */
+const DEVICE_CONFIG_FLAGS = (p: readonly PropertyKey[]): string =>
+  ({
+    rpcUrl: "--rpc",
+    chainId: "--chain-id",
+    manifest: "--manifest",
+    distributorUrl: "--distributor",
+    kuboUrl: "--kubo",
+    idle: p[1] === "windows" ? "--window" : "--max-load",
+  })[String(p[0])] ?? String(p.join("."));
+/** Consent fields → the `consent` flags. */
+const CONSENT_FLAGS = (p: readonly PropertyKey[]): string =>
+  ({
+    schemas: "--schema",
+    anyAlgorithmInSchema: "--any-algorithm",
+    algorithms: "--algorithm",
+    priceFloor: "--price-floor",
+    minCohort: "--min-cohort",
+    privacyBudget: "--privacy-budget",
+  })[String(p[0])] ?? String(p.join("."));
 
 const paths = () => devicePaths(program.opts<{ dataDir: string }>().dataDir);
 
@@ -79,7 +110,7 @@ async function password(confirm = false): Promise<string> {
   try {
     const p = await rl.question("keystore password: ");
     if (confirm && (await rl.question("repeat password: ")) !== p)
-      throw new Error("passwords differ");
+      throw new CliError("INVALID_INPUT", "the passwords differ");
     return p;
   } finally {
     rl.close();
@@ -122,22 +153,27 @@ async function forEachDevice(
       }
     } catch (e) {
       if (!several) throw e;
-      console.error(`${prefix}error: ${describeError(e)}`);
+      const { code, message } = describeCliError(e);
+      process.stderr.write(`dml-device: ${prefix}error[${code}]: ${message}\n`);
       process.exitCode = 1;
     }
   }
 }
 
 const address = (s: string): Address => {
-  if (!isAddress(s, { strict: false })) throw new Error(`${s} is not an address`);
+  if (!isAddress(s, { strict: false }))
+    throw new CliError("INVALID_ARGUMENT", `--to: not an address: ${s}`);
   return getAddress(s);
 };
 
 // ---------------------------------------------------------------- config
 const configCmd = program.command("config").description("device configuration (device.json)");
-configCmd
+const configInit = configCmd
   .command("init")
-  .description("write device.json")
+  .description(
+    "Write the device's configuration (device.json in --data-dir): the chain and its deployment manifest, the " +
+      "distributor that takes heartbeats, IPFS (Kubo or embedded Helia), and the idle policy that says when jobs may run.",
+  )
   .option("--rpc <url>", "JSON-RPC URL", "http://127.0.0.1:8545")
   .option("--chain-id <id>", "chain id", "31337")
   .option("--manifest <file>", "deployment manifest (script/deploy.ts output)")
@@ -160,19 +196,31 @@ configCmd
       maxLoad: string;
       window: string[];
     }) => {
-      const config = deviceConfigSchema.parse({
-        rpcUrl: o.rpc,
-        chainId: Number(o.chainId),
-        ...(o.manifest ? { manifest: o.manifest } : {}),
-        ...(o.distributor ? { distributorUrl: o.distributor } : {}),
-        ...(o.kubo ? { kuboUrl: o.kubo } : {}),
-        idle: { maxLoadPerCore: Number(o.maxLoad), windows: o.window },
-      });
+      const config = parseOptions(
+        deviceConfigSchema,
+        {
+          rpcUrl: o.rpc,
+          chainId: Number(o.chainId),
+          ...(o.manifest ? { manifest: o.manifest } : {}),
+          ...(o.distributor ? { distributorUrl: o.distributor } : {}),
+          ...(o.kubo ? { kuboUrl: o.kubo } : {}),
+          idle: { maxLoadPerCore: Number(o.maxLoad), windows: o.window },
+        },
+        DEVICE_CONFIG_FLAGS,
+      );
       await saveConfig(paths().config, config);
       console.log(`wrote ${paths().config}`);
     },
   );
-configCmd.command("show").action(async () => {
+addExamples(configInit, [
+  "dml-device config init --rpc http://127.0.0.1:8545 --manifest deployments/31337.local.json",
+  "dml-device --data-dir ./dev0 config init --distributor http://127.0.0.1:9100 --window 22:00-06:00",
+]);
+const configShow = configCmd
+  .command("show")
+  .description("Print device.json (the configuration `config init` wrote).");
+addExamples(configShow, ["dml-device config show"]);
+configShow.action(async () => {
   console.log(
     JSON.stringify(
       await loadConfig(paths().config),
@@ -184,9 +232,12 @@ configCmd.command("show").action(async () => {
 
 // ---------------------------------------------------------------- wallet
 const wallet = program.command("wallet").description("device key, balances, transfers");
-wallet
+const walletCreate = wallet
   .command("create")
-  .description("create a new key (or import one) into an encrypted v3 keystore")
+  .description(
+    "Create the device key (or import one) into an encrypted v3 keystore in --data-dir; never overwrites one. The " +
+      "password must have at least 8 characters.",
+  )
   .option("--import-key-file <file>", "file holding a 0x-hex private key to import")
   .option("--light-kdf", "scrypt N = 2^12 instead of the configured cost (throwaway devices only)")
   .action(async (o: { importKeyFile?: string; lightKdf?: boolean }) => {
@@ -201,10 +252,20 @@ wallet
     });
     console.log(account.address);
   });
-wallet
+addExamples(walletCreate, [
+  "DML_DEVICE_PASSWORD=… dml-device wallet create",
+  "dml-device --password-file ./pw wallet create --import-key-file ./key.hex",
+]);
+const walletAddress = wallet
   .command("address")
-  .action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
-wallet.command("balance").action(async () => {
+  .description("Print the device's address (no password needed).");
+addExamples(walletAddress, ["dml-device wallet address"]);
+walletAddress.action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
+const walletBalance = wallet
+  .command("balance")
+  .description("Show the device account's ETH (gas) and DML balances.");
+addExamples(walletBalance, ["dml-device wallet balance"]);
+walletBalance.action(async () => {
   const p = paths();
   const config = await loadConfig(p.config);
   const publicClient = createPublicClient({
@@ -216,23 +277,28 @@ wallet.command("balance").action(async () => {
     formatBalances(await balances({ publicClient }, contractAddress(config, "DMLToken"), me)),
   );
 });
-wallet
+const walletTransfer = wallet
   .command("transfer")
-  .requiredOption("--to <address>")
+  .description("Send ETH or DML from the device account.")
+  .requiredOption("--to <address>", "recipient")
   .requiredOption("--amount <amount>", "decimal amount (ETH or DML)")
-  .addOption(new Option("--asset <asset>").choices(["eth", "dml"]).default("dml"))
-  .action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
-    const { config, clients } = await context();
-    const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
-    console.log(
-      await transfer(clients, {
-        asset: o.asset,
-        token: contractAddress(config, "DMLToken"),
-        to: address(o.to),
-        amount,
-      }),
-    );
-  });
+  .addOption(new Option("--asset <asset>", "what to send").choices(["eth", "dml"]).default("dml"));
+addExamples(walletTransfer, [
+  "dml-device wallet transfer --to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --amount 12.5",
+  "dml-device wallet transfer --to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --amount 0.01 --asset eth",
+]);
+walletTransfer.action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
+  const { config, clients } = await context();
+  const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
+  console.log(
+    await transfer(clients, {
+      asset: o.asset,
+      token: contractAddress(config, "DMLToken"),
+      to: address(o.to),
+      amount,
+    }),
+  );
+});
 
 // ---------------------------------------------------------------- claims
 const claim = program
@@ -242,42 +308,60 @@ const FLEET_ARGUMENT = [
   "[dirs...]",
   "claim for each of these device data directories in this one process (default: --data-dir)",
 ] as const;
-claim
+const claimGrowth = claim
   .command("growth")
-  .requiredOption("--epoch <n>")
-  .argument(...FLEET_ARGUMENT)
-  .action(async (dirs: string[], o: { epoch: string }) => {
-    await forEachDevice(dirs, async ({ config, clients }, store) => {
-      const r = await claimGrowthWins(
-        clients,
-        store,
-        contractAddress(config, "GrowthPool"),
-        BigInt(o.epoch),
-      );
-      return `won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`;
-    });
+  .description(
+    "Claim this device's growth-pool wins of an epoch: the winners list and proofs are rebuilt and checked locally.",
+  )
+  .requiredOption("--epoch <n>", "growth epoch");
+addExamples(claimGrowth, [
+  "dml-device claim growth --epoch 3",
+  "dml-device --password-file ./pw claim growth --epoch 3 ./devices/0 ./devices/1",
+]);
+claimGrowth.argument(...FLEET_ARGUMENT).action(async (dirs: string[], o: { epoch: string }) => {
+  await forEachDevice(dirs, async ({ config, clients }, store) => {
+    const r = await claimGrowthWins(
+      clients,
+      store,
+      contractAddress(config, "GrowthPool"),
+      BigInt(o.epoch),
+    );
+    return `won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`;
   });
-claim
+});
+const claimJob = claim
   .command("job")
-  .requiredOption("--job <id>")
+  .requiredOption("--job <id>", "the settled job")
   .argument(...FLEET_ARGUMENT)
-  .description("job payout: root and payout list CID are read from Settlement's ReportPosted")
-  .action(async (dirs: string[], o: { job: string }) => {
-    await forEachDevice(dirs, async ({ config, clients }, store) => {
-      const r = await claimJobPayout(clients, store, {
-        settlement: contractAddress(config, "Settlement"),
-        jobId: BigInt(o.job),
-        fromBlock: startBlockOf(config),
-      });
-      return r.hash === undefined
-        ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
-        : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
+  .description(
+    "Claim this device's payout of a settled job: root and payout list CID are read from Settlement's ReportPosted, " +
+      "the proof is checked locally. A payout already claimed sends nothing.",
+  );
+addExamples(claimJob, [
+  "dml-device claim job --job 7",
+  "dml-device claim job --job 7 ./devices/0 ./devices/1",
+]);
+claimJob.action(async (dirs: string[], o: { job: string }) => {
+  await forEachDevice(dirs, async ({ config, clients }, store) => {
+    const r = await claimJobPayout(clients, store, {
+      settlement: contractAddress(config, "Settlement"),
+      jobId: BigInt(o.job),
+      fromBlock: startBlockOf(config),
     });
+    return r.hash === undefined
+      ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
+      : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
   });
-claim
+});
+const claimTrainer = claim
   .command("trainer")
-  .requiredOption("--bounty <id>")
-  .requiredOption("--round <n>")
+  .description(
+    "Claim this trainer's payout of an accepted fine-tuning round (proof checked against the on-chain root).",
+  )
+  .requiredOption("--bounty <id>", "fine-tuning bounty")
+  .requiredOption("--round <n>", "accepted round");
+addExamples(claimTrainer, ["dml-device claim trainer --bounty 1 --round 2"]);
+claimTrainer
   .option(
     "--cid <cid>",
     "a trainer payout list CID (default: the round list CID on chain; the root is always read on chain)",
@@ -299,27 +383,44 @@ claim
 
 // ---------------------------------------------------------------- data + consent
 const data = program.command("data").description("local datasets (never uploaded)");
-data
+const dataImport = data
   .command("import")
+  .description(
+    "Import a local dataset (exactly one of --eml, --mbox, --jsonl) under a schema; records are validated, parsed and " +
+      "kept in --data-dir, never uploaded.",
+  )
   .option("--schema <id>", "dataset schema", EMAIL_SCHEMA_ID)
   .option("--eml <dir>", "folder of .eml files")
   .option("--mbox <file>", "mbox file")
   .option("--jsonl <file>", "JSONL {subject, text, label?}")
   .action(async (o: { schema: string; eml?: string; mbox?: string; jsonl?: string }) => {
     const given = (["eml", "mbox", "jsonl"] as const).filter((k) => o[k] !== undefined);
-    if (given.length !== 1) throw new Error("give exactly one of --eml, --mbox, --jsonl");
+    if (given.length !== 1)
+      throw new CliError("INVALID_ARGUMENT", "give exactly one of --eml, --mbox, --jsonl");
     const source: DatasetSource = given[0]!;
     const meta = await importDataset(paths().datasets, o.schema, source, o[source]!);
     console.log(`imported ${meta.count} records (${meta.labelled} labelled) under ${meta.schema}`);
   });
-data.command("list").action(async () => {
+addExamples(dataImport, [
+  "dml-device data import --mbox ~/mail/inbox.mbox",
+  "dml-device data import --jsonl ./emails.jsonl --schema email/rfc822-v1",
+]);
+const dataList = data
+  .command("list")
+  .description("List the imported datasets: schema, records, labelled records.");
+addExamples(dataList, ["dml-device data list"]);
+dataList.action(async () => {
   for (const m of await listDatasets(paths().datasets))
     console.log(`${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`);
 });
 
-program
+const consentCmd = program
   .command("consent")
-  .description("register (or update) schemas and consent in DeviceRegistry")
+  .description(
+    "Register the device (or update it) in DeviceRegistry with the schemas it serves and its consent: which " +
+      "algorithms may run on its data and the lowest reward it accepts. Local-only limits (cohort size, privacy " +
+      "budget) are kept on the device.",
+  )
   .option("--schema <id...>", "schemas served", [EMAIL_SCHEMA_ID])
   .option("--any-algorithm", "accept any algorithm in the schemas", false)
   .option("--algorithm <id...>", "accepted algorithm ids", [] as string[])
@@ -342,14 +443,18 @@ program
       privacyBudget?: string;
     }) => {
       const { p, config, clients, account } = await context();
-      const consent = consentSchema.parse({
-        schemas: o.schema,
-        anyAlgorithmInSchema: o.anyAlgorithm,
-        algorithms: o.algorithm,
-        priceFloor: parseUnits(o.priceFloor, 18),
-        ...(o.minCohort !== undefined ? { minCohort: Number(o.minCohort) } : {}),
-        ...(o.privacyBudget !== undefined ? { privacyBudget: Number(o.privacyBudget) } : {}),
-      });
+      const consent = parseOptions(
+        consentSchema,
+        {
+          schemas: o.schema,
+          anyAlgorithmInSchema: o.anyAlgorithm,
+          algorithms: o.algorithm,
+          priceFloor: parseUnits(o.priceFloor, 18),
+          ...(o.minCohort !== undefined ? { minCohort: Number(o.minCohort) } : {}),
+          ...(o.privacyBudget !== undefined ? { privacyBudget: Number(o.privacyBudget) } : {}),
+        },
+        CONSENT_FLAGS,
+      );
       // the owner's wish is kept locally first: the runner follows it even if the registration fails
       await saveLocalConsent(p.consent, consent);
       const hashes = await registerConsent(
@@ -363,7 +468,11 @@ program
   );
 
 // ---------------------------------------------------------------- run
-program
+addExamples(consentCmd, [
+  "dml-device consent --any-algorithm --price-floor 1",
+  "dml-device consent --algorithm 1 3 --min-cohort 20 --privacy-budget 2",
+]);
+const runCmd = program
   .command("run")
   .description("watch the chain for cohorts that include this device and serve them when idle")
   .option("--once", "one poll, then exit")
@@ -391,6 +500,7 @@ program
     }
   });
 
+addExamples(runCmd, ["dml-device run", "dml-device --data-dir ./dev0 run --once"]);
 program
   .command("host")
   .description(
@@ -420,35 +530,35 @@ program
     }
   });
 
-program
+const jobCmd = program
   .command("job")
   .description("run one job from a JSON descriptor (drills, or jobs relayed off-chain)")
-  .requiredOption("--file <job.json>")
-  .action(async (o: { file: string }) => {
-    const { p, config, account, clients } = await context();
-    const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
-    const job =
-      raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
-    const store = await openContentStore({
-      heliaDir: p.helia,
-      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
-    });
-    try {
-      const runner = await DeviceRunner.open({
-        paths: p,
-        account,
-        store,
-        idle: config.idle,
-        chain: chainViewOf(clients.publicClient, config),
-        log,
-      });
-      const entry = await runner.handle(job);
-      console.log(JSON.stringify(entry));
-      if (entry.status === "failed" || entry.status === "refused") process.exitCode = 1;
-    } finally {
-      await store.close();
-    }
+  .requiredOption("--file <job.json>", "the job descriptor (a prediction or a training job)");
+addExamples(jobCmd, ["dml-device job --file ./drill.json"]);
+jobCmd.action(async (o: { file: string }) => {
+  const { p, config, account, clients } = await context();
+  const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
+  const job = raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
+  const store = await openContentStore({
+    heliaDir: p.helia,
+    ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
   });
+  try {
+    const runner = await DeviceRunner.open({
+      paths: p,
+      account,
+      store,
+      idle: config.idle,
+      chain: chainViewOf(clients.publicClient, config),
+      log,
+    });
+    const entry = await runner.handle(job);
+    console.log(JSON.stringify(entry));
+    if (entry.status === "failed" || entry.status === "refused") process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+});
 
 // ---------------------------------------------------------------- trainer
 const train = program
@@ -456,31 +566,33 @@ const train = program
   .description(
     "trainer mode: enrol in fine-tuning bounties, review predictions and correct labels",
   );
-train
+const trainEnrol = train
   .command("enrol")
   .description(
     "enrol this device as a trainer of a fine-tuning bounty; `run` then trains in each of its rounds",
   )
-  .requiredOption("--bounty <id>")
-  .action(async (o: { bounty: string }) => {
-    if (!/^[0-9]+$/.test(o.bounty)) throw new Error(`--bounty ${o.bounty} is not a bounty id`);
-    const { config, clients } = await context();
-    const bountyId = BigInt(o.bounty);
-    const r = await enrolTrainer(
-      clients,
-      {
-        FineTuning: contractAddress(config, "FineTuning"),
-        DeviceRegistry: contractAddress(config, "DeviceRegistry"),
-      },
-      bountyId,
-    );
-    console.log(
-      r.status === "already"
-        ? `already enrolled in bounty ${bountyId}`
-        : `enrolled in bounty ${bountyId}: ${r.hash}`,
-    );
-  });
-train
+  .requiredOption("--bounty <id>", "fine-tuning bounty");
+addExamples(trainEnrol, ["dml-device train enrol --bounty 1"]);
+trainEnrol.action(async (o: { bounty: string }) => {
+  if (!/^[0-9]+$/.test(o.bounty))
+    throw new CliError("INVALID_ARGUMENT", `--bounty: not a bounty id: ${o.bounty}`);
+  const { config, clients } = await context();
+  const bountyId = BigInt(o.bounty);
+  const r = await enrolTrainer(
+    clients,
+    {
+      FineTuning: contractAddress(config, "FineTuning"),
+      DeviceRegistry: contractAddress(config, "DeviceRegistry"),
+    },
+    bountyId,
+  );
+  console.log(
+    r.status === "already"
+      ? `already enrolled in bounty ${bountyId}`
+      : `enrolled in bounty ${bountyId}: ${r.hash}`,
+  );
+});
+const trainReview = train
   .command("review")
   .description(
     "show the model's predictions on your data and take corrections (interactive, or --corrections)",
@@ -489,67 +601,88 @@ train
   .requiredOption("--sha256 <hex>", "the model's on-chain sha256")
   .option("--schema <id>", "dataset schema", EMAIL_SCHEMA_ID)
   .option("--corrections <file>", "JSON {id: label} or CSV id,label instead of prompting")
-  .option("--limit <n>", "records to review interactively", "20")
-  .action(
-    async (o: {
-      package: string;
-      sha256: string;
-      schema: string;
-      corrections?: string;
-      limit: string;
-    }) => {
-      const p = paths();
-      const config = await loadConfig(p.config);
-      const dataset = await loadDataset(p.datasets, o.schema);
-      const current = await loadCorrections(p.corrections, o.schema);
-      if (o.corrections !== undefined) {
-        const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
-        await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
-        console.log(`saved ${Object.keys(parsed).length} corrections`);
-        return;
-      }
-      const store = await openContentStore({
-        heliaDir: p.helia,
-        ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
-      });
+  .option("--limit <n>", "records to review interactively", "20");
+addExamples(trainReview, [
+  "dml-device train review --package bafy… --sha256 0x…",
+  "dml-device train review --package bafy… --sha256 0x… --corrections ./labels.csv",
+]);
+trainReview.action(
+  async (o: {
+    package: string;
+    sha256: string;
+    schema: string;
+    corrections?: string;
+    limit: string;
+  }) => {
+    const p = paths();
+    const config = await loadConfig(p.config);
+    const dataset = await loadDataset(p.datasets, o.schema);
+    const current = await loadCorrections(p.corrections, o.schema);
+    if (o.corrections !== undefined) {
+      const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
+      await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
+      console.log(`saved ${Object.keys(parsed).length} corrections`);
+      return;
+    }
+    const store = await openContentStore({
+      heliaDir: p.helia,
+      ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
+    });
+    try {
+      const pkg = await loadVerifiedPackage(store, o.package, o.sha256);
+      const records = dataset.records.slice(0, Number(o.limit));
+      const preds = await classifyRecords(
+        pkg,
+        records.map((r) => ({ subject: r.subject, body: r.body })),
+      );
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const labels = pkg.manifest.outputLabels;
       try {
-        const pkg = await loadVerifiedPackage(store, o.package, o.sha256);
-        const records = dataset.records.slice(0, Number(o.limit));
-        const preds = await classifyRecords(
-          pkg,
-          records.map((r) => ({ subject: r.subject, body: r.body })),
-        );
-        const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const labels = pkg.manifest.outputLabels;
-        try {
-          for (const [i, r] of records.entries()) {
-            const pr = preds[i]!;
-            const shown = current[r.id] ?? r.label;
-            console.log(
-              `\n[${r.id}] ${r.subject.slice(0, 100)}\n  ${r.body.replace(/\s+/g, " ").slice(0, 160)}`,
-            );
-            console.log(
-              `  model: ${labels[pr.label]} (p=${(pr.probabilities[pr.label] ?? 0).toFixed(3)})${shown === undefined ? "" : `, your label: ${labels[shown]}`}`,
-            );
-            const a = (await rl.question(`  label? [${labels.join("/")}, enter = keep, q = quit] `))
-              .trim()
-              .toLowerCase();
-            if (a === "q") break;
-            const k = labels.indexOf(a);
-            if (k === 0 || k === 1) current[r.id] = k;
-          }
-        } finally {
-          rl.close();
+        for (const [i, r] of records.entries()) {
+          const pr = preds[i]!;
+          const shown = current[r.id] ?? r.label;
+          console.log(
+            `\n[${r.id}] ${r.subject.slice(0, 100)}\n  ${r.body.replace(/\s+/g, " ").slice(0, 160)}`,
+          );
+          console.log(
+            `  model: ${labels[pr.label]} (p=${(pr.probabilities[pr.label] ?? 0).toFixed(3)})${shown === undefined ? "" : `, your label: ${labels[shown]}`}`,
+          );
+          const a = (await rl.question(`  label? [${labels.join("/")}, enter = keep, q = quit] `))
+            .trim()
+            .toLowerCase();
+          if (a === "q") break;
+          const k = labels.indexOf(a);
+          if (k === 0 || k === 1) current[r.id] = k;
         }
-        await saveCorrections(p.corrections, o.schema, current);
-        console.log(`saved ${Object.keys(current).length} corrections`);
       } finally {
-        await store.close();
+        rl.close();
       }
-    },
-  );
+      await saveCorrections(p.corrections, o.schema, current);
+      console.log(`saved ${Object.keys(current).length} corrections`);
+    } finally {
+      await store.close();
+    }
+  },
+);
 
-program.parseAsync().catch((e: unknown) => {
-  console.error(`error: ${describeError(e)}`);
-  process.exitCode = 1;
-});
+addExamples(program, [
+  "dml-device config init --rpc http://127.0.0.1:8545 --manifest deployments/31337.local.json",
+  "DML_DEVICE_PASSWORD=… dml-device wallet create",
+  "dml-device data import --mbox ~/mail/inbox.mbox && dml-device consent --any-algorithm",
+  "dml-device run",
+  "dml-device claim job --job 7",
+]);
+
+/** Parses `argv` (user arguments) and runs; a failure is one line on stderr and exit 1 or 2 (sdk/cli/errors.ts). */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    // --help and --version end by throwing with exit code 0 under exitOverride
+    if ((e as { exitCode?: unknown }).exitCode === 0) return;
+    reportCliError("dml-device", e);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href)
+  await main(process.argv.slice(2));

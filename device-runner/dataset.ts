@@ -7,21 +7,16 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseEmail } from "#sdk/ml/index.ts";
-import { keccak256, stringToBytes, type Hex } from "viem";
+import { EMAIL_SCHEMA_ID } from "#sdk/chain/schema.ts";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-fs.ts";
 import { DeviceError } from "./errors.ts";
 
-export const EMAIL_SCHEMA_ID = "email/rfc822-v1";
+export { EMAIL_SCHEMA_ID, schemaHash } from "#sdk/chain/schema.ts";
 /** Schemas this runner can import, with the record fields a package's input schema may read. */
 export const KNOWN_SCHEMAS: Readonly<Record<string, readonly string[]>> = {
   [EMAIL_SCHEMA_ID]: ["subject", "body"],
 };
-
-/** On-chain schema id: keccak256 of the UTF-8 schema name (as DeviceRegistry, the marketplace and jobs use). */
-export function schemaHash(schemaId: string): Hex {
-  return keccak256(stringToBytes(schemaId));
-}
 
 export const MAX_RECORDS = 200_000;
 export const MAX_SOURCE_BYTES = 256 * 1024 * 1024;

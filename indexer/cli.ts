@@ -3,12 +3,14 @@
  * `dml-indexer` — the local graph host (docs/indexer.md): indexes the protocol's subgraph from any chain into PGlite
  * (or Postgres with DATABASE_URL) and serves The Graph's GraphQL API on 127.0.0.1.
  *
- * Exit codes: 0 stopped (SIGINT/SIGTERM), 1 runtime failure or a deterministic handler error, 2 invalid options.
+ * Exit codes: 0 stopped (SIGINT/SIGTERM), 1 runtime failure or a deterministic handler error, 2 invalid options or
+ * manifest. A failure is one line on stderr, `dml-indexer: error[CODE]: message` (sdk/cli/errors.ts).
  */
 import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { readManifest } from "#sdk/chain/manifest.ts";
+import { reportCliError } from "#sdk/cli/errors.ts";
 import { DEFAULT_SUBGRAPH_NAME, GraphHost } from "./graph-host.ts";
 import { DASHBOARD_DIST, ensureDashboardBuild } from "./dashboard/build.ts";
 import { dashboardRoutes } from "./dashboard/serve.ts";
@@ -102,13 +104,14 @@ Examples:
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = buildProgram().exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // commander's own refusals are printed by the shared formatter, one line (sdk/cli/errors.ts)
+  program.configureOutput({ outputError: () => undefined });
   let o: CliOptions;
   try {
     o = program.parse([...argv], { from: "user" }).opts<CliOptions>();
   } catch (e) {
-    const code = (e as { exitCode?: number }).exitCode;
-    process.exitCode = code === 0 ? 0 : 2;
+    if ((e as { exitCode?: number }).exitCode === 0) process.exitCode = 0;
+    else reportCliError("dml-indexer", e);
     return;
   }
   const log = pino({ name: "dml-indexer" }, pino.destination(2));
@@ -160,16 +163,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (o.dashboard) console.log(`${host.url}/dashboard/`);
     const r = await host.run(ac.signal);
     if (r?.kind === "failed") {
-      process.stderr.write(`dml-indexer: indexing stopped at block ${r.block}: ${r.message}\n`);
+      process.stderr.write(
+        `dml-indexer: error[INDEXING_FAILED]: indexing stopped at block ${r.block}: ${r.message.split("\n")[0]}\n`,
+      );
       // keep serving the data up to the failed block (with hasIndexingErrors) until stopped, as graph-node does
       await new Promise<void>((resolve) => ac.signal.addEventListener("abort", () => resolve()));
       process.exitCode = 1;
     }
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const first = e instanceof Error ? (e.message.split("\n")[0] ?? e.message) : String(e);
-    process.stderr.write(`dml-indexer: ${typeof code === "string" ? `${code}: ` : ""}${first}\n`);
-    process.exitCode = 1;
+    reportCliError("dml-indexer", e);
   } finally {
     await host?.close();
   }

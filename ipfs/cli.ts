@@ -12,7 +12,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { IpfsDaemon, IpfsDaemonError } from "#sdk/ipfs/daemon.ts";
+import { reportCliError } from "#sdk/cli/errors.ts";
+import { IpfsDaemon } from "#sdk/ipfs/daemon.ts";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_RPC_PORT } from "#sdk/ipfs/rpc-server.ts";
 
 class CliConfigError extends Error {
@@ -59,7 +60,8 @@ export function buildProgram(out: (line: string) => void = (l) => console.log(l)
       ].join("\n"),
     )
     .usage("<command> [options]")
-    .showHelpAfterError();
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
   const daemon = program
     .command("daemon")
     .summary("run the node and its RPC API")
@@ -114,15 +116,16 @@ Examples:
   return program;
 }
 
-/** Parses `argv` and runs; a failure is one line on stderr and exit 1 (2 for invalid options). */
+/**
+ * Parses `argv` and runs; a failure is one line on stderr, `dml-ipfs: error[CODE]: message`, and exit 1 (2 for invalid
+ * options), as every DML CLI does (sdk/cli/errors.ts).
+ */
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
-    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    process.stderr.write(`dml-ipfs: ${msg}\n`);
-    process.exitCode = e instanceof CliConfigError ? 2 : 1;
-    if (e instanceof IpfsDaemonError) process.stderr.write(`dml-ipfs: code ${e.code}\n`);
+    if ((e as { exitCode?: unknown }).exitCode === 0) return;
+    reportCliError("dml-ipfs", e);
   }
 }
 

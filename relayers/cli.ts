@@ -5,7 +5,8 @@
  *   dml-relayer <role> [options]     run one role (each role registers itself in relayers/<role>/index.ts)
  *   dml-relayer keystore create      write the operator keystore
  *
- * Exit codes: 0 stopped cleanly (drained), 1 runtime or start failure, 2 invalid configuration.
+ * Exit codes: 0 stopped cleanly (drained), 1 runtime or start failure, 2 invalid options or configuration. A failure
+ * is one line on stderr, `dml-relayer: error[CODE]: message` (the formatter all four CLIs share, sdk/cli/errors.ts).
  */
 import { Command } from "commander";
 import { pathToFileURL } from "node:url";
@@ -20,7 +21,8 @@ import {
 } from "./common/config.ts";
 import { z } from "zod";
 import { ACTION_STATUSES, ActionQueue } from "./common/action-queue.ts";
-import { describeError, RelayerError } from "./common/errors.ts";
+import { RelayerError } from "./common/errors.ts";
+import { reportCliError } from "#sdk/cli/errors.ts";
 import { roleFields, runRelayer, type RoleDefinition } from "./common/relayer.ts";
 import type { FieldSpecs } from "./common/config.ts";
 import { ROLES } from "./roles.ts";
@@ -42,7 +44,8 @@ export function buildProgram(roles: readonly RoleDefinition<FieldSpecs>[]): Comm
   const program = new Command("dml-relayer")
     .description(PROGRAM_DESCRIPTION)
     .usage("<role> [options]")
-    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
     .configureHelp({ sortSubcommands: true });
   program.commandsGroup("Roles:");
   for (const role of roles) addRole(program, role);
@@ -152,7 +155,10 @@ function addQueue(program: Command): void {
   });
 }
 
-/** Parses `argv` and runs; a failure is one line on stderr and exit 1 (2 for configuration). */
+/**
+ * Parses `argv` and runs; a failure is one line on stderr, `dml-relayer: error[CODE]: message` (sdk/cli/errors.ts),
+ * and exit 1, or 2 for bad options and configuration.
+ */
 export async function main(
   roles: readonly RoleDefinition<FieldSpecs>[],
   argv: string[] = process.argv,
@@ -160,11 +166,9 @@ export async function main(
   try {
     await buildProgram(roles).parseAsync(argv);
   } catch (e) {
-    process.stderr.write(`dml-relayer: ${describeError(e)}\n`);
-    process.exitCode =
-      e instanceof RelayerError && (e.code === "CONFIG_INVALID" || e.code === "CONFIG_FILE")
-        ? 2
-        : 1;
+    // --help and --version end by throwing with exit code 0 under exitOverride
+    if ((e as { exitCode?: unknown }).exitCode === 0) return;
+    reportCliError("dml-relayer", e);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics of one relayer process (prom-client, its own registry), all named `dml_relayer_*` and labelled
- * with the role. docs/relayers.md lists them.
+ * with the role (the process and Node.js defaults too). docs/metrics.md lists them; docs/grafana-dashboard.json charts them.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { ACTION_STATUSES, type ActionStatus } from "./action-queue.ts";
@@ -24,7 +24,8 @@ export class RelayerMetrics {
   constructor(role: string, queueCounts: () => Promise<Record<ActionStatus, number>>) {
     this.role = role;
     this.registry = new Registry();
-    collectDefaultMetrics({ register: this.registry, prefix: "dml_relayer_" });
+    // the process metrics carry the role too, so one dashboard variable filters every panel (docs/metrics.md)
+    collectDefaultMetrics({ register: this.registry, prefix: "dml_relayer_", labels: { role } });
     const registers = [this.registry];
     this.ticks = new Counter({
       name: "dml_relayer_ticks_total",

@@ -40,7 +40,7 @@ const STATE_NAMES = Object.keys(ProposalState) as ProposalStateName[];
 /** `GovernorCountingSimple` vote types. */
 export const VoteType = { Against: 0, For: 1, Abstain: 2 } as const;
 
-export type GovernanceErrorCode = "PROPOSAL_STATE" | "PROPOSAL_INVALID";
+export type GovernanceErrorCode = "PROPOSAL_STATE" | "PROPOSAL_INVALID" | "UNKNOWN_PROPOSAL";
 export class GovernanceError extends Error {
   readonly code: GovernanceErrorCode;
   constructor(code: GovernanceErrorCode, message: string) {
@@ -266,4 +266,56 @@ export async function execute(
     functionName: "execute",
     args: [[...p.targets], [...p.values], [...p.calldatas], descriptionHash(p)],
   });
+}
+
+/**
+ * The proposal `id` as it was submitted, from the governor's `ProposalCreated` log (queue and execute need its
+ * targets, values, calldatas and description; holders other than the proposer only know its id).
+ * @throws GovernanceError UNKNOWN_PROPOSAL
+ */
+export async function proposalFromChain(
+  client: ChainPublicClient,
+  governor: Address,
+  id: bigint,
+  fromBlock: bigint,
+): Promise<Proposal & { proposer: Address }> {
+  const logs = await client.getContractEvents({
+    address: governor,
+    abi: dmlGovernorAbi,
+    eventName: "ProposalCreated",
+    fromBlock,
+  });
+  const log = logs.find((l) => l.args.proposalId === id);
+  if (log === undefined)
+    throw new GovernanceError("UNKNOWN_PROPOSAL", `no proposal ${id} on governor ${governor}`);
+  const a = log.args;
+  const p: Proposal = {
+    targets: (a.targets ?? []).map((t) => getAddress(t)),
+    values: [...(a.values ?? [])],
+    calldatas: [...(a.calldatas ?? [])],
+    description: a.description ?? "",
+  };
+  if (proposalIdOf(p) !== id)
+    throw new GovernanceError(
+      "UNKNOWN_PROPOSAL",
+      `the ProposalCreated log of ${id} does not hash to it`,
+    );
+  return { ...p, proposer: getAddress(a.proposer!) };
+}
+
+/** A proposal of one call `target.calldata` (with `value` wei). */
+export function singleCallProposal(opts: {
+  target: Address;
+  calldata: Hex;
+  value?: bigint;
+  description: string;
+}): Proposal {
+  if (opts.description.trim() === "")
+    throw new GovernanceError("PROPOSAL_INVALID", "a proposal needs a description");
+  return {
+    targets: [getAddress(opts.target)],
+    values: [opts.value ?? 0n],
+    calldatas: [opts.calldata],
+    description: opts.description,
+  };
 }

@@ -12,7 +12,7 @@ import { deviceAccount, type DeviceAccount } from "#sdk/crypto/session-key.ts";
 import { z } from "zod";
 
 export type KeystoreErrorCode =
-  "KEYSTORE_MISSING" | "KEYSTORE_EXISTS" | "KEYSTORE_INVALID" | "WRONG_PASSWORD";
+  "KEYSTORE_MISSING" | "KEYSTORE_EXISTS" | "KEYSTORE_INVALID" | "WRONG_PASSWORD" | "WEAK_PASSWORD";
 
 /** A keystore cannot be created or unlocked; `code` says why. */
 export class KeystoreError extends Error {
@@ -52,14 +52,24 @@ const keystoreSchema = z.looseObject({
   }),
 });
 
-const passwordSchema = z.string().min(8, "the keystore password must have at least 8 characters");
+/** The shortest keystore password accepted (scrypt slows guessing; it cannot save a 4-character password). */
+export const MIN_PASSWORD_LENGTH = 8;
+
+/** @throws KeystoreError WEAK_PASSWORD (one line naming the rule, never a validation dump) */
+export function checkKeystorePassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH)
+    throw new KeystoreError(
+      "WEAK_PASSWORD",
+      `keystore password: must have at least ${MIN_PASSWORD_LENGTH} characters (it has ${password.length})`,
+    );
+}
 
 export async function encryptKey(
   privateKey: Hex,
   password: string,
   scrypt: ScryptParams = DEFAULT_SCRYPT,
 ): Promise<string> {
-  passwordSchema.parse(password);
+  checkKeystorePassword(password);
   const p = scryptParamsSchema.parse(scrypt);
   const wallet = Wallet.fromPrivateKey(hexToBytes(privateKey));
   return JSON.stringify(await wallet.toV3(password, { kdf: "scrypt", n: p.n, r: p.r, p: p.p }));

@@ -27,28 +27,12 @@ import {
   type HiddenSplit,
   type SplitTree,
 } from "#sdk/chain/finetuning.ts";
+import { BountyError } from "#sdk/chain/bounties.ts";
 import { TxSender } from "#sdk/chain/tx-sender.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { encodeLabelledSet, type LabelledSet } from "./training-round.ts";
 
-export type BountyErrorCode =
-  /** The splits given do not open the bounty's on-chain `splitRoot`. */
-  | "SPLIT_ROOT_MISMATCH"
-  /** The split's bytes published at reveal do not have the committed CID. */
-  | "SPLIT_CID_MISMATCH"
-  /** The secrets have no split for the round, or the input is inconsistent (no splits, labels differ). */
-  | "BOUNTY_INPUT_INVALID"
-  /** `createBounty`'s receipt has no `BountyCreated` event. */
-  | "BOUNTY_NOT_CREATED";
-
-export class BountyError extends Error {
-  readonly code: BountyErrorCode;
-  constructor(code: BountyErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.name = "BountyError";
-    this.code = code;
-  }
-}
+export { BountyError, type BountyErrorCode } from "#sdk/chain/bounties.ts";
 
 /** `IFineTuning.BountyInput`, as `createBounty` takes it. */
 export interface BountyInput {

@@ -6,16 +6,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { helpText, leafCommands } from "#sdk/cli/help.ts";
 
 const exec = promisify(execFile);
 const CLI = path.resolve(import.meta.dirname, "../../device-runner/cli.ts");
 const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 let dir: string;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   try {
     const r = await exec(TSX, [CLI, "--data-dir", path.join(dir, "dev"), ...args], {
-      env: { ...process.env, DML_DEVICE_PASSWORD: "cli-test-password" },
+      env: { ...process.env, DML_DEVICE_PASSWORD: "cli-test-password", ...env },
     });
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
@@ -60,7 +64,10 @@ describe("dml-device CLI", () => {
     await writeFile(bad, "{nope\n");
     const rejected = await run(["data", "import", "--jsonl", bad]);
     assert.equal(rejected.code, 1);
-    assert.match(rejected.err, /error: DATASET_INVALID: bad\.jsonl line 1: not JSON/);
+    assert.match(
+      rejected.err,
+      /^dml-device: error\[DATASET_INVALID\]: bad\.jsonl line 1: not JSON/,
+    );
     const stored = await readFile(
       path.join(dir, "dev", "datasets", "email_rfc822-v1.jsonl"),
       "utf8",
@@ -70,5 +77,41 @@ describe("dml-device CLI", () => {
       3,
       "the failed import left the dataset as it was",
     );
+  });
+
+  it("bad input is one coded line naming the flag (exit 2): short password, bad URL, unknown option", async () => {
+    const one = (r: { code: number; out: string; err: string }, code: string, text: RegExp) => {
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err.trim().split("\n").length, 1, r.err);
+      assert.match(r.err, new RegExp(`^dml-device: error\\[${code}\\]: `));
+      assert.match(r.err, text);
+      assert.doesNotMatch(r.err, /"code":|^\s*\[/m, "no zod issue array");
+    };
+    const other = path.join(dir, "other");
+    const short = await run(["--data-dir", other, "wallet", "create", "--light-kdf"], {
+      DML_DEVICE_PASSWORD: "short",
+    });
+    one(short, "WEAK_PASSWORD", /keystore password: must have at least 8 characters/);
+    one(
+      await run(["config", "init", "--rpc", "not-a-url"]),
+      "INVALID_ARGUMENT",
+      /^[^:]+: error\[INVALID_ARGUMENT\]: --rpc: /,
+    );
+    one(await run(["wallet", "create", "--bogus"]), "USAGE", /unknown option '--bogus'/);
+  });
+
+  it("--help of every command says what it does and shows an example", async () => {
+    const { program } = await import("../../device-runner/cli.ts");
+    for (const c of [program, ...leafCommands(program)]) {
+      const text = helpText(c);
+      assert.ok(c.description().length > 15, `${c.name()} says what it does`);
+      for (const o of c.options) assert.ok(text.includes(o.flags), `${c.name()} lists ${o.flags}`);
+      if (c !== program)
+        assert.match(
+          text,
+          /\nExamples?:\n {2}(DML_DEVICE_PASSWORD=… )?dml-device /,
+          `${c.name()} example`,
+        );
+    }
   });
 });

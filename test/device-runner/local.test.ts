@@ -71,8 +71,9 @@ describe("keystore (Web3 Secret Storage v3, scrypt)", () => {
     const acc = await createKeystore(file, "password-2", { importKey: key, scrypt: LIGHT_SCRYPT });
     assert.equal(acc.address, privateKeyToAccount(key).address);
     assert.equal((await unlockKeystore(file, "password-2")).address, acc.address);
-    await assert.rejects(
+    await rejects(
       createKeystore(path.join(dir, "ks3.json"), "short", { scrypt: LIGHT_SCRYPT }),
+      "WEAK_PASSWORD",
     );
     await rejects(
       createKeystore(path.join(dir, "ks4.json"), "password-4", {

@@ -132,12 +132,12 @@ describe("dml-device train enrol (FineTuning on EDR over JSON-RPC)", () => {
     assert.equal(unregistered.code, 1);
     assert.equal(
       unregistered.err,
-      `error: NOT_REGISTERED: ${device.address} is not a registered device: run \`dml-device consent\` first\n`,
+      `dml-device: error[NOT_REGISTERED]: ${device.address} is not a registered device: run \`dml-device consent\` first\n`,
     );
     assert.equal(missing.code, 1);
     assert.equal(
       missing.err,
-      "error: BOUNTY_NOT_ACTIVE: bounty 9 does not exist (FineTuning has 1 bounty)\n",
+      "dml-device: error[BOUNTY_NOT_ACTIVE]: bounty 9 does not exist (FineTuning has 1 bounty)\n",
     );
     assert.equal(await enrolled(device.address), false);
     assert.equal(await env.pub.getTransactionCount({ address: device.address }), 0);

@@ -123,8 +123,10 @@ describe(
         const text = await (await fetch(`${await p.ready}/metrics`)).text();
         const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
         return {
-          cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
-          rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+          cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m),
+          rssMiB: Math.round(
+            num(/^dml_relayer_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m) / 2 ** 20,
+          ),
         };
       };
 

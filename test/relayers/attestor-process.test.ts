@@ -188,9 +188,9 @@ describe("dml-relayer attestor processes on EDR", () => {
                 ),
               );
             return {
-              cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
+              cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m),
               rssMiB: Math.round(
-                num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20,
+                num(/^dml_relayer_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m) / 2 ** 20,
               ),
               commitLatencyS: latency("commit"),
               revealLatencyS: latency("reveal"),

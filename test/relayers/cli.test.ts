@@ -4,12 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { DEPLOYED_CONTRACTS } from "#sdk/chain/contract-names.ts";
+import { helpText, leafCommands } from "#sdk/cli/help.ts";
 import { MANIFEST_VERSION, writeManifest, type Manifest } from "#sdk/chain/manifest.ts";
 import { createKeystore, LIGHT_SCRYPT } from "#sdk/crypto/keystore.ts";
 import { commonFields, flagName } from "../../relayers/common/config.ts";
@@ -53,6 +54,37 @@ describe("dml-relayer CLI", () => {
     assert.match(r.stdout, /Examples:\n\s+DML_KEYSTORE_PASSWORD=… dml-relayer attestor --rpc-url/);
   });
 
+  it("every command's --help says what it does and shows an example (every role, keystore, queue)", async () => {
+    const { buildProgram } = await import("../../relayers/cli.ts");
+    const { ROLES } = await import("../../relayers/roles.ts");
+    const program = buildProgram(ROLES);
+    for (const c of leafCommands(program)) {
+      const text = helpText(c);
+      assert.ok(c.description().length > 15, `${c.name()} says what it does`);
+      for (const o of c.options) assert.ok(text.includes(o.flags), `${c.name()} lists ${o.flags}`);
+      assert.match(text, /\nExamples:\n {2}(DML_KEYSTORE_PASSWORD=… )?dml-relayer /, `${c.name()}`);
+    }
+  });
+
+  it("bad options and a short keystore password are one coded line and exit 2", async () => {
+    const bogus = await run(["queue", "list", "--bogus"]);
+    assert.equal(bogus.code, 2);
+    assert.equal(
+      bogus.stderr,
+      "dml-relayer: error[USAGE]: unknown option '--bogus' (see --help)\n",
+    );
+    const file = path.join(root, "short.json");
+    const short = await run(["keystore", "create", "--keystore", file, "--light-kdf"], {
+      DML_KEYSTORE_PASSWORD: "short",
+    });
+    assert.equal(short.code, 2);
+    assert.equal(
+      short.stderr,
+      "dml-relayer: error[WEAK_PASSWORD]: keystore password: must have at least 8 characters (it has 5)\n",
+    );
+    await assert.rejects(access(file), "no keystore written");
+  });
+
   it("an unreachable RPC is one line at start and exit 1", async () => {
     const keystore = path.join(root, "ks.json");
     await createKeystore(keystore, "password-1234", { scrypt: LIGHT_SCRYPT });
@@ -76,7 +108,7 @@ describe("dml-relayer CLI", () => {
         .split("\n")
         .filter((l) => l.startsWith("dml-relayer:"))
         .join("\n"),
-      "dml-relayer: RPC_UNREACHABLE: no JSON-RPC answer from http://127.0.0.1:9",
+      "dml-relayer: error[RPC_UNREACHABLE]: no JSON-RPC answer from http://127.0.0.1:9",
     );
   });
 
@@ -128,7 +160,7 @@ describe("dml-relayer CLI", () => {
       assert.equal(lines.length, 1, r.stderr);
       assert.match(
         lines[0]!,
-        /^dml-relayer: IPFS_UNREACHABLE: no Kubo RPC answer from http:\/\/127\.0\.0\.1:9/,
+        /^dml-relayer: error\[IPFS_UNREACHABLE\]: no Kubo RPC answer from http:\/\/127\.0\.0\.1:9/,
       );
     } finally {
       rpc.close();
@@ -167,6 +199,6 @@ describe("dml-relayer CLI", () => {
     );
     const bad = await run(["queue", "list", "--data-dir", dataDir, "--status", "done"]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^dml-relayer: CONFIG_INVALID: invalid --status/);
+    assert.match(bad.stderr, /^dml-relayer: error\[CONFIG_INVALID\]: invalid --status/);
   });
 });

@@ -189,8 +189,10 @@ describe(
         console.log(
           "distributor process:",
           JSON.stringify({
-            cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
-            rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+            cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m),
+            rssMiB: Math.round(
+              num(/^dml_relayer_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m) / 2 ** 20,
+            ),
             cohortLatencyS: num(
               /^dml_relayer_action_latency_seconds_sum\{role="distributor",type="cohort"\} (\S+)$/m,
             ),

@@ -92,7 +92,7 @@ describe("dml-relayer process", () => {
       /dml_relayer_action_runs_total\{role="effect",type="effect",outcome="retry"\} 1/,
     );
     assert.match(metrics, /dml_relayer_errors_total\{role="effect",where="action"\} 1/);
-    assert.match(metrics, /dml_relayer_process_resident_memory_bytes \d+/);
+    assert.match(metrics, /dml_relayer_process_resident_memory_bytes\{role="effect"\} \d+/);
     assert.equal((await fetch(`${url}/nope`)).status, 404);
 
     r.child.kill("SIGTERM");
@@ -170,13 +170,13 @@ describe("dml-relayer process", () => {
     assert.equal(await flag.exited, 2);
     assert.equal(
       flag.stderr(),
-      'dml-relayer: CONFIG_INVALID: invalid config: metricsPort (flag --metrics-port = "http"): expected an integer\n',
+      'dml-relayer: error[CONFIG_INVALID]: invalid config: metricsPort (flag --metrics-port = "http"): expected an integer\n',
     );
     const env = startRelayer(args(d), { DML_RPC_URL: "ftp://x" });
     assert.equal(await env.exited, 2);
     assert.equal(
       env.stderr(),
-      'dml-relayer: CONFIG_INVALID: invalid config: rpcUrl (env DML_RPC_URL = "ftp://x"): expected an http(s) URL\n',
+      'dml-relayer: error[CONFIG_INVALID]: invalid config: rpcUrl (env DML_RPC_URL = "ftp://x"): expected an http(s) URL\n',
     );
     const file = path.join(root, "cfg.json");
     await writeFile(file, JSON.stringify({ jobs: 3, maxAttemps: 2 }));
@@ -184,7 +184,7 @@ describe("dml-relayer process", () => {
     assert.equal(await typo.exited, 2);
     assert.match(
       typo.stderr(),
-      /^dml-relayer: CONFIG_INVALID: invalid config: unknown key "maxAttemps" in .*cfg\.json/,
+      /^dml-relayer: error\[CONFIG_INVALID\]: invalid config: unknown key "maxAttemps" in .*cfg\.json/,
     );
     assert.equal(typo.stderr().split("\n").length, 2, "one line");
   });
@@ -198,7 +198,7 @@ describe("dml-relayer process", () => {
     assert.equal(await wrong.exited, 1);
     assert.equal(
       wrong.stderr(),
-      `dml-relayer: WRONG_PASSWORD: wrong password for the keystore ${keystore}\n`,
+      `dml-relayer: error[WRONG_PASSWORD]: wrong password for the keystore ${keystore}\n`,
     );
     await assert.rejects(
       access(d.dataDir),
@@ -206,7 +206,7 @@ describe("dml-relayer process", () => {
     );
     const none = startRelayer(a, { DML_KEYSTORE_PASSWORD: "" });
     assert.equal(await none.exited, 1);
-    assert.match(none.stderr(), /^dml-relayer: KEYSTORE: no keystore password/);
+    assert.match(none.stderr(), /^dml-relayer: error\[KEYSTORE\]: no keystore password/);
     const right = startRelayer(a, { DML_KEYSTORE_PASSWORD: "the right password" });
     await right.ready;
     assert.match(right.stderr(), /"address":"0x[0-9a-fA-F]{40}"/);

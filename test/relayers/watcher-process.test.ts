@@ -168,8 +168,10 @@ describe("dml-relayer watcher process on EDR", () => {
       "watcher process:",
       JSON.stringify({
         postToChallengeMs: Math.round(postToChallengeMs),
-        cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m),
-        rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+        cpuSeconds: num(/^dml_relayer_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m),
+        rssMiB: Math.round(
+          num(/^dml_relayer_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m) / 2 ** 20,
+        ),
         challengeLatencyS: num(
           /^dml_relayer_action_latency_seconds_sum\{role="watcher",type="challenge-set"\} (\S+)$/m,
         ),

@@ -1,8 +1,9 @@
 /**
  * Where code may import from (docs/CONVENTIONS.md "Where code lives"): `sdk/` is the protocol client every other part
- * builds on and imports none of them; `relayers/` and `indexer/` (the local graph host) import `sdk/` only; `bench/` never imports test helpers;
- * `device-runner/` imports no script, bench, relayer or test; `script/` imports `device-runner/` only from the files
- * that really run a device; `dashboard/` (the page) imports `sdk/` only. Every `.ts` file's import specifiers (static, `export … from`, dynamic `import()`, as
+ * builds on and imports none of them; `cli/` (the `dml` command line), `relayers/`, `indexer/` (the local graph host)
+ * and `dashboard/` (the page) import `sdk/` only; `bench/` never imports test helpers; `device-runner/` imports no
+ * script, bench, relayer or test; `script/` imports `device-runner/` only from the files that really run a device.
+ * Every `.ts` file's import specifiers (static, `export … from`, dynamic `import()`, as
  * TypeScript's own pre-processor lists them) are resolved to a repository path and checked.
  */
 import assert from "node:assert/strict";
@@ -19,14 +20,15 @@ const SCRIPTS_RUNNING_A_DEVICE = new Set(["script/demo-job.ts", "script/network/
 
 /** Top-level folders each folder must not import from. */
 const FORBIDDEN: Record<string, readonly string[]> = {
-  sdk: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
+  sdk: ["device-runner", "script", "test", "bench", "relayers", "indexer", "cli", "dashboard"],
+  cli: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
   indexer: ["device-runner", "script", "test", "bench", "relayers"],
-  relayers: ["device-runner", "script", "test", "bench", "indexer"],
+  relayers: ["device-runner", "script", "test", "bench", "indexer", "cli"],
   bench: ["test", "device-runner"],
   "device-runner": ["script", "test", "bench", "relayers", "indexer"],
   script: ["test", "bench", "relayers", "device-runner"],
   // the page bundles browser-safe sdk modules only (docs/dashboard.md)
-  dashboard: ["device-runner", "script", "test", "bench", "relayers", "indexer"],
+  dashboard: ["device-runner", "script", "test", "bench", "relayers", "indexer", "cli"],
 };
 
 /** The repository path (`sdk/chain/x.ts`) an import specifier of `file` names, or undefined for a package. */
@@ -89,7 +91,7 @@ describe("import rules", () => {
     ]);
   });
 
-  it("no file in sdk/, relayers/, indexer/, bench/, device-runner/, script/ or dashboard/ imports across a forbidden boundary", async () => {
+  it("no file in sdk/, cli/, relayers/, indexer/, bench/, device-runner/, script/ or dashboard/ imports across a forbidden boundary", async () => {
     const files = (await Promise.all(Object.keys(FORBIDDEN).map(filesUnder))).flat();
     assert.ok(files.length > 100, `found only ${files.length} files`);
     const violations: string[] = [];
