@@ -5,7 +5,7 @@
  * instead of ≈ 0.27 ms for the JavaScript add loop (docs/secagg.md, "Faster unmasking"). Absent WebAssembly SIMD the
  * callers keep the JavaScript loop (same words, tested).
  *
- * The module is 180 bytes, assembled from this text (binaryen `parseText` + `emitBinary`, features MVP + SIMD128):
+ * The module is 180 bytes, assembled from script/wasm/simd-add.wat by script/wasm/assemble.mjs (binaryen):
  *
  *   (module
  *     (memory (export "memory") 1)
