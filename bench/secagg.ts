@@ -156,6 +156,7 @@ async function unmaskOnly(n: number, m: number, d: number): Promise<void> {
   await pool?.warm();
   const warmMs = performance.now() - tw;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage(); // every thread of the process: comparable across loads, unlike wall time
   const survivors = session.ids.filter((u) => !dropped.has(u));
   const { expansions, workers, fallbacks } = await removeMasks(
     sum,
@@ -173,8 +174,10 @@ async function unmaskOnly(n: number, m: number, d: number): Promise<void> {
     unmaskOptions,
   );
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(
-    `| ${n} | ${m} | ${d} | ${session.mode} ${session.degree}/${session.threshold} | unmask only: ${expansions} mask expansions on ${workers} thread(s)${fallbacks > 0 ? ` (${fallbacks} slices inline after a worker failure)` : ""} | ${fmtMs(ms)} | ${(ms / expansions).toFixed(3)} ms each | workers started before: ${warmMs.toFixed(0)} ms | ${load()} |`,
+    `| ${n} | ${m} | ${d} | ${session.mode} ${session.degree}/${session.threshold} | unmask only: ${expansions} mask expansions on ${workers} thread(s)${fallbacks > 0 ? ` (${fallbacks} slices inline after a worker failure)` : ""} | ${fmtMs(ms)} | ${(ms / expansions).toFixed(3)} ms each | CPU ${fmtMs(cpuMs)} (${(cpuMs / expansions).toFixed(3)} ms each) | workers started before: ${warmMs.toFixed(0)} ms | ${load()} |`,
   );
 }
 

@@ -5,7 +5,6 @@
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
  * With `recordTranscript` it also keeps every accepted message and signed fault for transcript v2.
  */
-import { x25519 } from "@noble/curves/ed25519.js";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
@@ -26,7 +25,7 @@ import { SEED_COST_WORDS, droppedMasksOf, removeMasks } from "./unmask.ts";
 import { sharedUnmaskPool } from "./unmask-pool.ts";
 import type { UnmaskOptions } from "./unmask.ts";
 import { combineShares } from "./shamir.ts";
-import { isWeakPublicKey } from "./x25519.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -545,8 +544,12 @@ export class SecAggServer {
     const droppedKeys: { w: number; sSk: Uint8Array }[] = [];
     for (const w of this.droppedAfterShare) {
       const sPk = this.adverts.get(w)!.body.sPk;
-      const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
-        equalBytes(x25519.getPublicKey(x), sPk),
+      const sSk = await this.reconstruct(
+        w,
+        sShares.get(w) ?? [],
+        (x) =>
+          // native X25519(x, 9), ≈ 0.05 ms against ≈ 0.5 ms in @noble: 300 dropped clients at n = 1000, 30% dropout
+          x.length === 32 && equalBytes(new X25519Secret(x).publicKey(), sPk),
       );
       droppedKeys.push({ w, sSk });
     }
