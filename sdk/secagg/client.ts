@@ -36,7 +36,7 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { LABEL_SHARE_KEY, MaskAccumulator, deriveKey } from "./prg.ts";
+import { LABEL_SHARE_KEY, deriveKey, scratchAccumulator } from "./prg.ts";
 import { resolveSession } from "./params.ts";
 import { X25519Secret, preparePublicKey } from "./x25519.ts";
 import { openShare, sealShare } from "./share-cipher.ts";
@@ -345,7 +345,7 @@ export class SecAggClient {
       else this.held.set(v, held);
     }
     const x = input instanceof Uint32Array ? input : encodeVector(input, s.encoding);
-    const acc = new MaskAccumulator(s.m);
+    const acc = scratchAccumulator(s.m);
     acc.words.set(x);
     acc.add(selfMaskSeed(s.sessionIdBytes, this.b!));
     this.maskedWith = [...from].sort((a, b) => a - b);

@@ -5,11 +5,11 @@
  */
 import { parentPort } from "node:worker_threads";
 import { accumulatePairwise } from "./unmask.ts";
-import { MaskAccumulator } from "./prg.ts";
+import { scratchAccumulator } from "./prg.ts";
 import type { UnmaskTask } from "./unmask-pool.ts";
 
 parentPort!.on("message", (task: UnmaskTask) => {
-  const acc = new MaskAccumulator(task.m);
+  const acc = scratchAccumulator(task.m);
   accumulatePairwise(acc, task, task.dropped);
   const out = acc.words.slice();
   parentPort!.postMessage(out.buffer, [out.buffer]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { MaskAccumulator, MaskGenerator } from "#sdk/secagg/prg.ts";
+import { MaskAccumulator, MaskGenerator, scratchAccumulator } from "#sdk/secagg/prg.ts";
 import { addKernel, simdAvailable } from "#sdk/secagg/simd-add.ts";
 
 const words = (m: number) => new Uint32Array(randomBytes(4 * m).buffer);
@@ -73,5 +73,18 @@ describe("MaskAccumulator", () => {
     const b = new MaskAccumulator(100);
     a.add(randomBytes(32));
     assert.deepEqual(b.words, new Uint32Array(100));
+  });
+});
+
+describe("scratchAccumulator", () => {
+  it("test_scratchAccumulator_reusedAndZeroed", () => {
+    const a = scratchAccumulator(1000);
+    a.add(randomBytes(32));
+    const b = scratchAccumulator(1000);
+    assert.equal(b, a, "same length: the same accumulator");
+    assert.deepEqual(b.words, new Uint32Array(1000), "handed out zeroed");
+    assert.notEqual(scratchAccumulator(999), a);
+    for (const m of [1, 2, 3, 4, 5]) scratchAccumulator(m); // evicts the oldest lengths
+    assert.notEqual(scratchAccumulator(1000), a);
   });
 });
