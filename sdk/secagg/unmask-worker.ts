@@ -8,6 +8,7 @@ import { accumulatePairwise } from "./unmask.ts";
 import { scratchAccumulator } from "./prg.ts";
 import type { UnmaskTask } from "./unmask-pool.ts";
 
+parentPort!.postMessage("ready"); // imports done: the pool counts this worker as started
 parentPort!.on("message", (task: UnmaskTask) => {
   const acc = scratchAccumulator(task.m);
   accumulatePairwise(acc, task, task.dropped);
