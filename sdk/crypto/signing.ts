@@ -5,6 +5,7 @@
  * device's Ed25519 session key (session-key.ts), registered on chain: verification needs no public-key recovery.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256Bytes } from "./keccak.ts";
 import type { KeyObject } from "node:crypto";
 import { hashTypedData, hexToBytes, isHex, zeroAddress } from "viem";
 import type { Address, Hex } from "viem";
@@ -113,8 +114,8 @@ export function secAggDigestBytes(domain: SecAggDomain, envelope: SecAggEnvelope
   out[0] = 0x19;
   out[1] = 0x01;
   out.set(domainSeparator(domain), 2);
-  out.set(keccak_256(struct), 34);
-  return keccak_256(out);
+  out.set(keccak256Bytes(struct), 34);
+  return keccak256Bytes(out);
 }
 
 /** Signs an envelope's EIP-712 digest with the device's Ed25519 session key. */

@@ -36,7 +36,7 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { LABEL_SHARE_KEY, MaskGenerator, deriveKey } from "./prg.ts";
+import { LABEL_SHARE_KEY, deriveKey, scratchAccumulator } from "./prg.ts";
 import { resolveSession } from "./params.ts";
 import { X25519Secret, preparePublicKey } from "./x25519.ts";
 import { openShare, sealShare } from "./share-cipher.ts";
@@ -127,14 +127,12 @@ export class SecAggClient {
    * low-order check of s_v^PK, so each advertised key costs one agreement instead of two.
    */
   private pairSeedCache = new Map<number, Uint8Array>();
-  private mg: MaskGenerator | undefined;
   private readonly verifyNeighbours: boolean;
 
   constructor(opts: {
     config: SecAggSessionConfig | ResolvedSession;
     id: number;
     account: SecAggAccount;
-    maskGenerator?: MaskGenerator;
     /**
      * Verify neighbours' advertisement signatures (default true). Only in-process benchmarks that simulate n clients
      * turn it off, to avoid repeating n·k identical verifications; they account the cost separately.
@@ -162,7 +160,6 @@ export class SecAggClient {
     }
     this.cSk = new X25519Secret(x25519.utils.randomSecretKey());
     this.sSk = new X25519Secret(x25519.utils.randomSecretKey());
-    this.mg = opts.maskGenerator;
     this.verifyNeighbours = opts.verifyNeighbourSignatures ?? true;
   }
 
@@ -348,15 +345,16 @@ export class SecAggClient {
       else this.held.set(v, held);
     }
     const x = input instanceof Uint32Array ? input : encodeVector(input, s.encoding);
-    const y = new Uint32Array(x); // copy: the caller's plaintext is never aliased by the message
-    const mg = this.mg ?? new MaskGenerator(s.m);
-    mg.add(y, selfMaskSeed(s.sessionIdBytes, this.b!));
+    const acc = scratchAccumulator(s.m);
+    acc.words.set(x);
+    acc.add(selfMaskSeed(s.sessionIdBytes, this.b!));
     this.maskedWith = [...from].sort((a, b) => a - b);
     for (const v of this.maskedWith) {
       const seed = this.pairSeedCache.get(v)!;
-      if (this.id < v) mg.add(y, seed);
-      else mg.sub(y, seed);
+      if (this.id < v) acc.add(seed);
+      else acc.sub(seed);
     }
+    const y = acc.words.slice(); // the caller's plaintext is never aliased by the message
     const body: MaskedInputBody = { sessionId: s.sessionId, round: 2, sender: this.id, masked: y };
     return signBody(this.account, s.domain, body);
   }

@@ -32,7 +32,9 @@ export type SecAggErrorCode =
   /** Transcript v2 bytes over MAX_TRANSCRIPT_BYTES (refused before decoding). */
   | "TRANSCRIPT_TOO_LARGE"
   /** Transcript v2 bytes end inside a field. */
-  | "TRANSCRIPT_TRUNCATED";
+  | "TRANSCRIPT_TRUNCATED"
+  /** An unmasking worker thread crashed, exited or answered garbage with a task in flight (unmask-pool.ts). */
+  | "UNMASK_WORKER_FAILED";
 
 export class SecAggError extends Error {
   readonly code: SecAggErrorCode;
@@ -67,6 +69,8 @@ export function httpStatusOf(code: SecAggErrorCode): number {
       return 502;
     case "TRANSCRIPT_TOO_LARGE":
       return 413;
+    case "UNMASK_WORKER_FAILED":
+      return 500;
     default:
       return 400;
   }

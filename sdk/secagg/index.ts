@@ -15,8 +15,10 @@ export {
   MAX_DEGREE,
 } from "./params.ts";
 export type { RosterEntry, SecAggSessionConfig, ResolvedSession } from "./params.ts";
-export { MaskGenerator } from "./prg.ts";
+export { MaskAccumulator, MaskGenerator } from "./prg.ts";
 export { droppedMasksOf, removeMasks } from "./unmask.ts";
+export { UnmaskPool, sharedUnmaskPool } from "./unmask-pool.ts";
+export type { UnmaskTask } from "./unmask-pool.ts";
 export type { DroppedMasks, UnmaskOptions, UnmaskStats, UnmaskWork } from "./unmask.ts";
 export {
   Round,

@@ -7,6 +7,8 @@ import { chacha20 } from "@noble/ciphers/chacha.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as nodeCrypto from "node:crypto";
+import { addKernel } from "./simd-add.ts";
+import type { AddKernel } from "./simd-add.ts";
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error(
@@ -20,6 +22,8 @@ const ZERO_NONCE = new Uint8Array(12);
 const ZERO_IV16 = new Uint8Array(16); // node: 4-byte LE block counter (0) ‖ 12-byte nonce (0)
 /** Keystream chunk for accumulation: 16,384 words = 64 KiB, under glibc's 128 KiB mmap threshold. */
 const CHUNK_WORDS = 16_384;
+/** Zero plaintext for one keystream chunk (ChaCha20 "encrypts" zeros into the keystream). */
+const ZERO_CHUNK = new Uint8Array(CHUNK_WORDS * 4);
 
 const enc = new TextEncoder();
 export const LABEL_SELF_MASK = enc.encode("DML-SecAgg/1 self mask");
@@ -132,4 +136,107 @@ export function subWords(acc: Uint32Array, w: Uint32Array): void {
   const b = new Int32Array(w.buffer, w.byteOffset, acc.length);
   const n = a.length;
   for (let i = 0; i < n; i++) a[i] = (a[i]! - b[i]!) | 0;
+}
+
+const pad16 = (bytes: number) => (bytes + 15) & ~15;
+
+/**
+ * A vector of m uint32 words that masks are added to and subtracted from (mod 2^32): the masked input a client
+ * builds, the server's running unmasking sum, a worker's partial sum. With native ChaCha20 and WebAssembly SIMD the
+ * vector lives in a {@link AddKernel}'s memory: each keystream chunk is copied next to it and added four words per
+ * instruction (≈ 0.03 ms per m = 100,000 mask on top of the keystream, against ≈ 0.27 ms for the JavaScript loop of
+ * {@link MaskGenerator}). Otherwise it falls back to {@link MaskGenerator}. Same words either way (tested).
+ */
+export class MaskAccumulator {
+  readonly m: number;
+  /** The accumulated vector; a view valid for the accumulator's lifetime (copy it out with `slice()`). */
+  readonly words: Uint32Array;
+  /** True when the SIMD kernel does the additions. */
+  readonly simd: boolean;
+  private readonly kernel: AddKernel | undefined;
+  /** Byte offset of the keystream chunk in the kernel's memory (after the 16-byte padded vector). */
+  private readonly chunkAt: number;
+  private readonly generator: MaskGenerator | undefined;
+
+  constructor(m: number, opts: { native?: boolean; simd?: boolean } = {}) {
+    this.m = m;
+    const native = (opts.native ?? true) && hasNativeChacha;
+    this.chunkAt = pad16(4 * m);
+    this.kernel =
+      native && (opts.simd ?? true) ? addKernel(this.chunkAt + 4 * CHUNK_WORDS) : undefined;
+    this.simd = this.kernel !== undefined;
+    if (this.kernel !== undefined) {
+      this.words = new Uint32Array(this.kernel.bytes.buffer, 0, m);
+    } else {
+      this.words = new Uint32Array(m);
+      this.generator = new MaskGenerator(m, { native });
+    }
+  }
+
+  /** words += PRG(seed). */
+  add(seed: Uint8Array): void {
+    this.mask(seed, 1);
+  }
+
+  /** words −= PRG(seed). */
+  sub(seed: Uint8Array): void {
+    this.mask(seed, -1);
+  }
+
+  /** words += w (w of length m). */
+  addVector(w: Uint32Array): void {
+    if (w.length !== this.m)
+      throw new RangeError(`vector of ${w.length} words, expected ${this.m}`);
+    const k = this.kernel;
+    if (k === undefined) {
+      addWords(this.words, w);
+      return;
+    }
+    const bytes = new Uint8Array(w.buffer, w.byteOffset, 4 * this.m);
+    for (let off = 0; off < 4 * this.m; off += 4 * CHUNK_WORDS) {
+      const len = Math.min(4 * CHUNK_WORDS, 4 * this.m - off);
+      k.bytes.set(bytes.subarray(off, off + len), this.chunkAt);
+      k.add(off, this.chunkAt, pad16(len));
+    }
+  }
+
+  private mask(seed: Uint8Array, sign: 1 | -1): void {
+    const k = this.kernel;
+    if (k === undefined) {
+      if (sign === 1) this.generator!.add(this.words, seed);
+      else this.generator!.sub(this.words, seed);
+      return;
+    }
+    const cipher = nodeCrypto.createCipheriv("chacha20", seed, ZERO_IV16);
+    for (let off = 0; off < 4 * this.m; off += 4 * CHUNK_WORDS) {
+      const len = Math.min(4 * CHUNK_WORDS, 4 * this.m - off);
+      k.bytes.set(
+        cipher.update(len === ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, len)),
+        this.chunkAt,
+      );
+      // the padded tail (< 16 bytes) lands in the padding between the vector and the chunk, never read
+      if (sign === 1) k.add(off, this.chunkAt, pad16(len));
+      else k.sub(off, this.chunkAt, pad16(len));
+    }
+  }
+}
+
+const scratch = new Map<number, MaskAccumulator>();
+
+/**
+ * A zeroed accumulator of m words reused by this thread, for synchronous use only (never held across an `await`):
+ * a client's masked input, a worker's slice. Creating one costs a WebAssembly instance and memory, ≈ 0.05 ms on a
+ * small heap but 3–6 ms once the heap is large (the memory's reservation triggers a full GC), which an in-process
+ * simulation of 1,000 clients would pay 1,000 times. Up to four lengths are kept.
+ */
+export function scratchAccumulator(m: number): MaskAccumulator {
+  const acc = scratch.get(m);
+  if (acc !== undefined) {
+    acc.words.fill(0);
+    return acc;
+  }
+  if (scratch.size >= 4) scratch.delete(scratch.keys().next().value!);
+  const fresh = new MaskAccumulator(m);
+  scratch.set(m, fresh);
+  return fresh;
 }

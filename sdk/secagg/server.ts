@@ -5,7 +5,6 @@
  * client must receive next. The server only ever stores masked vectors (see `storedVectors`), never a plaintext input.
  * With `recordTranscript` it also keeps every accepted message and signed fault for transcript v2.
  */
-import { x25519 } from "@noble/curves/ed25519.js";
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
@@ -21,11 +20,12 @@ import type {
   UnmaskBody,
   UnmaskRequest,
 } from "./messages.ts";
-import { addWords } from "./prg.ts";
-import { droppedMasksOf, removeMasks } from "./unmask.ts";
+import { MaskAccumulator } from "./prg.ts";
+import { SEED_COST_WORDS, droppedMasksOf, removeMasks } from "./unmask.ts";
+import { sharedUnmaskPool } from "./unmask-pool.ts";
 import type { UnmaskOptions } from "./unmask.ts";
 import { combineShares } from "./shamir.ts";
-import { isWeakPublicKey } from "./x25519.ts";
+import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { equalBytes, selfMaskCommitment, selfMaskSeed } from "./client.ts";
@@ -90,6 +90,15 @@ export interface SecAggServerOptions {
 }
 
 /**
+ * Start the unmasking workers with the session when every client dropping after ShareKeys would be ≥ 2^30
+ * keystream-word equivalents of pairwise masks (n = 1,000 at any m; n = 200 full mode; not the small test sessions):
+ * the threads start while the rounds run, so the unmasking never waits for them.
+ */
+function shouldWarmPool(s: ResolvedSession): boolean {
+  return s.ids.length * s.degree * (s.m + SEED_COST_WORDS) >= 2 ** 30;
+}
+
+/**
  * What changes a server's state, in order (journal.ts writes it to disk): every message it accepted or kept as a
  * signed fault, whole (round-1 ciphertexts included), and every round close. Replaying the entries into a fresh
  * server for the same session rebuilds the same state, so an aggregator restarted mid-session continues the one
@@ -130,7 +139,7 @@ export class SecAggServer {
   private readonly adverts = new Map<number, Signed<AdvertiseBody>>();
   private readonly shareMsgs = new Map<number, ShareKeysBody>();
   /** Running Σ of the masked inputs received so far (O(m) memory; individual vectors are not kept). */
-  private maskedSum: Uint32Array | undefined;
+  private maskedSum: MaskAccumulator | undefined;
   private readonly maskedFrom = new Set<number>();
   private readonly faulty = new Set<number>();
   private readonly faultList: SecAggFault[] = [];
@@ -162,6 +171,8 @@ export class SecAggServer {
     this.replay = opts.transcriptReplay ?? false;
     this.record = opts.recordTranscript === true ? [] : undefined;
     this.unmaskOptions = opts.unmask ?? {};
+    if (this.unmaskOptions.workers !== 1 && shouldWarmPool(this.session))
+      void (this.unmaskOptions.pool ?? sharedUnmaskPool()).warm();
   }
 
   /**
@@ -287,8 +298,7 @@ export class SecAggServer {
             reject("WRONG_LENGTH", `vector of ${body.masked.length}, expected ${s.m}`);
           {
             const y = (body as MaskedInputBody).masked;
-            const acc = (this.maskedSum ??= new Uint32Array(s.m));
-            addWords(acc, y);
+            (this.maskedSum ??= new MaskAccumulator(s.m)).addVector(y);
             this.maskedFrom.add(u);
           }
           break;
@@ -464,7 +474,7 @@ export class SecAggServer {
    * input is folded in on arrival and not kept). Exposed so tests can prove no plaintext is ever stored.
    */
   storedVectors(): Uint32Array[] {
-    const out = this.maskedSum === undefined ? [] : [this.maskedSum];
+    const out = this.maskedSum === undefined ? [] : [this.maskedSum.words];
     for (const r of this.record ?? [])
       if (r.message.body.round === 2) out.push(r.message.body.masked);
     return out;
@@ -534,15 +544,19 @@ export class SecAggServer {
     const droppedKeys: { w: number; sSk: Uint8Array }[] = [];
     for (const w of this.droppedAfterShare) {
       const sPk = this.adverts.get(w)!.body.sPk;
-      const sSk = await this.reconstruct(w, sShares.get(w) ?? [], (x) =>
-        equalBytes(x25519.getPublicKey(x), sPk),
+      const sSk = await this.reconstruct(
+        w,
+        sShares.get(w) ?? [],
+        (x) =>
+          // native X25519(x, 9), ≈ 0.05 ms against ≈ 0.5 ms in @noble: 300 dropped clients at n = 1000, 30% dropout
+          x.length === 32 && equalBytes(new X25519Secret(x).publicKey(), sPk),
       );
       droppedKeys.push({ w, sSk });
     }
     const t1 = performance.now();
     this.timings.reconstructMs = t1 - t0;
 
-    const sum = this.maskedSum ?? new Uint32Array(s.m);
+    const sum = this.maskedSum?.words.slice() ?? new Uint32Array(s.m);
     this.maskedSum = undefined;
     await removeMasks(
       sum,

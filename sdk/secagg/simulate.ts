@@ -8,7 +8,6 @@ import { SecAggError } from "./errors.ts";
 import { wireSize } from "./messages.ts";
 import { transportSize } from "./binary.ts";
 import type { Signed } from "./messages.ts";
-import { MaskGenerator } from "./prg.ts";
 import { resolveSession } from "./params.ts";
 import type { ResolvedSession, SecAggSessionConfig } from "./params.ts";
 import { SecAggServer } from "./server.ts";
@@ -52,7 +51,6 @@ export async function simulateSession(opts: {
   const session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
   const drops = opts.drops ?? new Map();
   const measure = opts.measureBytes ?? false;
-  const mg = new MaskGenerator(session.m);
   const server = new SecAggServer(session, {
     skipSignatureChecks: opts.skipServerSignatureChecks ?? false,
     recordTranscript: opts.recordTranscript ?? false,
@@ -66,7 +64,6 @@ export async function simulateSession(opts: {
         config: session,
         id,
         account: opts.accounts.get(id)!,
-        maskGenerator: mg,
         verifyNeighbourSignatures: opts.verifyNeighbourSignatures ?? true,
       }),
     );

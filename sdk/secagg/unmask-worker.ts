@@ -1,11 +1,17 @@
-/** Worker thread of {@link removeMasks}: sums one slice of pairwise masks and returns the vector (transferred). */
-import { parentPort, workerData } from "node:worker_threads";
+/**
+ * Worker thread of {@link UnmaskPool}: for each task (one slice of dropped clients), sums the slice's pairwise masks
+ * into a fresh vector and transfers it back. Runs tasks until the pool terminates it; an exception is not caught, so
+ * it ends the worker and the pool rejects that task (UNMASK_WORKER_FAILED) instead of waiting for an answer.
+ */
+import { parentPort } from "node:worker_threads";
 import { accumulatePairwise } from "./unmask.ts";
-import type { DroppedMasks, UnmaskWork } from "./unmask.ts";
+import { scratchAccumulator } from "./prg.ts";
+import type { UnmaskTask } from "./unmask-pool.ts";
 
-const data = workerData as Pick<UnmaskWork, "m" | "sessionIdBytes" | "publicKeys"> & {
-  dropped: DroppedMasks[];
-};
-const acc = new Uint32Array(data.m);
-accumulatePairwise(acc, data, data.dropped);
-parentPort!.postMessage(acc.buffer, [acc.buffer]);
+parentPort!.postMessage("ready"); // imports done: the pool counts this worker as started
+parentPort!.on("message", (task: UnmaskTask) => {
+  const acc = scratchAccumulator(task.m);
+  accumulatePairwise(acc, task, task.dropped);
+  const out = acc.words.slice();
+  parentPort!.postMessage(out.buffer, [out.buffer]);
+});

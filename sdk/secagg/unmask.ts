@@ -2,15 +2,16 @@
  * The server's unmasking arithmetic (Bonawitz et al. 2017, round 4): remove every survivor's self mask and, for every
  * client that dropped after sharing its keys, the pairwise masks its surviving neighbours added. At m = 100,000 with
  * 30% dropout in SecAgg+ (k = 222) this is ≈ 47,000 keystream expansions of 400 KB, so the pairwise part is spread
- * over worker threads when the work is large enough to pay for starting them (each worker sums its share of masks
+ * over the worker threads of an {@link UnmaskPool} when the work pays for it (each worker sums its slices of masks
  * into its own vector; the partial vectors are added at the end, which is exact because addition mod 2^32 is
  * associative). The result is identical with any number of workers (tested).
  */
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
 import { preparePublicKey, X25519Secret } from "./x25519.ts";
 import { pairwiseSeed } from "./mask-seeds.ts";
-import { MaskGenerator, addWords } from "./prg.ts";
+import { MaskAccumulator } from "./prg.ts";
+import { SecAggError } from "./errors.ts";
+import { sharedUnmaskPool } from "./unmask-pool.ts";
+import type { UnmaskPool } from "./unmask-pool.ts";
 import type { KeyObject } from "node:crypto";
 
 /** The pairwise masks of one dropped client w to remove. */
@@ -59,14 +60,22 @@ export function droppedMasksOf(
 }
 
 export interface UnmaskOptions {
-  /** Worker threads for the pairwise masks (default: the machine's parallelism, at most 8; 1 = inline). */
+  /**
+   * Worker threads for the pairwise masks: at most this many of the pool's workers take slices (default: the pool's
+   * size; 1 = inline on the calling thread).
+   */
   workers?: number;
+  /** The pool (default: the process-wide {@link sharedUnmaskPool}, sized to the machine's parallelism, ≤ 8). */
+  pool?: UnmaskPool;
   /**
    * Run inline below this much work, counted in keystream words: each pairwise mask costs m words plus
-   * {@link SEED_COST_WORDS} for its X25519 agreement and HKDF. Default 2^29 (≈ 0.5 s of work on one core here), so
-   * a worker's start-up (≈ 0.1–0.3 s) is only paid when it pays back.
+   * {@link SEED_COST_WORDS} for its X25519 agreement and HKDF. Default: 2^24 (≈ 20 ms on one core) when the pool's
+   * workers are already running (`pool.warm()`, which `SecAggServer` calls for large sessions), 2^29 (≈ 0.5 s) when
+   * they would have to start first (≈ 0.1–0.3 s each).
    */
   minParallelWork?: number;
+  /** Slices per worker (default 2: a worker slowed by other load hands work to the others). */
+  slicesPerWorker?: number;
 }
 
 /** One pairwise seed (X25519 agreement + HKDF, ≈ 0.05 ms) in keystream-word equivalents (≈ 1 ns per word). */
@@ -74,9 +83,9 @@ export const SEED_COST_WORDS = 50_000;
 
 export interface UnmaskStats {
   expansions: number;
-  /** Slices the pairwise masks were split into (1 = inline). */
+  /** Worker threads the pairwise masks were spread over (1 = inline). */
   workers: number;
-  /** Slices computed inline because their worker could not start or failed (same result, slower). */
+  /** Slices computed inline because their worker failed (UNMASK_WORKER_FAILED; same result, slower). */
   fallbacks: number;
 }
 
@@ -86,36 +95,67 @@ export async function removeMasks(
   work: UnmaskWork,
   opts: UnmaskOptions = {},
 ): Promise<UnmaskStats> {
-  const mg = new MaskGenerator(work.m);
-  for (const seed of work.selfSeeds) mg.sub(sum, seed);
+  if (sum.length !== work.m) throw new RangeError(`sum of ${sum.length} words, expected ${work.m}`);
+  const acc = new MaskAccumulator(work.m);
+  acc.words.set(sum);
   const pairs = work.dropped.reduce((n, d) => n + d.peers.length, 0);
   const expansions = work.selfSeeds.length + pairs;
-  const wanted = Math.max(1, Math.min(opts.workers ?? Math.min(availableParallelism(), 8), 64));
+  const pool = opts.pool ?? (opts.workers === 1 ? undefined : sharedUnmaskPool());
+  const threshold = opts.minParallelWork ?? (pool?.warmed === true ? 2 ** 24 : 2 ** 29);
   const workers =
-    pairs * (work.m + SEED_COST_WORDS) < (opts.minParallelWork ?? 2 ** 29)
+    pool === undefined || pairs * (work.m + SEED_COST_WORDS) < threshold
       ? 1
-      : Math.min(wanted, work.dropped.length);
+      : Math.min(opts.workers ?? pool.size, pool.size, work.dropped.length);
+  let fallbacks = 0;
   if (workers <= 1) {
-    accumulatePairwise(sum, work, work.dropped);
-    return { expansions, workers: 1, fallbacks: 0 };
+    accumulatePairwise(acc, work, work.dropped);
+  } else {
+    const slices = splitByPairs(work.dropped, workers * (opts.slicesPerWorker ?? 2));
+    const task = (dropped: DroppedMasks[]) => ({
+      m: work.m,
+      sessionIdBytes: work.sessionIdBytes,
+      publicKeys: work.publicKeys,
+      dropped,
+    });
+    // at most `workers` slices in flight: the pool may be larger than asked for
+    const partials: Promise<Uint32Array | undefined>[] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < slices.length) {
+        const slice = slices[next++]!;
+        partials.push(
+          pool!.run(task(slice)).then(
+            (v) => v,
+            (e: unknown) => {
+              if (!(e instanceof SecAggError && e.code === "UNMASK_WORKER_FAILED")) throw e;
+              fallbacks++;
+              accumulatePairwise(acc, work, slice); // same masks on this thread
+              return undefined;
+            },
+          ),
+        );
+        await partials[partials.length - 1];
+      }
+    };
+    // self masks on this thread while the workers run
+    const lanes = Array.from({ length: workers }, lane);
+    for (const seed of work.selfSeeds) acc.sub(seed);
+    await Promise.all(lanes);
+    for (const p of await Promise.all(partials)) if (p !== undefined) acc.addVector(p);
+    sum.set(acc.words);
+    return { expansions, workers, fallbacks };
   }
-  const slices = splitByPairs(work.dropped, workers);
-  const partials = await Promise.all(slices.map((slice) => inWorker(work, slice)));
-  for (const p of partials) addWords(sum, p.acc);
-  return {
-    expansions,
-    workers: slices.length,
-    fallbacks: partials.filter((p) => p.fallback).length,
-  };
+  for (const seed of work.selfSeeds) acc.sub(seed);
+  sum.set(acc.words);
+  return { expansions, workers: 1, fallbacks };
 }
 
 /** acc ± PRG(pairwise seed) for every (dropped client, surviving neighbour) in `dropped`. */
 export function accumulatePairwise(
-  acc: Uint32Array,
+  acc: MaskAccumulator,
   work: Pick<UnmaskWork, "m" | "sessionIdBytes" | "publicKeys">,
   dropped: DroppedMasks[],
 ): void {
-  const mg = new MaskGenerator(work.m);
   const prepared = new Map<number, Uint8Array | KeyObject>();
   for (const d of dropped) {
     const sk = new X25519Secret(d.secret);
@@ -123,8 +163,8 @@ export function accumulatePairwise(
       let pk = prepared.get(key);
       if (pk === undefined) prepared.set(key, (pk = preparePublicKey(work.publicKeys[key]!)));
       const seed = pairwiseSeed(work.sessionIdBytes, sk, pk);
-      if (sign === 1) mg.add(acc, seed);
-      else mg.sub(acc, seed);
+      if (sign === 1) acc.add(seed);
+      else acc.sub(seed);
     }
   }
 }
@@ -145,51 +185,4 @@ function splitByPairs(dropped: DroppedMasks[], parts: number): DroppedMasks[][] 
   }
   if (current.length > 0) slices.push(current);
   return slices;
-}
-
-/** One slice in a worker thread; inline when the worker cannot start or fails (same result, just slower). */
-function inWorker(
-  work: UnmaskWork,
-  slice: DroppedMasks[],
-): Promise<{ acc: Uint32Array; fallback: boolean }> {
-  const inline = () => {
-    const acc = new Uint32Array(work.m);
-    accumulatePairwise(acc, work, slice);
-    return acc;
-  };
-  return new Promise((resolve, reject) => {
-    const fallback = () => {
-      try {
-        resolve({ acc: inline(), fallback: true });
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    };
-    let worker: Worker;
-    try {
-      worker = new Worker(new URL("./unmask-worker.ts", import.meta.url), {
-        workerData: {
-          m: work.m,
-          sessionIdBytes: work.sessionIdBytes,
-          publicKeys: work.publicKeys,
-          dropped: slice,
-        },
-      });
-    } catch {
-      fallback();
-      return;
-    }
-    let settled = false;
-    const settle = (done: () => void) => {
-      if (settled) return;
-      settled = true;
-      done();
-      void worker.terminate();
-    };
-    worker.once("message", (buffer: ArrayBuffer) =>
-      settle(() => resolve({ acc: new Uint32Array(buffer), fallback: false })),
-    );
-    worker.once("error", () => settle(fallback));
-    worker.once("exit", () => settle(fallback));
-  });
 }
