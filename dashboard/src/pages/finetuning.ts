@@ -89,7 +89,10 @@ export const finetuning: Page<Loaded> = {
     const control = new Map<string, bigint | null>();
     for (const cid of cids) {
       if (!cache.has(cid)) cache.set(cid, controlAccuracy(ctx, cid));
-      control.set(cid, await cache.get(cid)!);
+      const accuracy = await cache.get(cid)!;
+      // a manifest IPFS could not serve yet is asked again on the next refresh; a read one never changes (a CID)
+      if (accuracy === null) cache.delete(cid);
+      control.set(cid, accuracy);
     }
     return { bounties, control };
   },
