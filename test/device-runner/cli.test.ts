@@ -106,12 +106,11 @@ describe("dml-device CLI", () => {
       const text = helpText(c);
       assert.ok(c.description().length > 15, `${c.name()} says what it does`);
       for (const o of c.options) assert.ok(text.includes(o.flags), `${c.name()} lists ${o.flags}`);
-      if (c !== program)
-        assert.match(
-          text,
-          /\nExamples?:\n {2}(DML_DEVICE_PASSWORD=… )?dml-device /,
-          `${c.name()} example`,
-        );
+      assert.match(
+        text,
+        /\nExamples?:\n {2}(DML_DEVICE_PASSWORD=… )?dml-device /,
+        `${c.name()} example`,
+      );
     }
   });
 });
