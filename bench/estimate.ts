@@ -26,11 +26,11 @@
  *   npm run bench:estimate -- --runs 200 [--cohorts 5,10,20,40] [--population-factor 10] [--seed s] [--dp both]
  */
 import { Command, InvalidArgumentError } from "commander";
+import { progressCallback } from "#sdk/cli/progress.ts";
 import { sessionSignerOf, type SessionSigner } from "#sdk/crypto/session-key.ts";
 import { keccak256, toHex, zeroAddress } from "viem";
 import {
   buildReferencePackage,
-  cliProgress,
   emailText,
   getFeaturizer,
   hashedBowSpec,
@@ -89,7 +89,7 @@ const opts = new Command()
 const modes = opts.dp === "both" ? (["off", "on"] as const) : ([opts.dp] as const);
 const spec = DEFAULT_PRIVACY_SPEC;
 
-const corpus = await loadCorpus({ onProgress: cliProgress("parsing SpamAssassin corpus") });
+const corpus = await loadCorpus({ onProgress: progressCallback("parsing SpamAssassin corpus") });
 const featurizer = getFeaturizer(hashedBowSpec());
 const features = new Map(corpus.map((e) => [e.id, featurizer.featurize(emailText(e))]));
 const vectors = (emails: readonly Email[]): LabelledVectors => ({
@@ -130,7 +130,7 @@ const record = (
 };
 
 const started = performance.now();
-const progress = cliProgress(`${opts.runs} simulated jobs`);
+const progress = progressCallback(`${opts.runs} simulated jobs`);
 let tprSum = 0;
 let fprSum = 0;
 for (let run = 0; run < opts.runs; run++) {

@@ -5,12 +5,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { progressCallback } from "#sdk/cli/progress.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   accuracy,
   allDeviceEmails,
   buildClassifierPackage,
-  cliProgress,
   concatVectors,
   emailText,
   encodeManifest,
@@ -33,7 +33,7 @@ const ms = (t0: number): number => performance.now() - t0;
 const fmt = (x: number, d = 0): string => x.toLocaleString("en-US", { maximumFractionDigits: d });
 
 let t = performance.now();
-const corpus = await loadCorpus({ onProgress: cliProgress("parsing SpamAssassin corpus") });
+const corpus = await loadCorpus({ onProgress: progressCallback("parsing SpamAssassin corpus") });
 console.log(`corpus load (JSONL cache or parse): ${fmt(ms(t))} ms for ${corpus.length} emails`);
 
 const featurizer = getFeaturizer(hashedBowSpec());

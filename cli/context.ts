@@ -23,7 +23,7 @@ import { TxSender } from "#sdk/chain/tx-sender.ts";
 import type * as Keystore from "#sdk/crypto/keystore.ts";
 import type { DeviceAccount } from "#sdk/crypto/session-key.ts";
 import type { ContentStore } from "#sdk/ipfs/index.ts";
-import { makeOutput, type Output } from "./output.ts";
+import { makeOutput, type Output } from "#sdk/cli/output.ts";
 
 /** Global options as commander gives them (`optsWithGlobals`). */
 export interface GlobalOptions {

@@ -47,6 +47,8 @@ import {
 import { enrolTrainer } from "./enrol.ts";
 import { CliError, describeCliError, parseOptions, reportCliError } from "#sdk/cli/errors.ts";
 import { addExamples } from "#sdk/cli/help.ts";
+import { jsonText, makeOutput, type Output } from "#sdk/cli/output.ts";
+import { progressCallback, progressEnabled, withProgress } from "#sdk/cli/progress.ts";
 import {
   createKeystore,
   keystoreAddress,
@@ -77,7 +79,11 @@ export const program = new Command("dml-device")
     "device data directory",
     process.env.DML_DEVICE_DIR ?? `${process.env.HOME ?? "."}/.dml-device`,
   )
-  .option("--password-file <file>", "file holding the keystore password");
+  .option("--password-file <file>", "file holding the keystore password")
+  .option(
+    "--json",
+    "print one JSON document on stdout (bigints as decimal strings) and no progress bars; `run` and `host` log pino JSON lines",
+  );
 
 /** device.json fields → the `config init` flags that set them (validation errors name the flag). */
 const DEVICE_CONFIG_FLAGS = (p: readonly PropertyKey[]): string =>
@@ -101,6 +107,13 @@ const CONSENT_FLAGS = (p: readonly PropertyKey[]): string =>
   })[String(p[0])] ?? String(p.join("."));
 
 const paths = () => devicePaths(program.opts<{ dataDir: string }>().dataDir);
+/** --json given: one JSON document on stdout, no bars (sdk/cli/output.ts, sdk/cli/progress.ts). */
+const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
+const out = (): Output => makeOutput(json());
+const bars = (): boolean => progressEnabled(json());
+/** `work` under a one-step bar on stderr (a transaction sent and mined, proofs fetched and checked). */
+const waiting = <T>(title: string, work: () => Promise<T>): Promise<T> =>
+  withProgress(title, bars(), work);
 
 async function password(confirm = false): Promise<string> {
   if (process.env.DML_DEVICE_PASSWORD) return process.env.DML_DEVICE_PASSWORD;
@@ -133,11 +146,14 @@ type DeviceContext = Awaited<ReturnType<typeof context>>;
  * line starts with the device's directory, a failing device is reported on stderr and the others still run; the
  * exit code is 1 when any failed.
  */
-async function forEachDevice(
+async function forEachDevice<T extends object>(
+  title: string,
   dirs: readonly string[],
-  fn: (c: DeviceContext, store: ContentStore) => Promise<string>,
+  fn: (c: DeviceContext, store: ContentStore) => Promise<T>,
+  human: (r: T) => string,
 ): Promise<void> {
   const several = dirs.length > 0;
+  const results: object[] = [];
   for (const dir of several ? dirs : [undefined]) {
     const prefix = dir === undefined ? "" : `${dir}: `;
     try {
@@ -147,17 +163,22 @@ async function forEachDevice(
         ...(c.config.kuboUrl ? { kuboUrl: c.config.kuboUrl } : {}),
       });
       try {
-        console.log(prefix + (await fn(c, store)));
+        const r = await waiting(`${prefix}${title}`, () => fn(c, store));
+        if (!several) out().result(r, () => human(r));
+        else if (json()) results.push({ dir, ...r });
+        else console.log(prefix + human(r));
       } finally {
         await store.close();
       }
     } catch (e) {
       if (!several) throw e;
       const { code, message } = describeCliError(e);
-      process.stderr.write(`dml-device: ${prefix}error[${code}]: ${message}\n`);
+      if (json()) results.push({ dir, error: { code, message } });
+      else process.stderr.write(`dml-device: ${prefix}error[${code}]: ${message}\n`);
       process.exitCode = 1;
     }
   }
+  if (several && json()) out().result({ devices: results }, []);
 }
 
 const address = (s: string): Address => {
@@ -209,7 +230,7 @@ const configInit = configCmd
         DEVICE_CONFIG_FLAGS,
       );
       await saveConfig(paths().config, config);
-      console.log(`wrote ${paths().config}`);
+      out().result({ file: paths().config }, `wrote ${paths().config}`);
     },
   );
 addExamples(configInit, [
@@ -221,13 +242,9 @@ const configShow = configCmd
   .description("Print device.json (the configuration `config init` wrote).");
 addExamples(configShow, ["dml-device config show"]);
 configShow.action(async () => {
-  console.log(
-    JSON.stringify(
-      await loadConfig(paths().config),
-      (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v),
-      2,
-    ),
-  );
+  // device.json is JSON either way: the same document with or without --json
+  const config = await loadConfig(paths().config);
+  out().result(config, () => jsonText(config));
 });
 
 // ---------------------------------------------------------------- wallet
@@ -250,7 +267,7 @@ const walletCreate = wallet
       ...(importKey ? { importKey } : {}),
       scrypt: o.lightKdf ? LIGHT_SCRYPT : config.scrypt,
     });
-    console.log(account.address);
+    out().result({ address: account.address }, account.address);
   });
 addExamples(walletCreate, [
   "DML_DEVICE_PASSWORD=… dml-device wallet create",
@@ -260,7 +277,10 @@ const walletAddress = wallet
   .command("address")
   .description("Print the device's address (no password needed).");
 addExamples(walletAddress, ["dml-device wallet address"]);
-walletAddress.action(async () => console.log(getAddress(await keystoreAddress(paths().keystore))));
+walletAddress.action(async () => {
+  const address = getAddress(await keystoreAddress(paths().keystore));
+  out().result({ address }, address);
+});
 const walletBalance = wallet
   .command("balance")
   .description("Show the device account's ETH (gas) and DML balances.");
@@ -273,9 +293,8 @@ walletBalance.action(async () => {
     transport: http(config.rpcUrl),
   }) as DevicePublicClient;
   const me = getAddress(await keystoreAddress(p.keystore));
-  console.log(
-    formatBalances(await balances({ publicClient }, contractAddress(config, "DMLToken"), me)),
-  );
+  const b = await balances({ publicClient }, contractAddress(config, "DMLToken"), me);
+  out().result(b, () => formatBalances(b));
 });
 const walletTransfer = wallet
   .command("transfer")
@@ -290,14 +309,15 @@ addExamples(walletTransfer, [
 walletTransfer.action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
   const { config, clients } = await context();
   const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
-  console.log(
-    await transfer(clients, {
+  const txHash = await waiting(`sending ${o.amount} ${o.asset.toUpperCase()}`, () =>
+    transfer(clients, {
       asset: o.asset,
       token: contractAddress(config, "DMLToken"),
       to: address(o.to),
       amount,
     }),
   );
+  out().result({ txHash }, txHash);
 });
 
 // ---------------------------------------------------------------- claims
@@ -319,15 +339,13 @@ addExamples(claimGrowth, [
   "dml-device --password-file ./pw claim growth --epoch 3 ./devices/0 ./devices/1",
 ]);
 claimGrowth.argument(...FLEET_ARGUMENT).action(async (dirs: string[], o: { epoch: string }) => {
-  await forEachDevice(dirs, async ({ config, clients }, store) => {
-    const r = await claimGrowthWins(
-      clients,
-      store,
-      contractAddress(config, "GrowthPool"),
-      BigInt(o.epoch),
-    );
-    return `won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`;
-  });
+  await forEachDevice(
+    `claiming growth epoch ${o.epoch}`,
+    dirs,
+    ({ config, clients }, store) =>
+      claimGrowthWins(clients, store, contractAddress(config, "GrowthPool"), BigInt(o.epoch)),
+    (r) => `won draws: [${r.won.join(", ")}], claimed now: [${r.claimed.join(", ")}]`,
+  );
 });
 const claimJob = claim
   .command("job")
@@ -342,16 +360,20 @@ addExamples(claimJob, [
   "dml-device claim job --job 7 ./devices/0 ./devices/1",
 ]);
 claimJob.action(async (dirs: string[], o: { job: string }) => {
-  await forEachDevice(dirs, async ({ config, clients }, store) => {
-    const r = await claimJobPayout(clients, store, {
-      settlement: contractAddress(config, "Settlement"),
-      jobId: BigInt(o.job),
-      fromBlock: startBlockOf(config),
-    });
-    return r.hash === undefined
-      ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
-      : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
-  });
+  await forEachDevice(
+    `claiming job ${o.job}`,
+    dirs,
+    ({ config, clients }, store) =>
+      claimJobPayout(clients, store, {
+        settlement: contractAddress(config, "Settlement"),
+        jobId: BigInt(o.job),
+        fromBlock: startBlockOf(config),
+      }),
+    (r) =>
+      r.hash === undefined
+        ? `payout ${r.index} (${formatUnits(r.amount, 18)} DML) was already claimed`
+        : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
+  );
 });
 const claimTrainer = claim
   .command("trainer")
@@ -368,17 +390,21 @@ claimTrainer
   )
   .argument(...FLEET_ARGUMENT)
   .action(async (dirs: string[], o: { bounty: string; round: string; cid?: string }) => {
-    await forEachDevice(dirs, async ({ config, clients }, store) => {
-      const r = await claimTrainerPayout(clients, store, {
-        fineTuning: contractAddress(config, "FineTuning"),
-        bountyId: BigInt(o.bounty),
-        round: BigInt(o.round),
-        ...(o.cid ? { cid: o.cid } : {}),
-      });
-      return r.hash === undefined
-        ? `${formatUnits(r.amount, 18)} DML was already claimed`
-        : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`;
-    });
+    await forEachDevice(
+      `claiming bounty ${o.bounty} round ${o.round}`,
+      dirs,
+      ({ config, clients }, store) =>
+        claimTrainerPayout(clients, store, {
+          fineTuning: contractAddress(config, "FineTuning"),
+          bountyId: BigInt(o.bounty),
+          round: BigInt(o.round),
+          ...(o.cid ? { cid: o.cid } : {}),
+        }),
+      (r) =>
+        r.hash === undefined
+          ? `${formatUnits(r.amount, 18)} DML was already claimed`
+          : `claimed ${formatUnits(r.amount, 18)} DML: ${r.hash}`,
+    );
   });
 
 // ---------------------------------------------------------------- data + consent
@@ -398,8 +424,17 @@ const dataImport = data
     if (given.length !== 1)
       throw new CliError("INVALID_ARGUMENT", "give exactly one of --eml, --mbox, --jsonl");
     const source: DatasetSource = given[0]!;
-    const meta = await importDataset(paths().datasets, o.schema, source, o[source]!);
-    console.log(`imported ${meta.count} records (${meta.labelled} labelled) under ${meta.schema}`);
+    const meta = await importDataset(
+      paths().datasets,
+      o.schema,
+      source,
+      o[source]!,
+      progressCallback(`parsing ${source === "jsonl" ? "lines" : "messages"}`, bars()),
+    );
+    out().result(
+      meta,
+      `imported ${meta.count} records (${meta.labelled} labelled) under ${meta.schema}`,
+    );
   });
 addExamples(dataImport, [
   "dml-device data import --mbox ~/mail/inbox.mbox",
@@ -410,8 +445,12 @@ const dataList = data
   .description("List the imported datasets: schema, records, labelled records.");
 addExamples(dataList, ["dml-device data list"]);
 dataList.action(async () => {
-  for (const m of await listDatasets(paths().datasets))
-    console.log(`${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`);
+  const datasets = await listDatasets(paths().datasets);
+  // an empty list prints nothing without --json (as before), `{"datasets": []}` with it
+  if (datasets.length === 0 && !json()) return;
+  out().result({ datasets }, () =>
+    datasets.map((m) => `${m.schema}\t${m.count} records\t${m.labelled} labelled\t${m.importedAt}`),
+  );
 });
 
 const consentCmd = program
@@ -457,13 +496,15 @@ const consentCmd = program
       );
       // the owner's wish is kept locally first: the runner follows it even if the registration fails
       await saveLocalConsent(p.consent, consent);
-      const hashes = await registerConsent(
-        clients,
-        contractAddress(config, "DeviceRegistry"),
-        consent,
-        account.session.sessionKey,
+      const txHashes = await waiting("registering consent", () =>
+        registerConsent(
+          clients,
+          contractAddress(config, "DeviceRegistry"),
+          consent,
+          account.session.sessionKey,
+        ),
       );
-      console.log(hashes.join("\n"));
+      out().result({ txHashes }, txHashes);
     },
   );
 
@@ -552,8 +593,15 @@ jobCmd.action(async (o: { file: string }) => {
       chain: chainViewOf(clients.publicClient, config),
       log,
     });
-    const entry = await runner.handle(job);
-    console.log(JSON.stringify(entry));
+    const entry = await waiting(
+      job.kind === "train"
+        ? `training bounty ${job.bountyId} round ${job.round}`
+        : `running job ${job.jobId}`,
+      () => runner.handle(job),
+    );
+    // the job log entry is JSON either way (one line without --json, as before)
+    if (json()) out().result(entry, []);
+    else console.log(JSON.stringify(entry));
     if (entry.status === "failed" || entry.status === "refused") process.exitCode = 1;
   } finally {
     await store.close();
@@ -578,15 +626,17 @@ trainEnrol.action(async (o: { bounty: string }) => {
     throw new CliError("INVALID_ARGUMENT", `--bounty: not a bounty id: ${o.bounty}`);
   const { config, clients } = await context();
   const bountyId = BigInt(o.bounty);
-  const r = await enrolTrainer(
-    clients,
-    {
-      FineTuning: contractAddress(config, "FineTuning"),
-      DeviceRegistry: contractAddress(config, "DeviceRegistry"),
-    },
-    bountyId,
+  const r = await waiting(`enrolling in bounty ${bountyId}`, () =>
+    enrolTrainer(
+      clients,
+      {
+        FineTuning: contractAddress(config, "FineTuning"),
+        DeviceRegistry: contractAddress(config, "DeviceRegistry"),
+      },
+      bountyId,
+    ),
   );
-  console.log(
+  out().result({ bountyId, ...r }, () =>
     r.status === "already"
       ? `already enrolled in bounty ${bountyId}`
       : `enrolled in bounty ${bountyId}: ${r.hash}`,
@@ -621,9 +671,15 @@ trainReview.action(
     if (o.corrections !== undefined) {
       const parsed = await parseCorrectionsFile(o.corrections, dataset.records);
       await saveCorrections(p.corrections, o.schema, { ...current, ...parsed });
-      console.log(`saved ${Object.keys(parsed).length} corrections`);
+      const saved = Object.keys(parsed).length;
+      out().result({ saved }, `saved ${saved} corrections`);
       return;
     }
+    if (json())
+      throw new CliError(
+        "INVALID_ARGUMENT",
+        "--json: the interactive review prints for a person; give --corrections <file>",
+      );
     const store = await openContentStore({
       heliaDir: p.helia,
       ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),

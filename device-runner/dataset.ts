@@ -93,15 +93,20 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
-async function fromEmlFolder(dir: string): Promise<DatasetRecord[]> {
+/** Called with the records parsed so far and the total (messages or lines in the source) while a source is parsed. */
+export type ImportProgress = (done: number, total: number) => void;
+
+async function fromEmlFolder(dir: string, onProgress?: ImportProgress): Promise<DatasetRecord[]> {
   const names = (await readdir(dir, { withFileTypes: true }))
     .filter((d) => d.isFile() && d.name.toLowerCase().endsWith(".eml"))
     .map((d) => d.name)
     .sort();
   if (names.length === 0) invalid(`${dir}: no .eml files`);
   const out: DatasetRecord[] = [];
-  for (const name of names)
+  for (const name of names) {
     out.push(await parseMessage(await readSource(path.join(dir, name)), name));
+    onProgress?.(out.length, names.length);
+  }
   return out;
 }
 
@@ -128,10 +133,13 @@ export function splitMbox(text: string): string[] {
   });
 }
 
-async function fromMbox(file: string): Promise<DatasetRecord[]> {
+async function fromMbox(file: string, onProgress?: ImportProgress): Promise<DatasetRecord[]> {
   const messages = splitMbox(await readSource(file));
   const out: DatasetRecord[] = [];
-  for (const [i, raw] of messages.entries()) out.push(await parseMessage(raw, `mbox#${i + 1}`));
+  for (const [i, raw] of messages.entries()) {
+    out.push(await parseMessage(raw, `mbox#${i + 1}`));
+    onProgress?.(i + 1, messages.length);
+  }
   return out;
 }
 
@@ -153,7 +161,7 @@ const jsonlLineSchema = z
     message: "give exactly one of text and body",
   });
 
-async function fromJsonl(file: string): Promise<DatasetRecord[]> {
+async function fromJsonl(file: string, onProgress?: ImportProgress): Promise<DatasetRecord[]> {
   const lines = (await readSource(file)).split(/\r?\n/);
   const out: DatasetRecord[] = [];
   for (const [i, line] of lines.entries()) {
@@ -176,6 +184,8 @@ async function fromJsonl(file: string): Promise<DatasetRecord[]> {
       body: r.data.text ?? r.data.body ?? "",
       ...(label === undefined ? {} : { label }),
     });
+    // lines, not records: blank lines count as read
+    if ((i + 1) % 100 === 0 || i + 1 === lines.length) onProgress?.(i + 1, lines.length);
   }
   if (out.length === 0) invalid(`${file}: no records`);
   return out;
@@ -186,6 +196,7 @@ export async function parseDatasetSource(
   source: DatasetSource,
   location: string,
   schemaId: string,
+  onProgress?: ImportProgress,
 ): Promise<DatasetRecord[]> {
   if (!(schemaId in KNOWN_SCHEMAS))
     throw new DeviceError(
@@ -196,10 +207,10 @@ export async function parseDatasetSource(
   try {
     records =
       source === "eml"
-        ? await fromEmlFolder(location)
+        ? await fromEmlFolder(location, onProgress)
         : source === "mbox"
-          ? await fromMbox(location)
-          : await fromJsonl(location);
+          ? await fromMbox(location, onProgress)
+          : await fromJsonl(location, onProgress);
   } catch (e) {
     if (e instanceof DeviceError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -223,8 +234,9 @@ export async function importDataset(
   schemaId: string,
   source: DatasetSource,
   location: string,
+  onProgress?: ImportProgress,
 ): Promise<DatasetMeta> {
-  const records = await parseDatasetSource(source, location, schemaId);
+  const records = await parseDatasetSource(source, location, schemaId, onProgress);
   const lines = records.map((r) => JSON.stringify(r));
   const meta: DatasetMeta = {
     schema: schemaId,

@@ -11,7 +11,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { readManifest } from "#sdk/chain/manifest.ts";
 import { reportCliError } from "#sdk/cli/errors.ts";
+import { makeOutput } from "#sdk/cli/output.ts";
+import { progressEnabled, startProgress, type Progress } from "#sdk/cli/progress.ts";
 import { DEFAULT_SUBGRAPH_NAME, GraphHost } from "./graph-host.ts";
+import type { StepResult } from "./indexer.ts";
 import { DASHBOARD_DIST, ensureDashboardBuild } from "./dashboard/build.ts";
 import { dashboardRoutes } from "./dashboard/serve.ts";
 import { sourcesFromManifest } from "./sources.ts";
@@ -52,6 +55,7 @@ interface CliOptions {
   batchBlocks?: number;
   reorgThreshold?: number;
   once?: boolean;
+  json?: boolean;
   dashboard?: boolean;
   ipfs?: string;
 }
@@ -82,6 +86,10 @@ export function buildProgram(): Command {
     .option("--reorg-threshold <n>", "deepest reorg rolled back (blocks)", positive)
     .option("--once", "index up to the current head, print the query URL's _meta and exit")
     .option(
+      "--json",
+      "stdout is one JSON document: `--once` prints {_meta}, serving prints {url, dashboard}; no progress bar",
+    )
+    .option(
       "--dashboard",
       "also serve the dashboard at http://127.0.0.1:<port>/dashboard/ (built with Vite first when missing or stale)",
     )
@@ -100,6 +108,25 @@ Examples:
   curl -s http://127.0.0.1:8000/subgraphs/name/dml/protocol -H 'content-type: application/json' \\
     -d '{"query":"{ _meta { block { number } hasIndexingErrors } jobs(first: 5) { id status } }"}'`,
     );
+}
+
+/**
+ * The `--once` bar: blocks indexed of those between the first block this run indexes and the head (the head moves
+ * while syncing; the total follows it). Silent when bars are off.
+ */
+export function syncProgress(enabled: boolean): (r: StepResult) => void {
+  let bar: Progress | undefined;
+  let first = 0;
+  return (r) => {
+    if (r.kind === "indexed") {
+      if (bar === undefined) {
+        first = r.from;
+        bar = startProgress("indexing blocks", r.head - first + 1, enabled);
+      }
+      bar.setTotal(r.head - first + 1);
+      bar.update(r.to - first + 1, `block ${r.to} of ${r.head}`);
+    } else if (r.kind === "synced" || r.kind === "failed") bar?.stop();
+  };
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -148,19 +175,23 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
     log.info({ url: host.queryUrl, deployment: host.deployment }, "serving");
     if (o.once) {
-      const r = await host.syncToHead();
+      const r = await host.syncToHead(syncProgress(progressEnabled(o.json === true)));
       const meta = await host.api.execute({
         query: "{ _meta { block { number hash } deployment hasIndexingErrors } }",
       });
-      console.log(JSON.stringify(meta.data ?? meta));
+      // JSON with or without --json: one line as before, the shared pretty document with it
+      if (o.json) makeOutput(true).result(meta.data ?? meta, []);
+      else console.log(JSON.stringify(meta.data ?? meta));
       process.exitCode = r.kind === "failed" ? 1 : 0;
       return;
     }
     const ac = new AbortController();
     process.once("SIGINT", () => ac.abort());
     process.once("SIGTERM", () => ac.abort());
-    console.log(host.queryUrl);
-    if (o.dashboard) console.log(`${host.url}/dashboard/`);
+    makeOutput(o.json === true).result(
+      { url: host.queryUrl, dashboard: o.dashboard ? `${host.url}/dashboard/` : null },
+      [host.queryUrl ?? "", ...(o.dashboard ? [`${host.url}/dashboard/`] : [])],
+    );
     const r = await host.run(ac.signal);
     if (r?.kind === "failed") {
       process.stderr.write(

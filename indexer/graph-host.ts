@@ -158,10 +158,14 @@ export class GraphHost {
     return this.indexer.run(signal);
   }
 
-  /** Steps until the store holds the chain's head as of now (tests, one-shot runs). */
-  async syncToHead(): Promise<StepResult> {
+  /**
+   * Steps until the store holds the chain's head as of now (tests, one-shot runs); `onStep` sees each step (the
+   * `--once` progress bar: an `indexed` step carries its range and the head it indexes toward).
+   */
+  async syncToHead(onStep?: (r: StepResult) => void): Promise<StepResult> {
     for (;;) {
       const r = await this.indexer.step();
+      onStep?.(r);
       if (r.kind === "synced" || r.kind === "failed") return r;
     }
   }

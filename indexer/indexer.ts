@@ -65,6 +65,8 @@ export type StepResult =
       readonly to: number;
       readonly blocks: number;
       readonly triggers: number;
+      /** The chain head this step indexed toward. */
+      readonly head: number;
     }
   | { readonly kind: "reverted"; readonly from: number; readonly to: number }
   | { readonly kind: "synced"; readonly head: number }
@@ -174,7 +176,7 @@ export class Indexer {
     }
     if (last < to) await this.#store.commitBlock({ block: await this.#pointer(to), changes: [] });
     this.#log?.debug({ from, to, blocks: byBlock.size, triggers }, "indexed");
-    return { kind: "indexed", from, to, blocks: byBlock.size, triggers };
+    return { kind: "indexed", from, to, blocks: byBlock.size, triggers, head };
   }
 
   /**

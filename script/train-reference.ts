@@ -7,11 +7,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { progressCallback } from "#sdk/cli/progress.ts";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import {
   accuracy,
   buildClassifierPackage,
-  cliProgress,
   DEFAULT_SPLIT_PARAMS,
   encodeManifest,
   MANIFEST_FILE,
@@ -45,7 +45,7 @@ const opts = program.opts<{ devices: number; seed: string; out?: string; heliaDi
 
 const workload = await prepareWorkload({
   split: { devices: opts.devices, seed: opts.seed },
-  onProgress: cliProgress("parsing SpamAssassin corpus"),
+  onProgress: progressCallback("parsing SpamAssassin corpus"),
 });
 const { split } = workload;
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;

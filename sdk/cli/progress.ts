@@ -59,3 +59,26 @@ export async function withProgress<T>(
     p.stop();
   }
 }
+
+/**
+ * A bar as an `onProgress(done, total)` callback (sdk/ml's corpus loader, dataset imports, benches): started on the
+ * first call, stopped when `done` reaches `total`. Silent when `enabled` is false (default: bars on when stderr is a
+ * terminal and CI is unset).
+ */
+export function progressCallback(
+  title: string,
+  enabled: boolean = progressEnabled(false),
+): (done: number, total: number) => void {
+  let bar: Progress | undefined;
+  let stopped = false;
+  return (done, total) => {
+    if (stopped) return;
+    bar ??= startProgress(title, total, enabled);
+    bar.setTotal(total);
+    bar.update(done);
+    if (done >= total) {
+      bar.stop();
+      stopped = true;
+    }
+  };
+}

@@ -98,7 +98,6 @@ export {
   type PackageErrorCode,
 } from "./package.ts";
 export { classifyRecords, type Prediction } from "./inference.ts";
-export { cliProgress } from "./progress.ts";
 export {
   BASELINE_RECIPE,
   buildClassifierPackage,

@@ -1,5 +1,5 @@
 /**
- * What a `dml` command prints. With `--json`: exactly one JSON document on stdout (bigints as decimal strings,
+ * What a command line (`dml`, `dml-device`, `dml-indexer`) prints. With `--json`: exactly one JSON document on stdout (bigints as decimal strings,
  * addresses checksummed) and nothing else there; otherwise human lines. Progress and notices go to stderr.
  */
 export const jsonText = (value: unknown): string =>
