@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { getAddress } from "viem";
 import { helpText, leafCommands } from "#sdk/cli/help.ts";
 
 const exec = promisify(execFile);
@@ -77,6 +78,97 @@ describe("dml-device CLI", () => {
       3,
       "the failed import left the dataset as it was",
     );
+  });
+
+  it("--json: one document on stdout equal to what the command reads (address, datasets, config, import)", async () => {
+    const doc = async (args: string[]): Promise<unknown> => {
+      const r = await run(["--json", ...args]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.err, "", "nothing on stderr: no bar, no notice");
+      return JSON.parse(r.out) as unknown;
+    };
+    const ks = JSON.parse(await readFile(path.join(dir, "dev", "keystore.json"), "utf8")) as {
+      address: string;
+    };
+    assert.deepEqual(await doc(["wallet", "address"]), { address: getAddress(`0x${ks.address}`) });
+    const header = async () =>
+      (
+        JSON.parse(
+          (
+            await readFile(path.join(dir, "dev", "datasets", "email_rfc822-v1.jsonl"), "utf8")
+          ).split("\n")[0]!,
+        ) as { meta: { count: number } }
+      ).meta;
+    const before = await header();
+    assert.equal(before.count, 2);
+    assert.deepEqual(await doc(["data", "list"]), { datasets: [before] });
+    assert.deepEqual(
+      await doc(["config", "show"]),
+      JSON.parse(await readFile(path.join(dir, "dev", "device.json"), "utf8")),
+    );
+    const src = path.join(dir, "three.jsonl");
+    await writeFile(
+      src,
+      ["a", "b", "c"].map((x) => JSON.stringify({ subject: x, text: x })).join("\n"),
+    );
+    const meta = await doc(["data", "import", "--jsonl", src]);
+    assert.deepEqual(meta, await header());
+    assert.equal((meta as { count: number }).count, 3);
+    assert.deepEqual(await doc(["data", "list"]), { datasets: [meta] });
+    // an interactive command refuses --json instead of mixing prompts into the document
+    const review = await run([
+      "--json",
+      "train",
+      "review",
+      "--package",
+      "bafy",
+      "--sha256",
+      "0x00",
+    ]);
+    assert.equal(review.code, 2);
+    assert.match(review.err, /^dml-device: error\[INVALID_ARGUMENT\]: --json: /);
+  });
+
+  it("data import draws a bar on a terminal's stderr only: not with CI set, not with --json, not piped", async () => {
+    const src = path.join(dir, "many.jsonl");
+    await writeFile(
+      src,
+      Array.from({ length: 250 }, (_, i) =>
+        JSON.stringify({ subject: `s${i}`, text: `t${i}` }),
+      ).join("\n"),
+    );
+    // `script` gives the child a real pseudo-terminal (stdout and stderr both on it)
+    const onTty = async (extra: string[], env: Record<string, string> = {}) => {
+      const cmd = [
+        TSX,
+        CLI,
+        "--data-dir",
+        path.join(dir, "dev"),
+        ...extra,
+        "data",
+        "import",
+        "--jsonl",
+        src,
+      ]
+        .map((a) => `'${a}'`)
+        .join(" ");
+      const childEnv: NodeJS.ProcessEnv = { ...process.env, DML_DEVICE_PASSWORD: "x", ...env };
+      if (!("CI" in env)) delete childEnv.CI;
+      const r = await exec("script", ["-qec", cmd, "/dev/null"], { env: childEnv });
+      return r.stdout;
+    };
+    const tty = await onTty([]);
+    assert.match(tty, /parsing lines \[[^\]]*\] 250\/250/);
+    assert.match(tty, /imported 250 records/);
+    const ci = await onTty([], { CI: "1" });
+    assert.match(ci, /imported 250 records/);
+    assert.doesNotMatch(ci, /parsing lines/);
+    const asJson = await onTty(["--json"]);
+    assert.doesNotMatch(asJson, /parsing lines/);
+    assert.equal((JSON.parse(asJson) as { count: number }).count, 250);
+    const piped = await run(["data", "import", "--jsonl", src], { CI: "" });
+    assert.equal(piped.code, 0, piped.err);
+    assert.equal(piped.err, "");
   });
 
   it("bad input is one coded line naming the flag (exit 2): short password, bad URL, unknown option", async () => {

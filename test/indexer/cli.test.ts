@@ -12,6 +12,7 @@ import { helpText } from "#sdk/cli/help.ts";
 import { buildProgram } from "../../indexer/cli.ts";
 
 const exec = promisify(execFile);
+const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 const BIN = path.resolve(import.meta.dirname, "../../indexer/bin/dml-indexer.mjs");
 const run = (args: string[]) =>
   exec(process.execPath, [BIN, ...args]).then(
@@ -50,5 +51,32 @@ describe("dml-indexer CLI", () => {
         .join("\n"),
       "dml-indexer: error[MANIFEST]: cannot read manifest /nonexistent/m.json",
     );
+  });
+
+  it("--once's bar: blocks indexed toward the head on a terminal's stderr, nothing with --json or piped", async () => {
+    // the steps a sync of blocks 5..24 makes (batches of 8; the head moves from 20 to 24), fed to the bar
+    const script = `
+      import { progressEnabled } from "#sdk/cli/progress.ts";
+      import { syncProgress } from "./indexer/cli.ts";
+      const json = process.argv.includes("--json");
+      const on = syncProgress(progressEnabled(json));
+      on({ kind: "indexed", from: 5, to: 12, blocks: 8, triggers: 0, head: 20 });
+      on({ kind: "indexed", from: 13, to: 20, blocks: 8, triggers: 0, head: 24 });
+      on({ kind: "indexed", from: 21, to: 24, blocks: 4, triggers: 0, head: 24 });
+      on({ kind: "synced", head: 24 });
+      process.stdout.write("done\\n");
+    `;
+    const root = path.resolve(import.meta.dirname, "../..");
+    const cmd = (json: boolean) =>
+      `'${TSX}' --input-type=module -e '${script.replace(/'/g, "'\\''")}' -- ${json ? "--json" : ""}`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.CI;
+    const tty = await exec("script", ["-qec", cmd(false), "/dev/null"], { cwd: root, env });
+    assert.match(tty.stdout, /indexing blocks \[[^\]]*\] 20\/20 block 24 of 24/);
+    const json = await exec("script", ["-qec", cmd(true), "/dev/null"], { cwd: root, env });
+    assert.equal(json.stdout.replace(/\r/g, ""), "done\n");
+    const piped = await exec("sh", ["-c", cmd(false)], { cwd: root, env });
+    assert.equal(piped.stderr, "");
+    assert.equal(piped.stdout, "done\n");
   });
 });
