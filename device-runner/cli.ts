@@ -143,8 +143,8 @@ type DeviceContext = Awaited<ReturnType<typeof context>>;
 /**
  * Runs `fn` for the device in --data-dir, or for each of `dirs` in turn in this one process (each with its own key,
  * configuration and content store: a fleet claims without a process per device). With several devices each output
- * line starts with the device's directory, a failing device is reported on stderr and the others still run; the
- * exit code is 1 when any failed.
+ * line starts with the device's directory, a failing device is reported on stderr (`<dir>: error[CODE]: message`)
+ * and the others still run; the exit code is 1 when any failed.
  */
 async function forEachDevice<T extends object>(
   title: string,
@@ -174,7 +174,8 @@ async function forEachDevice<T extends object>(
       if (!several) throw e;
       const { code, message } = describeCliError(e);
       if (json()) results.push({ dir, error: { code, message } });
-      else process.stderr.write(`dml-device: ${prefix}error[${code}]: ${message}\n`);
+      // one line per failed device, led by its directory as its stdout lines are: `<dir>: error[CODE]: message`
+      else process.stderr.write(`${prefix}error[${code}]: ${message}\n`);
       process.exitCode = 1;
     }
   }

@@ -50,7 +50,7 @@ describe("dml-relayer aggregator CLI", () => {
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr,
-      /CONFIG_INVALID: invalid config: listenPort \(flag --listen-port = "70000"\)/,
+      /error\[CONFIG_INVALID\]: invalid config: listenPort \(flag --listen-port = "70000"\)/,
     );
   });
 });
