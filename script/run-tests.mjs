@@ -64,15 +64,25 @@ function testFiles(dir) {
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
 }
-// the subgraph's mapping tests (one hardhat node for the lot, a deployment each) balance the two lanes' times
-const e2e = [...testFiles("test/e2e"), ...testFiles("test/subgraph/mappings")];
+// the subgraph's mapping tests (one hardhat node for the lot, a deployment each) and the `dml` command line's (a
+// process per command against a hardhat node, mostly waiting on it) balance the two lanes' times
+const e2e = [
+  ...testFiles("test/e2e"),
+  ...testFiles("test/subgraph/mappings"),
+  ...testFiles("test/cli"),
+];
 const rest = testFiles("test").filter((f) => !e2e.includes(f));
 // the build above compiled everything: two lanes that each compiled would race on Hardhat's compile cache
 const lanes = await Promise.all([
   run("test:ts", false, ["--no-compile", ...rest], "test:ts (all but test/e2e)"),
-  run("test:ts", true, ["--no-compile", ...e2e], "test:ts (test/e2e, test/subgraph/mappings)"),
+  run(
+    "test:ts",
+    true,
+    ["--no-compile", ...e2e],
+    "test:ts (test/e2e, test/subgraph/mappings, test/cli)",
+  ),
 ]);
-process.stdout.write(`\n[npm test] test/e2e + mappings output:\n${lanes[1].output}`);
+process.stdout.write(`\n[npm test] test/e2e + mappings + cli output:\n${lanes[1].output}`);
 for (const r of lanes) report(r);
 const failedLane = lanes.find((r) => r.code !== 0);
 if (failedLane) process.exit(failedLane.code);
