@@ -8,21 +8,13 @@ import { big, bigOpt, bytes } from "../graphql.ts";
 import { addr, dml, num } from "../format.ts";
 import { emissionAt, erasFrom } from "../emission.ts";
 import type { Page } from "../page.ts";
+import { JobStatus, Role } from "../../../sdk/chain/enums.ts";
 
-export const ROLES = ["Distributor", "Aggregator", "Attestor", "Reporter", "Refiner"] as const;
-export const JOB_STATUSES = [
-  "Created",
-  "Bidding",
-  "Scheduled",
-  "Assigned",
-  "Committed",
-  "Attested",
-  "Reported",
-  "Settled",
-  "Failed",
-  "Expired",
-  "Cancelled",
-] as const;
+/** The staking roles and job statuses as the contracts number them (sdk/chain/enums.ts; `None` is no job). */
+const ROLES = Object.keys(Role) as (keyof typeof Role)[];
+const JOB_STATUSES = (Object.keys(JobStatus) as (keyof typeof JobStatus)[]).filter(
+  (s) => s !== "None",
+);
 
 const protocolFields = [
   "jobCount",
