@@ -160,22 +160,6 @@ function abiOrNull(name: string): Abi | null {
 }
 
 /**
- * ProtocolEnv.create on the shared node, tried up to 3 times when the HTTP connection drops ("other side closed":
- * hardhat's provider reused a keep-alive connection the node had just closed, seen on a heavily loaded machine). A
- * retry deploys a fresh protocol; the abandoned one is never indexed.
- */
-async function deployWithRetry(config: DeployConfigInput, url: string): Promise<ProtocolEnv> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ProtocolEnv.create(config, { url });
-    } catch (e) {
-      const text = e instanceof Error ? `${e.message} ${String(e.cause)}` : String(e);
-      if (attempt >= 3 || !/other side closed|ECONNRESET|socket hang up/i.test(text)) throw e;
-    }
-  }
-}
-
-/**
  * Deploys a fresh protocol (its own contracts, so its own subgraph deployment and tables) on the test process's shared
  * `hardhat node`, builds the subgraph (once per sources) and opens the host on an in-memory store.
  */
@@ -183,7 +167,7 @@ export async function startIndexedProtocol(
   config: DeployConfigInput = {},
 ): Promise<IndexedProtocol> {
   const chain = await sharedNodeChain();
-  const env = await deployWithRetry(config, chain.url);
+  const env = await ProtocolEnv.create(config, { url: chain.url });
   await ensureSubgraphBuild(env.manifestPath);
   const host = await GraphHost.open({
     buildDir: SUBGRAPH_BUILD_DIR,
