@@ -10,8 +10,13 @@
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import process from "node:process";
+
+// every Node process of the run (test runners, the processes tests start) shares Node's on-disk cache of compiled
+// code: a process that loads the protocol's modules starts with ≈ 25% less CPU once the cache holds them
+process.env.NODE_COMPILE_CACHE ??= path.join(tmpdir(), "dml-node-compile-cache");
 
 /** Runs `npm run <script> [-- args]`; `capture` buffers its output instead of streaming it. */
 function run(script, capture = false, args = [], label = script) {

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `dml` bin: loads tsx's ESM hooks, then the TypeScript CLI (cli/dml.ts).
+// The `dml` bin: the TypeScript CLI (cli/dml.ts) through script/bin/load-ts.mjs.
 import process from "node:process";
-import { register } from "tsx/esm/api";
+import { importTs } from "../../script/bin/load-ts.mjs";
 
-register();
-const { main } = await import("../dml.ts");
+const { main } = await importTs(import.meta.url, "../dml.ts");
 await main(process.argv.slice(2));

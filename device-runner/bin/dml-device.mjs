@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `dml-device` bin: loads tsx's ESM hooks, then the TypeScript CLI (device-runner/cli.ts).
+// The `dml-device` bin: the TypeScript CLI (device-runner/cli.ts) through script/bin/load-ts.mjs.
 import process from "node:process";
-import { register } from "tsx/esm/api";
+import { importTs } from "../../script/bin/load-ts.mjs";
 
-register();
-const { main } = await import("../cli.ts");
+const { main } = await importTs(import.meta.url, "../cli.ts");
 await main(process.argv.slice(2));

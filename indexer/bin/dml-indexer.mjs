@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `dml-indexer` bin: loads tsx's ESM hooks, then the TypeScript CLI (indexer/cli.ts).
+// The `dml-indexer` bin: the TypeScript CLI (indexer/cli.ts) through script/bin/load-ts.mjs.
 import process from "node:process";
-import { register } from "tsx/esm/api";
+import { importTs } from "../../script/bin/load-ts.mjs";
 
-register();
-const { main } = await import("../cli.ts");
+const { main } = await importTs(import.meta.url, "../cli.ts");
 await main(process.argv.slice(2));

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The `dml-ipfs` bin: loads tsx's ESM hooks, then the TypeScript CLI (ipfs/cli.ts).
-import { register } from "tsx/esm/api";
+// The `dml-ipfs` bin: the TypeScript CLI (ipfs/cli.ts) through script/bin/load-ts.mjs.
+import { importTs } from "../../script/bin/load-ts.mjs";
 
-register();
-const { main } = await import("../cli.ts");
+const { main } = await importTs(import.meta.url, "../cli.ts");
 await main();

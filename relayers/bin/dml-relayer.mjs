@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `dml-relayer` bin: loads tsx's ESM hooks, then the TypeScript CLI (relayers/cli.ts).
-import { register } from "tsx/esm/api";
+// The `dml-relayer` bin: the TypeScript CLI (relayers/cli.ts) through script/bin/load-ts.mjs.
+import { importTs } from "../../script/bin/load-ts.mjs";
 
-register();
-const { main } = await import("../cli.ts");
-const { ROLES } = await import("../roles.ts");
+const { main } = await importTs(import.meta.url, "../cli.ts");
+const { ROLES } = await importTs(import.meta.url, "../roles.ts");
 await main(ROLES);

@@ -8,10 +8,10 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { getAddress } from "viem";
 import { helpText, leafCommands } from "#sdk/cli/help.ts";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 const exec = promisify(execFile);
 const CLI = path.resolve(import.meta.dirname, "../../device-runner/cli.ts");
-const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 let dir: string;
 
 async function run(
@@ -19,9 +19,13 @@ async function run(
   env: Record<string, string> = {},
 ): Promise<{ code: number; out: string; err: string }> {
   try {
-    const r = await exec(TSX, [CLI, "--data-dir", path.join(dir, "dev"), ...args], {
-      env: { ...process.env, DML_DEVICE_PASSWORD: "cli-test-password", ...env },
-    });
+    const r = await exec(
+      process.execPath,
+      [...TS_NODE_ARGS, CLI, "--data-dir", path.join(dir, "dev"), ...args],
+      {
+        env: { ...process.env, DML_DEVICE_PASSWORD: "cli-test-password", ...env },
+      },
+    );
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -140,7 +144,8 @@ describe("dml-device CLI", () => {
     // `script` gives the child a real pseudo-terminal (stdout and stderr both on it)
     const onTty = async (extra: string[], env: Record<string, string> = {}) => {
       const cmd = [
-        TSX,
+        process.execPath,
+        ...TS_NODE_ARGS,
         CLI,
         "--data-dir",
         path.join(dir, "dev"),

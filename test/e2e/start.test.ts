@@ -28,6 +28,7 @@ import { after, describe, it } from "node:test";
 import { freePort } from "../../script/network/processes.ts";
 import { alive } from "../../script/start/stale-chain.ts";
 import { checkDashboard, servingEndpoints, targetFrom } from "./dashboard-checks.ts";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const START = path.join(ROOT, "script/start.ts");
@@ -43,7 +44,7 @@ interface Run {
 }
 
 function start(args: string[]): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", START, ...args], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, START, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });

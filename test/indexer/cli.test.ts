@@ -10,9 +10,9 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { helpText } from "#sdk/cli/help.ts";
 import { buildProgram } from "../../indexer/cli.ts";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 const exec = promisify(execFile);
-const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 const BIN = path.resolve(import.meta.dirname, "../../indexer/bin/dml-indexer.mjs");
 const run = (args: string[]) =>
   exec(process.execPath, [BIN, ...args]).then(
@@ -68,7 +68,7 @@ describe("dml-indexer CLI", () => {
     `;
     const root = path.resolve(import.meta.dirname, "../..");
     const cmd = (json: boolean) =>
-      `'${TSX}' --input-type=module -e '${script.replace(/'/g, "'\\''")}' -- ${json ? "--json" : ""}`;
+      `'${process.execPath}' ${TS_NODE_ARGS.join(" ")} --input-type=module -e '${script.replace(/'/g, "'\\''")}' -- ${json ? "--json" : ""}`;
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.CI;
     const tty = await exec("script", ["-qec", cmd(false), "/dev/null"], { cwd: root, env });

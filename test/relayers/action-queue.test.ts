@@ -7,6 +7,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { RelayerError } from "../../relayers/common/errors.ts";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 let root: string;
 before(async () => {
@@ -143,10 +144,10 @@ describe("action queue", () => {
 
   it("survives SIGKILL: the action left running returns to queued, the rest is intact, the lock is taken over", async () => {
     const dir = path.join(root, "crash");
-    // node itself (not the tsx wrapper), so SIGKILL hits the process that holds the database
+    // node itself (not a wrapper), so SIGKILL hits the process that holds the database
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", path.join(import.meta.dirname, "fixtures/queue-child.ts"), dir],
+      [...TS_NODE_ARGS, path.join(import.meta.dirname, "fixtures/queue-child.ts"), dir],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stderr = "";

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 export const FIXTURE_CLI = path.resolve(import.meta.dirname, "fixtures/relayer-cli.ts");
 
@@ -27,7 +28,7 @@ export function startRelayer(
   env: NodeJS.ProcessEnv = {},
   cli = FIXTURE_CLI,
 ): RelayerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, cli, ...args], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -30,6 +30,7 @@ import {
 } from "#sdk/secagg/index.ts";
 import { freePort } from "../../script/network/processes.ts";
 import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
+import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 const HOST = path.join(import.meta.dirname, "fixtures/journal-host.ts");
 const ROUND_TIMEOUT_MS = 3_000;
@@ -45,7 +46,7 @@ interface Host {
 
 /** Starts the aggregator process (node itself, so SIGKILL hits the process that holds the journal). */
 async function startHost(args: string[]): Promise<Host> {
-  const child = spawn(process.execPath, ["--import", "tsx", HOST, ...args], {
+  const child = spawn(process.execPath, [...TS_NODE_ARGS, HOST, ...args], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";
