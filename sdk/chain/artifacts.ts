@@ -3,9 +3,21 @@
  *
  * Project contracts have an artifact at `artifacts/<sourceName>/<Name>.json`. Contracts that come from npm
  * packages (OpenZeppelin's ERC1967Proxy and TimelockController, Chainlink's VRF coordinator mock) get no
- * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/`.
+ * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/`. That output
+ * holds the test suites too (≈ 230 MB: ≈ 7 s of CPU and 1 GB to parse), so the first process that reads it writes
+ * every npm contract it holds to a small file of its own, under the system's temporary folder and keyed by the build
+ * info's id (a hash of the compilation's input, so never stale); later processes read only those.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Abi, Hex } from "viem";
 import { z } from "zod";
@@ -84,6 +96,53 @@ function findProjectArtifact(dir: string, name: string): string[] {
   return found;
 }
 
+/** Where the npm contracts of build info `id` are kept one file each, and the marker that they all are. */
+const extractedDir = (id: string) => path.join(tmpdir(), "dml-build-info-contracts", id);
+const COMPLETE = ".complete";
+
+/** The contract `raw` (solc's output for `sourceName:name`) as an Artifact. */
+function artifactOfSolc(sourceName: string, name: string, raw: unknown): Artifact {
+  const c = solcContractSchema.safeParse(raw);
+  if (!c.success)
+    throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, { cause: c.error });
+  return {
+    contractName: name,
+    sourceName,
+    abi: c.data.abi,
+    bytecode: c.data.evm.bytecode.object,
+    deployedBytecode: c.data.evm.deployedBytecode.object,
+    linkReferences: c.data.evm.bytecode.linkReferences,
+  };
+}
+
+/**
+ * Writes every contract of an npm package in `contracts` (the first of each name, as the lookup below takes it) to
+ * `extractedDir(id)`, each file renamed into place whole, then the marker. A failure to write only costs the cache.
+ */
+function extractNpmContracts(id: string, contracts: Record<string, Record<string, unknown>>): void {
+  const dir = extractedDir(id);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const written = new Set<string>();
+    for (const [sourceName, byName] of Object.entries(contracts)) {
+      if (!sourceName.startsWith("npm/")) continue;
+      for (const [name, raw] of Object.entries(byName)) {
+        if (written.has(name)) continue;
+        written.add(name);
+        const file = path.join(dir, `${name}.json`);
+        writeFileSync(
+          `${file}.${process.pid}.tmp`,
+          JSON.stringify(artifactOfSolc(sourceName, name, raw)),
+        );
+        renameSync(`${file}.${process.pid}.tmp`, file);
+      }
+    }
+    writeFileSync(path.join(dir, COMPLETE), "");
+  } catch {
+    // read-only or full temporary folder: every process parses the build info, as before
+  }
+}
+
 function fromBuildInfo(dir: string, name: string): Artifact | undefined {
   const biDir = path.join(dir, "build-info");
   if (!existsSync(biDir)) return undefined;
@@ -94,6 +153,12 @@ function fromBuildInfo(dir: string, name: string): Artifact | undefined {
     .sort((a, b) => b.t - a.t)
     .map((x) => x.f);
   for (const file of files) {
+    const id = file.slice(0, -".output.json".length);
+    const extracted = path.join(extractedDir(id), `${name}.json`);
+    if (existsSync(extracted)) {
+      const parsed = artifactFileSchema.safeParse(JSON.parse(readFileSync(extracted, "utf8")));
+      if (parsed.success) return parsed.data;
+    }
     const text = readFileSync(path.join(biDir, file), "utf8");
     if (!text.includes(`"${name}":{"abi"`)) continue;
     let parsed;
@@ -102,22 +167,11 @@ function fromBuildInfo(dir: string, name: string): Artifact | undefined {
     } catch (cause) {
       throw new ArtifactError(`malformed build-info output ${file}`, { cause });
     }
+    if (!existsSync(path.join(extractedDir(id), COMPLETE)))
+      extractNpmContracts(id, parsed.output.contracts);
     for (const [sourceName, contracts] of Object.entries(parsed.output.contracts)) {
       const raw = contracts[name];
-      if (raw === undefined) continue;
-      const c = solcContractSchema.safeParse(raw);
-      if (!c.success)
-        throw new ArtifactError(`malformed solc output for ${sourceName}:${name}`, {
-          cause: c.error,
-        });
-      return {
-        contractName: name,
-        sourceName,
-        abi: c.data.abi,
-        bytecode: c.data.evm.bytecode.object,
-        deployedBytecode: c.data.evm.deployedBytecode.object,
-        linkReferences: c.data.evm.bytecode.linkReferences,
-      };
+      if (raw !== undefined) return artifactOfSolc(sourceName, name, raw);
     }
   }
   return undefined;
