@@ -119,6 +119,7 @@ const PRE_BUILD = [
 // --no-compile: Hardhat must not start a second compilation beside `npm run build`
 const buildRun = run("build");
 const lint = await run("lint", true);
+// (not after a failed lint: the run stops once the build ends)
 const preBuild =
   lint.code === 0
     ? run(
@@ -127,7 +128,7 @@ const preBuild =
         ["--no-compile", ...PRE_BUILD],
         "test:ts (no compiled contract needed, beside the build)",
       )
-    : Promise.resolve(undefined);
+    : undefined;
 const build = await buildRun;
 process.stdout.write(`\n[npm test] lint output:\n${lint.output}`);
 report(lint);
@@ -158,8 +159,7 @@ const lanes = await Promise.all([
   ),
 ]);
 process.stdout.write(`\n[npm test] test/e2e + mappings + cli output:\n${lanes[1].output}`);
-const pre = await preBuild;
-if (pre === undefined) throw new Error("unreachable: lint passed, so the pre-build lane ran");
+const pre = await preBuild; // lint passed (else the run stopped above), so the lane ran
 process.stdout.write(`\n[npm test] tests beside the build, output:\n${pre.output}`);
 for (const r of [pre, ...lanes]) report(r);
 const failedLane = [pre, ...lanes].find((r) => r.code !== 0);
