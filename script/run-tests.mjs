@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * `npm test`, on a 2-core machine within 20 minutes:
- * 1. while solc compiles the contracts (the wasm compiler keeps one core busy for minutes), lint (tsc, eslint,
- *    solhint, prettier), then the TypeScript tests that need no compiled contract (PRE_BUILD: the sdk's units, the
- *    command lines' and processes' own tests) run on the other core;
- * 2. the Solidity tests;
- * 3. the remaining TypeScript tests in two lanes: the end-to-end tests (test/e2e: whole networks of processes that
- *    spend much of their time waiting on each other, the chain's clock and their deadlines, with the subgraph's
- *    mapping tests and the `dml` command line's) beside every other file.
- * Stops at the first failing stage with its exit code. A lane's captured output is printed whole once it ends, so the
- * lanes never interleave. `npm run test:ts` still runs every TypeScript test file in one process.
+ * `npm test`, on a 2-core machine within 20 minutes (docs/testing.md):
+ * 1. the protocol's contracts compile (≈ 55 s) beside lint (tsc, eslint, solhint, prettier);
+ * 2. then, side by side:
+ *    - the Solidity test suites compile (their own job, without the optimizer: hardhat.config.ts) and run;
+ *    - the end-to-end lane: test/e2e (whole networks of processes that spend much of their time waiting on each
+ *      other, the chain's clock and their deadlines), the subgraph's mapping tests and the `dml` command line's;
+ *    - lane A: the TypeScript tests of FIRST_LANE;
+ *    - lane B, once the Solidity tests have ended: every other TypeScript test.
+ *    The TypeScript tests need only the contracts' artifacts, not the suites'.
+ * Stops at the first failing stage with its exit code (the stages running beside it are stopped). A stage's captured
+ * output is printed whole once it ends, so stages never interleave. `npm run test:ts` still runs every TypeScript
+ * test file in one process. `npm run test:full` (DML_TEST_PROFILE=full) builds the production profile (the suites
+ * optimized too) and asserts the suites' gas budgets (DML_GAS_BUDGETS).
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
@@ -22,7 +25,13 @@ import process from "node:process";
 // code: a process that loads the protocol's modules starts with ≈ 25% less CPU once the cache holds them
 process.env.NODE_COMPILE_CACHE ??= path.join(tmpdir(), "dml-node-compile-cache");
 
-/** Stages still running; a failing stage's exit stops them (the pre-build lane may still run when the build fails). */
+const full = process.env.DML_TEST_PROFILE === "full";
+/** Hardhat's build profile: production (the Solidity suites optimized, as deployed) for the full profile. */
+const PROFILE = full ? ["--build-profile", "production"] : [];
+// the suites' gas budgets hold for optimized bytecode only (test/utils/BaseTest.sol assertGasBelow)
+if (full) process.env.DML_GAS_BUDGETS ??= "1";
+
+/** Stages still running; a failing stage's exit stops them. */
 const running = new Set();
 process.on("exit", () => {
   for (const child of running) child.kill("SIGTERM");
@@ -73,10 +82,10 @@ function testFiles(dir) {
 }
 
 /**
- * Test files that import no compiled contract and deploy nothing (checked on a clean clone before any build: they
- * pass with no artifacts/ folder). A file added here that does need the build fails on CI's clean clone.
+ * Lane A's test files: the sdk's units, the command lines' and processes' own tests, and a few of the heavier files
+ * that need the contracts, balancing it against lane B (which starts ≈ 3 minutes later, after the Solidity tests).
  */
-const PRE_BUILD = [
+const FIRST_LANE = [
   "test/bench",
   "test/crypto",
   "test/dashboard",
@@ -114,53 +123,51 @@ const PRE_BUILD = [
   "test/relayers/relayer-process.test.ts",
   "test/relayers/watcher-checks.test.ts",
   "test/toolchain/erasable.test.ts",
+  "test/relayers/cli.test.ts",
+  "test/relayers/watcher.test.ts",
+  "test/device-runner/train-cli.test.ts",
 ].flatMap(testFiles);
-// lint, then these tests, on the core the compiler leaves idle (all three at once slowed the compiler by half);
-// --no-compile: Hardhat must not start a second compilation beside `npm run build`
-const buildRun = run("build");
+// 1. the contracts beside lint
+const contractsRun = run("build", true, [...PROFILE, "--no-tests"], "build (contracts)");
 const lint = await run("lint", true);
-// (not after a failed lint: the run stops once the build ends)
-const preBuild =
-  lint.code === 0
-    ? run(
-        "test:ts",
-        true,
-        ["--no-compile", ...PRE_BUILD],
-        "test:ts (no compiled contract needed, beside the build)",
-      )
-    : undefined;
-const build = await buildRun;
-process.stdout.write(`\n[npm test] lint output:\n${lint.output}`);
-report(lint);
-report(build);
-const failed = [lint, build].find((r) => r.code !== 0);
+const contracts = await contractsRun;
+for (const r of [lint, contracts]) {
+  process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
+  report(r);
+}
+const failed = [lint, contracts].find((r) => r.code !== 0);
 if (failed) process.exit(failed.code);
 
-const sol = await run("test:sol");
-report(sol);
-if (sol.code !== 0) process.exit(sol.code);
+/** Prints a stage's captured output and result; a failed stage ends the run (and the stages beside it). */
+function settle(r) {
+  process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
+  report(r);
+  if (r.code !== 0) process.exit(r.code);
+  return r;
+}
 
-// the subgraph's mapping tests (one hardhat node for the lot, a deployment each) and the `dml` command line's (a
-// process per command against a hardhat node, mostly waiting on it) balance the two lanes' times
+// 2. side by side; every TypeScript lane runs with --no-compile (two processes that each compiled would race on
+// Hardhat's compile cache), the suites' build with --no-contracts
 const e2e = [
   ...testFiles("test/e2e"),
   ...testFiles("test/subgraph/mappings"),
   ...testFiles("test/cli"),
 ];
-const rest = testFiles("test").filter((f) => !e2e.includes(f) && !PRE_BUILD.includes(f));
-// the build above compiled everything: two lanes that each compiled would race on Hardhat's compile cache
-const lanes = await Promise.all([
-  run("test:ts", false, ["--no-compile", ...rest], "test:ts (the other files that need the build)"),
+const laneB = testFiles("test").filter((f) => !e2e.includes(f) && !FIRST_LANE.includes(f));
+const solidity = (async () => {
+  settle(await run("build", true, [...PROFILE, "--no-contracts"], "build (Solidity test suites)"));
+  settle(await run("test:sol", true, [...PROFILE, "--no-compile"]));
+  return settle(
+    await run("test:ts", true, ["--no-compile", ...laneB], "test:ts (lane B: the other files)"),
+  );
+})();
+await Promise.all([
+  solidity,
   run(
     "test:ts",
     true,
     ["--no-compile", ...e2e],
     "test:ts (test/e2e, test/subgraph/mappings, test/cli)",
-  ),
+  ).then(settle),
+  run("test:ts", true, ["--no-compile", ...FIRST_LANE], "test:ts (lane A)").then(settle),
 ]);
-process.stdout.write(`\n[npm test] test/e2e + mappings + cli output:\n${lanes[1].output}`);
-const pre = await preBuild; // lint passed (else the run stopped above), so the lane ran
-process.stdout.write(`\n[npm test] tests beside the build, output:\n${pre.output}`);
-for (const r of [pre, ...lanes]) report(r);
-const failedLane = [pre, ...lanes].find((r) => r.code !== 0);
-if (failedLane) process.exit(failedLane.code);

@@ -235,7 +235,7 @@ contract DeviceRegistryTest is ProtocolFixture {
         registry.register(schemas, consent);
         g -= gasleft();
         emit log_named_uint("registerDevice gas (excl. 21k intrinsic, bond transfer included)", g);
-        assertLt(g + 21_000, 200_000); // with intrinsic gas
+        assertGasBelow(g + 21_000, 200_000); // with intrinsic gas
     }
 
     function test_register_explicitConsentAndFloor() public {
@@ -470,7 +470,7 @@ contract DeviceRegistryTest is ProtocolFixture {
         registry.setSessionKey(bytes32(uint256(7)));
         g -= gasleft();
         emit log_named_uint("setSessionKey gas (excl. 21k intrinsic)", g);
-        assertLt(g + 21_000, 60_000);
+        assertGasBelow(g + 21_000, 60_000);
     }
 
     function test_upgradeToAndCall_nonGovernance_reverts() public {

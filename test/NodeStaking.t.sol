@@ -201,7 +201,7 @@ contract NodeStakingTest is ProtocolFixture {
         g -= gasleft();
         emit log_named_uint("first stake gas (excl. 21k intrinsic)", g);
         // Execution gas (what --gas-stats reports); cold accesses are only counted under --gas-stats/isolation.
-        assertLt(g, 120_000);
+        assertGasBelow(g, 120_000);
     }
 
     // ---------------------------------------------------------------- gas profile (logged; cold storage)
@@ -678,8 +678,8 @@ contract NodeStakingTest is ProtocolFixture {
         uint256 unlockSteady = g - gasleft();
         emit log_named_uint("gas unlock, steady state", unlockSteady);
         // Cold figures include the proxy's first delegatecall in the transaction (~4.7k).
-        assertLt(lockSteady, 18_000);
-        assertLt(unlockSteady, 15_000);
+        assertGasBelow(lockSteady, 18_000);
+        assertGasBelow(unlockSteady, 15_000);
     }
 
     /// @dev A job binds about five nodes in one transaction: the proxy and the module's slasher flag are warm
@@ -702,7 +702,7 @@ contract NodeStakingTest is ProtocolFixture {
         emit log_named_uint("gas lock x5 in one tx, steady state", locks);
         emit log_named_uint("gas unlock x5 in one tx, steady state", unlocks);
         for (uint256 i = 0; i < 5; ++i) assertEq(staking.lockedOf(nodes[i], ATT), 0);
-        assertLt(locks + unlocks, 125_000); // ~12k per lock + ~11k per unlock, proxy call included
+        assertGasBelow(locks + unlocks, 125_000); // ~12k per lock + ~11k per unlock, proxy call included
     }
 
     // ---------------------------------------------------------------- stake-weighted draw

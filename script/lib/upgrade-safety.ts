@@ -40,12 +40,12 @@ export function normalizeName(fullyQualifiedName: string): string {
 
 /**
  * Fully qualified name ("contracts/X.sol:X") -> id of the build info of its current artifact. Artifacts
- * whose source file no longer exists (left behind by an earlier build) are ignored.
+ * whose source file no longer exists under the project `root` (left behind by an earlier build) are ignored.
  */
 export function currentArtifactBuildInfos(
   artifactsDir = DEFAULT_ARTIFACTS_DIR,
+  root = path.dirname(DEFAULT_ARTIFACTS_DIR),
 ): Map<string, string> {
-  const root = path.dirname(artifactsDir);
   const out = new Map<string, string>();
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -80,14 +80,33 @@ export interface SourceContracts {
 }
 
 /**
- * Validates every current build info once and returns one source contract per fully qualified name.
+ * Where Hardhat writes the Solidity test suites' artifacts and build infos: the suites compile in a job of their own
+ * (`splitTestsCompilation` in hardhat.config.ts), so the test mocks' storage layouts are there, not in artifacts/.
+ */
+export const TEST_ARTIFACTS_DIR = path.join(
+  path.dirname(DEFAULT_ARTIFACTS_DIR),
+  "cache",
+  "test-artifacts",
+);
+
+/**
+ * Validates every current build info of `artifactsDirs` (the contracts' and, once built, the test suites') once and
+ * returns one source contract per fully qualified name.
  * A build info on which upgrades-core throws (e.g. an ERC-7201 namespace declared twice in one inheritance
  * chain) is reported in `failures` instead of aborting the others.
  */
 export async function loadSourceContracts(
-  artifactsDir = DEFAULT_ARTIFACTS_DIR,
+  artifactsDirs = [DEFAULT_ARTIFACTS_DIR, TEST_ARTIFACTS_DIR].filter((d) => existsSync(d)),
 ): Promise<SourceContracts> {
-  const owners = currentArtifactBuildInfos(artifactsDir);
+  const owners = new Map<string, string>();
+  /** Build info id -> the artifacts directory whose build-info/ holds it. */
+  const dirOf = new Map<string, string>();
+  for (const dir of artifactsDirs) {
+    for (const [fqn, id] of currentArtifactBuildInfos(dir)) {
+      owners.set(fqn, id);
+      dirOf.set(id, dir);
+    }
+  }
   const ids = [...new Set(owners.values())];
   const byName = new Map<string, { contract: SourceContract; id: string }>();
   const failures: BuildInfoFailure[] = [];
@@ -95,7 +114,7 @@ export async function loadSourceContracts(
     // One directory per build info, so each source contract is known to come from `id`.
     const dir = mkdtempSync(path.join(tmpdir(), "dml-bi-"));
     for (const f of [`${id}.json`, `${id}.output.json`]) {
-      symlinkSync(path.join(artifactsDir, "build-info", f), path.join(dir, f));
+      symlinkSync(path.join(dirOf.get(id) ?? "", "build-info", f), path.join(dir, f));
     }
     const files = await getBuildInfoFiles(dir);
     let validated: SourceContract[] | undefined;

@@ -7,7 +7,7 @@
  *   Kubo's `block/get`. Helia checks every fetched block against its CID before using or caching it,
  *   so a faulty or malicious node cannot substitute content ({@link ContentIntegrityError}).
  */
-import { create, type KuboRPCClient } from "kubo-rpc-client";
+import type { KuboRPCClient } from "kubo-rpc-client";
 import type { CID } from "multiformats/cid";
 import type { BlockSource } from "./block-source.ts";
 import { HeliaStore } from "./helia-store.ts";
@@ -61,6 +61,8 @@ export class KuboStore implements ContentStore {
   }
 
   static async open(options: KuboStoreOptions): Promise<KuboStore> {
+    // loaded on open, not at the module's top (as Helia: sdk/ipfs/helia-store.ts)
+    const { create } = await import("kubo-rpc-client");
     const client = create({ url: new URL(options.url) });
     const timeout = options.timeoutMs ?? 30_000;
     const reader = await HeliaStore.open({

@@ -25,6 +25,15 @@ abstract contract BaseTest is Test {
         return address(new ERC1967Proxy(implementation, initData));
     }
 
+    /// @dev Asserts the gas budget `used < budget` of a protocol call. Budgets are figures of the optimized build
+    ///      (what deploys). `npm test` compiles the suites without the optimizer (hardhat.config.ts), where the
+    ///      contracts created here and the test's own calling code cost more, so a budget is asserted only when
+    ///      DML_GAS_BUDGETS is set: `npm run bench:gas` and `npm run test:full` build the production profile (all
+    ///      optimized) and set it. The figure is logged either way.
+    function assertGasBelow(uint256 used, uint256 budget) internal view {
+        if (vm.envOr("DML_GAS_BUDGETS", false)) assertLt(used, budget);
+    }
+
     /// @dev Bounds an amount to [min, max] (inclusive).
     function boundAmount(uint256 amount, uint256 min, uint256 max) internal pure returns (uint256) {
         return bound(amount, min, max);
