@@ -169,7 +169,9 @@ describe("one real job: chain → device runners → SecAgg → attestation → 
       classes: pkg.manifest.outputLabels.length,
     });
     assert.ok(session.cohort !== undefined, "the neighbour graph is seeded from chain data");
-    http.addSession(session, { roundTimeoutMs: 5_000, recordTranscript: true });
+    // each round waits this long for the offline device; the nine runners share this test's one thread, which on a
+    // loaded CI machine (three test lanes on two cores) took more than 5 s to get them all to advertise their keys
+    http.addSession(session, { roundTimeoutMs: 20_000, recordTranscript: true });
     const online = devices.slice(0, OFFLINE);
     await Promise.all(
       online.map((d) =>
