@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 /**
  * `npm test`, on a 2-core machine within 20 minutes (docs/testing.md):
- * 1. the protocol's contracts compile (≈ 55 s) beside lint (tsc, eslint, solhint, prettier), then the Solidity test
- *    suites (their own job, without the optimizer: hardhat.config.ts) beside the rest of lint;
- * 2. once lint has passed, side by side:
- *    - the Solidity tests, once their build has ended;
+ * 1. the protocol's contracts compile (≈ 55 s) beside lint (tsc, eslint, solhint, prettier);
+ * 2. then, side by side:
+ *    - the Solidity test suites compile (their own job, without the optimizer: hardhat.config.ts) and run;
  *    - the end-to-end lane: test/e2e (whole networks of processes that spend much of their time waiting on each
- *      other, the chain's clock and their deadlines) and the subgraph's mapping tests (one hardhat node for all);
+ *      other, the chain's clock and their deadlines), the subgraph's mapping tests and the `dml` command line's;
  *    - lane A: the TypeScript tests of FIRST_LANE;
  *    - lane B, once the Solidity tests have ended: every other TypeScript test.
  *    The TypeScript tests need only the contracts' artifacts, not the suites'.
@@ -128,6 +127,17 @@ const FIRST_LANE = [
   "test/relayers/watcher.test.ts",
   "test/device-runner/train-cli.test.ts",
 ].flatMap(testFiles);
+// 1. the contracts beside lint
+const contractsRun = run("build", true, [...PROFILE, "--no-tests"], "build (contracts)");
+const lint = await run("lint", true);
+const contracts = await contractsRun;
+for (const r of [lint, contracts]) {
+  process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
+  report(r);
+}
+const failed = [lint, contracts].find((r) => r.code !== 0);
+if (failed) process.exit(failed.code);
+
 /** Prints a stage's captured output and result; a failed stage ends the run (and the stages beside it). */
 function settle(r) {
   process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
@@ -136,18 +146,16 @@ function settle(r) {
   return r;
 }
 
-// 1. the contracts beside lint, then the suites' compilation beside the rest of lint
-const lint = run("lint", true);
-settle(await run("build", true, [...PROFILE, "--no-tests"], "build (contracts)"));
-const suites = run("build", true, [...PROFILE, "--no-contracts"], "build (Solidity test suites)");
-settle(await lint);
-
 // 2. side by side; every TypeScript lane runs with --no-compile (two processes that each compiled would race on
 // Hardhat's compile cache), the suites' build with --no-contracts
-const e2e = [...testFiles("test/e2e"), ...testFiles("test/subgraph/mappings")];
+const e2e = [
+  ...testFiles("test/e2e"),
+  ...testFiles("test/subgraph/mappings"),
+  ...testFiles("test/cli"),
+];
 const laneB = testFiles("test").filter((f) => !e2e.includes(f) && !FIRST_LANE.includes(f));
 const solidity = (async () => {
-  settle(await suites);
+  settle(await run("build", true, [...PROFILE, "--no-contracts"], "build (Solidity test suites)"));
   settle(await run("test:sol", true, [...PROFILE, "--no-compile"]));
   return settle(
     await run("test:ts", true, ["--no-compile", ...laneB], "test:ts (lane B: the other files)"),
@@ -155,8 +163,11 @@ const solidity = (async () => {
 })();
 await Promise.all([
   solidity,
-  run("test:ts", true, ["--no-compile", ...e2e], "test:ts (test/e2e, test/subgraph/mappings)").then(
-    settle,
-  ),
+  run(
+    "test:ts",
+    true,
+    ["--no-compile", ...e2e],
+    "test:ts (test/e2e, test/subgraph/mappings, test/cli)",
+  ).then(settle),
   run("test:ts", true, ["--no-compile", ...FIRST_LANE], "test:ts (lane A)").then(settle),
 ]);
