@@ -1,6 +1,6 @@
 /**
  * The project's Hardhat plugin for the Solidity build: equal per-file overrides compile in one job
- * (config-hooks.ts) and no job asks solc for opcode listings (output-hooks.ts). docs/toolchain.md.
+ * (config-hooks.ts) and no unoptimized job asks solc for opcode listings (output-hooks.ts). docs/toolchain.md.
  */
 import type { HardhatPlugin } from "hardhat/types/plugins";
 
