@@ -114,7 +114,7 @@ export async function loadSourceContracts(
     // One directory per build info, so each source contract is known to come from `id`.
     const dir = mkdtempSync(path.join(tmpdir(), "dml-bi-"));
     for (const f of [`${id}.json`, `${id}.output.json`]) {
-      symlinkSync(path.join(dirOf.get(id) ?? "", "build-info", f), path.join(dir, f));
+      symlinkSync(path.join(dirOf.get(id)!, "build-info", f), path.join(dir, f));
     }
     const files = await getBuildInfoFiles(dir);
     let validated: SourceContract[] | undefined;

@@ -3,9 +3,9 @@
  *
  * Project contracts have an artifact at `artifacts/<sourceName>/<Name>.json`. Contracts that come from npm
  * packages (OpenZeppelin's ERC1967Proxy and TimelockController, Chainlink's VRF coordinator mock) get no
- * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/`. That output
- * holds the test suites too (≈ 230 MB: ≈ 7 s of CPU and 1 GB to parse), so the first process that reads it writes
- * every npm contract it holds to a small file of its own, under the system's temporary folder and keyed by the build
+ * artifact of their own in Hardhat 3, so they are read from the solc output in `artifacts/build-info/` (≈ 15 MB
+ * since the test suites compile apart; ≈ 230 MB, 7 s of CPU and 1 GB to parse, before). The first process that
+ * reads it writes every npm contract it holds to a small file of its own, under the system's temporary folder and keyed by the build
  * info's id (a hash of the compilation's input, so never stale); later processes read only those.
  */
 import {
