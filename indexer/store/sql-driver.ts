@@ -3,7 +3,8 @@
  * through `pg` when a connection string is given. Both take `$n` parameters and return plain row objects; the
  * store casts every value it reads to a type both drivers decode alike (text, int4, bool, text[]).
  */
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
+import { openPGlite } from "#sdk/db/pglite.ts";
 import pg from "pg";
 
 export type Row = Record<string, unknown>;
@@ -111,6 +112,6 @@ export async function openDriver(options: DriverOptions): Promise<SqlDriver> {
     await client.connect();
     return new PostgresDriver(client);
   }
-  const db = "dataDir" in options ? await PGlite.create(options.dataDir) : await PGlite.create();
+  const db = await openPGlite("dataDir" in options ? options.dataDir : undefined);
   return new PgliteDriver(db);
 }

@@ -20,7 +20,8 @@
  */
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
+import { openPGlite } from "#sdk/db/pglite.ts";
 import { z } from "zod";
 import { RelayerError } from "./errors.ts";
 
@@ -157,7 +158,7 @@ export class ActionQueue {
     await takeLock(lockFile);
     let db: PGlite | undefined;
     try {
-      db = await PGlite.create(path.join(dataDir, "queue"));
+      db = await openPGlite(path.join(dataDir, "queue"));
       await db.exec(MIGRATION);
       const v = await db.query<{ version: number }>("SELECT version FROM relayer_meta");
       if (v.rows.length === 0)

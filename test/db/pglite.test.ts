@@ -1,0 +1,102 @@
+/**
+ * sdk/db/pglite.ts: a new database is unpacked from the cached template of an empty initdb, an existing one opens as
+ * it is, and a template PGlite refuses falls back to initdb and is dropped.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { PGlite } from "@electric-sql/pglite";
+import { openPGlite, templateFile } from "#sdk/db/pglite.ts";
+
+/** What a database holds beyond its data: databases, schemas, relations, settings that initdb decides. */
+async function catalogue(db: PGlite): Promise<unknown> {
+  const rows = async (sql: string) => (await db.query(sql)).rows;
+  return {
+    databases: await rows("SELECT datname, encoding, datcollate FROM pg_database ORDER BY datname"),
+    schemas: await rows("SELECT nspname FROM pg_namespace ORDER BY nspname"),
+    relations: await rows(
+      "SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname NOT IN ('pg_toast')",
+    ),
+    public: await rows(
+      "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'public'",
+    ),
+    settings: await rows(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'lc_collate', 'TimeZone', 'DateStyle') ORDER BY name",
+    ),
+  };
+}
+
+describe("openPGlite: new databases from a template of initdb", () => {
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "dml-pglite-"));
+    env = { DML_PGLITE_TEMPLATE_DIR: path.join(root, "templates") };
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("makes the template once, and a database from it equals one made by initdb", async () => {
+    const file = await templateFile(env);
+    assert.equal(existsSync(file), false);
+    const fromTemplate = await openPGlite(path.join(root, "a"), env);
+    assert.equal(existsSync(file), true, "the template is stored for the next database");
+    const byInitdb = await PGlite.create();
+    try {
+      assert.deepEqual(await catalogue(fromTemplate), await catalogue(byInitdb));
+    } finally {
+      await Promise.all([fromTemplate.close(), byInitdb.close()]);
+    }
+  });
+
+  it("a database made from the template keeps its data across a reopen; reopening never loads the template", async () => {
+    const dir = path.join(root, "b");
+    const db = await openPGlite(dir, env);
+    await db.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (7)");
+    await db.close();
+    // a template that would fail to load: an existing database must not touch it
+    await writeFile(await templateFile(env), "not a tarball");
+    const again = await openPGlite(dir, env);
+    try {
+      assert.deepEqual((await again.query("SELECT x FROM t")).rows, [{ x: 7 }]);
+    } finally {
+      await again.close();
+    }
+    assert.equal(existsSync(await templateFile(env)), true);
+  });
+
+  it("a template PGlite refuses falls back to initdb, is dropped, and is made again next time", async () => {
+    const file = await templateFile(env);
+    await writeFile(file, "not a tarball");
+    const dir = path.join(root, "c");
+    const db = await openPGlite(dir, env);
+    try {
+      await db.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+      assert.deepEqual((await db.query("SELECT count(*)::int AS n FROM t")).rows, [{ n: 1 }]);
+    } finally {
+      await db.close();
+    }
+    assert.equal(existsSync(file), false, "the refused template is removed");
+    const next = await openPGlite(path.join(root, "d"), env);
+    await next.close();
+    assert.equal(existsSync(file), true, "made again");
+  });
+
+  it("in memory, and with an unwritable template directory, a database still opens", async () => {
+    const blocked = path.join(root, "blocked");
+    await writeFile(blocked, "a file where the directory would be");
+    const memEnv = { DML_PGLITE_TEMPLATE_DIR: blocked };
+    const db = await openPGlite(undefined, memEnv);
+    try {
+      assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+    assert.equal(await readFile(blocked, "utf8"), "a file where the directory would be");
+  });
+});
