@@ -97,6 +97,8 @@ const payloadSchema = z.strictObject({ jobId: z.string().regex(/^\d{1,78}$/) });
 export class Attestor implements RoleRuntime {
   readonly address: Address;
   readonly handlers: Readonly<Record<VotePhase, ActionHandler>>;
+  /** What to vote on follows from the chain at its head alone (the transcripts are read by the handlers). */
+  readonly reconcilesChainOnly = true;
   private readonly o: AttestorOptions;
   private readonly abi = resultAttestationAbi;
   private x25519: Uint8Array | undefined;

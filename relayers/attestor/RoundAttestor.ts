@@ -103,6 +103,8 @@ const keyOf = (bountyId: bigint, round: number) => `${bountyId}:${round}`;
 export class RoundAttestor implements RoleRuntime {
   readonly address: Address;
   readonly handlers: Readonly<Record<RoundVotePhase, ActionHandler>>;
+  /** What to vote on follows from the chain at its head alone (the transcripts are read by the handlers). */
+  readonly reconcilesChainOnly = true;
   private readonly o: RoundAttestorOptions;
   private readonly abi = fineTuningAbi;
   /** Rounds this operator was drawn for and that are not finished (rebuilt by one full scan after a restart). */

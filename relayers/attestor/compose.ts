@@ -51,5 +51,7 @@ export function composeRuntimes(
       await shared.close?.();
     },
     ...(shared.chain === undefined ? {} : { chain: shared.chain }),
+    // skipping a reconcile on an unchanged head is safe for the whole only when it is for every part
+    reconcilesChainOnly: parts.every((p) => p.reconcilesChainOnly === true),
   };
 }

@@ -58,6 +58,12 @@ export interface RoleRuntime {
   chain?: HeadReader;
   /** Told after a reorg re-opened actions: drop caches of chain state above `event.ancestor`. */
   onReorg?(event: ReorgEvent): void | Promise<void>;
+  /**
+   * The desired state is a function of the chain at its head alone (no off-chain input: no session, heartbeat or
+   * fetched content decides what to enqueue). With reorg detection, the loop then reconciles only when the head
+   * (number or hash) changed since the last reconcile that succeeded; the queue's actions still run every tick.
+   */
+  reconcilesChainOnly?: boolean;
 }
 
 export interface LoopOptions {
@@ -90,6 +96,10 @@ export class RelayerLoop {
   /** End of the last completed tick (ms since the epoch). */
   lastTickAt: number | undefined;
   ticks = 0;
+  /** Reconciles skipped because the head had not changed (`RoleRuntime.reconcilesChainOnly`). */
+  reconcilesSkipped = 0;
+  /** The head hash of the last reconcile that succeeded. */
+  private reconciledAt: string | undefined;
   private readonly o: LoopOptions;
   private readonly now: () => number;
 
@@ -113,9 +123,12 @@ export class RelayerLoop {
     const t0 = this.now();
     const { log, metrics, queue, role } = this.o;
     let ok = true;
+    /** The head the reorg check saw this tick (undefined when it failed or does not run). */
+    let head: string | undefined;
     if (this.o.reorg !== undefined) {
       try {
         const event = await this.o.reorg.check();
+        head = event === undefined ? this.o.reorg.head?.hash : undefined;
         if (event !== undefined) {
           metrics?.reorg(event.reopened.length);
           log.warn(
@@ -135,7 +148,13 @@ export class RelayerLoop {
       }
     }
     try {
-      await role.reconcile({ signal, queue, log });
+      if (role.reconcilesChainOnly === true && head !== undefined && head === this.reconciledAt)
+        this.reconcilesSkipped++;
+      else {
+        this.reconciledAt = undefined;
+        await role.reconcile({ signal, queue, log });
+        this.reconciledAt = head;
+      }
     } catch (e) {
       ok = false;
       metrics?.error("reconcile");

@@ -27,6 +27,8 @@ export class ReorgGuard {
   private readonly client: HeadReader;
   private readonly queue: ActionQueue;
   private readonly keep: number;
+  /** The head this guard saw and recorded last (this process). */
+  private last: Head | undefined;
 
   constructor(client: HeadReader, queue: ActionQueue, keep = 128) {
     this.client = client;
@@ -43,12 +45,34 @@ export class ReorgGuard {
     const head = await this.client.getBlock({ blockTag: "latest" });
     if (head.number === null || head.hash === null)
       return this.client.getBlockNumber({ cacheTime: 0 });
-    await this.queue.recordHead({ block: head.number, hash: head.hash }, this.keep);
+    await this.record({ block: head.number, hash: head.hash.toLowerCase() });
     return head.number;
   }
 
-  /** Detects a reorg since the last check (re-opening the actions above the ancestor), then records the head. */
+  /** The head seen and recorded by the last `check` or `headNumber` of this guard (undefined before the first). */
+  get head(): Head | undefined {
+    return this.last;
+  }
+
+  private async record(head: Head): Promise<void> {
+    if (this.last?.block === head.block && this.last.hash === head.hash) return;
+    await this.queue.recordHead(head, this.keep);
+    this.last = head;
+  }
+
+  /**
+   * Detects a reorg since the last check (re-opening the actions above the ancestor), then records the head. A head
+   * equal (number and hash) to the one this guard recorded last needs no check: a block's hash commits to every
+   * block below it, and every remembered head is at or below that one.
+   */
   async check(): Promise<ReorgEvent | undefined> {
+    const latest = await this.client.getBlock({ blockTag: "latest" });
+    const now =
+      latest.number === null || latest.hash === null
+        ? undefined
+        : { block: latest.number, hash: latest.hash.toLowerCase() };
+    if (now !== undefined && this.last?.block === now.block && this.last.hash === now.hash)
+      return undefined;
     const heads = await this.queue.heads();
     let event: ReorgEvent | undefined;
     const last = heads.at(-1);
@@ -67,7 +91,8 @@ export class ReorgGuard {
       );
       event = { stale: last, ancestor, reopened };
     }
-    await this.headNumber();
+    if (now === undefined) await this.headNumber();
+    else await this.record(now);
     return event;
   }
 

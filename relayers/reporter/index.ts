@@ -59,6 +59,8 @@ export const reporterRole = defineRole({
       reconcile: (ctx) => reporter.reconcile(ctx),
       handlers: reporter.handlers,
       chain: publicClient,
+      // which jobs to report follows from the chain at its head alone (reports are derived by the handler)
+      reconcilesChainOnly: true,
       onReorg: (e) => reporter.onReorg(e),
       close: () => store.close(),
     };
