@@ -22,9 +22,9 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { openContentStore, type ContentStore } from "#sdk/ipfs/index.ts";
-import { classifyRecords } from "#sdk/ml/index.ts";
+import type { ContentStore } from "#sdk/ipfs/index.ts";
 import { chainFromId } from "#sdk/chain/clients.ts";
+import { EMAIL_SCHEMA_ID } from "#sdk/chain/schema.ts";
 import { deviceClients, type DevicePublicClient } from "./chain.ts";
 import {
   loadConfig,
@@ -33,18 +33,7 @@ import {
   deviceConfigSchema,
   startBlockOf,
 } from "./config.ts";
-import { chainViewOf } from "./admission.ts";
-import { registerConsent, consentSchema, saveLocalConsent } from "./consent.ts";
-import { loadCorrections, parseCorrectionsFile, saveCorrections } from "./corrections.ts";
-import { runDaemon } from "./daemon.ts";
-import {
-  EMAIL_SCHEMA_ID,
-  importDataset,
-  listDatasets,
-  loadDataset,
-  type DatasetSource,
-} from "./dataset.ts";
-import { enrolTrainer } from "./enrol.ts";
+import type { DatasetSource } from "./dataset.ts";
 import { CliError, describeCliError, parseOptions, reportCliError } from "#sdk/cli/errors.ts";
 import { addExamples } from "#sdk/cli/help.ts";
 import { jsonText, makeOutput, type Output } from "#sdk/cli/output.ts";
@@ -55,13 +44,9 @@ import {
   LIGHT_SCRYPT,
   unlockKeystore,
 } from "#sdk/crypto/keystore.ts";
-import { hostDevices } from "./host.ts";
 import { devicePaths } from "./paths.ts";
-import { loadVerifiedPackage, predictionJobSchema } from "./prediction-job.ts";
-import { claimGrowthWins, claimJobPayout, claimTrainerPayout } from "./rewards.ts";
-import { DeviceRunner } from "./runner.ts";
-import { trainingJobSchema } from "./trainer.ts";
-import { balances, formatBalances, transfer } from "./wallet.ts";
+// Each command's own modules load when it runs: a claim never loads the ML runtime or the daemon, `--help` none of
+// them (≈ 1–2 s of CPU per process otherwise).
 
 const log = pino({ name: "dml-device" }, pino.destination(2));
 export const program = new Command("dml-device")
@@ -158,6 +143,7 @@ async function forEachDevice<T extends object>(
     const prefix = dir === undefined ? "" : `${dir}: `;
     try {
       const c = await context(dir);
+      const { openContentStore } = await import("#sdk/ipfs/index.ts");
       const store = await openContentStore({
         heliaDir: c.p.helia,
         ...(c.config.kuboUrl ? { kuboUrl: c.config.kuboUrl } : {}),
@@ -294,6 +280,7 @@ walletBalance.action(async () => {
     transport: http(config.rpcUrl),
   }) as DevicePublicClient;
   const me = getAddress(await keystoreAddress(p.keystore));
+  const { balances, formatBalances } = await import("./wallet.ts");
   const b = await balances({ publicClient }, contractAddress(config, "DMLToken"), me);
   out().result(b, () => formatBalances(b));
 });
@@ -310,6 +297,7 @@ addExamples(walletTransfer, [
 walletTransfer.action(async (o: { to: string; amount: string; asset: "eth" | "dml" }) => {
   const { config, clients } = await context();
   const amount = o.asset === "eth" ? parseEther(o.amount) : parseUnits(o.amount, 18);
+  const { transfer } = await import("./wallet.ts");
   const txHash = await waiting(`sending ${o.amount} ${o.asset.toUpperCase()}`, () =>
     transfer(clients, {
       asset: o.asset,
@@ -340,6 +328,7 @@ addExamples(claimGrowth, [
   "dml-device --password-file ./pw claim growth --epoch 3 ./devices/0 ./devices/1",
 ]);
 claimGrowth.argument(...FLEET_ARGUMENT).action(async (dirs: string[], o: { epoch: string }) => {
+  const { claimGrowthWins } = await import("./rewards.ts");
   await forEachDevice(
     `claiming growth epoch ${o.epoch}`,
     dirs,
@@ -361,6 +350,7 @@ addExamples(claimJob, [
   "dml-device claim job --job 7 ./devices/0 ./devices/1",
 ]);
 claimJob.action(async (dirs: string[], o: { job: string }) => {
+  const { claimJobPayout } = await import("./rewards.ts");
   await forEachDevice(
     `claiming job ${o.job}`,
     dirs,
@@ -391,6 +381,7 @@ claimTrainer
   )
   .argument(...FLEET_ARGUMENT)
   .action(async (dirs: string[], o: { bounty: string; round: string; cid?: string }) => {
+    const { claimTrainerPayout } = await import("./rewards.ts");
     await forEachDevice(
       `claiming bounty ${o.bounty} round ${o.round}`,
       dirs,
@@ -425,6 +416,7 @@ const dataImport = data
     if (given.length !== 1)
       throw new CliError("INVALID_ARGUMENT", "give exactly one of --eml, --mbox, --jsonl");
     const source: DatasetSource = given[0]!;
+    const { importDataset } = await import("./dataset.ts");
     const meta = await importDataset(
       paths().datasets,
       o.schema,
@@ -446,6 +438,7 @@ const dataList = data
   .description("List the imported datasets: schema, records, labelled records.");
 addExamples(dataList, ["dml-device data list"]);
 dataList.action(async () => {
+  const { listDatasets } = await import("./dataset.ts");
   const datasets = await listDatasets(paths().datasets);
   // an empty list prints nothing without --json (as before), `{"datasets": []}` with it
   if (datasets.length === 0 && !json()) return;
@@ -483,6 +476,7 @@ const consentCmd = program
       privacyBudget?: string;
     }) => {
       const { p, config, clients, account } = await context();
+      const { consentSchema, registerConsent, saveLocalConsent } = await import("./consent.ts");
       const consent = parseOptions(
         consentSchema,
         {
@@ -520,6 +514,10 @@ const runCmd = program
   .option("--once", "one poll, then exit")
   .action(async (o: { once?: boolean }) => {
     const { p, config, account, clients } = await context();
+    const [{ openContentStore }, { runDaemon }] = await Promise.all([
+      import("#sdk/ipfs/index.ts"),
+      import("./daemon.ts"),
+    ]);
     const store = await openContentStore({
       heliaDir: p.helia,
       ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
@@ -559,6 +557,7 @@ program
     const ac = new AbortController();
     process.once("SIGINT", () => ac.abort());
     process.once("SIGTERM", () => ac.abort());
+    const { hostDevices } = await import("./host.ts");
     const { failed } = await hostDevices({
       dirs,
       password: await password(),
@@ -580,6 +579,19 @@ addExamples(jobCmd, ["dml-device job --file ./drill.json"]);
 jobCmd.action(async (o: { file: string }) => {
   const { p, config, account, clients } = await context();
   const raw = JSON.parse(await readFile(o.file, "utf8")) as { kind?: string };
+  const [
+    { trainingJobSchema },
+    { predictionJobSchema },
+    { openContentStore },
+    { DeviceRunner },
+    { chainViewOf },
+  ] = await Promise.all([
+    import("./trainer.ts"),
+    import("./prediction-job.ts"),
+    import("#sdk/ipfs/index.ts"),
+    import("./runner.ts"),
+    import("./admission.ts"),
+  ]);
   const job = raw.kind === "train" ? trainingJobSchema.parse(raw) : predictionJobSchema.parse(raw);
   const store = await openContentStore({
     heliaDir: p.helia,
@@ -627,6 +639,7 @@ trainEnrol.action(async (o: { bounty: string }) => {
     throw new CliError("INVALID_ARGUMENT", `--bounty: not a bounty id: ${o.bounty}`);
   const { config, clients } = await context();
   const bountyId = BigInt(o.bounty);
+  const { enrolTrainer } = await import("./enrol.ts");
   const r = await waiting(`enrolling in bounty ${bountyId}`, () =>
     enrolTrainer(
       clients,
@@ -667,6 +680,8 @@ trainReview.action(
   }) => {
     const p = paths();
     const config = await loadConfig(p.config);
+    const [{ loadDataset }, { loadCorrections, parseCorrectionsFile, saveCorrections }] =
+      await Promise.all([import("./dataset.ts"), import("./corrections.ts")]);
     const dataset = await loadDataset(p.datasets, o.schema);
     const current = await loadCorrections(p.corrections, o.schema);
     if (o.corrections !== undefined) {
@@ -681,6 +696,11 @@ trainReview.action(
         "INVALID_ARGUMENT",
         "--json: the interactive review prints for a person; give --corrections <file>",
       );
+    const [{ openContentStore }, { loadVerifiedPackage }, { classifyRecords }] = await Promise.all([
+      import("#sdk/ipfs/index.ts"),
+      import("./prediction-job.ts"),
+      import("#sdk/ml/index.ts"),
+    ]);
     const store = await openContentStore({
       heliaDir: p.helia,
       ...(config.kuboUrl ? { kuboUrl: config.kuboUrl } : {}),
