@@ -11,7 +11,8 @@
  * The template lives in the user's cache directory (`DML_PGLITE_TEMPLATE_DIR`, else `$XDG_CACHE_HOME/dml`, else
  * `~/.cache/dml`; mode 0700, written atomically), named after the PGlite version, so an upgrade makes a new one.
  * Processes that start together may each make it once; the rename keeps whichever finished last. A template that
- * cannot be made or read, or that PGlite refuses, falls back to initdb: the database opens either way.
+ * cannot be stored (a read-only cache) serves the process that made it from memory; one that cannot be made, or that
+ * PGlite refuses, falls back to initdb: the database opens either way.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -47,6 +48,8 @@ export async function templateFile(env: NodeJS.ProcessEnv = process.env): Promis
 
 /** Templates this process is making, by file (databases opened together make one). */
 const making = new Map<string, Promise<Uint8Array | undefined>>();
+/** Templates this process made but could not store (a read-only cache directory), kept for its next databases. */
+const unstored = new Map<string, Uint8Array>();
 
 /** Makes the template from a fresh in-memory database and stores it; undefined when PGlite cannot dump one. */
 function makeTemplate(file: string): Promise<Uint8Array | undefined> {
@@ -58,8 +61,8 @@ function makeTemplate(file: string): Promise<Uint8Array | undefined> {
         const dump = await db.dumpDataDir("none");
         await db.close();
         const bytes = new Uint8Array(await dump.arrayBuffer());
-        // a read-only cache directory: this process still uses the bytes
-        await writeFileAtomic(file, bytes).catch(() => undefined);
+        // a read-only cache directory: this process still uses the bytes, for every database it opens
+        await writeFileAtomic(file, bytes).catch(() => unstored.set(file, bytes));
         return bytes;
       } catch {
         return undefined;
@@ -74,12 +77,13 @@ function makeTemplate(file: string): Promise<Uint8Array | undefined> {
 
 /** The template's bytes: read, else made (and stored); undefined when it can be neither. */
 async function template(file: string): Promise<Blob | undefined> {
-  let bytes: Uint8Array | undefined;
-  try {
-    bytes = await readFile(file);
-  } catch {
-    bytes = await makeTemplate(file);
-  }
+  let bytes = unstored.get(file);
+  if (bytes === undefined)
+    try {
+      bytes = await readFile(file);
+    } catch {
+      bytes = await makeTemplate(file);
+    }
   return bytes === undefined ? undefined : new Blob([bytes]);
 }
 
@@ -111,6 +115,7 @@ export async function openPGlite(
         : await PGlite.create(dataDir, { loadDataDir: blob });
     } catch {
       // a template PGlite refuses: forget it, and start over with initdb (the directory held nothing before)
+      unstored.delete(file);
       await rm(file, { force: true });
       if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
     }

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { openPGlite, templateFile } from "#sdk/db/pglite.ts";
 
 /** What a database holds beyond its data: databases, schemas, relations, settings that initdb decides. */
@@ -41,14 +41,22 @@ describe("openPGlite: new databases from a template of initdb", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it("makes the template once, and a database from it equals one made by initdb", async () => {
+  it("makes the template once; a database from it equals one made by initdb, the fallback when PGlite refuses a template (which is then dropped)", async () => {
     const file = await templateFile(env);
     assert.equal(existsSync(file), false);
     const fromTemplate = await openPGlite(path.join(root, "a"), env);
     assert.equal(existsSync(file), true, "the template is stored for the next database");
-    const byInitdb = await PGlite.create();
+    // another cache whose template PGlite refuses: the database is made by initdb instead
+    const refused = { DML_PGLITE_TEMPLATE_DIR: path.join(root, "refused") };
+    const refusedFile = await templateFile(refused);
+    await mkdir(path.dirname(refusedFile), { recursive: true });
+    await writeFile(refusedFile, "not a tarball");
+    const byInitdb = await openPGlite(path.join(root, "c"), refused);
     try {
+      assert.equal(existsSync(refusedFile), false, "the refused template is removed");
       assert.deepEqual(await catalogue(fromTemplate), await catalogue(byInitdb));
+      await byInitdb.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+      assert.deepEqual((await byInitdb.query("SELECT count(*)::int AS n FROM t")).rows, [{ n: 1 }]);
     } finally {
       await Promise.all([fromTemplate.close(), byInitdb.close()]);
     }
@@ -70,33 +78,18 @@ describe("openPGlite: new databases from a template of initdb", () => {
     assert.equal(existsSync(await templateFile(env)), true);
   });
 
-  it("a template PGlite refuses falls back to initdb and is dropped", async () => {
-    const file = await templateFile(env);
-    await writeFile(file, "not a tarball");
-    const dir = path.join(root, "c");
-    const db = await openPGlite(dir, env);
-    try {
-      await db.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
-      assert.deepEqual((await db.query("SELECT count(*)::int AS n FROM t")).rows, [{ n: 1 }]);
-    } finally {
-      await db.close();
-    }
-    assert.equal(
-      existsSync(file),
-      false,
-      "the refused template is removed (the next new database makes it again)",
-    );
-  });
-
-  it("in memory, and with an unwritable template directory, a database still opens", async () => {
+  it("with a template directory that cannot be written, databases still open, in memory and on disk", async () => {
     const blocked = path.join(root, "blocked");
     await writeFile(blocked, "a file where the directory would be");
     const memEnv = { DML_PGLITE_TEMPLATE_DIR: blocked };
-    const db = await openPGlite(undefined, memEnv);
-    try {
-      assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
-    } finally {
-      await db.close();
+    // the template made for the first is kept in memory for the process's next database, on disk too
+    for (const dir of [undefined, path.join(root, "e")]) {
+      const db = await openPGlite(dir, memEnv);
+      try {
+        assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
+      } finally {
+        await db.close();
+      }
     }
     assert.equal(await readFile(blocked, "utf8"), "a file where the directory would be");
   });

@@ -27,6 +27,7 @@ import {
   SecAggHttpServer,
 } from "#sdk/secagg/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import {
@@ -93,16 +94,7 @@ describe("aggregator relayer on the real contracts", () => {
       fetchTimeoutMs: 5_000,
       onEvent: (e) => events.push(e),
     });
-  const loopOf = (queue: ActionQueue, role: Aggregator) =>
-    new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+  const loopOf = (queue: ActionQueue, role: Aggregator) => testLoop(queue, role, log);
   const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
   const aggEvents = async (eventName: string, jobId: bigint) =>
     (
@@ -218,14 +210,8 @@ describe("aggregator relayer on the real contracts", () => {
         payload: { jobId: `${jobId}` },
       });
       const sentBefore = events.filter((e) => e.type === "sent").length;
-      await new RelayerLoop({
-        queue: lost,
-        role: { reconcile: async () => undefined, handlers: role.handlers },
-        log,
-        intervalMs: 10,
+      await testLoop(lost, { reconcile: async () => undefined, handlers: role.handlers }, log, {
         maxAttempts: 1,
-        retryBaseMs: 0,
-        retryMaxMs: 0,
       }).tick(new AbortController().signal);
       assert.equal((await lost.get(`commit:${jobId}`))?.status, "succeeded");
       assert.equal(events.filter((e) => e.type === "sent").length, sentBefore);
@@ -292,14 +278,8 @@ describe("aggregator relayer on the real contracts", () => {
         type: "reveal",
         payload: { jobId: `${jobId}` },
       });
-      await new RelayerLoop({
-        queue: again,
-        role: { reconcile: async () => undefined, handlers: role.handlers },
-        log,
-        intervalMs: 10,
+      await testLoop(again, { reconcile: async () => undefined, handlers: role.handlers }, log, {
         maxAttempts: 1,
-        retryBaseMs: 0,
-        retryMaxMs: 0,
       }).tick(new AbortController().signal);
       assert.equal((await again.get(`reveal:${jobId}`))?.status, "succeeded");
       assert.equal(events.filter((e) => e.type === "sent").length, sent);

@@ -19,7 +19,7 @@ import { attestJob } from "#sdk/protocol/attestor.ts";
 import { chainAttestorReads } from "#sdk/protocol/attestor-chain.ts";
 import { chainJobModelReads, jobModelOf } from "#sdk/protocol/job-model.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
-import { RelayerLoop } from "../../relayers/common/loop.ts";
+import { testLoop } from "./helpers.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Attestor } from "../../relayers/attestor/Attestor.ts";
 import { JobLifecycle } from "../../bench/fixture/job-run.ts";
@@ -127,15 +127,7 @@ describe("attestor role: the job's model from its package", () => {
               ).model,
           },
         });
-        const loop = new RelayerLoop({
-          queue,
-          role,
-          log,
-          intervalMs: 10,
-          maxAttempts: 3,
-          retryBaseMs: 0,
-          retryMaxMs: 0,
-        });
+        const loop = testLoop(queue, role, log);
         return { queue, loop };
       }),
     );

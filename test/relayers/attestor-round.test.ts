@@ -59,6 +59,7 @@ import {
   type LabelledSet,
 } from "#sdk/protocol/training-round.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop, type RoleRuntime } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Attestor } from "../../relayers/attestor/Attestor.ts";
@@ -128,16 +129,7 @@ describe("round attestor: drawn attestors evaluate the refiner's candidate on th
     queue: ActionQueue;
   }[] = [];
 
-  const loopOf = (queue: ActionQueue, role: RoleRuntime) =>
-    new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+  const loopOf = (queue: ActionQueue, role: RoleRuntime) => testLoop(queue, role, log);
   const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
 
   /** An attestor process's runtime: the job attestor (idle here) and the round attestor, composed. */

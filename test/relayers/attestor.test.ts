@@ -16,7 +16,7 @@ import { fullProfileOnly } from "../profile.ts";
 import { getAddress, type Address } from "viem";
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
-import { RelayerLoop } from "../../relayers/common/loop.ts";
+import { testLoop } from "./helpers.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Attestor } from "../../relayers/attestor/Attestor.ts";
 import { JobLifecycle, who } from "../../bench/fixture/job-run.ts";
@@ -76,15 +76,7 @@ describe(
         drawnAttestors.map(async (a, i) => {
           const queue = await ActionQueue.open(path.join(tmp, `attestor-${i}`));
           const role = attestorOf(a);
-          const loop = new RelayerLoop({
-            queue,
-            role,
-            log,
-            intervalMs: 10,
-            maxAttempts: 3,
-            retryBaseMs: 0,
-            retryMaxMs: 0,
-          });
+          const loop = testLoop(queue, role, log);
           return { a, queue, role, loop };
         }),
       );
@@ -127,15 +119,12 @@ describe(
           type: "commit",
           payload: { jobId: `${jobId}` },
         });
-        await new RelayerLoop({
-          queue: lost,
-          role: { reconcile: async () => undefined, handlers: relayers[0]!.role.handlers },
+        await testLoop(
+          lost,
+          { reconcile: async () => undefined, handlers: relayers[0]!.role.handlers },
           log,
-          intervalMs: 10,
-          maxAttempts: 1,
-          retryBaseMs: 0,
-          retryMaxMs: 0,
-        }).tick(new AbortController().signal);
+          { maxAttempts: 1 },
+        ).tick(new AbortController().signal);
         assert.equal((await lost.get(`commit:${jobId}`))?.status, "succeeded");
 
         // tick 2: reveals
@@ -150,15 +139,12 @@ describe(
           type: "reveal",
           payload: { jobId: `${jobId}` },
         });
-        await new RelayerLoop({
-          queue: lost,
-          role: { reconcile: async () => undefined, handlers: relayers[0]!.role.handlers },
+        await testLoop(
+          lost,
+          { reconcile: async () => undefined, handlers: relayers[0]!.role.handlers },
           log,
-          intervalMs: 10,
-          maxAttempts: 1,
-          retryBaseMs: 0,
-          retryMaxMs: 0,
-        }).tick(new AbortController().signal);
+          { maxAttempts: 1 },
+        ).tick(new AbortController().signal);
         assert.equal((await lost.get(`reveal:${jobId}`))?.status, "succeeded");
         await lost.close();
 

@@ -21,6 +21,7 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { signHeartbeat, signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
 import { cohortListSchema } from "../../sdk/protocol/cohort.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import {
@@ -80,16 +81,7 @@ describe(
       fromBlock: 0n,
       ...extra,
     });
-    const loopOf = (queue: ActionQueue, role: Distributor) =>
-      new RelayerLoop({
-        queue,
-        role,
-        log,
-        intervalMs: 10,
-        maxAttempts: 3,
-        retryBaseMs: 0,
-        retryMaxMs: 0,
-      });
+    const loopOf = (queue: ActionQueue, role: Distributor) => testLoop(queue, role, log);
     const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
     const post = (url: string, body: string, headers: Record<string, string> = {}) =>
       fetch(`${url}/heartbeats`, {

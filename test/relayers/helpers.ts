@@ -1,8 +1,11 @@
-/** Running `dml-relayer` as a real child process (node + tsx hooks, so signals reach the relayer itself). */
+/** Running `dml-relayer` as a real child process (node + tsx hooks, so signals reach the relayer itself), and the loop as in-process tests drive it. */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { Logger } from "pino";
 import { TS_NODE_ARGS } from "../../script/network/processes.ts";
+import type { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { RelayerLoop, type LoopOptions, type RoleRuntime } from "../../relayers/common/loop.ts";
 
 export const FIXTURE_CLI = path.resolve(import.meta.dirname, "fixtures/relayer-cli.ts");
 
@@ -76,4 +79,23 @@ export async function fileLines(file: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** A relayer loop as the in-process tests drive it: ticks called by the test, retries at once, three attempts. */
+export function testLoop(
+  queue: ActionQueue,
+  role: RoleRuntime,
+  log: Logger,
+  extra: Partial<LoopOptions> = {},
+): RelayerLoop {
+  return new RelayerLoop({
+    queue,
+    role,
+    log,
+    intervalMs: 10,
+    maxAttempts: 3,
+    retryBaseMs: 0,
+    retryMaxMs: 0,
+    ...extra,
+  });
 }

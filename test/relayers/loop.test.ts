@@ -12,9 +12,10 @@ import { after, before, describe, it } from "node:test";
 import { network } from "hardhat";
 import type { PublicClient, TestClient } from "viem";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
-import { RelayerLoop, type RoleRuntime } from "../../relayers/common/loop.ts";
+import type { RoleRuntime } from "../../relayers/common/loop.ts";
 import { ReorgGuard } from "../../relayers/common/reorg.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
+import { testLoop } from "./helpers.ts";
 
 describe("relayer loop: reconcile once per head for chain-only roles", () => {
   let tmp: string;
@@ -37,16 +38,7 @@ describe("relayer loop: reconcile once per head for chain-only roles", () => {
   /** A loop over `role` with a reorg guard on the EDR chain, and the queue it uses. */
   async function loopOf(name: string, role: RoleRuntime) {
     const queue = await ActionQueue.open(path.join(tmp, name));
-    const loop = new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-      reorg: new ReorgGuard(pub, queue),
-    });
+    const loop = testLoop(queue, role, log, { reorg: new ReorgGuard(pub, queue) });
     return { queue, loop };
   }
 

@@ -54,6 +54,7 @@ import {
 import { SecAggHttpServer } from "#sdk/secagg/index.ts";
 import { runTrainingJob, type TrainingJob } from "../../device-runner/trainer.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop, type RoleRuntime } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { HostedWork, type HostedWorkEvent } from "../../relayers/refiner/hosted-work.ts";
@@ -145,16 +146,7 @@ describe("refiner hosting its round's trainer groups (SecAgg, real package, EDR)
       work,
       stateDir,
     });
-  const loopOf = (queue: ActionQueue, role: RoleRuntime) =>
-    new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+  const loopOf = (queue: ActionQueue, role: RoleRuntime) => testLoop(queue, role, log);
   const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
   const getRound = (r: number) =>
     env.read<{

@@ -29,6 +29,7 @@ import type { DeviceClients } from "../../device-runner/chain.ts";
 import { DeviceError } from "../../device-runner/errors.ts";
 import { claimTrainerPayout } from "../../device-runner/rewards.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop, type RoleRuntime } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import {
@@ -111,16 +112,7 @@ describe("refiner relayer on the real contracts", () => {
       work,
       stateDir,
     });
-  const loopOf = (queue: ActionQueue, role: RoleRuntime) =>
-    new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+  const loopOf = (queue: ActionQueue, role: RoleRuntime) => testLoop(queue, role, log);
   /** A crashed run's leftover action, run by its handler alone (no reconcile). */
   const handlersOnly = (dir: string): RoleRuntime => ({
     reconcile: async () => undefined,

@@ -21,6 +21,7 @@ import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { chainJobModelReads, jobModelOf } from "#sdk/protocol/job-model.ts";
 import type { SealRecipient } from "#sdk/secagg/index.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
+import { testLoop } from "./helpers.ts";
 import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { Reporter } from "../../relayers/reporter/Reporter.ts";
@@ -86,16 +87,7 @@ describe("reporter relayer on the real contracts", () => {
       },
       ...(beforeSend === undefined ? {} : { beforeSend }),
     });
-  const loopOf = (queue: ActionQueue, role: Reporter) =>
-    new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+  const loopOf = (queue: ActionQueue, role: Reporter) => testLoop(queue, role, log);
   const tick = (loop: RelayerLoop) => loop.tick(new AbortController().signal);
   const nonce = (w: Wallet) => life.env.pub.getTransactionCount({ address: who(w) });
   const reportsOf = async (jobId: bigint) =>
