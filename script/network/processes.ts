@@ -7,6 +7,7 @@
  * Used by `npm start` (script/demo-job.ts) and the end-to-end test (test/e2e/network.ts).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -142,12 +143,49 @@ export async function waitFor(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A free TCP port on 127.0.0.1 (for a process's listening endpoint, registered on chain before it starts). */
-export async function freePort(): Promise<number> {
+/** The kernel's ephemeral port range (Linux), from which it picks the ports of `listen(0)` and outgoing connections. */
+function ephemeralPorts(): { low: number; high: number } | undefined {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    return low !== undefined && high !== undefined && low > 0 ? { low, high } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Listens on `port` of 127.0.0.1 and closes again: the port (the kernel's choice for 0), or undefined when taken. */
+async function probe(port: number): Promise<number | undefined> {
   const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
+  const bound = await new Promise<boolean>((resolve) => {
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => resolve(true));
+  });
+  if (!bound) return undefined;
+  const chosen = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
+  return chosen;
+}
+
+/**
+ * A free TCP port on 127.0.0.1, for a process's listening endpoint that is registered on chain before the process
+ * starts. The port is drawn below the kernel's ephemeral range: a port `listen(0)` handed out would be free now but
+ * could be handed to another process's `listen(0)` or outgoing connection before ours binds it (seen under the
+ * parallel test lanes: EADDRINUSE at the aggregator's start). Falls back to `listen(0)` where the range is unknown.
+ */
+export async function freePort(): Promise<number> {
+  const range = ephemeralPorts();
+  if (range !== undefined && range.low > 2_048) {
+    const low = Math.max(1_024, range.low - 16_384);
+    for (let i = 0; i < 64; i++) {
+      const port = await probe(low + Math.floor(Math.random() * (range.low - low)));
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await probe(0);
+  if (port === undefined) throw new Error("no free TCP port on 127.0.0.1");
   return port;
 }
 
