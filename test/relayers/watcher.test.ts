@@ -21,8 +21,8 @@ import { buildConnectedSet, CONNECTED_SET_LEAF_ENCODING } from "#sdk/chain/conne
 import { HeliaStore } from "#sdk/ipfs/index.ts";
 import { signHeartbeatMessage } from "#sdk/protocol/heartbeat.ts";
 import { drawnCohortList, encodeCohortList } from "../../sdk/protocol/cohort.ts";
+import { testLoop } from "./helpers.ts";
 import { ActionQueue } from "../../relayers/common/action-queue.ts";
-import { RelayerLoop } from "../../relayers/common/loop.ts";
 import { createLogger } from "../../relayers/common/telemetry.ts";
 import { EpochStatus, Watcher } from "../../relayers/watcher/Watcher.ts";
 import { JOB, JobLifecycle, who } from "../../bench/fixture/job-run.ts";
@@ -76,15 +76,7 @@ describe("watcher relayer on the real contracts", () => {
     });
   const relayer = async (role: Watcher = newWatcher()) => {
     const queue = await ActionQueue.open(path.join(tmp, `watcher-${queues++}`));
-    const loop = new RelayerLoop({
-      queue,
-      role,
-      log,
-      intervalMs: 10,
-      maxAttempts: 3,
-      retryBaseMs: 0,
-      retryMaxMs: 0,
-    });
+    const loop = testLoop(queue, role, log);
     return { queue, role, tick: () => loop.tick(new AbortController().signal) };
   };
   const nonceOf = (a: Address) => env().pub.getTransactionCount({ address: a });
