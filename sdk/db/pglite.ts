@@ -2,20 +2,26 @@
  * Opening PGlite (Postgres in WebAssembly) without paying initdb each time.
  *
  * A new PGlite database runs Postgres's initdb inside WebAssembly: ≈ 6.5 s of CPU on this project's 2-core machine,
- * against ≈ 1.6 s to open an existing database. Every relayer's action queue and every indexer store starts as a new
- * database, so initdb was the largest single start-up cost of a relayer process. A new database is instead unpacked
- * from a template (≈ 2 s): the data directory of an empty, freshly initialised database of the same PGlite version,
- * dumped once per machine with PGlite's own `dumpDataDir` and loaded with its `loadDataDir` option. That is the
- * directory initdb would have produced, so the database is the same; only the CPU differs.
+ * against ≈ 0.9 s to open an existing database. Every relayer's action queue and every indexer store starts as a new
+ * database, so initdb was the largest single start-up cost of a relayer process. A new database instead starts from a
+ * template: the data directory of an empty, freshly initialised and cleanly closed database of the same PGlite
+ * version, made once per machine. That is the directory initdb would have produced, so the database is the same; only
+ * the CPU differs.
+ * - On disk, the template is that directory, copied (a copy-on-write clone where the file system has them) into the
+ *   new database's: ≈ 1.1 s of CPU to a first query, against ≈ 2 s for unpacking a dump into it.
+ * - In memory, where there is no directory to copy into, it is PGlite's own dump of the directory (`dumpDataDir`),
+ *   loaded with its `loadDataDir` option.
  *
- * The template lives in the user's cache directory (`DML_PGLITE_TEMPLATE_DIR`, else `$XDG_CACHE_HOME/dml`, else
- * `~/.cache/dml`; mode 0700, written atomically), named after the PGlite version, so an upgrade makes a new one.
- * Processes that start together may each make it once; the rename keeps whichever finished last. A template that
- * cannot be stored (a read-only cache) serves the process that made it from memory; one that cannot be made, or that
- * PGlite refuses, falls back to initdb: the database opens either way.
+ * Both live in the user's cache directory (`DML_PGLITE_TEMPLATE_DIR`, else `$XDG_CACHE_HOME/dml`, else
+ * `~/.cache/dml`; mode 0700), named after the PGlite version, so an upgrade makes new ones. Each appears whole or not
+ * at all: made beside its final name and renamed into place. Processes that start together may each make one; the
+ * first rename wins (the dump's rename keeps whichever finished last). A dump that cannot be stored (a read-only
+ * cache) serves the process that made it from memory, and a directory that cannot be stored leaves the database to
+ * initdb; a template that cannot be made, or that PGlite refuses, falls back to initdb: the database opens either way.
  */
-import { readFile, readdir, rm } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { mkdir, readFile, readdir, rename, rm } from "node:fs/promises";
+import { constants, cpSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,9 +47,66 @@ async function pgliteVersion(): Promise<string> {
   return pkg.version;
 }
 
-/** The template file for the installed PGlite. */
+/** The in-memory databases' template (a dump of the data directory) for the installed PGlite. */
 export async function templateFile(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return path.join(templateDir(env), `pglite-${await pgliteVersion()}-datadir.tar`);
+}
+
+/** The on-disk databases' template (a data directory) for the installed PGlite. */
+export async function templateDataDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return path.join(templateDir(env), `pglite-${await pgliteVersion()}-datadir`);
+}
+
+/** Directory templates this process is making, by path. */
+const makingDir = new Map<string, Promise<boolean>>();
+
+/**
+ * Makes the directory template `dir`: initdb into a sibling, closed cleanly, renamed into place. True when `dir` holds
+ * a template afterwards (made here or by a process that got there first).
+ */
+function makeTemplateDataDir(dir: string): Promise<boolean> {
+  let made = makingDir.get(dir);
+  if (made === undefined) {
+    made = (async () => {
+      const tmp = `${dir}.${randomBytes(6).toString("hex")}.tmp`;
+      try {
+        await mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
+        const db = await PGlite.create(tmp);
+        await db.close();
+        await rename(tmp, dir).catch((e: unknown) => {
+          // another process renamed its template first (a non-empty directory cannot be replaced)
+          if (!existsSync(dir)) throw e;
+        });
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        makingDir.delete(dir);
+      }
+    })();
+    makingDir.set(dir, made);
+  }
+  return made;
+}
+
+/**
+ * Copies the directory template into the vacant `dataDir`, through a sibling renamed into place (a crash leaves the
+ * directory vacant, never half a database); false when there is no template and none can be made.
+ */
+async function copyTemplate(dataDir: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const dir = await templateDataDir(env);
+  if (!existsSync(dir) && !(await makeTemplateDataDir(dir))) return false;
+  const tmp = `${dataDir}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    // Node's synchronous copy runs natively: ≈ 1 s of CPU less than fs/promises' cp over the template's ≈ 1,000 files
+    cpSync(dir, tmp, { recursive: true, mode: constants.COPYFILE_FICLONE });
+    await rm(dataDir, { recursive: true, force: true });
+    await rename(tmp, dataDir);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return true;
 }
 
 /** Templates this process is making, by file (databases opened together make one). */
@@ -98,27 +161,34 @@ async function vacant(dir: string): Promise<boolean> {
 }
 
 /**
- * Opens the PGlite database in `dataDir` (in memory without one), creating it from the template when the directory
- * is missing or empty. An existing database opens as it is. `env` locates the template (`templateDir`).
+ * Opens the PGlite database in `dataDir` (in memory without one), creating it from a template when the directory
+ * is missing or empty. An existing database opens as it is. `env` locates the templates (`templateDir`).
  */
 export async function openPGlite(
   dataDir?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PGlite> {
-  if (dataDir !== undefined && !(await vacant(dataDir))) return PGlite.create(dataDir);
+  if (dataDir !== undefined) {
+    if (!(await vacant(dataDir))) return PGlite.create(dataDir);
+    try {
+      if (await copyTemplate(dataDir, env)) return await PGlite.create(dataDir);
+    } catch {
+      // a template PGlite refuses (or one that could not be copied): forget it, and start over with initdb
+      await rm(await templateDataDir(env), { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    return PGlite.create(dataDir);
+  }
   const file = await templateFile(env);
   const blob = await template(file);
   if (blob !== undefined) {
     try {
-      return dataDir === undefined
-        ? await PGlite.create({ loadDataDir: blob })
-        : await PGlite.create(dataDir, { loadDataDir: blob });
+      return await PGlite.create({ loadDataDir: blob });
     } catch {
-      // a template PGlite refuses: forget it, and start over with initdb (the directory held nothing before)
+      // a template PGlite refuses: forget it, and start over with initdb
       unstored.delete(file);
       await rm(file, { force: true });
-      if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
     }
   }
-  return dataDir === undefined ? PGlite.create() : PGlite.create(dataDir);
+  return PGlite.create();
 }

@@ -1,6 +1,7 @@
 /**
- * sdk/db/pglite.ts: a new database is unpacked from the cached template of an empty initdb, an existing one opens as
- * it is, and a template PGlite refuses falls back to initdb and is dropped.
+ * sdk/db/pglite.ts: a new database starts from the cached template of an empty initdb (a copied data directory on
+ * disk, a loaded dump in memory), an existing one opens as it is, and a template PGlite refuses falls back to initdb
+ * and is dropped.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -9,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PGlite } from "@electric-sql/pglite";
-import { openPGlite, templateFile } from "#sdk/db/pglite.ts";
+import { openPGlite, templateDataDir, templateFile } from "#sdk/db/pglite.ts";
 
 /** What a database holds beyond its data: databases, schemas, relations, settings that initdb decides. */
 async function catalogue(db: PGlite): Promise<unknown> {
@@ -41,24 +42,39 @@ describe("openPGlite: new databases from a template of initdb", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it("makes the template once; a database from it equals one made by initdb, the fallback when PGlite refuses a template (which is then dropped)", async () => {
+  it("makes each template once; databases from them equal one made by initdb, the fallback when PGlite refuses a template (which is then dropped)", async () => {
+    const dir = await templateDataDir(env);
     const file = await templateFile(env);
-    assert.equal(existsSync(file), false);
-    const fromTemplate = await openPGlite(path.join(root, "a"), env);
-    assert.equal(existsSync(file), true, "the template is stored for the next database");
-    // another cache whose template PGlite refuses: the database is made by initdb instead
+    assert.equal(existsSync(dir), false);
+    const fromDir = await openPGlite(path.join(root, "a"), env);
+    assert.equal(existsSync(dir), true, "the directory template is stored for the next database");
+    assert.equal(existsSync(file), false, "an on-disk database needs no dump");
+    const fromDump = await openPGlite(undefined, env);
+    assert.equal(existsSync(file), true, "the dump is stored for the next in-memory database");
+    // another cache whose directory template PGlite refuses (a data directory of another Postgres version): the
+    // database is made by initdb instead
     const refused = { DML_PGLITE_TEMPLATE_DIR: path.join(root, "refused") };
-    const refusedFile = await templateFile(refused);
-    await mkdir(path.dirname(refusedFile), { recursive: true });
-    await writeFile(refusedFile, "not a tarball");
+    const refusedDir = await templateDataDir(refused);
+    await mkdir(refusedDir, { recursive: true });
+    await writeFile(path.join(refusedDir, "PG_VERSION"), "99\n");
     const byInitdb = await openPGlite(path.join(root, "c"), refused);
     try {
-      assert.equal(existsSync(refusedFile), false, "the refused template is removed");
-      assert.deepEqual(await catalogue(fromTemplate), await catalogue(byInitdb));
+      assert.equal(existsSync(refusedDir), false, "the refused template is removed");
+      const expected = await catalogue(byInitdb);
+      assert.deepEqual(await catalogue(fromDir), expected);
+      assert.deepEqual(await catalogue(fromDump), expected);
       await byInitdb.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
       assert.deepEqual((await byInitdb.query("SELECT count(*)::int AS n FROM t")).rows, [{ n: 1 }]);
+      // a database's own writes never reach the template it was copied from
+      await fromDir.exec("CREATE TABLE mine (x int)");
+      const next = await openPGlite(path.join(root, "d"), env);
+      try {
+        assert.deepEqual(await catalogue(next), expected);
+      } finally {
+        await next.close();
+      }
     } finally {
-      await Promise.all([fromTemplate.close(), byInitdb.close()]);
+      await Promise.all([fromDir.close(), fromDump.close(), byInitdb.close()]);
     }
   });
 
@@ -68,21 +84,24 @@ describe("openPGlite: new databases from a template of initdb", () => {
     await db.exec("CREATE TABLE t (x int); INSERT INTO t VALUES (7)");
     await db.close();
     // a template that would fail to load: an existing database must not touch it
-    await writeFile(await templateFile(env), "not a tarball");
+    const template = await templateDataDir(env);
+    await rm(template, { recursive: true });
+    await mkdir(template);
+    await writeFile(path.join(template, "PG_VERSION"), "99\n");
     const again = await openPGlite(dir, env);
     try {
       assert.deepEqual((await again.query("SELECT x FROM t")).rows, [{ x: 7 }]);
     } finally {
       await again.close();
     }
-    assert.equal(existsSync(await templateFile(env)), true);
+    assert.equal(await readFile(path.join(template, "PG_VERSION"), "utf8"), "99\n");
   });
 
   it("with a template directory that cannot be written, databases still open, in memory and on disk", async () => {
     const blocked = path.join(root, "blocked");
     await writeFile(blocked, "a file where the directory would be");
     const memEnv = { DML_PGLITE_TEMPLATE_DIR: blocked };
-    // the template made for the first is kept in memory for the process's next database, on disk too
+    // in memory, the dump made for it is kept for the process's next in-memory database; on disk, initdb runs
     for (const dir of [undefined, path.join(root, "e")]) {
       const db = await openPGlite(dir, memEnv);
       try {
