@@ -13,6 +13,10 @@ export default tseslint.config(
       "subgraph/",
       "vendor/",
       "dashboard/dist/",
+      // what the tests and `npm start` write while lint runs beside them (npm test): the dashboard's build in progress
+      "dashboard/.dist-*/",
+      "dashboard/.build.lock/",
+      "docs/graph-node/data/",
       "test-results/",
     ],
   },

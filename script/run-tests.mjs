@@ -2,7 +2,7 @@
 /**
  * `npm test`, on a 2-core machine within 20 minutes (docs/testing.md):
  * 1. the protocol's contracts compile (≈ 55 s) beside lint (tsc, eslint, solhint, prettier);
- * 2. then, side by side:
+ * 2. once the contracts are built (lint runs on beside them: it no longer holds the tests back), side by side:
  *    - the Solidity test suites compile (their own job, without the optimizer: hardhat.config.ts) and run;
  *    - the end-to-end lane: test/e2e (whole networks of processes that spend much of their time waiting on each
  *      other, the chain's clock and their deadlines), the subgraph's mapping tests and the `dml` command line's;
@@ -135,17 +135,9 @@ const FIRST_LANE = [
   "test/relayers/attestor-process.test.ts",
   "test/relayers/refiner-hosted.test.ts",
 ].flatMap(testFiles);
-// 1. the contracts beside lint
-const contractsRun = run("build", true, [...PROFILE, "--no-tests"], "build (contracts)");
-const lint = await run("lint", true);
-const contracts = await contractsRun;
-for (const r of [lint, contracts]) {
-  process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
-  report(r);
-}
-const failed = [lint, contracts].find((r) => r.code !== 0);
-if (failed) process.exit(failed.code);
-
+// 1. the contracts beside lint; the tests start once the contracts are built, while lint may still run
+const lint = run("lint", true);
+const contracts = await run("build", true, [...PROFILE, "--no-tests"], "build (contracts)");
 /** Prints a stage's captured output and result; a failed stage ends the run (and the stages beside it). */
 function settle(r) {
   process.stdout.write(`\n[npm test] ${r.script} output:\n${r.output}`);
@@ -153,6 +145,7 @@ function settle(r) {
   if (r.code !== 0) process.exit(r.code);
   return r;
 }
+settle(contracts);
 
 // 2. side by side; every TypeScript lane runs with --no-compile (two processes that each compiled would race on
 // Hardhat's compile cache), the suites' build with --no-contracts
@@ -170,6 +163,7 @@ const solidity = (async () => {
   );
 })();
 await Promise.all([
+  lint.then(settle),
   solidity,
   run(
     "test:ts",
