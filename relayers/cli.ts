@@ -27,6 +27,9 @@ import { roleFields, runRelayer, type RoleDefinition } from "./common/relayer.ts
 import type { FieldSpecs } from "./common/config.ts";
 import { ROLES } from "./roles.ts";
 
+/** Every role, for the `dml-relayer` bin (which loads this module alone: script/bin/load-ts.mjs). */
+export { ROLES };
+
 const PROGRAM_DESCRIPTION = [
   "DML relayer: run a node operator's role of the DML protocol.",
   "",

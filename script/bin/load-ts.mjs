@@ -4,6 +4,7 @@
 import module from "node:module";
 import process from "node:process";
 import { URL } from "node:url";
+import { bundledUrl } from "./bundle.mjs";
 
 // Node's on-disk cache of compiled code (NODE_COMPILE_CACHE, else the system's temporary folder): ≈ 25% less start-up
 // CPU once it holds the CLI's modules.
@@ -17,9 +18,13 @@ process.stdout.on("error", (e) => {
 
 let hooks;
 
-/** Imports the TypeScript module `spec`, resolved against `base` (the bin's import.meta.url). */
+/**
+ * Imports the TypeScript module `spec`, resolved against `base` (the bin's import.meta.url): its bundle with the
+ * project modules it imports (script/bin/bundle.mjs), else the module itself.
+ */
 export async function importTs(base, spec) {
-  const url = new URL(spec, base);
+  const url = new URL(await bundledUrl(new URL(spec, base)));
+  if (url.pathname.endsWith(".mjs")) return import(url.href);
   const native = Boolean(process.features.typescript) && !url.pathname.includes("/node_modules/");
   if (!native) {
     hooks ??= import("tsx/esm/api").then((m) => m.register());

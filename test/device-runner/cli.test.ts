@@ -1,4 +1,4 @@
-/** The `dml-device` CLI as a user runs it (tsx child processes): config, wallet, data import, clear errors. */
+/** The `dml-device` CLI as a user runs it (child processes of its package bin): config, wallet, data import, clear errors. */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -11,7 +11,7 @@ import { helpText, leafCommands } from "#sdk/cli/help.ts";
 import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 
 const exec = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, "../../device-runner/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../device-runner/bin/dml-device.mjs");
 let dir: string;
 
 async function run(

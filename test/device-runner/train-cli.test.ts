@@ -41,7 +41,7 @@ import { ETHER, label, ProtocolEnv } from "../../bench/fixture/protocol.ts";
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 
 const exec = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, "../../device-runner/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../device-runner/bin/dml-device.mjs");
 const PASSWORD = "train-cli-test-password";
 const SCHEMA = label("email/rfc822-v1");
 

@@ -31,7 +31,7 @@ import {
 import { serveRpc } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
-const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const PASSWORD = "aggregator password";
 const N = 8;
 

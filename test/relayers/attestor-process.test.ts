@@ -38,7 +38,7 @@ import {
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
-const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const PASSWORD = "attestor password";
 
 describe("dml-relayer attestor processes on EDR", () => {

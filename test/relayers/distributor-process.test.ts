@@ -24,7 +24,7 @@ import { abi, JobStatus } from "../../bench/fixture/protocol.ts";
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.ts";
 
-const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const PASSWORD = "distributor password";
 const N = 10;
 const COHORT = 8;

@@ -25,7 +25,7 @@ import { prepareJob, referencePackage } from "./attestor-fixture.ts";
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 import { killAll, startRelayer, waitFor } from "./helpers.ts";
 
-const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const PASSWORD = "reporter password";
 
 describe(

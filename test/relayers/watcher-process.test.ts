@@ -33,7 +33,7 @@ import { killAll, startRelayer, waitFor, type RelayerProcess } from "./helpers.t
 
 import { serveRpc, type RpcServer } from "../e2e/rpc.ts";
 
-const CLI = path.resolve(import.meta.dirname, "../../relayers/cli.ts");
+const CLI = path.resolve(import.meta.dirname, "../../relayers/bin/dml-relayer.mjs");
 const PASSWORD = "watcher password";
 const WATCHER = 16;
 /** `IResultAttestation.CohortFault.Omitted`. */
