@@ -7,10 +7,19 @@
  * IR version 7, default-domain opset 13, float32 initializers stored little-endian in `raw_data`.
  * Built with the `onnx-proto` protobuf bindings; `decodeLogRegOnnx` reads such a model back.
  */
-import onnxProto from "onnx-proto";
+import { createRequire } from "node:module";
+import type onnxProto from "onnx-proto";
 import type { LogRegWeights } from "./logreg.ts";
 
-const { onnx } = onnxProto;
+let bindings: typeof onnxProto.onnx | undefined;
+/**
+ * The protobuf bindings, loaded on first use (a CommonJS package, so synchronously): ≈ 0.1 s of CPU that every
+ * process importing the sdk's ML module paid at start-up, though only exporting and decoding a model use them.
+ */
+function onnxBindings(): typeof onnxProto.onnx {
+  bindings ??= (createRequire(import.meta.url)("onnx-proto") as typeof onnxProto).onnx;
+  return bindings;
+}
 
 export const ONNX_OPSET = 13;
 export const ONNX_IR_VERSION = 7;
@@ -29,6 +38,7 @@ export function exportLogRegOnnx(
   options: OnnxExportOptions = {},
 ): Uint8Array {
   const { classes, dim } = weights;
+  const onnx = onnxBindings();
   const INT = onnx.AttributeProto.AttributeType.INT;
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const model = onnx.ModelProto.create({
@@ -73,6 +83,7 @@ export class OnnxModelFormatError extends Error {
 
 /** Reads the weights back from a model produced by {@link exportLogRegOnnx}. */
 export function decodeLogRegOnnx(bytes: Uint8Array): LogRegWeights {
+  const onnx = onnxBindings();
   let model: ReturnType<typeof onnx.ModelProto.decode>;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -101,7 +112,7 @@ function tensorInfo(name: string, width: number) {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: onnxBindings().TensorProto.DataType.FLOAT,
         shape: { dim: [{ dimParam: "N" }, { dimValue: width }] },
       },
     },
