@@ -1,14 +1,15 @@
-// The package bins' bundles: a bin's TypeScript module together with every project module it imports, built by
-// esbuild into ESM files (packages stay imports, resolved from the repository's node_modules as before). Node then
-// loads a few files instead of ≈ 300: no resolution, stat, package-scope lookup or type stripping per module, ≈ 1.2 s
-// of CPU less per relayer start on the project's 2-core machine (docs/testing.md). Modules a CLI imports only when a
-// command runs (`dml-device`'s) stay lazy: esbuild splits them into chunks of their own.
+// The package bins' bundles: a bin's TypeScript module together with every project module it imports and the
+// pure-JavaScript packages most bins load (BUNDLED_PACKAGES), built by esbuild into ESM files; other packages stay
+// imports, resolved from the repository's node_modules as before. Node then loads a few files instead of ≈ 1,000: no
+// resolution, stat, package-scope lookup or type stripping per module, ≈ 1.8 s of CPU less per relayer start on the
+// project's 2-core machine (docs/toolchain.md). Modules a CLI imports only when a command runs (`dml-device`'s) stay
+// lazy: esbuild splits them into chunks of their own.
 //
 // A bundle is a directory `node_modules/.cache/dml-bin/<entry>-<random>/` and a pointer `<entry>.json` naming it and
 // listing every input with its size and modification time. It is used only while every input is unchanged (a stat
-// each, ≈ 5 ms for a relayer's); otherwise a new directory is built and the pointer replaced atomically, so processes
-// starting together never read half a bundle, and a process still running from an older directory keeps it (older
-// directories are removed after a day). Each project module keeps its own `import.meta.url`, `dirname` and
+// each, a few ms for a relayer's ≈ 1,100); otherwise a new directory is built and the pointer replaced atomically,
+// so processes starting together never read half a bundle, and a process still running from an older directory
+// keeps it (older directories are removed after a day). Each module keeps its own `import.meta.url`, `dirname` and
 // `filename` (replaced by its own path at build time), so paths to artifacts, data and workers resolve as they do
 // unbundled. Anything that fails (no esbuild, an unwritable cache, a build error) falls back to the TypeScript
 // modules. DML_BUNDLE=0 turns bundling off.
@@ -67,13 +68,53 @@ function fresh(inputs) {
   return true;
 }
 
-/** An esbuild plugin giving each project module its own import.meta.url / dirname / filename. */
+/**
+ * Packages bundled with the project's modules: pure JavaScript without files of their own to locate, loaded by most
+ * bins (viem alone is ≈ 0.6 s of CPU to load unbundled, one module per file). Every other package stays an import:
+ * those with WebAssembly, native or data files found relative to their modules (PGlite, ONNX Runtime), worker files
+ * (pino), or large graphs a process loads only when it opens a store (Helia and its multiformats).
+ */
+const BUNDLED_PACKAGES = new Set([
+  "viem",
+  "zod",
+  "@noble/hashes",
+  "@noble/curves",
+  "@noble/ciphers",
+  "commander",
+  "eciesjs",
+  "@openzeppelin/merkle-tree",
+  "@ethereumjs/wallet",
+  "shamir-secret-sharing",
+  "prom-client",
+]);
+
+/** The package a bare specifier names (`@scope/name` or `name`). */
+function packageOf(spec) {
+  const parts = spec.split("/");
+  return spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+/** An esbuild plugin keeping every package outside BUNDLED_PACKAGES an import. */
+const externalPackages = {
+  name: "dml-external-packages",
+  setup(build) {
+    build.onResolve({ filter: /^[^./#]/ }, (args) => {
+      if (args.path.startsWith("node:") || BUNDLED_PACKAGES.has(packageOf(args.path)))
+        return undefined;
+      // a bundled package's own dependencies are bundled too (they are not the project's to share)
+      if (args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+/** An esbuild plugin giving each module its own import.meta.url / dirname / filename. */
 const ownImportMeta = {
   name: "dml-own-import-meta",
   setup(build) {
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
-      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const source = readFileSync(args.path, "utf8");
+      if (!source.includes("import.meta")) return undefined;
       const contents = source
         .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
         .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
@@ -99,11 +140,14 @@ async function build(entry, dir) {
     entryNames: "entry",
     outExtension: { ".js": ".mjs" },
     target: "node22",
-    packages: "external",
     keepNames: true,
     metafile: true,
     logLevel: "silent",
-    plugins: [ownImportMeta],
+    // the bundled CommonJS packages' `require` of Node's own modules
+    banner: {
+      js: 'import { createRequire as __dmlCreateRequire } from "node:module"; const require = __dmlCreateRequire(import.meta.url);',
+    },
+    plugins: [externalPackages, ownImportMeta],
   });
   // this file and esbuild's version are inputs too: a change to how bundles are made remakes them
   const esbuildPackage = path.join(
