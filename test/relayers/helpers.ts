@@ -7,7 +7,7 @@ import { TS_NODE_ARGS } from "../../script/network/processes.ts";
 import type { ActionQueue } from "../../relayers/common/action-queue.ts";
 import { RelayerLoop, type LoopOptions, type RoleRuntime } from "../../relayers/common/loop.ts";
 
-export const FIXTURE_CLI = path.resolve(import.meta.dirname, "fixtures/relayer-cli.ts");
+export const FIXTURE_CLI = path.resolve(import.meta.dirname, "fixtures/relayer-cli.mjs");
 
 export interface RelayerProcess {
   child: ChildProcessWithoutNullStreams;
