@@ -180,19 +180,21 @@ async function build(entry, dir) {
   return path.join(outdir, "entry.mjs");
 }
 
-/** Removes `name`'s bundle directories other than `keep` that are older than KEEP_MS. */
+/**
+ * Removes `name`'s bundle directories other than `keep` that are older than KEEP_MS. Best effort: a directory another
+ * process removes meanwhile is skipped, and nothing here fails the build that just succeeded.
+ */
 function removeOld(dir, name, keep) {
+  const own = (n) => n.startsWith(`${name}-`) && /^[0-9a-f]{12}$/.test(n.slice(name.length + 1));
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (
-      !e.isDirectory() ||
-      e.name === keep ||
-      !/^[0-9a-f]{12}$/.test(e.name.slice(name.length + 1))
-    )
-      continue;
-    if (!e.name.startsWith(`${name}-`)) continue;
+    if (!e.isDirectory() || e.name === keep || !own(e.name)) continue;
     const full = path.join(dir, e.name);
-    if (Date.now() - statSync(full).mtimeMs > KEEP_MS)
-      rmSync(full, { recursive: true, force: true });
+    try {
+      if (Date.now() - statSync(full).mtimeMs > KEEP_MS)
+        rmSync(full, { recursive: true, force: true });
+    } catch {
+      // removed by another process's build
+    }
   }
 }
 
