@@ -5,8 +5,9 @@
  * against ≈ 0.9 s to open an existing database. Every relayer's action queue and every indexer store starts as a new
  * database, so initdb was the largest single start-up cost of a relayer process. A new database instead starts from a
  * template: the data directory of an empty, freshly initialised and cleanly closed database of the same PGlite
- * version, made once per machine. That is the directory initdb would have produced, so the database is the same; only
- * the CPU differs.
+ * version, made once per machine. That is the directory initdb would have produced, less the template databases
+ * `template0` and `template1`, which only `CREATE DATABASE` reads and nothing here runs: the database PGlite connects
+ * to (`postgres`) is the same, and the copy has ≈ 370 files instead of ≈ 970 (≈ 0.35 s of CPU less per new database).
  * - On disk, the template is that directory, copied (a copy-on-write clone where the file system has them) into the
  *   new database's: ≈ 1.1 s of CPU to a first query, against ≈ 2 s for unpacking a dump into it.
  * - In memory, where there is no directory to copy into, it is PGlite's own dump of the directory (`dumpDataDir`),
@@ -47,14 +48,36 @@ async function pgliteVersion(): Promise<string> {
   return pkg.version;
 }
 
+/** What a template holds: 2 = initdb's data directory without `template0` / `template1` (1 had them). */
+const TEMPLATE_FORMAT = 2;
+
 /** The in-memory databases' template (a dump of the data directory) for the installed PGlite. */
 export async function templateFile(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return path.join(templateDir(env), `pglite-${await pgliteVersion()}-datadir.tar`);
+  return `${await templateDataDir(env)}.tar`;
 }
 
 /** The on-disk databases' template (a data directory) for the installed PGlite. */
 export async function templateDataDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return path.join(templateDir(env), `pglite-${await pgliteVersion()}-datadir`);
+  return path.join(templateDir(env), `pglite-${await pgliteVersion()}-datadir-${TEMPLATE_FORMAT}`);
+}
+
+/**
+ * A new database as the templates hold it: initdb's, less the template databases (a template database cannot be
+ * dropped; each statement on its own, `DROP DATABASE` refuses a transaction block), checkpointed.
+ */
+async function newTemplateDatabase(dataDir?: string): Promise<PGlite> {
+  const db = await PGlite.create(dataDir);
+  try {
+    for (const name of ["template0", "template1"]) {
+      await db.exec(`ALTER DATABASE ${name} IS_TEMPLATE false`);
+      await db.exec(`DROP DATABASE ${name}`);
+    }
+    await db.exec("CHECKPOINT");
+    return db;
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Directory templates this process is making, by path. */
@@ -71,7 +94,7 @@ function makeTemplateDataDir(dir: string): Promise<boolean> {
       const tmp = `${dir}.${randomBytes(6).toString("hex")}.tmp`;
       try {
         await mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
-        const db = await PGlite.create(tmp);
+        const db = await newTemplateDatabase(tmp);
         await db.close();
         await rename(tmp, dir).catch((e: unknown) => {
           // another process renamed its template first (a non-empty directory cannot be replaced)
@@ -120,7 +143,7 @@ function makeTemplate(file: string): Promise<Uint8Array | undefined> {
   if (made === undefined) {
     made = (async () => {
       try {
-        const db = await PGlite.create();
+        const db = await newTemplateDatabase();
         const dump = await db.dumpDataDir("none");
         await db.close();
         const bytes = new Uint8Array(await dump.arrayBuffer());
