@@ -13,7 +13,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import { openPGlite, templateDataDir, templateFile } from "#sdk/db/pglite.ts";
 
 /** What a database holds beyond its data: databases, schemas, relations, settings that initdb decides. */
-async function catalogue(db: PGlite): Promise<{ databases: unknown[] }> {
+async function catalogue(db: PGlite): Promise<{ databases: unknown[]; [what: string]: unknown }> {
   const rows = async (sql: string) => (await db.query(sql)).rows;
   return {
     databases: await rows("SELECT datname, encoding, datcollate FROM pg_database ORDER BY datname"),
