@@ -269,6 +269,11 @@ export class Aggregator implements RoleRuntime {
     this.window.done(head);
   }
 
+  /** True while a job assigned to this aggregator is open (its session, result or commit-reveal under way). */
+  hasOpenJobs(): boolean {
+    return this.open.size > 0;
+  }
+
   /** Jobs that left the open set in this process (so the re-scan margin does not add them again). */
   private readonly finishedJobs = new Set<bigint>();
 

@@ -91,6 +91,10 @@ export const aggregatorRole = defineRole({
       reconcile: (ctx) => aggregator.reconcile(ctx),
       handlers: aggregator.handlers,
       chain: publicClient,
+      // with no job of its own open, what to do follows from the chain alone; an open job's session, persisted
+      // result or failed publish also decides, so the loop reconciles every tick then
+      reconcilesChainOnly: true,
+      offChainPending: () => aggregator.hasOpenJobs(),
       onReorg: (e) => aggregator.onReorg(e),
       close: async () => {
         await secagg.close();

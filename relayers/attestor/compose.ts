@@ -53,5 +53,6 @@ export function composeRuntimes(
     ...(shared.chain === undefined ? {} : { chain: shared.chain }),
     // skipping a reconcile on an unchanged head is safe for the whole only when it is for every part
     reconcilesChainOnly: parts.every((p) => p.reconcilesChainOnly === true),
+    offChainPending: () => parts.some((p) => p.offChainPending?.() === true),
   };
 }

@@ -209,15 +209,24 @@ export class ActionQueue {
        RETURNING *`,
       [a.key, a.type, payload, a.notBefore ?? at, at],
     );
-    if (ins.rows[0] !== undefined) return { action: toAction(ins.rows[0]), created: true };
+    if (ins.rows[0] !== undefined) {
+      const action = toAction(ins.rows[0]);
+      this.queuedAt(action.notBefore.getTime());
+      return { action, created: true };
+    }
     const existing = await this.get(a.key);
     if (existing === undefined) throw new RelayerError("QUEUE", `action ${a.key} vanished`);
     return { action: existing, created: false };
   }
 
-  /** Atomically takes the oldest ready `queued` action and marks it `running` (attempts + 1). */
+  /**
+   * Atomically takes the oldest ready `queued` action and marks it `running` (attempts + 1). Until the earliest
+   * `not_before` of the queued actions it knows of, it reads nothing (this process is the queue's only writer: the
+   * directory's lock), so an idle relayer's tick costs no query.
+   */
   async claimNext(): Promise<Action | undefined> {
     this.assertOpen();
+    if (this.now() < this.#idleUntil) return undefined;
     const at = new Date(this.now());
     const res = await this.db.query(
       `UPDATE relayer_actions
@@ -228,7 +237,21 @@ export class ActionQueue {
       RETURNING *`,
       [at],
     );
-    return res.rows[0] === undefined ? undefined : toAction(res.rows[0]);
+    if (res.rows[0] !== undefined) return toAction(res.rows[0]);
+    const next = await this.db.query<{ at: Date | null }>(
+      "SELECT min(not_before) AS at FROM relayer_actions WHERE status = 'queued'",
+    );
+    const earliest = next.rows[0]?.at ?? null;
+    this.#idleUntil = earliest === null ? Infinity : earliest.getTime();
+    return undefined;
+  }
+
+  /** Nothing queued is ready before this time (ms); 0: unknown, ask the database. */
+  #idleUntil = 0;
+
+  /** A write put an action (back) in `queued`, ready at `at` (ms). */
+  private queuedAt(at: number): void {
+    this.#idleUntil = Math.min(this.#idleUntil, at);
   }
 
   /** `block`: the chain's head once its effect is on chain (a reorg below it re-opens the action). */
@@ -262,6 +285,7 @@ export class ActionQueue {
       RETURNING *`,
       [block.toString(), at, reason],
     );
+    if (res.rows.length > 0) this.queuedAt(at.getTime());
     return res.rows.map(toAction);
   }
 
@@ -299,7 +323,9 @@ export class ActionQueue {
         WHERE id = $1 AND status = 'running' RETURNING *`,
       [id, reason, retryAt, new Date(this.now())],
     );
-    return this.one(res.rows, id);
+    const action = this.one(res.rows, id);
+    this.queuedAt(retryAt.getTime());
+    return action;
   }
 
   async get(key: string): Promise<Action | undefined> {

@@ -60,10 +60,16 @@ export interface RoleRuntime {
   onReorg?(event: ReorgEvent): void | Promise<void>;
   /**
    * The desired state is a function of the chain at its head alone (no off-chain input: no session, heartbeat or
-   * fetched content decides what to enqueue). With reorg detection, the loop then reconciles only when the head
-   * (number or hash) changed since the last reconcile that succeeded; the queue's actions still run every tick.
+   * fetched content decides what to enqueue), except while `offChainPending` says otherwise. With reorg detection,
+   * the loop then reconciles only when the head (number or hash) changed since the last reconcile that succeeded;
+   * the queue's actions still run every tick.
    */
   reconcilesChainOnly?: boolean;
+  /**
+   * With `reconcilesChainOnly`: true while off-chain inputs may call for an action the head does not show (a hosted
+   * session running, a fetch to retry); the loop then reconciles every tick, as for a role without the flag.
+   */
+  offChainPending?(): boolean;
 }
 
 export interface LoopOptions {
@@ -148,7 +154,12 @@ export class RelayerLoop {
       }
     }
     try {
-      if (role.reconcilesChainOnly === true && head !== undefined && head === this.reconciledAt)
+      if (
+        role.reconcilesChainOnly === true &&
+        head !== undefined &&
+        head === this.reconciledAt &&
+        role.offChainPending?.() !== true
+      )
         this.reconcilesSkipped++;
       else {
         this.reconciledAt = undefined;

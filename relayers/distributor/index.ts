@@ -87,6 +87,8 @@ export const distributorRole = defineRole({
       reconcile: (ctx) => distributor.reconcile(ctx),
       handlers: distributor.handlers,
       chain: publicClient,
+      // posts, draws and cohorts follow from the chain at its head alone (heartbeats are read by the post's handler)
+      reconcilesChainOnly: true,
       onReorg: (event) => distributor.onReorg(event),
       close: async () => {
         await server.close();

@@ -279,6 +279,12 @@ export class Watcher implements RoleRuntime {
     return [...this.judged.values()].map((j) => j.verdict);
   }
 
+  /** True while a check waits on content that could not be fetched yet (the next reconcile tries again). */
+  hasPendingChecks(): boolean {
+    for (const j of this.judged.values()) if (j.verdict.status === "pending") return true;
+    return false;
+  }
+
   /** Subjects still open (posts by `set:<epoch>:<deadline>`, cohorts by `cohort:<job>`). */
   open(): string[] {
     return [

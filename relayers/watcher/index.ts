@@ -52,6 +52,9 @@ export const watcherRole = defineRole({
       reconcile: (ctx) => watcher.reconcile(ctx),
       handlers: watcher.handlers,
       chain: publicClient,
+      // verdicts follow from the chain and the lists it commits to; a list not fetched yet is retried every tick
+      reconcilesChainOnly: true,
+      offChainPending: () => watcher.hasPendingChecks(),
       onReorg: (e) => watcher.onReorg(e),
       close: () => store.close(),
     };

@@ -142,6 +142,56 @@ describe("action queue", () => {
     }
   });
 
+  it("an idle queue answers claims without a query until an action may be ready; each write that queues one is seen", async () => {
+    let now = 1_700_000_000_000;
+    const q = await ActionQueue.open(path.join(root, "idle"), { now: () => now });
+    // counts the queries the queue sends to its database
+    const db = (q as unknown as { db: { query: (...a: unknown[]) => Promise<unknown> } }).db;
+    const query = db.query.bind(db);
+    let queries = 0;
+    db.query = (...a: unknown[]) => {
+      queries++;
+      return query(...a);
+    };
+    const claim = async (expected: number) => {
+      const before = queries;
+      const a = await q.claimNext();
+      assert.equal(queries - before, expected, `queries for a claim at ${now}`);
+      return a;
+    };
+    try {
+      assert.equal(
+        await claim(2),
+        undefined,
+        "an empty queue: the claim, then when the next is due",
+      );
+      assert.equal(await claim(0), undefined, "nothing queued: no query");
+      await q.enqueue({ key: "later", type: "t", notBefore: new Date(now + 5_000) });
+      assert.equal(await claim(0), undefined, "queued, not due yet: no query");
+      now += 5_000;
+      const later = await claim(1);
+      assert.equal(later?.key, "later", "due: claimed");
+      await q.retry(later.id, "RPC: timeout", new Date(now + 1_000));
+      // after a claim the queue may hold more ready actions: the next claim asks, and learns the back-off
+      assert.equal(await claim(2), undefined, "the retry's back-off holds it");
+      assert.equal(await claim(0), undefined, "the back-off known: no query");
+      now += 1_000;
+      const retried = await claim(1);
+      assert.equal(retried?.key, "later");
+      await q.succeed(retried.id, 10n);
+      assert.equal(await claim(2), undefined);
+      assert.equal(await claim(0), undefined);
+      // a reorg re-opens the action: the next claim takes it
+      assert.equal((await q.reopenAfter(5n, "reorg")).length, 1);
+      assert.equal((await claim(1))?.key, "later");
+      // an action enqueued ready now is claimed at once
+      await q.enqueue({ key: "now", type: "t" });
+      assert.equal((await claim(1))?.key, "now");
+    } finally {
+      await q.close();
+    }
+  });
+
   it("survives SIGKILL: the action left running returns to queued, the rest is intact, the lock is taken over", async () => {
     const dir = path.join(root, "crash");
     // node itself (not a wrapper), so SIGKILL hits the process that holds the database

@@ -92,6 +92,32 @@ describe("relayer loop: reconcile once per head for chain-only roles", () => {
     }
   });
 
+  it("while the role's off-chain inputs are pending it reconciles every tick, then once per head again", async () => {
+    let reconciles = 0;
+    let pending = true;
+    const { queue, loop } = await loopOf("pending", {
+      reconcilesChainOnly: true,
+      offChainPending: () => pending,
+      async reconcile() {
+        reconciles++;
+      },
+      handlers: {},
+    });
+    try {
+      for (let i = 0; i < 3; i++) await loop.tick(signal);
+      assert.equal(reconciles, 3, "pending: every tick, on one head");
+      pending = false;
+      for (let i = 0; i < 3; i++) await loop.tick(signal);
+      assert.equal(reconciles, 3, "nothing pending, the head unchanged: skipped");
+      assert.equal(loop.reconcilesSkipped, 3);
+      await test.mine({ blocks: 1 });
+      await loop.tick(signal);
+      assert.equal(reconciles, 4, "a new head: reconciled");
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("a role without the flag reconciles every tick, as before", async () => {
     let reconciles = 0;
     const { queue, loop } = await loopOf("every-tick", {
