@@ -598,8 +598,10 @@ describe("a prediction job run by relayer and device processes (EDR, dml-ipfs, H
             .join(" ");
           return {
             role: name,
-            cpuS: num(/^dml_relayer_process_cpu_seconds_total (\S+)$/m).toFixed(2),
-            rssMiB: Math.round(num(/^dml_relayer_process_resident_memory_bytes (\S+)$/m) / 2 ** 20),
+            cpuS: num(/^dml_relayer_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m).toFixed(2),
+            rssMiB: Math.round(
+              num(/^dml_relayer_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m) / 2 ** 20,
+            ),
             succeeded: runs,
             latency,
           };
