@@ -137,13 +137,24 @@ const making = new Map<string, Promise<Uint8Array | undefined>>();
 /** Templates this process made but could not store (a read-only cache directory), kept for its next databases. */
 const unstored = new Map<string, Uint8Array>();
 
-/** Makes the template from a fresh in-memory database and stores it; undefined when PGlite cannot dump one. */
+/**
+ * Makes the dump template and stores it; undefined when PGlite cannot dump one. It dumps a copy of the directory
+ * template when there is one (≈ 1.5 s of CPU), else a new database made by initdb in memory (≈ 7 s).
+ */
 function makeTemplate(file: string): Promise<Uint8Array | undefined> {
   let made = making.get(file);
   if (made === undefined) {
     made = (async () => {
+      const dir = file.slice(0, -".tar".length); // templateFile is templateDataDir's path + .tar
+      const copy = `${file}.${randomBytes(6).toString("hex")}.tmp`;
       try {
-        const db = await newTemplateDatabase();
+        let db: PGlite;
+        try {
+          cpSync(dir, copy, { recursive: true, mode: constants.COPYFILE_FICLONE });
+          db = await PGlite.create(copy);
+        } catch {
+          db = await newTemplateDatabase(); // no directory template (or none PGlite opens)
+        }
         const dump = await db.dumpDataDir("none");
         await db.close();
         const bytes = new Uint8Array(await dump.arrayBuffer());
@@ -153,6 +164,7 @@ function makeTemplate(file: string): Promise<Uint8Array | undefined> {
       } catch {
         return undefined;
       } finally {
+        await rm(copy, { recursive: true, force: true }).catch(() => undefined);
         making.delete(file);
       }
     })();
