@@ -227,6 +227,7 @@ export class ActionQueue {
   async claimNext(): Promise<Action | undefined> {
     this.assertOpen();
     if (this.now() < this.#idleUntil) return undefined;
+    const writes = this.#queueWrites;
     const at = new Date(this.now());
     const res = await this.db.query(
       `UPDATE relayer_actions
@@ -242,15 +243,20 @@ export class ActionQueue {
       "SELECT min(not_before) AS at FROM relayer_actions WHERE status = 'queued'",
     );
     const earliest = next.rows[0]?.at ?? null;
-    this.#idleUntil = earliest === null ? Infinity : earliest.getTime();
+    // an action queued meanwhile (a concurrent enqueue) keeps the time it set
+    if (writes === this.#queueWrites)
+      this.#idleUntil = earliest === null ? Infinity : earliest.getTime();
     return undefined;
   }
 
   /** Nothing queued is ready before this time (ms); 0: unknown, ask the database. */
   #idleUntil = 0;
+  /** Writes that queued an action, so a claim knows whether one happened while it read. */
+  #queueWrites = 0;
 
   /** A write put an action (back) in `queued`, ready at `at` (ms). */
   private queuedAt(at: number): void {
+    this.#queueWrites++;
     this.#idleUntil = Math.min(this.#idleUntil, at);
   }
 

@@ -187,6 +187,10 @@ describe("action queue", () => {
       // an action enqueued ready now is claimed at once
       await q.enqueue({ key: "now", type: "t" });
       assert.equal((await claim(1))?.key, "now");
+      // one enqueued while a claim is reading is not hidden by what that claim learnt
+      const [none] = await Promise.all([q.claimNext(), q.enqueue({ key: "during", type: "t" })]);
+      assert.equal(none, undefined);
+      assert.equal((await q.claimNext())?.key, "during");
     } finally {
       await q.close();
     }
