@@ -8,7 +8,7 @@
 import { SecAggError } from "./errors.ts";
 import type { SecAggErrorCode } from "./errors.ts";
 import { decodeSum } from "./encoding.ts";
-import { checkShape, shareDigest } from "./messages.ts";
+import { checkShape, envelopeOf, shareDigest } from "./messages.ts";
 import { certificateSigners, sameIds, verifyBySender } from "./consistency.ts";
 import type {
   AdvertiseBody,
@@ -23,6 +23,10 @@ import type {
 import { MaskAccumulator } from "./prg.ts";
 import { SEED_COST_WORDS, droppedMasksOf, removeMasks } from "./unmask.ts";
 import { sharedUnmaskPool } from "./unmask-pool.ts";
+import { BatchVerifier } from "./signature-batch.ts";
+import type { BatchVerifierStats } from "./signature-batch.ts";
+import { secAggDigestBytes } from "../crypto/signing.ts";
+import { hexToBytes, isHex } from "viem";
 import type { UnmaskOptions } from "./unmask.ts";
 import { combineShares } from "./shamir.ts";
 import { X25519Secret, isWeakPublicKey } from "./x25519.ts";
@@ -87,6 +91,12 @@ export interface SecAggServerOptions {
   transcriptReplay?: boolean;
   /** How the unmasking spreads over worker threads (`unmask.ts`); default: the machine's cores for large work. */
   unmask?: UnmaskOptions;
+  /**
+   * Verify the clients' signatures in the unmasking pool's worker threads (`signature-batch.ts`), so concurrent
+   * messages are checked on every core. Default: for the sessions that warm the pool (n = 1,000 at any m; n = 200
+   * in full mode), except in replay mode (whose messages come one at a time, in order).
+   */
+  verifyInPool?: boolean;
 }
 
 /**
@@ -164,6 +174,12 @@ export class SecAggServer {
   private journal: ((entry: JournalEntry) => void) | undefined;
   /** The unmasking round is being closed: later round-4 messages are refused (they would not count). */
   private closing = false;
+  /** Signature checks in the worker pool (`verifyInPool`), else undefined (inline). */
+  private readonly batch: BatchVerifier | undefined;
+  /** Raw registered session keys of the clients whose key is a valid point (for `batch`). */
+  private readonly rawKeyOf = new Map<number, Uint8Array>();
+  private verifying = 0;
+  private verifyStart = 0;
 
   constructor(config: SecAggSessionConfig | ResolvedSession, opts: SecAggServerOptions = {}) {
     this.session = "sessionIdBytes" in config ? config : resolveSession(config);
@@ -171,8 +187,16 @@ export class SecAggServer {
     this.replay = opts.transcriptReplay ?? false;
     this.record = opts.recordTranscript === true ? [] : undefined;
     this.unmaskOptions = opts.unmask ?? {};
-    if (this.unmaskOptions.workers !== 1 && shouldWarmPool(this.session))
-      void (this.unmaskOptions.pool ?? sharedUnmaskPool()).warm();
+    const large = this.unmaskOptions.workers !== 1 && shouldWarmPool(this.session);
+    if (large) void (this.unmaskOptions.pool ?? sharedUnmaskPool()).warm();
+    if (!this.skipSignatures && (opts.verifyInPool ?? (large && !this.replay))) {
+      this.batch = new BatchVerifier(
+        this.unmaskOptions.pool ?? sharedUnmaskPool(),
+        this.session.domain,
+      );
+      for (const r of this.session.config.roster)
+        if (this.session.sessionKeyOf.has(r.id)) this.rawKeyOf.set(r.id, hexToBytes(r.sessionKey));
+    }
   }
 
   /**
@@ -249,12 +273,10 @@ export class SecAggServer {
       reject("SESSION_FAILED", this.failure?.message ?? "session failed");
     if (body.round !== this.stage)
       reject("OUT_OF_ROUND", `round ${body.round} message while in round ${this.stage}`);
-    if (!this.skipSignatures) {
-      const t0 = performance.now();
-      const ok = verifyBySender(s, msg);
-      this.timings.verifyMs += performance.now() - t0;
-      if (!ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
-    }
+    // round 1: each ciphertext is hashed once, for the signature and the transcript (the payload is the same)
+    const verdict = this.skipSignatures ? { ok: true } : await this.signatureValid(msg);
+    if (!verdict.ok) reject("BAD_SIGNATURE", `signature of client ${body.sender} does not verify`);
+    const digested = verdict.digested ?? digestShares(msg);
     // state may have moved while verifying
     if (this.seen.has(sigKey)) reject("REPLAY", `message already received from ${body.sender}`);
     if (body.round !== this.stage || this.closing)
@@ -353,8 +375,53 @@ export class SecAggServer {
       throw e;
     }
     this.seen.add(sigKey);
-    this.record?.push({ fault: false, message: body.round === 1 ? digestShares(msg) : msg });
+    this.record?.push({ fault: false, message: digested });
     this.journal?.({ kind: "message", message: msg });
+  }
+
+  /**
+   * Whether the message is signed by its sender's registered session key: inline, or in the worker pool's threads
+   * (`BatchVerifier`) for large sessions. `timings.verifyMs` counts the wall time during which at least one check
+   * was under way (concurrent checks are not counted twice). Never throws.
+   */
+  private async signatureValid(msg: Signed): Promise<{ ok: boolean; digested?: Signed }> {
+    if (this.verifying++ === 0) this.verifyStart = performance.now();
+    try {
+      const body = msg.body;
+      const key = this.rawKeyOf.get(body.sender);
+      const signature = msg.signature;
+      if (
+        this.batch === undefined ||
+        key === undefined ||
+        !isHex(signature) ||
+        signature.length !== 130
+      ) {
+        const digested = digestShares(msg);
+        return { ok: verifyBySender(this.session, digested), digested };
+      }
+      if (body.round === 1 && body.shares.every((sh) => sh.ciphertextDigest === undefined)) {
+        const v = await this.batch.verifyShares(key, body, hexToBytes(signature));
+        if (v.digests.length !== body.shares.length) return { ok: false };
+        const shares = body.shares.map((sh, i) => ({
+          to: sh.to,
+          ciphertext: new Uint8Array(0),
+          ciphertextDigest: v.digests[i]!,
+        }));
+        return { ok: v.ok, digested: { body: { ...body, shares }, signature } };
+      }
+      const digested = digestShares(msg);
+      const digest = secAggDigestBytes(this.session.domain, envelopeOf(digested.body));
+      return { ok: await this.batch.verifyDigest(key, digest, hexToBytes(signature)), digested };
+    } catch {
+      return { ok: false }; // a field out of range: the digest does not exist, the message is not validly signed
+    } finally {
+      if (--this.verifying === 0) this.timings.verifyMs += performance.now() - this.verifyStart;
+    }
+  }
+
+  /** Signature checks in the worker pool (large sessions), or undefined for inline checks. */
+  get verifierStats(): BatchVerifierStats | undefined {
+    return this.batch?.stats;
   }
 
   private fail(err: SecAggError): never {

@@ -47,6 +47,8 @@ export async function simulateSession(opts: {
   recordTranscript?: boolean;
   /** See SecAggClient's `verifyNeighbourSignatures` (default true). */
   verifyNeighbourSignatures?: boolean;
+  /** See SecAggServerOptions' `verifyInPool` (default: the server's own choice by session size). */
+  verifyInPool?: boolean;
 }): Promise<SimulationReport> {
   const session = "sessionIdBytes" in opts.config ? opts.config : resolveSession(opts.config);
   const drops = opts.drops ?? new Map();
@@ -54,6 +56,7 @@ export async function simulateSession(opts: {
   const server = new SecAggServer(session, {
     skipSignatureChecks: opts.skipServerSignatureChecks ?? false,
     recordTranscript: opts.recordTranscript ?? false,
+    ...(opts.verifyInPool === undefined ? {} : { verifyInPool: opts.verifyInPool }),
   });
   const stats = new Map<number, ClientStats>();
   const clients = new Map<number, SecAggClient>();
@@ -75,6 +78,7 @@ export async function simulateSession(opts: {
     round: number,
     make: (c: SecAggClient, st: ClientStats) => Promise<Signed | undefined>,
   ) => {
+    const msgs: Signed[] = [];
     for (const id of live(round)) {
       const st = stats.get(id)!;
       const t0 = performance.now();
@@ -82,10 +86,15 @@ export async function simulateSession(opts: {
       st.computeMs += performance.now() - t0;
       if (msg === undefined) continue;
       if (measure) st.bytesSent += transportSize(msg);
-      const t1 = performance.now();
-      await server.submit(msg);
-      serverMs += performance.now() - t1;
+      msgs.push(msg);
     }
+    // the round's messages reach the server together, as concurrent HTTP requests do: a server that verifies in its
+    // worker pool checks them in parallel; one that verifies inline handles them one after another, in this order
+    const t1 = performance.now();
+    const outcomes = await Promise.allSettled(msgs.map((msg) => server.submit(msg)));
+    serverMs += performance.now() - t1;
+    const failed = outcomes.find((o) => o.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
     const t2 = performance.now();
     await server.advance();
     serverMs += performance.now() - t2;
