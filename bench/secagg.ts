@@ -14,6 +14,11 @@
  * identical verifications on one machine); the bench measures one verification and adds k of them to each client.
  * Certificate checks of the ConsistencyCheck round (≥ T signatures per share group, against the registered session
  * keys) are real and inside each client's measured time. The load average is printed with the grid (shared machines).
+ *
+ * Each round's messages reach the server together (as concurrent HTTP requests do): "server total" is the wall time
+ * of the rounds' submissions and closes, and "server verify" the wall time during which a signature check was under
+ * way. At n = 1,000 the server checks signatures in its worker pool (`verifyInPool`), so that is nearly all of the
+ * rounds' submission time.
  */
 import { Command } from "commander";
 import { loadavg } from "node:os";

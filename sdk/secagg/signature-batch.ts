@@ -24,6 +24,7 @@ import { bytesToHex } from "viem";
 import { secAggDigestBytes } from "../crypto/signing.ts";
 import type { SecAggDomain } from "../crypto/signing.ts";
 import type { ShareKeysBody } from "./messages.ts";
+import { sha256Segments } from "../crypto/sha256.ts";
 import { sha256Bytes } from "./share-digest.ts";
 
 const HEADER = 4 + 32 + 64 + 1;
@@ -104,15 +105,19 @@ export function sharesDigest(
   out.setUint32(0, c);
   payload.set(rest.subarray(40, 40 + c), 4);
   out.setUint32(4 + c, count);
+  const lengths = new Uint32Array(count);
+  for (let i = 0; i < count; i++, at += 8) {
+    lengths[i] = view.getUint32(at + 4);
+    out.setUint32(8 + c + 36 * i, view.getUint32(at));
+    data += lengths[i]!;
+  }
+  if (data > rest.length) throw new RangeError("malformed ShareKeys check");
+  const flat = sha256Segments(rest.subarray(44 + c + 8 * count), lengths);
   const digests: Uint8Array[] = [];
-  for (let i = 0, o = 8 + c; i < count; i++, at += 8, o += 36) {
-    const length = view.getUint32(at + 4);
-    if (data + length > rest.length) throw new RangeError("malformed ShareKeys check");
-    out.setUint32(o, view.getUint32(at));
-    const d = sha256Bytes(rest.subarray(data, data + length));
-    payload.set(d, o + 4);
+  for (let i = 0; i < count; i++) {
+    const d = flat.subarray(32 * i, 32 * i + 32);
+    payload.set(d, 12 + c + 36 * i);
     digests.push(d);
-    data += length;
   }
   if (data !== rest.length) throw new RangeError("share lengths do not add up");
   const payloadHash = bytesToHex(sha256Bytes(payload));
