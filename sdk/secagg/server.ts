@@ -289,7 +289,8 @@ export class SecAggServer {
         case 0:
           if (this.adverts.has(u)) reject("DUPLICATE", `client ${u} already advertised`);
           if (equalBytes(body.cPk, body.sPk)) reject("INVALID_MESSAGE", "cPk and sPk must differ");
-          if (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk))
+          // the worker that checked the signature also tested the keys (verifyInPool)
+          if (verdict.weakKey ?? (isWeakPublicKey(body.cPk) || isWeakPublicKey(body.sPk)))
             reject("INVALID_MESSAGE", "low-order public key");
           this.adverts.set(u, msg as Signed<AdvertiseBody>);
           break;
@@ -384,7 +385,9 @@ export class SecAggServer {
    * (`BatchVerifier`) for large sessions. `timings.verifyMs` counts the wall time during which at least one check
    * was under way (concurrent checks are not counted twice). Never throws.
    */
-  private async signatureValid(msg: Signed): Promise<{ ok: boolean; digested?: Signed }> {
+  private async signatureValid(
+    msg: Signed,
+  ): Promise<{ ok: boolean; digested?: Signed; weakKey?: boolean }> {
     if (this.verifying++ === 0) this.verifyStart = performance.now();
     try {
       const body = msg.body;
@@ -411,6 +414,16 @@ export class SecAggServer {
       }
       const digested = digestShares(msg);
       const digest = secAggDigestBytes(this.session.domain, envelopeOf(digested.body));
+      if (body.round === 0 && body.cPk.length === 32 && body.sPk.length === 32) {
+        const v = await this.batch.verifyAdvert(
+          key,
+          digest,
+          hexToBytes(signature),
+          body.cPk,
+          body.sPk,
+        );
+        return { ok: v.ok, digested, weakKey: v.weakKey };
+      }
       return { ok: await this.batch.verifyDigest(key, digest, hexToBytes(signature)), digested };
     } catch {
       return { ok: false }; // a field out of range: the digest does not exist, the message is not validly signed

@@ -6,11 +6,14 @@
  *
  * A batch is checks back to back, each `u32 length ‖ key (32) ‖ signature (64) ‖ kind (1) ‖ rest`:
  * - kind 0, `digest (32)`: the EIP-712 digest the key signed, computed by the caller;
+ * - kind 2, `digest (32) ‖ cPk (32) ‖ sPk (32)`: an advertisement; when its signature is valid the worker also
+ *   tests its two X25519 keys for low order (`isWeakPublicKey`, two agreements), the server's other check of round 0;
  * - kind 1, a ShareKeys body whose shares all carry ciphertexts: `sessionId (32) ‖ u32 sender ‖ u32 c ‖ commitment
  *   (c) ‖ u32 count ‖ count × (u32 to ‖ u32 length) ‖ the ciphertexts`. The worker hashes each ciphertext into the
  *   body's canonical payload (`sharesDigest`, the layout of `canonicalPayload`) and derives the EIP-712 digest with
  *   `secAggDigestBytes`, so both paths accept exactly the same messages (tested).
- * The answer is one byte per check (1 = valid) and the ciphertext digests of every kind-1 check, in order (the
+ * The answer is one byte per check (bit 0: the signature is valid; bit 1, kind 2 only: a key is of low order) and the
+ * ciphertext digests of every kind-1 check, in order (the
  * server records ShareKeys messages with their digests, transcript v2).
  *
  * {@link BatchVerifier} collects the checks a server asks for while the event loop is busy and sends them to the
@@ -26,6 +29,7 @@ import type { SecAggDomain } from "../crypto/signing.ts";
 import type { ShareKeysBody } from "./messages.ts";
 import { sha256Segments } from "../crypto/sha256.ts";
 import { sha256Bytes } from "./share-digest.ts";
+import { isWeakPublicKey } from "./x25519.ts";
 
 const HEADER = 4 + 32 + 64 + 1;
 
@@ -128,7 +132,7 @@ export function sharesDigest(
 }
 
 export interface CheckAnswers {
-  /** One byte per check: 1 when the signature is valid. */
+  /** One byte per check: bit 0 when the signature is valid, bit 1 when an advertised key is of low order. */
   ok: Uint8Array<ArrayBuffer>;
   /** The 32-byte ciphertext digests of every kind-1 check, in order. */
   digests: Uint8Array<ArrayBuffer>;
@@ -145,8 +149,14 @@ export function runChecks(batch: Uint8Array, domain: SecAggDomain): CheckAnswers
     const key = batch.subarray(at + 4, at + 36);
     const signature = batch.subarray(at + 36, at + 100);
     const rest = batch.subarray(at + HEADER, at + length);
-    if (batch[at + 100] === 0) ok.push(verifyEd25519(key, rest, signature) ? 1 : 0);
-    else {
+    const kind = batch[at + 100];
+    if (kind === 0) ok.push(verifyEd25519(key, rest, signature) ? 1 : 0);
+    else if (kind === 2) {
+      const valid = rest.length === 96 && verifyEd25519(key, rest.subarray(0, 32), signature);
+      const weak =
+        valid && (isWeakPublicKey(rest.subarray(32, 64)) || isWeakPublicKey(rest.subarray(64, 96)));
+      ok.push((valid ? 1 : 0) | (weak ? 2 : 0));
+    } else {
       let valid = false;
       try {
         const { digest, digests: own } = sharesDigest(rest, domain);
@@ -173,7 +183,7 @@ interface Pending {
   parts: Uint8Array[];
   length: number;
   shares: number;
-  resolve: (answer: { ok: boolean; digests: Uint8Array[] }) => void;
+  resolve: (answer: { flags: number; digests: Uint8Array[] }) => void;
 }
 
 export interface BatchVerifierStats {
@@ -208,7 +218,30 @@ export class BatchVerifier {
   /** Whether `signature` (64 bytes) is raw Ed25519 key `key`'s (32 bytes) signature of `digest` (32 bytes). */
   async verifyDigest(key: Uint8Array, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (key.length !== 32 || digest.length !== 32 || signature.length !== 64) return false;
-    return (await this.enqueue(key, signature, 0, [digest], 0)).ok;
+    return ((await this.enqueue(key, signature, 0, [digest], 0)).flags & 1) === 1;
+  }
+
+  /**
+   * An advertisement's check: whether the signature of `digest` is valid and, when it is, whether `cPk` or `sPk`
+   * (32 bytes each) is a low-order X25519 key.
+   */
+  async verifyAdvert(
+    key: Uint8Array,
+    digest: Uint8Array,
+    signature: Uint8Array,
+    cPk: Uint8Array,
+    sPk: Uint8Array,
+  ): Promise<{ ok: boolean; weakKey: boolean }> {
+    if (
+      key.length !== 32 ||
+      digest.length !== 32 ||
+      signature.length !== 64 ||
+      cPk.length !== 32 ||
+      sPk.length !== 32
+    )
+      return { ok: false, weakKey: false };
+    const { flags } = await this.enqueue(key, signature, 2, [digest, cPk, sPk], 0);
+    return { ok: (flags & 1) === 1, weakKey: (flags & 3) === 3 };
   }
 
   /**
@@ -222,16 +255,19 @@ export class BatchVerifier {
   ): Promise<{ ok: boolean; digests: Uint8Array[] }> {
     if (key.length !== 32 || signature.length !== 64 || !/^0x[0-9a-fA-F]{64}$/.test(body.sessionId))
       return Promise.resolve({ ok: false, digests: [] });
-    return this.enqueue(key, signature, 1, packShares(body), body.shares.length);
+    return this.enqueue(key, signature, 1, packShares(body), body.shares.length).then((a) => ({
+      ok: (a.flags & 1) === 1,
+      digests: a.digests,
+    }));
   }
 
   private enqueue(
     key: Uint8Array,
     signature: Uint8Array,
-    kind: 0 | 1,
+    kind: 0 | 1 | 2,
     rest: Uint8Array[],
     shares: number,
-  ): Promise<{ ok: boolean; digests: Uint8Array[] }> {
+  ): Promise<{ flags: number; digests: Uint8Array[] }> {
     const head = new Uint8Array(HEADER);
     const length = HEADER + rest.reduce((a, p) => a + p.length, 0);
     new DataView(head.buffer).setUint32(0, length);
@@ -270,7 +306,7 @@ export class BatchVerifier {
         const digests: Uint8Array[] = [];
         for (let j = 0; j < p.shares; j++, d++)
           digests.push(answers.digests.subarray(32 * d, 32 * d + 32));
-        p.resolve({ ok: answers.ok[i] === 1, digests });
+        p.resolve({ flags: answers.ok[i] ?? 0, digests });
       });
     };
     const expected = chunk.reduce((a, p) => a + p.shares, 0);

@@ -6,7 +6,8 @@ import type { Hex } from "viem";
 import { secAggDigestBytes } from "#sdk/crypto/signing.ts";
 import { SecAggClient } from "#sdk/secagg/client.ts";
 import { envelopeOf, shareDigest } from "#sdk/secagg/messages.ts";
-import type { ShareKeysBody, Signed } from "#sdk/secagg/messages.ts";
+import { signBody } from "#sdk/secagg/messages.ts";
+import type { AdvertiseBody, ShareKeysBody, Signed } from "#sdk/secagg/messages.ts";
 import { resolveSession } from "#sdk/secagg/params.ts";
 import type { ResolvedSession } from "#sdk/secagg/params.ts";
 import { SecAggServer } from "#sdk/secagg/server.ts";
@@ -203,5 +204,30 @@ describe("signature checks in the worker pool (signature-batch.ts)", () => {
     await Promise.all(adverts.map((m) => server.submit(m)));
     assert.deepEqual(server.pending(), []);
     assert.ok((server.verifierStats?.checks ?? 0) >= 7);
+  });
+
+  it("test_server_verifyInPool_lowOrderKey_faultLikeInline", async () => {
+    // the worker tests the advertised keys for low order with the signature: a validly signed advertisement of a
+    // low-order key drops its sender as a signed fault, as the inline check does; a well-formed one is accepted
+    const { session, adverts } = await messages(5);
+    const accounts = accountsFor(5, 7);
+    for (const verifyInPool of [false, true]) {
+      const server = new SecAggServer(session, { verifyInPool, unmask: { pool } });
+      const base = adverts[0]!.body as AdvertiseBody;
+      const lowOrder = await signBody(accounts.get(3)!, session.domain, {
+        ...base,
+        sender: 3,
+        cPk: new Uint8Array(32).fill(0).map((_, i) => (i === 0 ? 1 : 0)), // u = 1
+      });
+      await assert.rejects(server.submit(lowOrder), { code: "INVALID_MESSAGE" });
+      assert.deepEqual(
+        server.faults.map((f) => [f.client, f.code]),
+        [[3, "INVALID_MESSAGE"]],
+        `verifyInPool ${verifyInPool}`,
+      );
+      await server.submit(adverts[0]!);
+      assert.ok(!server.pending().includes(adverts[0]!.body.sender));
+      assert.equal((server.verifierStats?.checks ?? 0) > 0, verifyInPool);
+    }
   });
 });
