@@ -136,6 +136,8 @@ export interface CheckAnswers {
   ok: Uint8Array<ArrayBuffer>;
   /** The 32-byte ciphertext digests of every kind-1 check, in order. */
   digests: Uint8Array<ArrayBuffer>;
+  /** How many digests each check contributed (none for a check whose body could not be read). */
+  counts: Uint32Array<ArrayBuffer>;
 }
 
 /** Runs a packed batch (module comment). Never throws on a bad signature or key; throws RangeError on a bad layout. */
@@ -143,6 +145,7 @@ export function runChecks(batch: Uint8Array, domain: SecAggDomain): CheckAnswers
   const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
   const ok: number[] = [];
   const digests: Uint8Array[] = [];
+  const counts: number[] = [];
   for (let at = 0; at < batch.length;) {
     const length = view.getUint32(at);
     if (length < HEADER || at + length > batch.length) throw new RangeError("malformed batch");
@@ -150,6 +153,7 @@ export function runChecks(batch: Uint8Array, domain: SecAggDomain): CheckAnswers
     const signature = batch.subarray(at + 36, at + 100);
     const rest = batch.subarray(at + HEADER, at + length);
     const kind = batch[at + 100];
+    const before = digests.length;
     if (kind === 0) ok.push(verifyEd25519(key, rest, signature) ? 1 : 0);
     else if (kind === 2) {
       const valid = rest.length === 96 && verifyEd25519(key, rest.subarray(0, 32), signature);
@@ -167,11 +171,12 @@ export function runChecks(batch: Uint8Array, domain: SecAggDomain): CheckAnswers
       }
       ok.push(valid ? 1 : 0);
     }
+    counts.push(digests.length - before);
     at += length;
   }
   const flat = new Uint8Array(32 * digests.length);
   digests.forEach((d, i) => flat.set(d, 32 * i));
-  return { ok: Uint8Array.from(ok), digests: flat };
+  return { ok: Uint8Array.from(ok), digests: flat, counts: Uint32Array.from(counts) };
 }
 
 /** What a {@link BatchVerifier} needs of the pool. */
@@ -182,7 +187,6 @@ export interface VerifyRunner {
 interface Pending {
   parts: Uint8Array[];
   length: number;
-  shares: number;
   resolve: (answer: { flags: number; digests: Uint8Array[] }) => void;
 }
 
@@ -218,7 +222,7 @@ export class BatchVerifier {
   /** Whether `signature` (64 bytes) is raw Ed25519 key `key`'s (32 bytes) signature of `digest` (32 bytes). */
   async verifyDigest(key: Uint8Array, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (key.length !== 32 || digest.length !== 32 || signature.length !== 64) return false;
-    return ((await this.enqueue(key, signature, 0, [digest], 0)).flags & 1) === 1;
+    return ((await this.enqueue(key, signature, 0, [digest])).flags & 1) === 1;
   }
 
   /**
@@ -240,7 +244,7 @@ export class BatchVerifier {
       sPk.length !== 32
     )
       return { ok: false, weakKey: false };
-    const { flags } = await this.enqueue(key, signature, 2, [digest, cPk, sPk], 0);
+    const { flags } = await this.enqueue(key, signature, 2, [digest, cPk, sPk]);
     return { ok: (flags & 1) === 1, weakKey: (flags & 3) === 3 };
   }
 
@@ -255,7 +259,7 @@ export class BatchVerifier {
   ): Promise<{ ok: boolean; digests: Uint8Array[] }> {
     if (key.length !== 32 || signature.length !== 64 || !/^0x[0-9a-fA-F]{64}$/.test(body.sessionId))
       return Promise.resolve({ ok: false, digests: [] });
-    return this.enqueue(key, signature, 1, packShares(body), body.shares.length).then((a) => ({
+    return this.enqueue(key, signature, 1, packShares(body)).then((a) => ({
       ok: (a.flags & 1) === 1,
       digests: a.digests,
     }));
@@ -266,7 +270,6 @@ export class BatchVerifier {
     signature: Uint8Array,
     kind: 0 | 1 | 2,
     rest: Uint8Array[],
-    shares: number,
   ): Promise<{ flags: number; digests: Uint8Array[] }> {
     const head = new Uint8Array(HEADER);
     const length = HEADER + rest.reduce((a, p) => a + p.length, 0);
@@ -276,7 +279,7 @@ export class BatchVerifier {
     head[100] = kind;
     this.stats.checks++;
     return new Promise((resolve) => {
-      this.pending.push({ parts: [head, ...rest], length, shares, resolve });
+      this.pending.push({ parts: [head, ...rest], length, resolve });
       if (this.pending.length >= this.chunkSize) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -300,25 +303,26 @@ export class BatchVerifier {
         at += part.length;
       }
     this.stats.chunks++;
+    // each check takes the digests it contributed (the caller refuses a ShareKeys check short of digests)
     const settle = (answers: CheckAnswers) => {
       let d = 0;
       chunk.forEach((p, i) => {
         const digests: Uint8Array[] = [];
-        for (let j = 0; j < p.shares; j++, d++)
+        for (let j = 0; j < answers.counts[i]!; j++, d++)
           digests.push(answers.digests.subarray(32 * d, 32 * d + 32));
         p.resolve({ flags: answers.ok[i] ?? 0, digests });
       });
     };
-    const expected = chunk.reduce((a, p) => a + p.shares, 0);
+    const wellFormed = (a: CheckAnswers) =>
+      a.ok.length === chunk.length &&
+      a.counts.length === chunk.length &&
+      32 * a.counts.reduce((x, c) => x + c, 0) === a.digests.length;
     const inline = () => {
       this.stats.fallbacks++;
       settle(runChecks(batch, this.domain));
     };
     this.runner.verify(batch, this.domain).then(
-      (answers) =>
-        answers.ok.length === chunk.length && answers.digests.length === 32 * expected
-          ? settle(answers)
-          : inline(),
+      (answers) => (wellFormed(answers) ? settle(answers) : inline()),
       // the pool answers UNMASK_WORKER_FAILED (closed, crashed worker); whatever it was, the checks still get done
       inline,
     );

@@ -98,8 +98,13 @@ export class UnmaskPool {
     return new Promise((resolve, reject) => {
       const accept = (answer: unknown) => {
         const a = answer as Partial<CheckAnswers> | null;
-        if (!(a?.ok instanceof Uint8Array) || !(a.digests instanceof Uint8Array)) return false;
-        resolve({ ok: a.ok, digests: a.digests });
+        if (
+          !(a?.ok instanceof Uint8Array) ||
+          !(a.digests instanceof Uint8Array) ||
+          !(a.counts instanceof Uint32Array)
+        )
+          return false;
+        resolve({ ok: a.ok, digests: a.digests, counts: a.counts });
         return true;
       };
       this.queue.push({ task: { verify: batch, domain }, accept, reject });

@@ -12,8 +12,8 @@ import type { UnmaskTask, VerifyTask } from "./unmask-pool.ts";
 parentPort!.postMessage("ready"); // imports done: the pool counts this worker as started
 parentPort!.on("message", (task: UnmaskTask | VerifyTask) => {
   if ("verify" in task) {
-    const { ok, digests } = runChecks(task.verify, task.domain);
-    parentPort!.postMessage({ ok, digests }, [ok.buffer, digests.buffer]);
+    const { ok, digests, counts } = runChecks(task.verify, task.domain);
+    parentPort!.postMessage({ ok, digests, counts }, [ok.buffer, digests.buffer, counts.buffer]);
     return;
   }
   const acc = scratchAccumulator(task.m);

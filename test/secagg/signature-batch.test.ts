@@ -13,7 +13,7 @@ import type { ResolvedSession } from "#sdk/secagg/params.ts";
 import { SecAggServer } from "#sdk/secagg/server.ts";
 import { transcriptV2Of } from "#sdk/secagg/transcript-v2.ts";
 import { replayTranscript } from "#sdk/secagg/replay.ts";
-import { BatchVerifier, sharesDigest } from "#sdk/secagg/signature-batch.ts";
+import { BatchVerifier, runChecks, sharesDigest } from "#sdk/secagg/signature-batch.ts";
 import { simulateSession } from "#sdk/secagg/simulate.ts";
 import { UnmaskPool } from "#sdk/secagg/unmask-pool.ts";
 import { accountsFor, makeConfig, randomInputs } from "./helpers.ts";
@@ -137,6 +137,35 @@ describe("signature checks in the worker pool (signature-batch.ts)", () => {
     assert.equal(v.stats.checks, 7 * 8);
     assert.ok(v.stats.chunks >= 56 / 5, `chunks ${v.stats.chunks}`);
     assert.equal(v.stats.fallbacks, 0);
+  });
+
+  it("test_runChecks_unreadableShareKeysCheck_contributesNoDigests", async () => {
+    const { session, shares } = await messages(5);
+    const m = shares[0]!;
+    const captured: Uint8Array[] = [];
+    const v = new BatchVerifier(
+      {
+        verify: (b, d) => {
+          captured.push(b.slice());
+          return Promise.resolve(runChecks(b, d));
+        },
+      },
+      session.domain,
+      { chunkSize: 1 },
+    );
+    const r = await v.verifyShares(rawKey(session, m.body.sender), m.body, hexToBytes(m.signature));
+    assert.equal(r.ok, true);
+    // a kind-1 check whose body cannot be read (10 bytes), then the valid one: the valid one keeps its own digests
+    const bad = new Uint8Array(101 + 10);
+    new DataView(bad.buffer).setUint32(0, bad.length);
+    bad[100] = 1;
+    const answers = runChecks(Buffer.concat([bad, captured[0]!]), session.domain);
+    assert.deepEqual([...answers.ok], [0, 1]);
+    assert.deepEqual([...answers.counts], [0, m.body.shares.length]);
+    assert.deepEqual(
+      answers.digests,
+      new Uint8Array(Buffer.concat(m.body.shares.map((sh) => shareDigest(sh)))),
+    );
   });
 
   it("test_batchVerifier_poolClosed_checksInlineSameAnswers", async () => {
