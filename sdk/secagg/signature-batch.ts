@@ -6,15 +6,15 @@
  *
  * A batch is checks back to back, each `u32 length ‖ key (32) ‖ signature (64) ‖ kind (1) ‖ rest`:
  * - kind 0, `digest (32)`: the EIP-712 digest the key signed, computed by the caller;
- * - kind 2, `digest (32) ‖ cPk (32) ‖ sPk (32)`: an advertisement; when its signature is valid the worker also
- *   tests its two X25519 keys for low order (`isWeakPublicKey`, two agreements), the server's other check of round 0;
  * - kind 1, a ShareKeys body whose shares all carry ciphertexts: `sessionId (32) ‖ u32 sender ‖ u32 c ‖ commitment
  *   (c) ‖ u32 count ‖ count × (u32 to ‖ u32 length) ‖ the ciphertexts`. The worker hashes each ciphertext into the
  *   body's canonical payload (`sharesDigest`, the layout of `canonicalPayload`) and derives the EIP-712 digest with
- *   `secAggDigestBytes`, so both paths accept exactly the same messages (tested).
- * The answer is one byte per check (bit 0: the signature is valid; bit 1, kind 2 only: a key is of low order) and the
- * ciphertext digests of every kind-1 check, in order (the
- * server records ShareKeys messages with their digests, transcript v2).
+ *   `secAggDigestBytes`, so both paths accept exactly the same messages (tested);
+ * - kind 2, `digest (32) ‖ cPk (32) ‖ sPk (32)`: an advertisement; when its signature is valid the worker also
+ *   tests its two X25519 keys for low order (`isWeakPublicKey`, two agreements), the server's other check of round 0.
+ * The answer is one byte per check (bit 0: the signature is valid; bit 1, kind 2 only: a key is of low order), the
+ * ciphertext digests of the kind-1 checks in order (the server records ShareKeys messages with their digests,
+ * transcript v2) and how many digests each check contributed (none for a body that cannot be read).
  *
  * {@link BatchVerifier} collects the checks a server asks for while the event loop is busy and sends them to the
  * pool in chunks, so the workers start while the main thread still reads later messages. A chunk the pool cannot
